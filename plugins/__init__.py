@@ -1,0 +1,1 @@
+"""Built-in plugins: the EC2, SSM and YAML implementation of the save phases."""

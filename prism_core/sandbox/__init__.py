@@ -1,0 +1,1 @@
+"""Embedded sandbox cloud: moto server with the EC2 behaviours moto lacks."""
