@@ -1,0 +1,62 @@
+"""Built-in ``prism_register``: the shared registry in SSM Parameter Store.
+
+Written in the source region and in every copy region that succeeded, under the
+configured prefix (default ``/prism/``)::
+
+    /prism/templates/<name>/template         the template document (JSON)
+    /prism/templates/<name>/ami/<arch>       this region's AMI id
+
+so a teammate in the same account with an empty PRISM_HOME can launch it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from prism_core import hookimpl
+from prism_core.aws import error_message
+from prism_core.context import SaveContext
+from prism_core.templates import build_document
+
+
+def parameter_base(prefix: str, template: str) -> str:
+    """``<prefix>templates/<template>``."""
+    return f"{prefix}templates/{template}"
+
+
+@hookimpl
+def prism_register(ctx: SaveContext) -> list[str]:
+    """Write the template and its AMI ids in every region that has the image."""
+    images = ctx.images()
+    if not images:
+        return []
+    ctx.progress.line("register", "Registering AMI in template registry...")
+    base = parameter_base(ctx.settings.registry_prefix, ctx.request.template_name)
+    document = json.dumps(build_document(ctx), sort_keys=True)
+    written: list[str] = []
+    for region, image in images.items():
+        ssm = ctx.aws.client("ssm", region)
+        arch = image.architecture or ctx.instance.architecture
+        entries = {
+            f"{base}/ami/{arch}": image.image_id or "",
+            f"{base}/template": document,
+        }
+        try:
+            for name, value in entries.items():
+                ssm.put_parameter(
+                    Name=name,
+                    Value=value,
+                    Type="String",
+                    Overwrite=True,
+                    Tier="Intelligent-Tiering",
+                    Description=f"prism template {ctx.request.template_name}",
+                )
+                written.append(f"{region}:{name}")
+        except Exception as exc:
+            ctx.record_failure(f"registry write in {region} failed: {error_message(exc)}")
+            ctx.progress.line("fail", f"Registry write in {region} failed: {error_message(exc)}")
+    if written:
+        ctx.progress.line(
+            "ok", f"AMI registered in template registry ({base}, {len(images)} region(s))"
+        )
+    return written

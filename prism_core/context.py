@@ -1,0 +1,95 @@
+"""The save context passed to every hook as ``ctx``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from prism_core.aws import AwsClients
+from prism_core.ec2 import InstanceInfo
+from prism_core.journal import Journal
+from prism_core.progress import Progress
+from prism_core.request import SaveRequest
+from prism_core.settings import Settings
+from prism_core.state import RegionImage, SaveState
+from prism_core.waiting import wait_for
+
+T = TypeVar("T")
+
+
+@dataclass
+class SaveContext:
+    """Everything a phase needs: the request, AWS clients, the journal, progress output.
+
+    Plugins read ``ctx.request`` and ``ctx.instance``, call AWS through
+    ``ctx.aws.client(service, region)``, report with ``ctx.progress``, record what they
+    create with :meth:`record_image` / :meth:`record`, and may keep their own data in
+    ``ctx.plugin_data[plugin_name]``.
+    """
+
+    request: SaveRequest
+    settings: Settings
+    aws: AwsClients
+    progress: Progress
+    journal: Journal
+    instance: InstanceInfo
+    cancel: threading.Event = field(default_factory=threading.Event)
+    plugin_data: dict[str, Any] = field(default_factory=dict)
+    dry_run: bool = False
+
+    @property
+    def state(self) -> SaveState:
+        """The journaled state of this save."""
+        return self.journal.state
+
+    @property
+    def source_region(self) -> str:
+        """The region of the instance and of the first image."""
+        return self.request.region
+
+    def record(self, **changes: Any) -> None:
+        """Set state fields and write the journal before the next step starts."""
+        with self.journal.lock:
+            for key, value in changes.items():
+                setattr(self.state, key, value)
+            self.journal.write()
+
+    def record_image(self, image: RegionImage) -> None:
+        """Record (or update) the image of one region in the journal."""
+        with self.journal.lock:
+            self.state.images[image.region] = image
+            self.journal.write()
+
+    def record_failure(self, message: str) -> None:
+        """Record a failed step; it is reported and makes the save partial or failed."""
+        with self.journal.lock:
+            self.state.failures.append(message)
+            self.journal.write()
+
+    def source_image(self) -> RegionImage | None:
+        """The image in the source region, once requested."""
+        return self.state.images.get(self.source_region)
+
+    def images(self) -> dict[str, RegionImage]:
+        """Every region whose image is available and without error, source first."""
+        ordered = [self.source_region] + [r for r in self.state.images if r != self.source_region]
+        return {
+            r: self.state.images[r]
+            for r in ordered
+            if r in self.state.images and self.state.images[r].ok
+        }
+
+    def wait(
+        self, check: Callable[[], T | None], *, what: str, limit: str, hint: str | None = None
+    ) -> T:
+        """Poll ``check`` with the configured delay and the ``limit`` named timeout."""
+        return wait_for(
+            check,
+            what=what,
+            timeout=self.settings.timeouts[limit],
+            poll=self.settings.poll_delay,
+            hint=hint,
+            cancel=self.cancel,
+        )

@@ -1,0 +1,302 @@
+"""``prism save`` (and ``prism ami save``): plan, check, confirm, run, summarise."""
+
+from __future__ import annotations
+
+import sys
+from argparse import RawDescriptionHelpFormatter
+from typing import Any
+
+from cement import Controller, ex
+
+from prism_core.aws import AwsClients
+from prism_core.context import SaveContext
+from prism_core.ec2 import describe_instance
+from prism_core.exceptions import (
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    SEVERITY,
+    Cancelled,
+    InputError,
+)
+from prism_core.journal import Journal, unfinished
+from prism_core.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
+from prism_core.pipeline import SaveOptions, SaveOutcome, execute, plan_lines, plan_save, preflight
+from prism_core.progress import Progress, format_duration, wants_emoji
+from prism_core.request import SaveRequest
+from prism_core.validation import region_name
+
+SAVE_EPILOG = f"""examples:
+  prism save earthquake-analysis seismic-ml-env --description "ML for seismic data"
+  prism save my-genomics-work team-genomics-env --share-with 111122223333 --tag team=genomics
+  prism save ml-course-prep cs229-env --copy-to-regions us-east-2,us-west-2 --project cs229 --yes
+  prism save --resume           # finish a save interrupted on this machine
+
+--yes confirms the stop and, with --public, making the image public.
+{EXIT_CODES_HELP}"""
+
+SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
+    (["instance"], {"nargs": "?", "help": "the instance's Name tag or its id (i-...)"}),
+    (["template"], {"nargs": "?", "help": "name of the template to create"}),
+    (["--description"], {"help": "what the template is for (at most 255 characters)"}),
+    (["--copy-to-regions"], {"metavar": "R1,R2", "help": "also copy the AMI to these regions"}),
+    (["--project"], {"metavar": "ID", "help": "project the template and its costs belong to"}),
+    (
+        ["--public"],
+        {"action": "store_true", "help": "make the AMI launchable by every AWS account"},
+    ),
+    (["--share-with"], {"metavar": "ID[,ID]", "help": "account ids, organization or OU ARNs"}),
+    (
+        ["--tag"],
+        {
+            "action": "append",
+            "default": [],
+            "metavar": "KEY=VALUE",
+            "help": "tag for the AMI, its snapshots and copies (repeatable)",
+        },
+    ),
+    (["--region"], {"help": "region of the instance (default: your AWS configuration)"}),
+    (
+        ["--no-reboot"],
+        {"action": "store_true", "help": "image the running instance without stopping it"},
+    ),
+    (
+        ["-y", "--yes"],
+        {
+            "action": "store_true",
+            "help": "do not ask for confirmation (required when stdin is not a terminal)",
+        },
+    ),
+    (
+        ["--dry-run"],
+        {"action": "store_true", "help": "run every check, show the plan, change nothing"},
+    ),
+    (
+        ["--resume"],
+        {"action": "store_true", "help": "finish the save(s) interrupted on this machine"},
+    ),
+    OUTPUT_ARGUMENT,
+    DEBUG_ARGUMENT,
+]
+
+
+def _stdin_is_terminal() -> bool:
+    return bool(getattr(sys.stdin, "isatty", lambda: False)())
+
+
+def confirm(question: str, assume_yes: bool, flag: str = "--yes") -> None:
+    """Ask on a terminal (default No); without one, require ``flag``."""
+    if assume_yes:
+        return
+    if not _stdin_is_terminal():
+        raise InputError("confirmation needed but stdin is not a terminal", f"add {flag}")
+    import questionary
+
+    try:
+        answer = questionary.confirm(question, default=False).ask()
+    except EOFError:
+        answer = None
+    if not answer:
+        raise Cancelled("cancelled, nothing was changed")
+
+
+def _header(ctx: SaveContext, progress: Progress) -> None:
+    request = ctx.request
+    progress.line(
+        "save", f"Saving instance '{request.instance_name}' as template '{request.template_name}'"
+    )
+    progress.line("info", f"Instance ID: {request.instance_id}")
+    if request.description:
+        progress.line("info", f"Description: {request.description.splitlines()[0]}")
+
+
+def summary_text(outcome: SaveOutcome) -> str:
+    """The closing summary, as in the seed workflow."""
+    ctx, state = outcome.ctx, outcome.ctx.state
+    emoji = wants_emoji(sys.stdout)
+
+    def icon(fancy: str, plain: str) -> str:
+        return fancy if emoji else plain
+
+    lines: list[str] = []
+    if outcome.exit_code == 0:
+        lines.append(f"{icon('🎉', '*')} Instance saved as AMI successfully!")
+    elif outcome.template_path:
+        lines.append(f"{icon('⚠️ ', '!')} Instance saved, but some steps failed:")
+    else:
+        lines.append(f"{icon('❌', 'FAILED:')} The save did not complete:")
+    for failure in state.failures:
+        lines.append(f"   - {failure}")
+    lines.append(f"{icon('🕒', '-')} Total time: {format_duration(outcome.elapsed)}")
+    downtime = state.downtime_seconds
+    if downtime is not None:
+        lines.append(f"{icon('🛑', '-')} Instance downtime: {format_duration(downtime)}")
+    images = ctx.images()
+    if images:
+        lines.append(f"{icon('🌍', '-')} AMIs:")
+        lines.extend(f"   {region}: {image.image_id}" for region, image in images.items())
+    if state.registry:
+        lines.append(
+            f"{icon('📝', '-')} Registry: {len(state.registry)} parameter(s) under "
+            f"{ctx.settings.registry_prefix}templates/{ctx.request.template_name}"
+        )
+    if outcome.template_path:
+        lines.append(f"{icon('📄', '-')} Template file: {outcome.template_path}")
+        lines.append("")
+        lines.append(
+            f"{icon('✨', '-')} Template '{ctx.request.template_name}' is now available "
+            "for launching new instances:"
+        )
+        lines.append(f"   prism launch {ctx.request.template_name} my-new-instance")
+    if outcome.exit_code != 0 and ctx.journal.path.exists():
+        lines.append("")
+        lines.append("   Retry what failed with: prism save --resume")
+    return "\n".join(lines)
+
+
+def run_save(app: Any) -> int:
+    """The ``prism save`` command body; returns the exit code."""
+    pargs = app.pargs
+    if pargs.resume:
+        return run_resume(app)
+    if not pargs.instance or not pargs.template:
+        raise InputError(
+            "prism save needs INSTANCE and TEMPLATE",
+            "run `prism save INSTANCE TEMPLATE` (see `prism save --help`)",
+        )
+    if pargs.region:
+        region_name(pargs.region)
+    settings = app.settings
+    progress = Progress(sys.stderr)
+    aws = AwsClients(pargs.region, settings.max_attempts)
+    options = SaveOptions(
+        instance=pargs.instance,
+        template=pargs.template,
+        description=pargs.description,
+        copy_to_regions=pargs.copy_to_regions,
+        project=pargs.project,
+        public=pargs.public,
+        share_with=pargs.share_with,
+        tags=list(pargs.tag or []),
+        no_reboot=pargs.no_reboot,
+    )
+    ctx = plan_save(options, settings, aws, progress)
+    hooks = app.plugin_manager
+    preflight(ctx, hooks)
+    will_stop = not ctx.request.no_reboot and ctx.instance.state != "stopped"
+    plan = plan_lines(ctx, will_stop)
+    if pargs.dry_run:
+        document = {
+            "dry_run": True,
+            "checks": "passed",
+            "plan": plan,
+            "request": ctx.request.to_dict(),
+            "image_name": ctx.state.image_name,
+            "version": ctx.state.template_version,
+        }
+        emit(
+            document,
+            pargs.output,
+            "Dry run: every check passed, nothing was changed.\n\n" + "\n".join(plan),
+        )
+        return 0
+    _header(ctx, progress)
+    for line in plan:
+        progress.line("", line, indent=3)
+    if will_stop:
+        progress.blank()
+        progress.line(
+            "warn", "WARNING: Instance will be temporarily stopped to create a consistent AMI"
+        )
+        progress.line(
+            "", "This ensures the AMI captures a clean state of the filesystem.", indent=3
+        )
+        progress.line(
+            "", "The instance is restarted as soon as the image's snapshots are taken.", indent=3
+        )
+    progress.blank()
+    confirm("Continue?", pargs.yes)
+    if ctx.request.public:
+        regions = ", ".join([ctx.request.region, *ctx.request.copy_to_regions])
+        confirm(f"Make the AMI PUBLIC (any AWS account can launch it) in {regions}?", pargs.yes)
+    app.changes_started = True
+    outcome = execute(ctx, hooks)
+    emit(outcome.to_dict(), pargs.output, summary_text(outcome))
+    return outcome.exit_code
+
+
+def run_resume(app: Any) -> int:
+    """``prism save --resume``: finish every save interrupted on this machine."""
+    settings = app.settings
+    paths = unfinished(settings.journal_dir)
+    if not paths:
+        raise InputError(
+            "no interrupted save to resume on this machine",
+            f"journals live in {settings.journal_dir}",
+        )
+    progress = Progress(sys.stderr)
+    journals = [Journal.load(path) for path in paths]
+    for journal in journals:
+        state = journal.state
+        progress.line(
+            "info",
+            f"Interrupted save {state.save_id} ({state.status}), "
+            f"template '{state.request.get('template_name')}'",
+        )
+    confirm(f"Resume {len(journals)} save(s)?", app.pargs.yes)
+    app.changes_started = True
+    worst, documents, texts = EXIT_OK, [], []
+    for journal in journals:
+        request = SaveRequest.from_dict(journal.state.request)
+        aws = AwsClients(request.region, settings.max_attempts)
+        instance = describe_instance(aws.ec2(request.region), request.instance_id, request.region)
+        ctx = SaveContext(
+            request=request,
+            settings=settings,
+            aws=aws,
+            progress=progress,
+            journal=journal,
+            instance=instance,
+        )
+        progress.line(
+            "save",
+            f"Resuming save of '{request.instance_name}' as template '{request.template_name}'",
+        )
+        outcome = execute(ctx, app.plugin_manager)
+        documents.append(outcome.to_dict())
+        texts.append(summary_text(outcome))
+        worst = max(worst, outcome.exit_code, key=SEVERITY.__getitem__)
+    emit({"resumed": documents}, app.pargs.output, "\n\n".join(texts))
+    return worst
+
+
+class Save(Controller):
+    """``prism save``: embedded in the base controller."""
+
+    class Meta:
+        label = "save_command"
+        stacked_on = "base"
+        stacked_type = "embedded"
+
+    @ex(
+        label="save",
+        help="save an instance as a reusable template (AMI, copies, registry, YAML)",
+        description="Stop the instance safely, create an AMI, bring the instance back, "
+        "copy the AMI "
+        "to other regions, share it, register it and write a template for `prism launch`.",
+        epilog=SAVE_EPILOG,
+        formatter_class=RawDescriptionHelpFormatter,
+        arguments=SAVE_ARGUMENTS,
+    )
+    def save(self) -> None:
+        """``prism save INSTANCE TEMPLATE [options]``."""
+        self.app.exit_code = run_save(self.app)
+
+
+class Ami(Save):
+    """``prism ami save``: the same command, nested under ``ami``."""
+
+    class Meta:
+        label = "ami"
+        stacked_on = "base"
+        stacked_type = "nested"
+        help = "AMI commands (`prism ami save` is `prism save`)"

@@ -1,0 +1,98 @@
+"""The save phases plugins implement, in the order ``prism save`` runs them.
+
+Every hook takes the keyword argument ``ctx`` (a :class:`prism_core.context.SaveContext`);
+more keyword arguments may be added later, and pluggy lets an implementation accept
+any subset, so write ``def prism_image(ctx):``. ``ctx.request`` is the save request
+(``instance_id``, ``instance_name``, ``template_name``, ``description``,
+``copy_to_regions``, ``tags``, ``project_id``, ``public``, ``share_with``, ``region``).
+
+Phases marked *first result wins* are answered by one provider: the first
+implementation to return something other than ``None`` stops the call. The built-in
+providers are registered ``trylast``, so a third-party plugin that returns a result
+replaces them, and one that returns ``None`` defers to them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from prism_core.context import SaveContext
+    from prism_core.state import RegionImage
+
+hookspec = pluggy.HookspecMarker("prism")
+
+
+@hookspec
+def prism_pre_stop(ctx: SaveContext) -> list[str] | str | None:
+    """Check the save before anything changes in the cloud.
+
+    Fires after prism's own input checks, before the confirmation and before the
+    instance is stopped; also during ``--dry-run``. Every implementation runs.
+
+    Raise an exception (ideally :class:`prism_core.exceptions.InputError`) to refuse
+    the save: its message is shown to the user and nothing is changed. Return a note
+    (or a list of notes) to show in the plan, or ``None``.
+    """
+
+
+@hookspec(firstresult=True)
+def prism_image(ctx: SaveContext) -> RegionImage | None:
+    """Create the image of the instance in the source region. First result wins.
+
+    Fires once the instance is stopped (or straight away with ``--no-reboot`` or an
+    instance that was already stopped). The implementation must record the new
+    image id with ``ctx.record_image(...)`` as soon as it exists, and return only when
+    it is safe to start the instance again (every EBS mapping lists a snapshot id),
+    not when the image is ``available``. prism restarts the instance right after.
+
+    Return the source :class:`~prism_core.state.RegionImage`.
+    """
+
+
+@hookspec
+def prism_post_image(ctx: SaveContext) -> None:
+    """Work on the source image after the instance is running again.
+
+    Fires after the instance restart; the built-in implementation (``tryfirst``)
+    waits until the image is ``available`` (or reports its ``StateReason`` if it
+    ends ``failed``) and applies ``--public``/``--share-with`` in the source region,
+    so later implementations see an available image. Every implementation runs;
+    the return value is ignored.
+    """
+
+
+@hookspec(firstresult=True)
+def prism_copy(ctx: SaveContext) -> dict[str, RegionImage] | None:
+    """Copy the image to ``ctx.request.copy_to_regions`` and share each copy. First result wins.
+
+    Fires after ``prism_post_image``, also when there are no copy regions (return
+    ``{}``). Record each copy with ``ctx.record_image(...)`` as soon as its id exists.
+    A region that fails is returned with ``error`` set, never raised, so the other
+    regions are kept. Return a dict of region to :class:`~prism_core.state.RegionImage`.
+    """
+
+
+@hookspec
+def prism_register(ctx: SaveContext) -> list[str] | None:
+    """Register the saved template where others can find it.
+
+    Fires once the images are available, with ``ctx.images()`` holding every region
+    that succeeded. Every implementation runs. Return the locations written (e.g.
+    SSM parameter names, prefixed with the region) so they are journaled, reported
+    and removable, or ``None``.
+    """
+
+
+@hookspec(firstresult=True)
+def prism_template_render(ctx: SaveContext) -> dict[str, Any] | None:
+    """Build the template document that ``prism launch`` uses. First result wins.
+
+    Fires last. Return a dict (the template: ``name``, ``description``, ``base``,
+    ``saved_from``, ``saved_date``, ``ami_config``, ``instance_defaults``, ``tags``,
+    ...); prism validates it against the template schema and writes it to
+    ``$PRISM_HOME/templates/<name>.yaml``. To add fields, implement this hook as a
+    wrapper (``@hookimpl(wrapper=True)``) and amend the document it yields.
+    """

@@ -1,0 +1,124 @@
+"""The Cement application and ``main()``, which maps errors to exit codes."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import traceback
+from typing import Any
+
+from cement import App, CaughtSignal
+from cement.ext.ext_yaml import YamlConfigHandler
+
+from prism_core.aws import one_line
+from prism_core.controllers.base import Base
+from prism_core.controllers.save import Ami, Save
+from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError
+from prism_core.plugin_manager import PrismPluginManager
+from prism_core.settings import SYSTEM_CONFIG, Settings, user_config_path
+
+
+class SafeYamlConfigHandler(YamlConfigHandler):
+    """Cement's YAML config handler, reading files with ``yaml.safe_load`` only."""
+
+    class Meta:
+        label = "prism_yaml"
+
+    def _parse_file(self, file_path: str) -> bool:
+        import yaml
+
+        from prism_core.exceptions import InputError
+
+        try:
+            with open(file_path, encoding="utf-8") as handle:
+                content = yaml.safe_load(handle)
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(f"config file {file_path} cannot be read: {exc}") from None
+        if content is None:
+            return True
+        if not isinstance(content, dict) or not all(isinstance(v, dict) for v in content.values()):
+            raise InputError(
+                f"config file {file_path} must map section names (e.g. prism:) to settings"
+            )
+        self.merge(content)
+        return True
+
+
+class PrismApp(App):
+    """The prism command-line application."""
+
+    class Meta:
+        label = "prism"
+        config_handler = "prism_yaml"
+        config_file_suffix = ".yml"
+        config_dirs: list[str] = []
+        config_defaults: dict[str, dict[str, Any]] = {"prism": {}}
+        handlers = [SafeYamlConfigHandler, Base, Save, Ami]
+        exit_on_close = False
+        framework_logging = False
+        catch_signals = [signal.SIGINT, signal.SIGTERM]
+        debug_argument_options = ["--debug"]
+
+    changes_started = False
+
+    @property
+    def settings(self) -> Settings:
+        """Tunables from config files and environment (read once per run)."""
+        if not hasattr(self, "_settings"):
+            section = (
+                self.config.get_section_dict("prism") if self.config.has_section("prism") else {}
+            )
+            self._settings = Settings.load(section)
+        return self._settings
+
+    @property
+    def plugin_manager(self) -> PrismPluginManager:
+        """The loaded plugin manager; load warnings go to stderr once."""
+        if not hasattr(self, "_plugin_manager"):
+            manager = PrismPluginManager().load()
+            for warning in manager.warnings:
+                print(f"prism: warning: {warning}", file=sys.stderr)
+            self._plugin_manager = manager
+        return self._plugin_manager
+
+
+def _report(message: str) -> None:
+    print(f"prism: error: {one_line(message, 1000)}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run prism; return the exit code (the console script exits with it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    app = PrismApp(argv=args, config_files=[SYSTEM_CONFIG, str(user_config_path())])
+    try:
+        with app:
+            app.run()
+            return int(app.exit_code or 0)
+    except PrismError as exc:
+        if debug:
+            traceback.print_exc()
+        _report(str(exc))
+        return exc.exit_code
+    except CaughtSignal as exc:
+        name = "Ctrl-C" if exc.signum == signal.SIGINT else f"signal {exc.signum}"
+        if app.changes_started:
+            _report(
+                f"interrupted by {name}; the instance was brought back. "
+                "Finish with `prism save --resume`"
+            )
+            return EXIT_FAILURE
+        _report(f"cancelled by {name}; nothing was changed")
+        return EXIT_REFUSED
+    except SystemExit as exc:  # argparse usage errors and --help/--version
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_REFUSED)
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        _report(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+        return EXIT_FAILURE
+
+
+def console() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The save request: what the user asked for, validated before anything changes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class SaveRequest:
+    """One ``prism save``: the fields plugins read as ``ctx.request``."""
+
+    instance_id: str
+    instance_name: str
+    template_name: str
+    region: str
+    description: str = ""
+    copy_to_regions: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    project_id: str | None = None
+    public: bool = False
+    share_with: list[str] = field(default_factory=list)
+    no_reboot: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe copy, as stored in the journal."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SaveRequest:
+        """Rebuild a request from :meth:`to_dict` output (ignores unknown keys)."""
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def account_shares(self) -> list[str]:
+        """The 12-digit account ids in ``share_with``."""
+        return [s for s in self.share_with if s.isdigit()]
+
+    @property
+    def organization_shares(self) -> list[str]:
+        """The organization ARNs in ``share_with``."""
+        return [s for s in self.share_with if ":organization/" in s]
+
+    @property
+    def ou_shares(self) -> list[str]:
+        """The organizational-unit ARNs in ``share_with``."""
+        return [s for s in self.share_with if ":ou/" in s]
+
+    @property
+    def shares_anything(self) -> bool:
+        """Whether any launch permission is to be added."""
+        return self.public or bool(self.share_with)

@@ -1,0 +1,117 @@
+"""Where prism keeps its files and the tunables read from environment and config."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prism_core.exceptions import InputError
+
+SYSTEM_CONFIG = "/etc/prism/prism.yml"
+
+#: Wait limits in seconds, per thing waited on (config ``prism.timeouts``).
+DEFAULT_TIMEOUTS: dict[str, float] = {
+    "stop": 1200.0,
+    "start": 1200.0,
+    "snapshots": 1800.0,
+    "image": 4 * 3600.0,
+    "copy": 8 * 3600.0,
+}
+
+
+def prism_home() -> Path:
+    """``$PRISM_HOME`` or ``~/.prism``."""
+    return Path(os.environ.get("PRISM_HOME") or Path.home() / ".prism").expanduser()
+
+
+def user_config_path() -> Path:
+    """The user's config file, ``$PRISM_HOME/config.yml``."""
+    return prism_home() / "config.yml"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) readable by the user only; return it."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def _number(value: Any, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number, not {value!r}") from None
+    if number < 0:
+        raise InputError(f"{what} must not be negative, not {value!r}")
+    return number
+
+
+@dataclass
+class Settings:
+    """Tunables, from (lowest to highest) defaults, config files, environment."""
+
+    home: Path
+    poll_delay: float = 15.0
+    timeouts: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
+    registry_prefix: str = "/prism/"
+    copy_concurrency: int = 5
+    max_attempts: int = 8
+    kms_keys: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, config: Mapping[str, Any] | None = None) -> Settings:
+        """Build settings from the ``prism`` config section and the environment."""
+        section = dict(config or {})
+        settings = cls(home=prism_home())
+        if "poll_delay_seconds" in section:
+            settings.poll_delay = _number(section["poll_delay_seconds"], "poll_delay_seconds")
+        env_delay = os.environ.get("PRISM_POLL_DELAY_SECONDS")
+        if env_delay:
+            settings.poll_delay = _number(env_delay, "PRISM_POLL_DELAY_SECONDS")
+        timeouts = section.get("timeouts") or {}
+        if not isinstance(timeouts, Mapping):
+            raise InputError("config prism.timeouts must be a mapping of wait name to seconds")
+        for name, value in timeouts.items():
+            if name not in DEFAULT_TIMEOUTS:
+                raise InputError(
+                    f"unknown timeout {name!r} in config",
+                    f"use one of {', '.join(DEFAULT_TIMEOUTS)}",
+                )
+            settings.timeouts[name] = _number(value, f"timeouts.{name}")
+        for name in DEFAULT_TIMEOUTS:
+            env_value = os.environ.get(f"PRISM_TIMEOUT_{name.upper()}_SECONDS")
+            if env_value:
+                settings.timeouts[name] = _number(
+                    env_value, f"PRISM_TIMEOUT_{name.upper()}_SECONDS"
+                )
+        prefix = str(section.get("registry_prefix", settings.registry_prefix))
+        if not prefix.startswith("/"):
+            raise InputError(f"registry_prefix {prefix!r} must start with '/'")
+        settings.registry_prefix = prefix if prefix.endswith("/") else prefix + "/"
+        if "copy_concurrency" in section:
+            settings.copy_concurrency = max(
+                1, int(_number(section["copy_concurrency"], "copy_concurrency"))
+            )
+        kms_keys = section.get("kms_keys") or {}
+        if not isinstance(kms_keys, Mapping):
+            raise InputError("config prism.kms_keys must map region names to KMS key ids or ARNs")
+        settings.kms_keys = {str(k): str(v) for k, v in kms_keys.items()}
+        return settings
+
+    @property
+    def templates_dir(self) -> Path:
+        """``$PRISM_HOME/templates``."""
+        return self.home / "templates"
+
+    @property
+    def journal_dir(self) -> Path:
+        """``$PRISM_HOME/journal``: one file per save in progress."""
+        return self.home / "journal"

@@ -1,0 +1,73 @@
+"""The state of one save, journaled after every change so a save can be resumed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Image states as prism tracks them (EC2's own plus prism's "requested").
+REQUESTED = "requested"
+PENDING = "pending"
+AVAILABLE = "available"
+FAILED = "failed"
+
+
+@dataclass
+class RegionImage:
+    """The image of one save in one region: the source image or a copy."""
+
+    region: str
+    image_id: str | None = None
+    state: str = REQUESTED
+    snapshot_ids: list[str] = field(default_factory=list)
+    architecture: str | None = None
+    shared: bool = False
+    client_token: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Available and without error."""
+        return self.state == AVAILABLE and self.error is None
+
+
+@dataclass
+class SaveState:
+    """Everything a save has planned and created, in journal form."""
+
+    save_id: str
+    request: dict[str, Any]
+    started_at: str
+    image_name: str
+    instance_original_state: str
+    status: str = "running"  # running | partial | failed | done | aborted
+    stopped_by_prism: bool = False
+    instance_restarted: bool = False
+    downtime_started: float | None = None
+    downtime_ended: float | None = None
+    phases_done: list[str] = field(default_factory=list)
+    images: dict[str, RegionImage] = field(default_factory=dict)
+    registry: list[str] = field(default_factory=list)
+    template_path: str | None = None
+    template_version: int | None = None
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe copy for the journal."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SaveState:
+        """Rebuild from :meth:`to_dict` output."""
+        data = dict(data)
+        data["images"] = {r: RegionImage(**i) for r, i in data.get("images", {}).items()}
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def downtime_seconds(self) -> float | None:
+        """Seconds the instance was down because of this save, once it is back."""
+        if self.downtime_started is None or self.downtime_ended is None:
+            return None
+        return max(0.0, self.downtime_ended - self.downtime_started)

@@ -1,0 +1,141 @@
+"""Input checks that need no cloud access: names, regions, tags, accounts.
+
+Each function raises :class:`InputError` with a one-line message that says what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from prism_core.exceptions import InputError
+
+TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+ORG_ARN = re.compile(r"^arn:aws[a-z-]*:organizations::\d{12}:organization/o-[a-z0-9]{10,32}$")
+OU_ARN = re.compile(
+    r"^arn:aws[a-z-]*:organizations::\d{12}:ou/o-[a-z0-9]{10,32}/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$"
+)
+PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+MAX_DESCRIPTION = 255  # EC2's limit for an AMI description
+MAX_TAGS = 50  # EC2's limit per resource
+PRISM_TAG_COUNT = 8  # tags prism itself puts on an image (see plugins.ec2_image)
+
+
+def template_name(name: str) -> str:
+    """A template name is a slug: it names a file and an SSM path, never a directory."""
+    if not name:
+        raise InputError("the template name is empty", "give a name such as seismic-env")
+    if not TEMPLATE_NAME.match(name) or ".." in name:
+        shown = name.encode("unicode_escape").decode("ascii")[:80]
+        raise InputError(
+            f"invalid template name {shown!r}",
+            "use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
+        )
+    return name
+
+
+def description(text: str) -> str:
+    """At most 255 characters; newlines and tabs allowed, other control characters not."""
+    if len(text) > MAX_DESCRIPTION:
+        raise InputError(
+            f"the description has {len(text)} characters", f"EC2 allows at most {MAX_DESCRIPTION}"
+        )
+    if CONTROL.search(text):
+        raise InputError(
+            "the description contains control characters", "remove them (newlines are fine)"
+        )
+    return text
+
+
+def region_name(region: str, flag: str = "--region") -> str:
+    """A syntactically valid region name such as ``eu-west-1``."""
+    if not REGION.match(region or ""):
+        shown = (region or "").encode("unicode_escape").decode("ascii")[:40]
+        raise InputError(f"{flag}: {shown!r} is not a region name", "use a name such as eu-west-1")
+    return region
+
+
+def copy_regions(value: str | Iterable[str] | None, source: str) -> list[str]:
+    """Parse ``--copy-to-regions``: comma-separated, no duplicates, not the source."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    regions: list[str] = []
+    for item in items:
+        region = item.strip()
+        if not region:
+            raise InputError("--copy-to-regions has an empty entry", "use R1,R2 with no spaces")
+        region_name(region, "--copy-to-regions")
+        if region in regions:
+            raise InputError(f"--copy-to-regions names {region} twice", "list each region once")
+        if region == source:
+            raise InputError(
+                f"--copy-to-regions includes the source region {region}",
+                "the image is saved there anyway; list only other regions",
+            )
+        regions.append(region)
+    return regions
+
+
+def tags(pairs: Iterable[str] | None) -> dict[str, str]:
+    """Parse repeated ``--tag KEY=VALUE``; keys unique, EC2's limits, no ``aws:`` prefix."""
+    result: dict[str, str] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise InputError(f"--tag {pair!r} is not KEY=VALUE", "write --tag team=seismology")
+        key, value = pair.split("=", 1)
+        key = key.strip()
+        if not key or len(key) > 128:
+            raise InputError(f"--tag key {key[:40]!r} must have 1-128 characters")
+        if len(value) > 256:
+            raise InputError(f"--tag {key}: the value has {len(value)} characters (at most 256)")
+        if key.lower().startswith("aws:"):
+            raise InputError(
+                f"--tag {key}: the 'aws:' prefix is reserved by AWS", "pick another key"
+            )
+        if CONTROL.search(key) or CONTROL.search(value) or "\n" in key + value:
+            raise InputError(f"--tag {key!r} contains control characters")
+        if key in result:
+            raise InputError(f"--tag {key} is given twice", "give each key once")
+        result[key] = value
+    if len(result) + PRISM_TAG_COUNT > MAX_TAGS:
+        raise InputError(
+            f"{len(result)} tags is too many",
+            f"EC2 allows {MAX_TAGS} per image and prism uses {PRISM_TAG_COUNT}",
+        )
+    return result
+
+
+def share_targets(value: str | Iterable[str] | None) -> list[str]:
+    """Parse ``--share-with``: 12-digit account ids, organization or OU ARNs."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    targets: list[str] = []
+    for item in items:
+        target = item.strip()
+        if not (ACCOUNT_ID.match(target) or ORG_ARN.match(target) or OU_ARN.match(target)):
+            shown = target.encode("unicode_escape").decode("ascii")[:80]
+            raise InputError(
+                f"--share-with: {shown!r} is not an account id or organization/OU ARN",
+                "use 12-digit account ids or arn:aws:organizations::... ARNs, comma-separated",
+            )
+        if target in targets:
+            raise InputError(f"--share-with names {target} twice", "list each once")
+        targets.append(target)
+    return targets
+
+
+def project_id(value: str | None) -> str | None:
+    """A project id: 1-64 letters, digits, ``-_.:``."""
+    if value is None:
+        return None
+    if not PROJECT_ID.match(value):
+        raise InputError(
+            f"invalid --project {value[:40]!r}", "use 1-64 letters, digits, '-', '_', '.' or ':'"
+        )
+    return value

@@ -1,0 +1,61 @@
+"""Polling with back-off, timeouts that explain themselves, and cancellation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from prism_core.exceptions import OperationFailed, WaitTimeout
+
+T = TypeVar("T")
+
+
+class WaitCancelled(OperationFailed):
+    """Another part of the save failed or was interrupted; this wait stopped."""
+
+
+def poll_delays(poll: float) -> Callable[[int], float]:
+    """Back-off schedule: a quarter of ``poll`` first, doubling up to ``poll``."""
+
+    def delay(attempt: int) -> float:
+        return min(poll, (poll / 4.0) * (2**attempt))
+
+    return delay
+
+
+def wait_for(
+    check: Callable[[], T | None],
+    *,
+    what: str,
+    timeout: float,
+    poll: float,
+    hint: str | None = None,
+    cancel: threading.Event | None = None,
+) -> T:
+    """Call ``check`` until it returns a value other than ``None``; return that value.
+
+    ``check`` raises to abort. After ``timeout`` seconds raises :class:`WaitTimeout`
+    naming ``what`` and ``hint``; if ``cancel`` is set, raises :class:`WaitCancelled`.
+    """
+    deadline = time.monotonic() + timeout
+    schedule = poll_delays(poll)
+    attempt = 0
+    while True:
+        result = check()
+        if result is not None:
+            return result
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaitTimeout(
+                f"timed out after {timeout:g}s waiting for {what}",
+                hint or "raise the limit in config (prism.timeouts) and run `prism save --resume`",
+            )
+        pause = min(schedule(attempt), remaining)
+        attempt += 1
+        if cancel is not None:
+            if cancel.wait(pause):
+                raise WaitCancelled(f"stopped waiting for {what}")
+        else:
+            time.sleep(pause)
