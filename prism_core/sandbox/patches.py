@@ -151,6 +151,7 @@ def _patched_run_instances(self: Any, *args: Any, **kwargs: Any) -> Any:
 
 # --------------------------------------------------------------------------- images
 
+_orig_load_amis = AmiBackend._load_amis
 _orig_create_image = AmiBackend.create_image
 _orig_register_image = AmiBackend.register_image
 _orig_describe_images = AmiBackend.describe_images
@@ -158,6 +159,13 @@ _orig_modify_image_attribute = AmiBackend.modify_image_attribute
 _orig_bdm_property = Ami.block_device_mappings
 _orig_copy_image_response = AmisResponse.copy_image
 _orig_deregister_image_response = AmisResponse.deregister_image
+
+
+def _patched_load_amis(self: Any) -> None:
+    sb = _sandbox()
+    if sb is not None and not sb.load_default_amis:
+        return  # thousands of public AMIs (and their snapshots) per region: slow, and not ours
+    _orig_load_amis(self)
 
 
 def _check_duplicate_name(backend: Any, name: str | None) -> None:
@@ -458,6 +466,7 @@ def install() -> None:
         Instance.start = _patched_start  # type: ignore[method-assign]
         Instance.stop = _patched_stop  # type: ignore[method-assign]
         InstanceBackend.run_instances = _patched_run_instances  # type: ignore[method-assign]
+        AmiBackend._load_amis = _patched_load_amis  # type: ignore[method-assign]
         AmiBackend.create_image = _patched_create_image  # type: ignore[method-assign]
         AmiBackend.register_image = _patched_register_image  # type: ignore[method-assign]
         AmiBackend.modify_image_attribute = _patched_modify_image_attribute  # type: ignore[method-assign]

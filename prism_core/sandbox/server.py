@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
+import threading
 import time
 import urllib.request
 import uuid
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
@@ -210,17 +212,22 @@ class Sandbox:
     """An embedded EC2/SSM/STS endpoint on loopback that behaves like EC2 where moto does not."""
 
     def __init__(self, timings: Timings | None = None, port: int = 0, host: str = "127.0.0.1",
-                 block_public_access: bool = False) -> None:
+                 block_public_access: bool = False, load_default_amis: bool = False) -> None:
         self.timings = timings if timings is not None else Timings()
         self.host = host
         self.port = port
         self.block_public_access_default = block_public_access
+        #: moto's catalogue of public AMIs per region; off by default (slow, and
+        #: their snapshots would show up in DescribeSnapshots).
+        self.load_default_amis = load_default_amis
         self.faults = Faults()
         self._server: _Server | None = None
         self._scheduler = Scheduler()
         self._bpa: dict[str, bool] = {}
         self._invisible: dict[str, int] = {}
         self._base_amis: dict[tuple[str, str], str] = {}
+        self._session: Any = None
+        self._session_lock = threading.Lock()
 
     # lifecycle ---------------------------------------------------------------
     @property
@@ -289,13 +296,15 @@ class Sandbox:
         import boto3
         from botocore.config import Config
 
-        session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
-        )
-        return session.client(
-            service, endpoint_url=self.endpoint,
-            config=Config(retries={"mode": "standard", "max_attempts": 3}),
-        )
+        with self._session_lock:  # boto3 sessions are not thread-safe
+            if self._session is None:
+                self._session = boto3.session.Session(
+                    aws_access_key_id="testing", aws_secret_access_key="testing"
+                )
+            return self._session.client(
+                service, region_name=region, endpoint_url=self.endpoint,
+                config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
+            )
 
     def create_instance(self, name: str, region: str = "us-east-1", *, state: str = "running",
                         instance_type: str = "t3.medium", architecture: str = "x86_64",
@@ -346,8 +355,8 @@ class Sandbox:
             **kwargs,
         )["Instances"][0]["InstanceId"]
 
-        backend_instance = self._backend_instance(region, instance_id)
-        with runtime.LOCK:
+        with self._serving():
+            backend_instance = self._backend_instance(region, instance_id)
             backend_instance.architecture = architecture
             backend_instance.root_device_name = "/dev/xvda"
             if spot:
@@ -374,9 +383,9 @@ class Sandbox:
         # are left for the code under test.
         from moto.ec2.models import ec2_backends
 
-        with runtime.LOCK:
+        with self._serving():
             backend = ec2_backends[self._account_id()][region]
-            ami = backend.register_image(
+            ami = patches._orig_register_image(backend,
                 f"prism-sandbox-base-{architecture}", "Base image of sandbox instances"
             )
             ami.architecture = architecture
@@ -385,6 +394,16 @@ class Sandbox:
             ami.virtualization_type = "hvm"
             self._base_amis[key] = image_id = ami.id
         return image_id
+
+    @contextlib.contextmanager
+    def _serving(self) -> Iterator[None]:
+        """Act on moto's backends in-process as if serving a request of this sandbox."""
+        with runtime.LOCK:
+            previous, runtime.current = runtime.current, self
+            try:
+                yield
+            finally:
+                runtime.current = previous
 
     @staticmethod
     def _account_id() -> str:
