@@ -82,7 +82,9 @@ def prism_image(ctx: SaveContext) -> RegionImage:
         if data is None:
             return None
         if data.get("State") == FAILED:
-            raise OperationFailed(f"image {image_id} failed: {state_reason(data)}")
+            image.state, image.error = FAILED, state_reason(data)
+            ctx.record_image(image)
+            raise OperationFailed(f"image {image_id} failed in {region}: {image.error}")
         return image_snapshot_ids(data)
 
     image.snapshot_ids = ctx.wait(

@@ -14,6 +14,7 @@ class _Fault:
     code: str
     message: str
     status: int
+    dry_run: bool = False
 
 
 @dataclass
@@ -47,15 +48,18 @@ class Faults:
         code: str = "InternalError",
         message: str = "Injected fault",
         status: int = 500,
+        dry_run: bool = False,
     ) -> None:
         """Answer the next `times` calls of `action` (in `region`, None = any) with an error.
 
         `times=-1` keeps failing until :meth:`clear`. The request never reaches moto.
+        Calls with ``DryRun=true`` are matched only when ``dry_run`` is true, so a fault
+        aimed at the real call does not trip a pre-flight permission check instead.
         """
         if times == 0:
             return
         with self._lock:
-            self._faults.append(_Fault(action, region, times, code, message, status))
+            self._faults.append(_Fault(action, region, times, code, message, status, dry_run))
 
     def fail_image(
         self,
@@ -96,10 +100,12 @@ class Faults:
         with self._lock:
             self._calls.append((region, action))
 
-    def _take_fault(self, region: str, action: str) -> _Fault | None:
+    def _take_fault(self, region: str, action: str, dry_run: bool = False) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
                 if fault.action != action or fault.region not in (None, region):
+                    continue
+                if dry_run and not fault.dry_run:
                     continue
                 if fault.remaining > 0:
                     fault.remaining -= 1

@@ -134,7 +134,8 @@ class _SandboxApp:
         req = _Request(environ)
         if req.service in _LOGGED_SERVICES and req.action:
             sb.faults._record(req.region, req.action)
-        fault = sb.faults._take_fault(req.region, req.action) if req.action else None
+        dry_run = req.param("DryRun").lower() == "true"
+        fault = sb.faults._take_fault(req.region, req.action, dry_run) if req.action else None
         if fault is not None:
             return _error(req, start_response, fault.code, fault.message, fault.status)
 
