@@ -23,6 +23,7 @@ from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.elastic_block_store import Snapshot
 from moto.ec2.models.instances import Instance, InstanceBackend
 from moto.ec2.responses.amis import AmisResponse
+from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import random_snapshot_id
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -452,6 +453,26 @@ def _patched_deregister_image_response(self: AmisResponse) -> ActionResult:
     return ActionResult({"Return": True, "DeleteSnapshotResults": results})
 
 
+# --------------------------------------------------------------------------- snapshots
+
+_orig_describe_snapshots_response = ElasticBlockStore.describe_snapshots
+
+
+def _patched_describe_snapshots_response(self: ElasticBlockStore) -> ActionResult:
+    """Honour OwnerIds (moto ignores it), so `OwnerIds=['self']` lists only the account's."""
+    sb = _sandbox()
+    owners = self._get_param("OwnerIds", [])
+    if sb is None or not owners:
+        return _orig_describe_snapshots_response(self)
+    account = self.ec2_backend.account_id
+    wanted = {account if o == "self" else o for o in owners}
+    filters = self._filters_from_querystring()
+    snapshots = self.ec2_backend.describe_snapshots(
+        snapshot_ids=self._get_param("SnapshotIds", []), filters=filters
+    )
+    return ActionResult({"Snapshots": [s for s in snapshots if s.owner_id in wanted]})
+
+
 # --------------------------------------------------------------------------- install
 
 _installed = False
@@ -473,4 +494,5 @@ def install() -> None:
         Ami.block_device_mappings = property(_patched_bdms)  # type: ignore[method-assign,assignment]
         AmisResponse.copy_image = _patched_copy_image_response  # type: ignore[method-assign]
         AmisResponse.deregister_image = _patched_deregister_image_response  # type: ignore[method-assign]
+        ElasticBlockStore.describe_snapshots = _patched_describe_snapshots_response  # type: ignore[method-assign]
         _installed = True

@@ -18,11 +18,14 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from moto.ec2.utils import random_ami_id
+
 from . import patches
 from .faults import Faults
 from .patches import Scheduler, runtime
 from .timings import Timings
 
+AMAZON_OWNER_ID = "137112412989"
 _LOGGED_SERVICES = {"ec2", "ssm", "sts"}
 _BPA_ACTIONS = {
     "GetImageBlockPublicAccessState",
@@ -385,13 +388,15 @@ class Sandbox:
 
         with self._serving():
             backend = ec2_backends[self._account_id()][region]
-            ami = patches._orig_register_image(backend,
-                f"prism-sandbox-base-{architecture}", "Base image of sandbox instances"
+            # Owned by "amazon" like a public base image: not in Owners=['self'] listings.
+            ami = patches.Ami(
+                backend, random_ami_id(), name=f"prism-sandbox-base-{architecture}",
+                description="Base image of sandbox instances", owner_id=AMAZON_OWNER_ID,
+                owner_alias="amazon", public=True, architecture=architecture, virtualization_type="hvm",
+                root_device_type="ebs", root_device_name="/dev/xvda", region_name=region,
             )
-            ami.architecture = architecture
-            ami.root_device_name = "/dev/xvda"
-            ami.root_device_type = "ebs"
-            ami.virtualization_type = "hvm"
+            ami.ebs_snapshot.owner_id = AMAZON_OWNER_ID
+            backend.amis[ami.id] = ami
             self._base_amis[key] = image_id = ami.id
         return image_id
 

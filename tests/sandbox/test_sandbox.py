@@ -475,3 +475,34 @@ def test_spot_and_instance_store_cannot_stop(prism_sandbox):
             ec2.stop_instances(InstanceIds=[iid])
         assert error_code(exc) == "UnsupportedOperation"
         assert instance(ec2, iid)["State"]["Name"] == "running"
+
+
+def test_account_listings_hold_only_what_the_account_made(prism_sandbox):
+    sb = prism_sandbox
+    iid = sb.create_instance("box", state="stopped")
+    ec2 = client(sb)
+    assert ec2.describe_images(Owners=["self"])["Images"] == []  # base AMI is amazon's
+    assert ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
+    ami = ec2.create_image(InstanceId=iid, Name="tpl-own")["ImageId"]
+    assert [i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]] == [ami]
+    owned = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    assert owned == set(snapshot_ids(image(ec2, ami)))
+
+
+def test_patches_inert_outside_the_sandbox(prism_sandbox_server, monkeypatch):
+    """moto's mock_aws in the same process keeps moto's behaviour (no sandbox request)."""
+    from moto import mock_aws
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="ap-south-1", aws_access_key_id="testing",
+                           aws_secret_access_key="testing")
+        ami = ec2.register_image(Name="base", RootDeviceName="/dev/sda1")["ImageId"]
+        iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        assert instance(ec2, iid)["State"]["Name"] == "running"
+        ec2.stop_instances(InstanceIds=[iid])
+        assert instance(ec2, iid)["State"]["Name"] == "stopped"  # moto's own: instant
+        ec2.create_image(InstanceId=iid, Name="same")
+        ec2.create_image(InstanceId=iid, Name="same")  # moto allows duplicates
+    prism_sandbox_server.reset()  # mock_aws shares moto's backends with the server
