@@ -35,8 +35,11 @@ def test_run_prism_captures_output_and_exit_code(run_prism, fake_main):
     assert result.exit_code == 3
     assert result.json() == {"ok": True}
     assert result.stderr == "warning\n"
-    assert fake_main == {"argv": ["save", "box", "tpl", "--yes"], "stdin_tty": False,
-                         "stdin": "y\n"}
+    assert fake_main == {
+        "argv": ["save", "box", "tpl", "--yes"],
+        "stdin_tty": False,
+        "stdin": "y\n",
+    }
     assert sys.stdin is sys.__stdin__ or not isinstance(sys.stdin, testing._NoTTYStringIO)
 
 
@@ -65,8 +68,14 @@ def test_prism_sandbox_environment(prism_sandbox, tmp_path):
 def test_testing_module_is_cheap_to_import():
     import subprocess
 
-    code = ("import sys, prism_core.testing; "
-            "print(any(m.split('.')[0] in ('moto', 'boto3') for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    code = (
+        "import sys, prism_core.testing; "
+        "print(any(m.split('.')[0] in ('moto', 'boto3') for m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert out.stdout.strip() == "False", out.stderr
