@@ -80,7 +80,7 @@ class AwsClients:
                 from botocore.config import Config
 
                 config = Config(
-                    retries={"mode": "standard", "max_attempts": self._max_attempts},
+                    retries={"mode": "standard", "total_max_attempts": self._max_attempts},
                     user_agent_extra=f"prism/{__version__}",
                 )
                 self._clients[key] = session.client(service, region_name=region, config=config)

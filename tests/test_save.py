@@ -174,8 +174,8 @@ def test_failing_copy_region_keeps_the_others(prism_sandbox, run_prism):
 
 def test_failing_create_image(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
-    prism_sandbox.faults.inject("CreateImage", times=-1, code="InternalError",
-                                message="EC2 is having a bad day", status=500)
+    prism_sandbox.faults.inject("CreateImage", times=-1, code="InvalidParameterValue",
+                                message="EC2 is having a bad day", status=400)
     result = run_prism("save", "box", "env1", "--yes")
     assert result.exit_code == 1
     assert "EC2 is having a bad day" in result.stdout + result.stderr
@@ -239,7 +239,10 @@ def test_dry_run_changes_nothing(prism_sandbox, run_prism):
     assert own_images() == [] and own_images("us-east-2") == []
     assert instance_state(instance_id) == "running"
     actions = {action for _, action in prism_sandbox.faults.calls()}
-    assert not actions & {"StopInstances", "CreateImage", "CopyImage", "PutParameter", "CreateTags"}
+    assert not actions & {"StartInstances", "PutParameter", "CreateTags", "ModifyImageAttribute"}
+    assert "prism:save-lock" not in tags_of(
+        ec2().describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    )
 
 
 def test_non_terminal_without_yes_is_refused(prism_sandbox, run_prism):
@@ -249,3 +252,13 @@ def test_non_terminal_without_yes_is_refused(prism_sandbox, run_prism):
     assert "--yes" in result.stderr
     assert own_images() == []
     assert instance_state(instance_id) == "running"
+
+
+def test_throttling_is_retried(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box")
+    prism_sandbox.faults.inject("CopyImage", region="us-east-2", times=2,
+                                code="RequestLimitExceeded", message="Request limit exceeded.",
+                                status=503)
+    result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert len(own_images("us-east-2")) == 1

@@ -1,0 +1,160 @@
+"""The plugin API: hooks, failures in each phase, listing, blocking, broken plugins."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from helpers import instance_state, own_images
+
+from prism_core import hookimpl, hookspecs
+from prism_core.plugin_manager import PHASES, PrismPluginManager
+
+
+def _raiser(hook: str):
+    class Broken:
+        pass
+
+    def impl(self, ctx):
+        raise RuntimeError(f"boom in {hook}")
+
+    impl.__name__ = hook
+    setattr(Broken, hook, hookimpl(impl))
+    return Broken()
+
+
+def test_every_phase_is_documented_in_order():
+    assert PHASES == tuple(sorted(PHASES))  # dir() order; the run order is checked below
+    order = ["prism_pre_stop", "prism_image", "prism_post_image", "prism_copy",
+             "prism_register", "prism_template_render"]
+    assert sorted(order) == list(PHASES)
+    for name in order:
+        doc = getattr(hookspecs, name).__doc__
+        assert doc and "Fires" in doc, name
+
+
+def test_plugins_command_lists_builtins(prism_sandbox, run_prism):
+    result = run_prism("plugins", "-o", "json")
+    assert result.exit_code == 0
+    names = {p["name"]: p for p in result.json()["plugins"]}
+    assert {"ec2-preflight", "ec2-image", "ec2-copy", "ssm-registry", "yaml-template"} <= set(names)
+    assert names["ec2-image"]["source"] == "built-in"
+    assert "prism_image" in names["ec2-image"]["hooks"]
+    text = run_prism("plugins").stdout
+    assert "ec2-copy" in text and "copy" in text
+
+
+def test_disable_plugins_env(prism_sandbox, run_prism, monkeypatch):
+    monkeypatch.setenv("PRISM_DISABLE_PLUGINS", "ssm-registry, ec2-copy")
+    result = run_prism("plugins", "-o", "json")
+    names = {p["name"] for p in result.json()["plugins"]}
+    assert "ssm-registry" not in names and "ec2-copy" not in names
+    assert result.json()["blocked"] == ["ec2-copy", "ssm-registry"]
+
+
+def test_misspelt_hook_is_a_warning_not_a_crash(prism_sandbox, run_prism, prism_plugin):
+    class Typo:
+        @hookimpl
+        def prism_pre_stp(self, ctx):
+            pass
+
+    prism_plugin(Typo(), "typo")
+    result = run_prism("plugins")
+    assert result.exit_code == 0
+    assert "typo" in result.stderr and "prism_pre_stp" in result.stderr
+
+
+def test_broken_entry_point_is_a_warning(monkeypatch):
+    class FakeEntryPoint:
+        name = "broken"
+        value = "nowhere:plugin"
+        dist = None
+
+        def load(self):
+            raise ImportError("No module named 'nowhere'")
+
+    import importlib.metadata
+
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda group=None: [FakeEntryPoint()] if group else [])
+    manager = PrismPluginManager(disabled=set()).load()
+    assert any("broken" in w and "nowhere" in w for w in manager.warnings)
+    assert {p.name for p in manager.plugins()} >= {"ec2-image"}
+
+
+def test_third_party_replaces_a_builtin_phase(prism_sandbox, run_prism, prism_plugin):
+    class Renderer:
+        @hookimpl
+        def prism_template_render(self, ctx):
+            from prism_core.templates import build_document
+
+            doc = build_document(ctx)
+            doc["maintainer"] = "research-computing"
+            return doc
+
+    prism_sandbox.create_instance("box")
+    prism_plugin(Renderer(), "custom-render")
+    result = run_prism("save", "box", "env1", "--yes")
+    assert result.exit_code == 0, result.stderr
+    text = (Path(os.environ["PRISM_HOME"]) / "templates" / "env1.yaml").read_text()
+    assert "maintainer: research-computing" in text
+
+
+def test_pre_stop_exception_refuses_with_nothing_changed(prism_sandbox, run_prism, prism_plugin):
+    instance_id = prism_sandbox.create_instance("box")
+    prism_plugin(_raiser("prism_pre_stop"), "policy")
+    result = run_prism("save", "box", "env1", "--yes")
+    assert result.exit_code == 2
+    assert "policy refused the save: boom in prism_pre_stop" in result.stderr
+    assert own_images() == []
+    assert instance_state(instance_id) == "running"
+
+
+@pytest.mark.parametrize(
+    ("hook", "exit_code", "template_written"),
+    [
+        ("prism_image", 1, False),
+        ("prism_post_image", 3, True),
+        ("prism_copy", 3, True),
+        ("prism_register", 3, True),
+        ("prism_template_render", 1, False),
+    ],
+)
+def test_exception_in_a_phase(prism_sandbox, run_prism, prism_plugin, hook, exit_code,
+                              template_written):
+    instance_id = prism_sandbox.create_instance("box")
+    prism_plugin(_raiser(hook), "flaky")
+    result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes",
+                       "-o", "json")
+    assert result.exit_code == exit_code, result.stderr
+    assert instance_state(instance_id) == "running"
+    document = result.json()
+    assert any(f"boom in {hook}" in f and "flaky" in f for f in document["failures"])
+    template = Path(os.environ["PRISM_HOME"]) / "templates" / "env1.yaml"
+    assert template.exists() == template_written
+    assert "Traceback" not in result.stderr
+    if hook != "prism_image":
+        assert document["amis"]["us-east-1"]  # the good AMI is kept and reported
+
+
+def test_resume_after_the_cause_is_removed(prism_sandbox, run_prism):
+    from prism_core.testing import EXTRA_PLUGINS
+
+    instance_id = prism_sandbox.create_instance("box")
+    EXTRA_PLUGINS.append(("flaky", _raiser("prism_template_render")))
+    try:
+        first = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
+    finally:
+        EXTRA_PLUGINS.pop()
+    assert first.exit_code == 1
+    assert "prism save --resume" in first.stdout
+    second = run_prism("save", "--resume", "--yes", "-o", "json")
+    assert second.exit_code == 0, second.stderr
+    (document,) = second.json()["resumed"]
+    assert document["status"] == "done"
+    assert set(document["amis"]) == {"us-east-1", "us-east-2"}
+    assert len(own_images()) == 1 and len(own_images("us-east-2")) == 1  # no second AMI
+    assert instance_state(instance_id) == "running"
+    assert (Path(os.environ["PRISM_HOME"]) / "templates" / "env1.yaml").exists()
+    assert run_prism("save", "--resume", "--yes").exit_code == 2  # nothing left
