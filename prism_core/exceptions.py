@@ -68,6 +68,10 @@ class WaitTimeout(OperationFailed):
     """A wait ran out of time; the message says what was awaited and what to do."""
 
 
+class Interrupted(OperationFailed):
+    """Ctrl-C or SIGTERM stopped a save; the instance was brought back first."""
+
+
 class PartialSuccess(PrismError):
     """The main result exists but some steps failed (listed in the message)."""
 

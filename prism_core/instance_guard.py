@@ -90,7 +90,22 @@ class InstanceGuard:
         instance_id = ctx.request.instance_id
         ctx.progress.line("start", f"Restarting instance {instance_id}...")
         with sigint_shield(ctx.progress):
-            self.ec2.start_instances(InstanceIds=[instance_id])
+            current = describe_instance(self.ec2, instance_id, ctx.source_region).state
+            if current == "stopping":  # EC2 refuses to start an instance still stopping
+
+                def stopped() -> bool | None:
+                    now = describe_instance(self.ec2, instance_id, ctx.source_region).state
+                    return True if now != "stopping" else None
+
+                wait_for(
+                    stopped,
+                    what=f"instance {instance_id} to finish stopping before its restart",
+                    timeout=ctx.settings.timeouts["stop"],
+                    poll=ctx.settings.poll_delay,
+                )
+                current = describe_instance(self.ec2, instance_id, ctx.source_region).state
+            if current == "stopped":
+                self.ec2.start_instances(InstanceIds=[instance_id])
             ctx.record(instance_restarted=True)
         self._watcher = threading.Thread(
             target=self._confirm_running, daemon=True, name="prism-start"

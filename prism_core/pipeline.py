@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cement import CaughtSignal
+
 from prism_core import templates, validation
 from prism_core.aws import AwsClients, error_message
 from prism_core.context import SaveContext
@@ -23,6 +25,7 @@ from prism_core.exceptions import (
     EXIT_OK,
     EXIT_PARTIAL,
     InputError,
+    Interrupted,
     OperationFailed,
     PluginRefusal,
     PrismError,
@@ -36,6 +39,9 @@ from prism_core.settings import Settings
 from prism_core.state import FAILED, SaveState
 
 LOCK_TAG = "prism:save-lock"
+#: What stops a save outright instead of failing one phase (Cement turns SIGINT/SIGTERM
+#: into CaughtSignal, which is an ordinary Exception subclass).
+INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, CaughtSignal)
 LATE_PHASES = ("post_image", "copy", "register", "template")
 
 
@@ -253,7 +259,9 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     try:
         try:
             _image_phase(ctx, hooks, guard)
-        except (PrismError, Exception) as exc:
+        except INTERRUPTS:
+            raise
+        except Exception as exc:
             return _failed(ctx, hooks, guard, exc, "image", started)
         template_path: str | None = None
         for phase in LATE_PHASES:
@@ -261,6 +269,8 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
                 continue
             try:
                 result = _run_phase(ctx, hooks, phase)
+            except INTERRUPTS:
+                raise
             except Exception as exc:
                 source = ctx.source_image()
                 if phase == "post_image" and not (source and source.ok):
@@ -271,6 +281,10 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
                 template_path = result
             ctx.record(phases_done=[*state.phases_done, phase])
         guard.join()
+    except INTERRUPTS as exc:
+        ctx.cancel.set()
+        guard.join()
+        raise _interrupted(ctx, exc) from None
     except BaseException:
         ctx.cancel.set()
         ctx.record(status="interrupted")
@@ -286,6 +300,27 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
         ctx.journal.finish()
         code = EXIT_OK
     return SaveOutcome(ctx, code, template_path, time.monotonic() - started)
+
+
+def _interrupted(ctx: SaveContext, exc: BaseException) -> Interrupted:
+    """Record the interruption; drop the journal if nothing was created yet."""
+    signum = getattr(exc, "signum", None)
+    what = "signal SIGTERM" if signum == 15 else "Ctrl-C"
+    back = (
+        "the instance is running again"
+        if ctx.state.stopped_by_prism
+        else "the instance was not stopped"
+    )
+    source = ctx.source_image()
+    if source is None or source.image_id is None:
+        ctx.journal.finish()
+        return Interrupted(f"interrupted by {what} before anything was created; {back}")
+    ctx.record(status="interrupted")
+    created = ", ".join(f"{r}: {i.image_id}" for r, i in ctx.state.images.items() if i.image_id)
+    return Interrupted(
+        f"interrupted by {what}; {back}; created so far: {created}",
+        "finish with `prism save --resume`",
+    )
 
 
 def _failed(

@@ -58,7 +58,8 @@ def test_save_with_two_copy_regions(prism_sandbox, run_prism, tmp_path):
 
     for region, ami in amis.items():
         ssm = boto3.client("ssm", region_name=region)
-        value = ssm.get_parameter(Name="/prism/templates/seismic-env/ami/x86_64")["Parameter"]["Value"]
+        name = "/prism/templates/seismic-env/ami/x86_64"
+        value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
         assert value == ami
         stored = json.loads(
             ssm.get_parameter(Name="/prism/templates/seismic-env/template")["Parameter"]["Value"]

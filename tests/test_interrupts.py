@@ -1,0 +1,123 @@
+"""Ctrl-C and kill -9 against a real `prism` process: the instance always comes back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from helpers import instance_state, own_images
+
+from prism_core.sandbox import Timings
+
+
+class PrismProcess:
+    """`python -m prism_core ...` with its stderr collected line by line."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "prism_core", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"never saw {text!r}; stderr so far:\n{''.join(self.lines)}")
+
+    def finish(self, timeout: float = 60.0) -> int:
+        code = self.proc.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.lines)
+
+
+@pytest.fixture
+def slow_cloud(prism_sandbox, monkeypatch):
+    prism_sandbox.timings = Timings(stop=0.6, start=0.3, snapshot=1.0, image=2.0, copy=2.5)
+    monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "0.1")
+    return prism_sandbox
+
+
+def _wait_running(instance_id: str, timeout: float = 15.0) -> str:
+    deadline = time.monotonic() + timeout
+    state = instance_state(instance_id)
+    while state != "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        state = instance_state(instance_id)
+    return state
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "Stopping instance",  # waiting for stopped
+        "AMI creation started",  # waiting for the snapshots
+        "Waiting for the AMI to be available",  # waiting for available
+        "Copying AMI to",  # waiting for the copies
+    ],
+)
+def test_ctrl_c_during_each_wait_brings_the_instance_back(slow_cloud, moment):
+    instance_id = slow_cloud.create_instance("box")
+    prism = PrismProcess("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
+    prism.wait_for(moment)
+    time.sleep(0.15)
+    prism.proc.send_signal(signal.SIGINT)
+    code = prism.finish()
+    assert code in (1, 2), prism.stderr
+    assert "Traceback" not in prism.stderr
+    assert "interrupted" in prism.stderr or "cancelled" in prism.stderr
+    assert _wait_running(instance_id) == "running"
+
+
+def test_kill_9_then_resume_finishes_without_a_second_ami(slow_cloud, run_prism):
+    instance_id = slow_cloud.create_instance("box")
+    prism = PrismProcess("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
+    prism.wait_for("AMI creation started")
+    prism.proc.kill()
+    prism.finish()
+    assert instance_state(instance_id) in ("stopped", "stopping")  # down: only resume helps
+    slow_cloud.timings = Timings.fast()
+    result = run_prism("save", "--resume", "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert instance_state(instance_id) == "running"
+    assert len(own_images()) == 1
+    assert len(own_images("us-east-2")) == 1
+    (document,) = result.json()["resumed"]
+    assert document["status"] == "done"
+
+
+def test_kill_9_during_copies_then_resume(slow_cloud, run_prism):
+    instance_id = slow_cloud.create_instance("box")
+    prism = PrismProcess("save", "box", "env1", "--copy-to-regions", "us-east-2,eu-west-1",
+                         "--yes")
+    prism.wait_for("Copying AMI to")
+    time.sleep(0.3)
+    prism.proc.kill()
+    prism.finish()
+    result = run_prism("save", "--resume", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert _wait_running(instance_id) == "running"
+    for region in ("us-east-1", "us-east-2", "eu-west-1"):
+        assert len(own_images(region)) == 1, region
