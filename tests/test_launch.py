@@ -64,7 +64,9 @@ def test_teammate_launches_from_registry_alone(
     saved_template, prism_sandbox, run_prism, monkeypatch, tmp_path
 ):
     monkeypatch.setenv("PRISM_HOME", str(tmp_path / "teammate"))
-    result = run_prism("launch", "env1", "their-box", "--region", "us-east-2", "--yes", "-o", "json")
+    result = run_prism(
+        "launch", "env1", "their-box", "--region", "us-east-2", "--yes", "-o", "json"
+    )
     assert result.exit_code == 0, result.stderr
     doc = result.json()
     assert doc["template_source"] == "registry"
