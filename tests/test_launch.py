@@ -136,8 +136,16 @@ def test_launch_needs_yes_without_terminal(saved_template, run_prism):
 def test_malformed_template_does_not_break_launch(saved_template, run_prism):
     home = Path(saved_template["template_path"]).parent
     (home / "broken.yaml").write_text("name: [unclosed\n")
+    archive = home / "versions" / "env1"
+    archive.mkdir(parents=True)
+    (archive / "7.yaml").write_text("name: env1\nversion: seven\n")
     result = run_prism("launch", "env1", "box", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
+    assert result.json()["template_version"] == 1
+    assert "prism: warning:" in result.stderr and "7.yaml" in result.stderr
+    assert len(result.json()["problems"]) == 1
+    broken = run_prism("launch", "broken", "box", "--yes")
+    assert broken.exit_code == 2 and "broken.yaml" in broken.stderr
 
 
 def test_list_instances(saved_template, prism_sandbox, run_prism):

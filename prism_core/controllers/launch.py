@@ -116,6 +116,7 @@ def run_launch(app: Any) -> int:
     confirm(f"Launch '{name}' ({instance_type}{cost})?", pargs.yes)
     app.changes_started = True
     document = launching.launch(plan, aws.ec2(region), settings, progress)
+    document["problems"] = problems
     emit(document, pargs.output, launch_text(document))
     return 0
 
