@@ -1,7 +1,7 @@
 """Built-in ``prism_pre_stop``: every EC2 check that can fail, run before any change.
 
 Refuses (raising :class:`InputError`) instance-store roots, one-time Spot instances
-that would be stopped, regions that are not enabled, AMI names already taken, calls
+that would be stopped, AMI names already taken, calls
 the caller may not make (``DryRun``), ``--public`` where block public access is on,
 and sharing snapshots encrypted with the AWS-managed key. Returns notes for the plan.
 """
@@ -91,16 +91,6 @@ def _check_volumes(ctx: SaveContext) -> None:
             )
 
 
-def _check_regions(ctx: SaveContext) -> None:
-    enabled = set(ctx.aws.available_regions())
-    for region in [ctx.source_region, *ctx.request.copy_to_regions]:
-        if region not in enabled:
-            raise InputError(
-                f"region {region} does not exist or is not enabled for this account",
-                "enable it in the AWS console (Account > AWS Regions) or drop it",
-            )
-
-
 def _check_names(ctx: SaveContext) -> None:
     name = ctx.state.image_name
     for region in [ctx.source_region, *ctx.request.copy_to_regions]:
@@ -132,7 +122,6 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
     request, instance = ctx.request, ctx.instance
     will_stop = not request.no_reboot and instance.state != "stopped"
     notes = _check_instance(ctx, will_stop)
-    _check_regions(ctx)
     _check_volumes(ctx)
     _check_names(ctx)
     ec2 = ctx.aws.ec2(ctx.source_region)

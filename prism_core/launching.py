@@ -73,8 +73,7 @@ def choose_type(doc: dict[str, Any], size: str | None, archs: list[str]) -> tupl
     if not usable:
         if size.startswith("GPU"):
             raise InputError(
-                f"size {size} needs an x86_64 image, and this template has only "
-                f"{', '.join(archs)}",
+                f"size {size} needs an x86_64 image, and this template has only {', '.join(archs)}",
                 "pick a size without GPU (XS, S, M, L, XL)",
             )
         raise InputError(f"no size {size} for architecture(s) {', '.join(archs)}")
@@ -142,8 +141,10 @@ def ensure_security_group(ec2: Any, template: str, ports: list[int], vpc_id: str
             "GroupName": name,
             "Description": f"prism template {template}: ports {', '.join(map(str, ports))}",
             "TagSpecifications": [
-                {"ResourceType": "security-group",
-                 "Tags": [{"Key": "prism:template", "Value": template}]}
+                {
+                    "ResourceType": "security-group",
+                    "Tags": [{"Key": "prism:template", "Value": template}],
+                }
             ],
         }
         if vpc_id:
@@ -160,27 +161,31 @@ def ensure_security_group(ec2: Any, template: str, ports: list[int], vpc_id: str
         ec2.authorize_security_group_ingress(
             GroupId=group["GroupId"],
             IpPermissions=[
-                {"IpProtocol": "tcp", "FromPort": p, "ToPort": p,
-                 "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": f"prism {template}"}]}
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": p,
+                    "ToPort": p,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": f"prism {template}"}],
+                }
                 for p in missing
             ],
         )
     return str(group["GroupId"])
 
 
-def launch_tags(
-    doc: dict[str, Any], name: str, version: int, launched_by: str
-) -> dict[str, str]:
+def launch_tags(doc: dict[str, Any], name: str, version: int, launched_by: str) -> dict[str, str]:
     """The template's tags, then prism's (which win): Name and the ``prism:`` tags."""
     tags = {
         k: str(v) for k, v in (doc.get("tags") or {}).items() if not k.lower().startswith("aws:")
     }
-    tags.update({
-        "Name": name,
-        "prism:template": str(doc["name"]),
-        "prism:template-version": str(version),
-        "prism:launched-by": launched_by,
-    })
+    tags.update(
+        {
+            "Name": name,
+            "prism:template": str(doc["name"]),
+            "prism:template-version": str(version),
+            "prism:launched-by": launched_by,
+        }
+    )
     return tags
 
 
@@ -239,8 +244,12 @@ def root_mapping(ec2: Any, image_id: str, size_gb: int | None) -> list[dict[str,
         if mapping.get("DeviceName") == root and ebs:
             current = int(ebs.get("VolumeSize") or 0)
             if size_gb > current:
-                return [{"DeviceName": root, "Ebs": {"VolumeSize": size_gb,
-                                                     "DeleteOnTermination": True}}]
+                return [
+                    {
+                        "DeviceName": root,
+                        "Ebs": {"VolumeSize": size_gb, "DeleteOnTermination": True},
+                    }
+                ]
     return []
 
 
@@ -340,10 +349,15 @@ def boot_check(
             InstanceType=instance_type,
             MinCount=1,
             MaxCount=1,
-            TagSpecifications=[{"ResourceType": "instance", "Tags": [
-                {"Key": "Name", "Value": f"prism-boot-check-{label}"[:255]},
-                {"Key": "prism:boot-check", "Value": image_id},
-            ]}],
+            TagSpecifications=[
+                {
+                    "ResourceType": "instance",
+                    "Tags": [
+                        {"Key": "Name", "Value": f"prism-boot-check-{label}"[:255]},
+                        {"Key": "prism:boot-check", "Value": image_id},
+                    ],
+                }
+            ],
         )
     except Exception as exc:
         raise ValidationFailed(
@@ -388,6 +402,7 @@ def boot_check(
             progress.line("info", f"Boot-check instance {instance_id} terminated")
         except Exception as exc:
             progress.line(
-                "warn", f"Could not terminate boot-check instance {instance_id}: "
-                f"{error_message(exc)}; terminate it yourself"
+                "warn",
+                f"Could not terminate boot-check instance {instance_id}: "
+                f"{error_message(exc)}; terminate it yourself",
             )

@@ -80,6 +80,17 @@ def next_version(settings: Settings, aws: AwsClients, template: str, regions: li
     return max(local, shared) + 1
 
 
+def check_regions_enabled(aws: AwsClients, regions: list[str]) -> None:
+    """Refuse regions that do not exist or are not enabled for this account."""
+    enabled = set(aws.available_regions())
+    for region in regions:
+        if region not in enabled:
+            raise InputError(
+                f"region {region} does not exist or is not enabled for this account",
+                "enable it in the AWS console (Account > AWS Regions) or drop it",
+            )
+
+
 def plan_save(
     options: SaveOptions, settings: Settings, aws: AwsClients, progress: Progress
 ) -> SaveContext:
@@ -96,6 +107,7 @@ def plan_save(
         if options.description is not None
         else f"Saved by prism from {options.instance} on {started[:10]}"
     )
+    check_regions_enabled(aws, [region, *copy_regions])
     instance = find_instance(aws.ec2(region), options.instance, region)
     lock = instance.tags.get(LOCK_TAG)
     if lock:
@@ -179,9 +191,7 @@ def plan_lines(ctx: SaveContext, will_stop: bool) -> list[str]:
     if request.project_id:
         lines.append(f"Project:    {request.project_id}")
     if request.validate:
-        lines.append(
-            "Validation: boot a throwaway instance from the new AMI before registering it"
-        )
+        lines.append("Validation: boot a throwaway instance from the new AMI before registering it")
     lines.extend(f"Note:       {note}" for note in ctx.state.notes)
     return lines
 
@@ -218,14 +228,14 @@ class SaveOutcome:
         }
 
 
-def _set_lock(ctx: SaveContext) -> None:
+def set_lock(ctx: SaveContext) -> None:
     value = f"{ctx.state.save_id}@{socket.gethostname()}"[:256]
     ctx.aws.ec2(ctx.source_region).create_tags(
         Resources=[ctx.request.instance_id], Tags=[{"Key": LOCK_TAG, "Value": value}]
     )
 
 
-def _release_lock(ctx: SaveContext) -> None:
+def release_lock(ctx: SaveContext) -> None:
     try:
         ctx.aws.ec2(ctx.source_region).delete_tags(
             Resources=[ctx.request.instance_id], Tags=[{"Key": LOCK_TAG}]
@@ -275,7 +285,7 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     state = ctx.state
     ctx.record(status="running", failures=[])
     guard = InstanceGuard(ctx)
-    _set_lock(ctx)
+    set_lock(ctx)
     try:
         try:
             _image_phase(ctx, hooks, guard)
@@ -311,7 +321,7 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
         ctx.record(status="interrupted")
         raise
     finally:
-        _release_lock(ctx)
+        release_lock(ctx)
     template_path = template_path or state.template_path
     if state.failures:
         status, code = ("partial", EXIT_PARTIAL) if template_path else ("failed", EXIT_FAILURE)

@@ -86,8 +86,9 @@ def local_versions(
             if problems is not None:
                 problems.append(f"{path}: names template {doc.get('name')!r}, not {name!r}")
             continue
-        found.setdefault(_version_of(doc), FoundTemplate(name, _version_of(doc), LOCAL,
-                                                         str(path), doc))
+        found.setdefault(
+            _version_of(doc), FoundTemplate(name, _version_of(doc), LOCAL, str(path), doc)
+        )
     return found
 
 
@@ -169,8 +170,13 @@ def aws_configured() -> bool:
     env = os.environ
     if any(
         env.get(key)
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_ENDPOINT_URL",
-                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE")
+        for key in (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_PROFILE",
+            "AWS_ENDPOINT_URL",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+        )
     ):
         return True
     home = Path.home() / ".aws"

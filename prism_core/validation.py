@@ -29,7 +29,7 @@ def template_name(name: str) -> str:
     """A template name is a slug: it names a file and an SSM path, never a directory."""
     if not name:
         raise InputError("the template name is empty", "give a name such as seismic-env")
-    if not TEMPLATE_NAME.match(name) or ".." in name:
+    if not TEMPLATE_NAME.fullmatch(name) or ".." in name:
         shown = name.encode("unicode_escape").decode("ascii")[:80]
         raise InputError(
             f"invalid template name {shown!r}",
@@ -53,7 +53,7 @@ def description(text: str) -> str:
 
 def region_name(region: str, flag: str = "--region") -> str:
     """A syntactically valid region name such as ``eu-west-1``."""
-    if not REGION.match(region or ""):
+    if not REGION.fullmatch(region or ""):
         shown = (region or "").encode("unicode_escape").decode("ascii")[:40]
         raise InputError(f"{flag}: {shown!r} is not a region name", "use a name such as eu-west-1")
     return region
@@ -118,7 +118,9 @@ def share_targets(value: str | Iterable[str] | None) -> list[str]:
     targets: list[str] = []
     for item in items:
         target = item.strip()
-        if not (ACCOUNT_ID.match(target) or ORG_ARN.match(target) or OU_ARN.match(target)):
+        if not (
+            ACCOUNT_ID.fullmatch(target) or ORG_ARN.fullmatch(target) or OU_ARN.fullmatch(target)
+        ):
             shown = target.encode("unicode_escape").decode("ascii")[:80]
             raise InputError(
                 f"--share-with: {shown!r} is not an account id or organization/OU ARN",
@@ -134,7 +136,7 @@ def project_id(value: str | None) -> str | None:
     """A project id: 1-64 letters, digits, ``-_.:``."""
     if value is None:
         return None
-    if not PROJECT_ID.match(value):
+    if not PROJECT_ID.fullmatch(value):
         raise InputError(
             f"invalid --project {value[:40]!r}", "use 1-64 letters, digits, '-', '_', '.' or ':'"
         )

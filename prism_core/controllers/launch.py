@@ -34,9 +34,7 @@ examples:
 def instance_name(name: str) -> str:
     """The new instance's ``Name`` tag: 1-255 characters, no control characters."""
     if not name or len(name) > 255 or CONTROL.search(name) or "\n" in name:
-        raise InputError(
-            f"invalid instance name {name[:40]!r}", "use 1-255 printable characters"
-        )
+        raise InputError(f"invalid instance name {name[:40]!r}", "use 1-255 printable characters")
     return name
 
 

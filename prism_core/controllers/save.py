@@ -13,6 +13,7 @@ from prism_core.context import SaveContext
 from prism_core.ec2 import describe_instance
 from prism_core.exceptions import (
     EXIT_CODES_HELP,
+    EXIT_FAILURE,
     EXIT_OK,
     SEVERITY,
     Cancelled,
@@ -81,6 +82,14 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
     (
         ["--resume"],
         {"action": "store_true", "help": "finish the save(s) interrupted on this machine"},
+    ),
+    (
+        ["--abort"],
+        {
+            "action": "store_true",
+            "help": "undo the save(s) interrupted on this machine: bring the instance back and "
+            "remove what they created in every region",
+        },
     ),
     OUTPUT_ARGUMENT,
     DEBUG_ARGUMENT,
@@ -164,8 +173,12 @@ def summary_text(outcome: SaveOutcome) -> str:
 def run_save(app: Any) -> int:
     """The ``prism save`` command body; returns the exit code."""
     pargs = app.pargs
+    if pargs.resume and pargs.abort:
+        raise InputError("--resume and --abort exclude each other", "choose one")
     if pargs.resume:
         return run_resume(app)
+    if pargs.abort:
+        return run_abort(app)
     if not pargs.instance or not pargs.template:
         raise InputError(
             "prism save needs INSTANCE and TEMPLATE",
@@ -233,16 +246,15 @@ def run_save(app: Any) -> int:
     return outcome.exit_code
 
 
-def run_resume(app: Any) -> int:
-    """``prism save --resume``: finish every save interrupted on this machine."""
+def _interrupted_saves(app: Any, verb: str, progress: Progress) -> list[SaveContext]:
+    """The saves journaled on this machine, as contexts, after the user confirms."""
     settings = app.settings
     paths = unfinished(settings.journal_dir)
     if not paths:
         raise InputError(
-            "no interrupted save to resume on this machine",
+            f"no interrupted save to {verb} on this machine",
             f"journals live in {settings.journal_dir}",
         )
-    progress = Progress(sys.stderr)
     journals = [Journal.load(path) for path in paths]
     for journal in journals:
         state = journal.state
@@ -251,21 +263,32 @@ def run_resume(app: Any) -> int:
             f"Interrupted save {state.save_id} ({state.status}), "
             f"template '{state.request.get('template_name')}'",
         )
-    confirm(f"Resume {len(journals)} save(s)?", app.pargs.yes)
+    confirm(f"{verb.capitalize()} {len(journals)} save(s)?", app.pargs.yes)
     app.changes_started = True
-    worst, documents, texts = EXIT_OK, [], []
+    contexts = []
     for journal in journals:
         request = SaveRequest.from_dict(journal.state.request)
         aws = AwsClients(request.region, settings.max_attempts)
         instance = describe_instance(aws.ec2(request.region), request.instance_id, request.region)
-        ctx = SaveContext(
-            request=request,
-            settings=settings,
-            aws=aws,
-            progress=progress,
-            journal=journal,
-            instance=instance,
+        contexts.append(
+            SaveContext(
+                request=request,
+                settings=settings,
+                aws=aws,
+                progress=progress,
+                journal=journal,
+                instance=instance,
+            )
         )
+    return contexts
+
+
+def run_resume(app: Any) -> int:
+    """``prism save --resume``: finish every save interrupted on this machine."""
+    progress = Progress(sys.stderr)
+    worst, documents, texts = EXIT_OK, [], []
+    for ctx in _interrupted_saves(app, "resume", progress):
+        request = ctx.request
         progress.line(
             "save",
             f"Resuming save of '{request.instance_name}' as template '{request.template_name}'",
@@ -276,6 +299,25 @@ def run_resume(app: Any) -> int:
         worst = max(worst, outcome.exit_code, key=SEVERITY.__getitem__)
     emit({"resumed": documents}, app.pargs.output, "\n\n".join(texts))
     return worst
+
+
+def run_abort(app: Any) -> int:
+    """``prism save --abort``: undo every save interrupted on this machine."""
+    from prism_core.abort import abort_save
+
+    progress = Progress(sys.stderr)
+    code, documents, texts = EXIT_OK, [], []
+    for ctx in _interrupted_saves(app, "abort", progress):
+        removed, problems = abort_save(ctx)
+        documents.append({"save_id": ctx.state.save_id, "removed": removed, "problems": problems})
+        lines = [f"Aborted save {ctx.state.save_id}; removed {len(removed)} resource(s):"]
+        lines += [f"   {item}" for item in removed]
+        lines += [f"   could not remove: {problem}" for problem in problems]
+        texts.append("\n".join(lines))
+        if problems:
+            code = EXIT_FAILURE
+    emit({"aborted": documents}, app.pargs.output, "\n\n".join(texts))
+    return code
 
 
 class Save(Controller):

@@ -72,8 +72,13 @@ class Templates(Controller):
         label="list",
         help="list local, registry and built-in templates and where each comes from",
         arguments=[
-            (["--local"], {"action": "store_true",
-                           "help": "only local and built-in templates (no AWS calls)"}),
+            (
+                ["--local"],
+                {
+                    "action": "store_true",
+                    "help": "only local and built-in templates (no AWS calls)",
+                },
+            ),
             REGION_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
@@ -100,11 +105,16 @@ class Templates(Controller):
         store.builtin_templates(listing)
         merged: dict[str, dict[str, Any]] = {}
         for found in listing.templates:
-            row = merged.setdefault(found.name, {
-                "name": found.name, "version": found.version, "sources": [],
-                "description": found.document.get("description", ""),
-                "locations": {},
-            })
+            row = merged.setdefault(
+                found.name,
+                {
+                    "name": found.name,
+                    "version": found.version,
+                    "sources": [],
+                    "description": found.document.get("description", ""),
+                    "locations": {},
+                },
+            )
             if found.source not in row["sources"]:
                 row["sources"].append(found.source)
             row["locations"].setdefault(found.source, found.location)
@@ -126,8 +136,12 @@ class Templates(Controller):
     # -- show --------------------------------------------------------------------------
     @ex(
         help="show a template's versions with their dates and AMIs (newest is the default)",
-        arguments=[(["name"], {"help": "template name"}), REGION_ARGUMENT, OUTPUT_ARGUMENT,
-                   DEBUG_ARGUMENT],
+        arguments=[
+            (["name"], {"help": "template name"}),
+            REGION_ARGUMENT,
+            OUTPUT_ARGUMENT,
+            DEBUG_ARGUMENT,
+        ],
     )
     def show(self) -> None:
         """``prism templates show NAME``."""
@@ -139,8 +153,9 @@ class Templates(Controller):
         found: dict[int, dict[str, Any]] = {}
 
         def add(version: int, item: store.FoundTemplate) -> None:
-            entry = found.setdefault(version, {"version": version, "sources": [],
-                                               "document": item.document})
+            entry = found.setdefault(
+                version, {"version": version, "sources": [], "document": item.document}
+            )
             if item.source not in entry["sources"]:
                 entry["sources"].append(item.source)
 
@@ -170,31 +185,41 @@ class Templates(Controller):
             entry = found[version]
             doc = entry["document"]
             config = doc.get("ami_config") or {}
-            versions.append({
-                "version": version,
-                "newest": version == newest,
-                "saved_date": doc.get("saved_date"),
-                "saved_from": doc.get("saved_from"),
-                "sources": entry["sources"],
-                "amis": config.get("amis") or {},
-                "ssm_parameters": config.get("ssm_parameters") or {},
-                "description": doc.get("description"),
-            })
+            versions.append(
+                {
+                    "version": version,
+                    "newest": version == newest,
+                    "saved_date": doc.get("saved_date"),
+                    "saved_from": doc.get("saved_from"),
+                    "sources": entry["sources"],
+                    "amis": config.get("amis") or {},
+                    "ssm_parameters": config.get("ssm_parameters") or {},
+                    "description": doc.get("description"),
+                }
+            )
             mark = " (newest, default)" if version == newest else ""
             lines.append(
                 f"  v{version}{mark}  {doc.get('saved_date') or '-'}  "
                 f"[{', '.join(entry['sources'])}]  {_amis_text(doc)}"
             )
-        emit({"name": name, "versions": versions, "problems": problems}, pargs.output,
-             "\n".join(lines))
+        emit(
+            {"name": name, "versions": versions, "problems": problems},
+            pargs.output,
+            "\n".join(lines),
+        )
 
     # -- validate ------------------------------------------------------------------------
     @ex(
         help="check a template file (or a template by name) against the template schema",
         arguments=[
             (["target"], {"metavar": "FILE|NAME", "help": "a template file, or a template name"}),
-            (["--boot"], {"action": "store_true",
-                          "help": "also boot a throwaway instance of its AMI (current region)"}),
+            (
+                ["--boot"],
+                {
+                    "action": "store_true",
+                    "help": "also boot a throwaway instance of its AMI (current region)",
+                },
+            ),
             REGION_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
@@ -224,19 +249,27 @@ class Templates(Controller):
 
                 aws, region = _aws(self.app)
                 problems: list[str] = []
-                found = store.find(target, settings.templates_dir, aws,
-                                   settings.registry_prefix, region, problems)
+                found = store.find(
+                    target, settings.templates_dir, aws, settings.registry_prefix, region, problems
+                )
                 warn(problems)
                 doc, where = found.document, found.location
         result: dict[str, Any] = {
-            "valid": True, "name": doc["name"], "version": doc.get("version"), "source": where,
+            "valid": True,
+            "name": doc["name"],
+            "version": doc.get("version"),
+            "source": where,
         }
-        lines = [f"OK: {where} is a valid prism template ({doc['name']}, "
-                 f"version {doc.get('version', 1)})"]
+        lines = [
+            f"OK: {where} is a valid prism template ({doc['name']}, "
+            f"version {doc.get('version', 1)})"
+        ]
         if pargs.boot:
             result["boot_check"] = self._boot(doc)
-            lines.append(f"Boot check passed in {result['boot_check']['region']}: "
-                         + ", ".join(result["boot_check"]["images"]))
+            lines.append(
+                f"Boot check passed in {result['boot_check']['region']}: "
+                + ", ".join(result["boot_check"]["images"])
+            )
         emit(result, pargs.output, "\n".join(lines))
 
     def _boot(self, doc: dict[str, Any]) -> dict[str, Any]:
@@ -251,8 +284,9 @@ class Templates(Controller):
         progress = Progress(sys.stderr)
         self.app.changes_started = True
         for arch, image_id in sorted(amis.items()):
-            launching.boot_check(aws.ec2(region), image_id, arch, self.app.settings, progress,
-                                 label=str(doc["name"]))
+            launching.boot_check(
+                aws.ec2(region), image_id, arch, self.app.settings, progress, label=str(doc["name"])
+            )
         return {"region": region, "images": [amis[a] for a in sorted(amis)]}
 
     # -- delete ----------------------------------------------------------------------------
@@ -260,9 +294,13 @@ class Templates(Controller):
         help="delete a template: local files and registry entries (--purge: AMIs too)",
         arguments=[
             (["name"], {"help": "template name"}),
-            (["--purge"], {"action": "store_true",
-                           "help": "also deregister its AMIs and delete their snapshots "
-                           "in every region"}),
+            (
+                ["--purge"],
+                {
+                    "action": "store_true",
+                    "help": "also deregister its AMIs and delete their snapshots in every region",
+                },
+            ),
             YES_ARGUMENT,
             REGION_ARGUMENT,
             OUTPUT_ARGUMENT,
@@ -283,8 +321,10 @@ class Templates(Controller):
         if found.empty:
             if store.builtin(name) is not None:
                 raise InputError(f"{name} is a built-in template", "built-ins cannot be deleted")
-            raise InputError(f"no template {name!r} here or in the registry of "
-                             f"{', '.join(found.regions)}", "run `prism templates list`")
+            raise InputError(
+                f"no template {name!r} here or in the registry of {', '.join(found.regions)}",
+                "run `prism templates list`",
+            )
         files = [f for parts in found.versions.values() for f in parts.files]
         current = settings.templates_dir / f"{name}.yaml"
         if current.is_file() and current not in files:
@@ -299,8 +339,10 @@ class Templates(Controller):
                 for reg, ids in parts.images.items():
                     images.setdefault(reg, set()).update(ids)
         count = sum(len(v) for v in images.values())
-        what = (f"{len(files)} file(s), {sum(len(v) for v in entries.values())} registry "
-                f"entries in {', '.join(sorted(entries)) or 'no region'}")
+        what = (
+            f"{len(files)} file(s), {sum(len(v) for v in entries.values())} registry "
+            f"entries in {', '.join(sorted(entries)) or 'no region'}"
+        )
         if pargs.purge:
             what += f", and deregister {count} AMI(s) with their snapshots"
         print(f"Delete template {name}: {what}", file=sys.stderr)
@@ -318,8 +360,15 @@ class Templates(Controller):
         "registry entries",
         arguments=[
             (["name"], {"help": "template name"}),
-            (["--keep"], {"type": int, "required": True, "metavar": "K",
-                          "help": "how many of the newest versions to keep (at least 1)"}),
+            (
+                ["--keep"],
+                {
+                    "type": int,
+                    "required": True,
+                    "metavar": "K",
+                    "help": "how many of the newest versions to keep (at least 1)",
+                },
+            ),
             YES_ARGUMENT,
             REGION_ARGUMENT,
             OUTPUT_ARGUMENT,
@@ -343,8 +392,11 @@ class Templates(Controller):
         ordered = sorted(found.versions, reverse=True)
         kept, old = ordered[: pargs.keep], ordered[pargs.keep :]
         if not old:
-            emit({"template": name, "kept": kept, "removed_versions": [], "removed": {}},
-                 pargs.output, f"Nothing to prune: {name} has {len(ordered)} version(s).")
+            emit(
+                {"template": name, "kept": kept, "removed_versions": [], "removed": {}},
+                pargs.output,
+                f"Nothing to prune: {name} has {len(ordered)} version(s).",
+            )
             return
         protected = {i for v in kept for ids in found.versions[v].images.values() for i in ids}
         images: dict[str, set[str]] = {}
@@ -357,25 +409,38 @@ class Templates(Controller):
             for reg, names in parts.registry.items():
                 entries.setdefault(reg, []).extend(names)
             files.extend(parts.files)
-        print(f"Prune {name}: keep version(s) {', '.join(map(str, kept))}; remove "
-              f"{', '.join(map(str, old))} with {sum(len(v) for v in images.values())} AMI(s)",
-              file=sys.stderr)
+        print(
+            f"Prune {name}: keep version(s) {', '.join(map(str, kept))}; remove "
+            f"{', '.join(map(str, old))} with {sum(len(v) for v in images.values())} AMI(s)",
+            file=sys.stderr,
+        )
         confirm(f"Remove {len(old)} old version(s) of {name} and their AMIs?", pargs.yes)
         self.app.changes_started = True
         done = remove(aws, images=images, registry_entries=entries, files=files)
-        self._finish(f"Pruned {name}: kept {', '.join(map(str, kept))}, removed "
-                     f"{', '.join(map(str, old))}", name, done, kept=kept, old=old)
+        self._finish(
+            f"Pruned {name}: kept {', '.join(map(str, kept))}, removed {', '.join(map(str, old))}",
+            name,
+            done,
+            kept=kept,
+            old=old,
+        )
 
-    def _finish(self, headline: str, name: str, done: Any, kept: list[int] | None = None,
-                old: list[int] | None = None) -> None:
+    def _finish(
+        self,
+        headline: str,
+        name: str,
+        done: Any,
+        kept: list[int] | None = None,
+        old: list[int] | None = None,
+    ) -> None:
         document: dict[str, Any] = {"template": name, "removed": done.to_dict()}
         if kept is not None:
             document.update(kept=kept, removed_versions=old)
-        lines = [headline,
-                 f"   AMIs deregistered: {len(done.images)}   snapshots deleted: "
-                 f"{len(done.snapshots)}",
-                 f"   registry entries deleted: {len(done.registry)}   files removed: "
-                 f"{len(done.files)}"]
+        lines = [
+            headline,
+            f"   AMIs deregistered: {len(done.images)}   snapshots deleted: {len(done.snapshots)}",
+            f"   registry entries deleted: {len(done.registry)}   files removed: {len(done.files)}",
+        ]
         lines += [f"   FAILED: {failure}" for failure in done.failures]
         emit(document, self.app.pargs.output, "\n".join(lines))
         self.app.exit_code = EXIT_PARTIAL if done.failures else EXIT_OK
