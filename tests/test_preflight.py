@@ -1,0 +1,108 @@
+"""Pre-flight: every check that can fail runs before the instance is stopped."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import ec2, instance_state, own_images, tags_of
+
+from prism_core import pipeline
+
+
+def _refused(result, text):
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert text in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_instance_store_root_is_refused(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("ephemeral", instance_store_root=True)
+    _refused(run_prism("save", "ephemeral", "env1", "--yes"), "instance-store root volume")
+
+
+def test_one_time_spot_is_refused_unless_no_reboot(prism_sandbox, run_prism):
+    instance_id = prism_sandbox.create_instance("cheap", spot=True)
+    _refused(run_prism("save", "cheap", "env1", "--yes"), "add --no-reboot")
+    result = run_prism("save", "cheap", "env1", "--no-reboot", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert instance_state(instance_id) == "running"
+
+
+def test_ami_name_taken_in_a_copy_region(prism_sandbox, run_prism, monkeypatch):
+    monkeypatch.setattr(pipeline, "utc_now", lambda: "2026-01-02T03:04:05Z")
+    other = prism_sandbox.create_instance("other", region="us-east-2")
+    ec2("us-east-2").create_image(InstanceId=other, Name="prism-env1-v1-20260102T030405Z")
+    instance_id = prism_sandbox.create_instance("box")
+    result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
+    _refused(result, "already exists in us-east-2")
+    assert own_images() == []
+    assert instance_state(instance_id) == "running"
+
+
+def test_unauthorized_dry_run_is_refused(prism_sandbox, run_prism):
+    instance_id = prism_sandbox.create_instance("box")
+    prism_sandbox.faults.inject("CopyImage", region="eu-west-1", code="UnauthorizedOperation",
+                                message="You are not authorized", status=403, dry_run=True)
+    result = run_prism("save", "box", "env1", "--copy-to-regions", "eu-west-1", "--yes")
+    _refused(result, "you may not copy an image in eu-west-1")
+    assert instance_state(instance_id) == "running"
+
+
+def test_aws_managed_key_cannot_be_shared(prism_sandbox, run_prism):
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.kms.models import kms_backends
+
+    instance_id = prism_sandbox.create_instance("secret", encrypted=True)
+    described = ec2().describe_instances(InstanceIds=[instance_id])["Reservations"][0]
+    volume_id = described["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    key_arn = ec2().describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["KmsKeyId"]
+    key = kms_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].keys[key_arn.rsplit("/", 1)[-1]]
+    key.key_manager = "AWS"  # what EC2's default aws/ebs key is; moto's is customer-managed
+    result = run_prism("save", "secret", "env1", "--share-with", "111122223333", "--yes")
+    _refused(result, "AWS-managed EBS key")
+
+
+def test_encrypted_instance_saves_and_copies_encrypted(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("secret", encrypted=True)
+    result = run_prism("save", "secret", "env1", "--copy-to-regions", "us-east-2", "--yes")
+    assert result.exit_code == 0, result.stderr
+    (copy,) = own_images("us-east-2")
+    snapshot_id = copy["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    snapshot = ec2("us-east-2").describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
+    assert snapshot["Encrypted"] is True
+
+
+def test_second_save_of_the_same_instance_is_refused(prism_sandbox, run_prism):
+    instance_id = prism_sandbox.create_instance("box")
+    ec2().create_tags(Resources=[instance_id],
+                      Tags=[{"Key": "prism:save-lock", "Value": "env0-20260101-abc@laptop"}])
+    result = run_prism("save", "box", "env1", "--yes")
+    _refused(result, "being saved already (env0-20260101-abc@laptop)")
+
+
+def test_lock_is_taken_during_the_save_and_released(prism_sandbox, run_prism, prism_plugin):
+    from prism_core import hookimpl
+
+    instance_id = prism_sandbox.create_instance("box")
+    seen = {}
+
+    class Peek:
+        @hookimpl
+        def prism_register(self, ctx):
+            described = ec2().describe_instances(InstanceIds=[instance_id])
+            seen.update(tags_of(described["Reservations"][0]["Instances"][0]))
+
+    prism_plugin(Peek(), "peek")
+    assert run_prism("save", "box", "env1", "--yes").exit_code == 0
+    assert seen["prism:save-lock"].startswith("env1-")
+    described = ec2().describe_instances(InstanceIds=[instance_id])
+    assert "prism:save-lock" not in tags_of(described["Reservations"][0]["Instances"][0])
+
+
+@pytest.mark.parametrize("flag", [[], ["--no-reboot"]])
+def test_dry_run_shows_the_plan(prism_sandbox, run_prism, flag):
+    prism_sandbox.create_instance("box")
+    result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--dry-run", *flag)
+    assert result.exit_code == 0, result.stderr
+    assert "every check passed" in result.stdout
+    assert "us-east-1, us-east-2" in result.stdout
+    assert ("--no-reboot" in result.stdout) == bool(flag)
