@@ -294,9 +294,12 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
         except Exception as exc:
             return _failed(ctx, hooks, guard, exc, "image", started)
         template_path: str | None = None
+        rerun = False  # once a phase runs again, every later phase must too
         for phase in LATE_PHASES:
-            if phase in state.phases_done:
+            if phase in state.phases_done and not rerun:
                 continue
+            rerun = True
+            failures_before = len(state.failures)
             try:
                 result = _run_phase(ctx, hooks, phase)
             except INTERRUPTS:
@@ -310,7 +313,9 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
                 continue
             if phase == "template":
                 template_path = result
-            ctx.record(phases_done=[*state.phases_done, phase])
+            if len(state.failures) == failures_before:  # else --resume runs it again
+                done = [p for p in state.phases_done if p != phase]
+                ctx.record(phases_done=[*done, phase])
         guard.join()
     except INTERRUPTS as exc:
         ctx.cancel.set()

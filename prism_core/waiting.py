@@ -20,7 +20,7 @@ def poll_delays(poll: float) -> Callable[[int], float]:
     """Back-off schedule: a quarter of ``poll`` first, doubling up to ``poll``."""
 
     def delay(attempt: int) -> float:
-        return min(poll, (poll / 4.0) * (2**attempt))
+        return min(poll, (poll / 4.0) * (2 ** min(attempt, 2)))
 
     return delay
 

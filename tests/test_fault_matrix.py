@@ -1,0 +1,147 @@
+"""Each step failing: the instance ends running, good regions are kept and reported, the
+exit code says partial or failed, and a second run after the cause is removed succeeds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from helpers import ec2, instance_state, own_images
+
+from prism_core.sandbox import Timings
+from prism_core.templates import load_file
+
+REGIONS = "us-east-2,eu-west-1,us-west-2"
+
+
+def _template() -> Path:
+    return Path(os.environ["PRISM_HOME"]) / "templates" / "env1.yaml"
+
+
+def _journals() -> list[Path]:
+    return list((Path(os.environ["PRISM_HOME"]) / "journal").glob("*.json"))
+
+
+def test_stop_fails(prism_sandbox, run_prism):
+    instance_id = prism_sandbox.create_instance("box")
+    prism_sandbox.faults.inject("StopInstances", code="IncorrectInstanceState",
+                                message="instance is busy", status=400)
+    result = run_prism("save", "box", "env1", "--yes")
+    assert result.exit_code == 1
+    assert "instance is busy" in result.stdout
+    assert instance_state(instance_id) == "running"
+    assert own_images() == [] and _journals() == []
+    assert run_prism("save", "box", "env1", "--yes").exit_code == 0
+
+
+def test_wait_timeout_then_resume(prism_sandbox, run_prism, monkeypatch):
+    instance_id = prism_sandbox.create_instance("box")
+    prism_sandbox.timings = Timings(image=2.0)
+    monkeypatch.setenv("PRISM_TIMEOUT_IMAGE_SECONDS", "0.3")
+    result = run_prism("save", "box", "env1", "--yes")
+    assert result.exit_code == 1
+    assert "timed out after 0.3s waiting for image ami-" in result.stdout
+    assert "prism save --resume" in result.stdout
+    assert instance_state(instance_id) == "running"
+    assert len(own_images()) == 1  # the pending image is kept, recorded, resumable
+    prism_sandbox.timings = Timings.fast()
+    monkeypatch.delenv("PRISM_TIMEOUT_IMAGE_SECONDS")
+    second = run_prism("save", "--resume", "--yes")
+    assert second.exit_code == 0, second.stderr
+    assert len(own_images()) == 1 and _template().exists()
+
+
+def test_copy_fails_in_one_of_three_regions_then_resume(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box")
+    prism_sandbox.faults.inject("CopyImage", region="eu-west-1", times=-1,
+                                code="InvalidRequest", message="copy refused", status=400)
+    result = run_prism("save", "box", "env1", "--copy-to-regions", REGIONS, "--yes", "-o", "json")
+    assert result.exit_code == 3
+    assert set(result.json()["amis"]) == {"us-east-1", "us-east-2", "us-west-2"}
+    prism_sandbox.faults.clear()
+    second = run_prism("save", "--resume", "--yes", "-o", "json")
+    assert second.exit_code == 0, second.stderr
+    assert set(second.json()["resumed"][0]["amis"]) == {"us-east-1", *REGIONS.split(",")}
+    assert set(load_file(_template())["ami_config"]["amis"]) == {"us-east-1", *REGIONS.split(",")}
+    for region in REGIONS.split(","):
+        assert len(own_images(region)) == 1, region
+
+
+def test_copy_ends_failed_in_one_region(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box")
+    prism_sandbox.faults.fail_image(region="us-west-2", reason="Server.InternalError: copy broke")
+    result = run_prism("save", "box", "env1", "--copy-to-regions", REGIONS, "--yes", "-o", "json")
+    assert result.exit_code == 3
+    assert any("copy broke" in f for f in result.json()["failures"])
+    assert set(result.json()["amis"]) == {"us-east-1", "us-east-2", "eu-west-1"}
+
+
+def test_share_fails_in_one_region_then_resume(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box")
+    prism_sandbox.faults.inject("ModifyImageAttribute", region="us-east-2",
+                                code="InvalidParameter", message="share refused", status=400)
+    result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2",
+                       "--share-with", "111122223333", "--yes", "-o", "json")
+    assert result.exit_code == 3
+    assert any("share refused" in f for f in result.json()["failures"])
+    assert set(result.json()["amis"]) == {"us-east-1", "us-east-2"}  # the AMI is not lost
+    second = run_prism("save", "--resume", "--yes")
+    assert second.exit_code == 0, second.stderr
+    (copy,) = own_images("us-east-2")
+    permissions = ec2("us-east-2").describe_image_attribute(
+        ImageId=copy["ImageId"], Attribute="launchPermission")["LaunchPermissions"]
+    assert {"UserId": "111122223333"} in permissions
+
+
+def test_registry_write_fails_then_resume(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box")
+    prism_sandbox.faults.inject("PutParameter", region="us-east-2", code="AccessDeniedException",
+                                message="no ssm for you", status=400)
+    result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
+    assert result.exit_code == 3
+    assert "no ssm for you" in result.stdout and _template().exists()
+    assert run_prism("save", "--resume", "--yes").exit_code == 0
+
+
+def test_template_write_fails_then_resume(prism_sandbox, run_prism):
+    instance_id = prism_sandbox.create_instance("box")
+    home = Path(os.environ["PRISM_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "templates").write_text("not a directory")  # root ignores chmod; this fails for all
+    result = run_prism("save", "box", "env1", "--yes", "-o", "json")
+    assert result.exit_code == 1
+    assert any("cannot write the template" in f for f in result.json()["failures"])
+    assert result.json()["amis"]["us-east-1"]  # reported, recorded, resumable
+    assert instance_state(instance_id) == "running"
+    (home / "templates").unlink()
+    assert run_prism("save", "--resume", "--yes").exit_code == 0
+    assert _template().exists()
+
+
+@pytest.mark.parametrize("copies", ["", REGIONS])
+def test_abort_removes_everything_in_every_region(prism_sandbox, run_prism, copies):
+    from test_plugins import _raiser
+
+    from prism_core.testing import EXTRA_PLUGINS
+
+    instance_id = prism_sandbox.create_instance("box")
+    EXTRA_PLUGINS.append(("flaky", _raiser("prism_template_render")))
+    try:
+        args = ["--copy-to-regions", copies] if copies else []
+        assert run_prism("save", "box", "env1", *args, "--yes").exit_code == 1
+    finally:
+        EXTRA_PLUGINS.pop()
+    regions = ["us-east-1", *filter(None, copies.split(","))]
+    assert all(len(own_images(r)) == 1 for r in regions)
+    result = run_prism("save", "--abort", "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    for region in regions:
+        assert own_images(region) == [], region
+        snapshots = ec2(region).describe_snapshots(
+            OwnerIds=["self"], Filters=[{"Name": "tag-key", "Values": ["prism:template"]}]
+        )["Snapshots"]
+        assert snapshots == [], region
+    assert instance_state(instance_id) == "running"
+    assert _journals() == []
+    assert not _template().exists()
