@@ -1,0 +1,125 @@
+"""Fault injection and the API call log of a sandbox server (no moto imports)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+
+@dataclass
+class _Fault:
+    action: str
+    region: str | None
+    remaining: int  # -1 = forever
+    code: str
+    message: str
+    status: int
+
+
+@dataclass
+class _ImageFailure:
+    region: str | None
+    remaining: int
+    reason: str
+
+
+class Faults:
+    """Errors the sandbox answers instead of moto, and the log of calls it received.
+
+    Thread-safe: tests arm faults from their own thread while the server thread
+    consumes them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[_Fault] = []
+        self._image_failures: list[_ImageFailure] = []
+        self._invisible: list[int] = []
+        self._calls: list[tuple[str, str]] = []
+
+    # -- arming -------------------------------------------------------------
+    def inject(
+        self,
+        action: str,
+        *,
+        region: str | None = None,
+        times: int = 1,
+        code: str = "InternalError",
+        message: str = "Injected fault",
+        status: int = 500,
+    ) -> None:
+        """Answer the next `times` calls of `action` (in `region`, None = any) with an error.
+
+        `times=-1` keeps failing until :meth:`clear`. The request never reaches moto.
+        """
+        if times == 0:
+            return
+        with self._lock:
+            self._faults.append(_Fault(action, region, times, code, message, status))
+
+    def fail_image(
+        self,
+        *,
+        region: str | None = None,
+        times: int = 1,
+        reason: str = "Client.InternalError: Client error on snapshot creation",
+    ) -> None:
+        """The next `times` images created or copied in `region` end in state ``failed``."""
+        if times == 0:
+            return
+        with self._lock:
+            self._image_failures.append(_ImageFailure(region, times, reason))
+
+    def invisible_image(self, *, times: int = 2) -> None:
+        """The next new AMI id answers DescribeImages(ImageIds=[id]) with NotFound `times` times."""
+        with self._lock:
+            self._invisible.append(times)
+
+    def calls(self) -> list[tuple[str, str]]:
+        """(region, action) of every EC2/SSM/STS request received, in order."""
+        with self._lock:
+            return list(self._calls)
+
+    def clear_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    def clear(self) -> None:
+        """Disarm every fault (the call log is kept; see :meth:`clear_calls`)."""
+        with self._lock:
+            self._faults.clear()
+            self._image_failures.clear()
+            self._invisible.clear()
+
+    # -- consumed by the server ---------------------------------------------
+    def _record(self, region: str, action: str) -> None:
+        with self._lock:
+            self._calls.append((region, action))
+
+    def _take_fault(self, region: str, action: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.action != action or fault.region not in (None, region):
+                    continue
+                if fault.remaining > 0:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+    def _take_image_failure(self, region: str) -> str | None:
+        with self._lock:
+            for failure in self._image_failures:
+                if failure.region not in (None, region):
+                    continue
+                if failure.remaining > 0:
+                    failure.remaining -= 1
+                    if failure.remaining == 0:
+                        self._image_failures.remove(failure)
+                return failure.reason
+        return None
+
+    def _take_invisibility(self) -> int:
+        with self._lock:
+            return self._invisible.pop(0) if self._invisible else 0

@@ -1,0 +1,476 @@
+"""In-process patches of moto's EC2 backend and response classes.
+
+moto's server runs in a thread of this process, so patching its classes changes
+what the server answers. Every patch is inert unless a sandbox is serving the
+current request (``runtime.current``), so moto's ``mock_aws`` and other servers
+in the same process keep moto's own behaviour.
+
+All sandbox-visible work happens under ``runtime.LOCK``: the sandbox's WSGI
+middleware serialises requests, so state transitions are deterministic.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from moto.core.responses import ActionResult
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models.amis import Ami, AmiBackend
+from moto.ec2.models.elastic_block_store import Snapshot
+from moto.ec2.models.instances import Instance, InstanceBackend
+from moto.ec2.responses.amis import AmisResponse
+from moto.ec2.utils import random_snapshot_id
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .server import Sandbox
+
+
+class _Runtime:
+    """Process-wide state shared by the patches and the sandbox middleware."""
+
+    def __init__(self) -> None:
+        self.LOCK = threading.RLock()
+        self.current: Sandbox | None = None
+
+
+runtime = _Runtime()
+
+
+class Scheduler:
+    """Deadline-ordered transitions, run lazily before each request (under the lock)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+
+    def at(self, delay: float, fn: Callable[[], None]) -> None:
+        heapq.heappush(self._heap, (time.monotonic() + max(delay, 0.0), next(self._seq), fn))
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        while self._heap and self._heap[0][0] <= now:
+            _, _, fn = heapq.heappop(self._heap)
+            fn()
+
+    def clear(self) -> None:
+        self._heap.clear()
+
+
+def _sandbox() -> Sandbox | None:
+    return runtime.current
+
+
+# --------------------------------------------------------------------------- instances
+
+_orig_instance_start = Instance.start
+_orig_instance_stop = Instance.stop
+_orig_run_instances = InstanceBackend.run_instances
+
+
+def _set_state(instance: Instance, name: str, code: int) -> None:
+    instance._state.name = name
+    instance._state.code = code
+
+
+def _incorrect_state(instance: Instance, verb: str) -> EC2ClientError:
+    return EC2ClientError(
+        "IncorrectInstanceState",
+        f"The instance '{instance.id}' is not in a state from which it can be {verb}.",
+    )
+
+
+def _patched_stop(self: Instance) -> Any:
+    sb = _sandbox()
+    if sb is None:
+        return _orig_instance_stop(self)
+    if getattr(self, "_sbx_instance_store", False) or self.root_device_type != "ebs":
+        raise EC2ClientError(
+            "UnsupportedOperation",
+            f"The instance '{self.id}' does not have an 'ebs' root device type and cannot be stopped.",
+        )
+    if self.lifecycle == "spot":
+        raise EC2ClientError(
+            "UnsupportedOperation",
+            f"You can't stop the Spot Instance '{self.id}' because it is associated with a "
+            "one-time Spot Instance request. You can only stop Spot Instances associated "
+            "with persistent Spot Instance requests.",
+        )
+    previous = type(self._state)(self._state.name, self._state.code)
+    if self.state in ("stopping", "stopped"):
+        return previous
+    if self.state in ("shutting-down", "terminated", "pending"):
+        raise _incorrect_state(self, "stopped")
+    _set_state(self, "stopping", 64)
+
+    def finish() -> None:
+        if self.state == "stopping":
+            _orig_instance_stop(self)
+
+    sb._scheduler.at(sb.timings.stop, finish)
+    return previous
+
+
+def _patched_start(self: Instance) -> Any:
+    sb = _sandbox()
+    if sb is None:
+        return _orig_instance_start(self)
+    previous = type(self._state)(self._state.name, self._state.code)
+    if self.state in ("pending", "running"):
+        return previous
+    if self.state != "stopped":
+        raise _incorrect_state(self, "started")
+    _set_state(self, "pending", 0)
+    self._reason = ""
+
+    def finish() -> None:
+        if self.state == "pending":
+            _orig_instance_start(self)
+
+    sb._scheduler.at(sb.timings.start, finish)
+    return previous
+
+
+def _patched_run_instances(self: Any, *args: Any, **kwargs: Any) -> Any:
+    reservation = _orig_run_instances(self, *args, **kwargs)
+    sb = _sandbox()
+    if sb is not None:
+        for instance in reservation.instances:
+            _set_state(instance, "pending", 0)
+
+            def finish(instance: Instance = instance) -> None:
+                if instance.state == "pending":
+                    _orig_instance_start(instance)
+
+            sb._scheduler.at(sb.timings.start, finish)
+    return reservation
+
+
+# --------------------------------------------------------------------------- images
+
+_orig_load_amis = AmiBackend._load_amis
+_orig_create_image = AmiBackend.create_image
+_orig_register_image = AmiBackend.register_image
+_orig_describe_images = AmiBackend.describe_images
+_orig_modify_image_attribute = AmiBackend.modify_image_attribute
+_orig_bdm_property = Ami.block_device_mappings
+_orig_copy_image_response = AmisResponse.copy_image
+_orig_deregister_image_response = AmisResponse.deregister_image
+
+
+def _patched_load_amis(self: Any) -> None:
+    sb = _sandbox()
+    if sb is not None and not sb.load_default_amis:
+        return  # thousands of public AMIs (and their snapshots) per region: slow, and not ours
+    _orig_load_amis(self)
+
+
+def _check_duplicate_name(backend: Any, name: str | None) -> None:
+    if not name:
+        return
+    for ami in list(backend.amis.values()):
+        if ami.name == name and ami.owner_id == backend.account_id:
+            raise EC2ClientError(
+                "InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI {ami.id}"
+            )
+
+
+def _split_tag_specs(specs: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
+    image_tags: dict[str, str] = {}
+    snapshot_tags: dict[str, str] = {}
+    for spec in specs or []:
+        kind = spec.get("ResourceType")
+        tags = {t["Key"]: t.get("Value", "") for t in spec.get("Tags", [])}
+        if kind == "image":
+            image_tags.update(tags)
+        elif kind == "snapshot":
+            snapshot_tags.update(tags)
+        else:
+            raise EC2ClientError(
+                "InvalidParameterValue",
+                f"'{kind}' is not a valid taggable resource type for this operation.",
+            )
+    return image_tags, snapshot_tags
+
+
+def _drop_moto_snapshot(backend: Any, ami: Ami) -> None:
+    """moto gives every AMI a throwaway 15 GiB snapshot; the sandbox replaces it."""
+    snap = getattr(ami, "ebs_snapshot", None)
+    if snap is not None:
+        backend.snapshots.pop(snap.id, None)
+
+
+def _bdm_entry(device: str, snapshot: Snapshot, size: int, volume_type: str | None,
+               delete_on_termination: bool) -> dict[str, Any]:
+    return {
+        "device": device,
+        "snapshot": snapshot,
+        "size": size,
+        "volume_type": volume_type or "gp3",
+        "delete_on_termination": delete_on_termination,
+    }
+
+
+def _patched_bdms(self: Ami) -> list[dict[str, Any]]:
+    entries = getattr(self, "_sbx_bdms", None)
+    if entries is None:
+        return _orig_bdm_property.fget(self)  # type: ignore[attr-defined]
+    ready = getattr(self, "_sbx_snapshot_ready", True)
+    result = []
+    for e in entries:
+        ebs: dict[str, Any] = {
+            "VolumeSize": e["size"],
+            "DeleteOnTermination": e["delete_on_termination"],
+            "VolumeType": e["volume_type"],
+            "Encrypted": bool(e["snapshot"].encrypted),
+        }
+        if e["snapshot"].kms_key_id:
+            ebs["KmsKeyId"] = e["snapshot"].kms_key_id
+        if ready:
+            ebs["SnapshotId"] = e["snapshot"].id
+        result.append({"DeviceName": e["device"], "Ebs": ebs})
+    return result
+
+
+def _begin_image_lifecycle(sb: Sandbox, backend: Any, ami: Ami, delay: float,
+                           snapshot_delay: float) -> None:
+    """pending -> (snapshot ids visible) -> available | failed, per the sandbox timings."""
+    region = backend.region_name
+    failure = sb.faults._take_image_failure(region)
+    invisible = sb.faults._take_invisibility()
+    if invisible:
+        sb._invisible[ami.id] = invisible
+    ami.state = "pending"
+    ami._sbx_snapshot_ready = False
+    for e in ami._sbx_bdms:
+        e["snapshot"].status = "pending"
+
+    def snapshots_ready() -> None:
+        ami._sbx_snapshot_ready = True
+
+    def finish() -> None:
+        if ami.state != "pending":
+            return
+        ami._sbx_snapshot_ready = True
+        if failure:
+            ami.state = "failed"
+            code = failure.split(":", 1)[0] if ":" in failure else "Client.InternalError"
+            ami.state_reason = {"Code": code, "Message": failure}
+            status = "error"
+        else:
+            ami.state = "available"
+            status = "completed"
+        for e in ami._sbx_bdms:
+            e["snapshot"].status = status
+
+    sb._scheduler.at(min(snapshot_delay, delay), snapshots_ready)
+    sb._scheduler.at(max(delay, snapshot_delay), finish)
+
+
+def _patched_create_image(self: Any, instance_id: str, name: str, description: str,
+                          tag_specifications: list[dict[str, Any]]) -> Ami:
+    sb = _sandbox()
+    if sb is None:
+        return _orig_create_image(self, instance_id, name, description, tag_specifications)
+    instance = self.get_instance(instance_id)
+    if instance.state not in ("running", "stopped"):
+        raise EC2ClientError(
+            "IncorrectInstanceState",
+            f"The instance '{instance.id}' is not in a valid state for this operation "
+            f"(current state: {instance.state}).",
+        )
+    _check_duplicate_name(self, name)
+    image_tags, snapshot_tags = _split_tag_specs(tag_specifications)
+    image_spec = [
+        {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in image_tags.items()]}
+    ] if image_tags else []
+    ami = _orig_create_image(self, instance_id, name, description, image_spec)
+    _drop_moto_snapshot(self, ami)
+    ami.root_device_type = "ebs"
+    ami.root_device_name = instance.root_device_name
+    entries = []
+    for device, block in sorted(instance.block_device_mapping.items()):
+        volume = self.get_volume(block.volume_id)
+        snap = self.create_snapshot(
+            volume.id, f"Created by CreateImage({instance_id}) for {ami.id}", from_ami=ami.id
+        )
+        snap.kms_key_id = getattr(volume, "kms_key_id", None)
+        if snapshot_tags:
+            snap.add_tags(snapshot_tags)
+        entries.append(_bdm_entry(device, snap, volume.size, getattr(volume, "volume_type", None),
+                                  bool(block.delete_on_termination)))
+    root = [e for e in entries if e["device"] == ami.root_device_name]
+    if root:
+        ami.ebs_snapshot = root[0]["snapshot"]
+    ami._sbx_bdms = entries
+    _begin_image_lifecycle(sb, self, ami, sb.timings.image, sb.timings.snapshot)
+    return ami
+
+
+def _patched_register_image(self: Any, name: str | None = None,
+                            description: str | None = None) -> Ami:
+    sb = _sandbox()
+    if sb is None:
+        return _orig_register_image(self, name, description)
+    _check_duplicate_name(self, name)
+    ami = _orig_register_image(self, name, description)
+    invisible = sb.faults._take_invisibility()
+    if invisible:
+        sb._invisible[ami.id] = invisible
+    return ami
+
+
+def _patched_modify_image_attribute(self: Any, ami_id: str,
+                                    launch_permissions_to_add: list[dict[str, str]],
+                                    launch_permissions_to_remove: list[dict[str, str]]) -> None:
+    sb = _sandbox()
+    if sb is not None and {"Group": "all"} in launch_permissions_to_add:
+        if sb._bpa_blocked(self.region_name):
+            raise EC2ClientError(
+                "OperationNotPermitted",
+                "You can't publicly share this image because block public access for AMIs "
+                "is enabled for this account. To publicly share the image, you must call "
+                "the DisableImageBlockPublicAccess API.",
+            )
+    return _orig_modify_image_attribute(
+        self, ami_id, launch_permissions_to_add, launch_permissions_to_remove
+    )
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).lower() == "true"
+
+
+def _patched_copy_image_response(self: AmisResponse) -> ActionResult:
+    sb = _sandbox()
+    if sb is None:
+        return _orig_copy_image_response(self)
+    source_image_id = self._get_param("SourceImageId")
+    source_region = self._get_param("SourceRegion")
+    name = self._get_param("Name")
+    description = self._get_param("Description")
+    client_token = self._get_param("ClientToken")
+    encrypted = _truthy(self._get_param("Encrypted", False))
+    kms_key_id = self._get_param("KmsKeyId")
+    copy_tags = _truthy(self._get_param("CopyImageTags", False))
+    image_tags, snapshot_tags = _split_tag_specs(self._get_param("TagSpecifications", []))
+    self.error_on_dryrun()
+
+    backend = self.ec2_backend
+    if client_token:
+        for ami in list(backend.amis.values()):
+            if getattr(ami, "_sbx_client_token", None) == (source_image_id, client_token):
+                return ActionResult({"ImageId": ami.id})
+    if kms_key_id and not encrypted:
+        raise EC2ClientError(
+            "InvalidParameterDependency",
+            "The request must contain the parameter Encrypted when KmsKeyId is specified.",
+        )
+    from moto.ec2.models import ec2_backends
+
+    source_backend = ec2_backends[backend.account_id][source_region]
+    source = _orig_describe_images(source_backend, ami_ids=[source_image_id])
+    if not source or source[0].id != source_image_id:
+        raise EC2ClientError("InvalidAMIID.NotFound", f"The image id '[{source_image_id}]' does not exist")
+    source_ami = source[0]
+    if source_ami.state != "available":
+        raise EC2ClientError(
+            "IncorrectState",
+            f"Image {source_image_id} is in state {source_ami.state}, it must be 'available' to be copied.",
+        )
+    _check_duplicate_name(backend, name or source_ami.name)
+    ami = backend.copy_image(source_image_id, source_region, name, description)
+    _drop_moto_snapshot(backend, ami)
+    if client_token:
+        ami._sbx_client_token = (source_image_id, client_token)
+    ami.root_device_type = source_ami.root_device_type
+    ami.root_device_name = source_ami.root_device_name
+
+    default_key = f"arn:aws:kms:{backend.region_name}:{backend.account_id}:alias/aws/ebs"
+    entries = []
+    for e in getattr(source_ami, "_sbx_bdms", None) or []:
+        src = e["snapshot"]
+        is_encrypted = bool(src.encrypted) or encrypted
+        key = kms_key_id or (default_key if is_encrypted and not src.kms_key_id else src.kms_key_id)
+        if not is_encrypted:
+            key = None
+        snap = Snapshot(
+            backend,
+            random_snapshot_id(),
+            volume=src.volume,
+            description=f"Copied for DestinationAmi {ami.id} from SourceAmi {source_image_id} "
+            f"for SourceSnapshot {src.id}. Task created on {time.strftime('%Y-%m-%d')}.",
+            encrypted=is_encrypted,
+            kms_key_id=key,
+            from_ami=ami.id,
+        )
+        backend.snapshots[snap.id] = snap
+        if snapshot_tags:
+            snap.add_tags(snapshot_tags)
+        entries.append(_bdm_entry(e["device"], snap, e["size"], e["volume_type"],
+                                  e["delete_on_termination"]))
+    if entries:
+        root = [e for e in entries if e["device"] == ami.root_device_name]
+        ami.ebs_snapshot = (root or entries)[0]["snapshot"]
+    ami._sbx_bdms = entries
+
+    tags: dict[str, str] = {}
+    if copy_tags:
+        tags.update({t["key"]: t["value"] for t in source_ami.get_tags()})
+    tags.update(image_tags)
+    if tags:
+        ami.add_tags(tags)
+    _begin_image_lifecycle(sb, backend, ami, sb.timings.copy, min(sb.timings.snapshot, sb.timings.copy))
+    return ActionResult({"ImageId": ami.id})
+
+
+def _patched_deregister_image_response(self: AmisResponse) -> ActionResult:
+    sb = _sandbox()
+    if sb is None or not _truthy(self._get_param("DeleteAssociatedSnapshots", False)):
+        return _orig_deregister_image_response(self)
+    ami_id = self._get_param("ImageId")
+    self.error_on_dryrun()
+    backend = self.ec2_backend
+    ami = backend.amis.get(ami_id)
+    snapshot_ids: list[str] = []
+    if ami is not None:
+        entries = getattr(ami, "_sbx_bdms", None)
+        if entries is not None:
+            snapshot_ids = [e["snapshot"].id for e in entries]
+        elif getattr(ami, "ebs_snapshot", None) is not None:
+            snapshot_ids = [ami.ebs_snapshot.id]
+    backend.deregister_image(ami_id)
+    results = []
+    for snapshot_id in snapshot_ids:
+        if backend.snapshots.pop(snapshot_id, None) is not None:
+            results.append({"SnapshotId": snapshot_id, "ReturnCode": "success"})
+        else:
+            results.append({"SnapshotId": snapshot_id, "ReturnCode": "error-generic"})
+    return ActionResult({"Return": True, "DeleteSnapshotResults": results})
+
+
+# --------------------------------------------------------------------------- install
+
+_installed = False
+
+
+def install() -> None:
+    """Install the patches once (idempotent)."""
+    global _installed
+    with runtime.LOCK:
+        if _installed:
+            return
+        Instance.start = _patched_start  # type: ignore[method-assign]
+        Instance.stop = _patched_stop  # type: ignore[method-assign]
+        InstanceBackend.run_instances = _patched_run_instances  # type: ignore[method-assign]
+        AmiBackend._load_amis = _patched_load_amis  # type: ignore[method-assign]
+        AmiBackend.create_image = _patched_create_image  # type: ignore[method-assign]
+        AmiBackend.register_image = _patched_register_image  # type: ignore[method-assign]
+        AmiBackend.modify_image_attribute = _patched_modify_image_attribute  # type: ignore[method-assign]
+        Ami.block_device_mappings = property(_patched_bdms)  # type: ignore[method-assign,assignment]
+        AmisResponse.copy_image = _patched_copy_image_response  # type: ignore[method-assign]
+        AmisResponse.deregister_image = _patched_deregister_image_response  # type: ignore[method-assign]
+        _installed = True

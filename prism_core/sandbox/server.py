@@ -1,0 +1,428 @@
+"""The sandbox cloud: moto's threaded server behind a WSGI layer that adds EC2 behaviour."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import socket
+import threading
+import time
+import urllib.request
+import uuid
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from . import patches
+from .faults import Faults
+from .patches import Scheduler, runtime
+from .timings import Timings
+
+_LOGGED_SERVICES = {"ec2", "ssm", "sts"}
+_BPA_ACTIONS = {
+    "GetImageBlockPublicAccessState",
+    "EnableImageBlockPublicAccess",
+    "DisableImageBlockPublicAccess",
+}
+_EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+_STATUS_TEXT = {
+    400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+    412: "Precondition Failed", 429: "Too Many Requests", 500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+StartResponse = Callable[..., Any]
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class _Request:
+    """What the middleware needs to know about one AWS request."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        self.body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(self.body)
+        self.service, self.region = "", "us-east-1"
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        if "Credential=" in auth:
+            scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+            if len(scope) >= 5:
+                self.region, self.service = scope[2], scope[3]
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        self.json = bool(target)
+        self.params: dict[str, list[str]] = {}
+        if target:
+            self.action = target.rsplit(".", 1)[-1]
+        else:
+            try:
+                self.params = parse_qs(self.body.decode("utf-8"), keep_blank_values=True)
+            except UnicodeDecodeError:
+                self.params = {}
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            for key, value in query.items():
+                self.params.setdefault(key, value)
+            self.action = (self.params.get("Action") or [""])[0]
+
+    def param(self, name: str, default: str = "") -> str:
+        return (self.params.get(name) or [default])[0]
+
+    def indexed(self, prefix: str) -> list[str]:
+        """Values of ``Prefix.1``, ``Prefix.2``, ... (EC2 query lists)."""
+        return [v[0] for k, v in sorted(self.params.items()) if k.startswith(prefix + ".")]
+
+
+def _respond(start_response: StartResponse, status: int, body: str,
+             content_type: str, extra: dict[str, str] | None = None) -> list[bytes]:
+    data = body.encode("utf-8")
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(data))),
+               ("x-amzn-RequestId", str(uuid.uuid4()))]
+    headers += list((extra or {}).items())
+    start_response(f"{status} {_STATUS_TEXT.get(status, 'Error')}", headers)
+    return [data]
+
+
+def _error(req: _Request, start_response: StartResponse, code: str, message: str,
+           status: int) -> list[bytes]:
+    request_id = str(uuid.uuid4())
+    if req.json:
+        body = json.dumps({"__type": code, "message": message})
+        return _respond(start_response, status, body, "application/x-amz-json-1.1",
+                        {"x-amzn-ErrorType": code})
+    if req.service == "ec2":
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+            f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+            f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
+        )
+    else:  # other query-protocol services (STS, ...)
+        kind = "Sender" if status < 500 else "Receiver"
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error>'
+            f"<Type>{kind}</Type><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+    return _respond(start_response, status, body, "text/xml")
+
+
+class _SandboxApp:
+    """WSGI layer in front of moto: call log, faults, serialisation, sandbox-only APIs."""
+
+    def __init__(self, sandbox: Sandbox, inner: Any) -> None:
+        self.sandbox = sandbox
+        self.inner = inner
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        sb = self.sandbox
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/moto-api"):
+            with runtime.LOCK:
+                result = list(self.inner(environ, start_response))
+                if path.startswith("/moto-api/reset"):
+                    sb._reset_server_state()
+                return result
+
+        req = _Request(environ)
+        if req.service in _LOGGED_SERVICES and req.action:
+            sb.faults._record(req.region, req.action)
+        fault = sb.faults._take_fault(req.region, req.action) if req.action else None
+        if fault is not None:
+            return _error(req, start_response, fault.code, fault.message, fault.status)
+
+        with runtime.LOCK:
+            runtime.current = sb
+            try:
+                sb._scheduler.tick()
+                if req.service == "ec2":
+                    handled = self._ec2_extras(req, start_response)
+                    if handled is not None:
+                        return handled
+                return list(self.inner(environ, start_response))
+            finally:
+                runtime.current = None
+
+    # EC2 behaviour answered by the sandbox itself -----------------------------
+    def _ec2_extras(self, req: _Request, start_response: StartResponse) -> list[bytes] | None:
+        sb = self.sandbox
+        if req.action in _BPA_ACTIONS:
+            if req.param("DryRun").lower() == "true":
+                return _error(req, start_response, "DryRunOperation",
+                              "Request would have succeeded, but DryRun flag is set.", 412)
+            if req.action == "EnableImageBlockPublicAccess":
+                wanted = req.param("ImageBlockPublicAccessState")
+                if wanted != "block-new-sharing":
+                    return _error(req, start_response, "InvalidParameterValue",
+                                  f"Value ({wanted}) for parameter ImageBlockPublicAccessState "
+                                  "is invalid. Valid value: block-new-sharing", 400)
+                sb._bpa[req.region] = True
+            elif req.action == "DisableImageBlockPublicAccess":
+                sb._bpa[req.region] = False
+            state = "block-new-sharing" if sb._bpa_blocked(req.region) else "unblocked"
+            extra = "<managedBy>account</managedBy>" if req.action.startswith("Get") else ""
+            body = (
+                f'<?xml version="1.0" encoding="UTF-8"?>\n<{req.action}Response xmlns="{_EC2_NS}">'
+                f"<requestId>{uuid.uuid4()}</requestId>"
+                f"<imageBlockPublicAccessState>{state}</imageBlockPublicAccessState>{extra}"
+                f"</{req.action}Response>"
+            )
+            return _respond(start_response, 200, body, "text/xml")
+        if req.action == "DescribeImages":
+            ids = req.indexed("ImageId")
+            hidden = [i for i in ids if sb._invisible.get(i, 0) > 0]
+            if hidden:
+                for i in hidden:
+                    sb._invisible[i] -= 1
+                if len(hidden) == 1:
+                    msg = f"The image id '[{hidden[0]}]' does not exist"
+                else:
+                    msg = f"The image ids '[{', '.join(hidden)}]' do not exist"
+                return _error(req, start_response, "InvalidAMIID.NotFound", msg, 400)
+        return None
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+class _Server(ThreadedMotoServer):
+    def __init__(self, sandbox: Sandbox, host: str, port: int) -> None:
+        super().__init__(ip_address=host, port=port, verbose=False)
+        self._sandbox = sandbox
+
+    def _server_entry(self) -> None:
+        app = _SandboxApp(self._sandbox, DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=_QuietHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+class Sandbox:
+    """An embedded EC2/SSM/STS endpoint on loopback that behaves like EC2 where moto does not."""
+
+    def __init__(self, timings: Timings | None = None, port: int = 0, host: str = "127.0.0.1",
+                 block_public_access: bool = False, load_default_amis: bool = False) -> None:
+        self.timings = timings if timings is not None else Timings()
+        self.host = host
+        self.port = port
+        self.block_public_access_default = block_public_access
+        #: moto's catalogue of public AMIs per region; off by default (slow, and
+        #: their snapshots would show up in DescribeSnapshots).
+        self.load_default_amis = load_default_amis
+        self.faults = Faults()
+        self._server: _Server | None = None
+        self._scheduler = Scheduler()
+        self._bpa: dict[str, bool] = {}
+        self._invisible: dict[str, int] = {}
+        self._base_amis: dict[tuple[str, str], str] = {}
+        self._session: Any = None
+        self._session_lock = threading.Lock()
+
+    # lifecycle ---------------------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> Sandbox:
+        if self._server is not None:
+            return self
+        patches.install()
+        if not self.port:
+            self.port = _free_port(self.host)
+        self._server = _Server(self, self.host, self.port)
+        self._server.start()
+        self.port = self._server.get_host_and_port()[1]
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def env(self, region: str = "us-east-1") -> dict[str, str]:
+        """Environment variables that point AWS SDKs and CLIs at this sandbox."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def reset(self) -> None:
+        """Wipe moto's state and the sandbox's (faults, call log, BPA, pending transitions)."""
+        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", data=b"", method="POST")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            resp.read()
+        self.faults.clear()
+        self.faults.clear_calls()
+        with runtime.LOCK:
+            self._reset_server_state()
+
+    def _reset_server_state(self) -> None:
+        self._scheduler.clear()
+        self._bpa.clear()
+        self._invisible.clear()
+        self._base_amis.clear()
+
+    # block public access -----------------------------------------------------
+    def set_block_public_access(self, region: str, blocked: bool) -> None:
+        with runtime.LOCK:
+            self._bpa[region] = blocked
+
+    def _bpa_blocked(self, region: str) -> bool:
+        return self._bpa.get(region, self.block_public_access_default)
+
+    # fixtures ----------------------------------------------------------------
+    def client(self, service: str, region: str = "us-east-1") -> Any:
+        """A boto3 client for this sandbox (standard retries; ignores ~/.aws)."""
+        import boto3
+        from botocore.config import Config
+
+        with self._session_lock:  # boto3 sessions are not thread-safe
+            if self._session is None:
+                self._session = boto3.session.Session(
+                    aws_access_key_id="testing", aws_secret_access_key="testing"
+                )
+            return self._session.client(
+                service, region_name=region, endpoint_url=self.endpoint,
+                config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
+            )
+
+    def create_instance(self, name: str, region: str = "us-east-1", *, state: str = "running",
+                        instance_type: str = "t3.medium", architecture: str = "x86_64",
+                        volume_size_gb: int = 30, extra_volumes: int = 0,
+                        tags: dict[str, str] | None = None, spot: bool = False,
+                        instance_store_root: bool = False, encrypted: bool = False,
+                        ports: list[int] | None = None) -> str:
+        """Launch an instance through the sandbox's API and wait for `state`; return its id."""
+        if state not in ("running", "stopped", "terminated"):
+            raise ValueError(f"state must be running, stopped or terminated, not {state!r}")
+        if state == "stopped" and (spot or instance_store_root):
+            raise ValueError("spot and instance-store instances cannot be stopped")
+        ec2 = self.client("ec2", region)
+        image_id = self._base_image(ec2, region, architecture)
+
+        ports = [22] if ports is None else list(ports)
+        sg_name = f"prism-sandbox-{name}-{uuid.uuid4().hex[:8]}"
+        group_id = ec2.create_security_group(GroupName=sg_name, Description=f"sandbox {name}")["GroupId"]
+        if ports:
+            ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": p, "ToPort": p,
+                 "IpRanges": [{"CidrIp": "0.0.0.0/0"}]} for p in ports
+            ])
+        all_tags = {"Name": name, **(tags or {})}
+        mappings: list[dict[str, Any]] = [{
+            "DeviceName": "/dev/xvda",
+            "Ebs": {"VolumeSize": volume_size_gb, "VolumeType": "gp3",
+                    "DeleteOnTermination": True, "Encrypted": encrypted},
+        }]
+        for i in range(extra_volumes):
+            mappings.append({
+                "DeviceName": f"/dev/sd{chr(ord('f') + i)}",
+                "Ebs": {"VolumeSize": 10 * (i + 1), "VolumeType": "gp3",
+                        "DeleteOnTermination": True, "Encrypted": encrypted},
+            })
+        kwargs: dict[str, Any] = {}
+        if spot:
+            kwargs["InstanceMarketOptions"] = {
+                "MarketType": "spot",
+                "SpotOptions": {"SpotInstanceType": "one-time",
+                                "InstanceInterruptionBehavior": "terminate"},
+            }
+        instance_id = ec2.run_instances(
+            ImageId=image_id, MinCount=1, MaxCount=1, InstanceType=instance_type,
+            SecurityGroupIds=[group_id], BlockDeviceMappings=mappings,
+            TagSpecifications=[{"ResourceType": "instance",
+                                "Tags": [{"Key": k, "Value": v} for k, v in all_tags.items()]}],
+            **kwargs,
+        )["Instances"][0]["InstanceId"]
+
+        with self._serving():
+            backend_instance = self._backend_instance(region, instance_id)
+            backend_instance.architecture = architecture
+            backend_instance.root_device_name = "/dev/xvda"
+            if spot:
+                backend_instance.lifecycle = "spot"
+            if instance_store_root:
+                backend_instance.root_device_type = "instance-store"
+                backend_instance._sbx_instance_store = True
+
+        self._wait_instance(ec2, instance_id, "running")
+        if state == "stopped":
+            ec2.stop_instances(InstanceIds=[instance_id])
+            self._wait_instance(ec2, instance_id, "stopped")
+        elif state == "terminated":
+            ec2.terminate_instances(InstanceIds=[instance_id])
+            self._wait_instance(ec2, instance_id, "terminated")
+        return instance_id
+
+    def _base_image(self, ec2: Any, region: str, architecture: str) -> str:
+        key = (region, architecture)
+        with runtime.LOCK:
+            if key in self._base_amis:
+                return self._base_amis[key]
+        # In-process (not over the wire) so that armed faults and the call log
+        # are left for the code under test.
+        from moto.ec2.models import ec2_backends
+
+        with self._serving():
+            backend = ec2_backends[self._account_id()][region]
+            ami = patches._orig_register_image(backend,
+                f"prism-sandbox-base-{architecture}", "Base image of sandbox instances"
+            )
+            ami.architecture = architecture
+            ami.root_device_name = "/dev/xvda"
+            ami.root_device_type = "ebs"
+            ami.virtualization_type = "hvm"
+            self._base_amis[key] = image_id = ami.id
+        return image_id
+
+    @contextlib.contextmanager
+    def _serving(self) -> Iterator[None]:
+        """Act on moto's backends in-process as if serving a request of this sandbox."""
+        with runtime.LOCK:
+            previous, runtime.current = runtime.current, self
+            try:
+                yield
+            finally:
+                runtime.current = previous
+
+    @staticmethod
+    def _account_id() -> str:
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        return DEFAULT_ACCOUNT_ID
+
+    def _backend_instance(self, region: str, instance_id: str) -> Any:
+        from moto.ec2.models import ec2_backends
+
+        return ec2_backends[self._account_id()][region].get_instance(instance_id)
+
+    def _wait_instance(self, ec2: Any, instance_id: str, wanted: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + max(timeout, 5 * (self.timings.start + self.timings.stop))
+        while True:
+            res = ec2.describe_instances(InstanceIds=[instance_id])
+            current = res["Reservations"][0]["Instances"][0]["State"]["Name"]
+            if current == wanted:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{instance_id} did not reach {wanted} (is {current})")
+            time.sleep(min(0.05, max(self.timings.start, self.timings.stop, 0.01)))

@@ -1,0 +1,26 @@
+"""How long the sandbox cloud's state transitions take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Timings:
+    """Durations in seconds; 0 means the transition completes at the next request."""
+
+    stop: float = 0.0  # running -> stopping -> stopped
+    start: float = 0.0  # stopped -> pending -> running (also RunInstances)
+    snapshot: float = 0.0  # CreateImage -> block device mappings list a SnapshotId
+    image: float = 0.0  # CreateImage: pending -> available (or failed)
+    copy: float = 0.0  # CopyImage: pending -> available (or failed)
+
+    @classmethod
+    def demo(cls) -> Timings:
+        """Short but visible: what `prism demo` uses."""
+        return cls(stop=2.0, start=2.0, snapshot=1.0, image=4.0, copy=4.0)
+
+    @classmethod
+    def fast(cls) -> Timings:
+        """Everything instant (the default for tests)."""
+        return cls()

@@ -1,0 +1,113 @@
+"""pytest plugin for prism and its plugin authors (entry point ``pytest11: prism``).
+
+Fixtures:
+
+``prism_sandbox_server``  (session) a started ``Sandbox(Timings.fast())``.
+``prism_sandbox``         a reset sandbox with the AWS/PRISM environment pointing at it.
+``run_prism``             run the CLI in-process: ``run_prism("save", "box", "tpl", "--yes")``.
+``prism_plugin``          register a plugin object for the duration of one test.
+
+Cheap to import: moto and the sandbox are imported only when a fixture runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import pytest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prism_core.sandbox import Sandbox
+
+#: Plugins registered by the ``prism_plugin`` fixture, as (name, plugin object).
+#: The core's plugin manager reads this list (only if this module is already imported).
+EXTRA_PLUGINS: list[tuple[str, object]] = []
+
+
+@dataclass
+class PrismResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+class _NoTTYStringIO(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+@pytest.fixture(scope="session")
+def prism_sandbox_server() -> Iterator[Sandbox]:
+    from prism_core.sandbox import Sandbox, Timings
+
+    sandbox = Sandbox(Timings.fast()).start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def prism_sandbox(prism_sandbox_server: Sandbox, monkeypatch: pytest.MonkeyPatch,
+                  tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
+    from prism_core.sandbox import Timings
+
+    sandbox = prism_sandbox_server
+    sandbox.timings = Timings.fast()
+    sandbox.reset()
+    home = tmp_path_factory.mktemp("prism-home")
+    aws = tmp_path_factory.mktemp("aws-config")
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PRISM_HOME", str(home))
+    monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "0.01")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws / "nonexistent-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws / "nonexistent-credentials"))
+    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    return sandbox
+
+
+@pytest.fixture
+def run_prism() -> Callable[..., PrismResult]:
+    def run(*args: str, input: str | None = None) -> PrismResult:  # noqa: A002
+        from prism_core.main import main
+
+        out, err = io.StringIO(), io.StringIO()
+        stdin = _NoTTYStringIO(input or "")
+        old_stdin = sys.stdin
+        sys.stdin = stdin
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(list(args))
+        finally:
+            sys.stdin = old_stdin
+        return PrismResult(int(code or 0), out.getvalue(), err.getvalue())
+
+    return run
+
+
+@pytest.fixture
+def prism_plugin() -> Iterator[Callable[[object, str], None]]:
+    """``register(plugin_obj, name)`` adds a plugin to EXTRA_PLUGINS for this test only.
+
+    The list is changed in place (and restored afterwards), so code holding a
+    reference to ``prism_core.testing.EXTRA_PLUGINS`` sees the change too.
+    """
+    saved = list(EXTRA_PLUGINS)
+
+    def register(plugin_obj: object, name: str) -> None:
+        EXTRA_PLUGINS.append((name, plugin_obj))
+
+    try:
+        yield register
+    finally:
+        EXTRA_PLUGINS[:] = saved
