@@ -347,5 +347,5 @@ def _run_phase(ctx: SaveContext, hooks: PrismPluginManager, phase: str) -> Any:
             "fix the permissions and run `prism save --resume`",
         ) from None
     ctx.record(template_path=str(path))
-    ctx.progress.line("ok", f"Template definition created: {path}")
+    ctx.progress.line("ok", f"Template definition created: {path}", since="template")
     return str(path)
