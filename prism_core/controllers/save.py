@@ -15,13 +15,14 @@ from prism_core.exceptions import (
     EXIT_CODES_HELP,
     EXIT_OK,
     SEVERITY,
-    Cancelled,
     InputError,
 )
 from prism_core.journal import Journal, unfinished
 from prism_core.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
-from prism_core.pipeline import SaveOptions, SaveOutcome, execute, plan_lines, plan_save, preflight
+from prism_core.pipeline import SaveOptions, SaveOutcome, execute, plan_save, preflight
+from prism_core.plan import estimate_storage, plan_lines, show_plan, will_stop
 from prism_core.progress import Progress, format_duration, wants_emoji
+from prism_core.prompts import confirm, stdin_is_terminal
 from prism_core.request import SaveRequest
 from prism_core.validation import region_name
 
@@ -79,36 +80,6 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
 ]
 
 
-def _stdin_is_terminal() -> bool:
-    return bool(getattr(sys.stdin, "isatty", lambda: False)())
-
-
-def confirm(question: str, assume_yes: bool, flag: str = "--yes") -> None:
-    """Ask on a terminal (default No); without one, require ``flag``."""
-    if assume_yes:
-        return
-    if not _stdin_is_terminal():
-        raise InputError("confirmation needed but stdin is not a terminal", f"add {flag}")
-    import questionary
-
-    try:
-        answer = questionary.confirm(question, default=False).ask()
-    except EOFError:
-        answer = None
-    if not answer:
-        raise Cancelled("cancelled, nothing was changed")
-
-
-def _header(ctx: SaveContext, progress: Progress) -> None:
-    request = ctx.request
-    progress.line(
-        "save", f"Saving instance '{request.instance_name}' as template '{request.template_name}'"
-    )
-    progress.line("info", f"Instance ID: {request.instance_id}")
-    if request.description:
-        progress.line("info", f"Description: {request.description.splitlines()[0]}")
-
-
 def summary_text(outcome: SaveOutcome) -> str:
     """The closing summary, as in the seed workflow."""
     ctx, state = outcome.ctx, outcome.ctx.state
@@ -158,40 +129,51 @@ def run_save(app: Any) -> int:
     pargs = app.pargs
     if pargs.resume:
         return run_resume(app)
-    if not pargs.instance or not pargs.template:
-        raise InputError(
-            "prism save needs INSTANCE and TEMPLATE",
-            "run `prism save INSTANCE TEMPLATE` (see `prism save --help`)",
-        )
     if pargs.region:
         region_name(pargs.region)
     settings = app.settings
     progress = Progress(sys.stderr)
     aws = AwsClients(pargs.region, settings.max_attempts)
-    options = SaveOptions(
-        instance=pargs.instance,
-        template=pargs.template,
-        description=pargs.description,
-        copy_to_regions=pargs.copy_to_regions,
-        project=pargs.project,
-        public=pargs.public,
-        share_with=pargs.share_with,
-        tags=list(pargs.tag or []),
-        no_reboot=pargs.no_reboot,
-    )
+    if not pargs.instance or not pargs.template:
+        if not stdin_is_terminal():
+            raise InputError(
+                "prism save needs INSTANCE and TEMPLATE when stdin is not a terminal",
+                "run `prism save INSTANCE TEMPLATE --yes` (see `prism save --help`)",
+            )
+        from prism_core.wizard import ask_save_options
+
+        options = ask_save_options(pargs, aws, settings.templates_dir, progress)
+        progress.blank()
+    else:
+        options = SaveOptions(
+            instance=pargs.instance,
+            template=pargs.template,
+            description=pargs.description,
+            copy_to_regions=pargs.copy_to_regions,
+            project=pargs.project,
+            public=pargs.public,
+            share_with=pargs.share_with,
+            tags=list(pargs.tag or []),
+            no_reboot=pargs.no_reboot,
+        )
+    if not pargs.yes and not pargs.dry_run and not stdin_is_terminal():
+        raise InputError("confirmation needed but stdin is not a terminal", "add --yes")
     ctx = plan_save(options, settings, aws, progress)
     hooks = app.plugin_manager
     preflight(ctx, hooks)
-    will_stop = not ctx.request.no_reboot and ctx.instance.state != "stopped"
-    plan = plan_lines(ctx, will_stop)
+    estimate = estimate_storage(ctx)
+    plan = plan_lines(ctx, will_stop(ctx), estimate)
     if pargs.dry_run:
         document = {
             "dry_run": True,
             "checks": "passed",
+            "exit_code": 0,
             "plan": plan,
             "request": ctx.request.to_dict(),
             "image_name": ctx.state.image_name,
             "version": ctx.state.template_version,
+            "will_stop": will_stop(ctx),
+            "storage_estimate": estimate.to_dict(),
         }
         emit(
             document,
@@ -199,21 +181,7 @@ def run_save(app: Any) -> int:
             "Dry run: every check passed, nothing was changed.\n\n" + "\n".join(plan),
         )
         return 0
-    _header(ctx, progress)
-    for line in plan:
-        progress.line("", line, indent=3)
-    if will_stop:
-        progress.blank()
-        progress.line(
-            "warn", "WARNING: Instance will be temporarily stopped to create a consistent AMI"
-        )
-        progress.line(
-            "", "This ensures the AMI captures a clean state of the filesystem.", indent=3
-        )
-        progress.line(
-            "", "The instance is restarted as soon as the image's snapshots are taken.", indent=3
-        )
-    progress.blank()
+    show_plan(ctx, progress, estimate)
     confirm("Continue?", pargs.yes)
     if ctx.request.public:
         regions = ", ".join([ctx.request.region, *ctx.request.copy_to_regions])
