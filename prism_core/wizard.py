@@ -124,18 +124,13 @@ def ask_instance(ec2: Any, region: str) -> str:
 def ask_template(templates_dir: Path, progress: Progress) -> str:
     """A template name, validated while typed; says when it makes a new version."""
     import questionary
-    from prompt_toolkit.application.current import get_app
-
-    def toolbar() -> str:
-        text = get_app().current_buffer.text.strip()
-        return version_note(templates_dir, text) if text else "letters, digits, - _ ."
 
     name = str(
         ask(
             questionary.text(
                 "Template name:",
                 validate=_validator(validation.template_name),
-                bottom_toolbar=toolbar,
+                instruction="(letters, digits, - _ .)",
             )
         )
     ).strip()
