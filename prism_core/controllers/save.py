@@ -27,12 +27,27 @@ from prism_core.request import SaveRequest
 from prism_core.validation import region_name
 
 SAVE_EPILOG = f"""examples:
-  prism save earthquake-analysis seismic-ml-env --description "ML for seismic data"
-  prism save my-genomics-work team-genomics-env --share-with 111122223333 --tag team=genomics
-  prism save ml-course-prep cs229-env --copy-to-regions us-east-2,us-west-2 --project cs229 --yes
-  prism save --resume           # finish a save interrupted on this machine
+  keep your own environment:
+    prism save earthquake-analysis seismic-ml-env --description "ML for seismic data"
+    prism launch seismic-ml-env aftershock-prediction --size GPU-L
+  share with your team:
+    prism save my-genomics-work team-genomics-env --share-with 111122223333 \\
+      --description "Genomics pipeline with BWA, GATK and R Bioconductor" --tag team=genomics
+  a course environment for every student, in two more regions:
+    prism save ml-course-prep cs229-environment --copy-to-regions us-east-2,us-west-2 \\
+      --project cs229 --yes
+  ask for everything (on a terminal):
+    prism save
+  check first, in a script:
+    prism save ml-course-prep cs229-environment --dry-run -o json
+  finish a save interrupted on this machine:
+    prism save --resume
 
---yes confirms the stop and, with --public, making the image public.
+On a terminal prism shows the plan (downtime, what is created where, storage cost)
+and asks before stopping anything; --yes skips that and is required when stdin is
+not a terminal. --yes also confirms making the image public (--public).
+Progress goes to stderr; the result (text, -o json or -o yaml) to stdout.
+
 {EXIT_CODES_HELP}"""
 
 SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
@@ -268,3 +283,9 @@ class Ami(Save):
         stacked_on = "base"
         stacked_type = "nested"
         help = "AMI commands (`prism ami save` is `prism save`)"
+        epilog = (
+            "examples:\n"
+            "  prism ami save earthquake-analysis seismic-ml-env   # same as prism save\n"
+            "  prism ami save --help                               # every option"
+        )
+        formatter_class = RawDescriptionHelpFormatter
