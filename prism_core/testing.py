@@ -16,8 +16,9 @@ import contextlib
 import io
 import json
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -56,8 +57,11 @@ def prism_sandbox_server() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def prism_sandbox(prism_sandbox_server: Sandbox, monkeypatch: pytest.MonkeyPatch,
-                  tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
+def prism_sandbox(
+    prism_sandbox_server: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Sandbox:
     from prism_core.sandbox import Timings
 
     sandbox = prism_sandbox_server

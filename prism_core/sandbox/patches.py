@@ -15,7 +15,8 @@ import heapq
 import itertools
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
@@ -23,6 +24,7 @@ from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.elastic_block_store import Snapshot
 from moto.ec2.models.instances import Instance, InstanceBackend
 from moto.ec2.responses.amis import AmisResponse
+from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import random_snapshot_id
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -90,7 +92,8 @@ def _patched_stop(self: Instance) -> Any:
     if getattr(self, "_sbx_instance_store", False) or self.root_device_type != "ebs":
         raise EC2ClientError(
             "UnsupportedOperation",
-            f"The instance '{self.id}' does not have an 'ebs' root device type and cannot be stopped.",
+            f"The instance '{self.id}' does not have an 'ebs' root device type "
+            "and cannot be stopped.",
         )
     if self.lifecycle == "spot":
         raise EC2ClientError(
@@ -203,8 +206,9 @@ def _drop_moto_snapshot(backend: Any, ami: Ami) -> None:
         backend.snapshots.pop(snap.id, None)
 
 
-def _bdm_entry(device: str, snapshot: Snapshot, size: int, volume_type: str | None,
-               delete_on_termination: bool) -> dict[str, Any]:
+def _bdm_entry(
+    device: str, snapshot: Snapshot, size: int, volume_type: str | None, delete_on_termination: bool
+) -> dict[str, Any]:
     return {
         "device": device,
         "snapshot": snapshot,
@@ -235,8 +239,9 @@ def _patched_bdms(self: Ami) -> list[dict[str, Any]]:
     return result
 
 
-def _begin_image_lifecycle(sb: Sandbox, backend: Any, ami: Ami, delay: float,
-                           snapshot_delay: float) -> None:
+def _begin_image_lifecycle(
+    sb: Sandbox, backend: Any, ami: Ami, delay: float, snapshot_delay: float
+) -> None:
     """pending -> (snapshot ids visible) -> available | failed, per the sandbox timings."""
     region = backend.region_name
     failure = sb.faults._take_image_failure(region)
@@ -270,8 +275,13 @@ def _begin_image_lifecycle(sb: Sandbox, backend: Any, ami: Ami, delay: float,
     sb._scheduler.at(max(delay, snapshot_delay), finish)
 
 
-def _patched_create_image(self: Any, instance_id: str, name: str, description: str,
-                          tag_specifications: list[dict[str, Any]]) -> Ami:
+def _patched_create_image(
+    self: Any,
+    instance_id: str,
+    name: str,
+    description: str,
+    tag_specifications: list[dict[str, Any]],
+) -> Ami:
     sb = _sandbox()
     if sb is None:
         return _orig_create_image(self, instance_id, name, description, tag_specifications)
@@ -284,9 +294,11 @@ def _patched_create_image(self: Any, instance_id: str, name: str, description: s
         )
     _check_duplicate_name(self, name)
     image_tags, snapshot_tags = _split_tag_specs(tag_specifications)
-    image_spec = [
-        {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in image_tags.items()]}
-    ] if image_tags else []
+    image_spec = (
+        [{"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in image_tags.items()]}]
+        if image_tags
+        else []
+    )
     ami = _orig_create_image(self, instance_id, name, description, image_spec)
     _drop_moto_snapshot(self, ami)
     ami.root_device_type = "ebs"
@@ -300,8 +312,15 @@ def _patched_create_image(self: Any, instance_id: str, name: str, description: s
         snap.kms_key_id = getattr(volume, "kms_key_id", None)
         if snapshot_tags:
             snap.add_tags(snapshot_tags)
-        entries.append(_bdm_entry(device, snap, volume.size, getattr(volume, "volume_type", None),
-                                  bool(block.delete_on_termination)))
+        entries.append(
+            _bdm_entry(
+                device,
+                snap,
+                volume.size,
+                getattr(volume, "volume_type", None),
+                bool(block.delete_on_termination),
+            )
+        )
     root = [e for e in entries if e["device"] == ami.root_device_name]
     if root:
         ami.ebs_snapshot = root[0]["snapshot"]
@@ -310,8 +329,9 @@ def _patched_create_image(self: Any, instance_id: str, name: str, description: s
     return ami
 
 
-def _patched_register_image(self: Any, name: str | None = None,
-                            description: str | None = None) -> Ami:
+def _patched_register_image(
+    self: Any, name: str | None = None, description: str | None = None
+) -> Ami:
     sb = _sandbox()
     if sb is None:
         return _orig_register_image(self, name, description)
@@ -323,9 +343,12 @@ def _patched_register_image(self: Any, name: str | None = None,
     return ami
 
 
-def _patched_modify_image_attribute(self: Any, ami_id: str,
-                                    launch_permissions_to_add: list[dict[str, str]],
-                                    launch_permissions_to_remove: list[dict[str, str]]) -> None:
+def _patched_modify_image_attribute(
+    self: Any,
+    ami_id: str,
+    launch_permissions_to_add: list[dict[str, str]],
+    launch_permissions_to_remove: list[dict[str, str]],
+) -> None:
     sb = _sandbox()
     if sb is not None and {"Group": "all"} in launch_permissions_to_add:
         if sb._bpa_blocked(self.region_name):
@@ -374,12 +397,15 @@ def _patched_copy_image_response(self: AmisResponse) -> ActionResult:
     source_backend = ec2_backends[backend.account_id][source_region]
     source = _orig_describe_images(source_backend, ami_ids=[source_image_id])
     if not source or source[0].id != source_image_id:
-        raise EC2ClientError("InvalidAMIID.NotFound", f"The image id '[{source_image_id}]' does not exist")
+        raise EC2ClientError(
+            "InvalidAMIID.NotFound", f"The image id '[{source_image_id}]' does not exist"
+        )
     source_ami = source[0]
     if source_ami.state != "available":
         raise EC2ClientError(
             "IncorrectState",
-            f"Image {source_image_id} is in state {source_ami.state}, it must be 'available' to be copied.",
+            f"Image {source_image_id} is in state {source_ami.state}, "
+            "it must be 'available' to be copied.",
         )
     _check_duplicate_name(backend, name or source_ami.name)
     ami = backend.copy_image(source_image_id, source_region, name, description)
@@ -410,8 +436,9 @@ def _patched_copy_image_response(self: AmisResponse) -> ActionResult:
         backend.snapshots[snap.id] = snap
         if snapshot_tags:
             snap.add_tags(snapshot_tags)
-        entries.append(_bdm_entry(e["device"], snap, e["size"], e["volume_type"],
-                                  e["delete_on_termination"]))
+        entries.append(
+            _bdm_entry(e["device"], snap, e["size"], e["volume_type"], e["delete_on_termination"])
+        )
     if entries:
         root = [e for e in entries if e["device"] == ami.root_device_name]
         ami.ebs_snapshot = (root or entries)[0]["snapshot"]
@@ -423,7 +450,9 @@ def _patched_copy_image_response(self: AmisResponse) -> ActionResult:
     tags.update(image_tags)
     if tags:
         ami.add_tags(tags)
-    _begin_image_lifecycle(sb, backend, ami, sb.timings.copy, min(sb.timings.snapshot, sb.timings.copy))
+    _begin_image_lifecycle(
+        sb, backend, ami, sb.timings.copy, min(sb.timings.snapshot, sb.timings.copy)
+    )
     return ActionResult({"ImageId": ami.id})
 
 
@@ -452,6 +481,26 @@ def _patched_deregister_image_response(self: AmisResponse) -> ActionResult:
     return ActionResult({"Return": True, "DeleteSnapshotResults": results})
 
 
+# --------------------------------------------------------------------------- snapshots
+
+_orig_describe_snapshots_response = ElasticBlockStore.describe_snapshots
+
+
+def _patched_describe_snapshots_response(self: ElasticBlockStore) -> ActionResult:
+    """Honour OwnerIds (moto ignores it), so `OwnerIds=['self']` lists only the account's."""
+    sb = _sandbox()
+    owners = self._get_param("OwnerIds", [])
+    if sb is None or not owners:
+        return _orig_describe_snapshots_response(self)
+    account = self.ec2_backend.account_id
+    wanted = {account if o == "self" else o for o in owners}
+    filters = self._filters_from_querystring()
+    snapshots = self.ec2_backend.describe_snapshots(
+        snapshot_ids=self._get_param("SnapshotIds", []), filters=filters
+    )
+    return ActionResult({"Snapshots": [s for s in snapshots if s.owner_id in wanted]})
+
+
 # --------------------------------------------------------------------------- install
 
 _installed = False
@@ -473,4 +522,5 @@ def install() -> None:
         Ami.block_device_mappings = property(_patched_bdms)  # type: ignore[method-assign,assignment]
         AmisResponse.copy_image = _patched_copy_image_response  # type: ignore[method-assign]
         AmisResponse.deregister_image = _patched_deregister_image_response  # type: ignore[method-assign]
+        ElasticBlockStore.describe_snapshots = _patched_describe_snapshots_response  # type: ignore[method-assign]
         _installed = True

@@ -10,10 +10,12 @@ import threading
 import time
 import urllib.request
 import uuid
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+from moto.ec2.utils import random_ami_id
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -23,6 +25,7 @@ from .faults import Faults
 from .patches import Scheduler, runtime
 from .timings import Timings
 
+AMAZON_OWNER_ID = "137112412989"
 _LOGGED_SERVICES = {"ec2", "ssm", "sts"}
 _BPA_ACTIONS = {
     "GetImageBlockPublicAccessState",
@@ -31,8 +34,13 @@ _BPA_ACTIONS = {
 }
 _EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 _STATUS_TEXT = {
-    400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-    412: "Precondition Failed", 429: "Too Many Requests", 500: "Internal Server Error",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    412: "Precondition Failed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
     503: "Service Unavailable",
 }
 
@@ -81,23 +89,33 @@ class _Request:
         return [v[0] for k, v in sorted(self.params.items()) if k.startswith(prefix + ".")]
 
 
-def _respond(start_response: StartResponse, status: int, body: str,
-             content_type: str, extra: dict[str, str] | None = None) -> list[bytes]:
+def _respond(
+    start_response: StartResponse,
+    status: int,
+    body: str,
+    content_type: str,
+    extra: dict[str, str] | None = None,
+) -> list[bytes]:
     data = body.encode("utf-8")
-    headers = [("Content-Type", content_type), ("Content-Length", str(len(data))),
-               ("x-amzn-RequestId", str(uuid.uuid4()))]
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(data))),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+    ]
     headers += list((extra or {}).items())
     start_response(f"{status} {_STATUS_TEXT.get(status, 'Error')}", headers)
     return [data]
 
 
-def _error(req: _Request, start_response: StartResponse, code: str, message: str,
-           status: int) -> list[bytes]:
+def _error(
+    req: _Request, start_response: StartResponse, code: str, message: str, status: int
+) -> list[bytes]:
     request_id = str(uuid.uuid4())
     if req.json:
         body = json.dumps({"__type": code, "message": message})
-        return _respond(start_response, status, body, "application/x-amz-json-1.1",
-                        {"x-amzn-ErrorType": code})
+        return _respond(
+            start_response, status, body, "application/x-amz-json-1.1", {"x-amzn-ErrorType": code}
+        )
     if req.service == "ec2":
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
@@ -114,6 +132,16 @@ def _error(req: _Request, start_response: StartResponse, code: str, message: str
     return _respond(start_response, status, body, "text/xml")
 
 
+def _drain(body: Iterable[bytes]) -> list[bytes]:
+    """Consume a WSGI body while still holding the lock (and close it, per PEP 3333)."""
+    try:
+        return list(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+
 class _SandboxApp:
     """WSGI layer in front of moto: call log, faults, serialisation, sandbox-only APIs."""
 
@@ -126,7 +154,7 @@ class _SandboxApp:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/moto-api"):
             with runtime.LOCK:
-                result = list(self.inner(environ, start_response))
+                result = _drain(self.inner(environ, start_response))
                 if path.startswith("/moto-api/reset"):
                     sb._reset_server_state()
                 return result
@@ -146,7 +174,7 @@ class _SandboxApp:
                     handled = self._ec2_extras(req, start_response)
                     if handled is not None:
                         return handled
-                return list(self.inner(environ, start_response))
+                return _drain(self.inner(environ, start_response))
             finally:
                 runtime.current = None
 
@@ -155,14 +183,24 @@ class _SandboxApp:
         sb = self.sandbox
         if req.action in _BPA_ACTIONS:
             if req.param("DryRun").lower() == "true":
-                return _error(req, start_response, "DryRunOperation",
-                              "Request would have succeeded, but DryRun flag is set.", 412)
+                return _error(
+                    req,
+                    start_response,
+                    "DryRunOperation",
+                    "Request would have succeeded, but DryRun flag is set.",
+                    412,
+                )
             if req.action == "EnableImageBlockPublicAccess":
                 wanted = req.param("ImageBlockPublicAccessState")
                 if wanted != "block-new-sharing":
-                    return _error(req, start_response, "InvalidParameterValue",
-                                  f"Value ({wanted}) for parameter ImageBlockPublicAccessState "
-                                  "is invalid. Valid value: block-new-sharing", 400)
+                    return _error(
+                        req,
+                        start_response,
+                        "InvalidParameterValue",
+                        f"Value ({wanted}) for parameter ImageBlockPublicAccessState "
+                        "is invalid. Valid value: block-new-sharing",
+                        400,
+                    )
                 sb._bpa[req.region] = True
             elif req.action == "DisableImageBlockPublicAccess":
                 sb._bpa[req.region] = False
@@ -211,8 +249,14 @@ class _Server(ThreadedMotoServer):
 class Sandbox:
     """An embedded EC2/SSM/STS endpoint on loopback that behaves like EC2 where moto does not."""
 
-    def __init__(self, timings: Timings | None = None, port: int = 0, host: str = "127.0.0.1",
-                 block_public_access: bool = False, load_default_amis: bool = False) -> None:
+    def __init__(
+        self,
+        timings: Timings | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        block_public_access: bool = False,
+        load_default_amis: bool = False,
+    ) -> None:
         self.timings = timings if timings is not None else Timings()
         self.host = host
         self.port = port
@@ -302,16 +346,28 @@ class Sandbox:
                     aws_access_key_id="testing", aws_secret_access_key="testing"
                 )
             return self._session.client(
-                service, region_name=region, endpoint_url=self.endpoint,
+                service,
+                region_name=region,
+                endpoint_url=self.endpoint,
                 config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
             )
 
-    def create_instance(self, name: str, region: str = "us-east-1", *, state: str = "running",
-                        instance_type: str = "t3.medium", architecture: str = "x86_64",
-                        volume_size_gb: int = 30, extra_volumes: int = 0,
-                        tags: dict[str, str] | None = None, spot: bool = False,
-                        instance_store_root: bool = False, encrypted: bool = False,
-                        ports: list[int] | None = None) -> str:
+    def create_instance(
+        self,
+        name: str,
+        region: str = "us-east-1",
+        *,
+        state: str = "running",
+        instance_type: str = "t3.medium",
+        architecture: str = "x86_64",
+        volume_size_gb: int = 30,
+        extra_volumes: int = 0,
+        tags: dict[str, str] | None = None,
+        spot: bool = False,
+        instance_store_root: bool = False,
+        encrypted: bool = False,
+        ports: list[int] | None = None,
+    ) -> str:
         """Launch an instance through the sandbox's API and wait for `state`; return its id."""
         if state not in ("running", "stopped", "terminated"):
             raise ValueError(f"state must be running, stopped or terminated, not {state!r}")
@@ -322,36 +378,68 @@ class Sandbox:
 
         ports = [22] if ports is None else list(ports)
         sg_name = f"prism-sandbox-{name}-{uuid.uuid4().hex[:8]}"
-        group_id = ec2.create_security_group(GroupName=sg_name, Description=f"sandbox {name}")["GroupId"]
+        group_id = ec2.create_security_group(GroupName=sg_name, Description=f"sandbox {name}")[
+            "GroupId"
+        ]
         if ports:
-            ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[
-                {"IpProtocol": "tcp", "FromPort": p, "ToPort": p,
-                 "IpRanges": [{"CidrIp": "0.0.0.0/0"}]} for p in ports
-            ])
+            ec2.authorize_security_group_ingress(
+                GroupId=group_id,
+                IpPermissions=[
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": p,
+                        "ToPort": p,
+                        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                    }
+                    for p in ports
+                ],
+            )
         all_tags = {"Name": name, **(tags or {})}
-        mappings: list[dict[str, Any]] = [{
-            "DeviceName": "/dev/xvda",
-            "Ebs": {"VolumeSize": volume_size_gb, "VolumeType": "gp3",
-                    "DeleteOnTermination": True, "Encrypted": encrypted},
-        }]
+        mappings: list[dict[str, Any]] = [
+            {
+                "DeviceName": "/dev/xvda",
+                "Ebs": {
+                    "VolumeSize": volume_size_gb,
+                    "VolumeType": "gp3",
+                    "DeleteOnTermination": True,
+                    "Encrypted": encrypted,
+                },
+            }
+        ]
         for i in range(extra_volumes):
-            mappings.append({
-                "DeviceName": f"/dev/sd{chr(ord('f') + i)}",
-                "Ebs": {"VolumeSize": 10 * (i + 1), "VolumeType": "gp3",
-                        "DeleteOnTermination": True, "Encrypted": encrypted},
-            })
+            mappings.append(
+                {
+                    "DeviceName": f"/dev/sd{chr(ord('f') + i)}",
+                    "Ebs": {
+                        "VolumeSize": 10 * (i + 1),
+                        "VolumeType": "gp3",
+                        "DeleteOnTermination": True,
+                        "Encrypted": encrypted,
+                    },
+                }
+            )
         kwargs: dict[str, Any] = {}
         if spot:
             kwargs["InstanceMarketOptions"] = {
                 "MarketType": "spot",
-                "SpotOptions": {"SpotInstanceType": "one-time",
-                                "InstanceInterruptionBehavior": "terminate"},
+                "SpotOptions": {
+                    "SpotInstanceType": "one-time",
+                    "InstanceInterruptionBehavior": "terminate",
+                },
             }
         instance_id = ec2.run_instances(
-            ImageId=image_id, MinCount=1, MaxCount=1, InstanceType=instance_type,
-            SecurityGroupIds=[group_id], BlockDeviceMappings=mappings,
-            TagSpecifications=[{"ResourceType": "instance",
-                                "Tags": [{"Key": k, "Value": v} for k, v in all_tags.items()]}],
+            ImageId=image_id,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType=instance_type,
+            SecurityGroupIds=[group_id],
+            BlockDeviceMappings=mappings,
+            TagSpecifications=[
+                {
+                    "ResourceType": "instance",
+                    "Tags": [{"Key": k, "Value": v} for k, v in all_tags.items()],
+                }
+            ],
             **kwargs,
         )["Instances"][0]["InstanceId"]
 
@@ -385,13 +473,23 @@ class Sandbox:
 
         with self._serving():
             backend = ec2_backends[self._account_id()][region]
-            ami = patches._orig_register_image(backend,
-                f"prism-sandbox-base-{architecture}", "Base image of sandbox instances"
+            # Owned by "amazon" like a public base image: not in Owners=['self'] listings.
+            ami = patches.Ami(
+                backend,
+                random_ami_id(),
+                name=f"prism-sandbox-base-{architecture}",
+                description="Base image of sandbox instances",
+                owner_id=AMAZON_OWNER_ID,
+                owner_alias="amazon",
+                public=True,
+                architecture=architecture,
+                virtualization_type="hvm",
+                root_device_type="ebs",
+                root_device_name="/dev/xvda",
+                region_name=region,
             )
-            ami.architecture = architecture
-            ami.root_device_name = "/dev/xvda"
-            ami.root_device_type = "ebs"
-            ami.virtualization_type = "hvm"
+            ami.ebs_snapshot.owner_id = AMAZON_OWNER_ID
+            backend.amis[ami.id] = ami
             self._base_amis[key] = image_id = ami.id
         return image_id
 
@@ -416,7 +514,9 @@ class Sandbox:
 
         return ec2_backends[self._account_id()][region].get_instance(instance_id)
 
-    def _wait_instance(self, ec2: Any, instance_id: str, wanted: str, timeout: float = 60.0) -> None:
+    def _wait_instance(
+        self, ec2: Any, instance_id: str, wanted: str, timeout: float = 60.0
+    ) -> None:
         deadline = time.monotonic() + max(timeout, 5 * (self.timings.start + self.timings.stop))
         while True:
             res = ec2.describe_instances(InstanceIds=[instance_id])

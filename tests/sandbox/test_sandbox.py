@@ -21,8 +21,12 @@ _SESSION = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_
 
 def client(sb: Sandbox, service: str = "ec2", region: str = SRC, attempts: int = 1):
     # one session: its loader caches the (large) EC2 service model
-    return _SESSION.client(service, region_name=region, endpoint_url=sb.endpoint,
-             config=Config(retries={"mode": "standard", "total_max_attempts": attempts}))
+    return _SESSION.client(
+        service,
+        region_name=region,
+        endpoint_url=sb.endpoint,
+        config=Config(retries={"mode": "standard", "total_max_attempts": attempts}),
+    )
 
 
 def error_code(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -81,12 +85,18 @@ def test_reset_wipes_state_and_sandbox_settings(prism_sandbox):
     sb.timings.stop = 5
     sb.reset()
     ec2 = client(sb)
-    assert ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": [iid]}])["Reservations"] == []
+    assert (
+        ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": [iid]}])["Reservations"]
+        == []
+    )
     ec2.describe_images(Owners=["self"])  # fault cleared
     assert ec2.get_image_block_public_access_state()["ImageBlockPublicAccessState"] == "unblocked"
     assert sb.timings.stop == 5  # timings are kept
-    assert sb.faults.calls() == [(SRC, "DescribeInstances"), (SRC, "DescribeImages"),
-                                 (SRC, "GetImageBlockPublicAccessState")]
+    assert sb.faults.calls() == [
+        (SRC, "DescribeInstances"),
+        (SRC, "DescribeImages"),
+        (SRC, "GetImageBlockPublicAccessState"),
+    ]
 
 
 # --------------------------------------------------------------------------- timings
@@ -170,8 +180,13 @@ def test_injected_fault_once_then_normal(prism_sandbox):
 
 def test_forever_fault_until_clear(prism_sandbox):
     sb = prism_sandbox
-    sb.faults.inject("StopInstances", times=-1, code="UnauthorizedOperation",
-                     message="You are not authorized", status=403)
+    sb.faults.inject(
+        "StopInstances",
+        times=-1,
+        code="UnauthorizedOperation",
+        message="You are not authorized",
+        status=403,
+    )
     iid = sb.create_instance("box")
     for _ in range(3):
         with pytest.raises(ClientError) as exc:
@@ -190,8 +205,13 @@ def no_backoff(monkeypatch):
 
 def test_throttling_is_retried_by_standard_mode(prism_sandbox, no_backoff):
     sb = prism_sandbox
-    sb.faults.inject("DescribeImages", times=2, code="RequestLimitExceeded",
-                     message="Request limit exceeded.", status=503)
+    sb.faults.inject(
+        "DescribeImages",
+        times=2,
+        code="RequestLimitExceeded",
+        message="Request limit exceeded.",
+        status=503,
+    )
     sb.faults.clear_calls()
     ec2 = client(sb, attempts=3)
     resp = ec2.describe_images(Owners=["self"])
@@ -216,8 +236,11 @@ def test_ssm_fault_uses_json_protocol(prism_sandbox):
     assert error_code(exc) == "ParameterLimitExceeded"
     ssm.put_parameter(Name="/prism/x", Value="1", Type="String")
     assert ssm.get_parameter(Name="/prism/x")["Parameter"]["Value"] == "1"
-    assert sb.faults.calls()[-3:] == [(SRC, "PutParameter"), (SRC, "PutParameter"),
-                                      (SRC, "GetParameter")]
+    assert sb.faults.calls()[-3:] == [
+        (SRC, "PutParameter"),
+        (SRC, "PutParameter"),
+        (SRC, "GetParameter"),
+    ]
 
 
 def test_failed_image_reports_state_reason(prism_sandbox):
@@ -228,8 +251,10 @@ def test_failed_image_reports_state_reason(prism_sandbox):
     bad = ec2.create_image(InstanceId=iid, Name="tpl-bad")["ImageId"]
     img = poll(lambda: image(ec2, bad), lambda i: i["State"] != "pending")
     assert img["State"] == "failed"
-    assert img["StateReason"] == {"Code": "Client.InternalError",
-                                  "Message": "Client.InternalError: Client error on snapshot creation"}
+    assert img["StateReason"] == {
+        "Code": "Client.InternalError",
+        "Message": "Client.InternalError: Client error on snapshot creation",
+    }
     good = ec2.create_image(InstanceId=iid, Name="tpl-good")["ImageId"]
     assert poll(lambda: image(ec2, good)["State"], lambda s: s != "pending") == "available"
 
@@ -301,18 +326,29 @@ def test_create_image_tag_specifications(prism_sandbox):
     sb = prism_sandbox
     iid = sb.create_instance("box", state="stopped", extra_volumes=2)
     ec2 = client(sb)
-    ami = ec2.create_image(InstanceId=iid, Name="tpl-tags", TagSpecifications=[
-        {"ResourceType": "image", "Tags": [{"Key": "prism:template", "Value": "tpl-tags"}]},
-        {"ResourceType": "snapshot", "Tags": [{"Key": "prism:template", "Value": "tpl-tags"},
-                                              {"Key": "project", "Value": "p1"}]},
-    ])["ImageId"]
+    ami = ec2.create_image(
+        InstanceId=iid,
+        Name="tpl-tags",
+        TagSpecifications=[
+            {"ResourceType": "image", "Tags": [{"Key": "prism:template", "Value": "tpl-tags"}]},
+            {
+                "ResourceType": "snapshot",
+                "Tags": [
+                    {"Key": "prism:template", "Value": "tpl-tags"},
+                    {"Key": "project", "Value": "p1"},
+                ],
+            },
+        ],
+    )["ImageId"]
     img = image(ec2, ami)
     assert img["Tags"] == [{"Key": "prism:template", "Value": "tpl-tags"}]
     snaps = ec2.describe_snapshots(SnapshotIds=snapshot_ids(img))["Snapshots"]
     assert len(snaps) == 3
     for snap in snaps:
-        assert {t["Key"]: t["Value"] for t in snap["Tags"]} == {"prism:template": "tpl-tags",
-                                                                 "project": "p1"}
+        assert {t["Key"]: t["Value"] for t in snap["Tags"]} == {
+            "prism:template": "tpl-tags",
+            "project": "p1",
+        }
     # no stray moto snapshot for the AMI
     owned = ec2.describe_snapshots(Filters=[{"Name": "tag:project", "Values": ["p1"]}])
     assert len(owned["Snapshots"]) == 3
@@ -326,7 +362,10 @@ def test_block_public_access(prism_sandbox):
     assert ec2.get_image_block_public_access_state()["ImageBlockPublicAccessState"] == "unblocked"
     resp = ec2.enable_image_block_public_access(ImageBlockPublicAccessState="block-new-sharing")
     assert resp["ImageBlockPublicAccessState"] == "block-new-sharing"
-    assert ec2.get_image_block_public_access_state()["ImageBlockPublicAccessState"] == "block-new-sharing"
+    assert (
+        ec2.get_image_block_public_access_state()["ImageBlockPublicAccessState"]
+        == "block-new-sharing"
+    )
     assert dst.get_image_block_public_access_state()["ImageBlockPublicAccessState"] == "unblocked"
     with pytest.raises(ClientError) as exc:
         ec2.modify_image_attribute(ImageId=ami, LaunchPermission={"Add": [{"Group": "all"}]})
@@ -337,7 +376,10 @@ def test_block_public_access(prism_sandbox):
     ec2.modify_image_attribute(ImageId=ami, LaunchPermission={"Add": [{"Group": "all"}]})
     assert image(ec2, ami)["Public"] is True
     sb.set_block_public_access(DST, True)
-    assert dst.get_image_block_public_access_state()["ImageBlockPublicAccessState"] == "block-new-sharing"
+    assert (
+        dst.get_image_block_public_access_state()["ImageBlockPublicAccessState"]
+        == "block-new-sharing"
+    )
 
 
 def test_block_public_access_default_on():
@@ -350,13 +392,22 @@ def test_copy_image_tags_and_encryption(prism_sandbox):
     sb = prism_sandbox
     iid = sb.create_instance("box", state="stopped")
     ec2, dst = client(sb), client(sb, region=DST)
-    ami = ec2.create_image(InstanceId=iid, Name="tpl-enc", TagSpecifications=[
-        {"ResourceType": "image", "Tags": [{"Key": "team", "Value": "geo"}]}])["ImageId"]
+    ami = ec2.create_image(
+        InstanceId=iid,
+        Name="tpl-enc",
+        TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "team", "Value": "geo"}]}],
+    )["ImageId"]
     plain = dst.copy_image(SourceImageId=ami, SourceRegion=SRC, Name="tpl-enc-plain")["ImageId"]
     assert image(dst, plain).get("Tags", []) == []
     key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    enc = dst.copy_image(SourceImageId=ami, SourceRegion=SRC, Name="tpl-enc", CopyImageTags=True,
-                         Encrypted=True, KmsKeyId=key)["ImageId"]
+    enc = dst.copy_image(
+        SourceImageId=ami,
+        SourceRegion=SRC,
+        Name="tpl-enc",
+        CopyImageTags=True,
+        Encrypted=True,
+        KmsKeyId=key,
+    )["ImageId"]
     img = image(dst, enc)
     assert img["Tags"] == [{"Key": "team", "Value": "geo"}]
     ebs = img["BlockDeviceMappings"][0]["Ebs"]
@@ -403,18 +454,33 @@ def test_create_image_while_stopping_refused(prism_sandbox):
     assert error_code(exc) == "IncorrectInstanceState"
 
 
-@pytest.mark.parametrize("call", [
-    lambda ec2, iid, ami: ec2.stop_instances(InstanceIds=[iid], DryRun=True),
-    lambda ec2, iid, ami: ec2.start_instances(InstanceIds=[iid], DryRun=True),
-    lambda ec2, iid, ami: ec2.create_image(InstanceId=iid, Name="tpl-dry", DryRun=True),
-    lambda ec2, iid, ami: ec2.copy_image(SourceImageId=ami, SourceRegion=SRC, Name="x-dry", DryRun=True),
-    lambda ec2, iid, ami: ec2.modify_image_attribute(
-        ImageId=ami, LaunchPermission={"Add": [{"Group": "all"}]}, DryRun=True),
-    lambda ec2, iid, ami: ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, DryRun=True),
-    lambda ec2, iid, ami: ec2.enable_image_block_public_access(
-        ImageBlockPublicAccessState="block-new-sharing", DryRun=True),
-], ids=["stop", "start", "create_image", "copy_image", "modify_image_attribute", "run_instances",
-        "enable_bpa"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ec2, iid, ami: ec2.stop_instances(InstanceIds=[iid], DryRun=True),
+        lambda ec2, iid, ami: ec2.start_instances(InstanceIds=[iid], DryRun=True),
+        lambda ec2, iid, ami: ec2.create_image(InstanceId=iid, Name="tpl-dry", DryRun=True),
+        lambda ec2, iid, ami: ec2.copy_image(
+            SourceImageId=ami, SourceRegion=SRC, Name="x-dry", DryRun=True
+        ),
+        lambda ec2, iid, ami: ec2.modify_image_attribute(
+            ImageId=ami, LaunchPermission={"Add": [{"Group": "all"}]}, DryRun=True
+        ),
+        lambda ec2, iid, ami: ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, DryRun=True),
+        lambda ec2, iid, ami: ec2.enable_image_block_public_access(
+            ImageBlockPublicAccessState="block-new-sharing", DryRun=True
+        ),
+    ],
+    ids=[
+        "stop",
+        "start",
+        "create_image",
+        "copy_image",
+        "modify_image_attribute",
+        "run_instances",
+        "enable_bpa",
+    ],
+)
 def test_dry_run(prism_sandbox, call):
     iid = prism_sandbox.create_instance("box")
     ec2 = client(prism_sandbox)
@@ -431,9 +497,16 @@ def test_dry_run(prism_sandbox, call):
 
 def test_create_instance_details(prism_sandbox):
     sb = prism_sandbox
-    iid = sb.create_instance("analysis", instance_type="m5.large", architecture="arm64",
-                             volume_size_gb=50, extra_volumes=2, tags={"Project": "p1"},
-                             encrypted=True, ports=[22, 8888])
+    iid = sb.create_instance(
+        "analysis",
+        instance_type="m5.large",
+        architecture="arm64",
+        volume_size_gb=50,
+        extra_volumes=2,
+        tags={"Project": "p1"},
+        encrypted=True,
+        ports=[22, 8888],
+    )
     ec2 = client(sb)
     inst = instance(ec2, iid)
     assert inst["State"]["Name"] == "running"
@@ -475,3 +548,38 @@ def test_spot_and_instance_store_cannot_stop(prism_sandbox):
             ec2.stop_instances(InstanceIds=[iid])
         assert error_code(exc) == "UnsupportedOperation"
         assert instance(ec2, iid)["State"]["Name"] == "running"
+
+
+def test_account_listings_hold_only_what_the_account_made(prism_sandbox):
+    sb = prism_sandbox
+    iid = sb.create_instance("box", state="stopped")
+    ec2 = client(sb)
+    assert ec2.describe_images(Owners=["self"])["Images"] == []  # base AMI is amazon's
+    assert ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
+    ami = ec2.create_image(InstanceId=iid, Name="tpl-own")["ImageId"]
+    assert [i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]] == [ami]
+    owned = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    assert owned == set(snapshot_ids(image(ec2, ami)))
+
+
+def test_patches_inert_outside_the_sandbox(prism_sandbox_server, monkeypatch):
+    """moto's mock_aws in the same process keeps moto's behaviour (no sandbox request)."""
+    from moto import mock_aws
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    with mock_aws():
+        ec2 = boto3.client(
+            "ec2",
+            region_name="ap-south-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        ami = ec2.register_image(Name="base", RootDeviceName="/dev/sda1")["ImageId"]
+        iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        assert instance(ec2, iid)["State"]["Name"] == "running"
+        ec2.stop_instances(InstanceIds=[iid])
+        assert instance(ec2, iid)["State"]["Name"] == "stopped"  # moto's own: instant
+        ec2.create_image(InstanceId=iid, Name="same")
+        ec2.create_image(InstanceId=iid, Name="same")  # moto allows duplicates
+    prism_sandbox_server.reset()  # mock_aws shares moto's backends with the server

@@ -1,0 +1,81 @@
+"""The pytest plugin prism_core.testing: fixtures for prism and plugin authors."""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+
+import pytest
+
+import prism_core.testing as testing
+
+
+@pytest.fixture
+def fake_main(monkeypatch):
+    """A stand-in prism_core.main (the real one lives in the core's branch)."""
+    module = types.ModuleType("prism_core.main")
+    seen: dict = {}
+
+    def main(argv):
+        seen["argv"] = argv
+        seen["stdin_tty"] = sys.stdin.isatty()
+        seen["stdin"] = sys.stdin.read()
+        print('{"ok": true}')
+        print("warning", file=sys.stderr)
+        return 3
+
+    module.main = main
+    monkeypatch.setitem(sys.modules, "prism_core.main", module)
+    return seen
+
+
+def test_run_prism_captures_output_and_exit_code(run_prism, fake_main):
+    result = run_prism("save", "box", "tpl", "--yes", input="y\n")
+    assert result.exit_code == 3
+    assert result.json() == {"ok": True}
+    assert result.stderr == "warning\n"
+    assert fake_main == {
+        "argv": ["save", "box", "tpl", "--yes"],
+        "stdin_tty": False,
+        "stdin": "y\n",
+    }
+    assert sys.stdin is sys.__stdin__ or not isinstance(sys.stdin, testing._NoTTYStringIO)
+
+
+def test_prism_plugin_registers_for_one_test(prism_plugin):
+    marker = object()
+    prism_plugin(marker, "my-plugin")
+    assert ("my-plugin", marker) in testing.EXTRA_PLUGINS
+
+
+def test_prism_plugin_list_restored():
+    assert testing.EXTRA_PLUGINS == []
+
+
+def test_prism_sandbox_environment(prism_sandbox, tmp_path):
+    assert os.environ["AWS_ENDPOINT_URL"] == prism_sandbox.endpoint
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
+    assert os.environ["PRISM_POLL_DELAY_SECONDS"] == "0.01"
+    home = os.environ["PRISM_HOME"]
+    assert os.path.isdir(home) and os.listdir(home) == []
+    assert not os.path.exists(os.environ["AWS_CONFIG_FILE"])
+    assert not os.path.exists(os.environ["AWS_SHARED_CREDENTIALS_FILE"])
+    assert "AWS_PROFILE" not in os.environ and "AWS_REGION" not in os.environ
+    assert prism_sandbox.timings == prism_sandbox.timings.fast()
+
+
+def test_testing_module_is_cheap_to_import():
+    import subprocess
+
+    code = (
+        "import sys, prism_core.testing; "
+        "print(any(m.split('.')[0] in ('moto', 'boto3') for m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert out.stdout.strip() == "False", out.stderr
