@@ -69,9 +69,9 @@ def copy_to_region(ctx: SaveContext, source: RegionImage, region: str) -> Region
         image.error = error_message(exc)
         ctx.record_image(image)
     if image.error:
-        ctx.progress.line("fail", f"Copy to {region} failed: {image.error}")
+        ctx.progress.line("fail", f"Copy to {region} failed: {image.error}", since="copy")
         return image
-    ctx.progress.line("ok", f"AMI copied to region {region}: {image.image_id}")
+    ctx.progress.line("ok", f"AMI copied to region {region}: {image.image_id}", since="copy")
     share_in_region(ctx, image)
     return image
 

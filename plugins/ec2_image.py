@@ -74,7 +74,7 @@ def prism_image(ctx: SaveContext) -> RegionImage:
         image.image_id = _create(ctx, ec2)
         image.state = PENDING
         ctx.record_image(image)
-    ctx.progress.line("ok", f"AMI creation started: {image.image_id}")
+    ctx.progress.line("ok", f"AMI creation started: {image.image_id}", since="image")
     image_id = image.image_id
 
     def snapshots_listed() -> list[str] | None:
@@ -121,7 +121,7 @@ def prism_post_image(ctx: SaveContext) -> None:
         image.state = AVAILABLE
         image.snapshot_ids = image_snapshot_ids(data) or image.snapshot_ids
         ctx.record_image(image)
-        ctx.progress.line("ok", f"AMI {image_id} is available")
+        ctx.progress.line("ok", f"AMI {image_id} is available", since="wait")
     share_in_region(ctx, image)
 
 

@@ -59,6 +59,8 @@ def prism_register(ctx: SaveContext) -> list[str]:
             ctx.progress.line("fail", f"Registry write in {region} failed: {error_message(exc)}")
     if written:
         ctx.progress.line(
-            "ok", f"AMI registered in template registry ({base}, {len(images)} region(s))"
+            "ok",
+            f"AMI registered in template registry ({base}, {len(images)} region(s))",
+            since="register",
         )
     return written

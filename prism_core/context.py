@@ -84,12 +84,17 @@ class SaveContext:
     def wait(
         self, check: Callable[[], T | None], *, what: str, limit: str, hint: str | None = None
     ) -> T:
-        """Poll ``check`` with the configured delay and the ``limit`` named timeout."""
-        return wait_for(
-            check,
-            what=what,
-            timeout=self.settings.timeouts[limit],
-            poll=self.settings.poll_delay,
-            hint=hint,
-            cancel=self.cancel,
-        )
+        """Poll ``check`` with the configured delay and the ``limit`` named timeout.
+
+        While it waits, ``what`` is shown as a live progress line with the elapsed time.
+        """
+        with self.progress.waiting(what) as on_tick:
+            return wait_for(
+                check,
+                what=what,
+                timeout=self.settings.timeouts[limit],
+                poll=self.settings.poll_delay,
+                hint=hint,
+                cancel=self.cancel,
+                on_tick=on_tick,
+            )

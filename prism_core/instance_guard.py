@@ -64,7 +64,6 @@ class InstanceGuard:
         if not state.stopped_by_prism:
             ctx.record(stopped_by_prism=True, downtime_started=time.time())
         ctx.progress.line("stop", "Stopping instance for consistent AMI creation...")
-        started = time.monotonic()
         current = describe_instance(self.ec2, instance_id, ctx.source_region).state
         if current in ("pending", "running"):
             self.ec2.stop_instances(InstanceIds=[instance_id])
@@ -80,7 +79,7 @@ class InstanceGuard:
             return None
 
         ctx.wait(stopped, what=f"instance {instance_id} to stop", limit="stop")
-        ctx.progress.line("ok", f"Instance stopped ({time.monotonic() - started:.1f}s)")
+        ctx.progress.line("ok", "Instance stopped", since="stop")
 
     def restart(self) -> None:
         """Start the instance now if prism stopped it; confirm ``running`` in the background."""
@@ -134,7 +133,7 @@ class InstanceGuard:
             self.start_error = error_message(exc)
             return
         ctx.record(downtime_ended=time.time())
-        ctx.progress.line("ok", "Instance restarted successfully")
+        ctx.progress.line("ok", "Instance restarted successfully", since="start")
 
     def join(self) -> None:
         """Wait for the running confirmation; a failure to start is reported."""

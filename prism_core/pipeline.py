@@ -33,6 +33,7 @@ from prism_core.exceptions import (
 )
 from prism_core.instance_guard import InstanceGuard
 from prism_core.journal import Journal
+from prism_core.plan import plan_lines  # noqa: F401  (kept importable from here)
 from prism_core.plugin_manager import PrismPluginManager
 from prism_core.progress import Progress
 from prism_core.request import SaveRequest
@@ -160,40 +161,6 @@ def preflight(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:
         raise PluginRefusal(f"{plugin} refused the save: {exc}") from exc
     ctx.state.notes = notes
     return notes
-
-
-def plan_lines(ctx: SaveContext, will_stop: bool) -> list[str]:
-    """The plan shown before the confirmation and by ``--dry-run``."""
-    request, state = ctx.request, ctx.state
-    lines = [
-        f"Instance:   {request.instance_name} ({request.instance_id}, {ctx.instance.state}, "
-        f"{ctx.instance.instance_type}) in {request.region}",
-        f"Template:   {request.template_name} (version {state.template_version})",
-        f"AMI name:   {state.image_name}",
-        "Regions:    " + ", ".join([request.region, *request.copy_to_regions]),
-    ]
-    if will_stop:
-        lines.append(
-            "Downtime:   the instance is stopped, then started again as soon as the "
-            "image's snapshots are taken"
-        )
-    elif request.no_reboot:
-        lines.append(
-            "Downtime:   none (--no-reboot: the image is taken from the running "
-            "instance; files being written may be inconsistent)"
-        )
-    else:
-        lines.append("Downtime:   none (the instance is stopped and stays stopped)")
-    if request.public:
-        lines.append("Sharing:    PUBLIC - any AWS account can launch it, in every region above")
-    if request.share_with:
-        lines.append("Sharing:    " + ", ".join(request.share_with))
-    if request.project_id:
-        lines.append(f"Project:    {request.project_id}")
-    if request.validate:
-        lines.append("Validation: boot a throwaway instance from the new AMI before registering it")
-    lines.extend(f"Note:       {note}" for note in ctx.state.notes)
-    return lines
 
 
 @dataclass
@@ -418,5 +385,5 @@ def _run_phase(ctx: SaveContext, hooks: PrismPluginManager, phase: str) -> Any:
             "fix the permissions and run `prism save --resume`",
         ) from None
     ctx.record(template_path=str(path))
-    ctx.progress.line("ok", f"Template definition created: {path}")
+    ctx.progress.line("ok", f"Template definition created: {path}", since="template")
     return str(path)

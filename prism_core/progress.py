@@ -1,17 +1,21 @@
 """Progress lines on stderr: each phase with its outcome and elapsed time.
 
 On a terminal that can show them, lines carry the seed workflow's emoji; elsewhere
-(pipes, ``NO_COLOR``, ``TERM=dumb``, non-UTF-8 encodings) they are plain text with no
-control codes. Standard output stays free for the result document.
+(pipes, ``NO_COLOR``, ``TERM=dumb``, non-UTF-8 encodings) they are plain text. While
+something is awaited (:meth:`Progress.waiting`), a terminal shows one live line per
+wait with a spinner and the elapsed time, redrawn in place below the permanent lines;
+anywhere else a plain "still waiting" line is printed every ``status_every`` seconds
+and no control codes are written. Standard output stays free for the result document.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -33,6 +37,10 @@ ICONS = {
     "time": ("🕒", "-"),
     "next": ("✨", "-"),
 }
+SPINNER_FANCY = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+SPINNER_PLAIN = "|/-\\"
+REDRAW_SECONDS = 0.2
+STATUS_EVERY_SECONDS = 30.0
 
 
 def format_duration(seconds: float) -> str:
@@ -46,45 +54,182 @@ def format_duration(seconds: float) -> str:
     return f"{minutes}m {secs}s" if minutes else f"{secs}s"
 
 
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(getattr(stream, "isatty", lambda: False)())
+    except (ValueError, OSError):  # a closed stream
+        return False
+
+
 def wants_emoji(stream: TextIO) -> bool:
     """Whether ``stream`` is a terminal that can show emoji."""
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-    isatty = getattr(stream, "isatty", lambda: False)
-    return bool(isatty()) and encoding == "utf8"
+    return _isatty(stream) and encoding == "utf8"
+
+
+def wants_live(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal where lines may be redrawn in place."""
+    return _isatty(stream) and os.environ.get("TERM") != "dumb"
+
+
+class _Wait:
+    """One thing being waited on, shown as a live line."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.started = time.monotonic()
+        self.reported = self.started
 
 
 class Progress:
     """Writes progress to a stream; thread-safe (region copies report concurrently)."""
 
-    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        quiet: bool = False,
+        live: bool | None = None,
+        status_every: float = STATUS_EVERY_SECONDS,
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
         self.emoji = wants_emoji(self.stream)
-        self._lock = threading.Lock()
+        self.live = wants_live(self.stream) if live is None else live
+        self.status_every = status_every
+        self._lock = threading.RLock()
+        self._began: dict[str, float] = {}
+        self._waits: list[_Wait] = []
+        self._drawn = 0
+        self._frame = 0
+        self._ticker: threading.Thread | None = None
 
-    def line(self, kind: str, text: str, indent: int = 0) -> None:
-        """One line with the icon for ``kind``."""
+    # ------------------------------------------------------------------ lines
+
+    def line(self, kind: str, text: str, indent: int = 0, *, since: str | None = None) -> None:
+        """One line with the icon for ``kind``.
+
+        ``since`` names the kind of an earlier line (e.g. ``"copy"``): the time elapsed
+        since that line was last printed is appended, so an outcome shows how long its
+        phase took.
+        """
         if self.quiet:
             return
-        fancy, plain = ICONS.get(kind, ("", ""))
-        icon = fancy if self.emoji else plain
-        prefix = " " * indent + (f"{icon} " if icon else "")
+        now = time.monotonic()
         with self._lock:
-            self.stream.write(prefix + text + "\n")
-            self.stream.flush()
+            if since is not None and since in self._began:
+                text = f"{text} ({format_duration(now - self._began[since])})"
+            if kind not in ("ok", "fail", "info", "warn", ""):
+                self._began[kind] = now
+            fancy, plain = ICONS.get(kind, ("", ""))
+            icon = fancy if self.emoji else plain
+            prefix = " " * indent + (f"{icon} " if icon else "")
+            self._write_above(prefix + text + "\n")
 
     def blank(self) -> None:
         """An empty separator line."""
         if not self.quiet:
             with self._lock:
-                self.stream.write("\n")
+                self._write_above("\n")
 
     @contextmanager
     def phase(self, kind: str, doing: str, done: str) -> Iterator[None]:
         """Announce ``doing``; on success print ``done`` with the elapsed time."""
         self.line(kind, doing)
-        started = time.monotonic()
         yield
-        self.line("ok", f"{done} ({format_duration(time.monotonic() - started)})")
+        self.line("ok", done, since=kind)
+
+    # ------------------------------------------------------------------ waits
+
+    @contextmanager
+    def waiting(self, what: str) -> Iterator[Callable[[float], None]]:
+        """Show ``what`` as awaited while the block runs; yields the ``on_tick`` callback.
+
+        The line appears at the first tick (a wait that succeeds at once shows
+        nothing) and disappears when the block ends.
+        """
+        entry = _Wait(what)
+        shown = False
+
+        def tick(elapsed: float) -> None:
+            nonlocal shown
+            if self.quiet:
+                return
+            with self._lock:
+                if not shown:
+                    shown = True
+                    self._waits.append(entry)
+                    if self.live and self._ticker is None:
+                        self._ticker = threading.Thread(
+                            target=self._animate, daemon=True, name="prism-progress"
+                        )
+                        self._ticker.start()
+                if self.live:
+                    self._redraw()
+                elif time.monotonic() - entry.reported >= self.status_every:
+                    entry.reported = time.monotonic()
+                    self.stream.write(
+                        f"   ... still waiting for {what} ({format_duration(elapsed)})\n"
+                    )
+                    self.stream.flush()
+
+        try:
+            yield tick
+        finally:
+            with self._lock:
+                if entry in self._waits:
+                    self._waits.remove(entry)
+                    if self.live:
+                        self._redraw()
+
+    def _animate(self) -> None:
+        """Redraw the live lines a few times a second while anything is awaited."""
+        while True:
+            time.sleep(REDRAW_SECONDS)
+            with self._lock:
+                if not self._waits:
+                    self._ticker = None
+                    return
+                self._frame += 1
+                self._redraw()
+
+    # ------------------------------------------------------------------ drawing
+
+    def _write_above(self, text: str) -> None:
+        """Write permanent text above the live block (lock held)."""
+        self._clear()
+        self.stream.write(text)
+        self._draw()
+        self.stream.flush()
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self.stream.write(f"\x1b[{self._drawn}A\r\x1b[J")
+            self._drawn = 0
+
+    def _draw(self) -> None:
+        if not self.live or not self._waits:
+            return
+        frames = SPINNER_FANCY if self.emoji else SPINNER_PLAIN
+        width = self._width()
+        now = time.monotonic()
+        for entry in self._waits:
+            spinner = frames[self._frame % len(frames)]
+            text = f"   {spinner} waiting for {entry.what} ({format_duration(now - entry.started)})"
+            if len(text) >= width:
+                text = text[: max(1, width - 2)] + "…"[: 1 if self.emoji else 0]
+            self.stream.write(text + "\n")
+        self._drawn = len(self._waits)
+
+    def _redraw(self) -> None:
+        self._clear()
+        self._draw()
+        self.stream.flush()
+
+    def _width(self) -> int:
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            return shutil.get_terminal_size().columns

@@ -33,19 +33,25 @@ def wait_for(
     poll: float,
     hint: str | None = None,
     cancel: threading.Event | None = None,
+    on_tick: Callable[[float], None] | None = None,
 ) -> T:
     """Call ``check`` until it returns a value other than ``None``; return that value.
 
     ``check`` raises to abort. After ``timeout`` seconds raises :class:`WaitTimeout`
     naming ``what`` and ``hint``; if ``cancel`` is set, raises :class:`WaitCancelled`.
+    ``on_tick(elapsed_seconds)`` is called after every check that is not yet done
+    (progress display uses it for the live line of this wait).
     """
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     schedule = poll_delays(poll)
     attempt = 0
     while True:
         result = check()
         if result is not None:
             return result
+        if on_tick is not None:
+            on_tick(time.monotonic() - started)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise WaitTimeout(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from argparse import RawDescriptionHelpFormatter
+
 from cement import Controller, ex
 
 from prism_core import __version__
@@ -16,8 +18,19 @@ EPILOG = f"""examples:
     prism save my-genomics-work team-genomics-env --share-with 111122223333
   a course environment for every student:
     prism save ml-course-prep cs229-environment --copy-to-regions us-east-2,us-west-2
+  not sure of the options? on a terminal, just run:
+    prism save
 
 {EXIT_CODES_HELP}"""
+
+
+PLUGINS_EPILOG = """examples:
+  prism plugins                      # which plugin runs which save phase
+  prism plugins -o json              # the same, for scripts
+  PRISM_DISABLE_PLUGINS=ssm-registry prism save my-analysis seismic-env
+                                     # save without writing the shared registry
+
+Plugins are found through the `prism.plugins` entry-point group."""
 
 
 class Base(Controller):
@@ -38,6 +51,10 @@ class Base(Controller):
 
     @ex(
         help="list the plugins loaded, their versions and hooks",
+        description="List the plugins prism loaded (built-in ones included), "
+        "their versions and the save phases they implement.",
+        epilog=PLUGINS_EPILOG,
+        formatter_class=RawDescriptionHelpFormatter,
         arguments=[OUTPUT_ARGUMENT, DEBUG_ARGUMENT],
     )
     def plugins(self) -> None:

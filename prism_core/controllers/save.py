@@ -16,23 +16,39 @@ from prism_core.exceptions import (
     EXIT_FAILURE,
     EXIT_OK,
     SEVERITY,
-    Cancelled,
     InputError,
 )
 from prism_core.journal import Journal, unfinished
 from prism_core.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
-from prism_core.pipeline import SaveOptions, SaveOutcome, execute, plan_lines, plan_save, preflight
+from prism_core.pipeline import SaveOptions, SaveOutcome, execute, plan_save, preflight
+from prism_core.plan import estimate_storage, plan_lines, show_plan, will_stop
 from prism_core.progress import Progress, format_duration, wants_emoji
+from prism_core.prompts import confirm, stdin_is_terminal
 from prism_core.request import SaveRequest
 from prism_core.validation import region_name
 
 SAVE_EPILOG = f"""examples:
-  prism save earthquake-analysis seismic-ml-env --description "ML for seismic data"
-  prism save my-genomics-work team-genomics-env --share-with 111122223333 --tag team=genomics
-  prism save ml-course-prep cs229-env --copy-to-regions us-east-2,us-west-2 --project cs229 --yes
-  prism save --resume           # finish a save interrupted on this machine
+  keep your own environment:
+    prism save earthquake-analysis seismic-ml-env --description "ML for seismic data"
+    prism launch seismic-ml-env aftershock-prediction --size GPU-L
+  share with your team:
+    prism save my-genomics-work team-genomics-env --share-with 111122223333 \\
+      --description "Genomics pipeline with BWA, GATK and R Bioconductor" --tag team=genomics
+  a course environment for every student, in two more regions:
+    prism save ml-course-prep cs229-environment --copy-to-regions us-east-2,us-west-2 \\
+      --project cs229 --yes
+  ask for everything (on a terminal):
+    prism save
+  check first, in a script:
+    prism save ml-course-prep cs229-environment --dry-run -o json
+  finish a save interrupted on this machine:
+    prism save --resume
 
---yes confirms the stop and, with --public, making the image public.
+On a terminal prism shows the plan (downtime, what is created where, storage cost)
+and asks before stopping anything; --yes skips that and is required when stdin is
+not a terminal. --yes also confirms making the image public (--public).
+Progress goes to stderr; the result (text, -o json or -o yaml) to stdout.
+
 {EXIT_CODES_HELP}"""
 
 SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
@@ -96,36 +112,6 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
 ]
 
 
-def _stdin_is_terminal() -> bool:
-    return bool(getattr(sys.stdin, "isatty", lambda: False)())
-
-
-def confirm(question: str, assume_yes: bool, flag: str = "--yes") -> None:
-    """Ask on a terminal (default No); without one, require ``flag``."""
-    if assume_yes:
-        return
-    if not _stdin_is_terminal():
-        raise InputError("confirmation needed but stdin is not a terminal", f"add {flag}")
-    import questionary
-
-    try:
-        answer = questionary.confirm(question, default=False).ask()
-    except EOFError:
-        answer = None
-    if not answer:
-        raise Cancelled("cancelled, nothing was changed")
-
-
-def _header(ctx: SaveContext, progress: Progress) -> None:
-    request = ctx.request
-    progress.line(
-        "save", f"Saving instance '{request.instance_name}' as template '{request.template_name}'"
-    )
-    progress.line("info", f"Instance ID: {request.instance_id}")
-    if request.description:
-        progress.line("info", f"Description: {request.description.splitlines()[0]}")
-
-
 def summary_text(outcome: SaveOutcome) -> str:
     """The closing summary, as in the seed workflow."""
     ctx, state = outcome.ctx, outcome.ctx.state
@@ -179,41 +165,52 @@ def run_save(app: Any) -> int:
         return run_resume(app)
     if pargs.abort:
         return run_abort(app)
-    if not pargs.instance or not pargs.template:
-        raise InputError(
-            "prism save needs INSTANCE and TEMPLATE",
-            "run `prism save INSTANCE TEMPLATE` (see `prism save --help`)",
-        )
     if pargs.region:
         region_name(pargs.region)
     settings = app.settings
     progress = Progress(sys.stderr)
     aws = AwsClients(pargs.region, settings.max_attempts)
-    options = SaveOptions(
-        instance=pargs.instance,
-        template=pargs.template,
-        description=pargs.description,
-        copy_to_regions=pargs.copy_to_regions,
-        project=pargs.project,
-        public=pargs.public,
-        share_with=pargs.share_with,
-        tags=list(pargs.tag or []),
-        no_reboot=pargs.no_reboot,
-        validate=pargs.validate,
-    )
+    if not pargs.instance or not pargs.template:
+        if not stdin_is_terminal():
+            raise InputError(
+                "prism save needs INSTANCE and TEMPLATE when stdin is not a terminal",
+                "run `prism save INSTANCE TEMPLATE --yes` (see `prism save --help`)",
+            )
+        from prism_core.wizard import ask_save_options
+
+        options = ask_save_options(pargs, aws, settings.templates_dir, progress)
+        progress.blank()
+    else:
+        options = SaveOptions(
+            instance=pargs.instance,
+            template=pargs.template,
+            description=pargs.description,
+            copy_to_regions=pargs.copy_to_regions,
+            project=pargs.project,
+            public=pargs.public,
+            share_with=pargs.share_with,
+            tags=list(pargs.tag or []),
+            no_reboot=pargs.no_reboot,
+            validate=pargs.validate,
+        )
+    if not pargs.yes and not pargs.dry_run and not stdin_is_terminal():
+        raise InputError("confirmation needed but stdin is not a terminal", "add --yes")
     ctx = plan_save(options, settings, aws, progress)
     hooks = app.plugin_manager
     preflight(ctx, hooks)
-    will_stop = not ctx.request.no_reboot and ctx.instance.state != "stopped"
-    plan = plan_lines(ctx, will_stop)
+    estimate = estimate_storage(ctx)
+    plan = plan_lines(ctx, will_stop(ctx), estimate)
     if pargs.dry_run:
         document = {
             "dry_run": True,
             "checks": "passed",
+            "exit_code": 0,
             "plan": plan,
             "request": ctx.request.to_dict(),
             "image_name": ctx.state.image_name,
             "version": ctx.state.template_version,
+            "will_stop": will_stop(ctx),
+            "storage_estimate": estimate.to_dict(),
         }
         emit(
             document,
@@ -221,21 +218,7 @@ def run_save(app: Any) -> int:
             "Dry run: every check passed, nothing was changed.\n\n" + "\n".join(plan),
         )
         return 0
-    _header(ctx, progress)
-    for line in plan:
-        progress.line("", line, indent=3)
-    if will_stop:
-        progress.blank()
-        progress.line(
-            "warn", "WARNING: Instance will be temporarily stopped to create a consistent AMI"
-        )
-        progress.line(
-            "", "This ensures the AMI captures a clean state of the filesystem.", indent=3
-        )
-        progress.line(
-            "", "The instance is restarted as soon as the image's snapshots are taken.", indent=3
-        )
-    progress.blank()
+    show_plan(ctx, progress, estimate)
     confirm("Continue?", pargs.yes)
     if ctx.request.public:
         regions = ", ".join([ctx.request.region, *ctx.request.copy_to_regions])
@@ -351,3 +334,9 @@ class Ami(Save):
         stacked_on = "base"
         stacked_type = "nested"
         help = "AMI commands (`prism ami save` is `prism save`)"
+        epilog = (
+            "examples:\n"
+            "  prism ami save earthquake-analysis seismic-ml-env   # same as prism save\n"
+            "  prism ami save --help                               # every option"
+        )
+        formatter_class = RawDescriptionHelpFormatter

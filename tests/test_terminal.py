@@ -1,0 +1,190 @@
+"""The wizard and the confirmation, driven in a real pseudo-terminal (pexpect)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+ENTER, CTRL_C, CTRL_D, DOWN, SPACE = "\r", "\x03", "\x04", "\x1b[B", " "
+TIMEOUT = 30
+
+
+def spawn(*args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
+    env = dict(os.environ if env is None else env)
+    env.update(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", LANG="C.UTF-8", PYTHONUTF8="1")
+    env.pop("NO_COLOR", None)
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "prism_core", *args],
+        env=env,
+        dimensions=(40, 120),
+        encoding="utf-8",
+        timeout=TIMEOUT,
+    )
+
+
+def finish(child: pexpect.spawn) -> tuple[int, str]:
+    child.expect(pexpect.EOF, timeout=60)
+    child.close()
+    return child.exitstatus, child.before
+
+
+def instance_state(sandbox, instance_id: str) -> str:
+    ec2 = sandbox.client("ec2")
+    data = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    return data["State"]["Name"]
+
+
+def own_images(sandbox, region: str = "us-east-1") -> list[str]:
+    """Images prism made (the sandbox's own base images are left out)."""
+    images = sandbox.client("ec2", region).describe_images(Owners=["self"])["Images"]
+    return [i["ImageId"] for i in images if i.get("Name", "").startswith("prism-")
+            and not i["Name"].startswith("prism-sandbox-")]
+
+
+_BOX: dict[str, object] = {}
+
+
+def _exists(sandbox, instance_id: str) -> bool:
+    try:
+        return instance_state(sandbox, instance_id) == "running" and not own_images(sandbox)
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def box(prism_sandbox_server, tmp_path_factory):
+    """A running instance "box" shared by the tests that must change nothing.
+
+    Those tests assert that nothing changed, so one instance serves them all; it is
+    made again if another test reset the sandbox.
+    """
+    from prism_core.sandbox import Timings
+
+    sandbox = prism_sandbox_server
+    instance_id = _BOX.get("id")
+    if not isinstance(instance_id, str) or not _exists(sandbox, instance_id):
+        sandbox.timings = Timings.fast()
+        sandbox.reset()
+        instance_id = sandbox.create_instance("box")
+        aws = tmp_path_factory.mktemp("aws-config")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PRISM_"))}
+        env.update(sandbox.env())
+        env.update(
+            PRISM_HOME=str(tmp_path_factory.mktemp("prism-home")),
+            PRISM_POLL_DELAY_SECONDS="0.01",
+            AWS_CONFIG_FILE=str(aws / "none"),
+            AWS_SHARED_CREDENTIALS_FILE=str(aws / "none"),
+        )
+        _BOX.update(id=instance_id, env=env)
+    return sandbox, instance_id, _BOX["env"]
+
+
+# The wizard's prompts in order, with the keys that answer each one.
+WIZARD = [
+    ("Which instance", ENTER),
+    ("Template name", "seismic-env" + ENTER),
+    ("Description", "Seismic ML" + ENTER),
+    ("Copy the image", ENTER),
+    ("Project", ENTER),
+    ("Who may launch", ENTER),
+    ("Continue?", "y"),
+]
+
+
+@pytest.mark.parametrize("key", [CTRL_C, CTRL_D], ids=["ctrl-c", "ctrl-d"])
+@pytest.mark.parametrize("stop_at", range(len(WIZARD)), ids=[p for p, _ in WIZARD])
+def test_cancel_at_each_wizard_prompt_changes_nothing(box, stop_at, key):
+    sandbox, instance_id, env = box
+    child = spawn("save", env=env)
+    for prompt, answer in WIZARD[:stop_at]:
+        child.expect_exact(prompt)
+        child.send(answer)
+    child.expect_exact(WIZARD[stop_at][0])
+    child.send(key)
+    code, output = finish(child)
+    assert code == 2, output
+    assert "Traceback" not in output
+    assert "nothing was changed" in output
+    assert instance_state(sandbox, instance_id) == "running"
+    assert own_images(sandbox) == []
+
+
+@pytest.mark.parametrize("key", ["n", ENTER, CTRL_C, CTRL_D], ids=["no", "default", "c-c", "c-d"])
+def test_confirmation_refused_changes_nothing(box, key):
+    sandbox, instance_id, env = box
+    child = spawn("save", "box", "env1", env=env)
+    child.expect_exact("WARNING: Instance will be temporarily stopped")
+    child.expect_exact("Continue?")
+    child.expect_exact("(y/N)")
+    child.send(key)
+    code, output = finish(child)
+    assert code == 2, output
+    assert "cancelled, nothing was changed" in output
+    assert "Traceback" not in output
+    assert instance_state(sandbox, instance_id) == "running"
+    assert own_images(sandbox) == []
+
+
+def test_public_needs_a_second_yes(box):
+    sandbox, instance_id, env = box
+    child = spawn("save", "box", "env1", "--public", env=env)
+    child.expect_exact("Continue?")
+    child.send("y")
+    child.expect_exact("PUBLIC")
+    child.send("n")
+    code, output = finish(child)
+    assert code == 2, output
+    assert instance_state(sandbox, instance_id) == "running"
+    assert own_images(sandbox) == []
+
+
+def test_full_wizard_run_saves(prism_sandbox):
+    instance_id = prism_sandbox.create_instance("earthquake", tags={"prism:template": "python-ml"})
+    prism_sandbox.create_instance("old-box", state="stopped")
+    prism_sandbox.create_instance("gone", state="terminated")
+    child = spawn("save")
+    child.expect_exact("Which instance")
+    child.expect_exact("python-ml")  # the template tag is listed
+    child.expect_exact("old-box")
+    child.send(ENTER)  # sorted by name: earthquake first
+    child.expect_exact("Template name")
+    child.send("bad name")
+    child.expect_exact("invalid template name")
+    child.send("\x7f" * 5 + "-env" + ENTER)
+    child.expect_exact("is a new template")
+    child.expect_exact("Description")
+    child.send("Seismic ML" + ENTER)
+    child.expect_exact("Copy the image")
+    child.expect_exact("us-east-2")
+    child.send(SPACE + ENTER)  # the first region in the list
+    child.expect_exact("Project")
+    child.send("quake-2024" + ENTER)
+    child.expect_exact("Who may launch")
+    child.send(DOWN + ENTER)
+    child.expect_exact("Account ids")
+    child.send("12345" + ENTER)
+    child.expect_exact("not an account id")
+    child.send("\x7f" * 5 + "111122223333" + ENTER)
+    child.expect_exact("Storage:")
+    child.expect_exact("upper bound")
+    child.expect_exact("WARNING")
+    child.expect_exact("Continue?")
+    child.send("y")
+    child.expect_exact("Instance saved as AMI successfully", timeout=60)
+    code, output = finish(child)
+    assert code == 0, output
+    assert "prism launch bad-env" in output
+    template = Path(os.environ["PRISM_HOME"]) / "templates" / "bad-env.yaml"
+    assert template.exists()
+    assert "quake-2024" in template.read_text()
+    assert instance_state(prism_sandbox, instance_id) == "running"
+    [image_id] = own_images(prism_sandbox)
+    permissions = prism_sandbox.client("ec2").describe_image_attribute(
+        ImageId=image_id, Attribute="launchPermission"
+    )["LaunchPermissions"]
+    assert {"UserId": "111122223333"} in permissions
