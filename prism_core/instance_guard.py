@@ -24,19 +24,26 @@ from prism_core.waiting import wait_for
 
 @contextmanager
 def sigint_shield(progress: Any) -> Iterator[None]:
-    """Defer Ctrl-C while the instance is being brought back (main thread only)."""
+    """Defer Ctrl-C while the instance is being brought back (main thread only).
+
+    A Ctrl-C that arrives inside is delivered again as soon as the block ends.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    caught: list[int] = []
 
     def deferred(signum: int, frame: Any) -> None:
-        progress.line("warn", "Bringing the instance back first; prism exits when it is done.")
+        caught.append(signum)
+        progress.line("warn", "Bringing the instance back first; prism stops when it is done.")
 
     previous = signal.signal(signal.SIGINT, deferred)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+    if caught:
+        signal.raise_signal(signal.SIGINT)
 
 
 class InstanceGuard:

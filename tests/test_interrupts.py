@@ -55,7 +55,7 @@ class PrismProcess:
 
 @pytest.fixture
 def slow_cloud(prism_sandbox, monkeypatch):
-    prism_sandbox.timings = Timings(stop=0.6, start=0.3, snapshot=1.0, image=2.0, copy=2.5)
+    prism_sandbox.timings = Timings(stop=1.5, start=0.3, snapshot=1.5, image=2.0, copy=2.5)
     monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "0.1")
     return prism_sandbox
 
