@@ -3,8 +3,9 @@
 Written in the source region and in every copy region that succeeded, under the
 configured prefix (default ``/prism/``)::
 
-    /prism/templates/<name>/template         the template document (JSON)
-    /prism/templates/<name>/ami/<arch>       this region's AMI id
+    /prism/templates/<name>/template         the newest template document (JSON)
+    /prism/templates/<name>/versions/<N>     every version's document (JSON), kept
+    /prism/templates/<name>/ami/<arch>       this region's AMI id (newest version)
 
 so a teammate in the same account with an empty PRISM_HOME can launch it.
 """
@@ -16,12 +17,10 @@ import json
 from prism_core import hookimpl
 from prism_core.aws import error_message
 from prism_core.context import SaveContext
+from prism_core.registry import parameter_base
 from prism_core.templates import build_document
 
-
-def parameter_base(prefix: str, template: str) -> str:
-    """``<prefix>templates/<template>``."""
-    return f"{prefix}templates/{template}"
+__all__ = ["parameter_base", "prism_register"]
 
 
 @hookimpl
@@ -32,13 +31,16 @@ def prism_register(ctx: SaveContext) -> list[str]:
         return []
     ctx.progress.line("register", "Registering AMI in template registry...")
     base = parameter_base(ctx.settings.registry_prefix, ctx.request.template_name)
-    document = json.dumps(build_document(ctx), sort_keys=True)
+    doc = build_document(ctx)
+    document = json.dumps(doc, sort_keys=True)
+    version = int(doc.get("version") or 1)
     written: list[str] = []
     for region, image in images.items():
         ssm = ctx.aws.client("ssm", region)
         arch = image.architecture or ctx.instance.architecture
         entries = {
             f"{base}/ami/{arch}": image.image_id or "",
+            f"{base}/versions/{version}": document,
             f"{base}/template": document,
         }
         try:

@@ -64,6 +64,14 @@ class OperationFailed(PrismError):
     """A cloud operation failed after changes began."""
 
 
+class ValidationFailed(OperationFailed):
+    """A check of the new image failed (e.g. ``--validate``'s boot check).
+
+    Raised from ``prism_post_image``, it stops the save before the image is copied,
+    registered or written as a template; the image itself is kept, unregistered.
+    """
+
+
 class WaitTimeout(OperationFailed):
     """A wait ran out of time; the message says what was awaited and what to do."""
 

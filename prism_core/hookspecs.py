@@ -61,6 +61,11 @@ def prism_post_image(ctx: SaveContext) -> None:
     ends ``failed``) and applies ``--public``/``--share-with`` in the source region,
     so later implementations see an available image. Every implementation runs;
     the return value is ignored.
+
+    Raise :class:`prism_core.exceptions.ValidationFailed` to stop the save here: the
+    image is kept but not copied, registered or written as a template (the built-in
+    ``boot-check`` plugin does this for ``prism save --validate``). Other exceptions
+    are recorded as a failed step and the save goes on.
     """
 
 

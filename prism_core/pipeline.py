@@ -29,6 +29,7 @@ from prism_core.exceptions import (
     OperationFailed,
     PluginRefusal,
     PrismError,
+    ValidationFailed,
 )
 from prism_core.instance_guard import InstanceGuard
 from prism_core.journal import Journal
@@ -58,11 +59,25 @@ class SaveOptions:
     share_with: str | None = None
     tags: list[str] = field(default_factory=list)
     no_reboot: bool = False
+    validate: bool = False
 
 
 def utc_now() -> str:
     """UTC ISO 8601 with a ``Z``, to the second."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def next_version(settings: Settings, aws: AwsClients, template: str, regions: list[str]) -> int:
+    """One more than the newest version of ``template``, local or in the registry.
+
+    Saving to an existing name therefore never overwrites a version someone else
+    registered.
+    """
+    from prism_core.registry import newest_version
+
+    local = templates.local_version(settings.templates_dir, template)
+    shared = newest_version(aws, settings.registry_prefix, template, regions)
+    return max(local, shared) + 1
 
 
 def plan_save(
@@ -100,8 +115,9 @@ def plan_save(
         public=options.public,
         share_with=shares,
         no_reboot=options.no_reboot,
+        validate=options.validate,
     )
-    version = templates.local_version(settings.templates_dir, template) + 1
+    version = next_version(settings, aws, template, [region, *copy_regions])
     stamp = started.replace("-", "").replace(":", "")
     state = SaveState(
         save_id=f"{template}-{stamp}-{secrets.token_hex(3)}",
@@ -162,6 +178,10 @@ def plan_lines(ctx: SaveContext, will_stop: bool) -> list[str]:
         lines.append("Sharing:    " + ", ".join(request.share_with))
     if request.project_id:
         lines.append(f"Project:    {request.project_id}")
+    if request.validate:
+        lines.append(
+            "Validation: boot a throwaway instance from the new AMI before registering it"
+        )
     lines.extend(f"Note:       {note}" for note in ctx.state.notes)
     return lines
 
@@ -273,7 +293,8 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
                 raise
             except Exception as exc:
                 source = ctx.source_image()
-                if phase == "post_image" and not (source and source.ok):
+                unusable = not (source and source.ok) or isinstance(exc, ValidationFailed)
+                if phase == "post_image" and unusable:
                     return _failed(ctx, hooks, guard, exc, phase, started)
                 _fail(ctx, hooks, exc, phase)
                 continue

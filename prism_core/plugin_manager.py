@@ -28,6 +28,7 @@ ENTRY_POINT_GROUP = "prism.plugins"
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("ec2-preflight", "prism_plugins.ec2_preflight"),
     ("ec2-image", "prism_plugins.ec2_image"),
+    ("boot-check", "prism_plugins.boot_check"),
     ("ec2-copy", "prism_plugins.ec2_copy"),
     ("ssm-registry", "prism_plugins.ssm_registry"),
     ("yaml-template", "prism_plugins.yaml_template"),

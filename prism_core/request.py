@@ -21,6 +21,7 @@ class SaveRequest:
     public: bool = False
     share_with: list[str] = field(default_factory=list)
     no_reboot: bool = False
+    validate: bool = False  # boot-check the new image before registering it
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe copy, as stored in the journal."""

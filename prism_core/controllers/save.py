@@ -60,6 +60,14 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
         {"action": "store_true", "help": "image the running instance without stopping it"},
     ),
     (
+        ["--validate"],
+        {
+            "action": "store_true",
+            "help": "boot a throwaway instance from the new AMI and register the "
+            "template only if it runs and passes its status checks",
+        },
+    ),
+    (
         ["-y", "--yes"],
         {
             "action": "store_true",
@@ -178,6 +186,7 @@ def run_save(app: Any) -> int:
         share_with=pargs.share_with,
         tags=list(pargs.tag or []),
         no_reboot=pargs.no_reboot,
+        validate=pargs.validate,
     )
     ctx = plan_save(options, settings, aws, progress)
     hooks = app.plugin_manager
