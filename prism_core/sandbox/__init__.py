@@ -14,7 +14,23 @@ from .timings import Timings
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Sandbox
 
-__all__ = ["Faults", "Sandbox", "Timings"]
+__all__ = ["Faults", "Sandbox", "Timings", "require_sandbox"]
+
+INSTALL_HINT = "pip install 'prism-cloud[sandbox]'"
+
+
+def require_sandbox() -> None:
+    """Import the sandbox server, or raise a one-line ``InputError`` saying what to install."""
+    from prism_core.exceptions import InputError
+
+    try:
+        import moto  # noqa: F401
+
+        from . import server  # noqa: F401
+    except ImportError:
+        raise InputError(
+            "moto is not installed; install the sandbox extra", INSTALL_HINT
+        ) from None
 
 
 def __getattr__(name: str) -> Any:
