@@ -7,6 +7,7 @@ user's own AWS configuration and templates are never read or written.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -57,49 +58,62 @@ class _Narrator:
         sys.stderr.flush()
 
 
+def _run_steps(
+    main: Any, steps: list[tuple[str, list[str]]], extra: list[str], narrator: _Narrator
+) -> int:
+    """Run each step's prism command in-process; stop at the first that fails."""
+    for number, (text, args) in enumerate(steps, 1):
+        narrator.say()
+        narrator.say(f"Step {number}/{len(steps)}: {text}...", "👉")
+        narrator.say(f"   $ {_display(args)}")
+        narrator.say()
+        code = int(main(args + extra) or 0)
+        sys.stdout.flush()
+        if code != 0:
+            narrator.say()
+            narrator.say(f"prism demo: step {number} failed (exit code {code}); "
+                         "the sandbox cloud is stopped", "❌")
+            return code
+    return 0
+
+
 def run_demo(app: Any) -> int:
     """The ``prism demo`` command body; returns the exit code."""
     from prism_core.sandbox import require_sandbox
 
     require_sandbox()
     from prism_core.main import main
-    from prism_core.sandbox import Sandbox, Timings
     from prism_core.sandbox.environment import isolated_environ, sandbox_variables
-    from prism_core.sandbox.seed import seed
 
     pargs = app.pargs
     fast = bool(pargs.fast)
     narrator = _Narrator()
     started = time.monotonic()
-    steps = demo_steps()
     extra = ["--debug"] if pargs.debug else []
     with tempfile.TemporaryDirectory(prefix="prism-demo-") as scratch:
-        sandbox = Sandbox(Timings.fast() if fast else Timings.demo())
-        sandbox.start()
-        try:
-            narrator.say(f"prism demo: a sandbox cloud is running at {sandbox.endpoint}", "🧪")
-            narrator.say("   (emulated EC2 and SSM on this machine: no AWS account, no network; "
-                         "your AWS configuration and templates are not touched)")
-            sandbox.reset()
-            seed(sandbox)
-            wanted = sandbox_variables(sandbox.endpoint, Path(scratch))
-            wanted["PRISM_HOME"] = str(Path(scratch) / "home")
-            wanted["PRISM_POLL_DELAY_SECONDS"] = "0.01" if fast else "0.5"
-            with isolated_environ(wanted):
-                for number, (text, args) in enumerate(steps, 1):
-                    narrator.say()
-                    narrator.say(f"Step {number}/{len(steps)}: {text}...", "👉")
-                    narrator.say(f"   $ {_display(args)}")
-                    narrator.say()
-                    code = main(args + extra)
-                    sys.stdout.flush()
-                    if code != 0:
-                        narrator.say()
-                        narrator.say(f"prism demo: step {number} failed (exit code {code}); "
-                                     "the sandbox cloud is stopped", "❌")
-                        return int(code)
-        finally:
-            sandbox.stop()
+        # Isolate first: even the sandbox's own boto3 clients must not see the
+        # user's AWS profile, config files or endpoints.
+        wanted = sandbox_variables("http://127.0.0.1:0", Path(scratch))
+        wanted["PRISM_HOME"] = str(Path(scratch) / "home")
+        wanted["PRISM_POLL_DELAY_SECONDS"] = "0.01" if fast else "0.5"
+        with isolated_environ(wanted):
+            from prism_core.sandbox import Sandbox, Timings
+            from prism_core.sandbox.seed import seed
+
+            sandbox = Sandbox(Timings.fast() if fast else Timings.demo())
+            sandbox.start()
+            try:
+                os.environ["AWS_ENDPOINT_URL"] = sandbox.endpoint
+                narrator.say(f"prism demo: a sandbox cloud is running at {sandbox.endpoint}", "🧪")
+                narrator.say("   (emulated EC2 and SSM on this machine: no AWS account, no "
+                             "network; your AWS configuration and templates are not touched)")
+                sandbox.reset()
+                seed(sandbox)
+                code = _run_steps(main, demo_steps(), extra, narrator)
+            finally:
+                sandbox.stop()
+    if code != 0:
+        return code
     narrator.say()
     narrator.say(f"Demo finished in {format_duration(time.monotonic() - started)}; the sandbox "
                  "cloud is stopped and its files are removed.", "🎉")

@@ -20,17 +20,26 @@ INSTALL_HINT = "pip install 'prism-cloud[sandbox]'"
 
 
 def require_sandbox() -> None:
-    """Import the sandbox server, or raise a one-line ``InputError`` saying what to install."""
+    """Raise a one-line ``InputError`` saying what to install if moto's server is missing.
+
+    Only looks the packages up: importing moto reads the AWS configuration, which
+    callers isolate first.
+    """
+    from importlib.util import find_spec
+
     from prism_core.exceptions import InputError
 
-    try:
-        import moto  # noqa: F401
-
-        from . import server  # noqa: F401
-    except ImportError:
-        raise InputError(
-            "moto is not installed; install the sandbox extra", INSTALL_HINT
-        ) from None
+    for name in ("moto", "flask", "werkzeug"):
+        try:
+            found = find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise InputError(
+                f"{'moto' if name == 'moto' else 'moto[server]'} is not installed; "
+                "install the sandbox extra",
+                INSTALL_HINT,
+            )
 
 
 def __getattr__(name: str) -> Any:

@@ -42,6 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     folder = args.dir or daemon.sandbox_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    # moto reads the AWS configuration when imported: never the user's.
+    from prism_core.sandbox.environment import changes, sandbox_variables
+
+    for key, value in changes(sandbox_variables("http://127.0.0.1:0", folder), os.environ).items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
     try:
         from prism_core.sandbox import Sandbox, Timings
