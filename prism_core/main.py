@@ -12,8 +12,10 @@ from cement.ext.ext_yaml import YamlConfigHandler
 
 from prism_core.aws import one_line
 from prism_core.controllers.base import Base
+from prism_core.controllers.demo import Demo
 from prism_core.controllers.instances import Instances
 from prism_core.controllers.launch import Launch
+from prism_core.controllers.sandbox import SandboxController
 from prism_core.controllers.save import Ami, Save
 from prism_core.controllers.templates import Templates
 from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError
@@ -56,7 +58,10 @@ class PrismApp(App):
         config_file_suffix = ".yml"
         config_dirs: list[str] = []
         config_defaults: dict[str, dict[str, Any]] = {"prism": {}}
-        handlers = [SafeYamlConfigHandler, Base, Save, Ami, Launch, Instances, Templates]
+        handlers = [
+            SafeYamlConfigHandler, Base, Save, Ami, Launch, Instances, Templates, Demo,
+            SandboxController,
+        ]
         exit_on_close = False
         framework_logging = False
         catch_signals = [signal.SIGINT, signal.SIGTERM]

@@ -246,6 +246,12 @@ class _Server(ThreadedMotoServer):
         self._server_ready_event.set()
         self._server.serve_forever()
 
+    def stop(self) -> None:
+        """Stop serving, join the thread and close the listening socket (moto leaves it open)."""
+        super().stop()
+        if self._server is not None:
+            self._server.server_close()
+
 
 class Sandbox:
     """An embedded EC2/SSM/STS endpoint on loopback that behaves like EC2 where moto does not."""
@@ -493,6 +499,44 @@ class Sandbox:
             backend.amis[ami.id] = ami
             self._base_amis[key] = image_id = ami.id
         return image_id
+
+    def publish_base_images(
+        self, parameters: dict[str, str], regions: Iterable[str] = ("us-east-1",)
+    ) -> dict[str, dict[str, str]]:
+        """Point public SSM parameters (name -> architecture) at the sandbox's base images.
+
+        Built-in templates resolve their AMI from such parameters (e.g. Canonical's
+        ``/aws/service/canonical/...``), which moto does not ship and its API refuses
+        to create. Returns region -> parameter name -> AMI id.
+        """
+        import datetime
+
+        from moto.ssm.models import Parameter, ssm_backends
+
+        published: dict[str, dict[str, str]] = {}
+        for region in regions:
+            ec2 = self.client("ec2", region)
+            published[region] = {}
+            for name, architecture in parameters.items():
+                image_id = self._base_image(ec2, region, architecture)
+                with self._serving():
+                    backend = ssm_backends[self._account_id()][region]
+                    backend._parameters[name].append(
+                        Parameter(
+                            account_id=self._account_id(),
+                            name=name,
+                            value=image_id,
+                            parameter_type="String",
+                            description="sandbox base image",
+                            allowed_pattern=None,
+                            keyid=None,
+                            last_modified_date=datetime.datetime.now(datetime.UTC),
+                            version=len(backend._parameters[name]) + 1,
+                            data_type="aws:ec2:image",
+                        )
+                    )
+                published[region][name] = image_id
+        return published
 
     @contextlib.contextmanager
     def _serving(self) -> Iterator[None]:
