@@ -201,7 +201,7 @@ def test_instance_restarted_before_the_image_is_available(prism_sandbox, run_pri
     from prism_core import hookimpl
 
     instance_id = prism_sandbox.create_instance("box")
-    prism_sandbox.timings.image = 1.0
+    prism_sandbox.timings.image = 3.0
     seen = {}
 
     class Observer:
