@@ -58,6 +58,7 @@ class SaveOptions:
     share_with: str | None = None
     tags: list[str] = field(default_factory=list)
     no_reboot: bool = False
+    plugin_options: dict[str, Any] = field(default_factory=dict)
 
 
 def utc_now() -> str:
@@ -100,6 +101,7 @@ def plan_save(
         public=options.public,
         share_with=shares,
         no_reboot=options.no_reboot,
+        options=dict(options.plugin_options),
     )
     version = templates.local_version(settings.templates_dir, template) + 1
     stamp = started.replace("-", "").replace(":", "")
@@ -194,6 +196,7 @@ class SaveOutcome:
             "images": {r: vars(i) for r, i in state.images.items()},
             "registry": list(state.registry),
             "failures": list(state.failures),
+            "notes": list(state.summary),
             "elapsed_seconds": round(self.elapsed, 3),
         }
 

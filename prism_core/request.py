@@ -21,6 +21,8 @@ class SaveRequest:
     public: bool = False
     share_with: list[str] = field(default_factory=list)
     no_reboot: bool = False
+    #: Values of options plugins added to ``prism save`` (``prism_add_options``), by dest.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe copy, as stored in the journal."""

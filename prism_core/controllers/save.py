@@ -126,6 +126,7 @@ def summary_text(outcome: SaveOutcome) -> str:
         lines.append(f"{icon('❌', 'FAILED:')} The save did not complete:")
     for failure in state.failures:
         lines.append(f"   - {failure}")
+    lines.extend(f"{icon('💡', '-')} {note}" for note in state.summary)
     lines.append(f"{icon('🕒', '-')} Total time: {format_duration(outcome.elapsed)}")
     downtime = state.downtime_seconds
     if downtime is not None:
@@ -168,16 +169,24 @@ def run_save(app: Any) -> int:
     settings = app.settings
     progress = Progress(sys.stderr)
     aws = AwsClients(pargs.region, settings.max_attempts)
+    plugin_options = {
+        option.dest: getattr(pargs, option.dest, None)
+        for option in getattr(app, "save_options", [])
+    }
+    copy_to_regions = pargs.copy_to_regions
+    if copy_to_regions is None:
+        copy_to_regions = settings.default_copy_regions
     options = SaveOptions(
         instance=pargs.instance,
         template=pargs.template,
         description=pargs.description,
-        copy_to_regions=pargs.copy_to_regions,
+        copy_to_regions=copy_to_regions,
         project=pargs.project,
         public=pargs.public,
         share_with=pargs.share_with,
         tags=list(pargs.tag or []),
         no_reboot=pargs.no_reboot,
+        plugin_options=plugin_options,
     )
     ctx = plan_save(options, settings, aws, progress)
     hooks = app.plugin_manager
@@ -269,6 +278,34 @@ def run_resume(app: Any) -> int:
     return worst
 
 
+SAVE_COMMAND: dict[str, Any] = {
+    "label": "save",
+    "help": "save an instance as a reusable template (AMI, copies, registry, YAML)",
+    "description": "Stop the instance safely, create an AMI, bring the instance back, "
+    "copy the AMI "
+    "to other regions, share it, register it and write a template for `prism launch`.",
+    "epilog": SAVE_EPILOG,
+    "formatter_class": RawDescriptionHelpFormatter,
+}
+
+
+def reserved_save_names() -> set[str]:
+    """Flags and dests of prism's own ``save`` arguments (plugins may not reuse them)."""
+    names: set[str] = set()
+    for flags, kwargs in SAVE_ARGUMENTS:
+        names.update(flags)
+        names.add(kwargs.get("dest") or max(flags, key=len).lstrip("-").replace("-", "_"))
+    return names
+
+
+def _save_command(extra: list[tuple[list[str], dict[str, Any]]]) -> Any:
+    def save(self: Controller) -> None:
+        """``prism save INSTANCE TEMPLATE [options]``."""
+        self.app.exit_code = run_save(self.app)
+
+    return ex(**SAVE_COMMAND, arguments=[*SAVE_ARGUMENTS, *extra])(save)
+
+
 class Save(Controller):
     """``prism save``: embedded in the base controller."""
 
@@ -277,19 +314,7 @@ class Save(Controller):
         stacked_on = "base"
         stacked_type = "embedded"
 
-    @ex(
-        label="save",
-        help="save an instance as a reusable template (AMI, copies, registry, YAML)",
-        description="Stop the instance safely, create an AMI, bring the instance back, "
-        "copy the AMI "
-        "to other regions, share it, register it and write a template for `prism launch`.",
-        epilog=SAVE_EPILOG,
-        formatter_class=RawDescriptionHelpFormatter,
-        arguments=SAVE_ARGUMENTS,
-    )
-    def save(self) -> None:
-        """``prism save INSTANCE TEMPLATE [options]``."""
-        self.app.exit_code = run_save(self.app)
+    save = _save_command([])
 
 
 class Ami(Save):
@@ -300,3 +325,14 @@ class Ami(Save):
         stacked_on = "base"
         stacked_type = "nested"
         help = "AMI commands (`prism ami save` is `prism save`)"
+
+
+def save_controllers(extra: list[tuple[list[str], dict[str, Any]]]) -> list[type[Controller]]:
+    """``Save`` and ``Ami`` with plugin-added arguments appended (same labels)."""
+    if not extra:
+        return [Save, Ami]
+    command = _save_command(extra)
+    return [
+        type("Save", (Save,), {"save": command}),
+        type("Ami", (Ami,), {"save": command}),
+    ]
