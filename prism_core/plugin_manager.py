@@ -235,7 +235,7 @@ class PrismPluginManager:
                         f"{self._describe(plugin)} returned {option!r} from prism_add_options",
                         "return prism_core.plugin_api.Option objects",
                     )
-                for name in {*option.flags, option.dest}:
+                for name in dict.fromkeys((*option.flags, option.dest)):
                     if name in owners and owners[name] != plugin:
                         raise self._clash(
                             f"option {name} of `prism {command}`", owners[name], plugin
