@@ -51,3 +51,9 @@ def marketplace(prism_sandbox, memory_keyring):
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(f"marketplace:\n  bucket: {BUCKET}\n")
     return s3
+
+
+@pytest.fixture(autouse=True)
+def _only_this_plugin(prism_only_plugins):
+    """Other installed prism plugins (e.g. an institution's policy) stay out of these tests."""
+    prism_only_plugins("marketplace")
