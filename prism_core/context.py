@@ -45,6 +45,22 @@ class SaveContext:
         return self.journal.state
 
     @property
+    def options(self) -> dict[str, Any]:
+        """Values of the ``prism save`` options plugins added, by dest (journaled)."""
+        return self.request.options
+
+    def plugin_settings(self, section: str) -> dict[str, Any]:
+        """A plugin's section of the configuration, defaults applied and validated."""
+        return dict(self.settings.plugin_config.get(section, {}))
+
+    def summary_note(self, text: str) -> None:
+        """Add a line to the closing summary (and ``notes`` in ``-o json``)."""
+        with self.journal.lock:
+            if text not in self.state.summary:
+                self.state.summary.append(text)
+                self.journal.write()
+
+    @property
     def source_region(self) -> str:
         """The region of the instance and of the first image."""
         return self.request.region

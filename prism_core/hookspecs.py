@@ -10,6 +10,11 @@ Phases marked *first result wins* are answered by one provider: the first
 implementation to return something other than ``None`` stops the call. The built-in
 providers are registered ``trylast``, so a third-party plugin that returns a result
 replaces them, and one that returns ``None`` defers to them.
+
+The CLI hooks at the end (``prism_add_options``, ``prism_add_commands``,
+``prism_settings``, ``prism_config_defaults``) are not save phases: they fire once
+per run, before the command line is parsed, and must be fast (no AWS calls, no
+heavy imports).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from prism_core.context import SaveContext
+    from prism_core.plugin_api import Command, Option, PluginSettings
     from prism_core.state import RegionImage
 
 hookspec = pluggy.HookspecMarker("prism")
@@ -100,4 +106,53 @@ def prism_template_render(ctx: SaveContext) -> dict[str, Any] | None:
     ...); prism validates it against the template schema and writes it to
     ``$PRISM_HOME/templates/<name>.yaml``. To add fields, implement this hook as a
     wrapper (``@hookimpl(wrapper=True)``) and amend the document it yields.
+    """
+
+
+# -- extending the CLI and the configuration (not save phases) ---------------------
+
+
+@hookspec
+def prism_add_options(command: str) -> list[Option] | None:
+    """Add options to a built-in command (today only ``command == "save"``).
+
+    Fires once per run, before the command line is parsed. Every implementation
+    runs. Return a list of :class:`~prism_core.plugin_api.Option` (or ``None``); their
+    values reach the save phases as ``ctx.options[option.dest]``. An option name
+    (any of its flags, or its dest) used by prism or by another plugin is an error
+    that names both.
+    """
+
+
+@hookspec
+def prism_add_commands() -> list[Command] | None:
+    """Add top-level commands (``prism NAME ...``), each a command or a group.
+
+    Fires once per run, before the command line is parsed. Every implementation
+    runs. Return a list of :class:`~prism_core.plugin_api.Command` (or ``None``); the
+    handler is called as ``handler(app, args)`` and returns the exit code. A command
+    name used by prism or by another plugin is an error that names both.
+    """
+
+
+@hookspec
+def prism_settings() -> PluginSettings | list[PluginSettings] | None:
+    """Declare the plugin's own section(s) of ``prism.yml``: defaults and schema.
+
+    Fires once per run, when settings are first read (before a save checks
+    anything). Every implementation runs. Return a
+    :class:`~prism_core.plugin_api.PluginSettings` (or a list, or ``None``); a config
+    section that does not match its schema refuses the command (exit 2). A section
+    declared by two plugins is an error that names both.
+    """
+
+
+@hookspec
+def prism_config_defaults() -> dict[str, dict[str, Any]] | None:
+    """Contribute configuration defaults for any section (an institution's packaged config).
+
+    Fires once per run, before the config files are read. Every implementation
+    runs. Return a mapping of section name to settings (the shape of ``prism.yml``),
+    or ``None``. These sit below ``/etc/prism/prism.yml`` and
+    ``$PRISM_HOME/config.yml``, which override them key by key.
     """

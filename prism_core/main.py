@@ -15,10 +15,12 @@ from prism_core.controllers.base import Base
 from prism_core.controllers.demo import Demo
 from prism_core.controllers.instances import Instances
 from prism_core.controllers.launch import Launch
+from prism_core.controllers.plugin_commands import CORE_COMMANDS, command_controllers
 from prism_core.controllers.sandbox import SandboxController
-from prism_core.controllers.save import Ami, Save
+from prism_core.controllers.save import Ami, Save, reserved_save_names, save_controllers
 from prism_core.controllers.templates import Templates
 from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError
+from prism_core.plugin_api import Option
 from prism_core.plugin_manager import PrismPluginManager
 from prism_core.settings import SYSTEM_CONFIG, Settings, user_config_path
 
@@ -59,7 +61,14 @@ class PrismApp(App):
         config_dirs: list[str] = []
         config_defaults: dict[str, dict[str, Any]] = {"prism": {}}
         handlers = [
-            SafeYamlConfigHandler, Base, Save, Ami, Launch, Instances, Templates, Demo,
+            SafeYamlConfigHandler,
+            Base,
+            Save,
+            Ami,
+            Launch,
+            Instances,
+            Templates,
+            Demo,
             SandboxController,
         ]
         exit_on_close = False
@@ -68,6 +77,25 @@ class PrismApp(App):
         debug_argument_options = ["--debug"]
 
     changes_started = False
+    #: Options plugins added to ``prism save`` (set in :meth:`setup`).
+    save_options: list[Option] = []
+
+    def setup(self) -> None:
+        """Load plugins first, so their options, commands and config defaults are wired in."""
+        manager = self.plugin_manager
+        self.save_options = [o for _, o in manager.options("save", reserved_save_names())]
+        extra = [option.argparse() for option in self.save_options]
+        for controller in save_controllers(extra):
+            self.handler.register(controller, force=True)
+        for controller in command_controllers(manager.commands(CORE_COMMANDS)):
+            self.handler.register(controller)
+        contributed = manager.config_defaults()
+        if contributed:
+            defaults = {k: dict(v) for k, v in (self._meta.config_defaults or {}).items()}
+            for section, values in contributed.items():
+                defaults.setdefault(section, {}).update(values)
+            self._meta.config_defaults = defaults
+        super().setup()
 
     @property
     def settings(self) -> Settings:
@@ -76,8 +104,30 @@ class PrismApp(App):
             section = (
                 self.config.get_section_dict("prism") if self.config.has_section("prism") else {}
             )
-            self._settings = Settings.load(section)
+            settings = Settings.load(section)
+            settings.plugin_config = self._plugin_config()
+            self._settings = settings
         return self._settings
+
+    def _plugin_config(self) -> dict[str, dict[str, Any]]:
+        """Every non-``prism`` section, with declared defaults applied and schemas checked."""
+        from prism_core.settings import validate_section
+
+        sections = {
+            name: dict(self.config.get_section_dict(name))
+            for name in self.config.get_sections()
+            if name != "prism"
+        }
+        for name, (plugin, declared) in self.plugin_manager.settings_declarations().items():
+            merged = {**declared.defaults, **sections.get(name, {})}
+            if declared.schema is not None:
+                validate_section(name, merged, declared.schema, plugin)
+            sections[name] = merged
+        return sections
+
+    def plugin_settings(self, section: str) -> dict[str, Any]:
+        """A plugin's config section (declared defaults applied, validated)."""
+        return dict(self.settings.plugin_config.get(section, {}))
 
     @property
     def plugin_manager(self) -> PrismPluginManager:

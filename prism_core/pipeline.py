@@ -61,6 +61,7 @@ class SaveOptions:
     tags: list[str] = field(default_factory=list)
     no_reboot: bool = False
     validate: bool = False
+    plugin_options: dict[str, Any] = field(default_factory=dict)
 
 
 def utc_now() -> str:
@@ -129,6 +130,7 @@ def plan_save(
         share_with=shares,
         no_reboot=options.no_reboot,
         validate=options.validate,
+        options=dict(options.plugin_options),
     )
     version = next_version(settings, aws, template, [region, *copy_regions])
     stamp = started.replace("-", "").replace(":", "")
@@ -191,6 +193,7 @@ class SaveOutcome:
             "images": {r: vars(i) for r, i in state.images.items()},
             "registry": list(state.registry),
             "failures": list(state.failures),
+            "notes": list(state.summary),
             "elapsed_seconds": round(self.elapsed, 3),
         }
 

@@ -80,9 +80,7 @@ def will_stop(ctx: SaveContext) -> bool:
     return not ctx.request.no_reboot and ctx.instance.state != "stopped"
 
 
-def plan_lines(
-    ctx: SaveContext, stops: bool, estimate: StorageEstimate | None = None
-) -> list[str]:
+def plan_lines(ctx: SaveContext, stops: bool, estimate: StorageEstimate | None = None) -> list[str]:
     """The plan shown before the confirmation and by ``--dry-run``."""
     request, state = ctx.request, ctx.state
     newer = (state.template_version or 1) > 1

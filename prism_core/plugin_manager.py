@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from prism_core import __version__, hookspecs
+from prism_core.exceptions import InputError
 
 if TYPE_CHECKING:
     from prism_core.context import SaveContext
+    from prism_core.plugin_api import Command, Option, PluginSettings
     from prism_core.state import RegionImage
 
 ENTRY_POINT_GROUP = "prism.plugins"
@@ -34,7 +36,25 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("yaml-template", "prism_plugins.yaml_template"),
 )
 
-PHASES = tuple(name for name in dir(hookspecs) if name.startswith("prism_"))
+#: Every hook in :mod:`prism_core.hookspecs` (alphabetical).
+HOOKS = tuple(name for name in dir(hookspecs) if name.startswith("prism_"))
+#: The save phases (alphabetical; the run order is in :mod:`prism_core.pipeline`).
+PHASES = tuple(
+    sorted(
+        (
+            "prism_pre_stop",
+            "prism_image",
+            "prism_post_image",
+            "prism_copy",
+            "prism_register",
+            "prism_template_render",
+        )
+    )
+)
+
+
+class PluginConflict(InputError):
+    """Two plugins (or a plugin and prism) claim the same option, command or section."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +153,7 @@ class PrismPluginManager:
             self.pm.unregister(plugin)
             self.warnings.append(
                 f"plugin {name!r} ({source}) implements unknown hook(s) {', '.join(unknown)}; "
-                f"known hooks: {', '.join(PHASES)}"
+                f"known hooks: {', '.join(HOOKS)}"
             )
             return False
         hooks = tuple(
@@ -179,6 +199,98 @@ class PrismPluginManager:
     def template_render(self, ctx: SaveContext) -> dict[str, Any] | None:
         """``prism_template_render``: the template document."""
         return self.pm.hook.prism_template_render(ctx=ctx)
+
+    # -- CLI and configuration extensions ------------------------------------------
+    def _each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call every implementation of ``hook``; ``(plugin name, result)`` in load order."""
+        results = []
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            args = {k: v for k, v in kwargs.items() if k in impl.argnames}
+            result = impl.function(**args)
+            if result is not None:
+                results.append((impl.plugin_name, result))
+        return results
+
+    def _describe(self, name: str) -> str:
+        info = self._info.get(name)
+        return f"plugin {name!r} ({info.source})" if info else f"plugin {name!r}"
+
+    def _clash(self, what: str, first: str, second: str) -> PluginConflict:
+        owner = "prism itself" if first == "prism" else self._describe(first)
+        culprit = second if first == "prism" else first
+        return PluginConflict(
+            f"{what} is added by both {owner} and {self._describe(second)}",
+            f"disable one with PRISM_DISABLE_PLUGINS={culprit}",
+        )
+
+    def options(self, command: str, reserved: Iterable[str] = ()) -> list[tuple[str, Option]]:
+        """Every ``prism_add_options(command)`` option; a name used twice is an error."""
+        from prism_core.plugin_api import Option
+
+        owners = dict.fromkeys(reserved, "prism")
+        found: list[tuple[str, Option]] = []
+        for plugin, result in self._each("prism_add_options", command=command):
+            for option in result:
+                if not isinstance(option, Option):
+                    raise PluginConflict(
+                        f"{self._describe(plugin)} returned {option!r} from prism_add_options",
+                        "return prism_core.plugin_api.Option objects",
+                    )
+                for name in dict.fromkeys((*option.flags, option.dest)):
+                    if name in owners and owners[name] != plugin:
+                        raise self._clash(
+                            f"option {name} of `prism {command}`", owners[name], plugin
+                        )
+                    owners[name] = plugin
+                found.append((plugin, option))
+        return found
+
+    def commands(self, reserved: Iterable[str] = ()) -> list[tuple[str, Command]]:
+        """Every ``prism_add_commands`` command; a name used twice is an error."""
+        from prism_core.plugin_api import Command
+
+        owners = dict.fromkeys(reserved, "prism")
+        found: list[tuple[str, Command]] = []
+        for plugin, result in self._each("prism_add_commands"):
+            for command in result:
+                if not isinstance(command, Command):
+                    raise PluginConflict(
+                        f"{self._describe(plugin)} returned {command!r} from prism_add_commands",
+                        "return prism_core.plugin_api.Command objects",
+                    )
+                if command.name in owners:
+                    raise self._clash(
+                        f"command `prism {command.name}`", owners[command.name], plugin
+                    )
+                owners[command.name] = plugin
+                found.append((plugin, command))
+        return found
+
+    def settings_declarations(self) -> dict[str, tuple[str, PluginSettings]]:
+        """Config sections declared with ``prism_settings``, by section name."""
+        declared: dict[str, tuple[str, PluginSettings]] = {}
+        for plugin, result in self._each("prism_settings"):
+            for item in result if isinstance(result, list | tuple) else [result]:
+                if item.section in declared or item.section == "prism":
+                    first = "prism" if item.section == "prism" else declared[item.section][0]
+                    raise self._clash(f"config section {item.section!r}", first, plugin)
+                declared[item.section] = (plugin, item)
+        return declared
+
+    def config_defaults(self) -> dict[str, dict[str, Any]]:
+        """Config defaults contributed by plugins, merged key by key (later plugins win)."""
+        merged: dict[str, dict[str, Any]] = {}
+        for plugin, result in self._each("prism_config_defaults"):
+            if not isinstance(result, dict) or not all(
+                isinstance(v, dict) for v in result.values()
+            ):
+                raise PluginConflict(
+                    f"{self._describe(plugin)} returned config defaults that are not "
+                    "a mapping of section names to settings"
+                )
+            for section, values in result.items():
+                merged.setdefault(section, {}).update(values)
+        return merged
 
     def blame(self, exc: BaseException) -> str | None:
         """The name of the plugin whose code raised ``exc`` (innermost frame wins)."""

@@ -65,6 +65,10 @@ class Settings:
     copy_concurrency: int = 5
     max_attempts: int = 8
     kms_keys: dict[str, str] = field(default_factory=dict)
+    #: ``--copy-to-regions`` when the option is not given (config ``prism.default_copy_regions``).
+    default_copy_regions: str | None = None
+    #: Every other config section (plugin settings), defaults applied and validated.
+    plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, config: Mapping[str, Any] | None = None) -> Settings:
@@ -104,6 +108,10 @@ class Settings:
         if not isinstance(kms_keys, Mapping):
             raise InputError("config prism.kms_keys must map region names to KMS key ids or ARNs")
         settings.kms_keys = {str(k): str(v) for k, v in kms_keys.items()}
+        regions = section.get("default_copy_regions")
+        if isinstance(regions, list | tuple):
+            regions = ",".join(str(r) for r in regions)
+        settings.default_copy_regions = str(regions) if regions else None
         return settings
 
     @property
@@ -115,3 +123,17 @@ class Settings:
     def journal_dir(self) -> Path:
         """``$PRISM_HOME/journal``: one file per save in progress."""
         return self.home / "journal"
+
+
+def validate_section(section: str, values: Mapping[str, Any], schema: Any, plugin: str) -> None:
+    """Check a plugin's config section against its JSON schema; one-line error if not."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(dict(schema))
+    errors = sorted(validator.iter_errors(dict(values)), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = ".".join([section, *(str(p) for p in errors[0].absolute_path)])
+        raise InputError(
+            f"config {where}: {errors[0].message}",
+            f"fix the {section}: section of prism.yml (settings of plugin {plugin})",
+        )

@@ -6,6 +6,9 @@ Fixtures:
 ``prism_sandbox``         a reset sandbox with the AWS/PRISM environment pointing at it.
 ``run_prism``             run the CLI in-process: ``run_prism("save", "box", "tpl", "--yes")``.
 ``prism_plugin``          register a plugin object for the duration of one test.
+``prism_only_plugins``    ``prism_only_plugins("my-plugin")`` blocks every other installed
+                          third-party plugin (entry point) for one test, so tests do not
+                          depend on what else is installed next to prism.
 
 Cheap to import: moto and the sandbox are imported only when a fixture runs.
 """
@@ -115,3 +118,16 @@ def prism_plugin() -> Iterator[Callable[[object, str], None]]:
         yield register
     finally:
         EXTRA_PLUGINS[:] = saved
+
+
+@pytest.fixture
+def prism_only_plugins(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """``keep(*names)``: block every installed ``prism.plugins`` entry point not in ``names``."""
+
+    def keep(*names: str) -> None:
+        from importlib.metadata import entry_points
+
+        others = sorted({ep.name for ep in entry_points(group="prism.plugins")} - set(names))
+        monkeypatch.setenv("PRISM_DISABLE_PLUGINS", ",".join(others))
+
+    return keep

@@ -32,9 +32,23 @@ def put_public_parameter(name: str, value: str, region: str = "us-east-1") -> No
     backend = ssm_backends[DEFAULT_ACCOUNT_ID][region]
     backend._parameters[name].append(
         Parameter(
-            account_id=DEFAULT_ACCOUNT_ID, name=name, value=value, parameter_type="String",
-            description="public", allowed_pattern=None, keyid=None,
-            last_modified_date=datetime.datetime.now(datetime.UTC), version=1,
+            account_id=DEFAULT_ACCOUNT_ID,
+            name=name,
+            value=value,
+            parameter_type="String",
+            description="public",
+            allowed_pattern=None,
+            keyid=None,
+            last_modified_date=datetime.datetime.now(datetime.UTC),
+            version=1,
             data_type="aws:ec2:image",
         )
     )
+
+
+
+
+@pytest.fixture(autouse=True)
+def _core_plugins_only(prism_only_plugins):
+    """prism's own tests run with the built-ins only, whatever else is installed."""
+    prism_only_plugins()

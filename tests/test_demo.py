@@ -65,7 +65,10 @@ def test_demo_without_moto_is_one_line(tmp_path):
         "sys.exit(main(['demo', '--fast']))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env=dict(os.environ, PRISM_HOME=str(tmp_path)),
     )
     assert done.returncode == 2

@@ -25,8 +25,9 @@ def _journals() -> list[Path]:
 
 def test_stop_fails(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
-    prism_sandbox.faults.inject("StopInstances", code="IncorrectInstanceState",
-                                message="instance is busy", status=400)
+    prism_sandbox.faults.inject(
+        "StopInstances", code="IncorrectInstanceState", message="instance is busy", status=400
+    )
     result = run_prism("save", "box", "env1", "--yes")
     assert result.exit_code == 1
     assert "instance is busy" in result.stdout
@@ -54,8 +55,14 @@ def test_wait_timeout_then_resume(prism_sandbox, run_prism, monkeypatch):
 
 def test_copy_fails_in_one_of_three_regions_then_resume(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
-    prism_sandbox.faults.inject("CopyImage", region="eu-west-1", times=-1,
-                                code="InvalidRequest", message="copy refused", status=400)
+    prism_sandbox.faults.inject(
+        "CopyImage",
+        region="eu-west-1",
+        times=-1,
+        code="InvalidRequest",
+        message="copy refused",
+        status=400,
+    )
     result = run_prism("save", "box", "env1", "--copy-to-regions", REGIONS, "--yes", "-o", "json")
     assert result.exit_code == 3
     assert set(result.json()["amis"]) == {"us-east-1", "us-east-2", "us-west-2"}
@@ -79,10 +86,25 @@ def test_copy_ends_failed_in_one_region(prism_sandbox, run_prism):
 
 def test_share_fails_in_one_region_then_resume(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
-    prism_sandbox.faults.inject("ModifyImageAttribute", region="us-east-2",
-                                code="InvalidParameter", message="share refused", status=400)
-    result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2",
-                       "--share-with", "111122223333", "--yes", "-o", "json")
+    prism_sandbox.faults.inject(
+        "ModifyImageAttribute",
+        region="us-east-2",
+        code="InvalidParameter",
+        message="share refused",
+        status=400,
+    )
+    result = run_prism(
+        "save",
+        "box",
+        "env1",
+        "--copy-to-regions",
+        "us-east-2",
+        "--share-with",
+        "111122223333",
+        "--yes",
+        "-o",
+        "json",
+    )
     assert result.exit_code == 3
     assert any("share refused" in f for f in result.json()["failures"])
     assert set(result.json()["amis"]) == {"us-east-1", "us-east-2"}  # the AMI is not lost
@@ -90,14 +112,20 @@ def test_share_fails_in_one_region_then_resume(prism_sandbox, run_prism):
     assert second.exit_code == 0, second.stderr
     (copy,) = own_images("us-east-2")
     permissions = ec2("us-east-2").describe_image_attribute(
-        ImageId=copy["ImageId"], Attribute="launchPermission")["LaunchPermissions"]
+        ImageId=copy["ImageId"], Attribute="launchPermission"
+    )["LaunchPermissions"]
     assert {"UserId": "111122223333"} in permissions
 
 
 def test_registry_write_fails_then_resume(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
-    prism_sandbox.faults.inject("PutParameter", region="us-east-2", code="AccessDeniedException",
-                                message="no ssm for you", status=400)
+    prism_sandbox.faults.inject(
+        "PutParameter",
+        region="us-east-2",
+        code="AccessDeniedException",
+        message="no ssm for you",
+        status=400,
+    )
     result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
     assert result.exit_code == 3
     assert "no ssm for you" in result.stdout and _template().exists()

@@ -26,20 +26,38 @@ CASES = [
     ("description-control", ["box", "env1", "--description", "red \x1b[31m"], "control characters"),
     ("region-malformed", ["box", "env1", "--region", "US_EAST"], "is not a region name"),
     ("region-control", ["box", "env1", "--region", "us-east-1\n"], "is not a region name"),
-    ("copy-region-unknown", ["box", "env1", "--copy-to-regions", "eu-north-9"],
-     "does not exist or is not enabled"),
-    ("copy-region-malformed", ["box", "env1", "--copy-to-regions", "not a region"],
-     "is not a region name"),
-    ("copy-region-duplicate", ["box", "env1", "--copy-to-regions", "us-east-2,us-east-2"],
-     "names us-east-2 twice"),
-    ("copy-region-source", ["box", "env1", "--copy-to-regions", "us-east-1"],
-     "includes the source region"),
-    ("copy-region-empty-entry", ["box", "env1", "--copy-to-regions", "us-east-2,,eu-west-1"],
-     "empty entry"),
+    (
+        "copy-region-unknown",
+        ["box", "env1", "--copy-to-regions", "eu-north-9"],
+        "does not exist or is not enabled",
+    ),
+    (
+        "copy-region-malformed",
+        ["box", "env1", "--copy-to-regions", "not a region"],
+        "is not a region name",
+    ),
+    (
+        "copy-region-duplicate",
+        ["box", "env1", "--copy-to-regions", "us-east-2,us-east-2"],
+        "names us-east-2 twice",
+    ),
+    (
+        "copy-region-source",
+        ["box", "env1", "--copy-to-regions", "us-east-1"],
+        "includes the source region",
+    ),
+    (
+        "copy-region-empty-entry",
+        ["box", "env1", "--copy-to-regions", "us-east-2,,eu-west-1"],
+        "empty entry",
+    ),
     ("account-short", ["box", "env1", "--share-with", "12345"], "not an account id"),
     ("account-letters", ["box", "env1", "--share-with", "12345678901a"], "not an account id"),
-    ("org-arn-malformed", ["box", "env1", "--share-with",
-                           "arn:aws:organizations::123:organization/o-x"], "not an account id"),
+    (
+        "org-arn-malformed",
+        ["box", "env1", "--share-with", "arn:aws:organizations::123:organization/o-x"],
+        "not an account id",
+    ),
     ("share-duplicate", ["box", "env1", "--share-with", f"{ORG},{ORG}"], "twice"),
     ("tag-aws-prefix", ["box", "env1", "--tag", "aws:createdBy=me"], "reserved by AWS"),
     ("tag-no-equals", ["box", "env1", "--tag", "novalue"], "is not KEY=VALUE"),
@@ -123,9 +141,7 @@ def test_config_yaml_tags_are_not_constructed(box, run_prism, tmp_path):
     home = Path(os.environ["PRISM_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     marker = tmp_path / "pwned"
-    (home / "config.yml").write_text(
-        f"prism: !!python/object/apply:os.system ['touch {marker}']\n"
-    )
+    (home / "config.yml").write_text(f"prism: !!python/object/apply:os.system ['touch {marker}']\n")
     _assert_refused(run_prism("save", "box", "env1", "--yes"), "cannot be read")
     assert not marker.exists()
 

@@ -21,8 +21,11 @@ class PrismProcess:
     def __init__(self, *args: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "prism_core", *args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -110,8 +113,7 @@ def test_kill_9_then_resume_finishes_without_a_second_ami(slow_cloud, run_prism)
 
 def test_kill_9_during_copies_then_resume(slow_cloud, run_prism):
     instance_id = slow_cloud.create_instance("box")
-    prism = PrismProcess("save", "box", "env1", "--copy-to-regions", "us-east-2,eu-west-1",
-                         "--yes")
+    prism = PrismProcess("save", "box", "env1", "--copy-to-regions", "us-east-2,eu-west-1", "--yes")
     prism.wait_for("Copying AMI to")
     time.sleep(0.3)
     prism.proc.kill()

@@ -113,15 +113,21 @@ def test_version_comes_from_registry_too(prism_sandbox, run_prism, monkeypatch, 
     assert again.exit_code == 0, again.stderr
     assert again.json()["version"] == 2
     ssm = prism_sandbox.client("ssm")
-    names = {p["Name"] for p in ssm.get_parameters_by_path(
-        Path="/prism/templates/env1/versions")["Parameters"]}
+    names = {
+        p["Name"]
+        for p in ssm.get_parameters_by_path(Path="/prism/templates/env1/versions")["Parameters"]
+    }
     assert names == {"/prism/templates/env1/versions/1", "/prism/templates/env1/versions/2"}
 
 
 def test_bad_input_changes_nothing(prism_sandbox, run_prism):
     prism_sandbox.faults.clear_calls()
-    for args in (("launch", "../etc", "x", "--yes"), ("launch", "env@x", "x", "--yes"),
-                 ("launch", "nope", "x", "--yes"), ("launch", "env", "x", "--region", "mars")):
+    for args in (
+        ("launch", "../etc", "x", "--yes"),
+        ("launch", "env@x", "x", "--yes"),
+        ("launch", "nope", "x", "--yes"),
+        ("launch", "env", "x", "--region", "mars"),
+    ):
         result = run_prism(*args)
         assert result.exit_code == 2, args
         assert "Traceback" not in result.stderr

@@ -17,8 +17,11 @@ CONTROL = re.compile(r"\x1b|\r")
 
 def prism_images(sandbox, region: str = "us-east-1") -> list[str]:
     images = sandbox.client("ec2", region).describe_images(Owners=["self"])["Images"]
-    return [i["ImageId"] for i in images if i.get("Name", "").startswith("prism-")
-            and not i["Name"].startswith("prism-sandbox-")]
+    return [
+        i["ImageId"]
+        for i in images
+        if i.get("Name", "").startswith("prism-") and not i["Name"].startswith("prism-sandbox-")
+    ]
 
 
 @pytest.mark.parametrize("args", [(), ("box",)], ids=["no-args", "no-template"])
@@ -50,8 +53,9 @@ def test_resume_without_terminal_needs_yes_too(prism_sandbox, run_prism):
 
 def test_json_output_is_one_document_and_progress_is_plain(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box", volume_size_gb=20, extra_volumes=1)
-    result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes",
-                       "-o", "json")
+    result = run_prism(
+        "save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes", "-o", "json"
+    )
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)  # one document, nothing else
     assert document["exit_code"] == 0 and document["status"] == "done"
@@ -74,8 +78,9 @@ def test_yaml_output_is_one_document(prism_sandbox, run_prism):
 
 def test_dry_run_json(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box", volume_size_gb=40)
-    result = run_prism("save", "box", "env1", "--copy-to-regions", "eu-west-1", "--dry-run",
-                       "-o", "json")
+    result = run_prism(
+        "save", "box", "env1", "--copy-to-regions", "eu-west-1", "--dry-run", "-o", "json"
+    )
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["dry_run"] is True and document["will_stop"] is True
@@ -97,8 +102,16 @@ def test_plugins_json(run_prism):
     "args, wanted",
     [
         (("--help",), ["keep your own environment", "share with your team", "course"]),
-        (("save", "--help"), ["keep your own environment", "share with your team",
-                              "course environment", "exit codes", "--dry-run -o json"]),
+        (
+            ("save", "--help"),
+            [
+                "keep your own environment",
+                "share with your team",
+                "course environment",
+                "exit codes",
+                "--dry-run -o json",
+            ],
+        ),
         (("ami", "save", "--help"), ["keep your own environment", "exit codes"]),
         (("ami", "--help"), ["prism ami save"]),
         (("plugins", "--help"), ["prism plugins -o json", "PRISM_DISABLE_PLUGINS"]),
@@ -156,9 +169,10 @@ def test_live_lines_redrawn_in_place_and_cleared(monkeypatch):
     stream = FakeTerminal()
     progress = Progress(stream)
     assert progress.live
-    with progress.waiting("the copy ami-1 in eu-west-1") as one, progress.waiting(
-        "the copy ami-2 in us-west-2"
-    ) as two:
+    with (
+        progress.waiting("the copy ami-1 in eu-west-1") as one,
+        progress.waiting("the copy ami-2 in us-west-2") as two,
+    ):
         one(0.5)
         two(0.5)
         progress.line("ok", "something finished")

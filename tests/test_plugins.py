@@ -26,8 +26,14 @@ def _raiser(hook: str):
 
 def test_every_phase_is_documented_in_order():
     assert PHASES == tuple(sorted(PHASES))  # dir() order; the run order is checked below
-    order = ["prism_pre_stop", "prism_image", "prism_post_image", "prism_copy",
-             "prism_register", "prism_template_render"]
+    order = [
+        "prism_pre_stop",
+        "prism_image",
+        "prism_post_image",
+        "prism_copy",
+        "prism_register",
+        "prism_template_render",
+    ]
     assert sorted(order) == list(PHASES)
     for name in order:
         doc = getattr(hookspecs, name).__doc__
@@ -76,8 +82,9 @@ def test_broken_entry_point_is_a_warning(monkeypatch):
 
     import importlib.metadata
 
-    monkeypatch.setattr(importlib.metadata, "entry_points",
-                        lambda group=None: [FakeEntryPoint()] if group else [])
+    monkeypatch.setattr(
+        importlib.metadata, "entry_points", lambda group=None: [FakeEntryPoint()] if group else []
+    )
     manager = PrismPluginManager(disabled=set()).load()
     assert any("broken" in w and "nowhere" in w for w in manager.warnings)
     assert {p.name for p in manager.plugins()} >= {"ec2-image"}
@@ -121,12 +128,14 @@ def test_pre_stop_exception_refuses_with_nothing_changed(prism_sandbox, run_pris
         ("prism_template_render", 1, False),
     ],
 )
-def test_exception_in_a_phase(prism_sandbox, run_prism, prism_plugin, hook, exit_code,
-                              template_written):
+def test_exception_in_a_phase(
+    prism_sandbox, run_prism, prism_plugin, hook, exit_code, template_written
+):
     instance_id = prism_sandbox.create_instance("box")
     prism_plugin(_raiser(hook), "flaky")
-    result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes",
-                       "-o", "json")
+    result = run_prism(
+        "save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes", "-o", "json"
+    )
     assert result.exit_code == exit_code, result.stderr
     assert instance_state(instance_id) == "running"
     document = result.json()

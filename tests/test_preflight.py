@@ -40,8 +40,14 @@ def test_ami_name_taken_in_a_copy_region(prism_sandbox, run_prism, monkeypatch):
 
 def test_unauthorized_dry_run_is_refused(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
-    prism_sandbox.faults.inject("CopyImage", region="eu-west-1", code="UnauthorizedOperation",
-                                message="You are not authorized", status=403, dry_run=True)
+    prism_sandbox.faults.inject(
+        "CopyImage",
+        region="eu-west-1",
+        code="UnauthorizedOperation",
+        message="You are not authorized",
+        status=403,
+        dry_run=True,
+    )
     result = run_prism("save", "box", "env1", "--copy-to-regions", "eu-west-1", "--yes")
     _refused(result, "you may not copy an image in eu-west-1")
     assert instance_state(instance_id) == "running"
@@ -73,8 +79,10 @@ def test_encrypted_instance_saves_and_copies_encrypted(prism_sandbox, run_prism)
 
 def test_second_save_of_the_same_instance_is_refused(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
-    ec2().create_tags(Resources=[instance_id],
-                      Tags=[{"Key": "prism:save-lock", "Value": "env0-20260101-abc@laptop"}])
+    ec2().create_tags(
+        Resources=[instance_id],
+        Tags=[{"Key": "prism:save-lock", "Value": "env0-20260101-abc@laptop"}],
+    )
     result = run_prism("save", "box", "env1", "--yes")
     _refused(result, "being saved already (env0-20260101-abc@laptop)")
 

@@ -17,7 +17,11 @@ def _prism(home, *args: str, timeout: float = 120) -> subprocess.CompletedProces
     env["PRISM_HOME"] = str(home)
     return subprocess.run(
         [sys.executable, "-m", "prism_core", *args],
-        capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -25,7 +29,7 @@ def _exports(text: str) -> dict[str, str]:
     values = {}
     for line in text.splitlines():
         if line.startswith("export "):
-            key, _, value = line[len("export "):].partition("=")
+            key, _, value = line[len("export ") :].partition("=")
             values[key] = shlex.split(value)[0]
     return values
 
@@ -80,8 +84,11 @@ def test_sandbox_lifecycle(home):
     assert f"set -gx AWS_ENDPOINT_URL {endpoint}" in fish.stdout
 
     ec2 = boto3.client(
-        "ec2", region_name="us-east-1", endpoint_url=endpoint,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "ec2",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
     names = {
         tag["Value"]

@@ -16,11 +16,19 @@ DESCRIPTION = 'He said: "quakes: big" # not a comment\nsecond line'
 def test_save_with_two_copy_regions(prism_sandbox, run_prism, tmp_path):
     instance_id = prism_sandbox.create_instance("my-analysis", ports=[22, 8888])
     result = run_prism(
-        "save", "my-analysis", "seismic-env",
-        "--copy-to-regions", "us-east-2,eu-west-1",
-        "--description", DESCRIPTION,
-        "--project", "quake-study",
-        "--tag", "team=geo", "--tag", "cost-centre=42",
+        "save",
+        "my-analysis",
+        "seismic-env",
+        "--copy-to-regions",
+        "us-east-2,eu-west-1",
+        "--description",
+        DESCRIPTION,
+        "--project",
+        "quake-study",
+        "--tag",
+        "team=geo",
+        "--tag",
+        "cost-centre=42",
         "--yes",
     )
     assert result.exit_code == 0, result.stderr
@@ -131,8 +139,15 @@ def test_public_and_share_with_in_every_region(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
     org = "arn:aws:organizations::123456789012:organization/o-abcdefghij"
     result = run_prism(
-        "save", "box", "shared-env", "--copy-to-regions", "us-west-2",
-        "--public", "--share-with", f"111122223333,{org}", "--yes",
+        "save",
+        "box",
+        "shared-env",
+        "--copy-to-regions",
+        "us-west-2",
+        "--public",
+        "--share-with",
+        f"111122223333,{org}",
+        "--yes",
     )
     assert result.exit_code == 0, result.stderr
     for region in ("us-east-1", "us-west-2"):
@@ -158,11 +173,23 @@ def test_public_refused_when_block_public_access_is_on(prism_sandbox, run_prism)
 
 def test_failing_copy_region_keeps_the_others(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
-    prism_sandbox.faults.inject("CopyImage", region="eu-west-1", times=-1,
-                                code="InvalidRequest", message="region is broken", status=400)
+    prism_sandbox.faults.inject(
+        "CopyImage",
+        region="eu-west-1",
+        times=-1,
+        code="InvalidRequest",
+        message="region is broken",
+        status=400,
+    )
     result = run_prism(
-        "save", "box", "env1", "--copy-to-regions", "us-east-2,eu-west-1,us-west-2",
-        "--yes", "-o", "json",
+        "save",
+        "box",
+        "env1",
+        "--copy-to-regions",
+        "us-east-2,eu-west-1,us-west-2",
+        "--yes",
+        "-o",
+        "json",
     )
     assert result.exit_code == 3, result.stderr
     document = result.json()
@@ -175,8 +202,13 @@ def test_failing_copy_region_keeps_the_others(prism_sandbox, run_prism):
 
 def test_failing_create_image(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
-    prism_sandbox.faults.inject("CreateImage", times=-1, code="InvalidParameterValue",
-                                message="EC2 is having a bad day", status=400)
+    prism_sandbox.faults.inject(
+        "CreateImage",
+        times=-1,
+        code="InvalidParameterValue",
+        message="EC2 is having a bad day",
+        status=400,
+    )
     result = run_prism("save", "box", "env1", "--yes")
     assert result.exit_code == 1
     assert "EC2 is having a bad day" in result.stdout + result.stderr
@@ -233,8 +265,9 @@ def test_unknown_and_ambiguous_instances(prism_sandbox, run_prism):
 def test_dry_run_changes_nothing(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
     prism_sandbox.faults.clear_calls()
-    result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--dry-run",
-                       "-o", "json")
+    result = run_prism(
+        "save", "box", "env1", "--copy-to-regions", "us-east-2", "--dry-run", "-o", "json"
+    )
     assert result.exit_code == 0, result.stderr
     assert result.json()["dry_run"] is True
     assert own_images() == [] and own_images("us-east-2") == []
@@ -257,9 +290,14 @@ def test_non_terminal_without_yes_is_refused(prism_sandbox, run_prism):
 
 def test_throttling_is_retried(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
-    prism_sandbox.faults.inject("CopyImage", region="us-east-2", times=2,
-                                code="RequestLimitExceeded", message="Request limit exceeded.",
-                                status=503)
+    prism_sandbox.faults.inject(
+        "CopyImage",
+        region="us-east-2",
+        times=2,
+        code="RequestLimitExceeded",
+        message="Request limit exceeded.",
+        status=503,
+    )
     result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
     assert result.exit_code == 0, result.stderr
     assert len(own_images("us-east-2")) == 1

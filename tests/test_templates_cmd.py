@@ -50,8 +50,9 @@ def test_list_merges_sources_and_reports_malformed(
 def test_show_lists_versions_with_dates_and_amis(prism_sandbox, run_prism):
     prism_sandbox.create_instance("my-box")
     first = run_prism("save", "my-box", "env1", "--yes", "-o", "json").json()
-    second = run_prism("save", "my-box", "env1", "--copy-to-regions", "us-east-2", "--yes",
-                       "-o", "json").json()
+    second = run_prism(
+        "save", "my-box", "env1", "--copy-to-regions", "us-east-2", "--yes", "-o", "json"
+    ).json()
     doc = run_prism("templates", "show", "env1", "-o", "json").json()
     versions = {v["version"]: v for v in doc["versions"]}
     assert sorted(versions) == [1, 2] and versions[2]["newest"]
@@ -88,9 +89,9 @@ def test_validate_boot_existing_template(saved_template, prism_sandbox, run_pris
     assert result.exit_code == 0, result.stderr
     assert result.json()["boot_check"]["images"] == [saved_template["amis"]["us-east-1"]]
     ec2 = prism_sandbox.client("ec2")
-    checks = ec2.describe_instances(
-        Filters=[{"Name": "tag-key", "Values": ["prism:boot-check"]}]
-    )["Reservations"]
+    checks = ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": ["prism:boot-check"]}])[
+        "Reservations"
+    ]
     states = [i["State"]["Name"] for r in checks for i in r["Instances"]]
     assert states and all(s in ("shutting-down", "terminated") for s in states)
 
@@ -111,8 +112,9 @@ def test_delete_purge_removes_amis_snapshots_and_registry(saved_template, prism_
         assert saved_snaps and saved_snaps <= before[region]
         assert not (saved_snaps & snapshots(prism_sandbox, region))
     assert not Path(saved_template["template_path"]).exists()
-    assert "env1" not in {r["name"] for r in
-                          run_prism("templates", "list", "-o", "json").json()["templates"]}
+    assert "env1" not in {
+        r["name"] for r in run_prism("templates", "list", "-o", "json").json()["templates"]
+    }
     assert run_prism("templates", "delete", "env1", "--yes").exit_code == 2
 
 
@@ -127,8 +129,9 @@ def test_delete_without_purge_keeps_amis(saved_template, prism_sandbox, run_pris
 def test_prune_keeps_newest(prism_sandbox, run_prism):
     prism_sandbox.create_instance("my-box")
     saves = [
-        run_prism("save", "my-box", "env1", "--copy-to-regions", "us-east-2", "--yes",
-                  "-o", "json").json()
+        run_prism(
+            "save", "my-box", "env1", "--copy-to-regions", "us-east-2", "--yes", "-o", "json"
+        ).json()
         for _ in range(3)
     ]
     assert [s["version"] for s in saves] == [1, 2, 3]
@@ -162,10 +165,24 @@ def test_save_validate_success(prism_sandbox, run_prism):
 
 def test_save_validate_launch_failure_leaves_ami_unregistered(prism_sandbox, run_prism):
     prism_sandbox.create_instance("my-box")
-    prism_sandbox.faults.inject("RunInstances", code="InsufficientInstanceCapacity",
-                                message="no capacity", status=400, times=-1)
-    result = run_prism("save", "my-box", "env1", "--validate", "--copy-to-regions", "us-east-2",
-                       "--yes", "-o", "json")
+    prism_sandbox.faults.inject(
+        "RunInstances",
+        code="InsufficientInstanceCapacity",
+        message="no capacity",
+        status=400,
+        times=-1,
+    )
+    result = run_prism(
+        "save",
+        "my-box",
+        "env1",
+        "--validate",
+        "--copy-to-regions",
+        "us-east-2",
+        "--yes",
+        "-o",
+        "json",
+    )
     prism_sandbox.faults.clear()
     assert result.exit_code == 1
     doc = result.json()
@@ -188,10 +205,16 @@ def impaired(monkeypatch):
     """Every running instance fails its instance status check (moto always says ok)."""
     from moto.ec2.models.instances import Instance
 
-    monkeypatch.setattr(Instance, "instance_status", property(
-        lambda self: {"Status": "impaired",
-                      "Details": [{"Name": "reachability", "Status": "failed"}]}
-    ))
+    monkeypatch.setattr(
+        Instance,
+        "instance_status",
+        property(
+            lambda self: {
+                "Status": "impaired",
+                "Details": [{"Name": "reachability", "Status": "failed"}],
+            }
+        ),
+    )
 
 
 def test_save_validate_status_check_failure(prism_sandbox, run_prism, impaired):
@@ -203,11 +226,14 @@ def test_save_validate_status_check_failure(prism_sandbox, run_prism, impaired):
     assert any("failed its status checks" in f for f in doc["failures"])
     assert registry(prism_sandbox, "us-east-1") == []
     ec2 = prism_sandbox.client("ec2")
-    checks = ec2.describe_instances(
-        Filters=[{"Name": "tag-key", "Values": ["prism:boot-check"]}]
-    )["Reservations"]
-    assert all(i["State"]["Name"] in ("shutting-down", "terminated")
-               for r in checks for i in r["Instances"])
+    checks = ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": ["prism:boot-check"]}])[
+        "Reservations"
+    ]
+    assert all(
+        i["State"]["Name"] in ("shutting-down", "terminated")
+        for r in checks
+        for i in r["Instances"]
+    )
     # the original instance is running again
     box = ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": ["my-box"]}])
     assert box["Reservations"][0]["Instances"][0]["State"]["Name"] in ("pending", "running")

@@ -42,8 +42,11 @@ def instance_state(sandbox, instance_id: str) -> str:
 def own_images(sandbox, region: str = "us-east-1") -> list[str]:
     """Images prism made (the sandbox's own base images are left out)."""
     images = sandbox.client("ec2", region).describe_images(Owners=["self"])["Images"]
-    return [i["ImageId"] for i in images if i.get("Name", "").startswith("prism-")
-            and not i["Name"].startswith("prism-sandbox-")]
+    return [
+        i["ImageId"]
+        for i in images
+        if i.get("Name", "").startswith("prism-") and not i["Name"].startswith("prism-sandbox-")
+    ]
 
 
 _BOX: dict[str, object] = {}

@@ -26,16 +26,34 @@ DESCRIPTION = "Seismic ML environment (saved by prism demo)"
 def demo_steps() -> list[tuple[str, list[str]]]:
     """(framing line, prism arguments) for each step."""
     return [
-        (f"launching a workstation '{WORKSTATION}' from the built-in template python-ml",
-         ["launch", "python-ml", WORKSTATION, "--yes"]),
-        (f"saving '{WORKSTATION}' (imagine it customised for days) as template '{TEMPLATE}'",
-         ["save", WORKSTATION, TEMPLATE, "--description", DESCRIPTION,
-          "--copy-to-regions", "us-east-2,us-west-1", "--project", "quake-study",
-          "--tag", "team=geophysics", "--tag", "purpose=demo", "--yes"]),
-        (f"launching a new workstation '{NEW_INSTANCE}' from the saved template",
-         ["launch", TEMPLATE, NEW_INSTANCE, "--yes"]),
-        (f"the template '{TEMPLATE}': versions, regions and AMIs",
-         ["templates", "show", TEMPLATE]),
+        (
+            f"launching a workstation '{WORKSTATION}' from the built-in template python-ml",
+            ["launch", "python-ml", WORKSTATION, "--yes"],
+        ),
+        (
+            f"saving '{WORKSTATION}' (imagine it customised for days) as template '{TEMPLATE}'",
+            [
+                "save",
+                WORKSTATION,
+                TEMPLATE,
+                "--description",
+                DESCRIPTION,
+                "--copy-to-regions",
+                "us-east-2,us-west-1",
+                "--project",
+                "quake-study",
+                "--tag",
+                "team=geophysics",
+                "--tag",
+                "purpose=demo",
+                "--yes",
+            ],
+        ),
+        (
+            f"launching a new workstation '{NEW_INSTANCE}' from the saved template",
+            ["launch", TEMPLATE, NEW_INSTANCE, "--yes"],
+        ),
+        (f"the template '{TEMPLATE}': versions, regions and AMIs", ["templates", "show", TEMPLATE]),
     ]
 
 
@@ -71,8 +89,11 @@ def _run_steps(
         sys.stdout.flush()
         if code != 0:
             narrator.say()
-            narrator.say(f"prism demo: step {number} failed (exit code {code}); "
-                         "the sandbox cloud is stopped", "❌")
+            narrator.say(
+                f"prism demo: step {number} failed (exit code {code}); "
+                "the sandbox cloud is stopped",
+                "❌",
+            )
             return code
     return 0
 
@@ -105,8 +126,10 @@ def run_demo(app: Any) -> int:
             try:
                 os.environ["AWS_ENDPOINT_URL"] = sandbox.endpoint
                 narrator.say(f"prism demo: a sandbox cloud is running at {sandbox.endpoint}", "🧪")
-                narrator.say("   (emulated EC2 and SSM on this machine: no AWS account, no "
-                             "network; your AWS configuration and templates are not touched)")
+                narrator.say(
+                    "   (emulated EC2 and SSM on this machine: no AWS account, no "
+                    "network; your AWS configuration and templates are not touched)"
+                )
                 sandbox.reset()
                 seed(sandbox)
                 code = _run_steps(main, demo_steps(), extra, narrator)
@@ -115,9 +138,12 @@ def run_demo(app: Any) -> int:
     if code != 0:
         return code
     narrator.say()
-    narrator.say(f"Demo finished in {format_duration(time.monotonic() - started)}; the sandbox "
-                 "cloud is stopped and its files are removed.", "🎉")
-    narrator.say("   Try it by hand:  prism sandbox start && eval \"$(prism sandbox env)\"")
+    narrator.say(
+        f"Demo finished in {format_duration(time.monotonic() - started)}; the sandbox "
+        "cloud is stopped and its files are removed.",
+        "🎉",
+    )
+    narrator.say('   Try it by hand:  prism sandbox start && eval "$(prism sandbox env)"')
     narrator.say(f"                    prism save {WORKSTATION} my-env --yes")
     narrator.say("   With your AWS account:  prism save INSTANCE TEMPLATE")
     return 0
@@ -139,8 +165,7 @@ class Demo(Controller):
         "workstation from it, then stop the sandbox. Needs the sandbox extra: "
         "pip install 'prism-cloud[sandbox]'.",
         arguments=[
-            (["--fast"], {"action": "store_true",
-                          "help": "make every cloud transition instant"}),
+            (["--fast"], {"action": "store_true", "help": "make every cloud transition instant"}),
             DEBUG_ARGUMENT,
         ],
     )

@@ -30,8 +30,9 @@ def _info_document(info: Any) -> dict[str, Any]:
 
 
 def _not_running(folder: Any) -> InputError:
-    return InputError(f"no sandbox is running (state in {folder})",
-                      "start one with `prism sandbox start`")
+    return InputError(
+        f"no sandbox is running (state in {folder})", "start one with `prism sandbox start`"
+    )
 
 
 class SandboxController(Controller):
@@ -56,13 +57,31 @@ class SandboxController(Controller):
         help="start the sandbox server in the background",
         arguments=[
             (["--port"], {"type": int, "default": 0, "help": "port on 127.0.0.1 (default: free)"}),
-            (["--timings"], {"choices": ["demo", "fast"], "default": "demo",
-                             "help": "demo: transitions take seconds (default); fast: instant"}),
-            (["--with-instances"], {"dest": "with_instances", "action": "store_true",
-                                    "default": True,
-                                    "help": "create two demo workstations (default)"}),
-            (["--no-instances"], {"dest": "with_instances", "action": "store_false",
-                                  "help": "start with no workstations"}),
+            (
+                ["--timings"],
+                {
+                    "choices": ["demo", "fast"],
+                    "default": "demo",
+                    "help": "demo: transitions take seconds (default); fast: instant",
+                },
+            ),
+            (
+                ["--with-instances"],
+                {
+                    "dest": "with_instances",
+                    "action": "store_true",
+                    "default": True,
+                    "help": "create two demo workstations (default)",
+                },
+            ),
+            (
+                ["--no-instances"],
+                {
+                    "dest": "with_instances",
+                    "action": "store_false",
+                    "help": "start with no workstations",
+                },
+            ),
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],
@@ -76,8 +95,9 @@ class SandboxController(Controller):
             raise InputError(f"invalid port {pargs.port}", "use 1-65535, or 0 for any free port")
         require_sandbox()
         info = daemon.start(pargs.port, pargs.timings, pargs.with_instances)
-        lines = [f"Sandbox cloud running at {info.endpoint} (pid {info.pid}, {info.timings} "
-                 "timings)"]
+        lines = [
+            f"Sandbox cloud running at {info.endpoint} (pid {info.pid}, {info.timings} timings)"
+        ]
         if info.instances:
             lines.append(f"   Workstations: {', '.join(info.instances)} (us-east-1)")
         lines += [
@@ -87,8 +107,10 @@ class SandboxController(Controller):
         ]
         emit(_info_document(info), pargs.output, "\n".join(lines))
 
-    @ex(help="stop the sandbox server and remove its files",
-        arguments=[OUTPUT_ARGUMENT, DEBUG_ARGUMENT])
+    @ex(
+        help="stop the sandbox server and remove its files",
+        arguments=[OUTPUT_ARGUMENT, DEBUG_ARGUMENT],
+    )
     def stop(self) -> None:
         """``prism sandbox stop``."""
         from prism_core.sandbox import daemon
@@ -96,32 +118,51 @@ class SandboxController(Controller):
         info = daemon.stop()
         if info is None:
             raise _not_running(daemon.sandbox_dir())
-        emit({"stopped": True, "pid": info.pid}, self.app.pargs.output,
-             f"Sandbox stopped (pid {info.pid}); its files are removed")
+        emit(
+            {"stopped": True, "pid": info.pid},
+            self.app.pargs.output,
+            f"Sandbox stopped (pid {info.pid}); its files are removed",
+        )
 
-    @ex(help="say whether the sandbox server is running, and where",
-        arguments=[OUTPUT_ARGUMENT, DEBUG_ARGUMENT])
+    @ex(
+        help="say whether the sandbox server is running, and where",
+        arguments=[OUTPUT_ARGUMENT, DEBUG_ARGUMENT],
+    )
     def status(self) -> None:
         """``prism sandbox status``."""
         from prism_core.sandbox import daemon
 
         info = daemon.running()
         if info is None:
-            emit({"running": False}, self.app.pargs.output,
-                 "Sandbox: not running (start it with `prism sandbox start`)")
+            emit(
+                {"running": False},
+                self.app.pargs.output,
+                "Sandbox: not running (start it with `prism sandbox start`)",
+            )
             return
-        emit({"running": True, **_info_document(info)}, self.app.pargs.output,
-             f"Sandbox: running at {info.endpoint} (pid {info.pid}, {info.timings} timings, "
-             f"since {info.started})")
+        emit(
+            {"running": True, **_info_document(info)},
+            self.app.pargs.output,
+            f"Sandbox: running at {info.endpoint} (pid {info.pid}, {info.timings} timings, "
+            f"since {info.started})",
+        )
 
     @ex(
         help="print shell lines that point AWS tools and prism at the sandbox",
         description='Use as: eval "$(prism sandbox env)"  (fish: prism sandbox env --shell '
-                    "fish | source). Unsets your other AWS_* variables; open a new shell "
-                    "to go back to real AWS.",
-        arguments=[(["--shell"], {"choices": ["sh", "fish"], "default": "sh",
-                                  "help": "sh (bash, zsh; default) or fish"}),
-                   DEBUG_ARGUMENT],
+        "fish | source). Unsets your other AWS_* variables; open a new shell "
+        "to go back to real AWS.",
+        arguments=[
+            (
+                ["--shell"],
+                {
+                    "choices": ["sh", "fish"],
+                    "default": "sh",
+                    "help": "sh (bash, zsh; default) or fish",
+                },
+            ),
+            DEBUG_ARGUMENT,
+        ],
     )
     def env(self) -> None:
         """``prism sandbox env [--shell sh|fish]``."""

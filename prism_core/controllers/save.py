@@ -129,6 +129,7 @@ def summary_text(outcome: SaveOutcome) -> str:
         lines.append(f"{icon('❌', 'FAILED:')} The save did not complete:")
     for failure in state.failures:
         lines.append(f"   - {failure}")
+    lines.extend(f"{icon('💡', '-')} {note}" for note in state.summary)
     lines.append(f"{icon('🕒', '-')} Total time: {format_duration(outcome.elapsed)}")
     downtime = state.downtime_seconds
     if downtime is not None:
@@ -170,6 +171,10 @@ def run_save(app: Any) -> int:
     settings = app.settings
     progress = Progress(sys.stderr)
     aws = AwsClients(pargs.region, settings.max_attempts)
+    plugin_options = {
+        option.dest: getattr(pargs, option.dest, None)
+        for option in getattr(app, "save_options", [])
+    }
     if not pargs.instance or not pargs.template:
         if not stdin_is_terminal():
             raise InputError(
@@ -179,19 +184,24 @@ def run_save(app: Any) -> int:
         from prism_core.wizard import ask_save_options
 
         options = ask_save_options(pargs, aws, settings.templates_dir, progress)
+        options.plugin_options = plugin_options
         progress.blank()
     else:
+        copy_to_regions = pargs.copy_to_regions
+        if copy_to_regions is None:
+            copy_to_regions = settings.default_copy_regions
         options = SaveOptions(
             instance=pargs.instance,
             template=pargs.template,
             description=pargs.description,
-            copy_to_regions=pargs.copy_to_regions,
+            copy_to_regions=copy_to_regions,
             project=pargs.project,
             public=pargs.public,
             share_with=pargs.share_with,
             tags=list(pargs.tag or []),
             no_reboot=pargs.no_reboot,
             validate=pargs.validate,
+            plugin_options=plugin_options,
         )
     if not pargs.yes and not pargs.dry_run and not stdin_is_terminal():
         raise InputError("confirmation needed but stdin is not a terminal", "add --yes")
@@ -303,6 +313,34 @@ def run_abort(app: Any) -> int:
     return code
 
 
+SAVE_COMMAND: dict[str, Any] = {
+    "label": "save",
+    "help": "save an instance as a reusable template (AMI, copies, registry, YAML)",
+    "description": "Stop the instance safely, create an AMI, bring the instance back, "
+    "copy the AMI "
+    "to other regions, share it, register it and write a template for `prism launch`.",
+    "epilog": SAVE_EPILOG,
+    "formatter_class": RawDescriptionHelpFormatter,
+}
+
+
+def reserved_save_names() -> set[str]:
+    """Flags and dests of prism's own ``save`` arguments (plugins may not reuse them)."""
+    names: set[str] = set()
+    for flags, kwargs in SAVE_ARGUMENTS:
+        names.update(flags)
+        names.add(kwargs.get("dest") or max(flags, key=len).lstrip("-").replace("-", "_"))
+    return names
+
+
+def _save_command(extra: list[tuple[list[str], dict[str, Any]]]) -> Any:
+    def save(self: Controller) -> None:
+        """``prism save INSTANCE TEMPLATE [options]``."""
+        self.app.exit_code = run_save(self.app)
+
+    return ex(**SAVE_COMMAND, arguments=[*SAVE_ARGUMENTS, *extra])(save)
+
+
 class Save(Controller):
     """``prism save``: embedded in the base controller."""
 
@@ -311,19 +349,7 @@ class Save(Controller):
         stacked_on = "base"
         stacked_type = "embedded"
 
-    @ex(
-        label="save",
-        help="save an instance as a reusable template (AMI, copies, registry, YAML)",
-        description="Stop the instance safely, create an AMI, bring the instance back, "
-        "copy the AMI "
-        "to other regions, share it, register it and write a template for `prism launch`.",
-        epilog=SAVE_EPILOG,
-        formatter_class=RawDescriptionHelpFormatter,
-        arguments=SAVE_ARGUMENTS,
-    )
-    def save(self) -> None:
-        """``prism save INSTANCE TEMPLATE [options]``."""
-        self.app.exit_code = run_save(self.app)
+    save = _save_command([])
 
 
 class Ami(Save):
@@ -340,3 +366,14 @@ class Ami(Save):
             "  prism ami save --help                               # every option"
         )
         formatter_class = RawDescriptionHelpFormatter
+
+
+def save_controllers(extra: list[tuple[list[str], dict[str, Any]]]) -> list[type[Controller]]:
+    """``Save`` and ``Ami`` with plugin-added arguments appended (same labels)."""
+    if not extra:
+        return [Save, Ami]
+    command = _save_command(extra)
+    return [
+        type("Save", (Save,), {"save": command}),
+        type("Ami", (Ami,), {"save": command}),
+    ]

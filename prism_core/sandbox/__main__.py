@@ -37,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=None, help="folder for pid/state files")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument("--timings", choices=daemon.TIMINGS, default="demo")
-    parser.add_argument("--no-instances", action="store_true",
-                        help="do not create the demo workstations")
+    parser.add_argument(
+        "--no-instances", action="store_true", help="do not create the demo workstations"
+    )
     args = parser.parse_args(argv)
     folder = args.dir or daemon.sandbox_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -55,18 +56,23 @@ def main(argv: list[str] | None = None) -> int:
         from prism_core.sandbox import Sandbox, Timings
         from prism_core.sandbox.seed import seed
     except ImportError:
-        print(f"prism sandbox: moto is not installed; install the sandbox extra: {INSTALL_HINT}",
-              file=sys.stderr)
+        print(
+            f"prism sandbox: moto is not installed; install the sandbox extra: {INSTALL_HINT}",
+            file=sys.stderr,
+        )
         return 2
     if not _port_free(daemon.HOST, args.port):
-        print(f"prism sandbox: port {args.port} is in use; pick another with --port",
-              file=sys.stderr)
+        print(
+            f"prism sandbox: port {args.port} is in use; pick another with --port", file=sys.stderr
+        )
         return 2
     try:
         fd = os.open(folder / daemon.PID_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        print(f"prism sandbox: {folder / daemon.PID_FILE} exists; is a sandbox running?",
-              file=sys.stderr)
+        print(
+            f"prism sandbox: {folder / daemon.PID_FILE} exists; is a sandbox running?",
+            file=sys.stderr,
+        )
         return 2
     with os.fdopen(fd, "w") as handle:
         handle.write(f"{os.getpid()}\n")
@@ -80,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.start()
         instances = seed(sandbox, with_instances=not args.no_instances)
         started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        info = daemon.ServerInfo(os.getpid(), daemon.HOST, sandbox.port, args.timings,
-                                 started, sorted(instances))
+        info = daemon.ServerInfo(
+            os.getpid(), daemon.HOST, sandbox.port, args.timings, started, sorted(instances)
+        )
         daemon.write_state(folder, info)
         print(f"sandbox serving at {info.endpoint} (pid {info.pid})", flush=True)
         while not stopping.wait(1.0):

@@ -109,8 +109,9 @@ def write_state(folder: Path, info: ServerInfo) -> None:
     os.replace(tmp, folder / STATE_FILE)
 
 
-def start(port: int = 0, timings: str = "demo", with_instances: bool = True,
-          timeout: float = 120.0) -> ServerInfo:
+def start(
+    port: int = 0, timings: str = "demo", with_instances: bool = True, timeout: float = 120.0
+) -> ServerInfo:
     """Start the server as a detached process; wait until it serves."""
     folder = ensure_private_dir(sandbox_dir())
     current = running(folder)
@@ -121,14 +122,27 @@ def start(port: int = 0, timings: str = "demo", with_instances: bool = True,
             f"a sandbox is already running{where} (pid {current.pid if current else pid})",
             "stop it first with `prism sandbox stop`",
         )
-    command = [sys.executable, "-m", "prism_core.sandbox", "--dir", str(folder),
-               "--port", str(port), "--timings", timings]
+    command = [
+        sys.executable,
+        "-m",
+        "prism_core.sandbox",
+        "--dir",
+        str(folder),
+        "--port",
+        str(port),
+        "--timings",
+        timings,
+    ]
     if not with_instances:
         command.append("--no-instances")
     with open(folder / LOG_FILE, "wb") as log:
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True,
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -18,9 +18,7 @@ DEFAULT_REGION = "us-east-1"
 SHELLS = ("sh", "fish")
 
 
-def sandbox_variables(
-    endpoint: str, scratch: Path, region: str = DEFAULT_REGION
-) -> dict[str, str]:
+def sandbox_variables(endpoint: str, scratch: Path, region: str = DEFAULT_REGION) -> dict[str, str]:
     """The variables to set; ``scratch`` is a folder whose ``aws-*`` entries do not exist."""
     return {
         "AWS_ENDPOINT_URL": endpoint,

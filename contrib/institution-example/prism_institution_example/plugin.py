@@ -1,0 +1,73 @@
+"""Example University's policy: defaults for everyone, and what a save may not do."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from prism_core import hookimpl
+from prism_core.exceptions import InputError
+from prism_core.plugin_api import PluginSettings
+
+SECTION = "institution-example"
+
+
+@lru_cache(maxsize=1)
+def packaged_defaults() -> dict[str, dict[str, Any]]:
+    """The ``defaults.yml`` shipped in this package."""
+    text = resources.files(__package__).joinpath("defaults.yml").read_text(encoding="utf-8")
+    return dict(yaml.safe_load(text))
+
+
+@hookimpl
+def prism_config_defaults() -> dict[str, dict[str, Any]]:
+    """The institution's defaults: registry prefix, copy regions and its own policy section."""
+    return {section: dict(values) for section, values in packaged_defaults().items()}
+
+
+@hookimpl
+def prism_settings() -> PluginSettings:
+    """The ``institution-example:`` section (the policy)."""
+    return PluginSettings(
+        SECTION,
+        defaults=packaged_defaults()[SECTION],
+        schema={
+            "type": "object",
+            "properties": {
+                "allowed_regions": {"type": "array", "items": {"type": "string"}},
+                "require_project": {"type": "boolean"},
+                "allow_public": {"type": "boolean"},
+                "contact": {"type": "string", "minLength": 3},
+            },
+        },
+        help="Example University's save policy",
+    )
+
+
+def _refuse(message: str, contact: str) -> InputError:
+    return InputError(f"Example University policy: {message}", f"ask {contact} for an exception")
+
+
+@hookimpl(tryfirst=True)
+def prism_pre_stop(ctx: Any) -> str:
+    """Refuse public sharing, regions outside the allowed list and saves without a project."""
+    policy = ctx.plugin_settings(SECTION)
+    contact = policy["contact"]
+    request = ctx.request
+    if request.public and not policy.get("allow_public", False):
+        raise _refuse("public AMIs are not allowed; share with accounts instead", contact)
+    allowed = list(policy.get("allowed_regions") or [])
+    outside = [
+        r for r in [request.region, *request.copy_to_regions] if allowed and r not in allowed
+    ]
+    if outside:
+        raise _refuse(
+            f"region(s) {', '.join(outside)} are not allowed (allowed: {', '.join(allowed)})",
+            contact,
+        )
+    if policy.get("require_project", False) and not request.project_id:
+        raise _refuse("every template needs a project: add --project ID", contact)
+    return f"Example University policy checked (questions: {contact})"

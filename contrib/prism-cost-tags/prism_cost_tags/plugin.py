@@ -1,0 +1,169 @@
+"""The prism hooks of prism-cost-tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prism_core import hookimpl
+from prism_core.aws import error_message
+from prism_core.exceptions import InputError
+from prism_core.plugin_api import Command, Option, PluginSettings
+from prism_cost_tags import project_costs
+from prism_cost_tags.pricing import PriceTable, image_snapshots, snapshot_sizes
+
+SECTION = "cost-tags"
+PROJECT_TAG = "prism:project"
+CENTRE_TAG = "prism:cost-centre"
+
+
+@hookimpl
+def prism_settings() -> PluginSettings:
+    """``cost-tags: {projects: {P: {cost_centre: CC}}, prices: {REGION: USD}}``."""
+    return PluginSettings(
+        SECTION,
+        defaults={"projects": {}, "prices": {}},
+        schema={
+            "type": "object",
+            "properties": {
+                "projects": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "required": ["cost_centre"],
+                        "properties": {"cost_centre": {"type": "string", "minLength": 1}},
+                    },
+                },
+                "prices": {
+                    "type": "object",
+                    "additionalProperties": {"type": "number", "minimum": 0},
+                },
+            },
+        },
+        help="project to cost-centre mapping and snapshot prices (USD per GB-month)",
+    )
+
+
+def _settings(ctx: Any) -> dict[str, Any]:
+    return ctx.plugin_settings(SECTION)
+
+
+def cost_centre(settings: dict[str, Any], project: str) -> str:
+    """The cost centre of ``project``; a one-line refusal if it has none."""
+    projects = settings.get("projects") or {}
+    if project not in projects:
+        known = ", ".join(sorted(projects)) or "none"
+        raise InputError(
+            f"project {project!r} has no cost centre (known projects: {known})",
+            f"add `cost-tags: {{projects: {{{project}: {{cost_centre: ...}}}}}}` to prism.yml",
+        )
+    return str(projects[project]["cost_centre"])
+
+
+def _volume_gb(ctx: Any) -> int:
+    ids = list(ctx.instance.volumes.values())
+    if not ids:
+        return 0
+    volumes = ctx.aws.ec2(ctx.source_region).describe_volumes(VolumeIds=ids)["Volumes"]
+    return sum(int(v.get("Size") or 0) for v in volumes)
+
+
+@hookimpl
+def prism_pre_stop(ctx: Any) -> list[str]:
+    """Check the project's cost centre; estimate the storage cost for the plan."""
+    settings = _settings(ctx)
+    notes = []
+    if ctx.request.project_id:
+        centre = cost_centre(settings, ctx.request.project_id)
+        notes.append(f"project {ctx.request.project_id} is billed to cost centre {centre}")
+    gb = _volume_gb(ctx)
+    regions = [ctx.source_region, *ctx.request.copy_to_regions]
+    estimate = PriceTable(settings.get("prices")).monthly({r: gb for r in regions})
+    notes.append(
+        f"snapshot storage about ${estimate:.2f}/month ({gb} GB in {len(regions)} region(s), "
+        "list price, full volume size)"
+    )
+    return notes
+
+
+def _tag_region(ctx: Any, region: str, image_id: str, tags: list[dict[str, str]]) -> None:
+    ec2 = ctx.aws.ec2(region)
+    image = ec2.describe_images(ImageIds=[image_id])["Images"][0]
+    ec2.create_tags(Resources=[image_id, *image_snapshots(image)], Tags=tags)
+
+
+@hookimpl
+def prism_register(ctx: Any) -> None:
+    """Tag every image (source and copies) and its snapshots with project and cost centre."""
+    project = ctx.request.project_id
+    if not project:
+        return None
+    centre = cost_centre(_settings(ctx), project)
+    tags = [{"Key": PROJECT_TAG, "Value": project}, {"Key": CENTRE_TAG, "Value": centre}]
+    for region, image in ctx.images().items():
+        try:
+            _tag_region(ctx, region, image.image_id, tags)
+        except Exception as exc:
+            ctx.record_failure(f"cost-centre tags in {region} failed: {error_message(exc)}")
+    return None
+
+
+def storage_by_region(ctx: Any) -> dict[str, int]:
+    """GB of snapshot storage of the template, per region (DescribeSnapshots VolumeSize)."""
+    gb: dict[str, int] = {}
+    for region, image in ctx.images().items():
+        ec2 = ctx.aws.ec2(region)
+        ids = image.snapshot_ids or list(
+            image_snapshots(ec2.describe_images(ImageIds=[image.image_id])["Images"][0])
+        )
+        gb[region] = sum(snapshot_sizes(ec2, ids).values())
+    return gb
+
+
+@hookimpl(wrapper=True)
+def prism_template_render(ctx: Any) -> Any:
+    """Add ``cost: {storage_usd_per_month, storage_gb}`` to the template; note it in the summary."""
+    document = yield
+    if document is None:
+        return document
+    try:
+        gb = storage_by_region(ctx)
+        settings = _settings(ctx)
+        monthly = PriceTable(settings.get("prices")).monthly(gb)
+    except Exception as exc:
+        ctx.record_failure(f"storage cost estimate failed: {error_message(exc)}")
+        return document
+    cost: dict[str, Any] = {"storage_usd_per_month": monthly, "storage_gb": sum(gb.values())}
+    if ctx.request.project_id:
+        cost["cost_centre"] = cost_centre(settings, ctx.request.project_id)
+    document["cost"] = cost
+    ctx.summary_note(
+        f"Snapshot storage: about ${monthly:.2f}/month ({sum(gb.values())} GB "
+        f"in {len(gb)} region(s))"
+    )
+    return document
+
+
+@hookimpl
+def prism_add_commands() -> list[Command]:
+    """``prism project costs P``."""
+    return [
+        Command(
+            "project",
+            "project commands (cost-tags plugin)",
+            subcommands=(
+                Command(
+                    "costs",
+                    "monthly storage cost of a project's AMIs and snapshots, by region",
+                    project_costs.run,
+                    (
+                        Option(("project",), "project id (the prism:project tag)"),
+                        Option(
+                            ("--regions",),
+                            "regions to look in (default: every enabled region)",
+                            metavar="R1,R2",
+                        ),
+                    ),
+                ),
+            ),
+        )
+    ]

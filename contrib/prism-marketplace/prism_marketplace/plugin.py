@@ -1,0 +1,119 @@
+"""The prism hooks of prism-marketplace: ``--publish``, ``prism marketplace ...``, settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prism_core import hookimpl
+from prism_core.aws import error_message
+from prism_core.exceptions import InputError
+from prism_core.plugin_api import Command, Option, PluginSettings
+from prism_marketplace import commands
+
+SECTION = "marketplace"
+
+
+@hookimpl
+def prism_settings() -> PluginSettings:
+    """The ``marketplace:`` section of prism.yml."""
+    return PluginSettings(
+        SECTION,
+        defaults={"region": "us-east-1", "prefix": ""},
+        schema={
+            "type": "object",
+            "properties": {
+                "bucket": {"type": "string", "pattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"},
+                "region": {"type": "string"},
+                "prefix": {"type": "string"},
+            },
+        },
+        help="the S3 bucket holding the template catalog",
+    )
+
+
+@hookimpl
+def prism_add_options(command: str) -> list[Option] | None:
+    """``prism save --publish``."""
+    if command != "save":
+        return None
+    return [
+        Option(
+            ("--publish",),
+            "publish the template to the marketplace once it is saved",
+            action="store_true",
+        )
+    ]
+
+
+@hookimpl
+def prism_add_commands() -> list[Command]:
+    """``prism marketplace publish|search|show|install|login``."""
+    name = Option(("name",), "template name in the marketplace")
+    return [
+        Command(
+            "marketplace",
+            "publish templates to a shared catalog, browse and install them",
+            subcommands=(
+                Command(
+                    "publish",
+                    "publish a saved template ($PRISM_HOME/templates/NAME.yaml)",
+                    commands.publish,
+                    (Option(("template",), "name of a saved template"),),
+                ),
+                Command(
+                    "search",
+                    "find templates by name, description, project or tag",
+                    commands.search,
+                    (Option(("text",), "text to look for (empty: everything)", nargs="?"),),
+                ),
+                Command("show", "show one template's catalog entry", commands.show, (name,)),
+                Command(
+                    "install",
+                    "check and install a template into $PRISM_HOME/templates",
+                    commands.install,
+                    (name,),
+                ),
+                Command(
+                    "login",
+                    "store an access key for the marketplace bucket in the system keyring",
+                    commands.login,
+                    (
+                        Option(("--access-key-id",), "AWS access key id", metavar="ID"),
+                        Option(("--session-token",), "AWS session token (temporary keys)"),
+                    ),
+                ),
+            ),
+        )
+    ]
+
+
+@hookimpl
+def prism_pre_stop(ctx: Any) -> str | None:
+    """With ``--publish``: the marketplace must be configured and reachable before the stop."""
+    if not ctx.options.get("publish"):
+        return None
+    config = commands.config_from(ctx.plugin_settings(SECTION))
+    commands.catalog(config).check_reachable()
+    return f"publish to marketplace s3://{config.bucket}/{config.prefix} as the last step"
+
+
+@hookimpl(wrapper=True, tryfirst=True)
+def prism_template_render(ctx: Any) -> Any:
+    """Outermost wrapper: publish the final rendered template; a failure is a failed step."""
+    document = yield
+    if document is None or not ctx.options.get("publish"):
+        return document
+    try:
+        config = commands.config_from(ctx.plugin_settings(SECTION))
+        entry = commands.publish_document(config, document, ctx.aws.account_id())
+    except Exception as exc:
+        message = error_message(exc) if not isinstance(exc, InputError) else str(exc)
+        ctx.record_failure(
+            f"marketplace publish failed: {message} "
+            f"(retry with `prism marketplace publish {document.get('name')}`)"
+        )
+        return document
+    text = f"Published to marketplace s3://{config.bucket} as {entry['name']} v{entry['version']}"
+    ctx.progress.line("ok", text)
+    ctx.summary_note(text)
+    return document
