@@ -107,6 +107,11 @@ class Settings:
         return settings
 
     @property
+    def downtime_poll_delay(self) -> float:
+        """Half the poll delay: for waits while the instance is down (stop, snapshots, start)."""
+        return self.poll_delay / 2.0
+
+    @property
     def templates_dir(self) -> Path:
         """``$PRISM_HOME/templates``."""
         return self.home / "templates"
