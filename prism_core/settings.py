@@ -62,7 +62,9 @@ class Settings:
     poll_delay: float = 15.0
     timeouts: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
     registry_prefix: str = "/prism/"
-    copy_concurrency: int = 5
+    #: Regions copied at once. Copy quotas are per destination region and prism sends
+    #: one copy per region, so this only bounds threads and the polling rate.
+    copy_concurrency: int = 10
     max_attempts: int = 8
     kms_keys: dict[str, str] = field(default_factory=dict)
 
