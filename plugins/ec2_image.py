@@ -88,7 +88,10 @@ def prism_image(ctx: SaveContext) -> RegionImage:
         return image_snapshot_ids(data)
 
     image.snapshot_ids = ctx.wait(
-        snapshots_listed, what=f"the snapshots of {image_id} in {region}", limit="snapshots"
+        snapshots_listed,
+        what=f"the snapshots of {image_id} in {region}",
+        limit="snapshots",
+        instance_down=ctx.state.stopped_by_prism,
     )
     ctx.record_image(image)
     return image

@@ -13,11 +13,13 @@ so a teammate in the same account with an empty PRISM_HOME can launch it.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from prism_core import hookimpl
 from prism_core.aws import error_message
 from prism_core.context import SaveContext
 from prism_core.registry import parameter_base
+from prism_core.state import RegionImage
 from prism_core.templates import build_document
 
 __all__ = ["parameter_base", "prism_register"]
@@ -34,8 +36,8 @@ def prism_register(ctx: SaveContext) -> list[str]:
     doc = build_document(ctx)
     document = json.dumps(doc, sort_keys=True)
     version = int(doc.get("version") or 1)
-    written: list[str] = []
-    for region, image in images.items():
+
+    def write(region: str, image: RegionImage) -> list[str]:
         ssm = ctx.aws.client("ssm", region)
         arch = image.architecture or ctx.instance.architecture
         entries = {
@@ -43,6 +45,7 @@ def prism_register(ctx: SaveContext) -> list[str]:
             f"{base}/versions/{version}": document,
             f"{base}/template": document,
         }
+        done: list[str] = []
         try:
             for name, value in entries.items():
                 ssm.put_parameter(
@@ -53,10 +56,17 @@ def prism_register(ctx: SaveContext) -> list[str]:
                     Tier="Intelligent-Tiering",
                     Description=f"prism template {ctx.request.template_name}",
                 )
-                written.append(f"{region}:{name}")
+                done.append(f"{region}:{name}")
         except Exception as exc:
             ctx.record_failure(f"registry write in {region} failed: {error_message(exc)}")
             ctx.progress.line("fail", f"Registry write in {region} failed: {error_message(exc)}")
+        return done
+
+    # Regions are independent: write them at once (bounded like the copies).
+    workers = max(1, min(ctx.settings.copy_concurrency, len(images)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prism-register") as pool:
+        results = list(pool.map(write, images.keys(), images.values()))
+    written = [name for names in results for name in names]
     if written:
         ctx.progress.line(
             "ok",

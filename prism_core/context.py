@@ -98,18 +98,27 @@ class SaveContext:
         }
 
     def wait(
-        self, check: Callable[[], T | None], *, what: str, limit: str, hint: str | None = None
+        self,
+        check: Callable[[], T | None],
+        *,
+        what: str,
+        limit: str,
+        hint: str | None = None,
+        instance_down: bool = False,
     ) -> T:
         """Poll ``check`` with the configured delay and the ``limit`` named timeout.
 
         While it waits, ``what`` is shown as a live progress line with the elapsed time.
+        ``instance_down=True`` (the instance is stopped while this wait runs) polls at
+        half the delay: every second of lag there is downtime.
         """
+        poll = self.settings.downtime_poll_delay if instance_down else self.settings.poll_delay
         with self.progress.waiting(what) as on_tick:
             return wait_for(
                 check,
                 what=what,
                 timeout=self.settings.timeouts[limit],
-                poll=self.settings.poll_delay,
+                poll=poll,
                 hint=hint,
                 cancel=self.cancel,
                 on_tick=on_tick,

@@ -62,7 +62,9 @@ class Settings:
     poll_delay: float = 15.0
     timeouts: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
     registry_prefix: str = "/prism/"
-    copy_concurrency: int = 5
+    #: Regions copied at once. Copy quotas are per destination region and prism sends
+    #: one copy per region, so this only bounds threads and the polling rate.
+    copy_concurrency: int = 10
     max_attempts: int = 8
     kms_keys: dict[str, str] = field(default_factory=dict)
     #: ``--copy-to-regions`` when the option is not given (config ``prism.default_copy_regions``).
@@ -113,6 +115,11 @@ class Settings:
             regions = ",".join(str(r) for r in regions)
         settings.default_copy_regions = str(regions) if regions else None
         return settings
+
+    @property
+    def downtime_poll_delay(self) -> float:
+        """Half the poll delay: for waits while the instance is down (stop, snapshots, start)."""
+        return self.poll_delay / 2.0
 
     @property
     def templates_dir(self) -> Path:
