@@ -162,6 +162,7 @@ def preflight(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:
         plugin = hooks.blame(exc) or "a plugin"
         raise PluginRefusal(f"{plugin} refused the save: {exc}") from exc
     ctx.state.notes = notes
+    templates.instance_facts(ctx)  # fetched now, while nothing waits on it
     return notes
 
 

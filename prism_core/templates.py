@@ -149,18 +149,40 @@ def _ports(ctx: SaveContext) -> list[int]:
 
 
 def _root_volume_gb(ctx: SaveContext) -> int | None:
-    source = ctx.source_image()
-    if source is None or source.image_id is None:
+    """Size of the instance's root EBS volume."""
+    volume_id = ctx.instance.volumes.get(ctx.instance.root_device_name or "")
+    if not volume_id:
         return None
-    from prism_core.ec2 import describe_image
+    volumes = ctx.aws.ec2(ctx.source_region).describe_volumes(VolumeIds=[volume_id])["Volumes"]
+    return int(volumes[0]["Size"]) if volumes else None
 
-    data = describe_image(ctx.aws.ec2(source.region), source.image_id) or {}
-    root = data.get("RootDeviceName")
-    for mapping in data.get("BlockDeviceMappings", []):
-        if mapping.get("DeviceName") == root and "Ebs" in mapping:
-            size = mapping["Ebs"].get("VolumeSize")
-            return int(size) if size else None
-    return None
+
+def _base_ssh_user(base: str | None) -> str | None:
+    """The login user of the built-in template the instance was launched from."""
+    if not base:
+        return None
+    from prism_core.template_store import builtin
+
+    found = builtin(base)
+    return str(found.document["ssh_user"]) if found and found.document.get("ssh_user") else None
+
+
+def instance_facts(ctx: SaveContext) -> dict[str, Any]:
+    """What the template takes from the instance and the caller; fetched once.
+
+    ``preflight`` calls this before the instance is stopped, so the AWS calls it makes
+    are not on the save's critical path.
+    """
+    facts = ctx.plugin_data.get("_instance_facts")
+    if facts is None:
+        facts = {
+            "ports": _ports(ctx),
+            "root_volume_gb": _root_volume_gb(ctx),
+            "maintainer": ctx.aws.identity_name(),
+            "ssh_user": _base_ssh_user(ctx.instance.tags.get("prism:template")),
+        }
+        ctx.plugin_data["_instance_facts"] = facts
+    return dict(facts)
 
 
 def build_document(ctx: SaveContext) -> dict[str, Any]:
@@ -174,10 +196,10 @@ def build_document(ctx: SaveContext) -> dict[str, Any]:
         region: {image.architecture or arch: image.image_id}
         for region, image in ctx.images().items()
     }
-    defaults: dict[str, Any] = {"type": instance.instance_type, "ports": _ports(ctx)}
-    root_gb = _root_volume_gb(ctx)
-    if root_gb:
-        defaults["root_volume_gb"] = root_gb
+    facts = instance_facts(ctx)
+    defaults: dict[str, Any] = {"type": instance.instance_type, "ports": facts["ports"]}
+    if facts["root_volume_gb"]:
+        defaults["root_volume_gb"] = facts["root_volume_gb"]
     price = instance_types().get(instance.instance_type, {}).get("usd_per_hour")
     if price is not None:
         defaults["estimated_cost_per_hour"] = {arch: price}
@@ -193,11 +215,13 @@ def build_document(ctx: SaveContext) -> dict[str, Any]:
         "saved_from": request.instance_name,
         "saved_date": state.started_at,
         "version": state.template_version or 1,
-        "maintainer": ctx.aws.identity_name(),
+        "maintainer": facts["maintainer"],
         "project": request.project_id,
         "ami_config": {"amis": amis},
         "instance_defaults": defaults,
         "tags": tags,
     }
+    if facts["ssh_user"]:
+        doc["ssh_user"] = facts["ssh_user"]
     ctx.plugin_data["_template_document"] = doc
     return dict(doc)

@@ -85,6 +85,12 @@ def test_builtin_templates_launch_on_fresh_account(prism_sandbox, run_prism):
     assert doc["image_id"] == ami and doc["template_source"] == "built-in"
     assert doc["type"] == "t3.large" and doc["ssh"].startswith("ssh ubuntu@")
     assert doc["ports"] == [22, 8888]
+    # a template saved from it keeps the base's login user and open ports
+    saved = run_prism("save", "earthquake-analysis", "seismic", "--yes", "-o", "json")
+    assert saved.exit_code == 0, saved.stderr
+    relaunched = run_prism("launch", "seismic", "aftershock", "--yes", "-o", "json").json()
+    assert relaunched["ssh"].startswith("ssh ubuntu@")
+    assert relaunched["ports"] == [22, 8888]
     # r-research uses the Amazon Linux 2023 parameter moto ships itself
     arm = run_prism("launch", "r-research", "r-box", "--size", "S", "-y", "-o", "json")
     assert arm.exit_code == 0, arm.stderr
