@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prism_core.plugin_manager import installed_plugin_names
 from prism_core.sandbox import Faults, Sandbox, Timings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.faults = TimedFaults()
         os.environ.update(sandbox.env(SOURCE))
         os.environ["PRISM_POLL_DELAY_SECONDS"] = str(poll)
+        os.environ["PRISM_DISABLE_PLUGINS"] = ",".join(installed_plugin_names())
         os.environ["AWS_CONFIG_FILE"] = os.devnull
         os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
         os.environ.pop("AWS_PROFILE", None)

@@ -110,7 +110,7 @@ def _copy(
             return None
         return data
 
-    data = ctx.wait(settled, what=f"the copy {image_id} in {region}", limit="copy")
+    data = ctx.wait(settled, what=f"the copy {image_id} in {region}", limit="copy", critical=True)
     if data["State"] == FAILED:
         image.state, image.error = FAILED, f"copy {image_id} failed: {state_reason(data)}"
         ctx.record_image(image)

@@ -91,7 +91,7 @@ def prism_image(ctx: SaveContext) -> RegionImage:
         snapshots_listed,
         what=f"the snapshots of {image_id} in {region}",
         limit="snapshots",
-        instance_down=ctx.state.stopped_by_prism,
+        critical=ctx.state.stopped_by_prism,
     )
     ctx.record_image(image)
     return image

@@ -104,15 +104,16 @@ class SaveContext:
         what: str,
         limit: str,
         hint: str | None = None,
-        instance_down: bool = False,
+        critical: bool = False,
     ) -> T:
         """Poll ``check`` with the configured delay and the ``limit`` named timeout.
 
         While it waits, ``what`` is shown as a live progress line with the elapsed time.
-        ``instance_down=True`` (the instance is stopped while this wait runs) polls at
-        half the delay: every second of lag there is downtime.
+        ``critical=True`` polls at half the delay, for waits whose lag the user feels
+        directly: while the instance is down (every second is downtime), and the
+        concurrent copies (the slowest region's lag adds to the total time).
         """
-        poll = self.settings.downtime_poll_delay if instance_down else self.settings.poll_delay
+        poll = self.settings.critical_poll_delay if critical else self.settings.poll_delay
         with self.progress.waiting(what) as on_tick:
             return wait_for(
                 check,

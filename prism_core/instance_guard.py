@@ -85,7 +85,7 @@ class InstanceGuard:
                 raise OperationFailed(f"instance {instance_id} became {now} while stopping")
             return None
 
-        ctx.wait(stopped, what=f"instance {instance_id} to stop", limit="stop", instance_down=True)
+        ctx.wait(stopped, what=f"instance {instance_id} to stop", limit="stop", critical=True)
         ctx.progress.line("ok", "Instance stopped", since="stop")
 
     def restart(self) -> None:
@@ -134,7 +134,7 @@ class InstanceGuard:
                 running,
                 what=f"instance {instance_id} to run",
                 timeout=ctx.settings.timeouts["start"],
-                poll=ctx.settings.downtime_poll_delay,
+                poll=ctx.settings.critical_poll_delay,
             )
         except Exception as exc:
             self.start_error = error_message(exc)

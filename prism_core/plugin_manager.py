@@ -67,6 +67,13 @@ class PluginInfo:
     hooks: tuple[str, ...]
 
 
+def installed_plugin_names() -> list[str]:
+    """Names of the third-party plugins installed (``prism.plugins`` entry points)."""
+    from importlib.metadata import entry_points
+
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
 def disabled_from_env() -> set[str]:
     """Plugin names blocked by ``PRISM_DISABLE_PLUGINS=name1,name2``."""
     raw = os.environ.get("PRISM_DISABLE_PLUGINS", "")

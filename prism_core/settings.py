@@ -117,8 +117,8 @@ class Settings:
         return settings
 
     @property
-    def downtime_poll_delay(self) -> float:
-        """Half the poll delay: for waits while the instance is down (stop, snapshots, start)."""
+    def critical_poll_delay(self) -> float:
+        """Half the poll delay: for waits while the instance is down and for the copies."""
         return self.poll_delay / 2.0
 
     @property

@@ -23,7 +23,7 @@ def test_defaults(clean_env):
     settings = Settings.load({})
     assert settings.poll_delay == 15.0
     assert settings.timeouts == DEFAULT_TIMEOUTS
-    assert settings.downtime_poll_delay == 7.5
+    assert settings.critical_poll_delay == 7.5
     assert settings.copy_concurrency == 10
 
 

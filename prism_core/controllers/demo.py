@@ -117,6 +117,10 @@ def run_demo(app: Any) -> int:
         wanted = sandbox_variables("http://127.0.0.1:0", Path(scratch))
         wanted["PRISM_HOME"] = str(Path(scratch) / "home")
         wanted["PRISM_POLL_DELAY_SECONDS"] = "0.01" if fast else "0.5"
+        if not pargs.with_plugins:  # an institution's policy must not refuse the demo
+            from prism_core.plugin_manager import installed_plugin_names
+
+            wanted["PRISM_DISABLE_PLUGINS"] = ",".join(installed_plugin_names())
         with isolated_environ(wanted):
             from prism_core.sandbox import Sandbox, Timings
             from prism_core.sandbox.seed import seed
@@ -166,6 +170,13 @@ class Demo(Controller):
         "pip install 'prism-cloud[sandbox]'.",
         arguments=[
             (["--fast"], {"action": "store_true", "help": "make every cloud transition instant"}),
+            (
+                ["--with-plugins"],
+                {
+                    "action": "store_true",
+                    "help": "also run the installed third-party plugins (default: built-ins only)",
+                },
+            ),
             DEBUG_ARGUMENT,
         ],
     )
