@@ -36,6 +36,38 @@ def _dry_run(call: Any, what: str, region: str, **params: Any) -> None:
     raise InputError(f"EC2 did not confirm the {what} check in {region}", "try again with --debug")
 
 
+def _check_share_permission(ctx: SaveContext) -> list[str]:
+    """DryRun ModifyImageAttribute in every region (on the instance's own source AMI,
+    the only image that exists yet); only a missing permission refuses the save."""
+    instance, notes = ctx.instance, []
+    if not instance.image_id:
+        return notes
+    for region in [ctx.source_region, *ctx.request.copy_to_regions]:
+        try:
+            ctx.aws.ec2(region).modify_image_attribute(
+                DryRun=True,
+                ImageId=instance.image_id,
+                Attribute="launchPermission",
+                LaunchPermission={"Add": [{"Group": "all"}]},
+            )
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "DryRunOperation":
+                continue
+            if code in ("UnauthorizedOperation", "AccessDenied"):
+                raise InputError(
+                    f"you may not share images in {region} ({code})",
+                    "ask your AWS administrator for ec2:ModifyImageAttribute, or save without "
+                    "sharing",
+                ) from None
+            notes.append(
+                f"sharing permission in {region} could not be checked in advance "
+                f"({error_message(exc)}); if sharing fails the AMI stays private and is reported"
+            )
+            break
+    return notes
+
+
 def _check_instance(ctx: SaveContext, will_stop: bool) -> list[str]:
     instance, notes = ctx.instance, []
     if instance.root_device_type != "ebs":
@@ -150,6 +182,8 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
                 SourceRegion=ctx.source_region,
                 Name=ctx.state.image_name,
             )
+    if request.shares_anything:
+        notes.extend(_check_share_permission(ctx))
     if request.public:
         _check_public(ctx)
     return notes

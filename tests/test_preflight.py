@@ -114,3 +114,35 @@ def test_dry_run_shows_the_plan(prism_sandbox, run_prism, flag):
     assert "every check passed" in result.stdout
     assert "us-east-1, us-east-2" in result.stdout
     assert ("--no-reboot" in result.stdout) == bool(flag)
+
+
+def test_unauthorized_share_is_refused(prism_sandbox, run_prism):
+    instance_id = prism_sandbox.create_instance("box")
+    prism_sandbox.faults.inject("ModifyImageAttribute", region="us-east-2",
+                                code="UnauthorizedOperation", message="not allowed", status=403,
+                                dry_run=True)
+    result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2",
+                       "--share-with", "111122223333", "--yes")
+    _refused(result, "you may not share images in us-east-2")
+    assert instance_state(instance_id) == "running"
+
+
+def test_just_created_ami_briefly_invisible(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box")
+    prism_sandbox.faults.invisible_image(times=3)
+    result = run_prism("save", "box", "env1", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert len(own_images()) == 1  # retried reads, never a second CreateImage
+
+
+def test_files_are_private(prism_sandbox, run_prism):
+    import os
+    import stat
+    from pathlib import Path
+
+    prism_sandbox.create_instance("box")
+    assert run_prism("save", "box", "env1", "--yes").exit_code == 0
+    home = Path(os.environ["PRISM_HOME"])
+    for path in [home, home / "templates", home / "templates" / "env1.yaml"]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, (path, oct(mode))
