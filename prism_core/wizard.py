@@ -9,6 +9,7 @@ asks ``Continue?``. Ctrl-C or Ctrl-D at any prompt raises ``Cancelled``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -192,11 +193,18 @@ def ask_sharing() -> tuple[bool, str | None]:
     return False, None
 
 
+def _ask_optional(label: str, check: Callable[[str], object]) -> str | None:
+    """A free-text answer checked as it is typed; empty means none."""
+    import questionary
+
+    answer = str(ask(questionary.text(label, validate=_validator(check, optional=True))))
+    return answer.strip() or None
+
+
 def ask_save_options(
     pargs: Any, aws: AwsClients, templates_dir: Path, progress: Progress
 ) -> SaveOptions:
     """Ask on the terminal for what the command line did not give."""
-    import questionary
 
     region = validation.region_name(aws.region)
     progress.line("save", "Save an instance as a template (Ctrl-C to cancel at any time)")
@@ -204,29 +212,13 @@ def ask_save_options(
     template = pargs.template or ask_template(templates_dir, progress)
     description = pargs.description
     if description is None:
-        answer = str(
-            ask(
-                questionary.text(
-                    "Description (optional):",
-                    validate=_validator(validation.description, optional=True),
-                )
-            )
-        ).strip()
-        description = answer or None
+        description = _ask_optional("Description (optional):", validation.description)
     copy_to = pargs.copy_to_regions
     if copy_to is None:
         copy_to = ask_regions(aws, region, progress)
     project = pargs.project
     if project is None:
-        answer = str(
-            ask(
-                questionary.text(
-                    "Project (optional):",
-                    validate=_validator(validation.project_id, optional=True),
-                )
-            )
-        ).strip()
-        project = answer or None
+        project = _ask_optional("Project (optional):", validation.project_id)
     public, share_with = pargs.public, pargs.share_with
     if not public and share_with is None:
         public, share_with = ask_sharing()
