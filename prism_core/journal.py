@@ -74,3 +74,20 @@ def unfinished(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
     return sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime)
+
+
+def running_elsewhere(state: SaveState) -> bool:
+    """Whether another live prism process on this machine is running this save."""
+    if state.status != "running" or not state.pid or state.pid == os.getpid():
+        return False
+    try:
+        os.kill(state.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        cmdline = Path(f"/proc/{state.pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc: assume the pid is still ours
+    return b"prism" in cmdline

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import time
@@ -254,7 +255,7 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     """Run the save from wherever its journal says it is; never leaves the instance down."""
     started = time.monotonic()
     state = ctx.state
-    ctx.record(status="running", failures=[])
+    ctx.record(status="running", failures=[], pid=os.getpid())
     guard = InstanceGuard(ctx)
     set_lock(ctx)
     try:

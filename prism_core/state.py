@@ -40,7 +40,8 @@ class SaveState:
     started_at: str
     image_name: str
     instance_original_state: str
-    status: str = "running"  # running | partial | failed | done | aborted
+    status: str = "running"  # running | partial | failed | interrupted | done | aborted
+    pid: int | None = None  # the process running the save, while it runs
     stopped_by_prism: bool = False
     instance_restarted: bool = False
     downtime_started: float | None = None

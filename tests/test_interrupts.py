@@ -123,3 +123,17 @@ def test_kill_9_during_copies_then_resume(slow_cloud, run_prism):
     assert _wait_running(instance_id) == "running"
     for region in ("us-east-1", "us-east-2", "eu-west-1"):
         assert len(own_images(region)) == 1, region
+
+
+def test_resume_leaves_a_save_that_is_still_running_alone(slow_cloud, run_prism):
+    slow_cloud.create_instance("box")
+    slow_cloud.timings = Timings(stop=0.3, start=0.3, snapshot=0.3, image=8.0)
+    prism = PrismProcess("save", "box", "env1", "--yes")
+    try:
+        prism.wait_for("AMI creation started")
+        result = run_prism("save", "--resume", "--yes")
+        assert result.exit_code == 2
+        assert "still running" in result.stderr
+    finally:
+        prism.proc.send_signal(signal.SIGINT)
+        prism.finish()

@@ -18,7 +18,7 @@ from prism_core.exceptions import (
     SEVERITY,
     InputError,
 )
-from prism_core.journal import Journal, unfinished
+from prism_core.journal import Journal, running_elsewhere, unfinished
 from prism_core.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.pipeline import SaveOptions, SaveOutcome, execute, plan_save, preflight
 from prism_core.plan import estimate_storage, plan_lines, show_plan, will_stop
@@ -248,7 +248,22 @@ def _interrupted_saves(app: Any, verb: str, progress: Progress) -> list[SaveCont
             f"no interrupted save to {verb} on this machine",
             f"journals live in {settings.journal_dir}",
         )
-    journals = [Journal.load(path) for path in paths]
+    journals = []
+    for path in paths:
+        journal = Journal.load(path)
+        if running_elsewhere(journal.state):
+            progress.line(
+                "warn",
+                f"Save {journal.state.save_id} is still running (pid {journal.state.pid}); "
+                "left alone",
+            )
+            continue
+        journals.append(journal)
+    if not journals:
+        raise InputError(
+            f"no interrupted save to {verb}: every save on this machine is still running",
+            "wait for it, or stop it with Ctrl-C first",
+        )
     for journal in journals:
         state = journal.state
         progress.line(
