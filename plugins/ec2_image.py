@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from prism_core import hookimpl
+from prism_core.aws import error_code
 from prism_core.context import SaveContext
 from prism_core.ec2 import (
     describe_image,
     find_image_by_name,
+    find_saved_image,
     image_snapshot_ids,
     share_image,
     state_reason,
@@ -42,22 +44,44 @@ def image_tags(ctx: SaveContext) -> dict[str, str]:
     return tags
 
 
-def _create(ctx: SaveContext, ec2: Any) -> str:
-    """CreateImage once per save: adopt an image a killed run already created."""
+def adopt_existing(ctx: SaveContext, ec2: Any) -> str | None:
+    """The id of this save's image if EC2 already has it (a killed run, a lost response)."""
     found = find_image_by_name(ec2, ctx.state.image_name)
-    if found is not None:
-        return str(found["ImageId"])
+    if found is None:
+        return None
+    if find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id) is None:
+        raise OperationFailed(
+            f"an AMI named {ctx.state.image_name} that this save did not create appeared "
+            f"({found['ImageId']})",
+            "run the save again; it will pick a new name",
+        )
+    return str(found["ImageId"])
+
+
+def _create(ctx: SaveContext, ec2: Any) -> str:
+    """CreateImage once per save. It has no idempotency token, so a retried request whose
+    first attempt succeeded answers InvalidAMIName.Duplicate: adopt that image."""
+    adopted = adopt_existing(ctx, ec2)
+    if adopted is not None:
+        return adopted
     tags = tag_list(image_tags(ctx))
-    response = ec2.create_image(
-        InstanceId=ctx.request.instance_id,
-        Name=ctx.state.image_name,
-        Description=ctx.request.description,
-        NoReboot=True,
-        TagSpecifications=[
-            {"ResourceType": "image", "Tags": tags},
-            {"ResourceType": "snapshot", "Tags": tags},
-        ],
-    )
+    try:
+        response = ec2.create_image(
+            InstanceId=ctx.request.instance_id,
+            Name=ctx.state.image_name,
+            Description=ctx.request.description,
+            NoReboot=True,
+            TagSpecifications=[
+                {"ResourceType": "image", "Tags": tags},
+                {"ResourceType": "snapshot", "Tags": tags},
+            ],
+        )
+    except Exception as exc:
+        if error_code(exc) == "InvalidAMIName.Duplicate":
+            adopted = adopt_existing(ctx, ec2)
+            if adopted is not None:
+                return adopted
+        raise
     return str(response["ImageId"])
 
 

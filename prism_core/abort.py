@@ -10,7 +10,7 @@ from typing import Any
 
 from prism_core.aws import error_message
 from prism_core.context import SaveContext
-from prism_core.ec2 import describe_image, discard_image
+from prism_core.ec2 import describe_image, discard_image, find_saved_image
 from prism_core.instance_guard import InstanceGuard
 from prism_core.pipeline import release_lock
 from prism_core.registry import delete_entries, parameter_base, versions
@@ -26,9 +26,12 @@ def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
     guard.restart_after_failure()
     problems.extend(ctx.state.failures[-1:] if guard.start_error else [])
     for region, image in ctx.state.images.items():
-        if not image.image_id:
-            continue
         ec2 = ctx.aws.ec2(region)
+        if not image.image_id:  # requested, id never recorded: find it by name
+            found = find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id)
+            if found is None:
+                continue
+            image.image_id = str(found["ImageId"])
         try:
             removed.extend(
                 f"{region}:{rid}"

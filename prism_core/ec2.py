@@ -146,6 +146,15 @@ def find_image_by_name(ec2: Any, name: str) -> dict[str, Any] | None:
     return live[0] if live else None
 
 
+def find_saved_image(ec2: Any, name: str, save_id: str) -> dict[str, Any] | None:
+    """The image named ``name`` if this save (tag ``prism:save-id``) created it."""
+    found = find_image_by_name(ec2, name)
+    if found is None:
+        return None
+    owner = {t["Key"]: t["Value"] for t in found.get("Tags", [])}.get("prism:save-id")
+    return found if owner in (None, save_id) else None
+
+
 def state_reason(image: dict[str, Any]) -> str:
     """A readable ``StateReason`` of a failed image."""
     reason = image.get("StateReason") or {}

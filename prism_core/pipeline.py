@@ -39,7 +39,7 @@ from prism_core.plugin_manager import PrismPluginManager
 from prism_core.progress import Progress
 from prism_core.request import SaveRequest
 from prism_core.settings import Settings
-from prism_core.state import FAILED, SaveState
+from prism_core.state import FAILED, PENDING, RegionImage, SaveState
 
 LOCK_TAG = "prism:save-lock"
 #: What stops a save outright instead of failing one phase (Cement turns SIGINT/SIGTERM
@@ -310,6 +310,29 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     return SaveOutcome(ctx, code, template_path, time.monotonic() - started)
 
 
+def _recover_source_id(ctx: SaveContext) -> RegionImage | None:
+    """The source image; if it was requested but its id never came back (an error or
+    Ctrl-C during CreateImage), look it up by name so nothing created goes unrecorded."""
+    from prism_core.ec2 import find_saved_image
+
+    source = ctx.source_image()
+    if source is None or source.image_id is not None:
+        return source
+    try:
+        found = find_saved_image(
+            ctx.aws.ec2(source.region), ctx.state.image_name, ctx.state.save_id
+        )
+    except Exception as exc:
+        ctx.record_failure(
+            f"could not check whether image {ctx.state.image_name} exists: {error_message(exc)}"
+        )
+        return source
+    if found is not None:
+        source.image_id, source.state = str(found["ImageId"]), PENDING
+        ctx.record_image(source)
+    return source
+
+
 def _interrupted(ctx: SaveContext, exc: BaseException) -> Interrupted:
     """Record the interruption; drop the journal if nothing was created yet."""
     signum = getattr(exc, "signum", None)
@@ -319,7 +342,7 @@ def _interrupted(ctx: SaveContext, exc: BaseException) -> Interrupted:
         if ctx.state.stopped_by_prism
         else "the instance was not stopped"
     )
-    source = ctx.source_image()
+    source = _recover_source_id(ctx)
     if source is None or source.image_id is None:
         ctx.journal.finish()
         return Interrupted(f"interrupted by {what} before anything was created; {back}")
@@ -348,7 +371,7 @@ def _failed(
     guard.join()
     _discard_failed_source(ctx)
     ctx.record(status="failed")
-    source = ctx.source_image()
+    source = _recover_source_id(ctx)
     if source is None or source.image_id is None or source.state == FAILED:
         ctx.journal.finish()
     return SaveOutcome(ctx, EXIT_FAILURE, None, time.monotonic() - started)

@@ -173,3 +173,29 @@ def test_abort_removes_everything_in_every_region(prism_sandbox, run_prism, copi
     assert instance_state(instance_id) == "running"
     assert _journals() == []
     assert not _template().exists()
+
+
+def test_create_image_response_lost_is_adopted_not_duplicated(prism_sandbox, run_prism,
+                                                              monkeypatch):
+    """The first CreateImage succeeds but its answer is lost (a RequestTimeout); botocore
+    retries, EC2 answers InvalidAMIName.Duplicate, and prism adopts its own image."""
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models.amis import AmiBackend
+
+    original = AmiBackend.create_image
+    calls = []
+
+    def create_then_fail(self, *args, **kwargs):
+        image = original(self, *args, **kwargs)
+        calls.append(image.id)
+        if len(calls) == 1:
+            raise EC2ClientError("RequestTimeout", "the answer was lost after the image was made")
+        return image
+
+    monkeypatch.setattr(AmiBackend, "create_image", create_then_fail)
+    instance_id = prism_sandbox.create_instance("box")
+    result = run_prism("save", "box", "env1", "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    (image,) = own_images()
+    assert result.json()["amis"]["us-east-1"] == image["ImageId"] == calls[0]
+    assert instance_state(instance_id) == "running"
