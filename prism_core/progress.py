@@ -229,7 +229,9 @@ class Progress:
         self.stream.flush()
 
     def _width(self) -> int:
+        """The terminal's width; 80 where it reports none (e.g. a pty with no size set)."""
         try:
-            return os.get_terminal_size(self.stream.fileno()).columns
+            columns = os.get_terminal_size(self.stream.fileno()).columns
         except (OSError, ValueError, AttributeError):
-            return shutil.get_terminal_size().columns
+            columns = shutil.get_terminal_size().columns
+        return columns if columns > 0 else 80

@@ -176,6 +176,8 @@ class SandboxController(Controller):
         wanted = sandbox_variables(info.endpoint, folder)
         wanted["PRISM_HOME"] = str(folder / "home")
         wanted["PRISM_SANDBOX_DIR"] = str(folder)
+        # the sandbox's transitions take seconds, not AWS's minutes: poll accordingly
+        wanted["PRISM_POLL_DELAY_SECONDS"] = "0.5"
         lines = [f"# prism sandbox at {info.endpoint}; open a new shell to go back to real AWS"]
         lines += shell_lines(changes(wanted, os.environ), self.app.pargs.shell)
         print("\n".join(lines))
