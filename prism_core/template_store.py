@@ -229,8 +229,36 @@ def find(
             f"template {name} has no version {wanted} (versions: {have}){detail}",
             f"run `prism templates show {name}`",
         )
+    elsewhere = registered_elsewhere(aws, prefix, name, region)
+    if elsewhere:
+        raise InputError(
+            f"template {name!r} is not registered in {region}; it is in {', '.join(elsewhere)}",
+            f"pass --region {elsewhere[0]}, or save it with --copy-to-regions {region}",
+        )
     raise InputError(
         f"no template {name!r} in {templates_dir}, in the registry in {region} "
         f"or among the built-in templates{detail}",
         "run `prism templates list`, or pass --region where it was saved",
     )
+
+
+def registered_elsewhere(aws: AwsClients, prefix: str, name: str, region: str) -> list[str]:
+    """Other enabled regions whose registry has ``name`` (only asked when a lookup failed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prism_core import registry
+
+    try:
+        regions = [r for r in aws.available_regions() if r != region]
+    except Exception:
+        return []
+
+    def has(other: str) -> bool:
+        try:
+            return bool(registry.entries(aws.client("ssm", other), prefix, name))
+        except Exception:
+            return False
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = list(pool.map(has, regions))
+    return [r for r, present in zip(regions, found, strict=True) if present]

@@ -72,6 +72,11 @@ def test_teammate_launches_from_registry_alone(
     assert doc["template_source"] == "registry"
     assert doc["image_id"] == saved_template["amis"]["us-east-2"]
     assert not (tmp_path / "teammate" / "templates").exists()
+    # a region whose registry lacks it says where it is
+    elsewhere = run_prism("launch", "env1", "x", "--region", "eu-west-1", "--yes")
+    assert elsewhere.exit_code == 2
+    assert "is in us-east-1, us-east-2" in elsewhere.stderr
+    assert "--region us-east-1" in elsewhere.stderr
 
 
 def test_builtin_templates_launch_on_fresh_account(prism_sandbox, run_prism):
