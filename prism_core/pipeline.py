@@ -116,7 +116,10 @@ def plan_save(
     if lock:
         raise InputError(
             f"instance {instance.name} is being saved already ({lock})",
-            "wait for that save, or finish it on that machine with `prism save --resume`",
+            "wait for that save, or finish it on that machine with `prism save --resume` "
+            "(or undo it with --abort); if that save is gone for good, remove the lock with "
+            f"`aws ec2 delete-tags --region {region} --resources {instance.instance_id} "
+            f"--tags Key={LOCK_TAG}`",
         )
     request = SaveRequest(
         instance_id=instance.instance_id,
