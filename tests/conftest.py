@@ -3,7 +3,6 @@ pytest plugin plugin authors use)."""
 
 from __future__ import annotations
 
-import datetime
 import os
 import sys
 from typing import Any
@@ -22,30 +21,6 @@ def saved_template(prism_sandbox: Any, run_prism: Any) -> dict[str, Any]:
     )
     assert result.exit_code == 0, result.stderr
     return dict(result.json())
-
-
-def put_public_parameter(name: str, value: str, region: str = "us-east-1") -> None:
-    """Put an ``/aws/service/...`` parameter into moto's SSM in-process (the API refuses)."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.ssm.models import Parameter, ssm_backends
-
-    backend = ssm_backends[DEFAULT_ACCOUNT_ID][region]
-    backend._parameters[name].append(
-        Parameter(
-            account_id=DEFAULT_ACCOUNT_ID,
-            name=name,
-            value=value,
-            parameter_type="String",
-            description="public",
-            allowed_pattern=None,
-            keyid=None,
-            last_modified_date=datetime.datetime.now(datetime.UTC),
-            version=1,
-            data_type="aws:ec2:image",
-        )
-    )
-
-
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import put_public_parameter
-
 
 def instance(sandbox, iid: str, region: str = "us-east-1") -> dict:
     ec2 = sandbox.client("ec2", region)
@@ -81,7 +79,7 @@ def test_teammate_launches_from_registry_alone(
 
 def test_builtin_templates_launch_on_fresh_account(prism_sandbox, run_prism):
     ami = "ami-0123456789abcdef0"
-    put_public_parameter(
+    prism_sandbox.put_public_parameter(
         "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id", ami
     )
     result = run_prism("launch", "python-ml", "earthquake-analysis", "--yes", "-o", "json")

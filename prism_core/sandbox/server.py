@@ -500,41 +500,49 @@ class Sandbox:
             self._base_amis[key] = image_id = ami.id
         return image_id
 
+    def put_public_parameter(self, name: str, value: str, region: str = "us-east-1") -> None:
+        """Put an AWS public parameter (``/aws/service/...``) into the sandbox's SSM.
+
+        moto's API refuses to create parameters under that path, so this goes to the
+        backend in-process.
+        """
+        import datetime
+
+        from moto.ssm.models import Parameter, ssm_backends
+
+        with self._serving():
+            backend = ssm_backends[self._account_id()][region]
+            backend._parameters[name].append(
+                Parameter(
+                    account_id=self._account_id(),
+                    name=name,
+                    value=value,
+                    parameter_type="String",
+                    description="AWS public parameter (sandbox)",
+                    allowed_pattern=None,
+                    keyid=None,
+                    last_modified_date=datetime.datetime.now(datetime.UTC),
+                    version=len(backend._parameters[name]) + 1,
+                    data_type="aws:ec2:image",
+                )
+            )
+
     def publish_base_images(
         self, parameters: dict[str, str], regions: Iterable[str] = ("us-east-1",)
     ) -> dict[str, dict[str, str]]:
         """Point public SSM parameters (name -> architecture) at the sandbox's base images.
 
         Built-in templates resolve their AMI from such parameters (e.g. Canonical's
-        ``/aws/service/canonical/...``), which moto does not ship and its API refuses
-        to create. Returns region -> parameter name -> AMI id.
+        ``/aws/service/canonical/...``), which moto does not ship. Returns region ->
+        parameter name -> AMI id.
         """
-        import datetime
-
-        from moto.ssm.models import Parameter, ssm_backends
-
         published: dict[str, dict[str, str]] = {}
         for region in regions:
             ec2 = self.client("ec2", region)
             published[region] = {}
             for name, architecture in parameters.items():
                 image_id = self._base_image(ec2, region, architecture)
-                with self._serving():
-                    backend = ssm_backends[self._account_id()][region]
-                    backend._parameters[name].append(
-                        Parameter(
-                            account_id=self._account_id(),
-                            name=name,
-                            value=image_id,
-                            parameter_type="String",
-                            description="sandbox base image",
-                            allowed_pattern=None,
-                            keyid=None,
-                            last_modified_date=datetime.datetime.now(datetime.UTC),
-                            version=len(backend._parameters[name]) + 1,
-                            data_type="aws:ec2:image",
-                        )
-                    )
+                self.put_public_parameter(name, image_id, region)
                 published[region][name] = image_id
         return published
 
