@@ -10,6 +10,7 @@ asks ``Continue?``. Ctrl-C or Ctrl-D at any prompt raises ``Cancelled``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -201,35 +202,23 @@ def _ask_optional(label: str, check: Callable[[str], object]) -> str | None:
     return answer.strip() or None
 
 
-def ask_save_options(
-    pargs: Any, aws: AwsClients, templates_dir: Path, progress: Progress
+def complete_save_options(
+    options: SaveOptions, aws: AwsClients, templates_dir: Path, progress: Progress
 ) -> SaveOptions:
-    """Ask on the terminal for what the command line did not give."""
-
+    """Ask on the terminal for what the command line did not give; keep the rest."""
     region = validation.region_name(aws.region)
     progress.line("save", "Save an instance as a template (Ctrl-C to cancel at any time)")
-    instance = pargs.instance or ask_instance(aws.ec2(region), region)
-    template = pargs.template or ask_template(templates_dir, progress)
-    description = pargs.description
-    if description is None:
-        description = _ask_optional("Description (optional):", validation.description)
-    copy_to = pargs.copy_to_regions
-    if copy_to is None:
-        copy_to = ask_regions(aws, region, progress)
-    project = pargs.project
-    if project is None:
-        project = _ask_optional("Project (optional):", validation.project_id)
-    public, share_with = pargs.public, pargs.share_with
-    if not public and share_with is None:
-        public, share_with = ask_sharing()
-    return SaveOptions(
-        instance=instance,
-        template=template,
-        description=description,
-        copy_to_regions=copy_to,
-        project=project,
-        public=public,
-        share_with=share_with,
-        tags=list(pargs.tag or []),
-        no_reboot=pargs.no_reboot,
-    )
+    answers: dict[str, Any] = {}
+    if not options.instance:
+        answers["instance"] = ask_instance(aws.ec2(region), region)
+    if not options.template:
+        answers["template"] = ask_template(templates_dir, progress)
+    if options.description is None:
+        answers["description"] = _ask_optional("Description (optional):", validation.description)
+    if options.copy_to_regions is None:
+        answers["copy_to_regions"] = ask_regions(aws, region, progress)
+    if options.project is None:
+        answers["project"] = _ask_optional("Project (optional):", validation.project_id)
+    if not options.public and options.share_with is None:
+        answers["public"], answers["share_with"] = ask_sharing()
+    return replace(options, **answers)

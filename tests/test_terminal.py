@@ -152,7 +152,7 @@ def test_full_wizard_run_saves(prism_sandbox):
     instance_id = prism_sandbox.create_instance("earthquake", tags={"prism:template": "python-ml"})
     prism_sandbox.create_instance("old-box", state="stopped")
     prism_sandbox.create_instance("gone", state="terminated")
-    child = spawn("save")
+    child = spawn("save", "--validate")  # flags given with the wizard are kept
     child.expect_exact("Which instance")
     child.expect_exact("python-ml")  # the template tag is listed
     child.expect_exact("old-box")
@@ -177,6 +177,7 @@ def test_full_wizard_run_saves(prism_sandbox):
     child.send("\x7f" * 5 + "111122223333" + ENTER)
     child.expect_exact("Storage:")
     child.expect_exact("upper bound")
+    child.expect_exact("Validation:")
     child.expect_exact("WARNING")
     child.expect_exact("Continue?")
     child.send("y")

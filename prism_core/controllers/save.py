@@ -171,38 +171,35 @@ def run_save(app: Any) -> int:
     settings = app.settings
     progress = Progress(sys.stderr)
     aws = AwsClients(pargs.region, settings.max_attempts)
-    plugin_options = {
-        option.dest: getattr(pargs, option.dest, None)
-        for option in getattr(app, "save_options", [])
-    }
-    if not pargs.instance or not pargs.template:
+    copy_to_regions = pargs.copy_to_regions
+    if copy_to_regions is None:
+        copy_to_regions = settings.default_copy_regions
+    options = SaveOptions(
+        instance=pargs.instance or "",
+        template=pargs.template or "",
+        description=pargs.description,
+        copy_to_regions=copy_to_regions,
+        project=pargs.project,
+        public=pargs.public,
+        share_with=pargs.share_with,
+        tags=list(pargs.tag or []),
+        no_reboot=pargs.no_reboot,
+        validate=pargs.validate,
+        plugin_options={
+            option.dest: getattr(pargs, option.dest, None)
+            for option in getattr(app, "save_options", [])
+        },
+    )
+    if not options.instance or not options.template:
         if not stdin_is_terminal():
             raise InputError(
                 "prism save needs INSTANCE and TEMPLATE when stdin is not a terminal",
                 "run `prism save INSTANCE TEMPLATE --yes` (see `prism save --help`)",
             )
-        from prism_core.wizard import ask_save_options
+        from prism_core.wizard import complete_save_options
 
-        options = ask_save_options(pargs, aws, settings.templates_dir, progress)
-        options.plugin_options = plugin_options
+        options = complete_save_options(options, aws, settings.templates_dir, progress)
         progress.blank()
-    else:
-        copy_to_regions = pargs.copy_to_regions
-        if copy_to_regions is None:
-            copy_to_regions = settings.default_copy_regions
-        options = SaveOptions(
-            instance=pargs.instance,
-            template=pargs.template,
-            description=pargs.description,
-            copy_to_regions=copy_to_regions,
-            project=pargs.project,
-            public=pargs.public,
-            share_with=pargs.share_with,
-            tags=list(pargs.tag or []),
-            no_reboot=pargs.no_reboot,
-            validate=pargs.validate,
-            plugin_options=plugin_options,
-        )
     if not pargs.yes and not pargs.dry_run and not stdin_is_terminal():
         raise InputError("confirmation needed but stdin is not a terminal", "add --yes")
     ctx = plan_save(options, settings, aws, progress)
