@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from prism_core.aws import error_code
@@ -29,7 +28,6 @@ class InstanceInfo:
     volumes: dict[str, str] = field(default_factory=dict)  # device name -> volume id
     tags: dict[str, str] = field(default_factory=dict)
     security_group_ids: list[str] = field(default_factory=list)
-    launch_time: datetime | None = None
     spot_request_id: str | None = None
 
     @classmethod
@@ -55,7 +53,6 @@ class InstanceInfo:
             volumes=volumes,
             tags=tags,
             security_group_ids=[g["GroupId"] for g in data.get("SecurityGroups", [])],
-            launch_time=data.get("LaunchTime"),
             spot_request_id=data.get("SpotInstanceRequestId"),
         )
 

@@ -78,9 +78,3 @@ class WaitTimeout(OperationFailed):
 
 class Interrupted(OperationFailed):
     """Ctrl-C or SIGTERM stopped a save; the instance was brought back first."""
-
-
-class PartialSuccess(PrismError):
-    """The main result exists but some steps failed (listed in the message)."""
-
-    exit_code = EXIT_PARTIAL

@@ -38,18 +38,14 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
 
 #: Every hook in :mod:`prism_core.hookspecs` (alphabetical).
 HOOKS = tuple(name for name in dir(hookspecs) if name.startswith("prism_"))
-#: The save phases (alphabetical; the run order is in :mod:`prism_core.pipeline`).
-PHASES = tuple(
-    sorted(
-        (
-            "prism_pre_stop",
-            "prism_image",
-            "prism_post_image",
-            "prism_copy",
-            "prism_register",
-            "prism_template_render",
-        )
-    )
+#: The save phases, in the order ``prism save`` runs them.
+PHASES = (
+    "prism_pre_stop",
+    "prism_image",
+    "prism_post_image",
+    "prism_copy",
+    "prism_register",
+    "prism_template_render",
 )
 
 

@@ -134,13 +134,6 @@ class Progress:
             with self._lock:
                 self._write_above("\n")
 
-    @contextmanager
-    def phase(self, kind: str, doing: str, done: str) -> Iterator[None]:
-        """Announce ``doing``; on success print ``done`` with the elapsed time."""
-        self.line(kind, doing)
-        yield
-        self.line("ok", done, since=kind)
-
     # ------------------------------------------------------------------ waits
 
     @contextmanager

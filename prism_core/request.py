@@ -36,21 +36,6 @@ class SaveRequest:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @property
-    def account_shares(self) -> list[str]:
-        """The 12-digit account ids in ``share_with``."""
-        return [s for s in self.share_with if s.isdigit()]
-
-    @property
-    def organization_shares(self) -> list[str]:
-        """The organization ARNs in ``share_with``."""
-        return [s for s in self.share_with if ":organization/" in s]
-
-    @property
-    def ou_shares(self) -> list[str]:
-        """The organizational-unit ARNs in ``share_with``."""
-        return [s for s in self.share_with if ":ou/" in s]
-
-    @property
     def shares_anything(self) -> bool:
         """Whether any launch permission is to be added."""
         return self.public or bool(self.share_with)
