@@ -101,11 +101,9 @@ def _check_instance(ctx: SaveContext, will_stop: bool) -> list[str]:
 
 def _check_volumes(ctx: SaveContext) -> None:
     """Encrypted volumes: copies need Encrypted=True; AWS-managed keys cannot be shared."""
-    volume_ids = list(ctx.instance.volumes.values())
-    if not volume_ids:
+    volumes = ctx.volumes()
+    if not volumes:
         return
-    ec2 = ctx.aws.ec2(ctx.source_region)
-    volumes = ec2.describe_volumes(VolumeIds=volume_ids)["Volumes"]
     keys = {v.get("KmsKeyId") for v in volumes if v.get("Encrypted")}
     data = ctx.plugin_data.setdefault(NAME, {})
     data["encrypted"] = bool(keys) or any(v.get("Encrypted") for v in volumes)

@@ -84,6 +84,18 @@ class SaveContext:
             self.state.failures.append(message)
             self.journal.write()
 
+    def volumes(self) -> list[dict[str, Any]]:
+        """The instance's EBS volumes (``DescribeVolumes``, asked once per save)."""
+        cached = self.plugin_data.get("_volumes")
+        if cached is None:
+            volume_ids = sorted(set(self.instance.volumes.values()))
+            cached = []
+            if volume_ids:
+                ec2 = self.aws.ec2(self.source_region)
+                cached = ec2.describe_volumes(VolumeIds=volume_ids)["Volumes"]
+            self.plugin_data["_volumes"] = cached
+        return list(cached)
+
     def source_image(self) -> RegionImage | None:
         """The image in the source region, once requested."""
         return self.state.images.get(self.source_region)

@@ -64,14 +64,14 @@ class StorageEstimate:
 def estimate_storage(ctx: SaveContext) -> StorageEstimate:
     """Size the instance's EBS volumes (``DescribeVolumes``); never raises."""
     regions = 1 + len(ctx.request.copy_to_regions)
-    volume_ids = sorted(set(ctx.instance.volumes.values()))
-    if not volume_ids:
-        return StorageEstimate(0, 0, regions)
     try:
-        answer = ctx.aws.ec2(ctx.source_region).describe_volumes(VolumeIds=volume_ids)
+        volumes = ctx.volumes()
     except Exception as exc:
-        return StorageEstimate(0, len(volume_ids), regions, error=error_message(exc))
-    sizes = [int(v.get("Size", 0)) for v in answer.get("Volumes", [])]
+        count = len(set(ctx.instance.volumes.values()))
+        return StorageEstimate(0, count, regions, error=error_message(exc))
+    if not volumes:
+        return StorageEstimate(0, 0, regions)
+    sizes = [int(v.get("Size", 0)) for v in volumes]
     return StorageEstimate(sum(sizes), len(sizes), regions)
 
 

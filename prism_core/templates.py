@@ -151,10 +151,8 @@ def _ports(ctx: SaveContext) -> list[int]:
 def _root_volume_gb(ctx: SaveContext) -> int | None:
     """Size of the instance's root EBS volume."""
     volume_id = ctx.instance.volumes.get(ctx.instance.root_device_name or "")
-    if not volume_id:
-        return None
-    volumes = ctx.aws.ec2(ctx.source_region).describe_volumes(VolumeIds=[volume_id])["Volumes"]
-    return int(volumes[0]["Size"]) if volumes else None
+    sizes = [v["Size"] for v in ctx.volumes() if v["VolumeId"] == volume_id]
+    return int(sizes[0]) if sizes else None
 
 
 def _base_ssh_user(base: str | None) -> str | None:

@@ -301,3 +301,14 @@ def test_throttling_is_retried(prism_sandbox, run_prism):
     result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
     assert result.exit_code == 0, result.stderr
     assert len(own_images("us-east-2")) == 1
+
+
+def test_instance_facts_are_asked_once_per_save(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box", encrypted=True)
+    prism_sandbox.faults.clear_calls()
+    result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
+    assert result.exit_code == 0, result.stderr
+    actions = [action for _, action in prism_sandbox.faults.calls()]
+    for action in ("DescribeVolumes", "DescribeSecurityGroups", "GetCallerIdentity",
+                   "DescribeRegions", "DescribeInstanceTypes"):
+        assert actions.count(action) == 1, (action, actions.count(action))
