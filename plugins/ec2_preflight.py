@@ -155,6 +155,13 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
     _check_volumes(ctx)
     _check_names(ctx)
     ec2 = ctx.aws.ec2(ctx.source_region)
+    _dry_run(
+        ec2.create_tags,
+        "tag the instance",
+        ctx.source_region,
+        Resources=[instance.instance_id],
+        Tags=[{"Key": "prism:save-lock", "Value": ctx.state.save_id}],
+    )
     if will_stop:
         _dry_run(
             ec2.stop_instances,

@@ -78,3 +78,12 @@ class WaitTimeout(OperationFailed):
 
 class Interrupted(OperationFailed):
     """Ctrl-C or SIGTERM stopped a save; the instance was brought back first."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived. A BaseException, like KeyboardInterrupt for Ctrl-C, so that no
+    library's ``except Exception`` (botocore wraps and retries those) can swallow it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum

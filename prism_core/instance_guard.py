@@ -21,12 +21,14 @@ from prism_core.ec2 import describe_image, describe_instance, image_snapshot_ids
 from prism_core.exceptions import OperationFailed
 from prism_core.waiting import wait_for
 
+SHIELDED = (signal.SIGINT, signal.SIGTERM)
+
 
 @contextmanager
 def sigint_shield(progress: Any) -> Iterator[None]:
-    """Defer Ctrl-C while the instance is being brought back (main thread only).
+    """Defer Ctrl-C and SIGTERM while the instance is being brought back (main thread).
 
-    A Ctrl-C that arrives inside is delivered again as soon as the block ends.
+    A signal that arrives inside is delivered again as soon as the block ends.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -37,13 +39,14 @@ def sigint_shield(progress: Any) -> Iterator[None]:
         caught.append(signum)
         progress.line("warn", "Bringing the instance back first; prism stops when it is done.")
 
-    previous = signal.signal(signal.SIGINT, deferred)
+    previous = {signum: signal.signal(signum, deferred) for signum in SHIELDED}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if caught:
-        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(caught[0])
 
 
 class InstanceGuard:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import gc
 import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from cement import App, CaughtSignal
+from cement import App
 from cement.ext.ext_yaml import YamlConfigHandler
 
 from prism_core.aws import one_line
@@ -20,7 +23,7 @@ from prism_core.controllers.plugin_commands import CORE_COMMANDS, command_contro
 from prism_core.controllers.sandbox import SandboxController
 from prism_core.controllers.save import Ami, Save, reserved_save_names, save_controllers
 from prism_core.controllers.templates import Templates
-from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError
+from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError, Terminated
 from prism_core.plugin_api import Option
 from prism_core.plugin_manager import PrismPluginManager
 from prism_core.settings import SYSTEM_CONFIG, Settings, user_config_path
@@ -74,7 +77,9 @@ class PrismApp(App):
         ]
         exit_on_close = False
         framework_logging = False
-        catch_signals = [signal.SIGINT, signal.SIGTERM]
+        # Cement's CaughtSignal is an Exception: botocore catches those mid-request and
+        # retries, losing the Ctrl-C. main() raises BaseExceptions instead.
+        catch_signals = None
         debug_argument_options = ["--debug"]
 
     changes_started = False
@@ -145,13 +150,34 @@ def _report(message: str) -> None:
     print(f"prism: error: {one_line(message, 1000)}", file=sys.stderr)
 
 
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+@contextmanager
+def _signals_as_exceptions() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt and SIGTERM raises Terminated while prism runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run prism; return the exit code (the console script exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     app = PrismApp(argv=args, config_files=[SYSTEM_CONFIG, str(user_config_path())])
     try:
-        with app:
+        with _signals_as_exceptions(), app:
             app.run()
             return int(app.exit_code or 0)
     except PrismError as exc:
@@ -159,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         _report(str(exc))
         return exc.exit_code
-    except CaughtSignal as exc:
-        name = "Ctrl-C" if exc.signum == signal.SIGINT else f"signal {exc.signum}"
+    except (KeyboardInterrupt, Terminated) as exc:
+        name = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"signal {exc.signum}"
         if app.changes_started:
             _report(
                 f"interrupted by {name}; the instance was brought back. "

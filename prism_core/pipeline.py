@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cement import CaughtSignal
-
 from prism_core import templates, validation
 from prism_core.aws import AwsClients, error_message
 from prism_core.context import SaveContext
@@ -30,6 +28,7 @@ from prism_core.exceptions import (
     OperationFailed,
     PluginRefusal,
     PrismError,
+    Terminated,
     ValidationFailed,
 )
 from prism_core.instance_guard import InstanceGuard
@@ -42,9 +41,9 @@ from prism_core.settings import Settings
 from prism_core.state import FAILED, PENDING, RegionImage, SaveState
 
 LOCK_TAG = "prism:save-lock"
-#: What stops a save outright instead of failing one phase (Cement turns SIGINT/SIGTERM
-#: into CaughtSignal, which is an ordinary Exception subclass).
-INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, CaughtSignal)
+#: What stops a save outright instead of failing one phase: Ctrl-C and SIGTERM, both
+#: BaseExceptions (see ``main()``), so no ``except Exception`` on the way swallows them.
+INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, Terminated)
 LATE_PHASES = ("post_image", "copy", "register", "template")
 
 
@@ -204,10 +203,24 @@ class SaveOutcome:
 
 
 def set_lock(ctx: SaveContext) -> None:
+    """Tag the instance as being saved: the first change a save makes.
+
+    If EC2 refuses, nothing has changed: the journal of a new save is dropped and the
+    save is refused with the reason.
+    """
     value = f"{ctx.state.save_id}@{socket.gethostname()}"[:256]
-    ctx.aws.ec2(ctx.source_region).create_tags(
-        Resources=[ctx.request.instance_id], Tags=[{"Key": LOCK_TAG, "Value": value}]
-    )
+    try:
+        ctx.aws.ec2(ctx.source_region).create_tags(
+            Resources=[ctx.request.instance_id], Tags=[{"Key": LOCK_TAG, "Value": value}]
+        )
+    except Exception as exc:
+        if not ctx.state.images and not ctx.state.stopped_by_prism:
+            ctx.journal.finish()
+        raise InputError(
+            f"could not tag instance {ctx.request.instance_id} with {LOCK_TAG} "
+            f"({error_message(exc)}); nothing was changed",
+            "prism needs ec2:CreateTags on the instance",
+        ) from None
 
 
 def release_lock(ctx: SaveContext) -> None:

@@ -199,3 +199,30 @@ def test_create_image_response_lost_is_adopted_not_duplicated(prism_sandbox, run
     (image,) = own_images()
     assert result.json()["amis"]["us-east-1"] == image["ImageId"] == calls[0]
     assert instance_state(instance_id) == "running"
+
+
+def test_lock_refused_changes_nothing(prism_sandbox, run_prism):
+    instance_id = prism_sandbox.create_instance("box")
+    prism_sandbox.faults.inject("CreateTags", code="UnauthorizedOperation",
+                                message="no tagging for you", status=403)
+    result = run_prism("save", "box", "env1", "--yes")
+    assert result.exit_code == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("prism: error: could not tag instance")
+    assert "no tagging for you" in last and "nothing was changed" in last
+    assert "Traceback" not in result.stderr
+    assert instance_state(instance_id) == "running"
+    assert own_images() == [] and _journals() == []
+    assert run_prism("save", "box", "env1", "--yes").exit_code == 0
+
+
+def test_tagging_permission_is_checked_before_the_plan(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box")
+    prism_sandbox.faults.inject("CreateTags", code="UnauthorizedOperation",
+                                message="no tagging", status=403, dry_run=True)
+    result = run_prism("save", "box", "env1", "--yes")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "prism: error: you may not tag the instance in us-east-1 (UnauthorizedOperation): "
+        "ask your AWS administrator for the permission, or use another profile"
+    ]

@@ -94,6 +94,17 @@ def test_ctrl_c_during_each_wait_brings_the_instance_back(slow_cloud, moment):
     assert _wait_running(instance_id) == "running"
 
 
+def test_sigterm_during_the_copies(slow_cloud):
+    instance_id = slow_cloud.create_instance("box")
+    prism = PrismProcess("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
+    prism.wait_for("Copying AMI to")
+    prism.proc.send_signal(signal.SIGTERM)
+    assert prism.finish() == 1, prism.stderr
+    assert "interrupted by signal SIGTERM" in prism.stderr
+    assert "prism save --resume" in prism.stderr
+    assert _wait_running(instance_id) == "running"
+
+
 def test_kill_9_then_resume_finishes_without_a_second_ami(slow_cloud, run_prism):
     instance_id = slow_cloud.create_instance("box")
     prism = PrismProcess("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")

@@ -273,7 +273,7 @@ def test_dry_run_changes_nothing(prism_sandbox, run_prism):
     assert own_images() == [] and own_images("us-east-2") == []
     assert instance_state(instance_id) == "running"
     actions = {action for _, action in prism_sandbox.faults.calls()}
-    assert not actions & {"StartInstances", "PutParameter", "CreateTags", "ModifyImageAttribute"}
+    assert not actions & {"StartInstances", "PutParameter", "ModifyImageAttribute"}  # the lock:
     assert "prism:save-lock" not in tags_of(
         ec2().describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
     )
