@@ -54,7 +54,7 @@ def test_wait_timeout_then_resume(prism_sandbox, run_prism, monkeypatch):
 
 
 def test_copy_fails_in_one_of_three_regions_then_resume(prism_sandbox, run_prism):
-    prism_sandbox.create_instance("box")
+    instance_id = prism_sandbox.create_instance("box")
     prism_sandbox.faults.inject(
         "CopyImage",
         region="eu-west-1",
@@ -64,8 +64,12 @@ def test_copy_fails_in_one_of_three_regions_then_resume(prism_sandbox, run_prism
         status=400,
     )
     result = run_prism("save", "box", "env1", "--copy-to-regions", REGIONS, "--yes", "-o", "json")
-    assert result.exit_code == 3
-    assert set(result.json()["amis"]) == {"us-east-1", "us-east-2", "us-west-2"}
+    assert result.exit_code == 3, result.stderr
+    kept = {"us-east-1", "us-east-2", "us-west-2"}
+    assert set(result.json()["amis"]) == kept
+    assert any("eu-west-1" in f and "copy refused" in f for f in result.json()["failures"])
+    assert set(load_file(_template())["ami_config"]["amis"]) == kept
+    assert instance_state(instance_id) == "running"
     prism_sandbox.faults.clear()
     second = run_prism("save", "--resume", "--yes", "-o", "json")
     assert second.exit_code == 0, second.stderr
