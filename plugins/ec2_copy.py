@@ -14,12 +14,12 @@ from typing import Any
 from prism_plugins.ec2_image import image_tags, share_in_region
 
 from prism_core import hookimpl
-from prism_core.aws import error_message
+from prism_core.aws import error_code, error_message
 from prism_core.context import SaveContext
 from prism_core.ec2 import (
     describe_image,
     discard_image,
-    find_image_by_name,
+    find_saved_image,
     image_snapshot_ids,
     state_reason,
     tag_list,
@@ -86,16 +86,11 @@ def _copy(
         stale = previous.image_id if previous is not None else None
         if stale:  # a failed earlier attempt: remove it so the name is free again
             discard_image(ec2, describe_image(ec2, stale), stale)
-        attempt = 1 + (
-            int(previous.client_token.rsplit("-", 1)[-1])
-            if previous and previous.client_token
-            else 0
-        )
         image = RegionImage(
             region,
             state=REQUESTED,
             architecture=source.architecture,
-            client_token=f"{ctx.state.save_id}-{region}-{attempt}",
+            client_token=_client_token(ctx, region, previous),
         )
         ctx.record_image(image)
         image.image_id = _request_copy(ctx, ec2, source, image)
@@ -124,11 +119,20 @@ def _copy(
     return image
 
 
+def _client_token(ctx: SaveContext, region: str, previous: RegionImage | None) -> str:
+    """CopyImage's idempotency token: the same one again if the answer to the last request
+    was never recorded (EC2 returns that copy), a new one after a failed attempt."""
+    if previous is None or not previous.client_token:
+        return f"{ctx.state.save_id}-{region}-1"
+    if previous.image_id is None and previous.error is None:
+        return previous.client_token
+    attempt = int(previous.client_token.rsplit("-", 1)[-1]) + 1
+    return f"{ctx.state.save_id}-{region}-{attempt}"
+
+
 def _request_copy(ctx: SaveContext, ec2: Any, source: RegionImage, image: RegionImage) -> str:
-    """CopyImage in the destination region; adopt a copy an interrupted run already made."""
-    found = find_image_by_name(ec2, ctx.state.image_name)
-    if found is not None:
-        return str(found["ImageId"])
+    """CopyImage in the destination region. A copy whose request went out under an older
+    token (its answer lost) makes EC2 answer InvalidAMIName.Duplicate: adopt that copy."""
     params: dict[str, Any] = {
         "SourceImageId": source.image_id,
         "SourceRegion": source.region,
@@ -136,9 +140,15 @@ def _request_copy(ctx: SaveContext, ec2: Any, source: RegionImage, image: Region
         "Description": ctx.request.description,
         "ClientToken": image.client_token,
     }
-    kms = ctx.plugin_data.get("ec2-preflight", {}).get("kms_keys", {})
-    if ctx.plugin_data.get("ec2-preflight", {}).get("encrypted"):
-        params["Encrypted"] = True
-        if image.region in kms:
-            params["KmsKeyId"] = kms[image.region]
-    return str(ec2.copy_image(**params)["ImageId"])
+    if any(volume.get("Encrypted") for volume in ctx.volumes()):
+        params["Encrypted"] = True  # copies of encrypted snapshots must stay encrypted
+        if image.region in ctx.settings.kms_keys:
+            params["KmsKeyId"] = ctx.settings.kms_keys[image.region]
+    try:
+        return str(ec2.copy_image(**params)["ImageId"])
+    except Exception as exc:
+        if error_code(exc) == "InvalidAMIName.Duplicate":
+            found = find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id)
+            if found is not None:
+                return str(found["ImageId"])
+        raise

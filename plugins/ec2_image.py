@@ -58,12 +58,13 @@ def adopt_existing(ctx: SaveContext, ec2: Any) -> str | None:
     return str(found["ImageId"])
 
 
-def _create(ctx: SaveContext, ec2: Any) -> str:
+def _create(ctx: SaveContext, ec2: Any, retry: bool) -> str:
     """CreateImage once per save. It has no idempotency token, so a retried request whose
     first attempt succeeded answers InvalidAMIName.Duplicate: adopt that image."""
-    adopted = adopt_existing(ctx, ec2)
-    if adopted is not None:
-        return adopted
+    if retry:  # an earlier run asked for this image: it may exist already
+        adopted = adopt_existing(ctx, ec2)
+        if adopted is not None:
+            return adopted
     tags = tag_list(image_tags(ctx))
     try:
         response = ec2.create_image(
@@ -92,10 +93,11 @@ def prism_image(ctx: SaveContext) -> RegionImage:
     ec2 = ctx.aws.ec2(region)
     image = ctx.state.images.get(region)
     if image is None or image.image_id is None:
+        retry = image is not None
         image = RegionImage(region, state=REQUESTED, architecture=ctx.instance.architecture)
         ctx.record_image(image)
         ctx.progress.line("image", "Creating AMI...")
-        image.image_id = _create(ctx, ec2)
+        image.image_id = _create(ctx, ec2, retry)
         image.state = PENDING
         ctx.record_image(image)
     ctx.progress.line("ok", f"AMI creation started: {image.image_id}", since="image")

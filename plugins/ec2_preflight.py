@@ -16,8 +16,6 @@ from prism_core.context import SaveContext
 from prism_core.ec2 import find_image_by_name
 from prism_core.exceptions import InputError
 
-NAME = "ec2-preflight"
-
 
 def _dry_run(call: Any, what: str, region: str, **params: Any) -> None:
     """Run ``call`` with ``DryRun=True``; refuse unless EC2 answers DryRunOperation."""
@@ -100,15 +98,9 @@ def _check_instance(ctx: SaveContext, will_stop: bool) -> list[str]:
 
 
 def _check_volumes(ctx: SaveContext) -> None:
-    """Encrypted volumes: copies need Encrypted=True; AWS-managed keys cannot be shared."""
-    volumes = ctx.volumes()
-    if not volumes:
-        return
-    keys = {v.get("KmsKeyId") for v in volumes if v.get("Encrypted")}
-    data = ctx.plugin_data.setdefault(NAME, {})
-    data["encrypted"] = bool(keys) or any(v.get("Encrypted") for v in volumes)
-    data["kms_keys"] = dict(ctx.settings.kms_keys)
-    if not data["encrypted"] or not ctx.request.shares_anything:
+    """Snapshots encrypted with the AWS-managed key cannot be shared with other accounts."""
+    keys = {v.get("KmsKeyId") for v in ctx.volumes() if v.get("Encrypted")}
+    if not keys or not ctx.request.shares_anything:
         return
     kms = ctx.aws.client("kms", ctx.source_region)
     for key in sorted(k for k in keys if k):

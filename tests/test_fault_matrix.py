@@ -230,3 +230,24 @@ def test_tagging_permission_is_checked_before_the_plan(prism_sandbox, run_prism)
         "prism: error: you may not tag the instance in us-east-1 (UnauthorizedOperation): "
         "ask your AWS administrator for the permission, or use another profile"
     ]
+
+
+def test_resumed_copy_of_an_encrypted_instance_uses_the_configured_key(prism_sandbox,
+                                                                       run_prism):
+    import boto3
+
+    key = boto3.client("kms", region_name="us-east-2").create_key()["KeyMetadata"]["Arn"]
+    home = Path(os.environ["PRISM_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yml").write_text(f"prism:\n  kms_keys:\n    us-east-2: {key}\n")
+    prism_sandbox.create_instance("secret", encrypted=True)
+    prism_sandbox.faults.inject("CopyImage", region="us-east-2", code="InvalidRequest",
+                                message="copy refused", status=400)
+    first = run_prism("save", "secret", "env1", "--copy-to-regions", "us-east-2", "--yes")
+    assert first.exit_code == 3
+    assert run_prism("save", "--resume", "--yes").exit_code == 0
+    (copy,) = own_images("us-east-2")
+    snapshot_id = copy["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    snapshot = ec2("us-east-2").describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
+    assert snapshot["Encrypted"] is True
+    assert snapshot["KmsKeyId"] == key
