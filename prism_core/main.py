@@ -9,9 +9,10 @@ import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from cement import App
+from cement.ext.ext_argparse import ArgparseArgumentHandler
 from cement.ext.ext_yaml import YamlConfigHandler
 
 from prism_core.aws import one_line
@@ -55,6 +56,21 @@ class SafeYamlConfigHandler(YamlConfigHandler):
         return True
 
 
+class OneLineArgumentHandler(ArgparseArgumentHandler):
+    """Cement's argparse handler, with usage errors as one line that says where to look."""
+
+    class Meta:
+        label = "prism_argparse"
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prism COMMAND: error: MESSAGE (see ...)`` and exit 2 (refused)."""
+        print(
+            f"{self.prog}: error: {message} (see `{self.prog} --help`)",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_REFUSED)
+
+
 class PrismApp(App):
     """The prism command-line application."""
 
@@ -64,7 +80,9 @@ class PrismApp(App):
         config_file_suffix = ".yml"
         config_dirs: list[str] = []
         config_defaults: dict[str, dict[str, Any]] = {"prism": {}}
+        argument_handler = "prism_argparse"
         handlers = [
+            OneLineArgumentHandler,
             SafeYamlConfigHandler,
             Base,
             Save,

@@ -173,3 +173,24 @@ def test_malformed_registry_entry_is_refused_at_launch(prism_sandbox, run_prism)
     assert result.exit_code == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "evil" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["save", "box", "env1", "--bogus"], "unrecognized arguments: --bogus"),
+        (["launch", "env1", "new-box", "--size", "HUGE"], "invalid choice: 'HUGE'"),
+        (["save", "box", "env1", "-o", "xml"], "invalid choice: 'xml'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+    ids=["unknown-flag", "bad-size", "bad-output", "unknown-command"],
+)
+def test_usage_errors_are_one_line(box, run_prism, argv, expected):
+    _assert_refused_usage(run_prism(*argv), expected)
+
+
+def _assert_refused_usage(result, expected: str) -> None:
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0] and "--help" in lines[0], lines[0]
