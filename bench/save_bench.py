@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from prism_core.plugin_manager import installed_plugin_names
-from prism_core.sandbox import Faults, Sandbox, Timings
+from prism_sandbox import Faults, Sandbox, Timings
 
 ROOT = Path(__file__).resolve().parent.parent
 

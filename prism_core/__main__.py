@@ -1,5 +1,5 @@
 """``python -m prism_core`` runs the prism command."""
 
-from prism_core.main import console
+from prism_core.cli.app import console
 
 console()

@@ -1,6 +1,6 @@
 """The save phases plugins implement, in the order ``prism save`` runs them.
 
-Every hook takes the keyword argument ``ctx`` (a :class:`prism_core.context.SaveContext`);
+Every hook takes the keyword argument ``ctx`` (a :class:`prism_core.save.context.SaveContext`);
 more keyword arguments may be added later, and pluggy lets an implementation accept
 any subset, so write ``def prism_image(ctx):``. ``ctx.request`` is the save request
 (``instance_id``, ``instance_name``, ``template_name``, ``description``,
@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from prism_core.context import SaveContext
     from prism_core.plugin_api import Command, Option, PluginSettings
-    from prism_core.state import RegionImage
+    from prism_core.save.context import SaveContext
+    from prism_core.save.state import RegionImage
 
 hookspec = pluggy.HookspecMarker("prism")
 
@@ -54,7 +54,7 @@ def prism_image(ctx: SaveContext) -> RegionImage | None:
     it is safe to start the instance again (every EBS mapping lists a snapshot id),
     not when the image is ``available``. prism restarts the instance right after.
 
-    Return the source :class:`~prism_core.state.RegionImage`.
+    Return the source :class:`~prism_core.save.state.RegionImage`.
     """
 
 
@@ -82,7 +82,7 @@ def prism_copy(ctx: SaveContext) -> dict[str, RegionImage] | None:
     Fires after ``prism_post_image``, also when there are no copy regions (return
     ``{}``). Record each copy with ``ctx.record_image(...)`` as soon as its id exists.
     A region that fails is returned with ``error`` set, never raised, so the other
-    regions are kept. Return a dict of region to :class:`~prism_core.state.RegionImage`.
+    regions are kept. Return a dict of region to :class:`~prism_core.save.state.RegionImage`.
     """
 
 

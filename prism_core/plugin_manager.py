@@ -20,9 +20,9 @@ from prism_core import __version__, hookspecs
 from prism_core.exceptions import InputError
 
 if TYPE_CHECKING:
-    from prism_core.context import SaveContext
     from prism_core.plugin_api import Command, Option, PluginSettings
-    from prism_core.state import RegionImage
+    from prism_core.save.context import SaveContext
+    from prism_core.save.state import RegionImage
 
 ENTRY_POINT_GROUP = "prism.plugins"
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:  # pragma: no cover
-    from prism_core.sandbox import Sandbox
+    from prism_sandbox import Sandbox
 
 #: Plugins registered by the ``prism_plugin`` fixture, as (name, plugin object).
 #: The core's plugin manager reads this list (only if this module is already imported).
@@ -50,7 +50,7 @@ class _NoTTYStringIO(io.StringIO):
 
 @pytest.fixture(scope="session")
 def prism_sandbox_server() -> Iterator[Sandbox]:
-    from prism_core.sandbox import Sandbox, Timings
+    from prism_sandbox import Sandbox, Timings
 
     sandbox = Sandbox(Timings.fast()).start()
     try:
@@ -65,7 +65,7 @@ def prism_sandbox(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Sandbox:
-    from prism_core.sandbox import Timings
+    from prism_sandbox import Timings
 
     sandbox = prism_sandbox_server
     sandbox.timings = Timings.fast()
@@ -86,7 +86,7 @@ def prism_sandbox(
 @pytest.fixture
 def run_prism() -> Callable[..., PrismResult]:
     def run(*args: str, input: str | None = None) -> PrismResult:  # noqa: A002
-        from prism_core.main import main
+        from prism_core.cli.app import main
 
         out, err = io.StringIO(), io.StringIO()
         stdin = _NoTTYStringIO(input or "")

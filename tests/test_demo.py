@@ -61,7 +61,7 @@ def test_demo_fast_end_to_end(run_prism, monkeypatch, tmp_path):
 def test_demo_without_moto_is_one_line(tmp_path):
     code = (
         "import sys; sys.modules['moto'] = None\n"
-        "from prism_core.main import main\n"
+        "from prism_core.cli.app import main\n"
         "sys.exit(main(['demo', '--fast']))\n"
     )
     done = subprocess.run(

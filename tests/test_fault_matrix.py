@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from helpers import ec2, instance_state, own_images
 
-from prism_core.sandbox import Timings
-from prism_core.templates import load_file
+from prism_core.templates.document import load_file
+from prism_sandbox import Timings
 
 REGIONS = "us-east-2,eu-west-1,us-west-2"
 

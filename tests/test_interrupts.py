@@ -12,7 +12,7 @@ import time
 import pytest
 from helpers import instance_state, own_images
 
-from prism_core.sandbox import Timings
+from prism_sandbox import Timings
 
 
 class PrismProcess:

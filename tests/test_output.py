@@ -10,7 +10,7 @@ import threading
 import pytest
 import yaml
 
-from prism_core.progress import Progress
+from prism_core.cli.progress import Progress
 
 CONTROL = re.compile(r"\x1b|\r")
 

@@ -107,7 +107,7 @@ def test_third_party_replaces_a_builtin_phase(prism_sandbox, run_prism, prism_pl
     class Renderer:
         @hookimpl
         def prism_template_render(self, ctx):
-            from prism_core.templates import build_document
+            from prism_core.templates.document import build_document
 
             doc = build_document(ctx)
             doc["maintainer"] = "research-computing"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import ec2, instance_state, own_images, tags_of
 
-from prism_core import pipeline
+from prism_core.save import pipeline
 
 
 def _refused(result, text):

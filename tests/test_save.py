@@ -8,7 +8,7 @@ import boto3
 import yaml
 from helpers import ec2, instance_state, own_images, snapshot_tags, tags_of
 
-from prism_core.templates import load_file
+from prism_core.templates.document import load_file
 
 DESCRIPTION = 'He said: "quakes: big" # not a comment\nsecond line'
 

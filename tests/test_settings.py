@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from prism_core.aws.waiting import poll_delays
 from prism_core.exceptions import InputError
-from prism_core.sandbox import Timings
 from prism_core.settings import DEFAULT_TIMEOUTS, Settings
-from prism_core.waiting import poll_delays
+from prism_sandbox import Timings
 
 
 @pytest.fixture

@@ -244,7 +244,7 @@ def test_templates_list_local_does_not_import_boto3(tmp_path):
     import sys
 
     code = (
-        "import sys; from prism_core.main import main; main(['templates', 'list', '--local']);"
+        "import sys; from prism_core.cli.app import main; main(['templates', 'list', '--local']);"
         "main(['--help']); assert 'boto3' not in sys.modules, 'boto3 imported'"
     )
     env = {"PRISM_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}

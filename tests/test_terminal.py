@@ -68,7 +68,7 @@ def box(prism_sandbox_server, tmp_path_factory):
     Those tests assert that nothing changed, so one instance serves them all; it is
     made again if another test reset the sandbox.
     """
-    from prism_core.sandbox import Timings
+    from prism_sandbox import Timings
 
     sandbox = prism_sandbox_server
     instance_id = _BOX.get("id")

@@ -10,7 +10,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from prism_core.sandbox import Sandbox, Timings
+from prism_sandbox import Sandbox, Timings
 
 SRC = "us-east-1"
 DST = "eu-west-1"

@@ -13,8 +13,8 @@ import prism_core.testing as testing
 
 @pytest.fixture
 def fake_main(monkeypatch):
-    """A stand-in prism_core.main (the real one lives in the core's branch)."""
-    module = types.ModuleType("prism_core.main")
+    """A stand-in prism_core.cli.app (the real one lives in the core's branch)."""
+    module = types.ModuleType("prism_core.cli.app")
     seen: dict = {}
 
     def main(argv):
@@ -26,7 +26,7 @@ def fake_main(monkeypatch):
         return 3
 
     module.main = main
-    monkeypatch.setitem(sys.modules, "prism_core.main", module)
+    monkeypatch.setitem(sys.modules, "prism_core.cli.app", module)
     return seen
 
 

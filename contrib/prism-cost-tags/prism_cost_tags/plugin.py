@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from prism_core import hookimpl
-from prism_core.aws import error_message
+from prism_core.aws.clients import error_message
 from prism_core.exceptions import InputError
 from prism_core.plugin_api import Command, Option, PluginSettings
 from prism_cost_tags import project_costs

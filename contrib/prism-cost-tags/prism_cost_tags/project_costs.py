@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from prism_core.cli.output import emit
 from prism_core.exceptions import InputError
-from prism_core.output import emit
 from prism_core.validation import project_id, region_name
 from prism_cost_tags.pricing import PriceTable, image_snapshots
 

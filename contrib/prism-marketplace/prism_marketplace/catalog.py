@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from prism_core.aws import error_code, error_message
+from prism_core.aws.clients import error_code, error_message
 from prism_core.exceptions import InputError, OperationFailed
 from prism_marketplace import credentials
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from prism_core import templates
+from prism_core.cli.output import emit
 from prism_core.exceptions import InputError
-from prism_core.output import emit
+from prism_core.templates import document as templates
 from prism_core.validation import template_name
 from prism_marketplace import credentials
 from prism_marketplace.catalog import Catalog, MarketplaceConfig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prism_core.aws import error_code
+from prism_core.aws.clients import error_code
 
 
 def unlaunchable(document: dict[str, Any], client: Any, account: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""AWS access: clients and error helpers, EC2 helpers, waiting."""

@@ -1,0 +1,203 @@
+"""EC2 operations shared by the core and the built-in plugins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from prism_core.aws.clients import error_code
+from prism_core.exceptions import InputError
+
+LIVE_STATES = ("pending", "running", "stopping", "stopped")
+
+
+@dataclass
+class InstanceInfo:
+    """What prism needs to know about the instance being saved."""
+
+    instance_id: str
+    name: str
+    state: str
+    region: str
+    instance_type: str
+    architecture: str
+    root_device_type: str
+    root_device_name: str | None
+    image_id: str | None
+    lifecycle: str | None
+    volumes: dict[str, str] = field(default_factory=dict)  # device name -> volume id
+    tags: dict[str, str] = field(default_factory=dict)
+    security_group_ids: list[str] = field(default_factory=list)
+    spot_request_id: str | None = None
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any], region: str) -> InstanceInfo:
+        """Build from one ``DescribeInstances`` instance record."""
+        tags = {t["Key"]: t["Value"] for t in data.get("Tags", [])}
+        volumes = {
+            m["DeviceName"]: m["Ebs"]["VolumeId"]
+            for m in data.get("BlockDeviceMappings", [])
+            if "Ebs" in m and "VolumeId" in m["Ebs"]
+        }
+        return cls(
+            instance_id=data["InstanceId"],
+            name=tags.get("Name", data["InstanceId"]),
+            state=data["State"]["Name"],
+            region=region,
+            instance_type=data.get("InstanceType", ""),
+            architecture=data.get("Architecture", "x86_64"),
+            root_device_type=data.get("RootDeviceType", "ebs"),
+            root_device_name=data.get("RootDeviceName"),
+            image_id=data.get("ImageId"),
+            lifecycle=data.get("InstanceLifecycle"),
+            volumes=volumes,
+            tags=tags,
+            security_group_ids=[g["GroupId"] for g in data.get("SecurityGroups", [])],
+            spot_request_id=data.get("SpotInstanceRequestId"),
+        )
+
+
+def describe_instance(ec2: Any, instance_id: str, region: str) -> InstanceInfo:
+    """Describe one instance by id; a missing one is an input error."""
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    except Exception as exc:
+        if error_code(exc) in ("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"):
+            raise InputError(
+                f"no instance {instance_id} in {region}",
+                "check the id, or pass --region for the region it runs in",
+            ) from None
+        raise
+    for reservation in reservations:
+        for data in reservation["Instances"]:
+            return InstanceInfo.from_api(data, region)
+    raise InputError(f"no instance {instance_id} in {region}", "check the id or --region")
+
+
+def find_instance(ec2: Any, ref: str, region: str) -> InstanceInfo:
+    """Resolve INSTANCE (a ``Name`` tag value or an ``i-`` id) to one live instance."""
+    if ref.startswith("i-"):
+        info = describe_instance(ec2, ref, region)
+        if info.state not in LIVE_STATES:
+            raise InputError(
+                f"instance {ref} is {info.state}", "only a running or stopped instance can be saved"
+            )
+        return info
+    paginator = ec2.get_paginator("describe_instances")
+    filters = [{"Name": "tag:Name", "Values": [ref]}]
+    matches: list[InstanceInfo] = []
+    gone: list[InstanceInfo] = []
+    for page in paginator.paginate(Filters=filters):
+        for reservation in page["Reservations"]:
+            for data in reservation["Instances"]:
+                info = InstanceInfo.from_api(data, region)
+                (matches if info.state in LIVE_STATES else gone).append(info)
+    if not matches:
+        if gone:
+            raise InputError(
+                f"instance {ref!r} in {region} is {gone[0].state}",
+                "only a running or stopped instance can be saved",
+            )
+        raise InputError(
+            f"no instance named {ref!r} in {region}",
+            "run `prism list`, or pass the instance id or --region",
+        )
+    if len(matches) > 1:
+        listing = ", ".join(f"{m.instance_id} ({m.state})" for m in matches)
+        raise InputError(
+            f"{len(matches)} instances are named {ref!r} in {region}: {listing}",
+            "pass the instance id instead of the name",
+        )
+    return matches[0]
+
+
+def image_snapshot_ids(image: dict[str, Any]) -> list[str] | None:
+    """Snapshot ids of every EBS mapping, or ``None`` while any is not listed yet."""
+    snapshots: list[str] = []
+    for mapping in image.get("BlockDeviceMappings", []):
+        ebs = mapping.get("Ebs")
+        if ebs is None:
+            continue
+        snapshot_id = ebs.get("SnapshotId")
+        if not snapshot_id:
+            return None
+        snapshots.append(snapshot_id)
+    return snapshots or None
+
+
+def describe_image(ec2: Any, image_id: str) -> dict[str, Any] | None:
+    """The image record, or ``None`` while EC2 does not show it yet (eventual consistency)."""
+    try:
+        images = ec2.describe_images(ImageIds=[image_id])["Images"]
+    except Exception as exc:
+        if error_code(exc) == "InvalidAMIID.NotFound":
+            return None
+        raise
+    return images[0] if images else None
+
+
+def find_image_by_name(ec2: Any, name: str) -> dict[str, Any] | None:
+    """An image this account owns with exactly ``name``, if any."""
+    images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])
+    live = [i for i in images["Images"] if i.get("State") not in ("deregistered",)]
+    return live[0] if live else None
+
+
+def find_saved_image(ec2: Any, name: str, save_id: str) -> dict[str, Any] | None:
+    """The image named ``name`` if this save (tag ``prism:save-id``) created it."""
+    found = find_image_by_name(ec2, name)
+    if found is None:
+        return None
+    owner = {t["Key"]: t["Value"] for t in found.get("Tags", [])}.get("prism:save-id")
+    return found if owner in (None, save_id) else None
+
+
+def state_reason(image: dict[str, Any]) -> str:
+    """A readable ``StateReason`` of a failed image."""
+    reason = image.get("StateReason") or {}
+    code, message = reason.get("Code", ""), reason.get("Message", "")
+    text = f"{code}: {message}".strip(": ")
+    return text or "EC2 gave no reason; check the instance's volumes and the AWS Health dashboard"
+
+
+def share_image(ec2: Any, image_id: str, *, public: bool, share_with: list[str]) -> None:
+    """Add launch permissions: ``Group=all`` and accounts, organizations, OUs."""
+    add: list[dict[str, str]] = []
+    if public:
+        add.append({"Group": "all"})
+    for target in share_with:
+        if target.isdigit():
+            add.append({"UserId": target})
+        elif ":organization/" in target:
+            add.append({"OrganizationArn": target})
+        else:
+            add.append({"OrganizationalUnitArn": target})
+    if add:
+        ec2.modify_image_attribute(
+            ImageId=image_id, Attribute="launchPermission", LaunchPermission={"Add": add}
+        )
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """EC2's ``[{"Key": k, "Value": v}]`` form of a dict (keys are unique by construction)."""
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def discard_image(ec2: Any, image: dict[str, Any] | None, image_id: str) -> list[str]:
+    """Deregister an image and delete its snapshots; return the ids removed."""
+    snapshot_ids = image_snapshot_ids(image or {}) or []
+    removed: list[str] = []
+    try:
+        ec2.deregister_image(ImageId=image_id)
+        removed.append(image_id)
+    except Exception as exc:
+        if error_code(exc) not in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
+            raise
+    for snapshot_id in snapshot_ids:
+        try:
+            ec2.delete_snapshot(SnapshotId=snapshot_id)
+            removed.append(snapshot_id)
+        except Exception as exc:
+            if error_code(exc) != "InvalidSnapshot.NotFound":
+                raise
+    return removed

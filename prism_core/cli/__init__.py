@@ -1,0 +1,1 @@
+"""Command-line layer: the Cement app, output, progress and prompts; one module per command."""

@@ -1,0 +1,231 @@
+"""The Cement application and ``main()``, which maps errors to exit codes."""
+
+from __future__ import annotations
+
+import gc
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+from cement import App
+from cement.ext.ext_argparse import ArgparseArgumentHandler
+from cement.ext.ext_yaml import YamlConfigHandler
+
+from prism_core.aws.clients import one_line
+from prism_core.cli.commands.base import Base
+from prism_core.cli.commands.demo import Demo
+from prism_core.cli.commands.instances import Instances
+from prism_core.cli.commands.launch import Launch
+from prism_core.cli.commands.plugin_commands import CORE_COMMANDS, command_controllers
+from prism_core.cli.commands.sandbox import SandboxController
+from prism_core.cli.commands.save import Ami, Save, reserved_save_names, save_controllers
+from prism_core.cli.commands.templates import Templates
+from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError, Terminated
+from prism_core.plugin_api import Option
+from prism_core.plugin_manager import PrismPluginManager
+from prism_core.settings import SYSTEM_CONFIG, Settings, user_config_path
+
+
+class SafeYamlConfigHandler(YamlConfigHandler):
+    """Cement's YAML config handler, reading files with ``yaml.safe_load`` only."""
+
+    class Meta:
+        label = "prism_yaml"
+
+    def _parse_file(self, file_path: str) -> bool:
+        import yaml
+
+        from prism_core.exceptions import InputError
+
+        try:
+            with open(file_path, encoding="utf-8") as handle:
+                content = yaml.safe_load(handle)
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(f"config file {file_path} cannot be read: {exc}") from None
+        if content is None:
+            return True
+        if not isinstance(content, dict) or not all(isinstance(v, dict) for v in content.values()):
+            raise InputError(
+                f"config file {file_path} must map section names (e.g. prism:) to settings"
+            )
+        self.merge(content)
+        return True
+
+
+class OneLineArgumentHandler(ArgparseArgumentHandler):
+    """Cement's argparse handler, with usage errors as one line that says where to look."""
+
+    class Meta:
+        label = "prism_argparse"
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prism COMMAND: error: MESSAGE (see ...)`` and exit 2 (refused)."""
+        print(
+            f"{self.prog}: error: {message} (see `{self.prog} --help`)",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_REFUSED)
+
+
+class PrismApp(App):
+    """The prism command-line application."""
+
+    class Meta:
+        label = "prism"
+        config_handler = "prism_yaml"
+        config_file_suffix = ".yml"
+        config_dirs: list[str] = []
+        config_defaults: dict[str, dict[str, Any]] = {"prism": {}}
+        argument_handler = "prism_argparse"
+        handlers = [
+            OneLineArgumentHandler,
+            SafeYamlConfigHandler,
+            Base,
+            Save,
+            Ami,
+            Launch,
+            Instances,
+            Templates,
+            Demo,
+            SandboxController,
+        ]
+        exit_on_close = False
+        framework_logging = False
+        # Cement's CaughtSignal is an Exception: botocore catches those mid-request and
+        # retries, losing the Ctrl-C. main() raises BaseExceptions instead.
+        catch_signals = None
+        debug_argument_options = ["--debug"]
+
+    changes_started = False
+    #: Options plugins added to ``prism save`` (set in :meth:`setup`).
+    save_options: list[Option] = []
+
+    def setup(self) -> None:
+        """Load plugins first, so their options, commands and config defaults are wired in."""
+        manager = self.plugin_manager
+        self.save_options = [o for _, o in manager.options("save", reserved_save_names())]
+        extra = [option.argparse() for option in self.save_options]
+        for controller in save_controllers(extra):
+            self.handler.register(controller, force=True)
+        for controller in command_controllers(manager.commands(CORE_COMMANDS)):
+            self.handler.register(controller)
+        contributed = manager.config_defaults()
+        if contributed:
+            defaults = {k: dict(v) for k, v in (self._meta.config_defaults or {}).items()}
+            for section, values in contributed.items():
+                defaults.setdefault(section, {}).update(values)
+            self._meta.config_defaults = defaults
+        super().setup()
+
+    @property
+    def settings(self) -> Settings:
+        """Tunables from config files and environment (read once per run)."""
+        if not hasattr(self, "_settings"):
+            section = (
+                self.config.get_section_dict("prism") if self.config.has_section("prism") else {}
+            )
+            settings = Settings.load(section)
+            settings.plugin_config = self._plugin_config()
+            self._settings = settings
+        return self._settings
+
+    def _plugin_config(self) -> dict[str, dict[str, Any]]:
+        """Every non-``prism`` section, with declared defaults applied and schemas checked."""
+        from prism_core.settings import validate_section
+
+        sections = {
+            name: dict(self.config.get_section_dict(name))
+            for name in self.config.get_sections()
+            if name != "prism"
+        }
+        for name, (plugin, declared) in self.plugin_manager.settings_declarations().items():
+            merged = {**declared.defaults, **sections.get(name, {})}
+            if declared.schema is not None:
+                validate_section(name, merged, declared.schema, plugin)
+            sections[name] = merged
+        return sections
+
+    def plugin_settings(self, section: str) -> dict[str, Any]:
+        """A plugin's config section (declared defaults applied, validated)."""
+        return dict(self.settings.plugin_config.get(section, {}))
+
+    @property
+    def plugin_manager(self) -> PrismPluginManager:
+        """The loaded plugin manager; load warnings go to stderr once."""
+        if not hasattr(self, "_plugin_manager"):
+            manager = PrismPluginManager().load()
+            for warning in manager.warnings:
+                print(f"prism: warning: {warning}", file=sys.stderr)
+            self._plugin_manager = manager
+        return self._plugin_manager
+
+
+def _report(message: str) -> None:
+    print(f"prism: error: {one_line(message, 1000)}", file=sys.stderr)
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+@contextmanager
+def _signals_as_exceptions() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt and SIGTERM raises Terminated while prism runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run prism; return the exit code (the console script exits with it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    app = PrismApp(argv=args, config_files=[SYSTEM_CONFIG, str(user_config_path())])
+    try:
+        with _signals_as_exceptions(), app:
+            app.run()
+            return int(app.exit_code or 0)
+    except PrismError as exc:
+        if debug:
+            traceback.print_exc()
+        _report(str(exc))
+        return exc.exit_code
+    except (KeyboardInterrupt, Terminated) as exc:
+        name = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"signal {exc.signum}"
+        if app.changes_started:
+            _report(
+                f"interrupted by {name}; the instance was brought back. "
+                "Finish with `prism save --resume`"
+            )
+            return EXIT_FAILURE
+        _report(f"cancelled by {name}; nothing was changed")
+        return EXIT_REFUSED
+    except SystemExit as exc:  # argparse usage errors and --help/--version
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_REFUSED)
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        _report(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+        return EXIT_FAILURE
+
+
+def console() -> None:
+    """Console-script entry point."""
+    code = main()
+    # Everything still alive is about to go: without this, the interpreter's last
+    # garbage collection walks boto3's object graph (a quarter-second on every save).
+    gc.freeze()
+    sys.exit(code)

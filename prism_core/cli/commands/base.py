@@ -1,0 +1,79 @@
+"""The base controller: ``prism --help``, version, and the ``plugins`` command."""
+
+from __future__ import annotations
+
+from argparse import RawDescriptionHelpFormatter
+
+from cement import Controller, ex
+
+from prism_core import __version__
+from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
+from prism_core.exceptions import EXIT_CODES_HELP
+
+EPILOG = f"""examples:
+  keep your own environment:
+    prism save earthquake-analysis seismic-ml-env --description "ML for seismic data"
+    prism launch seismic-ml-env aftershock-prediction --size GPU-L
+  share with your team:
+    prism save my-genomics-work team-genomics-env --share-with 111122223333
+  a course environment for every student:
+    prism save ml-course-prep cs229-environment --copy-to-regions us-east-2,us-west-2
+  not sure of the options? on a terminal, just run:
+    prism save
+
+{EXIT_CODES_HELP}"""
+
+
+PLUGINS_EPILOG = """examples:
+  prism plugins                      # which plugin runs which save phase
+  prism plugins -o json              # the same, for scripts
+  PRISM_DISABLE_PLUGINS=ssm-registry prism save my-analysis seismic-env
+                                     # save without writing the shared registry
+
+Plugins are found through the `prism.plugins` entry-point group."""
+
+
+class Base(Controller):
+    """prism: save customised EC2 workstations as shareable, launchable templates."""
+
+    class Meta:
+        label = "base"
+        description = (
+            "Save customised EC2 research workstations as shareable, launchable templates."
+        )
+        epilog = EPILOG
+        arguments = [
+            (["-v", "--version"], {"action": "version", "version": f"prism {__version__}"}),
+        ]
+
+    def _default(self) -> None:
+        self.app.args.print_help()
+
+    @ex(
+        help="list the plugins loaded, their versions and hooks",
+        description="List the plugins prism loaded (built-in ones included), "
+        "their versions and the save phases they implement.",
+        epilog=PLUGINS_EPILOG,
+        formatter_class=RawDescriptionHelpFormatter,
+        arguments=[OUTPUT_ARGUMENT, DEBUG_ARGUMENT],
+    )
+    def plugins(self) -> None:
+        """``prism plugins``."""
+        manager = self.app.plugin_manager
+        rows = manager.plugins()
+        document = {
+            "plugins": [
+                {"name": p.name, "version": p.version, "source": p.source, "hooks": list(p.hooks)}
+                for p in rows
+            ],
+            "blocked": sorted(manager.blocked),
+            "warnings": list(manager.warnings),
+        }
+        width = max([len(p.name) for p in rows] + [4])
+        lines = [f"{'NAME':<{width}}  {'VERSION':<8}  {'SOURCE':<12}  HOOKS"]
+        for p in rows:
+            hooks = ", ".join(h.removeprefix("prism_") for h in p.hooks)
+            lines.append(f"{p.name:<{width}}  {p.version:<8}  {p.source:<12}  {hooks}")
+        if manager.blocked:
+            lines.append("blocked by PRISM_DISABLE_PLUGINS: " + ", ".join(sorted(manager.blocked)))
+        emit(document, self.app.pargs.output, "\n".join(lines))

@@ -1,0 +1,153 @@
+"""``prism launch TEMPLATE NAME``: a new instance from a saved or built-in template."""
+
+from __future__ import annotations
+
+import sys
+from argparse import RawDescriptionHelpFormatter
+from typing import Any
+
+from cement import Controller, ex
+
+from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
+from prism_core.exceptions import EXIT_CODES_HELP, InputError
+from prism_core.validation import CONTROL, region_name
+
+SIZES = ("XS", "S", "M", "L", "XL", "GPU-S", "GPU-M", "GPU-L", "GPU-XL")
+
+LAUNCH_EPILOG = f"""sizes (x86_64 / arm64; GPU sizes x86_64 only; prism_core/data/sizes.yaml):
+  XS t3.small / t4g.small      S t3.medium / t4g.medium     M t3.large / t4g.large
+  L  t3.xlarge / t4g.xlarge    XL t3.2xlarge / m6g.2xlarge
+  GPU-S g4dn.xlarge   GPU-M g5.xlarge   GPU-L g5.12xlarge   GPU-XL g5.48xlarge
+  without --size: the template's instance_defaults.type
+
+templates are looked up in $PRISM_HOME/templates, then the shared registry (SSM in
+the launch region), then the built-in ones (python-ml, r-research).
+
+examples:
+  prism launch python-ml earthquake-analysis
+  prism launch seismic-ml-env aftershock-prediction --size GPU-L --yes
+  prism launch seismic-ml-env@2 old-box --region us-east-2    # NAME@N: an older version
+
+{EXIT_CODES_HELP}"""
+
+
+def instance_name(name: str) -> str:
+    """The new instance's ``Name`` tag: 1-255 characters, no control characters."""
+    if not name or len(name) > 255 or CONTROL.search(name) or "\n" in name:
+        raise InputError(f"invalid instance name {name[:40]!r}", "use 1-255 printable characters")
+    return name
+
+
+def launch_text(doc: dict[str, Any]) -> str:
+    """The human summary of a launched instance."""
+    lines = [
+        f"Instance '{doc['name']}' is {doc['state']}: {doc['id']} ({doc['type']}, {doc['region']})",
+        f"   Template: {doc['template']} v{doc['template_version']} ({doc['template_source']})",
+        f"   Public IP: {doc['public_ip'] or '-'}   Private IP: {doc['private_ip'] or '-'}",
+        f"   Ports open: {', '.join(map(str, doc['ports']))} ({doc['security_group']})",
+    ]
+    if doc.get("estimated_cost_per_hour") is not None:
+        lines.append(f"   Estimated cost: ${doc['estimated_cost_per_hour']}/hour")
+    if doc.get("ssh"):
+        lines.append(f"   Connect: {doc['ssh']}")
+    return "\n".join(lines)
+
+
+def run_launch(app: Any) -> int:
+    """The ``prism launch`` command body; returns the exit code."""
+    from prism_core.aws.clients import AwsClients
+    from prism_core.cli.commands.save import confirm
+    from prism_core.cli.progress import Progress
+    from prism_core.templates import launch as launching
+    from prism_core.templates import store as template_store
+    from prism_core.templates.document import instance_types
+
+    pargs = app.pargs
+    template_store.parse_ref(pargs.template)
+    name = instance_name(pargs.name)
+    if pargs.region:
+        region_name(pargs.region)
+    settings = app.settings
+    progress = Progress(sys.stderr)
+    aws = AwsClients(pargs.region, settings.max_attempts)
+    region = region_name(aws.region)
+    problems: list[str] = []
+    found = template_store.find(
+        pargs.template, settings.templates_dir, aws, settings.registry_prefix, region, problems
+    )
+    for problem in problems:
+        print(f"prism: warning: {problem}", file=sys.stderr)
+    doc = found.document
+    ssm = aws.client("ssm", region) if (doc.get("ami_config") or {}).get("ssm_parameters") else None
+    amis = launching.resolve_amis(doc, region, ssm)
+    if not amis:
+        raise launching.no_copy_error(doc, region)
+    instance_type, arch = launching.choose_type(doc, pargs.size, sorted(amis))
+    if arch not in amis:
+        raise InputError(
+            f"template {found.name} has no {arch} image in {region} for {instance_type} "
+            f"(it has {', '.join(sorted(amis))})",
+            "pick a --size for that architecture",
+        )
+    defaults = doc.get("instance_defaults") or {}
+    price = instance_types().get(instance_type, {}).get("usd_per_hour")
+    plan = launching.LaunchPlan(
+        template=found.name,
+        version=found.version,
+        source=found.source,
+        name=name,
+        region=region,
+        instance_type=instance_type,
+        architecture=arch,
+        image_id=amis[arch],
+        ports=[int(p) for p in defaults.get("ports") or launching.DEFAULT_PORTS],
+        root_volume_gb=defaults.get("root_volume_gb"),
+        tags=launching.launch_tags(doc, name, found.version, aws.identity()["Arn"]),
+        ssh_user=str(doc.get("ssh_user") or "ec2-user"),
+        usd_per_hour=price,
+    )
+    cost = f", about ${price}/hour" if price is not None else ""
+    progress.line(
+        "info",
+        f"Template {found.name} v{found.version} ({found.source}): {instance_type} "
+        f"({arch}) from {plan.image_id} in {region}{cost}",
+    )
+    confirm(f"Launch '{name}' ({instance_type}{cost})?", pargs.yes)
+    app.changes_started = True
+    document = launching.launch(plan, aws.ec2(region), settings, progress)
+    document["problems"] = problems
+    emit(document, pargs.output, launch_text(document))
+    return 0
+
+
+class Launch(Controller):
+    """``prism launch``: embedded in the base controller."""
+
+    class Meta:
+        label = "launch_command"
+        stacked_on = "base"
+        stacked_type = "embedded"
+
+    @ex(
+        label="launch",
+        help="launch a new instance from a template (saved, shared or built-in)",
+        description="Launch an instance from a template: the newest version by default, "
+        "NAME@N for an older one. Opens the template's ports and waits until it runs.",
+        epilog=LAUNCH_EPILOG,
+        formatter_class=RawDescriptionHelpFormatter,
+        arguments=[
+            (["template"], {"help": "template name, or NAME@N for version N"}),
+            (["name"], {"help": "Name tag of the new instance"}),
+            (["--size"], {"choices": SIZES, "help": "instance size (see below)"}),
+            (["--region"], {"help": "region to launch in (default: your AWS configuration)"}),
+            (
+                ["-y", "--yes"],
+                {"action": "store_true", "help": "do not ask (required without a terminal)"},
+            ),
+            OUTPUT_ARGUMENT,
+            DEBUG_ARGUMENT,
+        ],
+    )
+    def launch(self) -> None:
+        """``prism launch TEMPLATE NAME [--size S] [--region R] [--yes]``."""
+        self.app.exit_code = run_launch(self.app)

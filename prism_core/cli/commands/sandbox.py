@@ -1,0 +1,183 @@
+"""``prism sandbox start | stop | status | env``: a sandbox cloud in the background."""
+
+from __future__ import annotations
+
+import os
+from argparse import RawDescriptionHelpFormatter
+from dataclasses import asdict
+from typing import Any
+
+from cement import Controller, ex
+
+from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
+from prism_core.exceptions import InputError
+
+SANDBOX_EPILOG = """examples:
+  prism sandbox start                 # emulated EC2/SSM on 127.0.0.1, two demo workstations
+  eval "$(prism sandbox env)"         # this shell now talks to the sandbox, not to AWS
+  prism save my-analysis my-env --copy-to-regions us-east-2 --yes
+  prism launch my-env new-box --yes
+  prism sandbox stop
+
+Templates saved while the sandbox environment is active go to a PRISM_HOME of the
+sandbox's own, never among your real templates."""
+
+
+def _info_document(info: Any) -> dict[str, Any]:
+    document = asdict(info)
+    document["endpoint"] = info.endpoint
+    return document
+
+
+def _not_running(folder: Any) -> InputError:
+    return InputError(
+        f"no sandbox is running (state in {folder})", "start one with `prism sandbox start`"
+    )
+
+
+class SandboxController(Controller):
+    """``prism sandbox ...``."""
+
+    class Meta:
+        label = "sandbox"
+        stacked_on = "base"
+        stacked_type = "nested"
+        help = "run an emulated cloud in the background to try prism by hand (no AWS account)"
+        description = (
+            "A sandbox cloud (moto plus EC2 behaviours: timed transitions, AMI name "
+            "checks, block public access) serving on 127.0.0.1 until stopped."
+        )
+        epilog = SANDBOX_EPILOG
+        formatter_class = RawDescriptionHelpFormatter
+
+    def _default(self) -> None:
+        self.app.args.print_help()
+
+    @ex(
+        help="start the sandbox server in the background",
+        arguments=[
+            (["--port"], {"type": int, "default": 0, "help": "port on 127.0.0.1 (default: free)"}),
+            (
+                ["--timings"],
+                {
+                    "choices": ["demo", "fast"],
+                    "default": "demo",
+                    "help": "demo: transitions take seconds (default); fast: instant",
+                },
+            ),
+            (
+                ["--with-instances"],
+                {
+                    "dest": "with_instances",
+                    "action": "store_true",
+                    "default": True,
+                    "help": "create two demo workstations (default)",
+                },
+            ),
+            (
+                ["--no-instances"],
+                {
+                    "dest": "with_instances",
+                    "action": "store_false",
+                    "help": "start with no workstations",
+                },
+            ),
+            OUTPUT_ARGUMENT,
+            DEBUG_ARGUMENT,
+        ],
+    )
+    def start(self) -> None:
+        """``prism sandbox start [--port N] [--timings demo|fast] [--no-instances]``."""
+        from prism_sandbox import daemon, require_sandbox
+
+        pargs = self.app.pargs
+        if not 0 <= pargs.port <= 65535:
+            raise InputError(f"invalid port {pargs.port}", "use 1-65535, or 0 for any free port")
+        require_sandbox()
+        info = daemon.start(pargs.port, pargs.timings, pargs.with_instances)
+        lines = [
+            f"Sandbox cloud running at {info.endpoint} (pid {info.pid}, {info.timings} timings)"
+        ]
+        if info.instances:
+            lines.append(f"   Workstations: {', '.join(info.instances)} (us-east-1)")
+        lines += [
+            '   Use it in this shell:  eval "$(prism sandbox env)"',
+            "   Then try:              prism save my-analysis my-env --yes",
+            "   Stop it with:          prism sandbox stop",
+        ]
+        emit(_info_document(info), pargs.output, "\n".join(lines))
+
+    @ex(
+        help="stop the sandbox server and remove its files",
+        arguments=[OUTPUT_ARGUMENT, DEBUG_ARGUMENT],
+    )
+    def stop(self) -> None:
+        """``prism sandbox stop``."""
+        from prism_sandbox import daemon
+
+        info = daemon.stop()
+        if info is None:
+            raise _not_running(daemon.sandbox_dir())
+        emit(
+            {"stopped": True, "pid": info.pid},
+            self.app.pargs.output,
+            f"Sandbox stopped (pid {info.pid}); its files are removed",
+        )
+
+    @ex(
+        help="say whether the sandbox server is running, and where",
+        arguments=[OUTPUT_ARGUMENT, DEBUG_ARGUMENT],
+    )
+    def status(self) -> None:
+        """``prism sandbox status``."""
+        from prism_sandbox import daemon
+
+        info = daemon.running()
+        if info is None:
+            emit(
+                {"running": False},
+                self.app.pargs.output,
+                "Sandbox: not running (start it with `prism sandbox start`)",
+            )
+            return
+        emit(
+            {"running": True, **_info_document(info)},
+            self.app.pargs.output,
+            f"Sandbox: running at {info.endpoint} (pid {info.pid}, {info.timings} timings, "
+            f"since {info.started})",
+        )
+
+    @ex(
+        help="print shell lines that point AWS tools and prism at the sandbox",
+        description='Use as: eval "$(prism sandbox env)"  (fish: prism sandbox env --shell '
+        "fish | source). Unsets your other AWS_* variables; open a new shell "
+        "to go back to real AWS.",
+        arguments=[
+            (
+                ["--shell"],
+                {
+                    "choices": ["sh", "fish"],
+                    "default": "sh",
+                    "help": "sh (bash, zsh; default) or fish",
+                },
+            ),
+            DEBUG_ARGUMENT,
+        ],
+    )
+    def env(self) -> None:
+        """``prism sandbox env [--shell sh|fish]``."""
+        from prism_sandbox import daemon
+        from prism_sandbox.environment import changes, sandbox_variables, shell_lines
+
+        folder = daemon.sandbox_dir()
+        info = daemon.running(folder)
+        if info is None:
+            raise _not_running(folder)
+        wanted = sandbox_variables(info.endpoint, folder)
+        wanted["PRISM_HOME"] = str(folder / "home")
+        wanted["PRISM_SANDBOX_DIR"] = str(folder)
+        # the sandbox's transitions take seconds, not AWS's minutes: poll accordingly
+        wanted["PRISM_POLL_DELAY_SECONDS"] = "0.5"
+        lines = [f"# prism sandbox at {info.endpoint}; open a new shell to go back to real AWS"]
+        lines += shell_lines(changes(wanted, os.environ), self.app.pargs.shell)
+        print("\n".join(lines))

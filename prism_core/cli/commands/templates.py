@@ -1,0 +1,446 @@
+"""``prism templates list | show | validate | delete | prune``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from cement import Controller, ex
+
+from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
+from prism_core.exceptions import EXIT_OK, EXIT_PARTIAL, InputError
+from prism_core.validation import region_name, template_name
+
+REGION_ARGUMENT = (
+    ["--region"],
+    {"help": "region of the registry (default: your AWS configuration)"},
+)
+YES_ARGUMENT = (
+    ["-y", "--yes"],
+    {"action": "store_true", "help": "do not ask (required without a terminal)"},
+)
+
+
+def warn(problems: list[str]) -> None:
+    """One warning line on stderr per malformed template."""
+    for problem in problems:
+        print(f"prism: warning: {problem}", file=sys.stderr)
+
+
+def _aws(app: Any) -> tuple[Any, str]:
+    from prism_core.aws.clients import AwsClients
+
+    region = app.pargs.region
+    if region:
+        region_name(region)
+    aws = AwsClients(region, app.settings.max_attempts)
+    return aws, region_name(aws.region)
+
+
+def _amis_text(doc: dict[str, Any]) -> str:
+    config = doc.get("ami_config") or {}
+    parts = [
+        f"{region} {arch} {ami}"
+        for region, by_arch in sorted((config.get("amis") or {}).items())
+        for arch, ami in sorted(by_arch.items())
+    ]
+    parameters = config.get("ssm_parameters") or {}
+    parts += [f"{arch} from SSM {name}" for arch, name in parameters.items()]
+    return "; ".join(parts)
+
+
+class Templates(Controller):
+    """``prism templates ...``: saved, shared and built-in templates."""
+
+    class Meta:
+        label = "templates"
+        stacked_on = "base"
+        stacked_type = "nested"
+        help = "list, show, validate, delete and prune templates"
+        description = (
+            "Templates come from three places: your $PRISM_HOME/templates (local), the "
+            "shared SSM registry of your team's account (registry), and prism itself "
+            "(built-in)."
+        )
+
+    def _default(self) -> None:
+        self.app.args.print_help()
+
+    # -- list -------------------------------------------------------------------------
+    @ex(
+        label="list",
+        help="list local, registry and built-in templates and where each comes from",
+        arguments=[
+            (
+                ["--local"],
+                {
+                    "action": "store_true",
+                    "help": "only local and built-in templates (no AWS calls)",
+                },
+            ),
+            REGION_ARGUMENT,
+            OUTPUT_ARGUMENT,
+            DEBUG_ARGUMENT,
+        ],
+    )
+    def list_templates(self) -> None:
+        """``prism templates list``: the registry is asked only when AWS is configured."""
+        from prism_core.templates import store
+
+        pargs, settings = self.app.pargs, self.app.settings
+        listing = store.Listing()
+        store.local_templates(settings.templates_dir, listing)
+        notes: list[str] = []
+        if not pargs.local and (pargs.region or store.aws_configured()):
+            from prism_core.aws.clients import error_message
+
+            aws, region = _aws(self.app)
+            try:
+                store.registry_templates(aws, settings.registry_prefix, region, listing)
+            except Exception as exc:
+                listing.problems.append(f"registry in {region} not readable: {error_message(exc)}")
+        elif not pargs.local:
+            notes.append("registry not searched: no AWS configuration found")
+        store.builtin_templates(listing)
+        merged: dict[str, dict[str, Any]] = {}
+        for found in listing.templates:
+            row = merged.setdefault(
+                found.name,
+                {
+                    "name": found.name,
+                    "version": found.version,
+                    "sources": [],
+                    "description": found.document.get("description", ""),
+                    "locations": {},
+                },
+            )
+            if found.source not in row["sources"]:
+                row["sources"].append(found.source)
+            row["locations"].setdefault(found.source, found.location)
+            if found.version > row["version"]:
+                row["version"] = found.version
+                row["description"] = found.document.get("description", "")
+        rows = [merged[name] for name in sorted(merged)]
+        warn(listing.problems + notes)
+        width = max([len(r["name"]) for r in rows] + [4])
+        lines = [f"{'NAME':<{width}}  {'VERSION':<7}  {'SOURCE':<17}  DESCRIPTION"]
+        for row in rows:
+            description = (row["description"] or "").splitlines()[0] if row["description"] else ""
+            lines.append(
+                f"{row['name']:<{width}}  {row['version']:<7}  "
+                f"{', '.join(row['sources']):<17}  {description[:60]}"
+            )
+        emit({"templates": rows, "problems": listing.problems}, pargs.output, "\n".join(lines))
+
+    # -- show --------------------------------------------------------------------------
+    @ex(
+        help="show a template's versions with their dates and AMIs (newest is the default)",
+        arguments=[
+            (["name"], {"help": "template name"}),
+            REGION_ARGUMENT,
+            OUTPUT_ARGUMENT,
+            DEBUG_ARGUMENT,
+        ],
+    )
+    def show(self) -> None:
+        """``prism templates show NAME``."""
+        from prism_core.templates import store
+
+        pargs, settings = self.app.pargs, self.app.settings
+        name = template_name(pargs.name)
+        problems: list[str] = []
+        found: dict[int, dict[str, Any]] = {}
+
+        def add(version: int, item: store.FoundTemplate) -> None:
+            entry = found.setdefault(
+                version, {"version": version, "sources": [], "document": item.document}
+            )
+            if item.source not in entry["sources"]:
+                entry["sources"].append(item.source)
+
+        for version, item in store.local_versions(settings.templates_dir, name, problems).items():
+            add(version, item)
+        if pargs.region or store.aws_configured():
+            from prism_core.aws.clients import error_message
+
+            aws, region = _aws(self.app)
+            try:
+                for version, item in store.registry_versions(
+                    aws, settings.registry_prefix, region, name, problems
+                ).items():
+                    add(version, item)
+            except Exception as exc:
+                problems.append(f"registry in {region} not readable: {error_message(exc)}")
+        shipped = store.builtin(name)
+        if shipped is not None:
+            add(shipped.version, shipped)
+        warn(problems)
+        if not found:
+            raise InputError(f"no template {name!r}", "run `prism templates list`")
+        newest = max(found)
+        versions = []
+        lines = [f"Template {name} (newest: version {newest})"]
+        for version in sorted(found, reverse=True):
+            entry = found[version]
+            doc = entry["document"]
+            config = doc.get("ami_config") or {}
+            versions.append(
+                {
+                    "version": version,
+                    "newest": version == newest,
+                    "saved_date": doc.get("saved_date"),
+                    "saved_from": doc.get("saved_from"),
+                    "sources": entry["sources"],
+                    "amis": config.get("amis") or {},
+                    "ssm_parameters": config.get("ssm_parameters") or {},
+                    "description": doc.get("description"),
+                }
+            )
+            mark = " (newest, default)" if version == newest else ""
+            lines.append(
+                f"  v{version}{mark}  {doc.get('saved_date') or '-'}  "
+                f"[{', '.join(entry['sources'])}]  {_amis_text(doc)}"
+            )
+        emit(
+            {"name": name, "versions": versions, "problems": problems},
+            pargs.output,
+            "\n".join(lines),
+        )
+
+    # -- validate ------------------------------------------------------------------------
+    @ex(
+        help="check a template file (or a template by name) against the template schema",
+        arguments=[
+            (["target"], {"metavar": "FILE|NAME", "help": "a template file, or a template name"}),
+            (
+                ["--boot"],
+                {
+                    "action": "store_true",
+                    "help": "also boot a throwaway instance of its AMI (current region)",
+                },
+            ),
+            REGION_ARGUMENT,
+            OUTPUT_ARGUMENT,
+            DEBUG_ARGUMENT,
+        ],
+    )
+    def validate(self) -> None:
+        """``prism templates validate FILE|NAME [--boot]``."""
+        from prism_core.templates import document as tpl
+
+        pargs, settings = self.app.pargs, self.app.settings
+        target = pargs.target
+        path = Path(target)
+        is_file = path.suffix in (".yaml", ".yml", ".json") or "/" in target or path.is_file()
+        doc: dict[str, Any]
+        if is_file:
+            if not path.is_file():
+                raise InputError(f"no template file {target}", "give an existing file or a name")
+            doc = tpl.load_file(path)
+            where = str(path)
+        else:
+            name = template_name(target.partition("@")[0])
+            local = tpl.template_path(settings.templates_dir, name)
+            if local.is_file() and "@" not in target:
+                doc, where = tpl.load_file(local), str(local)
+            else:
+                from prism_core.templates import store
+
+                aws, region = _aws(self.app)
+                problems: list[str] = []
+                found = store.find(
+                    target, settings.templates_dir, aws, settings.registry_prefix, region, problems
+                )
+                warn(problems)
+                doc, where = found.document, found.location
+        result: dict[str, Any] = {
+            "valid": True,
+            "name": doc["name"],
+            "version": doc.get("version"),
+            "source": where,
+        }
+        lines = [
+            f"OK: {where} is a valid prism template ({doc['name']}, "
+            f"version {doc.get('version', 1)})"
+        ]
+        if pargs.boot:
+            result["boot_check"] = self._boot(doc)
+            lines.append(
+                f"Boot check passed in {result['boot_check']['region']}: "
+                + ", ".join(result["boot_check"]["images"])
+            )
+        emit(result, pargs.output, "\n".join(lines))
+
+    def _boot(self, doc: dict[str, Any]) -> dict[str, Any]:
+        from prism_core.cli.progress import Progress
+        from prism_core.templates import launch as launching
+
+        aws, region = _aws(self.app)
+        has_ssm = (doc.get("ami_config") or {}).get("ssm_parameters")
+        amis = launching.resolve_amis(doc, region, aws.client("ssm", region) if has_ssm else None)
+        if not amis:
+            raise launching.no_copy_error(doc, region)
+        progress = Progress(sys.stderr)
+        self.app.changes_started = True
+        for arch, image_id in sorted(amis.items()):
+            launching.boot_check(
+                aws.ec2(region), image_id, arch, self.app.settings, progress, label=str(doc["name"])
+            )
+        return {"region": region, "images": [amis[a] for a in sorted(amis)]}
+
+    # -- delete ----------------------------------------------------------------------------
+    @ex(
+        help="delete a template: local files and registry entries (--purge: AMIs too)",
+        arguments=[
+            (["name"], {"help": "template name"}),
+            (
+                ["--purge"],
+                {
+                    "action": "store_true",
+                    "help": "also deregister its AMIs and delete their snapshots in every region",
+                },
+            ),
+            YES_ARGUMENT,
+            REGION_ARGUMENT,
+            OUTPUT_ARGUMENT,
+            DEBUG_ARGUMENT,
+        ],
+    )
+    def delete(self) -> None:
+        """``prism templates delete NAME [--purge] [--yes]``."""
+        from prism_core.cli.commands.save import confirm
+        from prism_core.templates import store
+        from prism_core.templates.cleanup import inventory, remove
+
+        pargs, settings = self.app.pargs, self.app.settings
+        name = template_name(pargs.name)
+        aws, region = _aws(self.app)
+        found = inventory(name, settings, aws, region)
+        warn(found.problems)
+        if found.empty:
+            if store.builtin(name) is not None:
+                raise InputError(f"{name} is a built-in template", "built-ins cannot be deleted")
+            raise InputError(
+                f"no template {name!r} here or in the registry of {', '.join(found.regions)}",
+                "run `prism templates list`",
+            )
+        files = [f for parts in found.versions.values() for f in parts.files]
+        current = settings.templates_dir / f"{name}.yaml"
+        if current.is_file() and current not in files:
+            files.append(current)  # a malformed file is deleted too
+        entries: dict[str, list[str]] = {}
+        for source in [found.shared_registry, *(p.registry for p in found.versions.values())]:
+            for reg, names in source.items():
+                entries.setdefault(reg, []).extend(names)
+        images: dict[str, set[str]] = {}
+        if pargs.purge:
+            for parts in found.versions.values():
+                for reg, ids in parts.images.items():
+                    images.setdefault(reg, set()).update(ids)
+        count = sum(len(v) for v in images.values())
+        what = (
+            f"{len(files)} file(s), {sum(len(v) for v in entries.values())} registry "
+            f"entries in {', '.join(sorted(entries)) or 'no region'}"
+        )
+        if pargs.purge:
+            what += f", and deregister {count} AMI(s) with their snapshots"
+        print(f"Delete template {name}: {what}", file=sys.stderr)
+        confirm(f"Delete template {name}{' and its AMIs' if pargs.purge else ''}?", pargs.yes)
+        self.app.changes_started = True
+        done = remove(aws, images=images, registry_entries=entries, files=files)
+        archive = settings.templates_dir / "versions" / name
+        if archive.is_dir() and not any(archive.iterdir()):
+            archive.rmdir()
+        self._finish(f"Deleted template {name}", name, done)
+
+    # -- prune -------------------------------------------------------------------------------
+    @ex(
+        help="remove old versions: their AMIs and snapshots in every region, files and "
+        "registry entries",
+        arguments=[
+            (["name"], {"help": "template name"}),
+            (
+                ["--keep"],
+                {
+                    "type": int,
+                    "required": True,
+                    "metavar": "K",
+                    "help": "how many of the newest versions to keep (at least 1)",
+                },
+            ),
+            YES_ARGUMENT,
+            REGION_ARGUMENT,
+            OUTPUT_ARGUMENT,
+            DEBUG_ARGUMENT,
+        ],
+    )
+    def prune(self) -> None:
+        """``prism templates prune NAME --keep K``."""
+        from prism_core.cli.commands.save import confirm
+        from prism_core.templates.cleanup import inventory, remove
+
+        pargs, settings = self.app.pargs, self.app.settings
+        name = template_name(pargs.name)
+        if pargs.keep < 1:
+            raise InputError("--keep must be at least 1", "use `prism templates delete` for all")
+        aws, region = _aws(self.app)
+        found = inventory(name, settings, aws, region)
+        warn(found.problems)
+        if found.empty:
+            raise InputError(f"no template {name!r}", "run `prism templates list`")
+        ordered = sorted(found.versions, reverse=True)
+        kept, old = ordered[: pargs.keep], ordered[pargs.keep :]
+        if not old:
+            emit(
+                {"template": name, "kept": kept, "removed_versions": [], "removed": {}},
+                pargs.output,
+                f"Nothing to prune: {name} has {len(ordered)} version(s).",
+            )
+            return
+        protected = {i for v in kept for ids in found.versions[v].images.values() for i in ids}
+        images: dict[str, set[str]] = {}
+        entries: dict[str, list[str]] = {}
+        files: list[Path] = []
+        for version in old:
+            parts = found.versions[version]
+            for reg, ids in parts.images.items():
+                images.setdefault(reg, set()).update(ids - protected)
+            for reg, names in parts.registry.items():
+                entries.setdefault(reg, []).extend(names)
+            files.extend(parts.files)
+        print(
+            f"Prune {name}: keep version(s) {', '.join(map(str, kept))}; remove "
+            f"{', '.join(map(str, old))} with {sum(len(v) for v in images.values())} AMI(s)",
+            file=sys.stderr,
+        )
+        confirm(f"Remove {len(old)} old version(s) of {name} and their AMIs?", pargs.yes)
+        self.app.changes_started = True
+        done = remove(aws, images=images, registry_entries=entries, files=files)
+        self._finish(
+            f"Pruned {name}: kept {', '.join(map(str, kept))}, removed {', '.join(map(str, old))}",
+            name,
+            done,
+            kept=kept,
+            old=old,
+        )
+
+    def _finish(
+        self,
+        headline: str,
+        name: str,
+        done: Any,
+        kept: list[int] | None = None,
+        old: list[int] | None = None,
+    ) -> None:
+        document: dict[str, Any] = {"template": name, "removed": done.to_dict()}
+        if kept is not None:
+            document.update(kept=kept, removed_versions=old)
+        lines = [
+            headline,
+            f"   AMIs deregistered: {len(done.images)}   snapshots deleted: {len(done.snapshots)}",
+            f"   registry entries deleted: {len(done.registry)}   files removed: {len(done.files)}",
+        ]
+        lines += [f"   FAILED: {failure}" for failure in done.failures]
+        emit(document, self.app.pargs.output, "\n".join(lines))
+        self.app.exit_code = EXIT_PARTIAL if done.failures else EXIT_OK

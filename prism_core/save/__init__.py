@@ -1,0 +1,1 @@
+"""The save: request, state, context, journal, plan, lock, guard, pipeline, abort, wizard."""

@@ -1,0 +1,138 @@
+"""The save context passed to every hook as ``ctx``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from prism_core.aws.clients import AwsClients
+from prism_core.aws.ec2 import InstanceInfo
+from prism_core.aws.waiting import wait_for
+from prism_core.cli.progress import Progress
+from prism_core.save.journal import Journal
+from prism_core.save.request import SaveRequest
+from prism_core.save.state import RegionImage, SaveState
+from prism_core.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass
+class SaveContext:
+    """Everything a phase needs: the request, AWS clients, the journal, progress output.
+
+    Plugins read ``ctx.request`` and ``ctx.instance``, call AWS through
+    ``ctx.aws.client(service, region)``, report with ``ctx.progress``, record what they
+    create with :meth:`record_image` / :meth:`record`, and may keep their own data in
+    ``ctx.plugin_data[plugin_name]``.
+    """
+
+    request: SaveRequest
+    settings: Settings
+    aws: AwsClients
+    progress: Progress
+    journal: Journal
+    instance: InstanceInfo
+    cancel: threading.Event = field(default_factory=threading.Event)
+    plugin_data: dict[str, Any] = field(default_factory=dict)
+    dry_run: bool = False
+
+    @property
+    def state(self) -> SaveState:
+        """The journaled state of this save."""
+        return self.journal.state
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Values of the ``prism save`` options plugins added, by dest (journaled)."""
+        return self.request.options
+
+    def plugin_settings(self, section: str) -> dict[str, Any]:
+        """A plugin's section of the configuration, defaults applied and validated."""
+        return dict(self.settings.plugin_config.get(section, {}))
+
+    def summary_note(self, text: str) -> None:
+        """Add a line to the closing summary (and ``notes`` in ``-o json``)."""
+        with self.journal.lock:
+            if text not in self.state.summary:
+                self.state.summary.append(text)
+                self.journal.write()
+
+    @property
+    def source_region(self) -> str:
+        """The region of the instance and of the first image."""
+        return self.request.region
+
+    def record(self, **changes: Any) -> None:
+        """Set state fields and write the journal before the next step starts."""
+        with self.journal.lock:
+            for key, value in changes.items():
+                setattr(self.state, key, value)
+            self.journal.write()
+
+    def record_image(self, image: RegionImage) -> None:
+        """Record (or update) the image of one region in the journal."""
+        with self.journal.lock:
+            self.state.images[image.region] = image
+            self.journal.write()
+
+    def record_failure(self, message: str) -> None:
+        """Record a failed step; it is reported and makes the save partial or failed."""
+        with self.journal.lock:
+            self.state.failures.append(message)
+            self.journal.write()
+
+    def volumes(self) -> list[dict[str, Any]]:
+        """The instance's EBS volumes (``DescribeVolumes``, asked once per save)."""
+        cached = self.plugin_data.get("_volumes")
+        if cached is None:
+            volume_ids = sorted(set(self.instance.volumes.values()))
+            cached = []
+            if volume_ids:
+                ec2 = self.aws.ec2(self.source_region)
+                cached = ec2.describe_volumes(VolumeIds=volume_ids)["Volumes"]
+            self.plugin_data["_volumes"] = cached
+        return list(cached)
+
+    def source_image(self) -> RegionImage | None:
+        """The image in the source region, once requested."""
+        return self.state.images.get(self.source_region)
+
+    def images(self) -> dict[str, RegionImage]:
+        """Every region whose image is available and without error, source first."""
+        ordered = [self.source_region] + [r for r in self.state.images if r != self.source_region]
+        return {
+            r: self.state.images[r]
+            for r in ordered
+            if r in self.state.images and self.state.images[r].ok
+        }
+
+    def wait(
+        self,
+        check: Callable[[], T | None],
+        *,
+        what: str,
+        limit: str,
+        hint: str | None = None,
+        critical: bool = False,
+    ) -> T:
+        """Poll ``check`` with the configured delay and the ``limit`` named timeout.
+
+        While it waits, ``what`` is shown as a live progress line with the elapsed time.
+        ``critical=True`` polls at half the delay, for waits whose lag the user feels
+        directly: while the instance is down (every second is downtime), and the
+        concurrent copies (the slowest region's lag adds to the total time).
+        """
+        poll = self.settings.critical_poll_delay if critical else self.settings.poll_delay
+        with self.progress.waiting(what) as on_tick:
+            return wait_for(
+                check,
+                what=what,
+                timeout=self.settings.timeouts[limit],
+                poll=poll,
+                hint=hint,
+                cancel=self.cancel,
+                on_tick=on_tick,
+            )

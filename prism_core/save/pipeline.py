@@ -1,0 +1,434 @@
+"""The save pipeline: plan and check, then run the phases in order with the guard.
+
+``plan_save`` validates input and resolves the instance (nothing changes);
+``preflight`` runs every check and the ``prism_pre_stop`` hooks (nothing changes);
+``execute`` runs the phases, journaling each step, and returns the outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prism_core import validation
+from prism_core.aws.clients import AwsClients, error_message
+from prism_core.aws.ec2 import find_instance
+from prism_core.cli.progress import Progress
+from prism_core.exceptions import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    InputError,
+    Interrupted,
+    OperationFailed,
+    PluginRefusal,
+    PrismError,
+    Terminated,
+    ValidationFailed,
+)
+from prism_core.plugin_manager import PrismPluginManager
+from prism_core.save.context import SaveContext
+from prism_core.save.guard import InstanceGuard
+from prism_core.save.journal import Journal
+from prism_core.save.plan import plan_lines  # noqa: F401  (kept importable from here)
+from prism_core.save.request import SaveRequest
+from prism_core.save.state import FAILED, PENDING, RegionImage, SaveState
+from prism_core.settings import Settings
+from prism_core.templates import document as templates
+
+LOCK_TAG = "prism:save-lock"
+#: What stops a save outright instead of failing one phase: Ctrl-C and SIGTERM, both
+#: BaseExceptions (see ``main()``), so no ``except Exception`` on the way swallows them.
+INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, Terminated)
+LATE_PHASES = ("post_image", "copy", "register", "template")
+
+
+@dataclass
+class SaveOptions:
+    """The raw ``prism save`` options, before validation."""
+
+    instance: str
+    template: str
+    description: str | None = None
+    copy_to_regions: str | None = None
+    project: str | None = None
+    public: bool = False
+    share_with: str | None = None
+    tags: list[str] = field(default_factory=list)
+    no_reboot: bool = False
+    validate: bool = False
+    plugin_options: dict[str, Any] = field(default_factory=dict)
+
+
+def utc_now() -> str:
+    """UTC ISO 8601 with a ``Z``, to the second."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def next_version(settings: Settings, aws: AwsClients, template: str, regions: list[str]) -> int:
+    """One more than the newest version of ``template``, local or in the registry.
+
+    Saving to an existing name therefore never overwrites a version someone else
+    registered.
+    """
+    from prism_core.templates.registry import newest_version
+
+    local = templates.local_version(settings.templates_dir, template)
+    shared = newest_version(aws, settings.registry_prefix, template, regions)
+    return max(local, shared) + 1
+
+
+def check_regions_enabled(aws: AwsClients, regions: list[str]) -> None:
+    """Refuse regions that do not exist or are not enabled for this account."""
+    enabled = set(aws.available_regions())
+    for region in regions:
+        if region not in enabled:
+            raise InputError(
+                f"region {region} does not exist or is not enabled for this account",
+                "enable it in the AWS console (Account > AWS Regions) or drop it",
+            )
+
+
+def plan_save(
+    options: SaveOptions, settings: Settings, aws: AwsClients, progress: Progress
+) -> SaveContext:
+    """Validate the options and resolve the instance; nothing changes in the cloud."""
+    template = validation.template_name(options.template)
+    region = validation.region_name(aws.region)
+    copy_regions = validation.copy_regions(options.copy_to_regions, region)
+    tags = validation.tags(options.tags)
+    shares = validation.share_targets(options.share_with)
+    project = validation.project_id(options.project)
+    started = utc_now()
+    description = validation.description(
+        options.description
+        if options.description is not None
+        else f"Saved by prism from {options.instance} on {started[:10]}"
+    )
+    check_regions_enabled(aws, [region, *copy_regions])
+    instance = find_instance(aws.ec2(region), options.instance, region)
+    lock = instance.tags.get(LOCK_TAG)
+    if lock:
+        raise InputError(
+            f"instance {instance.name} is being saved already ({lock})",
+            "wait for that save, or finish it on that machine with `prism save --resume` "
+            "(or undo it with --abort); if that save is gone for good, remove the lock with "
+            f"`aws ec2 delete-tags --region {region} --resources {instance.instance_id} "
+            f"--tags Key={LOCK_TAG}`",
+        )
+    request = SaveRequest(
+        instance_id=instance.instance_id,
+        instance_name=instance.name,
+        template_name=template,
+        region=region,
+        description=description,
+        copy_to_regions=copy_regions,
+        tags=tags,
+        project_id=project,
+        public=options.public,
+        share_with=shares,
+        no_reboot=options.no_reboot,
+        validate=options.validate,
+        options=dict(options.plugin_options),
+    )
+    version = next_version(settings, aws, template, [region, *copy_regions])
+    stamp = started.replace("-", "").replace(":", "")
+    state = SaveState(
+        save_id=f"{template}-{stamp}-{secrets.token_hex(3)}",
+        request=request.to_dict(),
+        started_at=started,
+        image_name=f"prism-{template}-v{version}-{stamp}",
+        instance_original_state=instance.state,
+        template_version=version,
+    )
+    return SaveContext(
+        request=request,
+        settings=settings,
+        aws=aws,
+        progress=progress,
+        journal=Journal(settings.journal_dir, state),
+        instance=instance,
+    )
+
+
+def preflight(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:
+    """Run the ``prism_pre_stop`` hooks; a plugin's exception refuses the save."""
+    try:
+        notes = hooks.pre_stop(ctx)
+    except PrismError:
+        raise
+    except Exception as exc:
+        plugin = hooks.blame(exc) or "a plugin"
+        raise PluginRefusal(f"{plugin} refused the save: {exc}") from exc
+    ctx.state.notes = notes
+    templates.instance_facts(ctx)  # fetched now, while nothing waits on it
+    return notes
+
+
+@dataclass
+class SaveOutcome:
+    """What a save did, for the summary and ``-o json``."""
+
+    ctx: SaveContext
+    exit_code: int
+    template_path: str | None
+    elapsed: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable result document."""
+        state = self.ctx.state
+        return {
+            "status": state.status,
+            "exit_code": self.exit_code,
+            "save_id": state.save_id,
+            "template": self.ctx.request.template_name,
+            "version": state.template_version,
+            "template_path": self.template_path,
+            "instance": {
+                "id": self.ctx.request.instance_id,
+                "name": self.ctx.request.instance_name,
+                "downtime_seconds": state.downtime_seconds,
+            },
+            "amis": {r: i.image_id for r, i in self.ctx.images().items()},
+            "images": {r: vars(i) for r, i in state.images.items()},
+            "registry": list(state.registry),
+            "failures": list(state.failures),
+            "notes": list(state.summary),
+            "elapsed_seconds": round(self.elapsed, 3),
+        }
+
+
+def set_lock(ctx: SaveContext) -> None:
+    """Tag the instance as being saved: the first change a save makes.
+
+    If EC2 refuses, nothing has changed: the journal of a new save is dropped and the
+    save is refused with the reason.
+    """
+    value = f"{ctx.state.save_id}@{socket.gethostname()}"[:256]
+    try:
+        ctx.aws.ec2(ctx.source_region).create_tags(
+            Resources=[ctx.request.instance_id], Tags=[{"Key": LOCK_TAG, "Value": value}]
+        )
+    except Exception as exc:
+        if not ctx.state.images and not ctx.state.stopped_by_prism:
+            ctx.journal.finish()
+        raise InputError(
+            f"could not tag instance {ctx.request.instance_id} with {LOCK_TAG} "
+            f"({error_message(exc)}); nothing was changed",
+            "prism needs ec2:CreateTags on the instance",
+        ) from None
+
+
+def release_lock(ctx: SaveContext) -> None:
+    try:
+        ctx.aws.ec2(ctx.source_region).delete_tags(
+            Resources=[ctx.request.instance_id], Tags=[{"Key": LOCK_TAG}]
+        )
+    except Exception as exc:
+        ctx.progress.line("warn", f"Could not remove the {LOCK_TAG} tag: {error_message(exc)}")
+
+
+def _image_phase(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
+    """Stop, create the image, restart as soon as its snapshots are listed."""
+    if "image" in ctx.state.phases_done:
+        guard.restart_after_failure()  # resumed after a kill between image and restart
+        return
+    try:
+        guard.stop()
+        image = hooks.image(ctx)
+        if image is None or image.image_id is None:
+            raise OperationFailed("no plugin created the image", "check `prism plugins`")
+        ctx.record_image(image)
+        ctx.record(phases_done=[*ctx.state.phases_done, "image"])
+        guard.restart()
+    except BaseException:
+        guard.restart_after_failure()
+        raise
+
+
+def _discard_failed_source(ctx: SaveContext) -> None:
+    """Remove a source image that ended ``failed`` (and its snapshots), and say so."""
+    from prism_core.aws.ec2 import describe_image, discard_image
+
+    image = ctx.source_image()
+    if image is None or image.state != FAILED or image.image_id is None:
+        return
+    ec2 = ctx.aws.ec2(image.region)
+    try:
+        removed = discard_image(ec2, describe_image(ec2, image.image_id), image.image_id)
+        ctx.progress.line(
+            "info", f"Removed the failed image and its snapshots: {', '.join(removed)}"
+        )
+    except Exception as exc:
+        ctx.record_failure(f"could not remove failed image {image.image_id}: {error_message(exc)}")
+
+
+def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
+    """Run the save from wherever its journal says it is; never leaves the instance down."""
+    started = time.monotonic()
+    state = ctx.state
+    ctx.record(status="running", failures=[], pid=os.getpid())
+    guard = InstanceGuard(ctx)
+    set_lock(ctx)
+    try:
+        try:
+            _image_phase(ctx, hooks, guard)
+        except INTERRUPTS:
+            raise
+        except Exception as exc:
+            return _failed(ctx, hooks, guard, exc, "image", started)
+        template_path: str | None = None
+        rerun = False  # once a phase runs again, every later phase must too
+        for phase in LATE_PHASES:
+            if phase in state.phases_done and not rerun:
+                continue
+            rerun = True
+            failures_before = len(state.failures)
+            try:
+                result = _run_phase(ctx, hooks, phase)
+            except INTERRUPTS:
+                raise
+            except Exception as exc:
+                source = ctx.source_image()
+                unusable = not (source and source.ok) or isinstance(exc, ValidationFailed)
+                if phase == "post_image" and unusable:
+                    return _failed(ctx, hooks, guard, exc, phase, started)
+                _fail(ctx, hooks, exc, phase)
+                continue
+            if phase == "template":
+                template_path = result
+            if len(state.failures) == failures_before:  # else --resume runs it again
+                done = [p for p in state.phases_done if p != phase]
+                ctx.record(phases_done=[*done, phase])
+        guard.join()
+    except INTERRUPTS as exc:
+        ctx.cancel.set()
+        guard.join()
+        raise _interrupted(ctx, exc) from None
+    except BaseException:
+        ctx.cancel.set()
+        ctx.record(status="interrupted")
+        raise
+    finally:
+        release_lock(ctx)
+    template_path = template_path or state.template_path
+    if state.failures:
+        status, code = ("partial", EXIT_PARTIAL) if template_path else ("failed", EXIT_FAILURE)
+        ctx.record(status=status)
+    else:
+        ctx.record(status="done")
+        ctx.journal.finish()
+        code = EXIT_OK
+    return SaveOutcome(ctx, code, template_path, time.monotonic() - started)
+
+
+def _recover_source_id(ctx: SaveContext) -> RegionImage | None:
+    """The source image; if it was requested but its id never came back (an error or
+    Ctrl-C during CreateImage), look it up by name so nothing created goes unrecorded."""
+    from prism_core.aws.ec2 import find_saved_image
+
+    source = ctx.source_image()
+    if source is None or source.image_id is not None:
+        return source
+    try:
+        found = find_saved_image(
+            ctx.aws.ec2(source.region), ctx.state.image_name, ctx.state.save_id
+        )
+    except Exception as exc:
+        ctx.record_failure(
+            f"could not check whether image {ctx.state.image_name} exists: {error_message(exc)}"
+        )
+        return source
+    if found is not None:
+        source.image_id, source.state = str(found["ImageId"]), PENDING
+        ctx.record_image(source)
+    return source
+
+
+def _interrupted(ctx: SaveContext, exc: BaseException) -> Interrupted:
+    """Record the interruption; drop the journal if nothing was created yet."""
+    signum = getattr(exc, "signum", None)
+    what = "signal SIGTERM" if signum == 15 else "Ctrl-C"
+    back = (
+        "the instance is running again"
+        if ctx.state.stopped_by_prism
+        else "the instance was not stopped"
+    )
+    source = _recover_source_id(ctx)
+    if source is None or source.image_id is None:
+        ctx.journal.finish()
+        return Interrupted(f"interrupted by {what} before anything was created; {back}")
+    ctx.record(status="interrupted")
+    created = ", ".join(f"{r}: {i.image_id}" for r, i in ctx.state.images.items() if i.image_id)
+    return Interrupted(
+        f"interrupted by {what}; {back}; created so far: {created}",
+        "finish with `prism save --resume`",
+    )
+
+
+def _failed(
+    ctx: SaveContext,
+    hooks: PrismPluginManager,
+    guard: InstanceGuard,
+    exc: BaseException,
+    phase: str,
+    started: float,
+) -> SaveOutcome:
+    """The save cannot go on: instance back, failed image removed, outcome failed.
+
+    The journal is kept when an image that may still become usable exists (so
+    ``--resume`` can continue); otherwise nothing is left to resume and it is removed.
+    """
+    _fail(ctx, hooks, exc, phase)
+    guard.join()
+    _discard_failed_source(ctx)
+    ctx.record(status="failed")
+    source = _recover_source_id(ctx)
+    if source is None or source.image_id is None or source.state == FAILED:
+        ctx.journal.finish()
+    return SaveOutcome(ctx, EXIT_FAILURE, None, time.monotonic() - started)
+
+
+def _fail(ctx: SaveContext, hooks: PrismPluginManager, exc: BaseException, phase: str) -> None:
+    plugin = None if isinstance(exc, PrismError) else hooks.blame(exc)
+    where = f" (plugin {plugin})" if plugin else ""
+    message = f"{phase} phase failed{where}: {error_message(exc)}"
+    ctx.record_failure(message)
+    ctx.progress.line("fail", message)
+
+
+def _run_phase(ctx: SaveContext, hooks: PrismPluginManager, phase: str) -> Any:
+    if phase == "post_image":
+        hooks.post_image(ctx)
+        source = ctx.source_image()
+        if source is None or not source.ok:
+            raise OperationFailed("the source image is not available")
+        return None
+    if phase == "copy":
+        for region, image in hooks.copy(ctx).items():
+            if image.error:
+                ctx.record_failure(f"copy to {region} failed: {image.error}")
+        return None
+    if phase == "register":
+        locations = hooks.register(ctx)
+        ctx.record(registry=sorted(set(ctx.state.registry) | set(locations)))
+        return None
+    ctx.progress.line("template", "Creating template definition...")
+    document = hooks.template_render(ctx)
+    if document is None:
+        raise OperationFailed("no region has a usable image, so no template was written")
+    try:
+        path = templates.write(ctx.settings.templates_dir, document)
+    except OSError as exc:
+        raise OperationFailed(
+            f"cannot write the template under {ctx.settings.templates_dir}: {exc.strerror}",
+            "fix the permissions and run `prism save --resume`",
+        ) from None
+    ctx.record(template_path=str(path))
+    ctx.progress.line("ok", f"Template definition created: {path}", since="template")
+    return str(path)

@@ -1,0 +1,181 @@
+"""What a saved template owns, everywhere, and removing it: ``delete`` and ``prune``.
+
+A template's versions live in local files, in the registry of every region that had
+a copy, and as AMIs (with snapshots) in those regions. :func:`inventory` collects all
+of it; :func:`remove` deregisters images, deletes their snapshots (EC2 does not do it
+for us, and moto ignores ``DeleteAssociatedSnapshots``), deletes registry entries and
+local files, and reports each failure instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prism_core.aws.clients import AwsClients, error_message
+from prism_core.aws.ec2 import describe_image, discard_image
+from prism_core.settings import Settings
+from prism_core.templates import registry
+from prism_core.templates.store import local_versions
+
+
+@dataclass
+class VersionParts:
+    """One version of a template: its files, registry entries and images."""
+
+    files: list[Path] = field(default_factory=list)
+    registry: dict[str, list[str]] = field(default_factory=dict)  # region -> parameter names
+    images: dict[str, set[str]] = field(default_factory=dict)  # region -> AMI ids
+    saved_date: str | None = None
+
+    def add_images(self, doc: dict[str, Any]) -> None:
+        """Add the AMIs a template document lists."""
+        for region, by_arch in ((doc.get("ami_config") or {}).get("amis") or {}).items():
+            self.images.setdefault(region, set()).update(by_arch.values())
+        self.saved_date = self.saved_date or doc.get("saved_date")
+
+
+@dataclass
+class Inventory:
+    """Everything a template owns, by version; plus entries that belong to no version."""
+
+    name: str
+    versions: dict[int, VersionParts] = field(default_factory=dict)
+    shared_registry: dict[str, list[str]] = field(default_factory=dict)  # template, ami/<arch>
+    regions: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def version(self, number: int) -> VersionParts:
+        """The parts of version ``number`` (created empty on first use)."""
+        return self.versions.setdefault(number, VersionParts())
+
+    @property
+    def empty(self) -> bool:
+        """Nothing was found anywhere."""
+        return not self.versions and not any(self.shared_registry.values())
+
+
+def _tagged_images(ec2: Any, name: str) -> list[dict[str, Any]]:
+    """Images this account owns tagged ``prism:template=<name>``."""
+    answer = ec2.describe_images(
+        Owners=["self"], Filters=[{"Name": "tag:prism:template", "Values": [name]}]
+    )
+    return [i for i in answer["Images"] if i.get("State") != "deregistered"]
+
+
+def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> Inventory:
+    """Collect the local files, registry entries and AMIs of ``name`` in every region.
+
+    Regions searched: ``region`` and every region any known version has an image in.
+    """
+    found = Inventory(name)
+    docs: list[dict[str, Any]] = []
+    for number, local in local_versions(settings.templates_dir, name, found.problems).items():
+        found.version(number).files.append(Path(local.location))
+        docs.append(local.document)
+    regions = {region}
+    for doc in docs:
+        regions.update((doc.get("ami_config") or {}).get("amis") or {})
+    seen: set[str] = set()
+    base = registry.parameter_base(settings.registry_prefix, name)
+    while regions - seen:
+        current = sorted(regions - seen)[0]
+        seen.add(current)
+        ssm = aws.client("ssm", current)
+        try:
+            params = registry.entries(ssm, settings.registry_prefix, name)
+        except Exception as exc:
+            found.problems.append(f"registry in {current} not readable: {error_message(exc)}")
+            params = {}
+        for key, value in params.items():
+            tail = key[len(base) + 1 :]
+            if tail.startswith("versions/") and tail.split("/", 1)[1].isdigit():
+                parts = found.version(int(tail.split("/", 1)[1]))
+                parts.registry.setdefault(current, []).append(key)
+                try:
+                    doc = registry.parse_entry(value, f"registry {current}:{key}")
+                except Exception as exc:
+                    found.problems.append(str(exc))
+                    continue
+                parts.add_images(doc)
+                regions.update((doc.get("ami_config") or {}).get("amis") or {})
+            else:
+                found.shared_registry.setdefault(current, []).append(key)
+    for doc in docs:
+        found.version(int(doc.get("version") or 1)).add_images(doc)
+    for current in sorted(seen):
+        try:
+            images = _tagged_images(aws.ec2(current), name)
+        except Exception as exc:
+            found.problems.append(f"images in {current} not listed: {error_message(exc)}")
+            continue
+        for image in images:
+            tags = {t["Key"]: t["Value"] for t in image.get("Tags", [])}
+            version = tags.get("prism:version", "")
+            if version.isdigit():
+                found.version(int(version)).images.setdefault(current, set()).add(image["ImageId"])
+    found.regions = sorted(seen)
+    return found
+
+
+@dataclass
+class Removal:
+    """What :func:`remove` did."""
+
+    images: list[str] = field(default_factory=list)
+    snapshots: list[str] = field(default_factory=list)
+    registry: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """The ``-o json`` form."""
+        return {
+            "images": self.images,
+            "snapshots": self.snapshots,
+            "registry": self.registry,
+            "files": self.files,
+            "failures": self.failures,
+        }
+
+
+def remove(
+    aws: AwsClients,
+    *,
+    images: dict[str, set[str]] | None = None,
+    registry_entries: dict[str, list[str]] | None = None,
+    files: list[Path] | None = None,
+) -> Removal:
+    """Deregister ``images`` and delete their snapshots, then registry entries, then files."""
+    done = Removal()
+    for region, image_ids in sorted((images or {}).items()):
+        ec2 = aws.ec2(region)
+        for image_id in sorted(image_ids):
+            try:
+                removed = discard_image(ec2, describe_image(ec2, image_id), image_id)
+            except Exception as exc:
+                done.failures.append(f"{region}: {image_id}: {error_message(exc)}")
+                continue
+            for item in removed:
+                (done.images if item.startswith("ami-") else done.snapshots).append(
+                    f"{region}:{item}"
+                )
+    for region, names in sorted((registry_entries or {}).items()):
+        if not names:
+            continue
+        try:
+            deleted = registry.delete_entries(aws.client("ssm", region), sorted(names))
+        except Exception as exc:
+            done.failures.append(f"registry in {region}: {error_message(exc)}")
+            continue
+        done.registry.extend(f"{region}:{name}" for name in deleted)
+    for path in files or []:
+        try:
+            path.unlink()
+            done.files.append(str(path))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            done.failures.append(f"{path}: {exc.strerror}")
+    return done

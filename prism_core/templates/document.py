@@ -1,0 +1,225 @@
+"""Template documents: build, validate (one schema for every loader), write, load.
+
+A template is YAML written with PyYAML's safe dumper and read with its safe loader
+only. Layout under ``$PRISM_HOME/templates``: ``<name>.yaml`` is the newest version;
+older versions are kept as ``versions/<name>/<N>.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from prism_core.exceptions import InputError
+from prism_core.save.journal import write_private_atomic
+from prism_core.validation import template_name
+
+if TYPE_CHECKING:
+    from prism_core.save.context import SaveContext
+
+MAX_TEMPLATE_BYTES = 256 * 1024
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The template JSON schema shipped with prism."""
+    text = resources.files("prism_core").joinpath("data/template.schema.json").read_text()
+    return dict(json.loads(text))
+
+
+@lru_cache(maxsize=1)
+def instance_types() -> dict[str, dict[str, Any]]:
+    """Instance type facts (architecture, size, list price) shipped with prism."""
+    text = resources.files("prism_core").joinpath("data/instance_types.yaml").read_text()
+    return dict(yaml.safe_load(text))
+
+
+def validate_document(doc: Any, source: str) -> dict[str, Any]:
+    """Check ``doc`` against the schema; the error names the source and the field."""
+    import jsonschema
+
+    if not isinstance(doc, dict):
+        raise InputError(f"{source}: a template must be a mapping, not {type(doc).__name__}")
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise InputError(f"{source}: field {where}: {error.message}", "fix the template file")
+    return doc
+
+
+def parse_document(text: str, source: str) -> dict[str, Any]:
+    """Safely parse and validate template YAML (or JSON) text."""
+    if len(text.encode("utf-8", "replace")) > MAX_TEMPLATE_BYTES:
+        raise InputError(f"{source}: template is larger than {MAX_TEMPLATE_BYTES // 1024} KiB")
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise InputError(
+            f"{source}: not valid YAML{where}: {problem}", "fix the template file"
+        ) from None
+    return validate_document(doc, source)
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    """Read and validate one template file."""
+    try:
+        if path.stat().st_size > MAX_TEMPLATE_BYTES:
+            raise InputError(f"{path}: template is larger than {MAX_TEMPLATE_BYTES // 1024} KiB")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read template {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: template is not UTF-8 text") from None
+    return parse_document(text, str(path))
+
+
+def template_path(templates_dir: Path, name: str) -> Path:
+    """``templates/<name>.yaml``; the name is a slug so the path stays inside."""
+    return templates_dir / f"{template_name(name)}.yaml"
+
+
+def local_version(templates_dir: Path, name: str) -> int:
+    """The newest local version of ``name`` (0 if none)."""
+    path = template_path(templates_dir, name)
+    versions = [0]
+    if path.exists():
+        try:
+            versions.append(int(load_file(path).get("version", 1)))
+        except InputError:
+            versions.append(1)
+    archive = templates_dir / "versions" / name
+    if archive.is_dir():
+        versions.extend(int(p.stem) for p in archive.glob("*.yaml") if p.stem.isdigit())
+    return max(versions)
+
+
+def dump(doc: dict[str, Any]) -> str:
+    """YAML text of a template document (safe dumper, field order kept)."""
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def write(templates_dir: Path, doc: dict[str, Any]) -> Path:
+    """Validate and write ``doc`` as the newest version; keep the previous one archived."""
+    name = doc["name"]
+    validate_document(doc, f"template {name}")
+    path = template_path(templates_dir, name)
+    if path.exists():
+        try:
+            old = load_file(path)
+        except InputError:
+            old = None
+        if old is not None and old.get("version") != doc.get("version"):
+            archive = templates_dir / "versions" / name / f"{int(old.get('version', 1))}.yaml"
+            write_private_atomic(archive, path.read_text(encoding="utf-8"))
+    write_private_atomic(path, dump(doc))
+    return path
+
+
+def _ports(ctx: SaveContext) -> list[int]:
+    """Ports open to the instance, from its security groups' TCP ingress rules."""
+    if not ctx.instance.security_group_ids:
+        return [22]
+    ec2 = ctx.aws.ec2(ctx.source_region)
+    groups = ec2.describe_security_groups(GroupIds=ctx.instance.security_group_ids)[
+        "SecurityGroups"
+    ]
+    ports: set[int] = set()
+    for group in groups:
+        for rule in group.get("IpPermissions", []):
+            if rule.get("IpProtocol") not in ("tcp", "-1"):
+                continue
+            low, high = rule.get("FromPort"), rule.get("ToPort")
+            if low is None or high is None or low < 0:
+                continue
+            if high - low <= 16:
+                ports.update(range(low, high + 1))
+            else:
+                ports.add(low)
+    return sorted(ports) or [22]
+
+
+def _root_volume_gb(ctx: SaveContext) -> int | None:
+    """Size of the instance's root EBS volume."""
+    volume_id = ctx.instance.volumes.get(ctx.instance.root_device_name or "")
+    sizes = [v["Size"] for v in ctx.volumes() if v["VolumeId"] == volume_id]
+    return int(sizes[0]) if sizes else None
+
+
+def _base_ssh_user(base: str | None) -> str | None:
+    """The login user of the built-in template the instance was launched from."""
+    if not base:
+        return None
+    from prism_core.templates.store import builtin
+
+    found = builtin(base)
+    return str(found.document["ssh_user"]) if found and found.document.get("ssh_user") else None
+
+
+def instance_facts(ctx: SaveContext) -> dict[str, Any]:
+    """What the template takes from the instance and the caller; fetched once.
+
+    ``preflight`` calls this before the instance is stopped, so the AWS calls it makes
+    are not on the save's critical path.
+    """
+    facts = ctx.plugin_data.get("_instance_facts")
+    if facts is None:
+        facts = {
+            "ports": _ports(ctx),
+            "root_volume_gb": _root_volume_gb(ctx),
+            "maintainer": ctx.aws.identity_name(),
+            "ssh_user": _base_ssh_user(ctx.instance.tags.get("prism:template")),
+        }
+        ctx.plugin_data["_instance_facts"] = facts
+    return dict(facts)
+
+
+def build_document(ctx: SaveContext) -> dict[str, Any]:
+    """The template document of this save (computed once per save)."""
+    cached = ctx.plugin_data.get("_template_document")
+    if cached is not None:
+        return dict(cached)
+    request, state, instance = ctx.request, ctx.state, ctx.instance
+    arch = instance.architecture
+    amis = {
+        region: {image.architecture or arch: image.image_id}
+        for region, image in ctx.images().items()
+    }
+    facts = instance_facts(ctx)
+    defaults: dict[str, Any] = {"type": instance.instance_type, "ports": facts["ports"]}
+    if facts["root_volume_gb"]:
+        defaults["root_volume_gb"] = facts["root_volume_gb"]
+    price = instance_types().get(instance.instance_type, {}).get("usd_per_hour")
+    if price is not None:
+        defaults["estimated_cost_per_hour"] = {arch: price}
+    tags = {"Name": request.template_name, "Type": "saved-instance", "Source": "prism-save"}
+    if request.project_id:
+        tags["Project"] = request.project_id
+    tags.update(request.tags)
+    doc: dict[str, Any] = {
+        "name": request.template_name,
+        "description": request.description,
+        "base": instance.tags.get("prism:template", "saved-instance"),
+        "source": "saved-from-instance",
+        "saved_from": request.instance_name,
+        "saved_date": state.started_at,
+        "version": state.template_version or 1,
+        "maintainer": facts["maintainer"],
+        "project": request.project_id,
+        "ami_config": {"amis": amis},
+        "instance_defaults": defaults,
+        "tags": tags,
+    }
+    if facts["ssh_user"]:
+        doc["ssh_user"] = facts["ssh_user"]
+    ctx.plugin_data["_template_document"] = doc
+    return dict(doc)

@@ -1,0 +1,408 @@
+"""Launching instances from templates, and the boot check of a new image.
+
+Pure helpers (sizes, type and AMI choice) need no AWS; the rest takes boto3 clients
+made by :class:`prism_core.aws.clients.AwsClients`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from prism_core.aws.clients import error_code, error_message
+from prism_core.aws.ec2 import tag_list
+from prism_core.aws.waiting import wait_for
+from prism_core.cli.progress import Progress
+from prism_core.exceptions import InputError, OperationFailed, ValidationFailed
+from prism_core.settings import Settings
+from prism_core.templates.document import instance_types
+
+SIZES = ("XS", "S", "M", "L", "XL", "GPU-S", "GPU-M", "GPU-L", "GPU-XL")
+DEFAULT_PORTS = [22]
+
+
+@lru_cache(maxsize=1)
+def size_table() -> dict[str, Any]:
+    """``data/sizes.yaml``: instance type per architecture and size."""
+    text = resources.files("prism_core").joinpath("data/sizes.yaml").read_text()
+    return dict(yaml.safe_load(text))
+
+
+def smallest_type(arch: str) -> str:
+    """The smallest instance type of ``arch`` (used by the boot check)."""
+    smallest = size_table()["smallest"]
+    if arch not in smallest:
+        raise InputError(f"prism has no instance type for architecture {arch}")
+    return str(smallest[arch])
+
+
+def type_architecture(instance_type: str) -> str | None:
+    """The architecture of a known instance type (``None`` if prism does not know it)."""
+    facts = instance_types().get(instance_type)
+    if facts is None:
+        family = instance_type.split(".", 1)[0]
+        # Graviton families carry a 'g' after the generation digit (t4g, m6g, c7gn, ...).
+        digits = [i for i, c in enumerate(family) if c.isdigit()]
+        if digits and family[digits[-1] + 1 : digits[-1] + 2] == "g":
+            return "arm64"
+        return None
+    return str(facts["arch"])
+
+
+def choose_type(doc: dict[str, Any], size: str | None, archs: list[str]) -> tuple[str, str]:
+    """The instance type and architecture for ``--size`` (or the template's default).
+
+    ``archs`` are the architectures the template has an image for in the region.
+    """
+    table = size_table()
+    defaults = doc.get("instance_defaults") or {}
+    default_type = defaults.get("type")
+    preferred = type_architecture(default_type) if default_type else None
+    if size is None and default_type:
+        arch = preferred or (archs[0] if len(archs) == 1 else "x86_64")
+        return str(default_type), arch
+    size = size or str(table.get("default_size", "S"))
+    if size not in SIZES:
+        raise InputError(f"unknown size {size!r}", f"use one of {', '.join(SIZES)}")
+    usable = [a for a in archs if size in table.get(a, {})]
+    if not usable:
+        if size.startswith("GPU"):
+            raise InputError(
+                f"size {size} needs an x86_64 image, and this template has only {', '.join(archs)}",
+                "pick a size without GPU (XS, S, M, L, XL)",
+            )
+        raise InputError(f"no size {size} for architecture(s) {', '.join(archs)}")
+    arch = preferred if preferred in usable else ("x86_64" if "x86_64" in usable else usable[0])
+    return str(table[arch][size]), arch
+
+
+def regions_with_images(doc: dict[str, Any]) -> list[str]:
+    """Regions where the template lists an AMI (every region for SSM-resolved templates)."""
+    return sorted((doc.get("ami_config") or {}).get("amis", {}))
+
+
+def resolve_amis(doc: dict[str, Any], region: str, ssm: Any | None) -> dict[str, str]:
+    """Architecture -> AMI id in ``region``, from ``amis`` or public SSM parameters."""
+    config = doc.get("ami_config") or {}
+    amis = dict((config.get("amis") or {}).get(region, {}))
+    parameters = config.get("ssm_parameters") or {}
+    if parameters and ssm is not None:
+        for arch, name in parameters.items():
+            if arch in amis:
+                continue
+            try:
+                amis[arch] = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+            except Exception as exc:
+                if error_code(exc) != "ParameterNotFound":
+                    raise
+    return amis
+
+
+def no_copy_error(doc: dict[str, Any], region: str) -> InputError:
+    """The one-line error for a region without a copy of the template's image."""
+    have = regions_with_images(doc)
+    name = doc.get("name")
+    if have:
+        return InputError(
+            f"template {name} has no image in {region}; it has one in {', '.join(have)}",
+            f"pass --region {have[0]}, or save it again with --copy-to-regions {region}",
+        )
+    return InputError(
+        f"template {name} has no image in {region}", "check its ami_config.ssm_parameters"
+    )
+
+
+def default_vpc(ec2: Any) -> str | None:
+    """The region's default VPC id, if it has one."""
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+    return str(vpcs[0]["VpcId"]) if vpcs else None
+
+
+def ensure_security_group(ec2: Any, template: str, ports: list[int], vpc_id: str | None) -> str:
+    """The security group prism keeps for ``template`` in the VPC, with ``ports`` open.
+
+    Created on first launch (``prism-<template>``), reused later; missing ingress
+    rules are added, existing ones left alone.
+    """
+    name = f"prism-{template}"
+    filters = [{"Name": "group-name", "Values": [name]}]
+    if vpc_id:
+        filters.append({"Name": "vpc-id", "Values": [vpc_id]})
+    groups = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
+    if groups:
+        group = groups[0]
+    else:
+        kwargs: dict[str, Any] = {
+            "GroupName": name,
+            "Description": f"prism template {template}: ports {', '.join(map(str, ports))}",
+            "TagSpecifications": [
+                {
+                    "ResourceType": "security-group",
+                    "Tags": [{"Key": "prism:template", "Value": template}],
+                }
+            ],
+        }
+        if vpc_id:
+            kwargs["VpcId"] = vpc_id
+        group_id = ec2.create_security_group(**kwargs)["GroupId"]
+        group = {"GroupId": group_id, "IpPermissions": []}
+    open_ports = {
+        rule.get("FromPort")
+        for rule in group.get("IpPermissions", [])
+        if rule.get("IpProtocol") == "tcp" and rule.get("FromPort") == rule.get("ToPort")
+    }
+    missing = [p for p in ports if p not in open_ports]
+    if missing:
+        ec2.authorize_security_group_ingress(
+            GroupId=group["GroupId"],
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": p,
+                    "ToPort": p,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": f"prism {template}"}],
+                }
+                for p in missing
+            ],
+        )
+    return str(group["GroupId"])
+
+
+def launch_tags(doc: dict[str, Any], name: str, version: int, launched_by: str) -> dict[str, str]:
+    """The template's tags, then prism's (which win): Name and the ``prism:`` tags."""
+    tags = {
+        k: str(v) for k, v in (doc.get("tags") or {}).items() if not k.lower().startswith("aws:")
+    }
+    tags.update(
+        {
+            "Name": name,
+            "prism:template": str(doc["name"]),
+            "prism:template-version": str(version),
+            "prism:launched-by": launched_by,
+        }
+    )
+    return tags
+
+
+def describe(ec2: Any, instance_id: str) -> dict[str, Any] | None:
+    """One instance record (``None`` while EC2 does not show it yet)."""
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    except Exception as exc:
+        if error_code(exc) == "InvalidInstanceID.NotFound":
+            return None
+        raise
+    for reservation in reservations:
+        for data in reservation["Instances"]:
+            return dict(data)
+    return None
+
+
+def wait_running(
+    ec2: Any, instance_id: str, settings: Settings, cancel: threading.Event | None = None
+) -> dict[str, Any]:
+    """Poll until the instance runs; one that ends terminated is a failure."""
+
+    def running() -> dict[str, Any] | None:
+        data = describe(ec2, instance_id)
+        if data is None:
+            return None
+        state = data["State"]["Name"]
+        if state in ("terminated", "shutting-down", "stopped"):
+            reason = (data.get("StateReason") or {}).get("Message") or "no reason given"
+            raise OperationFailed(f"instance {instance_id} is {state}: {reason}")
+        return data if state == "running" else None
+
+    return wait_for(
+        running,
+        what=f"instance {instance_id} to run",
+        timeout=settings.timeouts["start"],
+        poll=settings.poll_delay,
+        hint="see it with `prism list`; raise prism.timeouts.start in config",
+        cancel=cancel,
+    )
+
+
+def root_mapping(ec2: Any, image_id: str, size_gb: int | None) -> list[dict[str, Any]]:
+    """A block-device mapping that grows the root volume to ``size_gb`` (else none)."""
+    if not size_gb:
+        return []
+    try:
+        image = ec2.describe_images(ImageIds=[image_id])["Images"]
+    except Exception:
+        return []
+    if not image:
+        return []
+    root = image[0].get("RootDeviceName")
+    for mapping in image[0].get("BlockDeviceMappings", []):
+        ebs = mapping.get("Ebs")
+        if mapping.get("DeviceName") == root and ebs:
+            current = int(ebs.get("VolumeSize") or 0)
+            if size_gb > current:
+                return [
+                    {
+                        "DeviceName": root,
+                        "Ebs": {"VolumeSize": size_gb, "DeleteOnTermination": True},
+                    }
+                ]
+    return []
+
+
+@dataclass
+class LaunchPlan:
+    """Everything ``prism launch`` decided before anything changes."""
+
+    template: str
+    version: int
+    source: str
+    name: str
+    region: str
+    instance_type: str
+    architecture: str
+    image_id: str
+    ports: list[int]
+    root_volume_gb: int | None
+    tags: dict[str, str]
+    ssh_user: str
+    usd_per_hour: float | None
+
+
+def instance_document(data: dict[str, Any], plan: LaunchPlan, group_id: str) -> dict[str, Any]:
+    """The ``-o json`` document of a launched instance."""
+    public_ip = data.get("PublicIpAddress")
+    private_ip = data.get("PrivateIpAddress")
+    address = public_ip or private_ip
+    return {
+        "id": data["InstanceId"],
+        "name": plan.name,
+        "state": data["State"]["Name"],
+        "template": plan.template,
+        "template_version": plan.version,
+        "template_source": plan.source,
+        "region": plan.region,
+        "type": data.get("InstanceType", plan.instance_type),
+        "architecture": plan.architecture,
+        "image_id": plan.image_id,
+        "public_ip": public_ip,
+        "private_ip": private_ip,
+        "security_group": group_id,
+        "ports": plan.ports,
+        "ssh": f"ssh {plan.ssh_user}@{address}" if address else None,
+        "launched": str(data.get("LaunchTime")) if data.get("LaunchTime") else None,
+        "estimated_cost_per_hour": plan.usd_per_hour,
+        "tags": plan.tags,
+    }
+
+
+def launch(plan: LaunchPlan, ec2: Any, settings: Settings, progress: Progress) -> dict[str, Any]:
+    """Create or reuse the security group, run the instance, wait until it runs."""
+    progress.line("start", f"Opening ports {', '.join(map(str, plan.ports))}...")
+    group_id = ensure_security_group(ec2, plan.template, plan.ports, default_vpc(ec2))
+    progress.line("start", f"Launching {plan.instance_type} from {plan.image_id}...")
+    kwargs: dict[str, Any] = {}
+    mapping = root_mapping(ec2, plan.image_id, plan.root_volume_gb)
+    if mapping:
+        kwargs["BlockDeviceMappings"] = mapping
+    answer = ec2.run_instances(
+        ImageId=plan.image_id,
+        InstanceType=plan.instance_type,
+        MinCount=1,
+        MaxCount=1,
+        SecurityGroupIds=[group_id],
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": tag_list(plan.tags)},
+            {"ResourceType": "volume", "Tags": tag_list(plan.tags)},
+        ],
+        **kwargs,
+    )
+    instance_id = answer["Instances"][0]["InstanceId"]
+    progress.line("wait", f"Waiting for {instance_id} to run...")
+    data = wait_running(ec2, instance_id, settings)
+    progress.line("ok", f"Instance {plan.name} ({instance_id}) is running")
+    return instance_document(data, plan, group_id)
+
+
+def boot_check(
+    ec2: Any,
+    image_id: str,
+    arch: str,
+    settings: Settings,
+    progress: Progress,
+    label: str,
+    cancel: threading.Event | None = None,
+) -> None:
+    """Boot a throwaway instance of ``image_id``; raise unless it runs and passes checks.
+
+    Uses the smallest type of ``arch``, waits for ``running`` and for both status
+    checks (``DescribeInstanceStatus``) to be ``ok``, and always terminates it.
+    """
+    instance_type = smallest_type(arch)
+    progress.line("start", f"Boot check: launching a throwaway {instance_type} from {image_id}...")
+    try:
+        answer = ec2.run_instances(
+            ImageId=image_id,
+            InstanceType=instance_type,
+            MinCount=1,
+            MaxCount=1,
+            TagSpecifications=[
+                {
+                    "ResourceType": "instance",
+                    "Tags": [
+                        {"Key": "Name", "Value": f"prism-boot-check-{label}"[:255]},
+                        {"Key": "prism:boot-check", "Value": image_id},
+                    ],
+                }
+            ],
+        )
+    except Exception as exc:
+        raise ValidationFailed(
+            f"boot check of {image_id}: the test instance could not be launched: "
+            f"{error_message(exc)}"
+        ) from None
+    instance_id = answer["Instances"][0]["InstanceId"]
+    try:
+        wait_running(ec2, instance_id, settings, cancel)
+
+        def checks_passed() -> bool | None:
+            statuses = ec2.describe_instance_status(
+                InstanceIds=[instance_id], IncludeAllInstances=True
+            )["InstanceStatuses"]
+            if not statuses:
+                return None
+            status = statuses[0]
+            system = status.get("SystemStatus", {}).get("Status")
+            instance = status.get("InstanceStatus", {}).get("Status")
+            if "impaired" in (system, instance):
+                raise ValidationFailed(
+                    f"boot check of {image_id}: instance {instance_id} failed its status "
+                    f"checks (system {system}, instance {instance}); the image may not boot"
+                )
+            return True if system == "ok" and instance == "ok" else None
+
+        wait_for(
+            checks_passed,
+            what=f"the status checks of boot-check instance {instance_id}",
+            timeout=settings.timeouts["start"],
+            poll=settings.poll_delay,
+            cancel=cancel,
+        )
+        progress.line("ok", f"Boot check passed: {image_id} boots and passes its status checks")
+    except ValidationFailed:
+        raise
+    except OperationFailed as exc:
+        raise ValidationFailed(f"boot check of {image_id}: {exc}") from None
+    finally:
+        try:
+            ec2.terminate_instances(InstanceIds=[instance_id])
+            progress.line("info", f"Boot-check instance {instance_id} terminated")
+        except Exception as exc:
+            progress.line(
+                "warn",
+                f"Could not terminate boot-check instance {instance_id}: "
+                f"{error_message(exc)}; terminate it yourself",
+            )

@@ -1,0 +1,264 @@
+"""Finding templates across the three places they live, newest version by default.
+
+Lookup order for ``prism launch TEMPLATE``: the user's ``$PRISM_HOME/templates``,
+then the shared SSM registry (in the launch region), then the built-in templates
+shipped with prism. ``NAME@N`` asks for version ``N``.
+
+A malformed template is a *problem* (reported by name) and never stops other
+templates from being listed or launched. Local and built-in lookups do not touch
+AWS (and do not import boto3).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prism_core.exceptions import InputError
+from prism_core.templates.document import load_file, parse_document
+from prism_core.validation import template_name
+
+if TYPE_CHECKING:
+    from prism_core.aws.clients import AwsClients
+
+LOCAL, REGISTRY, BUILT_IN = "local", "registry", "built-in"
+
+
+@dataclass
+class FoundTemplate:
+    """One version of a template and where it came from."""
+
+    name: str
+    version: int
+    source: str  # local | registry | built-in
+    location: str  # file path, or ``region:parameter``, or the package resource
+    document: dict[str, Any]
+
+
+@dataclass
+class Listing:
+    """Every template found, and the malformed ones as one-line problems."""
+
+    templates: list[FoundTemplate] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """``NAME`` or ``NAME@N`` -> (name, version or None)."""
+    name, sep, version = ref.partition("@")
+    template_name(name)
+    if not sep:
+        return name, None
+    if not version.isdigit() or int(version) < 1:
+        raise InputError(
+            f"invalid template version {version!r} in {ref!r}", "write NAME@N with N >= 1"
+        )
+    return name, int(version)
+
+
+def _version_of(doc: dict[str, Any]) -> int:
+    return int(doc.get("version") or 1)
+
+
+# -- local -----------------------------------------------------------------------
+def local_versions(
+    templates_dir: Path, name: str, problems: list[str] | None = None
+) -> dict[int, FoundTemplate]:
+    """Every local version of ``name``: the current file and the archived ones."""
+    found: dict[int, FoundTemplate] = {}
+    paths = [templates_dir / f"{name}.yaml"]
+    archive = templates_dir / "versions" / name
+    if archive.is_dir():
+        paths.extend(sorted(archive.glob("*.yaml")))
+    for path in paths:
+        if not path.is_file():
+            continue
+        try:
+            doc = load_file(path)
+        except InputError as exc:
+            if problems is not None:
+                problems.append(str(exc))
+            continue
+        if doc.get("name") != name:
+            if problems is not None:
+                problems.append(f"{path}: names template {doc.get('name')!r}, not {name!r}")
+            continue
+        found.setdefault(
+            _version_of(doc), FoundTemplate(name, _version_of(doc), LOCAL, str(path), doc)
+        )
+    return found
+
+
+def local_templates(templates_dir: Path, listing: Listing) -> None:
+    """Add the newest version of every ``templates/<name>.yaml`` to ``listing``."""
+    if not templates_dir.is_dir():
+        return
+    for path in sorted(templates_dir.glob("*.yaml")):
+        try:
+            doc = load_file(path)
+        except InputError as exc:
+            listing.problems.append(str(exc))
+            continue
+        listing.templates.append(
+            FoundTemplate(str(doc["name"]), _version_of(doc), LOCAL, str(path), doc)
+        )
+
+
+# -- built-in ----------------------------------------------------------------------
+def builtin_templates(listing: Listing) -> None:
+    """Add the templates shipped in ``prism_core/data/templates`` to ``listing``."""
+    folder = resources.files("prism_core").joinpath("data/templates")
+    for item in sorted(folder.iterdir(), key=lambda i: i.name):
+        if not item.name.endswith(".yaml"):
+            continue
+        source = f"built-in {item.name}"
+        try:
+            doc = parse_document(item.read_text(encoding="utf-8"), source)
+        except InputError as exc:
+            listing.problems.append(str(exc))
+            continue
+        listing.templates.append(
+            FoundTemplate(str(doc["name"]), _version_of(doc), BUILT_IN, source, doc)
+        )
+
+
+def builtin(name: str) -> FoundTemplate | None:
+    """The built-in template ``name``, if prism ships one."""
+    listing = Listing()
+    builtin_templates(listing)
+    return next((t for t in listing.templates if t.name == name), None)
+
+
+# -- registry ------------------------------------------------------------------------
+def registry_versions(
+    aws: AwsClients, prefix: str, region: str, name: str, problems: list[str] | None = None
+) -> dict[int, FoundTemplate]:
+    """Every version of ``name`` in the registry of ``region``."""
+    from prism_core.templates import registry
+
+    ssm = aws.client("ssm", region)
+    base = registry.parameter_base(prefix, name)
+    return {
+        version: FoundTemplate(name, version, REGISTRY, f"{region}:{base}", doc)
+        for version, doc in registry.versions(ssm, prefix, name, problems).items()
+    }
+
+
+def registry_templates(aws: AwsClients, prefix: str, region: str, listing: Listing) -> None:
+    """Add the newest version of every template registered in ``region``."""
+    from prism_core.templates import registry
+
+    ssm = aws.client("ssm", region)
+    for name, value in sorted(registry.current_documents(ssm, prefix).items()):
+        where = f"{region}:{registry.parameter_base(prefix, name)}/template"
+        try:
+            doc = registry.parse_entry(value, f"registry {where}")
+        except InputError as exc:
+            listing.problems.append(str(exc))
+            continue
+        listing.templates.append(FoundTemplate(name, _version_of(doc), REGISTRY, where, doc))
+
+
+def aws_configured() -> bool:
+    """Whether an AWS configuration is visible without importing boto3.
+
+    Used by ``prism templates list`` to decide whether to ask the registry.
+    """
+    env = os.environ
+    if any(
+        env.get(key)
+        for key in (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_PROFILE",
+            "AWS_ENDPOINT_URL",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+        )
+    ):
+        return True
+    home = Path.home() / ".aws"
+    files = [
+        Path(env.get("AWS_CONFIG_FILE") or home / "config"),
+        Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or home / "credentials"),
+    ]
+    return any(f.is_file() for f in files)
+
+
+# -- lookup ------------------------------------------------------------------------------
+def find(
+    ref: str,
+    templates_dir: Path,
+    aws: AwsClients,
+    prefix: str,
+    region: str,
+    problems: list[str] | None = None,
+) -> FoundTemplate:
+    """The template ``NAME`` or ``NAME@N`` (newest version by default).
+
+    Looks in the local templates, then the registry of ``region``, then the built-in
+    templates; for the same version number the earlier place wins. A registry that
+    cannot be read is a problem, not an error, so local templates still launch.
+    Raises a one-line :class:`InputError` naming the places searched when nothing matches.
+    """
+    from prism_core.aws.clients import error_message
+
+    name, wanted = parse_ref(ref)
+    problems = problems if problems is not None else []
+    candidates: dict[int, FoundTemplate] = dict(local_versions(templates_dir, name, problems))
+    try:
+        for version, found in registry_versions(aws, prefix, region, name, problems).items():
+            candidates.setdefault(version, found)
+    except InputError:
+        raise
+    except Exception as exc:
+        problems.append(f"registry in {region} not readable: {error_message(exc)}")
+    shipped = builtin(name)
+    if shipped is not None:
+        candidates.setdefault(shipped.version, shipped)
+    if wanted is None and candidates:
+        return candidates[max(candidates)]
+    if wanted is not None and wanted in candidates:
+        return candidates[wanted]
+    detail = f" ({'; '.join(problems)})" if problems else ""
+    if candidates:
+        have = ", ".join(str(v) for v in sorted(candidates))
+        raise InputError(
+            f"template {name} has no version {wanted} (versions: {have}){detail}",
+            f"run `prism templates show {name}`",
+        )
+    elsewhere = registered_elsewhere(aws, prefix, name, region)
+    if elsewhere:
+        raise InputError(
+            f"template {name!r} is not registered in {region}; it is in {', '.join(elsewhere)}",
+            f"pass --region {elsewhere[0]}, or save it with --copy-to-regions {region}",
+        )
+    raise InputError(
+        f"no template {name!r} in {templates_dir}, in the registry in {region} "
+        f"or among the built-in templates{detail}",
+        "run `prism templates list`, or pass --region where it was saved",
+    )
+
+
+def registered_elsewhere(aws: AwsClients, prefix: str, name: str, region: str) -> list[str]:
+    """Other enabled regions whose registry has ``name`` (only asked when a lookup failed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prism_core.templates import registry
+
+    try:
+        regions = [r for r in aws.available_regions() if r != region]
+    except Exception:
+        return []
+
+    def has(other: str) -> bool:
+        try:
+            return bool(registry.entries(aws.client("ssm", other), prefix, name))
+        except Exception:
+            return False
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = list(pool.map(has, regions))
+    return [r for r, present in zip(regions, found, strict=True) if present]

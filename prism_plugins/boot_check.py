@@ -1,0 +1,40 @@
+"""Built-in ``prism_post_image``: ``prism save --validate`` boots the new image once.
+
+Runs after the built-in ``prism_post_image`` (which is ``tryfirst`` and waits until
+the image is available), and only when the request asks for it. It boots a
+throwaway instance of the smallest type of the image's architecture, waits for it to
+run and pass its status checks, and terminates it. A failure raises, so the save
+stops before the image is copied, registered or written as a template.
+"""
+
+from __future__ import annotations
+
+from prism_core import hookimpl
+from prism_core.exceptions import ValidationFailed
+from prism_core.save.context import SaveContext
+from prism_core.templates.launch import boot_check
+
+DONE_KEY = "boot-check"
+
+
+@hookimpl
+def prism_post_image(ctx: SaveContext) -> None:
+    """Boot-check the source image when ``ctx.request.validate`` is set."""
+    if not getattr(ctx.request, "validate", False):
+        return
+    image = ctx.source_image()
+    if image is None or image.image_id is None or not image.ok:
+        raise ValidationFailed("boot check: the source image is not available")
+    if ctx.plugin_data.get(DONE_KEY) == image.image_id:
+        return
+    arch = image.architecture or ctx.instance.architecture
+    boot_check(
+        ctx.aws.ec2(image.region),
+        image.image_id,
+        arch,
+        ctx.settings,
+        ctx.progress,
+        label=ctx.request.template_name,
+        cancel=ctx.cancel,
+    )
+    ctx.plugin_data[DONE_KEY] = image.image_id

@@ -1,0 +1,153 @@
+"""Built-in ``prism_copy``: copy the AMI to every requested region, concurrently.
+
+Each region runs in its own worker (at most ``prism.copy_concurrency`` at once):
+CopyImage in the destination region with a ``ClientToken``, wait until available,
+tag the copy and its snapshots like the source, share it. A region that fails is
+reported with its reason and does not affect the others.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+
+from prism_core import hookimpl
+from prism_core.aws.clients import error_code, error_message
+from prism_core.aws.ec2 import (
+    describe_image,
+    discard_image,
+    find_saved_image,
+    image_snapshot_ids,
+    state_reason,
+    tag_list,
+)
+from prism_core.aws.waiting import WaitCancelled
+from prism_core.save.context import SaveContext
+from prism_core.save.state import AVAILABLE, FAILED, PENDING, REQUESTED, RegionImage
+from prism_plugins.ec2_image import image_tags, share_in_region
+
+
+@hookimpl(trylast=True)
+def prism_copy(ctx: SaveContext) -> dict[str, RegionImage]:
+    """Copy to each region of ``ctx.request.copy_to_regions``; failures stay per region."""
+    regions = ctx.request.copy_to_regions
+    if not regions:
+        return {}
+    source = ctx.source_image()
+    if source is None or not source.ok:
+        raise RuntimeError("the source image is not available, nothing to copy")
+    ctx.progress.line("copy", f"Copying AMI to {len(regions)} region(s): {', '.join(regions)}...")
+    results: dict[str, RegionImage] = {}
+    workers = max(1, min(ctx.settings.copy_concurrency, len(regions)))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prism-copy")
+    try:
+        futures = {pool.submit(copy_to_region, ctx, source, r): r for r in regions}
+        for future in as_completed(futures):
+            region = futures[future]
+            results[region] = future.result()
+    except BaseException:
+        ctx.cancel.set()  # Ctrl-C or a bug: stop the other regions' waits promptly
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    return {r: results[r] for r in regions if r in results}
+
+
+def copy_to_region(ctx: SaveContext, source: RegionImage, region: str) -> RegionImage:
+    """Copy, wait, tag and share in one region; never raises for AWS errors."""
+    previous = ctx.state.images.get(region)
+    if previous is not None and previous.ok:
+        share_in_region(ctx, previous)
+        return previous
+    try:
+        image = _copy(ctx, source, region, previous)
+    except WaitCancelled:
+        raise
+    except Exception as exc:
+        image = ctx.state.images.get(region) or RegionImage(region)
+        image.error = error_message(exc)
+        ctx.record_image(image)
+    if image.error:
+        ctx.progress.line("fail", f"Copy to {region} failed: {image.error}", since="copy")
+        return image
+    ctx.progress.line("ok", f"AMI copied to region {region}: {image.image_id}", since="copy")
+    share_in_region(ctx, image)
+    return image
+
+
+def _copy(
+    ctx: SaveContext, source: RegionImage, region: str, previous: RegionImage | None
+) -> RegionImage:
+    ec2 = ctx.aws.ec2(region)
+    if previous is not None and previous.image_id and previous.error is None:
+        image = previous  # resume: the copy was requested before the process stopped
+    else:
+        stale = previous.image_id if previous is not None else None
+        if stale:  # a failed earlier attempt: remove it so the name is free again
+            discard_image(ec2, describe_image(ec2, stale), stale)
+        image = RegionImage(
+            region,
+            state=REQUESTED,
+            architecture=source.architecture,
+            client_token=_client_token(ctx, region, previous),
+        )
+        ctx.record_image(image)
+        image.image_id = _request_copy(ctx, ec2, source, image)
+        image.state = PENDING
+        ctx.record_image(image)
+    image_id = image.image_id
+    assert image_id is not None
+
+    def settled() -> dict[str, Any] | None:
+        data = describe_image(ec2, image_id)
+        if data is None or data.get("State") not in (AVAILABLE, FAILED):
+            return None
+        return data
+
+    data = ctx.wait(settled, what=f"the copy {image_id} in {region}", limit="copy", critical=True)
+    if data["State"] == FAILED:
+        image.state, image.error = FAILED, f"copy {image_id} failed: {state_reason(data)}"
+        ctx.record_image(image)
+        return image
+    image.snapshot_ids = image_snapshot_ids(data) or []
+    ctx.aws.ec2(region).create_tags(
+        Resources=[image_id, *image.snapshot_ids], Tags=tag_list(image_tags(ctx))
+    )
+    image.state = AVAILABLE
+    ctx.record_image(image)
+    return image
+
+
+def _client_token(ctx: SaveContext, region: str, previous: RegionImage | None) -> str:
+    """CopyImage's idempotency token: the same one again if the answer to the last request
+    was never recorded (EC2 returns that copy), a new one after a failed attempt."""
+    if previous is None or not previous.client_token:
+        return f"{ctx.state.save_id}-{region}-1"
+    if previous.image_id is None and previous.error is None:
+        return previous.client_token
+    attempt = int(previous.client_token.rsplit("-", 1)[-1]) + 1
+    return f"{ctx.state.save_id}-{region}-{attempt}"
+
+
+def _request_copy(ctx: SaveContext, ec2: Any, source: RegionImage, image: RegionImage) -> str:
+    """CopyImage in the destination region. A copy whose request went out under an older
+    token (its answer lost) makes EC2 answer InvalidAMIName.Duplicate: adopt that copy."""
+    params: dict[str, Any] = {
+        "SourceImageId": source.image_id,
+        "SourceRegion": source.region,
+        "Name": ctx.state.image_name,
+        "Description": ctx.request.description,
+        "ClientToken": image.client_token,
+    }
+    if any(volume.get("Encrypted") for volume in ctx.volumes()):
+        params["Encrypted"] = True  # copies of encrypted snapshots must stay encrypted
+        if image.region in ctx.settings.kms_keys:
+            params["KmsKeyId"] = ctx.settings.kms_keys[image.region]
+    try:
+        return str(ec2.copy_image(**params)["ImageId"])
+    except Exception as exc:
+        if error_code(exc) == "InvalidAMIName.Duplicate":
+            found = find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id)
+            if found is not None:
+                return str(found["ImageId"])
+        raise

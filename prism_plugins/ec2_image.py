@@ -1,0 +1,182 @@
+"""Built-in ``prism_image`` and ``prism_post_image``: create the AMI in the source region.
+
+The image gets prism's tags and the user's on the AMI and on its snapshots at
+creation. ``NoReboot`` is always set: prism stops the instance itself (unless
+``--no-reboot``), so EC2 never reboots it behind the user's back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prism_core import hookimpl
+from prism_core.aws.clients import error_code
+from prism_core.aws.ec2 import (
+    describe_image,
+    find_image_by_name,
+    find_saved_image,
+    image_snapshot_ids,
+    share_image,
+    state_reason,
+    tag_list,
+)
+from prism_core.exceptions import OperationFailed
+from prism_core.save.context import SaveContext
+from prism_core.save.state import AVAILABLE, FAILED, PENDING, REQUESTED, RegionImage
+
+
+def image_tags(ctx: SaveContext) -> dict[str, str]:
+    """Tags for the image, its snapshots and every copy (user tags win over prism's)."""
+    request, state = ctx.request, ctx.state
+    tags = {
+        "Name": request.template_name,
+        "prism:template": request.template_name,
+        "prism:source-instance": request.instance_id,
+        "prism:source-name": request.instance_name,
+        "prism:saved-date": state.started_at,
+        "prism:save-id": state.save_id,
+    }
+    if state.template_version is not None:
+        tags["prism:version"] = str(state.template_version)
+    if request.project_id:
+        tags["prism:project"] = request.project_id
+    tags.update(request.tags)
+    return tags
+
+
+def adopt_existing(ctx: SaveContext, ec2: Any) -> str | None:
+    """The id of this save's image if EC2 already has it (a killed run, a lost response)."""
+    found = find_image_by_name(ec2, ctx.state.image_name)
+    if found is None:
+        return None
+    if find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id) is None:
+        raise OperationFailed(
+            f"an AMI named {ctx.state.image_name} that this save did not create appeared "
+            f"({found['ImageId']})",
+            "run the save again; it will pick a new name",
+        )
+    return str(found["ImageId"])
+
+
+def _create(ctx: SaveContext, ec2: Any, retry: bool) -> str:
+    """CreateImage once per save. It has no idempotency token, so a retried request whose
+    first attempt succeeded answers InvalidAMIName.Duplicate: adopt that image."""
+    if retry:  # an earlier run asked for this image: it may exist already
+        adopted = adopt_existing(ctx, ec2)
+        if adopted is not None:
+            return adopted
+    tags = tag_list(image_tags(ctx))
+    try:
+        response = ec2.create_image(
+            InstanceId=ctx.request.instance_id,
+            Name=ctx.state.image_name,
+            Description=ctx.request.description,
+            NoReboot=True,
+            TagSpecifications=[
+                {"ResourceType": "image", "Tags": tags},
+                {"ResourceType": "snapshot", "Tags": tags},
+            ],
+        )
+    except Exception as exc:
+        if error_code(exc) == "InvalidAMIName.Duplicate":
+            adopted = adopt_existing(ctx, ec2)
+            if adopted is not None:
+                return adopted
+        raise
+    return str(response["ImageId"])
+
+
+@hookimpl(trylast=True)
+def prism_image(ctx: SaveContext) -> RegionImage:
+    """Create the AMI and return once every EBS mapping lists a snapshot."""
+    region = ctx.source_region
+    ec2 = ctx.aws.ec2(region)
+    image = ctx.state.images.get(region)
+    if image is None or image.image_id is None:
+        retry = image is not None
+        image = RegionImage(region, state=REQUESTED, architecture=ctx.instance.architecture)
+        ctx.record_image(image)
+        ctx.progress.line("image", "Creating AMI...")
+        image.image_id = _create(ctx, ec2, retry)
+        image.state = PENDING
+        ctx.record_image(image)
+    ctx.progress.line("ok", f"AMI creation started: {image.image_id}", since="image")
+    image_id = image.image_id
+
+    def snapshots_listed() -> list[str] | None:
+        data = describe_image(ec2, image_id)
+        if data is None:
+            return None
+        if data.get("State") == FAILED:
+            image.state, image.error = FAILED, state_reason(data)
+            ctx.record_image(image)
+            raise OperationFailed(f"image {image_id} failed in {region}: {image.error}")
+        return image_snapshot_ids(data)
+
+    image.snapshot_ids = ctx.wait(
+        snapshots_listed,
+        what=f"the snapshots of {image_id} in {region}",
+        limit="snapshots",
+        critical=ctx.state.stopped_by_prism,
+    )
+    ctx.record_image(image)
+    return image
+
+
+@hookimpl(tryfirst=True)
+def prism_post_image(ctx: SaveContext) -> None:
+    """Wait until the source image is available, then share it as requested."""
+    image = ctx.source_image()
+    if image is None or image.image_id is None:
+        raise OperationFailed("no source image was recorded for this save")
+    ec2 = ctx.aws.ec2(image.region)
+    if image.state != AVAILABLE:
+        ctx.progress.line(
+            "wait", "Waiting for the AMI to be available (this may take several minutes)..."
+        )
+        image_id = image.image_id
+
+        def available() -> dict[str, Any] | None:
+            data = describe_image(ec2, image_id)
+            if data is None or data.get("State") not in (AVAILABLE, FAILED):
+                return None
+            return data
+
+        data = ctx.wait(available, what=f"image {image_id} in {image.region}", limit="image")
+        if data["State"] == FAILED:
+            image.state, image.error = FAILED, state_reason(data)
+            ctx.record_image(image)
+            raise OperationFailed(f"image {image_id} failed in {image.region}: {image.error}")
+        image.state = AVAILABLE
+        image.snapshot_ids = image_snapshot_ids(data) or image.snapshot_ids
+        ctx.record_image(image)
+        ctx.progress.line("ok", f"AMI {image_id} is available", since="wait")
+    share_in_region(ctx, image)
+
+
+def share_in_region(ctx: SaveContext, image: RegionImage) -> None:
+    """Apply ``--public`` / ``--share-with`` to one region's image; a failure is recorded."""
+    request = ctx.request
+    if not request.shares_anything or image.shared or image.image_id is None:
+        return
+    try:
+        share_image(
+            ctx.aws.ec2(image.region),
+            image.image_id,
+            public=request.public,
+            share_with=request.share_with,
+        )
+    except Exception as exc:
+        from prism_core.aws.clients import error_message
+
+        ctx.record_failure(
+            f"sharing {image.image_id} in {image.region} failed: {error_message(exc)}"
+        )
+        ctx.progress.line("fail", f"Sharing {image.image_id} in {image.region} failed")
+        return
+    image.shared = True
+    ctx.record_image(image)
+    who = "everyone (public)" if request.public else ", ".join(request.share_with)
+    if request.public and request.share_with:
+        who += ", " + ", ".join(request.share_with)
+    ctx.progress.line("share", f"Shared {image.image_id} in {image.region} with {who}")

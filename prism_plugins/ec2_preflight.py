@@ -1,0 +1,186 @@
+"""Built-in ``prism_pre_stop``: every EC2 check that can fail, run before any change.
+
+Refuses (raising :class:`InputError`) instance-store roots, one-time Spot instances
+that would be stopped, AMI names already taken, calls
+the caller may not make (``DryRun``), ``--public`` where block public access is on,
+and sharing snapshots encrypted with the AWS-managed key. Returns notes for the plan.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prism_core import hookimpl
+from prism_core.aws.clients import error_code, error_message
+from prism_core.aws.ec2 import find_image_by_name
+from prism_core.exceptions import InputError
+from prism_core.save.context import SaveContext
+
+
+def _dry_run(call: Any, what: str, region: str, **params: Any) -> None:
+    """Run ``call`` with ``DryRun=True``; refuse unless EC2 answers DryRunOperation."""
+    try:
+        call(DryRun=True, **params)
+    except Exception as exc:
+        code = error_code(exc)
+        if code == "DryRunOperation":
+            return
+        if code in ("UnauthorizedOperation", "AccessDenied", "AuthFailure"):
+            raise InputError(
+                f"you may not {what} in {region} ({code})",
+                "ask your AWS administrator for the permission, or use another profile",
+            ) from None
+        raise InputError(f"the {what} check in {region} failed: {error_message(exc)}") from None
+    raise InputError(f"EC2 did not confirm the {what} check in {region}", "try again with --debug")
+
+
+def _check_share_permission(ctx: SaveContext) -> list[str]:
+    """DryRun ModifyImageAttribute in every region (on the instance's own source AMI,
+    the only image that exists yet); only a missing permission refuses the save."""
+    instance, notes = ctx.instance, []
+    if not instance.image_id:
+        return notes
+    for region in [ctx.source_region, *ctx.request.copy_to_regions]:
+        try:
+            ctx.aws.ec2(region).modify_image_attribute(
+                DryRun=True,
+                ImageId=instance.image_id,
+                Attribute="launchPermission",
+                LaunchPermission={"Add": [{"Group": "all"}]},
+            )
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "DryRunOperation":
+                continue
+            if code in ("UnauthorizedOperation", "AccessDenied"):
+                raise InputError(
+                    f"you may not share images in {region} ({code})",
+                    "ask your AWS administrator for ec2:ModifyImageAttribute, or save without "
+                    "sharing",
+                ) from None
+            notes.append(
+                f"sharing permission in {region} could not be checked in advance "
+                f"({error_message(exc)}); if sharing fails the AMI stays private and is reported"
+            )
+            break
+    return notes
+
+
+def _check_instance(ctx: SaveContext, will_stop: bool) -> list[str]:
+    instance, notes = ctx.instance, []
+    if instance.root_device_type != "ebs":
+        raise InputError(
+            f"instance {instance.name} has an instance-store root volume",
+            "only EBS-backed instances can be saved as an AMI with prism",
+        )
+    if instance.lifecycle == "spot" and will_stop:
+        one_time = True
+        if instance.spot_request_id:
+            requests = ctx.aws.ec2(instance.region).describe_spot_instance_requests(
+                SpotInstanceRequestIds=[instance.spot_request_id]
+            )["SpotInstanceRequests"]
+            one_time = not requests or requests[0].get("Type", "one-time") == "one-time"
+        if one_time:
+            raise InputError(
+                f"instance {instance.name} is a one-time Spot instance and cannot be stopped",
+                "save it without stopping: add --no-reboot",
+            )
+    types = ctx.aws.ec2(instance.region).describe_instance_types(
+        InstanceTypes=[instance.instance_type]
+    )
+    for info in types.get("InstanceTypes", []):
+        if info.get("InstanceStorageSupported"):
+            notes.append(
+                f"{instance.instance_type} has instance-store volumes: "
+                "their data is not in the image"
+            )
+    return notes
+
+
+def _check_volumes(ctx: SaveContext) -> None:
+    """Snapshots encrypted with the AWS-managed key cannot be shared with other accounts."""
+    keys = {v.get("KmsKeyId") for v in ctx.volumes() if v.get("Encrypted")}
+    if not keys or not ctx.request.shares_anything:
+        return
+    kms = ctx.aws.client("kms", ctx.source_region)
+    for key in sorted(k for k in keys if k):
+        manager = kms.describe_key(KeyId=key)["KeyMetadata"].get("KeyManager")
+        if manager == "AWS":
+            raise InputError(
+                "the instance's volumes are encrypted with the AWS-managed EBS key, "
+                "which cannot be shared with other accounts",
+                "re-encrypt with a customer-managed KMS key, or save without sharing",
+            )
+
+
+def _check_names(ctx: SaveContext) -> None:
+    name = ctx.state.image_name
+    for region in [ctx.source_region, *ctx.request.copy_to_regions]:
+        if find_image_by_name(ctx.aws.ec2(region), name) is not None:
+            raise InputError(
+                f"an AMI named {name!r} already exists in {region}",
+                "wait a second and run the save again, or deregister that AMI",
+            )
+
+
+def _check_public(ctx: SaveContext) -> None:
+    blocked = []
+    for region in [ctx.source_region, *ctx.request.copy_to_regions]:
+        answer = ctx.aws.ec2(region).get_image_block_public_access_state()
+        if answer.get("ImageBlockPublicAccessState") != "unblocked":
+            blocked.append(region)
+    if blocked:
+        regions = ", ".join(blocked)
+        raise InputError(
+            f"block public access for AMIs is on in {regions}, so --public would fail",
+            f"turn it off (aws ec2 disable-image-block-public-access --region {blocked[0]}) "
+            "or share with accounts instead of --public",
+        )
+
+
+@hookimpl(tryfirst=True)
+def prism_pre_stop(ctx: SaveContext) -> list[str]:
+    """Run the EC2 pre-flight checks; refuse with a one-line reason."""
+    request, instance = ctx.request, ctx.instance
+    will_stop = not request.no_reboot and instance.state != "stopped"
+    notes = _check_instance(ctx, will_stop)
+    _check_volumes(ctx)
+    _check_names(ctx)
+    ec2 = ctx.aws.ec2(ctx.source_region)
+    _dry_run(
+        ec2.create_tags,
+        "tag the instance",
+        ctx.source_region,
+        Resources=[instance.instance_id],
+        Tags=[{"Key": "prism:save-lock", "Value": ctx.state.save_id}],
+    )
+    if will_stop:
+        _dry_run(
+            ec2.stop_instances,
+            "stop the instance",
+            ctx.source_region,
+            InstanceIds=[instance.instance_id],
+        )
+    _dry_run(
+        ec2.create_image,
+        "create an image",
+        ctx.source_region,
+        InstanceId=instance.instance_id,
+        Name=ctx.state.image_name,
+        NoReboot=True,
+    )
+    if instance.image_id:
+        for region in request.copy_to_regions:
+            _dry_run(
+                ctx.aws.ec2(region).copy_image,
+                "copy an image",
+                region,
+                SourceImageId=instance.image_id,
+                SourceRegion=ctx.source_region,
+                Name=ctx.state.image_name,
+            )
+    if request.shares_anything:
+        notes.extend(_check_share_permission(ctx))
+    if request.public:
+        _check_public(ctx)
+    return notes

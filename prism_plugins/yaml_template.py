@@ -1,0 +1,17 @@
+"""Built-in ``prism_template_render``: the template document ``prism launch`` reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prism_core import hookimpl
+from prism_core.save.context import SaveContext
+from prism_core.templates.document import build_document
+
+
+@hookimpl(trylast=True)
+def prism_template_render(ctx: SaveContext) -> dict[str, Any] | None:
+    """The template for every region whose image succeeded (``None`` if none did)."""
+    if not ctx.images():
+        return None
+    return build_document(ctx)
