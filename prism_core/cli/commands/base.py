@@ -7,6 +7,7 @@ from argparse import RawDescriptionHelpFormatter
 from cement import Controller, ex
 
 from prism_core import __version__
+from prism_core.cli.layout import output_width, table
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import EXIT_CODES_HELP
 
@@ -69,11 +70,11 @@ class Base(Controller):
             "blocked": sorted(manager.blocked),
             "warnings": list(manager.warnings),
         }
-        width = max([len(p.name) for p in rows] + [4])
-        lines = [f"{'NAME':<{width}}  {'VERSION':<8}  {'SOURCE':<12}  HOOKS"]
-        for p in rows:
-            hooks = ", ".join(h.removeprefix("prism_") for h in p.hooks)
-            lines.append(f"{p.name:<{width}}  {p.version:<8}  {p.source:<12}  {hooks}")
+        cells = [
+            [p.name, p.version, p.source, ", ".join(h.removeprefix("prism_") for h in p.hooks)]
+            for p in rows
+        ]
+        lines = [table(["NAME", "VERSION", "SOURCE", "HOOKS"], cells, output_width())]
         if manager.blocked:
             lines.append("blocked by PRISM_DISABLE_PLUGINS: " + ", ".join(sorted(manager.blocked)))
         emit(document, self.app.pargs.output, "\n".join(lines))

@@ -6,6 +6,7 @@ from typing import Any
 
 from cement import Controller, ex
 
+from prism_core.cli.layout import output_width, table
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.validation import region_name
 
@@ -51,18 +52,26 @@ def instance_rows(ec2: Any, region: str, everything: bool) -> list[dict[str, Any
     return sorted(rows, key=lambda r: (r["launched"] or "", r["id"]))
 
 
-def table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
-    """A plain aligned text table; ``columns`` are (key, heading)."""
+def instances_text(rows: list[dict[str, Any]], width: int | None) -> str:
+    """The text table of ``prism list`` (one region, named above it): names, templates and
+    launch times wrap to fit."""
+    columns = [
+        ("name", "NAME"),
+        ("id", "ID"),
+        ("state", "STATE"),
+        ("template", "TEMPLATE"),
+        ("type", "TYPE"),
+        ("launched", "LAUNCHED"),
+    ]
     cells = [
-        [str(row.get(key) if row.get(key) is not None else "-") for key, _ in columns]
+        [
+            "-" if row.get(key) is None else str(row[key])[:16].replace("T", " ")
+            if key == "launched" else str(row[key])
+            for key, _ in columns
+        ]
         for row in rows
     ]
-    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (_, h) in enumerate(columns)]
-    lines = ["  ".join(h.ljust(w) for (_, h), w in zip(columns, widths, strict=True)).rstrip()]
-    lines += [
-        "  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip() for cell in cells
-    ]
-    return "\n".join(lines)
+    return table([h for _, h in columns], cells, width, wrap_columns=(0, 3, 5))
 
 
 class Instances(Controller):
@@ -96,14 +105,9 @@ class Instances(Controller):
         aws = AwsClients(pargs.region, self.app.settings.max_attempts)
         region = region_name(aws.region)
         rows = instance_rows(aws.ec2(region), region, pargs.all)
-        columns = [
-            ("name", "NAME"),
-            ("id", "ID"),
-            ("state", "STATE"),
-            ("template", "TEMPLATE"),
-            ("type", "TYPE"),
-            ("region", "REGION"),
-            ("launched", "LAUNCHED"),
-        ]
-        text = table(rows, columns) if rows else f"No prism instances in {region}."
+        text = (
+            f"Instances in {region}:\n" + instances_text(rows, output_width())
+            if rows
+            else f"No prism instances in {region}."
+        )
         emit({"region": region, "instances": rows}, pargs.output, text)

@@ -1,0 +1,107 @@
+"""Text that fits the terminal: tables whose columns keep their place, paragraphs wrapped at
+word boundaries. Pure functions over strings; the width comes from :func:`output_width`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import textwrap
+from collections.abc import Sequence
+from typing import TextIO
+
+GAP = "  "
+MIN_FLEX = 8  # a wrapping column never gets narrower than this
+
+
+def output_width(stream: TextIO | None = None) -> int | None:
+    """Columns to fit: ``COLUMNS`` when set, the terminal's width on a terminal, else None
+    (a pipe or a file gets whole lines; machines read ``-o json``)."""
+    stream = stream or sys.stdout
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        if not stream.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    size = shutil.get_terminal_size((80, 24)).columns
+    return size if size > 0 else 80
+
+
+def wrap(text: str, width: int | None, indent: str = "", hang: str | None = None) -> str:
+    """``text`` wrapped at word boundaries to ``width`` (None: unchanged), each paragraph
+    starting with ``indent`` and continuing with ``hang`` (default: the same indent)."""
+    if width is None:
+        return "\n".join(indent + line if line else line for line in text.split("\n"))
+    hang = indent if hang is None else hang
+    out: list[str] = []
+    for line in text.split("\n"):
+        if not line.strip():
+            out.append("")
+            continue
+        out.extend(
+            textwrap.wrap(
+                line,
+                width=max(width, len(indent) + 1),
+                initial_indent=indent,
+                subsequent_indent=hang,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(out)
+
+
+def _cell_lines(cell: str, width: int) -> list[str]:
+    lines: list[str] = []
+    for part in cell.split("\n"):
+        lines.extend(
+            textwrap.wrap(part, width=width, break_long_words=False, break_on_hyphens=True) or [""]
+        )
+    return lines
+
+
+def _fit(natural: list[int], headings: Sequence[str], flex: set[int], width: int) -> list[int]:
+    """Shrink the widest flexible columns until the row fits ``width`` (or they reach the
+    minimum: then the table is as narrow as it can be without breaking words)."""
+    widths = list(natural)
+    total = sum(widths) + len(GAP) * (len(widths) - 1)
+    while total > width:
+        candidates = [i for i in flex if widths[i] > max(MIN_FLEX, len(headings[i]))]
+        if not candidates:
+            break
+        widest = max(candidates, key=lambda i: widths[i])
+        widths[widest] -= 1
+        total -= 1
+    return widths
+
+
+def table(
+    headings: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    width: int | None,
+    wrap_columns: Sequence[int] = (),
+) -> str:
+    """An aligned table. Columns in ``wrap_columns`` (by index; default: the last) wrap at
+    spaces and hyphens so the table fits ``width``; the other columns keep their full width.
+    A word longer than its column is never cut: the line then runs past ``width``."""
+    cells = [[str(c) for c in row] for row in rows]
+    count = len(headings)
+    natural = [
+        max([len(headings[i])] + [len(line) for r in cells for line in r[i].split("\n")])
+        for i in range(count)
+    ]
+    flex = set(wrap_columns or [count - 1])
+    widths = natural if width is None else _fit(natural, headings, flex, width)
+    out = [GAP.join(h.ljust(w) for h, w in zip(headings, widths, strict=True)).rstrip()]
+    for row in cells:
+        wrapped = [
+            _cell_lines(cell, widths[i]) if i in flex else cell.split("\n")
+            for i, cell in enumerate(row)
+        ]
+        for n in range(max(len(w) for w in wrapped)):
+            parts = [(w[n] if n < len(w) else "").ljust(widths[i]) for i, w in enumerate(wrapped)]
+            out.append(GAP.join(parts).rstrip())
+    return "\n".join(out)
