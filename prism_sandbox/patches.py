@@ -137,9 +137,14 @@ def _patched_start(self: Instance) -> Any:
     return previous
 
 
-def _patched_run_instances(self: Any, *args: Any, **kwargs: Any) -> Any:
-    reservation = _orig_run_instances(self, *args, **kwargs)
+def _patched_run_instances(self: Any, image_id: str, *args: Any, **kwargs: Any) -> Any:
     sb = _sandbox()
+    if sb is not None:
+        # moto's own AMI validation (what MOTO_ENABLE_AMI_VALIDATION turns on, for this
+        # sandbox only): an image that does not exist in the region, or was
+        # deregistered, fails with InvalidAMIID.NotFound as in EC2.
+        self.describe_images(ami_ids=[image_id] if image_id else [])
+    reservation = _orig_run_instances(self, image_id, *args, **kwargs)
     if sb is not None:
         for instance in reservation.instances:
             _set_state(instance, "pending", 0)

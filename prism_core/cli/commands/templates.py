@@ -8,9 +8,10 @@ from typing import Any
 
 from cement import Controller, ex
 
+from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import EXIT_OK, EXIT_PARTIAL, InputError
-from prism_core.validation import region_name, template_name
+from prism_core.validation import template_name
 
 REGION_ARGUMENT = (
     ["--region"],
@@ -29,13 +30,8 @@ def warn(problems: list[str]) -> None:
 
 
 def _aws(app: Any) -> tuple[Any, str]:
-    from prism_core.aws.clients import AwsClients
-
-    region = app.pargs.region
-    if region:
-        region_name(region)
-    aws = AwsClients(region, app.settings.max_attempts)
-    return aws, region_name(aws.region)
+    aws = aws_clients(app, app.pargs.region)
+    return aws, aws.region
 
 
 def _amis_text(doc: dict[str, Any]) -> str:
@@ -80,6 +76,7 @@ class Templates(Controller):
                 },
             ),
             REGION_ARGUMENT,
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],
@@ -139,6 +136,7 @@ class Templates(Controller):
         arguments=[
             (["name"], {"help": "template name"}),
             REGION_ARGUMENT,
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],
@@ -221,6 +219,7 @@ class Templates(Controller):
                 },
             ),
             REGION_ARGUMENT,
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],
@@ -281,6 +280,10 @@ class Templates(Controller):
         amis = launching.resolve_amis(doc, region, aws.client("ssm", region) if has_ssm else None)
         if not amis:
             raise launching.no_copy_error(doc, region)
+        from prism_core.templates.launch_access import check_image
+
+        for image_id in sorted(set(amis.values())):
+            check_image(aws.ec2(region), image_id, str(doc["name"]), doc.get("version"), region)
         progress = Progress(sys.stderr)
         self.app.changes_started = True
         for arch, image_id in sorted(amis.items()):
@@ -303,6 +306,7 @@ class Templates(Controller):
             ),
             YES_ARGUMENT,
             REGION_ARGUMENT,
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],
@@ -371,6 +375,7 @@ class Templates(Controller):
             ),
             YES_ARGUMENT,
             REGION_ARGUMENT,
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],
