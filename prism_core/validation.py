@@ -65,6 +65,33 @@ def known_regions() -> frozenset[str]:
     return frozenset(regions)
 
 
+def _edits(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) that turn ``a`` into ``b``."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, previous2[j - 2] + 1)
+            row.append(cost)
+        previous2, previous = previous, row
+    return previous[-1]
+
+
+def closest_region(region: str) -> str | None:
+    """The known region a typo most likely meant (fewest edits, then difflib's ratio)."""
+    known = sorted(known_regions())
+    scored = [(_edits(region, name), name) for name in known]
+    best = min((score for score, _ in scored), default=99)
+    if best > 3:
+        close = difflib.get_close_matches(region, known, n=1, cutoff=0.75)
+        return close[0] if close else None
+    ties = [name for score, name in scored if score == best]
+    return max(ties, key=lambda name: difflib.SequenceMatcher(None, region, name).ratio())
+
+
 def region_name(region: str, flag: str = "--region") -> str:
     """A region name that botocore's endpoint data knows, such as ``eu-west-1``.
 
@@ -75,8 +102,8 @@ def region_name(region: str, flag: str = "--region") -> str:
         raise InputError(f"{flag}: {shown!r} is not a region name", "use a name such as eu-west-1")
     known = known_regions()
     if region not in known:
-        close = difflib.get_close_matches(region, sorted(known), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]}?" if close else "use a name such as eu-west-1"
+        close = closest_region(region)
+        hint = f"did you mean {close}?" if close else "use a name such as eu-west-1"
         import botocore
 
         raise InputError(

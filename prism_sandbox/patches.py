@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from moto.core.responses import ActionResult
-from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.exceptions import EC2ClientError, InvalidAMIIdError
 from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.elastic_block_store import Snapshot
 from moto.ec2.models.instances import Instance, InstanceBackend
@@ -141,9 +141,10 @@ def _patched_run_instances(self: Any, image_id: str, *args: Any, **kwargs: Any) 
     sb = _sandbox()
     if sb is not None:
         # moto's own AMI validation (what MOTO_ENABLE_AMI_VALIDATION turns on, for this
-        # sandbox only): an image that does not exist in the region, or was
-        # deregistered, fails with InvalidAMIID.NotFound as in EC2.
-        self.describe_images(ami_ids=[image_id] if image_id else [])
+        # sandbox only), plus what it lets through: a deregistered image. Either fails
+        # with InvalidAMIID.NotFound, as in EC2.
+        if not self.describe_images(ami_ids=[image_id] if image_id else []):
+            raise InvalidAMIIdError(image_id)
     reservation = _orig_run_instances(self, image_id, *args, **kwargs)
     if sb is not None:
         for instance in reservation.instances:

@@ -18,6 +18,7 @@ from cement.ext.ext_yaml import YamlConfigHandler
 from prism_core.aws.clients import one_line
 from prism_core.cli.commands.base import Base
 from prism_core.cli.commands.demo import Demo
+from prism_core.cli.commands.iam_policy import IamPolicy
 from prism_core.cli.commands.instances import Instances
 from prism_core.cli.commands.launch import Launch
 from prism_core.cli.commands.plugin_commands import CORE_COMMANDS, command_controllers
@@ -89,6 +90,7 @@ class PrismApp(App):
             Ami,
             Launch,
             Instances,
+            IamPolicy,
             Templates,
             Demo,
             SandboxController,

@@ -89,12 +89,14 @@ class Templates(Controller):
         listing = store.Listing()
         store.local_templates(settings.templates_dir, listing)
         notes: list[str] = []
-        if not pargs.local and (pargs.region or store.aws_configured()):
+        if not pargs.local and (pargs.region or pargs.profile or store.aws_configured()):
             from prism_core.aws.clients import error_message
 
             aws, region = _aws(self.app)
             try:
                 store.registry_templates(aws, settings.registry_prefix, region, listing)
+            except InputError:  # an unknown --profile, a stopped sandbox: say so, exit 2
+                raise
             except Exception as exc:
                 listing.problems.append(f"registry in {region} not readable: {error_message(exc)}")
         elif not pargs.local:
@@ -159,7 +161,7 @@ class Templates(Controller):
 
         for version, item in store.local_versions(settings.templates_dir, name, problems).items():
             add(version, item)
-        if pargs.region or store.aws_configured():
+        if pargs.region or pargs.profile or store.aws_configured():
             from prism_core.aws.clients import error_message
 
             aws, region = _aws(self.app)
@@ -168,6 +170,8 @@ class Templates(Controller):
                     aws, settings.registry_prefix, region, name, problems
                 ).items():
                     add(version, item)
+            except InputError:
+                raise
             except Exception as exc:
                 problems.append(f"registry in {region} not readable: {error_message(exc)}")
         shipped = store.builtin(name)
