@@ -25,7 +25,7 @@ from moto.ec2.models.elastic_block_store import Snapshot
 from moto.ec2.models.instances import Instance, InstanceBackend
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
-from moto.ec2.utils import random_snapshot_id
+from moto.ec2.utils import random_snapshot_id, random_spot_request_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Sandbox
@@ -149,6 +149,11 @@ def _patched_run_instances(self: Any, image_id: str, *args: Any, **kwargs: Any) 
     if sb is not None:
         for instance in reservation.instances:
             _set_state(instance, "pending", 0)
+            if instance.lifecycle == "spot" and not getattr(
+                instance, "spot_instance_request_id", None
+            ):
+                # EC2 answers a Spot launch's request id in DescribeInstances; moto does not
+                instance.spot_instance_request_id = random_spot_request_id()
 
             def finish(instance: Instance = instance) -> None:
                 if instance.state == "pending":
