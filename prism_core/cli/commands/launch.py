@@ -186,7 +186,8 @@ class Launch(Controller):
         label="launch",
         help="launch a new instance from a template (saved, shared or built-in)",
         description="Launch an instance from a template: the newest version by default, "
-        "NAME@N for an older one. Opens the template's ports and waits until it runs.",
+        "NAME@N for an older one. Checks its image, opens the template's ports to your own "
+        "address only (or --allow-from), logs in with your SSH key, waits until it runs.",
         epilog=LAUNCH_EPILOG,
         formatter_class=RawDescriptionHelpFormatter,
         arguments=[
