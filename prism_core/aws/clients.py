@@ -149,6 +149,12 @@ def setup_error(exc: BaseException, profile: str | None = None) -> InputError | 
     return None
 
 
+def problem_text(exc: BaseException) -> str:
+    """One line for a warning: the setup error's advice when it is one, else the AWS error."""
+    setup = setup_error(exc)
+    return str(setup) if setup is not None else error_message(exc)
+
+
 def check_local_endpoint(timeout: float = 2.0) -> None:
     """Refuse at once when ``AWS_ENDPOINT_URL`` names a local sandbox that is not running
     (instead of retrying connections for a minute)."""

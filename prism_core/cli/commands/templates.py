@@ -90,7 +90,7 @@ class Templates(Controller):
         store.local_templates(settings.templates_dir, listing)
         notes: list[str] = []
         if not pargs.local and (pargs.region or pargs.profile or store.aws_configured()):
-            from prism_core.aws.clients import error_message
+            from prism_core.aws.clients import problem_text
 
             aws, region = _aws(self.app)
             try:
@@ -98,7 +98,7 @@ class Templates(Controller):
             except InputError:  # an unknown --profile, a stopped sandbox: say so, exit 2
                 raise
             except Exception as exc:
-                listing.problems.append(f"registry in {region} not readable: {error_message(exc)}")
+                listing.problems.append(f"registry in {region} not readable: {problem_text(exc)}")
         elif not pargs.local:
             notes.append("registry not searched: no AWS configuration found")
         store.builtin_templates(listing)
@@ -162,7 +162,7 @@ class Templates(Controller):
         for version, item in store.local_versions(settings.templates_dir, name, problems).items():
             add(version, item)
         if pargs.region or pargs.profile or store.aws_configured():
-            from prism_core.aws.clients import error_message
+            from prism_core.aws.clients import problem_text
 
             aws, region = _aws(self.app)
             try:
@@ -173,7 +173,7 @@ class Templates(Controller):
             except InputError:
                 raise
             except Exception as exc:
-                problems.append(f"registry in {region} not readable: {error_message(exc)}")
+                problems.append(f"registry in {region} not readable: {problem_text(exc)}")
         shipped = store.builtin(name)
         if shipped is not None:
             add(shipped.version, shipped)
