@@ -6,6 +6,7 @@ made by :class:`prism_core.aws.clients.AwsClients`.
 
 from __future__ import annotations
 
+import shlex
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -307,7 +308,11 @@ def instance_document(data: dict[str, Any], plan: LaunchPlan, group_id: str) -> 
     private_ip = data.get("PrivateIpAddress")
     address = public_ip or private_ip
     access = plan.access
-    identity = f"-i {access.private_key} " if access and access.key_name else ""
+    identity = (
+        f"-i {shlex.quote(access.private_key)} "
+        if access and access.key_name and access.private_key
+        else ""
+    )
     document = {
         "id": data["InstanceId"],
         "name": plan.name,
@@ -356,7 +361,7 @@ def launch(plan: LaunchPlan, ec2: Any, settings: Settings, progress: Progress) -
         progress.line(
             "start", f"Importing {access.import_key_from} as key pair {access.key_name}..."
         )
-        ensure_key_pair(ec2, access, plan.template)
+        ensure_key_pair(ec2, access)
     progress.line(
         "start", f"Opening ports {', '.join(map(str, plan.ports))} to {', '.join(cidrs)}..."
     )

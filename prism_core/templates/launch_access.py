@@ -258,7 +258,7 @@ def choose_key(
     )
 
 
-def ensure_key_pair(ec2: Any, access: LaunchAccess, template: str) -> None:
+def ensure_key_pair(ec2: Any, access: LaunchAccess) -> None:
     """Import the user's public key as ``access.key_name`` (once; tagged as prism's)."""
     if not access.key_name or access.import_key_from is None:
         return
