@@ -12,6 +12,9 @@ from prism_core.exceptions import InputError
 
 SYSTEM_CONFIG = "/etc/prism/prism.yml"
 
+#: Where ``prism launch`` learns the caller's public address (as Packer does).
+DEFAULT_CHECKIP_URL = "https://checkip.amazonaws.com"
+
 #: Wait limits in seconds, per thing waited on (config ``prism.timeouts``).
 DEFAULT_TIMEOUTS: dict[str, float] = {
     "stop": 1200.0,
@@ -69,6 +72,10 @@ class Settings:
     kms_keys: dict[str, str] = field(default_factory=dict)
     #: ``--copy-to-regions`` when the option is not given (config ``prism.default_copy_regions``).
     default_copy_regions: str | None = None
+    #: The service that answers the caller's public IP address (config
+    #: ``prism.checkip_url``, env ``PRISM_CHECKIP_URL``); ``prism launch`` opens ports
+    #: to that address only.
+    checkip_url: str = DEFAULT_CHECKIP_URL
     #: Every other config section (plugin settings), defaults applied and validated.
     plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -114,6 +121,15 @@ class Settings:
         if isinstance(regions, list | tuple):
             regions = ",".join(str(r) for r in regions)
         settings.default_copy_regions = str(regions) if regions else None
+        checkip = os.environ.get("PRISM_CHECKIP_URL") or section.get("checkip_url")
+        if checkip:
+            checkip = str(checkip).strip()
+            if not checkip.startswith(("https://", "http://")):
+                raise InputError(
+                    f"checkip_url {checkip[:80]!r} must be an http(s) URL",
+                    f"e.g. {DEFAULT_CHECKIP_URL}",
+                )
+            settings.checkip_url = checkip
         return settings
 
     @property

@@ -75,6 +75,8 @@ def prism_sandbox(
     for key, value in sandbox.env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("PRISM_HOME", str(home))
+    # ~/.ssh of the person running the tests stays out of launches (key pair import)
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "0.01")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(aws / "nonexistent-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws / "nonexistent-credentials"))

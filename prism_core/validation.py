@@ -5,8 +5,10 @@ Each function raises :class:`InputError` with a one-line message that says what 
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from prism_core.exceptions import InputError
 
@@ -51,11 +53,64 @@ def description(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=1)
+def known_regions() -> frozenset[str]:
+    """Every EC2 region in botocore's own endpoint data, all partitions (no network)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    regions: set[str] = set()
+    for partition in session.get_available_partitions():
+        regions.update(session.get_available_regions("ec2", partition))
+    return frozenset(regions)
+
+
+def _edits(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) that turn ``a`` into ``b``."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, previous2[j - 2] + 1)
+            row.append(cost)
+        previous2, previous = previous, row
+    return previous[-1]
+
+
+def closest_region(region: str) -> str | None:
+    """The known region a typo most likely meant (fewest edits, then difflib's ratio)."""
+    known = sorted(known_regions())
+    scored = [(_edits(region, name), name) for name in known]
+    best = min((score for score, _ in scored), default=99)
+    if best > 3:
+        close = difflib.get_close_matches(region, known, n=1, cutoff=0.75)
+        return close[0] if close else None
+    ties = [name for score, name in scored if score == best]
+    return max(ties, key=lambda name: difflib.SequenceMatcher(None, region, name).ratio())
+
+
 def region_name(region: str, flag: str = "--region") -> str:
-    """A syntactically valid region name such as ``eu-west-1``."""
+    """A region name that botocore's endpoint data knows, such as ``eu-west-1``.
+
+    Checked offline, before any call: a typo gets "did you mean ...?".
+    """
+    shown = (region or "").encode("unicode_escape").decode("ascii")[:40]
     if not REGION.fullmatch(region or ""):
-        shown = (region or "").encode("unicode_escape").decode("ascii")[:40]
         raise InputError(f"{flag}: {shown!r} is not a region name", "use a name such as eu-west-1")
+    known = known_regions()
+    if region not in known:
+        close = closest_region(region)
+        hint = f"did you mean {close}?" if close else "use a name such as eu-west-1"
+        import botocore
+
+        raise InputError(
+            f"{flag}: region {shown!r} does not exist (botocore {botocore.__version__}'s "
+            "endpoint data)",
+            hint + " (a region newer than botocore needs `pip install -U botocore`)",
+        )
     return region
 
 

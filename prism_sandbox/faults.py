@@ -37,6 +37,7 @@ class Faults:
         self._image_failures: list[_ImageFailure] = []
         self._invisible: list[int] = []
         self._calls: list[tuple[str, str]] = []
+        self._prism_actions: set[str] = set()
 
     # -- arming -------------------------------------------------------------
     def inject(
@@ -84,9 +85,16 @@ class Faults:
         with self._lock:
             return list(self._calls)
 
+    def prism_actions(self) -> set[str]:
+        """``service:Action`` of every request prism itself sent (its User-Agent says
+        ``prism/``), whatever the service, since the last :meth:`clear_calls`."""
+        with self._lock:
+            return set(self._prism_actions)
+
     def clear_calls(self) -> None:
         with self._lock:
             self._calls.clear()
+            self._prism_actions.clear()
 
     def clear(self) -> None:
         """Disarm every fault (the call log is kept; see :meth:`clear_calls`)."""
@@ -99,6 +107,10 @@ class Faults:
     def _record(self, region: str, action: str) -> None:
         with self._lock:
             self._calls.append((region, action))
+
+    def _record_prism(self, service: str, action: str) -> None:
+        with self._lock:
+            self._prism_actions.add(f"{service}:{action}")
 
     def _take_fault(self, region: str, action: str, dry_run: bool = False) -> _Fault | None:
         with self._lock:

@@ -19,13 +19,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from moto.core.responses import ActionResult
-from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.exceptions import EC2ClientError, InvalidAMIIdError
 from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.elastic_block_store import Snapshot
 from moto.ec2.models.instances import Instance, InstanceBackend
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
-from moto.ec2.utils import random_snapshot_id
+from moto.ec2.utils import random_snapshot_id, random_spot_request_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Sandbox
@@ -137,12 +137,23 @@ def _patched_start(self: Instance) -> Any:
     return previous
 
 
-def _patched_run_instances(self: Any, *args: Any, **kwargs: Any) -> Any:
-    reservation = _orig_run_instances(self, *args, **kwargs)
+def _patched_run_instances(self: Any, image_id: str, *args: Any, **kwargs: Any) -> Any:
     sb = _sandbox()
+    if sb is not None:
+        # moto's own AMI validation (what MOTO_ENABLE_AMI_VALIDATION turns on, for this
+        # sandbox only), plus what it lets through: a deregistered image. Either fails
+        # with InvalidAMIID.NotFound, as in EC2.
+        if not self.describe_images(ami_ids=[image_id] if image_id else []):
+            raise InvalidAMIIdError(image_id)
+    reservation = _orig_run_instances(self, image_id, *args, **kwargs)
     if sb is not None:
         for instance in reservation.instances:
             _set_state(instance, "pending", 0)
+            if instance.lifecycle == "spot" and not getattr(
+                instance, "spot_instance_request_id", None
+            ):
+                # EC2 answers a Spot launch's request id in DescribeInstances; moto does not
+                instance.spot_instance_request_id = random_spot_request_id()
 
             def finish(instance: Instance = instance) -> None:
                 if instance.state == "pending":

@@ -162,6 +162,8 @@ class _SandboxApp:
         req = _Request(environ)
         if req.service in _LOGGED_SERVICES and req.action:
             sb.faults._record(req.region, req.action)
+        if req.action and "prism/" in environ.get("HTTP_USER_AGENT", ""):
+            sb.faults._record_prism(req.service, req.action)
         dry_run = req.param("DryRun").lower() == "true"
         fault = sb.faults._take_fault(req.region, req.action, dry_run) if req.action else None
         if fault is not None:

@@ -27,3 +27,21 @@ def saved_template(prism_sandbox: Any, run_prism: Any) -> dict[str, Any]:
 def _core_plugins_only(prism_only_plugins):
     """prism's own tests run with the built-ins only, whatever else is installed."""
     prism_only_plugins()
+
+
+@pytest.fixture(autouse=True)
+def _prism_calls_are_in_the_iam_policy(request):
+    """Every AWS action prism sends to the sandbox in any test is granted by
+    `prism iam-policy --for all` (prism_core/data/iam_policy.yaml lists them)."""
+    if "prism_sandbox" not in request.fixturenames:
+        yield
+        return
+    sandbox = request.getfixturevalue("prism_sandbox")
+    yield
+    from prism_core.aws.iam_policy import actions
+
+    missing = sandbox.faults.prism_actions() - actions("all")
+    assert not missing, (
+        f"prism called {sorted(missing)}, which `prism iam-policy` does not grant: "
+        "add them to prism_core/data/iam_policy.yaml"
+    )

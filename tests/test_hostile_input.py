@@ -29,7 +29,7 @@ CASES = [
     (
         "copy-region-unknown",
         ["box", "env1", "--copy-to-regions", "eu-north-9"],
-        "does not exist or is not enabled",
+        "does not exist",
     ),
     (
         "copy-region-malformed",

@@ -78,10 +78,13 @@ def test_teammate_launches_from_registry_alone(
 
 
 def test_builtin_templates_launch_on_fresh_account(prism_sandbox, run_prism):
-    ami = "ami-0123456789abcdef0"
-    prism_sandbox.put_public_parameter(
-        "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id", ami
-    )
+    from prism_sandbox.seed import builtin_image_parameters
+
+    # the public parameters point at real sandbox images (RunInstances checks the AMI)
+    published = prism_sandbox.publish_base_images(builtin_image_parameters(), ["us-east-1"])
+    ami = published["us-east-1"][
+        "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
+    ]
     result = run_prism("launch", "python-ml", "earthquake-analysis", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
     doc = result.json()
@@ -94,7 +97,7 @@ def test_builtin_templates_launch_on_fresh_account(prism_sandbox, run_prism):
     relaunched = run_prism("launch", "seismic", "aftershock", "--yes", "-o", "json").json()
     assert relaunched["ssh"].startswith("ssh ubuntu@")
     assert relaunched["ports"] == [22, 8888]
-    # r-research uses the Amazon Linux 2023 parameter moto ships itself
+    # r-research resolves the Amazon Linux 2023 parameter
     arm = run_prism("launch", "r-research", "r-box", "--size", "S", "-y", "-o", "json")
     assert arm.exit_code == 0, arm.stderr
     assert arm.json()["image_id"].startswith("ami-")

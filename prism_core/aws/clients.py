@@ -1,14 +1,22 @@
 """boto3 sessions and clients: one place that sets retries, regions and endpoints.
 
 boto3 is imported only when a client is first needed, so commands that never talk to
-AWS start fast. The standard AWS configuration applies unchanged (profiles,
-``AWS_PROFILE``, ``AWS_REGION``, credential chain, ``AWS_ENDPOINT_URL``).
+AWS start fast. The AWS configuration is read as the AWS CLI v2 and the other SDKs
+read it: ``--profile``/``AWS_PROFILE``, the region from ``--region``, then
+``AWS_REGION``, then ``AWS_DEFAULT_REGION``, then the profile's ``region``; the
+credential chain; ``AWS_ENDPOINT_URL``. Missing or expired credentials, unknown
+profiles and unreachable endpoints become one-line :class:`InputError` s
+(:func:`setup_error`).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import socket
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 from prism_core import __version__
 from prism_core.exceptions import InputError
@@ -38,12 +46,145 @@ def error_message(exc: BaseException) -> str:
     return one_line(str(exc) or type(exc).__name__)
 
 
+EXPIRED_CODES = frozenset(
+    {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
+)
+REJECTED_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "AuthFailure",
+        "SignatureDoesNotMatch",
+        "InvalidToken",
+    }
+)
+
+
+def local_endpoint() -> str | None:
+    """``AWS_ENDPOINT_URL`` when it points at this machine (a sandbox), else ``None``."""
+    url = os.environ.get("AWS_ENDPOINT_URL", "").strip()
+    if not url:
+        return None
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return url
+    try:
+        return url if ipaddress.ip_address(host).is_loopback else None
+    except ValueError:
+        return None
+
+
+def _profile_hint(profile: str | None) -> str:
+    return f" --profile {profile}" if profile else ""
+
+
+def setup_error(exc: BaseException, profile: str | None = None) -> InputError | None:
+    """The one-line error for an AWS configuration problem, ``None`` for anything else.
+
+    Covers missing, partial, expired and rejected credentials, expired SSO sessions,
+    unknown profiles and endpoints that cannot be reached; each says what to run.
+    """
+    from botocore import exceptions as bx
+
+    profile = profile or os.environ.get("AWS_PROFILE") or None
+    flag = _profile_hint(profile)
+    if isinstance(exc, bx.ProfileNotFound):
+        name = exc.kwargs.get("profile", profile)
+        return InputError(
+            f"the AWS profile {name!r} is not in your AWS configuration",
+            f"create it with `aws configure --profile {name}` "
+            "(or `aws configure sso`), or list them with `aws configure list-profiles`",
+        )
+    if isinstance(exc, (bx.SSOTokenLoadError, bx.UnauthorizedSSOTokenError, bx.SSOError)) or (
+        isinstance(exc, bx.TokenRetrievalError)
+    ):
+        return InputError(
+            f"the AWS SSO session{' of profile ' + profile if profile else ''} has expired "
+            "or was never started",
+            f"run `aws sso login{flag}`",
+        )
+    if isinstance(exc, bx.NoCredentialsError):
+        return InputError(
+            "no AWS credentials found",
+            f"run `aws configure{flag}` (or `aws sso login{flag}` for IAM Identity Center), "
+            "or pick a configured profile with --profile / AWS_PROFILE",
+        )
+    if isinstance(exc, bx.PartialCredentialsError):
+        return InputError(
+            f"incomplete AWS credentials: {one_line(str(exc), 200)}",
+            f"run `aws configure{flag}` to set both the access key id and the secret key",
+        )
+    if isinstance(exc, bx.CredentialRetrievalError):
+        return InputError(
+            f"AWS credentials could not be obtained: {one_line(str(exc), 200)}",
+            f"check the credential_process / role settings of the profile, or run "
+            f"`aws configure{flag}`",
+        )
+    if isinstance(
+        exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ConnectionClosedError)
+    ):
+        local = local_endpoint()
+        if local:
+            return InputError(
+                f"no sandbox answers at {local} (AWS_ENDPOINT_URL)",
+                "start it with `prism sandbox start`, or unset AWS_ENDPOINT_URL to use AWS",
+            )
+        url = getattr(exc, "kwargs", {}).get("endpoint_url") or "the AWS endpoint"
+        return InputError(
+            f"cannot reach {url}",
+            "check your network connection and proxy settings, and the region",
+        )
+    code = error_code(exc)
+    if code in EXPIRED_CODES:
+        return InputError(
+            f"your AWS credentials have expired ({code})",
+            f"run `aws sso login{flag}` if you use IAM Identity Center, else refresh the "
+            f"temporary credentials (or `aws configure{flag}`)",
+        )
+    if code in REJECTED_CODES:
+        return InputError(
+            f"AWS rejected the credentials ({code})",
+            f"check them with `aws sts get-caller-identity{flag}`, then `aws configure{flag}`",
+        )
+    return None
+
+
+def problem_text(exc: BaseException) -> str:
+    """One line for a warning: the setup error's advice when it is one, else the AWS error."""
+    setup = setup_error(exc)
+    return str(setup) if setup is not None else error_message(exc)
+
+
+def check_local_endpoint(timeout: float = 2.0) -> None:
+    """Refuse at once when ``AWS_ENDPOINT_URL`` names a local sandbox that is not running
+    (instead of retrying connections for a minute)."""
+    local = local_endpoint()
+    if not local:
+        return
+    parts = urlsplit(local)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout):
+            pass
+    except OSError:
+        raise InputError(
+            f"no sandbox answers at {local} (AWS_ENDPOINT_URL)",
+            "start it with `prism sandbox start`, or unset AWS_ENDPOINT_URL to use AWS",
+        ) from None
+
+
 class AwsClients:
     """Thread-safe cache of boto3 clients per (service, region)."""
 
-    def __init__(self, default_region: str | None = None, max_attempts: int = 8) -> None:
+    def __init__(
+        self,
+        default_region: str | None = None,
+        max_attempts: int = 8,
+        profile: str | None = None,
+    ) -> None:
         self._default_region = default_region
         self._max_attempts = max_attempts
+        self.profile = profile or None
         self._session: Any = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
@@ -55,20 +196,37 @@ class AwsClients:
         with self._lock:
             if self._session is None:
                 import boto3
+                from botocore.exceptions import ProfileNotFound
 
-                self._session = boto3.session.Session()
+                check_local_endpoint()
+                try:
+                    self._session = boto3.session.Session(profile_name=self.profile)
+                except ProfileNotFound as exc:
+                    raise setup_error(exc, self.profile) from None
             return self._session
 
     @property
     def region(self) -> str:
-        """The region given with ``--region``, else the AWS configuration's."""
-        region = self._default_region or self.session.region_name
+        """``--region``, else ``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else the
+        profile's ``region`` (the AWS CLI v2's order); checked against botocore's data."""
+        from prism_core.validation import region_name
+
+        if self._default_region:
+            return region_name(self._default_region, "--region")
+        for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            value = os.environ.get(variable, "").strip()
+            if value:
+                return region_name(value, variable)
+        region = self.session.region_name
         if not region:
+            flag = _profile_hint(self.profile)
             raise InputError(
                 "no AWS region configured",
-                "pass --region REGION or set AWS_REGION (or a region in your AWS profile)",
+                f"pass --region REGION, set AWS_REGION, or run "
+                f"`aws configure set region REGION{flag}`",
             )
-        return region
+        where = f"the region of AWS profile {self.profile or 'default'}"
+        return region_name(region, where)
 
     def client(self, service: str, region: str | None = None) -> Any:
         """A client for ``service`` in ``region`` with bounded standard retries."""

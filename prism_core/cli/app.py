@@ -18,6 +18,7 @@ from cement.ext.ext_yaml import YamlConfigHandler
 from prism_core.aws.clients import one_line
 from prism_core.cli.commands.base import Base
 from prism_core.cli.commands.demo import Demo
+from prism_core.cli.commands.iam_policy import IamPolicy
 from prism_core.cli.commands.instances import Instances
 from prism_core.cli.commands.launch import Launch
 from prism_core.cli.commands.plugin_commands import CORE_COMMANDS, command_controllers
@@ -89,6 +90,7 @@ class PrismApp(App):
             Ami,
             Launch,
             Instances,
+            IamPolicy,
             Templates,
             Demo,
             SandboxController,
@@ -218,8 +220,25 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
+        setup = _aws_setup_error(app, exc)
+        if setup is not None:
+            if app.changes_started:
+                _report(f"{setup}; then finish with `prism save --resume` if a save was cut short")
+                return EXIT_FAILURE
+            _report(str(setup))
+            return setup.exit_code
         _report(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
         return EXIT_FAILURE
+
+
+def _aws_setup_error(app: PrismApp, exc: Exception) -> PrismError | None:
+    """A one-line error for credentials, profiles and endpoints (``None`` if not one)."""
+    if "botocore" not in sys.modules:
+        return None
+    from prism_core.aws.clients import setup_error
+
+    pargs = getattr(app, "pargs", None)
+    return setup_error(exc, getattr(pargs, "profile", None))
 
 
 def console() -> None:

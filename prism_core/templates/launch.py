@@ -6,6 +6,7 @@ made by :class:`prism_core.aws.clients.AwsClients`.
 
 from __future__ import annotations
 
+import shlex
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,6 +22,7 @@ from prism_core.cli.progress import Progress
 from prism_core.exceptions import InputError, OperationFailed, ValidationFailed
 from prism_core.settings import Settings
 from prism_core.templates.document import instance_types
+from prism_core.templates.launch_access import LaunchAccess, ensure_key_pair
 
 SIZES = ("XS", "S", "M", "L", "XL", "GPU-S", "GPU-M", "GPU-L", "GPU-XL")
 DEFAULT_PORTS = [22]
@@ -123,12 +125,20 @@ def default_vpc(ec2: Any) -> str | None:
     return str(vpcs[0]["VpcId"]) if vpcs else None
 
 
-def ensure_security_group(ec2: Any, template: str, ports: list[int], vpc_id: str | None) -> str:
-    """The security group prism keeps for ``template`` in the VPC, with ``ports`` open.
+def ensure_security_group(
+    ec2: Any,
+    template: str,
+    ports: list[int],
+    vpc_id: str | None,
+    cidrs: list[str] | None = None,
+) -> str:
+    """The security group prism keeps for ``template`` in the VPC, ``ports`` open to ``cidrs``.
 
-    Created on first launch (``prism-<template>``), reused later; missing ingress
-    rules are added, existing ones left alone.
+    Created on first launch (``prism-<template>``), reused later. Only the missing
+    (port, CIDR) rules are added: an existing group is updated, never widened beyond
+    what this launch asks for, and rules it already has are left alone.
     """
+    cidrs = list(cidrs or [])
     name = f"prism-{template}"
     filters = [{"Name": "group-name", "Values": [name]}]
     if vpc_id:
@@ -151,26 +161,44 @@ def ensure_security_group(ec2: Any, template: str, ports: list[int], vpc_id: str
             kwargs["VpcId"] = vpc_id
         group_id = ec2.create_security_group(**kwargs)["GroupId"]
         group = {"GroupId": group_id, "IpPermissions": []}
-    open_ports = {
-        rule.get("FromPort")
-        for rule in group.get("IpPermissions", [])
-        if rule.get("IpProtocol") == "tcp" and rule.get("FromPort") == rule.get("ToPort")
-    }
-    missing = [p for p in ports if p not in open_ports]
-    if missing:
-        ec2.authorize_security_group_ingress(
-            GroupId=group["GroupId"],
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": p,
-                    "ToPort": p,
-                    "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": f"prism {template}"}],
-                }
-                for p in missing
-            ],
-        )
+    present: set[tuple[int, str]] = set()
+    for rule in group.get("IpPermissions", []):
+        if rule.get("IpProtocol") != "tcp" or rule.get("FromPort") != rule.get("ToPort"):
+            continue
+        port = int(rule.get("FromPort") or 0)
+        present.update((port, r.get("CidrIp", "")) for r in rule.get("IpRanges", []))
+        present.update((port, r.get("CidrIpv6", "")) for r in rule.get("Ipv6Ranges", []))
+    permissions = []
+    for port in ports:
+        missing = [c for c in cidrs if (port, c) not in present]
+        if not missing:
+            continue
+        v4 = [c for c in missing if ":" not in c]
+        v6 = [c for c in missing if ":" in c]
+        rule: dict[str, Any] = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
+        if v4:
+            rule["IpRanges"] = [{"CidrIp": c, "Description": f"prism {template}"} for c in v4]
+        if v6:
+            rule["Ipv6Ranges"] = [{"CidrIpv6": c, "Description": f"prism {template}"} for c in v6]
+        permissions.append(rule)
+    if permissions:
+        ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=permissions)
     return str(group["GroupId"])
+
+
+def world_open_rules(ec2: Any, template: str, vpc_id: str | None) -> list[int]:
+    """Ports the template's existing security group opens to the whole internet."""
+    filters = [{"Name": "group-name", "Values": [f"prism-{template}"]}]
+    if vpc_id:
+        filters.append({"Name": "vpc-id", "Values": [vpc_id]})
+    ports = set()
+    for group in ec2.describe_security_groups(Filters=filters)["SecurityGroups"]:
+        for rule in group.get("IpPermissions", []):
+            ranges = [r.get("CidrIp") for r in rule.get("IpRanges", [])]
+            ranges += [r.get("CidrIpv6") for r in rule.get("Ipv6Ranges", [])]
+            if "0.0.0.0/0" in ranges or "::/0" in ranges:
+                ports.add(int(rule.get("FromPort") or 0))
+    return sorted(ports)
 
 
 def launch_tags(doc: dict[str, Any], name: str, version: int, launched_by: str) -> dict[str, str]:
@@ -270,6 +298,8 @@ class LaunchPlan:
     tags: dict[str, str]
     ssh_user: str
     usd_per_hour: float | None
+    #: Key pair, allowed CIDRs, subnet, Spot, instance profile (``launch_access``).
+    access: LaunchAccess | None = None
 
 
 def instance_document(data: dict[str, Any], plan: LaunchPlan, group_id: str) -> dict[str, Any]:
@@ -277,7 +307,13 @@ def instance_document(data: dict[str, Any], plan: LaunchPlan, group_id: str) -> 
     public_ip = data.get("PublicIpAddress")
     private_ip = data.get("PrivateIpAddress")
     address = public_ip or private_ip
-    return {
+    access = plan.access
+    identity = (
+        f"-i {shlex.quote(access.private_key)} "
+        if access and access.key_name and access.private_key
+        else ""
+    )
+    document = {
         "id": data["InstanceId"],
         "name": plan.name,
         "state": data["State"]["Name"],
@@ -292,19 +328,45 @@ def instance_document(data: dict[str, Any], plan: LaunchPlan, group_id: str) -> 
         "private_ip": private_ip,
         "security_group": group_id,
         "ports": plan.ports,
-        "ssh": f"ssh {plan.ssh_user}@{address}" if address else None,
+        "ssh": f"ssh {identity}{plan.ssh_user}@{address}" if address else None,
         "launched": str(data.get("LaunchTime")) if data.get("LaunchTime") else None,
         "estimated_cost_per_hour": plan.usd_per_hour,
         "tags": plan.tags,
+    }
+    if access is not None:
+        document.update(access_document(access, data["InstanceId"], plan.region))
+    return document
+
+
+def access_document(access: LaunchAccess, instance_id: str, region: str) -> dict[str, Any]:
+    """The access fields of a launched instance's document."""
+    return {
+        "allowed_from": access.cidrs,
+        "key_name": access.key_name,
+        "private_key": access.private_key if access.key_name else None,
+        "ssm": f"aws ssm start-session --target {instance_id} --region {region}",
+        "spot": access.spot,
+        "subnet": access.subnet_id,
+        "instance_profile": access.instance_profile,
     }
 
 
 def launch(plan: LaunchPlan, ec2: Any, settings: Settings, progress: Progress) -> dict[str, Any]:
     """Create or reuse the security group, run the instance, wait until it runs."""
-    progress.line("start", f"Opening ports {', '.join(map(str, plan.ports))}...")
-    group_id = ensure_security_group(ec2, plan.template, plan.ports, default_vpc(ec2))
+    access = plan.access
+    cidrs = access.cidrs if access else []
+    vpc_id = access.vpc_id if access and access.vpc_id else default_vpc(ec2)
+    kwargs: dict[str, Any] = access.run_kwargs() if access else {}
+    if access is not None and access.import_key_from is not None:
+        progress.line(
+            "start", f"Importing {access.import_key_from} as key pair {access.key_name}..."
+        )
+        ensure_key_pair(ec2, access)
+    progress.line(
+        "start", f"Opening ports {', '.join(map(str, plan.ports))} to {', '.join(cidrs)}..."
+    )
+    group_id = ensure_security_group(ec2, plan.template, plan.ports, vpc_id, cidrs)
     progress.line("start", f"Launching {plan.instance_type} from {plan.image_id}...")
-    kwargs: dict[str, Any] = {}
     mapping = root_mapping(ec2, plan.image_id, plan.root_volume_gb)
     if mapping:
         kwargs["BlockDeviceMappings"] = mapping

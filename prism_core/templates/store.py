@@ -203,7 +203,7 @@ def find(
     cannot be read is a problem, not an error, so local templates still launch.
     Raises a one-line :class:`InputError` naming the places searched when nothing matches.
     """
-    from prism_core.aws.clients import error_message
+    from prism_core.aws.clients import problem_text
 
     name, wanted = parse_ref(ref)
     problems = problems if problems is not None else []
@@ -214,7 +214,7 @@ def find(
     except InputError:
         raise
     except Exception as exc:
-        problems.append(f"registry in {region} not readable: {error_message(exc)}")
+        problems.append(f"registry in {region} not readable: {problem_text(exc)}")
     shipped = builtin(name)
     if shipped is not None:
         candidates.setdefault(shipped.version, shipped)

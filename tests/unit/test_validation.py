@@ -90,3 +90,41 @@ def test_project_ids() -> None:
     assert validation.project_id(None) is None
     with pytest.raises(InputError):
         validation.project_id("has space")
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("us-eats-1", "us-east-1"),
+        ("us-esat-1", "us-east-1"),
+        ("eu-wset-1", "eu-west-1"),
+        ("ap-southeest-2", "ap-southeast-2"),
+        ("eu-north-9", "eu-north-1"),
+    ],
+)
+def test_unknown_regions_are_refused_offline_with_the_closest_known(typo: str, meant: str) -> None:
+    with pytest.raises(InputError, match=f"does not exist.*did you mean {meant}\\?"):
+        validation.region_name(typo)
+
+
+@pytest.mark.parametrize(
+    ("given", "cidrs"),
+    [
+        (["203.0.113.7"], ["203.0.113.7/32"]),
+        (["10.1.2.3/16", "10.1.0.0/16"], ["10.1.0.0/16"]),
+        (["2001:db8::1"], ["2001:db8::1/128"]),
+        (["0.0.0.0/0"], ["0.0.0.0/0"]),
+    ],
+)
+def test_allow_from_is_normalised(given: list[str], cidrs: list[str]) -> None:
+    from prism_core.templates.launch_access import parse_cidrs
+
+    assert parse_cidrs(given) == cidrs
+
+
+@pytest.mark.parametrize("bad", ["10.0.0.300/8", "example.com", "10.0.0.0/33", ""])
+def test_allow_from_refuses_what_is_not_a_cidr(bad: str) -> None:
+    from prism_core.templates.launch_access import parse_cidrs
+
+    with pytest.raises(InputError, match="is not an address or CIDR"):
+        parse_cidrs([bad])

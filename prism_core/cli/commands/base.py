@@ -21,6 +21,8 @@ EPILOG = f"""examples:
     prism save ml-course-prep cs229-environment --copy-to-regions us-east-2,us-west-2
   not sure of the options? on a terminal, just run:
     prism save
+  with a real AWS account: the permissions prism needs, for `aws iam create-policy`:
+    prism iam-policy > prism-policy.json
 
 {EXIT_CODES_HELP}"""
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from cement import Controller, ex
 
+from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.layout import output_width, table
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
-from prism_core.validation import region_name
 
 TEMPLATE_TAG = "prism:template"
 
@@ -91,19 +91,16 @@ class Instances(Controller):
                 {"action": "store_true", "help": "every instance, also those prism did not launch"},
             ),
             (["--region"], {"help": "region to list (default: your AWS configuration)"}),
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],
     )
     def list_instances(self) -> None:
         """``prism list [--all] [--region R]``."""
-        from prism_core.aws.clients import AwsClients
-
         pargs = self.app.pargs
-        if pargs.region:
-            region_name(pargs.region)
-        aws = AwsClients(pargs.region, self.app.settings.max_attempts)
-        region = region_name(aws.region)
+        aws = aws_clients(self.app, pargs.region)
+        region = aws.region
         rows = instance_rows(aws.ec2(region), region, pargs.all)
         text = (
             f"Instances in {region}:\n" + instances_text(rows, output_width())

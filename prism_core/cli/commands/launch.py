@@ -8,9 +8,10 @@ from typing import Any
 
 from cement import Controller, ex
 
+from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import EXIT_CODES_HELP, InputError
-from prism_core.validation import CONTROL, region_name
+from prism_core.validation import CONTROL
 
 SIZES = ("XS", "S", "M", "L", "XL", "GPU-S", "GPU-M", "GPU-L", "GPU-XL")
 
@@ -27,6 +28,15 @@ examples:
   prism launch python-ml earthquake-analysis
   prism launch seismic-ml-env aftershock-prediction --size GPU-L --yes
   prism launch seismic-ml-env@2 old-box --region us-east-2    # NAME@N: an older version
+  prism launch python-ml lab-box --allow-from 10.20.0.0/16 --subnet subnet-0abc12345def67890
+  prism launch python-ml cheap-box --spot --key-name my-laptop
+
+reaching the instance:
+  ports open only to your own public address (/32, asked from checkip.amazonaws.com;
+  `prism.checkip_url` or PRISM_CHECKIP_URL changes the service), or to --allow-from
+  CIDRs; 0.0.0.0/0 only when you pass it. Without --key-name prism imports
+  ~/.ssh/id_ed25519.pub (else id_rsa.pub) once as key pair prism-<user>; with no key at
+  all it prints the `aws ssm start-session` line instead.
 
 {EXIT_CODES_HELP}"""
 
@@ -48,29 +58,39 @@ def launch_text(doc: dict[str, Any]) -> str:
     ]
     if doc.get("estimated_cost_per_hour") is not None:
         lines.append(f"   Estimated cost: ${doc['estimated_cost_per_hour']}/hour")
+    if doc.get("allowed_from"):
+        lines.append(f"   Open to: {', '.join(doc['allowed_from'])}")
     if doc.get("ssh"):
         lines.append(f"   Connect: {doc['ssh']}")
+    if "key_name" in doc and not doc["key_name"]:
+        lines.append(f"   No key pair. Session Manager: {doc['ssm']}")
+        lines.append(
+            "   Next time: `ssh-keygen -t ed25519` (prism imports ~/.ssh/id_ed25519.pub) "
+            "or pass --key-name"
+        )
+    if doc.get("spot"):
+        lines.append("   Spot (one-time): it cannot be stopped; terminate it when done")
     return "\n".join(lines)
 
 
 def run_launch(app: Any) -> int:
     """The ``prism launch`` command body; returns the exit code."""
-    from prism_core.aws.clients import AwsClients
     from prism_core.cli.commands.save import confirm
     from prism_core.cli.progress import Progress
     from prism_core.templates import launch as launching
+    from prism_core.templates import launch_access
     from prism_core.templates import store as template_store
     from prism_core.templates.document import instance_types
 
     pargs = app.pargs
     template_store.parse_ref(pargs.template)
     name = instance_name(pargs.name)
-    if pargs.region:
-        region_name(pargs.region)
+    if pargs.allow_from:
+        launch_access.parse_cidrs(pargs.allow_from)
     settings = app.settings
     progress = Progress(sys.stderr)
-    aws = AwsClients(pargs.region, settings.max_attempts)
-    region = region_name(aws.region)
+    aws = aws_clients(app, pargs.region)
+    region = aws.region
     problems: list[str] = []
     found = template_store.find(
         pargs.template, settings.templates_dir, aws, settings.registry_prefix, region, problems
@@ -112,12 +132,46 @@ def run_launch(app: Any) -> int:
         f"Template {found.name} v{found.version} ({found.source}): {instance_type} "
         f"({arch}) from {plan.image_id} in {region}{cost}",
     )
+    plan.access = _plan_access(app, aws.ec2(region), plan, progress)
     confirm(f"Launch '{name}' ({instance_type}{cost})?", pargs.yes)
     app.changes_started = True
     document = launching.launch(plan, aws.ec2(region), settings, progress)
     document["problems"] = problems
     emit(document, pargs.output, launch_text(document))
     return 0
+
+
+def _plan_access(app: Any, ec2: Any, plan: Any, progress: Any) -> Any:
+    """Check the image, decide key pair, CIDRs, subnet, Spot; print them (reads only)."""
+    from prism_core.templates import launch as launching
+    from prism_core.templates import launch_access
+
+    pargs = app.pargs
+    launch_access.check_image(ec2, plan.image_id, plan.template, plan.version, plan.region)
+    access = launch_access.plan_access(
+        ec2,
+        app.settings,
+        plan.region,
+        plan.ports,
+        allow_from=pargs.allow_from,
+        key_name=pargs.key_name,
+        subnet=pargs.subnet,
+        spot=pargs.spot,
+        instance_profile=pargs.instance_profile,
+    )
+    world = [] if access.warnings else launching.world_open_rules(ec2, plan.template, access.vpc_id)
+    if world:
+        access.warnings.append(
+            f"security group prism-{plan.template} already opens port(s) "
+            f"{', '.join(map(str, world))} to the whole internet (an earlier launch); prism "
+            "adds only your address. Remove the old rule with `aws ec2 "
+            "revoke-security-group-ingress`"
+        )
+    for line in access.plan_lines(plan.ports, plan.region):
+        progress.line("info", line)
+    for warning in access.warnings:
+        progress.line("warn", warning)
+    return access
 
 
 class Launch(Controller):
@@ -132,7 +186,8 @@ class Launch(Controller):
         label="launch",
         help="launch a new instance from a template (saved, shared or built-in)",
         description="Launch an instance from a template: the newest version by default, "
-        "NAME@N for an older one. Opens the template's ports and waits until it runs.",
+        "NAME@N for an older one. Checks its image, opens the template's ports to your own "
+        "address only (or --allow-from), logs in with your SSH key, waits until it runs.",
         epilog=LAUNCH_EPILOG,
         formatter_class=RawDescriptionHelpFormatter,
         arguments=[
@@ -140,6 +195,36 @@ class Launch(Controller):
             (["name"], {"help": "Name tag of the new instance"}),
             (["--size"], {"choices": SIZES, "help": "instance size (see below)"}),
             (["--region"], {"help": "region to launch in (default: your AWS configuration)"}),
+            PROFILE_ARGUMENT,
+            (
+                ["--key-name"],
+                {
+                    "metavar": "NAME",
+                    "help": "EC2 key pair to log in with (default: prism-<user>, imported "
+                    "once from ~/.ssh/id_ed25519.pub or id_rsa.pub)",
+                },
+            ),
+            (
+                ["--allow-from"],
+                {
+                    "action": "append",
+                    "metavar": "CIDR",
+                    "help": "open the ports to this address or CIDR instead of your own "
+                    "public address (repeatable; 0.0.0.0/0 only if you mean the world)",
+                },
+            ),
+            (["--subnet"], {"metavar": "ID", "help": "subnet to launch in (its VPC is used)"}),
+            (
+                ["--spot"],
+                {
+                    "action": "store_true",
+                    "help": "one-time Spot instance: cheaper, can be reclaimed, cannot be stopped",
+                },
+            ),
+            (
+                ["--instance-profile"],
+                {"metavar": "NAME", "help": "IAM instance profile for the instance (e.g. for SSM)"},
+            ),
             (
                 ["-y", "--yes"],
                 {"action": "store_true", "help": "do not ask (required without a terminal)"},
@@ -149,5 +234,5 @@ class Launch(Controller):
         ],
     )
     def launch(self) -> None:
-        """``prism launch TEMPLATE NAME [--size S] [--region R] [--yes]``."""
+        """``prism launch TEMPLATE NAME [--size S] [--region R] [--yes] [access options]``."""
         self.app.exit_code = run_launch(self.app)

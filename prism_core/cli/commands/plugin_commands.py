@@ -11,7 +11,18 @@ from prism_core.plugin_api import Command
 
 #: Command names prism owns (and those the contract promises), which plugins may not take.
 CORE_COMMANDS = frozenset(
-    {"save", "ami", "plugins", "launch", "demo", "help", "list", "templates", "sandbox"}
+    {
+        "save",
+        "ami",
+        "plugins",
+        "launch",
+        "demo",
+        "help",
+        "list",
+        "templates",
+        "sandbox",
+        "iam-policy",
+    }
 )
 
 

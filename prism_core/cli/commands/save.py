@@ -10,6 +10,7 @@ from cement import Controller, ex
 
 from prism_core.aws.clients import AwsClients
 from prism_core.aws.ec2 import describe_instance
+from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.cli.progress import Progress, format_duration, wants_emoji
 from prism_core.cli.prompts import confirm, stdin_is_terminal
@@ -25,7 +26,6 @@ from prism_core.save.journal import Journal, running_elsewhere, unfinished
 from prism_core.save.pipeline import SaveOptions, SaveOutcome, execute, plan_save, preflight
 from prism_core.save.plan import estimate_storage, plan_lines, show_plan, will_stop
 from prism_core.save.request import SaveRequest
-from prism_core.validation import region_name
 
 SAVE_EPILOG = f"""examples:
   keep your own environment:
@@ -72,6 +72,7 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
         },
     ),
     (["--region"], {"help": "region of the instance (default: your AWS configuration)"}),
+    PROFILE_ARGUMENT,
     (
         ["--no-reboot"],
         {"action": "store_true", "help": "image the running instance without stopping it"},
@@ -166,11 +167,9 @@ def run_save(app: Any) -> int:
         return run_resume(app)
     if pargs.abort:
         return run_abort(app)
-    if pargs.region:
-        region_name(pargs.region)
     settings = app.settings
     progress = Progress(sys.stderr)
-    aws = AwsClients(pargs.region, settings.max_attempts)
+    aws = aws_clients(app, pargs.region)
     copy_to_regions = pargs.copy_to_regions
     if copy_to_regions is None:
         copy_to_regions = settings.default_copy_regions
@@ -273,7 +272,7 @@ def _interrupted_saves(app: Any, verb: str, progress: Progress) -> list[SaveCont
     contexts = []
     for journal in journals:
         request = SaveRequest.from_dict(journal.state.request)
-        aws = AwsClients(request.region, settings.max_attempts)
+        aws = AwsClients(request.region, settings.max_attempts, profile=app.pargs.profile)
         instance = describe_instance(aws.ec2(request.region), request.instance_id, request.region)
         contexts.append(
             SaveContext(

@@ -8,9 +8,10 @@ from typing import Any
 
 from cement import Controller, ex
 
+from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import EXIT_OK, EXIT_PARTIAL, InputError
-from prism_core.validation import region_name, template_name
+from prism_core.validation import template_name
 
 REGION_ARGUMENT = (
     ["--region"],
@@ -29,13 +30,8 @@ def warn(problems: list[str]) -> None:
 
 
 def _aws(app: Any) -> tuple[Any, str]:
-    from prism_core.aws.clients import AwsClients
-
-    region = app.pargs.region
-    if region:
-        region_name(region)
-    aws = AwsClients(region, app.settings.max_attempts)
-    return aws, region_name(aws.region)
+    aws = aws_clients(app, app.pargs.region)
+    return aws, aws.region
 
 
 def _amis_text(doc: dict[str, Any]) -> str:
@@ -80,6 +76,7 @@ class Templates(Controller):
                 },
             ),
             REGION_ARGUMENT,
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],
@@ -92,14 +89,16 @@ class Templates(Controller):
         listing = store.Listing()
         store.local_templates(settings.templates_dir, listing)
         notes: list[str] = []
-        if not pargs.local and (pargs.region or store.aws_configured()):
-            from prism_core.aws.clients import error_message
+        if not pargs.local and (pargs.region or pargs.profile or store.aws_configured()):
+            from prism_core.aws.clients import problem_text
 
             aws, region = _aws(self.app)
             try:
                 store.registry_templates(aws, settings.registry_prefix, region, listing)
+            except InputError:  # an unknown --profile, a stopped sandbox: say so, exit 2
+                raise
             except Exception as exc:
-                listing.problems.append(f"registry in {region} not readable: {error_message(exc)}")
+                listing.problems.append(f"registry in {region} not readable: {problem_text(exc)}")
         elif not pargs.local:
             notes.append("registry not searched: no AWS configuration found")
         store.builtin_templates(listing)
@@ -139,6 +138,7 @@ class Templates(Controller):
         arguments=[
             (["name"], {"help": "template name"}),
             REGION_ARGUMENT,
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],
@@ -161,8 +161,8 @@ class Templates(Controller):
 
         for version, item in store.local_versions(settings.templates_dir, name, problems).items():
             add(version, item)
-        if pargs.region or store.aws_configured():
-            from prism_core.aws.clients import error_message
+        if pargs.region or pargs.profile or store.aws_configured():
+            from prism_core.aws.clients import problem_text
 
             aws, region = _aws(self.app)
             try:
@@ -170,8 +170,10 @@ class Templates(Controller):
                     aws, settings.registry_prefix, region, name, problems
                 ).items():
                     add(version, item)
+            except InputError:
+                raise
             except Exception as exc:
-                problems.append(f"registry in {region} not readable: {error_message(exc)}")
+                problems.append(f"registry in {region} not readable: {problem_text(exc)}")
         shipped = store.builtin(name)
         if shipped is not None:
             add(shipped.version, shipped)
@@ -221,6 +223,7 @@ class Templates(Controller):
                 },
             ),
             REGION_ARGUMENT,
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],
@@ -281,6 +284,10 @@ class Templates(Controller):
         amis = launching.resolve_amis(doc, region, aws.client("ssm", region) if has_ssm else None)
         if not amis:
             raise launching.no_copy_error(doc, region)
+        from prism_core.templates.launch_access import check_image
+
+        for image_id in sorted(set(amis.values())):
+            check_image(aws.ec2(region), image_id, str(doc["name"]), doc.get("version"), region)
         progress = Progress(sys.stderr)
         self.app.changes_started = True
         for arch, image_id in sorted(amis.items()):
@@ -303,6 +310,7 @@ class Templates(Controller):
             ),
             YES_ARGUMENT,
             REGION_ARGUMENT,
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],
@@ -371,6 +379,7 @@ class Templates(Controller):
             ),
             YES_ARGUMENT,
             REGION_ARGUMENT,
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],

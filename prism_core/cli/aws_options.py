@@ -1,0 +1,30 @@
+"""The AWS options every command that talks to AWS shares: ``--profile`` (and the
+clients built from it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROFILE_ARGUMENT = (
+    ["--profile"],
+    {
+        "metavar": "NAME",
+        "help": "AWS profile from your AWS config/credentials files (default: AWS_PROFILE, "
+        "else 'default')",
+    },
+)
+
+
+def aws_clients(app: Any, region: str | None = None) -> Any:
+    """:class:`AwsClients` for this command's ``--profile`` and ``region``.
+
+    ``region`` (``--region``) is checked offline first; without it the AWS
+    configuration's region is used (see :class:`AwsClients.region`).
+    """
+    from prism_core.aws.clients import AwsClients
+    from prism_core.validation import region_name
+
+    if region:
+        region_name(region)
+    profile = getattr(app.pargs, "profile", None)
+    return AwsClients(region, app.settings.max_attempts, profile=profile)

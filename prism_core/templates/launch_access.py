@@ -1,0 +1,359 @@
+"""Who can reach a launched instance, and whether its image can be launched at all.
+
+Decided before anything changes (all reads): the key pair (``--key-name``, or one named
+after the user imported once from ``~/.ssh``), the addresses the ports open to (the
+caller's own ``/32``, found as Packer does, or ``--allow-from``), the subnet and its VPC,
+Spot and the instance profile, and the check that the template's AMI exists in the
+region and is visible to this account. :func:`ensure_key_pair` is the one change made
+here (after confirmation): importing the user's public key.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import ipaddress
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prism_core import __version__
+from prism_core.aws.clients import error_code, error_message, local_endpoint
+from prism_core.exceptions import InputError
+from prism_core.settings import DEFAULT_CHECKIP_URL, Settings
+
+#: Public keys looked for in ``~/.ssh``, in this order.
+PUBLIC_KEYS = ("id_ed25519.pub", "id_rsa.pub")
+MAX_PUBLIC_KEY_BYTES = 16 * 1024
+CHECKIP_TIMEOUT_SECONDS = 5.0
+MAX_CHECKIP_BYTES = 128
+WORLD = ("0.0.0.0/0", "::/0")
+KEY_NAME = re.compile(r"^[\x20-\x7e]{1,255}$")
+INSTANCE_PROFILE = re.compile(r"^[\w+=,.@-]{1,128}$")
+SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+PUBLIC_KEY_LINE = re.compile(r"^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/=]{40,}( .*)?$")
+
+
+@dataclass
+class LaunchAccess:
+    """The access decisions of one launch (see the module docstring)."""
+
+    cidrs: list[str]
+    cidr_source: str  # "--allow-from", "sandbox" or the checkip URL
+    key_name: str | None = None
+    private_key: str | None = None  # path for ``ssh -i``
+    import_key_from: Path | None = None  # public key to import before RunInstances
+    subnet_id: str | None = None
+    vpc_id: str | None = None
+    spot: bool = False
+    instance_profile: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def run_kwargs(self) -> dict[str, Any]:
+        """The RunInstances arguments these decisions add."""
+        kwargs: dict[str, Any] = {}
+        if self.key_name:
+            kwargs["KeyName"] = self.key_name
+        if self.subnet_id:
+            kwargs["SubnetId"] = self.subnet_id
+        if self.spot:
+            kwargs["InstanceMarketOptions"] = {
+                "MarketType": "spot",
+                "SpotOptions": {
+                    "SpotInstanceType": "one-time",
+                    "InstanceInterruptionBehavior": "terminate",
+                },
+            }
+        if self.instance_profile:
+            kwargs["IamInstanceProfile"] = {"Name": self.instance_profile}
+        return kwargs
+
+    def plan_lines(self, ports: list[int], region: str) -> list[str]:
+        """What the plan says about reaching the instance (before confirmation)."""
+        lines = [f"Ports {', '.join(map(str, ports))} open to {', '.join(self.cidrs)} only"]
+        if self.key_name and self.import_key_from:
+            lines.append(
+                f"Key pair {self.key_name}: imported once from {self.import_key_from} "
+                f"(ssh -i {self.private_key})"
+            )
+        elif self.key_name:
+            lines.append(f"Key pair {self.key_name} (ssh -i {self.private_key})")
+        else:
+            lines.append(
+                "No key pair: no ~/.ssh/id_ed25519.pub or id_rsa.pub. Reach the instance with "
+                f"`aws ssm start-session --target INSTANCE-ID --region {region}` (needs the SSM "
+                "agent and an --instance-profile with AmazonSSMManagedInstanceCore); next time "
+                "run `ssh-keygen -t ed25519` first, or pass --key-name"
+            )
+        if self.spot:
+            lines.append(
+                "Spot: a one-time Spot request; the instance cannot be stopped (EC2 may "
+                "reclaim it), and cannot be saved with `prism save --stop`"
+            )
+        if self.subnet_id:
+            lines.append(f"Subnet {self.subnet_id} (VPC {self.vpc_id})")
+        if self.instance_profile:
+            lines.append(f"Instance profile {self.instance_profile}")
+        return lines
+
+
+# -- ingress -------------------------------------------------------------------------------
+def parse_cidrs(values: list[str]) -> list[str]:
+    """Normalise ``--allow-from`` values; one-line error for anything not a CIDR."""
+    cidrs: list[str] = []
+    for value in values:
+        text = value.strip()
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            shown = text.encode("unicode_escape").decode("ascii")[:60]
+            raise InputError(
+                f"--allow-from {shown!r} is not an address or CIDR",
+                "use e.g. --allow-from 203.0.113.7/32 or --allow-from 10.0.0.0/16",
+            ) from None
+        if "/" not in text:
+            network = ipaddress.ip_network(f"{text}/{network.max_prefixlen}")
+        if str(network) not in cidrs:
+            cidrs.append(str(network))
+    return cidrs
+
+
+def caller_address(url: str, timeout: float = CHECKIP_TIMEOUT_SECONDS) -> str:
+    """The caller's public IP address as ``url`` (a checkip service) answers it.
+
+    Bounded in time and size; the answer must be one IP address.
+    """
+    request = urllib.request.Request(url, headers={"User-Agent": f"prism/{__version__}"})
+    hint = "pass --allow-from CIDR with your address (e.g. --allow-from 203.0.113.7/32)"
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            body = response.read(MAX_CHECKIP_BYTES + 1)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise InputError(
+            f"could not find your public IP address from {url} ({reason}); nothing was created",
+            hint,
+        ) from None
+    text = body.decode("ascii", errors="replace").strip()
+    try:
+        if len(body) > MAX_CHECKIP_BYTES:
+            raise ValueError("answer too long")
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise InputError(f"{url} did not answer an IP address; nothing was created", hint) from None
+    return str(address)
+
+
+def allowed_cidrs(allow_from: list[str] | None, settings: Settings) -> tuple[list[str], str]:
+    """The CIDRs the template's ports open to, and where they came from.
+
+    ``--allow-from`` wins; else a configured ``checkip_url`` is asked; else a loopback
+    sandbox endpoint means ``127.0.0.1/32``; else ``https://checkip.amazonaws.com``.
+    """
+    if allow_from:
+        return parse_cidrs(allow_from), "--allow-from"
+    if settings.checkip_url == DEFAULT_CHECKIP_URL and local_endpoint():
+        return ["127.0.0.1/32"], "sandbox"
+    address = caller_address(settings.checkip_url)
+    suffix = "/32" if ipaddress.ip_address(address).version == 4 else "/128"
+    return [address + suffix], settings.checkip_url
+
+
+def world_warning(cidrs: list[str], ports: list[int]) -> str | None:
+    """The plan's warning when a port opens to the whole internet."""
+    open_to = [c for c in cidrs if c in WORLD]
+    if not open_to:
+        return None
+    return (
+        f"ports {', '.join(map(str, ports))} will be open to the whole internet "
+        f"({', '.join(open_to)}), as --allow-from asks"
+    )
+
+
+# -- key pair ------------------------------------------------------------------------------
+def default_key_name() -> str:
+    """``prism-<user>``: the key pair prism imports for this user."""
+    user = re.sub(r"[^A-Za-z0-9_.-]", "-", getpass.getuser() or "user")[:64]
+    return f"prism-{user}"
+
+
+def local_public_key(home: Path | None = None) -> Path | None:
+    """``~/.ssh/id_ed25519.pub``, else ``~/.ssh/id_rsa.pub``, else ``None``."""
+    ssh = (home or Path.home()) / ".ssh"
+    for name in PUBLIC_KEYS:
+        path = ssh / name
+        if path.is_file():
+            return path
+    return None
+
+
+def read_public_key(path: Path) -> str:
+    """The public key line of ``path`` (bounded; must look like an OpenSSH public key)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_PUBLIC_KEY_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}", "pass --key-name") from None
+    line = data[:MAX_PUBLIC_KEY_BYTES].decode("ascii", errors="replace").strip()
+    if len(data) > MAX_PUBLIC_KEY_BYTES or not PUBLIC_KEY_LINE.fullmatch(line):
+        raise InputError(
+            f"{path} is not an OpenSSH public key",
+            "regenerate it with `ssh-keygen -t ed25519`, or pass --key-name",
+        )
+    return line
+
+
+def _key_body(line: str) -> str:
+    return " ".join(line.split()[:2])
+
+
+def _existing_key(ec2: Any, name: str) -> dict[str, Any] | None:
+    try:
+        pairs = ec2.describe_key_pairs(KeyNames=[name], IncludePublicKey=True)["KeyPairs"]
+    except Exception as exc:
+        if error_code(exc) == "InvalidKeyPair.NotFound":
+            return None
+        raise
+    return dict(pairs[0]) if pairs else None
+
+
+def choose_key(
+    ec2: Any, key_name: str | None, region: str
+) -> tuple[str | None, str | None, Path | None]:
+    """(key pair name, private key path, public key to import) for this launch."""
+    home = Path.home()
+    if key_name:
+        if not KEY_NAME.fullmatch(key_name):
+            raise InputError(f"invalid --key-name {key_name[:40]!r}", "use 1-255 ASCII characters")
+        if _existing_key(ec2, key_name) is None:
+            raise InputError(
+                f"key pair {key_name!r} does not exist in {region}",
+                f"import it with `aws ec2 import-key-pair --region {region} --key-name "
+                f"{key_name} --public-key-material fileb://~/.ssh/id_ed25519.pub`, or leave "
+                "out --key-name and prism imports your ~/.ssh key",
+            )
+        candidates = [home / ".ssh" / f"{key_name}.pem", home / ".ssh" / key_name]
+        private = next((p for p in candidates if p.is_file()), candidates[0])
+        return key_name, str(private), None
+    public = local_public_key(home)
+    if public is None:
+        return None, None, None
+    line = read_public_key(public)
+    private = str(public.with_suffix(""))
+    base = default_key_name()
+    digest = hashlib.sha256(_key_body(line).encode()).hexdigest()[:8]
+    for name in (base, f"{base}-{digest}"):
+        existing = _existing_key(ec2, name)
+        if existing is None:
+            return name, private, public
+        stored = existing.get("PublicKey")
+        if not stored or _key_body(stored) == _key_body(line):
+            return name, private, None
+    raise InputError(
+        f"key pairs {base} and {base}-{digest} hold other public keys than {public}",
+        "pass --key-name with a key pair you hold the private key of",
+    )
+
+
+def ensure_key_pair(ec2: Any, access: LaunchAccess) -> None:
+    """Import the user's public key as ``access.key_name`` (once; tagged as prism's)."""
+    if not access.key_name or access.import_key_from is None:
+        return
+    material = read_public_key(access.import_key_from).encode()
+    try:
+        ec2.import_key_pair(
+            KeyName=access.key_name,
+            PublicKeyMaterial=material,
+            TagSpecifications=[
+                {
+                    "ResourceType": "key-pair",
+                    "Tags": [{"Key": "prism:key-of", "Value": getpass.getuser() or "user"}],
+                }
+            ],
+        )
+    except Exception as exc:
+        if error_code(exc) != "InvalidKeyPair.Duplicate":  # imported by a concurrent launch
+            raise InputError(
+                f"could not import {access.import_key_from} as key pair {access.key_name}: "
+                f"{error_message(exc)}",
+                "pass --key-name with an existing key pair",
+            ) from None
+
+
+# -- subnet, image ---------------------------------------------------------------------------
+def subnet_vpc(ec2: Any, subnet_id: str, region: str) -> str:
+    """The VPC of ``--subnet`` (one-line error if it is not in the region)."""
+    if not SUBNET_ID.fullmatch(subnet_id):
+        raise InputError(f"--subnet {subnet_id[:40]!r} is not a subnet id", "use subnet-...")
+    try:
+        subnets = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
+    except Exception as exc:
+        if error_code(exc) != "InvalidSubnetID.NotFound":
+            raise
+        subnets = []
+    if not subnets:
+        raise InputError(
+            f"subnet {subnet_id} does not exist in {region}",
+            f"list them with `aws ec2 describe-subnets --region {region}`",
+        )
+    return str(subnets[0]["VpcId"])
+
+
+def check_image(
+    ec2: Any, image_id: str, template: str, version: int | str | None, region: str
+) -> dict[str, Any]:
+    """The template's AMI record; one-line error unless it is there and ``available``."""
+    where = f"template {template} v{version}: its image {image_id} in {region}"
+    hint = (
+        f"launch another version (see `prism templates history {template}`) or save the "
+        "template again"
+    )
+    try:
+        images = ec2.describe_images(ImageIds=[image_id])["Images"]
+    except Exception as exc:
+        if error_code(exc) not in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
+            raise
+        images = []
+    if not images or images[0].get("State") in ("deregistered", "disabled"):
+        raise InputError(
+            f"{where} does not exist, was deregistered, or is not shared with this account",
+            hint,
+        )
+    state = images[0].get("State")
+    if state != "available":
+        raise InputError(f"{where} is {state}", "wait until it is available, then try again")
+    return dict(images[0])
+
+
+def plan_access(
+    ec2: Any,
+    settings: Settings,
+    region: str,
+    ports: list[int],
+    *,
+    allow_from: list[str] | None = None,
+    key_name: str | None = None,
+    subnet: str | None = None,
+    spot: bool = False,
+    instance_profile: str | None = None,
+) -> LaunchAccess:
+    """Every access decision of a launch (reads only; refuses before anything changes)."""
+    if instance_profile is not None and not INSTANCE_PROFILE.fullmatch(instance_profile):
+        raise InputError(
+            f"invalid --instance-profile {instance_profile[:40]!r}",
+            "give the instance profile's name (1-128 of letters, digits and +=,.@_-)",
+        )
+    cidrs, source = allowed_cidrs(allow_from, settings)
+    access = LaunchAccess(cidrs=cidrs, cidr_source=source, spot=spot)
+    access.instance_profile = instance_profile
+    if subnet:
+        access.subnet_id = subnet
+        access.vpc_id = subnet_vpc(ec2, subnet, region)
+    access.key_name, access.private_key, access.import_key_from = choose_key(ec2, key_name, region)
+    warning = world_warning(cidrs, ports)
+    if warning:
+        access.warnings.append(warning)
+    return access

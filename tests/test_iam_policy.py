@@ -1,0 +1,131 @@
+"""`prism iam-policy`: exactly the actions prism calls, no more, no fewer.
+
+The sandbox records every request whose User-Agent says ``prism/``. One workflow below
+runs every kind of save (copies, sharing, public, --validate, encrypted copies with a
+configured KMS key, a refused Spot save, a resumed and an aborted save), launches (key
+import, --subnet, --spot, --instance-profile, a built-in template), `prism list` and the
+template commands, then compares what was sent with the policy both ways. Every other
+test checks the first direction too (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from test_launch_access import ssh_key
+from test_plugins import _raiser
+
+from prism_core.aws.iam_policy import USES, actions, policy
+from prism_core.testing import EXTRA_PLUGINS
+
+
+def test_policy_document_is_valid_for_create_policy(run_prism):
+    for use in (*USES, "all"):
+        result = run_prism("iam-policy", "--for", use)
+        assert result.exit_code == 0, result.stderr
+        document = json.loads(result.stdout)
+        assert document["Version"] == "2012-10-17"
+        sids = [s["Sid"] for s in document["Statement"]]
+        assert len(sids) == len(set(sids)) and all(s.isalnum() for s in sids)
+        granted = set()
+        for statement in document["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert statement["Action"] and statement["Resource"]
+            granted.update(statement["Action"])
+        assert granted == actions(use, kind=None)
+        assert len(result.stdout) < 6144  # IAM's managed-policy size limit
+    scoped = json.loads(run_prism("iam-policy", "--for", "templates").stdout)
+    registry = next(s for s in scoped["Statement"] if s["Sid"] == "PrismRegistry")
+    assert registry["Resource"] == "arn:aws:ssm:*:*:parameter/prism/*"
+    tagging = policy("launch")["Statement"]
+    on_create = next(s for s in tagging if s["Sid"] == "PrismTagOnCreate")
+    assert "RunInstances" in on_create["Condition"]["StringEquals"]["ec2:CreateAction"]
+    assert "ec2:StopInstances" not in actions("launch")
+    assert "ec2:ImportKeyPair" not in actions("save")
+
+
+def test_policy_follows_the_configured_registry_prefix(prism_sandbox, run_prism):
+    home = Path(os.environ["PRISM_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yml").write_text("prism:\n  registry_prefix: /research/prism/\n")
+    document = json.loads(run_prism("iam-policy", "--partition", "aws-us-gov").stdout)
+    registry = next(s for s in document["Statement"] if s["Sid"] == "PrismRegistry")
+    assert registry["Resource"] == "arn:aws-us-gov:ssm:*:*:parameter/research/prism/*"
+
+
+def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
+    import boto3
+
+    sent: dict[str, set[str]] = {use: set() for use in USES}
+
+    def phase(use: str, *args: str, codes: tuple[int, ...] = (0,)):
+        prism_sandbox.faults.clear_calls()
+        result = run_prism(*args)
+        assert result.exit_code in codes, (args, result.stderr)
+        sent[use] |= prism_sandbox.faults.prism_actions()
+        return result
+
+    ssh_key(Path(os.environ["HOME"]))
+    key = boto3.client("kms", region_name="us-east-2").create_key()["KeyMetadata"]["Arn"]
+    home = Path(os.environ["PRISM_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yml").write_text(f"prism:\n  kms_keys:\n    us-east-2: {key}\n")
+    prism_sandbox.create_instance("box", ports=[22, 8888])
+    prism_sandbox.create_instance("secret", encrypted=True)
+    from prism_sandbox.seed import builtin_image_parameters
+
+    prism_sandbox.publish_base_images(builtin_image_parameters(), ["us-east-1"])
+    ec2 = prism_sandbox.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    prism_sandbox.client("iam").create_instance_profile(InstanceProfileName="research")
+    stop = ["--stop"] if "--stop" in run_prism("save", "--help").stdout else []
+
+    # saves
+    phase(
+        "save", "save", "box", "env1", "--copy-to-regions", "us-east-2", "--public",
+        "--share-with", "111122223333", "--validate", *stop, "--yes",
+    )  # fmt: skip
+    phase(
+        "save", "save", "secret", "env2", "--copy-to-regions", "us-east-2",
+        "--share-with", "111122223333", "--yes", codes=(0, 2),
+    )  # fmt: skip
+    prism_sandbox.faults.inject(
+        "CopyImage", region="us-east-2", code="InvalidRequest", message="no", status=400
+    )
+    phase("save", "save", "box", "env3", "--copy-to-regions", "us-east-2", "--yes", codes=(3,))
+    phase("save", "save", "--resume", "--yes")
+    EXTRA_PLUGINS.append(("flaky", _raiser("prism_template_render")))
+    try:
+        phase("save", "save", "box", "env4", "--copy-to-regions", "us-east-2", "--yes", codes=(1,))
+    finally:
+        EXTRA_PLUGINS.pop()
+    phase("save", "save", "--abort", "--yes")
+
+    # launches
+    phase("launch", "launch", "env1", "a", "--yes")
+    phase(
+        "launch", "launch", "env1", "b", "--subnet", subnet, "--instance-profile", "research",
+        "--allow-from", "10.0.0.0/8", "--yes",
+    )  # fmt: skip
+    spot = phase("launch", "launch", "env1", "spotty", "--spot", "--yes", "-o", "json").json()
+    phase("launch", "launch", "python-ml", "c", "--yes")
+    phase("launch", "list")
+    phase("save", "save", spot["id"], "never", *stop, "--yes", codes=(2,))  # one-time Spot
+
+    # template commands
+    phase("templates", "templates", "list")
+    phase("templates", "templates", "show", "env1")
+    phase("templates", "templates", "validate", "env1", "--boot")
+    phase("templates", "templates", "prune", "env3", "--keep", "1", "--yes")
+    phase("templates", "templates", "delete", "env2", "--purge", "--yes")
+
+    everything = set().union(*sent.values())
+    missing = everything - actions("all", kind=None)
+    assert not missing, f"called but not granted: {sorted(missing)}"
+    never = actions("all", kind="call") - everything
+    assert not never, f"granted but never called: {sorted(never)}"
+    for use in USES:
+        assert sent[use] <= actions(use), (use, sorted(sent[use] - actions(use)))
