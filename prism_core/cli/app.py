@@ -38,15 +38,17 @@ class SafeYamlConfigHandler(YamlConfigHandler):
         label = "prism_yaml"
 
     def _parse_file(self, file_path: str) -> bool:
-        import yaml
+        from pathlib import Path
 
         from prism_core.exceptions import InputError
+        from prism_core.safe_yaml import load_yaml_bounded
 
-        try:
-            with open(file_path, encoding="utf-8") as handle:
-                content = yaml.safe_load(handle)
-        except (OSError, yaml.YAMLError) as exc:
-            raise InputError(f"config file {file_path} cannot be read: {exc}") from None
+        content = load_yaml_bounded(
+            Path(file_path),
+            what=f"config file {file_path}",
+            max_bytes=256 * 1024,
+            hint="fix or remove it",
+        )
         if content is None:
             return True
         if not isinstance(content, dict) or not all(isinstance(v, dict) for v in content.values()):
@@ -103,6 +105,9 @@ class PrismApp(App):
         debug_argument_options = ["--debug"]
 
     changes_started = False
+    #: What an interrupted command had done, for the Ctrl-C/SIGTERM message
+    #: (``None``: a save, whose instance is back and which ``--resume`` finishes).
+    interrupt_note: str | None = None
     #: Options plugins added to ``prism save`` (set in :meth:`setup`).
     save_options: list[Option] = []
 
@@ -167,7 +172,9 @@ class PrismApp(App):
 
 
 def _report(message: str) -> None:
-    print(f"prism: error: {one_line(message, 1000)}", file=sys.stderr)
+    from prism_core.validation import printable
+
+    print(f"prism: error: {one_line(printable(message), 1000)}", file=sys.stderr)
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
@@ -208,10 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, Terminated) as exc:
         name = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"signal {exc.signum}"
         if app.changes_started:
-            _report(
-                f"interrupted by {name}; the instance was brought back. "
-                "Finish with `prism save --resume`"
+            note = app.interrupt_note or (
+                "the instance was brought back. Finish with `prism save --resume`"
             )
+            _report(f"interrupted by {name}; {note}")
             return EXIT_FAILURE
         _report(f"cancelled by {name}; nothing was changed")
         return EXIT_REFUSED

@@ -56,10 +56,15 @@ class Journal:
     @classmethod
     def load(cls, path: Path) -> Journal:
         """Read a journal file; a damaged one is an input error naming it."""
+        from prism_core.safe_yaml import load_json_bounded
+
+        hint = "move it aside and check the resources it lists by hand"
+        data = load_json_bounded(path, what=f"journal {path}", max_bytes=4 * 1024 * 1024, hint=hint)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
             state = SaveState.from_dict(data)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise InputError(
                 f"journal {path} cannot be read ({exc})",
                 "move it aside and check the resources it lists by hand",
