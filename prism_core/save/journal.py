@@ -83,7 +83,7 @@ def unfinished(directory: Path) -> list[Path]:
 
 def running_elsewhere(state: SaveState) -> bool:
     """Whether another live prism process on this machine is running this save."""
-    if state.status != "running" or not state.pid or state.pid == os.getpid():
+    if state.status not in ("running", "aborting") or not state.pid or state.pid == os.getpid():
         return False
     try:
         os.kill(state.pid, 0)

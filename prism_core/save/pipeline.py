@@ -233,6 +233,40 @@ def release_lock(ctx: SaveContext) -> None:
         ctx.progress.line("warn", f"Could not remove the {LOCK_TAG} tag: {error_message(exc)}")
 
 
+def terminate_boot_instances(ctx: SaveContext) -> tuple[list[str], list[str]]:
+    """Terminate the ``--validate`` instances a killed run left (journaled at launch).
+
+    Only instances tagged ``prism:boot-check`` are terminated. Returns (terminated,
+    problems)."""
+    from prism_core.aws.clients import error_code
+
+    done: list[str] = []
+    problems: list[str] = []
+    for entry in list(ctx.state.boot_instances):
+        region, _, instance_id = entry.partition(":")
+        ec2 = ctx.aws.ec2(region)
+        try:
+            try:
+                answer = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+            except Exception as exc:
+                if error_code(exc) != "InvalidInstanceID.NotFound":
+                    raise
+                answer = []
+            records = [i for r in answer for i in r["Instances"]]
+            tags = {t["Key"]: t["Value"] for r in records for t in r.get("Tags", [])}
+            if records and "prism:boot-check" not in tags:
+                problems.append(f"{entry} is not a prism boot-check instance; left alone")
+            elif records and records[0]["State"]["Name"] not in ("shutting-down", "terminated"):
+                ec2.terminate_instances(InstanceIds=[instance_id])
+                done.append(entry)
+                ctx.progress.line("info", f"Terminated boot-check instance {instance_id}")
+        except Exception as exc:
+            problems.append(f"could not terminate boot-check {entry}: {error_message(exc)}")
+            continue
+        ctx.record(boot_instances=[e for e in ctx.state.boot_instances if e != entry])
+    return done, problems
+
+
 def _image_phase(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
     """Stop, create the image, restart as soon as its snapshots are listed."""
     if "image" in ctx.state.phases_done:
@@ -276,6 +310,8 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     guard = InstanceGuard(ctx)
     set_lock(ctx)
     try:
+        for problem in terminate_boot_instances(ctx)[1]:
+            ctx.progress.line("warn", problem)
         try:
             _image_phase(ctx, hooks, guard)
         except INTERRUPTS:
