@@ -28,7 +28,7 @@ from prism_core.cli.commands.templates import Templates
 from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError, Terminated
 from prism_core.plugin_api import Option
 from prism_core.plugin_manager import PrismPluginManager
-from prism_core.settings import SYSTEM_CONFIG, Settings, user_config_path
+from prism_core.settings import SYSTEM_CONFIG, Settings, pin_prism_home, user_config_path
 
 
 class SafeYamlConfigHandler(YamlConfigHandler):
@@ -120,6 +120,10 @@ class PrismApp(App):
             self.handler.register(controller, force=True)
         for controller in command_controllers(manager.commands(CORE_COMMANDS)):
             self.handler.register(controller)
+        try:  # run every plugin's prism_settings now, so a broken one is known at once
+            manager.settings_declarations()
+        except PrismError:
+            pass  # a clash is reported when the settings are read
         contributed = manager.config_defaults()
         if contributed:
             defaults = {k: dict(v) for k, v in (self._meta.config_defaults or {}).items()}
@@ -198,13 +202,25 @@ def _signals_as_exceptions() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def _lists_plugins_or_help(args: list[str]) -> bool:
+    """``prism plugins``, ``--help`` and ``--version`` work even with a broken plugin."""
+    words = [a for a in args if not a.startswith("-")]
+    return (words[:1] == ["plugins"]) or any(
+        a in ("-h", "--help", "-v", "--version") for a in args
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run prism; return the exit code (the console script exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    pin_prism_home()
     app = PrismApp(argv=args, config_files=[SYSTEM_CONFIG, str(user_config_path())])
     try:
         with _signals_as_exceptions(), app:
+            refusal = app.plugin_manager.broken_error()
+            if refusal is not None and not _lists_plugins_or_help(args):
+                raise refusal
             app.run()
             return int(app.exit_code or 0)
     except PrismError as exc:

@@ -458,6 +458,13 @@ def _run_phase(ctx: SaveContext, hooks: PrismPluginManager, phase: str) -> Any:
     document = hooks.template_render(ctx)
     if document is None:
         raise OperationFailed("no region has a usable image, so no template was written")
+    if not isinstance(document, dict) or document.get("name") != ctx.request.template_name:
+        shown = str(document.get("name") if isinstance(document, dict) else document)[:64]
+        raise OperationFailed(
+            f"the rendered template is named {shown!r}, not {ctx.request.template_name!r}; "
+            "it was not written (it would replace another template)",
+            "fix the prism_template_render plugin (see `prism plugins`)",
+        )
     try:
         path = templates.write(ctx.settings.templates_dir, document)
     except OSError as exc:

@@ -26,6 +26,8 @@ from prism_core.save.journal import Journal, running_elsewhere, unfinished
 from prism_core.save.pipeline import SaveOptions, SaveOutcome, execute, plan_save, preflight
 from prism_core.save.plan import estimate_storage, plan_lines, show_plan, will_stop
 from prism_core.save.request import SaveRequest
+from prism_core.settings import check_writable
+from prism_core.validation import region_name
 
 SAVE_EPILOG = f"""examples:
   keep your own environment:
@@ -210,6 +212,8 @@ def run_save(app: Any) -> int:
         progress.blank()
     if not pargs.yes and not pargs.dry_run and not stdin_is_terminal():
         raise InputError("confirmation needed but stdin is not a terminal", "add --yes")
+    if not pargs.dry_run:
+        check_writable(settings.home)
     ctx = plan_save(options, settings, aws, progress)
     hooks = app.plugin_manager
     preflight(ctx, hooks)
