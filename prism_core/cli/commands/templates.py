@@ -239,7 +239,7 @@ class Templates(Controller):
         is_file = path.suffix in (".yaml", ".yml", ".json") or "/" in target or path.is_file()
         doc: dict[str, Any]
         if is_file:
-            if not path.is_file():
+            if not path.exists() and not path.is_symlink():
                 raise InputError(f"no template file {target}", "give an existing file or a name")
             doc = tpl.load_file(path)
             where = str(path)
