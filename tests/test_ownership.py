@@ -257,3 +257,43 @@ def test_validate_instance_is_terminated_after_kill_9(prism_sandbox, run_prism, 
     assert result.exit_code == 0, result.stdout + result.stderr
     instance_id = booted[0].split(":", 1)[1]
     assert instance_state(instance_id) in ("shutting-down", "terminated")
+
+
+def test_ctrl_c_during_launch_reports_what_the_launch_did(prism_sandbox, run_prism, monkeypatch):
+    import signal
+
+    prism_sandbox.create_instance("box")
+    assert run_prism("save", "box", "env1", "--yes").exit_code == 0
+    prism_sandbox.timings = Timings(start=60.0)  # the new instance stays pending
+    monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "0.1")
+    prism = PrismProcess("launch", "env1", "new-box", "--yes")
+    prism.wait_for("to run...")
+    prism.proc.send_signal(signal.SIGINT)
+    assert prism.finish() == 1, prism.stderr
+    last = prism.stderr.strip().splitlines()[-1]
+    assert "interrupted by Ctrl-C" in last and "new-box (i-" in last, prism.stderr
+    assert "--resume" not in prism.stderr and "Traceback" not in prism.stderr
+
+
+def test_ctrl_c_during_templates_delete_reports_the_delete(prism_sandbox, run_prism, monkeypatch):
+    import signal
+
+    from moto.ec2.models.amis import AmiBackend
+
+    prism_sandbox.create_instance("box")
+    assert run_prism("save", "box", "env1", "--yes").exit_code == 0
+    original = AmiBackend.deregister_image
+
+    def slow(self, *args, **kwargs):
+        time.sleep(5)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AmiBackend, "deregister_image", slow)
+    prism = PrismProcess("templates", "delete", "env1", "--purge", "--yes")
+    prism.wait_for("Delete template env1")
+    time.sleep(1.0)
+    prism.proc.send_signal(signal.SIGINT)
+    assert prism.finish() == 1, prism.stderr
+    last = prism.stderr.strip().splitlines()[-1]
+    assert "interrupted by Ctrl-C" in last and "templates delete env1" in last, prism.stderr
+    assert "--resume" not in prism.stderr and "Traceback" not in prism.stderr
