@@ -123,3 +123,31 @@ def test_relative_prism_home_is_made_absolute_once(box, tmp_path):
     assert done.returncode == 0, done.stderr
     assert (work / "rel-home" / "templates" / "env1.yaml").is_file()
     assert str(work / "rel-home" / "templates" / "env1.yaml") in done.stdout
+
+
+def test_full_prism_home_the_save_goes_on_and_says_what_exists(box):
+    """Every file write fails (RLIMIT_FSIZE makes writes fail like a full disk): the
+    save goes on, the instance is back, and the message lists what was created."""
+    import resource
+    import signal
+
+    def full_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
+
+    env = dict(os.environ, MALLOC_ARENA_MAX="2")
+    done = subprocess.run(
+        [sys.executable, "-m", "prism_core", "save", "box", "env1", "--yes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=full_disk,
+        timeout=120,
+    )
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr + done.stdout
+    assert instance_state(box) == "running"
+    (image,) = own_images()
+    assert "could not be written" in done.stdout
+    assert f"us-east-1: {image['ImageId']}" in done.stdout

@@ -37,11 +37,23 @@ class Journal:
         self.path = directory / f"{state.save_id}.json"
         self.state = state
         self._lock = threading.RLock()
+        #: Why the last write failed (a full disk, a quota), or ``None`` once it works.
+        self.write_error: str | None = None
 
     def write(self) -> None:
-        """Write the current state; called before the next step starts."""
+        """Write the current state; called before the next step starts.
+
+        A write that fails (a full disk, a quota) does not stop the save: the instance
+        must come back whatever happens. The state stays in memory, every later write
+        tries again, and :attr:`write_error` says why for the closing message.
+        """
         with self._lock:
-            write_private_atomic(self.path, json.dumps(self.state.to_dict(), indent=2))
+            try:
+                write_private_atomic(self.path, json.dumps(self.state.to_dict(), indent=2))
+            except OSError as exc:
+                self.write_error = exc.strerror or str(exc)
+            else:
+                self.write_error = None
 
     def finish(self) -> None:
         """Remove the journal of a save that completed fully."""

@@ -353,6 +353,8 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     finally:
         release_lock(ctx)
     template_path = template_path or state.template_path
+    if ctx.journal.write_error and state.failures:
+        _journal_unwritable(ctx)
     if state.failures:
         status, code = ("partial", EXIT_PARTIAL) if template_path else ("failed", EXIT_FAILURE)
         ctx.record(status=status)
@@ -361,6 +363,26 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
         ctx.journal.finish()
         code = EXIT_OK
     return SaveOutcome(ctx, code, template_path, time.monotonic() - started)
+
+
+def _journal_unwritable(ctx: SaveContext) -> None:
+    """The journal could not be kept up to date (PRISM_HOME full?): say what exists."""
+    created = [f"{r}: {i.image_id}" for r, i in ctx.state.images.items() if i.image_id]
+    created += list(ctx.state.registry)
+    where = f"the journal {ctx.journal.path} could not be written ({ctx.journal.write_error})"
+    ctx.journal.write()
+    if ctx.journal.path.exists():
+        todo = (
+            f"free space in {ctx.settings.home}, then run `prism save --resume` "
+            "(or `prism save --abort`) to finish"
+        )
+    else:
+        todo = (
+            "no journal exists, so `prism save --resume` cannot finish it: free space in "
+            f"{ctx.settings.home} and save again; deregister these images (and delete their "
+            "snapshots) if you do not want them"
+        )
+    ctx.state.failures.append(f"{where}; created so far: {', '.join(created) or 'nothing'}; {todo}")
 
 
 def _recover_source_id(ctx: SaveContext) -> RegionImage | None:
