@@ -93,14 +93,12 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
             found.problems.append(f"registry in {current} not readable: {error_message(exc)}")
             params = {}
         for key, value in params.items():
-            tail = key[len(base) + 1 :]
-            if tail.startswith("versions/") and tail.split("/", 1)[1].isdigit():
-                parts = found.version(int(tail.split("/", 1)[1]))
+            number = registry.version_of_key(base, key)
+            if number is not None:
+                parts = found.version(number)
                 parts.registry.setdefault(current, []).append(key)
                 try:
-                    doc = registry.parse_entry(
-                        value, f"registry {current}:{key}", name, int(tail.split("/", 1)[1])
-                    )
+                    doc = registry.parse_entry(value, f"registry {current}:{key}", name, number)
                 except Exception as exc:
                     found.problems.append(str(exc))
                     continue

@@ -43,8 +43,13 @@ SAVE_EPILOG = f"""examples:
     prism save
   check first, in a script:
     prism save ml-course-prep cs229-environment --dry-run -o json
-  finish a save interrupted on this machine:
+  finish a save interrupted on this machine (or undo it; SAVE_ID picks one):
     prism save --resume
+    prism save --abort [SAVE_ID]
+
+Deletes prove ownership: --abort removes only images whose own tags name this save,
+and only this save's registry entries and files under $PRISM_HOME/templates; a newer
+version of the template is never touched. Tags under the prism: prefix are reserved.
 
 On a terminal prism shows the plan (downtime, what is created where, storage cost)
 and asks before stopping anything; --yes skips that and is required when stdin is
