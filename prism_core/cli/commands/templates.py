@@ -291,6 +291,10 @@ class Templates(Controller):
             check_image(aws.ec2(region), image_id, str(doc["name"]), doc.get("version"), region)
         progress = Progress(sys.stderr)
         self.app.changes_started = True
+        self.app.interrupt_note = (
+            "the boot check was cut short; its throwaway instance is terminated on the way "
+            "out (see the lines above)"
+        )
         for arch, image_id in sorted(amis.items()):
             launching.boot_check(
                 aws.ec2(region), image_id, arch, self.app.settings, progress, label=str(doc["name"])
