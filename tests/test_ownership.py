@@ -98,6 +98,8 @@ def slow_cloud(prism_sandbox, monkeypatch):
     ids=["pending-source", "pending-copy"],
 )
 def test_abort_of_a_pending_image_deletes_its_snapshots(slow_cloud, run_prism, moment, regions):
+    # EC2 lists the new image's snapshots only after 6 s: the abort starts before that
+    slow_cloud.timings = Timings(stop=1.0, start=0.3, snapshot=6.0, image=6.5, copy=6.0)
     instance_id = slow_cloud.create_instance("box")
     prism = PrismProcess(
         "save", "box", "env1", "--no-reboot", "--copy-to-regions", "us-east-2", "--yes"
