@@ -35,6 +35,7 @@ PRISM_KEYS = (
     "copy_concurrency",
     "kms_keys",
     "default_copy_regions",
+    "checkip_url",
 )
 #: Bounds of the tunables: (lowest, highest).
 POLL_DELAY_RANGE = (0.001, 3600.0)
