@@ -3,6 +3,10 @@
 Plugin authors import these with ``from prism_core.plugin_api import Option, Command,
 PluginSettings`` and return them from ``prism_add_options``, ``prism_add_commands``
 and ``prism_settings``. This module is cheap to import (no boto3, no Cement).
+
+Plugins that read YAML or JSON (files, downloaded catalogs, registry values) use
+:func:`load_yaml_bounded` / :func:`load_json_bounded`, prism's own bounded loaders:
+regular files only, a size cap, UTF-8, and limits on depth and aliases.
 """
 
 from __future__ import annotations
@@ -10,6 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from prism_core.safe_yaml import load_json_bounded, load_yaml_bounded, read_text_bounded
+
+__all__ = [
+    "Command",
+    "Handler",
+    "Option",
+    "PluginSettings",
+    "load_json_bounded",
+    "load_yaml_bounded",
+    "read_text_bounded",
+]
 
 #: What a command handler receives: the Cement app and the parsed arguments.
 Handler = Callable[[Any, Any], "int | None"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from prism_core import __version__, hookspecs
-from prism_core.exceptions import InputError
+from prism_core.exceptions import InputError, OperationFailed, PluginRefusal, Terminated
 
 if TYPE_CHECKING:
     from prism_core.plugin_api import Command, Option, PluginSettings
@@ -53,6 +53,10 @@ class PluginConflict(InputError):
     """Two plugins (or a plugin and prism) claim the same option, command or section."""
 
 
+class PluginCrash(OperationFailed):
+    """A plugin's hook raised ``SystemExit`` or another ``BaseException`` (not Ctrl-C)."""
+
+
 @dataclass(frozen=True)
 class PluginInfo:
     """One registered plugin as ``prism plugins`` shows it."""
@@ -85,6 +89,8 @@ class PrismPluginManager:
         self.disabled = set(disabled) if disabled is not None else disabled_from_env()
         self.warnings: list[str] = []
         self.blocked: list[str] = []
+        #: Plugins whose CLI/config hooks raised: name -> one-line reason.
+        self.broken: dict[str, str] = {}
         self._info: dict[str, PluginInfo] = {}
         self._loaded = False
 
@@ -170,10 +176,27 @@ class PrismPluginManager:
         return list(self._info.values())
 
     # -- the phases, in order ------------------------------------------------------
+    def _phase(self, hook: str, ctx: SaveContext) -> Any:
+        """Call a phase hook. ``SystemExit`` or another ``BaseException`` from a plugin
+        (never Ctrl-C or SIGTERM) becomes a :class:`PluginCrash` naming the plugin, so
+        no plugin can end a save with exit code 0 or skip prism's clean-up."""
+        try:
+            return getattr(self.pm.hook, hook)(ctx=ctx)
+        except (Exception, KeyboardInterrupt, Terminated):
+            raise
+        except BaseException as exc:
+            plugin = self.blame(exc) or "unknown"
+            detail = f" {exc.code!r}" if isinstance(exc, SystemExit) else f": {exc}"
+            crash = PluginRefusal if hook == "prism_pre_stop" else PluginCrash
+            raise crash(
+                f"plugin {plugin} raised {type(exc).__name__}{detail} in {hook}",
+                f"fix or disable it with PRISM_DISABLE_PLUGINS={plugin}",
+            ) from None
+
     def pre_stop(self, ctx: SaveContext) -> list[str]:
         """Run every ``prism_pre_stop``; return their notes. Exceptions propagate."""
         notes: list[str] = []
-        for result in self.pm.hook.prism_pre_stop(ctx=ctx):
+        for result in self._phase("prism_pre_stop", ctx):
             if isinstance(result, str):
                 notes.append(result)
             elif result:
@@ -182,37 +205,63 @@ class PrismPluginManager:
 
     def image(self, ctx: SaveContext) -> RegionImage | None:
         """``prism_image``: the first provider's source image."""
-        return self.pm.hook.prism_image(ctx=ctx)
+        return self._phase("prism_image", ctx)
 
     def post_image(self, ctx: SaveContext) -> None:
         """Every ``prism_post_image``."""
-        self.pm.hook.prism_post_image(ctx=ctx)
+        self._phase("prism_post_image", ctx)
 
     def copy(self, ctx: SaveContext) -> dict[str, RegionImage]:
         """``prism_copy``: the first provider's copies by region."""
-        return self.pm.hook.prism_copy(ctx=ctx) or {}
+        return self._phase("prism_copy", ctx) or {}
 
     def register(self, ctx: SaveContext) -> list[str]:
         """Every ``prism_register``; the locations written."""
         locations: list[str] = []
-        for result in self.pm.hook.prism_register(ctx=ctx):
+        for result in self._phase("prism_register", ctx):
             locations.extend(result or [])
         return locations
 
     def template_render(self, ctx: SaveContext) -> dict[str, Any] | None:
         """``prism_template_render``: the template document."""
-        return self.pm.hook.prism_template_render(ctx=ctx)
+        return self._phase("prism_template_render", ctx)
 
     # -- CLI and configuration extensions ------------------------------------------
     def _each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call every implementation of ``hook``; ``(plugin name, result)`` in load order."""
+        """Call every implementation of ``hook``; ``(plugin name, result)`` in load order.
+
+        A plugin that raises (anything but Ctrl-C/SIGTERM, ``SystemExit`` included) is
+        recorded in :attr:`broken` and left out, so ``prism plugins`` still works and
+        names it; other commands refuse to run (see ``main()``).
+        """
         results = []
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            if impl.plugin_name in self.broken:
+                continue
             args = {k: v for k, v in kwargs.items() if k in impl.argnames}
-            result = impl.function(**args)
+            try:
+                result = impl.function(**args)
+            except (KeyboardInterrupt, Terminated):
+                raise
+            except BaseException as exc:
+                text = f"{exc.code!r}" if isinstance(exc, SystemExit) else str(exc)
+                self.broken[impl.plugin_name] = (
+                    f"{self._describe(impl.plugin_name)} raised {type(exc).__name__} "
+                    f"in {hook}: {text}"[:500]
+                )
+                continue
             if result is not None:
                 results.append((impl.plugin_name, result))
         return results
+
+    def broken_error(self) -> InputError | None:
+        """The error that refuses a command while a plugin is broken (``None`` if none)."""
+        if not self.broken:
+            return None
+        name, reason = next(iter(self.broken.items()))
+        return InputError(
+            reason, f"fix or disable it with PRISM_DISABLE_PLUGINS={name} (see `prism plugins`)"
+        )
 
     def _describe(self, name: str) -> str:
         info = self._info.get(name)

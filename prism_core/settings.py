@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +27,60 @@ DEFAULT_TIMEOUTS: dict[str, float] = {
 }
 
 
+#: The keys of the ``prism:`` config section (anything else is reported as a typo).
+PRISM_KEYS = (
+    "poll_delay_seconds",
+    "timeouts",
+    "registry_prefix",
+    "copy_concurrency",
+    "kms_keys",
+    "default_copy_regions",
+    "checkip_url",
+)
+#: Bounds of the tunables: (lowest, highest).
+POLL_DELAY_RANGE = (0.001, 3600.0)
+TIMEOUT_RANGE = (0.01, 7 * 24 * 3600.0)
+COPY_CONCURRENCY_RANGE = (1, 64)
+#: SSM parameter names: these characters, at most 15 levels, no ``aws``/``ssm`` start.
+_SSM_PREFIX = re.compile(r"^/(?:[A-Za-z0-9_.-]+/){1,10}$")
+
+
 def prism_home() -> Path:
-    """``$PRISM_HOME`` or ``~/.prism``."""
-    return Path(os.environ.get("PRISM_HOME") or Path.home() / ".prism").expanduser()
+    """``$PRISM_HOME`` or ``~/.prism``, as an absolute path (see :func:`pin_prism_home`)."""
+    raw = os.environ.get("PRISM_HOME") or str(Path.home() / ".prism")
+    return Path(os.path.abspath(os.path.expanduser(raw)))
+
+
+def pin_prism_home() -> None:
+    """Make a relative ``PRISM_HOME`` absolute once, at start-up, so a later change of
+    directory (or a helper process) can never point prism at another folder."""
+    raw = os.environ.get("PRISM_HOME")
+    if raw and not os.path.isabs(os.path.expanduser(raw)):
+        os.environ["PRISM_HOME"] = str(prism_home())
+
+
+def check_home(home: Path) -> None:
+    """Refuse a ``PRISM_HOME`` that is not a directory."""
+    if home.exists() and not home.is_dir():
+        raise InputError(
+            f"PRISM_HOME {home} is not a directory", "point PRISM_HOME at a directory"
+        )
+
+
+def check_writable(home: Path) -> None:
+    """Refuse (before anything changes) a ``PRISM_HOME`` prism cannot write its journal in."""
+    import tempfile
+
+    check_home(home)
+    try:
+        journal = ensure_private_dir(home / "journal")
+        with tempfile.NamedTemporaryFile(dir=journal, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"PRISM_HOME {home} is not writable ({exc.strerror})",
+            "prism journals every save there; fix its permissions or set PRISM_HOME",
+        ) from None
 
 
 def user_config_path() -> Path:
@@ -47,14 +100,29 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def _number(value: Any, what: str) -> float:
+def _number(value: Any, what: str, bounds: tuple[float, float]) -> float:
+    """A finite number within ``bounds``; a one-line error naming ``what`` if not."""
+    low, high = bounds
+    shown = str(value)[:40]
     try:
+        if isinstance(value, bool):
+            raise TypeError
         number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number, not {value!r}") from None
-    if number < 0:
-        raise InputError(f"{what} must not be negative, not {value!r}")
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{what} must be a number of seconds, not {shown!r}") from None
+    if not math.isfinite(number) or not low <= number <= high:
+        raise InputError(f"{what} must be between {low:g} and {high:g}, not {shown}")
     return number
+
+
+def _unknown_key(key: Any, known: tuple[str, ...] | list[str], where: str) -> InputError:
+    """The error for a key that is not one of ``known``, with the nearest valid key."""
+    import difflib
+
+    shown = str(key)[:60]
+    close = difflib.get_close_matches(shown, list(known), n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]}?" if close else f"valid keys: {', '.join(known)}"
+    return InputError(f"unknown key {shown!r} in {where}", hint)
 
 
 @dataclass
@@ -83,36 +151,41 @@ class Settings:
     def load(cls, config: Mapping[str, Any] | None = None) -> Settings:
         """Build settings from the ``prism`` config section and the environment."""
         section = dict(config or {})
-        settings = cls(home=prism_home())
+        for key in section:
+            if key not in PRISM_KEYS:
+                raise _unknown_key(key, PRISM_KEYS, "the prism: config section")
+        home = prism_home()
+        check_home(home)
+        settings = cls(home=home)
         if "poll_delay_seconds" in section:
-            settings.poll_delay = _number(section["poll_delay_seconds"], "poll_delay_seconds")
+            settings.poll_delay = _number(
+                section["poll_delay_seconds"], "config prism.poll_delay_seconds", POLL_DELAY_RANGE
+            )
         env_delay = os.environ.get("PRISM_POLL_DELAY_SECONDS")
         if env_delay:
-            settings.poll_delay = _number(env_delay, "PRISM_POLL_DELAY_SECONDS")
+            settings.poll_delay = _number(env_delay, "PRISM_POLL_DELAY_SECONDS", POLL_DELAY_RANGE)
         timeouts = section.get("timeouts") or {}
         if not isinstance(timeouts, Mapping):
             raise InputError("config prism.timeouts must be a mapping of wait name to seconds")
         for name, value in timeouts.items():
             if name not in DEFAULT_TIMEOUTS:
-                raise InputError(
-                    f"unknown timeout {name!r} in config",
-                    f"use one of {', '.join(DEFAULT_TIMEOUTS)}",
-                )
-            settings.timeouts[name] = _number(value, f"timeouts.{name}")
+                raise _unknown_key(name, list(DEFAULT_TIMEOUTS), "config prism.timeouts")
+            settings.timeouts[name] = _number(value, f"config prism.timeouts.{name}", TIMEOUT_RANGE)
         for name in DEFAULT_TIMEOUTS:
-            env_value = os.environ.get(f"PRISM_TIMEOUT_{name.upper()}_SECONDS")
+            variable = f"PRISM_TIMEOUT_{name.upper()}_SECONDS"
+            env_value = os.environ.get(variable)
             if env_value:
-                settings.timeouts[name] = _number(
-                    env_value, f"PRISM_TIMEOUT_{name.upper()}_SECONDS"
-                )
-        prefix = str(section.get("registry_prefix", settings.registry_prefix))
-        if not prefix.startswith("/"):
-            raise InputError(f"registry_prefix {prefix!r} must start with '/'")
-        settings.registry_prefix = prefix if prefix.endswith("/") else prefix + "/"
+                settings.timeouts[name] = _number(env_value, variable, TIMEOUT_RANGE)
+        settings.registry_prefix = registry_prefix(section.get("registry_prefix", "/prism/"))
         if "copy_concurrency" in section:
-            settings.copy_concurrency = max(
-                1, int(_number(section["copy_concurrency"], "copy_concurrency"))
-            )
+            value = section["copy_concurrency"]
+            low, high = COPY_CONCURRENCY_RANGE
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InputError(
+                    f"config prism.copy_concurrency must be a whole number from {low} to {high}, "
+                    f"not {str(value)[:40]}"
+                )
+            settings.copy_concurrency = value
         kms_keys = section.get("kms_keys") or {}
         if not isinstance(kms_keys, Mapping):
             raise InputError("config prism.kms_keys must map region names to KMS key ids or ARNs")
@@ -146,6 +219,27 @@ class Settings:
     def journal_dir(self) -> Path:
         """``$PRISM_HOME/journal``: one file per save in progress."""
         return self.home / "journal"
+
+
+def registry_prefix(value: Any) -> str:
+    """The registry prefix, checked against SSM's rules for parameter names so that a
+    prefix SSM would refuse is refused before anything changes."""
+    prefix = str(value)
+    if not prefix.startswith("/"):
+        raise InputError(f"registry_prefix {prefix[:60]!r} must start with '/'")
+    prefix = prefix if prefix.endswith("/") else prefix + "/"
+    if not _SSM_PREFIX.fullmatch(prefix) or len(prefix) > 200:
+        raise InputError(
+            f"registry_prefix {prefix[:60]!r} is not a valid SSM parameter path",
+            "use 1-10 levels of letters, digits, '_', '.' or '-', such as /prism/",
+        )
+    first = prefix.strip("/").split("/")[0].lower()
+    if first.startswith(("aws", "ssm")):
+        raise InputError(
+            f"registry_prefix {prefix!r}: SSM reserves names starting with 'aws' or 'ssm'",
+            "pick another prefix, such as /prism/",
+        )
+    return prefix
 
 
 def validate_section(section: str, values: Mapping[str, Any], schema: Any, plugin: str) -> None:

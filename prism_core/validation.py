@@ -21,10 +21,24 @@ OU_ARN = re.compile(
 )
 PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: Terminal escape sequences (CSI, OSC, other ESC forms) and C0/C1 controls but tab/newline.
+_TERMINAL_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, screen clears
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
+    r"|\x1b[@-_]?"  # other escapes, or a lone ESC
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
 
 MAX_DESCRIPTION = 255  # EC2's limit for an AMI description
 MAX_TAGS = 50  # EC2's limit per resource
 PRISM_TAG_COUNT = 8  # tags prism itself puts on an image (see plugins.ec2_image)
+
+
+def printable(text: str) -> str:
+    """``text`` with terminal escape sequences and control characters (but newlines and
+    tabs) removed: for anything prism prints that came from a file, the registry or AWS."""
+    return _TERMINAL_ESCAPES.sub("", text)
 
 
 def template_name(name: str) -> str:
@@ -151,6 +165,12 @@ def tags(pairs: Iterable[str] | None) -> dict[str, str]:
         if key.lower().startswith("aws:"):
             raise InputError(
                 f"--tag {key}: the 'aws:' prefix is reserved by AWS", "pick another key"
+            )
+        if key.lower().startswith("prism:"):
+            raise InputError(
+                f"--tag {key}: the 'prism:' prefix is reserved for prism's own tags "
+                "(they prove which save made an image)",
+                "pick another key",
             )
         if CONTROL.search(key) or CONTROL.search(value) or "\n" in key + value:
             raise InputError(f"--tag {key!r} contains control characters")

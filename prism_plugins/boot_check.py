@@ -28,6 +28,18 @@ def prism_post_image(ctx: SaveContext) -> None:
     if ctx.plugin_data.get(DONE_KEY) == image.image_id:
         return
     arch = image.architecture or ctx.instance.architecture
+
+    def launched(instance_id: str) -> None:
+        with ctx.journal.lock:
+            entry = f"{image.region}:{instance_id}"
+            if entry not in ctx.state.boot_instances:
+                ctx.record(boot_instances=[*ctx.state.boot_instances, entry])
+
+    def terminated(instance_id: str) -> None:
+        with ctx.journal.lock:
+            entry = f"{image.region}:{instance_id}"
+            ctx.record(boot_instances=[e for e in ctx.state.boot_instances if e != entry])
+
     boot_check(
         ctx.aws.ec2(image.region),
         image.image_id,
@@ -36,5 +48,7 @@ def prism_post_image(ctx: SaveContext) -> None:
         ctx.progress,
         label=ctx.request.template_name,
         cancel=ctx.cancel,
+        on_launched=launched,
+        on_terminated=terminated,
     )
     ctx.plugin_data[DONE_KEY] = image.image_id

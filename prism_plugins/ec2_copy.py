@@ -18,6 +18,7 @@ from prism_core.aws.ec2 import (
     discard_image,
     find_saved_image,
     image_snapshot_ids,
+    made_by_save,
     state_reason,
     tag_list,
 )
@@ -83,8 +84,10 @@ def _copy(
         image = previous  # resume: the copy was requested before the process stopped
     else:
         stale = previous.image_id if previous is not None else None
-        if stale:  # a failed earlier attempt: remove it so the name is free again
-            discard_image(ec2, describe_image(ec2, stale), stale)
+        if stale:  # a failed earlier attempt: remove it (if it is ours) so the name is free
+            data = describe_image(ec2, stale)
+            if made_by_save(data, ctx.state.save_id, ctx.state.image_name):
+                discard_image(ec2, data, stale)
         image = RegionImage(
             region,
             state=REQUESTED,

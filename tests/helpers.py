@@ -35,3 +35,45 @@ def snapshot_tags(snapshot_id: str, region: str = "us-east-1") -> dict[str, str]
     """Tags of one snapshot."""
     snap = ec2(region).describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
     return tags_of(snap)
+
+
+#: Address-space limit of a prism run in the hostile-input tests: far above what prism
+#: needs, far below what an unbounded read (an alias bomb, /dev/zero) takes.
+MEMORY_LIMIT_BYTES = 1024 * 1024 * 1024
+
+
+def _limit_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+
+
+def run_prism_child(*args: str, system_config: str | None = None, timeout: float = 120.0) -> Any:
+    """Run the real ``prism`` command in a child process under a memory limit
+    (``resource.setrlimit``), with the test's environment (sandbox, PRISM_HOME).
+
+    ``system_config`` replaces ``/etc/prism/prism.yml`` for this run. Returns a
+    :class:`prism_core.testing.PrismResult`; an unbounded read fails the test (a
+    MemoryError, a kill or the timeout), never the machine.
+    """
+    import os
+    import subprocess
+    import sys
+
+    from prism_core.testing import PrismResult
+
+    code = "import sys\nimport prism_core.cli.app as app\n"
+    if system_config is not None:
+        code += f"app.SYSTEM_CONFIG = {system_config!r}\n"
+    code += "sys.exit(app.main(sys.argv[1:]))\n"
+    env = dict(os.environ, MALLOC_ARENA_MAX="2", PYTHONUNBUFFERED="1")
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        preexec_fn=_limit_memory,
+        timeout=timeout,
+    )
+    return PrismResult(done.returncode, done.stdout, done.stderr)

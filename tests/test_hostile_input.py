@@ -134,7 +134,7 @@ def test_malformed_config_file(box, run_prism):
     home = Path(os.environ["PRISM_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.yml").write_text("prism: [1, 2\n")
-    _assert_refused(run_prism("save", "box", "env1", "--yes"), "config.yml cannot be read")
+    _assert_refused(run_prism("save", "box", "env1", "--yes"), "config.yml: not valid YAML")
 
 
 def test_config_yaml_tags_are_not_constructed(box, run_prism, tmp_path):
@@ -142,7 +142,7 @@ def test_config_yaml_tags_are_not_constructed(box, run_prism, tmp_path):
     home.mkdir(parents=True, exist_ok=True)
     marker = tmp_path / "pwned"
     (home / "config.yml").write_text(f"prism: !!python/object/apply:os.system ['touch {marker}']\n")
-    _assert_refused(run_prism("save", "box", "env1", "--yes"), "cannot be read")
+    _assert_refused(run_prism("save", "box", "env1", "--yes"), "config.yml: not valid YAML")
     assert not marker.exists()
 
 

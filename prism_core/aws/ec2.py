@@ -183,9 +183,76 @@ def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-def discard_image(ec2: Any, image: dict[str, Any] | None, image_id: str) -> list[str]:
-    """Deregister an image and delete its snapshots; return the ids removed."""
-    snapshot_ids = image_snapshot_ids(image or {}) or []
+def image_tags_of(image: dict[str, Any] | None) -> dict[str, str]:
+    """An image record's tags as a dict."""
+    return {t["Key"]: t["Value"] for t in (image or {}).get("Tags", [])}
+
+
+def made_by_save(image: dict[str, Any] | None, save_id: str, image_name: str) -> bool:
+    """Whether the cloud shows that save ``save_id`` created ``image``.
+
+    Its ``prism:save-id`` tag names the save; or, for a copy not tagged yet (tags are
+    added once it is available), it has no prism tags and carries the save's unique
+    image name.
+    """
+    if image is None:
+        return False
+    tags = image_tags_of(image)
+    if "prism:save-id" in tags:
+        return tags["prism:save-id"] == save_id
+    return not any(k.startswith("prism:") for k in tags) and image.get("Name") == image_name
+
+
+def _leftover_snapshots(ec2: Any, image_id: str) -> list[str]:
+    """This account's snapshots EC2 made for ``image_id`` (CreateImage or CopyImage)."""
+    try:
+        answer = ec2.describe_snapshots(
+            OwnerIds=["self"], Filters=[{"Name": "description", "Values": [f"*{image_id}*"]}]
+        )
+    except Exception:
+        return []
+    import re
+
+    made_for = re.compile(rf"(?:\bfor|\bDestinationAmi) {re.escape(image_id)}\b")
+    return [
+        str(snapshot["SnapshotId"])
+        for snapshot in answer.get("Snapshots", [])
+        if made_for.search(snapshot.get("Description") or "")
+    ]
+
+
+def discard_image(
+    ec2: Any,
+    image: dict[str, Any] | None,
+    image_id: str,
+    *,
+    snapshot_timeout: float = 1800.0,
+    poll: float = 2.0,
+) -> list[str]:
+    """Deregister an image and delete its snapshots; return the ids removed.
+
+    A ``pending`` image is not deregistered before EC2 lists a snapshot for every EBS
+    mapping (bounded by ``snapshot_timeout``): deregistering it earlier would leave
+    snapshots that no image names. Snapshots EC2 made for the image but that its
+    mappings no longer show ("Created by CreateImage(...) for ami-...", "Copied for
+    DestinationAmi ami-...") are deleted too.
+    """
+    import time
+
+    snapshot_ids = image_snapshot_ids(image or {})
+    deadline = time.monotonic() + snapshot_timeout
+    while image is not None and snapshot_ids is None and image.get("State") == "pending":
+        if time.monotonic() >= deadline:
+            from prism_core.exceptions import OperationFailed
+
+            raise OperationFailed(
+                f"image {image_id} is still pending and lists no snapshots; not deregistered, "
+                "so that its snapshots are not left behind",
+                "run the command again later",
+            )
+        time.sleep(poll)
+        image = describe_image(ec2, image_id)
+        snapshot_ids = image_snapshot_ids(image or {})
     removed: list[str] = []
     try:
         ec2.deregister_image(ImageId=image_id)
@@ -193,7 +260,8 @@ def discard_image(ec2: Any, image: dict[str, Any] | None, image_id: str) -> list
     except Exception as exc:
         if error_code(exc) not in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
             raise
-    for snapshot_id in snapshot_ids:
+    wanted = list(dict.fromkeys([*(snapshot_ids or []), *_leftover_snapshots(ec2, image_id)]))
+    for snapshot_id in wanted:
         try:
             ec2.delete_snapshot(SnapshotId=snapshot_id)
             removed.append(snapshot_id)

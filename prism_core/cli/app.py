@@ -28,7 +28,7 @@ from prism_core.cli.commands.templates import Templates
 from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError, Terminated
 from prism_core.plugin_api import Option
 from prism_core.plugin_manager import PrismPluginManager
-from prism_core.settings import SYSTEM_CONFIG, Settings, user_config_path
+from prism_core.settings import SYSTEM_CONFIG, Settings, pin_prism_home, user_config_path
 
 
 class SafeYamlConfigHandler(YamlConfigHandler):
@@ -38,15 +38,17 @@ class SafeYamlConfigHandler(YamlConfigHandler):
         label = "prism_yaml"
 
     def _parse_file(self, file_path: str) -> bool:
-        import yaml
+        from pathlib import Path
 
         from prism_core.exceptions import InputError
+        from prism_core.safe_yaml import load_yaml_bounded
 
-        try:
-            with open(file_path, encoding="utf-8") as handle:
-                content = yaml.safe_load(handle)
-        except (OSError, yaml.YAMLError) as exc:
-            raise InputError(f"config file {file_path} cannot be read: {exc}") from None
+        content = load_yaml_bounded(
+            Path(file_path),
+            what=f"config file {file_path}",
+            max_bytes=256 * 1024,
+            hint="fix or remove it",
+        )
         if content is None:
             return True
         if not isinstance(content, dict) or not all(isinstance(v, dict) for v in content.values()):
@@ -103,6 +105,9 @@ class PrismApp(App):
         debug_argument_options = ["--debug"]
 
     changes_started = False
+    #: What an interrupted command had done, for the Ctrl-C/SIGTERM message
+    #: (``None``: a save, whose instance is back and which ``--resume`` finishes).
+    interrupt_note: str | None = None
     #: Options plugins added to ``prism save`` (set in :meth:`setup`).
     save_options: list[Option] = []
 
@@ -115,6 +120,10 @@ class PrismApp(App):
             self.handler.register(controller, force=True)
         for controller in command_controllers(manager.commands(CORE_COMMANDS)):
             self.handler.register(controller)
+        try:  # run every plugin's prism_settings now, so a broken one is known at once
+            manager.settings_declarations()
+        except PrismError:
+            pass  # a clash is reported when the settings are read
         contributed = manager.config_defaults()
         if contributed:
             defaults = {k: dict(v) for k, v in (self._meta.config_defaults or {}).items()}
@@ -167,7 +176,9 @@ class PrismApp(App):
 
 
 def _report(message: str) -> None:
-    print(f"prism: error: {one_line(message, 1000)}", file=sys.stderr)
+    from prism_core.validation import printable
+
+    print(f"prism: error: {one_line(printable(message), 1000)}", file=sys.stderr)
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
@@ -191,13 +202,25 @@ def _signals_as_exceptions() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def _lists_plugins_or_help(args: list[str]) -> bool:
+    """``prism plugins``, ``--help`` and ``--version`` work even with a broken plugin."""
+    words = [a for a in args if not a.startswith("-")]
+    return (words[:1] == ["plugins"]) or any(
+        a in ("-h", "--help", "-v", "--version") for a in args
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run prism; return the exit code (the console script exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    pin_prism_home()
     app = PrismApp(argv=args, config_files=[SYSTEM_CONFIG, str(user_config_path())])
     try:
         with _signals_as_exceptions(), app:
+            refusal = app.plugin_manager.broken_error()
+            if refusal is not None and not _lists_plugins_or_help(args):
+                raise refusal
             app.run()
             return int(app.exit_code or 0)
     except PrismError as exc:
@@ -208,10 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, Terminated) as exc:
         name = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"signal {exc.signum}"
         if app.changes_started:
-            _report(
-                f"interrupted by {name}; the instance was brought back. "
-                "Finish with `prism save --resume`"
+            note = app.interrupt_note or (
+                "the instance was brought back. Finish with `prism save --resume`"
             )
+            _report(f"interrupted by {name}; {note}")
             return EXIT_FAILURE
         _report(f"cancelled by {name}; nothing was changed")
         return EXIT_REFUSED

@@ -30,5 +30,8 @@ def emit(document: dict[str, Any], fmt: str, text: str) -> None:
             yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False)
         )
     elif text:
+        from prism_core.validation import printable
+
+        text = printable(text)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from prism_core.validation import printable
+
 ICONS = {
     "save": ("💾", "*"),
     "info": ("📍", "-"),
@@ -126,7 +128,7 @@ class Progress:
             fancy, plain = ICONS.get(kind, ("", ""))
             icon = fancy if self.emoji else plain
             prefix = " " * indent + (f"{icon} " if icon else "")
-            self._write_above(prefix + text + "\n")
+            self._write_above(prefix + printable(text) + "\n")
 
     def blank(self) -> None:
         """An empty separator line."""

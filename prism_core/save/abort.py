@@ -1,4 +1,14 @@
-"""``prism save --abort``: undo what a half-done save created, in every region."""
+"""``prism save --abort``: undo what a half-done save created, in every region.
+
+Nothing is removed on the journal's word alone. The journal is local, untrusted input:
+an image is removed only if its own tags show this save made it; a registry entry only
+if it lies under this template's path and still holds this save's version (a newer
+save's current entries are left as they are); a file only if it is this template's
+file under ``$PRISM_HOME/templates`` and records this save.
+
+The first thing an abort does is journal ``aborting``: an abort cut short by Ctrl-C,
+SIGTERM or ``kill -9`` is finished by running ``--abort`` again, never resumed as a save.
+"""
 
 from __future__ import annotations
 
@@ -9,65 +19,184 @@ from pathlib import Path
 from typing import Any
 
 from prism_core.aws.clients import error_message
-from prism_core.aws.ec2 import describe_image, discard_image, find_saved_image
+from prism_core.aws.ec2 import describe_image, discard_image, find_saved_image, made_by_save
+from prism_core.exceptions import InputError
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
-from prism_core.save.pipeline import release_lock
-from prism_core.templates.registry import delete_entries, parameter_base, versions
+from prism_core.save.pipeline import LOCK_TAG, release_lock, terminate_boot_instances
+from prism_core.templates.document import load_file, template_path
+from prism_core.templates.registry import (
+    delete_entries,
+    parameter_base,
+    parse_entry,
+    version_of_key,
+    versions,
+)
+from prism_core.validation import region_name, template_name
+
+ABORTING = "aborting"
+
+
+def check_journal(ctx: SaveContext) -> None:
+    """Refuse a journal that names anything this save could not have written."""
+    source = f"journal {ctx.journal.path}"
+    try:
+        name = template_name(str(ctx.request.template_name))
+        region_name(str(ctx.request.region))
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}", "abort refused; check the journal") from None
+    if ctx.state.template_path:
+        expected = template_path(ctx.settings.templates_dir, name)
+        named = Path(ctx.state.template_path)
+        if os.path.abspath(named) != os.path.abspath(expected):
+            raise InputError(
+                f"{source} names {ctx.state.template_path!r}, which is not this save's "
+                f"template file {expected}",
+                "abort refused: prism deletes only files it wrote under $PRISM_HOME/templates",
+            )
+    base = parameter_base(ctx.settings.registry_prefix, name) + "/"
+    for entry in ctx.state.registry:
+        region, _, key = entry.partition(":")
+        if not key.startswith(base) or "/../" in key:
+            raise InputError(
+                f"{source} names registry entry {key!r} outside {base}",
+                "abort refused: prism deletes only this template's registry entries",
+            )
+        region_name(region)
+    for region in ctx.state.images:
+        region_name(region)
 
 
 def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
     """Bring the instance back, then remove the save's images, snapshots, registry
     entries and template file. Returns (removed, problems); the journal is removed
     only when nothing is left behind."""
+    check_journal(ctx)
     removed: list[str] = []
     problems: list[str] = []
-    guard = InstanceGuard(ctx)
-    guard.restart_after_failure()
-    problems.extend(ctx.state.failures[-1:] if guard.start_error else [])
+    ctx.record(status=ABORTING, pid=os.getpid())
+    if ctx.instance.state != "missing":
+        guard = InstanceGuard(ctx)
+        guard.restart_after_failure()
+        problems.extend(ctx.state.failures[-1:] if guard.start_error else [])
+    gone, failed = terminate_boot_instances(ctx)
+    removed.extend(gone)
+    problems.extend(failed)
     for region, image in ctx.state.images.items():
-        ec2 = ctx.aws.ec2(region)
-        if not image.image_id:  # requested, id never recorded: find it by name
-            found = find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id)
-            if found is None:
-                continue
-            image.image_id = str(found["ImageId"])
+        removed_here, problem = _remove_image(ctx, region, image)
+        removed.extend(removed_here)
+        if problem:
+            problems.append(problem)
+    _remove_registry(ctx, removed, problems)
+    if ctx.state.template_path or ctx.state.phases_done:
         try:
-            removed.extend(
-                f"{region}:{rid}"
-                for rid in discard_image(ec2, describe_image(ec2, image.image_id), image.image_id)
-            )
-        except Exception as exc:
-            problems.append(f"{region}: could not remove {image.image_id}: {error_message(exc)}")
-    by_region: dict[str, list[str]] = defaultdict(list)
-    for entry in ctx.state.registry:
-        region, _, name = entry.partition(":")
-        by_region[region].append(name)
-    for region, names in by_region.items():
-        ssm = ctx.aws.client("ssm", region)
-        try:
-            deleted = delete_entries(ssm, names)
-            removed.extend(f"{region}:{name}" for name in deleted)
-            _repoint_registry(ctx, ssm, region)
-        except Exception as exc:
-            problems.append(f"{region}: could not remove registry entries: {error_message(exc)}")
-    if ctx.state.template_path:
-        try:
-            removed.append(_restore_local(ctx, Path(ctx.state.template_path)))
-        except OSError as exc:
-            problems.append(f"could not remove {ctx.state.template_path}: {exc.strerror}")
-    release_lock(ctx)
+            removed.extend(_restore_local(ctx))
+        except (OSError, InputError) as exc:
+            problems.append(f"local template file: {getattr(exc, 'strerror', None) or exc}")
+    if ctx.instance.tags.get(LOCK_TAG, "").startswith(f"{ctx.state.save_id}@"):
+        release_lock(ctx)
     if problems:
-        ctx.record(status="aborted", failures=problems)
+        ctx.record(status="aborted", failures=problems, pid=None)
     else:
         ctx.journal.finish()
     return removed, problems
+
+
+def _remove_image(ctx: SaveContext, region: str, image: Any) -> tuple[list[str], str | None]:
+    """Remove one region's image if the cloud shows this save made it."""
+    ec2 = ctx.aws.ec2(region)
+    try:
+        if not image.image_id:  # requested, id never recorded: find it by name
+            found = find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id)
+            if found is None:
+                return [], None
+            image.image_id = str(found["ImageId"])
+        data = describe_image(ec2, image.image_id)
+        if data is None or data.get("State") == "deregistered":
+            return [], None
+        if not made_by_save(data, ctx.state.save_id, ctx.state.image_name):
+            return [], (
+                f"{region}: {image.image_id} is not tagged as made by save "
+                f"{ctx.state.save_id}; kept"
+            )
+        removed = discard_image(
+            ec2,
+            data,
+            image.image_id,
+            snapshot_timeout=ctx.settings.timeouts["snapshots"],
+            poll=ctx.settings.poll_delay,
+        )
+    except Exception as exc:
+        return [], f"{region}: could not remove {image.image_id}: {error_message(exc)}"
+    return [f"{region}:{rid}" for rid in removed], None
+
+
+def _ours(doc: dict[str, Any], ctx: SaveContext) -> bool:
+    """Whether a template document records this save (by save id, else by version)."""
+    if doc.get("save_id"):
+        return bool(doc["save_id"] == ctx.state.save_id)
+    return bool(doc.get("version") == ctx.state.template_version)
+
+
+def _remove_registry(ctx: SaveContext, removed: list[str], problems: list[str]) -> None:
+    """Delete this save's registry entries; a newer save's current entries stay."""
+    name, prefix = ctx.request.template_name, ctx.settings.registry_prefix
+    base = parameter_base(prefix, name)
+    by_region: dict[str, list[str]] = defaultdict(list)
+    for entry in ctx.state.registry:
+        region, _, key = entry.partition(":")
+        by_region[region].append(key)
+    for region, keys in by_region.items():
+        ssm = ctx.aws.client("ssm", region)
+        image = ctx.state.images.get(region)
+        try:
+            current = _current_values(ssm, keys)
+            doomed: list[str] = []
+            repoint = False
+            for key, value in current.items():
+                if key == f"{base}/template":
+                    try:
+                        mine = _ours(parse_entry(value, key, name), ctx)
+                    except InputError:
+                        mine = False
+                    repoint = repoint or mine
+                elif key.startswith(f"{base}/ami/"):
+                    mine = image is not None and value == image.image_id
+                else:
+                    number = version_of_key(base, key)
+                    try:
+                        mine = number == ctx.state.template_version and _ours(
+                            parse_entry(value, key, name, number), ctx
+                        )
+                    except InputError:
+                        mine = False
+                if mine:
+                    doomed.append(key)
+                else:
+                    ctx.progress.line("info", f"Kept {region}:{key}: it is not this save's")
+            deleted = delete_entries(ssm, doomed) if doomed else []
+            removed.extend(f"{region}:{key}" for key in deleted)
+            if repoint:
+                _repoint_registry(ctx, ssm, region)
+        except Exception as exc:
+            problems.append(f"{region}: could not remove registry entries: {error_message(exc)}")
+
+
+def _current_values(ssm: Any, keys: list[str]) -> dict[str, str]:
+    """The present values of ``keys`` (missing ones left out)."""
+    values: dict[str, str] = {}
+    for start in range(0, len(keys), 10):
+        answer = ssm.get_parameters(Names=keys[start : start + 10])
+        for parameter in answer.get("Parameters", []):
+            values[parameter["Name"]] = parameter["Value"]
+    return values
 
 
 def _repoint_registry(ctx: SaveContext, ssm: Any, region: str) -> None:
     """Point the current registry entries back at the newest version that remains."""
     name, prefix = ctx.request.template_name, ctx.settings.registry_prefix
     remaining = versions(ssm, prefix, name)
+    remaining.pop(ctx.state.template_version or 0, None)
     if not remaining:
         return
     doc = remaining[max(remaining)]
@@ -79,13 +208,29 @@ def _repoint_registry(ctx: SaveContext, ssm: Any, region: str) -> None:
         ssm.put_parameter(Name=key, Value=value, Type="String", Overwrite=True)
 
 
-def _restore_local(ctx: SaveContext, path: Path) -> str:
-    """Remove this save's template file; the archived previous version becomes current."""
-    path.unlink(missing_ok=True)
-    archive = ctx.settings.templates_dir / "versions" / ctx.request.template_name
-    older = sorted(
-        (p for p in archive.glob("*.yaml") if p.stem.isdigit()), key=lambda p: int(p.stem)
-    )
-    if older:
-        os.replace(older[-1], path)
-    return str(path)
+def _restore_local(ctx: SaveContext) -> list[str]:
+    """Remove this save's template file (current or archived), never another save's.
+
+    If the current file is this save's, the newest archived older version becomes
+    current again; if a newer save wrote the current file, it stays, and only this
+    save's archived copy goes.
+    """
+    name = ctx.request.template_name
+    path = template_path(ctx.settings.templates_dir, name)
+    archive = ctx.settings.templates_dir / "versions" / name
+    removed: list[str] = []
+    if path.is_file() and not path.is_symlink() and _ours(load_file(path), ctx):
+        path.unlink()
+        removed.append(str(path))
+        older = sorted(
+            (p for p in archive.glob("*.yaml") if p.stem.isdigit() and p.is_file()),
+            key=lambda p: int(p.stem),
+        )
+        if older:
+            os.replace(older[-1], path)
+        return removed
+    mine = archive / f"{ctx.state.template_version}.yaml"
+    if mine.is_file() and not mine.is_symlink() and _ours(load_file(mine), ctx):
+        mine.unlink()
+        removed.append(str(mine))
+    return removed

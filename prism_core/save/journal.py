@@ -37,11 +37,23 @@ class Journal:
         self.path = directory / f"{state.save_id}.json"
         self.state = state
         self._lock = threading.RLock()
+        #: Why the last write failed (a full disk, a quota), or ``None`` once it works.
+        self.write_error: str | None = None
 
     def write(self) -> None:
-        """Write the current state; called before the next step starts."""
+        """Write the current state; called before the next step starts.
+
+        A write that fails (a full disk, a quota) does not stop the save: the instance
+        must come back whatever happens. The state stays in memory, every later write
+        tries again, and :attr:`write_error` says why for the closing message.
+        """
         with self._lock:
-            write_private_atomic(self.path, json.dumps(self.state.to_dict(), indent=2))
+            try:
+                write_private_atomic(self.path, json.dumps(self.state.to_dict(), indent=2))
+            except OSError as exc:
+                self.write_error = exc.strerror or str(exc)
+            else:
+                self.write_error = None
 
     def finish(self) -> None:
         """Remove the journal of a save that completed fully."""
@@ -56,10 +68,15 @@ class Journal:
     @classmethod
     def load(cls, path: Path) -> Journal:
         """Read a journal file; a damaged one is an input error naming it."""
+        from prism_core.safe_yaml import load_json_bounded
+
+        hint = "move it aside and check the resources it lists by hand"
+        data = load_json_bounded(path, what=f"journal {path}", max_bytes=4 * 1024 * 1024, hint=hint)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
             state = SaveState.from_dict(data)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise InputError(
                 f"journal {path} cannot be read ({exc})",
                 "move it aside and check the resources it lists by hand",
@@ -78,7 +95,7 @@ def unfinished(directory: Path) -> list[Path]:
 
 def running_elsewhere(state: SaveState) -> bool:
     """Whether another live prism process on this machine is running this save."""
-    if state.status != "running" or not state.pid or state.pid == os.getpid():
+    if state.status not in ("running", "aborting") or not state.pid or state.pid == os.getpid():
         return False
     try:
         os.kill(state.pid, 0)

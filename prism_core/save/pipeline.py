@@ -233,6 +233,40 @@ def release_lock(ctx: SaveContext) -> None:
         ctx.progress.line("warn", f"Could not remove the {LOCK_TAG} tag: {error_message(exc)}")
 
 
+def terminate_boot_instances(ctx: SaveContext) -> tuple[list[str], list[str]]:
+    """Terminate the ``--validate`` instances a killed run left (journaled at launch).
+
+    Only instances tagged ``prism:boot-check`` are terminated. Returns (terminated,
+    problems)."""
+    from prism_core.aws.clients import error_code
+
+    done: list[str] = []
+    problems: list[str] = []
+    for entry in list(ctx.state.boot_instances):
+        region, _, instance_id = entry.partition(":")
+        ec2 = ctx.aws.ec2(region)
+        try:
+            try:
+                answer = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+            except Exception as exc:
+                if error_code(exc) != "InvalidInstanceID.NotFound":
+                    raise
+                answer = []
+            records = [i for r in answer for i in r["Instances"]]
+            tags = {t["Key"]: t["Value"] for r in records for t in r.get("Tags", [])}
+            if records and "prism:boot-check" not in tags:
+                problems.append(f"{entry} is not a prism boot-check instance; left alone")
+            elif records and records[0]["State"]["Name"] not in ("shutting-down", "terminated"):
+                ec2.terminate_instances(InstanceIds=[instance_id])
+                done.append(entry)
+                ctx.progress.line("info", f"Terminated boot-check instance {instance_id}")
+        except Exception as exc:
+            problems.append(f"could not terminate boot-check {entry}: {error_message(exc)}")
+            continue
+        ctx.record(boot_instances=[e for e in ctx.state.boot_instances if e != entry])
+    return done, problems
+
+
 def _image_phase(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
     """Stop, create the image, restart as soon as its snapshots are listed."""
     if "image" in ctx.state.phases_done:
@@ -253,14 +287,26 @@ def _image_phase(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGua
 
 def _discard_failed_source(ctx: SaveContext) -> None:
     """Remove a source image that ended ``failed`` (and its snapshots), and say so."""
-    from prism_core.aws.ec2 import describe_image, discard_image
+    from prism_core.aws.ec2 import describe_image, discard_image, made_by_save
 
     image = ctx.source_image()
     if image is None or image.state != FAILED or image.image_id is None:
         return
     ec2 = ctx.aws.ec2(image.region)
     try:
-        removed = discard_image(ec2, describe_image(ec2, image.image_id), image.image_id)
+        data = describe_image(ec2, image.image_id)
+        if data is not None and not made_by_save(data, ctx.state.save_id, ctx.state.image_name):
+            ctx.record_failure(
+                f"failed image {image.image_id} is not tagged as this save's; not removed"
+            )
+            return
+        removed = discard_image(
+            ec2,
+            data,
+            image.image_id,
+            snapshot_timeout=ctx.settings.timeouts["snapshots"],
+            poll=ctx.settings.poll_delay,
+        )
         ctx.progress.line(
             "info", f"Removed the failed image and its snapshots: {', '.join(removed)}"
         )
@@ -276,6 +322,8 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     guard = InstanceGuard(ctx)
     set_lock(ctx)
     try:
+        for problem in terminate_boot_instances(ctx)[1]:
+            ctx.progress.line("warn", problem)
         try:
             _image_phase(ctx, hooks, guard)
         except INTERRUPTS:
@@ -317,6 +365,8 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     finally:
         release_lock(ctx)
     template_path = template_path or state.template_path
+    if ctx.journal.write_error and state.failures:
+        _journal_unwritable(ctx)
     if state.failures:
         status, code = ("partial", EXIT_PARTIAL) if template_path else ("failed", EXIT_FAILURE)
         ctx.record(status=status)
@@ -325,6 +375,26 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
         ctx.journal.finish()
         code = EXIT_OK
     return SaveOutcome(ctx, code, template_path, time.monotonic() - started)
+
+
+def _journal_unwritable(ctx: SaveContext) -> None:
+    """The journal could not be kept up to date (PRISM_HOME full?): say what exists."""
+    created = [f"{r}: {i.image_id}" for r, i in ctx.state.images.items() if i.image_id]
+    created += list(ctx.state.registry)
+    where = f"the journal {ctx.journal.path} could not be written ({ctx.journal.write_error})"
+    ctx.journal.write()
+    if ctx.journal.path.exists():
+        todo = (
+            f"free space in {ctx.settings.home}, then run `prism save --resume` "
+            "(or `prism save --abort`) to finish"
+        )
+    else:
+        todo = (
+            "no journal exists, so `prism save --resume` cannot finish it: free space in "
+            f"{ctx.settings.home} and save again; deregister these images (and delete their "
+            "snapshots) if you do not want them"
+        )
+    ctx.state.failures.append(f"{where}; created so far: {', '.join(created) or 'nothing'}; {todo}")
 
 
 def _recover_source_id(ctx: SaveContext) -> RegionImage | None:
@@ -422,6 +492,13 @@ def _run_phase(ctx: SaveContext, hooks: PrismPluginManager, phase: str) -> Any:
     document = hooks.template_render(ctx)
     if document is None:
         raise OperationFailed("no region has a usable image, so no template was written")
+    if not isinstance(document, dict) or document.get("name") != ctx.request.template_name:
+        shown = str(document.get("name") if isinstance(document, dict) else document)[:64]
+        raise OperationFailed(
+            f"the rendered template is named {shown!r}, not {ctx.request.template_name!r}; "
+            "it was not written (it would replace another template)",
+            "fix the prism_template_render plugin (see `prism plugins`)",
+        )
     try:
         path = templates.write(ctx.settings.templates_dir, document)
     except OSError as exc:

@@ -40,7 +40,7 @@ class SaveState:
     started_at: str
     image_name: str
     instance_original_state: str
-    status: str = "running"  # running | partial | failed | interrupted | done | aborted
+    status: str = "running"  # running | partial | failed | interrupted | done | aborting | aborted
     pid: int | None = None  # the process running the save, while it runs
     stopped_by_prism: bool = False
     instance_restarted: bool = False
@@ -50,6 +50,8 @@ class SaveState:
     images: dict[str, RegionImage] = field(default_factory=dict)
     registry: list[str] = field(default_factory=list)
     template_path: str | None = None
+    #: Throwaway ``--validate`` instances not terminated yet, as ``region:instance-id``.
+    boot_instances: list[str] = field(default_factory=list)
     template_version: int | None = None
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

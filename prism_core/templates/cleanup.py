@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prism_core.aws.clients import AwsClients, error_message
-from prism_core.aws.ec2 import describe_image, discard_image
+from prism_core.aws.ec2 import describe_image, discard_image, image_tags_of
 from prism_core.settings import Settings
 from prism_core.templates import registry
 from prism_core.templates.store import local_versions
@@ -28,12 +28,16 @@ class VersionParts:
     registry: dict[str, list[str]] = field(default_factory=dict)  # region -> parameter names
     images: dict[str, set[str]] = field(default_factory=dict)  # region -> AMI ids
     saved_date: str | None = None
+    #: Save ids the registry or the local files recorded for this version.
+    save_ids: set[str] = field(default_factory=set)
 
     def add_images(self, doc: dict[str, Any]) -> None:
-        """Add the AMIs a template document lists."""
+        """Add the AMIs (and the save id) a template document lists."""
         for region, by_arch in ((doc.get("ami_config") or {}).get("amis") or {}).items():
             self.images.setdefault(region, set()).update(by_arch.values())
         self.saved_date = self.saved_date or doc.get("saved_date")
+        if doc.get("save_id"):
+            self.save_ids.add(str(doc["save_id"]))
 
 
 @dataclass
@@ -89,12 +93,12 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
             found.problems.append(f"registry in {current} not readable: {error_message(exc)}")
             params = {}
         for key, value in params.items():
-            tail = key[len(base) + 1 :]
-            if tail.startswith("versions/") and tail.split("/", 1)[1].isdigit():
-                parts = found.version(int(tail.split("/", 1)[1]))
+            number = registry.version_of_key(base, key)
+            if number is not None:
+                parts = found.version(number)
                 parts.registry.setdefault(current, []).append(key)
                 try:
-                    doc = registry.parse_entry(value, f"registry {current}:{key}")
+                    doc = registry.parse_entry(value, f"registry {current}:{key}", name, number)
                 except Exception as exc:
                     found.problems.append(str(exc))
                     continue
@@ -119,6 +123,56 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
     return found
 
 
+def owned_images(
+    aws: AwsClients,
+    found: Inventory,
+    versions: list[int],
+    protected: set[str] | frozenset[str] = frozenset(),
+) -> tuple[dict[str, set[str]], list[str]]:
+    """The images of ``versions`` the cloud proves this template's saves made.
+
+    An image qualifies only if its own tags name this template (``prism:template``),
+    the version (``prism:version``) and a save id (``prism:save-id``) that the registry
+    or a local file recorded for that version. Returns ``(region -> image ids to
+    remove, one line per image kept and why)``. A registry document that points at
+    someone else's image therefore never leads to deleting it.
+    """
+    owned: dict[str, set[str]] = {}
+    kept: list[str] = []
+    for version in versions:
+        parts = found.versions.get(version)
+        if parts is None:
+            continue
+        for region, image_ids in sorted(parts.images.items()):
+            for image_id in sorted(image_ids - set(protected)):
+                try:
+                    image = describe_image(aws.ec2(region), image_id)
+                except Exception as exc:
+                    kept.append(f"{region}:{image_id} (not checked, kept: {error_message(exc)})")
+                    continue
+                if image is None or image.get("State") == "deregistered":
+                    continue
+                reason = _not_ours(image, found.name, version, parts.save_ids)
+                if reason:
+                    kept.append(f"{region}:{image_id} (not ours, kept: {reason})")
+                else:
+                    owned.setdefault(region, set()).add(image_id)
+    return owned, kept
+
+
+def _not_ours(image: dict[str, Any], name: str, version: int, save_ids: set[str]) -> str | None:
+    """Why ``image`` is not provably version ``version`` of template ``name``, or None."""
+    tags = image_tags_of(image)
+    if tags.get("prism:template") != name:
+        other = tags.get("prism:template")
+        return f"tagged for template {other!r}" if other else "it has no prism:template tag"
+    if tags.get("prism:version") != str(version):
+        return f"tagged as version {tags.get('prism:version')!r}, not {version}"
+    if tags.get("prism:save-id") not in save_ids:
+        return f"its save id is not one recorded for version {version}"
+    return None
+
+
 @dataclass
 class Removal:
     """What :func:`remove` did."""
@@ -128,10 +182,13 @@ class Removal:
     registry: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    #: Images listed by a document or tag that the cloud does not prove are ours.
+    kept: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, list[str]]:
         """The ``-o json`` form."""
         return {
+            "kept": self.kept,
             "images": self.images,
             "snapshots": self.snapshots,
             "registry": self.registry,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from prism_core.exceptions import InputError
+from prism_core.safe_yaml import load_yaml_bounded, read_text_bounded
 from prism_core.save.journal import write_private_atomic
 from prism_core.validation import template_name
 
@@ -55,32 +56,19 @@ def validate_document(doc: Any, source: str) -> dict[str, Any]:
 
 
 def parse_document(text: str, source: str) -> dict[str, Any]:
-    """Safely parse and validate template YAML (or JSON) text."""
-    if len(text.encode("utf-8", "replace")) > MAX_TEMPLATE_BYTES:
-        raise InputError(f"{source}: template is larger than {MAX_TEMPLATE_BYTES // 1024} KiB")
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise InputError(
-            f"{source}: not valid YAML{where}: {problem}", "fix the template file"
-        ) from None
+    """Safely parse and validate template YAML (or JSON) text, within bounds."""
+    doc = load_yaml_bounded(
+        text, what=source, max_bytes=MAX_TEMPLATE_BYTES, hint="fix the template file"
+    )
     return validate_document(doc, source)
 
 
 def load_file(path: Path) -> dict[str, Any]:
-    """Read and validate one template file."""
-    try:
-        if path.stat().st_size > MAX_TEMPLATE_BYTES:
-            raise InputError(f"{path}: template is larger than {MAX_TEMPLATE_BYTES // 1024} KiB")
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read template {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: template is not UTF-8 text") from None
-    return parse_document(text, str(path))
+    """Read and validate one template file (a regular file, UTF-8, bounded size)."""
+    doc = load_yaml_bounded(
+        Path(path), what=str(path), max_bytes=MAX_TEMPLATE_BYTES, hint="fix or remove the file"
+    )
+    return validate_document(doc, str(path))
 
 
 def template_path(templates_dir: Path, name: str) -> Path:
@@ -120,7 +108,9 @@ def write(templates_dir: Path, doc: dict[str, Any]) -> Path:
             old = None
         if old is not None and old.get("version") != doc.get("version"):
             archive = templates_dir / "versions" / name / f"{int(old.get('version', 1))}.yaml"
-            write_private_atomic(archive, path.read_text(encoding="utf-8"))
+            write_private_atomic(
+                archive, read_text_bounded(path, max_bytes=MAX_TEMPLATE_BYTES)
+            )
     write_private_atomic(path, dump(doc))
     return path
 
@@ -212,6 +202,7 @@ def build_document(ctx: SaveContext) -> dict[str, Any]:
         "source": "saved-from-instance",
         "saved_from": request.instance_name,
         "saved_date": state.started_at,
+        "save_id": state.save_id,
         "version": state.template_version or 1,
         "maintainer": facts["maintainer"],
         "project": request.project_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -351,8 +352,18 @@ def access_document(access: LaunchAccess, instance_id: str, region: str) -> dict
     }
 
 
-def launch(plan: LaunchPlan, ec2: Any, settings: Settings, progress: Progress) -> dict[str, Any]:
-    """Create or reuse the security group, run the instance, wait until it runs."""
+def launch(
+    plan: LaunchPlan,
+    ec2: Any,
+    settings: Settings,
+    progress: Progress,
+    done: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Create or reuse the security group, run the instance, wait until it runs.
+
+    ``done(text)`` is told what has been created so far (for an interrupted launch).
+    """
+    report = done or (lambda text: None)
     access = plan.access
     cidrs = access.cidrs if access else []
     vpc_id = access.vpc_id if access and access.vpc_id else default_vpc(ec2)
@@ -366,6 +377,7 @@ def launch(plan: LaunchPlan, ec2: Any, settings: Settings, progress: Progress) -
         "start", f"Opening ports {', '.join(map(str, plan.ports))} to {', '.join(cidrs)}..."
     )
     group_id = ensure_security_group(ec2, plan.template, plan.ports, vpc_id, cidrs)
+    report(f"security group {group_id} is ready; no instance was launched")
     progress.line("start", f"Launching {plan.instance_type} from {plan.image_id}...")
     mapping = root_mapping(ec2, plan.image_id, plan.root_volume_gb)
     if mapping:
@@ -383,6 +395,11 @@ def launch(plan: LaunchPlan, ec2: Any, settings: Settings, progress: Progress) -
         **kwargs,
     )
     instance_id = answer["Instances"][0]["InstanceId"]
+    report(
+        f"instance {plan.name} ({instance_id}) was launched in {plan.region} and is starting; "
+        f"see it with `prism list`, or terminate it with `aws ec2 terminate-instances "
+        f"--region {plan.region} --instance-ids {instance_id}`"
+    )
     progress.line("wait", f"Waiting for {instance_id} to run...")
     data = wait_running(ec2, instance_id, settings)
     progress.line("ok", f"Instance {plan.name} ({instance_id}) is running")
@@ -397,11 +414,16 @@ def boot_check(
     progress: Progress,
     label: str,
     cancel: threading.Event | None = None,
+    on_launched: Callable[[str], None] | None = None,
+    on_terminated: Callable[[str], None] | None = None,
 ) -> None:
     """Boot a throwaway instance of ``image_id``; raise unless it runs and passes checks.
 
     Uses the smallest type of ``arch``, waits for ``running`` and for both status
     checks (``DescribeInstanceStatus``) to be ``ok``, and always terminates it.
+    ``on_launched(instance_id)`` is called the moment RunInstances answers (a save
+    journals it there, so ``--resume``/``--abort`` terminate it after a ``kill -9``);
+    ``on_terminated(instance_id)`` once it is terminated.
     """
     instance_type = smallest_type(arch)
     progress.line("start", f"Boot check: launching a throwaway {instance_type} from {image_id}...")
@@ -428,6 +450,8 @@ def boot_check(
         ) from None
     instance_id = answer["Instances"][0]["InstanceId"]
     try:
+        if on_launched is not None:
+            on_launched(instance_id)
         wait_running(ec2, instance_id, settings, cancel)
 
         def checks_passed() -> bool | None:
@@ -462,6 +486,8 @@ def boot_check(
         try:
             ec2.terminate_instances(InstanceIds=[instance_id])
             progress.line("info", f"Boot-check instance {instance_id} terminated")
+            if on_terminated is not None:
+                on_terminated(instance_id)
         except Exception as exc:
             progress.line(
                 "warn",

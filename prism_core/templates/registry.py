@@ -13,11 +13,11 @@ is reported, never fatal for other templates.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from prism_core.aws.clients import AwsClients, error_code
 from prism_core.exceptions import InputError
+from prism_core.safe_yaml import load_json_bounded
 from prism_core.templates.document import validate_document
 
 
@@ -36,13 +36,48 @@ def _parameters(ssm: Any, path: str) -> dict[str, str]:
     return found
 
 
-def parse_entry(value: str, source: str) -> dict[str, Any]:
-    """A registry value as a validated template document (``InputError`` if malformed)."""
-    try:
-        doc = json.loads(value)
-    except ValueError:
-        raise InputError(f"{source}: registry entry is not valid JSON") from None
-    return validate_document(doc, source)
+#: SSM's limit for an advanced parameter value is 8 KiB; anything larger is not ours.
+MAX_ENTRY_BYTES = 64 * 1024
+MAX_VERSION = 1_000_000
+
+
+def parse_entry(
+    value: str, source: str, name: str | None = None, version: int | None = None
+) -> dict[str, Any]:
+    """A registry value as a validated template document (``InputError`` if malformed).
+
+    Registry entries are written by anyone with ``ssm:PutParameter`` in the account, so
+    they are checked like template files, and more: the document's ``name`` must be
+    the template ``name`` of the parameter path, and the ``version`` of a
+    ``versions/<N>`` entry must be ``N`` (an integer in 1..1,000,000).
+    """
+    doc = load_json_bounded(
+        value, what=source, max_bytes=MAX_ENTRY_BYTES, hint="fix or delete the registry entry"
+    )
+    doc = validate_document(doc, source)
+    if name is not None and doc.get("name") != name:
+        raise InputError(
+            f"{source}: names template {str(doc.get('name'))[:64]!r}, not {name!r}",
+            "delete the registry entry; it was not written by prism for this template",
+        )
+    number = doc.get("version", 1)
+    if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= MAX_VERSION:
+        raise InputError(f"{source}: version must be an integer from 1 to {MAX_VERSION}")
+    if version is not None and number != version:
+        raise InputError(
+            f"{source}: holds version {number}, not {version}", "delete the registry entry"
+        )
+    return doc
+
+
+def version_of_key(base: str, key: str) -> int | None:
+    """``N`` for ``<base>/versions/<N>`` (1..1,000,000), else ``None``."""
+    tail = key[len(base) + 1 :] if key.startswith(base + "/") else ""
+    head, _, number = tail.partition("/")
+    if head != "versions" or not number.isdigit() or len(number) > 7:
+        return None
+    value = int(number)
+    return value if 1 <= value <= MAX_VERSION else None
 
 
 def entries(ssm: Any, prefix: str, name: str) -> dict[str, str]:
@@ -57,13 +92,11 @@ def versions(
     base = parameter_base(prefix, name)
     found: dict[int, dict[str, Any]] = {}
     for key, value in sorted(entries(ssm, prefix, name).items()):
-        tail = key[len(base) + 1 :]
-        if tail != "template" and not (
-            tail.startswith("versions/") and tail.split("/", 1)[1].isdigit()
-        ):
+        number = version_of_key(base, key)
+        if key != f"{base}/template" and number is None:
             continue
         try:
-            doc = parse_entry(value, f"registry {key}")
+            doc = parse_entry(value, f"registry {key}", name, number)
         except InputError as exc:
             if problems is not None:
                 problems.append(str(exc))
@@ -84,13 +117,13 @@ def newest_version(aws: AwsClients, prefix: str, name: str, regions: list[str]) 
                 continue
             raise
         for key, value in names.items():
-            tail = key[len(base) + 1 :]
-            if tail.startswith("versions/") and tail.split("/", 1)[1].isdigit():
-                newest = max(newest, int(tail.split("/", 1)[1]))
-            elif tail == "template":
+            number = version_of_key(base, key)
+            if number is not None:
+                newest = max(newest, number)
+            elif key == f"{base}/template":
                 try:
-                    newest = max(newest, int(json.loads(value).get("version", 1)))
-                except (ValueError, TypeError, AttributeError):
+                    newest = max(newest, int(parse_entry(value, key, name)["version"] or 1))
+                except (InputError, KeyError):
                     newest = max(newest, 1)
     return newest
 

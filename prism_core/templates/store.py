@@ -155,7 +155,7 @@ def registry_templates(aws: AwsClients, prefix: str, region: str, listing: Listi
     for name, value in sorted(registry.current_documents(ssm, prefix).items()):
         where = f"{region}:{registry.parameter_base(prefix, name)}/template"
         try:
-            doc = registry.parse_entry(value, f"registry {where}")
+            doc = registry.parse_entry(value, f"registry {where}", name)
         except InputError as exc:
             listing.problems.append(str(exc))
             continue

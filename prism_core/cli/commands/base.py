@@ -70,6 +70,7 @@ class Base(Controller):
                 for p in rows
             ],
             "blocked": sorted(manager.blocked),
+            "broken": dict(manager.broken),
             "warnings": list(manager.warnings),
         }
         cells = [
@@ -77,6 +78,8 @@ class Base(Controller):
             for p in rows
         ]
         lines = [table(["NAME", "VERSION", "SOURCE", "HOOKS"], cells, output_width())]
+        for name, reason in manager.broken.items():
+            lines.append(f"BROKEN {name}: {reason} (disable with PRISM_DISABLE_PLUGINS={name})")
         if manager.blocked:
             lines.append("blocked by PRISM_DISABLE_PLUGINS: " + ", ".join(sorted(manager.blocked)))
         emit(document, self.app.pargs.output, "\n".join(lines))

@@ -135,7 +135,12 @@ def run_launch(app: Any) -> int:
     plan.access = _plan_access(app, aws.ec2(region), plan, progress)
     confirm(f"Launch '{name}' ({instance_type}{cost})?", pargs.yes)
     app.changes_started = True
-    document = launching.launch(plan, aws.ec2(region), settings, progress)
+    app.interrupt_note = "nothing was launched"
+
+    def done(text: str) -> None:
+        app.interrupt_note = text
+
+    document = launching.launch(plan, aws.ec2(region), settings, progress, done)
     document["problems"] = problems
     emit(document, pargs.output, launch_text(document))
     return 0

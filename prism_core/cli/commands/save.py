@@ -9,7 +9,7 @@ from typing import Any
 from cement import Controller, ex
 
 from prism_core.aws.clients import AwsClients
-from prism_core.aws.ec2 import describe_instance
+from prism_core.aws.ec2 import InstanceInfo, describe_instance
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.cli.progress import Progress, format_duration, wants_emoji
@@ -26,6 +26,8 @@ from prism_core.save.journal import Journal, running_elsewhere, unfinished
 from prism_core.save.pipeline import SaveOptions, SaveOutcome, execute, plan_save, preflight
 from prism_core.save.plan import estimate_storage, plan_lines, show_plan, will_stop
 from prism_core.save.request import SaveRequest
+from prism_core.settings import check_writable
+from prism_core.validation import region_name
 
 SAVE_EPILOG = f"""examples:
   keep your own environment:
@@ -41,8 +43,13 @@ SAVE_EPILOG = f"""examples:
     prism save
   check first, in a script:
     prism save ml-course-prep cs229-environment --dry-run -o json
-  finish a save interrupted on this machine:
+  finish a save interrupted on this machine (or undo it; SAVE_ID picks one):
     prism save --resume
+    prism save --abort [SAVE_ID]
+
+Deletes prove ownership: --abort removes only images whose own tags name this save,
+and only this save's registry entries and files under $PRISM_HOME/templates; a newer
+version of the template is never touched. Tags under the prism: prefix are reserved.
 
 On a terminal prism shows the plan (downtime, what is created where, storage cost)
 and asks before stopping anything; --yes skips that and is required when stdin is
@@ -98,14 +105,23 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
     ),
     (
         ["--resume"],
-        {"action": "store_true", "help": "finish the save(s) interrupted on this machine"},
+        {
+            "nargs": "?",
+            "const": True,
+            "default": False,
+            "metavar": "SAVE_ID",
+            "help": "finish the save(s) interrupted on this machine (or only SAVE_ID)",
+        },
     ),
     (
         ["--abort"],
         {
-            "action": "store_true",
-            "help": "undo the save(s) interrupted on this machine: bring the instance back and "
-            "remove what they created in every region",
+            "nargs": "?",
+            "const": True,
+            "default": False,
+            "metavar": "SAVE_ID",
+            "help": "undo the save(s) interrupted on this machine (or only SAVE_ID): bring the "
+            "instance back and remove what they created in every region",
         },
     ),
     OUTPUT_ARGUMENT,
@@ -201,6 +217,8 @@ def run_save(app: Any) -> int:
         progress.blank()
     if not pargs.yes and not pargs.dry_run and not stdin_is_terminal():
         raise InputError("confirmation needed but stdin is not a terminal", "add --yes")
+    if not pargs.dry_run:
+        check_writable(settings.home)
     ctx = plan_save(options, settings, aws, progress)
     hooks = app.plugin_manager
     preflight(ctx, hooks)
@@ -235,27 +253,50 @@ def run_save(app: Any) -> int:
     return outcome.exit_code
 
 
-def _interrupted_saves(app: Any, verb: str, progress: Progress) -> list[SaveContext]:
-    """The saves journaled on this machine, as contexts, after the user confirms."""
+def _interrupted_saves(
+    app: Any, verb: str, progress: Progress, skipped: list[str]
+) -> list[SaveContext]:
+    """The saves journaled on this machine, as contexts, after the user confirms.
+
+    ``--resume SAVE_ID`` / ``--abort SAVE_ID`` pick one. A journal that cannot be used
+    (damaged, half-aborted for ``--resume``, its instance gone for ``--resume``) is
+    reported in ``skipped`` and never blocks the others.
+    """
     settings = app.settings
+    wanted = getattr(app.pargs, verb)
+    wanted = wanted if isinstance(wanted, str) else None
     paths = unfinished(settings.journal_dir)
+    if wanted is not None:
+        paths = [p for p in paths if p.stem == wanted]
     if not paths:
+        which = f"save {wanted}" if wanted else "interrupted save"
         raise InputError(
-            f"no interrupted save to {verb} on this machine",
+            f"no {which} to {verb} on this machine",
             f"journals live in {settings.journal_dir}",
         )
     journals = []
     for path in paths:
-        journal = Journal.load(path)
-        if running_elsewhere(journal.state):
+        try:
+            journal = Journal.load(path)
+        except InputError as exc:
+            skipped.append(str(exc))
+            continue
+        state = journal.state
+        if running_elsewhere(state):
             progress.line(
-                "warn",
-                f"Save {journal.state.save_id} is still running (pid {journal.state.pid}); "
-                "left alone",
+                "warn", f"Save {state.save_id} is still running (pid {state.pid}); left alone"
+            )
+            continue
+        if verb == "resume" and state.status == "aborting":
+            skipped.append(
+                f"save {state.save_id} was being aborted when it stopped; it cannot be "
+                f"resumed: finish the abort with `prism save --abort {state.save_id}`"
             )
             continue
         journals.append(journal)
     if not journals:
+        if skipped:
+            raise InputError("; ".join(skipped))
         raise InputError(
             f"no interrupted save to {verb}: every save on this machine is still running",
             "wait for it, or stop it with Ctrl-C first",
@@ -271,9 +312,17 @@ def _interrupted_saves(app: Any, verb: str, progress: Progress) -> list[SaveCont
     app.changes_started = True
     contexts = []
     for journal in journals:
-        request = SaveRequest.from_dict(journal.state.request)
-        aws = AwsClients(request.region, settings.max_attempts, profile=app.pargs.profile)
-        instance = describe_instance(aws.ec2(request.region), request.instance_id, request.region)
+        try:
+            request = SaveRequest.from_dict(journal.state.request)
+            region = region_name(str(request.region))
+            aws = AwsClients(region, settings.max_attempts, profile=app.pargs.profile)
+            instance = _instance(aws, request, verb)
+        except (InputError, TypeError) as exc:
+            skipped.append(
+                f"save {journal.state.save_id}: {exc}; undo it on its own with "
+                f"`prism save --abort {journal.state.save_id}`"
+            )
+            continue
         contexts.append(
             SaveContext(
                 request=request,
@@ -287,11 +336,33 @@ def _interrupted_saves(app: Any, verb: str, progress: Progress) -> list[SaveCont
     return contexts
 
 
+def _instance(aws: AwsClients, request: SaveRequest, verb: str) -> InstanceInfo:
+    """The save's instance; for ``--abort`` a vanished one is recorded as ``missing``."""
+    try:
+        return describe_instance(aws.ec2(request.region), request.instance_id, request.region)
+    except InputError:
+        if verb != "abort":
+            raise
+    return InstanceInfo(
+        instance_id=request.instance_id,
+        name=request.instance_name,
+        state="missing",
+        region=request.region,
+        instance_type="",
+        architecture="",
+        root_device_type="ebs",
+        root_device_name=None,
+        image_id=None,
+        lifecycle=None,
+    )
+
+
 def run_resume(app: Any) -> int:
     """``prism save --resume``: finish every save interrupted on this machine."""
     progress = Progress(sys.stderr)
     worst, documents, texts = EXIT_OK, [], []
-    for ctx in _interrupted_saves(app, "resume", progress):
+    skipped: list[str] = []
+    for ctx in _interrupted_saves(app, "resume", progress, skipped):
         request = ctx.request
         progress.line(
             "save",
@@ -301,18 +372,29 @@ def run_resume(app: Any) -> int:
         documents.append(outcome.to_dict())
         texts.append(summary_text(outcome))
         worst = max(worst, outcome.exit_code, key=SEVERITY.__getitem__)
-    emit({"resumed": documents}, app.pargs.output, "\n\n".join(texts))
+    if skipped:
+        worst = max(worst, EXIT_FAILURE, key=SEVERITY.__getitem__)
+        texts += [f"Not resumed: {reason}" for reason in skipped]
+    emit({"resumed": documents, "skipped": skipped}, app.pargs.output, "\n\n".join(texts))
     return worst
 
 
 def run_abort(app: Any) -> int:
-    """``prism save --abort``: undo every save interrupted on this machine."""
+    """``prism save --abort [SAVE_ID]``: undo the saves interrupted on this machine."""
     from prism_core.save.abort import abort_save
 
     progress = Progress(sys.stderr)
     code, documents, texts = EXIT_OK, [], []
-    for ctx in _interrupted_saves(app, "abort", progress):
-        removed, problems = abort_save(ctx)
+    skipped: list[str] = []
+    for ctx in _interrupted_saves(app, "abort", progress, skipped):
+        app.interrupt_note = (
+            f"the abort of save {ctx.state.save_id} was cut short; finish it with "
+            f"`prism save --abort {ctx.state.save_id}`"
+        )
+        try:
+            removed, problems = abort_save(ctx)
+        except InputError as exc:
+            removed, problems = [], [str(exc)]
         documents.append({"save_id": ctx.state.save_id, "removed": removed, "problems": problems})
         lines = [f"Aborted save {ctx.state.save_id}; removed {len(removed)} resource(s):"]
         lines += [f"   {item}" for item in removed]
@@ -320,7 +402,10 @@ def run_abort(app: Any) -> int:
         texts.append("\n".join(lines))
         if problems:
             code = EXIT_FAILURE
-    emit({"aborted": documents}, app.pargs.output, "\n\n".join(texts))
+    if skipped:
+        code = EXIT_FAILURE
+        texts += [f"Not aborted: {reason}" for reason in skipped]
+    emit({"aborted": documents, "skipped": skipped}, app.pargs.output, "\n\n".join(texts))
     return code
 
 

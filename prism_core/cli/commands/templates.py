@@ -8,10 +8,11 @@ from typing import Any
 
 from cement import Controller, ex
 
+from prism_core.aws.clients import one_line
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import EXIT_OK, EXIT_PARTIAL, InputError
-from prism_core.validation import template_name
+from prism_core.validation import printable, template_name
 
 REGION_ARGUMENT = (
     ["--region"],
@@ -26,7 +27,7 @@ YES_ARGUMENT = (
 def warn(problems: list[str]) -> None:
     """One warning line on stderr per malformed template."""
     for problem in problems:
-        print(f"prism: warning: {problem}", file=sys.stderr)
+        print(f"prism: warning: {one_line(printable(problem), 1000)}", file=sys.stderr)
 
 
 def _aws(app: Any) -> tuple[Any, str]:
@@ -238,7 +239,7 @@ class Templates(Controller):
         is_file = path.suffix in (".yaml", ".yml", ".json") or "/" in target or path.is_file()
         doc: dict[str, Any]
         if is_file:
-            if not path.is_file():
+            if not path.exists() and not path.is_symlink():
                 raise InputError(f"no template file {target}", "give an existing file or a name")
             doc = tpl.load_file(path)
             where = str(path)
@@ -290,6 +291,10 @@ class Templates(Controller):
             check_image(aws.ec2(region), image_id, str(doc["name"]), doc.get("version"), region)
         progress = Progress(sys.stderr)
         self.app.changes_started = True
+        self.app.interrupt_note = (
+            "the boot check was cut short; its throwaway instance is terminated on the way "
+            "out (see the lines above)"
+        )
         for arch, image_id in sorted(amis.items()):
             launching.boot_check(
                 aws.ec2(region), image_id, arch, self.app.settings, progress, label=str(doc["name"])
@@ -319,7 +324,7 @@ class Templates(Controller):
         """``prism templates delete NAME [--purge] [--yes]``."""
         from prism_core.cli.commands.save import confirm
         from prism_core.templates import store
-        from prism_core.templates.cleanup import inventory, remove
+        from prism_core.templates.cleanup import inventory, owned_images, remove
 
         pargs, settings = self.app.pargs, self.app.settings
         name = template_name(pargs.name)
@@ -342,10 +347,9 @@ class Templates(Controller):
             for reg, names in source.items():
                 entries.setdefault(reg, []).extend(names)
         images: dict[str, set[str]] = {}
+        kept: list[str] = []
         if pargs.purge:
-            for parts in found.versions.values():
-                for reg, ids in parts.images.items():
-                    images.setdefault(reg, set()).update(ids)
+            images, kept = owned_images(aws, found, sorted(found.versions))
         count = sum(len(v) for v in images.values())
         what = (
             f"{len(files)} file(s), {sum(len(v) for v in entries.values())} registry "
@@ -354,9 +358,15 @@ class Templates(Controller):
         if pargs.purge:
             what += f", and deregister {count} AMI(s) with their snapshots"
         print(f"Delete template {name}: {what}", file=sys.stderr)
+        warn(kept)
         confirm(f"Delete template {name}{' and its AMIs' if pargs.purge else ''}?", pargs.yes)
         self.app.changes_started = True
+        self.app.interrupt_note = (
+            f"`prism templates delete {name}` was interrupted part-way; "
+            "run it again to finish"
+        )
         done = remove(aws, images=images, registry_entries=entries, files=files)
+        done.kept = kept
         archive = settings.templates_dir / "versions" / name
         if archive.is_dir() and not any(archive.iterdir()):
             archive.rmdir()
@@ -387,7 +397,7 @@ class Templates(Controller):
     def prune(self) -> None:
         """``prism templates prune NAME --keep K``."""
         from prism_core.cli.commands.save import confirm
-        from prism_core.templates.cleanup import inventory, remove
+        from prism_core.templates.cleanup import inventory, owned_images, remove
 
         pargs, settings = self.app.pargs, self.app.settings
         name = template_name(pargs.name)
@@ -408,13 +418,11 @@ class Templates(Controller):
             )
             return
         protected = {i for v in kept for ids in found.versions[v].images.values() for i in ids}
-        images: dict[str, set[str]] = {}
+        images, not_ours = owned_images(aws, found, old, protected)
         entries: dict[str, list[str]] = {}
         files: list[Path] = []
         for version in old:
             parts = found.versions[version]
-            for reg, ids in parts.images.items():
-                images.setdefault(reg, set()).update(ids - protected)
             for reg, names in parts.registry.items():
                 entries.setdefault(reg, []).extend(names)
             files.extend(parts.files)
@@ -423,9 +431,14 @@ class Templates(Controller):
             f"{', '.join(map(str, old))} with {sum(len(v) for v in images.values())} AMI(s)",
             file=sys.stderr,
         )
+        warn(not_ours)
         confirm(f"Remove {len(old)} old version(s) of {name} and their AMIs?", pargs.yes)
         self.app.changes_started = True
+        self.app.interrupt_note = (
+            f"`prism templates prune {name}` was interrupted part-way; run it again to finish"
+        )
         done = remove(aws, images=images, registry_entries=entries, files=files)
+        done.kept = not_ours
         self._finish(
             f"Pruned {name}: kept {', '.join(map(str, kept))}, removed {', '.join(map(str, old))}",
             name,
@@ -451,5 +464,6 @@ class Templates(Controller):
             f"   registry entries deleted: {len(done.registry)}   files removed: {len(done.files)}",
         ]
         lines += [f"   FAILED: {failure}" for failure in done.failures]
+        lines += [f"   KEPT: {item}" for item in done.kept]
         emit(document, self.app.pargs.output, "\n".join(lines))
-        self.app.exit_code = EXIT_PARTIAL if done.failures else EXIT_OK
+        self.app.exit_code = EXIT_PARTIAL if done.failures or done.kept else EXIT_OK

@@ -1,0 +1,244 @@
+"""The one bounded reader for every YAML or JSON file and value prism reads.
+
+Everything read from disk, configuration or the shared registry is untrusted input,
+so each read takes bounded time and memory:
+
+- the file is opened once, without blocking, and must be a regular file (a symlink to
+  ``/dev/zero``, a FIFO or a directory is refused); at most ``max_bytes`` are read;
+- the text must be UTF-8;
+- YAML is parsed with PyYAML's safe loader only, with a limit on nesting depth, on
+  aliases, and on the size the document would have with every alias expanded (a
+  "billion laughs" file is refused while it is being read, not after);
+- JSON gets the same size and depth limits.
+
+Every refusal is an :class:`~prism_core.exceptions.InputError` (exit 2) whose one-line
+message names the file or value and says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.events import AliasEvent
+
+from prism_core.exceptions import InputError
+
+#: Defaults: 1 MiB of text, 64 levels, 100 aliases, 100,000 nodes once aliases expand.
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_ALIASES = 100
+MAX_NODES = 100_000
+
+__all__ = [
+    "MAX_ALIASES",
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "load_json_bounded",
+    "load_yaml_bounded",
+    "read_text_bounded",
+]
+
+
+def read_text_bounded(
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int = MAX_BYTES,
+    what: str | None = None,
+    hint: str = "fix or remove the file",
+) -> str:
+    """The UTF-8 text of the regular file ``path``, at most ``max_bytes`` long.
+
+    The file is opened non-blocking (a FIFO cannot hang prism) and checked with
+    ``fstat`` on the opened descriptor, so a symlink swapped in between cannot point
+    the read at a device.
+    """
+    label = what or str(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise InputError(f"{label} cannot be read: {exc.strerror}", hint) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _kind(info.st_mode)
+            raise InputError(f"{label} is {kind}, not a regular file", hint)
+        if info.st_size > max_bytes:
+            raise InputError(f"{label} is larger than {_size(max_bytes)}", hint)
+        chunks: list[bytes] = []
+        total = 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(65536, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as exc:
+        raise InputError(f"{label} cannot be read: {exc.strerror}", hint) from None
+    finally:
+        os.close(fd)
+    if total > max_bytes:  # it grew after fstat
+        raise InputError(f"{label} is larger than {_size(max_bytes)}", hint)
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{label} is not UTF-8 text (byte {exc.start})", "save it as UTF-8"
+        ) from None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def _size(limit: int) -> str:
+    return f"{limit // 1024} KiB" if limit % 1024 == 0 else f"{limit} bytes"
+
+
+class _LimitExceeded(Exception):
+    """Raised inside the loader; turned into an InputError naming the source."""
+
+
+def _bounded_loader(max_depth: int, max_aliases: int, max_nodes: int) -> type[yaml.SafeLoader]:
+    class BoundedLoader(yaml.SafeLoader):
+        """PyYAML's safe loader with depth, alias and expanded-size limits."""
+
+        def __init__(self, stream: Any) -> None:
+            super().__init__(stream)
+            self._depth = 0
+            self._aliases = 0
+            self._weights: dict[int, int] = {}
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(AliasEvent):
+                self._aliases += 1
+                if self._aliases > max_aliases:
+                    raise _LimitExceeded(f"more than {max_aliases} aliases")
+            self._depth += 1
+            if self._depth > max_depth:
+                raise _LimitExceeded(f"nested deeper than {max_depth} levels")
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+            if id(node) not in self._weights:
+                weight = 1
+                value = node.value
+                if isinstance(value, list):
+                    for item in value:
+                        if isinstance(item, tuple):
+                            weight += sum(self._weights.get(id(n), 1) for n in item)
+                        else:
+                            weight += self._weights.get(id(item), 1)
+                self._weights[id(node)] = weight
+            if self._weights[id(node)] > max_nodes:
+                raise _LimitExceeded(f"more than {max_nodes} values once aliases are expanded")
+            return node
+
+    return BoundedLoader
+
+
+def load_yaml_bounded(
+    source: str | bytes | os.PathLike[str],
+    *,
+    what: str | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_depth: int = MAX_DEPTH,
+    max_aliases: int = MAX_ALIASES,
+    max_nodes: int = MAX_NODES,
+    hint: str = "fix or remove the file",
+) -> Any:
+    """Parse YAML (or JSON) from a file path, or from text/bytes, within bounds.
+
+    ``source`` is a :class:`pathlib.Path` (or other path-like) to read a file, or the
+    text itself (``str``/``bytes``). ``what`` names it in errors (default: the path).
+    Only plain data comes back (PyYAML's safe loader: no Python objects). Raises
+    :class:`~prism_core.exceptions.InputError` with a one-line message on anything
+    too large, too deep, alias-heavy, not UTF-8, not a regular file, or not YAML.
+    """
+    if isinstance(source, os.PathLike):
+        label = what or str(source)
+        text = read_text_bounded(Path(source), max_bytes=max_bytes, what=label, hint=hint)
+    else:
+        label = what or "YAML text"
+        raw = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
+        if len(raw) > max_bytes:
+            raise InputError(f"{label} is larger than {_size(max_bytes)}", hint)
+        try:
+            text = raw.decode("utf-8") if isinstance(source, bytes) else source
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{label} is not UTF-8 text (byte {exc.start})", hint) from None
+    loader = _bounded_loader(max_depth, max_aliases, max_nodes)(text)
+    try:
+        return loader.get_single_data()
+    except _LimitExceeded as exc:
+        raise InputError(f"{label}: refused, {exc}", hint) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise InputError(f"{label}: not valid YAML{where}: {problem}", hint) from None
+    except RecursionError:
+        raise InputError(f"{label}: refused, nested too deeply", hint) from None
+    finally:
+        loader.dispose()
+
+
+def load_json_bounded(
+    source: str | bytes | os.PathLike[str],
+    *,
+    what: str | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_depth: int = MAX_DEPTH,
+    hint: str = "fix or remove it",
+) -> Any:
+    """Parse JSON from a file path or from text within the same size and depth bounds."""
+    if isinstance(source, os.PathLike):
+        label = what or str(source)
+        text = read_text_bounded(Path(source), max_bytes=max_bytes, what=label, hint=hint)
+    else:
+        label = what or "JSON text"
+        raw = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
+        if len(raw) > max_bytes:
+            raise InputError(f"{label} is larger than {_size(max_bytes)}", hint)
+        try:
+            text = raw.decode("utf-8") if isinstance(source, bytes) else source
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{label} is not UTF-8 text (byte {exc.start})", hint) from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise InputError(f"{label}: refused, nested too deeply", hint) from None
+    except ValueError as exc:
+        raise InputError(f"{label}: not valid JSON ({exc})", hint) from None
+    if _depth(data) > max_depth:
+        raise InputError(f"{label}: refused, nested deeper than {max_depth} levels", hint)
+    return data
+
+
+def _depth(data: Any) -> int:
+    """Nesting depth of plain JSON data (iterative, so no recursion limit)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest

@@ -1,0 +1,112 @@
+"""Registry input: documents in SSM are anyone's writing. They are validated like template
+files (the name must match the parameter path, the version must be an integer in range,
+``ssm_parameters`` only under /aws/service/), printed without control characters or
+terminal escapes, and one bad entry is skipped with a warning, never hiding the rest.
+Every prism run is a child process under a memory limit."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from helpers import run_prism_child
+
+AMI = "ami-0123456789abcdef0"
+
+
+def _doc(name: str, **extra) -> dict:
+    doc = {
+        "name": name,
+        "description": f"{name} template",
+        "version": 1,
+        "ami_config": {"amis": {"us-east-1": {"x86_64": AMI}}},
+    }
+    doc.update(extra)
+    return doc
+
+
+def _put(name: str, value: str) -> None:
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name=name, Value=value, Type="String", Overwrite=True
+    )
+
+
+HOSTILE = [
+    ("name-mismatch", "mismatch", json.dumps(_doc("keeper")), "names template 'keeper'"),
+    ("version-huge", "huge", json.dumps(_doc("huge", version=10**12)), "version must be"),
+    ("version-text", "text", json.dumps(_doc("text", version="1; rm -rf")), "version"),
+    ("not-json", "broken", "{not json", "not valid JSON"),
+    ("deep-json", "deep", "[" * 2000 + "]" * 2000, "nested"),
+    (
+        "foreign-ssm-parameter",
+        "leaky",
+        json.dumps(
+            _doc("leaky", ami_config={"ssm_parameters": {"x86_64": "/secret/db-password"}})
+        ),
+        "ssm_parameters",
+    ),
+]
+
+
+@pytest.fixture
+def registry(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box")
+    assert run_prism("save", "box", "env1", "--yes").exit_code == 0
+    _put("/secret/db-password", "hunter2-secret")
+    return prism_sandbox
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [c[1:] for c in HOSTILE],
+                         ids=[c[0] for c in HOSTILE])
+def test_bad_entry_is_skipped_with_a_warning_and_never_hides_the_rest(
+    registry, name, value, expected
+):
+    _put(f"/prism/templates/{name}/template", value)
+    result = run_prism_child("templates", "list", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    listed = {t["name"]: t for t in result.json()["templates"]}
+    assert "registry" in listed["env1"]["sources"]
+    assert name not in listed
+    warnings = [line for line in result.stderr.splitlines() if f"/templates/{name}/" in line]
+    assert len(warnings) == 1 and expected in warnings[0], result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [c[1:] for c in HOSTILE],
+                         ids=[c[0] for c in HOSTILE])
+def test_bad_entry_refuses_the_launch_and_echoes_nothing(registry, name, value, expected):
+    _put(f"/prism/templates/{name}/template", value)
+    _put(f"/prism/templates/{name}/versions/1", value)
+    result = run_prism_child("launch", name, "new-box", "--yes")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert name in result.stderr
+    instances = boto3.client("ec2", region_name="us-east-1").describe_instances(
+        Filters=[{"Name": "tag:Name", "Values": ["new-box"]}]
+    )["Reservations"]
+    assert instances == []
+
+
+def test_versions_key_out_of_range_is_ignored(registry):
+    _put("/prism/templates/env1/versions/99999999999", json.dumps(_doc("env1", version=5)))
+    result = run_prism_child("templates", "show", "env1", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert [v["version"] for v in result.json()["versions"]] == [1]
+
+
+def test_control_characters_and_escapes_are_stripped_from_output(registry):
+    evil = "\x1b[2J\x1b]0;owned\x07ANSI \x1b[31mred\x1b[0m\x07 and \x08 bell"
+    _put("/prism/templates/shiny/template", json.dumps(_doc("shiny", description=evil)))
+    _put("/prism/templates/shiny/versions/1", json.dumps(_doc("shiny", description=evil)))
+    listed = run_prism_child("templates", "list")
+    assert listed.exit_code == 0, listed.stderr
+    line = next(line for line in listed.stdout.splitlines() if line.startswith("shiny"))
+    assert "ANSI red" in line
+    assert not any(ch in listed.stdout for ch in "\x1b\x07\x08\x9b")
+    shown = run_prism_child("templates", "show", "shiny")
+    assert shown.exit_code == 0 and "\x1b" not in shown.stdout + shown.stderr
+    as_json = run_prism_child("templates", "list", "-o", "json")
+    assert "\x1b" not in as_json.stdout  # JSON escapes it as \u001b
