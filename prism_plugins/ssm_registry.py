@@ -20,7 +20,7 @@ from prism_core.aws.clients import error_message
 from prism_core.save.context import SaveContext
 from prism_core.save.state import RegionImage
 from prism_core.templates.document import build_document
-from prism_core.templates.registry import parameter_base
+from prism_core.templates.registry import parameter_base, registered_version
 
 __all__ = ["parameter_base", "prism_register"]
 
@@ -40,11 +40,10 @@ def prism_register(ctx: SaveContext) -> list[str]:
     def write(region: str, image: RegionImage) -> list[str]:
         ssm = ctx.aws.client("ssm", region)
         arch = image.architecture or ctx.instance.architecture
-        entries = {
-            f"{base}/ami/{arch}": image.image_id or "",
-            f"{base}/versions/{version}": document,
-            f"{base}/template": document,
-        }
+        entries = {f"{base}/versions/{version}": document}
+        if registered_version(ssm, base) <= version:  # a concurrent newer save stays current
+            entries[f"{base}/ami/{arch}"] = image.image_id or ""
+            entries[f"{base}/template"] = document
         done: list[str] = []
         try:
             for name, value in entries.items():

@@ -28,7 +28,7 @@ def test_stop_fails(prism_sandbox, run_prism):
     prism_sandbox.faults.inject(
         "StopInstances", code="IncorrectInstanceState", message="instance is busy", status=400
     )
-    result = run_prism("save", "box", "env1", "--yes")
+    result = run_prism("save", "box", "env1", "--stop", "--yes")
     assert result.exit_code == 1
     assert "instance is busy" in result.stdout
     assert instance_state(instance_id) == "running"

@@ -12,6 +12,7 @@ from prism_core.aws.clients import error_message
 from prism_core.aws.ec2 import describe_image, discard_image, find_saved_image
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
+from prism_core.save.locks import release_claims
 from prism_core.save.pipeline import release_lock
 from prism_core.templates.registry import delete_entries, parameter_base, versions
 
@@ -56,6 +57,7 @@ def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
             removed.append(_restore_local(ctx, Path(ctx.state.template_path)))
         except OSError as exc:
             problems.append(f"could not remove {ctx.state.template_path}: {exc.strerror}")
+    release_claims(ctx)
     release_lock(ctx)
     if problems:
         ctx.record(status="aborted", failures=problems)

@@ -37,15 +37,20 @@ class Journal:
         self.path = directory / f"{state.save_id}.json"
         self.state = state
         self._lock = threading.RLock()
+        #: Set by :meth:`finish`: later changes (e.g. releasing the lock) are not written.
+        self.finished = False
 
     def write(self) -> None:
         """Write the current state; called before the next step starts."""
         with self._lock:
+            if self.finished:
+                return
             write_private_atomic(self.path, json.dumps(self.state.to_dict(), indent=2))
 
     def finish(self) -> None:
         """Remove the journal of a save that completed fully."""
         with self._lock:
+            self.finished = True
             self.path.unlink(missing_ok=True)
 
     @property

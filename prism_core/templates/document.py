@@ -118,11 +118,23 @@ def write(templates_dir: Path, doc: dict[str, Any]) -> Path:
             old = load_file(path)
         except InputError:
             old = None
+        if old is not None and _version(old) > _version(doc):
+            # a concurrent save of a newer version finished first: it stays current
+            archive = templates_dir / "versions" / name / f"{_version(doc)}.yaml"
+            write_private_atomic(archive, dump(doc))
+            return archive
         if old is not None and old.get("version") != doc.get("version"):
-            archive = templates_dir / "versions" / name / f"{int(old.get('version', 1))}.yaml"
+            archive = templates_dir / "versions" / name / f"{_version(old)}.yaml"
             write_private_atomic(archive, path.read_text(encoding="utf-8"))
     write_private_atomic(path, dump(doc))
     return path
+
+
+def _version(doc: dict[str, Any]) -> int:
+    try:
+        return int(doc.get("version") or 1)
+    except (TypeError, ValueError):
+        return 1
 
 
 def _ports(ctx: SaveContext) -> list[int]:
