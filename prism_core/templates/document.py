@@ -7,7 +7,9 @@ older versions are kept as ``versions/<name>/<N>.yaml``.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -17,6 +19,7 @@ import yaml
 
 from prism_core.exceptions import InputError
 from prism_core.save.journal import write_private_atomic
+from prism_core.settings import ensure_private_dir
 from prism_core.validation import template_name
 
 if TYPE_CHECKING:
@@ -109,9 +112,23 @@ def dump(doc: dict[str, Any]) -> str:
 
 
 def write(templates_dir: Path, doc: dict[str, Any]) -> Path:
-    """Validate and write ``doc`` as the newest version; keep the previous one archived."""
+    """Validate and write ``doc`` as the newest version; keep the previous one archived.
+
+    Concurrent saves on this machine take turns (a lock on the templates folder), and
+    a newer version already current stays current: ``doc`` is archived instead.
+    """
     name = doc["name"]
     validate_document(doc, f"template {name}")
+    ensure_private_dir(templates_dir)
+    fd = os.open(templates_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return _write_locked(templates_dir, name, doc)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _write_locked(templates_dir: Path, name: str, doc: dict[str, Any]) -> Path:
     path = template_path(templates_dir, name)
     if path.exists():
         try:

@@ -177,18 +177,13 @@ def newest_version(aws: AwsClients, prefix: str, name: str, regions: list[str]) 
     return newest
 
 
-def registered_version(ssm: Any, base: str) -> int:
-    """The version of the current ``<base>/template`` entry in one region (0 if none)."""
-    try:
-        value = ssm.get_parameter(Name=f"{base}/template")["Parameter"]["Value"]
-    except Exception as exc:
-        if error_code(exc) == "ParameterNotFound":
-            return 0
-        raise
-    try:
-        return int(json.loads(value).get("version", 1))
-    except (ValueError, TypeError, AttributeError):
-        return 0
+def newest_document(ssm: Any, prefix: str, name: str) -> tuple[int, dict[str, Any]] | None:
+    """The newest registered version of ``name`` in one region and its document."""
+    found = versions(ssm, prefix, name)
+    if not found:
+        return None
+    newest = max(found)
+    return newest, found[newest]
 
 
 def current_documents(ssm: Any, prefix: str) -> dict[str, str]:
