@@ -369,6 +369,9 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     finally:
         release_lock(ctx)
     template_path = template_path or state.template_path
+    broken = getattr(ctx.progress, "broken", None)
+    if broken:
+        ctx.summary_note(f"progress output failed ({broken}); the save went on without it")
     if template_path:
         locks.release_claims(ctx)
     if state.failures:
