@@ -227,7 +227,8 @@ def set_lock(ctx: SaveContext) -> None:
     the first. If EC2 refuses the tag, the lock is released and nothing has changed:
     the journal of a new save is dropped and the save is refused with the reason.
     """
-    new = not ctx.state.images and not ctx.state.stopped_by_prism
+    state = ctx.state
+    new = not (state.images or state.stopped_by_prism or state.claims or state.phases_done)
     try:
         locks.acquire(ctx)
     except BaseException:
@@ -317,7 +318,7 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
         locks.claim_version(ctx)
     except Exception as exc:
         release_lock(ctx)
-        if not state.images and not state.stopped_by_prism:
+        if not (state.images or state.stopped_by_prism or state.claims or state.phases_done):
             ctx.journal.finish()
         if isinstance(exc, InputError):
             raise
