@@ -110,7 +110,10 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
     ),
     (
         ["--no-reboot"],
-        {"action": "store_true", "help": "image the running instance without stopping it"},
+        {
+            "action": "store_true",
+            "help": "image the running instance without stopping or rebooting it",
+        },
     ),
     (
         ["--allow-instance-store-loss"],
