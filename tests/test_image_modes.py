@@ -153,3 +153,20 @@ def test_instance_found_pending_is_refused_before_any_change(prism_sandbox, run_
     changes = {"CreateTags", "PutParameter", "StopInstances", "CreateImage", "StartInstances"}
     assert not changes & set(_actions(prism_sandbox))
     assert own_images() == []
+
+
+def test_impaired_after_the_reboot_is_reported_not_awaited(prism_sandbox, run_prism, monkeypatch):
+    from moto.ec2.models.instances import Instance
+
+    prism_sandbox.create_instance("box")
+    monkeypatch.setattr(
+        Instance,
+        "instance_status",
+        property(lambda self: {"Status": "impaired", "Details": []}),
+    )
+    result = run_prism("save", "box", "env1", "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    (note,) = [n for n in result.json()["notes"] if "status checks" in n]
+    assert "had not passed its status checks (impaired)" in note
+    assert "is impaired after EC2's reboot" in note
+    assert result.json()["instance"]["downtime_seconds"] is None

@@ -307,6 +307,8 @@ class InstanceGuard:
             last[0] = status
             if state in ("stopped", "stopping", "terminated", "shutting-down"):
                 raise OperationFailed(f"instance {instance_id} is {state} after EC2's reboot")
+            if state == "running" and status == "impaired":
+                raise OperationFailed(f"instance {instance_id} is impaired after EC2's reboot")
             return True if state == "running" and status == "ok" else None
 
         try:
