@@ -55,6 +55,9 @@ def spawn(ctx: SaveContext) -> subprocess.Popen[bytes]:
         "--snapshots-timeout",
         repr(settings.timeouts["snapshots"]),
     ]
+    profile = getattr(ctx.aws, "profile", None)
+    if profile:  # the same AWS credentials as the save (`--profile`)
+        command += ["--profile", str(profile)]
     proc = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -102,6 +105,7 @@ class Watchdog:
         self.stop_timeout = float(args.stop_timeout)
         self.start_timeout = float(args.start_timeout)
         self.snapshots_timeout = float(args.snapshots_timeout)
+        self.profile: str | None = args.profile
         self._ec2: Any = None
 
     def _load(self) -> Any:
@@ -136,7 +140,7 @@ class Watchdog:
         if self._ec2 is None:
             from prism_core.aws.clients import AwsClients
 
-            self._ec2 = AwsClients(region).critical_ec2(region)
+            self._ec2 = AwsClients(region, profile=self.profile).critical_ec2(region)
         return self._ec2
 
     def take_over(self, journal: Any) -> None:
@@ -287,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-timeout", type=float, default=1200.0)
     parser.add_argument("--start-timeout", type=float, default=1200.0)
     parser.add_argument("--snapshots-timeout", type=float, default=1800.0)
+    parser.add_argument("--profile", default=None)
     args = parser.parse_args(argv)
     # Its own session already keeps the terminal's signals away; be explicit anyway.
     for name in ("SIGHUP", "SIGINT", "SIGQUIT", "SIGPIPE"):
