@@ -48,11 +48,13 @@ def prism_pre_stop(ctx: SaveContext) -> list[str] | str | None:
 def prism_image(ctx: SaveContext) -> RegionImage | None:
     """Create the image of the instance in the source region. First result wins.
 
-    Fires once the instance is stopped (or straight away with ``--no-reboot`` or an
-    instance that was already stopped). The implementation must record the new
-    image id with ``ctx.record_image(...)`` as soon as it exists, and return only when
-    it is safe to start the instance again (every EBS mapping lists a snapshot id),
-    not when the image is ``available``. prism restarts the instance right after.
+    Fires once the instance is stopped with ``--stop``; straight away in the default
+    mode (``ctx.request.image_mode == "reboot"``: CreateImage without ``NoReboot``, EC2
+    reboots the instance), with ``--no-reboot`` or for an instance already stopped.
+    The implementation must record the new image id with ``ctx.record_image(...)`` as
+    soon as it exists, and return only when it is safe to start the instance again
+    (every EBS mapping lists a snapshot id), not when the image is ``available``.
+    prism restarts the instance (``--stop``) right after.
 
     Return the source :class:`~prism_core.save.state.RegionImage`.
     """

@@ -16,6 +16,10 @@ SYSTEM_CONFIG = "/etc/prism/prism.yml"
 
 #: Where ``prism launch`` learns the caller's public address (as Packer does).
 DEFAULT_CHECKIP_URL = "https://checkip.amazonaws.com"
+#: How ``prism save`` images a running instance (config ``prism.image_mode``):
+#: ``reboot`` (EC2 reboots it during CreateImage, the default), ``stop`` (prism stops,
+#: images and starts it, a watchdog holding the restart) or ``no-reboot``.
+IMAGE_MODES = ("reboot", "stop", "no-reboot")
 
 #: Wait limits in seconds, per thing waited on (config ``prism.timeouts``).
 DEFAULT_TIMEOUTS: dict[str, float] = {
@@ -144,6 +148,8 @@ class Settings:
     #: ``prism.checkip_url``, env ``PRISM_CHECKIP_URL``); ``prism launch`` opens ports
     #: to that address only.
     checkip_url: str = DEFAULT_CHECKIP_URL
+    #: The image mode when neither ``--stop``, ``--reboot`` nor ``--no-reboot`` is given.
+    image_mode: str = "reboot"
     #: Every other config section (plugin settings), defaults applied and validated.
     plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -203,6 +209,12 @@ class Settings:
                     f"e.g. {DEFAULT_CHECKIP_URL}",
                 )
             settings.checkip_url = checkip
+        mode = str(section.get("image_mode", settings.image_mode))
+        if mode not in IMAGE_MODES:
+            raise InputError(
+                f"config prism.image_mode is {mode!r}", f"use one of {', '.join(IMAGE_MODES)}"
+            )
+        settings.image_mode = mode
         return settings
 
     @property

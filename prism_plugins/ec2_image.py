@@ -1,8 +1,10 @@
 """Built-in ``prism_image`` and ``prism_post_image``: create the AMI in the source region.
 
 The image gets prism's tags and the user's on the AMI and on its snapshots at
-creation. ``NoReboot`` is always set: prism stops the instance itself (unless
-``--no-reboot``), so EC2 never reboots it behind the user's back.
+creation. In the default image mode (``reboot``) CreateImage is sent without
+``NoReboot``: EC2 shuts the OS down, snapshots the volumes at rest and boots the
+instance again itself. ``--stop`` (prism stopped the instance) and ``--no-reboot`` set
+``NoReboot``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ def adopt_existing(ctx: SaveContext, ec2: Any) -> str | None:
     return str(found["ImageId"])
 
 
+def no_reboot(ctx: SaveContext) -> bool:
+    """``NoReboot`` for CreateImage: False only in the default mode (EC2 reboots)."""
+    return ctx.request.image_mode != "reboot"
+
+
 def _create(ctx: SaveContext, ec2: Any, retry: bool) -> str:
     """CreateImage once per save. It has no idempotency token, so a retried request whose
     first attempt succeeded answers InvalidAMIName.Duplicate: adopt that image."""
@@ -71,7 +78,7 @@ def _create(ctx: SaveContext, ec2: Any, retry: bool) -> str:
             InstanceId=ctx.request.instance_id,
             Name=ctx.state.image_name,
             Description=ctx.request.description,
-            NoReboot=True,
+            NoReboot=no_reboot(ctx),
             TagSpecifications=[
                 {"ResourceType": "image", "Tags": tags},
                 {"ResourceType": "snapshot", "Tags": tags},
@@ -117,7 +124,8 @@ def prism_image(ctx: SaveContext) -> RegionImage:
         snapshots_listed,
         what=f"the snapshots of {image_id} in {region}",
         limit="snapshots",
-        critical=ctx.state.stopped_by_prism,
+        critical=ctx.state.stopped_by_prism or ctx.state.rebooted_by_ec2,
+        down=ctx.state.stopped_by_prism and not ctx.state.instance_restarted,
     )
     ctx.record_image(image)
     return image

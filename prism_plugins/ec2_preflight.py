@@ -1,7 +1,8 @@
 """Built-in ``prism_pre_stop``: every EC2 check that can fail, run before any change.
 
 Refuses (raising :class:`InputError`) instance-store roots, one-time Spot instances
-that would be stopped, AMI names already taken, calls
+that would be stopped, ``--stop`` of an instance with instance-store volumes unless
+``--allow-instance-store-loss``, AMI names already taken, calls
 the caller may not make (``DryRun``), ``--public`` where block public access is on,
 and sharing snapshots encrypted with the AWS-managed key. Returns notes for the plan.
 """
@@ -83,18 +84,67 @@ def _check_instance(ctx: SaveContext, will_stop: bool) -> list[str]:
         if one_time:
             raise InputError(
                 f"instance {instance.name} is a one-time Spot instance and cannot be stopped",
-                "save it without stopping: add --no-reboot",
+                "save it without --stop: EC2's reboot during CreateImage keeps it "
+                "(or add --no-reboot)",
             )
     types = ctx.aws.ec2(instance.region).describe_instance_types(
         InstanceTypes=[instance.instance_type]
     )
     for info in types.get("InstanceTypes", []):
-        if info.get("InstanceStorageSupported"):
-            notes.append(
-                f"{instance.instance_type} has instance-store volumes: "
-                "their data is not in the image"
+        if not info.get("InstanceStorageSupported"):
+            continue
+        volumes = instance_store_volumes(info)
+        if will_stop and not ctx.request.allow_instance_store_loss:
+            raise InputError(
+                f"instance {instance.name} ({instance.instance_type}) has instance-store "
+                f"volumes {volumes}, which --stop erases",
+                "copy what you need to EBS or S3 and add --allow-instance-store-loss, or save "
+                "without --stop (EC2's reboot keeps them)",
             )
+        if will_stop:
+            notes.append(f"--stop ERASES the instance-store volumes {volumes}")
+        else:
+            notes.append(
+                f"{instance.instance_type} has instance-store volumes {volumes}: their data is "
+                "kept on the instance but is not in the image"
+            )
+    if will_stop:
+        notes.extend(_public_ip_note(ctx))
     return notes
+
+
+def instance_store_volumes(info: dict[str, Any]) -> str:
+    """``ephemeral0 (250 GB ssd)``-style names of an instance type's instance-store disks."""
+    storage = info.get("InstanceStorageInfo") or {}
+    nvme = storage.get("NvmeSupport") in ("required", "supported")
+    names: list[str] = []
+    for disk in storage.get("Disks") or []:
+        kind = ("NVMe " if nvme else "") + str(disk.get("Type", "")).upper()
+        for _ in range(min(int(disk.get("Count", 1)), 24)):
+            names.append(f"ephemeral{len(names)} ({disk.get('SizeInGB', '?')} GB {kind})")
+    return ", ".join(names) or "(sizes not published)"
+
+
+def _public_ip_note(ctx: SaveContext) -> list[str]:
+    """A stop/start gives the instance a new public IPv4 address unless it has an EIP."""
+    instance = ctx.instance
+    if not instance.public_ip:
+        return []
+    try:
+        addresses = ctx.aws.ec2(instance.region).describe_addresses(
+            Filters=[{"Name": "instance-id", "Values": [instance.instance_id]}]
+        )["Addresses"]
+    except Exception as exc:
+        return [
+            f"--stop: could not check for an Elastic IP ({error_message(exc)}); without one "
+            f"the public IP {instance.public_ip} changes"
+        ]
+    if any(a.get("PublicIp") == instance.public_ip for a in addresses):
+        return []
+    return [
+        f"--stop changes the public IP address {instance.public_ip} (no Elastic IP is "
+        "attached); update what connects to it"
+    ]
 
 
 def _check_volumes(ctx: SaveContext) -> None:
@@ -142,7 +192,7 @@ def _check_public(ctx: SaveContext) -> None:
 def prism_pre_stop(ctx: SaveContext) -> list[str]:
     """Run the EC2 pre-flight checks; refuse with a one-line reason."""
     request, instance = ctx.request, ctx.instance
-    will_stop = not request.no_reboot and instance.state != "stopped"
+    will_stop = request.image_mode == "stop" and instance.state == "running"
     notes = _check_instance(ctx, will_stop)
     _check_volumes(ctx)
     _check_names(ctx)
@@ -167,7 +217,7 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
         ctx.source_region,
         InstanceId=instance.instance_id,
         Name=ctx.state.image_name,
-        NoReboot=True,
+        NoReboot=request.image_mode != "reboot",
     )
     if instance.image_id:
         for region in request.copy_to_regions:

@@ -20,7 +20,7 @@ from prism_core.aws.clients import error_message
 from prism_core.save.context import SaveContext
 from prism_core.save.state import RegionImage
 from prism_core.templates.document import build_document
-from prism_core.templates.registry import parameter_base
+from prism_core.templates.registry import newest_document, parameter_base
 
 __all__ = ["parameter_base", "prism_register"]
 
@@ -32,7 +32,8 @@ def prism_register(ctx: SaveContext) -> list[str]:
     if not images:
         return []
     ctx.progress.line("register", "Registering AMI in template registry...")
-    base = parameter_base(ctx.settings.registry_prefix, ctx.request.template_name)
+    prefix, template = ctx.settings.registry_prefix, ctx.request.template_name
+    base = parameter_base(prefix, template)
     doc = build_document(ctx)
     document = json.dumps(doc, sort_keys=True)
     version = int(doc.get("version") or 1)
@@ -40,23 +41,39 @@ def prism_register(ctx: SaveContext) -> list[str]:
     def write(region: str, image: RegionImage) -> list[str]:
         ssm = ctx.aws.client("ssm", region)
         arch = image.architecture or ctx.instance.architecture
-        entries = {
-            f"{base}/ami/{arch}": image.image_id or "",
-            f"{base}/versions/{version}": document,
-            f"{base}/template": document,
-        }
         done: list[str] = []
+
+        def put(name: str, value: str) -> None:
+            ssm.put_parameter(
+                Name=name,
+                Value=value,
+                Type="String",
+                Overwrite=True,
+                Tier="Intelligent-Tiering",
+                Description=f"prism template {ctx.request.template_name}",
+            )
+            done.append(f"{region}:{name}")
+
         try:
-            for name, value in entries.items():
-                ssm.put_parameter(
-                    Name=name,
-                    Value=value,
-                    Type="String",
-                    Overwrite=True,
-                    Tier="Intelligent-Tiering",
-                    Description=f"prism template {ctx.request.template_name}",
-                )
-                done.append(f"{region}:{name}")
+            put(f"{base}/versions/{version}", document)  # replaces this save's claim
+            # The current entries follow the newest registered version, ours or that of a
+            # concurrent save: write, then look again; a newer version registered meanwhile
+            # is written over ours (its own writer may have read the registry before ours).
+            newest, newest_doc = newest_document(ssm, prefix, template) or (version, doc)
+            for _ in range(3):
+                if newest <= version:
+                    amis, value = {arch: image.image_id or ""}, document
+                else:
+                    config = newest_doc.get("ami_config") or {}
+                    amis = dict((config.get("amis") or {}).get(region) or {})
+                    value = json.dumps(newest_doc, sort_keys=True)
+                for each, ami in amis.items():
+                    put(f"{base}/ami/{each}", str(ami))
+                put(f"{base}/template", value)
+                written = max(newest, version)
+                newest, newest_doc = newest_document(ssm, prefix, template) or (version, doc)
+                if newest <= written:
+                    break
         except Exception as exc:
             ctx.record_failure(f"registry write in {region} failed: {error_message(exc)}")
             ctx.progress.line("fail", f"Registry write in {region} failed: {error_message(exc)}")

@@ -70,6 +70,41 @@ def _sandbox() -> Sandbox | None:
 
 _orig_instance_start = Instance.start
 _orig_instance_stop = Instance.stop
+_orig_instance_status = Instance.instance_status
+_orig_system_status = Instance.system_status
+_INITIALIZING = {
+    "Details": [{"Name": "reachability", "Status": "initializing"}],
+    "Status": "initializing",
+}
+
+
+def _patched_instance_status(self: Instance) -> dict[str, Any]:
+    if _sandbox() is not None and getattr(self, "_sbx_rebooting", False) and self.is_running():
+        return dict(_INITIALIZING)
+    return _orig_instance_status.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+
+def _patched_system_status(self: Instance) -> dict[str, Any]:
+    if _sandbox() is not None and getattr(self, "_sbx_rebooting", False) and self.is_running():
+        return dict(_INITIALIZING)
+    return _orig_system_status.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+
+def begin_reboot(sb: Sandbox, instance: Instance) -> None:
+    """EC2's reboot during CreateImage: status checks ``initializing`` for
+    ``timings.reboot`` (never less than the snapshot listing takes), then ``ok``."""
+    instance._sbx_rebooting = True
+    started = time.monotonic()
+    sb.reboots.append({"instance_id": instance.id, "started": started, "ended": None})
+    record = sb.reboots[-1]
+
+    duration = max(sb.timings.reboot, sb.timings.snapshot)
+
+    def finish() -> None:
+        instance._sbx_rebooting = False
+        record["ended"] = started + duration
+
+    sb._scheduler.at(duration, finish)
 _orig_run_instances = InstanceBackend.run_instances
 
 
@@ -172,6 +207,7 @@ _orig_describe_images = AmiBackend.describe_images
 _orig_modify_image_attribute = AmiBackend.modify_image_attribute
 _orig_bdm_property = Ami.block_device_mappings
 _orig_copy_image_response = AmisResponse.copy_image
+_orig_create_image_response = AmisResponse.create_image
 _orig_deregister_image_response = AmisResponse.deregister_image
 
 
@@ -338,6 +374,18 @@ def _patched_create_image(
     ami._sbx_bdms = entries
     _begin_image_lifecycle(sb, self, ami, sb.timings.image, sb.timings.snapshot)
     return ami
+
+
+def _patched_create_image_response(self: AmisResponse) -> ActionResult:
+    """CreateImage without ``NoReboot`` reboots a running instance (moto ignores it)."""
+    sb = _sandbox()
+    result = _orig_create_image_response(self)
+    if sb is None or _truthy(self._get_param("NoReboot", False)):
+        return result
+    instance = self.ec2_backend.get_instance(self._get_param("InstanceId"))
+    if instance.state == "running":
+        begin_reboot(sb, instance)
+    return result
 
 
 def _patched_register_image(
@@ -526,6 +574,9 @@ def install() -> None:
         Instance.start = _patched_start  # type: ignore[method-assign]
         Instance.stop = _patched_stop  # type: ignore[method-assign]
         InstanceBackend.run_instances = _patched_run_instances  # type: ignore[method-assign]
+        Instance.instance_status = property(_patched_instance_status)  # type: ignore[method-assign,assignment]
+        Instance.system_status = property(_patched_system_status)  # type: ignore[method-assign,assignment]
+        AmisResponse.create_image = _patched_create_image_response  # type: ignore[method-assign]
         AmiBackend._load_amis = _patched_load_amis  # type: ignore[method-assign]
         AmiBackend.create_image = _patched_create_image  # type: ignore[method-assign]
         AmiBackend.register_image = _patched_register_image  # type: ignore[method-assign]

@@ -279,6 +279,8 @@ class Sandbox:
         self._bpa: dict[str, bool] = {}
         self._invisible: dict[str, int] = {}
         self._base_amis: dict[tuple[str, str], str] = {}
+        #: EC2 reboots during CreateImage: instance_id, started, ended (monotonic clock).
+        self.reboots: list[dict[str, Any]] = []
         self._session: Any = None
         self._session_lock = threading.Lock()
 
@@ -331,6 +333,7 @@ class Sandbox:
 
     def _reset_server_state(self) -> None:
         self._scheduler.clear()
+        self.reboots.clear()
         self._bpa.clear()
         self._invisible.clear()
         self._base_amis.clear()

@@ -14,11 +14,15 @@ class Timings:
     snapshot: float = 0.0  # CreateImage -> block device mappings list a SnapshotId
     image: float = 0.0  # CreateImage: pending -> available (or failed)
     copy: float = 0.0  # CopyImage: pending -> available (or failed)
+    #: CreateImage without NoReboot on a running instance: EC2 shuts the OS down, takes
+    #: the snapshots and boots it again. The instance stays ``running`` while its status
+    #: checks say ``initializing`` for this long (at least until the snapshots are listed).
+    reboot: float = 0.0
 
     @classmethod
     def demo(cls) -> Timings:
         """Short but visible: what `prism demo` uses."""
-        return cls(stop=2.0, start=2.0, snapshot=1.0, image=4.0, copy=4.0)
+        return cls(stop=2.0, start=2.0, snapshot=1.0, image=4.0, copy=4.0, reboot=3.0)
 
     @classmethod
     def fast(cls) -> Timings:

@@ -28,7 +28,7 @@ def test_stop_fails(prism_sandbox, run_prism):
     prism_sandbox.faults.inject(
         "StopInstances", code="IncorrectInstanceState", message="instance is busy", status=400
     )
-    result = run_prism("save", "box", "env1", "--yes")
+    result = run_prism("save", "box", "env1", "--stop", "--yes")
     assert result.exit_code == 1
     assert "instance is busy" in result.stdout
     assert instance_state(instance_id) == "running"
@@ -129,6 +129,7 @@ def test_registry_write_fails_then_resume(prism_sandbox, run_prism):
         code="AccessDeniedException",
         message="no ssm for you",
         status=400,
+        times=2,  # the version claim there (skipped, warned), then the registry write
     )
     result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
     assert result.exit_code == 3

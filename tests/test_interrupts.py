@@ -2,58 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 
 import pytest
-from helpers import instance_state, own_images
+from helpers import PrismProcess, instance_state, own_images
 
 from prism_sandbox import Timings
-
-
-class PrismProcess:
-    """`python -m prism_core ...` with its stderr collected line by line."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "prism_core", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    def wait_for(self, text: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(text in line for line in self.lines):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise AssertionError(f"never saw {text!r}; stderr so far:\n{''.join(self.lines)}")
-
-    def finish(self, timeout: float = 60.0) -> int:
-        code = self.proc.wait(timeout)
-        self._reader.join(5)
-        return code
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self.lines)
 
 
 @pytest.fixture
@@ -83,7 +38,9 @@ def _wait_running(instance_id: str, timeout: float = 15.0) -> str:
 )
 def test_ctrl_c_during_each_wait_brings_the_instance_back(slow_cloud, moment):
     instance_id = slow_cloud.create_instance("box")
-    prism = PrismProcess("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
+    prism = PrismProcess(
+        "save", "box", "env1", "--copy-to-regions", "us-east-2", "--stop", "--yes"
+    )
     prism.wait_for(moment)
     time.sleep(0.15)
     prism.proc.send_signal(signal.SIGINT)
@@ -105,13 +62,15 @@ def test_sigterm_during_the_copies(slow_cloud):
     assert _wait_running(instance_id) == "running"
 
 
-def test_kill_9_then_resume_finishes_without_a_second_ami(slow_cloud, run_prism):
+def test_kill_9_in_default_mode_ec2_brings_it_back_then_resume(slow_cloud, run_prism):
     instance_id = slow_cloud.create_instance("box")
+    slow_cloud.timings.reboot = 1.0
     prism = PrismProcess("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
     prism.wait_for("AMI creation started")
     prism.proc.kill()
     prism.finish()
-    assert instance_state(instance_id) in ("stopped", "stopping")  # down: only resume helps
+    assert [r["instance_id"] for r in slow_cloud.reboots] == [instance_id]  # EC2's own reboot
+    assert _wait_running(instance_id) == "running"
     slow_cloud.timings = Timings.fast()
     result = run_prism("save", "--resume", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr

@@ -64,7 +64,8 @@ def test_json_output_is_one_document_and_progress_is_plain(prism_sandbox, run_pr
     assert document["registry"] and document["failures"] == []
     assert document["instance"]["downtime_seconds"] is not None
     assert not CONTROL.search(result.stderr)
-    assert "Stopping instance" in result.stderr and "Instance stopped (" in result.stderr
+    assert "EC2 is rebooting the instance" in result.stderr
+    assert "status checks passed (downtime" in result.stderr
     assert "Storage:    up to $3.00/month" in result.stderr  # (20+10) GB x 0.05 x 2
     assert not any(ord(c) > 127 for c in result.stderr)  # no emoji off a terminal
 
@@ -83,7 +84,8 @@ def test_dry_run_json(prism_sandbox, run_prism):
     )
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
-    assert document["dry_run"] is True and document["will_stop"] is True
+    assert document["dry_run"] is True and document["will_stop"] is False
+    assert document["image_mode"] == "reboot"
     estimate = document["storage_estimate"]
     assert estimate["volume_gb"] == 40 and estimate["regions"] == 2
     assert estimate["monthly_usd_upper_bound"] == 4.0

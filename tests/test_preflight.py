@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from helpers import ec2, instance_state, own_images, tags_of
 
@@ -19,10 +21,10 @@ def test_instance_store_root_is_refused(prism_sandbox, run_prism):
     _refused(run_prism("save", "ephemeral", "env1", "--yes"), "instance-store root volume")
 
 
-def test_one_time_spot_is_refused_unless_no_reboot(prism_sandbox, run_prism):
+def test_one_time_spot_is_refused_with_stop_only(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("cheap", spot=True)
-    _refused(run_prism("save", "cheap", "env1", "--yes"), "add --no-reboot")
-    result = run_prism("save", "cheap", "env1", "--no-reboot", "--yes")
+    _refused(run_prism("save", "cheap", "env1", "--stop", "--yes"), "save it without --stop")
+    result = run_prism("save", "cheap", "env1", "--yes")  # EC2's reboot is fine for Spot
     assert result.exit_code == 0, result.stderr
     assert instance_state(instance_id) == "running"
 
@@ -79,12 +81,39 @@ def test_encrypted_instance_saves_and_copies_encrypted(prism_sandbox, run_prism)
 
 def test_second_save_of_the_same_instance_is_refused(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
-    ec2().create_tags(
-        Resources=[instance_id],
-        Tags=[{"Key": "prism:save-lock", "Value": "env0-20260101-abc@laptop"}],
+    holder = {"save_id": "env0-20260101-abc", "host": "laptop", "started_at": "2026-01-01"}
+    prism_sandbox.client("ssm").put_parameter(
+        Name=f"/prism/locks/{instance_id}", Value=json.dumps({"claim": holder}), Type="String"
     )
     result = run_prism("save", "box", "env1", "--yes")
-    _refused(result, "being saved already (env0-20260101-abc@laptop)")
+    _refused(result, "being saved already: save env0-20260101-abc on host laptop")
+    assert f"aws ssm delete-parameter --region us-east-1 --name /prism/locks/{instance_id}" in (
+        result.stderr
+    )
+    assert own_images() == []
+
+
+def test_stale_lock_of_a_finished_save_is_cleared(prism_sandbox, run_prism):
+    import os
+    import socket
+
+    instance_id = prism_sandbox.create_instance("box")
+    holder = {  # this machine, this PRISM_HOME, and no journal: that save finished
+        "save_id": "env0-20260101-abc",
+        "host": socket.gethostname(),
+        "home": os.environ["PRISM_HOME"],
+    }
+    prism_sandbox.client("ssm").put_parameter(
+        Name=f"/prism/locks/{instance_id}", Value=json.dumps({"claim": holder}), Type="String"
+    )
+    result = run_prism("save", "box", "env1", "--yes")
+    assert result.exit_code == 0, result.stderr
+    names = [
+        p["Name"]
+        for p in prism_sandbox.client("ssm").describe_parameters()["Parameters"]
+        if "/locks/" in p["Name"]
+    ]
+    assert names == []
 
 
 def test_lock_is_taken_during_the_save_and_released(prism_sandbox, run_prism, prism_plugin):
@@ -98,10 +127,15 @@ def test_lock_is_taken_during_the_save_and_released(prism_sandbox, run_prism, pr
         def prism_register(self, ctx):
             described = ec2().describe_instances(InstanceIds=[instance_id])
             seen.update(tags_of(described["Reservations"][0]["Instances"][0]))
+            ssm = prism_sandbox.client("ssm")
+            seen["ssm"] = ssm.get_parameter(Name=f"/prism/locks/{instance_id}")["Parameter"][
+                "Value"
+            ]
 
     prism_plugin(Peek(), "peek")
     assert run_prism("save", "box", "env1", "--yes").exit_code == 0
     assert seen["prism:save-lock"].startswith("env1-")
+    assert json.loads(seen["ssm"])["claim"]["save_id"] == seen["prism:save-lock"].split("@")[0]
     described = ec2().describe_instances(InstanceIds=[instance_id])
     assert "prism:save-lock" not in tags_of(described["Reservations"][0]["Instances"][0])
 

@@ -123,7 +123,7 @@ def test_cancel_at_each_wizard_prompt_changes_nothing(box, stop_at, key):
 def test_confirmation_refused_changes_nothing(box, key):
     sandbox, instance_id, env = box
     child = spawn("save", "box", "env1", env=env)
-    child.expect_exact("WARNING: Instance will be temporarily stopped")
+    child.expect_exact("The instance will reboot once")
     child.expect_exact("Continue?")
     child.expect_exact("(y/N)")
     child.send(key)

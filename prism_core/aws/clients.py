@@ -186,7 +186,7 @@ class AwsClients:
         self._max_attempts = max_attempts
         self.profile = profile or None
         self._session: Any = None
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
         self._identity: dict[str, str] | None = None
 
@@ -228,17 +228,21 @@ class AwsClients:
         where = f"the region of AWS profile {self.profile or 'default'}"
         return region_name(region, where)
 
-    def client(self, service: str, region: str | None = None) -> Any:
-        """A client for ``service`` in ``region`` with bounded standard retries."""
+    def client(self, service: str, region: str | None = None, *, attempts: int = 0) -> Any:
+        """A client for ``service`` in ``region`` with bounded standard retries.
+
+        ``attempts`` overrides the configured botocore budget (see :meth:`critical_ec2`).
+        """
         region = region or self.region
-        key = (service, region)
+        attempts = attempts or self._max_attempts
+        key = (service, region) if attempts == self._max_attempts else (service, region, attempts)
         session = self.session
         with self._lock:
             if key not in self._clients:
                 from botocore.config import Config
 
                 config = Config(
-                    retries={"mode": "standard", "total_max_attempts": self._max_attempts},
+                    retries={"mode": "standard", "total_max_attempts": attempts},
                     user_agent_extra=f"prism/{__version__}",
                 )
                 self._clients[key] = session.client(service, region_name=region, config=config)
@@ -247,6 +251,12 @@ class AwsClients:
     def ec2(self, region: str | None = None) -> Any:
         """Shorthand for ``client("ec2", region)``."""
         return self.client("ec2", region)
+
+    def critical_ec2(self, region: str | None = None) -> Any:
+        """EC2 for the calls made while the instance is down: a small botocore budget
+        (3 attempts), because prism's own loop (:func:`~prism_core.aws.waiting.retry_throttled`)
+        retries throttling with back-off until the stop/start timeouts instead."""
+        return self.client("ec2", region, attempts=3)
 
     def identity(self) -> dict[str, str]:
         """The caller's identity (STS GetCallerIdentity, cached)."""

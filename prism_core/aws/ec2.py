@@ -29,6 +29,7 @@ class InstanceInfo:
     tags: dict[str, str] = field(default_factory=dict)
     security_group_ids: list[str] = field(default_factory=list)
     spot_request_id: str | None = None
+    public_ip: str | None = None
 
     @classmethod
     def from_api(cls, data: dict[str, Any], region: str) -> InstanceInfo:
@@ -54,6 +55,7 @@ class InstanceInfo:
             tags=tags,
             security_group_ids=[g["GroupId"] for g in data.get("SecurityGroups", [])],
             spot_request_id=data.get("SpotInstanceRequestId"),
+            public_ip=data.get("PublicIpAddress"),
         )
 
 

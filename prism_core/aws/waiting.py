@@ -7,9 +7,57 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from prism_core.aws.clients import error_code
 from prism_core.exceptions import OperationFailed, WaitTimeout
 
 T = TypeVar("T")
+
+#: Error codes AWS answers when a caller is throttled.
+THROTTLING_CODES = frozenset(
+    {
+        "RequestLimitExceeded",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
+)
+#: The longest pause between two throttled attempts of prism's own retry loop.
+MAX_THROTTLE_PAUSE = 60.0
+
+
+def is_throttling(exc: BaseException) -> bool:
+    """Whether ``exc`` is AWS throttling (after botocore's own retries gave up)."""
+    return error_code(exc) in THROTTLING_CODES
+
+
+def throttle_pause(poll: float, attempt: int) -> float:
+    """Back-off between throttled attempts: ``poll`` doubling, at most 4x ``poll`` or 60 s."""
+    cap = min(max(4 * poll, 0.05), MAX_THROTTLE_PAUSE)
+    return float(min(cap, max(poll, 0.01) * (2 ** min(attempt, 6))))
+
+
+def retry_throttled(call: Callable[[], T], *, what: str, timeout: float, poll: float) -> T:
+    """Run ``call``; while AWS throttles it, retry with back-off until ``timeout`` seconds.
+
+    For the calls that bring a stopped instance back: botocore's own retry budget is
+    spent in seconds, the instance's start may not give up before ``timeouts.start``.
+    Any other error is raised at once; throttling after ``timeout`` raises the last error.
+    """
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if not is_throttling(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(min(throttle_pause(poll, attempt), max(0.0, deadline - time.monotonic())))
+        attempt += 1
 
 
 class WaitCancelled(OperationFailed):
@@ -34,6 +82,7 @@ def wait_for(
     hint: str | None = None,
     cancel: threading.Event | None = None,
     on_tick: Callable[[float], None] | None = None,
+    retry_throttling: bool = False,
 ) -> T:
     """Call ``check`` until it returns a value other than ``None``; return that value.
 
@@ -41,13 +90,26 @@ def wait_for(
     naming ``what`` and ``hint``; if ``cancel`` is set, raises :class:`WaitCancelled`.
     ``on_tick(elapsed_seconds)`` is called after every check that is not yet done
     (progress display uses it for the live line of this wait).
+    ``retry_throttling=True`` (waits while the instance is down) counts a throttled
+    check as "not yet" and backs off, so only ``timeout`` ends the wait.
     """
     started = time.monotonic()
     deadline = started + timeout
     schedule = poll_delays(poll)
     attempt = 0
+    throttled = 0
     while True:
-        result = check()
+        try:
+            result = check()
+        except Exception as exc:
+            if not (retry_throttling and is_throttling(exc)):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+            result = None
+            throttled += 1
+        else:
+            throttled = 0
         if result is not None:
             return result
         if on_tick is not None:
@@ -58,7 +120,9 @@ def wait_for(
                 f"timed out after {timeout:g}s waiting for {what}",
                 hint or "raise the limit in config (prism.timeouts) and run `prism save --resume`",
             )
-        pause = min(schedule(attempt), remaining)
+        pause = min(
+            throttle_pause(poll, throttled) if throttled else schedule(attempt), remaining
+        )
         attempt += 1
         if cancel is not None:
             if cancel.wait(pause):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import sys
 import threading
@@ -178,7 +179,16 @@ class PrismApp(App):
 def _report(message: str) -> None:
     from prism_core.validation import printable
 
-    print(f"prism: error: {one_line(printable(message), 1000)}", file=sys.stderr)
+    try:
+        print(f"prism: error: {one_line(printable(message), 1000)}", file=sys.stderr)
+    except (OSError, ValueError):
+        pass  # stderr is gone (closed pipe or terminal, full disk): the exit code says it
+
+
+#: Signals that stop prism like Ctrl-C (after the instance is back).
+TERMINATING = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)
+)
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
@@ -187,14 +197,14 @@ def _raise_terminated(signum: int, frame: Any) -> None:
 
 @contextmanager
 def _signals_as_exceptions() -> Iterator[None]:
-    """Ctrl-C raises KeyboardInterrupt and SIGTERM raises Terminated while prism runs."""
+    """Ctrl-C raises KeyboardInterrupt; SIGTERM, SIGHUP (the terminal closed) and SIGQUIT
+    (Ctrl-\\) raise Terminated while prism runs: all stop a save the same way."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {
-        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
-        signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
-    }
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
+    for signum in TERMINATING:
+        previous[signum] = signal.signal(signum, _raise_terminated)
     try:
         yield
     finally:
@@ -229,7 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         _report(str(exc))
         return exc.exit_code
     except (KeyboardInterrupt, Terminated) as exc:
-        name = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"signal {exc.signum}"
+        name = (
+            "Ctrl-C"
+            if isinstance(exc, KeyboardInterrupt)
+            else f"signal {signal.Signals(exc.signum).name}"
+        )
         if app.changes_started:
             note = app.interrupt_note or (
                 "the instance was brought back. Finish with `prism save --resume`"
@@ -264,9 +278,24 @@ def _aws_setup_error(app: PrismApp, exc: Exception) -> PrismError | None:
     return setup_error(exc, getattr(pargs, "profile", None))
 
 
+def _silence_broken_streams() -> None:
+    """A closed or full stdout/stderr must not turn into a traceback at exit."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):
+                pass
+
+
 def console() -> None:
     """Console-script entry point."""
     code = main()
+    _silence_broken_streams()
     # Everything still alive is about to go: without this, the interpreter's last
     # garbage collection walks boto3's object graph (a quarter-second on every save).
     gc.freeze()

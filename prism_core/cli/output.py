@@ -22,16 +22,31 @@ DEBUG_ARGUMENT = (["--debug"], {"action": "store_true", "help": "show tracebacks
 
 
 def emit(document: dict[str, Any], fmt: str, text: str) -> None:
-    """Print ``document`` in ``fmt``; ``text`` is the human form."""
+    """Print ``document`` in ``fmt``; ``text`` is the human form.
+
+    If stdout cannot be written (closed pipe, full disk), one line says so on stderr
+    when that still works; the command's exit code is unchanged.
+    """
     if fmt == "json":
-        sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+        out = json.dumps(document, indent=2, default=str) + "\n"
     elif fmt == "yaml":
-        sys.stdout.write(
-            yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False)
-        )
+        out = yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False)
     elif text:
         from prism_core.validation import printable
 
         text = printable(text)
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    sys.stdout.flush()
+        out = text if text.endswith("\n") else text + "\n"
+    else:
+        out = ""
+    try:
+        sys.stdout.write(out)
+        sys.stdout.flush()
+    except (OSError, ValueError) as exc:
+        try:
+            sys.stderr.write(
+                f"prism: warning: the result could not be written to stdout "
+                f"({type(exc).__name__})\n"
+            )
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass

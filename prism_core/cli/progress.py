@@ -6,6 +6,10 @@ something is awaited (:meth:`Progress.waiting`), a terminal shows one live line 
 wait with a spinner and the elapsed time, redrawn in place below the permanent lines;
 anywhere else a plain "still waiting" line is printed every ``status_every`` seconds
 and no control codes are written. Standard output stays free for the result document.
+
+A write that fails (a closed pipe, a terminal gone after SIGHUP, a full disk) never
+raises: progress goes silent for the rest of the run (``Progress.broken``) and the
+save goes on, so no output problem can keep the instance from being brought back.
 """
 
 from __future__ import annotations
@@ -107,6 +111,8 @@ class Progress:
         self._drawn = 0
         self._frame = 0
         self._ticker: threading.Thread | None = None
+        #: Why writing failed (e.g. ``BrokenPipeError``); nothing is written after that.
+        self.broken: str | None = None
 
     # ------------------------------------------------------------------ lines
 
@@ -117,7 +123,7 @@ class Progress:
         since that line was last printed is appended, so an outcome shows how long its
         phase took.
         """
-        if self.quiet:
+        if self.quiet or self.broken:
             return
         now = time.monotonic()
         with self._lock:
@@ -150,7 +156,7 @@ class Progress:
 
         def tick(elapsed: float) -> None:
             nonlocal shown
-            if self.quiet:
+            if self.quiet or self.broken:
                 return
             with self._lock:
                 if not shown:
@@ -165,10 +171,9 @@ class Progress:
                     self._redraw()
                 elif time.monotonic() - entry.reported >= self.status_every:
                     entry.reported = time.monotonic()
-                    self.stream.write(
+                    self._guarded(
                         f"   ... still waiting for {what} ({format_duration(elapsed)})\n"
                     )
-                    self.stream.flush()
 
         try:
             yield tick
@@ -192,12 +197,25 @@ class Progress:
 
     # ------------------------------------------------------------------ drawing
 
+    def _guarded(self, text: str = "", *, redraw: bool = False, above: bool = False) -> None:
+        """Write (lock held); the first failure turns progress off instead of raising."""
+        if self.broken:
+            return
+        try:
+            if above or redraw:
+                self._clear()
+            if text:
+                self.stream.write(text)
+            if above or redraw:
+                self._draw()
+            self.stream.flush()
+        except (OSError, ValueError) as exc:  # BrokenPipeError, EIO, ENOSPC, closed file
+            self.broken = type(exc).__name__
+            self._drawn = 0
+
     def _write_above(self, text: str) -> None:
         """Write permanent text above the live block (lock held)."""
-        self._clear()
-        self.stream.write(text)
-        self._draw()
-        self.stream.flush()
+        self._guarded(text, above=True)
 
     def _clear(self) -> None:
         if self._drawn:
@@ -219,9 +237,7 @@ class Progress:
         self._drawn = len(self._waits)
 
     def _redraw(self) -> None:
-        self._clear()
-        self._draw()
-        self.stream.flush()
+        self._guarded(redraw=True)
 
     def _width(self) -> int:
         """The terminal's width; 80 where it reports none (e.g. a pty with no size set)."""

@@ -21,6 +21,7 @@ from typing import Any
 from prism_core.aws.clients import error_message
 from prism_core.aws.ec2 import describe_image, discard_image, find_saved_image, made_by_save
 from prism_core.exceptions import InputError
+from prism_core.save import locks
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
 from prism_core.save.pipeline import LOCK_TAG, release_lock, terminate_boot_instances
@@ -93,8 +94,11 @@ def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
             removed.extend(_restore_local(ctx))
         except (OSError, InputError) as exc:
             problems.append(f"local template file: {getattr(exc, 'strerror', None) or exc}")
+    locks.release_claims(ctx)
     if ctx.instance.tags.get(LOCK_TAG, "").startswith(f"{ctx.state.save_id}@"):
         release_lock(ctx)
+    else:
+        locks.release(ctx)  # the SSM lock, only if this save holds it
     if problems:
         ctx.record(status="aborted", failures=problems, pid=None)
     else:

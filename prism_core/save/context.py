@@ -117,6 +117,7 @@ class SaveContext:
         limit: str,
         hint: str | None = None,
         critical: bool = False,
+        down: bool = False,
     ) -> T:
         """Poll ``check`` with the configured delay and the ``limit`` named timeout.
 
@@ -124,6 +125,8 @@ class SaveContext:
         ``critical=True`` polls at half the delay, for waits whose lag the user feels
         directly: while the instance is down (every second is downtime), and the
         concurrent copies (the slowest region's lag adds to the total time).
+        ``down=True`` (waits while prism has the instance stopped) retries AWS throttling
+        with back-off until the timeout instead of failing after botocore's budget.
         """
         poll = self.settings.critical_poll_delay if critical else self.settings.poll_delay
         with self.progress.waiting(what) as on_tick:
@@ -135,4 +138,5 @@ class SaveContext:
                 hint=hint,
                 cancel=self.cancel,
                 on_tick=on_tick,
+                retry_throttling=down,
             )

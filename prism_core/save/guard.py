@@ -1,9 +1,21 @@
-"""The restart guarantee: an instance prism stopped is started again, whatever happens.
+"""The instance's safety during the image: whatever happens, it ends as it began.
 
-The instance is started as soon as the image lists its snapshots (not when the image
-is available). On any failure, Ctrl-C included, the guard waits (bounded) for the
-snapshots of an image already requested, then starts the instance; a second Ctrl-C
-cannot interrupt that restart.
+Three image modes (``SaveRequest.image_mode``):
+
+- ``reboot`` (default): CreateImage without NoReboot. EC2 shuts the OS down, takes the
+  snapshots and boots the instance again, server-side; prism never stops it. The guard
+  only measures the downtime: from CreateImage until the instance passes its status
+  checks again (in the background, while the save goes on).
+- ``stop``: the guard stops the instance and starts it as soon as the image lists its
+  snapshots (not when the image is available). From before StopInstances until the
+  instance runs again a watchdog process (:mod:`prism_core.save.watchdog`) holds the
+  restart duty too, so ``kill -9`` of prism or a closed terminal cannot strand it. On
+  any failure, Ctrl-C included, the guard waits (bounded) for the snapshots of an image
+  already requested, then starts the instance; a second signal cannot interrupt that.
+- ``no-reboot``: nothing to guard.
+
+An instance found ``stopping`` is waited for (CreateImage refuses it) and stays stopped.
+Calls made while the instance is down retry AWS throttling until the stop/start timeouts.
 """
 
 from __future__ import annotations
@@ -17,18 +29,25 @@ from typing import Any
 
 from prism_core.aws.clients import error_message
 from prism_core.aws.ec2 import describe_image, describe_instance, image_snapshot_ids
-from prism_core.aws.waiting import wait_for
+from prism_core.aws.waiting import retry_throttled, wait_for
+from prism_core.cli.progress import format_duration
 from prism_core.exceptions import OperationFailed
 from prism_core.save.context import SaveContext
 
-SHIELDED = (signal.SIGINT, signal.SIGTERM)
+#: Signals handled like Ctrl-C (the terminal closing, Ctrl-\\, ``kill``), deferred here.
+SHIELDED = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+    if hasattr(signal, name)
+)
 
 
 @contextmanager
 def sigint_shield(progress: Any) -> Iterator[None]:
-    """Defer Ctrl-C and SIGTERM while the instance is being brought back (main thread).
+    """Defer Ctrl-C, SIGTERM, SIGHUP and SIGQUIT while the instance is brought back.
 
-    A signal that arrives inside is delivered again as soon as the block ends.
+    Runs in the main thread only. A signal that arrives inside is delivered again as
+    soon as the block ends.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -49,34 +68,106 @@ def sigint_shield(progress: Any) -> Iterator[None]:
         signal.raise_signal(caught[0])
 
 
+def status_checks(ec2: Any, instance_id: str) -> tuple[str, str]:
+    """(instance state, combined status) from DescribeInstanceStatus.
+
+    The combined status is ``ok`` when both the instance and the system checks pass,
+    ``impaired`` if either failed, else the first one that is not ``ok``.
+    """
+    answer = ec2.describe_instance_status(InstanceIds=[instance_id], IncludeAllInstances=True)
+    statuses = answer.get("InstanceStatuses") or []
+    if not statuses:
+        return "unknown", "unknown"
+    record = statuses[0]
+    state = str((record.get("InstanceState") or {}).get("Name", "unknown"))
+    checks = [
+        str((record.get(key) or {}).get("Status", "unknown"))
+        for key in ("InstanceStatus", "SystemStatus")
+    ]
+    if all(c == "ok" for c in checks):
+        return state, "ok"
+    if "impaired" in checks:
+        return state, "impaired"
+    return state, next(c for c in checks if c != "ok")
+
+
 class InstanceGuard:
-    """Stops the instance for imaging and guarantees it is started again."""
+    """Keeps the instance safe through the image phase, in the request's image mode."""
 
     def __init__(self, ctx: SaveContext) -> None:
         self.ctx = ctx
-        self.ec2 = ctx.aws.ec2(ctx.source_region)
+        self.ec2 = ctx.aws.critical_ec2(ctx.source_region)
         self._watcher: threading.Thread | None = None
+        self._watchdog: Any = None
         self.start_error: str | None = None
 
+    # ----------------------------------------------------------------- what happens
     @property
     def will_stop(self) -> bool:
-        """Whether this save stops the instance (not with --no-reboot or if already stopped)."""
-        return (
-            not self.ctx.request.no_reboot and self.ctx.state.instance_original_state != "stopped"
+        """Whether this save stops the instance (``--stop`` and the instance running)."""
+        return self.ctx.request.image_mode == "stop" and self.ctx.state.instance_original_state in (
+            "running",
         )
 
+    @property
+    def will_reboot(self) -> bool:
+        """Whether EC2 reboots the instance during CreateImage (default mode, running)."""
+        return (
+            self.ctx.request.image_mode == "reboot"
+            and self.ctx.state.instance_original_state == "running"
+        )
+
+    def _describe(self) -> str:
+        ctx = self.ctx
+        return retry_throttled(
+            lambda: describe_instance(self.ec2, ctx.request.instance_id, ctx.source_region).state,
+            what="the instance's state",
+            timeout=ctx.settings.timeouts["start"],
+            poll=ctx.settings.critical_poll_delay,
+        )
+
+    def prepare(self) -> None:
+        """Before anything else: an instance still ``stopping`` is waited for (it ends
+        ``stopped``, as its owner wanted); CreateImage refuses a stopping instance."""
+        ctx = self.ctx
+        if ctx.state.instance_original_state != "stopping" or ctx.source_image() is not None:
+            return
+        instance_id = ctx.request.instance_id
+        ctx.progress.line("wait", f"Instance {instance_id} is stopping; waiting until stopped...")
+
+        def stopped() -> bool | None:
+            now = describe_instance(self.ec2, instance_id, ctx.source_region).state
+            if now == "stopped":
+                return True
+            if now != "stopping":
+                raise OperationFailed(
+                    f"instance {instance_id} became {now} while prism waited for it to stop",
+                    "run the save again",
+                )
+            return None
+
+        ctx.wait(stopped, what=f"instance {instance_id} to stop", limit="stop")
+        ctx.progress.line("ok", "Instance stopped; it stays stopped", since="wait")
+
+    # ----------------------------------------------------------------- stop mode
     def stop(self) -> None:
-        """Stop the instance and wait until it is ``stopped`` (journaled first)."""
+        """Start the watchdog, stop the instance, wait until ``stopped`` (journaled first)."""
         ctx, state = self.ctx, self.ctx.state
         if not self.will_stop or state.instance_restarted:
             return
         instance_id = ctx.request.instance_id
+        self._start_watchdog()
         if not state.stopped_by_prism:
             ctx.record(stopped_by_prism=True, downtime_started=time.time())
         ctx.progress.line("stop", "Stopping instance for consistent AMI creation...")
-        current = describe_instance(self.ec2, instance_id, ctx.source_region).state
+        current = self._describe()
         if current in ("pending", "running"):
-            self.ec2.stop_instances(InstanceIds=[instance_id])
+            retry_throttled(
+                lambda: self.ec2.stop_instances(InstanceIds=[instance_id]),
+                what=f"stopping {instance_id}",
+                timeout=ctx.settings.timeouts["stop"],
+                poll=ctx.settings.critical_poll_delay,
+            )
         elif current not in ("stopping", "stopped"):
             raise OperationFailed(f"instance {instance_id} is {current} and cannot be stopped")
 
@@ -88,8 +179,32 @@ class InstanceGuard:
                 raise OperationFailed(f"instance {instance_id} became {now} while stopping")
             return None
 
-        ctx.wait(stopped, what=f"instance {instance_id} to stop", limit="stop", critical=True)
+        ctx.wait(
+            stopped,
+            what=f"instance {instance_id} to stop",
+            limit="stop",
+            critical=True,
+            down=True,
+        )
         ctx.progress.line("ok", "Instance stopped", since="stop")
+
+    def _start_watchdog(self) -> None:
+        """The watchdog must be running before the instance goes down, or nothing stops."""
+        from prism_core.save import watchdog
+
+        if self._watchdog is not None and self._watchdog.poll() is None:
+            return
+        try:
+            self._watchdog = watchdog.spawn(self.ctx)
+        except OSError as exc:
+            raise OperationFailed(
+                f"could not start the restart watchdog ({exc}); the instance was not stopped",
+                "save without --stop (EC2 then reboots the instance itself)",
+            ) from None
+        self.ctx.progress.line(
+            "info",
+            f"Watchdog (pid {self._watchdog.pid}) will start the instance again if prism dies",
+        )
 
     def restart(self) -> None:
         """Start the instance now if prism stopped it; confirm ``running`` in the background."""
@@ -98,8 +213,9 @@ class InstanceGuard:
             return
         instance_id = ctx.request.instance_id
         ctx.progress.line("start", f"Restarting instance {instance_id}...")
+        timeout, poll = ctx.settings.timeouts["start"], ctx.settings.critical_poll_delay
         with sigint_shield(ctx.progress):
-            current = describe_instance(self.ec2, instance_id, ctx.source_region).state
+            current = self._describe()
             if current == "stopping":  # EC2 refuses to start an instance still stopping
 
                 def stopped() -> bool | None:
@@ -111,10 +227,16 @@ class InstanceGuard:
                     what=f"instance {instance_id} to finish stopping before its restart",
                     timeout=ctx.settings.timeouts["stop"],
                     poll=ctx.settings.poll_delay,
+                    retry_throttling=True,
                 )
-                current = describe_instance(self.ec2, instance_id, ctx.source_region).state
+                current = self._describe()
             if current == "stopped":
-                self.ec2.start_instances(InstanceIds=[instance_id])
+                retry_throttled(
+                    lambda: self.ec2.start_instances(InstanceIds=[instance_id]),
+                    what=f"starting {instance_id}",
+                    timeout=timeout,
+                    poll=poll,
+                )
             ctx.record(instance_restarted=True)
         self._watcher = threading.Thread(
             target=self._confirm_running, daemon=True, name="prism-start"
@@ -138,6 +260,7 @@ class InstanceGuard:
                 what=f"instance {instance_id} to run",
                 timeout=ctx.settings.timeouts["start"],
                 poll=ctx.settings.critical_poll_delay,
+                retry_throttling=True,
             )
         except Exception as exc:
             self.start_error = error_message(exc)
@@ -145,11 +268,85 @@ class InstanceGuard:
         ctx.record(downtime_ended=time.time())
         ctx.progress.line("ok", "Instance restarted successfully", since="start")
 
+    # ----------------------------------------------------------------- reboot mode
+    def begin_reboot(self) -> None:
+        """Just before CreateImage without NoReboot: the downtime starts now."""
+        ctx = self.ctx
+        if not self.will_reboot or ctx.state.rebooted_by_ec2:
+            return
+        ctx.record(rebooted_by_ec2=True, downtime_started=time.time())
+
+    def reboot_not_sent(self) -> None:
+        """CreateImage failed before an image id came back: no reboot to wait for."""
+        ctx = self.ctx
+        source = ctx.source_image()
+        if ctx.state.rebooted_by_ec2 and (source is None or source.image_id is None):
+            ctx.record(rebooted_by_ec2=False, downtime_started=None)
+
+    def confirm_reboot(self) -> None:
+        """Wait in the background until the rebooted instance passes its status checks."""
+        ctx = self.ctx
+        if not ctx.state.rebooted_by_ec2 or ctx.state.downtime_ended is not None:
+            return
+        if self._watcher is not None:
+            return
+        ctx.progress.line(
+            "start", "EC2 is rebooting the instance; waiting for its status checks to pass..."
+        )
+        self._watcher = threading.Thread(
+            target=self._confirm_checks, daemon=True, name="prism-reboot"
+        )
+        self._watcher.start()
+
+    def _confirm_checks(self) -> None:
+        ctx, instance_id = self.ctx, self.ctx.request.instance_id
+        last: list[str] = ["unknown"]
+
+        def passed() -> bool | None:
+            state, status = status_checks(self.ec2, instance_id)
+            last[0] = status
+            if state in ("stopped", "stopping", "terminated", "shutting-down"):
+                raise OperationFailed(f"instance {instance_id} is {state} after EC2's reboot")
+            if state == "running" and status == "impaired":
+                raise OperationFailed(f"instance {instance_id} is impaired after EC2's reboot")
+            return True if state == "running" and status == "ok" else None
+
+        try:
+            wait_for(
+                passed,
+                what=f"instance {instance_id} to pass its status checks",
+                timeout=ctx.settings.timeouts["start"],
+                poll=ctx.settings.critical_poll_delay,
+                cancel=ctx.cancel,
+                retry_throttling=True,
+            )
+        except Exception as exc:
+            message = (
+                f"instance {instance_id} had not passed its status checks ({last[0]}) when "
+                f"prism stopped watching: {error_message(exc)}"
+            )
+            ctx.summary_note(message + "; check it in the EC2 console")
+            ctx.progress.line("warn", message)
+            return
+        ctx.record(downtime_ended=time.time())
+        downtime = ctx.state.downtime_seconds or 0.0
+        ctx.progress.line(
+            "ok",
+            f"Instance is back: status checks passed (downtime {format_duration(downtime)})",
+        )
+
+    # ----------------------------------------------------------------- both
     def join(self) -> None:
         """Wait for the running confirmation; a failure to start is reported."""
         if self._watcher is not None:
             self._watcher.join()
             self._watcher = None
+        if self._watchdog is not None and self.ctx.state.instance_restarted:
+            try:  # it exits at its next poll once the journal says restarted
+                self._watchdog.wait(timeout=max(5.0, 4 * self.ctx.settings.poll_delay))
+            except Exception:
+                pass  # it exits on its own; nothing depends on reaping it now
+            self._watchdog = None
         if self.start_error:
             self.ctx.record_failure(
                 f"instance {self.ctx.request.instance_id} did not come back: {self.start_error}; "
@@ -160,6 +357,10 @@ class InstanceGuard:
     def restart_after_failure(self) -> None:
         """On any failure: let requested snapshots be listed (bounded), then restart."""
         ctx = self.ctx
+        if ctx.state.rebooted_by_ec2:
+            self.reboot_not_sent()
+            self.confirm_reboot()
+            return
         if not ctx.state.stopped_by_prism or ctx.state.instance_restarted:
             return
         with sigint_shield(ctx.progress):
@@ -184,6 +385,7 @@ class InstanceGuard:
                         what=f"the snapshots of {image_id}",
                         timeout=ctx.settings.timeouts["snapshots"],
                         poll=ctx.settings.poll_delay,
+                        retry_throttling=True,
                     )
                 except Exception as exc:
                     ctx.progress.line("warn", f"Restarting anyway: {error_message(exc)}")
@@ -192,7 +394,8 @@ class InstanceGuard:
             except Exception as exc:
                 ctx.record_failure(
                     f"could not restart instance {ctx.request.instance_id}: {error_message(exc)}; "
-                    "run `prism save --resume` or start it from the console"
+                    "the watchdog keeps trying; or run `prism save --resume` or start it from "
+                    "the console"
                 )
                 ctx.progress.line("fail", f"Could not restart the instance: {error_message(exc)}")
                 return

@@ -39,6 +39,8 @@ class Journal:
         self._lock = threading.RLock()
         #: Why the last write failed (a full disk, a quota), or ``None`` once it works.
         self.write_error: str | None = None
+        #: Set by :meth:`finish`: later changes (e.g. releasing the lock) are not written.
+        self.finished = False
 
     def write(self) -> None:
         """Write the current state; called before the next step starts.
@@ -48,6 +50,8 @@ class Journal:
         tries again, and :attr:`write_error` says why for the closing message.
         """
         with self._lock:
+            if self.finished:
+                return
             try:
                 write_private_atomic(self.path, json.dumps(self.state.to_dict(), indent=2))
             except OSError as exc:
@@ -58,6 +62,7 @@ class Journal:
     def finish(self) -> None:
         """Remove the journal of a save that completed fully."""
         with self._lock:
+            self.finished = True
             self.path.unlink(missing_ok=True)
 
     @property

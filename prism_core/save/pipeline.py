@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from prism_core.exceptions import (
     ValidationFailed,
 )
 from prism_core.plugin_manager import PrismPluginManager
+from prism_core.save import locks
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
 from prism_core.save.journal import Journal
@@ -61,8 +63,20 @@ class SaveOptions:
     share_with: str | None = None
     tags: list[str] = field(default_factory=list)
     no_reboot: bool = False
+    #: ``reboot``, ``stop`` or ``no-reboot``; None: ``no-reboot`` if ``no_reboot``, else
+    #: the configured default (``prism.image_mode``).
+    image_mode: str | None = None
+    allow_instance_store_loss: bool = False
     validate: bool = False
     plugin_options: dict[str, Any] = field(default_factory=dict)
+
+
+def signal_name(signum: int) -> str:
+    """``SIGTERM`` for 15, etc."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)
 
 
 def utc_now() -> str:
@@ -110,17 +124,17 @@ def plan_save(
         if options.description is not None
         else f"Saved by prism from {options.instance} on {started[:10]}"
     )
+    mode = options.image_mode or ("no-reboot" if options.no_reboot else settings.image_mode)
     check_regions_enabled(aws, [region, *copy_regions])
     instance = find_instance(aws.ec2(region), options.instance, region)
-    lock = instance.tags.get(LOCK_TAG)
-    if lock:
+    if instance.state == "pending":
         raise InputError(
-            f"instance {instance.name} is being saved already ({lock})",
-            "wait for that save, or finish it on that machine with `prism save --resume` "
-            "(or undo it with --abort); if that save is gone for good, remove the lock with "
-            f"`aws ec2 delete-tags --region {region} --resources {instance.instance_id} "
-            f"--tags Key={LOCK_TAG}`",
+            f"instance {instance.name} ({instance.instance_id}) is pending (starting up)",
+            "wait until it is running, then run the save again",
         )
+    holder = locks.holder(aws, settings, region, instance.instance_id)
+    if holder is not None and not locks.stale(holder, settings):
+        raise locks.refusal(instance.name, holder, settings, region, instance.instance_id)
     request = SaveRequest(
         instance_id=instance.instance_id,
         instance_name=instance.name,
@@ -132,7 +146,9 @@ def plan_save(
         project_id=project,
         public=options.public,
         share_with=shares,
-        no_reboot=options.no_reboot,
+        no_reboot=mode == "no-reboot",
+        image_mode=mode,
+        allow_instance_store_loss=options.allow_instance_store_loss,
         validate=options.validate,
         options=dict(options.plugin_options),
     )
@@ -193,6 +209,7 @@ class SaveOutcome:
                 "id": self.ctx.request.instance_id,
                 "name": self.ctx.request.instance_name,
                 "downtime_seconds": state.downtime_seconds,
+                "image_mode": self.ctx.request.image_mode,
             },
             "amis": {r: i.image_id for r, i in self.ctx.images().items()},
             "images": {r: vars(i) for r, i in state.images.items()},
@@ -204,18 +221,28 @@ class SaveOutcome:
 
 
 def set_lock(ctx: SaveContext) -> None:
-    """Tag the instance as being saved: the first change a save makes.
+    """Take the save lock (SSM, conditional), then tag the instance: the first changes.
 
-    If EC2 refuses, nothing has changed: the journal of a new save is dropped and the
-    save is refused with the reason.
+    Exactly one save of an instance wins the lock; another is refused (exit 2) naming
+    the first. If EC2 refuses the tag, the lock is released and nothing has changed:
+    the journal of a new save is dropped and the save is refused with the reason.
     """
+    state = ctx.state
+    new = not (state.images or state.stopped_by_prism or state.claims or state.phases_done)
+    try:
+        locks.acquire(ctx)
+    except BaseException:
+        if new:
+            ctx.journal.finish()
+        raise
     value = f"{ctx.state.save_id}@{socket.gethostname()}"[:256]
     try:
         ctx.aws.ec2(ctx.source_region).create_tags(
             Resources=[ctx.request.instance_id], Tags=[{"Key": LOCK_TAG, "Value": value}]
         )
     except Exception as exc:
-        if not ctx.state.images and not ctx.state.stopped_by_prism:
+        if new:
+            locks.release(ctx)
             ctx.journal.finish()
         raise InputError(
             f"could not tag instance {ctx.request.instance_id} with {LOCK_TAG} "
@@ -225,6 +252,8 @@ def set_lock(ctx: SaveContext) -> None:
 
 
 def release_lock(ctx: SaveContext) -> None:
+    """Release the save lock and remove the instance's marker tag (failures are warned)."""
+    locks.release(ctx)
     try:
         ctx.aws.ec2(ctx.source_region).delete_tags(
             Resources=[ctx.request.instance_id], Tags=[{"Key": LOCK_TAG}]
@@ -268,18 +297,28 @@ def terminate_boot_instances(ctx: SaveContext) -> tuple[list[str], list[str]]:
 
 
 def _image_phase(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
-    """Stop, create the image, restart as soon as its snapshots are listed."""
+    """Create the image in the request's mode; the instance ends as it began.
+
+    reboot: EC2 reboots the instance during CreateImage (prism measures the downtime);
+    stop: stop, image, restart as soon as the snapshots are listed (watchdog meanwhile);
+    no-reboot: image the running instance.
+    """
     if "image" in ctx.state.phases_done:
         guard.restart_after_failure()  # resumed after a kill between image and restart
         return
     try:
+        guard.prepare()
         guard.stop()
+        guard.begin_reboot()
         image = hooks.image(ctx)
         if image is None or image.image_id is None:
             raise OperationFailed("no plugin created the image", "check `prism plugins`")
         ctx.record_image(image)
         ctx.record(phases_done=[*ctx.state.phases_done, "image"])
+        if image.snapshot_ids:
+            ctx.progress.line("ok", "EC2 has the snapshots: " + ", ".join(image.snapshot_ids))
         guard.restart()
+        guard.confirm_reboot()
     except BaseException:
         guard.restart_after_failure()
         raise
@@ -321,6 +360,20 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     ctx.record(status="running", failures=[], pid=os.getpid())
     guard = InstanceGuard(ctx)
     set_lock(ctx)
+    try:
+        locks.claim_version(ctx)
+    except Exception as exc:
+        release_lock(ctx)
+        if not (state.images or state.stopped_by_prism or state.claims or state.phases_done):
+            ctx.journal.finish()
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(
+            f"could not claim a version number of template {ctx.request.template_name} "
+            f"in the registry of {ctx.source_region}: {error_message(exc)}; nothing was changed",
+            "prism needs ssm:PutParameter, ssm:GetParameter and ssm:DeleteParameter under the "
+            "registry prefix",
+        ) from None
     try:
         for problem in terminate_boot_instances(ctx)[1]:
             ctx.progress.line("warn", problem)
@@ -365,6 +418,11 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     finally:
         release_lock(ctx)
     template_path = template_path or state.template_path
+    broken = getattr(ctx.progress, "broken", None)
+    if broken:
+        ctx.summary_note(f"progress output failed ({broken}); the save went on without it")
+    if template_path:
+        locks.release_claims(ctx)
     if ctx.journal.write_error and state.failures:
         _journal_unwritable(ctx)
     if state.failures:
@@ -423,14 +481,16 @@ def _recover_source_id(ctx: SaveContext) -> RegionImage | None:
 def _interrupted(ctx: SaveContext, exc: BaseException) -> Interrupted:
     """Record the interruption; drop the journal if nothing was created yet."""
     signum = getattr(exc, "signum", None)
-    what = "signal SIGTERM" if signum == 15 else "Ctrl-C"
-    back = (
-        "the instance is running again"
-        if ctx.state.stopped_by_prism
-        else "the instance was not stopped"
-    )
+    what = f"signal {signal_name(signum)}" if signum else "Ctrl-C"
+    if ctx.state.rebooted_by_ec2:
+        back = "EC2 brings the instance back itself (its CreateImage reboot)"
+    elif ctx.state.stopped_by_prism:
+        back = "the instance is running again"
+    else:
+        back = "the instance was not stopped"
     source = _recover_source_id(ctx)
     if source is None or source.image_id is None:
+        locks.release_claims(ctx)
         ctx.journal.finish()
         return Interrupted(f"interrupted by {what} before anything was created; {back}")
     ctx.record(status="interrupted")
@@ -460,6 +520,7 @@ def _failed(
     ctx.record(status="failed")
     source = _recover_source_id(ctx)
     if source is None or source.image_id is None or source.state == FAILED:
+        locks.release_claims(ctx)
         ctx.journal.finish()
     return SaveOutcome(ctx, EXIT_FAILURE, None, time.monotonic() - started)
 

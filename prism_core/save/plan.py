@@ -22,6 +22,8 @@ from prism_core.save.context import SaveContext
 SNAPSHOT_PRICE_PER_GB_MONTH = 0.05
 #: What a stop, the snapshot listing and a start usually take together.
 TYPICAL_DOWNTIME = "typically 1-3 minutes"
+#: What EC2's reboot during CreateImage usually takes (OS shutdown, snapshots, boot).
+TYPICAL_REBOOT = "about a minute"
 
 
 @dataclass
@@ -76,8 +78,42 @@ def estimate_storage(ctx: SaveContext) -> StorageEstimate:
 
 
 def will_stop(ctx: SaveContext) -> bool:
-    """Whether this save stops the instance (not with --no-reboot, not if stopped)."""
-    return not ctx.request.no_reboot and ctx.instance.state != "stopped"
+    """Whether prism stops the instance (``--stop`` and the instance running)."""
+    return ctx.request.image_mode == "stop" and ctx.instance.state == "running"
+
+
+def will_reboot(ctx: SaveContext) -> bool:
+    """Whether EC2 reboots the instance during CreateImage (default mode, running)."""
+    return ctx.request.image_mode == "reboot" and ctx.instance.state == "running"
+
+
+def downtime_line(ctx: SaveContext) -> str:
+    """The plan's ``Downtime:`` line, honest about the image mode."""
+    state = ctx.instance.state
+    if state == "stopping":
+        return (
+            "Downtime:   none (the instance is stopping: prism waits until it is stopped, "
+            "images it and leaves it stopped)"
+        )
+    if state == "stopped":
+        return "Downtime:   none (the instance is stopped and stays stopped)"
+    mode = ctx.request.image_mode
+    if mode == "no-reboot":
+        return (
+            "Downtime:   none (--no-reboot: the image is taken from the running "
+            "instance; files being written may be inconsistent)"
+        )
+    if mode == "stop":
+        return (
+            f"Downtime:   {TYPICAL_DOWNTIME} (--stop): prism stops the instance and starts "
+            "it again as soon as the image's snapshots are taken; a watchdog process starts "
+            "it if prism dies meanwhile"
+        )
+    return (
+        f"Downtime:   the instance reboots once, {TYPICAL_REBOOT}: EC2 shuts it down cleanly, "
+        "takes the snapshots and boots it again itself (public IP and instance-store data "
+        "are kept)"
+    )
 
 
 def plan_lines(ctx: SaveContext, stops: bool, estimate: StorageEstimate | None = None) -> list[str]:
@@ -92,18 +128,8 @@ def plan_lines(ctx: SaveContext, stops: bool, estimate: StorageEstimate | None =
         f"AMI name:   {state.image_name}",
         "Regions:    " + ", ".join([request.region, *request.copy_to_regions]),
     ]
-    if stops:
-        lines.append(
-            f"Downtime:   {TYPICAL_DOWNTIME}: the instance is stopped, then started again "
-            "as soon as the image's snapshots are taken"
-        )
-    elif request.no_reboot:
-        lines.append(
-            "Downtime:   none (--no-reboot: the image is taken from the running "
-            "instance; files being written may be inconsistent)"
-        )
-    else:
-        lines.append("Downtime:   none (the instance is stopped and stays stopped)")
+    del stops  # the mode and the instance's state say it all
+    lines.append(downtime_line(ctx))
     created = f"Creates:    an AMI and its snapshots in {request.region}"
     if request.copy_to_regions:
         created += ", a copy in " + ", ".join(request.copy_to_regions)
@@ -150,5 +176,18 @@ def show_plan(ctx: SaveContext, progress: Progress, estimate: StorageEstimate | 
         )
         progress.line(
             "", "The instance is restarted as soon as the image's snapshots are taken.", indent=3
+        )
+        progress.line(
+            "",
+            "A stop changes the public IP (unless an Elastic IP is attached) and erases "
+            "instance-store volumes.",
+            indent=3,
+        )
+    elif will_reboot(ctx):
+        progress.blank()
+        progress.line(
+            "warn",
+            "WARNING: The instance will reboot once: EC2 shuts it down cleanly and boots it "
+            "again itself after the snapshots",
         )
     progress.blank()

@@ -20,7 +20,11 @@ class SaveRequest:
     project_id: str | None = None
     public: bool = False
     share_with: list[str] = field(default_factory=list)
-    no_reboot: bool = False
+    no_reboot: bool = False  # image_mode == "no-reboot", kept for plugins reading it
+    #: ``reboot`` (EC2 reboots the instance in CreateImage), ``stop`` or ``no-reboot``.
+    image_mode: str = "reboot"
+    #: ``--allow-instance-store-loss``: stop mode may erase instance-store volumes.
+    allow_instance_store_loss: bool = False
     validate: bool = False  # boot-check the new image before registering it
     #: Values of options plugins added to ``prism save`` (``prism_add_options``), by dest.
     options: dict[str, Any] = field(default_factory=dict)
@@ -33,6 +37,8 @@ class SaveRequest:
     def from_dict(cls, data: dict[str, Any]) -> SaveRequest:
         """Rebuild a request from :meth:`to_dict` output (ignores unknown keys)."""
         known = {f for f in cls.__dataclass_fields__}
+        if "image_mode" not in data:  # journals written before the modes: the stop flow
+            data = {**data, "image_mode": "no-reboot" if data.get("no_reboot") else "stop"}
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @property

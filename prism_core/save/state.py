@@ -44,6 +44,12 @@ class SaveState:
     pid: int | None = None  # the process running the save, while it runs
     stopped_by_prism: bool = False
     instance_restarted: bool = False
+    #: Default mode: CreateImage was sent without NoReboot, EC2 reboots the instance.
+    rebooted_by_ec2: bool = False
+    #: The save lock this save holds (``region:parameter``), while it holds it.
+    lock: str | None = None
+    #: Version numbers claimed in the registry (``region:parameter``) not yet registered.
+    claims: list[str] = field(default_factory=list)
     downtime_started: float | None = None
     downtime_ended: float | None = None
     phases_done: list[str] = field(default_factory=list)

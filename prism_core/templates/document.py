@@ -7,7 +7,9 @@ older versions are kept as ``versions/<name>/<N>.yaml``.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -18,6 +20,7 @@ import yaml
 from prism_core.exceptions import InputError
 from prism_core.safe_yaml import load_yaml_bounded, read_text_bounded
 from prism_core.save.journal import write_private_atomic
+from prism_core.settings import ensure_private_dir
 from prism_core.validation import template_name
 
 if TYPE_CHECKING:
@@ -97,22 +100,46 @@ def dump(doc: dict[str, Any]) -> str:
 
 
 def write(templates_dir: Path, doc: dict[str, Any]) -> Path:
-    """Validate and write ``doc`` as the newest version; keep the previous one archived."""
+    """Validate and write ``doc`` as the newest version; keep the previous one archived.
+
+    Concurrent saves on this machine take turns (a lock on the templates folder), and
+    a newer version already current stays current: ``doc`` is archived instead.
+    """
     name = doc["name"]
     validate_document(doc, f"template {name}")
+    ensure_private_dir(templates_dir)
+    fd = os.open(templates_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return _write_locked(templates_dir, name, doc)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _write_locked(templates_dir: Path, name: str, doc: dict[str, Any]) -> Path:
     path = template_path(templates_dir, name)
     if path.exists():
         try:
             old = load_file(path)
         except InputError:
             old = None
+        if old is not None and _version(old) > _version(doc):
+            # a concurrent save of a newer version finished first: it stays current
+            archive = templates_dir / "versions" / name / f"{_version(doc)}.yaml"
+            write_private_atomic(archive, dump(doc))
+            return archive
         if old is not None and old.get("version") != doc.get("version"):
-            archive = templates_dir / "versions" / name / f"{int(old.get('version', 1))}.yaml"
-            write_private_atomic(
-                archive, read_text_bounded(path, max_bytes=MAX_TEMPLATE_BYTES)
-            )
+            archive = templates_dir / "versions" / name / f"{_version(old)}.yaml"
+            write_private_atomic(archive, read_text_bounded(path, max_bytes=MAX_TEMPLATE_BYTES))
     write_private_atomic(path, dump(doc))
     return path
+
+
+def _version(doc: dict[str, Any]) -> int:
+    try:
+        return int(doc.get("version") or 1)
+    except (TypeError, ValueError):
+        return 1
 
 
 def _ports(ctx: SaveContext) -> list[int]:

@@ -6,6 +6,12 @@ a copy of the template's image (written by the ``ssm-registry`` plugin)::
     <prefix>templates/<name>/template        the newest template document (JSON)
     <prefix>templates/<name>/versions/<N>    every version's document (JSON)
     <prefix>templates/<name>/ami/<arch>      this region's AMI id of the newest version
+    <prefix>locks/<instance-id>              the save lock of one instance (source region)
+
+A version number is claimed before the image is created: ``versions/<N>`` is written
+with ``Overwrite=False`` holding a claim (``{"claim": {...}}``, not a template document)
+that the ``ssm-registry`` plugin replaces with the document; exactly one save wins each
+number. The save lock is taken the same way. Both are :func:`claim` writes.
 
 Documents read back are validated with the one template schema; a malformed entry
 is reported, never fatal for other templates.
@@ -13,12 +19,81 @@ is reported, never fatal for other templates.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from prism_core.aws.clients import AwsClients, error_code
 from prism_core.exceptions import InputError
 from prism_core.safe_yaml import load_json_bounded
 from prism_core.templates.document import validate_document
+
+CLAIM_KEY = "claim"
+
+
+def lock_name(prefix: str, instance_id: str) -> str:
+    """``<prefix>locks/<instance-id>``: the parameter that holds one instance's save lock."""
+    return f"{prefix}locks/{instance_id}"
+
+
+def version_name(prefix: str, template: str, version: int) -> str:
+    """``<prefix>templates/<template>/versions/<N>``."""
+    return f"{parameter_base(prefix, template)}/versions/{version}"
+
+
+def claim(ssm: Any, name: str, holder: dict[str, Any], description: str) -> dict[str, Any] | None:
+    """Write ``{"claim": holder}`` at ``name`` only if nothing is there (``Overwrite=False``).
+
+    Returns ``None`` when this caller won; else the current holder (``{}`` if the value
+    there is not a claim, e.g. a registered template document).
+    """
+    value = json.dumps({CLAIM_KEY: holder}, sort_keys=True)
+    try:
+        ssm.put_parameter(
+            Name=name, Value=value, Type="String", Overwrite=False, Description=description
+        )
+        return None
+    except Exception as exc:
+        if error_code(exc) != "ParameterAlreadyExists":
+            raise
+    return read_claim(ssm, name) or {}
+
+
+def read_claim(ssm: Any, name: str) -> dict[str, Any] | None:
+    """The holder of the claim at ``name``; ``None`` if there is no parameter or no claim."""
+    try:
+        value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    except Exception as exc:
+        if error_code(exc) == "ParameterNotFound":
+            return None
+        raise
+    holder = claim_holder(value)
+    return holder
+
+
+def claim_holder(value: str) -> dict[str, Any] | None:
+    """The holder inside a claim value (bounded: at most 4 KiB of JSON), else ``None``."""
+    if len(value) > 4096:
+        return None
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get(CLAIM_KEY), dict):
+        return None
+    return {str(k): v for k, v in data[CLAIM_KEY].items() if isinstance(v, str | int | float)}
+
+
+def release_claim(ssm: Any, name: str, save_id: str) -> bool:
+    """Delete the claim at ``name`` if ``save_id`` holds it; return whether it was deleted."""
+    holder = read_claim(ssm, name)
+    if holder is None or holder.get("save_id") != save_id:
+        return False
+    try:
+        ssm.delete_parameter(Name=name)
+    except Exception as exc:
+        if error_code(exc) != "ParameterNotFound":
+            raise
+    return True
 
 
 def parameter_base(prefix: str, template: str) -> str:
@@ -50,7 +125,14 @@ def parse_entry(
     they are checked like template files, and more: the document's ``name`` must be
     the template ``name`` of the parameter path, and the ``version`` of a
     ``versions/<N>`` entry must be ``N`` (an integer in 1..1,000,000).
+    A claim (a version number taken by a save still running) is not a document.
     """
+    holder = claim_holder(value)
+    if holder is not None:
+        raise InputError(
+            f"{source}: version claimed by save {holder.get('save_id', '?')} on "
+            f"{holder.get('host', '?')}, not registered yet"
+        )
     doc = load_json_bounded(
         value, what=source, max_bytes=MAX_ENTRY_BYTES, hint="fix or delete the registry entry"
     )
@@ -95,6 +177,8 @@ def versions(
         number = version_of_key(base, key)
         if key != f"{base}/template" and number is None:
             continue
+        if claim_holder(value) is not None:
+            continue  # a number claimed by a save still running: not a version yet
         try:
             doc = parse_entry(value, f"registry {key}", name, number)
         except InputError as exc:
@@ -126,6 +210,15 @@ def newest_version(aws: AwsClients, prefix: str, name: str, regions: list[str]) 
                 except (InputError, KeyError):
                     newest = max(newest, 1)
     return newest
+
+
+def newest_document(ssm: Any, prefix: str, name: str) -> tuple[int, dict[str, Any]] | None:
+    """The newest registered version of ``name`` in one region and its document."""
+    found = versions(ssm, prefix, name)
+    if not found:
+        return None
+    newest = max(found)
+    return newest, found[newest]
 
 
 def current_documents(ssm: Any, prefix: str) -> dict[str, str]:

@@ -157,6 +157,49 @@ def test_copy_pending_then_available(prism_sandbox):
     poll(lambda: image(dst, copy)["State"], lambda s: s == "available")
 
 
+def _checks(ec2, iid: str) -> tuple[str, str, str]:
+    record = ec2.describe_instance_status(InstanceIds=[iid], IncludeAllInstances=True)[
+        "InstanceStatuses"
+    ][0]
+    return (
+        record["InstanceState"]["Name"],
+        record["InstanceStatus"]["Status"],
+        record["SystemStatus"]["Status"],
+    )
+
+
+def test_create_image_reboots_the_instance_unless_no_reboot(prism_sandbox):
+    sb = prism_sandbox
+    iid = sb.create_instance("box")
+    sb.timings.snapshot, sb.timings.reboot, sb.timings.image = 0.2, 0.5, 1.0
+    ec2 = client(sb)
+    assert _checks(ec2, iid) == ("running", "ok", "ok")
+    ami = ec2.create_image(InstanceId=iid, Name="tpl-reboot")["ImageId"]  # NoReboot false
+    assert _checks(ec2, iid) == ("running", "initializing", "initializing")
+    assert instance(ec2, iid)["State"]["Name"] == "running"  # EC2 keeps it "running"
+    poll(lambda: snapshot_ids(image(ec2, ami)), lambda ids: None not in ids)
+    poll(lambda: _checks(ec2, iid), lambda c: c == ("running", "ok", "ok"))
+    assert [r["instance_id"] for r in sb.reboots] == [iid]
+    assert sb.reboots[0]["ended"] - sb.reboots[0]["started"] == pytest.approx(0.5)
+
+    ec2.create_image(InstanceId=iid, Name="tpl-no-reboot", NoReboot=True)
+    assert _checks(ec2, iid) == ("running", "ok", "ok")
+    assert len(sb.reboots) == 1
+
+
+def test_reboot_lasts_until_the_snapshots_are_listed(prism_sandbox):
+    sb = prism_sandbox
+    iid = sb.create_instance("box")
+    sb.timings.snapshot, sb.timings.reboot = 0.4, 0.0
+    ec2 = client(sb)
+    ami = ec2.create_image(InstanceId=iid, Name="tpl-reboot")["ImageId"]
+    assert _checks(ec2, iid)[1] == "initializing"
+    checks = poll(
+        lambda: (_checks(ec2, iid), snapshot_ids(image(ec2, ami))), lambda v: v[0][1] == "ok"
+    )
+    assert None not in checks[1]
+
+
 def test_timings_presets():
     assert Timings.fast() == Timings()
     demo = Timings.demo()

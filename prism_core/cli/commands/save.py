@@ -51,10 +51,29 @@ Deletes prove ownership: --abort removes only images whose own tags name this sa
 and only this save's registry entries and files under $PRISM_HOME/templates; a newer
 version of the template is never touched. Tags under the prism: prefix are reserved.
 
+image modes (config `prism.image_mode: reboot|stop|no-reboot` sets the default):
+  (default) --reboot  EC2 reboots the instance once during CreateImage: it shuts the
+                      OS down cleanly, takes the snapshots and boots it again itself,
+                      whatever happens to prism or this machine afterwards. Public IP
+                      and instance-store data are kept; about a minute of downtime.
+  --stop              prism stops the instance, images it and starts it as soon as
+                      the snapshots are taken. A watchdog process in its own session
+                      starts it again if prism dies (kill -9, closed terminal) while it
+                      is down. The public IP changes unless an Elastic IP is attached;
+                      instance-store volumes are erased (refused unless
+                      --allow-instance-store-loss).
+  --no-reboot         image the running instance as it is (no downtime; files being
+                      written may be inconsistent in the image).
+An instance that is stopping is waited for and stays stopped; one that is pending is
+refused. Ctrl-C, SIGTERM, SIGHUP (terminal closed) and SIGQUIT stop the save after the
+instance is back; a closed or full output never skips that.
+
 On a terminal prism shows the plan (downtime, what is created where, storage cost)
-and asks before stopping anything; --yes skips that and is required when stdin is
+and asks before changing anything; --yes skips that and is required when stdin is
 not a terminal. --yes also confirms making the image public (--public).
 Progress goes to stderr; the result (text, -o json or -o yaml) to stdout.
+One save per instance: a second one is refused (exit 2) while the first holds the
+lock `<registry prefix>locks/<instance-id>` in SSM.
 
 {EXIT_CODES_HELP}"""
 
@@ -81,8 +100,34 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
     (["--region"], {"help": "region of the instance (default: your AWS configuration)"}),
     PROFILE_ARGUMENT,
     (
+        ["--reboot"],
+        {
+            "action": "store_true",
+            "help": "EC2 reboots the instance once during CreateImage (the default unless "
+            "prism.image_mode says otherwise)",
+        },
+    ),
+    (
+        ["--stop"],
+        {
+            "action": "store_true",
+            "help": "stop -> image -> start, a watchdog holding the restart (public IP "
+            "changes, instance store erased)",
+        },
+    ),
+    (
         ["--no-reboot"],
-        {"action": "store_true", "help": "image the running instance without stopping it"},
+        {
+            "action": "store_true",
+            "help": "image the running instance without stopping or rebooting it",
+        },
+    ),
+    (
+        ["--allow-instance-store-loss"],
+        {
+            "action": "store_true",
+            "help": "with --stop: go ahead although the stop erases instance-store volumes",
+        },
     ),
     (
         ["--validate"],
@@ -150,7 +195,8 @@ def summary_text(outcome: SaveOutcome) -> str:
     lines.append(f"{icon('🕒', '-')} Total time: {format_duration(outcome.elapsed)}")
     downtime = state.downtime_seconds
     if downtime is not None:
-        lines.append(f"{icon('🛑', '-')} Instance downtime: {format_duration(downtime)}")
+        how = " (EC2's reboot during CreateImage)" if state.rebooted_by_ec2 else ""
+        lines.append(f"{icon('🛑', '-')} Instance downtime: {format_duration(downtime)}{how}")
     images = ctx.images()
     if images:
         lines.append(f"{icon('🌍', '-')} AMIs:")
@@ -189,6 +235,13 @@ def run_save(app: Any) -> int:
     copy_to_regions = pargs.copy_to_regions
     if copy_to_regions is None:
         copy_to_regions = settings.default_copy_regions
+    modes = [m for m, flag in (("reboot", pargs.reboot), ("stop", pargs.stop)) if flag]
+    if pargs.no_reboot:
+        modes.append("no-reboot")
+    if len(modes) > 1:
+        raise InputError(
+            "--" + ", --".join(modes) + " exclude each other", "choose one image mode"
+        )
     options = SaveOptions(
         instance=pargs.instance or "",
         template=pargs.template or "",
@@ -199,6 +252,8 @@ def run_save(app: Any) -> int:
         share_with=pargs.share_with,
         tags=list(pargs.tag or []),
         no_reboot=pargs.no_reboot,
+        image_mode=modes[0] if modes else None,
+        allow_instance_store_loss=pargs.allow_instance_store_loss,
         validate=pargs.validate,
         plugin_options={
             option.dest: getattr(pargs, option.dest, None)
@@ -234,6 +289,7 @@ def run_save(app: Any) -> int:
             "image_name": ctx.state.image_name,
             "version": ctx.state.template_version,
             "will_stop": will_stop(ctx),
+            "image_mode": ctx.request.image_mode,
             "storage_estimate": estimate.to_dict(),
         }
         emit(
@@ -412,8 +468,8 @@ def run_abort(app: Any) -> int:
 SAVE_COMMAND: dict[str, Any] = {
     "label": "save",
     "help": "save an instance as a reusable template (AMI, copies, registry, YAML)",
-    "description": "Stop the instance safely, create an AMI, bring the instance back, "
-    "copy the AMI "
+    "description": "Create an AMI of the instance with a clean filesystem (EC2 reboots it "
+    "once, or --stop), copy the AMI "
     "to other regions, share it, register it and write a template for `prism launch`.",
     "epilog": SAVE_EPILOG,
     "formatter_class": RawDescriptionHelpFormatter,
