@@ -40,6 +40,7 @@ PRISM_KEYS = (
     "kms_keys",
     "default_copy_regions",
     "checkip_url",
+    "image_mode",
 )
 #: Bounds of the tunables: (lowest, highest).
 POLL_DELAY_RANGE = (0.001, 3600.0)
