@@ -519,8 +519,8 @@ def _failed(
     _discard_failed_source(ctx)
     ctx.record(status="failed")
     source = _recover_source_id(ctx)
+    locks.release_claims(ctx)  # a failed save registers nothing, not even its number
     if source is None or source.image_id is None or source.state == FAILED:
-        locks.release_claims(ctx)
         ctx.journal.finish()
     return SaveOutcome(ctx, EXIT_FAILURE, None, time.monotonic() - started)
 
