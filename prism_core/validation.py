@@ -79,6 +79,20 @@ def known_regions() -> frozenset[str]:
     return frozenset(regions)
 
 
+@lru_cache(maxsize=8)
+def partition_regions(region: str) -> frozenset[str]:
+    """The EC2 regions of ``region``'s partition (aws, aws-cn, aws-us-gov, ...): the only
+    ones an image can be copied to from there (botocore's endpoint data, no network)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    for partition in session.get_available_partitions():
+        regions = frozenset(session.get_available_regions("ec2", partition))
+        if region in regions:
+            return regions
+    return frozenset()
+
+
 def _edits(a: str, b: str) -> int:
     """Edits (insert, delete, substitute, swap two neighbours) that turn ``a`` into ``b``."""
     previous2: list[int] = []

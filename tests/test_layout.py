@@ -88,3 +88,38 @@ def test_instance_list_fits_the_terminal(
     assert lines[1].split()[:3] == ["NAME", "ID", "STATE"]
     assert all(len(line) <= columns for line in lines), lines
     assert "running" in lines[2]
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_wizard_picker_rows_fit_on_one_line(columns: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prism_core.save.wizard import _instance_choices
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    rows = [
+        {
+            "id": f"i-{n:017x}",
+            "name": "seismic-analysis-workstation-with-a-very-long-name-" * 2 + str(n),
+            "type": "g5.12xlarge",
+            "state": "running",
+            "template": "deep-learning-gpu-with-cuda-12",
+            "uptime": "12d 3h",
+        }
+        for n in range(3)
+    ]
+    header, choices = _instance_choices(rows)
+    titles = [header] + [c.title for c in choices]
+    assert all(len(t) <= columns - 4 and "\n" not in t for t in titles), titles
+    assert header.split() == ["NAME", "TYPE", "STATE", "TEMPLATE", "UPTIME"]
+    at = header.index("TYPE")
+    assert all(t[at:].startswith("g5.12xlarge") for t in titles[1:]), titles
+    assert [c.value for c in choices] == [r["id"] for r in rows]
+
+
+def test_copy_regions_offered_only_in_the_source_partition() -> None:
+    from prism_core.validation import partition_regions
+
+    commercial = partition_regions("us-east-1")
+    assert "eu-west-1" in commercial
+    assert not any(r.startswith(("cn-", "us-gov-")) for r in commercial)
+    assert "us-gov-east-1" in partition_regions("us-gov-west-1")
+    assert partition_regions("xx-nowhere-1") == frozenset()

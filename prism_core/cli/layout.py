@@ -105,3 +105,26 @@ def table(
             parts = [(w[n] if n < len(w) else "").ljust(widths[i]) for i, w in enumerate(wrapped)]
             out.append(GAP.join(parts).rstrip())
     return "\n".join(out)
+
+
+def table_lines(
+    headings: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    width: int | None,
+    shrink_columns: Sequence[int] = (),
+) -> list[str]:
+    """One line per row (for pickers, where a row cannot wrap): the columns in
+    ``shrink_columns`` (default: the first) are cut with an ellipsis to fit ``width``."""
+    cells = [[str(c).replace("\n", " ") for c in row] for row in rows]
+    count = len(headings)
+    natural = [max([len(headings[i])] + [len(r[i]) for r in cells]) for i in range(count)]
+    flex = set(shrink_columns or [0])
+    widths = natural if width is None else _fit(natural, headings, flex, width)
+
+    def cut(text: str, size: int) -> str:
+        return text if len(text) <= size else text[: max(size - 1, 0)] + "\u2026"
+
+    return [
+        GAP.join(cut(c, w).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [list(headings), *cells]
+    ]

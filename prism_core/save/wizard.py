@@ -9,6 +9,7 @@ asks ``Continue?``. Ctrl-C or Ctrl-D at any prompt raises ``Cancelled``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import Any
 
 from prism_core import validation
 from prism_core.aws.clients import AwsClients, error_message
+from prism_core.cli.layout import output_width, table_lines
 from prism_core.cli.progress import Progress, format_duration
 from prism_core.cli.prompts import ask
 from prism_core.exceptions import InputError, PrismError
@@ -63,19 +65,24 @@ def instance_rows(ec2: Any) -> list[dict[str, str]]:
 
 
 def _instance_choices(rows: list[dict[str, str]]) -> tuple[str, list[Any]]:
+    """The picker's heading and one choice per instance, fitted to the terminal."""
     import questionary
 
-    width = max([len(r["name"]) for r in rows] + [4])
-    header = f"{'NAME':<{width}}  {'TYPE':<11}  {'STATE':<7}  {'TEMPLATE':<18}  UPTIME"
+    keys = ("name", "type", "state", "template", "uptime")
+    headings = ["NAME", "TYPE", "STATE", "TEMPLATE", "UPTIME"]
+    width = output_width(sys.stdout) or output_width(sys.stderr)
+    # the picker's pointer and indent take 4 columns; a choice must stay on one line
+    lines = table_lines(
+        headings,
+        [[r[k] for k in keys] for r in rows],
+        None if width is None else width - 4,
+        shrink_columns=(0, 3),
+    )
     choices = [
-        questionary.Choice(
-            title=f"{r['name']:<{width}}  {r['type']:<11}  {r['state']:<7}  "
-            f"{r['template']:<18}  {r['uptime']}",
-            value=r["id"],
-        )
-        for r in rows
+        questionary.Choice(title=line, value=r["id"])
+        for line, r in zip(lines[1:], rows, strict=True)
     ]
-    return header, choices
+    return lines[0], choices
 
 
 def version_note(templates_dir: Path, name: str) -> str:
@@ -142,11 +149,17 @@ def ask_template(templates_dir: Path, progress: Progress) -> str:
 
 
 def ask_regions(aws: AwsClients, source: str, progress: Progress) -> str | None:
-    """Regions to copy to (checkbox of the account's enabled regions, source excluded)."""
+    """Regions to copy to: a checkbox of the account's enabled regions in the source's
+    partition (an image never crosses from aws to aws-cn or aws-us-gov), source excluded."""
     import questionary
 
+    same_partition = validation.partition_regions(source)
     try:
-        regions = [r for r in aws.available_regions() if r != source]
+        regions = [
+            r
+            for r in aws.available_regions()
+            if r != source and (not same_partition or r in same_partition)
+        ]
     except Exception as exc:
         progress.line("warn", f"Cannot list regions ({error_message(exc)}); not copying")
         return None
