@@ -65,9 +65,10 @@ class Settings:
     poll_delay: float = 15.0
     timeouts: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
     registry_prefix: str = "/prism/"
-    #: Regions copied at once. Copy quotas are per destination region and prism sends
-    #: one copy per region, so this only bounds threads and the polling rate.
-    copy_concurrency: int = 10
+    #: Regions copied at once; ``None`` (the default): every region at once. Copy
+    #: quotas are per destination region and prism sends one copy per region, so no
+    #: quota is approached; a cap only bounds threads and the polling rate.
+    copy_concurrency: int | None = None
     max_attempts: int = 8
     kms_keys: dict[str, str] = field(default_factory=dict)
     #: ``--copy-to-regions`` when the option is not given (config ``prism.default_copy_regions``).
@@ -109,10 +110,9 @@ class Settings:
         if not prefix.startswith("/"):
             raise InputError(f"registry_prefix {prefix!r} must start with '/'")
         settings.registry_prefix = prefix if prefix.endswith("/") else prefix + "/"
-        if "copy_concurrency" in section:
-            settings.copy_concurrency = max(
-                1, int(_number(section["copy_concurrency"], "copy_concurrency"))
-            )
+        cap = section.get("copy_concurrency")
+        if cap not in (None, 0, "0", "unlimited"):
+            settings.copy_concurrency = max(1, int(_number(cap, "copy_concurrency")))
         kms_keys = section.get("kms_keys") or {}
         if not isinstance(kms_keys, Mapping):
             raise InputError("config prism.kms_keys must map region names to KMS key ids or ARNs")
@@ -134,7 +134,7 @@ class Settings:
 
     @property
     def critical_poll_delay(self) -> float:
-        """Half the poll delay: for waits while the instance is down and for the copies."""
+        """Half the poll delay: for waits while the instance is down."""
         return self.poll_delay / 2.0
 
     @property

@@ -23,7 +23,8 @@ def snapshots(sandbox, region: str) -> set[str]:
 def registry(sandbox, region: str, name: str = "env1") -> list[str]:
     ssm = sandbox.client("ssm", region)
     found = ssm.get_parameters_by_path(Path=f"/prism/templates/{name}", Recursive=True)
-    return sorted(p["Name"] for p in found["Parameters"])
+    current = ssm.get_parameters(Names=[f"/prism/current/{name}"])["Parameters"]
+    return sorted(p["Name"] for p in found["Parameters"] + current)
 
 
 def test_list_merges_sources_and_reports_malformed(
@@ -141,8 +142,7 @@ def test_prune_keeps_newest(prism_sandbox, run_prism):
     for region in ("us-east-1", "us-east-2"):
         assert images(prism_sandbox, region) == [saves[2]["amis"][region]]
         assert registry(prism_sandbox, region) == [
-            "/prism/templates/env1/ami/x86_64",
-            "/prism/templates/env1/template",
+            "/prism/current/env1",
             "/prism/templates/env1/versions/3",
         ]
     home = Path(saves[2]["template_path"]).parent

@@ -34,6 +34,7 @@ def wait_for(
     hint: str | None = None,
     cancel: threading.Event | None = None,
     on_tick: Callable[[float], None] | None = None,
+    first_check_after: float | None = None,
 ) -> T:
     """Call ``check`` until it returns a value other than ``None``; return that value.
 
@@ -41,11 +42,25 @@ def wait_for(
     naming ``what`` and ``hint``; if ``cancel`` is set, raises :class:`WaitCancelled`.
     ``on_tick(elapsed_seconds)`` is called after every check that is not yet done
     (progress display uses it for the live line of this wait).
+
+    ``first_check_after`` schedules the wait from an expected completion: no check
+    before that many seconds, then one every ``poll`` (no back-off), so a wait whose
+    duration is known roughly costs a couple of calls instead of one per poll.
     """
     started = time.monotonic()
     deadline = started + timeout
     schedule = poll_delays(poll)
     attempt = 0
+    if first_check_after is not None and first_check_after > 0:
+        schedule = lambda _attempt: poll  # noqa: E731
+        pause = min(first_check_after, timeout)
+        if on_tick is not None:
+            on_tick(0.0)
+        if cancel is not None:
+            if cancel.wait(pause):
+                raise WaitCancelled(f"stopped waiting for {what}")
+        else:
+            time.sleep(pause)
     while True:
         result = check()
         if result is not None:

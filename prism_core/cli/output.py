@@ -6,8 +6,6 @@ import json
 import sys
 from typing import Any
 
-import yaml
-
 FORMATS = ("text", "json", "yaml")
 
 OUTPUT_ARGUMENT = (
@@ -26,6 +24,8 @@ def emit(document: dict[str, Any], fmt: str, text: str) -> None:
     if fmt == "json":
         sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
     elif fmt == "yaml":
+        import yaml
+
         sys.stdout.write(
             yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False)
         )

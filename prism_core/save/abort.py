@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -13,7 +12,7 @@ from prism_core.aws.ec2 import describe_image, discard_image, find_saved_image
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
 from prism_core.save.pipeline import release_lock
-from prism_core.templates.registry import delete_entries, parameter_base, versions
+from prism_core.templates.registry import delete_entries, versions, write_current
 
 
 def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
@@ -65,18 +64,11 @@ def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
 
 
 def _repoint_registry(ctx: SaveContext, ssm: Any, region: str) -> None:
-    """Point the current registry entries back at the newest version that remains."""
+    """Point the current registry entry back at the newest version that remains."""
     name, prefix = ctx.request.template_name, ctx.settings.registry_prefix
     remaining = versions(ssm, prefix, name)
-    if not remaining:
-        return
-    doc = remaining[max(remaining)]
-    base = parameter_base(prefix, name)
-    current = {f"{base}/template": json.dumps(doc, sort_keys=True)}
-    for arch, ami in doc.get("ami_config", {}).get("amis", {}).get(region, {}).items():
-        current[f"{base}/ami/{arch}"] = ami
-    for key, value in current.items():
-        ssm.put_parameter(Name=key, Value=value, Type="String", Overwrite=True)
+    if remaining:
+        write_current(ssm, prefix, remaining[max(remaining)])
 
 
 def _restore_local(ctx: SaveContext, path: Path) -> str:

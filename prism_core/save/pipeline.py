@@ -274,6 +274,7 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     state = ctx.state
     ctx.record(status="running", failures=[], pid=os.getpid())
     guard = InstanceGuard(ctx)
+    ctx.renderer = hooks.template_render
     set_lock(ctx)
     try:
         try:
@@ -419,7 +420,7 @@ def _run_phase(ctx: SaveContext, hooks: PrismPluginManager, phase: str) -> Any:
         ctx.record(registry=sorted(set(ctx.state.registry) | set(locations)))
         return None
     ctx.progress.line("template", "Creating template definition...")
-    document = hooks.template_render(ctx)
+    document = ctx.template_document()  # rendered once, shared with the registry phase
     if document is None:
         raise OperationFailed("no region has a usable image, so no template was written")
     try:

@@ -42,7 +42,7 @@ class Inventory:
 
     name: str
     versions: dict[int, VersionParts] = field(default_factory=dict)
-    shared_registry: dict[str, list[str]] = field(default_factory=dict)  # template, ami/<arch>
+    shared_registry: dict[str, list[str]] = field(default_factory=dict)  # current entries
     regions: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -78,7 +78,6 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
     for doc in docs:
         regions.update((doc.get("ami_config") or {}).get("amis") or {})
     seen: set[str] = set()
-    base = registry.parameter_base(settings.registry_prefix, name)
     while regions - seen:
         current = sorted(regions - seen)[0]
         seen.add(current)
@@ -89,9 +88,9 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
             found.problems.append(f"registry in {current} not readable: {error_message(exc)}")
             params = {}
         for key, value in params.items():
-            tail = key[len(base) + 1 :]
-            if tail.startswith("versions/") and tail.split("/", 1)[1].isdigit():
-                parts = found.version(int(tail.split("/", 1)[1]))
+            kind, number = registry.classify(settings.registry_prefix, name, key)
+            if kind == "version" and number is not None:
+                parts = found.version(number)
                 parts.registry.setdefault(current, []).append(key)
                 try:
                     doc = registry.parse_entry(value, f"registry {current}:{key}")

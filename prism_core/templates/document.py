@@ -7,6 +7,7 @@ older versions are kept as ``versions/<name>/<N>.yaml``.
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import lru_cache
 from importlib import resources
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from prism_core import yaml_loader
 from prism_core.exceptions import InputError
 from prism_core.save.journal import write_private_atomic
 from prism_core.validation import template_name
@@ -36,7 +38,7 @@ def schema() -> dict[str, Any]:
 def instance_types() -> dict[str, dict[str, Any]]:
     """Instance type facts (architecture, size, list price) shipped with prism."""
     text = resources.files("prism_core").joinpath("data/instance_types.yaml").read_text()
-    return dict(yaml.safe_load(text))
+    return dict(yaml_loader.load(text, max_bytes=4 * MAX_TEMPLATE_BYTES))
 
 
 def validate_document(doc: Any, source: str) -> dict[str, Any]:
@@ -56,10 +58,12 @@ def validate_document(doc: Any, source: str) -> dict[str, Any]:
 
 def parse_document(text: str, source: str) -> dict[str, Any]:
     """Safely parse and validate template YAML (or JSON) text."""
-    if len(text.encode("utf-8", "replace")) > MAX_TEMPLATE_BYTES:
-        raise InputError(f"{source}: template is larger than {MAX_TEMPLATE_BYTES // 1024} KiB")
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml_loader.load(text, MAX_TEMPLATE_BYTES)
+    except yaml_loader.YamlTooLarge:
+        raise InputError(
+            f"{source}: template is larger than {MAX_TEMPLATE_BYTES // 1024} KiB"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -184,16 +188,17 @@ def instance_facts(ctx: SaveContext) -> dict[str, Any]:
 
 
 def build_document(ctx: SaveContext) -> dict[str, Any]:
-    """The template document of this save (computed once per save)."""
-    cached = ctx.plugin_data.get("_template_document")
-    if cached is not None:
-        return dict(cached)
+    """The template document of this save (computed once per set of images; every
+    caller gets its own deep copy, so a render wrapper cannot change the cache)."""
     request, state, instance = ctx.request, ctx.state, ctx.instance
     arch = instance.architecture
     amis = {
         region: {image.architecture or arch: image.image_id}
         for region, image in ctx.images().items()
     }
+    cached = ctx.plugin_data.get("_template_document")
+    if cached is not None and cached["ami_config"]["amis"] == amis:
+        return copy.deepcopy(cached)
     facts = instance_facts(ctx)
     defaults: dict[str, Any] = {"type": instance.instance_type, "ports": facts["ports"]}
     if facts["root_volume_gb"]:
@@ -222,4 +227,4 @@ def build_document(ctx: SaveContext) -> dict[str, Any]:
     if facts["ssh_user"]:
         doc["ssh_user"] = facts["ssh_user"]
     ctx.plugin_data["_template_document"] = doc
-    return dict(doc)
+    return copy.deepcopy(doc)

@@ -13,8 +13,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from prism_core import yaml_loader
 from prism_core.aws.clients import error_code, error_message
 from prism_core.aws.ec2 import tag_list
 from prism_core.aws.waiting import wait_for
@@ -32,7 +31,7 @@ DEFAULT_PORTS = [22]
 def size_table() -> dict[str, Any]:
     """``data/sizes.yaml``: instance type per architecture and size."""
     text = resources.files("prism_core").joinpath("data/sizes.yaml").read_text()
-    return dict(yaml.safe_load(text))
+    return dict(yaml_loader.load(text))
 
 
 def smallest_type(arch: str) -> str:

@@ -1,31 +1,22 @@
-"""``prism save`` (and ``prism ami save``): plan, check, confirm, run, summarise."""
+"""``prism save`` (and ``prism ami save``): the command's arguments and controllers.
+
+What the command does is in :mod:`prism_core.cli.commands.save_run`, imported when the
+command runs, so ``prism --help`` does not load the save pipeline.
+"""
 
 from __future__ import annotations
 
-import sys
 from argparse import RawDescriptionHelpFormatter
 from typing import Any
 
 from cement import Controller, ex
 
-from prism_core.aws.clients import AwsClients
-from prism_core.aws.ec2 import describe_instance
-from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
-from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
-from prism_core.cli.progress import Progress, format_duration, wants_emoji
-from prism_core.cli.prompts import confirm, stdin_is_terminal
-from prism_core.exceptions import (
-    EXIT_CODES_HELP,
-    EXIT_FAILURE,
-    EXIT_OK,
-    SEVERITY,
-    InputError,
-)
-from prism_core.save.context import SaveContext
-from prism_core.save.journal import Journal, running_elsewhere, unfinished
-from prism_core.save.pipeline import SaveOptions, SaveOutcome, execute, plan_save, preflight
-from prism_core.save.plan import estimate_storage, plan_lines, show_plan, will_stop
-from prism_core.save.request import SaveRequest
+from prism_core.cli.aws_options import PROFILE_ARGUMENT
+from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT
+from prism_core.cli.prompts import confirm
+from prism_core.exceptions import EXIT_CODES_HELP
+
+__all__ = ["Ami", "Save", "confirm", "reserved_save_names", "save_controllers"]
 
 SAVE_EPILOG = f"""examples:
   keep your own environment:
@@ -113,217 +104,6 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
 ]
 
 
-def summary_text(outcome: SaveOutcome) -> str:
-    """The closing summary, as in the seed workflow."""
-    ctx, state = outcome.ctx, outcome.ctx.state
-    emoji = wants_emoji(sys.stdout)
-
-    def icon(fancy: str, plain: str) -> str:
-        return fancy if emoji else plain
-
-    lines: list[str] = []
-    if outcome.exit_code == 0:
-        lines.append(f"{icon('🎉', '*')} Instance saved as AMI successfully!")
-    elif outcome.template_path:
-        lines.append(f"{icon('⚠️ ', '!')} Instance saved, but some steps failed:")
-    else:
-        lines.append(f"{icon('❌', 'FAILED:')} The save did not complete:")
-    for failure in state.failures:
-        lines.append(f"   - {failure}")
-    lines.extend(f"{icon('💡', '-')} {note}" for note in state.summary)
-    lines.append(f"{icon('🕒', '-')} Total time: {format_duration(outcome.elapsed)}")
-    downtime = state.downtime_seconds
-    if downtime is not None:
-        lines.append(f"{icon('🛑', '-')} Instance downtime: {format_duration(downtime)}")
-    images = ctx.images()
-    if images:
-        lines.append(f"{icon('🌍', '-')} AMIs:")
-        lines.extend(f"   {region}: {image.image_id}" for region, image in images.items())
-    if state.registry:
-        lines.append(
-            f"{icon('📝', '-')} Registry: {len(state.registry)} parameter(s) under "
-            f"{ctx.settings.registry_prefix}templates/{ctx.request.template_name}"
-        )
-    if outcome.template_path:
-        lines.append(f"{icon('📄', '-')} Template file: {outcome.template_path}")
-        lines.append("")
-        lines.append(
-            f"{icon('✨', '-')} Template '{ctx.request.template_name}' is now available "
-            "for launching new instances:"
-        )
-        lines.append(f"   prism launch {ctx.request.template_name} my-new-instance")
-    if outcome.exit_code != 0 and ctx.journal.path.exists():
-        lines.append("")
-        lines.append("   Retry what failed with: prism save --resume")
-    return "\n".join(lines)
-
-
-def run_save(app: Any) -> int:
-    """The ``prism save`` command body; returns the exit code."""
-    pargs = app.pargs
-    if pargs.resume and pargs.abort:
-        raise InputError("--resume and --abort exclude each other", "choose one")
-    if pargs.resume:
-        return run_resume(app)
-    if pargs.abort:
-        return run_abort(app)
-    settings = app.settings
-    progress = Progress(sys.stderr)
-    aws = aws_clients(app, pargs.region)
-    copy_to_regions = pargs.copy_to_regions
-    if copy_to_regions is None:
-        copy_to_regions = settings.default_copy_regions
-    options = SaveOptions(
-        instance=pargs.instance or "",
-        template=pargs.template or "",
-        description=pargs.description,
-        copy_to_regions=copy_to_regions,
-        project=pargs.project,
-        public=pargs.public,
-        share_with=pargs.share_with,
-        tags=list(pargs.tag or []),
-        no_reboot=pargs.no_reboot,
-        validate=pargs.validate,
-        plugin_options={
-            option.dest: getattr(pargs, option.dest, None)
-            for option in getattr(app, "save_options", [])
-        },
-    )
-    if not options.instance or not options.template:
-        if not stdin_is_terminal():
-            raise InputError(
-                "prism save needs INSTANCE and TEMPLATE when stdin is not a terminal",
-                "run `prism save INSTANCE TEMPLATE --yes` (see `prism save --help`)",
-            )
-        from prism_core.save.wizard import complete_save_options
-
-        options = complete_save_options(options, aws, settings.templates_dir, progress)
-        progress.blank()
-    if not pargs.yes and not pargs.dry_run and not stdin_is_terminal():
-        raise InputError("confirmation needed but stdin is not a terminal", "add --yes")
-    ctx = plan_save(options, settings, aws, progress)
-    hooks = app.plugin_manager
-    preflight(ctx, hooks)
-    estimate = estimate_storage(ctx)
-    plan = plan_lines(ctx, will_stop(ctx), estimate)
-    if pargs.dry_run:
-        document = {
-            "dry_run": True,
-            "checks": "passed",
-            "exit_code": 0,
-            "plan": plan,
-            "request": ctx.request.to_dict(),
-            "image_name": ctx.state.image_name,
-            "version": ctx.state.template_version,
-            "will_stop": will_stop(ctx),
-            "storage_estimate": estimate.to_dict(),
-        }
-        emit(
-            document,
-            pargs.output,
-            "Dry run: every check passed, nothing was changed.\n\n" + "\n".join(plan),
-        )
-        return 0
-    show_plan(ctx, progress, estimate)
-    confirm("Continue?", pargs.yes)
-    if ctx.request.public:
-        regions = ", ".join([ctx.request.region, *ctx.request.copy_to_regions])
-        confirm(f"Make the AMI PUBLIC (any AWS account can launch it) in {regions}?", pargs.yes)
-    app.changes_started = True
-    outcome = execute(ctx, hooks)
-    emit(outcome.to_dict(), pargs.output, summary_text(outcome))
-    return outcome.exit_code
-
-
-def _interrupted_saves(app: Any, verb: str, progress: Progress) -> list[SaveContext]:
-    """The saves journaled on this machine, as contexts, after the user confirms."""
-    settings = app.settings
-    paths = unfinished(settings.journal_dir)
-    if not paths:
-        raise InputError(
-            f"no interrupted save to {verb} on this machine",
-            f"journals live in {settings.journal_dir}",
-        )
-    journals = []
-    for path in paths:
-        journal = Journal.load(path)
-        if running_elsewhere(journal.state):
-            progress.line(
-                "warn",
-                f"Save {journal.state.save_id} is still running (pid {journal.state.pid}); "
-                "left alone",
-            )
-            continue
-        journals.append(journal)
-    if not journals:
-        raise InputError(
-            f"no interrupted save to {verb}: every save on this machine is still running",
-            "wait for it, or stop it with Ctrl-C first",
-        )
-    for journal in journals:
-        state = journal.state
-        progress.line(
-            "info",
-            f"Interrupted save {state.save_id} ({state.status}), "
-            f"template '{state.request.get('template_name')}'",
-        )
-    confirm(f"{verb.capitalize()} {len(journals)} save(s)?", app.pargs.yes)
-    app.changes_started = True
-    contexts = []
-    for journal in journals:
-        request = SaveRequest.from_dict(journal.state.request)
-        aws = AwsClients(request.region, settings.max_attempts, profile=app.pargs.profile)
-        instance = describe_instance(aws.ec2(request.region), request.instance_id, request.region)
-        contexts.append(
-            SaveContext(
-                request=request,
-                settings=settings,
-                aws=aws,
-                progress=progress,
-                journal=journal,
-                instance=instance,
-            )
-        )
-    return contexts
-
-
-def run_resume(app: Any) -> int:
-    """``prism save --resume``: finish every save interrupted on this machine."""
-    progress = Progress(sys.stderr)
-    worst, documents, texts = EXIT_OK, [], []
-    for ctx in _interrupted_saves(app, "resume", progress):
-        request = ctx.request
-        progress.line(
-            "save",
-            f"Resuming save of '{request.instance_name}' as template '{request.template_name}'",
-        )
-        outcome = execute(ctx, app.plugin_manager)
-        documents.append(outcome.to_dict())
-        texts.append(summary_text(outcome))
-        worst = max(worst, outcome.exit_code, key=SEVERITY.__getitem__)
-    emit({"resumed": documents}, app.pargs.output, "\n\n".join(texts))
-    return worst
-
-
-def run_abort(app: Any) -> int:
-    """``prism save --abort``: undo every save interrupted on this machine."""
-    from prism_core.save.abort import abort_save
-
-    progress = Progress(sys.stderr)
-    code, documents, texts = EXIT_OK, [], []
-    for ctx in _interrupted_saves(app, "abort", progress):
-        removed, problems = abort_save(ctx)
-        documents.append({"save_id": ctx.state.save_id, "removed": removed, "problems": problems})
-        lines = [f"Aborted save {ctx.state.save_id}; removed {len(removed)} resource(s):"]
-        lines += [f"   {item}" for item in removed]
-        lines += [f"   could not remove: {problem}" for problem in problems]
-        texts.append("\n".join(lines))
-        if problems:
-            code = EXIT_FAILURE
-    emit({"aborted": documents}, app.pargs.output, "\n\n".join(texts))
-    return code
-
-
 SAVE_COMMAND: dict[str, Any] = {
     "label": "save",
     "help": "save an instance as a reusable template (AMI, copies, registry, YAML)",
@@ -347,6 +127,8 @@ def reserved_save_names() -> set[str]:
 def _save_command(extra: list[tuple[list[str], dict[str, Any]]]) -> Any:
     def save(self: Controller) -> None:
         """``prism save INSTANCE TEMPLATE [options]``."""
+        from prism_core.cli.commands.save_run import run_save
+
         self.app.exit_code = run_save(self.app)
 
     return ex(**SAVE_COMMAND, arguments=[*SAVE_ARGUMENTS, *extra])(save)
