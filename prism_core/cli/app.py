@@ -173,7 +173,12 @@ class PrismApp(App):
     def plugin_manager(self) -> PrismPluginManager:
         """The loaded plugin manager; load warnings go to stderr once."""
         if not hasattr(self, "_plugin_manager"):
-            manager = PrismPluginManager().load(cache_dir=prism_home() / "cache")
+            # the entry points are cached in PRISM_HOME once it exists: a first
+            # `prism --help` (or `prism demo`) creates nothing in the user's home
+            home = prism_home()
+            manager = PrismPluginManager().load(
+                cache_dir=home / "cache" if home.is_dir() else None
+            )
             for warning in manager.warnings:
                 print(f"prism: warning: {warning}", file=sys.stderr)
             self._plugin_manager = manager
