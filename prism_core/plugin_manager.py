@@ -147,7 +147,7 @@ def cached_entry_points(cache_dir: Path) -> list[PluginEntry]:
                     for row in data["entry_points"]
                     if isinstance(row, list) and len(row) == 4
                 ]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         pass
     found = _scan_entry_points()
     try:

@@ -207,9 +207,13 @@ def load_yaml_bounded(
     except _LimitExceeded as exc:
         raise InputError(f"{label}: refused, {exc}", hint) from None
     except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        if "nesting depth" in str(problem):  # libyaml's own limit, met before ours
+            raise InputError(
+                f"{label}: refused, nested deeper than {max_depth} levels", hint
+            ) from None
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
         raise InputError(f"{label}: not valid YAML{where}: {problem}", hint) from None
     except RecursionError:
         raise InputError(f"{label}: refused, nested too deeply", hint) from None

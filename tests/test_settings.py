@@ -80,7 +80,7 @@ def test_environment_timeout_for_the_stop(prism_sandbox, run_prism, monkeypatch)
     prism_sandbox.create_instance("box")
     prism_sandbox.timings = Timings(stop=30.0)
     monkeypatch.setenv("PRISM_TIMEOUT_STOP_SECONDS", "0.1")
-    result = run_prism("save", "box", "env1", "--yes")
+    result = run_prism("save", "box", "env1", "--stop", "--yes")  # default mode: no stop
     assert result.exit_code == 1
     assert "timed out after 0.1s waiting for instance i-" in result.stderr
     assert "to stop" in result.stderr

@@ -28,6 +28,18 @@ def registry(sandbox, region: str, name: str = "env1") -> list[str]:
     return sorted(p["Name"] for p in found["Parameters"] + current)
 
 
+def registered(sandbox, region: str, name: str = "env1") -> tuple[list[str], list[str]]:
+    """(entries holding a document, entries holding a version claim) of ``name``."""
+    ssm = sandbox.client("ssm", region)
+    found = ssm.get_parameters_by_path(Path=f"/prism/templates/{name}", Recursive=True)
+    current = ssm.get_parameters(Names=[f"/prism/current/{name}"])["Parameters"]
+    documents, claims = [], []
+    for parameter in found["Parameters"] + current:
+        is_claim = "claim" in json.loads(parameter["Value"])
+        (claims if is_claim else documents).append(parameter["Name"])
+    return sorted(documents), sorted(claims)
+
+
 def test_list_merges_sources_and_reports_malformed(
     saved_template, run_prism, monkeypatch, tmp_path
 ):
@@ -189,7 +201,8 @@ def test_save_validate_launch_failure_leaves_ami_unregistered(prism_sandbox, run
     doc = result.json()
     assert doc["template_path"] is None and doc["registry"] == []
     assert any("boot check" in f and "no capacity" in f for f in doc["failures"])
-    assert registry(prism_sandbox, "us-east-1") == []
+    # nothing registered; the version claim stays while the save can be resumed
+    assert registered(prism_sandbox, "us-east-1") == ([], ["/prism/templates/env1/versions/1"])
     assert images(prism_sandbox, "us-east-2") == []  # not copied either
     assert len(images(prism_sandbox, "us-east-1")) == 1  # the AMI is kept, unregistered
     assert not Path(prism_sandbox_home(), "templates", "env1.yaml").exists()
@@ -225,7 +238,8 @@ def test_save_validate_status_check_failure(prism_sandbox, run_prism, impaired):
     doc = result.json()
     assert doc["template_path"] is None and doc["registry"] == []
     assert any("failed its status checks" in f for f in doc["failures"])
-    assert registry(prism_sandbox, "us-east-1") == []
+    # nothing registered; the version claim stays while the save can be resumed
+    assert registered(prism_sandbox, "us-east-1") == ([], ["/prism/templates/env1/versions/1"])
     ec2 = prism_sandbox.client("ec2")
     checks = ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": ["prism:boot-check"]}])[
         "Reservations"

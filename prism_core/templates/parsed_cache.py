@@ -49,7 +49,7 @@ class ParsedCache:
                 if isinstance(data, dict) and data.get("tag") == self.tag:
                     entries = data.get("entries")
                     self.entries = entries if isinstance(entries, dict) else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             self.entries = {}
 
     def get(self, file: Path, info: os.stat_result) -> dict[str, Any] | None:

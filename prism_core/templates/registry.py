@@ -101,7 +101,7 @@ def claim_holder(value: str) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get(CLAIM_KEY), dict):
         return None
@@ -236,8 +236,8 @@ def summary(doc: dict[str, Any]) -> str:
 def parse_summary(text: str | None, source: str) -> dict[str, Any]:
     """A ``current`` parameter's Description as ``{"version": N, "description": S}``."""
     try:
-        data = json.loads(text or "")
-    except ValueError:
+        data = json.loads(text or "") if len(text or "") <= MAX_DESCRIPTION else None
+    except (ValueError, RecursionError):
         data = None
     if (
         not isinstance(data, dict)
