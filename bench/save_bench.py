@@ -5,10 +5,13 @@ Run from the repository root::
     python -m bench.save_bench              # realistic durations (about 5 minutes)
     python -m bench.save_bench --scale 0.1  # quick run
 
-For 0, 1, 3 and 6 copy regions it measures instance downtime, total time and the
-EC2/SSM/STS calls by action, for prism's default mode (EC2 reboots the instance
-during CreateImage), for ``prism save --stop`` and for the baseline in
-:mod:`bench.baseline` (the seed's stop/start workflow), and prints markdown tables.
+For each number of copy regions asked (``--regions 0,1,3,6`` by default; any count up
+to every other commercial region) it measures instance downtime, pre-flight (first AWS
+call until the first change in the cloud), total time and the EC2/SSM/STS calls by
+action, for prism's default mode (EC2 reboots the instance during CreateImage), for
+``prism save --stop`` and for the baseline in :mod:`bench.baseline` (the seed's
+stop/start workflow), and prints markdown tables with each figure next to its target,
+and the calls next to the careful minimum documented in :func:`minimum_calls`.
 
 Downtime: default mode, CreateImage request until the instance passes its status
 checks again; ``--stop`` and the seed, StopInstances until ``running`` is seen again.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -36,7 +40,31 @@ from prism_sandbox import Faults, Sandbox, Timings
 ROOT = Path(__file__).resolve().parent.parent
 
 SOURCE = "us-east-1"
-COPY_REGIONS = ["us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-south-1"]
+#: The first regions copied to; beyond them, every other commercial region in order.
+PREFERRED = ["us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-south-1"]
+#: Pre-flight may grow by at most this much per extra region (seconds).
+PREFLIGHT_PER_REGION = 0.08
+
+
+def commercial_regions() -> list[str]:
+    """Every commercial (``aws`` partition) EC2 region botocore knows, the source excepted."""
+    import botocore.session
+
+    known = botocore.session.get_session().get_available_regions("ec2", partition_name="aws")
+    return PREFERRED + sorted(r for r in known if r not in PREFERRED and r != SOURCE)
+
+
+def copy_regions(count: int) -> list[str]:
+    """The first ``count`` copy regions; more than exist is an error, never a silent cap."""
+    regions = commercial_regions()
+    if not 0 <= count <= len(regions):
+        raise SystemExit(
+            f"--regions: {count} copy regions asked, but there are {len(regions)} commercial "
+            f"regions besides {SOURCE}"
+        )
+    return regions[:count]
+
+
 #: Realistic proportions (seconds at --scale 1; one second stands for 10-15 s of EC2):
 #: a stop and a start take 30-45 s each; EC2's reboot during CreateImage (clean OS
 #: shutdown, snapshot initiation, boot on the same host: no host release, no EBS
@@ -60,7 +88,12 @@ class Run:
     downtime: float
     total: float  # stop request -> command exit
     wall: float = 0.0  # command start -> exit (adds interpreter start-up and checks)
+    preflight: float = 0.0  # first AWS call -> first change in the cloud
     calls: Counter[str] = field(default_factory=Counter)
+
+
+#: Actions that change the cloud (their DryRun twins do not count).
+CHANGES = {"CreateTags", "StopInstances", "CreateImage", "PutParameter", "CopyImage"}
 
 
 class TimedFaults(Faults):
@@ -69,12 +102,20 @@ class TimedFaults(Faults):
     def __init__(self) -> None:
         super().__init__()
         self.times: list[tuple[float, str]] = []
+        self.started: float | None = None
 
     def _take_fault(self, region: str, action: str, dry_run: bool = False) -> Any:
-        if not dry_run:
-            with self._lock:
+        with self._lock:
+            if self.started is None:
+                self.started = time.monotonic()
+            if not dry_run:
                 self.times.append((time.monotonic(), action))
         return super()._take_fault(region, action, dry_run)
+
+    def first_change(self) -> float:
+        """When the first call that changes something arrived (the save-lock tag)."""
+        with self._lock:
+            return next(t for t, a in self.times if a in CHANGES)
 
     def first(self, *actions: str) -> float:
         """When the first real call of any of ``actions`` arrived (monotonic clock)."""
@@ -107,10 +148,12 @@ def _save(
     if done.returncode != 0:
         raise RuntimeError(f"{kind} save exited {done.returncode}: {done.stderr[-2000:]}")
     document = json.loads(done.stdout)
+    assert faults.started is not None
     return Run(
         downtime=float(document["instance"]["downtime_seconds"]),
         total=ended - faults.first("StopInstances", "CreateImage"),
         wall=ended - started,
+        preflight=faults.first_change() - faults.started,
     )
 
 
@@ -126,6 +169,7 @@ def measure(sandbox: Sandbox, kind: str, regions: list[str], poll: float, seq: i
     assert isinstance(faults, TimedFaults)
     faults.clear_calls()
     faults.times.clear()
+    faults.started = None
     with tempfile.TemporaryDirectory(prefix="prism-bench-") as home:
         os.environ["PRISM_HOME"] = home
         run = _save(kind, faults, name, template, regions, poll)
@@ -141,6 +185,7 @@ def _median(runs: list[Run]) -> Run:
         statistics.median(r.downtime for r in runs),
         statistics.median(r.total for r in runs),
         statistics.median(r.wall for r in runs),
+        statistics.median(r.preflight for r in runs),
         calls,
     )
 
@@ -150,50 +195,148 @@ def _targets(timings: Timings, poll: float, copies: int, kind: str) -> tuple[flo
     copy = timings.copy if copies else 0.0
     if kind == "prism":  # EC2 reboots: at least until the snapshots are listed
         downtime = max(timings.reboot, timings.snapshot) + 2 * poll
-        return downtime, timings.image + copy + 2 * poll
+        return downtime, timings.image + copy + poll
     downtime = timings.stop + timings.snapshot + timings.start + 2 * poll
-    return downtime, timings.stop + timings.image + copy + 2 * poll
+    total = timings.stop + timings.image + copy + poll
+    return downtime, total
 
 
 def _cell(run: Run, target: float) -> str:
-    return f"{run.downtime:.2f} s (≤ {target:.2f} {'ok' if run.downtime <= target else 'MISSED'})"
+    return f"{run.downtime:.2f} s (≤ {target:.2f} {_ok(run.downtime <= target)})"
 
 
-def tables(results: dict[int, dict[str, Run]], timings: Timings, poll: float, cap: int) -> str:
-    """The markdown report: downtime and total of each mode and the seed, then calls."""
+def _polls(duration: float, poll: float) -> int:
+    """Polls a careful waiter needs: one per poll delay, the last one seeing it done."""
+    return max(1, math.ceil(duration / poll)) if poll > 0 else 1
+
+
+def minimum_calls(copies: int, timings: Timings, poll: float) -> Counter[str]:
+    """The careful minimum of calls for a save with prism's guarantees, by action.
+
+    Per save: find the instance, its volumes, security groups, type and the caller
+    (one call each); one region check; one registry version lookup per region; one
+    name-clash DescribeImages per region; DryRun checks of the lock tag, the stop, the
+    image and each copy; the lock tag and its removal; stop, image, start; copies with
+    their tags in ``TagSpecifications``; two registry entries per region (the version,
+    and the current entry listing reads). Waits are polled once per poll delay (the
+    instance stopping and starting, the snapshots listed, the image and each copy
+    available), except that a careful waiter polls a copy only when it is due.
+    """
+    regions = 1 + copies
+    calls: Counter[str] = Counter(
+        {
+            "DescribeInstances": 1 + _polls(timings.stop, poll) + _polls(timings.start, poll),
+            "DescribeVolumes": 1,
+            "DescribeSecurityGroups": 1,
+            "DescribeInstanceTypes": 1,
+            "GetCallerIdentity": 1,
+            "DescribeRegions": 1,
+            "GetParametersByPath": regions,
+            "StopInstances": 2,
+            "CreateImage": 2,
+            "StartInstances": 1,
+            "CreateTags": 2,
+            "DeleteTags": 1,
+            "DescribeImages": regions
+            + _polls(timings.snapshot, poll)
+            + _polls(max(timings.image - timings.snapshot - timings.start, 0.0), poll)
+            + copies,
+            "PutParameter": 2 * regions,
+        }
+    )
+    if copies:
+        calls["CopyImage"] = 2 * copies
+    return calls
+
+
+def tables(
+    results: dict[int, dict[str, Run]], timings: Timings, poll: float, cap: int | None
+) -> str:
+    """The markdown report: times with ratios and targets, pre-flight, calls by action."""
     lines = [
         f"Sandbox timings (s): stop {timings.stop:g}, start {timings.start:g}, "
         f"reboot {timings.reboot:g}, snapshot ids {timings.snapshot:g}, "
         f"image {timings.image:g}, copy {timings.copy:g}; poll delay {poll:g} s; "
-        f"copy concurrency cap {cap}.",
+        f"copy concurrency cap {cap or 'none (every region at once)'}.",
         "",
-        "| regions copied | downtime default (reboot) | downtime --stop | downtime seed "
-        "| seed / default | total default | total --stop | total seed "
-        "| wall default | wall seed | calls default | calls seed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "Default mode (EC2 reboots the instance during CreateImage):",
+        "",
+        "| regions copied | downtime default | total default | total target "
+        "| pre-flight default | calls default |",
+        "|---|---|---|---|---|---|",
     ]
     for copies, runs in results.items():
-        p, s, b = runs["prism"], runs["prism-stop"], runs["seed"]
-        reboot_t, reboot_total_t = _targets(timings, poll, copies, "prism")
-        stop_t, stop_total_t = _targets(timings, poll, copies, "prism-stop")
+        d = runs["prism"]
+        down_t, total_t = _targets(timings, poll, copies, "prism")
         lines.append(
-            f"| {copies} | {_cell(p, reboot_t)} | {_cell(s, stop_t)} | {b.downtime:.2f} s "
-            f"| {b.downtime / p.downtime:.1f}x "
-            f"| {p.total:.2f} s | {s.total:.2f} s | {b.total:.2f} s "
-            f"| {p.wall:.2f} s | {b.wall:.2f} s "
-            f"| {sum(p.calls.values())} | {sum(b.calls.values())} |"
+            f"| {copies} | {_cell(d, down_t)} | {d.total:.2f} s "
+            f"| ≤ {total_t:.2f} s {_ok(d.total <= total_t)} | {d.preflight:.2f} s "
+            f"| {sum(d.calls.values())} |"
         )
-    lines += ["", "API calls per save, by action (prism default / prism --stop / seed):", ""]
+    lines += [
+        "",
+        "`prism save --stop` against the seed's stop/start workflow (the call minimum is "
+        "that of a stop/start save):",
+        "",
+        "| regions copied | downtime --stop | downtime seed | downtime target "
+        "| total --stop | total seed | ratio | total target | pre-flight --stop "
+        "| pre-flight target | calls --stop | calls minimum | calls target | calls seed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    first = min(results)
+    base = results[first]["prism-stop"].preflight
+    for copies, pair in results.items():
+        p, b = pair["prism-stop"], pair["seed"]
+        down_t, total_t = _targets(timings, poll, copies, "prism-stop")
+        pre_t = base + PREFLIGHT_PER_REGION * (copies - first)
+        minimum = sum(minimum_calls(copies, timings, poll).values())
+        calls = sum(p.calls.values())
+        lines.append(
+            f"| {copies} | {p.downtime:.2f} s | {b.downtime:.2f} s "
+            f"| ≤ {down_t:.2f} s {_ok(p.downtime <= down_t)} "
+            f"| {p.total:.2f} s | {b.total:.2f} s | {b.total / p.total:.1f}x "
+            f"| ≤ {total_t:.2f} s {_ok(p.total <= total_t)} "
+            f"| {p.preflight:.2f} s | ≤ {pre_t:.2f} s {_ok(p.preflight <= pre_t)} "
+            f"| {calls} | {minimum} | ≤ {1.3 * minimum:.0f} {_ok(calls <= 1.3 * minimum)} "
+            f"| {sum(b.calls.values())} |"
+        )
+    lines += [
+        "",
+        f"Pre-flight target: the {first}-region figure + {PREFLIGHT_PER_REGION * 1000:.0f} ms "
+        "per extra region. Calls target: 1.3 × the minimum (`minimum_calls` in this file).",
+        "",
+        "API calls per save, by action (minimum / prism default / prism --stop / seed):",
+        "",
+    ]
     counts = list(results)
-    actions = sorted({a for pair in results.values() for r in pair.values() for a in r.calls})
+    minima = {n: minimum_calls(n, timings, poll) for n in counts}
+    actions = sorted(
+        {a for pair in results.values() for r in pair.values() for a in r.calls}
+        | {a for m in minima.values() for a in m}
+    )
     lines.append("| action | " + " | ".join(f"{n} regions" for n in counts) + " |")
     lines.append("|---|" + "---|" * len(counts))
     for action in actions:
         cells = [
-            " / ".join(str(results[n][kind].calls[action]) for kind in KINDS) for n in counts
+            f"{minima[n][action]} / {results[n]['prism'].calls[action]} / "
+            f"{results[n]['prism-stop'].calls[action]} / {results[n]['seed'].calls[action]}"
+            for n in counts
         ]
         lines.append(f"| {action} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _ok(met: bool) -> str:
+    return "ok" if met else "MISSED"
+
+
+def _load() -> str:
+    """The machine's load averages (1, 5, 15 min) and cores, for the record."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,12 +345,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every duration")
     parser.add_argument("--poll", type=float, default=None, help="poll delay (default 1 s × scale)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell (median)")
-    parser.add_argument("--regions", default="0,1,3,6", help="copy region counts to measure")
+    parser.add_argument(
+        "--regions",
+        default="0,1,3,6",
+        help="copy region counts to measure (each up to every other commercial region)",
+    )
     parser.add_argument("--only", choices=KINDS, help="run one kind only")
     args = parser.parse_args(argv)
     timings = Timings(**{k: v * args.scale for k, v in BASE_TIMINGS.items()})
     poll = args.poll if args.poll is not None else 1.0 * args.scale
     counts = [int(n) for n in args.regions.split(",")]
+    for count in counts:
+        copy_regions(count)  # refuse a count beyond every commercial region up front
     kinds = [args.only] if args.only else list(KINDS)
     from prism_core.settings import Settings
 
@@ -223,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop("AWS_PROFILE", None)
         seq = 0
         for copies in counts:
-            regions = COPY_REGIONS[:copies]
+            regions = copy_regions(copies)
             results[copies] = {}
             for kind in kinds:
                 runs = []
@@ -234,13 +383,15 @@ def main(argv: list[str] | None = None) -> int:
                 r = results[copies][kind]
                 print(
                     f"# {kind:6} {copies} regions: downtime {r.downtime:.2f}s "
-                    f"total {r.total:.2f}s calls {sum(r.calls.values())}",
+                    f"total {r.total:.2f}s pre-flight {r.preflight:.2f}s "
+                    f"calls {sum(r.calls.values())}",
                     flush=True,
                 )
             if args.only:
                 for kind in KINDS:
                     results[copies].setdefault(kind, results[copies][args.only])
     print()
+    print(f"Load: {_load()}\n")
     print(tables(results, timings, poll, cap))
     return 0
 

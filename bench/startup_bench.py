@@ -1,60 +1,136 @@
-"""Start-up time of local prism commands against ``python -c "import boto3"``.
+"""Start-up of prism in a regular (non-editable) install, against the interpreter's own.
 
 Run from the repository root::
 
     python -m bench.startup_bench [--runs 15]
 
-Each command runs ``--runs`` times as a fresh process (after one warm-up run);
-the table shows the median and the fastest run, hyperfine-style.
+prism is installed (``pip install --no-deps --target``, a wheel build: no editable
+finder) into a temporary folder and run through its console script; its
+dependencies come from the running environment, its installed plugins are
+disabled (prism alone is measured). Each command runs ``--runs`` times as a fresh
+process after one warm-up run; the table shows the median wall time, the median
+CPU time (user + system: less sensitive to a loaded machine), and the targets:
+``prism --version`` ≤ 2 × ``python -c pass`` and ``prism --help`` ≤ 0.5 ×
+``python -c "import boto3"``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-COMMANDS: list[tuple[str, list[str]]] = [
-    ('python -c "import boto3"', ["-c", "import boto3"]),
-    ("prism --help", ["-m", "prism_core", "--help"]),
-    ("prism plugins", ["-m", "prism_core", "plugins"]),
-    ("prism templates list --local", ["-m", "prism_core", "templates", "list", "--local"]),
-]
+from bench.save_bench import _load
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(args: list[str], runs: int, env: dict[str, str]) -> list[float]:
-    """Wall times of ``runs`` fresh runs of ``python ARGS`` (after a warm-up)."""
-    times = []
+def timed(command: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``runs`` fresh runs of ``command`` (after a warm-up)."""
+    walls, cpus = [], []
     for i in range(runs + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        subprocess.run([sys.executable, *args], env=env, capture_output=True, check=True)
+        subprocess.run(command, env=env, capture_output=True, check=True, cwd=env["PRISM_HOME"])
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if i:
-            times.append(time.perf_counter() - started)
-    return times
+            walls.append(wall)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def install(target: Path) -> Path:
+    """Install prism (not editable, no dependencies) into ``target``; its console script."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return target / "bin" / "prism"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print a markdown table of start-up times."""
+    """Print a markdown table of start-up times and the two ratios against their targets."""
+    from prism_core.plugin_manager import installed_plugin_names
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="prism-startup-") as home:
-        env = dict(os.environ, PRISM_HOME=home)
-        rows = [(label, timed(cmd, args.runs, env)) for label, cmd in COMMANDS]
-    reference = statistics.median(rows[0][1])
-    print(f"{args.runs} runs each, {sys.executable}\n")
-    print("| command | median | min | vs import boto3 |")
-    print("|---|---|---|---|")
-    for label, times in rows:
-        median = statistics.median(times)
-        print(
-            f"| `{label}` | {median * 1000:.0f} ms | {min(times) * 1000:.0f} ms "
-            f"| {median / reference:.2f}x |"
+    with tempfile.TemporaryDirectory(prefix="prism-startup-") as tmp:
+        prism = install(Path(tmp) / "site")
+        home = Path(tmp) / "home"
+        home.mkdir()
+        env = dict(
+            os.environ,
+            PRISM_HOME=str(home),
+            PYTHONPATH=str(Path(tmp) / "site"),
+            PRISM_DISABLE_PLUGINS=",".join(installed_plugin_names()),
         )
+        py = sys.executable
+        commands = [
+            ("python -c pass", [py, "-c", "pass"]),
+            ('python -c "import boto3"', [py, "-c", "import boto3"]),
+            ("prism --version", [py, str(prism), "--version"]),
+            ("prism --help", [py, str(prism), "--help"]),
+            ("prism plugins", [py, str(prism), "plugins"]),
+            ("prism templates list --local", [py, str(prism), "templates", "list", "--local"]),
+        ]
+        found = subprocess.run(
+            [py, "-c", "import prism_core, sys; sys.stdout.write(prism_core.__file__)"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=home,
+        ).stdout
+        assert found.startswith(tmp), f"prism was imported from {found}, not the install"
+        rows = {label: timed(cmd, args.runs, env) for label, cmd in commands}
+    base, boto = rows["python -c pass"], rows['python -c "import boto3"']
+    print(f"{args.runs} runs each, {sys.executable}; {_load()}\n")
+    print("| command | median wall | median CPU | wall vs `-c pass` | wall vs `import boto3` |")
+    print("|---|---|---|---|---|")
+    for label, (wall, cpu) in rows.items():
+        print(
+            f"| `{label}` | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms "
+            f"| {wall / base[0]:.2f}x | {wall / boto[0]:.2f}x |"
+        )
+    version, helps = rows["prism --version"], rows["prism --help"]
+    print()
+    print("| target | wall | CPU | |")
+    print("|---|---|---|---|")
+    for what, ratio_wall, ratio_cpu, limit in (
+        (
+            "`prism --version` ≤ 2 × `python -c pass`",
+            version[0] / base[0],
+            version[1] / max(base[1], 1e-3),
+            2.0,
+        ),
+        (
+            '`prism --help` ≤ 0.5 × `python -c "import boto3"`',
+            helps[0] / boto[0],
+            helps[1] / max(boto[1], 1e-3),
+            0.5,
+        ),
+    ):
+        ok = "ok" if ratio_wall <= limit else "MISSED"
+        print(f"| {what} | {ratio_wall:.2f}x {ok} | {ratio_cpu:.2f}x | |")
     return 0
 
 

@@ -9,11 +9,23 @@ Plugin authors need only this module::
         ...
 """
 
-import pluggy
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
 
-#: Marker for hook implementations; built-in and third-party plugins use the same one.
-hookimpl = pluggy.HookimplMarker("prism")
-
 __all__ = ["__version__", "hookimpl"]
+
+
+def __getattr__(name: str) -> Any:
+    """``hookimpl`` (the marker for hook implementations; built-in and third-party
+    plugins use the same one), created on first use so ``prism --version`` does not
+    import pluggy."""
+    if name == "hookimpl":
+        import pluggy
+
+        marker = pluggy.HookimplMarker("prism")
+        globals()["hookimpl"] = marker
+        return marker
+    raise AttributeError(f"module 'prism_core' has no attribute {name!r}")

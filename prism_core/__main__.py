@@ -1,5 +1,5 @@
 """``python -m prism_core`` runs the prism command."""
 
-from prism_core.cli.app import console
+from prism_core.cli.entry import console
 
 console()

@@ -93,9 +93,12 @@ def prism_register(ctx: SaveContext) -> list[str] | None:
     """Register the saved template where others can find it.
 
     Fires once the images are available, with ``ctx.images()`` holding every region
-    that succeeded. Every implementation runs. Return the locations written (e.g.
-    SSM parameter names, prefixed with the region) so they are journaled, reported
-    and removable, or ``None``.
+    that succeeded. Every implementation runs. Register the rendered document:
+    ``ctx.template_document()`` runs ``prism_template_render`` (once per save; later
+    calls return a deep copy of the same result), so the registry holds exactly what
+    the template file will hold. Return the locations written (e.g. SSM parameter
+    names, prefixed with the region) so they are journaled, reported and removable,
+    or ``None``.
     """
 
 
@@ -103,11 +106,17 @@ def prism_register(ctx: SaveContext) -> list[str] | None:
 def prism_template_render(ctx: SaveContext) -> dict[str, Any] | None:
     """Build the template document that ``prism launch`` uses. First result wins.
 
-    Fires last. Return a dict (the template: ``name``, ``description``, ``base``,
-    ``saved_from``, ``saved_date``, ``ami_config``, ``instance_defaults``, ``tags``,
-    ...); prism validates it against the template schema and writes it to
+    Fires once per save, the first time the document is needed: when a
+    ``prism_register`` implementation calls ``ctx.template_document()`` (the built-in
+    ``ssm-registry`` does, at the start of the register phase), else in the template
+    phase that comes last. The phase order is unchanged; only the rendering moves
+    forward, so the registry stores the rendered document. Return a dict (the
+    template: ``name``, ``description``, ``base``, ``saved_from``, ``saved_date``,
+    ``ami_config``, ``instance_defaults``, ``tags``, ...); prism validates it against
+    the template schema, journals it, registers it and writes it to
     ``$PRISM_HOME/templates/<name>.yaml``. To add fields, implement this hook as a
-    wrapper (``@hookimpl(wrapper=True)``) and amend the document it yields.
+    wrapper (``@hookimpl(wrapper=True)``) and amend the document it yields (a deep
+    copy: change it freely).
     """
 
 

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,98 @@ class PluginInfo:
     hooks: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class PluginEntry:
+    """One ``prism.plugins`` entry point, as read from the environment or the cache."""
+
+    name: str
+    value: str
+    dist_name: str | None
+    dist_version: str | None
+
+    def load(self) -> Any:
+        """Import the plugin object the entry point names."""
+        from importlib.metadata import EntryPoint
+
+        return EntryPoint(self.name, self.value, ENTRY_POINT_GROUP).load()
+
+
+def _scan_entry_points() -> list[PluginEntry]:
+    """Read the ``prism.plugins`` entry points of every installed distribution."""
+    from importlib.metadata import entry_points
+
+    found = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        found.append(
+            PluginEntry(
+                ep.name,
+                ep.value,
+                dist.metadata["Name"] if dist is not None else None,
+                dist.version if dist is not None else None,
+            )
+        )
+    return found
+
+
+def _environment_key() -> str:
+    """What the installed distributions depend on: the interpreter, ``sys.path`` and the
+    modification time of each of its folders (installing or removing a distribution
+    adds or removes a ``*.dist-info`` folder there, which changes it)."""
+    import hashlib
+
+    parts = [sys.prefix, sys.version]
+    for entry in sys.path:
+        try:
+            parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
+        except OSError:
+            parts.append(f"{entry}:-")
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "replace")).hexdigest()
+
+
+#: The entry-point cache is tiny; anything bigger is not ours.
+MAX_CACHE_BYTES = 256 * 1024
+
+
+def cached_entry_points(cache_dir: Path) -> list[PluginEntry]:
+    """The ``prism.plugins`` entry points, from ``cache_dir`` when the environment is
+    unchanged, else scanned and cached (one file per interpreter prefix).
+
+    The cache is untrusted input: read only if it is ours (owner, not writable by
+    others), bounded in size and of the expected shape; otherwise it is rebuilt.
+    """
+    import hashlib
+    import json
+
+    key = _environment_key()
+    path = cache_dir / f"entry-points-{hashlib.sha256(sys.prefix.encode()).hexdigest()[:16]}.json"
+    try:
+        info = path.stat()
+        if (
+            info.st_size <= MAX_CACHE_BYTES
+            and info.st_mode & 0o022 == 0
+            and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
+        ):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and data.get("key") == key:
+                return [
+                    PluginEntry(*(None if v is None else str(v) for v in row))
+                    for row in data["entry_points"]
+                    if isinstance(row, list) and len(row) == 4
+                ]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        pass
+    found = _scan_entry_points()
+    try:
+        from prism_core.save.journal import write_private_atomic
+
+        rows = [[e.name, e.value, e.dist_name, e.dist_version] for e in found]
+        write_private_atomic(path, json.dumps({"key": key, "entry_points": rows}))
+    except OSError:
+        pass  # a read-only home: scan every time
+    return found
+
+
 def installed_plugin_names() -> list[str]:
     """Names of the third-party plugins installed (``prism.plugins`` entry points)."""
     from importlib.metadata import entry_points
@@ -95,8 +188,12 @@ class PrismPluginManager:
         self._loaded = False
 
     # -- loading -----------------------------------------------------------------
-    def load(self) -> PrismPluginManager:
-        """Register the built-ins, then the ``prism.plugins`` entry points, then test plugins."""
+    def load(self, cache_dir: Path | None = None) -> PrismPluginManager:
+        """Register the built-ins, then the ``prism.plugins`` entry points, then test plugins.
+
+        With ``cache_dir`` the entry points come from a cache kept there per
+        environment (see :func:`cached_entry_points`); without, they are scanned.
+        """
         if self._loaded:
             return self
         self._loaded = True
@@ -104,7 +201,9 @@ class PrismPluginManager:
             if self._skip(name):
                 continue
             self.add(importlib.import_module(module_path), name, "built-in", __version__)
-        self._load_entry_points()
+        self._load_entry_points(
+            cached_entry_points(cache_dir) if cache_dir is not None else _scan_entry_points()
+        )
         testing = sys.modules.get("prism_core.testing")
         for name, plugin in getattr(testing, "EXTRA_PLUGINS", []) if testing else []:
             if not self._skip(name):
@@ -117,15 +216,12 @@ class PrismPluginManager:
             return True
         return False
 
-    def _load_entry_points(self) -> None:
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+    def _load_entry_points(self, found: list[PluginEntry]) -> None:
+        for ep in found:
             if self._skip(ep.name):
                 continue
-            dist = getattr(ep, "dist", None)
-            source = dist.metadata["Name"] if dist is not None else ep.value
-            version = dist.version if dist is not None else "?"
+            source = ep.dist_name or ep.value
+            version = ep.dist_version or "?"
             if ep.name in self._info:
                 other = self._info[ep.name]
                 self.warnings.append(

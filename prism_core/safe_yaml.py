@@ -6,9 +6,10 @@ so each read takes bounded time and memory:
 - the file is opened once, without blocking, and must be a regular file (a symlink to
   ``/dev/zero``, a FIFO or a directory is refused); at most ``max_bytes`` are read;
 - the text must be UTF-8;
-- YAML is parsed with PyYAML's safe loader only, with a limit on nesting depth, on
-  aliases, and on the size the document would have with every alias expanded (a
-  "billion laughs" file is refused while it is being read, not after);
+- YAML is parsed with PyYAML's safe loader only (libyaml's C loader where built),
+  with a limit on nesting depth, on aliases, and on the size the document would have
+  with every alias expanded, checked on the parser's event stream before anything is
+  composed (a "billion laughs" file is refused while it is being read, not after);
 - JSON gets the same size and depth limits.
 
 Every refusal is an :class:`~prism_core.exceptions.InputError` (exit 2) whose one-line
@@ -22,9 +23,6 @@ import os
 import stat
 from pathlib import Path
 from typing import Any
-
-import yaml
-from yaml.events import AliasEvent
 
 from prism_core.exceptions import InputError
 
@@ -110,46 +108,63 @@ def _size(limit: int) -> str:
 
 
 class _LimitExceeded(Exception):
-    """Raised inside the loader; turned into an InputError naming the source."""
+    """Raised while checking the event stream; turned into an InputError naming the source."""
 
 
-def _bounded_loader(max_depth: int, max_aliases: int, max_nodes: int) -> type[yaml.SafeLoader]:
-    class BoundedLoader(yaml.SafeLoader):
-        """PyYAML's safe loader with depth, alias and expanded-size limits."""
+def _loader_class() -> Any:
+    """PyYAML's safe loader: the C version (libyaml) where it is built, else pure Python."""
+    import yaml
 
-        def __init__(self, stream: Any) -> None:
-            super().__init__(stream)
-            self._depth = 0
-            self._aliases = 0
-            self._weights: dict[int, int] = {}
+    return getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            if self.check_event(AliasEvent):
-                self._aliases += 1
-                if self._aliases > max_aliases:
-                    raise _LimitExceeded(f"more than {max_aliases} aliases")
-            self._depth += 1
-            if self._depth > max_depth:
+
+def _check_events(text: str, max_depth: int, max_aliases: int, max_nodes: int) -> None:
+    """Enforce the depth, alias and expanded-size limits on the parser's event stream.
+
+    Nothing is composed or constructed here: each node's weight (itself plus its
+    children, an alias weighing what its anchor weighs) is summed as the events go
+    by, so a "billion laughs" document is refused after reading its few hundred
+    events, in bounded memory, whichever parser (C or Python) produces them.
+    """
+    import yaml
+    from yaml.events import (
+        AliasEvent,
+        CollectionEndEvent,
+        CollectionStartEvent,
+        NodeEvent,
+    )
+
+    anchors: dict[str, int] = {}
+    stack: list[list[Any]] = []  # [anchor, weight so far] per open collection
+    aliases = 0
+    for event in yaml.parse(text, Loader=_loader_class()):
+        if isinstance(event, NodeEvent):
+            if len(stack) + 1 > max_depth:
                 raise _LimitExceeded(f"nested deeper than {max_depth} levels")
-            try:
-                node = super().compose_node(parent, index)
-            finally:
-                self._depth -= 1
-            if id(node) not in self._weights:
+            if isinstance(event, AliasEvent):
+                aliases += 1
+                if aliases > max_aliases:
+                    raise _LimitExceeded(f"more than {max_aliases} aliases")
+                weight = anchors.get(event.anchor or "", 1)
+            elif isinstance(event, CollectionStartEvent):
+                stack.append([event.anchor, 1])
+                continue
+            else:  # a scalar
                 weight = 1
-                value = node.value
-                if isinstance(value, list):
-                    for item in value:
-                        if isinstance(item, tuple):
-                            weight += sum(self._weights.get(id(n), 1) for n in item)
-                        else:
-                            weight += self._weights.get(id(item), 1)
-                self._weights[id(node)] = weight
-            if self._weights[id(node)] > max_nodes:
+                if event.anchor:
+                    anchors[event.anchor] = weight
+        elif isinstance(event, CollectionEndEvent):
+            anchor, weight = stack.pop()
+            if anchor:
+                anchors[anchor] = weight
+        else:
+            continue
+        if weight > max_nodes:
+            raise _LimitExceeded(f"more than {max_nodes} values once aliases are expanded")
+        if stack:
+            stack[-1][1] += weight
+            if stack[-1][1] > max_nodes:
                 raise _LimitExceeded(f"more than {max_nodes} values once aliases are expanded")
-            return node
-
-    return BoundedLoader
 
 
 def load_yaml_bounded(
@@ -166,10 +181,14 @@ def load_yaml_bounded(
 
     ``source`` is a :class:`pathlib.Path` (or other path-like) to read a file, or the
     text itself (``str``/``bytes``). ``what`` names it in errors (default: the path).
-    Only plain data comes back (PyYAML's safe loader: no Python objects). Raises
+    Only plain data comes back (PyYAML's safe loader, its C version where built: no
+    Python objects). The limits are checked on the event stream before anything is
+    composed, then the document is loaded. Raises
     :class:`~prism_core.exceptions.InputError` with a one-line message on anything
     too large, too deep, alias-heavy, not UTF-8, not a regular file, or not YAML.
     """
+    import yaml
+
     if isinstance(source, os.PathLike):
         label = what or str(source)
         text = read_text_bounded(Path(source), max_bytes=max_bytes, what=label, hint=hint)
@@ -182,20 +201,22 @@ def load_yaml_bounded(
             text = raw.decode("utf-8") if isinstance(source, bytes) else source
         except UnicodeDecodeError as exc:
             raise InputError(f"{label} is not UTF-8 text (byte {exc.start})", hint) from None
-    loader = _bounded_loader(max_depth, max_aliases, max_nodes)(text)
     try:
-        return loader.get_single_data()
+        _check_events(text, max_depth, max_aliases, max_nodes)
+        return yaml.load(text, Loader=_loader_class())  # noqa: S506  (a safe loader)
     except _LimitExceeded as exc:
         raise InputError(f"{label}: refused, {exc}", hint) from None
     except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        if "nesting depth" in str(problem):  # libyaml's own limit, met before ours
+            raise InputError(
+                f"{label}: refused, nested deeper than {max_depth} levels", hint
+            ) from None
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
         raise InputError(f"{label}: not valid YAML{where}: {problem}", hint) from None
     except RecursionError:
         raise InputError(f"{label}: refused, nested too deeply", hint) from None
-    finally:
-        loader.dispose()
 
 
 def load_json_bounded(

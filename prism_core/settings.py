@@ -138,9 +138,10 @@ class Settings:
     poll_delay: float = 15.0
     timeouts: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
     registry_prefix: str = "/prism/"
-    #: Regions copied at once. Copy quotas are per destination region and prism sends
-    #: one copy per region, so this only bounds threads and the polling rate.
-    copy_concurrency: int = 10
+    #: Regions copied at once; ``None`` (the default): every region at once. Copy
+    #: quotas are per destination region and prism sends one copy per region, so no
+    #: quota is approached; a cap only bounds threads and the polling rate.
+    copy_concurrency: int | None = None
     max_attempts: int = 8
     kms_keys: dict[str, str] = field(default_factory=dict)
     #: ``--copy-to-regions`` when the option is not given (config ``prism.default_copy_regions``).
@@ -184,8 +185,8 @@ class Settings:
             if env_value:
                 settings.timeouts[name] = _number(env_value, variable, TIMEOUT_RANGE)
         settings.registry_prefix = registry_prefix(section.get("registry_prefix", "/prism/"))
-        if "copy_concurrency" in section:
-            value = section["copy_concurrency"]
+        value = section.get("copy_concurrency")
+        if value is not None and value != "unlimited":  # no cap: every region at once
             low, high = COPY_CONCURRENCY_RANGE
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise InputError(
@@ -220,7 +221,7 @@ class Settings:
 
     @property
     def critical_poll_delay(self) -> float:
-        """Half the poll delay: for waits while the instance is down and for the copies."""
+        """Half the poll delay: for waits while the instance is down."""
         return self.poll_delay / 2.0
 
     @property

@@ -9,10 +9,13 @@ stops before the image is copied, registered or written as a template.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prism_core import hookimpl
 from prism_core.exceptions import ValidationFailed
-from prism_core.save.context import SaveContext
-from prism_core.templates.launch import boot_check
+
+if TYPE_CHECKING:
+    from prism_core.save.context import SaveContext
 
 DONE_KEY = "boot-check"
 
@@ -28,6 +31,7 @@ def prism_post_image(ctx: SaveContext) -> None:
     if ctx.plugin_data.get(DONE_KEY) == image.image_id:
         return
     arch = image.architecture or ctx.instance.architecture
+    from prism_core.templates.launch import boot_check
 
     def launched(instance_id: str) -> None:
         with ctx.journal.lock:

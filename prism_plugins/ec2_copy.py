@@ -1,15 +1,17 @@
 """Built-in ``prism_copy``: copy the AMI to every requested region, concurrently.
 
-Each region runs in its own worker (at most ``prism.copy_concurrency`` at once):
-CopyImage in the destination region with a ``ClientToken``, wait until available,
-tag the copy and its snapshots like the source, share it. A region that fails is
-reported with its reason and does not affect the others.
+Each region runs in its own worker, every region at once (``prism.copy_concurrency``
+caps it if set): CopyImage in the destination region with a ``ClientToken`` and the
+tags of the copy and its snapshots in ``TagSpecifications``, wait until available
+(the first poll when the copy is expected to be done: after three quarters of the
+time the source image took), share it. A region that fails is reported with its
+reason and does not affect the others.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prism_core import hookimpl
 from prism_core.aws.clients import error_code, error_message
@@ -23,9 +25,11 @@ from prism_core.aws.ec2 import (
     tag_list,
 )
 from prism_core.aws.waiting import WaitCancelled
-from prism_core.save.context import SaveContext
 from prism_core.save.state import AVAILABLE, FAILED, PENDING, REQUESTED, RegionImage
 from prism_plugins.ec2_image import image_tags, share_in_region
+
+if TYPE_CHECKING:
+    from prism_core.save.context import SaveContext
 
 
 @hookimpl(trylast=True)
@@ -39,7 +43,8 @@ def prism_copy(ctx: SaveContext) -> dict[str, RegionImage]:
         raise RuntimeError("the source image is not available, nothing to copy")
     ctx.progress.line("copy", f"Copying AMI to {len(regions)} region(s): {', '.join(regions)}...")
     results: dict[str, RegionImage] = {}
-    workers = max(1, min(ctx.settings.copy_concurrency, len(regions)))
+    cap = ctx.settings.copy_concurrency or len(regions)
+    workers = max(1, min(cap, len(regions)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prism-copy")
     try:
         futures = {pool.submit(copy_to_region, ctx, source, r): r for r in regions}
@@ -80,9 +85,11 @@ def _copy(
     ctx: SaveContext, source: RegionImage, region: str, previous: RegionImage | None
 ) -> RegionImage:
     ec2 = ctx.aws.ec2(region)
+    requested_now = False
     if previous is not None and previous.image_id and previous.error is None:
         image = previous  # resume: the copy was requested before the process stopped
     else:
+        requested_now = True
         stale = previous.image_id if previous is not None else None
         if stale:  # a failed earlier attempt: remove it (if it is ours) so the name is free
             data = describe_image(ec2, stale)
@@ -107,15 +114,18 @@ def _copy(
             return None
         return data
 
-    data = ctx.wait(settled, what=f"the copy {image_id} in {region}", limit="copy", critical=True)
+    expected = ctx.state.image_seconds if requested_now else None
+    data = ctx.wait(
+        settled,
+        what=f"the copy {image_id} in {region}",
+        limit="copy",
+        first_check_after=0.75 * expected if expected else None,
+    )
     if data["State"] == FAILED:
         image.state, image.error = FAILED, f"copy {image_id} failed: {state_reason(data)}"
         ctx.record_image(image)
         return image
     image.snapshot_ids = image_snapshot_ids(data) or []
-    ctx.aws.ec2(region).create_tags(
-        Resources=[image_id, *image.snapshot_ids], Tags=tag_list(image_tags(ctx))
-    )
     image.state = AVAILABLE
     ctx.record_image(image)
     return image
@@ -141,6 +151,10 @@ def _request_copy(ctx: SaveContext, ec2: Any, source: RegionImage, image: Region
         "Name": ctx.state.image_name,
         "Description": ctx.request.description,
         "ClientToken": image.client_token,
+        "TagSpecifications": [
+            {"ResourceType": kind, "Tags": tag_list(image_tags(ctx))}
+            for kind in ("image", "snapshot")
+        ],
     }
     if any(volume.get("Encrypted") for volume in ctx.volumes()):
         params["Encrypted"] = True  # copies of encrypted snapshots must stay encrypted

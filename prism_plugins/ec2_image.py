@@ -9,7 +9,7 @@ instance again itself. ``--stop`` (prism stopped the instance) and ``--no-reboot
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prism_core import hookimpl
 from prism_core.aws.clients import error_code
@@ -23,8 +23,10 @@ from prism_core.aws.ec2 import (
     tag_list,
 )
 from prism_core.exceptions import OperationFailed
-from prism_core.save.context import SaveContext
 from prism_core.save.state import AVAILABLE, FAILED, PENDING, REQUESTED, RegionImage
+
+if TYPE_CHECKING:
+    from prism_core.save.context import SaveContext
 
 
 def image_tags(ctx: SaveContext) -> dict[str, str]:
@@ -157,9 +159,24 @@ def prism_post_image(ctx: SaveContext) -> None:
             raise OperationFailed(f"image {image_id} failed in {image.region}: {image.error}")
         image.state = AVAILABLE
         image.snapshot_ids = image_snapshot_ids(data) or image.snapshot_ids
+        ctx.record(image_seconds=_seconds_since(data.get("CreationDate")))
         ctx.record_image(image)
         ctx.progress.line("ok", f"AMI {image_id} is available", since="wait")
     share_in_region(ctx, image)
+
+
+def _seconds_since(stamp: Any) -> float | None:
+    """Seconds from EC2's ISO 8601 ``CreationDate`` until now (``None`` if unreadable)."""
+    from datetime import UTC, datetime
+
+    try:
+        created = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    seconds = (datetime.now(UTC) - created).total_seconds()
+    return seconds if 0 <= seconds < 7 * 24 * 3600 else None
 
 
 def share_in_region(ctx: SaveContext, image: RegionImage) -> None:

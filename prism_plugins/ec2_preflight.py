@@ -9,13 +9,16 @@ and sharing snapshots encrypted with the AWS-managed key. Returns notes for the 
 
 from __future__ import annotations
 
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
 
 from prism_core import hookimpl
 from prism_core.aws.clients import error_code, error_message
 from prism_core.aws.ec2 import find_image_by_name
 from prism_core.exceptions import InputError
-from prism_core.save.context import SaveContext
+
+if TYPE_CHECKING:
+    from prism_core.save.context import SaveContext
 
 
 def _dry_run(call: Any, what: str, region: str, **params: Any) -> None:
@@ -35,36 +38,34 @@ def _dry_run(call: Any, what: str, region: str, **params: Any) -> None:
     raise InputError(f"EC2 did not confirm the {what} check in {region}", "try again with --debug")
 
 
-def _check_share_permission(ctx: SaveContext) -> list[str]:
-    """DryRun ModifyImageAttribute in every region (on the instance's own source AMI,
-    the only image that exists yet); only a missing permission refuses the save."""
-    instance, notes = ctx.instance, []
+def _check_share_permission(ctx: SaveContext, region: str) -> list[str]:
+    """DryRun ModifyImageAttribute in ``region`` (on the instance's own source AMI, the
+    only image that exists yet); only a missing permission refuses the save."""
+    instance = ctx.instance
     if not instance.image_id:
-        return notes
-    for region in [ctx.source_region, *ctx.request.copy_to_regions]:
-        try:
-            ctx.aws.ec2(region).modify_image_attribute(
-                DryRun=True,
-                ImageId=instance.image_id,
-                Attribute="launchPermission",
-                LaunchPermission={"Add": [{"Group": "all"}]},
-            )
-        except Exception as exc:
-            code = error_code(exc)
-            if code == "DryRunOperation":
-                continue
-            if code in ("UnauthorizedOperation", "AccessDenied"):
-                raise InputError(
-                    f"you may not share images in {region} ({code})",
-                    "ask your AWS administrator for ec2:ModifyImageAttribute, or save without "
-                    "sharing",
-                ) from None
-            notes.append(
-                f"sharing permission in {region} could not be checked in advance "
-                f"({error_message(exc)}); if sharing fails the AMI stays private and is reported"
-            )
-            break
-    return notes
+        return []
+    try:
+        ctx.aws.ec2(region).modify_image_attribute(
+            DryRun=True,
+            ImageId=instance.image_id,
+            Attribute="launchPermission",
+            LaunchPermission={"Add": [{"Group": "all"}]},
+        )
+    except Exception as exc:
+        code = error_code(exc)
+        if code == "DryRunOperation":
+            return []
+        if code in ("UnauthorizedOperation", "AccessDenied"):
+            raise InputError(
+                f"you may not share images in {region} ({code})",
+                "ask your AWS administrator for ec2:ModifyImageAttribute, or save without "
+                "sharing",
+            ) from None
+        return [
+            f"sharing permission in {region} could not be checked in advance "
+            f"({error_message(exc)}); if sharing fails the AMI stays private and is reported"
+        ]
+    return []
 
 
 def _check_instance(ctx: SaveContext, will_stop: bool) -> list[str]:
@@ -163,39 +164,25 @@ def _check_volumes(ctx: SaveContext) -> None:
             )
 
 
-def _check_names(ctx: SaveContext) -> None:
+def _check_name(ctx: SaveContext, region: str) -> None:
     name = ctx.state.image_name
-    for region in [ctx.source_region, *ctx.request.copy_to_regions]:
-        if find_image_by_name(ctx.aws.ec2(region), name) is not None:
-            raise InputError(
-                f"an AMI named {name!r} already exists in {region}",
-                "wait a second and run the save again, or deregister that AMI",
-            )
-
-
-def _check_public(ctx: SaveContext) -> None:
-    blocked = []
-    for region in [ctx.source_region, *ctx.request.copy_to_regions]:
-        answer = ctx.aws.ec2(region).get_image_block_public_access_state()
-        if answer.get("ImageBlockPublicAccessState") != "unblocked":
-            blocked.append(region)
-    if blocked:
-        regions = ", ".join(blocked)
+    if find_image_by_name(ctx.aws.ec2(region), name) is not None:
         raise InputError(
-            f"block public access for AMIs is on in {regions}, so --public would fail",
-            f"turn it off (aws ec2 disable-image-block-public-access --region {blocked[0]}) "
-            "or share with accounts instead of --public",
+            f"an AMI named {name!r} already exists in {region}",
+            "wait a second and run the save again, or deregister that AMI",
         )
 
 
-@hookimpl(tryfirst=True)
-def prism_pre_stop(ctx: SaveContext) -> list[str]:
-    """Run the EC2 pre-flight checks; refuse with a one-line reason."""
-    request, instance = ctx.request, ctx.instance
-    will_stop = request.image_mode == "stop" and instance.state == "running"
+def _public_blocked(ctx: SaveContext, region: str) -> bool:
+    answer = ctx.aws.ec2(region).get_image_block_public_access_state()
+    return answer.get("ImageBlockPublicAccessState") != "unblocked"
+
+
+def _check_source(ctx: SaveContext, will_stop: bool) -> list[str]:
+    """The checks of the instance and its region: shape, volumes, DryRun calls."""
+    instance = ctx.instance
     notes = _check_instance(ctx, will_stop)
     _check_volumes(ctx)
-    _check_names(ctx)
     ec2 = ctx.aws.ec2(ctx.source_region)
     _dry_run(
         ec2.create_tags,
@@ -217,20 +204,62 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
         ctx.source_region,
         InstanceId=instance.instance_id,
         Name=ctx.state.image_name,
-        NoReboot=request.image_mode != "reboot",
+        NoReboot=ctx.request.image_mode != "reboot",
     )
-    if instance.image_id:
-        for region in request.copy_to_regions:
-            _dry_run(
-                ctx.aws.ec2(region).copy_image,
-                "copy an image",
-                region,
-                SourceImageId=instance.image_id,
-                SourceRegion=ctx.source_region,
-                Name=ctx.state.image_name,
-            )
-    if request.shares_anything:
-        notes.extend(_check_share_permission(ctx))
-    if request.public:
-        _check_public(ctx)
+    return notes
+
+
+def _check_region(ctx: SaveContext, region: str) -> tuple[list[str], bool]:
+    """Every check of one region the image goes to: (notes, block public access on)."""
+    request, instance = ctx.request, ctx.instance
+    _check_name(ctx, region)
+    if region != ctx.source_region and instance.image_id:
+        _dry_run(
+            ctx.aws.ec2(region).copy_image,
+            "copy an image",
+            region,
+            SourceImageId=instance.image_id,
+            SourceRegion=ctx.source_region,
+            Name=ctx.state.image_name,
+        )
+    notes = _check_share_permission(ctx, region) if request.shares_anything else []
+    return notes, bool(request.public and _public_blocked(ctx, region))
+
+
+#: Regions checked at once (each check is a few small requests, mostly waiting).
+PREFLIGHT_WORKERS = 16
+
+
+@hookimpl(tryfirst=True)
+def prism_pre_stop(ctx: SaveContext) -> list[str]:
+    """Run the EC2 pre-flight checks, every region at once; refuse with a one-line reason.
+
+    The source region's instance checks and each target region's checks (name
+    clash, DryRun copy and share, block public access) run concurrently with
+    bounded workers; a refusal names the first failing region in request order.
+    """
+    request, instance = ctx.request, ctx.instance
+    will_stop = request.image_mode == "stop" and instance.state == "running"
+    regions = [ctx.source_region, *request.copy_to_regions]
+    for region in regions:  # clients are built one after another (CPU), used at once
+        ctx.aws.ec2(region)
+    workers = max(1, min(PREFLIGHT_WORKERS, len(regions) + 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prism-preflight") as pool:
+        source = pool.submit(_check_source, ctx, will_stop)
+        checks = [pool.submit(_check_region, ctx, region) for region in regions]
+        wait([source, *checks])
+    notes = source.result()  # raises the source region's refusal first
+    blocked = []
+    for region, check in zip(regions, checks, strict=True):
+        region_notes, is_blocked = check.result()
+        notes.extend(region_notes)
+        if is_blocked:
+            blocked.append(region)
+    if blocked:
+        raise InputError(
+            f"block public access for AMIs is on in {', '.join(blocked)}, so --public "
+            "would fail",
+            f"turn it off (aws ec2 disable-image-block-public-access --region {blocked[0]}) "
+            "or share with accounts instead of --public",
+        )
     return notes

@@ -1,93 +1,75 @@
 """Built-in ``prism_register``: the shared registry in SSM Parameter Store.
 
-Written in the source region and in every copy region that succeeded, under the
-configured prefix (default ``/prism/``)::
-
-    /prism/templates/<name>/template         the newest template document (JSON)
-    /prism/templates/<name>/versions/<N>     every version's document (JSON), kept
-    /prism/templates/<name>/ami/<arch>       this region's AMI id (newest version)
-
-so a teammate in the same account with an empty PRISM_HOME can launch it.
+Writes the rendered template document (``ctx.template_document()``: the result of
+every ``prism_template_render`` implementation and wrapper, exactly what the template
+file will hold) in the source region and in every copy region that succeeded, all
+regions at once, two parameters per region (its version, then the current entry;
+the layout is :mod:`prism_core.templates.registry`'s), so a teammate in the same
+account with an empty PRISM_HOME can list and launch it.
 """
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from prism_core import hookimpl
 from prism_core.aws.clients import error_message
-from prism_core.save.context import SaveContext
-from prism_core.save.state import RegionImage
-from prism_core.templates.document import build_document
-from prism_core.templates.registry import newest_document, parameter_base
 
-__all__ = ["parameter_base", "prism_register"]
+if TYPE_CHECKING:
+    from prism_core.save.context import SaveContext
+
+__all__ = ["prism_register"]
 
 
 @hookimpl
 def prism_register(ctx: SaveContext) -> list[str]:
-    """Write the template and its AMI ids in every region that has the image."""
+    """Write the rendered template in every region that has the image."""
     images = ctx.images()
     if not images:
         return []
+    from prism_core.templates import registry
+
     ctx.progress.line("register", "Registering AMI in template registry...")
-    prefix, template = ctx.settings.registry_prefix, ctx.request.template_name
-    base = parameter_base(prefix, template)
-    doc = build_document(ctx)
-    document = json.dumps(doc, sort_keys=True)
-    version = int(doc.get("version") or 1)
+    document = ctx.template_document()
+    if document is None:
+        return []
+    prefix = ctx.settings.registry_prefix
+    registry.encode(document)  # too large for SSM: refuse before writing anywhere
+    version = int(document.get("version") or 1)
 
-    def write(region: str, image: RegionImage) -> list[str]:
-        ssm = ctx.aws.client("ssm", region)
-        arch = image.architecture or ctx.instance.architecture
-        done: list[str] = []
-
-        def put(name: str, value: str) -> None:
-            ssm.put_parameter(
-                Name=name,
-                Value=value,
-                Type="String",
-                Overwrite=True,
-                Tier="Intelligent-Tiering",
-                Description=f"prism template {ctx.request.template_name}",
-            )
-            done.append(f"{region}:{name}")
-
+    def write(region: str) -> list[str]:
+        written: list[str] = []
         try:
-            put(f"{base}/versions/{version}", document)  # replaces this save's claim
-            # The current entries follow the newest registered version, ours or that of a
+            ssm = ctx.aws.client("ssm", region)
+            # replaces this save's claim (issue 11) at versions/<N>
+            written.append(registry.write_version(ssm, prefix, document))
+            # The current entry follows the newest registered version, ours or that of a
             # concurrent save: write, then look again; a newer version registered meanwhile
             # is written over ours (its own writer may have read the registry before ours).
-            newest, newest_doc = newest_document(ssm, prefix, template) or (version, doc)
+            newest = registry.newest_registered(ssm, prefix, document["name"])
             for _ in range(3):
-                if newest <= version:
-                    amis, value = {arch: image.image_id or ""}, document
-                else:
-                    config = newest_doc.get("ami_config") or {}
-                    amis = dict((config.get("amis") or {}).get(region) or {})
-                    value = json.dumps(newest_doc, sort_keys=True)
-                for each, ami in amis.items():
-                    put(f"{base}/ami/{each}", str(ami))
-                put(f"{base}/template", value)
-                written = max(newest, version)
-                newest, newest_doc = newest_document(ssm, prefix, template) or (version, doc)
-                if newest <= written:
+                number, value = newest if newest and newest[0] > version else (version, document)
+                name = registry.write_current(ssm, prefix, value)
+                if name not in written:
+                    written.append(name)
+                newest = registry.newest_registered(ssm, prefix, document["name"])
+                if newest is None or newest[0] <= number:
                     break
         except Exception as exc:
             ctx.record_failure(f"registry write in {region} failed: {error_message(exc)}")
             ctx.progress.line("fail", f"Registry write in {region} failed: {error_message(exc)}")
-        return done
+        return [f"{region}:{name}" for name in written]
 
-    # Regions are independent: write them at once (bounded like the copies).
-    workers = max(1, min(ctx.settings.copy_concurrency, len(images)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prism-register") as pool:
-        results = list(pool.map(write, images.keys(), images.values()))
+    # Regions are independent: every one at once (one or two small requests each).
+    with ThreadPoolExecutor(max_workers=len(images), thread_name_prefix="prism-register") as pool:
+        results = list(pool.map(write, images))
     written = [name for names in results for name in names]
     if written:
         ctx.progress.line(
             "ok",
-            f"AMI registered in template registry ({base}, {len(images)} region(s))",
+            f"AMI registered in template registry "
+            f"({registry.current_parameter(prefix, document['name'])}, {len(images)} region(s))",
             since="register",
         )
     return written

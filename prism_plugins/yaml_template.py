@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prism_core import hookimpl
-from prism_core.save.context import SaveContext
-from prism_core.templates.document import build_document
+
+if TYPE_CHECKING:
+    from prism_core.save.context import SaveContext
 
 
 @hookimpl(trylast=True)
@@ -14,4 +15,6 @@ def prism_template_render(ctx: SaveContext) -> dict[str, Any] | None:
     """The template for every region whose image succeeded (``None`` if none did)."""
     if not ctx.images():
         return None
+    from prism_core.templates.document import build_document
+
     return build_document(ctx)

@@ -26,6 +26,7 @@ from moto.ec2.models.instances import Instance, InstanceBackend
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import random_snapshot_id, random_spot_request_id
+from moto.ssm.responses import SimpleSystemManagerResponse
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Sandbox
@@ -209,6 +210,7 @@ _orig_bdm_property = Ami.block_device_mappings
 _orig_copy_image_response = AmisResponse.copy_image
 _orig_create_image_response = AmisResponse.create_image
 _orig_deregister_image_response = AmisResponse.deregister_image
+_orig_describe_parameters = SimpleSystemManagerResponse.describe_parameters
 
 
 def _patched_load_amis(self: Any) -> None:
@@ -562,6 +564,35 @@ def _patched_describe_snapshots_response(self: ElasticBlockStore) -> ActionResul
 
 # --------------------------------------------------------------------------- install
 
+#: DescribeParameters' largest page on AWS (moto always answers pages of 10).
+DESCRIBE_PARAMETERS_MAX_RESULTS = 50
+
+
+def _patched_describe_parameters(self: SimpleSystemManagerResponse) -> ActionResult:
+    """DescribeParameters with ``MaxResults`` honoured (1-50, default 10), as on AWS."""
+    from moto.ssm.exceptions import ValidationException
+
+    if _sandbox() is None:
+        return _orig_describe_parameters(self)
+    page_size = int(self._get_param("MaxResults") or 10)
+    if not 1 <= page_size <= DESCRIBE_PARAMETERS_MAX_RESULTS:
+        raise ValidationException(
+            f"1 validation error detected: Value '{page_size}' at 'maxResults' failed to "
+            f"satisfy constraint: Member must have value less than or equal to "
+            f"{DESCRIBE_PARAMETERS_MAX_RESULTS}"
+        )
+    token = str(self._get_param("NextToken") or "0").strip() or "0"
+    start = int(token) if token.isdigit() else 0
+    result = self.ssm_backend.describe_parameters(
+        self._get_param("Filters"), self._get_param("ParameterFilters")
+    )
+    page = result[start : start + page_size]
+    response: dict[str, Any] = {"Parameters": [p.describe_response_object(False) for p in page]}
+    if start + page_size < len(result):
+        response["NextToken"] = str(start + page_size)
+    return ActionResult(response)
+
+
 _installed = False
 
 
@@ -585,4 +616,5 @@ def install() -> None:
         AmisResponse.copy_image = _patched_copy_image_response  # type: ignore[method-assign]
         AmisResponse.deregister_image = _patched_deregister_image_response  # type: ignore[method-assign]
         ElasticBlockStore.describe_snapshots = _patched_describe_snapshots_response  # type: ignore[method-assign]
+        SimpleSystemManagerResponse.describe_parameters = _patched_describe_parameters  # type: ignore[method-assign]
         _installed = True

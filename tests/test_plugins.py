@@ -121,6 +121,46 @@ def test_third_party_replaces_a_builtin_phase(prism_sandbox, run_prism, prism_pl
     assert "maintainer: research-computing" in text
 
 
+def test_registry_holds_the_rendered_document(prism_sandbox, run_prism, prism_plugin):
+    """A render wrapper's nested field reaches the registry in every region, the file
+    holds the same document, and the wrapper's changes never leak into the cache."""
+    import json
+
+    import yaml
+
+    seen: list[dict] = []
+    leaked: list[bool] = []
+
+    class Stamp:
+        @hookimpl(wrapper=True)
+        def prism_template_render(self, ctx):
+            document = yield
+            seen.append(document)
+            document["instance_defaults"]["labels"] = {"audit": {"ticket": "CHG-7"}}
+            document["tags"]["Ticket"] = "CHG-7"
+            from prism_core.templates.document import build_document
+
+            leaked.append("labels" in build_document(ctx)["instance_defaults"])
+            return document
+
+    prism_sandbox.create_instance("box")
+    prism_plugin(Stamp(), "stamp")
+    result = run_prism(
+        "save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes", "-o", "json"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert len(seen) == 1  # rendered once, shared by the register and template phases
+    assert leaked == [False]  # the wrapper changed its own deep copy only
+    path = Path(result.json()["template_path"])
+    on_disk = yaml.safe_load(path.read_text())
+    assert on_disk["instance_defaults"]["labels"] == {"audit": {"ticket": "CHG-7"}}
+    for region in ("us-east-1", "us-east-2"):
+        ssm = prism_sandbox.client("ssm", region)
+        for name in ("/prism/current/env1", "/prism/templates/env1/versions/1"):
+            stored = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+            assert stored == on_disk, (region, name)
+
+
 def test_pre_stop_exception_refuses_with_nothing_changed(prism_sandbox, run_prism, prism_plugin):
     instance_id = prism_sandbox.create_instance("box")
     prism_plugin(_raiser("prism_pre_stop"), "policy")

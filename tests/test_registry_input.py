@@ -26,9 +26,10 @@ def _doc(name: str, **extra) -> dict:
     return doc
 
 
-def _put(name: str, value: str) -> None:
+def _put(name: str, value: str, description: str | None = None) -> None:
+    extra = {"Description": description} if description is not None else {}
     boto3.client("ssm", region_name="us-east-1").put_parameter(
-        Name=name, Value=value, Type="String", Overwrite=True
+        Name=name, Value=value, Type="String", Overwrite=True, **extra
     )
 
 
@@ -62,8 +63,8 @@ def registry(prism_sandbox, run_prism):
 def test_bad_entry_is_skipped_with_a_warning_and_never_hides_the_rest(
     registry, name, value, expected
 ):
-    _put(f"/prism/templates/{name}/template", value)
-    result = run_prism_child("templates", "list", "-o", "json")
+    _put(f"/prism/templates/{name}/template", value)  # the older layout: read by --legacy
+    result = run_prism_child("templates", "list", "--legacy", "-o", "json")
     assert result.exit_code == 0, result.stderr
     listed = {t["name"]: t for t in result.json()["templates"]}
     assert "registry" in listed["env1"]["sources"]
@@ -74,10 +75,36 @@ def test_bad_entry_is_skipped_with_a_warning_and_never_hides_the_rest(
     assert "Traceback" not in result.stderr
 
 
+SUMMARIES = [
+    ("not-json", "{not json"),
+    ("version-huge", json.dumps({"version": 10**12, "description": "x"})),
+    ("version-text", json.dumps({"version": "1; rm -rf", "description": "x"})),
+    ("not-a-mapping", json.dumps(["version", 1])),
+]
+
+
+@pytest.mark.parametrize(("case", "summary"), SUMMARIES, ids=[c[0] for c in SUMMARIES])
+def test_bad_listing_summary_is_skipped_with_a_warning(registry, case, summary):
+    """The listing reads ``current/<name>`` summaries (the parameter's Description)."""
+    _put("/prism/current/hostile", json.dumps(_doc("hostile")), description=summary)
+    result = run_prism_child("templates", "list", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    listed = {t["name"]: t for t in result.json()["templates"]}
+    assert "registry" in listed["env1"]["sources"]
+    assert "hostile" not in listed
+    warnings = [line for line in result.stderr.splitlines() if "/current/hostile" in line]
+    assert len(warnings) == 1 and "summary is malformed" in warnings[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("layout", ["current", "legacy"])
 @pytest.mark.parametrize(("name", "value", "expected"), [c[1:] for c in HOSTILE],
                          ids=[c[0] for c in HOSTILE])
-def test_bad_entry_refuses_the_launch_and_echoes_nothing(registry, name, value, expected):
-    _put(f"/prism/templates/{name}/template", value)
+def test_bad_entry_refuses_the_launch_and_echoes_nothing(registry, name, value, expected, layout):
+    if layout == "legacy":
+        _put(f"/prism/templates/{name}/template", value)
+    else:
+        _put(f"/prism/current/{name}", value, json.dumps({"version": 1, "description": "x"}))
     _put(f"/prism/templates/{name}/versions/1", value)
     result = run_prism_child("launch", name, "new-box", "--yes")
     assert result.exit_code == 2, (result.stdout, result.stderr)
@@ -99,7 +126,8 @@ def test_versions_key_out_of_range_is_ignored(registry):
 
 def test_control_characters_and_escapes_are_stripped_from_output(registry):
     evil = "\x1b[2J\x1b]0;owned\x07ANSI \x1b[31mred\x1b[0m\x07 and \x08 bell"
-    _put("/prism/templates/shiny/template", json.dumps(_doc("shiny", description=evil)))
+    summary = json.dumps({"version": 1, "description": evil})
+    _put("/prism/current/shiny", json.dumps(_doc("shiny", description=evil)), summary)
     _put("/prism/templates/shiny/versions/1", json.dumps(_doc("shiny", description=evil)))
     listed = run_prism_child("templates", "list")
     assert listed.exit_code == 0, listed.stderr

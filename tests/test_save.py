@@ -15,6 +15,7 @@ DESCRIPTION = 'He said: "quakes: big" # not a comment\nsecond line'
 
 def test_save_with_two_copy_regions(prism_sandbox, run_prism, tmp_path):
     instance_id = prism_sandbox.create_instance("my-analysis", ports=[22, 8888])
+    prism_sandbox.faults.clear_calls()
     result = run_prism(
         "save",
         "my-analysis",
@@ -64,17 +65,18 @@ def test_save_with_two_copy_regions(prism_sandbox, run_prism, tmp_path):
     assert doc["tags"]["team"] == "geo"
     assert doc["saved_date"].endswith("Z")
 
-    for region, ami in amis.items():
+    for region in amis:
         ssm = boto3.client("ssm", region_name=region)
-        name = "/prism/templates/seismic-env/ami/x86_64"
-        value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
-        assert value == ami
-        stored = json.loads(
-            ssm.get_parameter(Name="/prism/templates/seismic-env/template")["Parameter"]["Value"]
-        )
-        assert stored["description"] == DESCRIPTION
-        assert set(stored["ami_config"]["amis"]) == set(amis)
+        current = ssm.get_parameter(Name="/prism/current/seismic-env")["Parameter"]["Value"]
+        version = ssm.get_parameter(Name="/prism/templates/seismic-env/versions/1")
+        # the registry holds what the template file holds
+        assert json.loads(current) == json.loads(version["Parameter"]["Value"]) == doc
 
+    calls = prism_sandbox.faults.calls()
+    # copies are tagged by CopyImage itself (TagSpecifications): no CreateTags there
+    assert [r for r, a in calls if a == "CreateTags"] == ["us-east-1"] * 2  # DryRun, lock
+    # two registry entries per region (the version, the current entry)
+    assert sorted(r for r, a in calls if a == "PutParameter") == sorted([*amis, *amis])
     assert "prism launch seismic-env" in result.stdout
     assert "us-east-2: " + amis["us-east-2"] in result.stdout
     assert "Traceback" not in result.stderr

@@ -24,7 +24,8 @@ def test_defaults(clean_env):
     assert settings.poll_delay == 15.0
     assert settings.timeouts == DEFAULT_TIMEOUTS
     assert settings.critical_poll_delay == 7.5
-    assert settings.copy_concurrency == 10
+    assert settings.copy_concurrency is None  # every region at once
+    assert Settings.load({"copy_concurrency": 3}).copy_concurrency == 3
 
 
 def test_config_section_then_environment_wins(clean_env):

@@ -47,3 +47,59 @@ def imported_modules(*args: str, home: str) -> set[str]:
 def test_local_commands_do_not_import_heavy_libraries(tmp_path, args, heavy):
     names = imported_modules(*args, home=str(tmp_path))
     assert not names & set(heavy), f"prism {' '.join(args)} imported {sorted(names & set(heavy))}"
+
+
+def test_version_imports_neither_framework_nor_plugins(tmp_path):
+    names = imported_modules("--version", home=str(tmp_path))
+    assert not names & {"cement", "pluggy", "yaml", *HEAVY}, sorted(names)
+
+
+def test_help_loads_no_unused_cement_extension_and_no_yaml(tmp_path):
+    env = dict(os.environ, PRISM_HOME=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "prism_core", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "cement.ext.ext_smtp" not in modules and "cement.ext.ext_yaml" not in modules
+    assert "prism_core.save.pipeline" not in modules  # commands load their code when run
+
+
+def test_entry_points_are_cached_per_environment(tmp_path, monkeypatch):
+    from prism_core import plugin_manager
+
+    first = plugin_manager.cached_entry_points(tmp_path)
+    assert sorted(e.name for e in first) == plugin_manager.installed_plugin_names()
+    (cache,) = tmp_path.glob("entry-points-*.json")
+    assert cache.stat().st_mode & 0o077 == 0
+
+    def no_scan():
+        raise AssertionError("scanned although the environment did not change")
+
+    monkeypatch.setattr(plugin_manager, "_scan_entry_points", no_scan)
+    assert plugin_manager.cached_entry_points(tmp_path) == first
+    # a distribution installed or removed changes the key: scanned again
+    monkeypatch.setattr(plugin_manager, "_environment_key", lambda: "another environment")
+    with pytest.raises(AssertionError, match="scanned"):
+        plugin_manager.cached_entry_points(tmp_path)
+
+
+def test_entry_point_cache_writable_by_others_is_ignored(tmp_path, monkeypatch):
+    from prism_core import plugin_manager
+
+    plugin_manager.cached_entry_points(tmp_path)
+    (cache,) = tmp_path.glob("entry-points-*.json")
+    cache.chmod(0o666)
+    scanned = []
+    real = plugin_manager._scan_entry_points
+    monkeypatch.setattr(plugin_manager, "_scan_entry_points", lambda: scanned.append(1) or real())
+    plugin_manager.cached_entry_points(tmp_path)
+    assert scanned == [1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,20 @@ def snapshots(sandbox, region: str) -> set[str]:
 def registry(sandbox, region: str, name: str = "env1") -> list[str]:
     ssm = sandbox.client("ssm", region)
     found = ssm.get_parameters_by_path(Path=f"/prism/templates/{name}", Recursive=True)
-    return sorted(p["Name"] for p in found["Parameters"])
+    current = ssm.get_parameters(Names=[f"/prism/current/{name}"])["Parameters"]
+    return sorted(p["Name"] for p in found["Parameters"] + current)
+
+
+def registered(sandbox, region: str, name: str = "env1") -> tuple[list[str], list[str]]:
+    """(entries holding a document, entries holding a version claim) of ``name``."""
+    ssm = sandbox.client("ssm", region)
+    found = ssm.get_parameters_by_path(Path=f"/prism/templates/{name}", Recursive=True)
+    current = ssm.get_parameters(Names=[f"/prism/current/{name}"])["Parameters"]
+    documents, claims = [], []
+    for parameter in found["Parameters"] + current:
+        is_claim = "claim" in json.loads(parameter["Value"])
+        (claims if is_claim else documents).append(parameter["Name"])
+    return sorted(documents), sorted(claims)
 
 
 def test_list_merges_sources_and_reports_malformed(
@@ -141,8 +155,7 @@ def test_prune_keeps_newest(prism_sandbox, run_prism):
     for region in ("us-east-1", "us-east-2"):
         assert images(prism_sandbox, region) == [saves[2]["amis"][region]]
         assert registry(prism_sandbox, region) == [
-            "/prism/templates/env1/ami/x86_64",
-            "/prism/templates/env1/template",
+            "/prism/current/env1",
             "/prism/templates/env1/versions/3",
         ]
     home = Path(saves[2]["template_path"]).parent
@@ -188,7 +201,8 @@ def test_save_validate_launch_failure_leaves_ami_unregistered(prism_sandbox, run
     doc = result.json()
     assert doc["template_path"] is None and doc["registry"] == []
     assert any("boot check" in f and "no capacity" in f for f in doc["failures"])
-    assert registry(prism_sandbox, "us-east-1") == []
+    # nothing registered; the version claim stays while the save can be resumed
+    assert registered(prism_sandbox, "us-east-1") == ([], ["/prism/templates/env1/versions/1"])
     assert images(prism_sandbox, "us-east-2") == []  # not copied either
     assert len(images(prism_sandbox, "us-east-1")) == 1  # the AMI is kept, unregistered
     assert not Path(prism_sandbox_home(), "templates", "env1.yaml").exists()
@@ -224,7 +238,8 @@ def test_save_validate_status_check_failure(prism_sandbox, run_prism, impaired):
     doc = result.json()
     assert doc["template_path"] is None and doc["registry"] == []
     assert any("failed its status checks" in f for f in doc["failures"])
-    assert registry(prism_sandbox, "us-east-1") == []
+    # nothing registered; the version claim stays while the save can be resumed
+    assert registered(prism_sandbox, "us-east-1") == ([], ["/prism/templates/env1/versions/1"])
     ec2 = prism_sandbox.client("ec2")
     checks = ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": ["prism:boot-check"]}])[
         "Reservations"
@@ -251,3 +266,74 @@ def test_templates_list_local_does_not_import_boto3(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "python-ml" in done.stdout
+
+
+def test_local_listing_cache_follows_file_changes(prism_sandbox, run_prism, tmp_path):
+    import os
+
+    from prism_core.templates.document import dump
+
+    home = Path(os.environ["PRISM_HOME"])
+    folder = home / "templates"
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "name": "cached",
+        "description": "first",
+        "base": "ami-based",
+        "version": 1,
+        "ami_config": {"amis": {"us-east-1": {"x86_64": "ami-0123456789abcdef0"}}},
+    }
+    (folder / "cached.yaml").write_text(dump(doc))
+
+    def listed():
+        result = run_prism("templates", "list", "--local", "-o", "json")
+        assert result.exit_code == 0, result.stderr
+        return {r["name"]: r for r in result.json()["templates"]}, result.json()["problems"]
+
+    assert listed()[0]["cached"]["description"] == "first"
+    assert (home / "cache" / "templates.json").is_file()
+    doc["description"] = "second, longer than the first"
+    (folder / "cached.yaml").write_text(dump(doc))
+    assert listed()[0]["cached"]["description"] == "second, longer than the first"
+    (folder / "cached.yaml").write_text("name: [unclosed")
+    rows, problems = listed()
+    assert "cached" not in rows and any("cached.yaml" in p for p in problems)
+    (home / "cache" / "templates.json").write_text("{not json")  # a broken cache is rebuilt
+    (folder / "cached.yaml").write_text(dump(doc))
+    assert listed()[0]["cached"]["version"] == 1
+
+
+def test_registry_listing_reads_summaries_in_pages(prism_sandbox, run_prism):
+    """60 registered templates are listed with two DescribeParameters calls (pages of 50);
+    a template of the older layout is found by name, and by list --legacy."""
+    from prism_core.templates import registry as layout
+
+    ssm = prism_sandbox.client("ssm", "us-east-1")
+    for i in range(60):
+        doc = {
+            "name": f"team-{i:02d}",
+            "description": f"template {i}",
+            "base": "ami-based",
+            "version": 2,
+            "ami_config": {"amis": {"us-east-1": {"x86_64": "ami-0123456789abcdef0"}}},
+        }
+        layout.write_version(ssm, "/prism/", doc)
+        layout.write_current(ssm, "/prism/", doc)
+    old = dict(doc, name="old-layout", version=4)
+    ssm.put_parameter(
+        Name="/prism/templates/old-layout/template", Value=json.dumps(old), Type="String"
+    )
+    prism_sandbox.faults.clear_calls()
+    result = run_prism("templates", "list", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = {r["name"]: r for r in result.json()["templates"]}
+    assert rows["team-07"]["version"] == 2 and rows["team-07"]["sources"] == ["registry"]
+    assert rows["team-07"]["description"] == "template 7"
+    ssm_calls = [a for r, a in prism_sandbox.faults.calls() if a != "DescribeRegions"]
+    assert ssm_calls == ["DescribeParameters", "DescribeParameters"]
+    assert "old-layout" not in rows
+    legacy = run_prism("templates", "list", "--legacy", "-o", "json").json()
+    assert {r["name"]: r["version"] for r in legacy["templates"]}["old-layout"] == 4
+    shown = run_prism("templates", "show", "old-layout", "-o", "json")
+    assert shown.exit_code == 0, shown.stderr
+

@@ -83,6 +83,7 @@ def wait_for(
     cancel: threading.Event | None = None,
     on_tick: Callable[[float], None] | None = None,
     retry_throttling: bool = False,
+    first_check_after: float | None = None,
 ) -> T:
     """Call ``check`` until it returns a value other than ``None``; return that value.
 
@@ -92,12 +93,26 @@ def wait_for(
     (progress display uses it for the live line of this wait).
     ``retry_throttling=True`` (waits while the instance is down) counts a throttled
     check as "not yet" and backs off, so only ``timeout`` ends the wait.
+
+    ``first_check_after`` schedules the wait from an expected completion: no check
+    before that many seconds, then one every ``poll`` (no back-off), so a wait whose
+    duration is known roughly costs a couple of calls instead of one per poll.
     """
     started = time.monotonic()
     deadline = started + timeout
     schedule = poll_delays(poll)
     attempt = 0
     throttled = 0
+    if first_check_after is not None and first_check_after > 0:
+        schedule = lambda _attempt: poll  # noqa: E731
+        pause = min(first_check_after, timeout)
+        if on_tick is not None:
+            on_tick(0.0)
+        if cancel is not None:
+            if cancel.wait(pause):
+                raise WaitCancelled(f"stopped waiting for {what}")
+        else:
+            time.sleep(pause)
     while True:
         try:
             result = check()

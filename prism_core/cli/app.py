@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from cement import App
 from cement.ext.ext_argparse import ArgparseArgumentHandler
-from cement.ext.ext_yaml import YamlConfigHandler
+from cement.ext.ext_configparser import ConfigParserConfigHandler
 
 from prism_core.aws.clients import one_line
 from prism_core.cli.commands.base import Base
@@ -29,11 +29,21 @@ from prism_core.cli.commands.templates import Templates
 from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError, Terminated
 from prism_core.plugin_api import Option
 from prism_core.plugin_manager import PrismPluginManager
-from prism_core.settings import SYSTEM_CONFIG, Settings, pin_prism_home, user_config_path
+from prism_core.settings import (
+    SYSTEM_CONFIG,
+    Settings,
+    pin_prism_home,
+    prism_home,
+    user_config_path,
+)
 
 
-class SafeYamlConfigHandler(YamlConfigHandler):
-    """Cement's YAML config handler, reading files with ``yaml.safe_load`` only."""
+class SafeYamlConfigHandler(ConfigParserConfigHandler):
+    """YAML config files (``prism.yml``), read with prism's bounded safe loader only.
+
+    Cement's own YAML extension is not loaded: it imports PyYAML at start-up (and
+    would use its full loader); this handler imports it only when a file exists.
+    """
 
     class Meta:
         label = "prism_yaml"
@@ -80,6 +90,15 @@ class PrismApp(App):
 
     class Meta:
         label = "prism"
+        #: Cement's core extensions minus SMTP (prism sends no mail; the dummy mail
+        #: handler stays): fewer imports at every start.
+        core_extensions = [
+            "cement.ext.ext_dummy",
+            "cement.ext.ext_plugin",
+            "cement.ext.ext_configparser",
+            "cement.ext.ext_logging",
+            "cement.ext.ext_argparse",
+        ]
         config_handler = "prism_yaml"
         config_file_suffix = ".yml"
         config_dirs: list[str] = []
@@ -169,7 +188,12 @@ class PrismApp(App):
     def plugin_manager(self) -> PrismPluginManager:
         """The loaded plugin manager; load warnings go to stderr once."""
         if not hasattr(self, "_plugin_manager"):
-            manager = PrismPluginManager().load()
+            # the entry points are cached in PRISM_HOME once it exists: a first
+            # `prism --help` (or `prism demo`) creates nothing in the user's home
+            home = prism_home()
+            manager = PrismPluginManager().load(
+                cache_dir=home / "cache" if home.is_dir() else None
+            )
             for warning in manager.warnings:
                 print(f"prism: warning: {warning}", file=sys.stderr)
             self._plugin_manager = manager

@@ -6,8 +6,6 @@ import json
 import sys
 from typing import Any
 
-import yaml
-
 FORMATS = ("text", "json", "yaml")
 
 OUTPUT_ARGUMENT = (
@@ -30,6 +28,8 @@ def emit(document: dict[str, Any], fmt: str, text: str) -> None:
     if fmt == "json":
         out = json.dumps(document, indent=2, default=str) + "\n"
     elif fmt == "yaml":
+        import yaml
+
         out = yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False)
     elif text:
         from prism_core.validation import printable

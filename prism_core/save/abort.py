@@ -12,7 +12,6 @@ SIGTERM or ``kill -9`` is finished by running ``--abort`` again, never resumed a
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -27,11 +26,13 @@ from prism_core.save.guard import InstanceGuard
 from prism_core.save.pipeline import LOCK_TAG, release_lock, terminate_boot_instances
 from prism_core.templates.document import load_file, template_path
 from prism_core.templates.registry import (
+    classify,
+    current_parameter,
     delete_entries,
     parameter_base,
     parse_entry,
-    version_of_key,
     versions,
+    write_current,
 )
 from prism_core.validation import region_name, template_name
 
@@ -56,9 +57,10 @@ def check_journal(ctx: SaveContext) -> None:
                 "abort refused: prism deletes only files it wrote under $PRISM_HOME/templates",
             )
     base = parameter_base(ctx.settings.registry_prefix, name) + "/"
+    current = current_parameter(ctx.settings.registry_prefix, name)
     for entry in ctx.state.registry:
         region, _, key = entry.partition(":")
-        if not key.startswith(base) or "/../" in key:
+        if (not key.startswith(base) and key != current) or "/../" in key:
             raise InputError(
                 f"{source} names registry entry {key!r} outside {base}",
                 "abort refused: prism deletes only this template's registry entries",
@@ -158,7 +160,8 @@ def _remove_registry(ctx: SaveContext, removed: list[str], problems: list[str]) 
             doomed: list[str] = []
             repoint = False
             for key, value in current.items():
-                if key == f"{base}/template":
+                kind, number = classify(prefix, name, key)
+                if kind == "current":
                     try:
                         mine = _ours(parse_entry(value, key, name), ctx)
                     except InputError:
@@ -167,7 +170,6 @@ def _remove_registry(ctx: SaveContext, removed: list[str], problems: list[str]) 
                 elif key.startswith(f"{base}/ami/"):
                     mine = image is not None and value == image.image_id
                 else:
-                    number = version_of_key(base, key)
                     try:
                         mine = number == ctx.state.template_version and _ours(
                             parse_entry(value, key, name, number), ctx
@@ -197,19 +199,12 @@ def _current_values(ssm: Any, keys: list[str]) -> dict[str, str]:
 
 
 def _repoint_registry(ctx: SaveContext, ssm: Any, region: str) -> None:
-    """Point the current registry entries back at the newest version that remains."""
+    """Point the current registry entry back at the newest version that remains."""
     name, prefix = ctx.request.template_name, ctx.settings.registry_prefix
     remaining = versions(ssm, prefix, name)
     remaining.pop(ctx.state.template_version or 0, None)
-    if not remaining:
-        return
-    doc = remaining[max(remaining)]
-    base = parameter_base(prefix, name)
-    current = {f"{base}/template": json.dumps(doc, sort_keys=True)}
-    for arch, ami in doc.get("ami_config", {}).get("amis", {}).get(region, {}).items():
-        current[f"{base}/ami/{arch}"] = ami
-    for key, value in current.items():
-        ssm.put_parameter(Name=key, Value=value, Type="String", Overwrite=True)
+    if remaining:
+        write_current(ssm, prefix, remaining[max(remaining)])
 
 
 def _restore_local(ctx: SaveContext) -> list[str]:

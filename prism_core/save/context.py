@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ class SaveContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     plugin_data: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
+    #: Runs the ``prism_template_render`` hooks (set by the pipeline).
+    renderer: Callable[[SaveContext], dict[str, Any] | None] | None = None
+    _render_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def state(self) -> SaveState:
@@ -96,6 +100,27 @@ class SaveContext:
             self.plugin_data["_volumes"] = cached
         return list(cached)
 
+    def template_document(self) -> dict[str, Any] | None:
+        """The rendered template document: what the registry stores and the file holds.
+
+        Renders (every ``prism_template_render`` implementation and wrapper) on the
+        first call for the current set of images, validates the result against the
+        template schema, journals it, and returns a deep copy on every call, so no
+        caller can change what another one gets. ``None`` if nothing was rendered.
+        """
+        from prism_core.templates.document import validate_document
+
+        images = {r: i.image_id or "" for r, i in self.images().items()}
+        with self._render_lock:
+            if self.state.document is None or self.state.document_images != images:
+                rendered = self.renderer(self) if self.renderer is not None else None
+                if rendered is None:
+                    return None
+                name = self.request.template_name
+                validate_document(rendered, f"the rendered template {name}")
+                self.record(document=copy.deepcopy(rendered), document_images=images)
+            return copy.deepcopy(self.state.document)
+
     def source_image(self) -> RegionImage | None:
         """The image in the source region, once requested."""
         return self.state.images.get(self.source_region)
@@ -118,15 +143,18 @@ class SaveContext:
         hint: str | None = None,
         critical: bool = False,
         down: bool = False,
+        first_check_after: float | None = None,
     ) -> T:
         """Poll ``check`` with the configured delay and the ``limit`` named timeout.
 
         While it waits, ``what`` is shown as a live progress line with the elapsed time.
         ``critical=True`` polls at half the delay, for waits whose lag the user feels
-        directly: while the instance is down (every second is downtime), and the
-        concurrent copies (the slowest region's lag adds to the total time).
+        directly: while the instance is down (every second is downtime).
         ``down=True`` (waits while prism has the instance stopped) retries AWS throttling
         with back-off until the timeout instead of failing after botocore's budget.
+        ``first_check_after`` (seconds) schedules the polls from an expected completion:
+        none before it, then one per poll delay (the copies use the source image's
+        creation time).
         """
         poll = self.settings.critical_poll_delay if critical else self.settings.poll_delay
         with self.progress.waiting(what) as on_tick:
@@ -139,4 +167,5 @@ class SaveContext:
                 cancel=self.cancel,
                 on_tick=on_tick,
                 retry_throttling=down,
+                first_check_after=first_check_after,
             )

@@ -359,6 +359,7 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     state = ctx.state
     ctx.record(status="running", failures=[], pid=os.getpid())
     guard = InstanceGuard(ctx)
+    ctx.renderer = hooks.template_render
     set_lock(ctx)
     try:
         locks.claim_version(ctx)
@@ -550,7 +551,7 @@ def _run_phase(ctx: SaveContext, hooks: PrismPluginManager, phase: str) -> Any:
         ctx.record(registry=sorted(set(ctx.state.registry) | set(locations)))
         return None
     ctx.progress.line("template", "Creating template definition...")
-    document = hooks.template_render(ctx)
+    document = ctx.template_document()  # rendered once, shared with the registry phase
     if document is None:
         raise OperationFailed("no region has a usable image, so no template was written")
     if not isinstance(document, dict) or document.get("name") != ctx.request.template_name:

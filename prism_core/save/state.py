@@ -59,6 +59,13 @@ class SaveState:
     #: Throwaway ``--validate`` instances not terminated yet, as ``region:instance-id``.
     boot_instances: list[str] = field(default_factory=list)
     template_version: int | None = None
+    #: Seconds the source image took from CreateImage to ``available`` (EC2's
+    #: CreationDate to prism seeing it): the copies' expected duration.
+    image_seconds: float | None = None
+    #: The rendered template document (``prism_template_render``) and the images it was
+    #: rendered for: the registry and the template file hold exactly this.
+    document: dict[str, Any] | None = None
+    document_images: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)

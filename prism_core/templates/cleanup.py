@@ -46,7 +46,7 @@ class Inventory:
 
     name: str
     versions: dict[int, VersionParts] = field(default_factory=dict)
-    shared_registry: dict[str, list[str]] = field(default_factory=dict)  # template, ami/<arch>
+    shared_registry: dict[str, list[str]] = field(default_factory=dict)  # current entries
     regions: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -82,7 +82,6 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
     for doc in docs:
         regions.update((doc.get("ami_config") or {}).get("amis") or {})
     seen: set[str] = set()
-    base = registry.parameter_base(settings.registry_prefix, name)
     while regions - seen:
         current = sorted(regions - seen)[0]
         seen.add(current)
@@ -93,8 +92,8 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
             found.problems.append(f"registry in {current} not readable: {error_message(exc)}")
             params = {}
         for key, value in params.items():
-            number = registry.version_of_key(base, key)
-            if number is not None:
+            kind, number = registry.classify(settings.registry_prefix, name, key)
+            if kind == "version" and number is not None:
                 parts = found.version(number)
                 parts.registry.setdefault(current, []).append(key)
                 try:

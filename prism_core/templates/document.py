@@ -7,6 +7,7 @@ older versions are kept as ``versions/<name>/<N>.yaml``.
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import json
 import os
@@ -40,7 +41,7 @@ def schema() -> dict[str, Any]:
 def instance_types() -> dict[str, dict[str, Any]]:
     """Instance type facts (architecture, size, list price) shipped with prism."""
     text = resources.files("prism_core").joinpath("data/instance_types.yaml").read_text()
-    return dict(yaml.safe_load(text))
+    return dict(load_yaml_bounded(text, what="prism data/instance_types.yaml"))
 
 
 def validate_document(doc: Any, source: str) -> dict[str, Any]:
@@ -201,16 +202,17 @@ def instance_facts(ctx: SaveContext) -> dict[str, Any]:
 
 
 def build_document(ctx: SaveContext) -> dict[str, Any]:
-    """The template document of this save (computed once per save)."""
-    cached = ctx.plugin_data.get("_template_document")
-    if cached is not None:
-        return dict(cached)
+    """The template document of this save (computed once per set of images; every
+    caller gets its own deep copy, so a render wrapper cannot change the cache)."""
     request, state, instance = ctx.request, ctx.state, ctx.instance
     arch = instance.architecture
     amis = {
         region: {image.architecture or arch: image.image_id}
         for region, image in ctx.images().items()
     }
+    cached = ctx.plugin_data.get("_template_document")
+    if cached is not None and cached["ami_config"]["amis"] == amis:
+        return copy.deepcopy(cached)
     facts = instance_facts(ctx)
     defaults: dict[str, Any] = {"type": instance.instance_type, "ports": facts["ports"]}
     if facts["root_volume_gb"]:
@@ -240,4 +242,4 @@ def build_document(ctx: SaveContext) -> dict[str, Any]:
     if facts["ssh_user"]:
         doc["ssh_user"] = facts["ssh_user"]
     ctx.plugin_data["_template_document"] = doc
-    return dict(doc)
+    return copy.deepcopy(doc)

@@ -14,13 +14,12 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from prism_core.aws.clients import error_code, error_message
 from prism_core.aws.ec2 import tag_list
 from prism_core.aws.waiting import wait_for
 from prism_core.cli.progress import Progress
 from prism_core.exceptions import InputError, OperationFailed, ValidationFailed
+from prism_core.safe_yaml import load_yaml_bounded
 from prism_core.settings import Settings
 from prism_core.templates.document import instance_types
 from prism_core.templates.launch_access import LaunchAccess, ensure_key_pair
@@ -33,7 +32,7 @@ DEFAULT_PORTS = [22]
 def size_table() -> dict[str, Any]:
     """``data/sizes.yaml``: instance type per architecture and size."""
     text = resources.files("prism_core").joinpath("data/sizes.yaml").read_text()
-    return dict(yaml.safe_load(text))
+    return dict(load_yaml_bounded(text, what="prism data/sizes.yaml"))
 
 
 def smallest_type(arch: str) -> str:

@@ -1,20 +1,35 @@
-"""Reading and pruning the shared template registry in SSM Parameter Store.
+"""The shared template registry in SSM Parameter Store: the only owner of its layout.
 
 Layout under the configured prefix (default ``/prism/``), in every region that has
 a copy of the template's image (written by the ``ssm-registry`` plugin)::
 
-    <prefix>templates/<name>/template        the newest template document (JSON)
-    <prefix>templates/<name>/versions/<N>    every version's document (JSON)
-    <prefix>templates/<name>/ami/<arch>      this region's AMI id of the newest version
+    <prefix>current/<name>                   the newest version's document (JSON); the
+                                             parameter's Description is the listing summary
+    <prefix>templates/<name>/versions/<N>    every version's document (JSON), kept
     <prefix>locks/<instance-id>              the save lock of one instance (source region)
 
 A version number is claimed before the image is created: ``versions/<N>`` is written
 with ``Overwrite=False`` holding a claim (``{"claim": {...}}``, not a template document)
 that the ``ssm-registry`` plugin replaces with the document; exactly one save wins each
-number. The save lock is taken the same way. Both are :func:`claim` writes.
+number. The save lock is taken the same way. Both are :func:`claim` writes. Readers
+skip claims (a listing or launch never sees them; ``versions`` does not count them).
 
-Documents read back are validated with the one template schema; a malformed entry
-is reported, never fatal for other templates.
+Two writes per region and save. ``prism templates list`` reads only the
+``current`` level, non-recursively, with ``DescribeParameters`` (50 summaries per
+call): 500 templates in 10 calls. ``prism launch NAME`` reads ``current/<name>``
+and the versions.
+
+Entries of the older layout are still read (never written)::
+
+    <prefix>templates/<name>/template        the newest document (old layout)
+    <prefix>templates/<name>/ami/<arch>      this region's AMI id (old layout, unused)
+
+so templates registered by an older prism launch, show, prune and delete as before;
+``prism templates list --legacy`` also scans for them.
+
+Every value read back is untrusted: documents are validated with the one template
+schema, summaries are checked for shape and size; a malformed entry is reported,
+never fatal for other templates.
 """
 
 from __future__ import annotations
@@ -25,7 +40,17 @@ from typing import Any
 from prism_core.aws.clients import AwsClients, error_code
 from prism_core.exceptions import InputError
 from prism_core.safe_yaml import load_json_bounded
-from prism_core.templates.document import validate_document
+from prism_core.templates.document import MAX_TEMPLATE_BYTES, validate_document
+
+#: SSM's limits: GetParametersByPath pages hold at most 10, DescribeParameters 50;
+#: a parameter description at most 1024 characters; DeleteParameters 10 names.
+PAGE_BY_PATH, PAGE_DESCRIBE, MAX_DESCRIPTION, DELETE_BATCH = 10, 50, 1024, 10
+#: What prism writes to a registry parameter (Advanced tier: 8 KB).
+MAX_VALUE_BYTES = min(8 * 1024, MAX_TEMPLATE_BYTES)
+#: What prism reads back: SSM's limit is 8 KiB; anything larger is not ours.
+MAX_ENTRY_BYTES = 64 * 1024
+#: Version numbers prism accepts (in parameter names and documents).
+MAX_VERSION = 1_000_000
 
 CLAIM_KEY = "claim"
 
@@ -76,7 +101,7 @@ def claim_holder(value: str) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get(CLAIM_KEY), dict):
         return None
@@ -96,24 +121,56 @@ def release_claim(ssm: Any, name: str, save_id: str) -> bool:
     return True
 
 
+# -- names ---------------------------------------------------------------------------
 def parameter_base(prefix: str, template: str) -> str:
-    """``<prefix>templates/<template>``."""
+    """``<prefix>templates/<template>``: the template's versions (and old-layout entries)."""
     return f"{prefix}templates/{template}"
 
 
-def _parameters(ssm: Any, path: str) -> dict[str, str]:
-    """Every parameter under ``path`` (recursive): name -> value."""
-    found: dict[str, str] = {}
-    paginator = ssm.get_paginator("get_parameters_by_path")
-    for page in paginator.paginate(Path=path, Recursive=True):
-        for parameter in page.get("Parameters", []):
-            found[parameter["Name"]] = parameter["Value"]
-    return found
+def version_parameter(prefix: str, template: str, version: int) -> str:
+    """``<prefix>templates/<template>/versions/<version>``."""
+    return f"{parameter_base(prefix, template)}/versions/{int(version)}"
 
 
-#: SSM's limit for an advanced parameter value is 8 KiB; anything larger is not ours.
-MAX_ENTRY_BYTES = 64 * 1024
-MAX_VERSION = 1_000_000
+def current_root(prefix: str) -> str:
+    """``<prefix>current``: one parameter per template, read non-recursively to list."""
+    return f"{prefix}current"
+
+
+def current_parameter(prefix: str, template: str) -> str:
+    """``<prefix>current/<template>``: the newest version's document."""
+    return f"{current_root(prefix)}/{template}"
+
+
+def legacy_current_parameter(prefix: str, template: str) -> str:
+    """``<prefix>templates/<template>/template``: the old layout's current document."""
+    return f"{parameter_base(prefix, template)}/template"
+
+
+def classify(prefix: str, template: str, key: str) -> tuple[str, int | None]:
+    """What parameter ``key`` of ``template`` is: ``("version", N)``, ``("current", None)``
+    (new or old layout) or ``("other", None)`` (old-layout AMI ids, unknown names)."""
+    if key in (current_parameter(prefix, template), legacy_current_parameter(prefix, template)):
+        return "current", None
+    tail = key[len(parameter_base(prefix, template)) + 1 :]
+    head, _, number = tail.partition("/")
+    if key.startswith(parameter_base(prefix, template) + "/") and head == "versions":
+        if number.isdigit() and len(number) <= 7 and 1 <= int(number) <= MAX_VERSION:
+            return "version", int(number)
+    return "other", None
+
+
+# -- values --------------------------------------------------------------------------
+def encode(doc: dict[str, Any]) -> str:
+    """A document as the registry stores it (compact, keys sorted)."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if len(text.encode("utf-8")) > MAX_VALUE_BYTES:
+        raise InputError(
+            f"template {doc.get('name')} is {len(text.encode('utf-8'))} bytes as JSON; "
+            f"the registry holds at most {MAX_VALUE_BYTES}",
+            "shorten the description or the fields plugins add",
+        )
+    return text
 
 
 def parse_entry(
@@ -162,20 +219,79 @@ def version_of_key(base: str, key: str) -> int | None:
     return value if 1 <= value <= MAX_VERSION else None
 
 
+def summary(doc: dict[str, Any]) -> str:
+    """The listing summary kept in the ``current`` parameter's Description (≤ 1024 chars)."""
+    description = str(doc.get("description") or "")
+    while True:
+        text = json.dumps(
+            {"version": int(doc.get("version") or 1), "description": description},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        if len(text) <= MAX_DESCRIPTION:
+            return text
+        description = description[: len(description) // 2]
+
+
+def parse_summary(text: str | None, source: str) -> dict[str, Any]:
+    """A ``current`` parameter's Description as ``{"version": N, "description": S}``."""
+    try:
+        data = json.loads(text or "") if len(text or "") <= MAX_DESCRIPTION else None
+    except (ValueError, RecursionError):
+        data = None
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("version"), int)
+        or isinstance(data.get("version"), bool)
+        or not 1 <= data["version"] < 10**9
+        or not isinstance(data.get("description", ""), str)
+        or len(text or "") > MAX_DESCRIPTION
+    ):
+        raise InputError(f"{source}: registry summary is malformed")
+    return {"version": data["version"], "description": data.get("description", "")}
+
+
+# -- reading -------------------------------------------------------------------------
+def _parameters(ssm: Any, path: str, recursive: bool = True) -> dict[str, str]:
+    """Every parameter under ``path``: name -> value (pages of the maximum size)."""
+    found: dict[str, str] = {}
+    paginator = ssm.get_paginator("get_parameters_by_path")
+    pages = paginator.paginate(
+        Path=path, Recursive=recursive, PaginationConfig={"PageSize": PAGE_BY_PATH}
+    )
+    for page in pages:
+        for parameter in page.get("Parameters", []):
+            found[parameter["Name"]] = parameter["Value"]
+    return found
+
+
+def _get(ssm: Any, name: str) -> str | None:
+    """One parameter's value, ``None`` if it does not exist."""
+    try:
+        return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    except Exception as exc:
+        if error_code(exc) == "ParameterNotFound":
+            return None
+        raise
+
+
 def entries(ssm: Any, prefix: str, name: str) -> dict[str, str]:
-    """Every parameter of template ``name`` in one region."""
-    return _parameters(ssm, parameter_base(prefix, name))
+    """Every parameter of template ``name`` in one region (both layouts): name -> value."""
+    found = _parameters(ssm, parameter_base(prefix, name))
+    current = _get(ssm, current_parameter(prefix, name))
+    if current is not None:
+        found[current_parameter(prefix, name)] = current
+    return found
 
 
 def versions(
     ssm: Any, prefix: str, name: str, problems: list[str] | None = None
 ) -> dict[int, dict[str, Any]]:
-    """Every version of ``name`` in one region (the current ``template`` entry included)."""
-    base = parameter_base(prefix, name)
+    """Every version of ``name`` in one region (the current document included)."""
     found: dict[int, dict[str, Any]] = {}
     for key, value in sorted(entries(ssm, prefix, name).items()):
-        number = version_of_key(base, key)
-        if key != f"{base}/template" and number is None:
+        kind, number = classify(prefix, name, key)
+        if kind == "other":
             continue
         if claim_holder(value) is not None:
             continue  # a number claimed by a save still running: not a version yet
@@ -185,31 +301,42 @@ def versions(
             if problems is not None:
                 problems.append(str(exc))
             continue
-        found.setdefault(int(doc.get("version", 1)), doc)
+        found.setdefault(int(doc.get("version") or 1), doc)
     return found
 
 
 def newest_version(aws: AwsClients, prefix: str, name: str, regions: list[str]) -> int:
-    """The newest version of ``name`` registered in any of ``regions`` (0 if none)."""
-    newest = 0
-    base = parameter_base(prefix, name)
-    for region in regions:
+    """The newest version of ``name`` registered in any of ``regions`` (0 if none).
+
+    Every region at once, one call each: every current entry is written after its
+    version entry, so the versions (and the old layout's entries, under the same
+    path) suffice. A region whose registry may not be read counts as empty.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def newest_in(region: str) -> int:
         try:
-            names = entries(aws.client("ssm", region), prefix, name)
+            names = _parameters(aws.client("ssm", region), parameter_base(prefix, name))
         except Exception as exc:
             if error_code(exc) in ("AccessDeniedException", "UnrecognizedClientException"):
-                continue
+                return 0
             raise
+        newest = 0
         for key, value in names.items():
-            number = version_of_key(base, key)
-            if number is not None:
+            kind, number = classify(prefix, name, key)
+            if kind == "version" and number is not None:
                 newest = max(newest, number)
-            elif key == f"{base}/template":
+            elif kind == "current":
                 try:
                     newest = max(newest, int(parse_entry(value, key, name)["version"] or 1))
                 except (InputError, KeyError):
                     newest = max(newest, 1)
-    return newest
+        return newest
+
+    for region in regions:  # clients are built one after another (CPU), used at once
+        aws.client("ssm", region)
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(regions)))) as pool:
+        return max([0, *pool.map(newest_in, regions)])
 
 
 def newest_document(ssm: Any, prefix: str, name: str) -> tuple[int, dict[str, Any]] | None:
@@ -221,23 +348,90 @@ def newest_document(ssm: Any, prefix: str, name: str) -> tuple[int, dict[str, An
     return newest, found[newest]
 
 
-def current_documents(ssm: Any, prefix: str) -> dict[str, str]:
-    """The ``template`` entry of every registered template in one region: name -> JSON."""
+def newest_registered(ssm: Any, prefix: str, name: str) -> tuple[int, dict[str, Any]] | None:
+    """The newest valid ``versions/<N>`` document of ``name`` in one region (claims and
+    malformed entries skipped), read with one call per 10 versions."""
+    numbered: list[tuple[int, str, str]] = []
+    for key, value in _parameters(ssm, parameter_base(prefix, name)).items():
+        kind, number = classify(prefix, name, key)
+        if kind == "version" and number is not None and claim_holder(value) is None:
+            numbered.append((number, key, value))
+    for number, key, value in sorted(numbered, reverse=True):
+        try:
+            return number, parse_entry(value, f"registry {key}", name, number)
+        except InputError:
+            continue
+    return None
+
+
+def current_summaries(ssm: Any, prefix: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The listing summary of every template registered in one region, and the problems.
+
+    One ``DescribeParameters`` call per 50 templates (only the ``current`` level).
+    """
+    root = current_root(prefix)
+    found: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    paginator = ssm.get_paginator("describe_parameters")
+    pages = paginator.paginate(
+        ParameterFilters=[{"Key": "Path", "Option": "OneLevel", "Values": [root]}],
+        PaginationConfig={"PageSize": PAGE_DESCRIBE},
+    )
+    for page in pages:
+        for parameter in page.get("Parameters", []):
+            key = str(parameter.get("Name", ""))
+            name = key[len(root) + 1 :]
+            if not key.startswith(root + "/") or "/" in name:
+                continue
+            try:
+                found[name] = parse_summary(parameter.get("Description"), f"registry {key}")
+            except InputError as exc:
+                problems.append(str(exc))
+    return found, problems
+
+
+def legacy_current_documents(ssm: Any, prefix: str) -> dict[str, str]:
+    """The old layout's ``template`` entries in one region: name -> JSON (a full scan)."""
     root = f"{prefix}templates/"
     found: dict[str, str] = {}
     for key, value in _parameters(ssm, root.rstrip("/")).items():
-        tail = key[len(root) :]
-        parts = tail.split("/")
+        parts = key[len(root) :].split("/")
         if len(parts) == 2 and parts[1] == "template":
             found[parts[0]] = value
     return found
 
 
+# -- writing -------------------------------------------------------------------------
+def _put(ssm: Any, name: str, value: str, description: str) -> None:
+    ssm.put_parameter(
+        Name=name,
+        Value=value,
+        Type="String",
+        Overwrite=True,
+        Tier="Intelligent-Tiering",
+        Description=description,
+    )
+
+
+def write_version(ssm: Any, prefix: str, doc: dict[str, Any]) -> str:
+    """Store ``doc`` as its version's entry; return the parameter name."""
+    name = version_parameter(prefix, doc["name"], int(doc.get("version") or 1))
+    _put(ssm, name, encode(doc), f"prism template {doc['name']} version {doc.get('version')}")
+    return name
+
+
+def write_current(ssm: Any, prefix: str, doc: dict[str, Any]) -> str:
+    """Make ``doc`` the template's current document (with its listing summary)."""
+    name = current_parameter(prefix, doc["name"])
+    _put(ssm, name, encode(doc), summary(doc))
+    return name
+
+
 def delete_entries(ssm: Any, names: list[str]) -> list[str]:
     """Delete SSM parameters (10 per call); return those deleted."""
     deleted: list[str] = []
-    for start in range(0, len(names), 10):
-        batch = names[start : start + 10]
+    for start in range(0, len(names), DELETE_BATCH):
+        batch = names[start : start + DELETE_BATCH]
         answer = ssm.delete_parameters(Names=batch)
         deleted.extend(answer.get("DeletedParameters", []))
     return deleted

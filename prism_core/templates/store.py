@@ -92,37 +92,72 @@ def local_versions(
     return found
 
 
-def local_templates(templates_dir: Path, listing: Listing) -> None:
-    """Add the newest version of every ``templates/<name>.yaml`` to ``listing``."""
+def local_templates(templates_dir: Path, listing: Listing, cache_dir: Path | None = None) -> None:
+    """Add the newest version of every ``templates/<name>.yaml`` to ``listing``.
+
+    With ``cache_dir``, files unchanged since they were last validated (same size and
+    modification time) come from the cache there without being parsed.
+    """
     if not templates_dir.is_dir():
         return
+    from prism_core.templates.parsed_cache import ParsedCache
+
+    cache = ParsedCache(cache_dir / "templates.json") if cache_dir is not None else None
+    seen: set[str] = set()
     for path in sorted(templates_dir.glob("*.yaml")):
+        seen.add(str(path))
         try:
-            doc = load_file(path)
+            info = path.stat()
+            doc = cache.get(path, info) if cache is not None else None
+            if doc is None:
+                doc = load_file(path)
+                if cache is not None:
+                    cache.put(path, info, doc)
+        except OSError as exc:
+            listing.problems.append(f"cannot read template {path}: {exc.strerror}")
+            continue
         except InputError as exc:
             listing.problems.append(str(exc))
             continue
         listing.templates.append(
             FoundTemplate(str(doc["name"]), _version_of(doc), LOCAL, str(path), doc)
         )
+    if cache is not None:
+        cache.keep_only(seen)
+        cache.save()
 
 
 # -- built-in ----------------------------------------------------------------------
-def builtin_templates(listing: Listing) -> None:
-    """Add the templates shipped in ``prism_core/data/templates`` to ``listing``."""
+def builtin_templates(listing: Listing, cache_dir: Path | None = None) -> None:
+    """Add the templates shipped in ``prism_core/data/templates`` to ``listing``.
+
+    With ``cache_dir``, files unchanged since they were last validated come from the
+    parse cache there (as for local templates).
+    """
+    from prism_core.templates.parsed_cache import ParsedCache
+
+    cache = ParsedCache(cache_dir / "builtin-templates.json") if cache_dir is not None else None
     folder = resources.files("prism_core").joinpath("data/templates")
     for item in sorted(folder.iterdir(), key=lambda i: i.name):
         if not item.name.endswith(".yaml"):
             continue
         source = f"built-in {item.name}"
+        path = item if isinstance(item, Path) else None
+        info = path.stat() if path is not None and cache is not None else None
+        doc = cache.get(path, info) if cache is not None and path and info else None
         try:
-            doc = parse_document(item.read_text(encoding="utf-8"), source)
+            if doc is None:
+                doc = parse_document(item.read_text(encoding="utf-8"), source)
+                if cache is not None and path is not None and info is not None:
+                    cache.put(path, info, doc)
         except InputError as exc:
             listing.problems.append(str(exc))
             continue
         listing.templates.append(
             FoundTemplate(str(doc["name"]), _version_of(doc), BUILT_IN, source, doc)
         )
+    if cache is not None:
+        cache.save()
 
 
 def builtin(name: str) -> FoundTemplate | None:
@@ -147,13 +182,30 @@ def registry_versions(
     }
 
 
-def registry_templates(aws: AwsClients, prefix: str, region: str, listing: Listing) -> None:
-    """Add the newest version of every template registered in ``region``."""
+def registry_templates(
+    aws: AwsClients, prefix: str, region: str, listing: Listing, legacy: bool = False
+) -> None:
+    """Add the newest version of every template registered in ``region``.
+
+    Reads the listing summaries only (50 templates per call); the entry's ``document``
+    is that summary (``name``, ``version``, ``description``). ``legacy=True`` also scans
+    the older registry layout for templates not saved since (one call per 10 entries).
+    """
     from prism_core.templates import registry
 
     ssm = aws.client("ssm", region)
-    for name, value in sorted(registry.current_documents(ssm, prefix).items()):
-        where = f"{region}:{registry.parameter_base(prefix, name)}/template"
+    summaries, problems = registry.current_summaries(ssm, prefix)
+    listing.problems.extend(problems)
+    for name, item in sorted(summaries.items()):
+        where = f"{region}:{registry.current_parameter(prefix, name)}"
+        doc = {"name": name, **item}
+        listing.templates.append(FoundTemplate(name, item["version"], REGISTRY, where, doc))
+    if not legacy:
+        return
+    for name, value in sorted(registry.legacy_current_documents(ssm, prefix).items()):
+        if name in summaries:
+            continue
+        where = f"{region}:{registry.legacy_current_parameter(prefix, name)}"
         try:
             doc = registry.parse_entry(value, f"registry {where}", name)
         except InputError as exc:

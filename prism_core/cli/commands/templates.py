@@ -76,6 +76,14 @@ class Templates(Controller):
                     "help": "only local and built-in templates (no AWS calls)",
                 },
             ),
+            (
+                ["--legacy"],
+                {
+                    "action": "store_true",
+                    "help": "also scan the registry's older layout (PREFIX/templates/NAME/"
+                    "template) for templates not saved since (slower: reads every entry)",
+                },
+            ),
             REGION_ARGUMENT,
             PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
@@ -88,21 +96,23 @@ class Templates(Controller):
 
         pargs, settings = self.app.pargs, self.app.settings
         listing = store.Listing()
-        store.local_templates(settings.templates_dir, listing)
+        store.local_templates(settings.templates_dir, listing, settings.home / "cache")
         notes: list[str] = []
         if not pargs.local and (pargs.region or pargs.profile or store.aws_configured()):
             from prism_core.aws.clients import problem_text
 
             aws, region = _aws(self.app)
             try:
-                store.registry_templates(aws, settings.registry_prefix, region, listing)
+                store.registry_templates(
+                    aws, settings.registry_prefix, region, listing, legacy=pargs.legacy
+                )
             except InputError:  # an unknown --profile, a stopped sandbox: say so, exit 2
                 raise
             except Exception as exc:
                 listing.problems.append(f"registry in {region} not readable: {problem_text(exc)}")
         elif not pargs.local:
             notes.append("registry not searched: no AWS configuration found")
-        store.builtin_templates(listing)
+        store.builtin_templates(listing, settings.home / "cache")
         merged: dict[str, dict[str, Any]] = {}
         for found in listing.templates:
             row = merged.setdefault(

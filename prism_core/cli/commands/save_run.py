@@ -1,0 +1,317 @@
+"""What ``prism save`` does: plan, check, confirm, run, summarise; resume and abort."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from prism_core.aws.clients import AwsClients
+from prism_core.aws.ec2 import InstanceInfo, describe_instance
+from prism_core.cli.aws_options import aws_clients
+from prism_core.cli.output import emit
+from prism_core.cli.progress import Progress, format_duration, wants_emoji
+from prism_core.cli.prompts import confirm, stdin_is_terminal
+from prism_core.exceptions import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    SEVERITY,
+    InputError,
+)
+from prism_core.save.context import SaveContext
+from prism_core.save.journal import Journal, running_elsewhere, unfinished
+from prism_core.save.pipeline import SaveOptions, SaveOutcome, execute, plan_save, preflight
+from prism_core.save.plan import estimate_storage, plan_lines, show_plan, will_stop
+from prism_core.save.request import SaveRequest
+from prism_core.settings import check_writable
+from prism_core.validation import region_name
+
+
+def summary_text(outcome: SaveOutcome) -> str:
+    """The closing summary, as in the seed workflow."""
+    ctx, state = outcome.ctx, outcome.ctx.state
+    emoji = wants_emoji(sys.stdout)
+
+    def icon(fancy: str, plain: str) -> str:
+        return fancy if emoji else plain
+
+    lines: list[str] = []
+    if outcome.exit_code == 0:
+        lines.append(f"{icon('🎉', '*')} Instance saved as AMI successfully!")
+    elif outcome.template_path:
+        lines.append(f"{icon('⚠️ ', '!')} Instance saved, but some steps failed:")
+    else:
+        lines.append(f"{icon('❌', 'FAILED:')} The save did not complete:")
+    for failure in state.failures:
+        lines.append(f"   - {failure}")
+    lines.extend(f"{icon('💡', '-')} {note}" for note in state.summary)
+    lines.append(f"{icon('🕒', '-')} Total time: {format_duration(outcome.elapsed)}")
+    downtime = state.downtime_seconds
+    if downtime is not None:
+        how = " (EC2's reboot during CreateImage)" if state.rebooted_by_ec2 else ""
+        lines.append(f"{icon('🛑', '-')} Instance downtime: {format_duration(downtime)}{how}")
+    images = ctx.images()
+    if images:
+        lines.append(f"{icon('🌍', '-')} AMIs:")
+        lines.extend(f"   {region}: {image.image_id}" for region, image in images.items())
+    if state.registry:
+        lines.append(
+            f"{icon('📝', '-')} Registry: {len(state.registry)} parameter(s) under "
+            f"{ctx.settings.registry_prefix}templates/{ctx.request.template_name}"
+        )
+    if outcome.template_path:
+        lines.append(f"{icon('📄', '-')} Template file: {outcome.template_path}")
+        lines.append("")
+        lines.append(
+            f"{icon('✨', '-')} Template '{ctx.request.template_name}' is now available "
+            "for launching new instances:"
+        )
+        lines.append(f"   prism launch {ctx.request.template_name} my-new-instance")
+    if outcome.exit_code != 0 and ctx.journal.path.exists():
+        lines.append("")
+        lines.append("   Retry what failed with: prism save --resume")
+    return "\n".join(lines)
+
+
+def run_save(app: Any) -> int:
+    """The ``prism save`` command body; returns the exit code."""
+    pargs = app.pargs
+    if pargs.resume and pargs.abort:
+        raise InputError("--resume and --abort exclude each other", "choose one")
+    if pargs.resume:
+        return run_resume(app)
+    if pargs.abort:
+        return run_abort(app)
+    settings = app.settings
+    progress = Progress(sys.stderr)
+    aws = aws_clients(app, pargs.region)
+    copy_to_regions = pargs.copy_to_regions
+    if copy_to_regions is None:
+        copy_to_regions = settings.default_copy_regions
+    modes = [m for m, flag in (("reboot", pargs.reboot), ("stop", pargs.stop)) if flag]
+    if pargs.no_reboot:
+        modes.append("no-reboot")
+    if len(modes) > 1:
+        raise InputError(
+            "--" + ", --".join(modes) + " exclude each other", "choose one image mode"
+        )
+    options = SaveOptions(
+        instance=pargs.instance or "",
+        template=pargs.template or "",
+        description=pargs.description,
+        copy_to_regions=copy_to_regions,
+        project=pargs.project,
+        public=pargs.public,
+        share_with=pargs.share_with,
+        tags=list(pargs.tag or []),
+        no_reboot=pargs.no_reboot,
+        image_mode=modes[0] if modes else None,
+        allow_instance_store_loss=pargs.allow_instance_store_loss,
+        validate=pargs.validate,
+        plugin_options={
+            option.dest: getattr(pargs, option.dest, None)
+            for option in getattr(app, "save_options", [])
+        },
+    )
+    if not options.instance or not options.template:
+        if not stdin_is_terminal():
+            raise InputError(
+                "prism save needs INSTANCE and TEMPLATE when stdin is not a terminal",
+                "run `prism save INSTANCE TEMPLATE --yes` (see `prism save --help`)",
+            )
+        from prism_core.save.wizard import complete_save_options
+
+        options = complete_save_options(options, aws, settings.templates_dir, progress)
+        progress.blank()
+    if not pargs.yes and not pargs.dry_run and not stdin_is_terminal():
+        raise InputError("confirmation needed but stdin is not a terminal", "add --yes")
+    if not pargs.dry_run:
+        check_writable(settings.home)
+    ctx = plan_save(options, settings, aws, progress)
+    hooks = app.plugin_manager
+    preflight(ctx, hooks)
+    estimate = estimate_storage(ctx)
+    plan = plan_lines(ctx, will_stop(ctx), estimate)
+    if pargs.dry_run:
+        document = {
+            "dry_run": True,
+            "checks": "passed",
+            "exit_code": 0,
+            "plan": plan,
+            "request": ctx.request.to_dict(),
+            "image_name": ctx.state.image_name,
+            "version": ctx.state.template_version,
+            "will_stop": will_stop(ctx),
+            "image_mode": ctx.request.image_mode,
+            "storage_estimate": estimate.to_dict(),
+        }
+        emit(
+            document,
+            pargs.output,
+            "Dry run: every check passed, nothing was changed.\n\n" + "\n".join(plan),
+        )
+        return 0
+    show_plan(ctx, progress, estimate)
+    confirm("Continue?", pargs.yes)
+    if ctx.request.public:
+        regions = ", ".join([ctx.request.region, *ctx.request.copy_to_regions])
+        confirm(f"Make the AMI PUBLIC (any AWS account can launch it) in {regions}?", pargs.yes)
+    app.changes_started = True
+    outcome = execute(ctx, hooks)
+    emit(outcome.to_dict(), pargs.output, summary_text(outcome))
+    return outcome.exit_code
+
+
+def _interrupted_saves(
+    app: Any, verb: str, progress: Progress, skipped: list[str]
+) -> list[SaveContext]:
+    """The saves journaled on this machine, as contexts, after the user confirms.
+
+    ``--resume SAVE_ID`` / ``--abort SAVE_ID`` pick one. A journal that cannot be used
+    (damaged, half-aborted for ``--resume``, its instance gone for ``--resume``) is
+    reported in ``skipped`` and never blocks the others.
+    """
+    settings = app.settings
+    wanted = getattr(app.pargs, verb)
+    wanted = wanted if isinstance(wanted, str) else None
+    paths = unfinished(settings.journal_dir)
+    if wanted is not None:
+        paths = [p for p in paths if p.stem == wanted]
+    if not paths:
+        which = f"save {wanted}" if wanted else "interrupted save"
+        raise InputError(
+            f"no {which} to {verb} on this machine",
+            f"journals live in {settings.journal_dir}",
+        )
+    journals = []
+    for path in paths:
+        try:
+            journal = Journal.load(path)
+        except InputError as exc:
+            skipped.append(str(exc))
+            continue
+        state = journal.state
+        if running_elsewhere(state):
+            progress.line(
+                "warn", f"Save {state.save_id} is still running (pid {state.pid}); left alone"
+            )
+            continue
+        if verb == "resume" and state.status == "aborting":
+            skipped.append(
+                f"save {state.save_id} was being aborted when it stopped; it cannot be "
+                f"resumed: finish the abort with `prism save --abort {state.save_id}`"
+            )
+            continue
+        journals.append(journal)
+    if not journals:
+        if skipped:
+            raise InputError("; ".join(skipped))
+        raise InputError(
+            f"no interrupted save to {verb}: every save on this machine is still running",
+            "wait for it, or stop it with Ctrl-C first",
+        )
+    for journal in journals:
+        state = journal.state
+        progress.line(
+            "info",
+            f"Interrupted save {state.save_id} ({state.status}), "
+            f"template '{state.request.get('template_name')}'",
+        )
+    confirm(f"{verb.capitalize()} {len(journals)} save(s)?", app.pargs.yes)
+    app.changes_started = True
+    contexts = []
+    for journal in journals:
+        try:
+            request = SaveRequest.from_dict(journal.state.request)
+            region = region_name(str(request.region))
+            aws = AwsClients(region, settings.max_attempts, profile=app.pargs.profile)
+            instance = _instance(aws, request, verb)
+        except (InputError, TypeError) as exc:
+            skipped.append(
+                f"save {journal.state.save_id}: {exc}; undo it on its own with "
+                f"`prism save --abort {journal.state.save_id}`"
+            )
+            continue
+        contexts.append(
+            SaveContext(
+                request=request,
+                settings=settings,
+                aws=aws,
+                progress=progress,
+                journal=journal,
+                instance=instance,
+            )
+        )
+    return contexts
+
+
+def _instance(aws: AwsClients, request: SaveRequest, verb: str) -> InstanceInfo:
+    """The save's instance; for ``--abort`` a vanished one is recorded as ``missing``."""
+    try:
+        return describe_instance(aws.ec2(request.region), request.instance_id, request.region)
+    except InputError:
+        if verb != "abort":
+            raise
+    return InstanceInfo(
+        instance_id=request.instance_id,
+        name=request.instance_name,
+        state="missing",
+        region=request.region,
+        instance_type="",
+        architecture="",
+        root_device_type="ebs",
+        root_device_name=None,
+        image_id=None,
+        lifecycle=None,
+    )
+
+
+def run_resume(app: Any) -> int:
+    """``prism save --resume``: finish every save interrupted on this machine."""
+    progress = Progress(sys.stderr)
+    worst, documents, texts = EXIT_OK, [], []
+    skipped: list[str] = []
+    for ctx in _interrupted_saves(app, "resume", progress, skipped):
+        request = ctx.request
+        progress.line(
+            "save",
+            f"Resuming save of '{request.instance_name}' as template '{request.template_name}'",
+        )
+        outcome = execute(ctx, app.plugin_manager)
+        documents.append(outcome.to_dict())
+        texts.append(summary_text(outcome))
+        worst = max(worst, outcome.exit_code, key=SEVERITY.__getitem__)
+    if skipped:
+        worst = max(worst, EXIT_FAILURE, key=SEVERITY.__getitem__)
+        texts += [f"Not resumed: {reason}" for reason in skipped]
+    emit({"resumed": documents, "skipped": skipped}, app.pargs.output, "\n\n".join(texts))
+    return worst
+
+
+def run_abort(app: Any) -> int:
+    """``prism save --abort [SAVE_ID]``: undo the saves interrupted on this machine."""
+    from prism_core.save.abort import abort_save
+
+    progress = Progress(sys.stderr)
+    code, documents, texts = EXIT_OK, [], []
+    skipped: list[str] = []
+    for ctx in _interrupted_saves(app, "abort", progress, skipped):
+        app.interrupt_note = (
+            f"the abort of save {ctx.state.save_id} was cut short; finish it with "
+            f"`prism save --abort {ctx.state.save_id}`"
+        )
+        try:
+            removed, problems = abort_save(ctx)
+        except InputError as exc:
+            removed, problems = [], [str(exc)]
+        documents.append({"save_id": ctx.state.save_id, "removed": removed, "problems": problems})
+        lines = [f"Aborted save {ctx.state.save_id}; removed {len(removed)} resource(s):"]
+        lines += [f"   {item}" for item in removed]
+        lines += [f"   could not remove: {problem}" for problem in problems]
+        texts.append("\n".join(lines))
+        if problems:
+            code = EXIT_FAILURE
+    if skipped:
+        code = EXIT_FAILURE
+        texts += [f"Not aborted: {reason}" for reason in skipped]
+    emit({"aborted": documents, "skipped": skipped}, app.pargs.output, "\n\n".join(texts))
+    return code
