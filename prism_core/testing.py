@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Plugins registered by the ``prism_plugin`` fixture, as (name, plugin object).
 #: The core's plugin manager reads this list (only if this module is already imported).
 EXTRA_PLUGINS: list[tuple[str, object]] = []
+#: Required plugins (``prism.required_plugins``) a test blocks with ``prism_only_plugins``:
+#: only tests may release them; the console script never imports this module.
+RELEASED_REQUIRED: set[str] = set()
 
 
 @dataclass
@@ -124,12 +127,14 @@ def prism_plugin() -> Iterator[Callable[[object, str], None]]:
 
 @pytest.fixture
 def prism_only_plugins(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """``keep(*names)``: block every installed ``prism.plugins`` entry point not in ``names``."""
+    """``keep(*names)``: block every installed ``prism.plugins`` entry point not in ``names``,
+    required ones (an institution's build installed next to prism) included."""
 
     def keep(*names: str) -> None:
         from importlib.metadata import entry_points
 
         others = sorted({ep.name for ep in entry_points(group="prism.plugins")} - set(names))
         monkeypatch.setenv("PRISM_DISABLE_PLUGINS", ",".join(others))
+        monkeypatch.setattr(sys.modules[__name__], "RELEASED_REQUIRED", set(others))
 
     return keep

@@ -9,6 +9,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 from prism_core.exceptions import InputError
 
@@ -21,10 +22,21 @@ OU_ARN = re.compile(
 )
 PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: ANSI escape sequences, C0/C1 controls and bidi overrides: never printed from untrusted text.
+CONTROL_ANY = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
 
 MAX_DESCRIPTION = 255  # EC2's limit for an AMI description
 MAX_TAGS = 50  # EC2's limit per resource
 PRISM_TAG_COUNT = 8  # tags prism itself puts on an image (see plugins.ec2_image)
+
+
+def printable(text: Any, limit: int = 200) -> str:
+    """``text`` as one printable line: control characters (and ANSI escapes) dropped,
+    whitespace folded, cut at ``limit`` characters. For anything untrusted that is shown."""
+    folded = " ".join(CONTROL_ANY.sub("", str(text)).split())
+    return folded if len(folded) <= limit else folded[: limit - 3] + "..."
 
 
 def template_name(name: str) -> str:

@@ -28,7 +28,13 @@ from prism_core.cli.commands.templates import Templates
 from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError, Terminated
 from prism_core.plugin_api import Option
 from prism_core.plugin_manager import PrismPluginManager
-from prism_core.settings import SYSTEM_CONFIG, Settings, user_config_path
+from prism_core.settings import (
+    ConfigLocks,
+    Settings,
+    read_config_file,
+    system_config_path,
+    user_config_path,
+)
 
 
 class SafeYamlConfigHandler(YamlConfigHandler):
@@ -38,21 +44,16 @@ class SafeYamlConfigHandler(YamlConfigHandler):
         label = "prism_yaml"
 
     def _parse_file(self, file_path: str) -> bool:
-        import yaml
+        from prism_core.settings import read_config_file, system_config_path
 
-        from prism_core.exceptions import InputError
-
-        try:
-            with open(file_path, encoding="utf-8") as handle:
-                content = yaml.safe_load(handle)
-        except (OSError, yaml.YAMLError) as exc:
-            raise InputError(f"config file {file_path} cannot be read: {exc}") from None
+        content = read_config_file(file_path)
         if content is None:
             return True
-        if not isinstance(content, dict) or not all(isinstance(v, dict) for v in content.values()):
-            raise InputError(
-                f"config file {file_path} must map section names (e.g. prism:) to settings"
-            )
+        locks: ConfigLocks = getattr(self.app, "config_locks", None) or ConfigLocks()
+        if file_path == system_config_path():
+            locks.add(content, file_path)
+        else:
+            content = locks.enforce(content, file_path)
         self.merge(content)
         return True
 
@@ -103,6 +104,8 @@ class PrismApp(App):
         debug_argument_options = ["--debug"]
 
     changes_started = False
+    #: Keys the packaged defaults and the system config lock (user config cannot change them).
+    config_locks: ConfigLocks
     #: Options plugins added to ``prism save`` (set in :meth:`setup`).
     save_options: list[Option] = []
 
@@ -115,7 +118,9 @@ class PrismApp(App):
             self.handler.register(controller, force=True)
         for controller in command_controllers(manager.commands(CORE_COMMANDS)):
             self.handler.register(controller)
+        self.config_locks = ConfigLocks()
         contributed = manager.config_defaults()
+        self.config_locks.add(contributed, "the installed defaults")
         if contributed:
             defaults = {k: dict(v) for k, v in (self._meta.config_defaults or {}).items()}
             for section, values in contributed.items():
@@ -130,9 +135,11 @@ class PrismApp(App):
             section = (
                 self.config.get_section_dict("prism") if self.config.has_section("prism") else {}
             )
-            settings = Settings.load(section)
+            settings = Settings.load(self.config_locks.strip(section))
             settings.plugin_config = self._plugin_config()
             self._settings = settings
+            for warning in self.config_locks.warnings:
+                print(f"prism: warning: {warning}", file=sys.stderr)
         return self._settings
 
     def _plugin_config(self) -> dict[str, dict[str, Any]]:
@@ -140,7 +147,7 @@ class PrismApp(App):
         from prism_core.settings import validate_section
 
         sections = {
-            name: dict(self.config.get_section_dict(name))
+            name: self.config_locks.strip(self.config.get_section_dict(name))
             for name in self.config.get_sections()
             if name != "prism"
         }
@@ -159,7 +166,11 @@ class PrismApp(App):
     def plugin_manager(self) -> PrismPluginManager:
         """The loaded plugin manager; load warnings go to stderr once."""
         if not hasattr(self, "_plugin_manager"):
-            manager = PrismPluginManager().load()
+            system = read_config_file(system_config_path()) or {}
+            required = (system.get("prism") or {}).get("required_plugins") or []
+            if isinstance(required, str):
+                required = [r.strip() for r in required.split(",")]
+            manager = PrismPluginManager(required=[str(r) for r in required]).load()
             for warning in manager.warnings:
                 print(f"prism: warning: {warning}", file=sys.stderr)
             self._plugin_manager = manager
@@ -195,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run prism; return the exit code (the console script exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
-    app = PrismApp(argv=args, config_files=[SYSTEM_CONFIG, str(user_config_path())])
+    app = PrismApp(argv=args, config_files=[system_config_path(), str(user_config_path())])
     try:
         with _signals_as_exceptions(), app:
             app.run()

@@ -17,7 +17,7 @@ import yaml
 
 from prism_core.exceptions import InputError
 from prism_core.save.journal import write_private_atomic
-from prism_core.validation import template_name
+from prism_core.validation import printable, template_name
 
 if TYPE_CHECKING:
     from prism_core.save.context import SaveContext
@@ -50,23 +50,19 @@ def validate_document(doc: Any, source: str) -> dict[str, Any]:
     if errors:
         error = errors[0]
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise InputError(f"{source}: field {where}: {error.message}", "fix the template file")
+        message = printable(error.message, 200)
+        raise InputError(f"{source}: field {where}: {message}", "fix the template file")
     return doc
 
 
-def parse_document(text: str, source: str) -> dict[str, Any]:
-    """Safely parse and validate template YAML (or JSON) text."""
-    if len(text.encode("utf-8", "replace")) > MAX_TEMPLATE_BYTES:
-        raise InputError(f"{source}: template is larger than {MAX_TEMPLATE_BYTES // 1024} KiB")
+def parse_document(text: str | bytes, source: str) -> dict[str, Any]:
+    """Safely parse (bounded size, depth and alias expansion) and validate template YAML."""
+    from prism_core.bounded_input import load_yaml
+
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise InputError(
-            f"{source}: not valid YAML{where}: {problem}", "fix the template file"
-        ) from None
+        doc = load_yaml(text, source, max_bytes=MAX_TEMPLATE_BYTES)
+    except InputError as exc:
+        raise InputError(str(exc), "fix the template file") from None
     return validate_document(doc, source)
 
 
@@ -123,6 +119,33 @@ def write(templates_dir: Path, doc: dict[str, Any]) -> Path:
             write_private_atomic(archive, path.read_text(encoding="utf-8"))
     write_private_atomic(path, dump(doc))
     return path
+
+
+def archive(templates_dir: Path, name: str) -> Path | None:
+    """Move the current ``<name>.yaml`` into ``versions/<name>/`` and return where it went.
+
+    It goes to ``<N>.yaml`` (its version) unless that holds other content, then to
+    ``<N>-replaced-<UTC time>.yaml``. ``None`` when there is no current file.
+    """
+    from datetime import UTC, datetime
+
+    path = template_path(templates_dir, name)
+    if not path.exists():
+        return None
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        version = int(load_file(path).get("version", 1))
+    except (InputError, TypeError, ValueError):
+        version = 0
+    folder = templates_dir / "versions" / name
+    target = folder / f"{version}.yaml"
+    if target.exists() and target.read_text(encoding="utf-8", errors="replace") != text:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        target = folder / f"{version}-replaced-{stamp}.yaml"
+    if not target.exists():
+        write_private_atomic(target, text)
+    path.unlink()
+    return target
 
 
 def _ports(ctx: SaveContext) -> list[int]:
