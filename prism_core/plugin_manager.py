@@ -28,6 +28,8 @@ ENTRY_POINT_GROUP = "prism.plugins"
 #: Entry points here (same name as in ``prism.plugins``) mark a plugin *required*: an
 #: institution's build registers its policy plugin in both groups.
 REQUIRED_GROUP = "prism.required_plugins"
+#: Set by the ``prism_only_plugins`` test fixture only (see :func:`_released_in_tests`).
+TEST_RELEASE_ENV = "PRISM_TEST_RELEASED_PLUGINS"
 
 #: The built-in plugins: ordinary plugins, registered first so any other wins.
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
@@ -91,9 +93,12 @@ def required_from_entry_points() -> set[str]:
 
 
 def _released_in_tests() -> set[str]:
-    """Required plugins a test released (``prism_only_plugins``); empty outside pytest."""
-    testing = sys.modules.get("prism_core.testing")
-    return set(getattr(testing, "RELEASED_REQUIRED", ())) if testing else set()
+    """Required plugins a test released with ``prism_only_plugins`` (its prism runs and their
+    subprocesses); honoured only while pytest runs a test (``PYTEST_CURRENT_TEST``)."""
+    if not os.environ.get("PYTEST_CURRENT_TEST"):
+        return set()
+    raw = os.environ.get(TEST_RELEASE_ENV, "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
 
 
 class PrismPluginManager:

@@ -31,9 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Plugins registered by the ``prism_plugin`` fixture, as (name, plugin object).
 #: The core's plugin manager reads this list (only if this module is already imported).
 EXTRA_PLUGINS: list[tuple[str, object]] = []
-#: Required plugins (``prism.required_plugins``) a test blocks with ``prism_only_plugins``:
-#: only tests may release them; the console script never imports this module.
-RELEASED_REQUIRED: set[str] = set()
 
 
 @dataclass
@@ -135,6 +132,8 @@ def prism_only_plugins(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 
         others = sorted({ep.name for ep in entry_points(group="prism.plugins")} - set(names))
         monkeypatch.setenv("PRISM_DISABLE_PLUGINS", ",".join(others))
-        monkeypatch.setattr(sys.modules[__name__], "RELEASED_REQUIRED", set(others))
+        # required plugins (an institution's build) ignore PRISM_DISABLE_PLUGINS; a test
+        # releases them this way, honoured only while pytest runs a test
+        monkeypatch.setenv("PRISM_TEST_RELEASED_PLUGINS", ",".join(others))
 
     return keep

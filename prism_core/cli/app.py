@@ -152,7 +152,7 @@ class PrismApp(App):
             if name != "prism"
         }
         for name, (plugin, declared) in self.plugin_manager.settings_declarations().items():
-            merged = {**declared.defaults, **sections.get(name, {})}
+            merged = self.config_locks.strip({**declared.defaults, **sections.get(name, {})})
             if declared.schema is not None:
                 validate_section(name, merged, declared.schema, plugin)
             sections[name] = merged
