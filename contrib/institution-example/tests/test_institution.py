@@ -92,9 +92,7 @@ def test_user_config_changes_unlocked_keys_only(prism_sandbox, run_prism):
     assert result.json()["request"]["copy_to_regions"] == ["eu-west-1"]  # not locked
     assert "institution-example.allowed_regions is locked" in result.stderr
     prism_sandbox.create_instance("box2", region="us-east-1")
-    refused = run_prism(
-        "save", "box2", "env", "--region", "us-east-1", "--project", "p", "--yes"
-    )
+    refused = run_prism("save", "box2", "env", "--region", "us-east-1", "--project", "p", "--yes")
     assert refused.exit_code == 2 and "us-east-1" in refused.stderr
     public = run_prism(
         "save", "box", "env", "--region", "eu-west-2", "--project", "p", "--public", "--yes"
@@ -118,9 +116,7 @@ def test_the_system_config_may_change_locked_keys(prism_sandbox, run_prism, monk
 def test_an_empty_allow_list_allows_nothing(prism_sandbox, run_prism, monkeypatch, tmp_path):
     _system_config(monkeypatch, tmp_path, "institution-example:\n  allowed_regions: []\n")
     prism_sandbox.create_instance("box", region="eu-west-1")
-    result = run_prism(
-        "save", "box", "env", "--region", "eu-west-1", "--project", "p", "--dry-run"
-    )
+    result = run_prism("save", "box", "env", "--region", "eu-west-1", "--project", "p", "--dry-run")
     _refused(result, "allowed: none")
 
 

@@ -102,9 +102,7 @@ def run(app: Any, args: Any) -> int:
     lines.append(
         f"Total for project {project}: ${total:.2f}/month (snapshot storage, list price){partial}"
     )
-    lines += [
-        f"   {region}: {f['kind']}: {f['error']}" for region, f in sorted(failures.items())
-    ]
+    lines += [f"   {region}: {f['kind']}: {f['error']}" for region, f in sorted(failures.items())]
     code = EXIT_OK
     if failures:
         code = EXIT_FAILURE if len(failures) == len(regions) else EXIT_PARTIAL

@@ -121,7 +121,7 @@ def test_project_costs_sums_across_regions(configured, run_prism):
     [
         ("prices: {us-east-1: .inf}", "cost-tags.prices.us-east-1"),
         ("prices: {us-east-1: -1}", "cost-tags.prices.us-east-1"),
-        ("projects: {quake: {cost_centre: \"GEO\\u001b[2J\"}}", "cost_centre"),
+        ('projects: {quake: {cost_centre: "GEO\\u001b[2J"}}', "cost_centre"),
         ("projects: {quake: {cost_centre: " + "x" * 300 + "}}", "cost_centre"),
         ("projects: {'bad project!': {cost_centre: GEO}}", "cost-tags.projects"),
     ],
@@ -156,12 +156,20 @@ def test_project_costs_reports_failed_regions_beside_partial_totals(configured, 
     regions = configured.client("ec2").describe_regions()["Regions"]
     assert len(regions) >= 30
     configured.faults.inject(
-        "DescribeImages", region="eu-west-3", times=-1, code="RequestLimitExceeded",
-        message="Request limit exceeded.", status=503,
+        "DescribeImages",
+        region="eu-west-3",
+        times=-1,
+        code="RequestLimitExceeded",
+        message="Request limit exceeded.",
+        status=503,
     )
     configured.faults.inject(
-        "DescribeImages", region="ap-south-1", times=-1, code="UnauthorizedOperation",
-        message="denied by a service control policy", status=403,
+        "DescribeImages",
+        region="ap-south-1",
+        times=-1,
+        code="UnauthorizedOperation",
+        message="denied by a service control policy",
+        status=403,
     )
     result = run_prism("project", "costs", "quake", "-o", "json")
     assert result.exit_code == 3, result.stderr

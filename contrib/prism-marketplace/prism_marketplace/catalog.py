@@ -142,7 +142,9 @@ class Catalog:
             message = f"cannot read the marketplace catalog: {error_message(exc)}"
             raise OperationFailed(message) from None
         what = f"marketplace catalog {self.index_key}"
-        index = load_json(_read_capped(body, MAX_INDEX_BYTES, what), what, max_bytes=MAX_INDEX_BYTES)
+        index = load_json(
+            _read_capped(body, MAX_INDEX_BYTES, what), what, max_bytes=MAX_INDEX_BYTES
+        )
         if not isinstance(index, dict) or not isinstance(index.get("templates"), dict):
             raise InputError(f"{what} has no templates map", "ask the catalog's owner")
         if len(index["templates"]) > MAX_ENTRIES:

@@ -137,7 +137,8 @@ def _local_conflict(app: Any, name: str, data: bytes, version: Any) -> tuple[str
             local_version = "?"
         downgrade = (
             " (a downgrade)"
-            if str(local_version).isdigit() and str(version).isdigit()
+            if str(local_version).isdigit()
+            and str(version).isdigit()
             and int(local_version) > int(version)
             else ""
         )

@@ -386,7 +386,13 @@ def test_login_picks_the_secure_member_of_a_chain(
     Chain.members = [PlaintextKeyring(tmp_path / "keyring_pass.cfg"), memory_keyring]
     keyring.set_keyring(Chain())
     result = run_prism(
-        "marketplace", "login", "--access-key-id", "AKID", "--session-token", "-o", "json",
+        "marketplace",
+        "login",
+        "--access-key-id",
+        "AKID",
+        "--session-token",
+        "-o",
+        "json",
         input="secret\ntoken\n",
     )
     assert result.exit_code == 0, result.stderr
@@ -400,7 +406,12 @@ def test_session_token_is_never_taken_from_the_command_line(
     prism_sandbox, run_prism, marketplace, memory_keyring
 ):
     result = run_prism(
-        "marketplace", "login", "--access-key-id", "AKID", "--session-token", "TOKEN",
+        "marketplace",
+        "login",
+        "--access-key-id",
+        "AKID",
+        "--session-token",
+        "TOKEN",
         input="secret\n",
     )
     assert result.exit_code == 2
