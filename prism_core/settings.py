@@ -59,7 +59,7 @@ def read_config_file(path: str | Path) -> dict[str, dict[str, Any]] | None:
         return None
     except OSError as exc:
         raise InputError(f"config file {path} cannot be read: {exc.strerror}") from None
-    content = load_yaml(data, f"config file {path}", max_bytes=MAX_CONFIG_BYTES)
+    content = load_yaml(data, f"config file {path} cannot be read", max_bytes=MAX_CONFIG_BYTES)
     if content is None:
         return None
     if not isinstance(content, dict) or not all(isinstance(v, dict) for v in content.values()):

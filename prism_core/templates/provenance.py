@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from prism_core.aws.clients import AwsClients
 
 AMAZON_ALIASES = frozenset({"amazon", "aws-marketplace"})
+#: SSM public parameters AWS itself publishes (e.g. Canonical's and Amazon's images).
+AWS_PUBLIC_PARAMETERS = "/aws/service/"
 
 
 def owner_ids(values: Iterable[Any], what: str) -> list[str]:

@@ -128,6 +128,9 @@ def test_prism_disable_plugins_cannot_block_the_policy(prism_sandbox, run_prism,
     assert result.exit_code == 2
     assert "required by this installation" in result.stderr
     assert "Example University policy" in result.stderr
+    listed = run_prism("plugins", "-o", "json").json()
+    assert "institution-example" in listed["required"]
+    assert "institution-example" in {p["name"] for p in listed["plugins"]}
 
 
 def test_a_required_plugin_that_fails_to_load_stops_prism(run_prism, monkeypatch):

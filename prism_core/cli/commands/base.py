@@ -70,6 +70,7 @@ class Base(Controller):
                 for p in rows
             ],
             "blocked": sorted(manager.blocked),
+            "required": sorted(manager.required),
             "warnings": list(manager.warnings),
         }
         cells = [
@@ -79,4 +80,6 @@ class Base(Controller):
         lines = [table(["NAME", "VERSION", "SOURCE", "HOOKS"], cells, output_width())]
         if manager.blocked:
             lines.append("blocked by PRISM_DISABLE_PLUGINS: " + ", ".join(sorted(manager.blocked)))
+        if manager.required:
+            lines.append("required (cannot be disabled): " + ", ".join(sorted(manager.required)))
         emit(document, self.app.pargs.output, "\n".join(lines))
