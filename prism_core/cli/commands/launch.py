@@ -125,7 +125,12 @@ def run_launch(app: Any) -> int:
         trust = provenance.trusted_owners(
             aws, settings.trusted_image_owners, pargs.trust_owner or []
         )
-        provenance.check(images, trust, f"template {found.name} v{found.version} ({found.source})")
+        provenance.check(  # a missing image is refused just below, with what to do
+            images,
+            trust,
+            f"template {found.name} v{found.version} ({found.source})",
+            allow_missing=True,
+        )
         owner_line = f"Image owner: {images[0].owner} (trusted: {images[0].trusted_as})"
     defaults = doc.get("instance_defaults") or {}
     price = instance_types().get(instance_type, {}).get("usd_per_hour")
