@@ -190,7 +190,13 @@ def _check_public(ctx: SaveContext) -> None:
 
 @hookimpl(tryfirst=True)
 def prism_pre_stop(ctx: SaveContext) -> list[str]:
-    """Run the EC2 pre-flight checks; refuse with a one-line reason."""
+    """Run the EC2 pre-flight checks; refuse with a one-line reason.
+
+    On ``--resume`` (``ctx.resuming``) these checks of a *new* save (free names, instance
+    state, permission dry runs) no longer apply: the save's own image and lock exist.
+    """
+    if ctx.resuming:
+        return []
     request, instance = ctx.request, ctx.instance
     will_stop = request.image_mode == "stop" and instance.state == "running"
     notes = _check_instance(ctx, will_stop)

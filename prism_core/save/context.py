@@ -38,6 +38,9 @@ class SaveContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     plugin_data: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
+    #: True while ``prism save --resume`` re-checks and finishes a journaled save: the
+    #: request is the journaled one and the instance may already be locked or imaged.
+    resuming: bool = False
 
     @property
     def state(self) -> SaveState:
