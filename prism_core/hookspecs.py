@@ -37,6 +37,10 @@ def prism_pre_stop(ctx: SaveContext) -> list[str] | str | None:
 
     Fires after prism's own input checks, before the confirmation and before the
     instance is stopped; also during ``--dry-run``. Every implementation runs.
+    ``prism save --resume`` runs it again, with ``ctx.resuming`` true, on the journaled
+    request before it changes anything more: a refusal then refuses the resume (checks
+    that only make sense for a new save, such as free image names, should be skipped
+    when ``ctx.resuming``).
 
     Raise an exception (ideally :class:`prism_core.exceptions.InputError`) to refuse
     the save: its message is shown to the user and nothing is changed. Return a note

@@ -1,31 +1,99 @@
-"""Small declarations plugins return to extend the CLI and the configuration.
+"""The public API: everything a plugin may import from prism, and nothing else.
 
-Plugin authors import these with ``from prism_core.plugin_api import Option, Command,
-PluginSettings`` and return them from ``prism_add_options``, ``prism_add_commands``
-and ``prism_settings``. This module is cheap to import (no boto3, no Cement).
+Plugin authors write ``from prism_core.plugin_api import hookimpl, Option, InputError, ...``.
+The names below (``__all__``) are the whole API, documented in docs/plugins.md; a plugin
+importing anything else from ``prism_core`` relies on internals that may change without
+notice (contrib's tests fail if one does). The declarations plugins return
+(``Option``, ``Command``, ``PluginSettings``) live here; the rest is re-exported lazily,
+so importing this module stays cheap (no boto3, no Cement).
 
 Plugins that read YAML or JSON (files, downloaded catalogs, registry values) use
-:func:`load_yaml_bounded` / :func:`load_json_bounded`, prism's own bounded loaders:
-regular files only, a size cap, UTF-8, and limits on depth and aliases.
+:func:`load_yaml_bounded` / :func:`load_json_bounded` / :func:`read_text_bounded`,
+prism's own bounded loaders (:mod:`prism_core.safe_yaml`): regular files only, a size
+cap, UTF-8, and limits on depth, aliases and the size once aliases are expanded.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from prism_core.safe_yaml import load_json_bounded, load_yaml_bounded, read_text_bounded
+from prism_core import hookimpl
 
-__all__ = [
-    "Command",
-    "Handler",
-    "Option",
-    "PluginSettings",
-    "load_json_bounded",
-    "load_yaml_bounded",
-    "read_text_bounded",
-]
+#: Re-exported names -> the module that defines them (imported on first use).
+_EXPORTS: dict[str, str] = {
+    # errors and exit codes
+    "PrismError": "prism_core.exceptions",
+    "InputError": "prism_core.exceptions",
+    "OperationFailed": "prism_core.exceptions",
+    "EXIT_OK": "prism_core.exceptions",
+    "EXIT_FAILURE": "prism_core.exceptions",
+    "EXIT_REFUSED": "prism_core.exceptions",
+    "EXIT_PARTIAL": "prism_core.exceptions",
+    # AWS
+    "AwsClients": "prism_core.aws.clients",
+    "error_code": "prism_core.aws.clients",
+    "error_message": "prism_core.aws.clients",
+    # output
+    "emit": "prism_core.cli.output",
+    "printable": "prism_core.validation",
+    # validation
+    "template_name": "prism_core.validation",
+    "region_name": "prism_core.validation",
+    "project_id": "prism_core.validation",
+    "MAX_TAGS": "prism_core.validation",
+    "PRISM_TAG_COUNT": "prism_core.validation",
+    # untrusted input (the one bounded loader, prism_core.safe_yaml)
+    "load_yaml_bounded": "prism_core.safe_yaml",
+    "load_json_bounded": "prism_core.safe_yaml",
+    "read_text_bounded": "prism_core.safe_yaml",
+    # template documents
+    "validate_document": "prism_core.templates.document",
+    "parse_document": "prism_core.templates.document",
+    "load_template_file": "prism_core.templates.document",
+    "dump_template": "prism_core.templates.document",
+    "template_path": "prism_core.templates.document",
+    "write_template": "prism_core.templates.document",
+    "archive_template": "prism_core.templates.document",
+    "find_template": "prism_core.templates.store",
+    "builtin_template": "prism_core.templates.store",
+    "MAX_TEMPLATE_BYTES": "prism_core.templates.document",
+    # image provenance
+    "trusted_owners": "prism_core.templates.provenance",
+    "describe_owners": "prism_core.templates.provenance",
+    "check_owners": "prism_core.templates.provenance",
+    # what hooks receive
+    "SaveContext": "prism_core.save.context",
+    "SaveRequest": "prism_core.save.request",
+    "RegionImage": "prism_core.save.state",
+}
+#: Names whose definition has another name in its module.
+_ALIASES = {
+    "load_template_file": "load_file",
+    "dump_template": "dump",
+    "write_template": "write",
+    "archive_template": "archive",
+    "find_template": "find",
+    "builtin_template": "builtin",
+    "check_owners": "check",
+}
+
+__all__ = ["hookimpl", "Handler", "Option", "Command", "PluginSettings", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), _ALIASES.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 #: What a command handler receives: the Cement app and the parsed arguments.
 Handler = Callable[[Any, Any], "int | None"]

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from prism_core import __version__, hookspecs
-from prism_core.exceptions import InputError, OperationFailed, PluginRefusal, Terminated
+from prism_core.exceptions import (
+    InputError,
+    OperationFailed,
+    PluginRefusal,
+    PrismError,
+    Terminated,
+)
 
 if TYPE_CHECKING:
     from prism_core.plugin_api import Command, Option, PluginSettings
@@ -26,6 +32,11 @@ if TYPE_CHECKING:
     from prism_core.save.state import RegionImage
 
 ENTRY_POINT_GROUP = "prism.plugins"
+#: Entry points here (same name as in ``prism.plugins``) mark a plugin *required*: an
+#: institution's build registers its policy plugin in both groups.
+REQUIRED_GROUP = "prism.required_plugins"
+#: Set by the ``prism_only_plugins`` test fixture only (see :func:`_released_in_tests`).
+TEST_RELEASE_ENV = "PRISM_TEST_RELEASED_PLUGINS"
 
 #: The built-in plugins: ordinary plugins, registered first so any other wins.
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
@@ -48,6 +59,10 @@ PHASES = (
     "prism_register",
     "prism_template_render",
 )
+
+
+class RequiredPluginMissing(PrismError):
+    """A required plugin is not installed or failed to load: prism does not run without it."""
 
 
 class PluginConflict(InputError):
@@ -173,13 +188,34 @@ def disabled_from_env() -> set[str]:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
+def required_from_entry_points() -> set[str]:
+    """Plugins whose package registers them in ``prism.required_plugins``."""
+    from importlib.metadata import entry_points
+
+    return {ep.name for ep in entry_points(group=REQUIRED_GROUP)}
+
+
+def _released_in_tests() -> set[str]:
+    """Required plugins a test released with ``prism_only_plugins`` (its prism runs and their
+    subprocesses); honoured only while pytest runs a test (``PYTEST_CURRENT_TEST``)."""
+    if not os.environ.get("PYTEST_CURRENT_TEST"):
+        return set()
+    raw = os.environ.get(TEST_RELEASE_ENV, "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
 class PrismPluginManager:
     """Loads plugins and calls the save phases."""
 
-    def __init__(self, disabled: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, disabled: Iterable[str] | None = None, required: Iterable[str] = ()
+    ) -> None:
         self.pm = pluggy.PluginManager("prism")
         self.pm.add_hookspecs(hookspecs)
         self.disabled = set(disabled) if disabled is not None else disabled_from_env()
+        #: Plugins that must load: ``prism.required_plugins`` entry points and the system
+        #: config's ``prism.required_plugins``. PRISM_DISABLE_PLUGINS cannot block them.
+        self.required = (set(required) | required_from_entry_points()) - _released_in_tests()
         self.warnings: list[str] = []
         self.blocked: list[str] = []
         #: Plugins whose CLI/config hooks raised: name -> one-line reason.
@@ -204,6 +240,13 @@ class PrismPluginManager:
         self._load_entry_points(
             cached_entry_points(cache_dir) if cache_dir is not None else _scan_entry_points()
         )
+        missing = sorted(self.required - set(self._info))
+        if missing:
+            raise RequiredPluginMissing(
+                f"required plugin(s) {', '.join(missing)} not installed; prism does not run "
+                "without them",
+                "install them (ask your administrator), see /etc/prism/prism.yml",
+            )
         testing = sys.modules.get("prism_core.testing")
         for name, plugin in getattr(testing, "EXTRA_PLUGINS", []) if testing else []:
             if not self._skip(name):
@@ -211,6 +254,12 @@ class PrismPluginManager:
         return self
 
     def _skip(self, name: str) -> bool:
+        if name in self.disabled and name in self.required:
+            self.warnings.append(
+                f"plugin {name!r} is required by this installation; "
+                "PRISM_DISABLE_PLUGINS does not disable it"
+            )
+            return False
         if name in self.disabled:
             self.blocked.append(name)
             return True
@@ -231,7 +280,13 @@ class PrismPluginManager:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # a broken plugin must not break prism
+            except Exception as exc:  # a broken plugin must not break prism...
+                if ep.name in self.required:  # ...unless prism must not run without it
+                    raise RequiredPluginMissing(
+                        f"required plugin {ep.name!r} ({source}) failed to load: "
+                        f"{type(exc).__name__}: {exc}",
+                        "prism does not run without it: reinstall it or ask your administrator",
+                    ) from None
                 self.warnings.append(
                     f"plugin {ep.name!r} ({source}) failed to load: {type(exc).__name__}: {exc} "
                     f"(disable it with PRISM_DISABLE_PLUGINS={ep.name})"
@@ -240,11 +295,12 @@ class PrismPluginManager:
             self.add(plugin, ep.name, source, version)
 
     def add(self, plugin: ModuleType | object, name: str, source: str, version: str) -> bool:
-        """Register one plugin; an invalid one becomes a warning and is left out."""
+        """Register one plugin; an invalid one becomes a warning and is left out (an invalid
+        required plugin stops prism)."""
         try:
             self.pm.register(plugin, name=name)
         except (pluggy.PluginValidationError, ValueError) as exc:
-            self.warnings.append(f"plugin {name!r} ({source}) was not loaded: {exc}")
+            self._not_loaded(name, source, str(exc))
             return False
         unknown = [
             caller.name
@@ -256,9 +312,11 @@ class PrismPluginManager:
         ]
         if unknown:
             self.pm.unregister(plugin)
-            self.warnings.append(
-                f"plugin {name!r} ({source}) implements unknown hook(s) {', '.join(unknown)}; "
-                f"known hooks: {', '.join(HOOKS)}"
+            self._not_loaded(
+                name,
+                source,
+                f"it implements unknown hook(s) {', '.join(unknown)}; "
+                f"known hooks: {', '.join(HOOKS)}",
             )
             return False
         hooks = tuple(
@@ -266,6 +324,14 @@ class PrismPluginManager:
         )
         self._info[name] = PluginInfo(name, version, source, hooks)
         return True
+
+    def _not_loaded(self, name: str, source: str, why: str) -> None:
+        if name in self.required:
+            raise RequiredPluginMissing(
+                f"required plugin {name!r} ({source}) was not loaded: {why}",
+                "prism does not run without it: reinstall it or ask your administrator",
+            )
+        self.warnings.append(f"plugin {name!r} ({source}) was not loaded: {why}")
 
     def plugins(self) -> list[PluginInfo]:
         """Registered plugins in registration order."""

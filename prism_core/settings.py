@@ -13,6 +13,10 @@ from typing import Any
 from prism_core.exceptions import InputError
 
 SYSTEM_CONFIG = "/etc/prism/prism.yml"
+#: Config files are small; anything bigger is refused before it is parsed.
+MAX_CONFIG_BYTES = 256 * 1024
+#: The key, in any section, that lists that section's keys user config cannot change.
+LOCKED_KEY = "locked"
 
 #: Where ``prism launch`` learns the caller's public address (as Packer does).
 DEFAULT_CHECKIP_URL = "https://checkip.amazonaws.com"
@@ -41,6 +45,11 @@ PRISM_KEYS = (
     "default_copy_regions",
     "checkip_url",
     "image_mode",
+    "trusted_image_owners",
+    # read from the system config by the plugin manager (user config cannot drop one)
+    "required_plugins",
+    # the keys this section locks (packaged defaults and the system config only)
+    LOCKED_KEY,
 )
 #: Bounds of the tunables: (lowest, highest).
 POLL_DELAY_RANGE = (0.001, 3600.0)
@@ -91,6 +100,87 @@ def check_writable(home: Path) -> None:
 def user_config_path() -> Path:
     """The user's config file, ``$PRISM_HOME/config.yml``."""
     return prism_home() / "config.yml"
+
+
+def system_config_path() -> str:
+    """The system-wide config file (``/etc/prism/prism.yml``)."""
+    return SYSTEM_CONFIG
+
+
+def read_config_file(path: str | Path) -> dict[str, dict[str, Any]] | None:
+    """One config file, bounded and safely parsed: ``{section: {key: value}}``.
+
+    ``None`` when the file does not exist; a one-line :class:`InputError` when it cannot be
+    read, is too big, is not YAML or is not a mapping of sections to mappings.
+    """
+    from prism_core.safe_yaml import load_yaml_bounded
+
+    if not os.path.exists(path):
+        return None
+    content = load_yaml_bounded(
+        Path(path), what=f"config file {path}", max_bytes=MAX_CONFIG_BYTES, hint="fix or remove it"
+    )
+    if content is None:
+        return None
+    if not isinstance(content, dict) or not all(isinstance(v, dict) for v in content.values()):
+        raise InputError(f"config file {path} must map section names (e.g. prism:) to settings")
+    return content
+
+
+class ConfigLocks:
+    """Keys locked by the packaged defaults or the system config, per section.
+
+    A section's ``locked: [key, ...]`` in those layers means later layers (the user's
+    ``$PRISM_HOME/config.yml``) cannot change those keys: a user value for a locked key
+    is ignored with a warning, and a user's own ``locked`` list is ignored.
+    """
+
+    def __init__(self) -> None:
+        self.locked: dict[str, dict[str, str]] = {}
+        self.warnings: list[str] = []
+
+    def add(self, content: Mapping[str, Any], source: str) -> None:
+        """Record the ``locked`` lists of ``content`` (a config layer) as coming from ``source``."""
+        for section, values in content.items():
+            keys = (values or {}).get(LOCKED_KEY) if isinstance(values, Mapping) else None
+            if keys is None:
+                continue
+            if isinstance(keys, str):
+                keys = [keys]
+            if not isinstance(keys, list | tuple) or not all(isinstance(k, str) for k in keys):
+                raise InputError(f"{source}: {section}.{LOCKED_KEY} must be a list of key names")
+            for key in keys:
+                self.locked.setdefault(str(section), {}).setdefault(key, source)
+
+    def enforce(self, content: dict[str, Any], source: str) -> dict[str, Any]:
+        """``content`` without the keys it may not change (each one becomes a warning)."""
+        kept: dict[str, Any] = {}
+        for section, values in content.items():
+            locked = self.locked.get(str(section), {})
+            section_values = {}
+            for key, value in (values or {}).items():
+                if key == LOCKED_KEY:
+                    self.warnings.append(
+                        f"{source}: {section}.{LOCKED_KEY} is ignored (only the installed "
+                        f"defaults and {system_config_path()} can lock keys)"
+                    )
+                elif key in locked:
+                    self.warnings.append(
+                        f"{source}: {section}.{key} is locked by {locked[key]}; "
+                        "your value is ignored"
+                    )
+                else:
+                    section_values[key] = value
+            kept[section] = section_values
+        return kept
+
+    def strip(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A section's values without its ``locked`` list (not a setting itself)."""
+        return {k: v for k, v in values.items() if k != LOCKED_KEY}
+
+    def is_locked(self, section: str, key: str) -> bool:
+        """Whether ``section.key`` is locked."""
+        return key in self.locked.get(section, {})
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -152,6 +242,9 @@ class Settings:
     checkip_url: str = DEFAULT_CHECKIP_URL
     #: The image mode when neither ``--stop``, ``--reboot`` nor ``--no-reboot`` is given.
     image_mode: str = "reboot"
+    #: AMI owners trusted besides this account, its organization and Amazon
+    #: (config ``prism.trusted_image_owners``; an institution ships its list).
+    trusted_image_owners: list[str] = field(default_factory=list)
     #: Every other config section (plugin settings), defaults applied and validated.
     plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -217,6 +310,14 @@ class Settings:
                 f"config prism.image_mode is {mode!r}", f"use one of {', '.join(IMAGE_MODES)}"
             )
         settings.image_mode = mode
+        owners = section.get("trusted_image_owners") or []
+        if isinstance(owners, str | int):
+            owners = [o for o in str(owners).split(",") if o.strip()]
+        if not isinstance(owners, list | tuple):
+            raise InputError("config prism.trusted_image_owners must be a list of account ids")
+        from prism_core.templates.provenance import owner_ids
+
+        settings.trusted_image_owners = owner_ids(owners, "config prism.trusted_image_owners")
         return settings
 
     @property

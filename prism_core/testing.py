@@ -124,12 +124,16 @@ def prism_plugin() -> Iterator[Callable[[object, str], None]]:
 
 @pytest.fixture
 def prism_only_plugins(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """``keep(*names)``: block every installed ``prism.plugins`` entry point not in ``names``."""
+    """``keep(*names)``: block every installed ``prism.plugins`` entry point not in ``names``,
+    required ones (an institution's build installed next to prism) included."""
 
     def keep(*names: str) -> None:
         from importlib.metadata import entry_points
 
         others = sorted({ep.name for ep in entry_points(group="prism.plugins")} - set(names))
         monkeypatch.setenv("PRISM_DISABLE_PLUGINS", ",".join(others))
+        # required plugins (an institution's build) ignore PRISM_DISABLE_PLUGINS; a test
+        # releases them this way, honoured only while pytest runs a test
+        monkeypatch.setenv("PRISM_TEST_RELEASED_PLUGINS", ",".join(others))
 
     return keep

@@ -9,6 +9,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 from prism_core.exceptions import InputError
 
@@ -21,13 +22,14 @@ OU_ARN = re.compile(
 )
 PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-#: Terminal escape sequences (CSI, OSC, other ESC forms) and C0/C1 controls but tab/newline.
+#: Terminal escape sequences (CSI, OSC, other ESC forms), C0/C1 controls but tab/newline,
+#: and bidi overrides: never printed from untrusted text.
 _TERMINAL_ESCAPES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, screen clears
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
     r"|\x1b[@-_]?"  # other escapes, or a lone ESC
     r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 )
 
 MAX_DESCRIPTION = 255  # EC2's limit for an AMI description
@@ -35,10 +37,16 @@ MAX_TAGS = 50  # EC2's limit per resource
 PRISM_TAG_COUNT = 8  # tags prism itself puts on an image (see plugins.ec2_image)
 
 
-def printable(text: str) -> str:
-    """``text`` with terminal escape sequences and control characters (but newlines and
-    tabs) removed: for anything prism prints that came from a file, the registry or AWS."""
-    return _TERMINAL_ESCAPES.sub("", text)
+def printable(text: Any, limit: int | None = None) -> str:
+    """``text`` with terminal escape sequences, control characters (but newlines and tabs)
+    and bidi overrides removed: for anything prism prints that came from a file, the
+    registry, a catalog or AWS. With ``limit``, also folded to one line and cut at
+    ``limit`` characters."""
+    clean = _TERMINAL_ESCAPES.sub("", str(text))
+    if limit is None:
+        return clean
+    folded = " ".join(clean.split())
+    return folded if len(folded) <= limit else folded[: limit - 3] + "..."
 
 
 def template_name(name: str) -> str:

@@ -237,7 +237,12 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
     The source region's instance checks and each target region's checks (name
     clash, DryRun copy and share, block public access) run concurrently with
     bounded workers; a refusal names the first failing region in request order.
+
+    On ``--resume`` (``ctx.resuming``) these checks of a *new* save (free names, instance
+    state, permission dry runs) no longer apply: the save's own image and lock exist.
     """
+    if ctx.resuming:
+        return []
     request, instance = ctx.request, ctx.instance
     will_stop = request.image_mode == "stop" and instance.state == "running"
     regions = [ctx.source_region, *request.copy_to_regions]

@@ -505,6 +505,38 @@ class Sandbox:
             self._base_amis[key] = image_id = ami.id
         return image_id
 
+    def create_foreign_image(
+        self,
+        owner_id: str,
+        region: str = "us-east-1",
+        *,
+        public: bool = True,
+        architecture: str = "x86_64",
+        name: str | None = None,
+    ) -> str:
+        """Register an AMI owned by another account (``owner_id``), public by default, as
+        a stranger's image in a marketplace would be; return its id."""
+        from moto.ec2.models import ec2_backends
+
+        with self._serving():
+            backend = ec2_backends[self._account_id()][region]
+            ami = patches.Ami(
+                backend,
+                random_ami_id(),
+                name=name or f"foreign-{owner_id}-{architecture}",
+                description=f"An image of account {owner_id}",
+                owner_id=owner_id,
+                public=public,
+                architecture=architecture,
+                virtualization_type="hvm",
+                root_device_type="ebs",
+                root_device_name="/dev/xvda",
+                region_name=region,
+            )
+            ami.ebs_snapshot.owner_id = owner_id
+            backend.amis[ami.id] = ami
+            return str(ami.id)
+
     def put_public_parameter(self, name: str, value: str, region: str = "us-east-1") -> None:
         """Put an AWS public parameter (``/aws/service/...``) into the sandbox's SSM.
 

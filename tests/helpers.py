@@ -67,9 +67,9 @@ def run_prism_child(*args: str, system_config: str | None = None, timeout: float
 
     from prism_core.testing import PrismResult
 
-    code = "import sys\nimport prism_core.cli.app as app\n"
-    if system_config is not None:
-        code += f"app.SYSTEM_CONFIG = {system_config!r}\n"
+    code = "import sys\nimport prism_core.cli.app as app\nimport prism_core.settings as settings\n"
+    if system_config is not None:  # settings.system_config_path() reads it
+        code += f"settings.SYSTEM_CONFIG = {system_config!r}\n"
     code += "sys.exit(app.main(sys.argv[1:]))\n"
     env = dict(os.environ, MALLOC_ARENA_MAX="2", PYTHONUNBUFFERED="1")
     done = subprocess.run(

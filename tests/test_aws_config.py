@@ -32,6 +32,8 @@ class Env:
             "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials),
             "AWS_EC2_METADATA_DISABLED": "true",
             "PRISM_DISABLE_PLUGINS": os.environ.get("PRISM_DISABLE_PLUGINS", ""),
+            "PRISM_TEST_RELEASED_PLUGINS": os.environ.get("PRISM_TEST_RELEASED_PLUGINS", ""),
+            "PYTEST_CURRENT_TEST": os.environ.get("PYTEST_CURRENT_TEST", ""),
         }
         if endpoint:
             self.vars["AWS_ENDPOINT_URL"] = endpoint

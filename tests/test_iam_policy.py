@@ -3,9 +3,10 @@
 The sandbox records every request whose User-Agent says ``prism/``. One workflow below
 runs every kind of save (copies, sharing, public, --validate, encrypted copies with a
 configured KMS key, a refused Spot save, a resumed and an aborted save), launches (key
-import, --subnet, --spot, --instance-profile, a built-in template), `prism list` and the
-template commands, then compares what was sent with the policy both ways. Every other
-test checks the first direction too (tests/conftest.py).
+import, --subnet, --spot, --instance-profile, a built-in template, a refused image of
+another account), `prism list` and the template commands, then compares what was sent
+with the policy both ways. Every other test checks the first direction too
+(tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 from pathlib import Path
 
+import yaml
 from test_launch_access import ssh_key
 from test_plugins import _raiser
 
@@ -112,6 +114,15 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     )  # fmt: skip
     spot = phase("launch", "launch", "env1", "spotty", "--spot", "--yes", "-o", "json").json()
     phase("launch", "launch", "python-ml", "c", "--yes")
+    # an image of another account: the organization's accounts are asked for, then refused
+    local = home / "templates" / "env1.yaml"
+    doc = yaml.safe_load(local.read_text())
+    doc["name"] = "stranger"
+    doc["ami_config"]["amis"]["us-east-1"]["x86_64"] = prism_sandbox.create_foreign_image(
+        "999988887777"
+    )
+    (home / "templates" / "stranger.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    phase("launch", "launch", "stranger", "d", "--yes", codes=(2,))
     phase("launch", "list")
     phase("save", "save", spot["id"], "never", *stop, "--yes", codes=(2,))  # one-time Spot
 

@@ -96,7 +96,9 @@ def test_broken_entry_point_is_a_warning(monkeypatch):
     import importlib.metadata
 
     monkeypatch.setattr(
-        importlib.metadata, "entry_points", lambda group=None: [FakeEntryPoint()] if group else []
+        importlib.metadata,
+        "entry_points",
+        lambda group=None: [FakeEntryPoint()] if group == "prism.plugins" else [],
     )
     manager = PrismPluginManager(disabled=set()).load()
     assert any("broken" in w and "nowhere" in w for w in manager.warnings)

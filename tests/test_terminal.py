@@ -17,7 +17,8 @@ def spawn(*args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
     env = dict(os.environ if env is None else env)
     env.update(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", LANG="C.UTF-8", PYTHONUTF8="1")
     # the test's own plugin selection (the prism_only_plugins fixture) applies here too
-    env["PRISM_DISABLE_PLUGINS"] = os.environ.get("PRISM_DISABLE_PLUGINS", "")
+    for key in ("PRISM_DISABLE_PLUGINS", "PRISM_TEST_RELEASED_PLUGINS", "PYTEST_CURRENT_TEST"):
+        env[key] = os.environ.get(key, "")
     env.pop("NO_COLOR", None)
     return pexpect.spawn(
         sys.executable,

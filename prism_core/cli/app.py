@@ -30,16 +30,19 @@ from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError, Termin
 from prism_core.plugin_api import Option
 from prism_core.plugin_manager import PrismPluginManager
 from prism_core.settings import (
-    SYSTEM_CONFIG,
+    ConfigLocks,
     Settings,
     pin_prism_home,
     prism_home,
+    read_config_file,
+    system_config_path,
     user_config_path,
 )
 
 
 class SafeYamlConfigHandler(ConfigParserConfigHandler):
-    """YAML config files (``prism.yml``), read with prism's bounded safe loader only.
+    """YAML config files (``prism.yml``): bounded, safe loading (:mod:`prism_core.safe_yaml`)
+    and the locked keys of the installed defaults and the system config.
 
     Cement's own YAML extension is not loaded: it imports PyYAML at start-up (and
     would use its full loader); this handler imports it only when a file exists.
@@ -49,23 +52,14 @@ class SafeYamlConfigHandler(ConfigParserConfigHandler):
         label = "prism_yaml"
 
     def _parse_file(self, file_path: str) -> bool:
-        from pathlib import Path
-
-        from prism_core.exceptions import InputError
-        from prism_core.safe_yaml import load_yaml_bounded
-
-        content = load_yaml_bounded(
-            Path(file_path),
-            what=f"config file {file_path}",
-            max_bytes=256 * 1024,
-            hint="fix or remove it",
-        )
+        content = read_config_file(file_path)
         if content is None:
             return True
-        if not isinstance(content, dict) or not all(isinstance(v, dict) for v in content.values()):
-            raise InputError(
-                f"config file {file_path} must map section names (e.g. prism:) to settings"
-            )
+        locks: ConfigLocks = getattr(self.app, "config_locks", None) or ConfigLocks()
+        if file_path == system_config_path():
+            locks.add(content, file_path)
+        else:
+            content = locks.enforce(content, file_path)
         self.merge(content)
         return True
 
@@ -128,6 +122,8 @@ class PrismApp(App):
     #: What an interrupted command had done, for the Ctrl-C/SIGTERM message
     #: (``None``: a save, whose instance is back and which ``--resume`` finishes).
     interrupt_note: str | None = None
+    #: Keys the packaged defaults and the system config lock (user config cannot change them).
+    config_locks: ConfigLocks
     #: Options plugins added to ``prism save`` (set in :meth:`setup`).
     save_options: list[Option] = []
 
@@ -144,7 +140,9 @@ class PrismApp(App):
             manager.settings_declarations()
         except PrismError:
             pass  # a clash is reported when the settings are read
+        self.config_locks = ConfigLocks()
         contributed = manager.config_defaults()
+        self.config_locks.add(contributed, "the installed defaults")
         if contributed:
             defaults = {k: dict(v) for k, v in (self._meta.config_defaults or {}).items()}
             for section, values in contributed.items():
@@ -159,9 +157,11 @@ class PrismApp(App):
             section = (
                 self.config.get_section_dict("prism") if self.config.has_section("prism") else {}
             )
-            settings = Settings.load(section)
+            settings = Settings.load(self.config_locks.strip(section))
             settings.plugin_config = self._plugin_config()
             self._settings = settings
+            for warning in self.config_locks.warnings:
+                print(f"prism: warning: {warning}", file=sys.stderr)
         return self._settings
 
     def _plugin_config(self) -> dict[str, dict[str, Any]]:
@@ -169,12 +169,12 @@ class PrismApp(App):
         from prism_core.settings import validate_section
 
         sections = {
-            name: dict(self.config.get_section_dict(name))
+            name: self.config_locks.strip(self.config.get_section_dict(name))
             for name in self.config.get_sections()
             if name != "prism"
         }
         for name, (plugin, declared) in self.plugin_manager.settings_declarations().items():
-            merged = {**declared.defaults, **sections.get(name, {})}
+            merged = self.config_locks.strip({**declared.defaults, **sections.get(name, {})})
             if declared.schema is not None:
                 validate_section(name, merged, declared.schema, plugin)
             sections[name] = merged
@@ -191,7 +191,11 @@ class PrismApp(App):
             # the entry points are cached in PRISM_HOME once it exists: a first
             # `prism --help` (or `prism demo`) creates nothing in the user's home
             home = prism_home()
-            manager = PrismPluginManager().load(
+            system = read_config_file(system_config_path()) or {}
+            required = (system.get("prism") or {}).get("required_plugins") or []
+            if isinstance(required, str):
+                required = [r.strip() for r in required.split(",")]
+            manager = PrismPluginManager(required=[str(r) for r in required]).load(
                 cache_dir=home / "cache" if home.is_dir() else None
             )
             for warning in manager.warnings:
@@ -249,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     pin_prism_home()
-    app = PrismApp(argv=args, config_files=[SYSTEM_CONFIG, str(user_config_path())])
+    app = PrismApp(argv=args, config_files=[system_config_path(), str(user_config_path())])
     try:
         with _signals_as_exceptions(), app:
             refusal = app.plugin_manager.broken_error()

@@ -42,6 +42,9 @@ class SaveContext:
     #: Runs the ``prism_template_render`` hooks (set by the pipeline).
     renderer: Callable[[SaveContext], dict[str, Any] | None] | None = None
     _render_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: True while ``prism save --resume`` re-checks and finishes a journaled save: the
+    #: request is the journaled one and the instance may already be locked or imaged.
+    resuming: bool = False
 
     @property
     def state(self) -> SaveState:

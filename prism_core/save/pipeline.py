@@ -186,6 +186,42 @@ def preflight(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:
     return notes
 
 
+def recheck_journaled(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:
+    """Before a resumed save changes anything more: validate the journaled request as if
+    it were typed again and re-run every ``prism_pre_stop`` against it (``ctx.resuming``).
+
+    A journal edited by hand, or a policy installed since the save began, is refused with
+    the reason (:class:`InputError`); ``prism save --abort`` undoes such a save.
+    """
+    request = ctx.request
+    what = f"interrupted save {ctx.state.save_id} (journal {ctx.journal.path})"
+    hint = "undo it with `prism save --abort`, or fix the policy's complaint and resume"
+    try:
+        validation.template_name(request.template_name)
+        validation.region_name(request.region)
+        copies = validation.copy_regions(list(request.copy_to_regions), request.region)
+        if copies != list(request.copy_to_regions):
+            raise InputError("its copy regions are not a clean list")
+        validation.tags([f"{k}={v}" for k, v in dict(request.tags).items()])
+        validation.share_targets(list(request.share_with))
+        validation.project_id(request.project_id)
+        if not isinstance(request.public, bool):
+            raise InputError("its public flag is not true or false")
+    except (InputError, TypeError, AttributeError, ValueError) as exc:
+        raise InputError(f"{what} has an invalid request: {exc}", hint) from None
+    ctx.resuming = True
+    try:
+        return hooks.pre_stop(ctx)
+    except Exception as exc:
+        if ctx.state.stopped_by_prism and not ctx.state.instance_restarted:
+            InstanceGuard(ctx).restart_after_failure()  # restoring is not a further change
+        plugin = hooks.blame(exc) or "a plugin"
+        reason = str(exc) if isinstance(exc, PrismError) else f"{plugin}: {exc}"
+        raise PluginRefusal(
+            f"{what} no longer passes the checks: {validation.printable(reason, 300)}", hint
+        ) from None
+
+
 @dataclass
 class SaveOutcome:
     """What a save did, for the summary and ``-o json``."""

@@ -22,7 +22,7 @@ from prism_core.exceptions import InputError
 from prism_core.safe_yaml import load_yaml_bounded, read_text_bounded
 from prism_core.save.journal import write_private_atomic
 from prism_core.settings import ensure_private_dir
-from prism_core.validation import template_name
+from prism_core.validation import printable, template_name
 
 if TYPE_CHECKING:
     from prism_core.save.context import SaveContext
@@ -55,12 +55,14 @@ def validate_document(doc: Any, source: str) -> dict[str, Any]:
     if errors:
         error = errors[0]
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise InputError(f"{source}: field {where}: {error.message}", "fix the template file")
+        message = printable(error.message, 200)
+        raise InputError(f"{source}: field {where}: {message}", "fix the template file")
     return doc
 
 
-def parse_document(text: str, source: str) -> dict[str, Any]:
-    """Safely parse and validate template YAML (or JSON) text, within bounds."""
+def parse_document(text: str | bytes, source: str) -> dict[str, Any]:
+    """Safely parse and validate template YAML (or JSON) text, within bounds (size,
+    UTF-8, depth, aliases and the size once aliases are expanded)."""
     doc = load_yaml_bounded(
         text, what=source, max_bytes=MAX_TEMPLATE_BYTES, hint="fix the template file"
     )
@@ -141,6 +143,40 @@ def _version(doc: dict[str, Any]) -> int:
         return int(doc.get("version") or 1)
     except (TypeError, ValueError):
         return 1
+
+
+def archive(templates_dir: Path, name: str) -> Path | None:
+    """Move the current ``<name>.yaml`` into ``versions/<name>/`` and return where it went.
+
+    It goes to ``<N>.yaml`` (its version) unless that holds other content, then to
+    ``<N>-replaced-<UTC time>.yaml``. ``None`` when there is no current file.
+    """
+    from datetime import UTC, datetime
+
+    path = template_path(templates_dir, name)
+    if not path.exists():
+        return None
+    text = read_text_bounded(path, max_bytes=MAX_TEMPLATE_BYTES, hint="fix or remove the file")
+    try:
+        version = int(load_file(path).get("version", 1))
+    except (InputError, TypeError, ValueError):
+        version = 0
+    folder = templates_dir / "versions" / name
+    target = folder / f"{version}.yaml"
+    if target.exists() and _text_or_none(target) != text:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        target = folder / f"{version}-replaced-{stamp}.yaml"
+    if not target.exists():
+        write_private_atomic(target, text)
+    path.unlink()
+    return target
+
+
+def _text_or_none(path: Path) -> str | None:
+    try:
+        return read_text_bounded(path, max_bytes=MAX_TEMPLATE_BYTES)
+    except InputError:
+        return None
 
 
 def _ports(ctx: SaveContext) -> list[int]:

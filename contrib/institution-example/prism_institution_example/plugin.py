@@ -6,11 +6,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
-from prism_core import hookimpl
-from prism_core.exceptions import InputError
-from prism_core.plugin_api import PluginSettings
+from prism_core.plugin_api import InputError, PluginSettings, hookimpl, load_yaml_bounded
 
 SECTION = "institution-example"
 
@@ -19,7 +15,9 @@ SECTION = "institution-example"
 def packaged_defaults() -> dict[str, dict[str, Any]]:
     """The ``defaults.yml`` shipped in this package."""
     text = resources.files(__package__).joinpath("defaults.yml").read_text(encoding="utf-8")
-    return dict(yaml.safe_load(text))
+    return dict(
+        load_yaml_bounded(text, what="institution-example defaults.yml", max_bytes=64 * 1024)
+    )
 
 
 @hookimpl
@@ -36,6 +34,7 @@ def prism_settings() -> PluginSettings:
         defaults=packaged_defaults()[SECTION],
         schema={
             "type": "object",
+            "required": ["allowed_regions", "contact"],
             "properties": {
                 "allowed_regions": {"type": "array", "items": {"type": "string"}},
                 "require_project": {"type": "boolean"},
@@ -53,20 +52,20 @@ def _refuse(message: str, contact: str) -> InputError:
 
 @hookimpl(tryfirst=True)
 def prism_pre_stop(ctx: Any) -> str:
-    """Refuse public sharing, regions outside the allowed list and saves without a project."""
+    """Refuse public sharing, regions outside the allowed list (an empty list allows none)
+    and saves without a project. Also re-run by ``prism save --resume`` on the journaled
+    request, so an interrupted or edited save cannot finish outside the policy."""
     policy = ctx.plugin_settings(SECTION)
     contact = policy["contact"]
     request = ctx.request
     if request.public and not policy.get("allow_public", False):
         raise _refuse("public AMIs are not allowed; share with accounts instead", contact)
-    allowed = list(policy.get("allowed_regions") or [])
-    outside = [
-        r for r in [request.region, *request.copy_to_regions] if allowed and r not in allowed
-    ]
+    allowed = list(policy["allowed_regions"] or [])  # an empty list allows nothing
+    outside = [r for r in [request.region, *request.copy_to_regions] if r not in allowed]
     if outside:
+        listed = ", ".join(allowed) or "none"
         raise _refuse(
-            f"region(s) {', '.join(outside)} are not allowed (allowed: {', '.join(allowed)})",
-            contact,
+            f"region(s) {', '.join(outside)} are not allowed (allowed: {listed})", contact
         )
     if policy.get("require_project", False) and not request.project_id:
         raise _refuse("every template needs a project: add --project ID", contact)

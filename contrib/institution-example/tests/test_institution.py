@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -70,14 +71,125 @@ def test_region_outside_the_list_is_refused(prism_sandbox, run_prism):
     _refused(result, "us-east-1")
 
 
-def test_user_config_overrides_institution_defaults(prism_sandbox, run_prism):
+def _system_config(monkeypatch, tmp_path, text: str) -> None:
+    """An /etc/prism/prism.yml for this test (prism reads settings.SYSTEM_CONFIG)."""
+    path = tmp_path / "prism.yml"
+    path.write_text(text)
+    monkeypatch.setattr("prism_core.settings.SYSTEM_CONFIG", str(path))
+
+
+def test_user_config_changes_unlocked_keys_only(prism_sandbox, run_prism):
     _config(
         "prism:\n  default_copy_regions: eu-west-1\n"
         "institution-example:\n  allowed_regions: [eu-west-1, eu-west-2, us-east-1]\n"
+        "  allow_public: true\n  locked: []\n"
+    )
+    prism_sandbox.create_instance("box", region="eu-west-2")
+    result = run_prism(
+        "save", "box", "env", "--region", "eu-west-2", "--project", "p", "--dry-run", "-o", "json"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["request"]["copy_to_regions"] == ["eu-west-1"]  # not locked
+    assert "institution-example.allowed_regions is locked" in result.stderr
+    prism_sandbox.create_instance("box2", region="us-east-1")
+    refused = run_prism("save", "box2", "env", "--region", "us-east-1", "--project", "p", "--yes")
+    assert refused.exit_code == 2 and "us-east-1" in refused.stderr
+    public = run_prism(
+        "save", "box", "env", "--region", "eu-west-2", "--project", "p", "--public", "--yes"
+    )
+    assert public.exit_code == 2 and "public AMIs are not allowed" in public.stderr
+
+
+def test_the_system_config_may_change_locked_keys(prism_sandbox, run_prism, monkeypatch, tmp_path):
+    _system_config(
+        monkeypatch,
+        tmp_path,
+        "institution-example:\n  allowed_regions: [eu-west-1, eu-west-2, us-east-1]\n",
     )
     prism_sandbox.create_instance("box", region="us-east-1")
     result = run_prism(
         "save", "box", "env", "--region", "us-east-1", "--project", "p", "--dry-run", "-o", "json"
     )
     assert result.exit_code == 0, result.stderr
-    assert result.json()["request"]["copy_to_regions"] == ["eu-west-1"]
+
+
+def test_an_empty_allow_list_allows_nothing(prism_sandbox, run_prism, monkeypatch, tmp_path):
+    _system_config(monkeypatch, tmp_path, "institution-example:\n  allowed_regions: []\n")
+    prism_sandbox.create_instance("box", region="eu-west-1")
+    result = run_prism("save", "box", "env", "--region", "eu-west-1", "--project", "p", "--dry-run")
+    _refused(result, "allowed: none")
+
+
+def test_prism_disable_plugins_cannot_block_the_policy(prism_sandbox, run_prism, monkeypatch):
+    monkeypatch.setenv("PRISM_DISABLE_PLUGINS", "institution-example")
+    monkeypatch.delenv("PRISM_TEST_RELEASED_PLUGINS", raising=False)
+    prism_sandbox.create_instance("box", region="us-east-1")
+    result = run_prism("save", "box", "env", "--region", "us-east-1", "--yes")
+    assert result.exit_code == 2
+    assert "required by this installation" in result.stderr
+    assert "Example University policy" in result.stderr
+    listed = run_prism("plugins", "-o", "json").json()
+    assert "institution-example" in listed["required"]
+    assert "institution-example" in {p["name"] for p in listed["plugins"]}
+
+
+def test_a_required_plugin_that_fails_to_load_stops_prism(run_prism, monkeypatch):
+    import sys
+
+    monkeypatch.delenv("PRISM_TEST_RELEASED_PLUGINS", raising=False)
+    monkeypatch.setitem(sys.modules, "prism_institution_example.plugin", None)  # import fails
+    result = run_prism("plugins")
+    assert result.exit_code != 0
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1
+    assert "required plugin 'institution-example'" in line and "failed to load" in line
+
+
+def _journal() -> Path:
+    (path,) = (Path(os.environ["PRISM_HOME"]) / "journal").glob("*.json")
+    return path
+
+
+def _images(prism_sandbox, region):
+    ec2 = prism_sandbox.client("ec2", region)
+    return [i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]]
+
+
+def test_resume_rechecks_a_save_begun_before_the_policy(prism_sandbox, run_prism, monkeypatch):
+    # the save begins while the policy is not installed (released here as a test may)...
+    monkeypatch.setenv("PRISM_DISABLE_PLUGINS", "institution-example")
+    monkeypatch.setenv("PRISM_TEST_RELEASED_PLUGINS", "institution-example")
+    prism_sandbox.create_instance("box", region="us-east-1")
+    prism_sandbox.faults.inject("CopyImage", region="us-east-2", times=-1, code="InternalError")
+    first = run_prism(
+        "save", "box", "env", "--region", "us-east-1", "--copy-to-regions", "us-east-2", "--yes"
+    )
+    assert first.exit_code == 3, first.stderr
+    prism_sandbox.faults.clear()
+    # ...and is resumed once it is
+    monkeypatch.delenv("PRISM_TEST_RELEASED_PLUGINS")
+    monkeypatch.delenv("PRISM_DISABLE_PLUGINS")
+    result = run_prism("save", "--resume", "--yes")
+    assert result.exit_code == 2
+    assert "no longer passes the checks" in result.stderr and "us-east-1" in result.stderr
+    assert _images(prism_sandbox, "us-east-2") == []  # the copy was not retried
+    assert _journal().exists()
+
+
+def test_resume_refuses_an_edited_journal(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box", region="eu-west-1")
+    prism_sandbox.faults.inject("CopyImage", region="eu-west-2", times=-1, code="InternalError")
+    first = run_prism("save", "box", "env", "--region", "eu-west-1", "--project", "p", "--yes")
+    assert first.exit_code == 3, first.stderr
+    prism_sandbox.faults.clear()
+    path = _journal()
+    data = json.loads(path.read_text())
+    data["request"]["public"] = True
+    path.write_text(json.dumps(data))
+    result = run_prism("save", "--resume", "--yes")
+    assert result.exit_code == 2 and "public AMIs are not allowed" in result.stderr
+    image = prism_sandbox.client("ec2", "eu-west-1").describe_image_attribute(
+        ImageId=data["images"]["eu-west-1"]["image_id"], Attribute="launchPermission"
+    )
+    assert image["LaunchPermissions"] == []
+    assert _images(prism_sandbox, "eu-west-2") == []

@@ -4,39 +4,62 @@ from __future__ import annotations
 
 from typing import Any
 
-from prism_core import hookimpl
-from prism_core.aws.clients import error_message
-from prism_core.exceptions import InputError
-from prism_core.plugin_api import Command, Option, PluginSettings
+from prism_core.plugin_api import (
+    MAX_TAGS,
+    PRISM_TAG_COUNT,
+    Command,
+    InputError,
+    Option,
+    PluginSettings,
+    error_message,
+    hookimpl,
+)
 from prism_cost_tags import project_costs
 from prism_cost_tags.pricing import PriceTable, image_snapshots, snapshot_sizes
 
 SECTION = "cost-tags"
 PROJECT_TAG = "prism:project"
 CENTRE_TAG = "prism:cost-centre"
+#: A cost centre goes into an EC2 tag value: printable, at most 256 characters.
+CENTRE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9 _.:/=+@-]{0,127}$"
+PROJECT_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+#: USD per GB-month; far above any real price, so a typo (or .inf) is refused.
+MAX_PRICE = 100
 
 
 @hookimpl
 def prism_settings() -> PluginSettings:
-    """``cost-tags: {projects: {P: {cost_centre: CC}}, prices: {REGION: USD}}``."""
+    """``cost-tags: {projects: {P: {cost_centre: CC}}, prices: {REGION: USD},
+    require_cost_centre: false}``, every name and price checked when the config loads."""
     return PluginSettings(
         SECTION,
-        defaults={"projects": {}, "prices": {}},
+        defaults={"projects": {}, "prices": {}, "require_cost_centre": False},
         schema={
             "type": "object",
+            "additionalProperties": False,
             "properties": {
                 "projects": {
                     "type": "object",
+                    "propertyNames": {"pattern": PROJECT_PATTERN},
                     "additionalProperties": {
                         "type": "object",
                         "required": ["cost_centre"],
-                        "properties": {"cost_centre": {"type": "string", "minLength": 1}},
+                        "additionalProperties": False,
+                        "properties": {
+                            "cost_centre": {"type": "string", "pattern": CENTRE_PATTERN}
+                        },
                     },
                 },
                 "prices": {
                     "type": "object",
-                    "additionalProperties": {"type": "number", "minimum": 0},
+                    "propertyNames": {"pattern": "^(default|[a-z]{2}(-[a-z]+)+-\\d{1,2})$"},
+                    "additionalProperties": {
+                        "type": "number",
+                        "minimum": 0,
+                        "maximum": MAX_PRICE,
+                    },
                 },
+                "require_cost_centre": {"type": "boolean"},
             },
         },
         help="project to cost-centre mapping and snapshot prices (USD per GB-month)",
@@ -47,16 +70,26 @@ def _settings(ctx: Any) -> dict[str, Any]:
     return ctx.plugin_settings(SECTION)
 
 
-def cost_centre(settings: dict[str, Any], project: str) -> str:
-    """The cost centre of ``project``; a one-line refusal if it has none."""
+def cost_centre(settings: dict[str, Any], project: str) -> str | None:
+    """The cost centre of ``project``: ``None`` if it has none, a one-line refusal instead
+    when ``require_cost_centre`` is set."""
     projects = settings.get("projects") or {}
-    if project not in projects:
+    if project in projects:
+        return str(projects[project]["cost_centre"])
+    if settings.get("require_cost_centre"):
         known = ", ".join(sorted(projects)) or "none"
         raise InputError(
             f"project {project!r} has no cost centre (known projects: {known})",
             f"add `cost-tags: {{projects: {{{project}: {{cost_centre: ...}}}}}}` to prism.yml",
         )
-    return str(projects[project]["cost_centre"])
+    return None
+
+
+def _tags(project: str, centre: str | None) -> list[dict[str, str]]:
+    tags = [{"Key": PROJECT_TAG, "Value": project}]
+    if centre:
+        tags.append({"Key": CENTRE_TAG, "Value": centre})
+    return tags
 
 
 def _volume_gb(ctx: Any) -> int:
@@ -72,9 +105,23 @@ def prism_pre_stop(ctx: Any) -> list[str]:
     """Check the project's cost centre; estimate the storage cost for the plan."""
     settings = _settings(ctx)
     notes = []
-    if ctx.request.project_id:
-        centre = cost_centre(settings, ctx.request.project_id)
-        notes.append(f"project {ctx.request.project_id} is billed to cost centre {centre}")
+    project = ctx.request.project_id
+    if project:
+        centre = cost_centre(settings, project)
+        # prism's own tags (PRISM_TAG_COUNT) include prism:project; the centre is ours
+        ours = ({CENTRE_TAG} if centre else set()) - set(ctx.request.tags)
+        total = len(ctx.request.tags) + PRISM_TAG_COUNT + len(ours)
+        if total > MAX_TAGS:
+            raise InputError(
+                f"the image would carry {total} tags with cost-tags' {len(ours)} "
+                f"(EC2 allows {MAX_TAGS})",
+                "drop some --tag options",
+            )
+        notes.append(
+            f"project {project} is billed to cost centre {centre}"
+            if centre
+            else f"project {project} has no cost centre (tagged {PROJECT_TAG} only)"
+        )
     gb = _volume_gb(ctx)
     regions = [ctx.source_region, *ctx.request.copy_to_regions]
     estimate = PriceTable(settings.get("prices")).monthly({r: gb for r in regions})
@@ -97,8 +144,7 @@ def prism_register(ctx: Any) -> None:
     project = ctx.request.project_id
     if not project:
         return None
-    centre = cost_centre(_settings(ctx), project)
-    tags = [{"Key": PROJECT_TAG, "Value": project}, {"Key": CENTRE_TAG, "Value": centre}]
+    tags = _tags(project, cost_centre(_settings(ctx), project))
     for region, image in ctx.images().items():
         try:
             _tag_region(ctx, region, image.image_id, tags)
@@ -133,8 +179,9 @@ def prism_template_render(ctx: Any) -> Any:
         ctx.record_failure(f"storage cost estimate failed: {error_message(exc)}")
         return document
     cost: dict[str, Any] = {"storage_usd_per_month": monthly, "storage_gb": sum(gb.values())}
-    if ctx.request.project_id:
-        cost["cost_centre"] = cost_centre(settings, ctx.request.project_id)
+    centre = cost_centre(settings, ctx.request.project_id) if ctx.request.project_id else None
+    if centre:
+        cost["cost_centre"] = centre
     document["cost"] = cost
     ctx.summary_note(
         f"Snapshot storage: about ${monthly:.2f}/month ({sum(gb.values())} GB "

@@ -72,7 +72,21 @@ def test_plan_shows_cost_centre_and_estimate(configured, run_prism):
     assert "cost centre GEO-1" in plan and "$3.00/month" in plan
 
 
-def test_unknown_project_is_refused_before_anything_changes(configured, run_prism):
+def test_an_unmapped_project_is_tagged_and_estimated(configured, run_prism):
+    """Installing cost-tags never makes a save that plain prism accepts fail."""
+    configured.create_instance("box", volume_size_gb=30)
+    result = run_prism("save", "box", "env", "--project", "nope", "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    image_id = result.json()["amis"]["us-east-1"]
+    image = configured.client("ec2").describe_images(ImageIds=[image_id])["Images"][0]
+    assert _tags(image)["prism:project"] == "nope" and "prism:cost-centre" not in _tags(image)
+    template = yaml.safe_load(Path(result.json()["template_path"]).read_text())
+    assert template["cost"] == {"storage_usd_per_month": 3.0, "storage_gb": 30}
+
+
+def test_unknown_project_is_refused_only_when_required(configured, run_prism):
+    home = Path(os.environ["PRISM_HOME"])
+    (home / "config.yml").write_text(CONFIG + "  require_cost_centre: true\n")
     configured.create_instance("box")
     result = run_prism("save", "box", "env", "--project", "nope", "--yes")
     assert result.exit_code == 2
@@ -100,6 +114,75 @@ def test_project_costs_sums_across_regions(configured, run_prism):
     assert data["usd_per_month"] == 4.5
     text = run_prism("project", "costs", "quake", "--regions", "us-east-1").stdout
     assert "Total for project quake: $3.00/month" in text
+
+
+@pytest.mark.parametrize(
+    ("config", "where"),
+    [
+        ("prices: {us-east-1: .inf}", "cost-tags.prices.us-east-1"),
+        ("prices: {us-east-1: -1}", "cost-tags.prices.us-east-1"),
+        ('projects: {quake: {cost_centre: "GEO\\u001b[2J"}}', "cost_centre"),
+        ("projects: {quake: {cost_centre: " + "x" * 300 + "}}", "cost_centre"),
+        ("projects: {'bad project!': {cost_centre: GEO}}", "cost-tags.projects"),
+    ],
+)
+def test_names_and_prices_are_checked_when_the_config_loads(
+    prism_sandbox, run_prism, config, where
+):
+    home = Path(os.environ["PRISM_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yml").write_text(f"cost-tags:\n  {config}\n")
+    result = run_prism("project", "costs", "quake", "--regions", "us-east-1")
+    assert result.exit_code == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and where in result.stderr
+
+
+def test_too_many_tags_are_refused_in_preflight(configured, run_prism):
+    instance = configured.create_instance("box")
+    tags = [arg for i in range(42) for arg in ("--tag", f"k{i}=v")]
+    result = run_prism("save", "box", "env", "--project", "quake", "--yes", *tags)
+    assert result.exit_code == 2
+    assert "51 tags" in result.stderr and "EC2 allows 50" in result.stderr
+    ec2 = configured.client("ec2")
+    assert ec2.describe_images(Owners=["self"])["Images"] == []
+    state = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    assert state["State"]["Name"] == "running"
+
+
+def test_project_costs_reports_failed_regions_beside_partial_totals(configured, run_prism):
+    configured.create_instance("box", volume_size_gb=30)
+    saved = run_prism("save", "box", "env", "--project", "quake", "--yes")
+    assert saved.exit_code == 0, saved.stderr
+    regions = configured.client("ec2").describe_regions()["Regions"]
+    assert len(regions) >= 30
+    configured.faults.inject(
+        "DescribeImages",
+        region="eu-west-3",
+        times=-1,
+        code="RequestLimitExceeded",
+        message="Request limit exceeded.",
+        status=503,
+    )
+    configured.faults.inject(
+        "DescribeImages",
+        region="ap-south-1",
+        times=-1,
+        code="UnauthorizedOperation",
+        message="denied by a service control policy",
+        status=403,
+    )
+    result = run_prism("project", "costs", "quake", "-o", "json")
+    assert result.exit_code == 3, result.stderr
+    data = result.json()
+    assert data["complete"] is False and data["usd_per_month"] == 3.0
+    assert set(data["regions"]) == {"us-east-1"}
+    assert data["failed_regions"]["eu-west-3"]["kind"] == "throttled"
+    assert data["failed_regions"]["ap-south-1"]["kind"] == "denied"
+    assert set(data["failed_regions"]) == {"eu-west-3", "ap-south-1"}
+    text = run_prism("project", "costs", "quake")
+    assert text.exit_code == 3
+    assert "partial" in text.stdout and "eu-west-3: throttled" in text.stdout
+    assert "ap-south-1: denied" in text.stdout
 
 
 def test_bad_price_config_is_one_line(prism_sandbox, run_prism):

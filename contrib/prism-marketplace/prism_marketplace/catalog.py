@@ -4,15 +4,66 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from prism_core.aws.clients import error_code, error_message
-from prism_core.exceptions import InputError, OperationFailed
+from prism_core.plugin_api import (
+    MAX_TEMPLATE_BYTES,
+    InputError,
+    OperationFailed,
+    error_code,
+    error_message,
+    load_json_bounded,
+    printable,
+    template_name,
+)
 from prism_marketplace import credentials
 
 FORMAT = 1
+#: The index is read whole: bigger than this is refused before it is parsed.
+MAX_INDEX_BYTES = 2 * 1024 * 1024
+#: Most entries an index may hold.
+MAX_ENTRIES = 5000
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _read_capped(body: Any, limit: int, what: str) -> bytes:
+    """At most ``limit`` bytes of an S3 body; refuses (without reading on) anything bigger."""
+    data = body.read(limit + 1)
+    body.close()
+    if len(data) > limit:
+        raise InputError(
+            f"{what} is larger than {limit // 1024} KiB; refused",
+            "the marketplace bucket holds something that is not a prism catalog",
+        )
+    return bytes(data)
+
+
+def check_entry(name: Any, entry: Any, prefix: str) -> dict[str, Any]:
+    """One index entry, checked: its key is its name, a sha256, a key under its folder."""
+    where = f"marketplace entry {printable(name, 70)!r}"
+    if not isinstance(entry, dict):
+        raise InputError(f"{where} is not a mapping", "ask the publisher to publish it again")
+    try:
+        template_name(str(name))
+    except InputError:
+        raise InputError(f"{where}: not a template name", "ask the catalog's owner") from None
+    if entry.get("name") != name:
+        raise InputError(
+            f"{where} describes template {printable(entry.get('name'), 70)!r}: an entry's "
+            "key must be its name",
+            "ask the catalog's owner to fix the catalog",
+        )
+    if not SHA256.fullmatch(str(entry.get("sha256", ""))):
+        raise InputError(f"{where} has no valid sha256", "ask the publisher to publish it again")
+    if entry.get("key") != f"{prefix}templates/{name}/v{entry.get('version')}.yaml":
+        raise InputError(
+            f"{where} points at {printable(entry.get('key'), 80)!r}, not its own file",
+            "ask the catalog's owner to fix the catalog",
+        )
+    return entry
 
 
 @dataclass(frozen=True)
@@ -82,7 +133,7 @@ class Catalog:
             ) from None
 
     def load(self) -> dict[str, Any]:
-        """The index (an empty one if the bucket has none yet)."""
+        """The index (an empty one if the bucket has none yet); bounded, untrusted input."""
         try:
             body = self.s3.get_object(Bucket=self.config.bucket, Key=self.index_key)["Body"]
         except Exception as exc:
@@ -90,23 +141,28 @@ class Catalog:
                 return {"format": FORMAT, "templates": {}}
             message = f"cannot read the marketplace catalog: {error_message(exc)}"
             raise OperationFailed(message) from None
-        try:
-            index = json.loads(body.read())
-        except ValueError:
-            raise OperationFailed(f"marketplace catalog {self.index_key} is not JSON") from None
+        what = f"marketplace catalog {self.index_key}"
+        index = load_json_bounded(
+            _read_capped(body, MAX_INDEX_BYTES, what),
+            what=what,
+            max_bytes=MAX_INDEX_BYTES,
+            hint="ask the catalog's owner",
+        )
         if not isinstance(index, dict) or not isinstance(index.get("templates"), dict):
-            raise OperationFailed(f"marketplace catalog {self.index_key} has no templates map")
+            raise InputError(f"{what} has no templates map", "ask the catalog's owner")
+        if len(index["templates"]) > MAX_ENTRIES:
+            raise InputError(f"{what} has more than {MAX_ENTRIES} entries", "ask its owner")
         return index
 
     def entry(self, name: str) -> dict[str, Any]:
-        """One catalog entry; one-line error if the name is not published."""
+        """One catalog entry, checked; one-line error if the name is not published."""
         entry = self.load()["templates"].get(name)
         if entry is None:
             raise InputError(
                 f"no template {name!r} in marketplace {self.config.bucket}",
                 "see `prism marketplace search TEXT`",
             )
-        return dict(entry)
+        return dict(check_entry(name, entry, self.config.prefix))
 
     def publish(self, document: dict[str, Any], text: str, publisher: str) -> dict[str, Any]:
         """Upload ``text`` (the rendered template) and add it to the index."""
@@ -153,34 +209,42 @@ class Catalog:
         )
         return entry
 
-    def fetch(self, name: str) -> tuple[dict[str, Any], str]:
-        """The entry and the template text; refuses a file whose checksum differs."""
+    def fetch(self, name: str) -> tuple[dict[str, Any], bytes]:
+        """The entry and the template's bytes (capped); refuses a file whose checksum differs."""
         entry = self.entry(name)
         try:
-            data = self.s3.get_object(Bucket=self.config.bucket, Key=entry["key"])["Body"].read()
+            body = self.s3.get_object(Bucket=self.config.bucket, Key=entry["key"])["Body"]
         except Exception as exc:
             message = f"cannot download {entry['key']}: {error_message(exc)}"
             raise OperationFailed(message) from None
+        data = _read_capped(body, MAX_TEMPLATE_BYTES, f"marketplace template {name}")
         if sha256(data) != entry.get("sha256"):
             raise InputError(
                 f"{name}: the file in the marketplace does not match its sha256 checksum",
                 "it was changed after publishing; ask the publisher to publish it again",
             )
-        return entry, data.decode("utf-8")
+        return entry, data
 
-    def search(self, text: str) -> list[dict[str, Any]]:
-        """Entries whose name, description, project or tags contain ``text`` (any case)."""
+    def search(self, text: str) -> tuple[list[dict[str, Any]], list[str]]:
+        """Entries whose name, description, project or tags contain ``text`` (any case),
+        and one line per malformed entry (left out)."""
         needle = text.lower()
-        found = []
-        for entry in self.load()["templates"].values():
+        found, problems = [], []
+        for name, entry in self.load()["templates"].items():
+            try:
+                check_entry(name, entry, self.config.prefix)
+            except InputError as exc:
+                problems.append(str(exc))
+                continue
+            tags = entry.get("tags") if isinstance(entry.get("tags"), dict) else {}
             hay = " ".join(
                 [
                     str(entry.get("name", "")),
                     str(entry.get("description", "")),
                     str(entry.get("project") or ""),
-                    *(f"{k}={v}" for k, v in (entry.get("tags") or {}).items()),
+                    *(f"{k}={v}" for k, v in tags.items()),
                 ]
             ).lower()
             if needle in hay:
                 found.append(entry)
-        return sorted(found, key=lambda e: e["name"])
+        return sorted(found, key=lambda e: e["name"]), problems

@@ -5,13 +5,24 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from prism_core.cli.output import emit
-from prism_core.exceptions import InputError
-from prism_core.templates import document as templates
-from prism_core.validation import template_name
+from prism_core.plugin_api import (
+    AwsClients,
+    InputError,
+    archive_template,
+    builtin_template,
+    dump_template,
+    emit,
+    load_template_file,
+    parse_document,
+    printable,
+    template_name,
+    template_path,
+    validate_document,
+    write_template,
+)
 from prism_marketplace import credentials
 from prism_marketplace.catalog import Catalog, MarketplaceConfig
-from prism_marketplace.launch_check import unlaunchable
+from prism_marketplace.launch_check import owners, unlaunchable
 
 SECTION = "marketplace"
 
@@ -30,26 +41,29 @@ def _config(app: Any) -> MarketplaceConfig:
     return config_from(app.plugin_settings(SECTION))
 
 
-def _account() -> str:
-    import boto3
+def _aws(app: Any) -> Any:
+    """AWS clients with prism's retry settings (the default region of the AWS config)."""
+    return AwsClients(None, app.settings.max_attempts)
 
-    return str(boto3.client("sts").get_caller_identity()["Account"])
+
+def _account(app: Any) -> str:
+    return str(_aws(app).account_id())
 
 
 def publish_document(config: MarketplaceConfig, document: dict[str, Any], publisher: str) -> dict:
     """Validate ``document`` and publish exactly the YAML prism writes for it."""
-    templates.validate_document(document, f"template {document.get('name')}")
-    return Catalog(config).publish(document, templates.dump(document), publisher)
+    validate_document(document, f"template {document.get('name')}")
+    return Catalog(config).publish(document, dump_template(document), publisher)
 
 
 def publish(app: Any, args: Any) -> int:
     """``prism marketplace publish TEMPLATE``: the saved file, byte for byte."""
     config = _config(app)
-    path = templates.template_path(app.settings.templates_dir, args.template)
+    path = template_path(app.settings.templates_dir, args.template)
     if not path.exists():
         raise InputError(f"no saved template {args.template!r} at {path}", "run `prism save` first")
-    document = templates.load_file(path)
-    entry = Catalog(config).publish(document, path.read_text(encoding="utf-8"), _account())
+    document = load_template_file(path)
+    entry = Catalog(config).publish(document, path.read_text(encoding="utf-8"), _account(app))
     emit(
         entry,
         args.output,
@@ -61,95 +75,189 @@ def publish(app: Any, args: Any) -> int:
 
 def search(app: Any, args: Any) -> int:
     """``prism marketplace search TEXT``."""
-    found = Catalog(_config(app)).search(args.text or "")
+    found, problems = Catalog(_config(app)).search(args.text or "")
+    for problem in problems:
+        print(f"prism: warning: {printable(problem, 300)}", file=sys.stderr)
     width = max([len(e["name"]) for e in found] + [4])
     lines = [f"{'NAME':<{width}}  VERSION  REGIONS  DESCRIPTION"]
     lines += [
-        f"{e['name']:<{width}}  {e['version']:<7}  {len(e.get('regions', [])):<7}  "
-        f"{e.get('description', '')}"
+        f"{e['name']:<{width}}  {printable(e['version'], 7):<7}  "
+        f"{len(e.get('regions') or []):<7}  {printable(e.get('description', ''), 80)}"
         for e in found
     ]
     if not found:
-        lines = [f"no template matches {args.text!r}"]
-    emit({"templates": found}, args.output, "\n".join(lines))
+        lines = [f"no template matches {printable(args.text or '', 60)!r}"]
+    emit({"templates": found, "problems": problems}, args.output, "\n".join(lines))
     return 0
+
+
+def _owners_text(images: list) -> list[str]:
+    lines = []
+    for image in images:
+        if image.problem:
+            lines.append(f"  {image.region}/{image.architecture} {image.image_id}: {image.problem}")
+            continue
+        trust = f"trusted: {image.trusted_as}" if image.trusted_as else "NOT trusted"
+        lines.append(
+            f"  {image.region}/{image.architecture} {image.image_id}: owner "
+            f"{printable(image.owner, 60)}{' (public)' if image.public else ''}, {trust}"
+        )
+    return lines
 
 
 def show(app: Any, args: Any) -> int:
-    """``prism marketplace show NAME``."""
-    entry = Catalog(_config(app)).entry(template_name(args.name))
-    text = "\n".join(f"{key + ':':<13}{value}" for key, value in entry.items())
-    emit(entry, args.output, text)
+    """``prism marketplace show NAME``: the entry and who owns each of its AMIs."""
+    from prism_core.plugin_api import describe_owners, trusted_owners
+
+    name = template_name(args.name)
+    entry, data = Catalog(_config(app)).fetch(name)
+    document = parse_document(data, f"marketplace template {name}")
+    aws = _aws(app)
+    images = describe_owners(aws, (document.get("ami_config") or {}).get("amis") or {})
+    trust = trusted_owners(aws, app.settings.trusted_image_owners)
+    for image in images:
+        if not image.problem:
+            image.trusted_as = trust.why(image)
+    text = [f"{key + ':':<13}{printable(value, 200)}" for key, value in entry.items()]
+    text += ["owners:", *_owners_text(images)]
+    emit({**entry, "images": [i.to_dict() for i in images]}, args.output, "\n".join(text))
     return 0
 
 
-def install(app: Any, args: Any) -> int:
-    """``prism marketplace install NAME``: verify, validate, check launchability, write."""
-    import boto3
+def _local_conflict(app: Any, name: str, data: bytes, version: Any) -> tuple[str | None, bool]:
+    """What an install of ``name`` would replace (a description), and whether it is the same
+    file already installed."""
+    path = template_path(app.settings.templates_dir, name)
+    if path.exists():
+        if path.read_bytes() == data:
+            return None, True
+        try:
+            local_version = load_template_file(path).get("version")
+        except InputError:
+            local_version = "?"
+        downgrade = (
+            " (a downgrade)"
+            if str(local_version).isdigit()
+            and str(version).isdigit()
+            and int(local_version) > int(version)
+            else ""
+        )
+        return f"your local {name} v{local_version} at {path}{downgrade}", False
+    if builtin_template(name) is not None:
+        return f"the built-in template {name}", False
+    return None, False
 
+
+def install(app: Any, args: Any) -> int:
+    """``prism marketplace install NAME``: verify the file, its schema and who owns its
+    AMIs, refuse to shadow what exists without --replace, then write."""
     name = template_name(args.name)
-    entry, text = Catalog(_config(app)).fetch(name)
-    document = templates.parse_document(text, f"marketplace template {name}")
+    entry, data = Catalog(_config(app)).fetch(name)
+    document = parse_document(data, f"marketplace template {name}")
     if document.get("name") != name:
-        raise InputError(f"marketplace entry {name} holds template {document.get('name')!r}")
-    problems = unlaunchable(
-        document, lambda region: boto3.client("ec2", region_name=region), _account()
-    )
+        shown = printable(document.get("name"), 70)
+        raise InputError(f"marketplace entry {name} holds template {shown!r}")
+    replaces, same = _local_conflict(app, name, data, document.get("version"))
+    if same:
+        emit(
+            {"installed": name, "version": document.get("version"), "unchanged": True},
+            args.output,
+            f"{name} v{document.get('version')} is installed already (same file)",
+        )
+        return 0
+    if replaces and not args.replace:
+        raise InputError(
+            f"installing marketplace template {name} v{document.get('version')} would "
+            f"replace {replaces}",
+            "pass --replace to install it anyway (a local file is archived first)",
+        )
+    aws = _aws(app)
+    images = owners(aws, document, app.settings.trusted_image_owners, args.trust_owner or [])
+    problems = unlaunchable(aws, images)
     if problems:
         raise InputError(
             f"this account cannot launch {name}'s AMIs: {'; '.join(problems)}",
             "ask the publisher to share them with your account",
         )
-    path = templates.write(app.settings.templates_dir, document)
+    archived = None
+    if replaces:
+        archived = archive_template(app.settings.templates_dir, name)
+    path = write_template(app.settings.templates_dir, document)
+    lines = [f"Installed {name} v{document.get('version')} to {path}"]
+    if replaces and archived:
+        lines.append(f"Replaced {replaces}; it is archived at {archived}")
+    elif replaces:
+        lines.append(f"It shadows {replaces}; remove {path} to use that again")
+    lines.append("Image owners:")
+    lines += _owners_text(images)
+    lines.append(f"Launch it with: prism launch {name} my-new-instance")
     emit(
-        {"installed": name, "version": entry.get("version"), "path": str(path)},
+        {
+            "installed": name,
+            "version": document.get("version"),
+            "path": str(path),
+            "replaced": replaces,
+            "archived": str(archived) if archived else None,
+            "publisher": entry.get("publisher"),
+            "images": [i.to_dict() for i in images],
+        },
         args.output,
-        f"Installed {name} v{entry.get('version')} to {path}\n"
-        f"Launch it with: prism launch {name} my-new-instance",
+        "\n".join(lines),
     )
     return 0
 
 
-def _read_secret() -> str:
+def _read_secrets(with_token: bool) -> tuple[str, str | None]:
+    """The secret access key (and session token), from a hidden prompt on a terminal or
+    from stdin (one per line) otherwise; never from the command line."""
+    labels = ["AWS secret access key:"] + (["AWS session token:"] if with_token else [])
+    answers: list[str] = []
     if getattr(sys.stdin, "isatty", lambda: False)():
         import questionary
 
-        try:
-            answer = questionary.password("AWS secret access key:").ask()
-        except EOFError:
-            answer = None
-        if not answer:
-            raise InputError("cancelled, nothing was stored")
-        return str(answer)
-    line = sys.stdin.readline().strip()
-    if not line:
-        raise InputError(
-            "no secret access key on stdin", "pipe it in, or run on a terminal to be asked"
-        )
-    return line
+        for label in labels:
+            try:
+                answer = questionary.password(label).ask()
+            except EOFError:
+                answer = None
+            if not answer:
+                raise InputError("cancelled, nothing was stored")
+            answers.append(str(answer).strip())
+    else:
+        for label in labels:
+            line = sys.stdin.readline().strip()
+            if not line:
+                raise InputError(
+                    f"no {label.rstrip(':').lower()} on stdin",
+                    "pipe it in (one value per line), or run on a terminal to be asked",
+                )
+            answers.append(line)
+    return answers[0], answers[1] if with_token else None
 
 
 def login(app: Any, args: Any) -> int:
-    """``prism marketplace login``: check an access key on the bucket, keep it in the keyring."""
+    """``prism marketplace login``: check an access key on the bucket, keep it in a secure
+    keyring (plaintext and file backends are refused), say which one."""
+    import boto3
+
     config = _config(app)
     if not args.access_key_id:
         raise InputError("prism marketplace login needs --access-key-id ID")
-    credentials.check_usable()
-    stored = {"aws_access_key_id": args.access_key_id, "aws_secret_access_key": _read_secret()}
-    if args.session_token:
-        stored["aws_session_token"] = args.session_token
-    import boto3
-
+    backend = credentials.secure_backend()
+    secret, token = _read_secrets(bool(args.session_token))
+    stored = {"aws_access_key_id": args.access_key_id, "aws_secret_access_key": secret}
+    if token:
+        stored["aws_session_token"] = token
     session = boto3.session.Session(
         aws_access_key_id=stored["aws_access_key_id"],
         aws_secret_access_key=stored["aws_secret_access_key"],
         aws_session_token=stored.get("aws_session_token"),
     )
     Catalog(config, session.client("s3", region_name=config.region)).check_reachable()
-    credentials.store(config.bucket, stored)
+    used = credentials.store(backend, config.bucket, stored)
     emit(
-        {"bucket": config.bucket, "stored_in": "system keyring"},
+        {"bucket": config.bucket, "stored_in": used},
         args.output,
-        f"Credentials for s3://{config.bucket} stored in the system keyring",
+        f"Credentials for s3://{config.bucket} stored in keyring backend {used}",
     )
     return 0

@@ -1,34 +1,34 @@
-"""Can this account launch a template's AMIs? (owned, public, or shared with it)."""
+"""Can this account launch a template's AMIs, and does it trust who owns them?"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prism_core.aws.clients import error_code
+from prism_core.plugin_api import check_owners, describe_owners, trusted_owners
 
 
-def unlaunchable(document: dict[str, Any], client: Any, account: str) -> list[str]:
-    """``region/arch ami-id (why)`` for every AMI this account cannot launch."""
+def owners(aws: Any, document: dict[str, Any], trusted: list[str], extra: list[str]) -> list:
+    """Every AMI of ``document`` with its owner; refuses (one line) an untrusted owner or an
+    image this account cannot see."""
+    amis = (document.get("ami_config") or {}).get("amis") or {}
+    found = describe_owners(aws, amis)
+    return check_owners(
+        found, trusted_owners(aws, trusted, extra), f"marketplace template {document['name']}"
+    )
+
+
+def unlaunchable(aws: Any, images: list) -> list[str]:
+    """``region/arch ami-id (why)`` for every image neither owned, public nor shared with us."""
+    account = aws.account_id()
     problems: list[str] = []
-    amis = document.get("ami_config", {}).get("amis", {})
-    for region, by_arch in sorted(amis.items()):
-        ec2 = client(region)
-        for arch, image_id in sorted(by_arch.items()):
-            where = f"{region}/{arch} {image_id}"
-            try:
-                images = ec2.describe_images(ImageIds=[image_id])["Images"]
-            except Exception as exc:
-                if error_code(exc).startswith("InvalidAMIID"):
-                    images = []
-                else:
-                    raise
-            if not images or images[0].get("State") in ("deregistered", "failed"):
-                problems.append(f"{where} (not found)")
-                continue
-            image = images[0]
-            if image.get("OwnerId") == account or image.get("Public"):
-                continue
-            shared = ec2.describe_images(ImageIds=[image_id], ExecutableUsers=["self"])["Images"]
-            if not shared:
-                problems.append(f"{where} (not shared with account {account})")
+    for image in images:
+        if image.owner_id == account or image.public:
+            continue
+        ec2 = aws.ec2(image.region)
+        shared = ec2.describe_images(ImageIds=[image.image_id], ExecutableUsers=["self"])["Images"]
+        if not shared:
+            problems.append(
+                f"{image.region}/{image.architecture} {image.image_id} "
+                f"(not shared with account {account})"
+            )
     return problems

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from prism_core import hookimpl
-from prism_core.aws.clients import error_message
-from prism_core.exceptions import InputError
-from prism_core.plugin_api import Command, Option, PluginSettings
+from prism_core.plugin_api import (
+    Command,
+    InputError,
+    Option,
+    PluginSettings,
+    error_message,
+    hookimpl,
+)
 from prism_marketplace import commands
 
 SECTION = "marketplace"
@@ -69,17 +73,38 @@ def prism_add_commands() -> list[Command]:
                 Command("show", "show one template's catalog entry", commands.show, (name,)),
                 Command(
                     "install",
-                    "check and install a template into $PRISM_HOME/templates",
+                    "check a template (checksum, schema, who owns its AMIs) and install it "
+                    "into $PRISM_HOME/templates",
                     commands.install,
-                    (name,),
+                    (
+                        name,
+                        Option(
+                            ("--trust-owner",),
+                            "trust AMIs owned by this account id for this install (repeatable)",
+                            action="append",
+                            metavar="ID",
+                        ),
+                        Option(
+                            ("--replace",),
+                            "replace a local or built-in template of the same name "
+                            "(a local file is archived first)",
+                            action="store_true",
+                        ),
+                    ),
                 ),
                 Command(
                     "login",
-                    "store an access key for the marketplace bucket in the system keyring",
+                    "store an access key for the marketplace bucket in a secure keyring "
+                    "(the secret is asked for, or read from stdin)",
                     commands.login,
                     (
                         Option(("--access-key-id",), "AWS access key id", metavar="ID"),
-                        Option(("--session-token",), "AWS session token (temporary keys)"),
+                        Option(
+                            ("--session-token",),
+                            "also store a session token (temporary keys): asked for, or the "
+                            "second line of stdin; never given on the command line",
+                            action="store_true",
+                        ),
                     ),
                 ),
             ),

@@ -71,6 +71,7 @@ class Base(Controller):
             ],
             "blocked": sorted(manager.blocked),
             "broken": dict(manager.broken),
+            "required": sorted(manager.required),
             "warnings": list(manager.warnings),
         }
         cells = [
@@ -82,4 +83,6 @@ class Base(Controller):
             lines.append(f"BROKEN {name}: {reason} (disable with PRISM_DISABLE_PLUGINS={name})")
         if manager.blocked:
             lines.append("blocked by PRISM_DISABLE_PLUGINS: " + ", ".join(sorted(manager.blocked)))
+        if manager.required:
+            lines.append("required (cannot be disabled): " + ", ".join(sorted(manager.required)))
         emit(document, self.app.pargs.output, "\n".join(lines))

@@ -21,6 +21,10 @@ LAUNCH_EPILOG = f"""sizes (x86_64 / arm64; GPU sizes x86_64 only; prism_core/dat
   GPU-S g4dn.xlarge   GPU-M g5.xlarge   GPU-L g5.12xlarge   GPU-XL g5.48xlarge
   without --size: the template's instance_defaults.type
 
+the template's image must belong to an owner you trust: this account, its
+organization, Amazon, an id in config prism.trusted_image_owners, or --trust-owner ID
+(an image found through an AWS public parameter, /aws/service/..., is AWS's choice).
+
 templates are looked up in $PRISM_HOME/templates, then the shared registry (SSM in
 the launch region), then the built-in ones (python-ml, r-research).
 
@@ -109,6 +113,25 @@ def run_launch(app: Any) -> int:
             f"(it has {', '.join(sorted(amis))})",
             "pick a --size for that architecture",
         )
+    from prism_core.templates import provenance
+
+    listed = ((doc.get("ami_config") or {}).get("amis") or {}).get(region, {})
+    parameter = str(((doc.get("ami_config") or {}).get("ssm_parameters") or {}).get(arch, ""))
+    if arch not in listed and parameter.startswith(provenance.AWS_PUBLIC_PARAMETERS):
+        # AWS publishes these parameters (its own and its partners' images, e.g. Canonical's)
+        owner_line = f"Image: from AWS public parameter {parameter}"
+    else:
+        images = provenance.describe_owners(aws, {region: {arch: amis[arch]}})
+        trust = provenance.trusted_owners(
+            aws, settings.trusted_image_owners, pargs.trust_owner or []
+        )
+        provenance.check(  # a missing image is refused just below, with what to do
+            images,
+            trust,
+            f"template {found.name} v{found.version} ({found.source})",
+            allow_missing=True,
+        )
+        owner_line = f"Image owner: {images[0].owner} (trusted: {images[0].trusted_as})"
     defaults = doc.get("instance_defaults") or {}
     price = instance_types().get(instance_type, {}).get("usd_per_hour")
     plan = launching.LaunchPlan(
@@ -132,6 +155,7 @@ def run_launch(app: Any) -> int:
         f"Template {found.name} v{found.version} ({found.source}): {instance_type} "
         f"({arch}) from {plan.image_id} in {region}{cost}",
     )
+    progress.line("info", owner_line)
     plan.access = _plan_access(app, aws.ec2(region), plan, progress)
     confirm(f"Launch '{name}' ({instance_type}{cost})?", pargs.yes)
     app.changes_started = True
@@ -229,6 +253,14 @@ class Launch(Controller):
             (
                 ["--instance-profile"],
                 {"metavar": "NAME", "help": "IAM instance profile for the instance (e.g. for SSM)"},
+            ),
+            (
+                ["--trust-owner"],
+                {
+                    "action": "append",
+                    "metavar": "ID",
+                    "help": "trust images owned by this account id for this launch (repeatable)",
+                },
             ),
             (
                 ["-y", "--yes"],

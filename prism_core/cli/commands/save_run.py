@@ -19,7 +19,14 @@ from prism_core.exceptions import (
 )
 from prism_core.save.context import SaveContext
 from prism_core.save.journal import Journal, running_elsewhere, unfinished
-from prism_core.save.pipeline import SaveOptions, SaveOutcome, execute, plan_save, preflight
+from prism_core.save.pipeline import (
+    SaveOptions,
+    SaveOutcome,
+    execute,
+    plan_save,
+    preflight,
+    recheck_journaled,
+)
 from prism_core.save.plan import estimate_storage, plan_lines, show_plan, will_stop
 from prism_core.save.request import SaveRequest
 from prism_core.settings import check_writable
@@ -216,8 +223,6 @@ def _interrupted_saves(
             f"Interrupted save {state.save_id} ({state.status}), "
             f"template '{state.request.get('template_name')}'",
         )
-    confirm(f"{verb.capitalize()} {len(journals)} save(s)?", app.pargs.yes)
-    app.changes_started = True
     contexts = []
     for journal in journals:
         try:
@@ -241,6 +246,11 @@ def _interrupted_saves(
                 instance=instance,
             )
         )
+    if verb == "resume":  # before anything more changes: the request must still pass
+        for ctx in contexts:
+            recheck_journaled(ctx, app.plugin_manager)
+    confirm(f"{verb.capitalize()} {len(journals)} save(s)?", app.pargs.yes)
+    app.changes_started = True
     return contexts
 
 
