@@ -28,12 +28,29 @@ class VersionParts:
     registry: dict[str, list[str]] = field(default_factory=dict)  # region -> parameter names
     images: dict[str, set[str]] = field(default_factory=dict)  # region -> AMI ids
     saved_date: str | None = None
+    document: dict[str, Any] | None = None
+    #: AMI id -> DescribeImages record (protection, deprecation), for images EC2 listed.
+    image_records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    revoked: dict[str, Any] | None = None  # the revocation record, if any region has one
+
+    @property
+    def protected(self) -> list[str]:
+        """``region:ami`` of every image with deregistration protection on (or cooling down)."""
+        return sorted(
+            f"{region}:{image_id}"
+            for region, ids in self.images.items()
+            for image_id in ids
+            if str(
+                (self.image_records.get(image_id) or {}).get("DeregistrationProtection") or ""
+            ).startswith(("enabled", "disabled-until"))
+        )
 
     def add_images(self, doc: dict[str, Any]) -> None:
         """Add the AMIs a template document lists."""
         for region, by_arch in ((doc.get("ami_config") or {}).get("amis") or {}).items():
             self.images.setdefault(region, set()).update(by_arch.values())
         self.saved_date = self.saved_date or doc.get("saved_date")
+        self.document = self.document or doc
 
 
 @dataclass
@@ -45,6 +62,12 @@ class Inventory:
     shared_registry: dict[str, list[str]] = field(default_factory=dict)  # template, ami/<arch>
     regions: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: channel -> region -> version it points at there (normally the same everywhere)
+    channels: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def channels_of(self, version: int) -> list[str]:
+        """The channels pointing at ``version`` in any region."""
+        return sorted(c for c, where in self.channels.items() if version in where.values())
 
     def version(self, number: int) -> VersionParts:
         """The parts of version ``number`` (created empty on first use)."""
@@ -88,16 +111,23 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
         except Exception as exc:
             found.problems.append(f"registry in {current} not readable: {error_message(exc)}")
             params = {}
+        parsed = registry.parse_entries(base, params, found.problems)
+        for channel, record in parsed.channels.items():
+            found.channels.setdefault(channel, {})[current] = int(record["version"])
+        for number, record in parsed.revoked.items():
+            found.version(number).revoked = found.version(number).revoked or record
         for key, value in params.items():
             tail = key[len(base) + 1 :]
-            if tail.startswith("versions/") and tail.split("/", 1)[1].isdigit():
+            if tail.startswith("revoked/") and tail.split("/", 1)[1].isdigit():
+                parts = found.version(int(tail.split("/", 1)[1]))
+                parts.registry.setdefault(current, []).append(key)
+            elif tail.startswith("versions/") and tail.split("/", 1)[1].isdigit():
                 parts = found.version(int(tail.split("/", 1)[1]))
                 parts.registry.setdefault(current, []).append(key)
                 try:
                     doc = registry.parse_entry(value, f"registry {current}:{key}")
-                except Exception as exc:
-                    found.problems.append(str(exc))
-                    continue
+                except Exception:
+                    continue  # reported by parse_entries above
                 parts.add_images(doc)
                 regions.update((doc.get("ami_config") or {}).get("amis") or {})
             else:
@@ -114,7 +144,9 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
             tags = {t["Key"]: t["Value"] for t in image.get("Tags", [])}
             version = tags.get("prism:version", "")
             if version.isdigit():
-                found.version(int(version)).images.setdefault(current, set()).add(image["ImageId"])
+                parts = found.version(int(version))
+                parts.images.setdefault(current, set()).add(image["ImageId"])
+                parts.image_records[image["ImageId"]] = image
     found.regions = sorted(seen)
     return found
 
