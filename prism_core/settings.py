@@ -76,6 +76,10 @@ class Settings:
     #: ``prism.checkip_url``, env ``PRISM_CHECKIP_URL``); ``prism launch`` opens ports
     #: to that address only.
     checkip_url: str = DEFAULT_CHECKIP_URL
+    #: ``--deprecate-after`` when the option is not given (config ``prism.deprecate_after_days``).
+    deprecate_after_days: int | None = None
+    #: Saves run at once by ``prism save --batch`` (config ``prism.batch_concurrency``).
+    batch_concurrency: int = 3
     #: Every other config section (plugin settings), defaults applied and validated.
     plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -130,6 +134,16 @@ class Settings:
                     f"e.g. {DEFAULT_CHECKIP_URL}",
                 )
             settings.checkip_url = checkip
+        if section.get("deprecate_after_days") not in (None, "", 0):
+            from prism_core.validation import positive_days
+
+            settings.deprecate_after_days = positive_days(
+                section["deprecate_after_days"], "config prism.deprecate_after_days"
+            )
+        if "batch_concurrency" in section:
+            settings.batch_concurrency = max(
+                1, min(20, int(_number(section["batch_concurrency"], "batch_concurrency")))
+            )
         return settings
 
     @property

@@ -62,6 +62,7 @@ class SaveOptions:
     tags: list[str] = field(default_factory=list)
     no_reboot: bool = False
     validate: bool = False
+    deprecate_after: int | str | None = None
     plugin_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -134,6 +135,11 @@ def plan_save(
         share_with=shares,
         no_reboot=options.no_reboot,
         validate=options.validate,
+        deprecate_after_days=(
+            validation.positive_days(options.deprecate_after, "--deprecate-after")
+            if options.deprecate_after not in (None, "", 0)
+            else settings.deprecate_after_days
+        ),
         options=dict(options.plugin_options),
     )
     version = next_version(settings, aws, template, [region, *copy_regions])

@@ -86,6 +86,22 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
         },
     ),
     (
+        ["--deprecate-after"],
+        {
+            "metavar": "DAYS",
+            "help": "EC2 deprecation of the AMI and every copy after DAYS days "
+            "(default: prism.deprecate_after_days in config)",
+        },
+    ),
+    (
+        ["--batch"],
+        {
+            "metavar": "FILE.yaml",
+            "help": "save several instances: a YAML list of mappings with instance, template "
+            "and any save option by its long name (copy_to_regions, description, ...)",
+        },
+    ),
+    (
         ["-y", "--yes"],
         {
             "action": "store_true",
@@ -184,6 +200,7 @@ def run_save(app: Any) -> int:
         tags=list(pargs.tag or []),
         no_reboot=pargs.no_reboot,
         validate=pargs.validate,
+        deprecate_after=pargs.deprecate_after,
         plugin_options={
             option.dest: getattr(pargs, option.dest, None)
             for option in getattr(app, "save_options", [])
