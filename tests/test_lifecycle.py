@@ -128,3 +128,135 @@ def test_bad_lifecycle_input_is_refused(two_versions, run_prism):
         assert result.exit_code == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+PYTHON_ML_X86 = "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
+
+
+def saved(run_prism, *args: str) -> dict[str, Any]:
+    result = run_prism("save", *args, "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    return dict(result.json())
+
+
+def launched(run_prism, *args: str) -> dict[str, Any]:
+    result = run_prism("launch", *args, "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    return dict(result.json())
+
+
+def test_lineage_three_generations_history_tree_and_usage(prism_sandbox, run_prism, monkeypatch):
+    from prism_core.templates.document import load_file
+
+    monkeypatch.setenv("COLUMNS", "80")
+    prism_sandbox.put_public_parameter(PYTHON_ML_X86, "ami-0123456789abcdef0")
+    launched(run_prism, "python-ml", "lab-a")
+    base = saved(run_prism, "lab-a", "lab-base", "--copy-to-regions", "us-east-2")
+    launched(run_prism, "lab-base@1", "gen-a")
+    launched(run_prism, "lab-base@1", "gen-a-west", "--region", "us-east-2")
+    saved(run_prism, "gen-a", "lab-genomics")
+    launched(run_prism, "lab-genomics@1", "gen-b")
+    second = saved(run_prism, "gen-b", "lab-genomics")
+    assert second["version"] == 2
+    doc = load_file(__import__("pathlib").Path(second["template_path"]))
+    assert doc["parent"] == {"template": "lab-genomics", "version": 1}
+    assert load_file(__import__("pathlib").Path(base["template_path"]))["parent"] == {
+        "template": "python-ml",
+        "version": 1,
+    }
+    entry = parameters(prism_sandbox, "us-east-1", "/prism/templates/lab-genomics/versions")
+    assert (
+        '"parent": {"template": "lab-base", "version": 1}'
+        in entry["/prism/templates/lab-genomics/versions/1"]
+    )
+
+    tree = run_prism("templates", "tree")
+    assert tree.exit_code == 0, tree.stderr
+    lines = tree.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    assert lines[0] == "python-ml v1 (built-in)"
+    assert lines[1].startswith("└── lab-base v1 ")
+    assert lines[2].startswith("    └── lab-genomics v1 ")
+    assert lines[3].startswith("        └── lab-genomics v2 ")
+
+    history = run_prism("templates", "history", "lab-base")
+    assert history.exit_code == 0, history.stderr
+    assert all(len(line) <= 80 for line in history.stdout.splitlines())
+    assert "parent: python-ml@1" in history.stdout
+    assert "instances: 2 (us-east-1: 1, us-east-2: 1)" in history.stdout
+    assert "regions: us-east-1, us-east-2" in history.stdout
+    rows = run_prism("templates", "history", "lab-base", "-o", "json").json()["versions"]
+    assert rows[0]["instances"] == {"us-east-1": 1, "us-east-2": 1}
+    assert rows[0]["saved_from"] == "lab-a"
+
+    revoked = run_prism(
+        "templates", "revoke", "lab-base@1", "--reason", "leaks credentials", "--yes"
+    )
+    assert revoked.exit_code == 0, revoked.stderr
+    assert "lab-genomics@1, lab-genomics@2" in revoked.stdout
+    assert "descendants (marked 'parent revoked'): lab-genomics@1, lab-genomics@2" in (
+        revoked.stderr
+    )
+    history = run_prism("templates", "history", "lab-genomics")
+    assert history.stdout.count("parent revoked (lab-base@1)") == 2
+    assert all(len(line) <= 80 for line in history.stdout.splitlines())
+    show = run_prism("templates", "show", "lab-genomics", "-o", "json").json()
+    assert {v["parent_revoked"] for v in show["versions"]} == {"lab-base@1"}
+    text = run_prism("templates", "show", "lab-genomics").stdout
+    assert "parent revoked (lab-base@1)" in text
+    tree = run_prism("templates", "tree", "lab-genomics").stdout.splitlines()
+    assert all(len(line) <= 80 for line in tree)
+    assert "REVOKED" in tree[1] and "(parent revoked)" in tree[2]
+    assert "(parent revoked)" in tree[3]
+
+
+def test_protect_prune_delete_and_usage(two_versions, prism_sandbox, run_prism):
+    first, second = two_versions
+    third = saved(run_prism, "box", "env1")
+    assert third["version"] == 3
+    dry = run_prism("templates", "protect", "env1@1", "--dry-run")
+    assert dry.exit_code == 0
+    assert (
+        image(prism_sandbox, first["amis"]["us-east-1"]).get("DeregistrationProtection", "disabled")
+        == "disabled"
+    )
+    assert run_prism("templates", "protect", "env1@1", "--yes").exit_code == 0
+    for region in ("us-east-1", "us-east-2"):
+        record = image(prism_sandbox, first["amis"][region], region)
+        assert record["DeregistrationProtection"] == "enabled"
+    with pytest.raises(Exception, match="OperationNotPermitted"):
+        prism_sandbox.client("ec2").deregister_image(ImageId=first["amis"]["us-east-1"])
+    assert (
+        run_prism("templates", "promote", "env1@2", "--channel", "stable", "--yes").exit_code == 0
+    )
+
+    pruned = run_prism("templates", "prune", "env1", "--keep", "1", "--yes", "-o", "json")
+    assert pruned.exit_code == 0, pruned.stderr
+    doc = pruned.json()
+    assert doc["removed_versions"] == [] and sorted(doc["kept"]) == [1, 2, 3]
+    assert "protected" in doc["held"]["1"] and "channel stable" in doc["held"]["2"]
+    assert "v1 kept: protected" in pruned.stderr
+    deleted = run_prism("templates", "delete", "env1", "--purge", "--yes")
+    assert deleted.exit_code == 2
+    assert "v1: protected" in deleted.stderr and "v2: channel stable" in deleted.stderr
+    assert image(prism_sandbox, first["amis"]["us-east-1"])["State"] == "available"
+
+    # usage: an instance runs from v2, so prune keeps it without --force
+    assert run_prism("templates", "unprotect", "env1@1", "--yes").exit_code == 0
+    assert run_prism("templates", "demote", "env1", "--channel", "stable", "--yes").exit_code == 0
+    launched(run_prism, "env1@2", "user-box", "--region", "us-east-2")
+    pruned = run_prism("templates", "prune", "env1", "--keep", "1", "--yes", "-o", "json")
+    assert pruned.exit_code == 0, pruned.stderr
+    doc = pruned.json()
+    assert doc["removed_versions"] == [1] and "instance(s) run from it" in doc["held"]["2"]
+    assert "--force" in pruned.stderr
+    ec2_east2 = prism_sandbox.client("ec2", "us-east-2")
+    gone = ec2_east2.describe_images(Owners=["self"])["Images"]
+    assert first["amis"]["us-east-2"] not in {i["ImageId"] for i in gone}
+    dry = run_prism("templates", "prune", "env1", "--keep", "1", "--force", "--dry-run")
+    assert dry.exit_code == 0 and "remove 2" in dry.stderr
+    assert image(prism_sandbox, second["amis"]["us-east-2"], "us-east-2")["State"] == "available"
+    forced = run_prism(
+        "templates", "prune", "env1", "--keep", "1", "--force", "--yes", "-o", "json"
+    )
+    assert forced.exit_code == 0 and forced.json()["removed_versions"] == [2]

@@ -554,6 +554,7 @@ class Templates(Controller):
             done,
             kept=kept,
             old=old,
+            held=held,
         )
 
     @staticmethod
@@ -587,10 +588,15 @@ class Templates(Controller):
         done: Any,
         kept: list[int] | None = None,
         old: list[int] | None = None,
+        held: dict[int, str] | None = None,
     ) -> None:
         document: dict[str, Any] = {"template": name, "removed": done.to_dict()}
         if kept is not None:
-            document.update(kept=kept, removed_versions=old)
+            document.update(
+                kept=kept,
+                removed_versions=old,
+                held={str(v): why for v, why in (held or {}).items()},
+            )
         lines = [
             headline,
             f"   AMIs deregistered: {len(done.images)}   snapshots deleted: {len(done.snapshots)}",
