@@ -260,3 +260,53 @@ def test_protect_prune_delete_and_usage(two_versions, prism_sandbox, run_prism):
         "templates", "prune", "env1", "--keep", "1", "--force", "--yes", "-o", "json"
     )
     assert forced.exit_code == 0 and forced.json()["removed_versions"] == [2]
+
+
+def test_deprecate_after_on_image_and_copies(prism_sandbox, run_prism):
+    import datetime
+    import os
+    from pathlib import Path
+
+    prism_sandbox.create_instance("box")
+    for bad in ("0", "abc", "4000"):
+        result = run_prism("save", "box", "env1", "--deprecate-after", bad, "--yes")
+        assert result.exit_code == 2 and "--deprecate-after" in result.stderr
+    prism_sandbox.faults.inject(
+        "EnableImageDeprecation",
+        region="us-east-2",
+        code="InvalidParameterValue",
+        message="deprecation refused",
+        status=400,
+    )
+    result = run_prism(
+        "save",
+        "box",
+        "env1",
+        "--copy-to-regions",
+        "us-east-2",
+        "--deprecate-after",
+        "30",
+        "--yes",
+        "-o",
+        "json",
+    )
+    assert result.exit_code == 3, result.stdout + result.stderr
+    doc = result.json()
+    assert any("deprecation refused" in f for f in doc["failures"])
+    assert "DeprecationTime" not in image(prism_sandbox, doc["amis"]["us-east-2"], "us-east-2")
+    resumed = run_prism("save", "--resume", "--yes")
+    assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)
+    for region in ("us-east-1", "us-east-2"):
+        when = image(prism_sandbox, doc["amis"][region], region)["DeprecationTime"]
+        assert when.startswith(soon.strftime("%Y-%m-%d")), when
+    # the config default applies when the option is not given
+    (Path(os.environ["PRISM_HOME"]) / "config.yml").write_text(
+        "prism:\n  deprecate_after_days: 7\n"
+    )
+    second = run_prism("save", "box", "env1", "--yes", "-o", "json").json()
+    week = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=7)
+    when = image(prism_sandbox, second["amis"]["us-east-1"])["DeprecationTime"]
+    assert when.startswith(week.strftime("%Y-%m-%d"))
+    history = run_prism("templates", "history", "env1").stdout
+    assert f"deprecates {week.strftime('%Y-%m-%d')}" in history
