@@ -43,6 +43,10 @@ SAVE_EPILOG = f"""examples:
     prism save ml-course-prep cs229-environment --dry-run -o json
   finish a save interrupted on this machine:
     prism save --resume
+  several instances, three at a time (prism.batch_concurrency), one confirmation:
+    prism save --batch lab.yaml --yes
+  images that EC2 deprecates after six months:
+    prism save ml-course-prep cs229-environment --deprecate-after 180
 
 On a terminal prism shows the plan (downtime, what is created where, storage cost)
 and asks before stopping anything; --yes skips that and is required when stdin is

@@ -74,11 +74,12 @@ class Templates(Controller):
         label = "templates"
         stacked_on = "base"
         stacked_type = "nested"
-        help = "list, show, validate, delete and prune templates"
+        help = "list, show, delete and prune templates; channels, revocation, lineage"
         description = (
             "Templates come from three places: your $PRISM_HOME/templates (local), the "
             "shared SSM registry of your team's account (registry), and prism itself "
-            "(built-in)."
+            "(built-in). Versions can be promoted to channels (NAME@CHANNEL), revoked, "
+            "protected, and traced through their lineage (history, tree)."
         )
 
     def _default(self) -> None:
