@@ -102,3 +102,41 @@ def test_batch_file_errors_change_nothing(prism_sandbox, run_prism, tmp_path):
     assert own_images() == []
     missing = run_prism("save", "--batch", str(tmp_path / "nope.yaml"), "--yes")
     assert missing.exit_code == 2
+
+
+def test_ctrl_c_during_a_batch_brings_every_instance_back(
+    prism_sandbox, run_prism, tmp_path, monkeypatch
+):
+    import signal
+    import time
+
+    from test_interrupts import PrismProcess
+
+    from prism_sandbox import Timings
+
+    prism_sandbox.timings = Timings(stop=1.5, start=0.3, snapshot=1.5, image=2.0, copy=2.5)
+    monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "0.1")
+    ids = [prism_sandbox.create_instance(f"lab-{n}") for n in (1, 2)]
+    batch = tmp_path / "batch.yaml"
+    batch.write_text(
+        "- {instance: lab-1, template: t-1, copy_to_regions: us-east-2}\n"
+        "- {instance: lab-2, template: t-2, copy_to_regions: us-east-2}\n"
+    )
+    prism = PrismProcess("save", "--batch", str(batch), "--yes")
+    prism.wait_for("Copying AMI to")
+    time.sleep(0.1)
+    prism.proc.send_signal(signal.SIGINT)
+    code = prism.finish(120)
+    assert code == 1, prism.stderr
+    assert "Traceback" not in prism.stderr and "interrupted" in prism.stderr
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(instance_state(i) != "running" for i in ids):
+        time.sleep(0.1)
+    assert [instance_state(i) for i in ids] == ["running", "running"]
+    left = journals()
+    assert left and all(j["status"] in ("interrupted", "failed", "partial") for j in left)
+    resumed = run_prism("save", "--resume", "--yes")
+    assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+    assert journals() == []
+    home = Path(os.environ["PRISM_HOME"]) / "templates"
+    assert all((home / f"{j['request']['template_name']}.yaml").is_file() for j in left)

@@ -293,6 +293,8 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
         for phase in LATE_PHASES:
             if phase in state.phases_done and not rerun:
                 continue
+            if ctx.cancel.is_set():  # a batch interrupted from its main thread
+                raise KeyboardInterrupt
             rerun = True
             failures_before = len(state.failures)
             try:

@@ -155,12 +155,14 @@ def label(node: Node, family_: Family) -> str:
     return " ".join(parts)
 
 
-def fit(line: str, width: int) -> str:
-    """``line`` cut to ``width`` columns, with an ellipsis when cut."""
-    return line if len(line) <= width else line[: max(1, width - 1)] + "…"
+def fit(line: str, width: int | None) -> str:
+    """``line`` cut to ``width`` columns, with an ellipsis when cut (``None``: whole)."""
+    if width is None or len(line) <= width:
+        return line
+    return line[: max(1, width - 1)] + "…"
 
 
-def tree_lines(family_: Family, name: str | None, width: int) -> list[str]:
+def tree_lines(family_: Family, name: str | None, width: int | None) -> list[str]:
     """The family tree (parents above children), every line at most ``width`` columns.
 
     With ``name``, only the trees that contain one of its versions.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 from cement import Controller, ex
@@ -13,9 +12,12 @@ from prism_core.exceptions import InputError
 from prism_core.validation import template_name
 
 
-def terminal_width() -> int:
-    """Columns of the terminal (``COLUMNS`` wins; 80 without a terminal)."""
-    return max(40, shutil.get_terminal_size((80, 24)).columns)
+def terminal_width() -> int | None:
+    """Columns to fit (``COLUMNS`` wins); ``None`` for a pipe or a file (whole lines)."""
+    from prism_core.cli.layout import output_width
+
+    width = output_width()
+    return None if width is None else max(40, width)
 
 
 def parent_text(doc: dict[str, Any] | None) -> str | None:
@@ -71,9 +73,9 @@ def version_rows(app: Any, name: str) -> tuple[list[dict[str, Any]], list[str]]:
     return rows, problems
 
 
-def history_lines(name: str, rows: list[dict[str, Any]], width: int) -> list[str]:
-    """The text of ``history``, every line cut to ``width``."""
-    from prism_core.templates.lineage import fit
+def history_lines(name: str, rows: list[dict[str, Any]], width: int | None) -> list[str]:
+    """The text of ``history``, every line wrapped at ``width`` (``None``: not wrapped)."""
+    from prism_core.cli.layout import wrap
     from prism_core.templates.usage import text
 
     lines = [f"History of {name} ({len(rows)} version(s), newest first)"]
@@ -97,7 +99,9 @@ def history_lines(name: str, rows: list[dict[str, Any]], width: int) -> list[str
             )
         lines.append(f"     regions: {', '.join(row['regions']) or '-'}")
         lines.append(f"     instances: {text(row['instances'])}")
-    return [fit(line, width) for line in lines]
+    if width is None:
+        return lines
+    return [wrap(line, width, hang=" " * 9) for line in lines]
 
 
 class TemplateHistory(Controller):
