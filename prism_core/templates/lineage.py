@@ -97,8 +97,11 @@ class Family:
         return node
 
 
-def family(templates_dir: Path, aws: AwsClients | None, prefix: str, region: str | None) -> Family:
-    """Every local and registered version (one region's registry), with built-in parents."""
+def family(
+    templates_dir: Path, aws: AwsClients | None, prefix: str, regions: str | list[str] | None
+) -> Family:
+    """Every local and registered version (in the registries of ``regions``), with
+    built-in parents. Revocations and channels of any of those regions count."""
     from prism_core.aws.clients import error_message
 
     found = Family()
@@ -112,7 +115,11 @@ def family(templates_dir: Path, aws: AwsClients | None, prefix: str, region: str
                 continue
             for version, item in versions.items():
                 found.add(name, version, item.document, store.LOCAL)
-    if aws is not None and region is not None:
+    if isinstance(regions, str):
+        regions = [regions]
+    for region in regions or []:
+        if aws is None:
+            break
         from prism_core.templates import registry
 
         try:
@@ -124,11 +131,12 @@ def family(templates_dir: Path, aws: AwsClients | None, prefix: str, region: str
             for version, doc in entries.versions.items():
                 found.add(name, version, doc, store.REGISTRY)
             for version, record in entries.revoked.items():
-                found.add(name, version, None, store.REGISTRY).revoked = record
+                node = found.add(name, version, None, store.REGISTRY)
+                node.revoked = node.revoked or record
             for channel, record in entries.channels.items():
-                found.add(name, int(record["version"]), None, store.REGISTRY).channels.append(
-                    channel
-                )
+                node = found.add(name, int(record["version"]), None, store.REGISTRY)
+                if channel not in node.channels:
+                    node.channels.append(channel)
     for node in list(found.nodes.values()):
         parent = node.parent
         if parent is not None and parent not in found.nodes:

@@ -272,7 +272,9 @@ class TemplateLifecycle(Controller):
                 f"{record.get('reason')})",
                 f"restore it first with `prism templates restore {name}@{version}`",
             )
-        tree = family(settings.templates_dir, aws, settings.registry_prefix, region)
+        # Descendants are saved where this version's images run: read those registries.
+        regions = sorted({region, *target.parts.images, *target.registry_regions})
+        tree = family(settings.templates_dir, aws, settings.registry_prefix, regions)
         warn(tree.problems)
         heirs = [f"{n.name}@{n.version}" for n in tree.descendants((name, version))]
         channels = target.found.channels_of(version)
