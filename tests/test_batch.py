@@ -140,3 +140,23 @@ def test_ctrl_c_during_a_batch_brings_every_instance_back(
     assert journals() == []
     home = Path(os.environ["PRISM_HOME"]) / "templates"
     assert all((home / f"{j['request']['template_name']}.yaml").is_file() for j in left)
+
+
+def test_batch_concurrency_one_runs_saves_one_after_another(prism_sandbox, run_prism, tmp_path):
+    for name in ("lab-1", "lab-2"):
+        prism_sandbox.create_instance(name)
+    (Path(os.environ["PRISM_HOME"]) / "config.yml").write_text("prism:\n  batch_concurrency: 1\n")
+    batch = tmp_path / "batch.yaml"
+    batch.write_text("- {instance: lab-1, template: t-1}\n- {instance: lab-2, template: t-2}\n")
+    prism_sandbox.faults.clear_calls()
+    result = run_prism("save", "--batch", str(batch), "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert [s["status"] for s in result.json()["saves"]] == ["done", "done"]
+    actions = [action for _, action in prism_sandbox.faults.calls()]
+    creates = [i for i, a in enumerate(actions) if a == "CreateImage"]
+    puts = [i for i, a in enumerate(actions) if a == "PutParameter"]
+    # two DryRun checks while planning, then the real calls; the first save registered
+    # its template before the second one created its image
+    assert len(creates) == 4
+    assert any(creates[2] < put < creates[3] for put in puts)
+    assert journals() == []

@@ -310,3 +310,9 @@ def test_deprecate_after_on_image_and_copies(prism_sandbox, run_prism):
     assert when.startswith(week.strftime("%Y-%m-%d"))
     history = run_prism("templates", "history", "env1").stdout
     assert f"deprecates {week.strftime('%Y-%m-%d')}" in history
+    # a revoked version is deprecated now; restore gives it its earlier time back
+    assert run_prism("templates", "revoke", "env1@2", "--reason", "x", "--yes").exit_code == 0
+    now = image(prism_sandbox, second["amis"]["us-east-1"])["DeprecationTime"]
+    assert now < when
+    assert run_prism("templates", "restore", "env1@2", "--yes").exit_code == 0
+    assert image(prism_sandbox, second["amis"]["us-east-1"])["DeprecationTime"] == when

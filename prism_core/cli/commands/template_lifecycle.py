@@ -274,6 +274,11 @@ class TemplateLifecycle(Controller):
             )
         # Descendants are saved where this version's images run: read those registries.
         regions = sorted({region, *target.parts.images, *target.registry_regions})
+        if not target.registry_regions and not target.image_count:
+            raise InputError(
+                f"{name}@{version} is neither in the registry nor has images in any region",
+                "a local-only version is not launched by anyone else; delete its file instead",
+            )
         tree = family(settings.templates_dir, aws, settings.registry_prefix, regions)
         warn(tree.problems)
         heirs = [f"{n.name}@{n.version}" for n in tree.descendants((name, version))]
