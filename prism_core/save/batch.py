@@ -3,7 +3,8 @@
 FILE is a YAML list; each entry is a mapping with ``instance``, ``template`` and any
 ``prism save`` option by its long name (``copy_to_regions``, ``description``,
 ``project``, ``public``, ``share_with``, ``tag``, ``region``, ``no_reboot``,
-``validate``, ``deprecate_after``; dashes or underscores). Every entry is planned and
+``validate``, ``deprecate_after``, and the options plugins add to ``prism save``;
+dashes or underscores). Every entry is planned and
 checked before anything changes; each save keeps its own journal, so
 ``prism save --resume`` finishes any of them.
 """
@@ -72,8 +73,41 @@ def _tags(value: Any, where: str) -> list[str]:
     return [_text(value, where, "tag")]
 
 
-def entry_options(entry: Any, where: str) -> tuple[SaveOptions, str | None]:
-    """One batch entry as save options and its region (``None``: the default region)."""
+def _plugin_value(option: Any, value: Any, where: str, key: str) -> Any:
+    """A plugin option's value from YAML, checked like argparse would check it."""
+    if option.action in ("store_true", "store_false"):
+        if not isinstance(value, bool):
+            raise InputError(f"{where}: {key} must be true or false")
+        return value
+    text = _text(value, where, key)
+    if option.type is not None:
+        try:
+            converted = option.type(text)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{where}: {key}: {exc}") from None
+    else:
+        converted = text
+    if option.choices is not None and converted not in option.choices:
+        raise InputError(f"{where}: {key} must be one of {', '.join(map(str, option.choices))}")
+    return converted
+
+
+def _plugin_default(option: Any) -> Any:
+    """What argparse gives an option that is not on the command line."""
+    if option.default is not None:
+        return option.default
+    return {"store_true": False, "store_false": True}.get(option.action or "")
+
+
+def entry_options(
+    entry: Any, where: str, plugin_options: dict[str, Any] | None = None
+) -> tuple[SaveOptions, str | None]:
+    """One batch entry as save options and its region (``None``: the default region).
+
+    ``plugin_options`` maps the dest of each option plugins added to ``prism save`` to
+    its :class:`~prism_core.plugin_api.Option`; such keys are accepted too.
+    """
+    plugin_options = plugin_options or {}
     if not isinstance(entry, dict):
         raise InputError(f"{where}: each entry must be a mapping with instance and template")
     values: dict[str, Any] = {}
@@ -81,10 +115,10 @@ def entry_options(entry: Any, where: str) -> tuple[SaveOptions, str | None]:
         key = str(raw_key).replace("-", "_")
         if key == "tags":
             key = "tag"
-        if key not in KNOWN:
+        if key not in KNOWN and key not in plugin_options:
             raise InputError(
                 f"{where}: unknown option {str(raw_key)[:40]!r}",
-                f"use {', '.join(sorted(KNOWN))}",
+                f"use {', '.join(sorted(KNOWN | set(plugin_options)))}",
             )
         values[key] = value
     for key in ("instance", "template"):
@@ -113,12 +147,20 @@ def entry_options(entry: Any, where: str) -> tuple[SaveOptions, str | None]:
         no_reboot=bool(values.get("no_reboot", False)),
         validate=bool(values.get("validate", False)),
         deprecate_after=values.get("deprecate_after"),
+        plugin_options={
+            dest: _plugin_value(option, values[dest], where, dest)
+            if dest in values
+            else _plugin_default(option)
+            for dest, option in plugin_options.items()
+        },
     )
     region = _text(values["region"], where, "region") if values.get("region") else None
     return options, region
 
 
-def load(path: Path) -> list[tuple[SaveOptions, str | None]]:
+def load(
+    path: Path, plugin_options: dict[str, Any] | None = None
+) -> list[tuple[SaveOptions, str | None]]:
     """Read and check a batch file (bounded size, safe YAML, one save per template)."""
     try:
         if path.stat().st_size > MAX_BATCH_BYTES:
@@ -138,7 +180,9 @@ def load(path: Path) -> list[tuple[SaveOptions, str | None]]:
         raise InputError(f"{path}: a batch file is a non-empty YAML list of saves")
     if len(data) > MAX_ENTRIES:
         raise InputError(f"{path}: {len(data)} entries; at most {MAX_ENTRIES} per batch")
-    entries = [entry_options(e, f"{path}: entry {i}") for i, e in enumerate(data, 1)]
+    entries = [
+        entry_options(e, f"{path}: entry {i}", plugin_options) for i, e in enumerate(data, 1)
+    ]
     for key, what in ((lambda o: o.template, "template"), (lambda o: o.instance, "instance")):
         seen: set[str] = set()
         for options, _ in entries:

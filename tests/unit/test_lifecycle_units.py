@@ -104,3 +104,19 @@ def test_tree_marks_and_cycles() -> None:
     family.add("y", 1, {"name": "y", "parent": {"template": "x", "version": 1}}, "local")
     assert family.revoked_ancestor(("x", 1)) is None
     assert [n.key for n in family.descendants(("x", 1))] == [("y", 1)]
+
+
+def test_batch_entries_take_plugin_options() -> None:
+    from prism_core.plugin_api import Option
+
+    options = {
+        "publish": Option(("--publish",), help="x", action="store_true"),
+        "price": Option(("--price",), help="y", type=int),
+    }
+    parsed, _ = entry_options({"instance": "i", "template": "t", "publish": True}, "e", options)
+    assert parsed.plugin_options == {"publish": True, "price": None}
+    parsed, _ = entry_options({"instance": "i", "template": "t", "price": "12"}, "e", options)
+    assert parsed.plugin_options == {"publish": False, "price": 12}
+    for bad in ({"publish": "yes"}, {"price": "cheap"}):
+        with pytest.raises(InputError):
+            entry_options({"instance": "i", "template": "t", **bad}, "e", options)
