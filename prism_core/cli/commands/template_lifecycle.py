@@ -98,6 +98,10 @@ class TemplateLifecycle(Controller):
     # -- channels --------------------------------------------------------------------------
     @ex(
         help="point a channel (e.g. stable) at a version in every region that has it",
+        description="Point a named channel at version N in the registry of every region "
+        "that has it; `prism launch NAME@CHANNEL` then launches that version (a teammate "
+        "with an empty PRISM_HOME too). Prints what the channel pointed at before. "
+        "`latest` is implicit: the newest version that is not revoked.",
         arguments=[
             REF_ARGUMENT,
             (["--channel"], {"required": True, "metavar": "C", "help": "channel name"}),
@@ -250,6 +254,11 @@ class TemplateLifecycle(Controller):
     # -- revocation ------------------------------------------------------------------------
     @ex(
         help="revoke a version: refuse launching it, deprecate its images, flag descendants",
+        description="Mark version N revoked in the registry of every region (when, by whom: "
+        "your ARN, and why) and set an EC2 deprecation time on its images. Launching it, or "
+        "a channel pointing at it, is refused unless --allow-revoked. Lists the versions "
+        "saved from instances launched from it; history, show and tree mark them "
+        "'parent revoked'. `prism templates restore NAME@N` undoes it.",
         arguments=[
             REF_ARGUMENT,
             (["--reason"], {"required": True, "metavar": "TEXT", "help": "why (one line)"}),
@@ -363,6 +372,9 @@ class TemplateLifecycle(Controller):
 
     @ex(
         help="turn on EC2 deregistration protection for a version's images",
+        description="Turn on EC2 deregistration protection for the version's images in "
+        "every region. `templates delete` and `templates prune` never remove a protected "
+        "version (nor one a channel points at).",
         arguments=[REF_ARGUMENT, *COMMON],
     )
     def protect(self) -> None:

@@ -456,6 +456,10 @@ class Templates(Controller):
     @ex(
         help="remove old versions: their AMIs and snapshots in every region, files and "
         "registry entries",
+        description="Remove every version but the K newest: their AMIs and snapshots in "
+        "every region, files and registry entries. Protected versions and channel targets "
+        "are always kept, versions whose images instances run from unless --force; the "
+        "output says which were kept and why.",
         arguments=[
             (["name"], {"help": "template name"}),
             (
