@@ -119,6 +119,18 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     phase("templates", "templates", "list")
     phase("templates", "templates", "show", "env1")
     phase("templates", "templates", "validate", "env1", "--boot")
+    phase("save", "save", "box", "env5", "--deprecate-after", "30", "--yes")
+    for args in (
+        ("promote", "env1@1", "--channel", "stable"),
+        ("demote", "env1", "--channel", "stable"),
+        ("revoke", "env1@1", "--reason", "superseded"),
+        ("restore", "env1@1"),
+        ("protect", "env1@1"),
+        ("unprotect", "env1@1"),
+    ):
+        phase("templates", "templates", *args, "--yes")
+    phase("templates", "templates", "history", "env1")
+    phase("templates", "templates", "tree")
     phase("templates", "templates", "prune", "env3", "--keep", "1", "--yes")
     phase("templates", "templates", "delete", "env2", "--purge", "--yes")
 
