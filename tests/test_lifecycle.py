@@ -130,7 +130,6 @@ def test_bad_lifecycle_input_is_refused(two_versions, run_prism):
         assert "Traceback" not in result.stderr
 
 
-PYTHON_ML_X86 = "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
 
 
 def saved(run_prism, *args: str) -> dict[str, Any]:
@@ -149,7 +148,9 @@ def test_lineage_three_generations_history_tree_and_usage(prism_sandbox, run_pri
     from prism_core.templates.document import load_file
 
     monkeypatch.setenv("COLUMNS", "80")
-    prism_sandbox.put_public_parameter(PYTHON_ML_X86, "ami-0123456789abcdef0")
+    from prism_sandbox.seed import builtin_image_parameters
+
+    prism_sandbox.publish_base_images(builtin_image_parameters(), ["us-east-1"])
     launched(run_prism, "python-ml", "lab-a")
     base = saved(run_prism, "lab-a", "lab-base", "--copy-to-regions", "us-east-2")
     launched(run_prism, "lab-base@1", "gen-a")
