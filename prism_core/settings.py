@@ -41,11 +41,14 @@ PRISM_KEYS = (
     "default_copy_regions",
     "checkip_url",
     "image_mode",
+    "deprecate_after_days",
+    "batch_concurrency",
 )
 #: Bounds of the tunables: (lowest, highest).
 POLL_DELAY_RANGE = (0.001, 3600.0)
 TIMEOUT_RANGE = (0.01, 7 * 24 * 3600.0)
 COPY_CONCURRENCY_RANGE = (1, 64)
+BATCH_CONCURRENCY_RANGE = (1, 20)
 #: SSM parameter names: these characters, at most 15 levels, no ``aws``/``ssm`` start.
 _SSM_PREFIX = re.compile(r"^/(?:[A-Za-z0-9_.-]+/){1,10}$")
 
@@ -151,6 +154,10 @@ class Settings:
     checkip_url: str = DEFAULT_CHECKIP_URL
     #: The image mode when neither ``--stop``, ``--reboot`` nor ``--no-reboot`` is given.
     image_mode: str = "reboot"
+    #: ``--deprecate-after`` when the option is not given (config ``prism.deprecate_after_days``).
+    deprecate_after_days: int | None = None
+    #: Saves run at once by ``prism save --batch`` (config ``prism.batch_concurrency``).
+    batch_concurrency: int = 3
     #: Every other config section (plugin settings), defaults applied and validated.
     plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -216,6 +223,21 @@ class Settings:
                 f"config prism.image_mode is {mode!r}", f"use one of {', '.join(IMAGE_MODES)}"
             )
         settings.image_mode = mode
+        if section.get("deprecate_after_days") not in (None, "", 0):
+            from prism_core.validation import positive_days
+
+            settings.deprecate_after_days = positive_days(
+                section["deprecate_after_days"], "config prism.deprecate_after_days"
+            )
+        if "batch_concurrency" in section:
+            value = section["batch_concurrency"]
+            low, high = BATCH_CONCURRENCY_RANGE
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InputError(
+                    f"config prism.batch_concurrency must be a whole number from {low} to "
+                    f"{high}, not {str(value)[:40]}"
+                )
+            settings.batch_concurrency = value
         return settings
 
     @property

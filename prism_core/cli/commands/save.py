@@ -46,6 +46,10 @@ SAVE_EPILOG = f"""examples:
   finish a save interrupted on this machine (or undo it; SAVE_ID picks one):
     prism save --resume
     prism save --abort [SAVE_ID]
+  several instances, three at a time (prism.batch_concurrency), one confirmation:
+    prism save --batch lab.yaml --yes
+  images that EC2 deprecates after six months:
+    prism save ml-course-prep cs229-environment --deprecate-after 180
 
 Deletes prove ownership: --abort removes only images whose own tags name this save,
 and only this save's registry entries and files under $PRISM_HOME/templates; a newer
@@ -138,6 +142,22 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
         },
     ),
     (
+        ["--deprecate-after"],
+        {
+            "metavar": "DAYS",
+            "help": "EC2 deprecation of the AMI and every copy after DAYS days "
+            "(default: prism.deprecate_after_days in config)",
+        },
+    ),
+    (
+        ["--batch"],
+        {
+            "metavar": "FILE.yaml",
+            "help": "save several instances: a YAML list of mappings with instance, template "
+            "and any save option by its long name (copy_to_regions, description, ...)",
+        },
+    ),
+    (
         ["-y", "--yes"],
         {
             "action": "store_true",
@@ -225,10 +245,19 @@ def run_save(app: Any) -> int:
     pargs = app.pargs
     if pargs.resume and pargs.abort:
         raise InputError("--resume and --abort exclude each other", "choose one")
+    if pargs.batch and (pargs.resume or pargs.abort or pargs.instance or pargs.template):
+        raise InputError(
+            "--batch takes no INSTANCE, TEMPLATE, --resume or --abort",
+            "put every save in the batch file; `prism save --resume` finishes batch saves too",
+        )
     if pargs.resume:
         return run_resume(app)
     if pargs.abort:
         return run_abort(app)
+    if pargs.batch:
+        from prism_core.cli.commands.save_batch import run_batch
+
+        return run_batch(app)
     settings = app.settings
     progress = Progress(sys.stderr)
     aws = aws_clients(app, pargs.region)
@@ -255,6 +284,7 @@ def run_save(app: Any) -> int:
         image_mode=modes[0] if modes else None,
         allow_instance_store_loss=pargs.allow_instance_store_loss,
         validate=pargs.validate,
+        deprecate_after=pargs.deprecate_after,
         plugin_options={
             option.dest: getattr(pargs, option.dest, None)
             for option in getattr(app, "save_options", [])
