@@ -317,3 +317,30 @@ def test_deprecate_after_on_image_and_copies(prism_sandbox, run_prism):
     assert now < when
     assert run_prism("templates", "restore", "env1@2", "--yes").exit_code == 0
     assert image(prism_sandbox, second["amis"]["us-east-1"])["DeprecationTime"] == when
+
+
+def test_a_running_saves_version_claim_is_no_version(two_versions, prism_sandbox, run_prism):
+    """Issue 11's claim at versions/<N> is skipped or reported, never promoted or pruned."""
+    import json
+
+    claim = {"claim": {"save_id": "s-running", "host": "lab-pc", "instance": "i-1"}}
+    prism_sandbox.client("ssm").put_parameter(
+        Name="/prism/templates/env1/versions/3", Value=json.dumps(claim), Type="String"
+    )
+    for args in (("history", "env1"), ("channels", "env1"), ("show", "env1"), ("tree",)):
+        result = run_prism("templates", *args)
+        assert result.exit_code in (0, 3), (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    promoted = run_prism("templates", "promote", "env1@3", "--channel", "stable", "--yes")
+    assert promoted.exit_code == 2 and "still being saved" in promoted.stderr
+    assert "/prism/templates/env1/channels/stable" not in parameters(
+        prism_sandbox, "us-east-1", "/prism/templates/env1"
+    )
+    pruned = run_prism("templates", "prune", "env1", "--keep", "1", "--yes", "-o", "json")
+    assert pruned.exit_code == 0, pruned.stderr
+    doc = pruned.json()
+    assert "claimed by save s-running" in doc["held"]["3"]
+    assert doc["removed_versions"] == [1] and sorted(doc["kept"]) == [2, 3]
+    assert "/prism/templates/env1/versions/3" in parameters(
+        prism_sandbox, "us-east-1", "/prism/templates/env1"
+    )

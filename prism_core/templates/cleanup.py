@@ -30,6 +30,8 @@ class VersionParts:
     saved_date: str | None = None
     #: Save ids the registry or the local files recorded for this version.
     save_ids: set[str] = field(default_factory=set)
+    #: region -> holder of a claim on this number by a save still running (issue 11)
+    claims: dict[str, dict[str, Any]] = field(default_factory=dict)
     document: dict[str, Any] | None = None
     #: AMI id -> DescribeImages record (protection, deprecation), for images EC2 listed.
     image_records: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -121,6 +123,7 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
         for number, record in parsed.revoked.items():
             found.version(number).revoked = found.version(number).revoked or record
         for number, holder in parsed.claims.items():
+            found.version(number).claims[current] = holder
             found.problems.append(
                 f"registry {current}: version {number} claimed by save "
                 f"{holder.get('save_id', '?')} on {holder.get('host', '?')}, not registered yet"

@@ -54,7 +54,9 @@ class Target:
     def registry_regions(self) -> list[str]:
         """Regions whose registry has this version's document."""
         return sorted(
-            r for r, keys in self.parts.registry.items() if any("/versions/" in k for k in keys)
+            r
+            for r, keys in self.parts.registry.items()
+            if r not in self.parts.claims and any("/versions/" in k for k in keys)
         )
 
     @property
@@ -73,6 +75,14 @@ def locate(name: str, version: int, settings: Settings, aws: AwsClients, region:
             f"template {name} has no version {version} here or in the registry of "
             f"{', '.join(found.regions)} (versions: {have})",
             f"run `prism templates history {name}`",
+        )
+    if parts.document is None and parts.claims:
+        holder = next(iter(parts.claims.values()))
+        raise InputError(
+            f"version {version} of {name} is still being saved (claimed by save "
+            f"{holder.get('save_id', '?')} on {holder.get('host', '?')})",
+            "wait for that save to finish; if it died, run `prism save --abort "
+            f"{holder.get('save_id', 'SAVE_ID')}` on that machine",
         )
     return Target(name, version, found, parts)
 

@@ -210,7 +210,11 @@ class TemplateLifecycle(Controller):
         warn(problems)
         if found.empty:
             raise InputError(f"no template {name!r}", "run `prism templates list`")
-        live = [v for v in found.versions if found.versions[v].revoked is None]
+        live = [
+            v
+            for v, parts in found.versions.items()
+            if parts.revoked is None and (parts.document is not None or parts.images)
+        ]
         latest = max(live) if live else None
         rows = []
         for channel in sorted(found.channels):

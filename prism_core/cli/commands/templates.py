@@ -34,7 +34,7 @@ def dry_run_done(output: str, plan: list[str]) -> None:
 
 
 def kept_for_life(found: Any, version: int) -> str | None:
-    """Why ``version`` must never be removed (protected, a channel's target), if it must not."""
+    """Why ``version`` must not be removed (protected, a channel's target, claimed by a save)."""
     parts = found.versions[version]
     reasons = []
     if parts.protected:
@@ -42,6 +42,12 @@ def kept_for_life(found: Any, version: int) -> str | None:
     channels = found.channels_of(version)
     if channels:
         reasons.append(f"channel {', '.join(channels)}")
+    for holder in list(parts.claims.values())[:1]:
+        save_id = holder.get("save_id", "?")
+        reasons.append(
+            f"claimed by save {save_id} on {holder.get('host', '?')} (still saving; if it "
+            f"died, `prism save --abort {save_id}` there)"
+        )
     return ", ".join(reasons) or None
 
 
@@ -511,8 +517,14 @@ class Templates(Controller):
         if found.empty:
             raise InputError(f"no template {name!r}", "run `prism templates list`")
         ordered = sorted(found.versions, reverse=True)
+        # A number claimed by a running save is not one of the K versions kept, and stays.
+        held: dict[int, str] = {
+            v: kept_for_life(found, v) or "claimed"
+            for v in ordered
+            if found.versions[v].claims and found.versions[v].document is None
+        }
+        ordered = [v for v in ordered if v not in held]
         kept, old = ordered[: pargs.keep], ordered[pargs.keep :]
-        held: dict[int, str] = {}
         for version in old:
             why = kept_for_life(found, version)
             if why:
