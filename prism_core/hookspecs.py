@@ -70,8 +70,10 @@ def prism_post_image(ctx: SaveContext) -> None:
 
     Fires after the instance restart; the built-in implementation (``tryfirst``)
     waits until the image is ``available`` (or reports its ``StateReason`` if it
-    ends ``failed``) and applies ``--public``/``--share-with`` in the source region,
-    so later implementations see an available image. Every implementation runs;
+    ends ``failed``), applies ``--public``/``--share-with`` in the source region and
+    sets the EC2 deprecation time of ``--deprecate-after``
+    (``ctx.request.deprecate_after_days``), so later implementations see an available
+    image. Every implementation runs;
     the return value is ignored.
 
     Raise :class:`prism_core.exceptions.ValidationFailed` to stop the save here: the
@@ -88,7 +90,9 @@ def prism_copy(ctx: SaveContext) -> dict[str, RegionImage] | None:
     Fires after ``prism_post_image``, also when there are no copy regions (return
     ``{}``). Record each copy with ``ctx.record_image(...)`` as soon as its id exists.
     A region that fails is returned with ``error`` set, never raised, so the other
-    regions are kept. Return a dict of region to :class:`~prism_core.save.state.RegionImage`.
+    regions are kept. Apply the request's sharing and ``deprecate_after_days`` (EC2
+    deprecation time) to each copy as the built-in does. Return a dict of region to
+    :class:`~prism_core.save.state.RegionImage`.
     """
 
 

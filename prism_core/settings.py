@@ -50,11 +50,14 @@ PRISM_KEYS = (
     "required_plugins",
     # the keys this section locks (packaged defaults and the system config only)
     LOCKED_KEY,
+    "deprecate_after_days",
+    "batch_concurrency",
 )
 #: Bounds of the tunables: (lowest, highest).
 POLL_DELAY_RANGE = (0.001, 3600.0)
 TIMEOUT_RANGE = (0.01, 7 * 24 * 3600.0)
 COPY_CONCURRENCY_RANGE = (1, 64)
+BATCH_CONCURRENCY_RANGE = (1, 20)
 #: SSM parameter names: these characters, at most 15 levels, no ``aws``/``ssm`` start.
 _SSM_PREFIX = re.compile(r"^/(?:[A-Za-z0-9_.-]+/){1,10}$")
 
@@ -245,6 +248,10 @@ class Settings:
     #: AMI owners trusted besides this account, its organization and Amazon
     #: (config ``prism.trusted_image_owners``; an institution ships its list).
     trusted_image_owners: list[str] = field(default_factory=list)
+    #: ``--deprecate-after`` when the option is not given (config ``prism.deprecate_after_days``).
+    deprecate_after_days: int | None = None
+    #: Saves run at once by ``prism save --batch`` (config ``prism.batch_concurrency``).
+    batch_concurrency: int = 3
     #: Every other config section (plugin settings), defaults applied and validated.
     plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -318,6 +325,21 @@ class Settings:
         from prism_core.templates.provenance import owner_ids
 
         settings.trusted_image_owners = owner_ids(owners, "config prism.trusted_image_owners")
+        if section.get("deprecate_after_days") not in (None, "", 0):
+            from prism_core.validation import positive_days
+
+            settings.deprecate_after_days = positive_days(
+                section["deprecate_after_days"], "config prism.deprecate_after_days"
+            )
+        if "batch_concurrency" in section:
+            value = section["batch_concurrency"]
+            low, high = BATCH_CONCURRENCY_RANGE
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InputError(
+                    f"config prism.batch_concurrency must be a whole number from {low} to "
+                    f"{high}, not {str(value)[:40]}"
+                )
+            settings.batch_concurrency = value
         return settings
 
     @property

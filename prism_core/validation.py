@@ -238,3 +238,43 @@ def project_id(value: str | None) -> str | None:
             f"invalid --project {value[:40]!r}", "use 1-64 letters, digits, '-', '_', '.' or ':'"
         )
     return value
+
+
+CHANNEL = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
+#: The implicit channel: the newest version that is not revoked. It cannot be promoted.
+LATEST = "latest"
+MAX_REASON = 500
+
+
+def channel_name(name: str) -> str:
+    """A channel name (``stable``, ``course-2026``): lower case, starting with a letter."""
+    if not CHANNEL.fullmatch(name or ""):
+        shown = (name or "").encode("unicode_escape").decode("ascii")[:40]
+        raise InputError(
+            f"invalid channel name {shown!r}",
+            "use 1-40 lower-case letters, digits, '-', '_' or '.', starting with a letter",
+        )
+    return name
+
+
+def reason(text: str) -> str:
+    """A revocation reason: 1-500 characters, no control characters."""
+    text = (text or "").strip()
+    if not text:
+        raise InputError("the revocation reason is empty", 'give one with --reason "..."')
+    if len(text) > MAX_REASON:
+        raise InputError(f"the reason has {len(text)} characters", f"use at most {MAX_REASON}")
+    if CONTROL.search(text) or "\n" in text:
+        raise InputError("the reason contains control characters", "write it on one line")
+    return text
+
+
+def positive_days(value: object, what: str) -> int:
+    """A whole number of days, 1 to 3650 (EC2 deprecates at most ten years ahead)."""
+    try:
+        days = int(str(value))
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a whole number of days, not {value!r}") from None
+    if not 1 <= days <= 3650:
+        raise InputError(f"{what} must be between 1 and 3650 days, not {days}")
+    return days

@@ -26,7 +26,7 @@ from prism_core.aws.ec2 import (
 )
 from prism_core.aws.waiting import WaitCancelled
 from prism_core.save.state import AVAILABLE, FAILED, PENDING, REQUESTED, RegionImage
-from prism_plugins.ec2_image import image_tags, share_in_region
+from prism_plugins.ec2_image import deprecate_in_region, image_tags, share_in_region
 
 if TYPE_CHECKING:
     from prism_core.save.context import SaveContext
@@ -64,6 +64,7 @@ def copy_to_region(ctx: SaveContext, source: RegionImage, region: str) -> Region
     previous = ctx.state.images.get(region)
     if previous is not None and previous.ok:
         share_in_region(ctx, previous)
+        deprecate_in_region(ctx, previous)
         return previous
     try:
         image = _copy(ctx, source, region, previous)
@@ -78,6 +79,7 @@ def copy_to_region(ctx: SaveContext, source: RegionImage, region: str) -> Region
         return image
     ctx.progress.line("ok", f"AMI copied to region {region}: {image.image_id}", since="copy")
     share_in_region(ctx, image)
+    deprecate_in_region(ctx, image)
     return image
 
 

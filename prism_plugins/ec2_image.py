@@ -163,6 +163,32 @@ def prism_post_image(ctx: SaveContext) -> None:
         ctx.record_image(image)
         ctx.progress.line("ok", f"AMI {image_id} is available", since="wait")
     share_in_region(ctx, image)
+    deprecate_in_region(ctx, image)
+
+
+def deprecate_in_region(ctx: SaveContext, image: RegionImage) -> None:
+    """Apply ``--deprecate-after DAYS`` to one region's image; a failure is recorded.
+
+    The image is kept whatever happens: a failed deprecation makes the save partial
+    and ``prism save --resume`` tries again.
+    """
+    from prism_core.aws.clients import error_message
+    from prism_core.templates.lifecycle import deprecate_image
+
+    days = ctx.request.deprecate_after_days
+    if not days or image.deprecated or image.image_id is None:
+        return
+    try:
+        when = deprecate_image(ctx.aws.ec2(image.region), image.image_id, days)
+    except Exception as exc:
+        ctx.record_failure(
+            f"deprecating {image.image_id} in {image.region} failed: {error_message(exc)}"
+        )
+        ctx.progress.line("fail", f"Deprecating {image.image_id} in {image.region} failed")
+        return
+    image.deprecated = when
+    ctx.record_image(image)
+    ctx.progress.line("info", f"{image.image_id} in {image.region} deprecates at {when}")
 
 
 def _seconds_since(stamp: Any) -> float | None:

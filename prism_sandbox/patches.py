@@ -542,6 +542,121 @@ def _patched_deregister_image_response(self: AmisResponse) -> ActionResult:
     return ActionResult({"Return": True, "DeleteSnapshotResults": results})
 
 
+# --------------------------------------------------------------------------- lifecycle
+# moto has no AMI deprecation and no deregistration protection. The sandbox keeps both on
+# moto's Ami objects (``deprecation_time`` / ``deregistration_protection``, which moto's
+# serializer turns into DescribeImages' ``DeprecationTime`` / ``DeregistrationProtection``)
+# and answers the four calls that set them, as EC2 does.
+
+_orig_deregister_image = AmiBackend.deregister_image
+PROTECTION_COOLDOWN_SECONDS = 24 * 3600
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(epoch))
+
+
+def _own_image(response: AmisResponse) -> Ami:
+    ami_id = response._get_param("ImageId")
+    backend = response.ec2_backend
+    ami = backend.amis.get(ami_id)
+    if ami is None or ami.state == "deregistered":
+        raise EC2ClientError("InvalidAMIID.NotFound", f"The image id '[{ami_id}]' does not exist")
+    if ami.owner_id != backend.account_id:
+        raise EC2ClientError(
+            "AuthFailure", f"Not authorized for image:{ami_id}; only its owner may change it"
+        )
+    return ami
+
+
+def _parse_time(value: Any) -> float:
+    import calendar
+    import datetime
+
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.UTC)
+        return value.timestamp()
+    value = str(value or "")
+    text = value.strip().replace("Z", "").split(".", 1)[0].replace(" ", "T")
+    try:
+        return float(calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        raise EC2ClientError(
+            "InvalidParameterValue", f"Value ({value}) for parameter DeprecateAt is invalid."
+        ) from None
+
+
+def _enable_image_deprecation(self: AmisResponse) -> ActionResult:
+    """DeprecateAt is rounded to the minute; not in the past, at most ten years ahead."""
+    self.error_on_dryrun()
+    ami = _own_image(self)
+    when = round(_parse_time(self._get_param("DeprecateAt")) / 60.0) * 60
+    now = time.time()
+    if when < now - 60:
+        raise EC2ClientError("InvalidParameterValue", "The deprecation time can't be in the past.")
+    if when > now + 10 * 366 * 86400:
+        raise EC2ClientError(
+            "InvalidParameterValue", "The deprecation time can't be more than 10 years ahead."
+        )
+    ami.deprecation_time = _iso(when)
+    return ActionResult({"Return": True})
+
+
+def _disable_image_deprecation(self: AmisResponse) -> ActionResult:
+    self.error_on_dryrun()
+    ami = _own_image(self)
+    if hasattr(ami, "deprecation_time"):
+        del ami.deprecation_time
+    return ActionResult({"Return": True})
+
+
+def _protection_blocks(ami: Ami) -> bool:
+    state = getattr(ami, "deregistration_protection", None) or "disabled"
+    if state == "enabled":
+        return True
+    until = getattr(ami, "_sbx_protected_until", 0.0)
+    if until > time.time():
+        return True
+    if state.startswith("disabled-until"):
+        ami.deregistration_protection = "disabled"
+    return False
+
+
+def _enable_deregistration_protection(self: AmisResponse) -> ActionResult:
+    self.error_on_dryrun()
+    ami = _own_image(self)
+    ami.deregistration_protection = "enabled"
+    ami._sbx_cooldown = _truthy(self._get_param("WithCooldown", False))
+    return ActionResult({"Return": "enabled"})
+
+
+def _disable_deregistration_protection(self: AmisResponse) -> ActionResult:
+    """With the cooldown chosen at enable time, deregistration stays refused for 24 hours."""
+    self.error_on_dryrun()
+    ami = _own_image(self)
+    if getattr(ami, "deregistration_protection", None) == "enabled" and getattr(
+        ami, "_sbx_cooldown", False
+    ):
+        ami._sbx_protected_until = time.time() + PROTECTION_COOLDOWN_SECONDS
+        ami.deregistration_protection = f"disabled-until {_iso(ami._sbx_protected_until)}"
+    else:
+        ami.deregistration_protection = "disabled"
+    return ActionResult({"Return": "disabled"})
+
+
+def _patched_deregister_image(self: Any, ami_id: str) -> None:
+    sb = _sandbox()
+    ami = self.amis.get(ami_id)
+    if sb is not None and ami is not None and _protection_blocks(ami):
+        raise EC2ClientError(
+            "OperationNotPermitted",
+            f"You can't deregister image {ami_id} because deregistration protection is "
+            "enabled. Disable it first with DisableImageDeregistrationProtection.",
+        )
+    _orig_deregister_image(self, ami_id)
+
+
 # --------------------------------------------------------------------------- snapshots
 
 _orig_describe_snapshots_response = ElasticBlockStore.describe_snapshots
@@ -613,6 +728,15 @@ def install() -> None:
         AmiBackend.register_image = _patched_register_image  # type: ignore[method-assign]
         AmiBackend.modify_image_attribute = _patched_modify_image_attribute  # type: ignore[method-assign]
         Ami.block_device_mappings = property(_patched_bdms)  # type: ignore[method-assign,assignment]
+        AmiBackend.deregister_image = _patched_deregister_image  # type: ignore[method-assign]
+        AmisResponse.enable_image_deprecation = _enable_image_deprecation  # type: ignore[attr-defined]
+        AmisResponse.disable_image_deprecation = _disable_image_deprecation  # type: ignore[attr-defined]
+        AmisResponse.enable_image_deregistration_protection = (  # type: ignore[attr-defined]
+            _enable_deregistration_protection
+        )
+        AmisResponse.disable_image_deregistration_protection = (  # type: ignore[attr-defined]
+            _disable_deregistration_protection
+        )
         AmisResponse.copy_image = _patched_copy_image_response  # type: ignore[method-assign]
         AmisResponse.deregister_image = _patched_deregister_image_response  # type: ignore[method-assign]
         ElasticBlockStore.describe_snapshots = _patched_describe_snapshots_response  # type: ignore[method-assign]

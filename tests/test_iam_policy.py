@@ -48,6 +48,26 @@ def test_policy_document_is_valid_for_create_policy(run_prism):
     assert "ec2:ImportKeyPair" not in actions("save")
 
 
+def test_policy_file_names_each_action_once_per_statement():
+    """Two branches adding the same action must merge its uses, not overwrite one."""
+    import yaml
+
+    from prism_core.aws import iam_policy
+
+    class Strict(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: Strict, node: yaml.MappingNode) -> dict:
+        keys = [loader.construct_object(k) for k, _ in node.value]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        assert not duplicates, f"duplicate keys in iam_policy.yaml: {duplicates}"
+        return loader.construct_mapping(node)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    text = (Path(iam_policy.__file__).parent.parent / "data" / "iam_policy.yaml").read_text()
+    assert yaml.load(text, Loader=Strict)["statements"]
+
+
 def test_policy_follows_the_configured_registry_prefix(prism_sandbox, run_prism):
     home = Path(os.environ["PRISM_HOME"])
     home.mkdir(parents=True, exist_ok=True)
@@ -130,6 +150,18 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     phase("templates", "templates", "list")
     phase("templates", "templates", "show", "env1")
     phase("templates", "templates", "validate", "env1", "--boot")
+    phase("save", "save", "box", "env5", "--deprecate-after", "30", "--yes")
+    for args in (
+        ("promote", "env1@1", "--channel", "stable"),
+        ("demote", "env1", "--channel", "stable"),
+        ("revoke", "env1@1", "--reason", "superseded"),
+        ("restore", "env1@1"),
+        ("protect", "env1@1"),
+        ("unprotect", "env1@1"),
+    ):
+        phase("templates", "templates", *args, "--yes")
+    phase("templates", "templates", "history", "env1")
+    phase("templates", "templates", "tree")
     phase("templates", "templates", "prune", "env3", "--keep", "1", "--yes")
     phase("templates", "templates", "delete", "env2", "--purge", "--yes")
 

@@ -195,3 +195,27 @@ def test_full_wizard_run_saves(prism_sandbox):
         ImageId=image_id, Attribute="launchPermission"
     )["LaunchPermissions"]
     assert {"UserId": "111122223333"} in permissions
+
+
+def test_revoke_asks_on_a_terminal(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("lab")
+    assert run_prism("save", "lab", "env1", "--yes").exit_code == 0
+    ssm = prism_sandbox.client("ssm")
+
+    def revoked() -> list[str]:
+        found = ssm.get_parameters_by_path(Path="/prism/templates/env1/revoked")["Parameters"]
+        return [p["Name"] for p in found]
+
+    child = spawn("templates", "revoke", "env1@1", "--reason", "bad image")
+    child.expect_exact("Revoke env1@1: bad image")
+    child.expect_exact("Revoke env1@1?")
+    child.send("n")
+    code, output = finish(child)
+    assert code == 2 and "cancelled, nothing was changed" in output
+    assert revoked() == []
+    child = spawn("templates", "revoke", "env1@1", "--reason", "bad image")
+    child.expect_exact("Revoke env1@1?")
+    child.send("y")
+    code, output = finish(child)
+    assert code == 0, output
+    assert revoked() == ["/prism/templates/env1/revoked/1"]

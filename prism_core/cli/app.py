@@ -25,6 +25,8 @@ from prism_core.cli.commands.launch import Launch
 from prism_core.cli.commands.plugin_commands import CORE_COMMANDS, command_controllers
 from prism_core.cli.commands.sandbox import SandboxController
 from prism_core.cli.commands.save import Ami, Save, reserved_save_names, save_controllers
+from prism_core.cli.commands.template_history import TemplateHistory
+from prism_core.cli.commands.template_lifecycle import TemplateLifecycle
 from prism_core.cli.commands.templates import Templates
 from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError, Terminated
 from prism_core.plugin_api import Option
@@ -108,6 +110,8 @@ class PrismApp(App):
             Instances,
             IamPolicy,
             Templates,
+            TemplateLifecycle,
+            TemplateHistory,
             Demo,
             SandboxController,
         ]

@@ -68,6 +68,7 @@ class SaveOptions:
     image_mode: str | None = None
     allow_instance_store_loss: bool = False
     validate: bool = False
+    deprecate_after: int | str | None = None
     plugin_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -150,6 +151,11 @@ def plan_save(
         image_mode=mode,
         allow_instance_store_loss=options.allow_instance_store_loss,
         validate=options.validate,
+        deprecate_after_days=(
+            validation.positive_days(options.deprecate_after, "--deprecate-after")
+            if options.deprecate_after not in (None, "", 0)
+            else settings.deprecate_after_days
+        ),
         options=dict(options.plugin_options),
     )
     version = next_version(settings, aws, template, [region, *copy_regions])
@@ -425,6 +431,8 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
         for phase in LATE_PHASES:
             if phase in state.phases_done and not rerun:
                 continue
+            if ctx.cancel.is_set():  # a batch interrupted from its main thread
+                raise KeyboardInterrupt
             rerun = True
             failures_before = len(state.failures)
             try:

@@ -149,6 +149,11 @@ def plan_lines(ctx: SaveContext, stops: bool, estimate: StorageEstimate | None =
         lines.append("Sharing:    private (only this account)")
     if request.project_id:
         lines.append(f"Project:    {request.project_id}")
+    if request.deprecate_after_days:
+        lines.append(
+            f"Deprecates: the AMI and every copy, {request.deprecate_after_days} day(s) "
+            "after the save (EC2 deprecation time)"
+        )
     if request.validate:
         lines.append("Validation: boot a throwaway instance from the new AMI before registering it")
     lines.extend(f"Note:       {note}" for note in ctx.state.notes)

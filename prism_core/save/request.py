@@ -26,6 +26,8 @@ class SaveRequest:
     #: ``--allow-instance-store-loss``: stop mode may erase instance-store volumes.
     allow_instance_store_loss: bool = False
     validate: bool = False  # boot-check the new image before registering it
+    #: EC2 deprecation of the image and every copy, this many days after the save.
+    deprecate_after_days: int | None = None
     #: Values of options plugins added to ``prism save`` (``prism_add_options``), by dest.
     options: dict[str, Any] = field(default_factory=dict)
 

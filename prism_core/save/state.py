@@ -24,6 +24,7 @@ class RegionImage:
     shared: bool = False
     client_token: str | None = None
     error: str | None = None
+    deprecated: str | None = None  # the deprecation time set (--deprecate-after)
 
     @property
     def ok(self) -> bool:

@@ -30,6 +30,24 @@ class VersionParts:
     saved_date: str | None = None
     #: Save ids the registry or the local files recorded for this version.
     save_ids: set[str] = field(default_factory=set)
+    #: region -> holder of a claim on this number by a save still running (issue 11)
+    claims: dict[str, dict[str, Any]] = field(default_factory=dict)
+    document: dict[str, Any] | None = None
+    #: AMI id -> DescribeImages record (protection, deprecation), for images EC2 listed.
+    image_records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    revoked: dict[str, Any] | None = None  # the revocation record, if any region has one
+
+    @property
+    def protected(self) -> list[str]:
+        """``region:ami`` of every image with deregistration protection on (or cooling down)."""
+        return sorted(
+            f"{region}:{image_id}"
+            for region, ids in self.images.items()
+            for image_id in ids
+            if str(
+                (self.image_records.get(image_id) or {}).get("DeregistrationProtection") or ""
+            ).startswith(("enabled", "disabled-until"))
+        )
 
     def add_images(self, doc: dict[str, Any]) -> None:
         """Add the AMIs (and the save id) a template document lists."""
@@ -38,6 +56,7 @@ class VersionParts:
         self.saved_date = self.saved_date or doc.get("saved_date")
         if doc.get("save_id"):
             self.save_ids.add(str(doc["save_id"]))
+        self.document = self.document or doc
 
 
 @dataclass
@@ -49,6 +68,12 @@ class Inventory:
     shared_registry: dict[str, list[str]] = field(default_factory=dict)  # current entries
     regions: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: channel -> region -> version it points at there (normally the same everywhere)
+    channels: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def channels_of(self, version: int) -> list[str]:
+        """The channels pointing at ``version`` in any region."""
+        return sorted(c for c, where in self.channels.items() if version in where.values())
 
     def version(self, number: int) -> VersionParts:
         """The parts of version ``number`` (created empty on first use)."""
@@ -74,6 +99,7 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
     Regions searched: ``region`` and every region any known version has an image in.
     """
     found = Inventory(name)
+    base = registry.parameter_base(settings.registry_prefix, name)
     docs: list[dict[str, Any]] = []
     for number, local in local_versions(settings.templates_dir, name, found.problems).items():
         found.version(number).files.append(Path(local.location))
@@ -91,16 +117,28 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
         except Exception as exc:
             found.problems.append(f"registry in {current} not readable: {error_message(exc)}")
             params = {}
-        for key, value in params.items():
-            kind, number = registry.classify(settings.registry_prefix, name, key)
-            if kind == "version" and number is not None:
+        parsed = registry.parse_entries(base, params, found.problems)
+        for channel, record in parsed.channels.items():
+            found.channels.setdefault(channel, {})[current] = int(record["version"])
+        for number, record in parsed.revoked.items():
+            found.version(number).revoked = found.version(number).revoked or record
+        for number, holder in parsed.claims.items():
+            found.version(number).claims[current] = holder
+            found.problems.append(
+                f"registry {current}: version {number} claimed by save "
+                f"{holder.get('save_id', '?')} on {holder.get('host', '?')}, not registered yet"
+            )
+        for key in params:
+            number = registry.version_of_key(base, key)
+            revoked = registry.record_version(base, key)
+            if revoked is not None:
+                found.version(revoked).registry.setdefault(current, []).append(key)
+            elif number is not None:
                 parts = found.version(number)
                 parts.registry.setdefault(current, []).append(key)
-                try:
-                    doc = registry.parse_entry(value, f"registry {current}:{key}", name, number)
-                except Exception as exc:
-                    found.problems.append(str(exc))
-                    continue
+                doc = parsed.versions.get(number)
+                if doc is None:
+                    continue  # a claim of a running save, or malformed (reported above)
                 parts.add_images(doc)
                 regions.update((doc.get("ami_config") or {}).get("amis") or {})
             else:
@@ -117,7 +155,9 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
             tags = {t["Key"]: t["Value"] for t in image.get("Tags", [])}
             version = tags.get("prism:version", "")
             if version.isdigit():
-                found.version(int(version)).images.setdefault(current, set()).add(image["ImageId"])
+                parts = found.version(int(version))
+                parts.images.setdefault(current, set()).add(image["ImageId"])
+                parts.image_records[image["ImageId"]] = image
     found.regions = sorted(seen)
     return found
 

@@ -219,6 +219,18 @@ def _base_ssh_user(base: str | None) -> str | None:
     return str(found.document["ssh_user"]) if found and found.document.get("ssh_user") else None
 
 
+def launch_parent(tags: dict[str, str]) -> dict[str, Any] | None:
+    """``{template, version}`` from the tags ``prism launch`` put on an instance."""
+    name, version = tags.get("prism:template"), tags.get("prism:template-version", "")
+    if not name or not version.isdigit() or int(version) < 1:
+        return None
+    try:
+        template_name(name)
+    except InputError:
+        return None
+    return {"template": name, "version": int(version)}
+
+
 def instance_facts(ctx: SaveContext) -> dict[str, Any]:
     """What the template takes from the instance and the caller; fetched once.
 
@@ -277,5 +289,8 @@ def build_document(ctx: SaveContext) -> dict[str, Any]:
     }
     if facts["ssh_user"]:
         doc["ssh_user"] = facts["ssh_user"]
+    parent = launch_parent(instance.tags)
+    if parent is not None:
+        doc["parent"] = parent
     ctx.plugin_data["_template_document"] = doc
     return copy.deepcopy(doc)

@@ -300,6 +300,7 @@ class LaunchPlan:
     usd_per_hour: float | None
     #: Key pair, allowed CIDRs, subnet, Spot, instance profile (``launch_access``).
     access: LaunchAccess | None = None
+    channel: str | None = None
 
 
 def instance_document(data: dict[str, Any], plan: LaunchPlan, group_id: str) -> dict[str, Any]:
@@ -320,6 +321,7 @@ def instance_document(data: dict[str, Any], plan: LaunchPlan, group_id: str) -> 
         "template": plan.template,
         "template_version": plan.version,
         "template_source": plan.source,
+        "channel": plan.channel,
         "region": plan.region,
         "type": data.get("InstanceType", plan.instance_type),
         "architecture": plan.architecture,

@@ -6,6 +6,9 @@ a copy of the template's image (written by the ``ssm-registry`` plugin)::
     <prefix>current/<name>                   the newest version's document (JSON); the
                                              parameter's Description is the listing summary
     <prefix>templates/<name>/versions/<N>    every version's document (JSON), kept
+    <prefix>templates/<name>/channels/<C>    channel C: {"version": N, "promoted_at", "promoted_by"}
+    <prefix>templates/<name>/revoked/<N>     version N revoked: {"revoked_at", "revoked_by",
+                                             "reason", "deprecation": {ami: previous time}}
     <prefix>locks/<instance-id>              the save lock of one instance (source region)
 
 A version number is claimed before the image is created: ``versions/<N>`` is written
@@ -13,6 +16,11 @@ with ``Overwrite=False`` holding a claim (``{"claim": {...}}``, not a template d
 that the ``ssm-registry`` plugin replaces with the document; exactly one save wins each
 number. The save lock is taken the same way. Both are :func:`claim` writes. Readers
 skip claims (a listing or launch never sees them; ``versions`` does not count them).
+
+Channels and revocations are written by ``prism templates promote|revoke`` in every
+region that has the version, so a teammate in any of them sees the same thing. Only
+entries under a template's own ``<prefix>templates/<name>/`` path are ever read as, or
+deleted as, that template's records.
 
 Two writes per region and save. ``prism templates list`` reads only the
 ``current`` level, non-recursively, with ``DescribeParameters`` (50 summaries per
@@ -35,12 +43,14 @@ never fatal for other templates.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from prism_core.aws.clients import AwsClients, error_code
 from prism_core.exceptions import InputError
 from prism_core.safe_yaml import load_json_bounded
 from prism_core.templates.document import MAX_TEMPLATE_BYTES, validate_document
+from prism_core.validation import CHANNEL
 
 #: SSM's limits: GetParametersByPath pages hold at most 10, DescribeParameters 50;
 #: a parameter description at most 1024 characters; DeleteParameters 10 names.
@@ -287,22 +297,8 @@ def entries(ssm: Any, prefix: str, name: str) -> dict[str, str]:
 def versions(
     ssm: Any, prefix: str, name: str, problems: list[str] | None = None
 ) -> dict[int, dict[str, Any]]:
-    """Every version of ``name`` in one region (the current document included)."""
-    found: dict[int, dict[str, Any]] = {}
-    for key, value in sorted(entries(ssm, prefix, name).items()):
-        kind, number = classify(prefix, name, key)
-        if kind == "other":
-            continue
-        if claim_holder(value) is not None:
-            continue  # a number claimed by a save still running: not a version yet
-        try:
-            doc = parse_entry(value, f"registry {key}", name, number)
-        except InputError as exc:
-            if problems is not None:
-                problems.append(str(exc))
-            continue
-        found.setdefault(int(doc.get("version") or 1), doc)
-    return found
+    """Every version of ``name`` in one region (the current ``template`` entry included)."""
+    return read_template(ssm, prefix, name, problems).versions
 
 
 def newest_version(aws: AwsClients, prefix: str, name: str, regions: list[str]) -> int:
@@ -435,3 +431,154 @@ def delete_entries(ssm: Any, names: list[str]) -> list[str]:
         answer = ssm.delete_parameters(Names=batch)
         deleted.extend(answer.get("DeletedParameters", []))
     return deleted
+
+
+#: Largest channel or revocation record read back (SSM's own limit is 8 KiB).
+MAX_RECORD_BYTES = 8 * 1024
+MAX_REASON = 500
+
+
+@dataclass
+class TemplateEntries:
+    """One template's registry entries in one region, parsed."""
+
+    versions: dict[int, dict[str, Any]] = field(default_factory=dict)
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # channel -> record
+    revoked: dict[int, dict[str, Any]] = field(default_factory=dict)  # version -> record
+    #: version -> holder of a number claimed by a save still running (not a version yet)
+    claims: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def channels_of(self, version: int) -> list[str]:
+        """The channels pointing at ``version``."""
+        return sorted(c for c, r in self.channels.items() if r["version"] == version)
+
+
+def _record(value: str, source: str) -> dict[str, Any]:
+    """A channel or revocation record: a bounded JSON object (``InputError`` if not)."""
+    if len(value.encode("utf-8", "replace")) > MAX_RECORD_BYTES:
+        raise InputError(f"{source}: registry entry is larger than {MAX_RECORD_BYTES} bytes")
+    try:
+        record = json.loads(value)
+    except ValueError:
+        raise InputError(f"{source}: registry entry is not valid JSON") from None
+    if not isinstance(record, dict):
+        raise InputError(f"{source}: registry entry is not a JSON object")
+    for key in ("promoted_at", "promoted_by", "revoked_at", "revoked_by", "reason"):
+        if key in record and not isinstance(record[key], str | type(None)):
+            raise InputError(f"{source}: field {key} must be text")
+        if isinstance(record.get(key), str):
+            record[key] = record[key][:MAX_REASON]
+    return record
+
+
+def _channel_record(value: str, source: str) -> dict[str, Any]:
+    record = _record(value, source)
+    version = record.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= MAX_VERSION:
+        raise InputError(f"{source}: field version must be an integer from 1 to {MAX_VERSION}")
+    return record
+
+
+def parse_entries(
+    base: str, params: dict[str, str], problems: list[str] | None = None
+) -> TemplateEntries:
+    """Sort one template's parameters (name -> value) into versions, channels, revocations.
+
+    ``base`` is ``<prefix>templates/<name>``; parameters outside it are ignored. Version
+    documents must name the template and the ``N`` of their ``versions/<N>`` path. A
+    number claimed by a save still running is no version: it goes to ``claims``. A
+    malformed entry is appended to ``problems`` and skipped.
+    """
+    name = base.rsplit("/", 1)[-1]
+    found = TemplateEntries()
+    for key, value in sorted(params.items()):
+        if not key.startswith(base + "/"):
+            continue
+        tail = key[len(base) + 1 :]
+        kind, _, rest = tail.partition("/")
+        number = version_of_key(base, key)
+        try:
+            if tail == "template" or number is not None:
+                holder = claim_holder(value)
+                if holder is not None:
+                    if number is not None:
+                        found.claims[number] = holder
+                    continue
+                doc = parse_entry(value, f"registry {key}", name, number)
+                if number is not None:
+                    found.versions[number] = doc  # its own versions/<N> entry wins
+                else:
+                    found.versions.setdefault(int(doc.get("version", 1)), doc)
+            elif kind == "channels" and CHANNEL.fullmatch(rest):
+                found.channels[rest] = _channel_record(value, f"registry {key}")
+            elif kind == "revoked" and record_version(base, key) is not None:
+                found.revoked[int(rest)] = _record(value, f"registry {key}")
+        except InputError as exc:
+            if problems is not None:
+                problems.append(str(exc))
+    return found
+
+
+def record_version(base: str, key: str) -> int | None:
+    """``N`` for ``<base>/revoked/<N>`` (1..1,000,000), else ``None``."""
+    tail = key[len(base) + 1 :] if key.startswith(base + "/") else ""
+    head, _, number = tail.partition("/")
+    if head != "revoked" or not number.isdigit() or len(number) > 7:
+        return None
+    value = int(number)
+    return value if 1 <= value <= MAX_VERSION else None
+
+
+def read_template(
+    ssm: Any, prefix: str, name: str, problems: list[str] | None = None
+) -> TemplateEntries:
+    """Versions, channels and revocations of ``name`` in one region (one listing)."""
+    return parse_entries(parameter_base(prefix, name), entries(ssm, prefix, name), problems)
+
+
+def read_all(
+    ssm: Any, prefix: str, problems: list[str] | None = None
+) -> dict[str, TemplateEntries]:
+    """Every registered template of one region, parsed: name -> entries."""
+    root = f"{prefix}templates/"
+    grouped: dict[str, dict[str, str]] = {}
+    for key, value in _parameters(ssm, root.rstrip("/")).items():
+        name = key[len(root) :].split("/", 1)[0]
+        grouped.setdefault(name, {})[key] = value
+    return {
+        name: parse_entries(parameter_base(prefix, name), params, problems)
+        for name, params in sorted(grouped.items())
+    }
+
+
+def channel_key(prefix: str, name: str, channel: str) -> str:
+    """The parameter of channel ``channel`` of template ``name``."""
+    return f"{parameter_base(prefix, name)}/channels/{channel}"
+
+
+def revocation_key(prefix: str, name: str, version: int) -> str:
+    """The parameter that marks version ``version`` of ``name`` revoked."""
+    return f"{parameter_base(prefix, name)}/revoked/{version}"
+
+
+def put_record(ssm: Any, key: str, record: dict[str, Any], template: str) -> None:
+    """Write (or overwrite) a channel or revocation record."""
+    ssm.put_parameter(
+        Name=key,
+        Value=json.dumps(record, sort_keys=True),
+        Type="String",
+        Overwrite=True,
+        Tier="Intelligent-Tiering",
+        Description=f"prism template {template}",
+    )
+
+
+def delete_record(ssm: Any, key: str) -> bool:
+    """Delete one record; False if it was not there."""
+    try:
+        ssm.delete_parameter(Name=key)
+    except Exception as exc:
+        if error_code(exc) == "ParameterNotFound":
+            return False
+        raise
+    return True

@@ -2,7 +2,9 @@
 
 Lookup order for ``prism launch TEMPLATE``: the user's ``$PRISM_HOME/templates``,
 then the shared SSM registry (in the launch region), then the built-in templates
-shipped with prism. ``NAME@N`` asks for version ``N``.
+shipped with prism. ``NAME@N`` asks for version ``N``, ``NAME@CHANNEL`` for the
+version a channel of the registry points at; ``NAME`` (or ``NAME@latest``) for the
+newest version that is not revoked.
 
 A malformed template is a *problem* (reported by name) and never stops other
 templates from being listed or launched. Local and built-in lookups do not touch
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from prism_core.exceptions import InputError
 from prism_core.templates.document import load_file, parse_document
-from prism_core.validation import template_name
+from prism_core.validation import LATEST, channel_name, template_name
 
 if TYPE_CHECKING:
     from prism_core.aws.clients import AwsClients
@@ -36,6 +38,10 @@ class FoundTemplate:
     source: str  # local | registry | built-in
     location: str  # file path, or ``region:parameter``, or the package resource
     document: dict[str, Any]
+    #: The registry's revocation record of this version (in the lookup region), if any.
+    revoked: dict[str, Any] | None = None
+    #: The channel the version was chosen by (``NAME@CHANNEL``), if any.
+    channel: str | None = None
 
 
 @dataclass
@@ -57,6 +63,25 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
             f"invalid template version {version!r} in {ref!r}", "write NAME@N with N >= 1"
         )
     return name, int(version)
+
+
+def parse_selector(ref: str) -> tuple[str, int | None, str | None]:
+    """``NAME``, ``NAME@N`` or ``NAME@CHANNEL`` -> (name, version or None, channel or None)."""
+    name, sep, rest = ref.partition("@")
+    template_name(name)
+    if not sep:
+        return name, None, None
+    if rest.isdigit():
+        _, version = parse_ref(ref)
+        return name, version, None
+    try:
+        channel_name(rest)
+    except InputError:
+        raise InputError(
+            f"invalid version or channel {rest!r} in {ref!r}",
+            "write NAME@N (N >= 1) or NAME@CHANNEL (e.g. NAME@stable)",
+        ) from None
+    return name, None, rest
 
 
 def _version_of(doc: dict[str, Any]) -> int:
@@ -256,24 +281,46 @@ def find(
     Raises a one-line :class:`InputError` naming the places searched when nothing matches.
     """
     from prism_core.aws.clients import problem_text
+    from prism_core.templates import registry
 
-    name, wanted = parse_ref(ref)
+    name, wanted, channel = parse_selector(ref)
     problems = problems if problems is not None else []
     candidates: dict[int, FoundTemplate] = dict(local_versions(templates_dir, name, problems))
+    entries = registry.TemplateEntries()
     try:
-        for version, found in registry_versions(aws, prefix, region, name, problems).items():
-            candidates.setdefault(version, found)
+        entries = registry.read_template(aws.client("ssm", region), prefix, name, problems)
     except InputError:
         raise
     except Exception as exc:
         problems.append(f"registry in {region} not readable: {problem_text(exc)}")
+    base = registry.parameter_base(prefix, name)
+    for version, doc in entries.versions.items():
+        candidates.setdefault(
+            version, FoundTemplate(name, version, REGISTRY, f"{region}:{base}", doc)
+        )
     shipped = builtin(name)
     if shipped is not None:
         candidates.setdefault(shipped.version, shipped)
+    if channel is not None and channel != LATEST:
+        record = entries.channels.get(channel)
+        if record is None:
+            have = ", ".join(sorted(entries.channels)) or "none"
+            raise InputError(
+                f"template {name} has no channel {channel!r} in the registry of {region} "
+                f"(channels: {have})",
+                f"run `prism templates channels {name}`",
+            )
+        wanted = int(record["version"])
+    chosen: FoundTemplate | None = None
     if wanted is None and candidates:
-        return candidates[max(candidates)]
-    if wanted is not None and wanted in candidates:
-        return candidates[wanted]
+        usable = [v for v in candidates if v not in entries.revoked]
+        chosen = candidates[max(usable or candidates)]
+    elif wanted is not None and wanted in candidates:
+        chosen = candidates[wanted]
+    if chosen is not None:
+        chosen.revoked = entries.revoked.get(chosen.version)
+        chosen.channel = channel
+        return chosen
     detail = f" ({'; '.join(problems)})" if problems else ""
     if candidates:
         have = ", ".join(str(v) for v in sorted(candidates))

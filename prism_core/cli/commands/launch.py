@@ -34,6 +34,12 @@ examples:
   prism launch seismic-ml-env@2 old-box --region us-east-2    # NAME@N: an older version
   prism launch python-ml lab-box --allow-from 10.20.0.0/16 --subnet subnet-0abc12345def67890
   prism launch python-ml cheap-box --spot --key-name my-laptop
+  prism launch cs229-environment@stable student-01            # NAME@CHANNEL: what the
+                                                              # channel points at
+
+Without @: the newest version that is not revoked (the implicit channel `latest`).
+A revoked version, or a channel pointing at one, is refused (exit 2) with the
+reason unless --allow-revoked is given.
 
 reaching the instance:
   ports open only to your own public address (/32, asked from checkip.amazonaws.com;
@@ -56,7 +62,8 @@ def launch_text(doc: dict[str, Any]) -> str:
     """The human summary of a launched instance."""
     lines = [
         f"Instance '{doc['name']}' is {doc['state']}: {doc['id']} ({doc['type']}, {doc['region']})",
-        f"   Template: {doc['template']} v{doc['template_version']} ({doc['template_source']})",
+        f"   Template: {doc['template']} v{doc['template_version']} ({doc['template_source']}"
+        + (f", channel {doc['channel']})" if doc.get("channel") else ")"),
         f"   Public IP: {doc['public_ip'] or '-'}   Private IP: {doc['private_ip'] or '-'}",
         f"   Ports open: {', '.join(map(str, doc['ports']))} ({doc['security_group']})",
     ]
@@ -87,7 +94,7 @@ def run_launch(app: Any) -> int:
     from prism_core.templates.document import instance_types
 
     pargs = app.pargs
-    template_store.parse_ref(pargs.template)
+    template_store.parse_selector(pargs.template)
     name = instance_name(pargs.name)
     if pargs.allow_from:
         launch_access.parse_cidrs(pargs.allow_from)
@@ -101,6 +108,19 @@ def run_launch(app: Any) -> int:
     )
     for problem in problems:
         print(f"prism: warning: {problem}", file=sys.stderr)
+    if found.revoked is not None:
+        record = found.revoked
+        via = f" (channel {found.channel})" if found.channel else ""
+        message = (
+            f"template {found.name} version {found.version}{via} was revoked "
+            f"{record.get('revoked_at') or ''} by {record.get('revoked_by') or 'unknown'}: "
+            f"{record.get('reason') or 'no reason given'}"
+        )
+        if not pargs.allow_revoked:
+            raise InputError(
+                message, "launch another version, or pass --allow-revoked to launch it anyway"
+            )
+        print(f"prism: warning: {message}; launching it anyway (--allow-revoked)", file=sys.stderr)
     doc = found.document
     ssm = aws.client("ssm", region) if (doc.get("ami_config") or {}).get("ssm_parameters") else None
     amis = launching.resolve_amis(doc, region, ssm)
@@ -137,6 +157,7 @@ def run_launch(app: Any) -> int:
     plan = launching.LaunchPlan(
         template=found.name,
         version=found.version,
+        channel=found.channel,
         source=found.source,
         name=name,
         region=region,
@@ -215,12 +236,16 @@ class Launch(Controller):
         label="launch",
         help="launch a new instance from a template (saved, shared or built-in)",
         description="Launch an instance from a template: the newest version by default, "
-        "NAME@N for an older one. Checks its image, opens the template's ports to your own "
-        "address only (or --allow-from), logs in with your SSH key, waits until it runs.",
+        "NAME@N for an older one, NAME@CHANNEL for what a channel points at. Checks its "
+        "image, opens the template's ports to your own address only (or --allow-from), logs "
+        "in with your SSH key, waits until it runs.",
         epilog=LAUNCH_EPILOG,
         formatter_class=RawDescriptionHelpFormatter,
         arguments=[
-            (["template"], {"help": "template name, or NAME@N for version N"}),
+            (
+                ["template"],
+                {"help": "template name, NAME@N for version N, or NAME@CHANNEL (e.g. @stable)"},
+            ),
             (["name"], {"help": "Name tag of the new instance"}),
             (["--size"], {"choices": SIZES, "help": "instance size (see below)"}),
             (["--region"], {"help": "region to launch in (default: your AWS configuration)"}),
@@ -261,6 +286,10 @@ class Launch(Controller):
                     "metavar": "ID",
                     "help": "trust images owned by this account id for this launch (repeatable)",
                 },
+            ),
+            (
+                ["--allow-revoked"],
+                {"action": "store_true", "help": "launch a revoked version anyway"},
             ),
             (
                 ["-y", "--yes"],

@@ -35,6 +35,10 @@ SAVE_EPILOG = f"""examples:
   finish a save interrupted on this machine (or undo it; SAVE_ID picks one):
     prism save --resume
     prism save --abort [SAVE_ID]
+  several instances, three at a time (prism.batch_concurrency), one confirmation:
+    prism save --batch lab.yaml --yes
+  images that EC2 deprecates after six months:
+    prism save ml-course-prep cs229-environment --deprecate-after 180
 
 Deletes prove ownership: --abort removes only images whose own tags name this save,
 and only this save's registry entries and files under $PRISM_HOME/templates; a newer
@@ -124,6 +128,22 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
             "action": "store_true",
             "help": "boot a throwaway instance from the new AMI and register the "
             "template only if it runs and passes its status checks",
+        },
+    ),
+    (
+        ["--deprecate-after"],
+        {
+            "metavar": "DAYS",
+            "help": "EC2 deprecation of the AMI and every copy after DAYS days "
+            "(default: prism.deprecate_after_days in config)",
+        },
+    ),
+    (
+        ["--batch"],
+        {
+            "metavar": "FILE.yaml",
+            "help": "save several instances: a YAML list of mappings with instance, template "
+            "and any save option by its long name (copy_to_regions, description, ...)",
         },
     ),
     (

@@ -84,10 +84,19 @@ def run_save(app: Any) -> int:
     pargs = app.pargs
     if pargs.resume and pargs.abort:
         raise InputError("--resume and --abort exclude each other", "choose one")
+    if pargs.batch and (pargs.resume or pargs.abort or pargs.instance or pargs.template):
+        raise InputError(
+            "--batch takes no INSTANCE, TEMPLATE, --resume or --abort",
+            "put every save in the batch file; `prism save --resume` finishes batch saves too",
+        )
     if pargs.resume:
         return run_resume(app)
     if pargs.abort:
         return run_abort(app)
+    if pargs.batch:
+        from prism_core.cli.commands.save_batch import run_batch
+
+        return run_batch(app)
     settings = app.settings
     progress = Progress(sys.stderr)
     aws = aws_clients(app, pargs.region)
@@ -114,6 +123,7 @@ def run_save(app: Any) -> int:
         image_mode=modes[0] if modes else None,
         allow_instance_store_loss=pargs.allow_instance_store_loss,
         validate=pargs.validate,
+        deprecate_after=pargs.deprecate_after,
         plugin_options={
             option.dest: getattr(pargs, option.dest, None)
             for option in getattr(app, "save_options", [])

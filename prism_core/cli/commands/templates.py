@@ -22,6 +22,33 @@ YES_ARGUMENT = (
     ["-y", "--yes"],
     {"action": "store_true", "help": "do not ask (required without a terminal)"},
 )
+DRY_RUN_ARGUMENT = (
+    ["--dry-run"],
+    {"action": "store_true", "help": "show what would be removed, remove nothing"},
+)
+
+
+def dry_run_done(output: str, plan: list[str]) -> None:
+    """The result of ``--dry-run``: the plan, nothing changed."""
+    emit({"dry_run": True, "plan": plan}, output, "Dry run: nothing was changed.")
+
+
+def kept_for_life(found: Any, version: int) -> str | None:
+    """Why ``version`` must not be removed (protected, a channel's target, claimed by a save)."""
+    parts = found.versions[version]
+    reasons = []
+    if parts.protected:
+        reasons.append(f"protected ({len(parts.protected)} AMI(s))")
+    channels = found.channels_of(version)
+    if channels:
+        reasons.append(f"channel {', '.join(channels)}")
+    for holder in list(parts.claims.values())[:1]:
+        save_id = holder.get("save_id", "?")
+        reasons.append(
+            f"claimed by save {save_id} on {holder.get('host', '?')} (still saving; if it "
+            f"died, `prism save --abort {save_id}` there)"
+        )
+    return ", ".join(reasons) or None
 
 
 def warn(problems: list[str]) -> None:
@@ -54,11 +81,12 @@ class Templates(Controller):
         label = "templates"
         stacked_on = "base"
         stacked_type = "nested"
-        help = "list, show, validate, delete and prune templates"
+        help = "list, show, delete and prune templates; channels, revocation, lineage"
         description = (
             "Templates come from three places: your $PRISM_HOME/templates (local), the "
             "shared SSM registry of your team's account (registry), and prism itself "
-            "(built-in)."
+            "(built-in). Versions can be promoted to channels (NAME@CHANNEL), revoked, "
+            "protected, and traced through their lineage (history, tree)."
         )
 
     def _default(self) -> None:
@@ -172,6 +200,7 @@ class Templates(Controller):
 
         for version, item in store.local_versions(settings.templates_dir, name, problems).items():
             add(version, item)
+        life: dict[str, Any] = {}
         if pargs.region or pargs.profile or store.aws_configured():
             from prism_core.aws.clients import problem_text
 
@@ -181,6 +210,7 @@ class Templates(Controller):
                     aws, settings.registry_prefix, region, name, problems
                 ).items():
                     add(version, item)
+                life = self._life(aws, region, name, found, problems)
             except InputError:
                 raise
             except Exception as exc:
@@ -208,6 +238,8 @@ class Templates(Controller):
                     "amis": config.get("amis") or {},
                     "ssm_parameters": config.get("ssm_parameters") or {},
                     "description": doc.get("description"),
+                    "parent": doc.get("parent"),
+                    **{k: v.get(version) for k, v in life.items()},
                 }
             )
             mark = " (newest, default)" if version == newest else ""
@@ -215,11 +247,62 @@ class Templates(Controller):
                 f"  v{version}{mark}  {doc.get('saved_date') or '-'}  "
                 f"[{', '.join(entry['sources'])}]  {_amis_text(doc)}"
             )
+            row = versions[-1]
+            extra = []
+            if doc.get("parent"):
+                extra.append(
+                    f"parent {doc['parent'].get('template')}@{doc['parent'].get('version')}"
+                )
+            if row.get("channels"):
+                extra.append(f"channels {', '.join(row['channels'])}")
+            if row.get("revoked"):
+                extra.append(f"REVOKED: {row['revoked'].get('reason')}")
+            if row.get("parent_revoked"):
+                extra.append(f"parent revoked ({row['parent_revoked']})")
+            if life:
+                from prism_core.templates.usage import text as usage_text
+
+                extra.append(f"instances {usage_text(row.get('instances') or {})}")
+            if extra:
+                lines.append("      " + "; ".join(extra))
         emit(
             {"name": name, "versions": versions, "problems": problems},
             pargs.output,
             "\n".join(lines),
         )
+
+    def _life(
+        self, aws: Any, region: str, name: str, found: dict[int, Any], problems: list[str]
+    ) -> dict[str, dict[int, Any]]:
+        """Channels, revocation, "parent revoked" and instance counts of each version."""
+        from prism_core.templates import registry, usage
+        from prism_core.templates.lineage import family
+
+        settings = self.app.settings
+        entries = registry.read_template(aws.client("ssm", region), settings.registry_prefix, name)
+        tree = family(settings.templates_dir, aws, settings.registry_prefix, region)
+        regions = sorted(
+            {region}
+            | {
+                r
+                for entry in found.values()
+                for r in ((entry["document"].get("ami_config") or {}).get("amis") or {})
+            }
+        )
+        counts = usage.counts(aws, name, regions, problems)
+        life: dict[str, dict[int, Any]] = {
+            "channels": {},
+            "revoked": {},
+            "parent_revoked": {},
+            "instances": {},
+        }
+        for version in found:
+            life["channels"][version] = entries.channels_of(version)
+            life["revoked"][version] = entries.revoked.get(version)
+            above = tree.revoked_ancestor((name, version))
+            life["parent_revoked"][version] = f"{above[0]}@{above[1]}" if above else None
+            life["instances"][version] = counts.get(version, {})
+        return life
 
     # -- validate ------------------------------------------------------------------------
     @ex(
@@ -324,6 +407,7 @@ class Templates(Controller):
                 },
             ),
             YES_ARGUMENT,
+            DRY_RUN_ARGUMENT,
             REGION_ARGUMENT,
             PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
@@ -348,6 +432,15 @@ class Templates(Controller):
                 f"no template {name!r} here or in the registry of {', '.join(found.regions)}",
                 "run `prism templates list`",
             )
+        held = {v: kept_for_life(found, v) for v in found.versions}
+        held = {v: why for v, why in held.items() if why}
+        if held:
+            detail = "; ".join(f"v{v}: {why}" for v, why in sorted(held.items()))
+            raise InputError(
+                f"template {name} has versions that are never deleted ({detail})",
+                f"`prism templates unprotect {name}@N` / `prism templates demote {name} "
+                "--channel C` first",
+            )
         files = [f for parts in found.versions.values() for f in parts.files]
         current = settings.templates_dir / f"{name}.yaml"
         if current.is_file() and current not in files:
@@ -369,6 +462,9 @@ class Templates(Controller):
             what += f", and deregister {count} AMI(s) with their snapshots"
         print(f"Delete template {name}: {what}", file=sys.stderr)
         warn(kept)
+        if pargs.dry_run:
+            dry_run_done(pargs.output, [f"Delete template {name}: {what}", *kept])
+            return
         confirm(f"Delete template {name}{' and its AMIs' if pargs.purge else ''}?", pargs.yes)
         self.app.changes_started = True
         self.app.interrupt_note = (
@@ -386,6 +482,10 @@ class Templates(Controller):
     @ex(
         help="remove old versions: their AMIs and snapshots in every region, files and "
         "registry entries",
+        description="Remove every version but the K newest: their AMIs and snapshots in "
+        "every region, files and registry entries. Protected versions and channel targets "
+        "are always kept, versions whose images instances run from unless --force; the "
+        "output says which were kept and why.",
         arguments=[
             (["name"], {"help": "template name"}),
             (
@@ -397,7 +497,15 @@ class Templates(Controller):
                     "help": "how many of the newest versions to keep (at least 1)",
                 },
             ),
+            (
+                ["--force"],
+                {
+                    "action": "store_true",
+                    "help": "also remove versions whose images existing instances run from",
+                },
+            ),
             YES_ARGUMENT,
+            DRY_RUN_ARGUMENT,
             REGION_ARGUMENT,
             PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
@@ -419,12 +527,40 @@ class Templates(Controller):
         if found.empty:
             raise InputError(f"no template {name!r}", "run `prism templates list`")
         ordered = sorted(found.versions, reverse=True)
+        # A number claimed by a running save is not one of the K versions kept, and stays.
+        held: dict[int, str] = {
+            v: kept_for_life(found, v) or "claimed"
+            for v in ordered
+            if found.versions[v].claims and found.versions[v].document is None
+        }
+        ordered = [v for v in ordered if v not in held]
         kept, old = ordered[: pargs.keep], ordered[pargs.keep :]
+        for version in old:
+            why = kept_for_life(found, version)
+            if why:
+                held[version] = why
+        used = self._used(aws, found, [v for v in old if v not in held])
+        if not pargs.force:
+            held.update(used)
+        old = [v for v in old if v not in held]
+        kept = sorted([*kept, *held], reverse=True)
+        notes = [f"v{v} kept: {why}" for v, why in sorted(held.items())]
+        if used and not pargs.force:
+            notes.append("pass --force to remove versions that instances run from")
+        for note in notes:
+            print(f"prism: {note}", file=sys.stderr)
         if not old:
             emit(
-                {"template": name, "kept": kept, "removed_versions": [], "removed": {}},
+                {
+                    "template": name,
+                    "kept": kept,
+                    "held": {str(v): why for v, why in held.items()},
+                    "removed_versions": [],
+                    "removed": {},
+                },
                 pargs.output,
-                f"Nothing to prune: {name} has {len(ordered)} version(s).",
+                f"Nothing to prune: {name} has {len(ordered)} version(s)"
+                + (f" ({'; '.join(notes)})." if notes else "."),
             )
             return
         protected = {i for v in kept for ids in found.versions[v].images.values() for i in ids}
@@ -436,12 +572,15 @@ class Templates(Controller):
             for reg, names in parts.registry.items():
                 entries.setdefault(reg, []).extend(names)
             files.extend(parts.files)
-        print(
+        headline = (
             f"Prune {name}: keep version(s) {', '.join(map(str, kept))}; remove "
-            f"{', '.join(map(str, old))} with {sum(len(v) for v in images.values())} AMI(s)",
-            file=sys.stderr,
+            f"{', '.join(map(str, old))} with {sum(len(v) for v in images.values())} AMI(s)"
         )
+        print(headline, file=sys.stderr)
         warn(not_ours)
+        if pargs.dry_run:
+            dry_run_done(pargs.output, [headline, *notes, *not_ours])
+            return
         confirm(f"Remove {len(old)} old version(s) of {name} and their AMIs?", pargs.yes)
         self.app.changes_started = True
         self.app.interrupt_note = (
@@ -455,7 +594,32 @@ class Templates(Controller):
             done,
             kept=kept,
             old=old,
+            held=held,
         )
+
+    @staticmethod
+    def _used(aws: Any, found: Any, versions: list[int]) -> dict[int, str]:
+        """Versions among ``versions`` whose images live instances run from: version -> why."""
+        from prism_core.templates.usage import users_of_images
+
+        images: dict[str, set[str]] = {}
+        for version in versions:
+            for reg, ids in found.versions[version].images.items():
+                images.setdefault(reg, set()).update(ids)
+        if not images:
+            return {}
+        users = users_of_images(aws, images)
+        used: dict[int, str] = {}
+        for version in versions:
+            ids = [
+                i
+                for reg, amis in found.versions[version].images.items()
+                for ami in amis
+                for i in users.get(f"{reg}:{ami}", [])
+            ]
+            if ids:
+                used[version] = f"{len(ids)} instance(s) run from it ({', '.join(sorted(ids)[:3])})"
+        return used
 
     def _finish(
         self,
@@ -464,10 +628,15 @@ class Templates(Controller):
         done: Any,
         kept: list[int] | None = None,
         old: list[int] | None = None,
+        held: dict[int, str] | None = None,
     ) -> None:
         document: dict[str, Any] = {"template": name, "removed": done.to_dict()}
         if kept is not None:
-            document.update(kept=kept, removed_versions=old)
+            document.update(
+                kept=kept,
+                removed_versions=old,
+                held={str(v): why for v, why in (held or {}).items()},
+            )
         lines = [
             headline,
             f"   AMIs deregistered: {len(done.images)}   snapshots deleted: {len(done.snapshots)}",

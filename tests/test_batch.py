@@ -1,0 +1,162 @@
+"""``prism save --batch FILE.yaml`` through the real CLI against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import yaml
+from helpers import instance_state, own_images
+
+
+def journals() -> list[dict]:
+    folder = Path(os.environ["PRISM_HOME"]) / "journal"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def test_batch_three_saves_one_failing(prism_sandbox, run_prism, tmp_path):
+    ids = {
+        "lab-a": prism_sandbox.create_instance("lab-a"),
+        "lab-b": prism_sandbox.create_instance("lab-b", region="us-west-2"),
+        "lab-c": prism_sandbox.create_instance("lab-c"),
+    }
+    batch = tmp_path / "batch.yaml"
+    batch.write_text(
+        yaml.safe_dump(
+            [
+                {"instance": "lab-a", "template": "t-a", "description": "first", "project": "p1"},
+                {"instance": "lab-b", "template": "t-b", "region": "us-west-2"},
+                {
+                    "instance": "lab-c",
+                    "template": "t-c",
+                    "copy_to_regions": ["us-east-2"],
+                    "tag": {"team": "bio"},
+                },
+            ]
+        )
+    )
+    prism_sandbox.faults.inject(
+        "CreateImage",
+        region="us-west-2",
+        times=-1,
+        code="InvalidParameterValue",
+        message="EC2 is having a bad day",
+        status=400,
+    )
+    prism_sandbox.faults.inject(
+        "CopyImage",
+        region="us-east-2",
+        times=-1,
+        code="InvalidRequest",
+        message="copy refused",
+        status=400,
+    )
+    assert run_prism("save", "--batch", str(batch)).exit_code == 2  # no terminal, no --yes
+    dry = run_prism("save", "--batch", str(batch), "--dry-run", "-o", "json")
+    assert dry.exit_code == 0, dry.stderr
+    assert [s["template"] for s in dry.json()["saves"]] == ["t-a", "t-b", "t-c"]
+    assert own_images() == []
+
+    result = run_prism("save", "--batch", str(batch), "--yes")
+    assert result.exit_code == 3, result.stdout + result.stderr
+    table = result.stdout.splitlines()
+    assert table[0].split() == ["TEMPLATE", "STATUS", "VERSION", "DETAIL"]
+    rows = {line.split()[0]: line.split()[1] for line in table[1:4]}
+    assert rows == {"t-a": "done", "t-b": "failed", "t-c": "partial"}
+    assert "EC2 is having a bad day" in result.stdout and "copy refused" in result.stdout
+    assert "1 of 3 save(s) done." in result.stdout
+    assert "[t-c]" in result.stderr and "[t-a]" in result.stderr
+    for name, instance_id in ids.items():
+        region = "us-west-2" if name == "lab-b" else "us-east-1"
+        assert instance_state(instance_id, region) == "running"
+    left = journals()
+    assert [j["request"]["template_name"] for j in left] == ["t-c"]
+    assert left[0]["status"] == "partial"
+    assert own_images("us-west-2") == []
+
+    prism_sandbox.faults.clear()
+    resumed = run_prism("save", "--resume", "--yes")
+    assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+    assert journals() == []
+    assert len(own_images("us-east-2")) == 1
+
+
+def test_batch_file_errors_change_nothing(prism_sandbox, run_prism, tmp_path):
+    prism_sandbox.create_instance("lab-a")
+    cases = {
+        "not-a-list.yaml": "instance: lab-a\n",
+        "unknown.yaml": "- {instance: lab-a, template: t, colour: red}\n",
+        "missing.yaml": "- {instance: lab-a}\n",
+        "twice.yaml": "- {instance: lab-a, template: t}\n- {instance: lab-a, template: u}\n",
+        "bad-bool.yaml": "- {instance: lab-a, template: t, public: 'yes'}\n",
+        "no-instance.yaml": "- {instance: ghost, template: t}\n",
+        "broken.yaml": "- [unclosed\n",
+    }
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        result = run_prism("save", "--batch", str(path), "--yes")
+        assert result.exit_code == 2, (name, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
+    assert own_images() == []
+    missing = run_prism("save", "--batch", str(tmp_path / "nope.yaml"), "--yes")
+    assert missing.exit_code == 2
+
+
+def test_ctrl_c_during_a_batch_brings_every_instance_back(
+    prism_sandbox, run_prism, tmp_path, monkeypatch
+):
+    import signal
+    import time
+
+    from test_interrupts import PrismProcess
+
+    from prism_sandbox import Timings
+
+    prism_sandbox.timings = Timings(stop=1.5, start=0.3, snapshot=1.5, image=2.0, copy=2.5)
+    monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "0.1")
+    ids = [prism_sandbox.create_instance(f"lab-{n}") for n in (1, 2)]
+    batch = tmp_path / "batch.yaml"
+    batch.write_text(
+        "- {instance: lab-1, template: t-1, copy_to_regions: us-east-2}\n"
+        "- {instance: lab-2, template: t-2, copy_to_regions: us-east-2}\n"
+    )
+    prism = PrismProcess("save", "--batch", str(batch), "--yes")
+    prism.wait_for("Copying AMI to")
+    time.sleep(0.1)
+    prism.proc.send_signal(signal.SIGINT)
+    code = prism.finish(120)
+    assert code == 1, prism.stderr
+    assert "Traceback" not in prism.stderr and "interrupted" in prism.stderr
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(instance_state(i) != "running" for i in ids):
+        time.sleep(0.1)
+    assert [instance_state(i) for i in ids] == ["running", "running"]
+    left = journals()
+    assert left and all(j["status"] in ("interrupted", "failed", "partial") for j in left)
+    resumed = run_prism("save", "--resume", "--yes")
+    assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+    assert journals() == []
+    home = Path(os.environ["PRISM_HOME"]) / "templates"
+    assert all((home / f"{j['request']['template_name']}.yaml").is_file() for j in left)
+
+
+def test_batch_concurrency_one_runs_saves_one_after_another(prism_sandbox, run_prism, tmp_path):
+    for name in ("lab-1", "lab-2"):
+        prism_sandbox.create_instance(name)
+    (Path(os.environ["PRISM_HOME"]) / "config.yml").write_text("prism:\n  batch_concurrency: 1\n")
+    batch = tmp_path / "batch.yaml"
+    batch.write_text("- {instance: lab-1, template: t-1}\n- {instance: lab-2, template: t-2}\n")
+    prism_sandbox.faults.clear_calls()
+    result = run_prism("save", "--batch", str(batch), "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert [s["status"] for s in result.json()["saves"]] == ["done", "done"]
+    actions = [action for _, action in prism_sandbox.faults.calls()]
+    creates = [i for i, a in enumerate(actions) if a == "CreateImage"]
+    puts = [i for i, a in enumerate(actions) if a == "PutParameter"]
+    # two DryRun checks while planning, then the real calls; the first save registered
+    # its template before the second one created its image
+    assert len(creates) == 4
+    assert any(creates[2] < put < creates[3] for put in puts)
+    assert journals() == []
