@@ -82,10 +82,9 @@ def _repoint_registry(ctx: SaveContext, ssm: Any, region: str) -> None:
 def _restore_local(ctx: SaveContext, path: Path) -> str:
     """Remove this save's template file; the archived previous version becomes current."""
     path.unlink(missing_ok=True)
-    archive = ctx.settings.templates_dir / "versions" / ctx.request.template_name
-    older = sorted(
-        (p for p in archive.glob("*.yaml") if p.stem.isdigit()), key=lambda p: int(p.stem)
-    )
+    from prism_core.templates import archive
+
+    older = archive.versions(ctx.settings.templates_dir, ctx.request.template_name)
     if older:
-        os.replace(older[-1], path)
+        os.replace(older[max(older)], path)
     return str(path)

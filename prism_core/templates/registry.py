@@ -18,6 +18,7 @@ from typing import Any
 
 from prism_core.aws.clients import AwsClients, error_code
 from prism_core.exceptions import InputError
+from prism_core.templates.compat import version_number
 from prism_core.templates.document import validate_document
 
 
@@ -68,7 +69,7 @@ def versions(
             if problems is not None:
                 problems.append(str(exc))
             continue
-        found.setdefault(int(doc.get("version", 1)), doc)
+        found.setdefault(version_number(doc), doc)
     return found
 
 
@@ -89,7 +90,7 @@ def newest_version(aws: AwsClients, prefix: str, name: str, regions: list[str]) 
                 newest = max(newest, int(tail.split("/", 1)[1]))
             elif tail == "template":
                 try:
-                    newest = max(newest, int(json.loads(value).get("version", 1)))
+                    newest = max(newest, version_number(json.loads(value)))
                 except (ValueError, TypeError, AttributeError):
                     newest = max(newest, 1)
     return newest
