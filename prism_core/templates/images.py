@@ -4,15 +4,15 @@ AMI-based templates list their images (``ami_config.amis`` region -> architectur
 AMI, the original tool's ``ami_config.ami_mappings`` region -> AMI, or public SSM
 parameters); package-based templates start from their base OS's image
 (:mod:`prism_core.templates.base_images`). Either way the chosen image is checked with
-``DescribeImages`` before ``RunInstances``, so a missing image is a one-line error.
+``DescribeImages`` before ``RunInstances`` (``launch_access.check_image``), so a missing
+image is a one-line error.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from prism_core.aws.clients import error_code, error_message
+from prism_core.aws.clients import error_code
 from prism_core.exceptions import InputError
 from prism_core.templates import base_images, compat
 from prism_core.templates.base_images import BaseOS
@@ -62,36 +62,3 @@ def template_images(
     if not amis:
         raise launching.no_copy_error(doc, region)
     return amis, release
-
-
-def require_image(ec2: Any, region: str, key: str, image_id: str, arch: str) -> dict[str, Any]:
-    """The image record of ``image_id``; a one-line error if it does not exist in ``region``.
-
-    A just-created image can be briefly invisible, so a missing one is asked for
-    again twice before it counts as missing.
-    """
-    missing = InputError(
-        f"template {key}: its {arch} image {image_id} does not exist in {region} "
-        "(deregistered, not shared with this account, or in another region)",
-        f"run `prism templates show {key}`, or launch in a region where it exists",
-    )
-    for attempt in range(3):
-        try:
-            images = ec2.describe_images(ImageIds=[image_id])["Images"]
-        except Exception as exc:
-            if error_code(exc) == "InvalidAMIID.Malformed":
-                raise missing from None
-            if error_code(exc) != "InvalidAMIID.NotFound":
-                raise InputError(
-                    f"template {key}: could not check image {image_id} in {region}: "
-                    f"{error_message(exc)}"
-                ) from None
-            images = []
-        usable = [i for i in images if i.get("State") not in ("deregistered", "failed")]
-        if usable:
-            return dict(usable[0])
-        if images:
-            break
-        if attempt < 2:
-            time.sleep(0.5 * (attempt + 1))
-    raise missing

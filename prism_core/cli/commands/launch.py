@@ -129,7 +129,6 @@ def run_launch(app: Any) -> int:
             f"(it has {', '.join(sorted(amis))})",
             "pick a --size for that architecture",
         )
-    images.require_image(aws.ec2(region), region, found.name, amis[arch], arch)
     script = userdata.render(doc, found.name, release) if userdata.needs_user_data(doc) else None
     defaults = doc.get("instance_defaults") or {}
     root_gb = defaults.get("root_volume_gb") or (
