@@ -19,6 +19,7 @@ from prism_core import hookimpl
 from prism_core.aws.clients import error_message
 from prism_core.save.context import SaveContext
 from prism_core.save.state import RegionImage
+from prism_core.templates.compat import version_number
 from prism_core.templates.document import build_document
 from prism_core.templates.registry import newest_document, parameter_base
 
@@ -36,7 +37,7 @@ def prism_register(ctx: SaveContext) -> list[str]:
     base = parameter_base(prefix, template)
     doc = build_document(ctx)
     document = json.dumps(doc, sort_keys=True)
-    version = int(doc.get("version") or 1)
+    version = version_number(doc)
 
     def write(region: str, image: RegionImage) -> list[str]:
         ssm = ctx.aws.client("ssm", region)

@@ -25,6 +25,7 @@ from typing import Any
 from prism_core.aws.clients import AwsClients, error_code
 from prism_core.exceptions import InputError
 from prism_core.safe_yaml import load_json_bounded
+from prism_core.templates.compat import version_number
 from prism_core.templates.document import validate_document
 
 CLAIM_KEY = "claim"
@@ -142,14 +143,28 @@ def parse_entry(
             f"{source}: names template {str(doc.get('name'))[:64]!r}, not {name!r}",
             "delete the registry entry; it was not written by prism for this template",
         )
-    number = doc.get("version", 1)
-    if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= MAX_VERSION:
+    number = entry_version(doc)
+    if number is None:
         raise InputError(f"{source}: version must be an integer from 1 to {MAX_VERSION}")
     if version is not None and number != version:
         raise InputError(
             f"{source}: holds version {number}, not {version}", "delete the registry entry"
         )
     return doc
+
+
+def entry_version(doc: dict[str, Any]) -> int | None:
+    """The version number of a registry document: an integer, or a string of digits (as
+    saved templates write it for the original tool), from 1 to 1,000,000; else ``None``.
+
+    A document without ``version`` is version 1.
+    """
+    value = doc.get("version", 1)
+    if isinstance(value, str) and value.isdigit() and len(value) <= 7:
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_VERSION:
+        return None
+    return value
 
 
 def version_of_key(base: str, key: str) -> int | None:
@@ -185,7 +200,7 @@ def versions(
             if problems is not None:
                 problems.append(str(exc))
             continue
-        found.setdefault(int(doc.get("version", 1)), doc)
+        found.setdefault(version_number(doc), doc)
     return found
 
 
@@ -206,8 +221,8 @@ def newest_version(aws: AwsClients, prefix: str, name: str, regions: list[str]) 
                 newest = max(newest, number)
             elif key == f"{base}/template":
                 try:
-                    newest = max(newest, int(parse_entry(value, key, name)["version"] or 1))
-                except (InputError, KeyError):
+                    newest = max(newest, entry_version(parse_entry(value, key, name)))
+                except InputError:
                     newest = max(newest, 1)
     return newest
 
