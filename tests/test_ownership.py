@@ -146,7 +146,7 @@ def test_abort_of_an_older_save_never_touches_a_newer_version(prism_sandbox, run
             "Parameters"
         ]
     }
-    assert json.loads(after["/prism/templates/env1/template"])["version"] == 3
+    assert json.loads(after["/prism/templates/env1/template"])["version"] == "3"
     assert after["/prism/templates/env1/ami/x86_64"] == v3.json()["amis"]["us-east-1"]
     assert "/prism/templates/env1/versions/2" not in after
     assert {k: v for k, v in registry_before.items() if not k.endswith("/versions/2")} == after

@@ -50,12 +50,16 @@ def check_journal(ctx: SaveContext) -> None:
         raise InputError(f"{source}: {exc}", "abort refused; check the journal") from None
     if ctx.state.template_path:
         expected = template_path(ctx.settings.templates_dir, name)
-        named = Path(ctx.state.template_path)
-        if os.path.abspath(named) != os.path.abspath(expected):
+        # a newer concurrent save kept the current file: this save's went to the archive
+        number = ctx.state.template_version or 0
+        archived = archive.root(ctx.settings.templates_dir) / name / f"{number}.yaml"
+        named = os.path.abspath(Path(ctx.state.template_path))
+        if named not in (os.path.abspath(expected), os.path.abspath(archived)):
             raise InputError(
                 f"{source} names {ctx.state.template_path!r}, which is not this save's "
                 f"template file {expected}",
-                "abort refused: prism deletes only files it wrote under $PRISM_HOME/templates",
+                "abort refused: prism deletes only files it wrote under $PRISM_HOME/templates "
+                "(or its archive)",
             )
     base = parameter_base(ctx.settings.registry_prefix, name) + "/"
     for entry in ctx.state.registry:

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from prism_core.validation import is_number
+
 #: The folder earlier prism releases kept old versions in, under ``templates/``.
 LEGACY = "versions"
 
@@ -32,7 +34,7 @@ def versions(templates_dir: Path, name: str) -> dict[int, Path]:
     where = folder(templates_dir, name)
     if not where.is_dir():
         return {}
-    return {int(p.stem): p for p in where.glob("*.yaml") if p.stem.isdigit() and p.is_file()}
+    return {int(p.stem): p for p in where.glob("*.yaml") if is_number(p.stem) and p.is_file()}
 
 
 def migrate(templates_dir: Path) -> list[str]:
@@ -52,7 +54,7 @@ def migrate(templates_dir: Path) -> list[str]:
             left.append(str(name_dir))
             continue
         for item in sorted(name_dir.iterdir()):
-            if item.suffix != ".yaml" or not item.stem.isdigit() or item.is_symlink():
+            if item.suffix != ".yaml" or not is_number(item.stem) or item.is_symlink():
                 left.append(str(item))
                 continue
             target = root(templates_dir) / name_dir.name / item.name

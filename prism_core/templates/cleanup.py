@@ -19,6 +19,7 @@ from prism_core.settings import Settings
 from prism_core.templates import registry
 from prism_core.templates.compat import version_number
 from prism_core.templates.store import local_versions
+from prism_core.validation import is_number
 
 
 @dataclass
@@ -124,7 +125,7 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
         for image in images:
             tags = {t["Key"]: t["Value"] for t in image.get("Tags", [])}
             version = tags.get("prism:version", "")
-            if version.isdigit():
+            if is_number(version):
                 found.version(int(version)).images.setdefault(current, set()).add(image["ImageId"])
     found.regions = sorted(seen)
     return found

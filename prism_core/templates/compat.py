@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prism_core.validation import TEMPLATE_NAME
+from prism_core.validation import TEMPLATE_NAME, is_number
 
 AMI_BASED = "ami-based"
 PACKAGE_MANAGERS = ("apt", "dnf", "conda", "pip", "spack")
@@ -62,7 +62,7 @@ def version_number(doc: dict[str, Any]) -> int:
         return 1
     if isinstance(value, int):
         return max(value, 1)
-    if isinstance(value, str) and value.isdigit() and int(value) >= 1:
+    if isinstance(value, str) and is_number(value) and int(value) >= 1:
         return int(value)
     return 1
 

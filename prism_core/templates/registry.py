@@ -160,7 +160,7 @@ def entry_version(doc: dict[str, Any]) -> int | None:
     A document without ``version`` is version 1.
     """
     value = doc.get("version", 1)
-    if isinstance(value, str) and value.isdigit() and len(value) <= 7:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 7:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_VERSION:
         return None
@@ -171,7 +171,7 @@ def version_of_key(base: str, key: str) -> int | None:
     """``N`` for ``<base>/versions/<N>`` (1..1,000,000), else ``None``."""
     tail = key[len(base) + 1 :] if key.startswith(base + "/") else ""
     head, _, number = tail.partition("/")
-    if head != "versions" or not number.isdigit() or len(number) > 7:
+    if head != "versions" or not (number.isascii() and number.isdigit()) or len(number) > 7:
         return None
     value = int(number)
     return value if 1 <= value <= MAX_VERSION else None

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from prism_core.exceptions import InputError
 from prism_core.templates import archive, compat
 from prism_core.templates.document import load_file, parse_document
-from prism_core.validation import template_name
+from prism_core.validation import is_number, template_name
 
 if TYPE_CHECKING:
     from prism_core.aws.clients import AwsClients
@@ -68,7 +68,7 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
     template_name(name)
     if not sep:
         return name, None
-    if not version.isdigit() or int(version) < 1:
+    if not is_number(version) or int(version) < 1:
         raise InputError(
             f"invalid template version {version!r} in {ref!r}", "write NAME@N with N >= 1"
         )
