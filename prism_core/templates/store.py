@@ -104,17 +104,23 @@ def template_files(templates_dir: Path) -> list[Path]:
                 legacy = depth == 0 and entry.name == archive.LEGACY
                 if not entry.is_symlink() and not legacy and depth + 1 < MAX_DEPTH:
                     folders.append((entry, depth + 1))
-            elif entry.suffix in compat.TEMPLATE_SUFFIXES and entry.is_file():
-                found.append(entry)
+            elif entry.suffix in compat.TEMPLATE_SUFFIXES:
+                found.append(entry)  # not a regular file: the loader refuses it, with a warning
                 if len(found) >= MAX_TEMPLATE_FILES:
                     break
     return found
 
 
+def _present(path: Path) -> bool:
+    """Whether ``path`` is there in any form (a FIFO or dangling symlink too: the bounded
+    loader then refuses it in one line instead of prism silently ignoring it)."""
+    return path.is_symlink() or path.exists()
+
+
 def _current_files(templates_dir: Path, name: str) -> list[Path]:
     """Files that may hold template ``name``: ``<name>.yaml``/``.yml``, else a slug match."""
     direct = [templates_dir / f"{name}{suffix}" for suffix in compat.TEMPLATE_SUFFIXES]
-    direct = [p for p in direct if p.is_file()]
+    direct = [p for p in direct if _present(p)]
     if direct:
         return direct
     return template_files(templates_dir)
@@ -126,7 +132,7 @@ def local_versions(
     """Every local version of ``name``: the current file and the archived ones."""
     found: dict[int, FoundTemplate] = {}
     direct = [templates_dir / f"{name}{suffix}" for suffix in compat.TEMPLATE_SUFFIXES]
-    scanned = not any(p.is_file() for p in direct)
+    scanned = not any(_present(p) for p in direct)
     for path in _current_files(templates_dir, name):
         try:
             doc = load_file(path)
