@@ -74,7 +74,7 @@ _ALIASES = {
     "load_template_file": "load_file",
     "dump_template": "dump",
     "write_template": "write",
-    "archive_template": "archive",
+    "archive_template": "archive_current",
     "find_template": "find",
     "builtin_template": "builtin",
     "check_owners": "check",

@@ -32,6 +32,7 @@ DEFAULT_TIMEOUTS: dict[str, float] = {
     "snapshots": 1800.0,
     "image": 4 * 3600.0,
     "copy": 8 * 3600.0,
+    "setup": 3600.0,  # `prism launch --wait-ready`: the template's setup script
 }
 
 

@@ -37,6 +37,12 @@ MAX_TAGS = 50  # EC2's limit per resource
 PRISM_TAG_COUNT = 8  # tags prism itself puts on an image (see plugins.ec2_image)
 
 
+def is_number(text: str) -> bool:
+    """Whether ``text`` is 1 to 7 ASCII digits (a version number as written in a file
+    name, tag, registry key or template; ``str.isdigit`` alone also takes "²")."""
+    return 1 <= len(text) <= 7 and text.isascii() and text.isdigit()
+
+
 def printable(text: Any, limit: int | None = None) -> str:
     """``text`` with terminal escape sequences, control characters (but newlines and tabs)
     and bidi overrides removed: for anything prism prints that came from a file, the

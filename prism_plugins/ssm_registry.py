@@ -29,6 +29,7 @@ def prism_register(ctx: SaveContext) -> list[str]:
     if not images:
         return []
     from prism_core.templates import registry
+    from prism_core.templates.compat import version_number
 
     ctx.progress.line("register", "Registering AMI in template registry...")
     document = ctx.template_document()
@@ -36,7 +37,7 @@ def prism_register(ctx: SaveContext) -> list[str]:
         return []
     prefix = ctx.settings.registry_prefix
     registry.encode(document)  # too large for SSM: refuse before writing anywhere
-    version = int(document.get("version") or 1)
+    version = version_number(document)
 
     def write(region: str) -> list[str]:
         written: list[str] = []

@@ -20,7 +20,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from . import patches
+from . import console, patches
 from .faults import Faults
 from .patches import Scheduler, runtime
 from .timings import Timings
@@ -281,6 +281,9 @@ class Sandbox:
         self._base_amis: dict[tuple[str, str], str] = {}
         #: EC2 reboots during CreateImage: instance_id, started, ended (monotonic clock).
         self.reboots: list[dict[str, Any]] = []
+        #: How the setup script of launched instances ends on their console:
+        #: "complete", "failed" or "hang" (see prism_sandbox.console).
+        self.setup_outcome = "complete"
         self._session: Any = None
         self._session_lock = threading.Lock()
 
@@ -293,6 +296,7 @@ class Sandbox:
         if self._server is not None:
             return self
         patches.install()
+        console.install()
         if not self.port:
             self.port = _free_port(self.host)
         self._server = _Server(self, self.host, self.port)
@@ -337,6 +341,7 @@ class Sandbox:
         self._bpa.clear()
         self._invisible.clear()
         self._base_amis.clear()
+        self.setup_outcome = "complete"
 
     # block public access -----------------------------------------------------
     def set_block_public_access(self, region: str, blocked: bool) -> None:
@@ -564,6 +569,35 @@ class Sandbox:
                 )
             )
 
+    def publish_owner_image(
+        self, owner_id: str, name: str, architecture: str, region: str = "us-east-1"
+    ) -> str:
+        """A public image owned by another account (a distribution's official one), e.g.
+        Rocky Linux's, found with ``DescribeImages(Owners=[owner_id])``; returns its id."""
+        from moto.ec2.models import ec2_backends
+
+        with self._serving():
+            backend = ec2_backends[self._account_id()][region]
+            for ami in backend.amis.values():
+                if ami.owner_id == owner_id and ami.name == name:
+                    return str(ami.id)
+            ami = patches.Ami(
+                backend,
+                random_ami_id(),
+                name=name,
+                description=f"{name} (sandbox copy of a distribution image)",
+                owner_id=owner_id,
+                public=True,
+                architecture=architecture,
+                virtualization_type="hvm",
+                root_device_type="ebs",
+                root_device_name="/dev/xvda",
+                region_name=region,
+            )
+            ami.ebs_snapshot.owner_id = owner_id
+            backend.amis[ami.id] = ami
+            return str(ami.id)
+
     def publish_base_images(
         self, parameters: dict[str, str], regions: Iterable[str] = ("us-east-1",)
     ) -> dict[str, dict[str, str]]:
@@ -575,10 +609,10 @@ class Sandbox:
         """
         published: dict[str, dict[str, str]] = {}
         for region in regions:
-            ec2 = self.client("ec2", region)
             published[region] = {}
             for name, architecture in parameters.items():
-                image_id = self._base_image(ec2, region, architecture)
+                # in-process (no client per region: seeding every region stays quick)
+                image_id = self._base_image(None, region, architecture)
                 self.put_public_parameter(name, image_id, region)
                 published[region][name] = image_id
         return published

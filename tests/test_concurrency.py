@@ -78,7 +78,7 @@ def test_two_saves_to_one_template_get_distinct_versions(prism_sandbox, run_pris
     for version in (1, 2):
         value = ssm.get_parameter(Name=f"/prism/templates/shared/versions/{version}")
         doc = json.loads(value["Parameter"]["Value"])
-        assert doc["version"] == version
+        assert doc["version"] == str(version)  # a string, as the original tool needs
         assert doc["ami_config"]["amis"]["us-east-1"]["x86_64"] == amis[version]
         launched = run_prism("launch", f"shared@{version}", f"from-v{version}", "--yes")
         assert launched.exit_code == 0, launched.stderr
@@ -88,7 +88,7 @@ def test_two_saves_to_one_template_get_distinct_versions(prism_sandbox, run_pris
         assert reservation["Instances"][0]["ImageId"] == amis[version]
     current = ssm.get_parameter(Name="/prism/templates/shared/template")["Parameter"]
     current = json.loads(current["Value"])
-    assert current["version"] == 2
-    home = Path(os.environ["PRISM_HOME"]) / "templates"
-    assert load_file(home / "shared.yaml")["version"] == 2
-    assert load_file(home / "versions" / "shared" / "1.yaml")["version"] == 1
+    assert current["version"] == "2"
+    home = Path(os.environ["PRISM_HOME"])
+    assert load_file(home / "templates" / "shared.yaml")["version"] == "2"
+    assert load_file(home / "archive" / "shared" / "1.yaml")["version"] == "1"

@@ -143,6 +143,14 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     )
     (home / "templates" / "stranger.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     phase("launch", "launch", "stranger", "d", "--yes", codes=(2,))
+    from prism_sandbox.seed import publish_public_images
+
+    publish_public_images(prism_sandbox, ["us-east-1"])
+    (home / "templates" / "apt-box.yml").write_text(
+        'name: "Apt Box"\nslug: apt-box\ndescription: apt workstation\nbase: ubuntu-22.04\n'
+        'package_manager: apt\npackages:\n  system: [git]\nversion: "1.0.0"\n'
+    )
+    phase("launch", "launch", "apt-box", "e", "--wait-ready", "--yes")  # the original's format
     phase("launch", "list")
     phase("save", "save", spot["id"], "never", *stop, "--yes", codes=(2,))  # one-time Spot
 

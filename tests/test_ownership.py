@@ -13,6 +13,7 @@ import pytest
 from helpers import ec2, instance_state, own_images, tags_of
 from test_interrupts import PrismProcess
 
+from prism_core.templates.document import load_file
 from prism_sandbox import Timings
 
 
@@ -146,7 +147,7 @@ def test_abort_of_an_older_save_never_touches_a_newer_version(prism_sandbox, run
             "Parameters"
         ]
     }
-    assert json.loads(after["/prism/templates/env1/template"])["version"] == 3
+    assert json.loads(after["/prism/templates/env1/template"])["version"] == "3"
     assert after["/prism/templates/env1/ami/x86_64"] == v3.json()["amis"]["us-east-1"]
     assert "/prism/templates/env1/versions/2" not in after
     assert {k: v for k, v in registry_before.items() if not k.endswith("/versions/2")} == after
@@ -154,6 +155,23 @@ def test_abort_of_an_older_save_never_touches_a_newer_version(prism_sandbox, run
     assert v3.json()["amis"]["us-east-1"] in images
     assert v2.json()["amis"]["us-east-1"] not in images
     assert len(images) == 2  # v1 and v3
+    archived = _home() / "archive" / "env1"
+    assert sorted(p.name for p in archived.glob("*.yaml")) == ["1.yaml"]  # v2's copy went
+
+
+def test_abort_restores_the_previous_version_from_the_archive(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box")
+    assert run_prism("save", "box", "env1", "--yes").exit_code == 0
+    current = _home() / "templates" / "env1.yaml"
+    v1 = current.read_text()
+    v2 = _partial_save(prism_sandbox, run_prism)
+    assert load_file(current)["version"] == "2"
+    assert (_home() / "archive" / "env1" / "1.yaml").is_file()
+    result = run_prism("save", "--abort", v2["save_id"], "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert current.read_text() == v1
+    assert not list((_home() / "archive" / "env1").glob("*.yaml"))
+    assert not (_home() / "templates" / "versions").exists()
 
 
 def _partial_save(prism_sandbox, run_prism, name: str = "box", template: str = "env1") -> dict:

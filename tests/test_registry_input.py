@@ -37,6 +37,8 @@ HOSTILE = [
     ("name-mismatch", "mismatch", json.dumps(_doc("keeper")), "names template 'keeper'"),
     ("version-huge", "huge", json.dumps(_doc("huge", version=10**12)), "version must be"),
     ("version-text", "text", json.dumps(_doc("text", version="1; rm -rf")), "version"),
+    ("version-digits-huge", "dhuge", json.dumps(_doc("dhuge", version="1000001")), "version must"),
+    ("version-zero", "zero", json.dumps(_doc("zero", version="0")), "version must be"),
     ("not-json", "broken", "{not json", "not valid JSON"),
     ("deep-json", "deep", "[" * 2000 + "]" * 2000, "nested"),
     (
@@ -122,6 +124,28 @@ def test_versions_key_out_of_range_is_ignored(registry):
     result = run_prism_child("templates", "show", "env1", "-o", "json")
     assert result.exit_code == 0, result.stderr
     assert [v["version"] for v in result.json()["versions"]] == [1]
+
+
+def test_string_version_of_digits_is_its_number(registry):
+    """Saved templates write ``version: "2"`` (the original tool needs a string); prism
+    keys on the number: versions/<N> must hold N, as integer or digits."""
+    _put("/prism/templates/strver/template", json.dumps(_doc("strver", version="2")))
+    _put("/prism/templates/strver/versions/2", json.dumps(_doc("strver", version="2")))
+    _put("/prism/templates/strver/versions/3", json.dumps(_doc("strver", version="2")))
+    result = run_prism_child("templates", "show", "strver", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert [v["version"] for v in result.json()["versions"]] == [2]
+    assert "holds version 2, not 3" in result.stderr
+
+
+def test_entry_version_parses_digits_and_bounds_them():
+    from prism_core.templates.registry import entry_version
+
+    assert entry_version({"version": "2"}) == 2
+    assert entry_version({"version": 7}) == 7
+    assert entry_version({}) == 1
+    for bad in ("0", "1000001", "1.0.0", "", " 2", True, 0, 10**12, None, "²"):
+        assert entry_version({"version": bad}) is None, bad
 
 
 def test_control_characters_and_escapes_are_stripped_from_output(registry):

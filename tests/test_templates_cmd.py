@@ -159,7 +159,7 @@ def test_prune_keeps_newest(prism_sandbox, run_prism):
             "/prism/templates/env1/versions/3",
         ]
     home = Path(saves[2]["template_path"]).parent
-    assert not list((home / "versions" / "env1").glob("*.yaml"))
+    assert not list((home.parent / "archive" / "env1").glob("*.yaml"))
     shown = run_prism("templates", "show", "env1", "-o", "json").json()
     assert [v["version"] for v in shown["versions"]] == [3]
     launched = run_prism("launch", "env1", "box", "--yes", "-o", "json")

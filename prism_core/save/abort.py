@@ -24,11 +24,13 @@ from prism_core.save import locks
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
 from prism_core.save.pipeline import LOCK_TAG, release_lock, terminate_boot_instances
+from prism_core.templates import archive
 from prism_core.templates.document import load_file, template_path
 from prism_core.templates.registry import (
     classify,
     current_parameter,
     delete_entries,
+    entry_version,
     parameter_base,
     parse_entry,
     versions,
@@ -49,12 +51,16 @@ def check_journal(ctx: SaveContext) -> None:
         raise InputError(f"{source}: {exc}", "abort refused; check the journal") from None
     if ctx.state.template_path:
         expected = template_path(ctx.settings.templates_dir, name)
-        named = Path(ctx.state.template_path)
-        if os.path.abspath(named) != os.path.abspath(expected):
+        # a newer concurrent save kept the current file: this save's went to the archive
+        number = ctx.state.template_version or 0
+        archived = archive.root(ctx.settings.templates_dir) / name / f"{number}.yaml"
+        named = os.path.abspath(Path(ctx.state.template_path))
+        if named not in (os.path.abspath(expected), os.path.abspath(archived)):
             raise InputError(
                 f"{source} names {ctx.state.template_path!r}, which is not this save's "
                 f"template file {expected}",
-                "abort refused: prism deletes only files it wrote under $PRISM_HOME/templates",
+                "abort refused: prism deletes only files it wrote under $PRISM_HOME/templates "
+                "(or its archive)",
             )
     base = parameter_base(ctx.settings.registry_prefix, name) + "/"
     current = current_parameter(ctx.settings.registry_prefix, name)
@@ -141,7 +147,7 @@ def _ours(doc: dict[str, Any], ctx: SaveContext) -> bool:
     """Whether a template document records this save (by save id, else by version)."""
     if doc.get("save_id"):
         return bool(doc["save_id"] == ctx.state.save_id)
-    return bool(doc.get("version") == ctx.state.template_version)
+    return entry_version(doc) == ctx.state.template_version
 
 
 def _remove_registry(ctx: SaveContext, removed: list[str], problems: list[str]) -> None:
@@ -210,26 +216,22 @@ def _repoint_registry(ctx: SaveContext, ssm: Any, region: str) -> None:
 def _restore_local(ctx: SaveContext) -> list[str]:
     """Remove this save's template file (current or archived), never another save's.
 
-    If the current file is this save's, the newest archived older version becomes
-    current again; if a newer save wrote the current file, it stays, and only this
-    save's archived copy goes.
+    If the current file is this save's, the newest archived older version (in
+    ``$PRISM_HOME/archive/<name>/``) becomes current again; if a newer save wrote the
+    current file, it stays, and only this save's archived copy goes.
     """
     name = ctx.request.template_name
     path = template_path(ctx.settings.templates_dir, name)
-    archive = ctx.settings.templates_dir / "versions" / name
+    older = archive.versions(ctx.settings.templates_dir, name)
     removed: list[str] = []
     if path.is_file() and not path.is_symlink() and _ours(load_file(path), ctx):
         path.unlink()
         removed.append(str(path))
-        older = sorted(
-            (p for p in archive.glob("*.yaml") if p.stem.isdigit() and p.is_file()),
-            key=lambda p: int(p.stem),
-        )
         if older:
-            os.replace(older[-1], path)
+            os.replace(older[max(older)], path)
         return removed
-    mine = archive / f"{ctx.state.template_version}.yaml"
-    if mine.is_file() and not mine.is_symlink() and _ours(load_file(mine), ctx):
+    mine = older.get(ctx.state.template_version or 0)
+    if mine is not None and not mine.is_symlink() and _ours(load_file(mine), ctx):
         mine.unlink()
         removed.append(str(mine))
     return removed

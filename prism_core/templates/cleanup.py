@@ -17,7 +17,9 @@ from prism_core.aws.clients import AwsClients, error_message
 from prism_core.aws.ec2 import describe_image, discard_image, image_tags_of
 from prism_core.settings import Settings
 from prism_core.templates import registry
+from prism_core.templates.compat import version_number
 from prism_core.templates.store import local_versions
+from prism_core.validation import is_number
 
 
 @dataclass
@@ -50,7 +52,13 @@ class VersionParts:
         )
 
     def add_images(self, doc: dict[str, Any]) -> None:
-        """Add the AMIs (and the save id) a template document lists."""
+        """Add the AMIs a template document lists, if prism saved it.
+
+        A template written by hand or by the original tool lists images prism did
+        not create (public ones, or images built elsewhere): they are never purged.
+        """
+        if doc.get("source") != "saved-from-instance":
+            return
         for region, by_arch in ((doc.get("ami_config") or {}).get("amis") or {}).items():
             self.images.setdefault(region, set()).update(by_arch.values())
         self.saved_date = self.saved_date or doc.get("saved_date")
@@ -144,7 +152,7 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
             else:
                 found.shared_registry.setdefault(current, []).append(key)
     for doc in docs:
-        found.version(int(doc.get("version") or 1)).add_images(doc)
+        found.version(version_number(doc)).add_images(doc)
     for current in sorted(seen):
         try:
             images = _tagged_images(aws.ec2(current), name)
@@ -154,7 +162,7 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
         for image in images:
             tags = {t["Key"]: t["Value"] for t in image.get("Tags", [])}
             version = tags.get("prism:version", "")
-            if version.isdigit():
+            if is_number(version):
                 parts = found.version(int(version))
                 parts.images.setdefault(current, set()).add(image["ImageId"])
                 parts.image_records[image["ImageId"]] = image

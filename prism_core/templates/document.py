@@ -1,8 +1,12 @@
 """Template documents: build, validate (one schema for every loader), write, load.
 
 A template is YAML written with PyYAML's safe dumper and read with its safe loader
-only. Layout under ``$PRISM_HOME/templates``: ``<name>.yaml`` is the newest version;
-older versions are kept as ``versions/<name>/<N>.yaml``.
+only. ``$PRISM_HOME/templates/<name>.yaml`` is the newest version; older versions are
+kept in ``$PRISM_HOME/archive/<name>/<N>.yaml`` (:mod:`prism_core.templates.archive`).
+The schema also admits the original Go tool's templates (display ``name`` + ``slug``,
+semver versions, package-based templates); what prism writes passes that tool's
+parser and validator (``base: ami-based``, ``package_manager: ami``, a description,
+a string ``version``; lineage in ``parent``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import copy
 import fcntl
 import json
 import os
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -22,12 +27,15 @@ from prism_core.exceptions import InputError
 from prism_core.safe_yaml import load_yaml_bounded, read_text_bounded
 from prism_core.save.journal import write_private_atomic
 from prism_core.settings import ensure_private_dir
+from prism_core.templates import archive, compat
 from prism_core.validation import printable, template_name
 
 if TYPE_CHECKING:
     from prism_core.save.context import SaveContext
 
 MAX_TEMPLATE_BYTES = 256 * 1024
+#: A version string both tools accept ("3", "1.0.0").
+VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$")
 
 
 @lru_cache(maxsize=1)
@@ -44,19 +52,36 @@ def instance_types() -> dict[str, dict[str, Any]]:
     return dict(load_yaml_bounded(text, what="prism data/instance_types.yaml"))
 
 
-def validate_document(doc: Any, source: str) -> dict[str, Any]:
-    """Check ``doc`` against the schema; the error names the source and the field."""
+MAX_ERRORS = 100
+
+
+def schema_errors(doc: Any) -> list[str]:
+    """Every schema error of ``doc`` (at most :data:`MAX_ERRORS`), as ``field X: message``."""
     import jsonschema
 
     if not isinstance(doc, dict):
-        raise InputError(f"{source}: a template must be a mapping, not {type(doc).__name__}")
+        return [f"a template must be a mapping, not {type(doc).__name__}"]
     validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    found: list[tuple[list[str], str]] = []
+    for error in validator.iter_errors(doc):
+        path = [str(p) for p in error.absolute_path]
+        where = ".".join(path) or "(top level)"
+        message = error.message if len(error.message) <= 300 else error.message[:297] + "..."
+        found.append((path, f"field {where}: {message}"))
+        if len(found) >= MAX_ERRORS:
+            break
+    found.sort(key=lambda item: item[0])
+    return [text for _, text in found]
+
+
+def validate_document(doc: Any, source: str) -> dict[str, Any]:
+    """Check ``doc`` against the schema; the error names the source, the first field
+    and how many more errors there are (``prism templates validate`` lists them all)."""
+    errors = schema_errors(doc)
     if errors:
-        error = errors[0]
-        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        message = printable(error.message, 200)
-        raise InputError(f"{source}: field {where}: {message}", "fix the template file")
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise InputError(f"{source}: {printable(errors[0], 300)}{more}", "fix the template file")
+    assert isinstance(doc, dict)
     return doc
 
 
@@ -88,12 +113,10 @@ def local_version(templates_dir: Path, name: str) -> int:
     versions = [0]
     if path.exists():
         try:
-            versions.append(int(load_file(path).get("version", 1)))
+            versions.append(compat.version_number(load_file(path)))
         except InputError:
             versions.append(1)
-    archive = templates_dir / "versions" / name
-    if archive.is_dir():
-        versions.extend(int(p.stem) for p in archive.glob("*.yaml") if p.stem.isdigit())
+    versions.extend(archive.versions(templates_dir, name))
     return max(versions)
 
 
@@ -108,7 +131,7 @@ def write(templates_dir: Path, doc: dict[str, Any]) -> Path:
     Concurrent saves on this machine take turns (a lock on the templates folder), and
     a newer version already current stays current: ``doc`` is archived instead.
     """
-    name = doc["name"]
+    name = str(doc.get("slug") or doc["name"])
     validate_document(doc, f"template {name}")
     ensure_private_dir(templates_dir)
     fd = os.open(templates_dir, os.O_RDONLY)
@@ -128,25 +151,24 @@ def _write_locked(templates_dir: Path, name: str, doc: dict[str, Any]) -> Path:
             old = None
         if old is not None and _version(old) > _version(doc):
             # a concurrent save of a newer version finished first: it stays current
-            archive = templates_dir / "versions" / name / f"{_version(doc)}.yaml"
-            write_private_atomic(archive, dump(doc))
-            return archive
-        if old is not None and old.get("version") != doc.get("version"):
-            archive = templates_dir / "versions" / name / f"{_version(old)}.yaml"
-            write_private_atomic(archive, read_text_bounded(path, max_bytes=MAX_TEMPLATE_BYTES))
+            target = archive.folder(templates_dir, name) / f"{_version(doc)}.yaml"
+            write_private_atomic(target, dump(doc))
+            return target
+        if old is not None and _version(old) != _version(doc):
+            target = archive.folder(templates_dir, name) / f"{_version(old)}.yaml"
+            write_private_atomic(target, read_text_bounded(path, max_bytes=MAX_TEMPLATE_BYTES))
     write_private_atomic(path, dump(doc))
     return path
 
 
 def _version(doc: dict[str, Any]) -> int:
-    try:
-        return int(doc.get("version") or 1)
-    except (TypeError, ValueError):
-        return 1
+    """The version number of a template document (a string of digits is parsed)."""
+    return compat.version_number(doc)
 
 
-def archive(templates_dir: Path, name: str) -> Path | None:
-    """Move the current ``<name>.yaml`` into ``versions/<name>/`` and return where it went.
+def archive_current(templates_dir: Path, name: str) -> Path | None:
+    """Move the current ``<name>.yaml`` into ``$PRISM_HOME/archive/<name>/`` and return
+    where it went.
 
     It goes to ``<N>.yaml`` (its version) unless that holds other content, then to
     ``<N>-replaced-<UTC time>.yaml``. ``None`` when there is no current file.
@@ -158,10 +180,10 @@ def archive(templates_dir: Path, name: str) -> Path | None:
         return None
     text = read_text_bounded(path, max_bytes=MAX_TEMPLATE_BYTES, hint="fix or remove the file")
     try:
-        version = int(load_file(path).get("version", 1))
+        version = compat.version_number(load_file(path))
     except (InputError, TypeError, ValueError):
         version = 0
-    folder = templates_dir / "versions" / name
+    folder = archive.folder(templates_dir, name)
     target = folder / f"{version}.yaml"
     if target.exists() and _text_or_none(target) != text:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -209,14 +231,18 @@ def _root_volume_gb(ctx: SaveContext) -> int | None:
     return int(sizes[0]) if sizes else None
 
 
-def _base_ssh_user(base: str | None) -> str | None:
-    """The login user of the built-in template the instance was launched from."""
-    if not base:
+def _parent_ssh_user(ctx: SaveContext, parent: str | None) -> str | None:
+    """The login user of the template the instance was launched from (local or built-in)."""
+    if not parent:
         return None
-    from prism_core.templates.store import builtin
+    from prism_core.templates.store import builtin, local_versions
 
-    found = builtin(base)
-    return str(found.document["ssh_user"]) if found and found.document.get("ssh_user") else None
+    try:
+        found = local_versions(ctx.settings.templates_dir, parent)
+    except InputError:
+        found = {}
+    template = found[max(found)] if found else builtin(parent)
+    return compat.ssh_user(template.document) if template else None
 
 
 def launch_parent(tags: dict[str, str]) -> dict[str, Any] | None:
@@ -243,7 +269,7 @@ def instance_facts(ctx: SaveContext) -> dict[str, Any]:
             "ports": _ports(ctx),
             "root_volume_gb": _root_volume_gb(ctx),
             "maintainer": ctx.aws.identity_name(),
-            "ssh_user": _base_ssh_user(ctx.instance.tags.get("prism:template")),
+            "ssh_user": _parent_ssh_user(ctx, ctx.instance.tags.get("prism:template")),
         }
         ctx.plugin_data["_instance_facts"] = facts
     return dict(facts)
@@ -272,25 +298,28 @@ def build_document(ctx: SaveContext) -> dict[str, Any]:
     if request.project_id:
         tags["Project"] = request.project_id
     tags.update(request.tags)
+    version = str(state.template_version or 1)
     doc: dict[str, Any] = {
         "name": request.template_name,
-        "description": request.description,
-        "base": instance.tags.get("prism:template", "saved-instance"),
+        "slug": request.template_name,
+        "description": request.description
+        or f"Saved by prism from instance {request.instance_name} on {state.started_at[:10]}",
+        "base": compat.AMI_BASED,
+        "package_manager": "ami",
+        "version": version,
         "source": "saved-from-instance",
         "saved_from": request.instance_name,
         "saved_date": state.started_at,
         "save_id": state.save_id,
-        "version": state.template_version or 1,
         "maintainer": facts["maintainer"],
-        "project": request.project_id,
-        "ami_config": {"amis": amis},
+        "ami_config": {"amis": amis, "ssh_user": facts["ssh_user"] or "ec2-user"},
         "instance_defaults": defaults,
         "tags": tags,
     }
-    if facts["ssh_user"]:
-        doc["ssh_user"] = facts["ssh_user"]
     parent = launch_parent(instance.tags)
     if parent is not None:
         doc["parent"] = parent
+    if request.project_id:
+        doc["project"] = request.project_id
     ctx.plugin_data["_template_document"] = doc
     return copy.deepcopy(doc)

@@ -21,6 +21,7 @@ from prism_core.cli.progress import Progress
 from prism_core.exceptions import InputError, OperationFailed, ValidationFailed
 from prism_core.safe_yaml import load_yaml_bounded
 from prism_core.settings import Settings
+from prism_core.templates.compat import at_least, below_minimum
 from prism_core.templates.document import instance_types
 from prism_core.templates.launch_access import LaunchAccess, ensure_key_pair
 
@@ -60,15 +61,32 @@ def choose_type(doc: dict[str, Any], size: str | None, archs: list[str]) -> tupl
     """The instance type and architecture for ``--size`` (or the template's default).
 
     ``archs`` are the architectures the template has an image for in the region.
+    Without ``size``: the template's ``ami_config.instance_types`` (per architecture,
+    as the original tool), else ``instance_defaults.type``, else the default size
+    raised to the template's ``minimum_size``. A ``size`` below ``minimum_size`` is refused.
     """
     table = size_table()
     defaults = doc.get("instance_defaults") or {}
     default_type = defaults.get("type")
     preferred = type_architecture(default_type) if default_type else None
+    minimum = doc.get("minimum_size")
+    if size is not None and below_minimum(size, minimum):
+        raise InputError(
+            f"template {doc.get('slug') or doc.get('name')} needs at least size {minimum}",
+            f"pass --size {minimum} or larger",
+        )
+    per_arch = {
+        a: t
+        for a, t in ((doc.get("ami_config") or {}).get("instance_types") or {}).items()
+        if a in archs
+    }
+    if size is None and per_arch:
+        arch = "x86_64" if "x86_64" in per_arch else sorted(per_arch)[0]
+        return str(per_arch[arch]), arch
     if size is None and default_type:
         arch = preferred or (archs[0] if len(archs) == 1 else "x86_64")
         return str(default_type), arch
-    size = size or str(table.get("default_size", "S"))
+    size = size or at_least(str(table.get("default_size", "S")), minimum)
     if size not in SIZES:
         raise InputError(f"unknown size {size!r}", f"use one of {', '.join(SIZES)}")
     usable = [a for a in archs if size in table.get(a, {})]
@@ -201,15 +219,20 @@ def world_open_rules(ec2: Any, template: str, vpc_id: str | None) -> list[int]:
     return sorted(ports)
 
 
-def launch_tags(doc: dict[str, Any], name: str, version: int, launched_by: str) -> dict[str, str]:
-    """The template's tags, then prism's (which win): Name and the ``prism:`` tags."""
+def launch_tags(
+    doc: dict[str, Any], name: str, version: int | str, launched_by: str, key: str | None = None
+) -> dict[str, str]:
+    """The template's tags, then prism's (which win): Name and the ``prism:`` tags.
+
+    ``key`` is the name the template was found by (its slug); ``version`` as written.
+    """
     tags = {
         k: str(v) for k, v in (doc.get("tags") or {}).items() if not k.lower().startswith("aws:")
     }
     tags.update(
         {
             "Name": name,
-            "prism:template": str(doc["name"]),
+            "prism:template": key or str(doc["name"]),
             "prism:template-version": str(version),
             "prism:launched-by": launched_by,
         }
@@ -301,6 +324,8 @@ class LaunchPlan:
     #: Key pair, allowed CIDRs, subnet, Spot, instance profile (``launch_access``).
     access: LaunchAccess | None = None
     channel: str | None = None
+    user_data: bytes | None = None  # what RunInstances gets (the script, maybe gzipped)
+    user_data_script: str | None = None  # the setup script, as shown to the user
 
 
 def instance_document(data: dict[str, Any], plan: LaunchPlan, group_id: str) -> dict[str, Any]:
@@ -334,6 +359,7 @@ def instance_document(data: dict[str, Any], plan: LaunchPlan, group_id: str) -> 
         "launched": str(data.get("LaunchTime")) if data.get("LaunchTime") else None,
         "estimated_cost_per_hour": plan.usd_per_hour,
         "tags": plan.tags,
+        "user_data": plan.user_data_script,
     }
     if access is not None:
         document.update(access_document(access, data["InstanceId"], plan.region))
@@ -383,6 +409,8 @@ def launch(
     mapping = root_mapping(ec2, plan.image_id, plan.root_volume_gb)
     if mapping:
         kwargs["BlockDeviceMappings"] = mapping
+    if plan.user_data:
+        kwargs["UserData"] = plan.user_data
     answer = ec2.run_instances(
         ImageId=plan.image_id,
         InstanceType=plan.instance_type,

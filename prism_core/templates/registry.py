@@ -209,8 +209,8 @@ def parse_entry(
             f"{source}: names template {str(doc.get('name'))[:64]!r}, not {name!r}",
             "delete the registry entry; it was not written by prism for this template",
         )
-    number = doc.get("version", 1)
-    if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= MAX_VERSION:
+    number = entry_version(doc)
+    if number is None:
         raise InputError(f"{source}: version must be an integer from 1 to {MAX_VERSION}")
     if version is not None and number != version:
         raise InputError(
@@ -219,11 +219,25 @@ def parse_entry(
     return doc
 
 
+def entry_version(doc: dict[str, Any]) -> int | None:
+    """The version number of a registry document: an integer, or a string of digits (as
+    saved templates write it for the original tool), from 1 to 1,000,000; else ``None``.
+
+    A document without ``version`` is version 1.
+    """
+    value = doc.get("version", 1)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 7:
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_VERSION:
+        return None
+    return value
+
+
 def version_of_key(base: str, key: str) -> int | None:
     """``N`` for ``<base>/versions/<N>`` (1..1,000,000), else ``None``."""
     tail = key[len(base) + 1 :] if key.startswith(base + "/") else ""
     head, _, number = tail.partition("/")
-    if head != "versions" or not number.isdigit() or len(number) > 7:
+    if head != "versions" or not (number.isascii() and number.isdigit()) or len(number) > 7:
         return None
     value = int(number)
     return value if 1 <= value <= MAX_VERSION else None
@@ -324,8 +338,8 @@ def newest_version(aws: AwsClients, prefix: str, name: str, regions: list[str]) 
                 newest = max(newest, number)
             elif kind == "current":
                 try:
-                    newest = max(newest, int(parse_entry(value, key, name)["version"] or 1))
-                except (InputError, KeyError):
+                    newest = max(newest, entry_version(parse_entry(value, key, name)))
+                except InputError:
                     newest = max(newest, 1)
         return newest
 

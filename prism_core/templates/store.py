@@ -6,6 +6,11 @@ shipped with prism. ``NAME@N`` asks for version ``N``, ``NAME@CHANNEL`` for the
 version a channel of the registry points at; ``NAME`` (or ``NAME@latest``) for the
 newest version that is not revoked.
 
+Local templates are ``*.yaml`` and ``*.yml`` files anywhere under the templates folder
+(the original Go tool's layout); a template is found by its ``slug``, else its file
+stem, and its ``name`` may be a display name. Older versions of templates prism saved
+are in ``$PRISM_HOME/archive`` (:mod:`prism_core.templates.archive`).
+
 A malformed template is a *problem* (reported by name) and never stops other
 templates from being listed or launched. Local and built-in lookups do not touch
 AWS (and do not import boto3).
@@ -20,8 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prism_core.exceptions import InputError
+from prism_core.templates import archive, compat
 from prism_core.templates.document import load_file, parse_document
-from prism_core.validation import LATEST, channel_name, template_name
+from prism_core.validation import LATEST, channel_name, is_number, template_name
 
 if TYPE_CHECKING:
     from prism_core.aws.clients import AwsClients
@@ -43,6 +49,16 @@ class FoundTemplate:
     #: The channel the version was chosen by (``NAME@CHANNEL``), if any.
     channel: str | None = None
 
+    @property
+    def label(self) -> str:
+        """The version as the template writes it ("3", "1.0.0")."""
+        return compat.version_label(self.document)
+
+    @property
+    def title(self) -> str:
+        """The display name (the original tool's ``name``)."""
+        return compat.title(self.document) or self.name
+
 
 @dataclass
 class Listing:
@@ -58,7 +74,7 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
     template_name(name)
     if not sep:
         return name, None
-    if not version.isdigit() or int(version) < 1:
+    if not is_number(version) or int(version) < 1:
         raise InputError(
             f"invalid template version {version!r} in {ref!r}", "write NAME@N with N >= 1"
         )
@@ -84,41 +100,99 @@ def parse_selector(ref: str) -> tuple[str, int | None, str | None]:
     return name, None, rest
 
 
-def _version_of(doc: dict[str, Any]) -> int:
-    return int(doc.get("version") or 1)
 
 
-# -- local -----------------------------------------------------------------------
+_version_of = compat.version_number
+
+#: Bounds of the scan of the templates folder (it is user-writable input).
+MAX_TEMPLATE_FILES = 2000
+MAX_DEPTH = 4
+
+
+def template_files(templates_dir: Path) -> list[Path]:
+    """Every ``*.yaml``/``*.yml`` file under ``templates_dir``, top level first.
+
+    Hidden entries, symlinked folders and prism's legacy ``versions/`` archive are
+    skipped; at most :data:`MAX_TEMPLATE_FILES` files, :data:`MAX_DEPTH` folders deep.
+    """
+    archive.migrate(templates_dir)
+    found: list[Path] = []
+    folders = [(templates_dir, 0)]
+    while folders and len(found) < MAX_TEMPLATE_FILES:
+        folder, depth = folders.pop(0)
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                legacy = depth == 0 and entry.name == archive.LEGACY
+                if not entry.is_symlink() and not legacy and depth + 1 < MAX_DEPTH:
+                    folders.append((entry, depth + 1))
+            elif entry.suffix in compat.TEMPLATE_SUFFIXES:
+                found.append(entry)  # not a regular file: the loader refuses it, with a warning
+                if len(found) >= MAX_TEMPLATE_FILES:
+                    break
+    return found
+
+
+def _present(path: Path) -> bool:
+    """Whether ``path`` is there in any form (a FIFO or dangling symlink too: the bounded
+    loader then refuses it in one line instead of prism silently ignoring it)."""
+    return path.is_symlink() or path.exists()
+
+
+def _current_files(templates_dir: Path, name: str) -> list[Path]:
+    """Files that may hold template ``name``: ``<name>.yaml``/``.yml``, else a slug match."""
+    direct = [templates_dir / f"{name}{suffix}" for suffix in compat.TEMPLATE_SUFFIXES]
+    direct = [p for p in direct if _present(p)]
+    if direct:
+        return direct
+    return template_files(templates_dir)
+
+
 def local_versions(
     templates_dir: Path, name: str, problems: list[str] | None = None
 ) -> dict[int, FoundTemplate]:
     """Every local version of ``name``: the current file and the archived ones."""
     found: dict[int, FoundTemplate] = {}
-    paths = [templates_dir / f"{name}.yaml"]
-    archive = templates_dir / "versions" / name
-    if archive.is_dir():
-        paths.extend(sorted(archive.glob("*.yaml")))
-    for path in paths:
-        if not path.is_file():
+    direct = [templates_dir / f"{name}{suffix}" for suffix in compat.TEMPLATE_SUFFIXES]
+    scanned = not any(_present(p) for p in direct)
+    for path in _current_files(templates_dir, name):
+        try:
+            doc = load_file(path)
+        except InputError as exc:
+            if problems is not None and not scanned:
+                problems.append(str(exc))
             continue
+        key = compat.key_of(doc, path)
+        if key != name and not (path.stem == name and not scanned):
+            if problems is not None and not scanned:
+                problems.append(f"{path}: names template {key!r}, not {name!r}")
+            continue
+        version = _version_of(doc)
+        found.setdefault(version, FoundTemplate(name, version, LOCAL, str(path), doc))
+        break
+    for _number, path in sorted(archive.versions(templates_dir, name).items()):
         try:
             doc = load_file(path)
         except InputError as exc:
             if problems is not None:
                 problems.append(str(exc))
             continue
-        if doc.get("name") != name:
+        if compat.key_of(doc) != name:
             if problems is not None:
-                problems.append(f"{path}: names template {doc.get('name')!r}, not {name!r}")
+                problems.append(f"{path}: names template {compat.key_of(doc)!r}, not {name!r}")
             continue
-        found.setdefault(
-            _version_of(doc), FoundTemplate(name, _version_of(doc), LOCAL, str(path), doc)
-        )
+        version = _version_of(doc)
+        found.setdefault(version, FoundTemplate(name, version, LOCAL, str(path), doc))
     return found
 
 
 def local_templates(templates_dir: Path, listing: Listing, cache_dir: Path | None = None) -> None:
-    """Add the newest version of every ``templates/<name>.yaml`` to ``listing``.
+    """Add every local template (its current version) to ``listing``.
 
     With ``cache_dir``, files unchanged since they were last validated (same size and
     modification time) come from the cache there without being parsed.
@@ -128,9 +202,10 @@ def local_templates(templates_dir: Path, listing: Listing, cache_dir: Path | Non
     from prism_core.templates.parsed_cache import ParsedCache
 
     cache = ParsedCache(cache_dir / "templates.json") if cache_dir is not None else None
-    seen: set[str] = set()
-    for path in sorted(templates_dir.glob("*.yaml")):
-        seen.add(str(path))
+    seen: dict[str, str] = {}
+    paths: set[str] = set()
+    for path in template_files(templates_dir):
+        paths.add(str(path))
         try:
             info = path.stat()
             doc = cache.get(path, info) if cache is not None else None
@@ -144,11 +219,17 @@ def local_templates(templates_dir: Path, listing: Listing, cache_dir: Path | Non
         except InputError as exc:
             listing.problems.append(str(exc))
             continue
-        listing.templates.append(
-            FoundTemplate(str(doc["name"]), _version_of(doc), LOCAL, str(path), doc)
-        )
+        key = compat.key_of(doc, path)
+        if key is None:
+            listing.problems.append(f"{path}: no usable slug or file name for this template")
+            continue
+        if key in seen:
+            listing.problems.append(f"{path}: template {key} is also in {seen[key]}; ignored")
+            continue
+        seen[key] = str(path)
+        listing.templates.append(FoundTemplate(key, _version_of(doc), LOCAL, str(path), doc))
     if cache is not None:
-        cache.keep_only(seen)
+        cache.keep_only(paths)
         cache.save()
 
 
@@ -178,9 +259,8 @@ def builtin_templates(listing: Listing, cache_dir: Path | None = None) -> None:
         except InputError as exc:
             listing.problems.append(str(exc))
             continue
-        listing.templates.append(
-            FoundTemplate(str(doc["name"]), _version_of(doc), BUILT_IN, source, doc)
-        )
+        key = compat.key_of(doc) or item.name.rsplit(".", 1)[0]
+        listing.templates.append(FoundTemplate(key, _version_of(doc), BUILT_IN, source, doc))
     if cache is not None:
         cache.save()
 

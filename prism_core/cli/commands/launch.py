@@ -14,6 +14,8 @@ from prism_core.exceptions import EXIT_CODES_HELP, InputError
 from prism_core.validation import CONTROL
 
 SIZES = ("XS", "S", "M", "L", "XL", "GPU-S", "GPU-M", "GPU-L", "GPU-XL")
+#: Root volume of package-based templates that do not set one (the original's default).
+PACKAGE_ROOT_GB = 20
 
 LAUNCH_EPILOG = f"""sizes (x86_64 / arm64; GPU sizes x86_64 only; prism_core/data/sizes.yaml):
   XS t3.small / t4g.small      S t3.medium / t4g.medium     M t3.large / t4g.large
@@ -25,8 +27,16 @@ the template's image must belong to an owner you trust: this account, its
 organization, Amazon, an id in config prism.trusted_image_owners, or --trust-owner ID
 (an image found through an AWS public parameter, /aws/service/..., is AWS's choice).
 
-templates are looked up in $PRISM_HOME/templates, then the shared registry (SSM in
-the launch region), then the built-in ones (python-ml, r-research).
+templates are looked up in $PRISM_HOME/templates (*.yaml and *.yml, by slug or file
+name), then the shared registry (SSM in the launch region), then the built-in ones
+(python-ml, r-research).
+
+package-based templates (the original tool's format: base: ubuntu-22.04 etc., with
+package_manager apt|dnf|conda|pip|spack, packages, users, services, post_install)
+start from the base OS's current image in the launch region (AWS public SSM
+parameters, or the distribution's official account) and are set up on first boot by
+a cloud-init script: --dry-run shows it, --wait-ready waits until it has finished
+(prism.timeouts.setup, default 1 hour).
 
 examples:
   prism launch python-ml earthquake-analysis
@@ -47,6 +57,8 @@ reaching the instance:
   CIDRs; 0.0.0.0/0 only when you pass it. Without --key-name prism imports
   ~/.ssh/id_ed25519.pub (else id_rsa.pub) once as key pair prism-<user>; with no key at
   all it prints the `aws ssm start-session` line instead.
+  prism launch python-ml-workstation ml-box --dry-run         # show the setup script
+  prism launch rstudio-server stats-box --wait-ready --yes    # wait until it is set up
 
 {EXIT_CODES_HELP}"""
 
@@ -62,7 +74,9 @@ def launch_text(doc: dict[str, Any]) -> str:
     """The human summary of a launched instance."""
     lines = [
         f"Instance '{doc['name']}' is {doc['state']}: {doc['id']} ({doc['type']}, {doc['region']})",
-        f"   Template: {doc['template']} v{doc['template_version']} ({doc['template_source']}"
+        f"   Template: {doc['template']} "
+        f"v{doc.get('template_version_label', doc['template_version'])} "
+        f"({doc['template_source']}"
         + (f", channel {doc['channel']})" if doc.get("channel") else ")"),
         f"   Public IP: {doc['public_ip'] or '-'}   Private IP: {doc['private_ip'] or '-'}",
         f"   Ports open: {', '.join(map(str, doc['ports']))} ({doc['security_group']})",
@@ -81,6 +95,13 @@ def launch_text(doc: dict[str, Any]) -> str:
         )
     if doc.get("spot"):
         lines.append("   Spot (one-time): it cannot be stopped; terminate it when done")
+    if doc.get("setup") == "complete":
+        lines.append("   Setup: complete (packages, users and services are in place)")
+    elif doc.get("user_data"):
+        lines.append(
+            "   Setup: running on first boot (log: /var/log/prism-setup.log; "
+            "--wait-ready waits for it)"
+        )
     return "\n".join(lines)
 
 
@@ -88,8 +109,16 @@ def run_launch(app: Any) -> int:
     """The ``prism launch`` command body; returns the exit code."""
     from prism_core.cli.commands.save import confirm
     from prism_core.cli.progress import Progress
+    from prism_core.templates import (
+        base_images,
+        compat,
+        images,
+        inheritance,
+        launch_access,
+        readiness,
+        userdata,
+    )
     from prism_core.templates import launch as launching
-    from prism_core.templates import launch_access
     from prism_core.templates import store as template_store
     from prism_core.templates.document import instance_types
 
@@ -122,10 +151,9 @@ def run_launch(app: Any) -> int:
             )
         print(f"prism: warning: {message}; launching it anyway (--allow-revoked)", file=sys.stderr)
     doc = found.document
-    ssm = aws.client("ssm", region) if (doc.get("ami_config") or {}).get("ssm_parameters") else None
-    amis = launching.resolve_amis(doc, region, ssm)
-    if not amis:
-        raise launching.no_copy_error(doc, region)
+    if doc.get("inherits"):
+        doc = inheritance.resolve(doc, found.name, local_finder(settings.templates_dir))
+    amis, release = images.template_images(doc, found.name, region, aws)
     instance_type, arch = launching.choose_type(doc, pargs.size, sorted(amis))
     if arch not in amis:
         raise InputError(
@@ -137,7 +165,10 @@ def run_launch(app: Any) -> int:
 
     listed = ((doc.get("ami_config") or {}).get("amis") or {}).get(region, {})
     parameter = str(((doc.get("ami_config") or {}).get("ssm_parameters") or {}).get(arch, ""))
-    if arch not in listed and parameter.startswith(provenance.AWS_PUBLIC_PARAMETERS):
+    if release is not None and compat.is_package_based(doc):
+        # the base OS image prism itself resolved from the distribution's documented source
+        owner_line = f"Image: {release.label} base image ({base_images.where(release)})"
+    elif arch not in listed and parameter.startswith(provenance.AWS_PUBLIC_PARAMETERS):
         # AWS publishes these parameters (its own and its partners' images, e.g. Canonical's)
         owner_line = f"Image: from AWS public parameter {parameter}"
     else:
@@ -152,7 +183,11 @@ def run_launch(app: Any) -> int:
             allow_missing=True,
         )
         owner_line = f"Image owner: {images[0].owner} (trusted: {images[0].trusted_as})"
+    script = userdata.render(doc, found.name, release) if userdata.needs_user_data(doc) else None
     defaults = doc.get("instance_defaults") or {}
+    root_gb = defaults.get("root_volume_gb") or (
+        PACKAGE_ROOT_GB if compat.is_package_based(doc) else None
+    )
     price = instance_types().get(instance_type, {}).get("usd_per_hour")
     plan = launching.LaunchPlan(
         template=found.name,
@@ -164,20 +199,26 @@ def run_launch(app: Any) -> int:
         instance_type=instance_type,
         architecture=arch,
         image_id=amis[arch],
-        ports=[int(p) for p in defaults.get("ports") or launching.DEFAULT_PORTS],
-        root_volume_gb=defaults.get("root_volume_gb"),
-        tags=launching.launch_tags(doc, name, found.version, aws.identity()["Arn"]),
-        ssh_user=str(doc.get("ssh_user") or "ec2-user"),
+        ports=compat.ports(doc),
+        root_volume_gb=root_gb,
+        tags=launching.launch_tags(doc, name, found.label, aws.identity()["Arn"], key=found.name),
+        ssh_user=compat.ssh_user(doc),
         usd_per_hour=price,
+        user_data=userdata.encode(script, found.name) if script else None,
+        user_data_script=script,
     )
     cost = f", about ${price}/hour" if price is not None else ""
+    kind = f", {release.label} + {doc.get('package_manager')}" if release and script else ""
     progress.line(
         "info",
-        f"Template {found.name} v{found.version} ({found.source}): {instance_type} "
+        f"Template {found.title} v{found.label} ({found.source}{kind}): {instance_type} "
         f"({arch}) from {plan.image_id} in {region}{cost}",
     )
     progress.line("info", owner_line)
     plan.access = _plan_access(app, aws.ec2(region), plan, progress)
+    if pargs.dry_run:
+        emit(dry_run_document(plan, found, problems), pargs.output, dry_run_text(plan))
+        return 0
     confirm(f"Launch '{name}' ({instance_type}{cost})?", pargs.yes)
     app.changes_started = True
     app.interrupt_note = "nothing was launched"
@@ -185,8 +226,19 @@ def run_launch(app: Any) -> int:
     def done(text: str) -> None:
         app.interrupt_note = text
 
-    document = launching.launch(plan, aws.ec2(region), settings, progress, done)
+    ec2 = aws.ec2(region)
+    document = launching.launch(plan, ec2, settings, progress, done)
+    document["template_title"] = found.title
+    document["template_version_label"] = found.label
     document["problems"] = problems
+    if pargs.wait_ready:
+        if script is None:
+            document["setup"] = "none"
+        else:
+            progress.line("wait", f"Waiting for the setup script of {document['id']}...")
+            document["setup_marker"] = readiness.wait_ready(ec2, document["id"], settings)
+            document["setup"] = "complete"
+            progress.line("ok", f"Setup of {name} is complete")
     emit(document, pargs.output, launch_text(document))
     return 0
 
@@ -222,6 +274,56 @@ def _plan_access(app: Any, ec2: Any, plan: Any, progress: Any) -> Any:
     for warning in access.warnings:
         progress.line("warn", warning)
     return access
+
+
+def local_finder(templates_dir: Any) -> Any:
+    """``find(name)`` over local and built-in templates, by display name or slug."""
+    from prism_core.templates import store
+
+    listing = store.Listing()
+    store.local_templates(templates_dir, listing)
+    store.builtin_templates(listing)
+    by_name: dict[str, dict[str, Any]] = {}
+    for item in listing.templates:
+        by_name.setdefault(item.name, item.document)
+        by_name.setdefault(item.title, item.document)
+    return by_name.get
+
+
+def dry_run_document(plan: Any, found: Any, problems: list[str]) -> dict[str, Any]:
+    """The ``--dry-run -o json`` document: what would be launched, nothing changed."""
+    return {
+        "dry_run": True,
+        "name": plan.name,
+        "template": plan.template,
+        "template_title": found.title,
+        "template_version": plan.version,
+        "template_version_label": found.label,
+        "template_source": plan.source,
+        "region": plan.region,
+        "type": plan.instance_type,
+        "architecture": plan.architecture,
+        "image_id": plan.image_id,
+        "ports": plan.ports,
+        "root_volume_gb": plan.root_volume_gb,
+        "ssh_user": plan.ssh_user,
+        "estimated_cost_per_hour": plan.usd_per_hour,
+        "tags": plan.tags,
+        "user_data": plan.user_data_script,
+        "problems": problems,
+    }
+
+
+def dry_run_text(plan: Any) -> str:
+    """The human form of ``--dry-run``: the plan, then the setup script if there is one."""
+    lines = [
+        f"Dry run: would launch '{plan.name}' ({plan.instance_type}, {plan.architecture}) "
+        f"from {plan.image_id} in {plan.region}; nothing was changed",
+        f"   Ports: {', '.join(map(str, plan.ports))}   Login user: {plan.ssh_user}",
+    ]
+    if plan.user_data_script:
+        lines += ["   Setup script (cloud-init user data):", plan.user_data_script.rstrip()]
+    return "\n".join(lines)
 
 
 class Launch(Controller):
@@ -294,6 +396,21 @@ class Launch(Controller):
             (
                 ["-y", "--yes"],
                 {"action": "store_true", "help": "do not ask (required without a terminal)"},
+            ),
+            (
+                ["--dry-run"],
+                {
+                    "action": "store_true",
+                    "help": "check everything and show the plan and setup script; launch nothing",
+                },
+            ),
+            (
+                ["--wait-ready"],
+                {
+                    "action": "store_true",
+                    "help": "wait until the template's setup script has finished "
+                    "(read from the instance's console output)",
+                },
             ),
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,

@@ -62,6 +62,13 @@ def _aws(app: Any) -> tuple[Any, str]:
     return aws, aws.region
 
 
+def _kind(doc: dict[str, Any]) -> str:
+    """``package`` (built at launch) or ``image`` (launched from AMIs)."""
+    from prism_core.templates.compat import is_package_based
+
+    return "package" if is_package_based(doc) else "image"
+
+
 def _amis_text(doc: dict[str, Any]) -> str:
     config = doc.get("ami_config") or {}
     parts = [
@@ -71,6 +78,9 @@ def _amis_text(doc: dict[str, Any]) -> str:
     ]
     parameters = config.get("ssm_parameters") or {}
     parts += [f"{arch} from SSM {name}" for arch, name in parameters.items()]
+    parts += [f"{region} {ami}" for region, ami in (config.get("ami_mappings") or {}).items()]
+    if _kind(doc) == "package":
+        parts.append(f"built on {doc.get('base')} with {doc.get('package_manager')}")
     return "; ".join(parts)
 
 
@@ -83,10 +93,12 @@ class Templates(Controller):
         stacked_type = "nested"
         help = "list, show, delete and prune templates; channels, revocation, lineage"
         description = (
-            "Templates come from three places: your $PRISM_HOME/templates (local), the "
-            "shared SSM registry of your team's account (registry), and prism itself "
-            "(built-in). Versions can be promoted to channels (NAME@CHANNEL), revoked, "
-            "protected, and traced through their lineage (history, tree)."
+            "Templates come from three places: your $PRISM_HOME/templates (local: *.yaml "
+            "and *.yml, found by slug or file name, in prism's or the original tool's "
+            "format), the shared SSM registry of your team's account (registry), and "
+            "prism itself (built-in). Older local versions are in $PRISM_HOME/archive. "
+            "Versions can be promoted to channels (NAME@CHANNEL), revoked, protected, and "
+            "traced through their lineage (history, tree)."
         )
 
     def _default(self) -> None:
@@ -147,7 +159,10 @@ class Templates(Controller):
                 found.name,
                 {
                     "name": found.name,
+                    "title": found.title,
                     "version": found.version,
+                    "version_label": found.label,
+                    "kind": _kind(found.document),
                     "sources": [],
                     "description": found.document.get("description", ""),
                     "locations": {},
@@ -157,17 +172,24 @@ class Templates(Controller):
                 row["sources"].append(found.source)
             row["locations"].setdefault(found.source, found.location)
             if found.version > row["version"]:
-                row["version"] = found.version
-                row["description"] = found.document.get("description", "")
+                row.update(
+                    version=found.version,
+                    version_label=found.label,
+                    title=found.title,
+                    kind=_kind(found.document),
+                    description=found.document.get("description", ""),
+                )
         rows = [merged[name] for name in sorted(merged)]
         warn(listing.problems + notes)
         width = max([len(r["name"]) for r in rows] + [4])
-        lines = [f"{'NAME':<{width}}  {'VERSION':<7}  {'SOURCE':<17}  DESCRIPTION"]
+        lines = [f"{'NAME':<{width}}  {'VERSION':<7}  {'SOURCE':<17}  {'KIND':<7}  TITLE"]
         for row in rows:
-            description = (row["description"] or "").splitlines()[0] if row["description"] else ""
+            shown = row["title"] if row["title"] != row["name"] else ""
+            if not shown and row["description"]:
+                shown = row["description"].splitlines()[0]
             lines.append(
-                f"{row['name']:<{width}}  {row['version']:<7}  "
-                f"{', '.join(row['sources']):<17}  {description[:60]}"
+                f"{row['name']:<{width}}  {row['version_label']:<7}  "
+                f"{', '.join(row['sources']):<17}  {row['kind']:<7}  {shown[:60]}"
             )
         emit({"templates": rows, "problems": listing.problems}, pargs.output, "\n".join(lines))
 
@@ -184,7 +206,7 @@ class Templates(Controller):
     )
     def show(self) -> None:
         """``prism templates show NAME``."""
-        from prism_core.templates import store
+        from prism_core.templates import compat, store
 
         pargs, settings = self.app.pargs, self.app.settings
         name = template_name(pargs.name)
@@ -231,20 +253,22 @@ class Templates(Controller):
             versions.append(
                 {
                     "version": version,
+                    "version_label": compat.version_label(doc),
+                    "title": compat.title(doc),
                     "newest": version == newest,
                     "saved_date": doc.get("saved_date"),
                     "saved_from": doc.get("saved_from"),
+                    "parent": compat.lineage(doc),
                     "sources": entry["sources"],
                     "amis": config.get("amis") or {},
                     "ssm_parameters": config.get("ssm_parameters") or {},
                     "description": doc.get("description"),
-                    "parent": doc.get("parent"),
                     **{k: v.get(version) for k, v in life.items()},
                 }
             )
             mark = " (newest, default)" if version == newest else ""
             lines.append(
-                f"  v{version}{mark}  {doc.get('saved_date') or '-'}  "
+                f"  v{compat.version_label(doc)}{mark}  {doc.get('saved_date') or '-'}  "
                 f"[{', '.join(entry['sources'])}]  {_amis_text(doc)}"
             )
             row = versions[-1]
@@ -306,7 +330,8 @@ class Templates(Controller):
 
     # -- validate ------------------------------------------------------------------------
     @ex(
-        help="check a template file (or a template by name) against the template schema",
+        help="check a template file (or a template by name) against the template schema; "
+        "lists every error (prism's and the original tool's format)",
         arguments=[
             (["target"], {"metavar": "FILE|NAME", "help": "a template file, or a template name"}),
             (
@@ -324,7 +349,6 @@ class Templates(Controller):
     )
     def validate(self) -> None:
         """``prism templates validate FILE|NAME [--boot]``."""
-        from prism_core.templates import document as tpl
 
         pargs, settings = self.app.pargs, self.app.settings
         target = pargs.target
@@ -334,13 +358,17 @@ class Templates(Controller):
         if is_file:
             if not path.exists() and not path.is_symlink():
                 raise InputError(f"no template file {target}", "give an existing file or a name")
-            doc = tpl.load_file(path)
+            doc = self._check_file(path)
             where = str(path)
         else:
             name = template_name(target.partition("@")[0])
-            local = tpl.template_path(settings.templates_dir, name)
-            if local.is_file() and "@" not in target:
-                doc, where = tpl.load_file(local), str(local)
+            local = [
+                p
+                for p in (settings.templates_dir / f"{name}{s}" for s in (".yaml", ".yml"))
+                if p.is_file()
+            ]
+            if local and "@" not in target:
+                doc, where = self._check_file(local[0]), str(local[0])
             else:
                 from prism_core.templates import store
 
@@ -351,16 +379,22 @@ class Templates(Controller):
                 )
                 warn(problems)
                 doc, where = found.document, found.location
+        from prism_core.templates.compat import original_refusals, version_label
+
+        refusals = original_refusals(doc)
         result: dict[str, Any] = {
             "valid": True,
             "name": doc["name"],
             "version": doc.get("version"),
             "source": where,
+            "errors": [],
+            "original_tool": {"accepts": not refusals, "problems": refusals},
         }
         lines = [
-            f"OK: {where} is a valid prism template ({doc['name']}, "
-            f"version {doc.get('version', 1)})"
+            f"OK: {where} is a valid prism template ({doc['name']}, version {version_label(doc)})"
         ]
+        if refusals:
+            lines.append("Note: the original Go tool would not load it: " + "; ".join(refusals))
         if pargs.boot:
             result["boot_check"] = self._boot(doc)
             lines.append(
@@ -369,15 +403,39 @@ class Templates(Controller):
             )
         emit(result, pargs.output, "\n".join(lines))
 
+    def _check_file(self, path: Path) -> dict[str, Any]:
+        """Load ``path`` and report every schema error in it (not just the first)."""
+        from prism_core.safe_yaml import load_yaml_bounded
+        from prism_core.templates import document as tpl
+
+        try:
+            return tpl.load_file(path)
+        except InputError as first:
+            try:
+                doc = load_yaml_bounded(path, what=str(path), max_bytes=tpl.MAX_TEMPLATE_BYTES)
+            except InputError:
+                raise first from None
+            errors = tpl.schema_errors(doc)
+            if not errors:
+                raise
+        emit(
+            {"valid": False, "source": str(path), "errors": errors},
+            self.app.pargs.output,
+            "\n".join(
+                [f"INVALID: {path} has {len(errors)} error(s):"] + [f"  - {e}" for e in errors]
+            ),
+        )
+        more = f" (and {len(errors) - 1} more, listed above)" if len(errors) > 1 else ""
+        raise InputError(f"{path}: {errors[0]}{more}", "fix the template and validate again")
+
     def _boot(self, doc: dict[str, Any]) -> dict[str, Any]:
         from prism_core.cli.progress import Progress
         from prism_core.templates import launch as launching
+        from prism_core.templates.compat import key_of
+        from prism_core.templates.images import template_images
 
         aws, region = _aws(self.app)
-        has_ssm = (doc.get("ami_config") or {}).get("ssm_parameters")
-        amis = launching.resolve_amis(doc, region, aws.client("ssm", region) if has_ssm else None)
-        if not amis:
-            raise launching.no_copy_error(doc, region)
+        amis, _release = template_images(doc, key_of(doc) or "template", region, aws)
         from prism_core.templates.launch_access import check_image
 
         for image_id in sorted(set(amis.values())):
@@ -442,9 +500,10 @@ class Templates(Controller):
                 "--channel C` first",
             )
         files = [f for parts in found.versions.values() for f in parts.files]
-        current = settings.templates_dir / f"{name}.yaml"
-        if current.is_file() and current not in files:
-            files.append(current)  # a malformed file is deleted too
+        for suffix in (".yaml", ".yml"):
+            current = settings.templates_dir / f"{name}{suffix}"
+            if current.is_file() and current not in files:
+                files.append(current)  # a malformed file is deleted too
         entries: dict[str, list[str]] = {}
         for source in [found.shared_registry, *(p.registry for p in found.versions.values())]:
             for reg, names in source.items():
@@ -473,9 +532,11 @@ class Templates(Controller):
         )
         done = remove(aws, images=images, registry_entries=entries, files=files)
         done.kept = kept
-        archive = settings.templates_dir / "versions" / name
-        if archive.is_dir() and not any(archive.iterdir()):
-            archive.rmdir()
+        from prism_core.templates import archive
+
+        folder = archive.folder(settings.templates_dir, name)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
         self._finish(f"Deleted template {name}", name, done)
 
     # -- prune -------------------------------------------------------------------------------
