@@ -324,9 +324,10 @@ def test_saved_template_passes_the_original_rules(prism_sandbox, run_prism):
     assert violations(doc) == []
     assert doc["base"] == "ami-based" and doc["package_manager"] == "ami"
     assert doc["version"] == "2" and doc["slug"] == "seismic" and doc["description"] == "v2"
-    assert doc["parent"] == {"template": "python-ml", "version": "1"}
+    # lineage is prism's own field (the original ignores it): its version is the number
+    assert doc["parent"] == {"template": "python-ml", "version": 1}
     shown = run_prism("templates", "show", "seismic", "-o", "json").json()
-    assert shown["versions"][0]["parent"] == {"template": "python-ml", "version": "1"}
+    assert shown["versions"][0]["parent"] == {"template": "python-ml", "version": 1}
     assert doc["ami_config"]["ssh_user"] == "ubuntu"
     assert doc["ami_config"]["amis"]["us-east-1"]["x86_64"].startswith("ami-")
     # the first save got a description prism wrote, and lives in the archive now
