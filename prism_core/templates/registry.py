@@ -77,7 +77,7 @@ def claim_holder(value: str) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get(CLAIM_KEY), dict):
         return None
