@@ -86,7 +86,7 @@ def test_two_saves_to_one_template_get_distinct_versions(prism_sandbox, run_pris
             Filters=[{"Name": "tag:Name", "Values": [f"from-v{version}"]}]
         )["Reservations"]
         assert reservation["Instances"][0]["ImageId"] == amis[version]
-    current = ssm.get_parameter(Name="/prism/templates/shared/template")["Parameter"]
+    current = ssm.get_parameter(Name="/prism/current/shared")["Parameter"]
     current = json.loads(current["Value"])
     assert current["version"] == "2"
     home = Path(os.environ["PRISM_HOME"])

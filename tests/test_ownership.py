@@ -47,9 +47,7 @@ def test_prism_tag_namespace_is_refused(prism_sandbox, run_prism, key):
     assert own_images() == []
 
 
-def test_purge_never_deletes_an_image_a_foreign_registry_entry_points_at(
-    prism_sandbox, run_prism
-):
+def test_purge_never_deletes_an_image_a_foreign_registry_entry_points_at(prism_sandbox, run_prism):
     prism_sandbox.create_instance("keeper-box")
     saved = run_prism("save", "keeper-box", "keeper", "--yes", "-o", "json")
     assert saved.exit_code == 0, saved.stderr
@@ -122,8 +120,14 @@ def test_abort_of_a_pending_image_deletes_its_snapshots(slow_cloud, run_prism, m
 def test_abort_of_an_older_save_never_touches_a_newer_version(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
     assert run_prism("save", "box", "env1", "--yes").exit_code == 0
-    prism_sandbox.faults.inject("CopyImage", region="us-east-2", times=-1, status=400,
-                                code="InvalidRequest", message="copy refused")
+    prism_sandbox.faults.inject(
+        "CopyImage",
+        region="us-east-2",
+        times=-1,
+        status=400,
+        code="InvalidRequest",
+        message="copy refused",
+    )
     v2 = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes", "-o", "json")
     assert v2.exit_code == 3, v2.stderr
     prism_sandbox.faults.clear()
@@ -147,8 +151,11 @@ def test_abort_of_an_older_save_never_touches_a_newer_version(prism_sandbox, run
             "Parameters"
         ]
     }
-    assert json.loads(after["/prism/templates/env1/template"])["version"] == "3"
-    assert after["/prism/templates/env1/ami/x86_64"] == v3.json()["amis"]["us-east-1"]
+    current_doc = json.loads(ssm.get_parameter(Name="/prism/current/env1")["Parameter"]["Value"])
+    assert current_doc["version"] == "3"
+    assert (
+        current_doc["ami_config"]["amis"]["us-east-1"]["x86_64"] == v3.json()["amis"]["us-east-1"]
+    )
     assert "/prism/templates/env1/versions/2" not in after
     assert {k: v for k, v in registry_before.items() if not k.endswith("/versions/2")} == after
     images = {i["ImageId"] for i in own_images()}
@@ -175,8 +182,14 @@ def test_abort_restores_the_previous_version_from_the_archive(prism_sandbox, run
 
 
 def _partial_save(prism_sandbox, run_prism, name: str = "box", template: str = "env1") -> dict:
-    prism_sandbox.faults.inject("CopyImage", region="us-east-2", times=-1, status=400,
-                                code="InvalidRequest", message="copy refused")
+    prism_sandbox.faults.inject(
+        "CopyImage",
+        region="us-east-2",
+        times=-1,
+        status=400,
+        code="InvalidRequest",
+        message="copy refused",
+    )
     result = run_prism(
         "save", name, template, "--copy-to-regions", "us-east-2", "--yes", "-o", "json"
     )

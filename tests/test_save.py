@@ -75,8 +75,11 @@ def test_save_with_two_copy_regions(prism_sandbox, run_prism, tmp_path):
     calls = prism_sandbox.faults.calls()
     # copies are tagged by CopyImage itself (TagSpecifications): no CreateTags there
     assert [r for r, a in calls if a == "CreateTags"] == ["us-east-1"] * 2  # DryRun, lock
-    # two registry entries per region (the version, the current entry)
-    assert sorted(r for r, a in calls if a == "PutParameter") == sorted([*amis, *amis])
+    # per region: the version claim, then the version and the current entry; the save
+    # lock once, in the source region
+    assert sorted(r for r, a in calls if a == "PutParameter") == sorted(
+        [*amis, *amis, *amis, "us-east-1"]
+    )
     assert "prism launch seismic-env" in result.stdout
     assert "us-east-2: " + amis["us-east-2"] in result.stdout
     assert "Traceback" not in result.stderr
@@ -282,6 +285,11 @@ def test_instance_facts_are_asked_once_per_save(prism_sandbox, run_prism):
     result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
     assert result.exit_code == 0, result.stderr
     actions = [action for _, action in prism_sandbox.faults.calls()]
-    for action in ("DescribeVolumes", "DescribeSecurityGroups", "GetCallerIdentity",
-                   "DescribeRegions", "DescribeInstanceTypes"):
+    for action in (
+        "DescribeVolumes",
+        "DescribeSecurityGroups",
+        "GetCallerIdentity",
+        "DescribeRegions",
+        "DescribeInstanceTypes",
+    ):
         assert actions.count(action) == 1, (action, actions.count(action))
