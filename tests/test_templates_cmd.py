@@ -201,8 +201,8 @@ def test_save_validate_launch_failure_leaves_ami_unregistered(prism_sandbox, run
     doc = result.json()
     assert doc["template_path"] is None and doc["registry"] == []
     assert any("boot check" in f and "no capacity" in f for f in doc["failures"])
-    # nothing registered; the version claim stays while the save can be resumed
-    assert registered(prism_sandbox, "us-east-1") == ([], ["/prism/templates/env1/versions/1"])
+    # nothing registered, and a failed save releases its version claim
+    assert registered(prism_sandbox, "us-east-1") == ([], [])
     assert images(prism_sandbox, "us-east-2") == []  # not copied either
     assert len(images(prism_sandbox, "us-east-1")) == 1  # the AMI is kept, unregistered
     assert not Path(prism_sandbox_home(), "templates", "env1.yaml").exists()
@@ -238,8 +238,8 @@ def test_save_validate_status_check_failure(prism_sandbox, run_prism, impaired):
     doc = result.json()
     assert doc["template_path"] is None and doc["registry"] == []
     assert any("failed its status checks" in f for f in doc["failures"])
-    # nothing registered; the version claim stays while the save can be resumed
-    assert registered(prism_sandbox, "us-east-1") == ([], ["/prism/templates/env1/versions/1"])
+    # nothing registered, and a failed save releases its version claim
+    assert registered(prism_sandbox, "us-east-1") == ([], [])
     ec2 = prism_sandbox.client("ec2")
     checks = ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": ["prism:boot-check"]}])[
         "Reservations"

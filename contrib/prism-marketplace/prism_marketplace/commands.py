@@ -154,8 +154,8 @@ def install(app: Any, args: Any) -> int:
     name = template_name(args.name)
     entry, data = Catalog(_config(app)).fetch(name)
     document = parse_document(data, f"marketplace template {name}")
-    if document.get("name") != name:
-        shown = printable(document.get("name"), 70)
+    if document.get("name") != name or document.get("slug", name) != name:
+        shown = printable(document.get("slug", document.get("name")), 70)
         raise InputError(f"marketplace entry {name} holds template {shown!r}")
     replaces, same = _local_conflict(app, name, data, document.get("version"))
     if same:

@@ -168,7 +168,7 @@ def _publish_with_ami(prism_sandbox, run_prism, image_id, name="seismic-env", ve
     doc = yaml.safe_load(path.read_text())
     if image_id:
         doc["ami_config"]["amis"]["us-east-1"]["x86_64"] = image_id
-    doc["version"], doc["name"] = version, name
+    doc["version"], doc["name"], doc["slug"] = version, name, name
     path.unlink()
     target = _templates() / f"{name}.yaml"
     target.write_text(yaml.safe_dump(doc, sort_keys=False))
