@@ -73,6 +73,31 @@ def test_purge_never_deletes_an_image_a_foreign_registry_entry_points_at(prism_s
     assert run_prism("launch", "keeper", "new-box", "--yes").exit_code == 0
 
 
+def test_revoke_and_protect_never_touch_an_image_a_foreign_registry_entry_points_at(
+    prism_sandbox, run_prism
+):
+    prism_sandbox.create_instance("keeper-box")
+    saved = run_prism("save", "keeper-box", "keeper", "--yes", "-o", "json")
+    assert saved.exit_code == 0, saved.stderr
+    keeper_ami = saved.json()["amis"]["us-east-1"]
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    doc = json.loads(
+        ssm.get_parameter(Name="/prism/templates/keeper/versions/1")["Parameter"]["Value"]
+    )
+    doc.update(name="junk", slug="junk")
+    ssm.put_parameter(Name="/prism/templates/junk/versions/1", Value=json.dumps(doc), Type="String")
+    for command in (
+        ("revoke", "junk@1", "--reason", "hostile"),
+        ("protect", "junk@1"),
+    ):
+        result = run_prism("templates", *command, "--yes", "-o", "json")
+        assert result.exit_code == 3, result.stdout + result.stderr
+        assert any(keeper_ami in line for line in result.json()["kept"]), result.stdout
+        image = ec2().describe_images(ImageIds=[keeper_ami])["Images"][0]
+        assert "DeprecationTime" not in image, image
+        assert not str(image.get("DeregistrationProtection", "")).startswith("enabled"), image
+
+
 def test_purge_deletes_what_its_own_saves_made(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
     saved = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")

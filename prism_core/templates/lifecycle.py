@@ -16,7 +16,7 @@ from prism_core.aws.clients import AwsClients, error_message
 from prism_core.exceptions import InputError
 from prism_core.settings import Settings
 from prism_core.templates import registry
-from prism_core.templates.cleanup import Inventory, VersionParts, inventory
+from prism_core.templates.cleanup import Inventory, VersionParts, inventory, owned_images
 
 
 def utc_now() -> str:
@@ -49,6 +49,13 @@ class Target:
     version: int
     found: Inventory
     parts: VersionParts
+
+    def owned_images(self, aws: AwsClients, done: Outcome) -> dict[str, set[str]]:
+        """The version's images the cloud's own tags prove this template's saves made
+        (the proof deletes use); every other listed image is left alone and reported."""
+        owned, kept = owned_images(aws, self.found, [self.version])
+        done.kept.extend(kept)
+        return owned
 
     @property
     def registry_regions(self) -> list[str]:
@@ -93,10 +100,12 @@ class Outcome:
 
     changed: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    #: Images the version lists that its tags do not prove ours: left alone.
+    kept: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, list[str]]:
         """The ``-o json`` form."""
-        return {"changed": self.changed, "failures": self.failures}
+        return {"changed": self.changed, "failures": self.failures, "kept": self.kept}
 
 
 # -- channels ---------------------------------------------------------------------------
@@ -156,7 +165,7 @@ def revoke(aws: AwsClients, prefix: str, target: Target, reason: str, who: str) 
             done.failures.append(f"registry in {region}: {error_message(exc)}")
     # One minute ahead: EC2 refuses a deprecation time in the past.
     now = deprecation_time(1 / 1440)
-    for region, ids in sorted(target.parts.images.items()):
+    for region, ids in sorted(target.owned_images(aws, done).items()):
         for image_id in sorted(ids):
             try:
                 aws.ec2(region).enable_image_deprecation(ImageId=image_id, DeprecateAt=now)
@@ -178,7 +187,7 @@ def restore(aws: AwsClients, prefix: str, target: Target) -> Outcome:
                 done.changed.append(f"{region}:{key} removed")
         except Exception as exc:
             done.failures.append(f"registry in {region}: {error_message(exc)}")
-    for region, ids in sorted(target.parts.images.items()):
+    for region, ids in sorted(target.owned_images(aws, done).items()):
         ec2 = aws.ec2(region)
         for image_id in sorted(ids):
             earlier = previous.get(image_id) if isinstance(previous, dict) else None
@@ -205,7 +214,7 @@ def deprecate_image(ec2: Any, image_id: str, days: int) -> str:
 def set_protection(aws: AwsClients, target: Target, on: bool) -> Outcome:
     """Turn EC2 deregistration protection on or off for every image of the version."""
     done = Outcome()
-    for region, ids in sorted(target.parts.images.items()):
+    for region, ids in sorted(target.owned_images(aws, done).items()):
         ec2 = aws.ec2(region)
         for image_id in sorted(ids):
             try:

@@ -45,9 +45,10 @@ def version_ref(ref: str) -> tuple[str, int]:
 
 
 def exit_code(outcome: Any) -> int:
-    """0, 3 (some changes failed) or 1 (nothing changed)."""
+    """0, 3 (some changes failed, or images not proven ours were left alone) or 1
+    (nothing changed)."""
     if not outcome.failures:
-        return EXIT_OK
+        return EXIT_PARTIAL if getattr(outcome, "kept", None) else EXIT_OK
     return EXIT_PARTIAL if outcome.changed else EXIT_FAILURE
 
 
@@ -82,6 +83,7 @@ class TemplateLifecycle(Controller):
     def _done(self, headline: str, outcome: Any, extra: dict[str, Any] | None = None) -> None:
         lines = [headline, *(f"   {c}" for c in outcome.changed)]
         lines += [f"   FAILED: {f}" for f in outcome.failures]
+        lines += [f"   left alone: {k}" for k in getattr(outcome, "kept", [])]
         document = {**(extra or {}), **outcome.to_dict()}
         emit(document, self.app.pargs.output, "\n".join(lines))
         self.app.exit_code = exit_code(outcome)
