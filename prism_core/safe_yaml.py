@@ -167,6 +167,24 @@ def _check_events(text: str, max_depth: int, max_aliases: int, max_nodes: int) -
                 raise _LimitExceeded(f"more than {max_nodes} values once aliases are expanded")
 
 
+def _bounded_text(
+    source: str | bytes | os.PathLike[str], what: str | None, kind: str, max_bytes: int, hint: str
+) -> tuple[str, str]:
+    """(label, UTF-8 text) of a file path or of text/bytes, at most ``max_bytes``."""
+    if isinstance(source, os.PathLike):
+        label = what or str(source)
+        return label, read_text_bounded(Path(source), max_bytes=max_bytes, what=label, hint=hint)
+    label = what or f"{kind} text"
+    raw = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
+    if len(raw) > max_bytes:
+        raise InputError(f"{label} is larger than {_size(max_bytes)}", hint)
+    try:
+        text = raw.decode("utf-8") if isinstance(source, bytes) else source
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{label} is not UTF-8 text (byte {exc.start})", hint) from None
+    return label, text
+
+
 def load_yaml_bounded(
     source: str | bytes | os.PathLike[str],
     *,
@@ -189,18 +207,7 @@ def load_yaml_bounded(
     """
     import yaml
 
-    if isinstance(source, os.PathLike):
-        label = what or str(source)
-        text = read_text_bounded(Path(source), max_bytes=max_bytes, what=label, hint=hint)
-    else:
-        label = what or "YAML text"
-        raw = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
-        if len(raw) > max_bytes:
-            raise InputError(f"{label} is larger than {_size(max_bytes)}", hint)
-        try:
-            text = raw.decode("utf-8") if isinstance(source, bytes) else source
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{label} is not UTF-8 text (byte {exc.start})", hint) from None
+    label, text = _bounded_text(source, what, "YAML", max_bytes, hint)
     try:
         _check_events(text, max_depth, max_aliases, max_nodes)
         return yaml.load(text, Loader=_loader_class())  # noqa: S506  (a safe loader)
@@ -228,18 +235,7 @@ def load_json_bounded(
     hint: str = "fix or remove it",
 ) -> Any:
     """Parse JSON from a file path or from text within the same size and depth bounds."""
-    if isinstance(source, os.PathLike):
-        label = what or str(source)
-        text = read_text_bounded(Path(source), max_bytes=max_bytes, what=label, hint=hint)
-    else:
-        label = what or "JSON text"
-        raw = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
-        if len(raw) > max_bytes:
-            raise InputError(f"{label} is larger than {_size(max_bytes)}", hint)
-        try:
-            text = raw.decode("utf-8") if isinstance(source, bytes) else source
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{label} is not UTF-8 text (byte {exc.start})", hint) from None
+    label, text = _bounded_text(source, what, "JSON", max_bytes, hint)
     try:
         data = json.loads(text)
     except RecursionError:
