@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -177,6 +178,75 @@ def test_sso_session_not_logged_in(env):
             "sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n"
         )
     refused(env.run("list", "--profile", "corp"), "SSO", "aws sso login --profile corp")
+
+
+def _cached_sso_token(env: Env, cache_key: str, **fields: str) -> None:
+    """A token in the AWS CLI's SSO cache (``~/.aws/sso/cache/<sha1>.json``) as it leaves it."""
+    cache = Path(env.vars["HOME"]) / ".aws" / "sso" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    token = {
+        "startUrl": "https://example.awsapps.com/start",
+        "region": "us-east-1",
+        "accessToken": "token-from-yesterday",
+        "expiresAt": "2026-01-01T08:00:00Z",
+        **fields,
+    }
+    name = hashlib.sha1(cache_key.encode()).hexdigest()
+    (cache / f"{name}.json").write_text(json.dumps(token))
+
+
+def test_sso_session_token_past_expiry(env):
+    """Logged in once with ``aws sso login``; the cached token (and its client registration,
+    so botocore cannot refresh it) has since expired."""
+    env.profile(
+        "corp",
+        sso_session="corp",
+        sso_account_id="111122223333",
+        sso_role_name="Researcher",
+        region="us-east-1",
+    )
+    with open(env.config, "a") as handle:
+        handle.write(
+            "[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\n"
+            "sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n"
+        )
+    _cached_sso_token(
+        env,
+        "corp",
+        refreshToken="refresh",
+        clientId="client",
+        clientSecret="secret",
+        registrationExpiresAt="2026-01-01T08:00:00Z",
+    )
+    refused(env.run("list", "--profile", "corp"), "expired", "aws sso login --profile corp")
+    refused(
+        env.run("save", "box", "tpl", "--yes", AWS_PROFILE="corp"),
+        "expired",
+        "aws sso login --profile corp",
+    )
+
+
+def test_legacy_sso_profile_token_past_expiry(env):
+    """The pre-``sso-session`` profile form caches the token under its start URL."""
+    start = "https://legacy.awsapps.com/start"
+    env.profile(
+        "lab",
+        sso_start_url=start,
+        sso_region="us-east-1",
+        sso_account_id="111122223333",
+        sso_role_name="Researcher",
+        region="us-east-1",
+    )
+    _cached_sso_token(env, start, startUrl=start)
+    refused(env.run("list", "--profile", "lab"), "expired", "aws sso login --profile lab")
+
+
+def test_unreachable_aws_endpoint(tmp_path):
+    """An endpoint that is not a local sandbox and does not answer (``.invalid`` never
+    resolves): one line naming it, with what to check, not sandbox advice."""
+    env = Env(tmp_path, "https://ec2.prism-test.invalid").keys()
+    line = refused(env.run("list", AWS_REGION="us-east-1"), "cannot reach", "prism-test.invalid")
+    assert "network" in line and "sandbox" not in line, line
 
 
 def _free_port() -> int:
