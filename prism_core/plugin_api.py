@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "EXIT_PARTIAL": "prism_core.exceptions",
     # AWS
     "AwsClients": "prism_core.aws.clients",
+    "aws_clients": "prism_core.cli.aws_options",
     "error_code": "prism_core.aws.clients",
     "error_message": "prism_core.aws.clients",
     # output
@@ -156,6 +157,8 @@ class Command:
     A command with ``handler`` runs ``handler(app, args)``; its return value is the
     exit code (``None`` means 0). A group has ``subcommands`` and no handler. Raise
     :class:`prism_core.exceptions.InputError` for bad input (one line, exit 2).
+    A command with ``aws=True`` talks to AWS: prism gives it ``--profile NAME`` (as on
+    its own commands) and the handler gets clients for it with ``aws_clients(app)``.
     """
 
     name: str
@@ -163,6 +166,7 @@ class Command:
     handler: Handler | None = None
     arguments: tuple[Option, ...] = ()
     subcommands: tuple[Command, ...] = ()
+    aws: bool = False
 
     def __post_init__(self) -> None:
         if (self.handler is None) == (not self.subcommands):

@@ -259,3 +259,41 @@ def test_stopped_local_sandbox(tmp_path):
     env = Env(tmp_path, f"http://127.0.0.1:{_free_port()}").keys()
     refused(env.run("list", AWS_REGION="us-east-1"), "no sandbox answers", "prism sandbox start")
     refused(env.run("save", "box", "tpl", "--yes", AWS_REGION="us-east-1"), "prism sandbox start")
+
+
+#: Every command that talks to AWS, each run with a profile that does not exist.
+AWS_COMMANDS = [
+    ("list",),
+    ("save", "box", "tpl", "--yes"),
+    ("launch", "python-ml", "box", "--yes"),
+    ("templates", "list"),
+    ("templates", "delete", "tpl", "--yes"),
+    ("templates", "prune", "tpl", "--keep", "1", "--yes"),
+    ("templates", "history", "tpl"),
+    ("templates", "tree", "tpl"),
+    ("templates", "channels", "tpl"),
+    ("templates", "promote", "tpl@1", "--channel", "stable", "--yes"),
+    ("templates", "demote", "tpl", "--channel", "stable", "--yes"),
+    ("templates", "revoke", "tpl@1", "--reason", "broken", "--yes"),
+    ("templates", "restore", "tpl@1", "--yes"),
+    ("templates", "protect", "tpl@1", "--yes"),
+    ("templates", "unprotect", "tpl@1", "--yes"),
+    ("project", "costs", "quake", "--regions", "us-east-1"),
+    ("marketplace", "show", "tpl"),
+    ("marketplace", "install", "tpl"),
+]
+
+
+@pytest.mark.parametrize("command", AWS_COMMANDS, ids=" ".join)
+def test_every_aws_command_takes_profile(env, command):
+    """``--profile`` on every command that talks to AWS (plugin commands declared with
+    ``aws=True`` included): an unknown one is named, with how to create it."""
+    plugins = {"PRISM_DISABLE_PLUGINS": ""} if command[0] in ("project", "marketplace") else {}
+    home = Path(env.vars["PRISM_HOME"])
+    home.mkdir(exist_ok=True)
+    (home / "config.yml").write_text("marketplace:\n  bucket: team-catalog\n")
+    refused(
+        env.run(*command, "--profile", "ghost", **plugins),
+        "'ghost'",
+        "aws configure --profile ghost",
+    )

@@ -16,7 +16,8 @@ PROFILE_ARGUMENT = (
 
 
 def aws_clients(app: Any, region: str | None = None) -> Any:
-    """:class:`AwsClients` for this command's ``--profile`` and ``region``.
+    """:class:`AwsClients` for this command's ``--profile`` and ``region``, with prism's
+    retry settings (plugin commands declared with ``aws=True`` use it too).
 
     ``region`` (``--region``) is checked offline first; without it the AWS
     configuration's region is used (see :class:`AwsClients.region`).
@@ -27,4 +28,7 @@ def aws_clients(app: Any, region: str | None = None) -> Any:
     if region:
         region_name(region)
     profile = getattr(app.pargs, "profile", None)
-    return AwsClients(region, app.settings.max_attempts, profile=profile)
+    clients = AwsClients(region, app.settings.max_attempts, profile=profile)
+    if profile:
+        _ = clients.session  # an unknown --profile is refused here, before any work
+    return clients

@@ -210,6 +210,7 @@ def prism_add_commands() -> list[Command]:
                             metavar="R1,R2",
                         ),
                     ),
+                    aws=True,
                 ),
             ),
         )

@@ -16,6 +16,7 @@ from prism_core.plugin_api import (
     EXIT_PARTIAL,
     AwsClients,
     InputError,
+    aws_clients,
     emit,
     error_code,
     error_message,
@@ -73,7 +74,7 @@ def run(app: Any, args: Any) -> int:
     if not project:
         raise InputError("prism project costs needs a project id")
     prices = PriceTable(app.plugin_settings("cost-tags").get("prices"))
-    aws = AwsClients(None, app.settings.max_attempts)
+    aws = aws_clients(app)
     regions = _regions(args, aws)
 
     def one(region: str) -> tuple[str, dict[str, Any] | None, dict[str, str] | None]:

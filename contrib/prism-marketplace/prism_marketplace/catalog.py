@@ -94,8 +94,9 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def s3_client(config: MarketplaceConfig) -> Any:
-    """S3 client for the bucket: keyring credentials from ``login`` if any, else AWS config."""
+def s3_client(config: MarketplaceConfig, profile: str | None = None) -> Any:
+    """S3 client for the bucket: keyring credentials from ``login`` if any, else the AWS
+    configuration (``profile``, else AWS_PROFILE / default)."""
     import boto3
 
     stored = credentials.lookup(config.bucket)
@@ -106,16 +107,18 @@ def s3_client(config: MarketplaceConfig) -> Any:
             aws_session_token=stored.get("aws_session_token"),
         )
     else:
-        session = boto3.session.Session()
+        session = boto3.session.Session(profile_name=profile or None)
     return session.client("s3", region_name=config.region)
 
 
 class Catalog:
     """Read and change one marketplace bucket."""
 
-    def __init__(self, config: MarketplaceConfig, s3: Any | None = None) -> None:
+    def __init__(
+        self, config: MarketplaceConfig, s3: Any | None = None, profile: str | None = None
+    ) -> None:
         self.config = config
-        self.s3 = s3 if s3 is not None else s3_client(config)
+        self.s3 = s3 if s3 is not None else s3_client(config, profile)
 
     @property
     def index_key(self) -> str:

@@ -6,9 +6,9 @@ import sys
 from typing import Any
 
 from prism_core.plugin_api import (
-    AwsClients,
     InputError,
     archive_template,
+    aws_clients,
     builtin_template,
     dump_template,
     emit,
@@ -42,8 +42,13 @@ def _config(app: Any) -> MarketplaceConfig:
 
 
 def _aws(app: Any) -> Any:
-    """AWS clients with prism's retry settings (the default region of the AWS config)."""
-    return AwsClients(None, app.settings.max_attempts)
+    """AWS clients for the command's ``--profile``, with prism's retry settings."""
+    return aws_clients(app)
+
+
+def _catalog(app: Any) -> Catalog:
+    """The catalog; without stored marketplace keys it uses the ``--profile`` credentials."""
+    return Catalog(_config(app), profile=getattr(app.pargs, "profile", None))
 
 
 def _account(app: Any) -> str:
@@ -63,7 +68,7 @@ def publish(app: Any, args: Any) -> int:
     if not path.exists():
         raise InputError(f"no saved template {args.template!r} at {path}", "run `prism save` first")
     document = load_template_file(path)
-    entry = Catalog(config).publish(document, path.read_text(encoding="utf-8"), _account(app))
+    entry = _catalog(app).publish(document, path.read_text(encoding="utf-8"), _account(app))
     emit(
         entry,
         args.output,
@@ -75,7 +80,7 @@ def publish(app: Any, args: Any) -> int:
 
 def search(app: Any, args: Any) -> int:
     """``prism marketplace search TEXT``."""
-    found, problems = Catalog(_config(app)).search(args.text or "")
+    found, problems = _catalog(app).search(args.text or "")
     for problem in problems:
         print(f"prism: warning: {printable(problem, 300)}", file=sys.stderr)
     width = max([len(e["name"]) for e in found] + [4])
@@ -110,7 +115,7 @@ def show(app: Any, args: Any) -> int:
     from prism_core.plugin_api import describe_owners, trusted_owners
 
     name = template_name(args.name)
-    entry, data = Catalog(_config(app)).fetch(name)
+    entry, data = _catalog(app).fetch(name)
     document = parse_document(data, f"marketplace template {name}")
     aws = _aws(app)
     images = describe_owners(aws, (document.get("ami_config") or {}).get("amis") or {})
@@ -152,7 +157,7 @@ def install(app: Any, args: Any) -> int:
     """``prism marketplace install NAME``: verify the file, its schema and who owns its
     AMIs, refuse to shadow what exists without --replace, then write."""
     name = template_name(args.name)
-    entry, data = Catalog(_config(app)).fetch(name)
+    entry, data = _catalog(app).fetch(name)
     document = parse_document(data, f"marketplace template {name}")
     if document.get("name") != name or document.get("slug", name) != name:
         shown = printable(document.get("slug", document.get("name")), 70)

@@ -63,14 +63,22 @@ def prism_add_commands() -> list[Command]:
                     "publish a saved template ($PRISM_HOME/templates/NAME.yaml)",
                     commands.publish,
                     (Option(("template",), "name of a saved template"),),
+                    aws=True,
                 ),
                 Command(
                     "search",
                     "find templates by name, description, project or tag",
                     commands.search,
                     (Option(("text",), "text to look for (empty: everything)", nargs="?"),),
+                    aws=True,
                 ),
-                Command("show", "show one template's catalog entry", commands.show, (name,)),
+                Command(
+                    "show",
+                    "show one template's catalog entry",
+                    commands.show,
+                    (name,),
+                    aws=True,
+                ),
                 Command(
                     "install",
                     "check a template (checksum, schema, who owns its AMIs) and install it "
@@ -91,6 +99,7 @@ def prism_add_commands() -> list[Command]:
                             action="store_true",
                         ),
                     ),
+                    aws=True,
                 ),
                 Command(
                     "login",

@@ -6,6 +6,7 @@ from typing import Any
 
 from cement import Controller, ex
 
+from prism_core.cli.aws_options import PROFILE_ARGUMENT
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT
 from prism_core.plugin_api import Command
 
@@ -37,7 +38,9 @@ def _exposed(command: Command) -> Any:
 
     run.__name__ = _attribute(command.name)  # Cement dispatches by function name
     own = {flag for option in command.arguments for flag in option.flags}
-    extra = [arg for arg in (OUTPUT_ARGUMENT, DEBUG_ARGUMENT) if not own & set(arg[0])]
+    shared = (PROFILE_ARGUMENT,) if command.aws else ()
+    shared += (OUTPUT_ARGUMENT, DEBUG_ARGUMENT)
+    extra = [arg for arg in shared if not own & set(arg[0])]
     arguments = [option.argparse() for option in command.arguments] + extra
     return ex(label=command.name, help=command.help, arguments=arguments)(run)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from cement import Controller, ex
 
+from prism_core.cli.aws_options import PROFILE_ARGUMENT
 from prism_core.cli.commands.templates import REGION_ARGUMENT, _aws, warn
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import InputError
@@ -117,6 +118,7 @@ class TemplateHistory(Controller):
         arguments=[
             (["name"], {"help": "template name"}),
             REGION_ARGUMENT,
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],
@@ -138,6 +140,7 @@ class TemplateHistory(Controller):
         arguments=[
             (["name"], {"nargs": "?", "help": "only the family of this template"}),
             REGION_ARGUMENT,
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],

@@ -12,6 +12,7 @@ from typing import Any
 
 from cement import Controller, ex
 
+from prism_core.cli.aws_options import PROFILE_ARGUMENT
 from prism_core.cli.commands.templates import REGION_ARGUMENT, _aws, warn
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, InputError
@@ -26,7 +27,14 @@ DRY_RUN_ARGUMENT = (
     {"action": "store_true", "help": "show what would change, change nothing"},
 )
 REF_ARGUMENT = (["ref"], {"metavar": "NAME@N", "help": "template and version, e.g. lab-base@2"})
-COMMON = [YES_ARGUMENT, DRY_RUN_ARGUMENT, REGION_ARGUMENT, OUTPUT_ARGUMENT, DEBUG_ARGUMENT]
+COMMON = [
+    YES_ARGUMENT,
+    DRY_RUN_ARGUMENT,
+    REGION_ARGUMENT,
+    PROFILE_ARGUMENT,
+    OUTPUT_ARGUMENT,
+    DEBUG_ARGUMENT,
+]
 
 
 def version_ref(ref: str) -> tuple[str, int]:
@@ -192,6 +200,7 @@ class TemplateLifecycle(Controller):
         arguments=[
             (["name"], {"help": "template name"}),
             REGION_ARGUMENT,
+            PROFILE_ARGUMENT,
             OUTPUT_ARGUMENT,
             DEBUG_ARGUMENT,
         ],
