@@ -15,6 +15,6 @@ def prism_template_render(ctx: SaveContext) -> dict[str, Any] | None:
     """The template for every region whose image succeeded (``None`` if none did)."""
     if not ctx.images():
         return None
-    from prism_core.templates.document import build_document
+    from prism_core.save.template_doc import build_document
 
     return build_document(ctx)

@@ -72,7 +72,7 @@ def test_rendered_template_with_another_name_is_not_written(prism_sandbox, run_p
     class Renamer:
         @hookimpl(tryfirst=True)
         def prism_template_render(self, ctx):
-            from prism_core.templates.document import build_document
+            from prism_core.save.template_doc import build_document
 
             doc = build_document(ctx)
             doc["name"] = "victim"

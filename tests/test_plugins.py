@@ -109,7 +109,7 @@ def test_third_party_replaces_a_builtin_phase(prism_sandbox, run_prism, prism_pl
     class Renderer:
         @hookimpl
         def prism_template_render(self, ctx):
-            from prism_core.templates.document import build_document
+            from prism_core.save.template_doc import build_document
 
             doc = build_document(ctx)
             doc["maintainer"] = "research-computing"
@@ -140,7 +140,7 @@ def test_registry_holds_the_rendered_document(prism_sandbox, run_prism, prism_pl
             seen.append(document)
             document["instance_defaults"]["labels"] = {"audit": {"ticket": "CHG-7"}}
             document["tags"]["Ticket"] = "CHG-7"
-            from prism_core.templates.document import build_document
+            from prism_core.save.template_doc import build_document
 
             leaked.append("labels" in build_document(ctx)["instance_defaults"])
             return document

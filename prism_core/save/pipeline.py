@@ -40,6 +40,7 @@ from prism_core.save.journal import Journal
 from prism_core.save.plan import plan_lines  # noqa: F401  (kept importable from here)
 from prism_core.save.request import SaveRequest
 from prism_core.save.state import FAILED, PENDING, RegionImage, SaveState
+from prism_core.save.template_doc import instance_facts
 from prism_core.settings import Settings
 from prism_core.templates import document as templates
 
@@ -188,7 +189,7 @@ def preflight(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:
         plugin = hooks.blame(exc) or "a plugin"
         raise PluginRefusal(f"{plugin} refused the save: {exc}") from exc
     ctx.state.notes = notes
-    templates.instance_facts(ctx)  # fetched now, while nothing waits on it
+    instance_facts(ctx)  # fetched now, while nothing waits on it
     return notes
 
 

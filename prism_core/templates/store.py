@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prism_core.exceptions import InputError
-from prism_core.templates import archive, compat
+from prism_core.templates import archive, compat, registry
 from prism_core.templates.document import load_file, parse_document
 from prism_core.validation import LATEST, channel_name, is_number, template_name
 
@@ -277,8 +277,6 @@ def registry_versions(
     aws: AwsClients, prefix: str, region: str, name: str, problems: list[str] | None = None
 ) -> dict[int, FoundTemplate]:
     """Every version of ``name`` in the registry of ``region``."""
-    from prism_core.templates import registry
-
     ssm = aws.client("ssm", region)
     base = registry.parameter_base(prefix, name)
     return {
@@ -296,8 +294,6 @@ def registry_templates(
     is that summary (``name``, ``version``, ``description``). ``legacy=True`` also scans
     the older registry layout for templates not saved since (one call per 10 entries).
     """
-    from prism_core.templates import registry
-
     ssm = aws.client("ssm", region)
     summaries, problems = registry.current_summaries(ssm, prefix)
     listing.problems.extend(problems)
@@ -361,8 +357,6 @@ def find(
     Raises a one-line :class:`InputError` naming the places searched when nothing matches.
     """
     from prism_core.aws.clients import problem_text
-    from prism_core.templates import registry
-
     name, wanted, channel = parse_selector(ref)
     problems = problems if problems is not None else []
     candidates: dict[int, FoundTemplate] = dict(local_versions(templates_dir, name, problems))
@@ -424,8 +418,6 @@ def find(
 def registered_elsewhere(aws: AwsClients, prefix: str, name: str, region: str) -> list[str]:
     """Other enabled regions whose registry has ``name`` (only asked when a lookup failed)."""
     from concurrent.futures import ThreadPoolExecutor
-
-    from prism_core.templates import registry
 
     try:
         regions = [r for r in aws.available_regions() if r != region]
