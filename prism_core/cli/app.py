@@ -131,6 +131,11 @@ class PrismApp(App):
     #: Options plugins added to ``prism save`` (set in :meth:`setup`).
     save_options: list[Option] = []
 
+    def run_nested(self, argv: list[str]) -> int:
+        """Run another prism command line in this process, as ``prism`` itself would
+        (a fresh app; ``prism demo`` runs its steps this way)."""
+        return main(argv)
+
     def setup(self) -> None:
         """Load plugins first, so their options, commands and config defaults are wired in."""
         manager = self.plugin_manager

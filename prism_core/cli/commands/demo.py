@@ -1,8 +1,8 @@
 """``prism demo``: the whole workflow on an embedded sandbox cloud, no AWS account.
 
-The steps run the real commands in-process (``prism_core.cli.app.main``) with the
-environment pointing at a sandbox on loopback and a temporary ``PRISM_HOME``; the
-user's own AWS configuration and templates are never read or written.
+The steps run the real commands in-process (``app.run_nested``: the same ``main`` as
+``prism``) with the environment pointing at a sandbox on loopback and a temporary
+``PRISM_HOME``; the user's own AWS configuration and templates are never read or written.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,10 @@ class _Narrator:
 
 
 def _run_steps(
-    main: Any, steps: list[tuple[str, list[str]]], extra: list[str], narrator: _Narrator
+    main: Callable[[list[str]], int],
+    steps: list[tuple[str, list[str]]],
+    extra: list[str],
+    narrator: _Narrator,
 ) -> int:
     """Run each step's prism command in-process; stop at the first that fails."""
     for number, (text, args) in enumerate(steps, 1):
@@ -103,7 +107,6 @@ def run_demo(app: Any) -> int:
     from prism_sandbox import require_sandbox
 
     require_sandbox()
-    from prism_core.cli.app import main
     from prism_sandbox.environment import isolated_environ, sandbox_variables
 
     pargs = app.pargs
@@ -136,7 +139,7 @@ def run_demo(app: Any) -> int:
                 )
                 sandbox.reset()
                 seed(sandbox)
-                code = _run_steps(main, demo_steps(), extra, narrator)
+                code = _run_steps(app.run_nested, demo_steps(), extra, narrator)
             finally:
                 sandbox.stop()
     if code != 0:
