@@ -25,8 +25,8 @@ from prism_core.aws.ec2 import (
     tag_list,
 )
 from prism_core.aws.waiting import WaitCancelled
+from prism_core.save.images import deprecate_in_region, image_tags, share_in_region
 from prism_core.save.state import AVAILABLE, FAILED, PENDING, REQUESTED, RegionImage
-from prism_plugins.ec2_image import deprecate_in_region, image_tags, share_in_region
 
 if TYPE_CHECKING:
     from prism_core.save.context import SaveContext

@@ -18,34 +18,15 @@ from prism_core.aws.ec2 import (
     find_image_by_name,
     find_saved_image,
     image_snapshot_ids,
-    share_image,
     state_reason,
     tag_list,
 )
 from prism_core.exceptions import OperationFailed
+from prism_core.save.images import deprecate_in_region, image_tags, share_in_region
 from prism_core.save.state import AVAILABLE, FAILED, PENDING, REQUESTED, RegionImage
 
 if TYPE_CHECKING:
     from prism_core.save.context import SaveContext
-
-
-def image_tags(ctx: SaveContext) -> dict[str, str]:
-    """Tags for the image, its snapshots and every copy (user tags win over prism's)."""
-    request, state = ctx.request, ctx.state
-    tags = {
-        "Name": request.template_name,
-        "prism:template": request.template_name,
-        "prism:source-instance": request.instance_id,
-        "prism:source-name": request.instance_name,
-        "prism:saved-date": state.started_at,
-        "prism:save-id": state.save_id,
-    }
-    if state.template_version is not None:
-        tags["prism:version"] = str(state.template_version)
-    if request.project_id:
-        tags["prism:project"] = request.project_id
-    tags.update(request.tags)
-    return tags
 
 
 def adopt_existing(ctx: SaveContext, ec2: Any) -> str | None:
@@ -166,31 +147,6 @@ def prism_post_image(ctx: SaveContext) -> None:
     deprecate_in_region(ctx, image)
 
 
-def deprecate_in_region(ctx: SaveContext, image: RegionImage) -> None:
-    """Apply ``--deprecate-after DAYS`` to one region's image; a failure is recorded.
-
-    The image is kept whatever happens: a failed deprecation makes the save partial
-    and ``prism save --resume`` tries again.
-    """
-    from prism_core.aws.clients import error_message
-    from prism_core.templates.lifecycle import deprecate_image
-
-    days = ctx.request.deprecate_after_days
-    if not days or image.deprecated or image.image_id is None:
-        return
-    try:
-        when = deprecate_image(ctx.aws.ec2(image.region), image.image_id, days)
-    except Exception as exc:
-        ctx.record_failure(
-            f"deprecating {image.image_id} in {image.region} failed: {error_message(exc)}"
-        )
-        ctx.progress.line("fail", f"Deprecating {image.image_id} in {image.region} failed")
-        return
-    image.deprecated = when
-    ctx.record_image(image)
-    ctx.progress.line("info", f"{image.image_id} in {image.region} deprecates at {when}")
-
-
 def _seconds_since(stamp: Any) -> float | None:
     """Seconds from EC2's ISO 8601 ``CreationDate`` until now (``None`` if unreadable)."""
     from datetime import UTC, datetime
@@ -203,31 +159,3 @@ def _seconds_since(stamp: Any) -> float | None:
         created = created.replace(tzinfo=UTC)
     seconds = (datetime.now(UTC) - created).total_seconds()
     return seconds if 0 <= seconds < 7 * 24 * 3600 else None
-
-
-def share_in_region(ctx: SaveContext, image: RegionImage) -> None:
-    """Apply ``--public`` / ``--share-with`` to one region's image; a failure is recorded."""
-    request = ctx.request
-    if not request.shares_anything or image.shared or image.image_id is None:
-        return
-    try:
-        share_image(
-            ctx.aws.ec2(image.region),
-            image.image_id,
-            public=request.public,
-            share_with=request.share_with,
-        )
-    except Exception as exc:
-        from prism_core.aws.clients import error_message
-
-        ctx.record_failure(
-            f"sharing {image.image_id} in {image.region} failed: {error_message(exc)}"
-        )
-        ctx.progress.line("fail", f"Sharing {image.image_id} in {image.region} failed")
-        return
-    image.shared = True
-    ctx.record_image(image)
-    who = "everyone (public)" if request.public else ", ".join(request.share_with)
-    if request.public and request.share_with:
-        who += ", " + ", ".join(request.share_with)
-    ctx.progress.line("share", f"Shared {image.image_id} in {image.region} with {who}")

@@ -1,0 +1,86 @@
+"""What every region's image of a save gets: prism's tags, sharing and deprecation.
+
+The source image (``ec2_image``) and every copy (``ec2_copy``) use the same functions,
+so an image's tags and its sharing do not depend on the region it is in.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prism_core.aws.clients import error_message
+from prism_core.aws.ec2 import share_image
+
+if TYPE_CHECKING:
+    from prism_core.save.context import SaveContext
+    from prism_core.save.state import RegionImage
+
+
+def image_tags(ctx: SaveContext) -> dict[str, str]:
+    """Tags for the image, its snapshots and every copy (user tags win over prism's)."""
+    request, state = ctx.request, ctx.state
+    tags = {
+        "Name": request.template_name,
+        "prism:template": request.template_name,
+        "prism:source-instance": request.instance_id,
+        "prism:source-name": request.instance_name,
+        "prism:saved-date": state.started_at,
+        "prism:save-id": state.save_id,
+    }
+    if state.template_version is not None:
+        tags["prism:version"] = str(state.template_version)
+    if request.project_id:
+        tags["prism:project"] = request.project_id
+    tags.update(request.tags)
+    return tags
+
+
+def share_in_region(ctx: SaveContext, image: RegionImage) -> None:
+    """Apply ``--public`` / ``--share-with`` to one region's image; a failure is recorded."""
+    request = ctx.request
+    if not request.shares_anything or image.shared or image.image_id is None:
+        return
+    try:
+        share_image(
+            ctx.aws.ec2(image.region),
+            image.image_id,
+            public=request.public,
+            share_with=request.share_with,
+        )
+    except Exception as exc:
+        ctx.record_failure(
+            f"sharing {image.image_id} in {image.region} failed: {error_message(exc)}"
+        )
+        ctx.progress.line("fail", f"Sharing {image.image_id} in {image.region} failed")
+        return
+    image.shared = True
+    ctx.record_image(image)
+    who = "everyone (public)" if request.public else ", ".join(request.share_with)
+    if request.public and request.share_with:
+        who += ", " + ", ".join(request.share_with)
+    ctx.progress.line("share", f"Shared {image.image_id} in {image.region} with {who}")
+
+
+def deprecate_in_region(ctx: SaveContext, image: RegionImage) -> None:
+    """Apply ``--deprecate-after DAYS`` to one region's image; a failure is recorded.
+
+    The image is kept whatever happens: a failed deprecation makes the save partial
+    and ``prism save --resume`` tries again.
+    """
+    days = ctx.request.deprecate_after_days
+    if not days or image.deprecated or image.image_id is None:
+        return
+    # loaded when used: the built-in plugins that import this module load at every start
+    from prism_core.templates.lifecycle import deprecate_image
+
+    try:
+        when = deprecate_image(ctx.aws.ec2(image.region), image.image_id, days)
+    except Exception as exc:
+        ctx.record_failure(
+            f"deprecating {image.image_id} in {image.region} failed: {error_message(exc)}"
+        )
+        ctx.progress.line("fail", f"Deprecating {image.image_id} in {image.region} failed")
+        return
+    image.deprecated = when
+    ctx.record_image(image)
+    ctx.progress.line("info", f"{image.image_id} in {image.region} deprecates at {when}")
