@@ -37,6 +37,10 @@ _EXPORTS: dict[str, str] = {
     "aws_clients": "prism_core.cli.aws_options",
     "error_code": "prism_core.aws.clients",
     "error_message": "prism_core.aws.clients",
+    "tags_of": "prism_core.aws.tags",
+    "tag_list": "prism_core.aws.tags",
+    "TEMPLATE_TAG": "prism_core.aws.tags",
+    "PROJECT_TAG": "prism_core.aws.tags",
     # output
     "emit": "prism_core.cli.output",
     "printable": "prism_core.validation",

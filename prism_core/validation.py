@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
+from prism_core.aws.tags import TAG_PREFIX
 from prism_core.exceptions import InputError
 
 TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -34,7 +35,7 @@ _TERMINAL_ESCAPES = re.compile(
 
 MAX_DESCRIPTION = 255  # EC2's limit for an AMI description
 MAX_TAGS = 50  # EC2's limit per resource
-PRISM_TAG_COUNT = 8  # tags prism itself puts on an image (see plugins.ec2_image)
+PRISM_TAG_COUNT = 8  # tags prism itself puts on an image (see save.images.image_tags)
 
 
 def is_number(text: str) -> bool:
@@ -194,9 +195,9 @@ def tags(pairs: Iterable[str] | None) -> dict[str, str]:
             raise InputError(
                 f"--tag {key}: the 'aws:' prefix is reserved by AWS", "pick another key"
             )
-        if key.lower().startswith("prism:"):
+        if key.lower().startswith(TAG_PREFIX):
             raise InputError(
-                f"--tag {key}: the 'prism:' prefix is reserved for prism's own tags "
+                f"--tag {key}: the '{TAG_PREFIX}' prefix is reserved for prism's own tags "
                 "(they prove which save made an image)",
                 "pick another key",
             )

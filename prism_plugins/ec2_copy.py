@@ -22,8 +22,8 @@ from prism_core.aws.ec2 import (
     image_snapshot_ids,
     made_by_save,
     state_reason,
-    tag_list,
 )
+from prism_core.aws.tags import tag_list
 from prism_core.aws.waiting import WaitCancelled
 from prism_core.save.images import deprecate_in_region, image_tags, share_in_region
 from prism_core.save.state import AVAILABLE, FAILED, PENDING, REQUESTED, RegionImage

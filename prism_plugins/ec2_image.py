@@ -19,8 +19,8 @@ from prism_core.aws.ec2 import (
     find_saved_image,
     image_snapshot_ids,
     state_reason,
-    tag_list,
 )
+from prism_core.aws.tags import tag_list
 from prism_core.exceptions import OperationFailed
 from prism_core.save.images import deprecate_in_region, image_tags, share_in_region
 from prism_core.save.state import AVAILABLE, FAILED, PENDING, REQUESTED, RegionImage

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from prism_core import hookimpl
 from prism_core.aws.clients import error_code, error_message
 from prism_core.aws.ec2 import find_image_by_name
+from prism_core.aws.tags import LOCK_TAG, tag_list
 from prism_core.exceptions import InputError
 
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ def _check_source(ctx: SaveContext, will_stop: bool) -> list[str]:
         "tag the instance",
         ctx.source_region,
         Resources=[instance.instance_id],
-        Tags=[{"Key": "prism:save-lock", "Value": ctx.state.save_id}],
+        Tags=tag_list({LOCK_TAG: ctx.state.save_id}),
     )
     if will_stop:
         _dry_run(

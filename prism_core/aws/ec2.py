@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from prism_core.aws.clients import error_code
+from prism_core.aws.tags import SAVE_ID_TAG, TAG_PREFIX, tags_of
 from prism_core.exceptions import InputError
 
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
@@ -34,7 +36,7 @@ class InstanceInfo:
     @classmethod
     def from_api(cls, data: dict[str, Any], region: str) -> InstanceInfo:
         """Build from one ``DescribeInstances`` instance record."""
-        tags = {t["Key"]: t["Value"] for t in data.get("Tags", [])}
+        tags = tags_of(data)
         volumes = {
             m["DeviceName"]: m["Ebs"]["VolumeId"]
             for m in data.get("BlockDeviceMappings", [])
@@ -43,7 +45,7 @@ class InstanceInfo:
         return cls(
             instance_id=data["InstanceId"],
             name=tags.get("Name", data["InstanceId"]),
-            state=data["State"]["Name"],
+            state=instance_state(data),
             region=region,
             instance_type=data.get("InstanceType", ""),
             architecture=data.get("Architecture", "x86_64"),
@@ -59,21 +61,46 @@ class InstanceInfo:
         )
 
 
-def describe_instance(ec2: Any, instance_id: str, region: str) -> InstanceInfo:
-    """Describe one instance by id; a missing one is an input error."""
+def instance_record(ec2: Any, instance_id: str) -> dict[str, Any] | None:
+    """One ``DescribeInstances`` record by id (``None`` while EC2 does not know it)."""
     try:
         reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
     except Exception as exc:
-        if error_code(exc) in ("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"):
-            raise InputError(
-                f"no instance {instance_id} in {region}",
-                "check the id, or pass --region for the region it runs in",
-            ) from None
+        if error_code(exc) == "InvalidInstanceID.NotFound":
+            return None
         raise
     for reservation in reservations:
         for data in reservation["Instances"]:
-            return InstanceInfo.from_api(data, region)
-    raise InputError(f"no instance {instance_id} in {region}", "check the id or --region")
+            return dict(data)
+    return None
+
+
+def instance_records(ec2: Any, filters: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every ``DescribeInstances`` record matching ``filters``, page after page."""
+    for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
+        for reservation in page.get("Reservations", []):
+            yield from reservation.get("Instances", [])
+
+
+def instance_state(data: dict[str, Any]) -> str:
+    """The state name of a ``DescribeInstances`` record (``running``, ``stopped``, ...)."""
+    return str(data["State"]["Name"])
+
+
+def describe_instance(ec2: Any, instance_id: str, region: str) -> InstanceInfo:
+    """Describe one instance by id; a missing one is an input error."""
+    try:
+        data = instance_record(ec2, instance_id)
+    except Exception as exc:
+        if error_code(exc) != "InvalidInstanceID.Malformed":
+            raise
+        data = None
+    if data is None:
+        raise InputError(
+            f"no instance {instance_id} in {region}",
+            "check the id, or pass --region for the region it runs in",
+        )
+    return InstanceInfo.from_api(data, region)
 
 
 def find_instance(ec2: Any, ref: str, region: str) -> InstanceInfo:
@@ -85,15 +112,11 @@ def find_instance(ec2: Any, ref: str, region: str) -> InstanceInfo:
                 f"instance {ref} is {info.state}", "only a running or stopped instance can be saved"
             )
         return info
-    paginator = ec2.get_paginator("describe_instances")
-    filters = [{"Name": "tag:Name", "Values": [ref]}]
     matches: list[InstanceInfo] = []
     gone: list[InstanceInfo] = []
-    for page in paginator.paginate(Filters=filters):
-        for reservation in page["Reservations"]:
-            for data in reservation["Instances"]:
-                info = InstanceInfo.from_api(data, region)
-                (matches if info.state in LIVE_STATES else gone).append(info)
+    for data in instance_records(ec2, [{"Name": "tag:Name", "Values": [ref]}]):
+        info = InstanceInfo.from_api(data, region)
+        (matches if info.state in LIVE_STATES else gone).append(info)
     if not matches:
         if gone:
             raise InputError(
@@ -138,6 +161,17 @@ def describe_image(ec2: Any, image_id: str) -> dict[str, Any] | None:
     return images[0] if images else None
 
 
+def listed_snapshots(ec2: Any, image_id: str) -> list[str] | None:
+    """The snapshot ids of ``image_id`` once EC2 lists every one; ``[]`` for a failed
+    image (there will be none); ``None`` while the image or a snapshot is not shown yet."""
+    data = describe_image(ec2, image_id)
+    if data is None:
+        return None
+    if data.get("State") == "failed":
+        return []
+    return image_snapshot_ids(data)
+
+
 def find_image_by_name(ec2: Any, name: str) -> dict[str, Any] | None:
     """An image this account owns with exactly ``name``, if any."""
     images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])
@@ -150,7 +184,7 @@ def find_saved_image(ec2: Any, name: str, save_id: str) -> dict[str, Any] | None
     found = find_image_by_name(ec2, name)
     if found is None:
         return None
-    owner = {t["Key"]: t["Value"] for t in found.get("Tags", [])}.get("prism:save-id")
+    owner = tags_of(found).get(SAVE_ID_TAG)
     return found if owner in (None, save_id) else None
 
 
@@ -180,16 +214,6 @@ def share_image(ec2: Any, image_id: str, *, public: bool, share_with: list[str])
         )
 
 
-def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    """EC2's ``[{"Key": k, "Value": v}]`` form of a dict (keys are unique by construction)."""
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
-
-
-def image_tags_of(image: dict[str, Any] | None) -> dict[str, str]:
-    """An image record's tags as a dict."""
-    return {t["Key"]: t["Value"] for t in (image or {}).get("Tags", [])}
-
-
 def made_by_save(image: dict[str, Any] | None, save_id: str, image_name: str) -> bool:
     """Whether the cloud shows that save ``save_id`` created ``image``.
 
@@ -199,10 +223,10 @@ def made_by_save(image: dict[str, Any] | None, save_id: str, image_name: str) ->
     """
     if image is None:
         return False
-    tags = image_tags_of(image)
-    if "prism:save-id" in tags:
-        return tags["prism:save-id"] == save_id
-    return not any(k.startswith("prism:") for k in tags) and image.get("Name") == image_name
+    tags = tags_of(image)
+    if SAVE_ID_TAG in tags:
+        return tags[SAVE_ID_TAG] == save_id
+    return not any(k.startswith(TAG_PREFIX) for k in tags) and image.get("Name") == image_name
 
 
 def _leftover_snapshots(ec2: Any, image_id: str) -> list[str]:

@@ -19,11 +19,12 @@ from typing import Any
 
 from prism_core.aws.clients import error_message
 from prism_core.aws.ec2 import describe_image, discard_image, find_saved_image, made_by_save
+from prism_core.aws.tags import locked_by
 from prism_core.exceptions import InputError
 from prism_core.save import locks
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
-from prism_core.save.pipeline import LOCK_TAG, release_lock, terminate_boot_instances
+from prism_core.save.pipeline import release_lock, terminate_boot_instances
 from prism_core.templates import archive
 from prism_core.templates.document import load_file, template_path
 from prism_core.templates.registry import (
@@ -103,7 +104,7 @@ def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
         except (OSError, InputError) as exc:
             problems.append(f"local template file: {getattr(exc, 'strerror', None) or exc}")
     locks.release_claims(ctx)
-    if ctx.instance.tags.get(LOCK_TAG, "").startswith(f"{ctx.state.save_id}@"):
+    if locked_by(ctx.instance.tags, ctx.state.save_id):
         release_lock(ctx)
     else:
         locks.release(ctx)  # the SSM lock, only if this save holds it

@@ -10,6 +10,15 @@ from typing import TYPE_CHECKING
 
 from prism_core.aws.clients import error_message
 from prism_core.aws.ec2 import share_image
+from prism_core.aws.tags import (
+    PROJECT_TAG,
+    SAVE_ID_TAG,
+    SAVED_DATE_TAG,
+    SOURCE_INSTANCE_TAG,
+    SOURCE_NAME_TAG,
+    TEMPLATE_TAG,
+    VERSION_TAG,
+)
 
 if TYPE_CHECKING:
     from prism_core.save.context import SaveContext
@@ -21,16 +30,16 @@ def image_tags(ctx: SaveContext) -> dict[str, str]:
     request, state = ctx.request, ctx.state
     tags = {
         "Name": request.template_name,
-        "prism:template": request.template_name,
-        "prism:source-instance": request.instance_id,
-        "prism:source-name": request.instance_name,
-        "prism:saved-date": state.started_at,
-        "prism:save-id": state.save_id,
+        TEMPLATE_TAG: request.template_name,
+        SOURCE_INSTANCE_TAG: request.instance_id,
+        SOURCE_NAME_TAG: request.instance_name,
+        SAVED_DATE_TAG: state.started_at,
+        SAVE_ID_TAG: state.save_id,
     }
     if state.template_version is not None:
-        tags["prism:version"] = str(state.template_version)
+        tags[VERSION_TAG] = str(state.template_version)
     if request.project_id:
-        tags["prism:project"] = request.project_id
+        tags[PROJECT_TAG] = request.project_id
     tags.update(request.tags)
     return tags
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from prism_core import validation
 from prism_core.aws.clients import AwsClients, error_message
-from prism_core.aws.ec2 import find_instance
+from prism_core.aws.ec2 import find_instance, instance_record, instance_state
+from prism_core.aws.tags import BOOT_CHECK_TAG, LOCK_TAG, lock_value, tag_list, tags_of
 from prism_core.cli.progress import Progress
 from prism_core.exceptions import (
     EXIT_FAILURE,
@@ -44,7 +45,6 @@ from prism_core.save.template_doc import instance_facts
 from prism_core.settings import Settings
 from prism_core.templates import document as templates
 
-LOCK_TAG = "prism:save-lock"
 #: What stops a save outright instead of failing one phase: Ctrl-C and SIGTERM, both
 #: BaseExceptions (see ``main()``), so no ``except Exception`` on the way swallows them.
 INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, Terminated)
@@ -278,10 +278,10 @@ def set_lock(ctx: SaveContext) -> None:
         if new:
             ctx.journal.finish()
         raise
-    value = f"{ctx.state.save_id}@{socket.gethostname()}"[:256]
+    value = lock_value(ctx.state.save_id, socket.gethostname())
     try:
         ctx.aws.ec2(ctx.source_region).create_tags(
-            Resources=[ctx.request.instance_id], Tags=[{"Key": LOCK_TAG, "Value": value}]
+            Resources=[ctx.request.instance_id], Tags=tag_list({LOCK_TAG: value})
         )
     except Exception as exc:
         if new:
@@ -310,25 +310,19 @@ def terminate_boot_instances(ctx: SaveContext) -> tuple[list[str], list[str]]:
 
     Only instances tagged ``prism:boot-check`` are terminated. Returns (terminated,
     problems)."""
-    from prism_core.aws.clients import error_code
-
     done: list[str] = []
     problems: list[str] = []
     for entry in list(ctx.state.boot_instances):
         region, _, instance_id = entry.partition(":")
         ec2 = ctx.aws.ec2(region)
         try:
-            try:
-                answer = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-            except Exception as exc:
-                if error_code(exc) != "InvalidInstanceID.NotFound":
-                    raise
-                answer = []
-            records = [i for r in answer for i in r["Instances"]]
-            tags = {t["Key"]: t["Value"] for r in records for t in r.get("Tags", [])}
-            if records and "prism:boot-check" not in tags:
+            record = instance_record(ec2, instance_id)
+            if record is not None and BOOT_CHECK_TAG not in tags_of(record):
                 problems.append(f"{entry} is not a prism boot-check instance; left alone")
-            elif records and records[0]["State"]["Name"] not in ("shutting-down", "terminated"):
+            elif record is not None and instance_state(record) not in (
+                "shutting-down",
+                "terminated",
+            ):
                 ec2.terminate_instances(InstanceIds=[instance_id])
                 done.append(entry)
                 ctx.progress.line("info", f"Terminated boot-check instance {instance_id}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from prism_core.aws.tags import TEMPLATE_TAG, TEMPLATE_VERSION_TAG
 from prism_core.exceptions import InputError
 from prism_core.templates import compat
 from prism_core.templates.document import instance_types
@@ -64,7 +65,7 @@ def _parent_ssh_user(ctx: SaveContext, parent: str | None) -> str | None:
 
 def launch_parent(tags: dict[str, str]) -> dict[str, Any] | None:
     """``{template, version}`` from the tags ``prism launch`` put on an instance."""
-    name, version = tags.get("prism:template"), tags.get("prism:template-version", "")
+    name, version = tags.get(TEMPLATE_TAG), tags.get(TEMPLATE_VERSION_TAG, "")
     if not name or not version.isdigit() or int(version) < 1:
         return None
     try:
@@ -86,7 +87,7 @@ def instance_facts(ctx: SaveContext) -> dict[str, Any]:
             "ports": _ports(ctx),
             "root_volume_gb": _root_volume_gb(ctx),
             "maintainer": ctx.aws.identity_name(),
-            "ssh_user": _parent_ssh_user(ctx, ctx.instance.tags.get("prism:template")),
+            "ssh_user": _parent_ssh_user(ctx, ctx.instance.tags.get(TEMPLATE_TAG)),
         }
         ctx.plugin_data["_instance_facts"] = facts
     return dict(facts)

@@ -18,6 +18,8 @@ from typing import Any
 
 from prism_core import validation
 from prism_core.aws.clients import AwsClients, error_message
+from prism_core.aws.ec2 import instance_records, instance_state
+from prism_core.aws.tags import TEMPLATE_TAG, tags_of
 from prism_core.cli.layout import output_width, table_lines
 from prism_core.cli.progress import Progress, format_duration
 from prism_core.cli.prompts import ask
@@ -26,13 +28,12 @@ from prism_core.save.pipeline import SaveOptions
 from prism_core.templates import document as templates
 
 SAVEABLE_STATES = ("running", "stopped")
-TEMPLATE_TAG = "prism:template"
 PRIVATE, ACCOUNTS, PUBLIC = "private", "accounts", "public"
 
 
 def _uptime(data: dict[str, Any], now: datetime) -> str:
     launched = data.get("LaunchTime")
-    if data["State"]["Name"] != "running" or not isinstance(launched, datetime):
+    if instance_state(data) != "running" or not isinstance(launched, datetime):
         return "-"
     if launched.tzinfo is None:
         launched = launched.replace(tzinfo=UTC)
@@ -45,22 +46,19 @@ def instance_rows(ec2: Any) -> list[dict[str, str]]:
     """The caller's running and stopped instances: id, name, type, state, template, uptime."""
     rows: list[dict[str, str]] = []
     now = datetime.now(UTC)
-    paginator = ec2.get_paginator("describe_instances")
     filters = [{"Name": "instance-state-name", "Values": list(SAVEABLE_STATES)}]
-    for page in paginator.paginate(Filters=filters):
-        for reservation in page["Reservations"]:
-            for data in reservation["Instances"]:
-                tags = {t["Key"]: t["Value"] for t in data.get("Tags", [])}
-                rows.append(
-                    {
-                        "id": data["InstanceId"],
-                        "name": tags.get("Name", "(no name)"),
-                        "type": data.get("InstanceType", ""),
-                        "state": data["State"]["Name"],
-                        "template": tags.get(TEMPLATE_TAG, "-"),
-                        "uptime": _uptime(data, now),
-                    }
-                )
+    for data in instance_records(ec2, filters):
+        tags = tags_of(data)
+        rows.append(
+            {
+                "id": data["InstanceId"],
+                "name": tags.get("Name", "(no name)"),
+                "type": data.get("InstanceType", ""),
+                "state": instance_state(data),
+                "template": tags.get(TEMPLATE_TAG, "-"),
+                "uptime": _uptime(data, now),
+            }
+        )
     return sorted(rows, key=lambda r: (r["name"].lower(), r["id"]))
 
 

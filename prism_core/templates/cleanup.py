@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from prism_core.aws.clients import AwsClients, error_message
-from prism_core.aws.ec2 import describe_image, discard_image, image_tags_of
+from prism_core.aws.ec2 import describe_image, discard_image
+from prism_core.aws.tags import SAVE_ID_TAG, TEMPLATE_TAG, VERSION_TAG, tags_of
 from prism_core.settings import Settings
 from prism_core.templates import registry
 from prism_core.templates.compat import version_number
@@ -96,7 +97,7 @@ class Inventory:
 def _tagged_images(ec2: Any, name: str) -> list[dict[str, Any]]:
     """Images this account owns tagged ``prism:template=<name>``."""
     answer = ec2.describe_images(
-        Owners=["self"], Filters=[{"Name": "tag:prism:template", "Values": [name]}]
+        Owners=["self"], Filters=[{"Name": f"tag:{TEMPLATE_TAG}", "Values": [name]}]
     )
     return [i for i in answer["Images"] if i.get("State") != "deregistered"]
 
@@ -160,8 +161,7 @@ def inventory(name: str, settings: Settings, aws: AwsClients, region: str) -> In
             found.problems.append(f"images in {current} not listed: {error_message(exc)}")
             continue
         for image in images:
-            tags = {t["Key"]: t["Value"] for t in image.get("Tags", [])}
-            version = tags.get("prism:version", "")
+            version = tags_of(image).get(VERSION_TAG, "")
             if is_number(version):
                 parts = found.version(int(version))
                 parts.images.setdefault(current, set()).add(image["ImageId"])
@@ -209,13 +209,13 @@ def owned_images(
 
 def _not_ours(image: dict[str, Any], name: str, version: int, save_ids: set[str]) -> str | None:
     """Why ``image`` is not provably version ``version`` of template ``name``, or None."""
-    tags = image_tags_of(image)
-    if tags.get("prism:template") != name:
-        other = tags.get("prism:template")
-        return f"tagged for template {other!r}" if other else "it has no prism:template tag"
-    if tags.get("prism:version") != str(version):
-        return f"tagged as version {tags.get('prism:version')!r}, not {version}"
-    if tags.get("prism:save-id") not in save_ids:
+    tags = tags_of(image)
+    if tags.get(TEMPLATE_TAG) != name:
+        other = tags.get(TEMPLATE_TAG)
+        return f"tagged for template {other!r}" if other else f"it has no {TEMPLATE_TAG} tag"
+    if tags.get(VERSION_TAG) != str(version):
+        return f"tagged as version {tags.get(VERSION_TAG)!r}, not {version}"
+    if tags.get(SAVE_ID_TAG) not in save_ids:
         return f"its save id is not one recorded for version {version}"
     return None
 

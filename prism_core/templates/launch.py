@@ -15,7 +15,14 @@ from importlib import resources
 from typing import Any
 
 from prism_core.aws.clients import error_code, error_message
-from prism_core.aws.ec2 import tag_list
+from prism_core.aws.ec2 import instance_record, instance_state
+from prism_core.aws.tags import (
+    BOOT_CHECK_TAG,
+    LAUNCHED_BY_TAG,
+    TEMPLATE_TAG,
+    TEMPLATE_VERSION_TAG,
+    tag_list,
+)
 from prism_core.aws.waiting import wait_for
 from prism_core.cli.progress import Progress
 from prism_core.exceptions import InputError, OperationFailed, ValidationFailed
@@ -171,7 +178,7 @@ def ensure_security_group(
             "TagSpecifications": [
                 {
                     "ResourceType": "security-group",
-                    "Tags": [{"Key": "prism:template", "Value": template}],
+                    "Tags": tag_list({TEMPLATE_TAG: template}),
                 }
             ],
         }
@@ -232,26 +239,12 @@ def launch_tags(
     tags.update(
         {
             "Name": name,
-            "prism:template": key or str(doc["name"]),
-            "prism:template-version": str(version),
-            "prism:launched-by": launched_by,
+            TEMPLATE_TAG: key or str(doc["name"]),
+            TEMPLATE_VERSION_TAG: str(version),
+            LAUNCHED_BY_TAG: launched_by,
         }
     )
     return tags
-
-
-def describe(ec2: Any, instance_id: str) -> dict[str, Any] | None:
-    """One instance record (``None`` while EC2 does not show it yet)."""
-    try:
-        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-    except Exception as exc:
-        if error_code(exc) == "InvalidInstanceID.NotFound":
-            return None
-        raise
-    for reservation in reservations:
-        for data in reservation["Instances"]:
-            return dict(data)
-    return None
 
 
 def wait_running(
@@ -260,10 +253,10 @@ def wait_running(
     """Poll until the instance runs; one that ends terminated is a failure."""
 
     def running() -> dict[str, Any] | None:
-        data = describe(ec2, instance_id)
+        data = instance_record(ec2, instance_id)
         if data is None:
             return None
-        state = data["State"]["Name"]
+        state = instance_state(data)
         if state in ("terminated", "shutting-down", "stopped"):
             reason = (data.get("StateReason") or {}).get("Message") or "no reason given"
             raise OperationFailed(f"instance {instance_id} is {state}: {reason}")
@@ -342,7 +335,7 @@ def instance_document(data: dict[str, Any], plan: LaunchPlan, group_id: str) -> 
     document = {
         "id": data["InstanceId"],
         "name": plan.name,
-        "state": data["State"]["Name"],
+        "state": instance_state(data),
         "template": plan.template,
         "template_version": plan.version,
         "template_source": plan.source,
@@ -465,10 +458,9 @@ def boot_check(
             TagSpecifications=[
                 {
                     "ResourceType": "instance",
-                    "Tags": [
-                        {"Key": "Name", "Value": f"prism-boot-check-{label}"[:255]},
-                        {"Key": "prism:boot-check", "Value": image_id},
-                    ],
+                    "Tags": tag_list(
+                        {"Name": f"prism-boot-check-{label}"[:255], BOOT_CHECK_TAG: image_id}
+                    ),
                 }
             ],
         )

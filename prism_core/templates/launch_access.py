@@ -22,6 +22,7 @@ from typing import Any
 
 from prism_core import __version__
 from prism_core.aws.clients import error_code, error_message, local_endpoint
+from prism_core.aws.tags import KEY_OF_TAG, tag_list
 from prism_core.exceptions import InputError
 from prism_core.settings import DEFAULT_CHECKIP_URL, Settings
 
@@ -270,7 +271,7 @@ def ensure_key_pair(ec2: Any, access: LaunchAccess) -> None:
             TagSpecifications=[
                 {
                     "ResourceType": "key-pair",
-                    "Tags": [{"Key": "prism:key-of", "Value": getpass.getuser() or "user"}],
+                    "Tags": tag_list({KEY_OF_TAG: getpass.getuser() or "user"}),
                 }
             ],
         )

@@ -10,22 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from prism_core.aws.clients import AwsClients, error_message
-
-LIVE_STATES = ["pending", "running", "stopping", "stopped"]
+from prism_core.aws.ec2 import LIVE_STATES, instance_records
+from prism_core.aws.tags import TEMPLATE_TAG, TEMPLATE_VERSION_TAG, tags_of
 
 
 def _instances(ec2: Any, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    paginator = ec2.get_paginator("describe_instances")
-    wanted = [*filters, {"Name": "instance-state-name", "Values": LIVE_STATES}]
-    for page in paginator.paginate(Filters=wanted):
-        for reservation in page.get("Reservations", []):
-            found.extend(reservation.get("Instances", []))
-    return found
-
-
-def _tags(instance: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+    """Live instances (not terminated or shutting down) matching ``filters``."""
+    live = {"Name": "instance-state-name", "Values": list(LIVE_STATES)}
+    return list(instance_records(ec2, [*filters, live]))
 
 
 def counts(
@@ -36,13 +28,13 @@ def counts(
     for region in regions:
         try:
             instances = _instances(
-                aws.ec2(region), [{"Name": "tag:prism:template", "Values": [name]}]
+                aws.ec2(region), [{"Name": f"tag:{TEMPLATE_TAG}", "Values": [name]}]
             )
         except Exception as exc:
             problems.append(f"instances in {region} not listed: {error_message(exc)}")
             continue
         for instance in instances:
-            version = _tags(instance).get("prism:template-version", "")
+            version = tags_of(instance).get(TEMPLATE_VERSION_TAG, "")
             if version.isdigit():
                 per_region = found.setdefault(int(version), {})
                 per_region[region] = per_region.get(region, 0) + 1

@@ -7,18 +7,19 @@ from typing import Any
 from prism_core.plugin_api import (
     MAX_TAGS,
     PRISM_TAG_COUNT,
+    PROJECT_TAG,
     Command,
     InputError,
     Option,
     PluginSettings,
     error_message,
     hookimpl,
+    tag_list,
 )
 from prism_cost_tags import project_costs
 from prism_cost_tags.pricing import PriceTable, image_snapshots, snapshot_sizes
 
 SECTION = "cost-tags"
-PROJECT_TAG = "prism:project"
 CENTRE_TAG = "prism:cost-centre"
 #: A cost centre goes into an EC2 tag value: printable, at most 256 characters.
 CENTRE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9 _.:/=+@-]{0,127}$"
@@ -86,10 +87,7 @@ def cost_centre(settings: dict[str, Any], project: str) -> str | None:
 
 
 def _tags(project: str, centre: str | None) -> list[dict[str, str]]:
-    tags = [{"Key": PROJECT_TAG, "Value": project}]
-    if centre:
-        tags.append({"Key": CENTRE_TAG, "Value": centre})
-    return tags
+    return tag_list({PROJECT_TAG: project, **({CENTRE_TAG: centre} if centre else {})})
 
 
 def _volume_gb(ctx: Any) -> int:

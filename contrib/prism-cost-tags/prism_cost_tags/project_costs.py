@@ -14,6 +14,7 @@ from prism_core.plugin_api import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_PARTIAL,
+    PROJECT_TAG,
     AwsClients,
     InputError,
     aws_clients,
@@ -25,7 +26,6 @@ from prism_core.plugin_api import (
 )
 from prism_cost_tags.pricing import PriceTable, image_snapshots
 
-TAG = "prism:project"
 #: Regions asked at once (each is a handful of Describe calls).
 CONCURRENCY = 12
 THROTTLED = ("Throttling", "ThrottlingException", "RequestLimitExceeded")
@@ -34,7 +34,7 @@ DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Aut
 
 def region_usage(ec2: Any, project: str) -> dict[str, Any]:
     """AMIs and snapshots tagged with ``project`` in one region, and their GB."""
-    tag_filter = [{"Name": f"tag:{TAG}", "Values": [project]}]
+    tag_filter = [{"Name": f"tag:{PROJECT_TAG}", "Values": [project]}]
     images = ec2.describe_images(Owners=["self"], Filters=tag_filter)["Images"]
     sizes: dict[str, int] = {}
     for image in images:

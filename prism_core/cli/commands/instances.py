@@ -6,11 +6,11 @@ from typing import Any
 
 from cement import Controller, ex
 
+from prism_core.aws.ec2 import instance_records, instance_state
+from prism_core.aws.tags import TEMPLATE_TAG, TEMPLATE_VERSION_TAG, tags_of
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.layout import output_width, table
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
-
-TEMPLATE_TAG = "prism:template"
 
 
 def instance_rows(ec2: Any, region: str, everything: bool) -> list[dict[str, Any]]:
@@ -30,25 +30,23 @@ def instance_rows(ec2: Any, region: str, everything: bool) -> list[dict[str, Any
         ]
     )
     rows: list[dict[str, Any]] = []
-    for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
-        for reservation in page["Reservations"]:
-            for data in reservation["Instances"]:
-                tags = {t["Key"]: t["Value"] for t in data.get("Tags", [])}
-                version = tags.get("prism:template-version")
-                template = tags.get(TEMPLATE_TAG)
-                rows.append(
-                    {
-                        "name": tags.get("Name", ""),
-                        "id": data["InstanceId"],
-                        "state": data["State"]["Name"],
-                        "template": f"{template}@{version}" if template and version else template,
-                        "type": data.get("InstanceType"),
-                        "region": region,
-                        "launched": str(data["LaunchTime"]) if data.get("LaunchTime") else None,
-                        "public_ip": data.get("PublicIpAddress"),
-                        "private_ip": data.get("PrivateIpAddress"),
-                    }
-                )
+    for data in instance_records(ec2, filters):
+        tags = tags_of(data)
+        version = tags.get(TEMPLATE_VERSION_TAG)
+        template = tags.get(TEMPLATE_TAG)
+        rows.append(
+            {
+                "name": tags.get("Name", ""),
+                "id": data["InstanceId"],
+                "state": instance_state(data),
+                "template": f"{template}@{version}" if template and version else template,
+                "type": data.get("InstanceType"),
+                "region": region,
+                "launched": str(data["LaunchTime"]) if data.get("LaunchTime") else None,
+                "public_ip": data.get("PublicIpAddress"),
+                "private_ip": data.get("PrivateIpAddress"),
+            }
+        )
     return sorted(rows, key=lambda r: (r["launched"] or "", r["id"]))
 
 

@@ -1,0 +1,56 @@
+"""prism's own EC2 tags (the ``prism:`` prefix) and EC2's tag-list <-> dict conversion.
+
+Every ``prism:`` tag name is defined here once. Images and snapshots of a save carry
+``prism:template``, ``prism:version``, ``prism:save-id`` (the ownership proof deletes
+use) and where they came from; instances ``prism launch`` starts carry
+``prism:template``, ``prism:template-version`` and ``prism:launched-by``; an instance
+being saved carries ``prism:save-lock`` while the save runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: Tags whose key starts with this are prism's own; ``--tag`` refuses it.
+TAG_PREFIX = "prism:"
+
+#: The template an image was saved as, or an instance / security group launched from.
+TEMPLATE_TAG = "prism:template"
+#: The template version an image belongs to.
+VERSION_TAG = "prism:version"
+#: The save that created an image or snapshot (proves ownership before a delete).
+SAVE_ID_TAG = "prism:save-id"
+SOURCE_INSTANCE_TAG = "prism:source-instance"
+SOURCE_NAME_TAG = "prism:source-name"
+SAVED_DATE_TAG = "prism:saved-date"
+PROJECT_TAG = "prism:project"
+#: On an instance ``prism launch`` started: the version it was launched from, and by whom.
+TEMPLATE_VERSION_TAG = "prism:template-version"
+LAUNCHED_BY_TAG = "prism:launched-by"
+#: On the instance being saved, while the save runs: ``<save-id>@<host>``.
+LOCK_TAG = "prism:save-lock"
+#: On a ``--validate`` boot-check instance: the image it checks.
+BOOT_CHECK_TAG = "prism:boot-check"
+#: On a key pair ``prism launch`` imported: the local user it belongs to.
+KEY_OF_TAG = "prism:key-of"
+
+
+def tags_of(record: Mapping[str, Any] | None) -> dict[str, str]:
+    """A Describe* record's ``Tags`` list as a dict (``{}`` for ``None`` or no tags)."""
+    return {t["Key"]: t["Value"] for t in (record or {}).get("Tags") or []}
+
+
+def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """EC2's ``[{"Key": k, "Value": v}]`` form of a dict (keys are unique by construction)."""
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def lock_value(save_id: str, host: str) -> str:
+    """The value of :data:`LOCK_TAG`: ``<save-id>@<host>`` within EC2's 256 characters."""
+    return f"{save_id}@{host}"[:256]
+
+
+def locked_by(tags: Mapping[str, str], save_id: str) -> bool:
+    """Whether an instance's :data:`LOCK_TAG` tag names save ``save_id``."""
+    return tags.get(LOCK_TAG, "").startswith(f"{save_id}@")
