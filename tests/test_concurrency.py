@@ -5,32 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import ec2, instance_state, own_images
+from helpers import ec2, instance_state, own_images, start_prism
 
 from prism_core.templates.document import load_file
 
 ROUNDS = 4
 
 
-def _start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "prism_core", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
-
-
 def _together(*commands: tuple[str, ...]) -> list[tuple[int, str, str]]:
     """Start every command at once; (exit code, stdout, stderr) of each."""
-    procs = [_start(*command) for command in commands]
+    procs = [start_prism(*command) for command in commands]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=180)

@@ -3,11 +3,10 @@ exit code says partial or failed, and a second run after the cause is removed su
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from helpers import ec2, instance_state, own_images
+from helpers import ec2, instance_state, journals, own_images, prism_home
 
 from prism_core.templates.document import load_file
 from prism_sandbox import Timings
@@ -16,11 +15,7 @@ REGIONS = "us-east-2,eu-west-1,us-west-2"
 
 
 def _template() -> Path:
-    return Path(os.environ["PRISM_HOME"]) / "templates" / "env1.yaml"
-
-
-def _journals() -> list[Path]:
-    return list((Path(os.environ["PRISM_HOME"]) / "journal").glob("*.json"))
+    return prism_home() / "templates" / "env1.yaml"
 
 
 def test_stop_fails(prism_sandbox, run_prism):
@@ -32,7 +27,7 @@ def test_stop_fails(prism_sandbox, run_prism):
     assert result.exit_code == 1
     assert "instance is busy" in result.stdout
     assert instance_state(instance_id) == "running"
-    assert own_images() == [] and _journals() == []
+    assert own_images() == [] and journals() == []
     assert run_prism("save", "box", "env1", "--yes").exit_code == 0
 
 
@@ -139,7 +134,7 @@ def test_registry_write_fails_then_resume(prism_sandbox, run_prism):
 
 def test_template_write_fails_then_resume(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
-    home = Path(os.environ["PRISM_HOME"])
+    home = prism_home()
     home.mkdir(parents=True, exist_ok=True)
     (home / "templates").write_text("not a directory")  # root ignores chmod; this fails for all
     result = run_prism("save", "box", "env1", "--yes", "-o", "json")
@@ -176,7 +171,7 @@ def test_abort_removes_everything_in_every_region(prism_sandbox, run_prism, copi
         )["Snapshots"]
         assert snapshots == [], region
     assert instance_state(instance_id) == "running"
-    assert _journals() == []
+    assert journals() == []
     assert not _template().exists()
 
 
@@ -217,7 +212,7 @@ def test_lock_refused_changes_nothing(prism_sandbox, run_prism):
     assert "no tagging for you" in last and "nothing was changed" in last
     assert "Traceback" not in result.stderr
     assert instance_state(instance_id) == "running"
-    assert own_images() == [] and _journals() == []
+    assert own_images() == [] and journals() == []
     assert run_prism("save", "box", "env1", "--yes").exit_code == 0
 
 
@@ -238,7 +233,7 @@ def test_resumed_copy_of_an_encrypted_instance_uses_the_configured_key(prism_san
     import boto3
 
     key = boto3.client("kms", region_name="us-east-2").create_key()["KeyMetadata"]["Arn"]
-    home = Path(os.environ["PRISM_HOME"])
+    home = prism_home()
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.yml").write_text(f"prism:\n  kms_keys:\n    us-east-2: {key}\n")
     prism_sandbox.create_instance("secret", encrypted=True)

@@ -3,29 +3,14 @@ found stopping or pending; instance-store volumes and the public IP in stop mode
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from helpers import ec2, instance_state, own_images
+from helpers import ec2, instance, instance_state, own_images, refused, write_config
 
 from prism_sandbox import Timings
 
 
 def _actions(sandbox) -> list[str]:
     return [action for _, action in sandbox.faults.calls()]
-
-
-def _refused(result, text):
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert text in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-
-
-def _config(text: str) -> None:
-    home = Path(os.environ["PRISM_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yml").write_text(text)
 
 
 def test_default_mode_lets_ec2_reboot_the_instance(prism_sandbox, run_prism):
@@ -76,7 +61,7 @@ def test_no_reboot_neither_stops_nor_reboots(prism_sandbox, run_prism):
 
 def test_config_sets_the_default_mode_and_a_flag_overrides_it(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
-    _config("prism:\n  image_mode: stop\n")
+    write_config("prism:\n  image_mode: stop\n")
     prism_sandbox.faults.clear_calls()
     assert run_prism("save", "box", "env1", "--yes").exit_code == 0
     assert "StopInstances" in _actions(prism_sandbox)
@@ -88,16 +73,16 @@ def test_config_sets_the_default_mode_and_a_flag_overrides_it(prism_sandbox, run
 
 def test_bad_config_mode_and_clashing_flags_are_refused(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
-    _refused(run_prism("save", "box", "env1", "--stop", "--no-reboot", "--yes"), "exclude")
-    _config("prism:\n  image_mode: hibernate\n")
-    _refused(run_prism("save", "box", "env1", "--yes"), "prism.image_mode is 'hibernate'")
+    refused(run_prism("save", "box", "env1", "--stop", "--no-reboot", "--yes"), "exclude")
+    write_config("prism:\n  image_mode: hibernate\n")
+    refused(run_prism("save", "box", "env1", "--yes"), "prism.image_mode is 'hibernate'")
     assert own_images() == []
 
 
 def test_stop_mode_refuses_to_erase_instance_store(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("gpu", instance_type="g5.xlarge")
     result = run_prism("save", "gpu", "env1", "--stop", "--yes")
-    _refused(result, "instance-store volumes ephemeral0 (250 GB NVMe SSD), which --stop erases")
+    refused(result, "instance-store volumes ephemeral0 (250 GB NVMe SSD), which --stop erases")
     assert "--allow-instance-store-loss" in result.stderr
     assert own_images() == [] and instance_state(instance_id) == "running"
     dry = run_prism("save", "gpu", "env1", "--stop", "--allow-instance-store-loss", "--dry-run")
@@ -112,9 +97,7 @@ def test_stop_mode_refuses_to_erase_instance_store(prism_sandbox, run_prism):
 
 def test_stop_mode_warns_that_the_public_ip_changes(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
-    address = ec2().describe_instances(InstanceIds=[instance_id])["Reservations"][0][
-        "Instances"
-    ][0].get("PublicIpAddress")
+    address = instance(instance_id).get("PublicIpAddress")
     if not address:
         pytest.skip("the sandbox gave the instance no public IP")
     dry = run_prism("save", "box", "env1", "--stop", "--dry-run")
@@ -148,7 +131,7 @@ def test_instance_found_pending_is_refused_before_any_change(prism_sandbox, run_
     ec2().start_instances(InstanceIds=[instance_id])
     prism_sandbox.faults.clear_calls()
     result = run_prism("save", "box", "env1", "--yes")
-    _refused(result, "is pending (starting up): wait until it is running")
+    refused(result, "is pending (starting up): wait until it is running")
     assert "Restarting" not in result.stderr
     changes = {"CreateTags", "PutParameter", "StopInstances", "CreateImage", "StartInstances"}
     assert not changes & set(_actions(prism_sandbox))

@@ -6,7 +6,7 @@ import signal
 import time
 
 import pytest
-from helpers import PrismProcess, instance_state, own_images
+from helpers import PrismProcess, instance_state, own_images, wait_running
 
 from prism_sandbox import Timings
 
@@ -16,15 +16,6 @@ def slow_cloud(prism_sandbox, monkeypatch):
     prism_sandbox.timings = Timings(stop=1.5, start=0.3, snapshot=1.5, image=2.0, copy=2.5)
     monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "0.1")
     return prism_sandbox
-
-
-def _wait_running(instance_id: str, timeout: float = 15.0) -> str:
-    deadline = time.monotonic() + timeout
-    state = instance_state(instance_id)
-    while state != "running" and time.monotonic() < deadline:
-        time.sleep(0.1)
-        state = instance_state(instance_id)
-    return state
 
 
 @pytest.mark.parametrize(
@@ -48,7 +39,7 @@ def test_ctrl_c_during_each_wait_brings_the_instance_back(slow_cloud, moment):
     assert code in (1, 2), prism.stderr
     assert "Traceback" not in prism.stderr
     assert "interrupted" in prism.stderr or "cancelled" in prism.stderr
-    assert _wait_running(instance_id) == "running"
+    assert wait_running(instance_id) == "running"
 
 
 def test_sigterm_during_the_copies(slow_cloud):
@@ -59,7 +50,7 @@ def test_sigterm_during_the_copies(slow_cloud):
     assert prism.finish() == 1, prism.stderr
     assert "interrupted by signal SIGTERM" in prism.stderr
     assert "prism save --resume" in prism.stderr
-    assert _wait_running(instance_id) == "running"
+    assert wait_running(instance_id) == "running"
 
 
 def test_kill_9_in_default_mode_ec2_brings_it_back_then_resume(slow_cloud, run_prism):
@@ -70,7 +61,7 @@ def test_kill_9_in_default_mode_ec2_brings_it_back_then_resume(slow_cloud, run_p
     prism.proc.kill()
     prism.finish()
     assert [r["instance_id"] for r in slow_cloud.reboots] == [instance_id]  # EC2's own reboot
-    assert _wait_running(instance_id) == "running"
+    assert wait_running(instance_id) == "running"
     slow_cloud.timings = Timings.fast()
     result = run_prism("save", "--resume", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
@@ -90,7 +81,7 @@ def test_kill_9_during_copies_then_resume(slow_cloud, run_prism):
     prism.finish()
     result = run_prism("save", "--resume", "--yes")
     assert result.exit_code == 0, result.stderr
-    assert _wait_running(instance_id) == "running"
+    assert wait_running(instance_id) == "running"
     for region in ("us-east-1", "us-east-2", "eu-west-1"):
         assert len(own_images(region)) == 1, region
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-def instance(sandbox, iid: str, region: str = "us-east-1") -> dict:
-    ec2 = sandbox.client("ec2", region)
-    return ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+from helpers import instance, tags_of
 
 
 def test_launch_saved_template_in_source_region(saved_template, prism_sandbox, run_prism):
@@ -19,8 +16,8 @@ def test_launch_saved_template_in_source_region(saved_template, prism_sandbox, r
     assert doc["type"] == "t3.medium"  # the saved instance's type
     assert doc["template_version"] == 1 and doc["template_source"] == "local"
     assert doc["ssh"].startswith("ssh ec2-user@")
-    data = instance(prism_sandbox, doc["id"])
-    tags = {t["Key"]: t["Value"] for t in data["Tags"]}
+    data = instance(doc["id"], sandbox=prism_sandbox)
+    tags = tags_of(data)
     assert tags["Name"] == "new-box"
     assert tags["prism:template"] == "env1"
     assert tags["prism:template-version"] == "1"

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import instance, tags_of
 from original_rules import violations
 
 from prism_sandbox.seed import publish_public_images
@@ -189,8 +190,7 @@ def test_each_validates_and_launches(key, original_home, prism_sandbox, run_pris
     assert doc["ssh"].startswith(f"ssh {facts['ssh']}@")
     assert doc["ports"] == facts["ports"]
     assert doc["template_version_label"] == facts["label"]
-    instance = prism_sandbox.client("ec2").describe_instances(InstanceIds=[doc["id"]])
-    tags = {t["Key"]: t["Value"] for t in instance["Reservations"][0]["Instances"][0]["Tags"]}
+    tags = tags_of(instance(doc["id"], sandbox=prism_sandbox))
     assert tags["prism:template"] == key and tags["prism:template-version"] == facts["label"]
 
     script = user_data_of(prism_sandbox, doc["id"])

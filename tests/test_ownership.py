@@ -4,25 +4,15 @@ made, never overwrites a newer save's work, and finishes what it started deletin
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import boto3
 import pytest
-from helpers import ec2, instance_state, own_images, tags_of
-from test_interrupts import PrismProcess
+from helpers import PrismProcess, ec2, instance_state, journals, own_images, prism_home, tags_of
 
 from prism_core.templates.document import load_file
 from prism_sandbox import Timings
-
-
-def _home() -> Path:
-    return Path(os.environ["PRISM_HOME"])
-
-
-def _journals() -> list[Path]:
-    return sorted((_home() / "journal").glob("*.json"))
 
 
 def _snapshots(region: str = "us-east-1") -> list[dict]:
@@ -139,26 +129,16 @@ def test_abort_of_a_pending_image_deletes_its_snapshots(slow_cloud, run_prism, m
         assert own_images(region) == [], region
         assert _made_for_images(region) == [], (region, _snapshots(region))
     assert instance_state(instance_id) == "running"
-    assert _journals() == []
+    assert journals() == []
 
 
 def test_abort_of_an_older_save_never_touches_a_newer_version(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
     assert run_prism("save", "box", "env1", "--yes").exit_code == 0
-    prism_sandbox.faults.inject(
-        "CopyImage",
-        region="us-east-2",
-        times=-1,
-        status=400,
-        code="InvalidRequest",
-        message="copy refused",
-    )
-    v2 = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes", "-o", "json")
-    assert v2.exit_code == 3, v2.stderr
-    prism_sandbox.faults.clear()
+    v2 = _partial_save(prism_sandbox, run_prism)
     v3 = run_prism("save", "box", "env1", "--yes", "-o", "json")
     assert v3.exit_code == 0, v3.stderr
-    current = _home() / "templates" / "env1.yaml"
+    current = prism_home() / "templates" / "env1.yaml"
     before = current.read_text()
     ssm = boto3.client("ssm", region_name="us-east-1")
     registry_before = {
@@ -167,7 +147,7 @@ def test_abort_of_an_older_save_never_touches_a_newer_version(prism_sandbox, run
             "Parameters"
         ]
     }
-    result = run_prism("save", "--abort", v2.json()["save_id"], "--yes", "-o", "json")
+    result = run_prism("save", "--abort", v2["save_id"], "--yes", "-o", "json")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert current.read_text() == before
     after = {
@@ -185,25 +165,25 @@ def test_abort_of_an_older_save_never_touches_a_newer_version(prism_sandbox, run
     assert {k: v for k, v in registry_before.items() if not k.endswith("/versions/2")} == after
     images = {i["ImageId"] for i in own_images()}
     assert v3.json()["amis"]["us-east-1"] in images
-    assert v2.json()["amis"]["us-east-1"] not in images
+    assert v2["amis"]["us-east-1"] not in images
     assert len(images) == 2  # v1 and v3
-    archived = _home() / "archive" / "env1"
+    archived = prism_home() / "archive" / "env1"
     assert sorted(p.name for p in archived.glob("*.yaml")) == ["1.yaml"]  # v2's copy went
 
 
 def test_abort_restores_the_previous_version_from_the_archive(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
     assert run_prism("save", "box", "env1", "--yes").exit_code == 0
-    current = _home() / "templates" / "env1.yaml"
+    current = prism_home() / "templates" / "env1.yaml"
     v1 = current.read_text()
     v2 = _partial_save(prism_sandbox, run_prism)
     assert load_file(current)["version"] == "2"
-    assert (_home() / "archive" / "env1" / "1.yaml").is_file()
+    assert (prism_home() / "archive" / "env1" / "1.yaml").is_file()
     result = run_prism("save", "--abort", v2["save_id"], "--yes", "-o", "json")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert current.read_text() == v1
-    assert not list((_home() / "archive" / "env1").glob("*.yaml"))
-    assert not (_home() / "templates" / "versions").exists()
+    assert not list((prism_home() / "archive" / "env1").glob("*.yaml"))
+    assert not (prism_home() / "templates" / "versions").exists()
 
 
 def _partial_save(prism_sandbox, run_prism, name: str = "box", template: str = "env1") -> dict:
@@ -224,7 +204,7 @@ def _partial_save(prism_sandbox, run_prism, name: str = "box", template: str = "
 
 
 def _journal_of(save_id: str) -> Path:
-    return _home() / "journal" / f"{save_id}.json"
+    return prism_home() / "journal" / f"{save_id}.json"
 
 
 def test_half_aborted_save_is_never_resumed(prism_sandbox, run_prism):
@@ -240,7 +220,7 @@ def test_half_aborted_save_is_never_resumed(prism_sandbox, run_prism):
     assert len(own_images("us-east-1")) == 1
     finished = run_prism("save", "--abort", "--yes")
     assert finished.exit_code == 0, finished.stdout + finished.stderr
-    assert own_images() == [] and _journals() == []
+    assert own_images() == [] and journals() == []
 
 
 def test_abort_records_aborting_before_it_deletes(prism_sandbox, run_prism):
@@ -289,7 +269,7 @@ def test_a_journal_whose_instance_is_gone_blocks_no_other_save(prism_sandbox, ru
     assert len(own_images("us-east-2")) == 1  # env2's copy was finished
     aborted = run_prism("save", "--abort", lost["save_id"], "--yes", "-o", "json")
     assert aborted.exit_code == 0, aborted.stdout + aborted.stderr
-    assert _journals() == []
+    assert journals() == []
     assert {tags_of(i)["prism:template"] for i in own_images()} == {"env2"}
 
 
@@ -301,7 +281,7 @@ def test_validate_instance_is_terminated_after_kill_9(prism_sandbox, run_prism, 
     deadline = time.monotonic() + 30
     booted: list[str] = []
     while not booted and time.monotonic() < deadline:
-        for path in _journals():
+        for path in journals():
             try:
                 booted = json.loads(path.read_text()).get("boot_instances", [])
             except ValueError:

@@ -5,25 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import ec2, instance_state, own_images, tags_of
+from helpers import ec2, instance, instance_state, own_images, refused, tags_of
 
 from prism_core.save import pipeline
 
 
-def _refused(result, text):
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert text in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-
-
 def test_instance_store_root_is_refused(prism_sandbox, run_prism):
     prism_sandbox.create_instance("ephemeral", instance_store_root=True)
-    _refused(run_prism("save", "ephemeral", "env1", "--yes"), "instance-store root volume")
+    refused(run_prism("save", "ephemeral", "env1", "--yes"), "instance-store root volume")
 
 
 def test_one_time_spot_is_refused_with_stop_only(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("cheap", spot=True)
-    _refused(run_prism("save", "cheap", "env1", "--stop", "--yes"), "save it without --stop")
+    refused(run_prism("save", "cheap", "env1", "--stop", "--yes"), "save it without --stop")
     result = run_prism("save", "cheap", "env1", "--yes")  # EC2's reboot is fine for Spot
     assert result.exit_code == 0, result.stderr
     assert instance_state(instance_id) == "running"
@@ -35,7 +29,7 @@ def test_ami_name_taken_in_a_copy_region(prism_sandbox, run_prism, monkeypatch):
     ec2("us-east-2").create_image(InstanceId=other, Name="prism-env1-v1-20260102T030405Z")
     instance_id = prism_sandbox.create_instance("box")
     result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
-    _refused(result, "already exists in us-east-2")
+    refused(result, "already exists in us-east-2")
     assert own_images() == []
     assert instance_state(instance_id) == "running"
 
@@ -51,7 +45,7 @@ def test_unauthorized_dry_run_is_refused(prism_sandbox, run_prism):
         dry_run=True,
     )
     result = run_prism("save", "box", "env1", "--copy-to-regions", "eu-west-1", "--yes")
-    _refused(result, "you may not copy an image in eu-west-1")
+    refused(result, "you may not copy an image in eu-west-1")
     assert instance_state(instance_id) == "running"
 
 
@@ -66,7 +60,7 @@ def test_aws_managed_key_cannot_be_shared(prism_sandbox, run_prism):
     key = kms_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].keys[key_arn.rsplit("/", 1)[-1]]
     key.key_manager = "AWS"  # what EC2's default aws/ebs key is; moto's is customer-managed
     result = run_prism("save", "secret", "env1", "--share-with", "111122223333", "--yes")
-    _refused(result, "AWS-managed EBS key")
+    refused(result, "AWS-managed EBS key")
 
 
 def test_encrypted_instance_saves_and_copies_encrypted(prism_sandbox, run_prism):
@@ -86,7 +80,7 @@ def test_second_save_of_the_same_instance_is_refused(prism_sandbox, run_prism):
         Name=f"/prism/locks/{instance_id}", Value=json.dumps({"claim": holder}), Type="String"
     )
     result = run_prism("save", "box", "env1", "--yes")
-    _refused(result, "being saved already: save env0-20260101-abc on host laptop")
+    refused(result, "being saved already: save env0-20260101-abc on host laptop")
     assert f"aws ssm delete-parameter --region us-east-1 --name /prism/locks/{instance_id}" in (
         result.stderr
     )
@@ -125,8 +119,7 @@ def test_lock_is_taken_during_the_save_and_released(prism_sandbox, run_prism, pr
     class Peek:
         @hookimpl
         def prism_register(self, ctx):
-            described = ec2().describe_instances(InstanceIds=[instance_id])
-            seen.update(tags_of(described["Reservations"][0]["Instances"][0]))
+            seen.update(tags_of(instance(instance_id)))
             ssm = prism_sandbox.client("ssm")
             seen["ssm"] = ssm.get_parameter(Name=f"/prism/locks/{instance_id}")["Parameter"][
                 "Value"
@@ -136,8 +129,7 @@ def test_lock_is_taken_during_the_save_and_released(prism_sandbox, run_prism, pr
     assert run_prism("save", "box", "env1", "--yes").exit_code == 0
     assert seen["prism:save-lock"].startswith("env1-")
     assert json.loads(seen["ssm"])["claim"]["save_id"] == seen["prism:save-lock"].split("@")[0]
-    described = ec2().describe_instances(InstanceIds=[instance_id])
-    assert "prism:save-lock" not in tags_of(described["Reservations"][0]["Instances"][0])
+    assert "prism:save-lock" not in tags_of(instance(instance_id))
 
 
 @pytest.mark.parametrize("flag", [[], ["--no-reboot"]])
@@ -157,7 +149,7 @@ def test_unauthorized_share_is_refused(prism_sandbox, run_prism):
                                 dry_run=True)
     result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2",
                        "--share-with", "111122223333", "--yes")
-    _refused(result, "you may not share images in us-east-2")
+    refused(result, "you may not share images in us-east-2")
     assert instance_state(instance_id) == "running"
 
 

@@ -6,7 +6,15 @@ import json
 
 import boto3
 import yaml
-from helpers import ec2, instance_state, own_images, snapshot_tags, tags_of
+from helpers import (
+    ec2,
+    instance,
+    instance_state,
+    own_images,
+    prism_home,
+    snapshot_tags,
+    tags_of,
+)
 
 from prism_core.templates.document import load_file
 
@@ -54,7 +62,7 @@ def test_save_with_two_copy_regions(prism_sandbox, run_prism, tmp_path):
                 assert snap_tags["prism:template"] == "seismic-env", region
                 assert snap_tags["team"] == "geo"
 
-    home = prism_sandbox_home()
+    home = prism_home()
     doc = load_file(home / "templates" / "seismic-env.yaml")
     assert doc["description"] == DESCRIPTION
     assert doc["saved_from"] == "my-analysis"
@@ -85,13 +93,6 @@ def test_save_with_two_copy_regions(prism_sandbox, run_prism, tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def prism_sandbox_home():
-    import os
-    from pathlib import Path
-
-    return Path(os.environ["PRISM_HOME"])
-
-
 def test_ami_save_is_the_same_command_and_json_output(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
     result = run_prism("ami", "save", "box", "env1", "--yes", "-o", "json")
@@ -116,7 +117,7 @@ def test_save_by_instance_id(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
     result = run_prism("save", instance_id, "env1", "--yes")
     assert result.exit_code == 0, result.stderr
-    assert load_file(prism_sandbox_home() / "templates" / "env1.yaml")["saved_from"] == "box"
+    assert load_file(prism_home() / "templates" / "env1.yaml")["saved_from"] == "box"
 
 
 def test_already_stopped_instance_stays_stopped(prism_sandbox, run_prism):
@@ -202,7 +203,7 @@ def test_image_ending_failed_reports_state_reason(prism_sandbox, run_prism):
     assert instance_state(instance_id) == "running"
     assert [i for i in own_images() if i["State"] != "deregistered"] == []
     assert own_images("us-east-2") == []
-    assert not (prism_sandbox_home() / "templates" / "env1.yaml").exists()
+    assert not (prism_home() / "templates" / "env1.yaml").exists()
 
 
 def test_instance_restarted_before_the_image_is_available(prism_sandbox, run_prism, prism_plugin):
@@ -250,9 +251,7 @@ def test_dry_run_changes_nothing(prism_sandbox, run_prism):
     assert instance_state(instance_id) == "running"
     actions = {action for _, action in prism_sandbox.faults.calls()}
     assert not actions & {"StartInstances", "PutParameter", "ModifyImageAttribute"}  # the lock:
-    assert "prism:save-lock" not in tags_of(
-        ec2().describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
-    )
+    assert "prism:save-lock" not in tags_of(instance(instance_id))
 
 
 def test_non_terminal_without_yes_is_refused(prism_sandbox, run_prism):

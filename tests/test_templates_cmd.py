@@ -6,14 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import own_images, prism_home
 
 
 def images(sandbox, region: str) -> list[str]:
-    """prism's AMIs in ``region`` (not the sandbox's base images)."""
-    answer = sandbox.client("ec2", region).describe_images(
-        Owners=["self"], Filters=[{"Name": "tag-key", "Values": ["prism:template"]}]
-    )["Images"]
-    return sorted(i["ImageId"] for i in answer if i.get("State") != "deregistered")
+    """prism's AMIs in ``region`` (not the sandbox's base images), their ids sorted."""
+    return sorted(i["ImageId"] for i in own_images(region, sandbox))
 
 
 def snapshots(sandbox, region: str) -> set[str]:
@@ -205,13 +203,7 @@ def test_save_validate_launch_failure_leaves_ami_unregistered(prism_sandbox, run
     assert registered(prism_sandbox, "us-east-1") == ([], [])
     assert images(prism_sandbox, "us-east-2") == []  # not copied either
     assert len(images(prism_sandbox, "us-east-1")) == 1  # the AMI is kept, unregistered
-    assert not Path(prism_sandbox_home(), "templates", "env1.yaml").exists()
-
-
-def prism_sandbox_home() -> str:
-    import os
-
-    return os.environ["PRISM_HOME"]
+    assert not (prism_home() / "templates" / "env1.yaml").exists()
 
 
 @pytest.fixture
@@ -269,11 +261,9 @@ def test_templates_list_local_does_not_import_boto3(tmp_path):
 
 
 def test_local_listing_cache_follows_file_changes(prism_sandbox, run_prism, tmp_path):
-    import os
-
     from prism_core.templates.document import dump
 
-    home = Path(os.environ["PRISM_HOME"])
+    home = prism_home()
     folder = home / "templates"
     folder.mkdir(parents=True, exist_ok=True)
     doc = {

@@ -9,10 +9,9 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from helpers import PrismProcess, instance_state, own_images
+from helpers import PrismProcess, instance_state, journals, own_images, prism_home, wait_running
 
 from prism_sandbox import Timings
 
@@ -27,21 +26,6 @@ def slow_cloud(prism_sandbox, monkeypatch):
     return prism_sandbox
 
 
-def _journals() -> list[Path]:
-    return sorted((Path(os.environ["PRISM_HOME"]) / "journal").glob("*.json"))
-
-
-def _wait_running(instance_id: str, timeout: float = 30.0) -> str:
-    """The instance's state once ``running`` (or when ``timeout`` is spent: a generous
-    bound for a loaded machine, well above the poll delay + start time it should take)."""
-    deadline = time.monotonic() + timeout
-    state = instance_state(instance_id)
-    while state != "running" and time.monotonic() < deadline:
-        time.sleep(0.05)
-        state = instance_state(instance_id)
-    return state
-
-
 def _resume_finishes(run_prism, instance_id: str) -> None:
     result = run_prism("save", "--resume", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
@@ -49,7 +33,7 @@ def _resume_finishes(run_prism, instance_id: str) -> None:
     assert document["status"] == "done"
     assert len(own_images()) == 1
     assert instance_state(instance_id) == "running"
-    assert _journals() == []
+    assert journals() == []
 
 
 @pytest.mark.parametrize("moment", MOMENTS)
@@ -60,10 +44,10 @@ def test_kill_9_while_down_the_watchdog_starts_the_instance(slow_cloud, run_pris
     prism.proc.kill()
     prism.finish()
     # no prism command runs: the watchdog alone brings the instance back
-    assert _wait_running(instance_id) == "running"
+    assert wait_running(instance_id) == "running"
     starts = [a for _, a in slow_cloud.faults.calls() if a == "StartInstances"]
     assert len(starts) == 1
-    (path,) = _journals()
+    (path,) = journals()
     deadline = time.monotonic() + 30
     state = json.loads(path.read_text())
     while state["status"] != "interrupted" and time.monotonic() < deadline:
@@ -85,8 +69,8 @@ def test_hangup_and_quit_are_handled_like_ctrl_c(slow_cloud, run_prism, moment, 
     assert code == 1, prism.stderr
     assert f"interrupted by signal {signal.Signals(signum).name}" in prism.stderr
     assert "Traceback" not in prism.stderr
-    assert _wait_running(instance_id) == "running"
-    if _journals():  # an image was requested: resume finishes it, with that one image
+    assert wait_running(instance_id) == "running"
+    if journals():  # an image was requested: resume finishes it, with that one image
         _resume_finishes(run_prism, instance_id)
     else:
         assert own_images() == []
@@ -110,8 +94,8 @@ def test_closed_output_pipe_never_skips_the_restart(slow_cloud, tmp_path):
     assert lines[0].startswith("ok AMI creation started: ami-"), done.stdout
     assert lines[-1] == "prism exit 0", done.stdout + done.stderr
     assert instance_state(instance_id) == "running"
-    assert len(own_images()) == 1 and _journals() == []
-    template = Path(os.environ["PRISM_HOME"]) / "templates" / "env1.yaml"
+    assert len(own_images()) == 1 and journals() == []
+    template = prism_home() / "templates" / "env1.yaml"
     assert template.exists()
     document = json.loads(result.read_text())
     assert document["status"] == "done"
@@ -136,4 +120,4 @@ def test_throttling_while_down_is_retried_until_the_timeouts(slow_cloud, moment,
     calls = [a for _, a in slow_cloud.faults.calls()].count(action)
     assert calls >= 17
     assert instance_state(instance_id) == "running"
-    assert len(own_images()) == 1 and _journals() == []
+    assert len(own_images()) == 1 and journals() == []
