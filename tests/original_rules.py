@@ -1,113 +1,209 @@
-"""The original Go tool's rules for a template file, restated for the tests.
+"""The original Go tool's rules for a template file, restated for the tests (the oracle).
 
-Written from what ``pkg/templates/parser.go`` (ParseTemplate and its validators) and
-``pkg/templates/validator.go`` (the error-level rules) of ``scttfrdmn/prism`` check,
-not from their code. :func:`violations` returns every rule a document breaks; an
-empty list means the original tool's scan would load the file.
+Restated from what ``scttfrdmn/prism`` checks when it loads a template, not from its
+code and never from prism's own implementation (``prism_core.templates.compat``): this
+module imports nothing from prism, so a mistake in prism cannot hide in the oracle too.
+
+The original loads a file in three steps, mirrored below:
+
+1. ``yaml.Unmarshal`` into its ``Template`` struct (``pkg/templates/types.go``): a value of
+   the wrong type fails the whole file.
+2. ``ParseTemplate``'s validators (``pkg/templates/parser.go``), in this order: required
+   fields and a known base OS, package manager, services, users, instance ports,
+   inheritance, packages consistent with the package manager.
+3. The error-level rules of its comprehensive validator (``pkg/templates/validator.go``):
+   unique user names in its username format, no two services on one port.
+
+:func:`violations` returns every rule a document breaks (the original stops at the
+first); an empty list means the original's template scan would load the file.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
-#: ``base`` values the original accepts: its base-image table, plus ``ami-based``.
-ALLOWED_BASES = {
-    "ami-based",
-    "ubuntu",
-    "ubuntu-20.04",
-    "ubuntu-22.04",
-    "ubuntu-24.04",
-    "rocky",
-    "amazonlinux",
-    "alpine",
-    "rhel",
-    "debian",
-}
-PACKAGE_MANAGERS = {"apt", "dnf", "conda", "spack", "ami", "pip"}
-USERNAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+#: The top-level keys of the original's base AMI table (``getDefaultBaseAMIs``); any
+#: other ``base`` is refused unless it is ``ami-based``.
+BASE_TABLE_KEYS = frozenset(
+    "ubuntu ubuntu-20.04 ubuntu-22.04 ubuntu-24.04 rocky amazonlinux alpine rhel debian".split()
+)
+AMI_BASED = "ami-based"
+#: The package managers both of its validators accept.
+KNOWN_MANAGERS = ("apt", "dnf", "conda", "spack", "ami", "pip")
+#: ``isValidUsername``: lower case, starting with a letter, at most 32 characters.
+USERNAME_FORMAT = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+Rule = Callable[[dict[str, Any]], Iterator[str]]
+
+# -- 1. what the YAML decoder needs ----------------------------------------------------
+#: Fields the struct declares as Go strings.
+STRING_FIELDS = (
+    "name slug description long_description base package_manager version maintainer "
+    "post_install user_data"
+).split()
 
 
-def _strings_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+def _is_string_map(value: Any) -> bool:
+    if not isinstance(value, dict):
+        return False
+    return not [k for k, v in value.items() if type(k) is not str or type(v) is not str]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def decodable(doc: dict[str, Any]) -> Iterator[str]:
+    """Type mismatches that make ``yaml.Unmarshal`` fail."""
+    yield from (
+        f"{name} must be a string, is {type(doc[name]).__name__}"
+        for name in STRING_FIELDS
+        if name in doc and not isinstance(doc[name], str)
     )
+    if "tags" in doc and not _is_string_map(doc["tags"]):
+        yield "tags must map strings to strings"
+    config = doc.get("ami_config")
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        yield "ami_config must be a mapping"
+        return
+    amis = config.get("amis")
+    if amis is not None and not (
+        isinstance(amis, dict) and not [r for r in amis.values() if not _is_string_map(r)]
+    ):
+        yield "ami_config.amis must map region -> architecture -> AMI id"
+    if "instance_types" in config and not _is_string_map(config["instance_types"]):
+        yield "ami_config.instance_types must map architecture -> type"
+    if "ssh_user" in config and not isinstance(config["ssh_user"], str):
+        yield "ami_config.ssh_user must be a string"
+    defaults = doc.get("instance_defaults") or {}
+    if "root_volume_gb" in defaults and not _is_int(defaults["root_volume_gb"]):
+        yield "instance_defaults.root_volume_gb must be an integer"
+    prices = defaults.get("estimated_cost_per_hour") or {}
+    if [p for p in prices.values() if not isinstance(p, int | float) or isinstance(p, bool)]:
+        yield "instance_defaults.estimated_cost_per_hour must be numbers"
+
+
+# -- 2. ParseTemplate's validators ------------------------------------------------------
+def required_fields(doc: dict[str, Any]) -> Iterator[str]:
+    """Name, description and base are required; the base must be in its table."""
+    for name in ("name", "description", "base"):
+        if doc.get(name) in (None, ""):
+            yield f"{name} is required and may not be empty"
+    base = doc.get("base")
+    if isinstance(base, str) and base != "" and base != AMI_BASED:
+        if base not in BASE_TABLE_KEYS:
+            yield f"unsupported base OS: {base}"
+
+
+def package_manager(doc: dict[str, Any]) -> Iterator[str]:
+    manager = doc.get("package_manager")
+    if manager not in (None, "") and manager not in KNOWN_MANAGERS:
+        yield f"invalid package manager: {manager}"
+
+
+def services(doc: dict[str, Any]) -> Iterator[str]:
+    for index, service in enumerate(doc.get("services") or []):
+        name = service.get("name") if isinstance(service, dict) else None
+        if not name:
+            yield f"services[{index}].name is required"
+            continue
+        port = service.get("port") or 0
+        if not (_is_int(port) and 0 <= port <= 65535):
+            yield f"services[{index}].port out of range"
+
+
+def users(doc: dict[str, Any]) -> Iterator[str]:
+    for index, user in enumerate(doc.get("users") or []):
+        name = user.get("name") if isinstance(user, dict) else None
+        if not name:
+            yield f"users[{index}].name is required"
+        elif " " in name or ":" in name:
+            yield f"users[{index}].name may not hold spaces or colons"
+
+
+def instance_ports(doc: dict[str, Any]) -> Iterator[str]:
+    ports = (doc.get("instance_defaults") or {}).get("ports") or []
+    for index, port in enumerate(ports):
+        if not (_is_int(port) and 1 <= port <= 65535):
+            yield f"instance_defaults.ports[{index}] must be 1-65535"
+
+
+def inheritance(doc: dict[str, Any]) -> Iterator[str]:
+    for index, parent in enumerate(doc.get("inherits") or []):
+        if parent == doc.get("name"):
+            yield f"inherits[{index}] is the template itself"
+        elif str(parent).strip() == "":
+            yield f"inherits[{index}] is empty"
+
+
+def package_consistency(doc: dict[str, Any]) -> Iterator[str]:
+    """An ``ami`` template lists no packages; ``apt``/``dnf`` ones no conda or spack."""
+    manager = doc.get("package_manager")
+    listed = {kind for kind, names in (doc.get("packages") or {}).items() if names}
+    if manager == "ami" and listed & {"system", "conda", "spack"}:
+        yield "AMI-based templates may not define packages"
+    if manager in ("apt", "dnf") and listed & {"conda", "spack"}:
+        yield f"{manager} templates may not define conda/spack packages"
+
+
+def ami_images(doc: dict[str, Any]) -> Iterator[str]:
+    """An AMI-based template launches from its listed images: without any it cannot."""
+    config = doc.get("ami_config") if isinstance(doc.get("ami_config"), dict) else {}
+    is_ami = doc.get("base") == AMI_BASED or doc.get("package_manager") == "ami"
+    if is_ami and not config.get("amis"):
+        yield "an ami-based template needs ami_config.amis"
+
+
+# -- 3. the comprehensive validator's error-level rules ----------------------------------
+def user_names(doc: dict[str, Any]) -> Iterator[str]:
+    seen: set[str] = set()
+    for user in doc.get("users") or []:
+        name = user.get("name") if isinstance(user, dict) else None
+        if not isinstance(name, str) or not name:
+            continue
+        if name in seen:
+            yield f"duplicate user: {name}"
+        elif "{{" not in name and not USERNAME_FORMAT.fullmatch(name):
+            yield f"user name {name!r} is not a valid user name"
+        seen.add(name)
+
+
+def service_ports(doc: dict[str, Any]) -> Iterator[str]:
+    owner: dict[int, str] = {}
+    for service in doc.get("services") or []:
+        if not isinstance(service, dict):
+            continue
+        port = service.get("port")
+        if _is_int(port) and port > 0:
+            name = str(service.get("name"))
+            if port in owner:
+                yield f"port {port} conflict between services {owner[port]} and {name}"
+            owner.setdefault(port, name)
+
+
+RULES: tuple[Rule, ...] = (
+    required_fields,
+    package_manager,
+    services,
+    users,
+    instance_ports,
+    inheritance,
+    package_consistency,
+    ami_images,
+    user_names,
+    service_ports,
+)
 
 
 def violations(doc: Any) -> list[str]:
     """Every rule of the original tool that ``doc`` (a parsed YAML mapping) breaks."""
     if not isinstance(doc, dict):
         return ["not a mapping"]
-    found: list[str] = []
-    # Types the Go struct decodes into (a mismatch fails yaml.Unmarshal).
-    for field in (
-        "name",
-        "slug",
-        "description",
-        "base",
-        "package_manager",
-        "version",
-        "maintainer",
-        "post_install",
-        "user_data",
-        "long_description",
-    ):
-        if field in doc and not isinstance(doc[field], str):
-            found.append(f"{field} must be a string, is {type(doc[field]).__name__}")
-    if "tags" in doc and not _strings_map(doc["tags"]):
-        found.append("tags must map strings to strings")
-    config = doc.get("ami_config") or {}
-    if not isinstance(config, dict):
-        found.append("ami_config must be a mapping")
-        config = {}
-    amis = config.get("amis")
-    if amis is not None and not (
-        isinstance(amis, dict) and all(_strings_map(v) for v in amis.values())
-    ):
-        found.append("ami_config.amis must map region -> architecture -> AMI id")
-    if "instance_types" in config and not _strings_map(config["instance_types"]):
-        found.append("ami_config.instance_types must map architecture -> type")
-    if "ssh_user" in config and not isinstance(config["ssh_user"], str):
-        found.append("ami_config.ssh_user must be a string")
-    defaults = doc.get("instance_defaults") or {}
-    ports = defaults.get("ports") or []
-    if not all(isinstance(p, int) and 1 <= p <= 65535 for p in ports):
-        found.append("instance_defaults.ports must be integers 1-65535")
-    costs = defaults.get("estimated_cost_per_hour") or {}
-    if not all(isinstance(v, (int, float)) for v in costs.values()):
-        found.append("instance_defaults.estimated_cost_per_hour must be numbers")
-    if "root_volume_gb" in defaults and not isinstance(defaults["root_volume_gb"], int):
-        found.append("instance_defaults.root_volume_gb must be an integer")
-    # Required fields.
-    for field in ("name", "description", "base"):
-        if not doc.get(field):
-            found.append(f"{field} is required and may not be empty")
-    base = doc.get("base")
-    if isinstance(base, str) and base and base not in ALLOWED_BASES:
-        found.append(f"unsupported base OS: {base}")
-    manager = doc.get("package_manager")
-    if manager not in (None, "") and manager not in PACKAGE_MANAGERS:
-        found.append(f"invalid package manager: {manager}")
-    packages = doc.get("packages") or {}
-    if manager == "ami" and any(packages.get(k) for k in ("system", "conda", "spack")):
-        found.append("AMI-based templates may not define packages")
-    if manager in ("apt", "dnf") and any(packages.get(k) for k in ("conda", "spack")):
-        found.append(f"{manager} templates may not define conda/spack packages")
-    # An AMI-based template is launched from its listed images.
-    if (base == "ami-based" or manager == "ami") and not amis:
-        found.append("an ami-based template needs ami_config.amis")
-    for i, user in enumerate(doc.get("users") or []):
-        name = user.get("name") if isinstance(user, dict) else None
-        if not name:
-            found.append(f"users[{i}].name is required")
-        elif not USERNAME.fullmatch(name) or len(name) > 32:
-            found.append(f"users[{i}].name {name!r} is not a valid user name")
-    for i, service in enumerate(doc.get("services") or []):
-        if not isinstance(service, dict) or not service.get("name"):
-            found.append(f"services[{i}].name is required")
-        elif not 0 <= int(service.get("port") or 0) <= 65535:
-            found.append(f"services[{i}].port out of range")
-    for i, parent in enumerate(doc.get("inherits") or []):
-        if not str(parent).strip() or parent == doc.get("name"):
-            found.append(f"inherits[{i}] is empty or the template itself")
-    return found
+    found = list(decodable(doc))
+    if found:  # the original never gets past a file it cannot decode
+        return found
+    return [problem for rule in RULES for problem in rule(doc)]
