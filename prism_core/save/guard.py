@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from prism_core.aws.clients import error_message
-from prism_core.aws.ec2 import describe_image, describe_instance, image_snapshot_ids
+from prism_core.aws.ec2 import describe_instance, listed_snapshots
 from prism_core.aws.waiting import retry_throttled, wait_for
 from prism_core.cli.progress import format_duration
 from prism_core.exceptions import OperationFailed
@@ -369,12 +369,7 @@ class InstanceGuard:
                 image_id = image.image_id
 
                 def listed() -> bool | None:
-                    data = describe_image(self.ec2, image_id)
-                    if data is None:
-                        return None
-                    return (
-                        True if data.get("State") == "failed" or image_snapshot_ids(data) else None
-                    )
+                    return True if listed_snapshots(self.ec2, image_id) is not None else None
 
                 try:
                     ctx.progress.line(

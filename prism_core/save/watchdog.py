@@ -145,12 +145,7 @@ class Watchdog:
 
     def take_over(self, journal: Any) -> None:
         """The owner died with the instance down: start it, journal it, confirm it runs."""
-        from prism_core.aws.ec2 import (
-            describe_image,
-            describe_instance,
-            find_saved_image,
-            image_snapshot_ids,
-        )
+        from prism_core.aws.ec2 import describe_instance, find_saved_image, listed_snapshots
         from prism_core.aws.waiting import retry_throttled, wait_for
         from prism_core.save.state import PENDING
 
@@ -175,18 +170,9 @@ class Watchdog:
                 image.image_id, image.state = str(found["ImageId"]), PENDING
         if image is not None and image.image_id and not image.snapshot_ids:
             image_id = image.image_id
-
-            def listed() -> list[str] | None:
-                data = describe_image(ec2, image_id)
-                if data is None:
-                    return None
-                if data.get("State") == "failed":
-                    return []
-                return image_snapshot_ids(data)
-
             try:
                 image.snapshot_ids = wait_for(
-                    listed,
+                    lambda: listed_snapshots(ec2, image_id),
                     what="the snapshots",
                     timeout=self.snapshots_timeout,
                     poll=self.poll,
