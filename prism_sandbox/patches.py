@@ -105,7 +105,7 @@ def begin_reboot(sb: Sandbox, instance: Instance) -> None:
         instance._sbx_rebooting = False
         record["ended"] = started + duration
 
-    sb._scheduler.at(duration, finish)
+    sb.scheduler.at(duration, finish)
 _orig_run_instances = InstanceBackend.run_instances
 
 
@@ -149,7 +149,7 @@ def _patched_stop(self: Instance) -> Any:
         if self.state == "stopping":
             _orig_instance_stop(self)
 
-    sb._scheduler.at(sb.timings.stop, finish)
+    sb.scheduler.at(sb.timings.stop, finish)
     return previous
 
 
@@ -169,7 +169,7 @@ def _patched_start(self: Instance) -> Any:
         if self.state == "pending":
             _orig_instance_start(self)
 
-    sb._scheduler.at(sb.timings.start, finish)
+    sb.scheduler.at(sb.timings.start, finish)
     return previous
 
 
@@ -195,7 +195,7 @@ def _patched_run_instances(self: Any, image_id: str, *args: Any, **kwargs: Any) 
                 if instance.state == "pending":
                     _orig_instance_start(instance)
 
-            sb._scheduler.at(sb.timings.start, finish)
+            sb.scheduler.at(sb.timings.start, finish)
     return reservation
 
 
@@ -296,7 +296,7 @@ def _begin_image_lifecycle(
     failure = sb.faults._take_image_failure(region)
     invisible = sb.faults._take_invisibility()
     if invisible:
-        sb._invisible[ami.id] = invisible
+        sb.invisible[ami.id] = invisible
     ami.state = "pending"
     ami._sbx_snapshot_ready = False
     for e in ami._sbx_bdms:
@@ -320,8 +320,8 @@ def _begin_image_lifecycle(
         for e in ami._sbx_bdms:
             e["snapshot"].status = status
 
-    sb._scheduler.at(min(snapshot_delay, delay), snapshots_ready)
-    sb._scheduler.at(max(delay, snapshot_delay), finish)
+    sb.scheduler.at(min(snapshot_delay, delay), snapshots_ready)
+    sb.scheduler.at(max(delay, snapshot_delay), finish)
 
 
 def _patched_create_image(
@@ -400,7 +400,7 @@ def _patched_register_image(
     ami = _orig_register_image(self, name, description)
     invisible = sb.faults._take_invisibility()
     if invisible:
-        sb._invisible[ami.id] = invisible
+        sb.invisible[ami.id] = invisible
     return ami
 
 
@@ -412,7 +412,7 @@ def _patched_modify_image_attribute(
 ) -> None:
     sb = _sandbox()
     if sb is not None and {"Group": "all"} in launch_permissions_to_add:
-        if sb._bpa_blocked(self.region_name):
+        if sb.bpa_blocked(self.region_name):
             raise EC2ClientError(
                 "OperationNotPermitted",
                 "You can't publicly share this image because block public access for AMIs "

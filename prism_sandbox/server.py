@@ -172,7 +172,7 @@ class _SandboxApp:
         with runtime.LOCK:
             runtime.current = sb
             try:
-                sb._scheduler.tick()
+                sb.scheduler.tick()
                 if req.service == "ec2":
                     handled = self._ec2_extras(req, start_response)
                     if handled is not None:
@@ -207,7 +207,7 @@ class _SandboxApp:
                 sb._bpa[req.region] = True
             elif req.action == "DisableImageBlockPublicAccess":
                 sb._bpa[req.region] = False
-            state = "block-new-sharing" if sb._bpa_blocked(req.region) else "unblocked"
+            state = "block-new-sharing" if sb.bpa_blocked(req.region) else "unblocked"
             extra = "<managedBy>account</managedBy>" if req.action.startswith("Get") else ""
             body = (
                 f'<?xml version="1.0" encoding="UTF-8"?>\n<{req.action}Response xmlns="{_EC2_NS}">'
@@ -218,10 +218,10 @@ class _SandboxApp:
             return _respond(start_response, 200, body, "text/xml")
         if req.action == "DescribeImages":
             ids = req.indexed("ImageId")
-            hidden = [i for i in ids if sb._invisible.get(i, 0) > 0]
+            hidden = [i for i in ids if sb.invisible.get(i, 0) > 0]
             if hidden:
                 for i in hidden:
-                    sb._invisible[i] -= 1
+                    sb.invisible[i] -= 1
                 if len(hidden) == 1:
                     msg = f"The image id '[{hidden[0]}]' does not exist"
                 else:
@@ -255,6 +255,38 @@ class _Server(ThreadedMotoServer):
             self._server.server_close()
 
 
+
+def _register_ami(
+    backend: Any,
+    region: str,
+    *,
+    owner_id: str,
+    name: str,
+    description: str,
+    architecture: str,
+    public: bool = True,
+    owner_alias: str | None = None,
+) -> str:
+    """Register an available EBS-backed HVM image of another account (a base image, a
+    distribution's or a stranger's) straight in the moto backend; returns its id."""
+    ami = patches.Ami(
+        backend,
+        random_ami_id(),
+        name=name,
+        description=description,
+        owner_id=owner_id,
+        owner_alias=owner_alias,
+        public=public,
+        architecture=architecture,
+        virtualization_type="hvm",
+        root_device_type="ebs",
+        root_device_name="/dev/xvda",
+        region_name=region,
+    )
+    ami.ebs_snapshot.owner_id = owner_id
+    backend.amis[ami.id] = ami
+    return str(ami.id)
+
 class Sandbox:
     """An embedded EC2/SSM/STS endpoint on loopback that behaves like EC2 where moto does not."""
 
@@ -275,9 +307,11 @@ class Sandbox:
         self.load_default_amis = load_default_amis
         self.faults = Faults()
         self._server: _Server | None = None
-        self._scheduler = Scheduler()
+        #: State the EC2 patches (prism_sandbox.patches) share with the server: the
+        #: timed transitions, and how many more DescribeImages calls miss a new AMI.
+        self.scheduler = Scheduler()
+        self.invisible: dict[str, int] = {}
         self._bpa: dict[str, bool] = {}
-        self._invisible: dict[str, int] = {}
         self._base_amis: dict[tuple[str, str], str] = {}
         #: EC2 reboots during CreateImage: instance_id, started, ended (monotonic clock).
         self.reboots: list[dict[str, Any]] = []
@@ -336,10 +370,10 @@ class Sandbox:
             self._reset_server_state()
 
     def _reset_server_state(self) -> None:
-        self._scheduler.clear()
+        self.scheduler.clear()
         self.reboots.clear()
         self._bpa.clear()
-        self._invisible.clear()
+        self.invisible.clear()
         self._base_amis.clear()
         self.setup_outcome = "complete"
 
@@ -491,23 +525,16 @@ class Sandbox:
         with self._serving():
             backend = ec2_backends[self._account_id()][region]
             # Owned by "amazon" like a public base image: not in Owners=['self'] listings.
-            ami = patches.Ami(
+            image_id = _register_ami(
                 backend,
-                random_ami_id(),
-                name=f"prism-sandbox-base-{architecture}",
-                description="Base image of sandbox instances",
+                region,
                 owner_id=AMAZON_OWNER_ID,
                 owner_alias="amazon",
-                public=True,
+                name=f"prism-sandbox-base-{architecture}",
+                description="Base image of sandbox instances",
                 architecture=architecture,
-                virtualization_type="hvm",
-                root_device_type="ebs",
-                root_device_name="/dev/xvda",
-                region_name=region,
             )
-            ami.ebs_snapshot.owner_id = AMAZON_OWNER_ID
-            backend.amis[ami.id] = ami
-            self._base_amis[key] = image_id = ami.id
+            self._base_amis[key] = image_id
         return image_id
 
     def create_foreign_image(
@@ -524,23 +551,15 @@ class Sandbox:
         from moto.ec2.models import ec2_backends
 
         with self._serving():
-            backend = ec2_backends[self._account_id()][region]
-            ami = patches.Ami(
-                backend,
-                random_ami_id(),
+            return _register_ami(
+                ec2_backends[self._account_id()][region],
+                region,
+                owner_id=owner_id,
                 name=name or f"foreign-{owner_id}-{architecture}",
                 description=f"An image of account {owner_id}",
-                owner_id=owner_id,
-                public=public,
                 architecture=architecture,
-                virtualization_type="hvm",
-                root_device_type="ebs",
-                root_device_name="/dev/xvda",
-                region_name=region,
+                public=public,
             )
-            ami.ebs_snapshot.owner_id = owner_id
-            backend.amis[ami.id] = ami
-            return str(ami.id)
 
     def put_public_parameter(self, name: str, value: str, region: str = "us-east-1") -> None:
         """Put an AWS public parameter (``/aws/service/...``) into the sandbox's SSM.
@@ -581,22 +600,14 @@ class Sandbox:
             for ami in backend.amis.values():
                 if ami.owner_id == owner_id and ami.name == name:
                     return str(ami.id)
-            ami = patches.Ami(
+            return _register_ami(
                 backend,
-                random_ami_id(),
+                region,
+                owner_id=owner_id,
                 name=name,
                 description=f"{name} (sandbox copy of a distribution image)",
-                owner_id=owner_id,
-                public=True,
                 architecture=architecture,
-                virtualization_type="hvm",
-                root_device_type="ebs",
-                root_device_name="/dev/xvda",
-                region_name=region,
             )
-            ami.ebs_snapshot.owner_id = owner_id
-            backend.amis[ami.id] = ami
-            return str(ami.id)
 
     def publish_base_images(
         self, parameters: dict[str, str], regions: Iterable[str] = ("us-east-1",)
