@@ -13,15 +13,11 @@ from typing import Any
 from cement import Controller, ex
 
 from prism_core.cli.aws_options import PROFILE_ARGUMENT
-from prism_core.cli.commands.templates import REGION_ARGUMENT, _aws, warn
+from prism_core.cli.commands.templates import REGION_ARGUMENT, YES_ARGUMENT, _aws, warn
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, InputError
 from prism_core.validation import LATEST, channel_name, reason, template_name
 
-YES_ARGUMENT = (
-    ["-y", "--yes"],
-    {"action": "store_true", "help": "do not ask (required without a terminal)"},
-)
 DRY_RUN_ARGUMENT = (
     ["--dry-run"],
     {"action": "store_true", "help": "show what would change, change nothing"},

@@ -26,6 +26,15 @@ DRY_RUN_ARGUMENT = (
     ["--dry-run"],
     {"action": "store_true", "help": "show what would be removed, remove nothing"},
 )
+#: The options of a command that removes things (``delete``, ``prune``).
+REMOVAL_ARGUMENTS = [
+    YES_ARGUMENT,
+    DRY_RUN_ARGUMENT,
+    REGION_ARGUMENT,
+    PROFILE_ARGUMENT,
+    OUTPUT_ARGUMENT,
+    DEBUG_ARGUMENT,
+]
 
 
 def dry_run_done(output: str, plan: list[str]) -> None:
@@ -464,12 +473,7 @@ class Templates(Controller):
                     "help": "also deregister its AMIs and delete their snapshots in every region",
                 },
             ),
-            YES_ARGUMENT,
-            DRY_RUN_ARGUMENT,
-            REGION_ARGUMENT,
-            PROFILE_ARGUMENT,
-            OUTPUT_ARGUMENT,
-            DEBUG_ARGUMENT,
+            *REMOVAL_ARGUMENTS,
         ],
     )
     def delete(self) -> None:
@@ -565,12 +569,7 @@ class Templates(Controller):
                     "help": "also remove versions whose images existing instances run from",
                 },
             ),
-            YES_ARGUMENT,
-            DRY_RUN_ARGUMENT,
-            REGION_ARGUMENT,
-            PROFILE_ARGUMENT,
-            OUTPUT_ARGUMENT,
-            DEBUG_ARGUMENT,
+            *REMOVAL_ARGUMENTS,
         ],
     )
     def prune(self) -> None:
