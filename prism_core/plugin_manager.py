@@ -25,6 +25,7 @@ from prism_core.exceptions import (
     PrismError,
     Terminated,
 )
+from prism_core.settings import read_own_json
 
 if TYPE_CHECKING:
     from prism_core.plugin_api import Command, Option, PluginSettings
@@ -148,21 +149,15 @@ def cached_entry_points(cache_dir: Path) -> list[PluginEntry]:
 
     key = _environment_key()
     path = cache_dir / f"entry-points-{hashlib.sha256(sys.prefix.encode()).hexdigest()[:16]}.json"
+    data = read_own_json(path, MAX_CACHE_BYTES)
     try:
-        info = path.stat()
-        if (
-            info.st_size <= MAX_CACHE_BYTES
-            and info.st_mode & 0o022 == 0
-            and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
-        ):
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and data.get("key") == key:
-                return [
-                    PluginEntry(*(None if v is None else str(v) for v in row))
-                    for row in data["entry_points"]
-                    if isinstance(row, list) and len(row) == 4
-                ]
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        if isinstance(data, dict) and data.get("key") == key:
+            return [
+                PluginEntry(*(None if v is None else str(v) for v in row))
+                for row in data["entry_points"]
+                if isinstance(row, list) and len(row) == 4
+            ]
+    except (KeyError, TypeError):
         pass
     found = _scan_entry_points()
     try:

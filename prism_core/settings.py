@@ -199,6 +199,35 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def read_own_json(path: Path, max_bytes: int) -> Any:
+    """The JSON in ``path`` if the file is ours: owned by this user, not writable by
+    group or others, at most ``max_bytes``; else ``None`` (also when it is missing or
+    not JSON). For caches prism wrote itself, which are still untrusted input."""
+    import json
+
+    try:
+        info = path.stat()
+        if (
+            info.st_size > max_bytes
+            or info.st_mode & 0o022
+            or (hasattr(os, "getuid") and info.st_uid != os.getuid())
+        ):
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def _whole_number(value: Any, key: str, bounds: tuple[int, int]) -> int:
+    """A whole number within ``bounds`` for config ``key``; a one-line error if not."""
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(
+            f"config {key} must be a whole number from {low} to {high}, not {str(value)[:40]}"
+        )
+    return value
+
+
 def _number(value: Any, what: str, bounds: tuple[float, float]) -> float:
     """A finite number within ``bounds``; a one-line error naming ``what`` if not."""
     low, high = bounds
@@ -288,13 +317,9 @@ class Settings:
         settings.registry_prefix = registry_prefix(section.get("registry_prefix", "/prism/"))
         value = section.get("copy_concurrency")
         if value is not None and value != "unlimited":  # no cap: every region at once
-            low, high = COPY_CONCURRENCY_RANGE
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise InputError(
-                    f"config prism.copy_concurrency must be a whole number from {low} to {high}, "
-                    f"not {str(value)[:40]}"
-                )
-            settings.copy_concurrency = value
+            settings.copy_concurrency = _whole_number(
+                value, "prism.copy_concurrency", COPY_CONCURRENCY_RANGE
+            )
         kms_keys = section.get("kms_keys") or {}
         if not isinstance(kms_keys, Mapping):
             raise InputError("config prism.kms_keys must map region names to KMS key ids or ARNs")
@@ -333,14 +358,9 @@ class Settings:
                 section["deprecate_after_days"], "config prism.deprecate_after_days"
             )
         if "batch_concurrency" in section:
-            value = section["batch_concurrency"]
-            low, high = BATCH_CONCURRENCY_RANGE
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise InputError(
-                    f"config prism.batch_concurrency must be a whole number from {low} to "
-                    f"{high}, not {str(value)[:40]}"
-                )
-            settings.batch_concurrency = value
+            settings.batch_concurrency = _whole_number(
+                section["batch_concurrency"], "prism.batch_concurrency", BATCH_CONCURRENCY_RANGE
+            )
         return settings
 
     @property

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from prism_core import __version__
+from prism_core.settings import read_own_json
 
 #: Bigger than this (far above 10,000 templates) and the cache is ignored.
 MAX_CACHE_BYTES = 64 * 1024 * 1024
@@ -38,19 +39,10 @@ class ParsedCache:
         self.tag = _tag()
         self.entries: dict[str, Any] = {}
         self.changed = False
-        try:
-            info = path.stat()
-            if (
-                info.st_size <= MAX_CACHE_BYTES
-                and info.st_mode & 0o022 == 0
-                and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
-            ):
-                data = json.loads(path.read_text(encoding="utf-8"))
-                if isinstance(data, dict) and data.get("tag") == self.tag:
-                    entries = data.get("entries")
-                    self.entries = entries if isinstance(entries, dict) else {}
-        except (OSError, ValueError, RecursionError):
-            self.entries = {}
+        data = read_own_json(path, MAX_CACHE_BYTES)
+        if isinstance(data, dict) and data.get("tag") == self.tag:
+            entries = data.get("entries")
+            self.entries = entries if isinstance(entries, dict) else {}
 
     def get(self, file: Path, info: os.stat_result) -> dict[str, Any] | None:
         """The cached document of ``file`` if its size and mtime are unchanged."""
