@@ -57,10 +57,7 @@ def share_in_region(ctx: SaveContext, image: RegionImage) -> None:
             share_with=request.share_with,
         )
     except Exception as exc:
-        ctx.record_failure(
-            f"sharing {image.image_id} in {image.region} failed: {error_message(exc)}"
-        )
-        ctx.progress.line("fail", f"Sharing {image.image_id} in {image.region} failed")
+        _failed(ctx, "Sharing", image, exc)
         return
     image.shared = True
     ctx.record_image(image)
@@ -85,11 +82,16 @@ def deprecate_in_region(ctx: SaveContext, image: RegionImage) -> None:
     try:
         when = deprecate_image(ctx.aws.ec2(image.region), image.image_id, days)
     except Exception as exc:
-        ctx.record_failure(
-            f"deprecating {image.image_id} in {image.region} failed: {error_message(exc)}"
-        )
-        ctx.progress.line("fail", f"Deprecating {image.image_id} in {image.region} failed")
+        _failed(ctx, "Deprecating", image, exc)
         return
     image.deprecated = when
     ctx.record_image(image)
     ctx.progress.line("info", f"{image.image_id} in {image.region} deprecates at {when}")
+
+
+def _failed(ctx: SaveContext, doing: str, image: RegionImage, exc: Exception) -> None:
+    """Record and show that ``doing`` (``Sharing``, ...) one region's image failed; the
+    save goes on and ends partial."""
+    where = f"{image.image_id} in {image.region}"
+    ctx.record_failure(f"{doing.lower()} {where} failed: {error_message(exc)}")
+    ctx.progress.line("fail", f"{doing} {where} failed")

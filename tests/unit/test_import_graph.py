@@ -119,26 +119,21 @@ def test_no_import_cycle_among_our_modules():
         raise AssertionError("import cycle: " + "; ".join(steps)) from None
 
 
-def test_built_in_plugins_never_import_a_sibling_plugin():
-    graph = import_graph()
-    offenders = [
+def _imports_between(importer: str, imported: str) -> list[str]:
+    """Imports of a module under ``imported`` by a module under ``importer``."""
+    return [
         f"{module} imports {target} (line {line})"
-        for module, edges in graph.items()
-        if module.startswith("prism_plugins.")
+        for module, edges in import_graph().items()
+        if module.startswith(importer)
         for target, line in edges.items()
-        if target.startswith("prism_plugins")
+        if target.startswith(imported)
     ]
-    assert offenders == []
+
+
+def test_built_in_plugins_never_import_a_sibling_plugin():
+    assert _imports_between("prism_plugins.", "prism_plugins") == []
 
 
 def test_the_core_imports_no_built_in_plugin():
     """The core loads built-in plugins by name (the plugin manager), never by import."""
-    graph = import_graph()
-    offenders = [
-        f"{module} imports {target}"
-        for module, edges in graph.items()
-        if module.startswith("prism_core")
-        for target in edges
-        if target.startswith("prism_plugins")
-    ]
-    assert offenders == []
+    assert _imports_between("prism_core", "prism_plugins") == []
