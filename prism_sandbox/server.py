@@ -382,7 +382,8 @@ class Sandbox:
         with runtime.LOCK:
             self._bpa[region] = blocked
 
-    def _bpa_blocked(self, region: str) -> bool:
+    def bpa_blocked(self, region: str) -> bool:
+        """Whether block public access for AMIs is on in ``region``."""
         return self._bpa.get(region, self.block_public_access_default)
 
     # fixtures ----------------------------------------------------------------
