@@ -26,6 +26,7 @@ from prism_core.exceptions import (
     Terminated,
 )
 from prism_core.settings import read_own_json
+from prism_core.validation import comma_list
 
 if TYPE_CHECKING:
     from prism_core.plugin_api import Command, Option, PluginSettings
@@ -179,8 +180,7 @@ def installed_plugin_names() -> list[str]:
 
 def disabled_from_env() -> set[str]:
     """Plugin names blocked by ``PRISM_DISABLE_PLUGINS=name1,name2``."""
-    raw = os.environ.get("PRISM_DISABLE_PLUGINS", "")
-    return {name.strip() for name in raw.split(",") if name.strip()}
+    return set(comma_list(os.environ.get("PRISM_DISABLE_PLUGINS", "")))
 
 
 def required_from_entry_points() -> set[str]:
@@ -195,8 +195,7 @@ def _released_in_tests() -> set[str]:
     subprocesses); honoured only while pytest runs a test (``PYTEST_CURRENT_TEST``)."""
     if not os.environ.get("PYTEST_CURRENT_TEST"):
         return set()
-    raw = os.environ.get(TEST_RELEASE_ENV, "")
-    return {name.strip() for name in raw.split(",") if name.strip()}
+    return set(comma_list(os.environ.get(TEST_RELEASE_ENV, "")))
 
 
 class PrismPluginManager:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from prism_core.exceptions import InputError
+from prism_core.validation import comma_list
 
 SYSTEM_CONFIG = "/etc/prism/prism.yml"
 #: Config files are small; anything bigger is refused before it is parsed.
@@ -345,7 +346,7 @@ class Settings:
         settings.image_mode = mode
         owners = section.get("trusted_image_owners") or []
         if isinstance(owners, str | int):
-            owners = [o for o in str(owners).split(",") if o.strip()]
+            owners = comma_list(str(owners))
         if not isinstance(owners, list | tuple):
             raise InputError("config prism.trusted_image_owners must be a list of account ids")
         from prism_core.templates.provenance import owner_ids

@@ -38,6 +38,12 @@ MAX_TAGS = 50  # EC2's limit per resource
 PRISM_TAG_COUNT = 8  # tags prism itself puts on an image (see save.images.image_tags)
 
 
+def comma_list(text: str) -> list[str]:
+    """The entries of a comma-separated list (``"a, b,,c"`` -> ``["a", "b", "c"]``):
+    stripped, empty ones dropped, in order."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 def is_number(text: str) -> bool:
     """Whether ``text`` is 1 to 7 ASCII digits (a version number as written in a file
     name, tag, registry key or template; ``str.isdigit`` alone also takes "²")."""

@@ -40,6 +40,7 @@ from prism_core.settings import (
     system_config_path,
     user_config_path,
 )
+from prism_core.validation import comma_list
 
 
 class SafeYamlConfigHandler(ConfigParserConfigHandler):
@@ -203,7 +204,7 @@ class PrismApp(App):
             system = read_config_file(system_config_path()) or {}
             required = (system.get("prism") or {}).get("required_plugins") or []
             if isinstance(required, str):
-                required = [r.strip() for r in required.split(",")]
+                required = comma_list(required)
             manager = PrismPluginManager(required=[str(r) for r in required]).load(
                 cache_dir=home / "cache" if home.is_dir() else None
             )
