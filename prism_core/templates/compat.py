@@ -23,6 +23,8 @@ PACKAGE_MANAGERS = ("apt", "dnf", "conda", "pip", "spack")
 #: Size order for ``minimum_size`` (GPU sizes form their own ladder).
 SIZE_ORDER = ("XS", "S", "M", "L", "XL")
 GPU_ORDER = ("GPU-S", "GPU-M", "GPU-L", "GPU-XL")
+#: Every size ``prism launch --size`` takes (prism_core/data/sizes.yaml maps them to types).
+SIZES = SIZE_ORDER + GPU_ORDER
 TEMPLATE_SUFFIXES = (".yaml", ".yml")
 
 

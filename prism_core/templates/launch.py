@@ -28,11 +28,10 @@ from prism_core.cli.progress import Progress
 from prism_core.exceptions import InputError, OperationFailed, ValidationFailed
 from prism_core.safe_yaml import load_yaml_bounded
 from prism_core.settings import Settings
-from prism_core.templates.compat import at_least, below_minimum
+from prism_core.templates.compat import SIZES, at_least, below_minimum
 from prism_core.templates.document import instance_types
 from prism_core.templates.launch_access import LaunchAccess, ensure_key_pair
 
-SIZES = ("XS", "S", "M", "L", "XL", "GPU-S", "GPU-M", "GPU-L", "GPU-XL")
 DEFAULT_PORTS = [22]
 
 

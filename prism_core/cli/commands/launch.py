@@ -11,9 +11,9 @@ from cement import Controller, ex
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import EXIT_CODES_HELP, InputError
+from prism_core.templates.compat import SIZES
 from prism_core.validation import CONTROL
 
-SIZES = ("XS", "S", "M", "L", "XL", "GPU-S", "GPU-M", "GPU-L", "GPU-XL")
 #: Root volume of package-based templates that do not set one (the original's default).
 PACKAGE_ROOT_GB = 20
 
