@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from prism_core.plugin_api import tags_of
+
 CONFIG = """
 cost-tags:
   projects:
@@ -23,10 +25,6 @@ def configured(prism_sandbox):
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.yml").write_text(CONFIG)
     return prism_sandbox
-
-
-def _tags(resource):
-    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
 
 
 def test_save_tags_everything_and_writes_cost(configured, run_prism):
@@ -48,12 +46,12 @@ def test_save_tags_everything_and_writes_cost(configured, run_prism):
     for region, image_id in doc["amis"].items():
         ec2 = configured.client("ec2", region)
         image = ec2.describe_images(ImageIds=[image_id])["Images"][0]
-        assert _tags(image)["prism:cost-centre"] == "GEO-1"
+        assert tags_of(image)["prism:cost-centre"] == "GEO-1"
         snap_ids = [m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"] if "Ebs" in m]
         assert snap_ids
         for snap in ec2.describe_snapshots(SnapshotIds=snap_ids)["Snapshots"]:
-            assert _tags(snap)["prism:project"] == "quake"
-            assert _tags(snap)["prism:cost-centre"] == "GEO-1"
+            assert tags_of(snap)["prism:project"] == "quake"
+            assert tags_of(snap)["prism:cost-centre"] == "GEO-1"
     template = yaml.safe_load(Path(doc["template_path"]).read_text())
     # 30 GB at 0.10 in us-east-1 (config) + 30 GB at 0.05 in us-east-2 (shipped table)
     assert template["cost"] == {
@@ -79,7 +77,7 @@ def test_an_unmapped_project_is_tagged_and_estimated(configured, run_prism):
     assert result.exit_code == 0, result.stderr
     image_id = result.json()["amis"]["us-east-1"]
     image = configured.client("ec2").describe_images(ImageIds=[image_id])["Images"][0]
-    assert _tags(image)["prism:project"] == "nope" and "prism:cost-centre" not in _tags(image)
+    assert tags_of(image)["prism:project"] == "nope" and "prism:cost-centre" not in tags_of(image)
     template = yaml.safe_load(Path(result.json()["template_path"]).read_text())
     assert template["cost"] == {"storage_usd_per_month": 3.0, "storage_gb": 30}
 
@@ -92,7 +90,7 @@ def test_unknown_project_is_refused_only_when_required(configured, run_prism):
     assert result.exit_code == 2
     assert "nope" in result.stderr and "quake" in result.stderr
     assert configured.client("ec2").describe_images(Owners=["self"])["Images"] == [] or all(
-        "prism:template" not in _tags(i)
+        "prism:template" not in tags_of(i)
         for i in configured.client("ec2").describe_images(Owners=["self"])["Images"]
     )
 
