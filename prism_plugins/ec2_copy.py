@@ -21,6 +21,7 @@ from prism_core.aws.ec2 import (
     find_saved_image,
     image_snapshot_ids,
     made_by_save,
+    settled_image,
     state_reason,
 )
 from prism_core.aws.tags import tag_list
@@ -110,15 +111,9 @@ def _copy(
     image_id = image.image_id
     assert image_id is not None
 
-    def settled() -> dict[str, Any] | None:
-        data = describe_image(ec2, image_id)
-        if data is None or data.get("State") not in (AVAILABLE, FAILED):
-            return None
-        return data
-
     expected = ctx.state.image_seconds if requested_now else None
     data = ctx.wait(
-        settled,
+        lambda: settled_image(ec2, image_id),
         what=f"the copy {image_id} in {region}",
         limit="copy",
         first_check_after=0.75 * expected if expected else None,

@@ -18,6 +18,7 @@ from prism_core.aws.ec2 import (
     find_image_by_name,
     find_saved_image,
     image_snapshot_ids,
+    settled_image,
     state_reason,
 )
 from prism_core.aws.tags import tag_list
@@ -126,14 +127,11 @@ def prism_post_image(ctx: SaveContext) -> None:
             "wait", "Waiting for the AMI to be available (this may take several minutes)..."
         )
         image_id = image.image_id
-
-        def available() -> dict[str, Any] | None:
-            data = describe_image(ec2, image_id)
-            if data is None or data.get("State") not in (AVAILABLE, FAILED):
-                return None
-            return data
-
-        data = ctx.wait(available, what=f"image {image_id} in {image.region}", limit="image")
+        data = ctx.wait(
+            lambda: settled_image(ec2, image_id),
+            what=f"image {image_id} in {image.region}",
+            limit="image",
+        )
         if data["State"] == FAILED:
             image.state, image.error = FAILED, state_reason(data)
             ctx.record_image(image)

@@ -161,6 +161,15 @@ def describe_image(ec2: Any, image_id: str) -> dict[str, Any] | None:
     return images[0] if images else None
 
 
+def settled_image(ec2: Any, image_id: str) -> dict[str, Any] | None:
+    """The image record once EC2 has finished with it (``available`` or ``failed``);
+    ``None`` while it is pending or not shown yet."""
+    data = describe_image(ec2, image_id)
+    if data is None or data.get("State") not in ("available", "failed"):
+        return None
+    return data
+
+
 def listed_snapshots(ec2: Any, image_id: str) -> list[str] | None:
     """The snapshot ids of ``image_id`` once EC2 lists every one; ``[]`` for a failed
     image (there will be none); ``None`` while the image or a snapshot is not shown yet."""
