@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -66,22 +67,25 @@ def prism_sandbox(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Sandbox:
     from prism_sandbox import Timings
+    from prism_sandbox.environment import changes, sandbox_variables
 
     sandbox = prism_sandbox_server
     sandbox.timings = Timings.fast()
     sandbox.reset()
     home = tmp_path_factory.mktemp("prism-home")
     aws = tmp_path_factory.mktemp("aws-config")
-    for key, value in sandbox.env().items():
-        monkeypatch.setenv(key, value)
+    # every other AWS_* variable of the person running the tests is unset (profiles,
+    # tokens, service endpoints); AWS_DEFAULT_REGION decides the region
+    wanted = sandbox_variables(sandbox.endpoint, aws, pin_region=False)
+    for key, value in changes(wanted, os.environ).items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
     monkeypatch.setenv("PRISM_HOME", str(home))
     # ~/.ssh of the person running the tests stays out of launches (key pair import)
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "0.01")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws / "nonexistent-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws / "nonexistent-credentials"))
-    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
     return sandbox
 
 

@@ -18,18 +18,32 @@ DEFAULT_REGION = "us-east-1"
 SHELLS = ("sh", "fish")
 
 
-def sandbox_variables(endpoint: str, scratch: Path, region: str = DEFAULT_REGION) -> dict[str, str]:
-    """The variables to set; ``scratch`` is a folder whose ``aws-*`` entries do not exist."""
+def endpoint_variables(endpoint: str, region: str = DEFAULT_REGION) -> dict[str, str]:
+    """The sandbox's endpoint, its dummy credentials, a default region and no instance
+    metadata: enough for a child process whose other variables are already clean."""
     return {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
-        "AWS_CONFIG_FILE": str(scratch / "aws-config-none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(scratch / "aws-credentials-none"),
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+
+
+def sandbox_variables(
+    endpoint: str, scratch: Path, region: str = DEFAULT_REGION, *, pin_region: bool = True
+) -> dict[str, str]:
+    """The variables to set; ``scratch`` is a folder whose ``aws-*`` entries do not exist.
+
+    ``pin_region=False`` leaves ``AWS_REGION`` out (apply with :func:`changes`: unset), so
+    ``AWS_DEFAULT_REGION`` decides the region; tests change it that way.
+    """
+    variables = endpoint_variables(endpoint, region)
+    variables["AWS_CONFIG_FILE"] = str(scratch / "aws-config-none")
+    variables["AWS_SHARED_CREDENTIALS_FILE"] = str(scratch / "aws-credentials-none")
+    if pin_region:
+        variables["AWS_REGION"] = region
+    return variables
 
 
 def changes(wanted: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str | None]:

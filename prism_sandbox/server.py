@@ -350,14 +350,11 @@ class Sandbox:
         self.stop()
 
     def env(self, region: str = "us-east-1") -> dict[str, str]:
-        """Environment variables that point AWS SDKs and CLIs at this sandbox."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": region,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
+        """Environment variables that point AWS SDKs and CLIs at this sandbox (see
+        :mod:`prism_sandbox.environment` for a fully isolated environment)."""
+        from prism_sandbox.environment import endpoint_variables
+
+        return endpoint_variables(self.endpoint, region)
 
     def reset(self) -> None:
         """Wipe moto's state and the sandbox's (faults, call log, BPA, pending transitions)."""
