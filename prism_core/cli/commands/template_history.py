@@ -7,7 +7,7 @@ from typing import Any
 from cement import Controller, ex
 
 from prism_core.cli.aws_options import PROFILE_ARGUMENT
-from prism_core.cli.commands.templates import REGION_ARGUMENT, _aws, warn
+from prism_core.cli.commands.templates import READ_ARGUMENTS, REGION_ARGUMENT, _aws, warn
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import InputError
 from prism_core.validation import template_name
@@ -115,13 +115,7 @@ class TemplateHistory(Controller):
 
     @ex(
         help="each version: date, saved from, parent, channels, status, regions, instances",
-        arguments=[
-            (["name"], {"help": "template name"}),
-            REGION_ARGUMENT,
-            PROFILE_ARGUMENT,
-            OUTPUT_ARGUMENT,
-            DEBUG_ARGUMENT,
-        ],
+        arguments=READ_ARGUMENTS,
     )
     def history(self) -> None:
         """``prism templates history NAME``."""

@@ -13,7 +13,13 @@ from typing import Any
 from cement import Controller, ex
 
 from prism_core.cli.aws_options import PROFILE_ARGUMENT
-from prism_core.cli.commands.templates import REGION_ARGUMENT, YES_ARGUMENT, _aws, warn
+from prism_core.cli.commands.templates import (
+    READ_ARGUMENTS,
+    REGION_ARGUMENT,
+    YES_ARGUMENT,
+    _aws,
+    warn,
+)
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, InputError
 from prism_core.validation import LATEST, channel_name, reason, template_name
@@ -193,13 +199,7 @@ class TemplateLifecycle(Controller):
 
     @ex(
         help="list a template's channels and the versions they point at",
-        arguments=[
-            (["name"], {"help": "template name"}),
-            REGION_ARGUMENT,
-            PROFILE_ARGUMENT,
-            OUTPUT_ARGUMENT,
-            DEBUG_ARGUMENT,
-        ],
+        arguments=READ_ARGUMENTS,
     )
     def channels(self) -> None:
         """``prism templates channels NAME``."""

@@ -26,6 +26,14 @@ DRY_RUN_ARGUMENT = (
     ["--dry-run"],
     {"action": "store_true", "help": "show what would be removed, remove nothing"},
 )
+#: The options of a command that reads one template (``show``, ``history``, ``channels``).
+READ_ARGUMENTS = [
+    (["name"], {"help": "template name"}),
+    REGION_ARGUMENT,
+    PROFILE_ARGUMENT,
+    OUTPUT_ARGUMENT,
+    DEBUG_ARGUMENT,
+]
 #: The options of a command that removes things (``delete``, ``prune``).
 REMOVAL_ARGUMENTS = [
     YES_ARGUMENT,
@@ -205,13 +213,7 @@ class Templates(Controller):
     # -- show --------------------------------------------------------------------------
     @ex(
         help="show a template's versions with their dates and AMIs (newest is the default)",
-        arguments=[
-            (["name"], {"help": "template name"}),
-            REGION_ARGUMENT,
-            PROFILE_ARGUMENT,
-            OUTPUT_ARGUMENT,
-            DEBUG_ARGUMENT,
-        ],
+        arguments=READ_ARGUMENTS,
     )
     def show(self) -> None:
         """``prism templates show NAME``."""
