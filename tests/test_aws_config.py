@@ -164,7 +164,8 @@ def test_expired_credentials(env, prism_sandbox):
     )
 
 
-def test_sso_session_not_logged_in(env):
+def _sso_session_profile(env: Env) -> None:
+    """Profile ``corp`` signing in through the ``[sso-session corp]`` section."""
     env.profile(
         "corp",
         sso_session="corp",
@@ -177,6 +178,10 @@ def test_sso_session_not_logged_in(env):
             "[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\n"
             "sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n"
         )
+
+
+def test_sso_session_not_logged_in(env):
+    _sso_session_profile(env)
     refused(env.run("list", "--profile", "corp"), "SSO", "aws sso login --profile corp")
 
 
@@ -198,18 +203,7 @@ def _cached_sso_token(env: Env, cache_key: str, **fields: str) -> None:
 def test_sso_session_token_past_expiry(env):
     """Logged in once with ``aws sso login``; the cached token (and its client registration,
     so botocore cannot refresh it) has since expired."""
-    env.profile(
-        "corp",
-        sso_session="corp",
-        sso_account_id="111122223333",
-        sso_role_name="Researcher",
-        region="us-east-1",
-    )
-    with open(env.config, "a") as handle:
-        handle.write(
-            "[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\n"
-            "sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n"
-        )
+    _sso_session_profile(env)
     _cached_sso_token(
         env,
         "corp",
