@@ -111,7 +111,8 @@ def test_stop_mode_warns_that_the_public_ip_changes(prism_sandbox, run_prism):
 
 def test_instance_found_stopping_ends_stopped(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
-    prism_sandbox.timings = Timings(stop=4.0)
+    # long enough that prism still finds it stopping on a loaded machine
+    prism_sandbox.timings = Timings(stop=8.0)
     ec2().stop_instances(InstanceIds=[instance_id])
     assert instance_state(instance_id) == "stopping"
     prism_sandbox.faults.clear_calls()
