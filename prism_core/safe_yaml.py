@@ -224,6 +224,18 @@ def load_yaml_bounded(
         raise InputError(f"{label}: not valid YAML{where}: {problem}", hint) from None
     except RecursionError:
         raise InputError(f"{label}: refused, nested too deeply", hint) from None
+    except (ValueError, OverflowError, TypeError) as exc:  # a scalar its tag cannot hold
+        raise InputError(f"{label}: not valid YAML: {_value_problem(exc)}", hint) from None
+
+
+def _value_problem(exc: BaseException) -> str:
+    """One short line for a value the loader could not build (a date such as 2024-13-45,
+    an integer of thousands of digits)."""
+    text = str(exc)
+    if "integer string conversion" in text:
+        return "a number has thousands of digits"
+    shown = "".join(ch if ch.isprintable() else "?" for ch in text)[:120]
+    return f"a value cannot be read ({shown})"
 
 
 def load_json_bounded(
@@ -241,7 +253,8 @@ def load_json_bounded(
     except RecursionError:
         raise InputError(f"{label}: refused, nested too deeply", hint) from None
     except ValueError as exc:
-        raise InputError(f"{label}: not valid JSON ({exc})", hint) from None
+        problem = _value_problem(exc) if "integer string" in str(exc) else str(exc)[:200]
+        raise InputError(f"{label}: not valid JSON ({problem})", hint) from None
     if _depth(data) > max_depth:
         raise InputError(f"{label}: refused, nested deeper than {max_depth} levels", hint)
     return data

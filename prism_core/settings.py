@@ -88,14 +88,22 @@ def check_home(home: Path) -> None:
 
 def check_writable(home: Path) -> None:
     """Refuse (before anything changes) a ``PRISM_HOME`` prism cannot write its journal in."""
+    import errno
     import tempfile
 
     check_home(home)
     try:
         journal = ensure_private_dir(home / "journal")
-        with tempfile.NamedTemporaryFile(dir=journal, prefix=".probe-"):
-            pass
+        with tempfile.NamedTemporaryFile(dir=journal, prefix=".probe-") as probe:
+            probe.write(b"\n")  # a full disk takes an empty file, not a byte
+            probe.flush()
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InputError(
+                f"PRISM_HOME {home} is full ({exc.strerror}); nothing was changed",
+                "prism journals every save there; free space there or set PRISM_HOME "
+                "to a folder with room",
+            ) from None
         raise InputError(
             f"PRISM_HOME {home} is not writable ({exc.strerror})",
             "prism journals every save there; fix its permissions or set PRISM_HOME",
@@ -120,7 +128,7 @@ def read_config_file(path: str | Path) -> dict[str, dict[str, Any]] | None:
     """
     from prism_core.safe_yaml import load_yaml_bounded
 
-    if not os.path.exists(path):
+    if not os.path.lexists(path):  # a dangling symlink is a config that cannot be read
         return None
     content = load_yaml_bounded(
         Path(path), what=f"config file {path}", max_bytes=MAX_CONFIG_BYTES, hint="fix or remove it"
@@ -203,8 +211,11 @@ def ensure_private_dir(path: Path) -> Path:
 def read_own_json(path: Path, max_bytes: int) -> Any:
     """The JSON in ``path`` if the file is ours: owned by this user, not writable by
     group or others, at most ``max_bytes``; else ``None`` (also when it is missing or
-    not JSON). For caches prism wrote itself, which are still untrusted input."""
+    not JSON). For caches prism wrote itself, which are still untrusted input: read
+    with the bounded reader, so a FIFO or a device there never hangs prism."""
     import json
+
+    from prism_core.safe_yaml import read_text_bounded
 
     try:
         info = path.stat()
@@ -214,8 +225,8 @@ def read_own_json(path: Path, max_bytes: int) -> Any:
             or (hasattr(os, "getuid") and info.st_uid != os.getuid())
         ):
             return None
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        return json.loads(read_text_bounded(path, max_bytes=max_bytes))
+    except (OSError, ValueError, RecursionError, InputError):
         return None
 
 
@@ -232,16 +243,47 @@ def _whole_number(value: Any, key: str, bounds: tuple[int, int]) -> int:
 def _number(value: Any, what: str, bounds: tuple[float, float]) -> float:
     """A finite number within ``bounds``; a one-line error naming ``what`` if not."""
     low, high = bounds
-    shown = str(value)[:40]
+    shown = repr(value)[:40] if isinstance(value, str) else str(value)[:40]
     try:
         if isinstance(value, bool):
             raise TypeError
         number = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{what} must be a number of seconds, not {shown!r}") from None
+        raise InputError(f"{what} must be a number of seconds, not {shown}") from None
     if not math.isfinite(number) or not low <= number <= high:
         raise InputError(f"{what} must be between {low:g} and {high:g}, not {shown}")
     return number
+
+
+#: A KMS key as CopyImage takes it: key id, multi-Region key id, alias, or their ARNs.
+_KMS_KEY = re.compile(
+    r"(arn:aws[a-z-]*:kms:[a-z0-9-]{1,30}:\d{12}:)?"
+    r"(key/)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
+    r"|(arn:aws[a-z-]*:kms:[a-z0-9-]{1,30}:\d{12}:)?alias/[A-Za-z0-9/_-]{1,250}"
+)
+#: An http(s) URL without spaces or control characters.
+_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[!-~]*)?")
+
+
+def _kms_region(region: Any) -> str:
+    from prism_core.validation import region_name
+
+    try:
+        return region_name(str(region))
+    except InputError:
+        raise InputError(
+            f"config prism.kms_keys: {str(region)[:40]!r} is not a region name",
+            "map region names (e.g. eu-west-1) to KMS key ids or ARNs",
+        ) from None
+
+
+def _kms_key(region: Any, key: Any) -> str:
+    if not isinstance(key, str) or not _KMS_KEY.fullmatch(key):
+        raise InputError(
+            f"config prism.kms_keys.{region}: {str(key)[:80]!r} is not a KMS key id, alias or ARN",
+            "write e.g. alias/images or arn:aws:kms:REGION:ACCOUNT:key/KEY-ID",
+        )
+    return key
 
 
 def _unknown_key(key: Any, known: tuple[str, ...] | list[str], where: str) -> InputError:
@@ -324,7 +366,7 @@ class Settings:
         kms_keys = section.get("kms_keys") or {}
         if not isinstance(kms_keys, Mapping):
             raise InputError("config prism.kms_keys must map region names to KMS key ids or ARNs")
-        settings.kms_keys = {str(k): str(v) for k, v in kms_keys.items()}
+        settings.kms_keys = {_kms_region(k): _kms_key(k, v) for k, v in kms_keys.items()}
         regions = section.get("default_copy_regions")
         if isinstance(regions, list | tuple):
             regions = ",".join(str(r) for r in regions)
@@ -332,7 +374,7 @@ class Settings:
         checkip = os.environ.get("PRISM_CHECKIP_URL") or section.get("checkip_url")
         if checkip:
             checkip = str(checkip).strip()
-            if not checkip.startswith(("https://", "http://")):
+            if not _URL.fullmatch(checkip):
                 raise InputError(
                     f"checkip_url {checkip[:80]!r} must be an http(s) URL",
                     f"e.g. {DEFAULT_CHECKIP_URL}",

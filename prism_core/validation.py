@@ -22,7 +22,8 @@ OU_ARN = re.compile(
     r"^arn:aws[a-z-]*:organizations::\d{12}:ou/o-[a-z0-9]{10,32}/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$"
 )
 PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: C0 and C1 control characters but tab and newline (C1 holds the 8-bit CSI, \x9b).
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 #: Terminal escape sequences (CSI, OSC, other ESC forms), C0/C1 controls but tab/newline,
 #: and bidi overrides: never printed from untrusted text.
 _TERMINAL_ESCAPES = re.compile(
@@ -185,6 +186,17 @@ def copy_regions(value: str | Iterable[str] | None, source: str) -> list[str]:
     return regions
 
 
+def reserved_tag_key(key: str, prefix: str) -> bool:
+    """Whether ``key`` starts with ``prefix`` (``"prism:"``, ``"aws:"``) in any case or
+    Unicode look-alike form: compatibility forms (fullwidth letters), case folding
+    ("\u017f" folds to "s") and combining marks ("I\u0307") are all taken off first."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", key.strip())
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
+    return unicodedata.normalize("NFKC", folded).startswith(prefix)
+
+
 def tags(pairs: Iterable[str] | None) -> dict[str, str]:
     """Parse repeated ``--tag KEY=VALUE``; keys unique, EC2's limits, no ``aws:`` prefix."""
     result: dict[str, str] = {}
@@ -193,22 +205,22 @@ def tags(pairs: Iterable[str] | None) -> dict[str, str]:
             raise InputError(f"--tag {pair!r} is not KEY=VALUE", "write --tag team=seismology")
         key, value = pair.split("=", 1)
         key = key.strip()
+        if CONTROL.search(key) or CONTROL.search(value) or "\n" in key + value:
+            raise InputError(f"--tag {printable(key, 60)!r} contains control characters")
         if not key or len(key) > 128:
             raise InputError(f"--tag key {key[:40]!r} must have 1-128 characters")
         if len(value) > 256:
             raise InputError(f"--tag {key}: the value has {len(value)} characters (at most 256)")
-        if key.lower().startswith("aws:"):
+        if reserved_tag_key(key, "aws:"):
             raise InputError(
                 f"--tag {key}: the 'aws:' prefix is reserved by AWS", "pick another key"
             )
-        if key.lower().startswith(TAG_PREFIX):
+        if reserved_tag_key(key, TAG_PREFIX):
             raise InputError(
                 f"--tag {key}: the '{TAG_PREFIX}' prefix is reserved for prism's own tags "
                 "(they prove which save made an image)",
                 "pick another key",
             )
-        if CONTROL.search(key) or CONTROL.search(value) or "\n" in key + value:
-            raise InputError(f"--tag {key!r} contains control characters")
         if key in result:
             raise InputError(f"--tag {key} is given twice", "give each key once")
         result[key] = value

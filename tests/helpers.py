@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,54 +92,223 @@ def refused(result: Any, *expected: str) -> None:
         assert text in lines[0], lines[0]
 
 
-#: Address-space limit of a prism run in the hostile-input tests: far above what prism
+#: Address-space limit of every prism child process in the tests: far above what prism
 #: needs, far below what an unbounded read (an alias bomb, /dev/zero) takes.
 MEMORY_LIMIT_BYTES = 1024 * 1024 * 1024
 
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
-def _limit_memory() -> None:
+#: A plugin to register in the child: (name, "module:factory", factory args). The module
+#: is imported from tests/ in the child, the factory called there with the args.
+PluginSpec = tuple[str, str, tuple[Any, ...]]
+
+
+def limit_memory() -> None:
+    """``preexec_fn`` of prism children: cap the address space (``RLIMIT_AS``)."""
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
 
 
-def run_prism_child(*args: str, system_config: str | None = None, timeout: float = 120.0) -> Any:
+def child_code(system_config: str | None = None, plugins: Sequence[PluginSpec] = ()) -> str:
+    """The program of a child running the real ``prism`` command
+    (``prism_core.cli.app.main`` on ``sys.argv[1:]``), with ``/etc/prism/prism.yml``
+    replaced by ``system_config`` and ``plugins`` registered the way the
+    ``prism_plugin`` fixture registers them in-process."""
+    code = ["import sys", "import prism_core.cli.app as app"]
+    if system_config is not None:  # settings.system_config_path() reads it
+        code += ["import prism_core.settings as settings",
+                 f"settings.SYSTEM_CONFIG = {system_config!r}"]
+    if plugins:
+        code += [
+            f"sys.path.insert(0, {TESTS_DIR!r})",
+            "import importlib, prism_core.testing as testing",
+            f"for name, spec, args in {[(n, s, tuple(a)) for n, s, a in plugins]!r}:",
+            "    module, factory = spec.split(':')",
+            "    plugin = getattr(importlib.import_module(module), factory)(*args)",
+            "    testing.EXTRA_PLUGINS.append((name, plugin))",
+        ]
+    code.append("sys.exit(app.main(sys.argv[1:]))")
+    return "\n".join(code)
+
+
+def child_argv(*args: str, system_config: str | None = None,
+               plugins: Sequence[PluginSpec] = ()) -> list[str]:
+    """The argv of a fresh interpreter running :func:`child_code` on ``args``."""
+    return [sys.executable, "-c", child_code(system_config, plugins), *args]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The test's environment (sandbox, PRISM_HOME) for a prism child."""
+    return dict(os.environ, MALLOC_ARENA_MAX="2", PYTHONUNBUFFERED="1", **extra)
+
+
+def run_prism_child(
+    *args: str,
+    input: str | None = None,  # noqa: A002
+    system_config: str | None = None,
+    plugins: Sequence[PluginSpec] = (),
+    cwd: str | os.PathLike[str] | None = None,
+    preexec: Callable[[], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    timeout: float = 120.0,
+) -> Any:
     """Run the real ``prism`` command in a child process under a memory limit
     (``resource.setrlimit``), with the test's environment (sandbox, PRISM_HOME).
 
-    ``system_config`` replaces ``/etc/prism/prism.yml`` for this run. Returns a
-    :class:`prism_core.testing.PrismResult`; an unbounded read fails the test (a
-    MemoryError, a kill or the timeout), never the machine.
+    The hostile-input tests run every prism command through this (or
+    :class:`PrismProcess`, equally limited): an unbounded read fails the test (a
+    MemoryError, a kill or the timeout), never the machine. ``preexec`` adds more limits
+    (it runs after the memory limit); ``on_start`` is given the child's pid once it
+    runs. Returns a :class:`prism_core.testing.PrismResult`.
     """
     from prism_core.testing import PrismResult
 
-    code = "import sys\nimport prism_core.cli.app as app\nimport prism_core.settings as settings\n"
-    if system_config is not None:  # settings.system_config_path() reads it
-        code += f"settings.SYSTEM_CONFIG = {system_config!r}\n"
-    code += "sys.exit(app.main(sys.argv[1:]))\n"
-    env = dict(os.environ, MALLOC_ARENA_MAX="2", PYTHONUNBUFFERED="1")
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
+    if preexec is None:  # the common case: forked from a server that imported prism once
+        code, out, err = _forkserver().run(
+            list(args), child_code(system_config, plugins), input or "", cwd, on_start, timeout
+        )
+        return PrismResult(code, out, err)
+
+    def limits() -> None:
+        limit_memory()
+        preexec()
+
+    with subprocess.Popen(
+        child_argv(*args, system_config=system_config, plugins=plugins),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        env=env,
-        preexec_fn=_limit_memory,
-        timeout=timeout,
-    )
-    return PrismResult(done.returncode, done.stdout, done.stderr)
+        cwd=cwd,
+        env=child_env(),
+        preexec_fn=limits,
+    ) as child:
+        if on_start is not None:
+            on_start(child.pid)
+        try:
+            out, err = child.communicate(input or "", timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            out, err = child.communicate()
+            raise AssertionError(f"prism ran past {timeout}s: {err[-2000:]}") from None
+    return PrismResult(child.returncode, out, err)
+
+
+class _ForkServer:
+    """tests/prism_forkserver.py, started once per pytest process."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.lock = threading.Lock()
+        self.folder = tempfile.mkdtemp(prefix="prism-children-")
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(TESTS_DIR, "prism_forkserver.py"),
+             str(MEMORY_LIMIT_BYTES)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+        )
+
+    def _answer(self) -> dict[str, Any]:
+        import json
+
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"the prism fork server ended ({self.proc.poll()})")
+        return dict(json.loads(line))
+
+    def run(
+        self,
+        argv: list[str],
+        code: str,
+        stdin: str,
+        cwd: str | os.PathLike[str] | None,
+        on_start: Callable[[int], None] | None,
+        timeout: float,
+    ) -> tuple[int, str, str]:
+        """Run one child; (exit code, stdout, stderr)."""
+        import json
+        import signal
+
+        with self.lock:
+            paths = {name: os.path.join(self.folder, name) for name in ("in", "out", "err")}
+            with open(paths["in"], "w", encoding="utf-8") as handle:
+                handle.write(stdin)
+            request = {
+                "argv": argv,
+                "code": code,
+                "env": child_env(),
+                "cwd": os.fspath(cwd) if cwd is not None else os.getcwd(),
+                "stdin": paths["in"],
+                "stdout": paths["out"],
+                "stderr": paths["err"],
+            }
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            pid = int(self._answer()["pid"])
+            if on_start is not None:
+                on_start(pid)
+            expired = threading.Event()
+
+            def kill() -> None:
+                expired.set()
+                os.kill(pid, signal.SIGKILL)
+
+            timer = threading.Timer(timeout, kill)
+            timer.start()
+            try:
+                code_ = int(self._answer()["code"])
+            finally:
+                timer.cancel()
+            with open(paths["out"], encoding="utf-8", errors="replace") as handle:
+                out = handle.read()
+            with open(paths["err"], encoding="utf-8", errors="replace") as handle:
+                err = handle.read()
+            if expired.is_set():
+                raise AssertionError(f"prism ran past {timeout}s: {err[-2000:]}")
+            return code_, out, err
+
+    def close(self) -> None:
+        """End the server (its stdin closes) and remove its files."""
+        import shutil
+
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_SERVER: list[_ForkServer] = []
+
+
+def _forkserver() -> _ForkServer:
+    import atexit
+
+    if not _SERVER or _SERVER[0].proc.poll() is not None:
+        _SERVER[:] = [_ForkServer()]
+        atexit.register(_SERVER[0].close)
+    return _SERVER[0]
 
 
 def start_prism(*args: str) -> subprocess.Popen[str]:
-    """Start ``python -m prism_core ARGS`` with the test's environment, pipes for
-    stdout and stderr, no stdin."""
+    """Start ``python -m prism_core ARGS`` with the test's environment, under the memory
+    limit, pipes for stdout and stderr, no stdin."""
     return subprocess.Popen(
         [sys.executable, "-m", "prism_core", *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        env=child_env(),
+        preexec_fn=limit_memory,
     )
 
 
@@ -174,3 +344,105 @@ class PrismProcess:
     @property
     def stderr(self) -> str:
         return "".join(self.lines)
+
+
+_HOLDER = """
+import json, resource, subprocess, sys
+
+def limit():
+    resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+
+for line in sys.stdin:
+    argv = json.loads(line)
+    done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          preexec_fn=limit, timeout=300)
+    print(json.dumps([done.returncode, done.stdout, done.stderr]), flush=True)
+"""
+
+
+def small_disks_available() -> str | None:
+    """``None`` when ``unshare -Urm`` can mount a tmpfs here, else why not."""
+    import shutil
+
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        return "unshare or mount is not installed"
+    probe = subprocess.run(
+        ["unshare", "-Urm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        return f"unshare -Urm cannot mount a tmpfs here: {probe.stderr.strip()[:200]}"
+    return None
+
+
+class SmallDisk:
+    """A real small filesystem for prism: a tmpfs of ``size`` mounted over ``path`` in a
+    private user and mount namespace (``unshare -Urm``); the network is shared, so the
+    sandbox stays reachable on loopback.
+
+    :meth:`run` runs the real prism command inside the namespace (memory-limited, the
+    test's environment), so it sees the tmpfs at ``path``; the test reaches the same
+    files through :attr:`view` (``/proc/PID/root/...`` of the namespace's process), e.g.
+    to fill the disk while a save runs (:meth:`fill`) or free it again (:meth:`free`).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], size: str = "1m") -> None:
+        self.path = os.path.abspath(path)
+        os.makedirs(self.path, exist_ok=True)
+        script = (
+            'mount -t tmpfs -o "size=$1" tmpfs "$2" || exit 97; exec "$3" -c "$4"'
+        )
+        self.proc = subprocess.Popen(
+            ["unshare", "-Urm", "sh", "-c", script, "sh", size, self.path, sys.executable,
+             _HOLDER.format(limit=MEMORY_LIMIT_BYTES)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+        )
+        #: The tmpfs as the test sees it.
+        self.view = f"/proc/{self.proc.pid}/root{self.path}"
+        deadline = time.monotonic() + 30
+        while not os.path.ismount(self.view):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"no tmpfs at {self.path}: {self.proc.communicate()}")
+            time.sleep(0.01)
+
+    def run(self, *args: str) -> Any:
+        """Run ``prism ARGS`` on the small disk; a :class:`PrismResult`."""
+        import json
+
+        from prism_core.testing import PrismResult
+
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(child_argv(*args)) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"the namespace ended: {self.proc.communicate()}")
+        code, out, err = json.loads(line)
+        return PrismResult(code, out, err)
+
+    def fill(self, keep: int = 0) -> None:
+        """Fill the disk (a file ``.filler``) until ``keep`` bytes or fewer are left."""
+        stat = os.statvfs(self.view)
+        room = stat.f_bavail * stat.f_frsize - keep
+        with open(os.path.join(self.view, ".filler"), "ab") as handle:
+            chunk = b"\0" * 65536
+            try:
+                while room > 0:
+                    room -= handle.write(chunk[: max(1, min(room, len(chunk)))])
+                    handle.flush()
+            except OSError:
+                pass  # full
+
+    def free(self) -> None:
+        """Remove what :meth:`fill` wrote."""
+        os.unlink(os.path.join(self.view, ".filler"))
+
+    def close(self) -> None:
+        """End the namespace (the tmpfs goes with it)."""
+        if self.proc.poll() is None:
+            self.proc.communicate(timeout=30)

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from helpers import instance_state, own_images, run_prism_child
 
+from prism_sandbox.seed import builtin_image_parameters
+
 GOOD = """name: good-env
 description: a template that is fine
 ami_config:
@@ -39,6 +41,14 @@ def _symlink_to_dev_zero(path: Path) -> None:
     path.symlink_to("/dev/zero")
 
 
+def _symlink_to_itself(path: Path) -> None:
+    path.symlink_to(path.name)
+
+
+def _dangling_symlink(path: Path) -> None:
+    path.symlink_to(path.parent / "nowhere" / "gone.yaml")
+
+
 def _fifo(path: Path) -> None:
     os.mkfifo(path)
 
@@ -56,6 +66,12 @@ HOSTILE: list[tuple[str, Callable[[Path], None], str]] = [
     ("dev-zero", _symlink_to_dev_zero, "a device"),
     ("fifo", _fifo, "a FIFO"),
     ("python-tag", _write(b"!!python/object/apply:os.system ['true']\n"), "not valid YAML"),
+    ("malformed", _write(b"prism: [1, 2\n"), "not valid YAML"),
+    ("impossible-date", _write(b"prism:\n  when: 2024-13-45\n"), "not valid YAML"),
+    ("huge-integer", _write(b"prism:\n  n: " + b"9" * 5000 + b"\n"), "thousands of digits"),
+    ("directory", _directory, "a directory"),
+    ("symlink-loop", _symlink_to_itself, "symbolic links"),
+    ("dangling-symlink", _dangling_symlink, "No such file"),
 ]
 IDS = [case[0] for case in HOSTILE]
 
@@ -78,7 +94,11 @@ def _one_line_refusal(result, *expected: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize(("make", "expected"), [c[1:] for c in HOSTILE], ids=IDS)
+# a folder named *.yaml in templates/ is a folder of templates, not a bad file
+FILES = [c for c in HOSTILE if c[0] != "directory"]
+
+
+@pytest.mark.parametrize(("make", "expected"), [c[1:] for c in FILES], ids=[c[0] for c in FILES])
 def test_bad_template_file_is_skipped_and_the_rest_listed(prism_sandbox, make, expected):
     templates = _home() / "templates"
     templates.mkdir()
@@ -111,10 +131,40 @@ def test_bad_user_config_refuses_the_save(prism_sandbox, make, expected):
 
 
 @pytest.mark.parametrize(
-    ("make", "expected"),
-    [c[1:] for c in HOSTILE if c[0] in ("alias-bomb", "fifo", "dev-zero", "not-utf8")],
-    ids=["alias-bomb", "not-utf8", "dev-zero", "fifo"],
+    ("content", "expected"),
+    [
+        ("name: ok\ndescription: d\n", "ami_config"),
+        ("- a list\n", "must be a mapping"),
+        ("name: ok\ndescription: " + "x" * 300_000 + "\n", "larger than"),
+        (GOOD.replace("us-east-1:", "1:"), "key '1' is not text"),
+        (GOOD + "tags: {2024-01-01: x}\n", "key '2024-01-01' is not text"),
+    ],
+    ids=["missing-field", "not-a-mapping", "huge-field", "number-key", "date-key"],
 )
+def test_validate_refuses_a_malformed_template(prism_sandbox, tmp_path, content, expected):
+    path = tmp_path / "t.yaml"
+    path.write_text(content)
+    _one_line_refusal(run_prism_child("templates", "validate", str(path)), "t.yaml", expected)
+
+
+def test_config_yaml_tags_are_never_constructed(prism_sandbox, tmp_path):
+    marker = tmp_path / "pwned"
+    (_home() / "config.yml").write_text(
+        f"prism: !!python/object/apply:os.system ['touch {marker}']\n"
+    )
+    _one_line_refusal(run_prism_child("save", "box", "env1", "--yes"), "config.yml", "not valid")
+    assert not marker.exists()
+
+
+SYSTEM = [
+    c
+    for c in HOSTILE
+    if c[0] in ("alias-bomb", "fifo", "dev-zero", "not-utf8", "huge-integer", "symlink-loop",
+                "dangling-symlink")
+]
+
+
+@pytest.mark.parametrize(("make", "expected"), [c[1:] for c in SYSTEM], ids=[c[0] for c in SYSTEM])
 def test_bad_system_config_refuses_the_save(prism_sandbox, make, expected, tmp_path):
     instance_id = prism_sandbox.create_instance("box")
     system = tmp_path / "prism.yml"
@@ -125,9 +175,119 @@ def test_bad_system_config_refuses_the_save(prism_sandbox, make, expected, tmp_p
     assert instance_state(instance_id) == "running"
 
 
-def test_launch_of_a_good_template_ignores_a_bad_neighbour(prism_sandbox, run_prism):
+def test_launch_of_a_good_template_ignores_a_bad_neighbour(prism_sandbox):
     prism_sandbox.create_instance("box")
-    assert run_prism("save", "box", "env1", "--yes").exit_code == 0
+    assert run_prism_child("save", "box", "env1", "--yes").exit_code == 0
     _fifo(_home() / "templates" / "zz-evil.yaml")
     result = run_prism_child("launch", "env1", "new-box", "--yes")
     assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("target", ["victim", "dev-null"])
+def test_a_template_file_that_is_a_symlink_is_never_written_through(
+    prism_sandbox, tmp_path, target
+):
+    """templates/env1.yaml is a symlink to someone else's file (or a device): saving
+    env1, twice so the archive step runs too, replaces the link and never writes to,
+    moves or deletes its target."""
+    victim = tmp_path / "victim.yaml"
+    victim.write_text("keep me\n")
+    link_to = str(victim) if target == "victim" else "/dev/null"
+    templates = _home() / "templates"
+    templates.mkdir()
+    (templates / "env1.yaml").symlink_to(link_to)
+    instance_id = prism_sandbox.create_instance("box")
+    for _ in range(2):
+        result = run_prism_child("save", "box", "env1", "--yes", "-o", "json")
+        assert result.exit_code == 0, result.stdout + result.stderr
+    assert victim.read_text() == "keep me\n"
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+    current = templates / "env1.yaml"
+    assert current.is_file() and not current.is_symlink()
+    assert instance_state(instance_id) == "running"
+
+
+BATCH = [c for c in HOSTILE if c[0] not in ("huge-integer", "impossible-date", "malformed")]
+
+
+@pytest.mark.parametrize(("make", "expected"), [c[1:] for c in BATCH], ids=[c[0] for c in BATCH])
+def test_bad_batch_file_refuses_every_save(prism_sandbox, make, expected, tmp_path):
+    """`prism save --batch FILE` reads FILE like every other file: a FIFO does not hang
+    it, /dev/zero or an alias bomb does not exhaust memory; one line, exit 2."""
+    instance_id = prism_sandbox.create_instance("box")
+    path = tmp_path / "batch.yaml"
+    make(path)
+    result = run_prism_child("save", "--batch", str(path), "--yes", timeout=60)
+    _one_line_refusal(result, "batch.yaml", expected)
+    assert own_images() == []
+    assert instance_state(instance_id) == "running"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_prism_caches_that_are_special_files_are_rebuilt(prism_sandbox, kind):
+    """$PRISM_HOME/cache (parsed templates, plugin entry points) is untrusted too: a cache
+    file turned into a FIFO or a symlink to /dev/zero neither hangs prism nor fills its
+    memory; the commands answer as if there were no cache."""
+    templates = _home() / "templates"
+    templates.mkdir()
+    (templates / "good-env.yaml").write_text(GOOD)
+    assert run_prism_child("templates", "list", "--local").exit_code == 0
+    caches = sorted((_home() / "cache").glob("*.json"))
+    assert caches, list(_home().rglob("*"))
+    for cache in caches:
+        cache.unlink()
+        _fifo(cache) if kind == "fifo" else _symlink_to_dev_zero(cache)
+    listed = run_prism_child("templates", "list", "--local", "-o", "json", timeout=60)
+    assert listed.exit_code == 0, listed.stderr
+    assert "good-env" in [t["name"] for t in listed.json()["templates"]]
+    plugins = run_prism_child("plugins", timeout=60)
+    assert plugins.exit_code == 0, plugins.stderr
+
+
+def _inheritance_bomb(templates: Path, levels: int = 7, fan_out: int = 30) -> None:
+    """t0 inherits t1 thirty times, t1 inherits t2 thirty times, ...: 30**7 merges if
+    each listing is resolved again."""
+    for level in range(levels + 1):
+        parents = ", ".join([f"t{level + 1}"] * fan_out) if level < levels else ""
+        (templates / f"t{level}.yaml").write_text(
+            f"name: t{level}\ndescription: level {level}\nbase: ubuntu-22.04\n"
+            "package_manager: apt\npackages: {system: [vim]}\n"
+            + (f"inherits: [{parents}]\n" if parents else "")
+        )
+
+
+def test_an_inheritance_bomb_is_refused_in_bounded_time(prism_sandbox):
+    templates = _home() / "templates"
+    templates.mkdir()
+    _inheritance_bomb(templates)
+    result = run_prism_child("launch", "t0", "new-box", "--yes", timeout=60)
+    _one_line_refusal(result, "t0", "inherit")
+    for argv in (("templates", "list", "--local"), ("templates", "show", "t0")):
+        answer = run_prism_child(*argv, timeout=60)
+        assert "Traceback" not in answer.stderr, answer.stderr
+    assert prism_sandbox.client("ec2").describe_instances(
+        Filters=[{"Name": "tag:Name", "Values": ["new-box"]}]
+    )["Reservations"] == []
+
+
+def test_user_data_over_ec2s_limit_is_refused_before_anything_is_created(prism_sandbox):
+    templates = _home() / "templates"
+    templates.mkdir()
+    import secrets
+
+    # ~50 KB of random hex: over 16 KiB even gzip-compressed
+    script = "\n".join(f"echo {secrets.token_hex(40)}" for _ in range(600))
+    (templates / "big.yaml").write_text(
+        "name: big\ndescription: a long setup\nbase: ubuntu-22.04\npackage_manager: apt\n"
+        "packages: {system: [vim]}\npost_install: |\n"
+        + "".join(f"  {line}\n" for line in script.splitlines())
+    )
+    prism_sandbox.publish_base_images(builtin_image_parameters(), ["us-east-1"])
+    ec2 = prism_sandbox.client("ec2")
+    groups = len(ec2.describe_security_groups()["SecurityGroups"])
+    result = run_prism_child("launch", "big", "new-box", "--yes")
+    _one_line_refusal(result, "big", "16 KiB")
+    assert ec2.describe_instances(
+        Filters=[{"Name": "tag:Name", "Values": ["new-box"]}]
+    )["Reservations"] == []
+    assert len(ec2.describe_security_groups()["SecurityGroups"]) == groups

@@ -1,17 +1,23 @@
-"""Hostile settings: absurd numbers, typos in prism's config keys, a PRISM_HOME that is a
-file, unwritable or relative, a registry prefix SSM would refuse. Each is refused in one
-line naming the variable or key (exit 2) before anything changes in the cloud; every run
-is a child process under a memory limit."""
+"""Hostile settings: malformed or hostile command-line values, absurd numbers, typos in
+prism's config keys, a PRISM_HOME that is a file, unwritable, relative or full, a registry
+prefix SSM would refuse. Each is refused in one line naming the option, variable or key
+(exit 2) before anything changes in the cloud; every run is a child process under a
+memory limit (helpers.run_prism_child)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import MEMORY_LIMIT_BYTES, instance_state, own_images, run_prism_child
+from helpers import (
+    SmallDisk,
+    ec2,
+    instance_state,
+    own_images,
+    run_prism_child,
+    small_disks_available,
+)
 
 
 def _refused(result, *expected: str) -> None:
@@ -22,16 +28,185 @@ def _refused(result, *expected: str) -> None:
     for text in expected:
         assert text in lines[0], lines[0]
     assert "Traceback" not in result.stderr and "unexpected" not in lines[0]
+    assert not any(ch in result.stderr for ch in "\x1b\x9b\x07"), result.stderr  # escapes
 
 
 @pytest.fixture
 def box(prism_sandbox):
-    return prism_sandbox.create_instance("box")
+    instance_id = prism_sandbox.create_instance("box")
+    prism_sandbox.faults.clear_calls()
+    return instance_id
 
 
 def _unchanged(instance_id: str) -> None:
     assert own_images() == []
     assert instance_state(instance_id) == "running"
+    instance = ec2().describe_instances(InstanceIds=[instance_id])
+    tags = instance["Reservations"][0]["Instances"][0].get("Tags", [])
+    assert [t["Value"] for t in tags if t["Key"] == "prism:save-lock"] == []
+
+
+ORG = "arn:aws:organizations::123456789012:organization/o-abcdefghij"
+
+CASES = [
+    # (id, extra argv after "save", expected text in the error)
+    ("unknown-instance", ["nobody", "env1"], "no instance named 'nobody'"),
+    ("malformed-instance-id", ["i-zzzz", "env1"], "no instance i-zzzz"),
+    ("template-slash", ["box", "a/b"], "invalid template name"),
+    ("template-dotdot", ["box", ".."], "invalid template name"),
+    ("template-traversal", ["box", "../etc/passwd"], "invalid template name"),
+    ("template-space", ["box", "my env"], "invalid template name"),
+    ("template-control", ["box", "bad\x07name"], "invalid template name"),
+    ("template-too-long", ["box", "x" * 65], "invalid template name"),
+    ("template-empty", ["box", ""], "INSTANCE and TEMPLATE"),
+    ("template-leading-dot", ["box", ".hidden"], "invalid template name"),
+    ("description-too-long", ["box", "env1", "--description", "d" * 256], "at most 255"),
+    ("description-control", ["box", "env1", "--description", "red \x1b[31m"], "control characters"),
+    ("region-malformed", ["box", "env1", "--region", "US_EAST"], "is not a region name"),
+    ("region-control", ["box", "env1", "--region", "us-east-1\n"], "is not a region name"),
+    (
+        "copy-region-unknown",
+        ["box", "env1", "--copy-to-regions", "eu-north-9"],
+        "does not exist",
+    ),
+    (
+        "copy-region-malformed",
+        ["box", "env1", "--copy-to-regions", "not a region"],
+        "is not a region name",
+    ),
+    (
+        "copy-region-duplicate",
+        ["box", "env1", "--copy-to-regions", "us-east-2,us-east-2"],
+        "names us-east-2 twice",
+    ),
+    (
+        "copy-region-source",
+        ["box", "env1", "--copy-to-regions", "us-east-1"],
+        "includes the source region",
+    ),
+    (
+        "copy-region-empty-entry",
+        ["box", "env1", "--copy-to-regions", "us-east-2,,eu-west-1"],
+        "empty entry",
+    ),
+    ("account-short", ["box", "env1", "--share-with", "12345"], "not an account id"),
+    ("account-letters", ["box", "env1", "--share-with", "12345678901a"], "not an account id"),
+    (
+        "org-arn-malformed",
+        ["box", "env1", "--share-with", "arn:aws:organizations::123:organization/o-x"],
+        "not an account id",
+    ),
+    ("share-duplicate", ["box", "env1", "--share-with", f"{ORG},{ORG}"], "twice"),
+    ("tag-aws-prefix", ["box", "env1", "--tag", "aws:createdBy=me"], "reserved by AWS"),
+    ("tag-no-equals", ["box", "env1", "--tag", "novalue"], "is not KEY=VALUE"),
+    ("tag-empty-key", ["box", "env1", "--tag", "=value"], "1-128 characters"),
+    ("tag-key-too-long", ["box", "env1", "--tag", "k" * 129 + "=v"], "1-128 characters"),
+    ("tag-value-too-long", ["box", "env1", "--tag", "k=" + "v" * 257], "at most 256"),
+    ("tag-duplicate", ["box", "env1", "--tag", "a=1", "--tag", "a=2"], "given twice"),
+    ("tag-too-many", ["box", "env1", *[f"--tag=k{i}=v" for i in range(45)]], "too many"),
+    ("tag-control", ["box", "env1", "--tag", "k=v\x01"], "control characters"),
+    ("tag-escape-key", ["box", "env1", "--tag", "\x1b[2J\x1b[31mk=v"], "control characters"),
+    ("tag-8bit-csi", ["box", "env1", "--tag", "k=\x9b31mred"], "control characters"),
+    ("description-8bit-csi", ["box", "env1", "--description", "\x9b2J"], "control characters"),
+    ("project-malformed", ["box", "env1", "--project", "bad project!"], "invalid --project"),
+    ("resume-and-abort", ["--resume", "--abort"], "exclude each other"),
+    ("missing-template", ["box"], "INSTANCE and TEMPLATE"),
+]
+
+
+
+
+@pytest.mark.parametrize(("argv", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_arguments_are_refused_before_any_change(box, argv, expected):
+    _refused(run_prism_child("save", *argv, "--yes"), expected)
+    _unchanged(box)
+
+
+def test_terminated_instance(prism_sandbox):
+    prism_sandbox.create_instance("gone", state="terminated")
+    _refused(run_prism_child("save", "gone", "env1", "--yes"), "is terminated")
+
+
+def test_ambiguous_instance(prism_sandbox):
+    prism_sandbox.create_instance("twin")
+    prism_sandbox.create_instance("twin")
+    _refused(run_prism_child("save", "twin", "env1", "--yes"), "are named 'twin'")
+
+
+def test_public_with_block_public_access(box, prism_sandbox):
+    prism_sandbox.set_block_public_access("us-east-1", True)
+    result = run_prism_child("save", "box", "env1", "--public", "--yes")
+    _refused(result, "block public access")
+    _unchanged(box)
+
+
+def test_disabled_region(box, monkeypatch):
+    from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
+
+    original = RegionsAndZonesBackend.describe_regions
+
+    def enabled_only(self, region_names=None):
+        return [r for r in original(self, region_names) if r.name != "ap-east-1"]
+
+    monkeypatch.setattr(RegionsAndZonesBackend, "describe_regions", enabled_only)
+    result = run_prism_child("save", "box", "env1", "--copy-to-regions", "ap-east-1", "--yes")
+    _refused(result, "ap-east-1 does not exist or is not enabled")
+    _unchanged(box)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["save", "box", "env1", "--bogus"], "unrecognized arguments: --bogus"),
+        (["launch", "env1", "new-box", "--size", "HUGE"], "invalid choice: 'HUGE'"),
+        (["save", "box", "env1", "-o", "xml"], "invalid choice: 'xml'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+    ids=["unknown-flag", "bad-size", "bad-output", "unknown-command"],
+)
+def test_usage_errors_are_one_line(box, argv, expected):
+    result = run_prism_child(*argv)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0] and "--help" in lines[0], lines[0]
+    _unchanged(box)
+
+
+TIMEOUTS = ["stop", "start", "snapshots", "image", "copy", "setup"]
+ENV_ABSURD = ["nan", "-inf", "-1", "0", "1e308", "9" * 5000, "inf\n", "5\x1b[31m", "0x10"]
+CONFIG_ABSURD = [
+    ".nan", "-.inf", "-1", "0", "1e308", "9" * 5000, "2024-13-45", "'5 s'", "[5]", "{}"
+]
+
+
+def _spread(values: list[str]) -> list[tuple[str, str]]:
+    """Every timeout with two values and every value with some timeout (not the full
+    product: each case is a prism process)."""
+    count = max(len(values), 2 * len(TIMEOUTS))
+    return [(TIMEOUTS[i % len(TIMEOUTS)], values[i % len(values)]) for i in range(count)]
+
+
+@pytest.mark.parametrize(("name", "value"), _spread(ENV_ABSURD), ids=lambda v: repr(v)[:12])
+def test_every_timeout_variable_refuses_absurd_numbers(box, monkeypatch, name, value):
+    variable = f"PRISM_TIMEOUT_{name.upper()}_SECONDS"
+    monkeypatch.setenv(variable, value)
+    _refused(run_prism_child("save", "box", "env1", "--yes"), variable)
+    _unchanged(box)
+
+
+@pytest.mark.parametrize(("name", "value"), _spread(CONFIG_ABSURD), ids=lambda v: repr(v)[:12])
+def test_every_config_timeout_refuses_absurd_numbers(box, monkeypatch, name, value):
+    monkeypatch.delenv("PRISM_POLL_DELAY_SECONDS")
+    _config(f"prism:\n  timeouts:\n    {name}: {value}\n")
+    _refused(run_prism_child("save", "box", "env1", "--yes"), "config")
+    _unchanged(box)
+
+
+def test_timeout_checks_run_for_every_command(box, monkeypatch):
+    """Not only the save: a launch (which waits too) refuses the same setting."""
+    monkeypatch.setenv("PRISM_TIMEOUT_SETUP_SECONDS", "nan")
+    _refused(run_prism_child("launch", "env1", "new-box", "--yes"), "PRISM_TIMEOUT_SETUP_SECONDS")
 
 
 @pytest.mark.parametrize(
@@ -77,6 +252,16 @@ def _config(text: str) -> None:
         ("prism:\n  registry_prefix: /SSM-stuff/\n", "reserves names starting with 'aws' or 'ssm'"),
         ("prism:\n  registry_prefix: '/pri sm/'\n", "not a valid SSM parameter path"),
         ("prism:\n  registry_prefix: prism\n", "must start with '/'"),
+        ("prism:\n  kms_keys: {us-east-2: \"\\e[31mkey\"}\n", "not a KMS key id"),
+        ("prism:\n  kms_keys: {us-east-2: [alias/x]}\n", "not a KMS key id"),
+        ("prism:\n  kms_keys: {'../eu': alias/images}\n", "is not a region name"),
+        ("prism:\n  checkip_url: \"http://\\e[2Jevil\"\n", "must be an http(s) URL"),
+        ("prism:\n  checkip_url: 'https://a b/'\n", "must be an http(s) URL"),
+        ("prism:\n  image_mode: \"\\e[2J\"\n", "image_mode"),
+        ("prism:\n  trusted_image_owners: [\"\\e[2J\"]\n", "trusted_image_owners"),
+        ("prism:\n  deprecate_after_days: .nan\n", "deprecate_after_days"),
+        ("prism:\n  batch_concurrency: 1e400\n", "batch_concurrency"),
+        ("prism:\n  timeouts: [1, 2]\n", "timeouts must be a mapping"),
     ],
 )
 def test_bad_config_values_and_typos(box, monkeypatch, config, expected):
@@ -102,52 +287,172 @@ def test_prism_home_that_cannot_be_written(box, monkeypatch, tmp_path):
     _unchanged(box)
 
 
-def test_relative_prism_home_is_made_absolute_once(box, tmp_path):
-    import resource
-
-    def limited() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
-
+def test_relative_prism_home_is_made_absolute_once(box, monkeypatch, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    env = dict(os.environ, PRISM_HOME="rel-home", MALLOC_ARENA_MAX="2")
-    done = subprocess.run(
-        [sys.executable, "-m", "prism_core", "save", "box", "env1", "--yes"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        preexec_fn=limited,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    monkeypatch.setenv("PRISM_HOME", "rel-home")
+    result = run_prism_child("save", "box", "env1", "--yes", cwd=work)
+    assert result.exit_code == 0, result.stderr
     assert (work / "rel-home" / "templates" / "env1.yaml").is_file()
-    assert str(work / "rel-home" / "templates" / "env1.yaml") in done.stdout
+    assert str(work / "rel-home" / "templates" / "env1.yaml") in result.stdout
 
 
-def test_full_prism_home_the_save_goes_on_and_says_what_exists(box):
-    """Every file write fails (RLIMIT_FSIZE makes writes fail like a full disk): the
-    save goes on, the instance is back, and the message lists what was created."""
-    import resource
+def _ignore_sigxfsz() -> None:
     import signal
 
-    def full_disk() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past RLIMIT_FSIZE fails (EFBIG)
 
-    env = dict(os.environ, MALLOC_ARENA_MAX="2")
-    done = subprocess.run(
-        [sys.executable, "-m", "prism_core", "save", "box", "env1", "--yes"],
-        env=env,
-        capture_output=True,
-        text=True,
-        preexec_fn=full_disk,
-        timeout=120,
+
+def test_writes_failing_during_the_save_the_save_goes_on(box, monkeypatch):
+    """From CreateImage on, every file write fails (RLIMIT_FSIZE set on the running prism;
+    runs everywhere, the real full disk is test_full_disk_during_the_save): the save goes
+    on, the instance is back, the message lists what was created and what to do."""
+    import resource
+
+    from moto.ec2.models.amis import AmiBackend
+
+    original = AmiBackend.create_image
+    child: list[int] = []
+
+    def limit_then_create(self, *args, **kwargs):
+        resource.prlimit(child[0], resource.RLIMIT_FSIZE, (16, 16))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AmiBackend, "create_image", limit_then_create)
+    result = run_prism_child(
+        "save", "box", "env1", "--yes", preexec=_ignore_sigxfsz, on_start=child.append
     )
-    assert done.returncode == 1, (done.stdout, done.stderr)
-    assert "Traceback" not in done.stderr + done.stdout
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
     assert instance_state(box) == "running"
     (image,) = own_images()
-    assert "could not be written" in done.stdout
-    assert f"us-east-1: {image['ImageId']}" in done.stdout
+    assert "could not be written (File too large)" in result.stdout
+    assert f"us-east-1: {image['ImageId']}" in result.stdout
+    assert "then run `prism save --resume`" in result.stdout
+
+
+@pytest.fixture
+def small_home(box, monkeypatch, tmp_path):
+    """PRISM_HOME on a real 1 MiB filesystem (a tmpfs in a user namespace)."""
+    reason = small_disks_available()
+    if reason is not None:
+        pytest.skip(f"no real full disk here ({reason}); the RLIMIT_FSIZE test stands in")
+    home = tmp_path / "small-home"
+    monkeypatch.setenv("PRISM_HOME", str(home))
+    disk = SmallDisk(home, "1m")
+    yield disk
+    disk.close()
+
+
+def test_full_disk_during_the_save(box, small_home, monkeypatch):
+    """The disk fills up as EC2 starts the image: the save goes on, the instance is back,
+    the message says what was created and how to finish; once space is freed,
+    `prism save --resume` finishes the save with the same image."""
+    from moto.ec2.models.amis import AmiBackend
+
+    original = AmiBackend.create_image
+
+    def fill_then_create(self, *args, **kwargs):
+        small_home.fill()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AmiBackend, "create_image", fill_then_create)
+    result = small_home.run("save", "box", "env1", "--yes")
+    monkeypatch.setattr(AmiBackend, "create_image", original)
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert instance_state(box) == "running"
+    (image,) = own_images()
+    assert "No space left on device" in result.stdout
+    assert f"us-east-1: {image['ImageId']}" in result.stdout
+    assert "prism save --resume" in result.stdout
+    small_home.free()
+    resumed = small_home.run("save", "--resume", "--yes", "-o", "json")
+    assert resumed.exit_code == 0, (resumed.stdout, resumed.stderr)
+    assert [i["ImageId"] for i in own_images()] == [image["ImageId"]]
+    assert os.path.isfile(os.path.join(small_home.view, "templates", "env1.yaml"))
+    assert instance_state(box) == "running"
+
+
+def test_full_disk_at_the_start_is_refused(box, small_home):
+    small_home.fill()
+    _refused(small_home.run("save", "box", "env1", "--yes"), "PRISM_HOME", "free")
+    _unchanged(box)
+
+
+def test_full_disk_before_the_stop_keeps_the_instance_running(
+    box, small_home, prism_sandbox, monkeypatch
+):
+    """`--stop` with the disk filling up as the save starts: the journal cannot record
+    the stop (the watchdog and --resume would not know to restart), so prism does not
+    stop the instance; it says why and what to do."""
+    from moto.ec2.models.tags import TagBackend
+
+    original = TagBackend.create_tags
+
+    def fill_then_tag(self, *args, **kwargs):
+        small_home.fill()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TagBackend, "create_tags", fill_then_tag)
+    result = small_home.run("save", "box", "env1", "--stop", "--yes")
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "the instance was not stopped" in result.stdout
+    assert "free space there" in result.stdout
+    assert instance_state(box) == "running"
+    assert own_images() == []
+    calls = [action for _, action in prism_sandbox.faults.calls()]
+    after_lock = calls[calls.index("PutParameter") :]  # the preflight's are dry runs
+    assert "StopInstances" not in after_lock and "StartInstances" not in after_lock
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("templates", "list"),
+        ("templates", "show", "env1"),
+        ("launch", "env1", "new-box", "--yes"),
+        ("templates", "delete", "env1", "--yes"),
+        ("plugins",),
+    ],
+    ids=lambda argv: "-".join(argv[:2]),
+)
+def test_commands_on_a_full_prism_home(box, small_home, argv):
+    """Caches and key files are extras: on a full PRISM_HOME the reading commands still
+    answer, and the writing ones refuse or report in one line, never a traceback."""
+    saved = small_home.run("save", "box", "env1", "--yes")
+    assert saved.exit_code == 0, saved.stderr
+    small_home.fill()
+    result = small_home.run(*argv)
+    assert "Traceback" not in result.stderr and "unexpected" not in result.stderr, result.stderr
+    if result.exit_code != 0:
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_full_disk_during_a_stop_mode_save(box, small_home, monkeypatch):
+    """`--stop`, the disk filling up as EC2 starts the image (after the stop was
+    journaled): prism restarts the instance itself, its watchdog does not get in the way,
+    and the message says what to do."""
+    from moto.ec2.models.amis import AmiBackend
+
+    original = AmiBackend.create_image
+
+    def fill_then_create(self, *args, **kwargs):
+        small_home.fill()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AmiBackend, "create_image", fill_then_create)
+    result = small_home.run("save", "box", "env1", "--stop", "--yes")
+    monkeypatch.setattr(AmiBackend, "create_image", original)
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert instance_state(box) == "running"
+    (image,) = own_images()
+    assert f"us-east-1: {image['ImageId']}" in result.stdout
+    assert "prism save --resume" in result.stdout
+    small_home.free()
+    resumed = small_home.run("save", "--resume", "--yes")
+    assert resumed.exit_code == 0, (resumed.stdout, resumed.stderr)
+    assert [i["ImageId"] for i in own_images()] == [image["ImageId"]]
+    assert instance_state(box) == "running"

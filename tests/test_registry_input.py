@@ -53,9 +53,9 @@ HOSTILE = [
 
 
 @pytest.fixture
-def registry(prism_sandbox, run_prism):
+def registry(prism_sandbox):
     prism_sandbox.create_instance("box")
-    assert run_prism("save", "box", "env1", "--yes").exit_code == 0
+    assert run_prism_child("save", "box", "env1", "--yes").exit_code == 0
     _put("/secret/db-password", "hunter2-secret")
     return prism_sandbox
 
@@ -162,3 +162,78 @@ def test_control_characters_and_escapes_are_stripped_from_output(registry):
     assert shown.exit_code == 0 and "\x1b" not in shown.stdout + shown.stderr
     as_json = run_prism_child("templates", "list", "-o", "json")
     assert "\x1b" not in as_json.stdout  # JSON escapes it as \u001b
+
+
+ESC = "\x1b]8;;http://evil\x07\x1b[2J\x1b[31m\x9b1m\u202e"
+RAW = ("\x1b", "\x07", "\x9b", "\u202e")
+
+
+def _clean(text: str) -> bool:
+    return not any(ch in text for ch in RAW)
+
+
+def test_escapes_in_any_field_of_an_entry_never_reach_the_terminal(registry):
+    """Every string of a registry document (and its keys) may carry terminal escapes:
+    `templates list`, `show`, and `launch` print none of them, warnings included."""
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    doc = json.loads(ssm.get_parameter(Name="/prism/current/env1")["Parameter"]["Value"])
+    doc.update(
+        name="shiny",
+        slug="shiny",
+        description=f"desc {ESC}",
+        saved_from=f"box {ESC}",
+        maintainer=f"arn:aws:iam::123456789012:user/{ESC}",
+        source=f"src {ESC}",
+        tags={f"team{ESC}": f"geo{ESC}"},
+    )
+    doc["ami_config"]["ssh_user"] = f"ec2-user{ESC}"
+    doc["instance_defaults"]["type"] = f"t3.medium{ESC}"
+    summary = json.dumps({"version": doc["version"], "description": doc["description"]})
+    _put("/prism/current/shiny", json.dumps(doc), summary)
+    _put(f"/prism/templates/shiny/versions/{doc['version']}", json.dumps(doc))
+    _put("/prism/templates/mismatch/template", json.dumps(_doc(f"keeper{ESC}")))
+    for argv in (
+        ("templates", "list"),
+        ("templates", "list", "--legacy"),
+        ("templates", "show", "shiny"),
+        ("launch", "shiny", "new-box", "--yes"),
+    ):
+        result = run_prism_child(*argv)
+        assert "Traceback" not in result.stderr, (argv, result.stderr)
+        assert _clean(result.stdout + result.stderr), (argv, result.stdout, result.stderr)
+
+
+HOSTILE_DEFAULTS = [
+    ("ports-negative", {"ports": [-1]}),
+    ("ports-too-high", {"ports": [70000]}),
+    ("ports-text", {"ports": ["22; rm -rf /"]}),
+    ("ports-many", {"ports": list(range(1, 2001))}),
+    ("ports-over-rule-quota", {"ports": list(range(1000, 1060))}),  # in the schema's 64
+    ("volume-huge", {"root_volume_gb": 10**12}),
+    ("volume-over-ebs-limit", {"root_volume_gb": 16385}),
+    ("volume-nan", {"root_volume_gb": "NaN"}),
+    ("type-escape", {"type": "t3.micro\x1b[2J"}),
+]
+
+
+@pytest.mark.parametrize(("case", "defaults"), HOSTILE_DEFAULTS,
+                         ids=[c[0] for c in HOSTILE_DEFAULTS])
+def test_hostile_launch_defaults_are_refused_before_anything_is_created(
+    registry, case, defaults
+):
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    doc = json.loads(ssm.get_parameter(Name="/prism/current/env1")["Parameter"]["Value"])
+    doc.update(name="hostile", slug="hostile")
+    doc["instance_defaults"].update(defaults)
+    _put("/prism/current/hostile", json.dumps(doc), json.dumps({"version": doc["version"]}))
+    _put(f"/prism/templates/hostile/versions/{doc['version']}", json.dumps(doc))
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    groups_before = len(ec2.describe_security_groups()["SecurityGroups"])
+    result = run_prism_child("launch", "hostile", "new-box", "--yes")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and "\x1b" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert ec2.describe_instances(
+        Filters=[{"Name": "tag:Name", "Values": ["new-box"]}]
+    )["Reservations"] == []
+    assert len(ec2.describe_security_groups()["SecurityGroups"]) == groups_before

@@ -54,6 +54,14 @@ class SafeYamlConfigHandler(ConfigParserConfigHandler):
     class Meta:
         label = "prism_yaml"
 
+    def parse_file(self, file_path: str) -> bool:
+        """Parse ``file_path`` if it exists, or is a symlink (a dangling one, or a loop, is
+        a config that cannot be read: refused, not silently skipped as Cement would)."""
+        file_path = os.path.abspath(file_path)
+        if not os.path.lexists(file_path):
+            return False
+        return self._parse_file(file_path)
+
     def _parse_file(self, file_path: str) -> bool:
         content = read_config_file(file_path)
         if content is None:

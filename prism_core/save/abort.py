@@ -28,6 +28,7 @@ from prism_core.save.pipeline import release_lock, terminate_boot_instances
 from prism_core.templates import archive
 from prism_core.templates.document import load_file, template_path
 from prism_core.templates.registry import (
+    MAX_VERSION,
     classify,
     current_parameter,
     delete_entries,
@@ -37,7 +38,7 @@ from prism_core.templates.registry import (
     versions,
     write_current,
 )
-from prism_core.validation import region_name, template_name
+from prism_core.validation import printable, region_name, template_name
 
 ABORTING = "aborting"
 
@@ -50,15 +51,25 @@ def check_journal(ctx: SaveContext) -> None:
         region_name(str(ctx.request.region))
     except InputError as exc:
         raise InputError(f"{source}: {exc}", "abort refused; check the journal") from None
+    number = ctx.state.template_version
+    if number is not None and (
+        isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_VERSION
+    ):
+        raise InputError(
+            f"{source}: its template version {printable(repr(number), 40)} is not a number "
+            f"from 1 to {MAX_VERSION}",
+            "abort refused; check the journal",
+        )
     if ctx.state.template_path:
         expected = template_path(ctx.settings.templates_dir, name)
         # a newer concurrent save kept the current file: this save's went to the archive
         number = ctx.state.template_version or 0
         archived = archive.root(ctx.settings.templates_dir) / name / f"{number}.yaml"
-        named = os.path.abspath(Path(ctx.state.template_path))
+        named = os.path.abspath(Path(str(ctx.state.template_path)))
         if named not in (os.path.abspath(expected), os.path.abspath(archived)):
             raise InputError(
-                f"{source} names {ctx.state.template_path!r}, which is not this save's "
+                f"{source} names {printable(repr(ctx.state.template_path), 200)}, which is "
+                "not this save's "
                 f"template file {expected}",
                 "abort refused: prism deletes only files it wrote under $PRISM_HOME/templates "
                 "(or its archive)",

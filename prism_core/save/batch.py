@@ -16,8 +16,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from prism_core.cli.progress import Progress
 from prism_core.exceptions import InputError
 from prism_core.save.pipeline import SaveOptions
@@ -161,21 +159,17 @@ def entry_options(
 def load(
     path: Path, plugin_options: dict[str, Any] | None = None
 ) -> list[tuple[SaveOptions, str | None]]:
-    """Read and check a batch file (bounded size, safe YAML, one save per template)."""
-    try:
-        if path.stat().st_size > MAX_BATCH_BYTES:
-            raise InputError(f"{path}: batch file is larger than {MAX_BATCH_BYTES // 1024} KiB")
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read batch file {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: batch file is not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" (line {mark.line + 1})" if mark is not None else ""
-        raise InputError(f"{path}: not valid YAML{line}", "fix the batch file") from None
+    """Read and check a batch file (bounded size, safe YAML, one save per template).
+
+    Read like every file prism reads (:func:`prism_core.safe_yaml.load_yaml_bounded`): a
+    regular file only (a FIFO or a symlink to a device is refused without blocking),
+    bounded in size, depth, aliases and expanded size.
+    """
+    from prism_core.safe_yaml import load_yaml_bounded
+
+    data = load_yaml_bounded(
+        path, what=f"batch file {path}", max_bytes=MAX_BATCH_BYTES, hint="fix the batch file"
+    )
     if not isinstance(data, list) or not data:
         raise InputError(f"{path}: a batch file is a non-empty YAML list of saves")
     if len(data) > MAX_ENTRIES:

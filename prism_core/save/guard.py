@@ -33,6 +33,7 @@ from prism_core.aws.waiting import retry_throttled, wait_for
 from prism_core.cli.progress import format_duration
 from prism_core.exceptions import OperationFailed
 from prism_core.save.context import SaveContext
+from prism_core.save.journal import write_failure
 
 #: Signals handled like Ctrl-C (the terminal closing, Ctrl-\\, ``kill``), deferred here.
 SHIELDED = tuple(
@@ -159,6 +160,16 @@ class InstanceGuard:
         self._start_watchdog()
         if not state.stopped_by_prism:
             ctx.record(stopped_by_prism=True, downtime_started=time.time())
+            if ctx.journal.write_error:  # the watchdog and --resume would not know
+                ctx.state.stopped_by_prism = False
+                ctx.state.downtime_started = None
+                what, todo = write_failure(
+                    ctx.settings.home, ctx.journal.write_error, ctx.journal.out_of_room
+                )
+                raise OperationFailed(
+                    f"{what}, so the stop could not be recorded; the instance was not stopped",
+                    f"{todo}, then save again",
+                )
         ctx.progress.line("stop", "Stopping instance for consistent AMI creation...")
         current = self._describe()
         if current in ("pending", "running"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -30,6 +31,23 @@ def write_private_atomic(path: Path, text: str) -> None:
         raise
 
 
+#: errno values of a write that failed for lack of room (full disk, quota, file size limit).
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def write_failure(home: Path, error: str, out_of_room: bool) -> tuple[str, str]:
+    """(what, what to do) for a journal that cannot be written in ``home``."""
+    if out_of_room:
+        return (
+            f"PRISM_HOME {home} has no room for the save's journal ({error})",
+            "free space there (or point PRISM_HOME at a folder with room)",
+        )
+    return (
+        f"the save's journal cannot be written in PRISM_HOME {home} ({error})",
+        "fix its permissions (or point PRISM_HOME at a writable folder)",
+    )
+
+
 class Journal:
     """Persists one save's :class:`SaveState`; thread-safe (copies write concurrently)."""
 
@@ -39,6 +57,8 @@ class Journal:
         self._lock = threading.RLock()
         #: Why the last write failed (a full disk, a quota), or ``None`` once it works.
         self.write_error: str | None = None
+        #: Whether the last write failed for lack of room (a full disk, a quota).
+        self.out_of_room = False
         #: Set by :meth:`finish`: later changes (e.g. releasing the lock) are not written.
         self.finished = False
 
@@ -56,8 +76,10 @@ class Journal:
                 write_private_atomic(self.path, json.dumps(self.state.to_dict(), indent=2))
             except OSError as exc:
                 self.write_error = exc.strerror or str(exc)
+                self.out_of_room = exc.errno in NO_ROOM
             else:
                 self.write_error = None
+                self.out_of_room = False
 
     def finish(self) -> None:
         """Remove the journal of a save that completed fully."""
@@ -95,7 +117,8 @@ def unfinished(directory: Path) -> list[Path]:
     """Journal files of saves not finished, oldest first."""
     if not directory.is_dir():
         return []
-    return sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime)
+    # lstat: a dangling symlink is listed (and refused when loaded), never a crash here
+    return sorted(directory.glob("*.json"), key=lambda p: p.lstat().st_mtime)
 
 
 def running_elsewhere(state: SaveState) -> bool:

@@ -37,7 +37,7 @@ from prism_core.plugin_manager import PrismPluginManager
 from prism_core.save import locks
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
-from prism_core.save.journal import Journal
+from prism_core.save.journal import NO_ROOM, Journal, write_failure
 from prism_core.save.plan import plan_lines  # noqa: F401  (kept importable from here)
 from prism_core.save.request import SaveRequest
 from prism_core.save.state import FAILED, PENDING, RegionImage, SaveState
@@ -395,6 +395,12 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     started = time.monotonic()
     state = ctx.state
     ctx.record(status="running", failures=[], pid=os.getpid())
+    if ctx.journal.write_error and not ctx.journal.path.exists():
+        # a save is never started without a journal: refused before the first change
+        what, todo = write_failure(
+            ctx.settings.home, ctx.journal.write_error, ctx.journal.out_of_room
+        )
+        raise InputError(f"{what}; nothing was changed", f"{todo}, then save again")
     guard = InstanceGuard(ctx)
     ctx.renderer = hooks.template_render
     set_lock(ctx)
@@ -603,9 +609,14 @@ def _run_phase(ctx: SaveContext, hooks: PrismPluginManager, phase: str) -> Any:
     try:
         path = templates.write(ctx.settings.templates_dir, document)
     except OSError as exc:
+        todo = (
+            f"free space in {ctx.settings.templates_dir}"
+            if exc.errno in NO_ROOM
+            else "fix its permissions"
+        )
         raise OperationFailed(
-            f"cannot write the template under {ctx.settings.templates_dir}: {exc.strerror}",
-            "fix the permissions and run `prism save --resume`",
+            f"cannot write the template under {ctx.settings.templates_dir} ({exc.strerror})",
+            f"{todo}, then run `prism save --resume`",
         ) from None
     ctx.record(template_path=str(path))
     ctx.progress.line("ok", f"Template definition created: {path}", since="template")

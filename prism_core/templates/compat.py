@@ -16,7 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prism_core.validation import TEMPLATE_NAME, is_number
+from prism_core.exceptions import InputError
+from prism_core.validation import TEMPLATE_NAME, is_number, printable
 
 AMI_BASED = "ami-based"
 PACKAGE_MANAGERS = ("apt", "dnf", "conda", "pip", "spack")
@@ -118,6 +119,10 @@ def ssh_user(doc: dict[str, Any]) -> str:
     return default_user(base) if isinstance(base, str) else "ec2-user"
 
 
+#: Ports one launch may open (one security-group rule each; EC2 allows 60 per group).
+MAX_PORTS = 50
+
+
 def ports(doc: dict[str, Any]) -> list[int]:
     """Ports to open, as the original computes them: 22, each service's port, the
     template's ``instance_defaults.ports`` and top-level ``ports``; no duplicates."""
@@ -127,6 +132,12 @@ def ports(doc: dict[str, Any]) -> list[int]:
     for port in [*service_ports, *(defaults.get("ports") or []), *(doc.get("ports") or [])]:
         if isinstance(port, int) and 0 < port <= 65535 and port not in found:
             found.append(port)
+    if len(found) > MAX_PORTS:
+        raise InputError(
+            f"template {printable(doc.get('name'), 64)} opens {len(found)} ports; prism opens at "
+            f"most {MAX_PORTS} (a security group holds 60 inbound rules)",
+            "list fewer ports in the template",
+        )
     return found
 
 

@@ -58,7 +58,7 @@ def schema_errors(doc: Any) -> list[str]:
     if not isinstance(doc, dict):
         return [f"a template must be a mapping, not {type(doc).__name__}"]
     validator = jsonschema.Draft202012Validator(schema())
-    found: list[tuple[list[str], str]] = []
+    found: list[tuple[list[str], str]] = _key_errors(doc)
     for error in validator.iter_errors(doc):
         path = [str(p) for p in error.absolute_path]
         where = ".".join(path) or "(top level)"
@@ -68,6 +68,24 @@ def schema_errors(doc: Any) -> list[str]:
             break
     found.sort(key=lambda item: item[0])
     return [text for _, text in found]
+
+
+def _key_errors(doc: dict[str, Any]) -> list[tuple[list[str], str]]:
+    """Mapping keys that are not text (YAML reads ``1:``, ``true:``, ``null:`` or a date
+    as such): the schema's name patterns never see them, the registry's JSON would change
+    them. Walked without recursion, at most :data:`MAX_ERRORS`."""
+    found: list[tuple[list[str], str]] = []
+    stack: list[tuple[Any, list[str]]] = [(doc, [])]
+    while stack and len(found) < MAX_ERRORS:
+        item, path = stack.pop()
+        children = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, value in children:
+            if isinstance(item, dict) and not isinstance(key, str):
+                where = ".".join(path) or "(top level)"
+                found.append((path, f"field {where}: key {str(key)[:40]!r} is not text (quote it)"))
+            if isinstance(value, dict | list):
+                stack.append((value, [*path, str(key)]))
+    return found
 
 
 def validate_document(doc: Any, source: str) -> dict[str, Any]:

@@ -17,6 +17,9 @@ from typing import Any
 from prism_core.exceptions import InputError
 
 MAX_DEPTH = 8
+#: Parents resolved for one template, over its whole tree: a template that lists a
+#: parent many times on every level would otherwise take exponential time and memory.
+MAX_PARENTS = 64
 
 
 def _merge(target: dict[str, Any], source: dict[str, Any]) -> None:
@@ -53,15 +56,18 @@ def resolve(
     key: str,
     find: Callable[[str], dict[str, Any] | None],
     _chain: tuple[str, ...] = (),
+    _budget: list[int] | None = None,
 ) -> dict[str, Any]:
     """``doc`` with its ``inherits`` merged in (``doc`` itself when it has none).
 
     ``find(name)`` returns the parent template named ``name`` (display name or slug).
-    A parent that cannot be found, or a cycle, is a one-line :class:`InputError`.
+    A parent that cannot be found, a cycle, a tree deeper than :data:`MAX_DEPTH` or with
+    more than :data:`MAX_PARENTS` parents in all is a one-line :class:`InputError`.
     """
     parents = doc.get("inherits") or []
     if not parents:
         return doc
+    budget = _budget if _budget is not None else [MAX_PARENTS]
     if key in _chain or len(_chain) >= MAX_DEPTH:
         raise InputError(
             f"template {key}: inheritance loops or is deeper than {MAX_DEPTH}: "
@@ -70,13 +76,20 @@ def resolve(
         )
     merged: dict[str, Any] = {}
     for name in parents:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise InputError(
+                f"template {(_chain or (key,))[0]}: its inheritance tree has more than "
+                f"{MAX_PARENTS} parents",
+                "fix the templates' inherits lists",
+            )
         parent = find(str(name))
         if parent is None:
             raise InputError(
                 f"template {key} inherits from {name!r}, which is not among your templates",
                 "add that template to $PRISM_HOME/templates, or remove it from inherits",
             )
-        _merge(merged, resolve(parent, str(name), find, (*_chain, key)))
+        _merge(merged, resolve(parent, str(name), find, (*_chain, key), budget))
     _merge(merged, doc)
     result = dict(doc)
     result.update(merged)

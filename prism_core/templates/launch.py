@@ -31,6 +31,7 @@ from prism_core.settings import Settings
 from prism_core.templates.compat import SIZES, at_least, below_minimum
 from prism_core.templates.document import instance_types
 from prism_core.templates.launch_access import LaunchAccess, ensure_key_pair
+from prism_core.validation import reserved_tag_key
 
 DEFAULT_PORTS = [22]
 
@@ -228,12 +229,15 @@ def world_open_rules(ec2: Any, template: str, vpc_id: str | None) -> list[int]:
 def launch_tags(
     doc: dict[str, Any], name: str, version: int | str, launched_by: str, key: str | None = None
 ) -> dict[str, str]:
-    """The template's tags, then prism's (which win): Name and the ``prism:`` tags.
+    """The template's tags (but ``aws:`` and ``prism:`` keys), then prism's (which win):
+    Name and the ``prism:`` tags.
 
     ``key`` is the name the template was found by (its slug); ``version`` as written.
     """
-    tags = {
-        k: str(v) for k, v in (doc.get("tags") or {}).items() if not k.lower().startswith("aws:")
+    tags = {  # prism's own namespace is never taken from a template (any case or form)
+        k: str(v)
+        for k, v in (doc.get("tags") or {}).items()
+        if not (reserved_tag_key(str(k), "aws:") or reserved_tag_key(str(k), "prism:"))
     }
     tags.update(
         {
