@@ -11,6 +11,9 @@ implementation to return something other than ``None`` stops the call. The built
 providers are registered ``trylast``, so a third-party plugin that returns a result
 replaces them, and one that returns ``None`` defers to them.
 
+``prism_snapshot_prices`` is not a save phase either: it supplies the prices of the
+storage estimate shown in the plan.
+
 The CLI hooks at the end (``prism_add_options``, ``prism_add_commands``,
 ``prism_settings``, ``prism_config_defaults``) are not save phases: they fire once
 per run, before the command line is parsed, and must be fast (no AWS calls, no
@@ -125,6 +128,26 @@ def prism_template_render(ctx: SaveContext) -> dict[str, Any] | None:
     ``$PRISM_HOME/templates/<name>.yaml``. To add fields, implement this hook as a
     wrapper (``@hookimpl(wrapper=True)``) and amend the document it yields (a deep
     copy: change it freely).
+    """
+
+
+# -- estimates (not save phases) -----------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def prism_snapshot_prices(ctx: SaveContext) -> dict[str, float] | None:
+    """Snapshot storage prices for the save's storage estimate. First result wins.
+
+    Fires once per save when the plan is built (before the confirmation; also during
+    ``--dry-run`` and for each entry of ``--batch``), after ``prism_pre_stop``. The
+    plan shows one storage estimate: the instance's EBS volume sizes times the price
+    in each of the save's regions (``ctx.source_region`` and
+    ``ctx.request.copy_to_regions``). Return ``{region: USD per GB-month}``, with an
+    optional ``"default"`` key for regions not listed, or ``None`` to leave prism's
+    default (0.05, the us-east-1 list price) to every region. Each price must be a
+    finite number from 0 to 100; an answer that is not, or an exception, is reported
+    in the plan naming the plugin and prism's default is used (the save goes on).
+    Wrappers are not called.
     """
 
 

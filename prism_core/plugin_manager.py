@@ -382,6 +382,26 @@ class PrismPluginManager:
         """``prism_template_render``: the template document."""
         return self._phase("prism_template_render", ctx)
 
+    # -- estimates ------------------------------------------------------------------
+    def snapshot_prices(self, ctx: SaveContext) -> tuple[str | None, Any, str | None]:
+        """``prism_snapshot_prices``: ``(plugin, prices, None)`` of the first plugin that
+        answers, ``(plugin, None, what went wrong)`` if it raised, ``(None, None, None)``
+        when none answers. Checking the prices is the estimate's job (save.plan)."""
+        for impl in reversed(self.pm.hook.prism_snapshot_prices.get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper or impl.plugin_name in self.broken:
+                continue
+            args = {"ctx": ctx} if "ctx" in impl.argnames else {}
+            try:
+                result = impl.function(**args)
+            except (KeyboardInterrupt, Terminated):
+                raise
+            except BaseException as exc:
+                text = f"{exc.code!r}" if isinstance(exc, SystemExit) else str(exc)
+                return impl.plugin_name, None, f"raised {type(exc).__name__}: {text}"
+            if result is not None:
+                return impl.plugin_name, result, None
+        return None, None, None
+
     # -- CLI and configuration extensions ------------------------------------------
     def _each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call every implementation of ``hook``; ``(plugin name, result)`` in load order.

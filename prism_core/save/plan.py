@@ -5,18 +5,23 @@ all three say the same thing.
 
 Storage cost: an AMI keeps one EBS snapshot per volume in every region it is in.
 prism estimates the monthly cost as the total size of the instance's EBS volumes
-(``DescribeVolumes``) times :data:`SNAPSHOT_PRICE_PER_GB_MONTH` times the number of
-regions. That is an upper bound: snapshots are incremental and store only used blocks.
+(``DescribeVolumes``) times the snapshot price of each region it is kept in: a plugin's
+``prism_snapshot_prices`` answer (cost-tags supplies its price table that way), else
+:data:`SNAPSHOT_PRICE_PER_GB_MONTH` everywhere. That is an upper bound: snapshots are
+incremental and store only used blocks. The plan shows this one estimate.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from prism_core.aws.clients import error_message
 from prism_core.cli.progress import Progress
 from prism_core.save.context import SaveContext
+from prism_core.validation import printable
 
 #: EBS snapshot storage, standard tier, USD per GB-month (us-east-1 list price).
 SNAPSHOT_PRICE_PER_GB_MONTH = 0.05
@@ -26,20 +31,40 @@ TYPICAL_DOWNTIME = "typically 1-3 minutes"
 TYPICAL_REBOOT = "about a minute"
 
 
+#: Bounds of a price a plugin supplies (USD per GB-month) and of its answer's size.
+MAX_PRICE_PER_GB_MONTH = 100.0
+MAX_PRICE_ENTRIES = 1000
+PRISM_DEFAULT = "prism's default"
+
+
 @dataclass
 class StorageEstimate:
-    """Upper bound of the monthly cost of keeping the image's snapshots."""
+    """Upper bound of the monthly cost of keeping the image's snapshots: the volumes' size
+    times the price in each region (a plugin's ``prism_snapshot_prices``, else prism's
+    default)."""
 
     volume_gb: int
     volume_count: int
-    regions: int
-    price_per_gb_month: float = SNAPSHOT_PRICE_PER_GB_MONTH
+    region_prices: dict[str, float]
+    prices_from: str = PRISM_DEFAULT
     error: str | None = None
+    price_problem: str | None = None
+
+    @property
+    def regions(self) -> int:
+        """How many regions keep a copy of the snapshots."""
+        return len(self.region_prices)
+
+    @property
+    def price_per_gb_month(self) -> float | None:
+        """The one price of every region, or ``None`` when they differ."""
+        prices = set(self.region_prices.values())
+        return prices.pop() if len(prices) == 1 else None
 
     @property
     def monthly_usd(self) -> float:
-        """Volume size x price x regions, rounded to cents."""
-        return round(self.volume_gb * self.price_per_gb_month * self.regions, 2)
+        """Volume size x the price of each region, summed, rounded to cents."""
+        return round(sum(self.volume_gb * price for price in self.region_prices.values()), 2)
 
     def to_dict(self) -> dict[str, Any]:
         """For ``--dry-run -o json``."""
@@ -48,33 +73,83 @@ class StorageEstimate:
             "volumes": self.volume_count,
             "regions": self.regions,
             "price_per_gb_month_usd": self.price_per_gb_month,
+            "price_per_gb_month_usd_by_region": dict(self.region_prices),
+            "prices_from": self.prices_from,
+            "price_problem": self.price_problem,
             "monthly_usd_upper_bound": None if self.error else self.monthly_usd,
             "error": self.error,
         }
 
     def line(self) -> str:
-        """``Storage:`` line of the plan."""
+        """``Storage:`` line of the plan (the only storage estimate it shows)."""
         if self.error:
             return f"Storage:    cost unknown (cannot read the volumes: {self.error})"
-        return (
-            f"Storage:    up to ${self.monthly_usd:.2f}/month to keep "
-            f"({self.volume_gb} GB x ${self.price_per_gb_month:.2f} per GB-month x "
-            f"{self.regions} region(s); an upper bound, snapshots are incremental)"
+        single = self.price_per_gb_month
+        if single is not None:
+            price = f"${single:.2f}" if round(single, 2) == single else f"${single:g}"
+            rate = f"{self.volume_gb} GB x {price} per GB-month x {self.regions} region(s)"
+        else:
+            each = ", ".join(f"{r} ${p:g}" for r, p in self.region_prices.items())
+            rate = f"{self.volume_gb} GB in {self.regions} region(s) at {each} per GB-month"
+        source = "" if self.prices_from == PRISM_DEFAULT else f", prices from {self.prices_from}"
+        line = (
+            f"Storage:    up to ${self.monthly_usd:.2f}/month to keep ({rate}{source}; an "
+            "upper bound, snapshots are incremental)"
         )
+        if self.price_problem:
+            line += f"\n            ({self.price_problem}; prism's default price used)"
+        return line
 
 
-def estimate_storage(ctx: SaveContext) -> StorageEstimate:
-    """Size the instance's EBS volumes (``DescribeVolumes``); never raises."""
-    regions = 1 + len(ctx.request.copy_to_regions)
+def price_problem(answer: Any) -> str | None:
+    """Why a plugin's ``prism_snapshot_prices`` answer cannot be used (``None``: it can)."""
+    if not isinstance(answer, Mapping):
+        return f"returned {type(answer).__name__}, not a mapping of region to price"
+    if len(answer) > MAX_PRICE_ENTRIES:
+        return f"returned {len(answer)} prices (at most {MAX_PRICE_ENTRIES})"
+    for region, price in answer.items():
+        if not isinstance(region, str) or not 0 < len(region) <= 64:
+            return f"returned a price for {str(region)[:64]!r}, not a region name"
+        number = isinstance(price, int | float) and not isinstance(price, bool)
+        if not number or not math.isfinite(price) or not 0 <= price <= MAX_PRICE_PER_GB_MONTH:
+            return (
+                f"returned {str(price)[:40]!r} for {region}, not a price from 0 to "
+                f"{MAX_PRICE_PER_GB_MONTH:g} USD per GB-month"
+            )
+    return None
+
+
+def region_prices(
+    regions: list[str], answer: tuple[str | None, Any, str | None]
+) -> tuple[dict[str, float], str, str | None]:
+    """``(prices of regions, who set them, problem)`` from the plugin manager's
+    ``snapshot_prices`` answer ``(plugin, prices, error)``."""
+    plugin, prices, error = answer
+    default = {r: SNAPSHOT_PRICE_PER_GB_MONTH for r in regions}
+    if plugin is None:
+        return default, PRISM_DEFAULT, None
+    problem = error or price_problem(prices)
+    if problem:
+        return default, PRISM_DEFAULT, printable(f"plugin {plugin} {problem}")[:300]
+    fallback = float(prices.get("default", SNAPSHOT_PRICE_PER_GB_MONTH))
+    chosen = {r: float(prices.get(r, fallback)) for r in regions}
+    return chosen, f"plugin {plugin}", None
+
+
+def estimate_storage(
+    ctx: SaveContext, prices: tuple[str | None, Any, str | None] = (None, None, None)
+) -> StorageEstimate:
+    """Size the instance's EBS volumes (``DescribeVolumes``) and price them with
+    ``prices``, the ``(plugin, answer, error)`` of ``prism_snapshot_prices``; never raises."""
+    regions = list(dict.fromkeys([ctx.source_region, *ctx.request.copy_to_regions]))
+    chosen, source, problem = region_prices(regions, prices)
     try:
         volumes = ctx.volumes()
     except Exception as exc:
         count = len(set(ctx.instance.volumes.values()))
-        return StorageEstimate(0, count, regions, error=error_message(exc))
-    if not volumes:
-        return StorageEstimate(0, 0, regions)
-    sizes = [int(v.get("Size", 0)) for v in volumes]
-    return StorageEstimate(sum(sizes), len(sizes), regions)
+        return StorageEstimate(0, count, chosen, source, error_message(exc), problem)
+    sizes = [int(v.get("Size", 0)) for v in volumes or []]
+    return StorageEstimate(sum(sizes), len(sizes), chosen, source, None, problem)
 
 
 def will_stop(ctx: SaveContext) -> bool:

@@ -90,17 +90,10 @@ def _tags(project: str, centre: str | None) -> list[dict[str, str]]:
     return tag_list({PROJECT_TAG: project, **({CENTRE_TAG: centre} if centre else {})})
 
 
-def _volume_gb(ctx: Any) -> int:
-    ids = list(ctx.instance.volumes.values())
-    if not ids:
-        return 0
-    volumes = ctx.aws.ec2(ctx.source_region).describe_volumes(VolumeIds=ids)["Volumes"]
-    return sum(int(v.get("Size") or 0) for v in volumes)
-
-
 @hookimpl
 def prism_pre_stop(ctx: Any) -> list[str]:
-    """Check the project's cost centre; estimate the storage cost for the plan."""
+    """Check the project's cost centre and say in the plan who is billed (the storage
+    estimate is prism's, priced by :func:`prism_snapshot_prices`)."""
     settings = _settings(ctx)
     notes = []
     project = ctx.request.project_id
@@ -120,14 +113,16 @@ def prism_pre_stop(ctx: Any) -> list[str]:
             if centre
             else f"project {project} has no cost centre (tagged {PROJECT_TAG} only)"
         )
-    gb = _volume_gb(ctx)
-    regions = [ctx.source_region, *ctx.request.copy_to_regions]
-    estimate = PriceTable(settings.get("prices")).monthly({r: gb for r in regions})
-    notes.append(
-        f"snapshot storage about ${estimate:.2f}/month ({gb} GB in {len(regions)} region(s), "
-        "list price, full volume size)"
-    )
     return notes
+
+
+@hookimpl
+def prism_snapshot_prices(ctx: Any) -> dict[str, float]:
+    """The price of each of the save's regions (shipped table, ``cost-tags.prices``
+    overrides), for prism's one storage estimate in the plan."""
+    table = PriceTable(_settings(ctx).get("prices"))
+    regions = [ctx.source_region, *ctx.request.copy_to_regions]
+    return {region: table.per_gb_month(region) for region in regions}
 
 
 def _tag_region(ctx: Any, region: str, image_id: str, tags: list[dict[str, str]]) -> None:

@@ -190,3 +190,49 @@ def test_bad_price_config_is_one_line(prism_sandbox, run_prism):
     result = run_prism("project", "costs", "quake", "--regions", "us-east-1")
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "cost-tags.prices" in result.stderr
+
+
+def _estimates(text: str) -> list[str]:
+    """Every line of ``text`` that estimates storage cost (a price per month)."""
+    return [line for line in text.splitlines() if "/month" in line]
+
+
+def test_the_plan_shows_one_storage_estimate_with_these_prices(configured, run_prism):
+    """prism's one `Storage:` line, priced per region by this plugin (us-east-1 0.10 from
+    the config, us-west-1 0.055 from the shipped table): 30 x 0.10 + 30 x 0.055."""
+    configured.create_instance("box", volume_size_gb=30)
+    args = ("save", "box", "env", "--project", "quake", "--copy-to-regions", "us-west-1")
+    result = run_prism(*args, "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    estimates = _estimates(result.stdout + result.stderr)
+    assert len(estimates) == 1, estimates
+    assert estimates[0].startswith("Storage:    up to $4.65/month")
+    assert "prices from plugin cost-tags" in estimates[0]
+    estimate = run_prism(*args, "--dry-run", "-o", "json").json()["storage_estimate"]
+    assert estimate["price_per_gb_month_usd_by_region"] == {"us-east-1": 0.1, "us-west-1": 0.055}
+    assert estimate["prices_from"] == "plugin cost-tags"
+    assert estimate["monthly_usd_upper_bound"] == 4.65
+    # the save itself: the plan (on stderr) has one estimate, the summary one line of
+    # what the snapshots made cost
+    done = run_prism(*args, "--yes")
+    assert done.exit_code == 0, done.stderr
+    assert len([line for line in _estimates(done.stderr) if "Storage:" in line]) == 1
+    assert len(_estimates(done.stderr + done.stdout)) == 2
+
+
+def test_without_the_plugin_the_estimate_uses_prisms_price(
+    configured, run_prism, prism_only_plugins
+):
+    prism_only_plugins()  # the built-ins only
+    configured.create_instance("box", volume_size_gb=30)
+    args = ("save", "box", "env", "--copy-to-regions", "us-west-1", "--dry-run")
+    result = run_prism(*args)
+    assert result.exit_code == 0, result.stderr
+    estimates = _estimates(result.stdout + result.stderr)
+    assert estimates == [
+        "Storage:    up to $3.00/month to keep (30 GB x $0.05 per GB-month x 2 region(s); "
+        "an upper bound, snapshots are incremental)"
+    ]
+    estimate = run_prism(*args, "-o", "json").json()["storage_estimate"]
+    assert estimate["prices_from"] == "prism's default"
+    assert estimate["price_per_gb_month_usd_by_region"] == {"us-east-1": 0.05, "us-west-1": 0.05}

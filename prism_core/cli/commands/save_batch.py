@@ -66,7 +66,7 @@ def run_batch(app: Any) -> int:
         contexts.append(ctx)
     plans = []
     for ctx in contexts:
-        estimate = estimate_storage(ctx)
+        estimate = estimate_storage(ctx, hooks.snapshot_prices(ctx))
         plans.append(
             {
                 "template": ctx.request.template_name,

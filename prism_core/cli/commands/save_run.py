@@ -146,7 +146,7 @@ def run_save(app: Any) -> int:
     ctx = plan_save(options, settings, aws, progress)
     hooks = app.plugin_manager
     preflight(ctx, hooks)
-    estimate = estimate_storage(ctx)
+    estimate = estimate_storage(ctx, hooks.snapshot_prices(ctx))
     plan = plan_lines(ctx, will_stop(ctx), estimate)
     if pargs.dry_run:
         document = {
