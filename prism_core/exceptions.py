@@ -1,6 +1,7 @@
 """The one root exception and the exit codes it maps to.
 
-Exit codes (also in ``prism save --help`` and the README):
+Exit codes (every command's ``--help`` says what they mean for it, from
+:mod:`prism_core.cli.exit_codes`; also in the README):
 
 ====  =========================================================================
 0     success
@@ -21,13 +22,6 @@ EXIT_PARTIAL = 3
 
 #: Exit codes from least to most severe, for combining several outcomes.
 SEVERITY = {EXIT_OK: 0, EXIT_PARTIAL: 1, EXIT_FAILURE: 2, EXIT_REFUSED: 3}
-
-EXIT_CODES_HELP = """exit codes:
-  0  success
-  1  failure: what was created is reported; `prism save --resume` finishes the save
-  2  refused: bad input, a failed check or a cancelled prompt; nothing changed
-  3  partial success: the template was saved but some steps failed (listed)"""
-
 
 class PrismError(Exception):
     """Root of every error prism reports to the user as one line.

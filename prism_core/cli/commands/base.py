@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from argparse import RawDescriptionHelpFormatter
+from typing import Any
 
 from cement import Controller, ex
 
 from prism_core import __version__
+from prism_core.cli.exit_codes import GENERAL, command_path, with_exit_codes
 from prism_core.cli.layout import output_width, table
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
-from prism_core.exceptions import EXIT_CODES_HELP
 
 EPILOG = f"""examples:
   keep your own environment:
@@ -24,7 +25,9 @@ EPILOG = f"""examples:
   with a real AWS account: the permissions prism needs, for `aws iam create-policy`:
     prism iam-policy > prism-policy.json
 
-{EXIT_CODES_HELP}"""
+{GENERAL}
+
+Every command's --help says what its exit codes mean for it."""
 
 
 PLUGINS_EPILOG = """examples:
@@ -51,6 +54,12 @@ class Base(Controller):
 
     def _default(self) -> None:
         self.app.args.print_help()
+
+    def _get_command_parser_options(self, command: Any) -> dict[str, Any]:
+        """Every command's help ends with what its exit codes mean (prism_core.cli.exit_codes)."""
+        options = super()._get_command_parser_options(command)
+        path = command_path(self._controllers, command.controller, command.label)
+        return with_exit_codes(options, path)
 
     @ex(
         help="list the plugins loaded, their versions and hooks",

@@ -10,14 +10,14 @@ from cement import Controller, ex
 
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
-from prism_core.exceptions import EXIT_CODES_HELP, InputError
+from prism_core.exceptions import InputError
 from prism_core.templates.compat import SIZES
 from prism_core.validation import CONTROL
 
 #: Root volume of package-based templates that do not set one (the original's default).
 PACKAGE_ROOT_GB = 20
 
-LAUNCH_EPILOG = f"""sizes (x86_64 / arm64; GPU sizes x86_64 only; prism_core/data/sizes.yaml):
+LAUNCH_EPILOG = """sizes (x86_64 / arm64; GPU sizes x86_64 only; prism_core/data/sizes.yaml):
   XS t3.small / t4g.small      S t3.medium / t4g.medium     M t3.large / t4g.large
   L  t3.xlarge / t4g.xlarge    XL t3.2xlarge / m6g.2xlarge
   GPU-S g4dn.xlarge   GPU-M g5.xlarge   GPU-L g5.12xlarge   GPU-XL g5.48xlarge
@@ -58,9 +58,7 @@ reaching the instance:
   ~/.ssh/id_ed25519.pub (else id_rsa.pub) once as key pair prism-<user>; with no key at
   all it prints the `aws ssm start-session` line instead.
   prism launch python-ml-workstation ml-box --dry-run         # show the setup script
-  prism launch rstudio-server stats-box --wait-ready --yes    # wait until it is set up
-
-{EXIT_CODES_HELP}"""
+  prism launch rstudio-server stats-box --wait-ready --yes    # wait until it is set up"""
 
 
 def instance_name(name: str) -> str:

@@ -14,11 +14,10 @@ from cement import Controller, ex
 from prism_core.cli.aws_options import PROFILE_ARGUMENT
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT
 from prism_core.cli.prompts import confirm
-from prism_core.exceptions import EXIT_CODES_HELP
 
 __all__ = ["Ami", "Save", "confirm", "reserved_save_names", "save_controllers"]
 
-SAVE_EPILOG = f"""examples:
+SAVE_EPILOG = """examples:
   keep your own environment:
     prism save earthquake-analysis seismic-ml-env --description "ML for seismic data"
     prism launch seismic-ml-env aftershock-prediction --size GPU-L
@@ -66,9 +65,7 @@ and asks before changing anything; --yes skips that and is required when stdin i
 not a terminal. --yes also confirms making the image public (--public).
 Progress goes to stderr; the result (text, -o json or -o yaml) to stdout.
 One save per instance: a second one is refused (exit 2) while the first holds the
-lock `<registry prefix>locks/<instance-id>` in SSM.
-
-{EXIT_CODES_HELP}"""
+lock `<registry prefix>locks/<instance-id>` in SSM."""
 
 SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
     (["instance"], {"nargs": "?", "help": "the instance's Name tag or its id (i-...)"}),

@@ -1,0 +1,193 @@
+"""What each command's exit codes mean, at the end of its ``--help``.
+
+The codes are the contract's (:mod:`prism_core.exceptions`): 0 success, 1 failure,
+2 refused (nothing changed), 3 partial success. What each means differs by command, so
+every command's help lists its own; a command that never ends in partial success does not
+list 3. The lines are at most :data:`WIDTH` columns so they fit an 80-column terminal as
+written (help formatters keep them as they are).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from argparse import HelpFormatter
+from typing import Any
+
+WIDTH = 76
+HEADING = "exit codes:"
+
+REFUSED = "bad input, a failed check or a cancelled prompt; nothing changed"
+READ_REFUSED = "bad input (e.g. an invalid or unknown name, an unknown --profile)"
+INTERRUPTED = "or was interrupted part-way (the output says what was done; run it again)"
+
+
+def exit_codes_help(
+    success: str, failure: str, refused: str = REFUSED, partial: str | None = None
+) -> str:
+    """The ``exit codes:`` block of one command's help, wrapped to :data:`WIDTH`."""
+    rows = [
+        ("0", f"success: {success}"),
+        ("1", f"failure: {failure}"),
+        ("2", f"refused: {refused}"),
+    ]
+    if partial:
+        rows.append(("3", f"partial success: {partial}"))
+    lines = [HEADING]
+    for code, text in rows:
+        lines += textwrap.wrap(
+            text,
+            WIDTH,
+            initial_indent=f"  {code}  ",
+            subsequent_indent=" " * 5,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    return "\n".join(lines)
+
+
+SAVE = exit_codes_help(
+    "the template was saved",
+    "the save did not complete: what was created is reported, and "
+    "`prism save --resume` finishes it (the instance is running again if it was)",
+    REFUSED,
+    "the template was saved but some steps failed (e.g. a region's copy); what "
+    "succeeded is kept and listed",
+)
+#: What the top-level ``prism --help`` says for every command.
+GENERAL = exit_codes_help(
+    "the command did what it says",
+    "the command did not complete; what it changed is reported (`prism save "
+    "--resume` finishes a save)",
+    REFUSED,
+    "some steps failed (e.g. a region's copy); what succeeded is kept and listed",
+)
+READ_ONLY = exit_codes_help(
+    "shown (registry problems, if any, are warnings on stderr)",
+    "an unexpected error (shown on one line)",
+    READ_REFUSED,
+)
+REMOVAL = exit_codes_help(
+    "everything listed was removed",
+    f"nothing could be removed, {INTERRUPTED}",
+    REFUSED,
+    "some AMIs, snapshots, registry entries or files were not removed, or images "
+    "whose tags do not prove this template made them were left alone (listed); run "
+    "it again to finish",
+)
+LIFECYCLE = exit_codes_help(
+    "changed as shown",
+    f"nothing could be changed, {INTERRUPTED}",
+    REFUSED,
+    "some changes failed, or images whose tags do not prove this template made them "
+    "were left alone (listed)",
+)
+
+#: Command path (``"templates list"``) -> its exit codes.
+COMMANDS: dict[str, str] = {
+    "save": SAVE,
+    "ami save": SAVE,
+    "launch": exit_codes_help(
+        "the instance is running (with --wait-ready: and its setup script finished); "
+        "--dry-run: every check passed",
+        "the instance did not start (it stopped or terminated, or the wait for it ran "
+        "out), or with --wait-ready its setup script failed or did not finish in time; "
+        "an instance that exists is named, see `prism list`",
+        "bad input, an unknown or revoked template, an image from an owner you do not "
+        "trust, a failed check or a cancelled prompt; nothing was launched",
+    ),
+    "list": READ_ONLY,
+    "plugins": exit_codes_help(
+        "listed (broken plugins are listed too)",
+        "an unexpected error (shown on one line)",
+        "bad input",
+    ),
+    "iam-policy": exit_codes_help(
+        "the policy was printed",
+        "an unexpected error (shown on one line)",
+        "bad input (an unknown --for)",
+    ),
+    "demo": exit_codes_help(
+        "every step of the demo passed",
+        "a step failed (its exit code is shown); the sandbox cloud is stopped",
+        "the demo cannot run here (e.g. the sandbox extra is not installed)",
+    ),
+    "sandbox start": exit_codes_help(
+        "the sandbox cloud is running",
+        "it did not start (the reason is shown)",
+        "bad input (e.g. an invalid --port) or one is already running",
+    ),
+    "sandbox stop": exit_codes_help(
+        "stopped", "it could not be stopped (the reason is shown)", "no sandbox is running"
+    ),
+    "sandbox status": exit_codes_help(
+        "the status was shown (running or not)", "an unexpected error", "bad input"
+    ),
+    "sandbox env": exit_codes_help(
+        "the settings were printed", "an unexpected error", "no sandbox is running"
+    ),
+    "templates list": READ_ONLY,
+    "templates show": READ_ONLY,
+    "templates history": READ_ONLY,
+    "templates tree": READ_ONLY,
+    "templates channels": READ_ONLY,
+    "templates validate": exit_codes_help(
+        "the template is valid (with --boot: and its images booted)",
+        "the --boot check failed (its throwaway instance is terminated)",
+        "the template is not valid (every error is listed), or bad input",
+    ),
+    "templates delete": REMOVAL,
+    "templates prune": REMOVAL,
+    "templates promote": LIFECYCLE,
+    "templates demote": LIFECYCLE,
+    "templates revoke": LIFECYCLE,
+    "templates restore": LIFECYCLE,
+    "templates protect": LIFECYCLE,
+    "templates unprotect": LIFECYCLE,
+}
+
+
+def command_path(controllers: list[Any], controller: Any, label: str) -> str:
+    """``"templates list"``: the words that run command ``label`` of ``controller``
+    (embedded controllers add none, nested ones their label)."""
+    by_label = {c._meta.label: c for c in controllers}
+    words = [label]
+    while controller is not None and controller._meta.label != "base":
+        if controller._meta.stacked_type == "nested":
+            words.insert(0, controller._meta.label.replace("_", "-"))
+        controller = by_label.get(controller._meta.stacked_on)
+    return " ".join(words)
+
+
+def with_exit_codes(options: dict[str, Any], path: str) -> dict[str, Any]:
+    """A command's argparse parser options with its exit codes at the end of the epilog
+    (and a formatter that keeps them, and every other listing, as written)."""
+    codes = for_command(path)
+    epilog = options.get("epilog")
+    options = dict(options, epilog=f"{epilog}\n\n{codes}" if epilog else codes)
+    options.setdefault("formatter_class", ListingHelpFormatter)
+    return options
+
+
+def for_command(path: str) -> str:
+    """The exit codes of ``path`` (``"templates list"``); a plugin's command gets the
+    contract's general meanings."""
+    return COMMANDS.get(path, GENERAL)
+
+
+class ListingHelpFormatter(HelpFormatter):
+    """argparse's formatter, except that a paragraph that opens with a heading line
+    (``exit codes:``, ``examples:``) followed by indented lines is kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = text.split("\n\n")
+        out = []
+        for paragraph in paragraphs:
+            lines = paragraph.split("\n")
+            listed = lines[0].rstrip().endswith(":") and all(
+                line.startswith(" ") for line in lines[1:] if line
+            )
+            if listed and len(lines) > 1:
+                out.append("\n".join(indent + line for line in lines))
+            else:
+                out.append(super()._fill_text(paragraph, width, indent))
+        return "\n\n".join(out)
