@@ -123,3 +123,99 @@ def test_copy_regions_offered_only_in_the_source_partition() -> None:
     assert not any(r.startswith(("cn-", "us-gov-")) for r in commercial)
     assert "us-gov-east-1" in partition_regions("us-gov-west-1")
     assert partition_regions("xx-nowhere-1") == frozenset()
+
+
+LONG = "seismic-aftershock-prediction-workstation-with-gpu-and-notebooks"  # 64: the longest
+CHILD = "child-of-the-seismic-aftershock-prediction-workstation-template"
+REGIONS = ["us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"]
+
+
+@pytest.fixture
+def many_versions(prism_sandbox, run_prism) -> dict[str, str]:
+    """Template LONG with four versions, the first in seven regions with a long description,
+    promoted to a channel, and CHILD saved from an instance launched from it."""
+    prism_sandbox.create_instance("a-workstation-with-a-rather-long-descriptive-name")
+    description = "Seismic analysis: " + "aftershock forecasting with notebooks " * 4
+    amis: dict[str, str] = {}
+    for n in range(4):
+        extra = ["--copy-to-regions", ",".join(REGIONS), "--description", description]
+        result = run_prism(
+            "save", "a-workstation-with-a-rather-long-descriptive-name", LONG,
+            *(extra if n == 0 else []), "--project", "geophysics-2026", "--yes", "-o", "json",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        amis = amis or result.json()["amis"]
+    assert run_prism("templates", "promote", f"{LONG}@1", "--channel", "stable", "--yes")
+    launched = run_prism("launch", f"{LONG}@1", "gen-a", "--yes")
+    assert launched.exit_code == 0, launched.stderr
+    assert run_prism("save", "gen-a", CHILD, "--yes").exit_code == 0
+    return amis
+
+
+def _fits(lines: list[str], columns: int) -> None:
+    wide = [line for line in lines if len(line) > columns]
+    assert not wide, f"wider than {columns}: {wide}"
+    assert not any("\u2026" in line for line in lines), lines  # nothing cut with an ellipsis
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_templates_commands_fit_the_terminal(columns: int, many_versions, run_prism) -> None:
+    # list: names whole (on a line of their own when wider than the column), titles wrapped
+    lines = _prism_in_pty(columns, "templates", "list", "--local")
+    _fits(lines, columns)
+    assert lines[0].split() == ["NAME", "VERSION", "SOURCE", "KIND", "TITLE"]
+    assert LONG in lines and CHILD in lines  # too wide for the column: a line of its own
+    title_at = lines[0].index("TITLE")
+    row = lines[lines.index(LONG) + 1]
+    assert row.split()[:3] == ["4", "local", "image"] and row[title_at:].startswith("Saved")
+    assert any(line.split()[:2] == ["python-ml", "1"] for line in lines)
+
+    # show: every version, its description wrapped, every region and AMI on its own row
+    lines = _prism_in_pty(columns, "templates", "show", LONG)
+    _fits(lines, columns)
+    text = "\n".join(lines)
+    assert lines[0].startswith("Template") and LONG in text.split()
+    assert [line for line in lines if line.startswith("v")] == [
+        "v4 (newest, default)", "v3", "v2", "v1",
+    ]  # fmt: skip
+    start = next(i for i in range(lines.index("v1"), len(lines)) if "description:" in lines[i])
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" " * 16))
+    described = " ".join(line.split("description:")[-1] for line in lines[start:end])
+    assert described.split() == many_versions_description().split()
+    for region, ami in many_versions.items():
+        assert any(line.split() == [region, "x86_64", ami] for line in lines), (region, text)
+    assert "  project:      geophysics-2026" in lines
+    assert "  channels:     stable" in lines
+    saved = [line for line in lines if line.startswith("  saved from:   ")]
+    assert saved == ["  saved from:   a-workstation-with-a-rather-long-descriptive-name"] * 4
+
+    # history: every version, lineage and regions, wrapped under their labels
+    lines = _prism_in_pty(columns, "templates", "history", LONG)
+    _fits(lines, columns)
+    at = max(i for i, line in enumerate(lines) if line.startswith("     regions: "))
+    regions = " ".join(line.split("regions:")[-1] for line in lines[at:-1])
+    assert sorted(r.strip(",") for r in regions.split()) == sorted(["us-east-1", *REGIONS])
+
+    # tree: parents above children, no name cut
+    lines = _prism_in_pty(columns, "templates", "tree")
+    _fits(lines, columns)
+    parent = next(i for i, line in enumerate(lines) if line.startswith(f"{LONG} v1"))
+    assert any(line.startswith(f"└── {CHILD} v1") for line in lines[parent + 1 :]), lines
+
+
+def many_versions_description() -> str:
+    return "Seismic analysis: " + "aftershock forecasting with notebooks " * 4
+
+
+def test_templates_text_without_a_terminal_keeps_whole_lines(many_versions, run_prism) -> None:
+    """Piped (no terminal, no COLUMNS): one line per row, whatever its length; -o json as
+    before."""
+    listed = run_prism("templates", "list", "--local")
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(LONG))
+    assert row.split()[1:4] == ["4", "local", "image"]
+    shown = run_prism("templates", "show", LONG)
+    assert f"  description:  {many_versions_description().strip()}" in shown.stdout
+    doc = run_prism("templates", "show", LONG, "-o", "json").json()
+    assert [v["version"] for v in doc["versions"]] == [4, 3, 2, 1]
+    assert doc["versions"][3]["amis"]["eu-west-1"] == {"x86_64": many_versions["eu-west-1"]}
+    assert doc["versions"][0]["project"] == "geophysics-2026"

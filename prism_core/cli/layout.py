@@ -12,6 +12,7 @@ from typing import TextIO
 
 GAP = "  "
 MIN_FLEX = 8  # a wrapping column never gets narrower than this
+COMFORT = 20  # wrapping columns shrink to this before a name column gives way
 
 
 def output_width(stream: TextIO | None = None) -> int | None:
@@ -55,26 +56,43 @@ def wrap(text: str, width: int | None, indent: str = "", hang: str | None = None
 
 
 def _cell_lines(cell: str, width: int) -> list[str]:
+    """``cell`` wrapped at spaces; a word wider than ``width`` is then split after its
+    hyphens if it has any (a name in a sentence), else left whole."""
     lines: list[str] = []
     for part in cell.split("\n"):
-        lines.extend(
-            textwrap.wrap(part, width=width, break_long_words=False, break_on_hyphens=True) or [""]
-        )
+        words = textwrap.wrap(part, width=width, break_long_words=False, break_on_hyphens=False)
+        for line in words or [""]:
+            if len(line) > width:
+                lines.extend(textwrap.wrap(line, width=width, break_long_words=False))
+            else:
+                lines.append(line)
     return lines
 
 
-def _fit(natural: list[int], headings: Sequence[str], flex: set[int], width: int) -> list[int]:
+def _fit(
+    natural: list[int],
+    headings: Sequence[str],
+    flex: set[int],
+    width: int,
+    last: set[int] | None = None,
+) -> list[int]:
     """Shrink the widest flexible columns until the row fits ``width`` (or they reach the
-    minimum: then the table is as narrow as it can be without breaking words)."""
+    minimum: then the table is as narrow as it can be without breaking words). Columns in
+    ``last`` give way only once the others are down to a third of ``width`` (at least
+    :data:`COMFORT` columns)."""
     widths = list(natural)
     total = sum(widths) + len(GAP) * (len(widths) - 1)
-    while total > width:
-        candidates = [i for i in flex if widths[i] > max(MIN_FLEX, len(headings[i]))]
-        if not candidates:
-            break
-        widest = max(candidates, key=lambda i: widths[i])
-        widths[widest] -= 1
-        total -= 1
+    last = last or set()
+    for group, comfort in ((flex - last, max(COMFORT, width // 3)), (flex, 0)):
+        while total > width:
+            candidates = [
+                i for i in group if widths[i] > max(MIN_FLEX, comfort, len(headings[i]))
+            ]
+            if not candidates:
+                break
+            widest = max(candidates, key=lambda i: widths[i])
+            widths[widest] -= 1
+            total -= 1
     return widths
 
 
@@ -83,20 +101,39 @@ def table(
     rows: Sequence[Sequence[str]],
     width: int | None,
     wrap_columns: Sequence[int] = (),
+    spill_columns: Sequence[int] = (),
 ) -> str:
-    """An aligned table. Columns in ``wrap_columns`` (by index; default: the last) wrap at
-    spaces and hyphens so the table fits ``width``; the other columns keep their full width.
-    A word longer than its column is never cut: the line then runs past ``width``."""
+    """An aligned table. Columns in ``wrap_columns`` (by index; default: the last unless
+    ``spill_columns`` are given) wrap at spaces so the table fits ``width``; a
+    cell of a column in ``spill_columns`` (names, ids: never split) that is wider than its
+    column is put whole on a line of its own, above the row, starting at that column. The
+    other columns keep their full width. A word longer than its column is never cut: the
+    line then runs past ``width``."""
     cells = [[str(c) for c in row] for row in rows]
     count = len(headings)
     natural = [
         max([len(headings[i])] + [len(line) for r in cells for line in r[i].split("\n")])
         for i in range(count)
     ]
-    flex = set(wrap_columns or [count - 1])
-    widths = natural if width is None else _fit(natural, headings, flex, width)
+    spill = set(spill_columns)
+    flex = set(wrap_columns or ([] if spill else [count - 1])) | spill
+    widths = natural if width is None else _fit(natural, headings, flex, width, spill)
+    for i in spill:  # a spill column as wide as the cells it keeps; the rest to the others
+        kept = [len(r[i]) for r in cells if len(r[i]) <= widths[i]]
+        spare = widths[i] - max([len(headings[i]), *kept])
+        widths[i] -= spare
+        for j in sorted(flex - spill):
+            grow = min(spare, natural[j] - widths[j])
+            widths[j] += max(grow, 0)
+            spare -= max(grow, 0)
+    starts = [sum(widths[:i]) + len(GAP) * i for i in range(count)]
     out = [GAP.join(h.ljust(w) for h, w in zip(headings, widths, strict=True)).rstrip()]
     for row in cells:
+        row = list(row)
+        for i in sorted(spill):
+            if len(row[i]) > widths[i]:
+                out.append(" " * starts[i] + row[i].replace("\n", " "))
+                row[i] = ""
         wrapped = [
             _cell_lines(cell, widths[i]) if i in flex else cell.split("\n")
             for i, cell in enumerate(row)

@@ -163,15 +163,10 @@ def label(node: Node, family_: Family) -> str:
     return " ".join(parts)
 
 
-def fit(line: str, width: int | None) -> str:
-    """``line`` cut to ``width`` columns, with an ellipsis when cut (``None``: whole)."""
-    if width is None or len(line) <= width:
-        return line
-    return line[: max(1, width - 1)] + "…"
-
-
-def tree_lines(family_: Family, name: str | None, width: int | None) -> list[str]:
-    """The family tree (parents above children), every line at most ``width`` columns.
+def tree_rows(family_: Family, name: str | None) -> list[tuple[str, str, str]]:
+    """The family tree (parents above children) as ``(lead, hang, label)`` rows: ``lead``
+    draws the branch before the label, ``hang`` continues the guides on the label's
+    continuation lines (for a caller that wraps it).
 
     With ``name``, only the trees that contain one of its versions.
     """
@@ -185,19 +180,19 @@ def tree_lines(family_: Family, name: str | None, width: int | None) -> list[str
             return node.name == name or any(d.name == name for d in family_.descendants(node.key))
 
         roots = [r for r in roots if contains(r)]
-    lines: list[str] = []
+    rows: list[tuple[str, str, str]] = []
 
     def walk(node: Node, prefix: str, last: bool, top: bool, seen: set[Key]) -> None:
         branch = "" if top else ("└── " if last else "├── ")
-        lines.append(fit(prefix + branch + label(node, family_), width))
+        below = prefix if top else prefix + ("    " if last else "│   ")
+        kids = [] if node.key in seen else family_.children(node.key)
+        rows.append((prefix + branch, below + ("│ " if kids else "  "), label(node, family_)))
         if node.key in seen:
             return
         seen = seen | {node.key}
-        kids = family_.children(node.key)
-        below = prefix if top else prefix + ("    " if last else "│   ")
         for index, child in enumerate(kids):
             walk(child, below, index == len(kids) - 1, False, seen)
 
     for root in roots:
         walk(root, "", True, True, set())
-    return lines
+    return rows

@@ -94,7 +94,7 @@ def test_tree_marks_and_cycles() -> None:
     family.nodes[("a", 1)].revoked = {"reason": "x"}
     assert family.revoked_ancestor(("c", 1)) == ("a", 1)
     assert [n.key for n in family.descendants(("a", 1))] == [("b", 1), ("c", 1)]
-    from prism_core.templates.lineage import tree_lines
+    from prism_core.cli.commands.template_history import tree_lines
 
     lines = tree_lines(family, None, 20)
     assert lines[0] == "a v1 REVOKED"

@@ -21,6 +21,24 @@ def terminal_width() -> int | None:
     return None if width is None else max(40, width)
 
 
+NBSP = "\u00a0"
+
+
+def tree_lines(family: Any, name: str | None, width: int | None) -> list[str]:
+    """The family tree of ``templates tree``; a label wider than ``width`` wraps at spaces
+    under itself, the tree's guides continuing (``None``: whole lines)."""
+    from prism_core.cli.layout import wrap
+    from prism_core.templates.lineage import tree_rows
+
+    lines: list[str] = []
+    for lead, hang, text in tree_rows(family, name):
+        glued = text.replace(" ", NBSP, 1)  # "NAME vN" stays on one line
+        first, *rest = wrap(glued, width, indent=" " * len(lead), hang=hang).split("\n")
+        first = first.replace(NBSP, " ")
+        lines += [lead + first[len(lead) :], *(line.replace(NBSP, " ") for line in rest)]
+    return lines
+
+
 def parent_text(doc: dict[str, Any] | None) -> str | None:
     """``NAME@N`` of a document's parent, if recorded."""
     parent = (doc or {}).get("parent")
@@ -102,7 +120,14 @@ def history_lines(name: str, rows: list[dict[str, Any]], width: int | None) -> l
         lines.append(f"     instances: {text(row['instances'])}")
     if width is None:
         return lines
-    return [wrap(line, width, hang=" " * 9) for line in lines]
+
+    def hang(line: str) -> str:
+        """Continuation lines start under the value of a ``label: value`` line."""
+        if line.startswith("     ") and ": " in line:
+            return " " * (line.index(": ") + 2)
+        return "  " if line is lines[0] else " " * 5
+
+    return [wrap(line, width, hang=hang(line)) for line in lines]
 
 
 class TemplateHistory(Controller):
@@ -141,7 +166,7 @@ class TemplateHistory(Controller):
     )
     def tree(self) -> None:
         """``prism templates tree [NAME]``."""
-        from prism_core.templates.lineage import family, tree_lines
+        from prism_core.templates.lineage import family
 
         pargs, settings = self.app.pargs, self.app.settings
         name = template_name(pargs.name) if pargs.name else None

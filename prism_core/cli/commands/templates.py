@@ -10,6 +10,8 @@ from cement import Controller, ex
 
 from prism_core.aws.clients import one_line
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
+from prism_core.cli.exit_codes import ListingHelpFormatter
+from prism_core.cli.layout import output_width
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import EXIT_OK, EXIT_PARTIAL, InputError
 from prism_core.validation import printable, template_name
@@ -86,21 +88,6 @@ def _kind(doc: dict[str, Any]) -> str:
     return "package" if is_package_based(doc) else "image"
 
 
-def _amis_text(doc: dict[str, Any]) -> str:
-    config = doc.get("ami_config") or {}
-    parts = [
-        f"{region} {arch} {ami}"
-        for region, by_arch in sorted((config.get("amis") or {}).items())
-        for arch, ami in sorted(by_arch.items())
-    ]
-    parameters = config.get("ssm_parameters") or {}
-    parts += [f"{arch} from SSM {name}" for arch, name in parameters.items()]
-    parts += [f"{region} {ami}" for region, ami in (config.get("ami_mappings") or {}).items()]
-    if _kind(doc) == "package":
-        parts.append(f"built on {doc.get('base')} with {doc.get('package_manager')}")
-    return "; ".join(parts)
-
-
 class Templates(Controller):
     """``prism templates ...``: saved, shared and built-in templates."""
 
@@ -108,6 +95,7 @@ class Templates(Controller):
         label = "templates"
         stacked_on = "base"
         stacked_type = "nested"
+        argument_formatter = ListingHelpFormatter  # the description wraps at the terminal
         help = "list, show, delete and prune templates; channels, revocation, lineage"
         description = (
             "Templates come from three places: your $PRISM_HOME/templates (local: *.yaml "
@@ -149,6 +137,7 @@ class Templates(Controller):
     )
     def list_templates(self) -> None:
         """``prism templates list``: the registry is asked only when AWS is configured."""
+        from prism_core.cli.commands import template_views
         from prism_core.templates import store
 
         pargs, settings = self.app.pargs, self.app.settings
@@ -198,17 +187,11 @@ class Templates(Controller):
                 )
         rows = [merged[name] for name in sorted(merged)]
         warn(listing.problems + notes)
-        width = max([len(r["name"]) for r in rows] + [4])
-        lines = [f"{'NAME':<{width}}  {'VERSION':<7}  {'SOURCE':<17}  {'KIND':<7}  TITLE"]
-        for row in rows:
-            shown = row["title"] if row["title"] != row["name"] else ""
-            if not shown and row["description"]:
-                shown = row["description"].splitlines()[0]
-            lines.append(
-                f"{row['name']:<{width}}  {row['version_label']:<7}  "
-                f"{', '.join(row['sources']):<17}  {row['kind']:<7}  {shown[:60]}"
-            )
-        emit({"templates": rows, "problems": listing.problems}, pargs.output, "\n".join(lines))
+        emit(
+            {"templates": rows, "problems": listing.problems},
+            pargs.output,
+            template_views.list_text(rows, output_width()),
+        )
 
     # -- show --------------------------------------------------------------------------
     @ex(
@@ -256,54 +239,36 @@ class Templates(Controller):
             raise InputError(f"no template {name!r}", "run `prism templates list`")
         newest = max(found)
         versions = []
-        lines = [f"Template {name} (newest: version {newest})"]
         for version in sorted(found, reverse=True):
             entry = found[version]
             doc = entry["document"]
             config = doc.get("ami_config") or {}
-            versions.append(
-                {
-                    "version": version,
-                    "version_label": compat.version_label(doc),
-                    "title": compat.title(doc),
-                    "newest": version == newest,
-                    "saved_date": doc.get("saved_date"),
-                    "saved_from": doc.get("saved_from"),
-                    "parent": compat.lineage(doc),
-                    "sources": entry["sources"],
-                    "amis": config.get("amis") or {},
-                    "ssm_parameters": config.get("ssm_parameters") or {},
-                    "description": doc.get("description"),
-                    **{k: v.get(version) for k, v in life.items()},
-                }
-            )
-            mark = " (newest, default)" if version == newest else ""
-            lines.append(
-                f"  v{compat.version_label(doc)}{mark}  {doc.get('saved_date') or '-'}  "
-                f"[{', '.join(entry['sources'])}]  {_amis_text(doc)}"
-            )
-            row = versions[-1]
-            extra = []
-            if doc.get("parent"):
-                extra.append(
-                    f"parent {doc['parent'].get('template')}@{doc['parent'].get('version')}"
-                )
-            if row.get("channels"):
-                extra.append(f"channels {', '.join(row['channels'])}")
-            if row.get("revoked"):
-                extra.append(f"REVOKED: {row['revoked'].get('reason')}")
-            if row.get("parent_revoked"):
-                extra.append(f"parent revoked ({row['parent_revoked']})")
-            if life:
-                from prism_core.templates.usage import text as usage_text
+            row = {
+                "version": version,
+                "version_label": compat.version_label(doc),
+                "title": compat.title(doc),
+                "newest": version == newest,
+                "saved_date": doc.get("saved_date"),
+                "saved_from": doc.get("saved_from"),
+                "project": doc.get("project"),
+                "parent": compat.lineage(doc),
+                "sources": entry["sources"],
+                "amis": config.get("amis") or {},
+                "ssm_parameters": config.get("ssm_parameters") or {},
+                "description": doc.get("description"),
+                **{k: v.get(version) for k, v in life.items()},
+            }
+            if config.get("ami_mappings"):
+                row["ami_mappings"] = config["ami_mappings"]
+            if _kind(doc) == "package":
+                row["built_on"] = f"{doc.get('base')} with {doc.get('package_manager')}"
+            versions.append(row)
+        from prism_core.cli.commands.template_views import show_text
 
-                extra.append(f"instances {usage_text(row.get('instances') or {})}")
-            if extra:
-                lines.append("      " + "; ".join(extra))
         emit(
             {"name": name, "versions": versions, "problems": problems},
             pargs.output,
-            "\n".join(lines),
+            show_text(name, versions, output_width()),
         )
 
     def _life(
