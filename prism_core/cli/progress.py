@@ -6,6 +6,9 @@ something is awaited (:meth:`Progress.waiting`), a terminal shows one live line 
 wait with a spinner and the elapsed time, redrawn in place below the permanent lines;
 anywhere else a plain "still waiting" line is printed every ``status_every`` seconds
 and no control codes are written. Standard output stays free for the result document.
+The live lines are cleared and redrawn in one write that no signal interrupts, so Ctrl-C,
+an error or the end of a wait never leaves a spinner line behind; the cursor is never
+hidden, so there is nothing to restore.
 
 A write that fails (a closed pipe, a terminal gone after SIGHUP, a full disk) never
 raises: progress goes silent for the rest of the run (``Progress.broken``) and the
@@ -16,12 +19,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 from prism_core.validation import printable
 
@@ -58,6 +62,49 @@ def format_duration(seconds: float) -> str:
     if hours:
         return f"{hours}h {minutes}m {secs}s"
     return f"{minutes}m {secs}s" if minutes else f"{secs}s"
+
+
+#: Signals whose handlers raise (Ctrl-C, and those prism turns into ``Terminated``).
+HELD_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+    if hasattr(signal, name)
+)
+
+
+def _hold(signum: int, frame: Any) -> None:
+    _held.append(signum)
+
+
+_held: list[int] = []
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Run the block without being cut by a signal's exception (Ctrl-C's KeyboardInterrupt,
+    prism's ``Terminated``): a signal that arrives meanwhile is delivered right after it.
+
+    Drawing the live lines must not stop half-way, or a spinner line is left on the
+    terminal that prism no longer knows about. Python runs signal handlers in the main
+    thread only, so other threads need (and get) nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in HELD_SIGNALS}
+    if any(handler is None for handler in previous.values()):  # not set from Python
+        yield
+        return
+    for signum in previous:
+        signal.signal(signum, _hold)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        pending, _held[:] = list(dict.fromkeys(_held)), []
+        for signum in pending:
+            signal.raise_signal(signum)
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -178,7 +225,7 @@ class Progress:
         try:
             yield tick
         finally:
-            with self._lock:
+            with self._lock, signals_held():  # a Ctrl-C here must not leave the line drawn
                 if entry in self._waits:
                     self._waits.remove(entry)
                     if self.live:
@@ -198,43 +245,50 @@ class Progress:
     # ------------------------------------------------------------------ drawing
 
     def _guarded(self, text: str = "", *, redraw: bool = False, above: bool = False) -> None:
-        """Write (lock held); the first failure turns progress off instead of raising."""
+        """Write (lock held); the first failure turns progress off instead of raising.
+
+        With ``above`` or ``redraw`` the live lines are cleared, ``text`` written and the
+        live lines drawn again in one write that no signal interrupts (:func:`signals_held`),
+        so the terminal and :attr:`_drawn` always agree.
+        """
         if self.broken:
             return
-        try:
-            if above or redraw:
-                self._clear()
-            if text:
-                self.stream.write(text)
-            if above or redraw:
-                self._draw()
-            self.stream.flush()
-        except (OSError, ValueError) as exc:  # BrokenPipeError, EIO, ENOSPC, closed file
-            self.broken = type(exc).__name__
-            self._drawn = 0
+        out, drawn = text, self._drawn
+        if above or redraw:
+            clear = f"\x1b[{self._drawn}A\r\x1b[J" if self._drawn else ""
+            block = self._block()
+            out, drawn = clear + text + "".join(line + "\n" for line in block), len(block)
+        if not out:
+            return
+        with signals_held():
+            try:
+                self.stream.write(out)
+                self.stream.flush()
+                self._drawn = drawn
+            except (OSError, ValueError) as exc:  # BrokenPipeError, EIO, ENOSPC, closed file
+                self.broken = type(exc).__name__
+                self._drawn = 0
 
     def _write_above(self, text: str) -> None:
         """Write permanent text above the live block (lock held)."""
         self._guarded(text, above=True)
 
-    def _clear(self) -> None:
-        if self._drawn:
-            self.stream.write(f"\x1b[{self._drawn}A\r\x1b[J")
-            self._drawn = 0
-
-    def _draw(self) -> None:
+    def _block(self) -> list[str]:
+        """The live lines: one per wait, each shorter than the terminal is wide (a line
+        that wrapped would take two rows, and the clearing counts one)."""
         if not self.live or not self._waits:
-            return
+            return []
         frames = SPINNER_FANCY if self.emoji else SPINNER_PLAIN
         width = self._width()
         now = time.monotonic()
+        lines = []
         for entry in self._waits:
             spinner = frames[self._frame % len(frames)]
             text = f"   {spinner} waiting for {entry.what} ({format_duration(now - entry.started)})"
             if len(text) >= width:
                 text = text[: max(1, width - 2)] + "…"[: 1 if self.emoji else 0]
-            self.stream.write(text + "\n")
-        self._drawn = len(self._waits)
+            lines.append(text)
+        return lines
 
     def _redraw(self) -> None:
         self._guarded(redraw=True)
