@@ -97,6 +97,10 @@ def test_nothing_left_after_a_save(slow_cloud, columns):
     assert "waiting for" in raw  # the live lines were drawn
     shown = _assert_clean(raw, columns)
     assert any("prism launch env1" in line for line in shown), shown
+    # prism wrapped every line itself, at word boundaries (the plan's long lines included)
+    written = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw).replace("\r", "\n").split("\n")
+    assert all(len(line) < columns for line in written), [w for w in written if len(w) >= columns]
+    assert any(line.startswith("               cleanly") for line in shown) or columns > 80
 
 
 def test_nothing_left_after_an_error(slow_cloud):

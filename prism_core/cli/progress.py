@@ -18,6 +18,7 @@ save goes on, so no output problem can keep the instance from being brought back
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sys
@@ -47,6 +48,8 @@ ICONS = {
     "time": ("🕒", "-"),
     "next": ("✨", "-"),
 }
+#: ``Storage:    ...``: the label of a plan line, whose value continues under itself.
+LABEL = re.compile(r"^ *[A-Z][A-Za-z ]{0,14}: +(?=\S)")
 SPINNER_FANCY = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SPINNER_PLAIN = "|/-\\"
 REDRAW_SECONDS = 0.2
@@ -181,7 +184,26 @@ class Progress:
             fancy, plain = ICONS.get(kind, ("", ""))
             icon = fancy if self.emoji else plain
             prefix = " " * indent + (f"{icon} " if icon else "")
-            self._write_above(prefix + printable(text) + "\n")
+            body = printable(text)
+            if self.live:  # a terminal: wrap at its width, continuing under the text
+                start = indent + 3 if icon and self.emoji else len(prefix)  # emoji: 2 columns
+                body = prefix + self._wrapped(body, start)
+            else:
+                body = prefix + body
+            self._write_above(body + "\n")
+
+    def _wrapped(self, text: str, start: int) -> str:
+        """``text`` at column ``start`` (after the indent and the icon) wrapped at word
+        boundaries to the terminal's width; continuation lines start under the text, or
+        under the value of a ``Label:   value`` line."""
+        from prism_core.cli.layout import wrap
+
+        label = LABEL.match(text)
+        under = label.end() if label else len(text) - len(text.lstrip(" "))
+        hang = " " * (start + under)
+        width = self._width() - 1  # an emoji may take two columns where it counts one
+        lines = wrap(" " * start + text, width, hang=hang).split("\n")
+        return "\n".join(lines)[start:] if lines else text
 
     def blank(self) -> None:
         """An empty separator line."""
