@@ -139,6 +139,7 @@ def many_versions(prism_sandbox, run_prism) -> dict[str, str]:
     amis: dict[str, str] = {}
     for n in range(4):
         extra = ["--copy-to-regions", ",".join(REGIONS), "--description", description]
+        extra += ["--share-with", "111122223333"]
         result = run_prism(
             "save", "a-workstation-with-a-rather-long-descriptive-name", LONG,
             *(extra if n == 0 else []), "--project", "geophysics-2026", "--yes", "-o", "json",
@@ -186,6 +187,10 @@ def test_templates_commands_fit_the_terminal(columns: int, many_versions, run_pr
         assert any(line.split() == [region, "x86_64", ami] for line in lines), (region, text)
     assert "  project:      geophysics-2026" in lines
     assert "  channels:     stable" in lines
+    sharing = [line for line in lines if line.startswith("  sharing:")]
+    assert sharing == ["  sharing:      private (this account only)"] * 3 + [
+        "  sharing:      accounts 111122223333"
+    ]
     saved = [line for line in lines if line.startswith("  saved from:   ")]
     assert saved == ["  saved from:   a-workstation-with-a-rather-long-descriptive-name"] * 4
 
@@ -219,3 +224,33 @@ def test_templates_text_without_a_terminal_keeps_whole_lines(many_versions, run_
     assert [v["version"] for v in doc["versions"]] == [4, 3, 2, 1]
     assert doc["versions"][3]["amis"]["eu-west-1"] == {"x86_64": many_versions["eu-west-1"]}
     assert doc["versions"][0]["project"] == "geophysics-2026"
+    assert doc["versions"][3]["sharing"]["eu-west-1"] == {
+        "public": False, "accounts": ["111122223333"], "organizations": [], "ous": [],
+    }  # fmt: skip
+    assert doc["versions"][0]["sharing"]["us-east-1"]["accounts"] == []
+
+
+def test_fit_lines_wraps_only_what_is_too_wide_under_its_text() -> None:
+    from prism_core.cli.layout import fit_lines
+
+    text = "\n".join(
+        [
+            "short line",
+            "   Creates:    an AMI and its snapshots in us-east-1, a copy in us-west-1 and more",
+            "- Registry: 4 parameter(s) under /prism/templates/a-rather-long-template-name",
+            "- Template file: /home/someone/.prism/templates/" + "x" * 40 + ".yaml",
+        ]
+    )
+    lines = fit_lines(text, 60).splitlines()
+    assert all(len(line) < 60 for line in lines[:-1]), lines  # the last: one long word
+    assert " ".join(fit_lines(text, 60).split()) == " ".join(text.split())  # nothing lost
+    assert lines[0] == "short line"
+    assert lines[1].startswith("   Creates:    an AMI") and lines[2].startswith(" " * 15 + "c")
+    assert lines[3:5] == [
+        "- Registry: 4 parameter(s) under",
+        "            /prism/templates/a-rather-long-template-name",
+    ]
+    # a path longer than the room under the label continues under the label, whole
+    assert lines[5] == "- Template file:"
+    assert lines[6] == "  /home/someone/.prism/templates/" + "x" * 40 + ".yaml"
+    assert fit_lines(text, None) == text

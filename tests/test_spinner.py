@@ -99,7 +99,8 @@ def test_nothing_left_after_a_save(slow_cloud, columns):
     assert any("prism launch env1" in line for line in shown), shown
     # prism wrapped every line itself, at word boundaries (the plan's long lines included)
     written = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw).replace("\r", "\n").split("\n")
-    assert all(len(line) < columns for line in written), [w for w in written if len(w) >= columns]
+    wide = [w for w in written if len(w) >= columns and len(w.split()) > 1]
+    assert not wide, wide  # only a single word (a long path) may be wider than the terminal
     assert any(line.startswith("               cleanly") for line in shown) or columns > 80
 
 

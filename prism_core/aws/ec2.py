@@ -223,6 +223,24 @@ def share_image(ec2: Any, image_id: str, *, public: bool, share_with: list[str])
         )
 
 
+def image_sharing(ec2: Any, image_id: str) -> dict[str, Any]:
+    """Who may launch ``image_id`` (DescribeImageAttribute ``launchPermission``):
+    ``{"public": bool, "accounts": [...], "organizations": [...], "ous": [...]}``."""
+    answer = ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
+    found: dict[str, Any] = {"public": False, "accounts": [], "organizations": [], "ous": []}
+    for permission in answer.get("LaunchPermissions") or []:
+        if permission.get("Group") == "all":
+            found["public"] = True
+        for key, kind in (
+            ("UserId", "accounts"),
+            ("OrganizationArn", "organizations"),
+            ("OrganizationalUnitArn", "ous"),
+        ):
+            if permission.get(key):
+                found[kind].append(str(permission[key]))
+    return {k: sorted(v) if isinstance(v, list) else v for k, v in found.items()}
+
+
 def made_by_save(image: dict[str, Any] | None, save_id: str, image_name: str) -> bool:
     """Whether the cloud shows that save ``save_id`` created ``image``.
 

@@ -4,6 +4,7 @@ word boundaries. Pure functions over strings; the width comes from :func:`output
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import textwrap
@@ -165,3 +166,30 @@ def table_lines(
         GAP.join(cut(c, w).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         for row in [list(headings), *cells]
     ]
+
+
+#: The start of a line that its wrapped continuation lines go under: leading spaces, an
+#: icon (an emoji, or a plain marker such as ``ok`` or ``-``) and a ``Label:`` if any.
+_LEAD = re.compile(r"^( *)((?:[^\x00-\x7f]\ufe0f?|ok|FAILED|[-*>!]) +)?([A-Z][A-Za-z ]{0,14}: +)?")
+
+
+def fit_lines(text: str, width: int | None) -> str:
+    """``text`` whose lines longer than ``width`` are wrapped at word boundaries, each
+    continuing under its own text (after its indent, icon and ``Label:``); lines that fit
+    are unchanged, a word longer than the line is never split (``None``: unchanged)."""
+    if width is None:
+        return text
+    out = []
+    for line in text.split("\n"):
+        if len(line) < width:
+            out.append(line)
+            continue
+        lead = _LEAD.match(line)
+        icon = lead.group(2) or "" if lead else ""
+        wide = 1 if icon[:1] and not icon[:1].isascii() else 0  # an emoji takes two columns
+        under = lead.end() if lead else 0
+        longest = max((len(word) for word in line[under:].split()), default=0)
+        if lead and lead.group(3) and under + wide + longest >= width - 1 - wide:
+            under = lead.start(3)  # a long path or id: under the label, not its value
+        out.append(wrap(line, width - 1 - wide, hang=" " * (under + wide)))
+    return "\n".join(out)

@@ -32,9 +32,10 @@ def emit(document: dict[str, Any], fmt: str, text: str) -> None:
 
         out = yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False)
     elif text:
+        from prism_core.cli.layout import fit_lines, output_width
         from prism_core.validation import printable
 
-        text = printable(text)
+        text = fit_lines(printable(text), output_width(sys.stdout))
         out = text if text.endswith("\n") else text + "\n"
     else:
         out = ""

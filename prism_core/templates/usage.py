@@ -64,3 +64,54 @@ def text(per_region: dict[str, int]) -> str:
         return "0"
     where = ", ".join(f"{r}: {n}" for r, n in sorted(per_region.items()) if n)
     return f"{total} ({where})"
+
+
+#: Images asked about at once by :func:`sharing` (one DescribeImageAttribute each).
+SHARING_WORKERS = 8
+
+
+def sharing(
+    aws: AwsClients, images: dict[str, tuple[str, str]], problems: list[str]
+) -> dict[str, dict[str, Any] | None]:
+    """``label -> who may launch the image`` for ``images`` (label -> (region, AMI id));
+    ``None`` for an image that could not be asked (said in ``problems``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prism_core.aws.ec2 import image_sharing
+
+    def ask(label: str) -> dict[str, Any] | None:
+        region, image_id = images[label]
+        try:
+            return image_sharing(aws.ec2(region), image_id)
+        except Exception as exc:
+            problems.append(f"sharing of {image_id} in {region} not read: {error_message(exc)}")
+            return None
+
+    labels = sorted(images)
+    if not labels:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(SHARING_WORKERS, len(labels))) as pool:
+        return dict(zip(labels, pool.map(ask, labels), strict=True))
+
+
+def sharing_text(by_region: dict[str, dict[str, Any] | None]) -> str:
+    """``private (this account only)``, ``PUBLIC (any AWS account)``, ``accounts 1111...``;
+    per image (region) when they differ."""
+
+    def one(found: dict[str, Any] | None) -> str:
+        if found is None:
+            return "unknown"
+        parts = ["PUBLIC (any AWS account)"] if found["public"] else []
+        for field, label in (
+            ("accounts", "accounts"),
+            ("organizations", "organizations"),
+            ("ous", "organizational units"),
+        ):
+            if found[field]:
+                parts.append(f"{label} {', '.join(found[field])}")
+        return "; ".join(parts) or "private (this account only)"
+
+    texts = {region: one(found) for region, found in sorted(by_region.items())}
+    if len(set(texts.values())) <= 1:
+        return next(iter(texts.values()), "-")
+    return "; ".join(f"{region}: {text}" for region, text in texts.items())

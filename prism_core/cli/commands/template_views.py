@@ -70,6 +70,7 @@ def image_lines(version: dict[str, Any], width: int | None) -> list[str]:
 def show_text(name: str, versions: list[dict[str, Any]], width: int | None) -> str:
     """The text of ``templates show``: every version, newest first, with its description,
     origin, project, sources, lineage, channels, status, instances and images."""
+    from prism_core.templates.usage import sharing_text
     from prism_core.templates.usage import text as usage_text
 
     newest = next((v for v in versions if v.get("newest")), versions[0])
@@ -100,6 +101,8 @@ def show_text(name: str, versions: list[dict[str, Any]], width: int | None) -> s
             lines.append(_field("REVOKED", str(version["revoked"].get("reason") or ""), width))
         if version.get("parent_revoked"):
             lines.append(_field("status", f"parent revoked ({version['parent_revoked']})", width))
+        if version.get("sharing"):
+            lines.append(_field("sharing", sharing_text(version["sharing"]), width))
         if "instances" in version:
             lines.append(_field("instances", usage_text(version["instances"] or {}), width))
         lines += image_lines(version, width)

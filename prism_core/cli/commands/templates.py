@@ -290,11 +290,25 @@ class Templates(Controller):
             }
         )
         counts = usage.counts(aws, name, regions, problems)
+        images: dict[int, dict[str, tuple[str, str]]] = {}
+        for version, entry in found.items():
+            amis = (entry["document"].get("ami_config") or {}).get("amis") or {}
+            images[version] = {
+                region if len(by_arch) == 1 else f"{region} {arch}": (region, str(ami))
+                for region, by_arch in amis.items()
+                if isinstance(by_arch, dict)
+                for arch, ami in by_arch.items()
+            }
+        everything = {
+            f"{version} {label}": at for version, of in images.items() for label, at in of.items()
+        }
+        shared = usage.sharing(aws, everything, problems)
         life: dict[str, dict[int, Any]] = {
             "channels": {},
             "revoked": {},
             "parent_revoked": {},
             "instances": {},
+            "sharing": {},
         }
         for version in found:
             life["channels"][version] = entries.channels_of(version)
@@ -302,6 +316,9 @@ class Templates(Controller):
             above = tree.revoked_ancestor((name, version))
             life["parent_revoked"][version] = f"{above[0]}@{above[1]}" if above else None
             life["instances"][version] = counts.get(version, {})
+            life["sharing"][version] = {
+                label: shared.get(f"{version} {label}") for label in images.get(version, {})
+            }
         return life
 
     # -- validate ------------------------------------------------------------------------
