@@ -174,19 +174,19 @@ _LEAD = re.compile(r"^( *)((?:[^\x00-\x7f]\ufe0f?|ok|FAILED|[-*>!]) +)?([A-Z][A-
 
 
 def fit_lines(text: str, width: int | None) -> str:
-    """``text`` whose lines longer than ``width`` are wrapped at word boundaries, each
+    """``text`` whose lines wider than ``width`` are wrapped at word boundaries, each
     continuing under its own text (after its indent, icon and ``Label:``); lines that fit
     are unchanged, a word longer than the line is never split (``None``: unchanged)."""
     if width is None:
         return text
     out = []
     for line in text.split("\n"):
-        if len(line) < width:
-            out.append(line)
-            continue
         lead = _LEAD.match(line)
         icon = lead.group(2) or "" if lead else ""
         wide = 1 if icon[:1] and not icon[:1].isascii() else 0  # an emoji takes two columns
+        if len(line) + wide <= width:
+            out.append(line)
+            continue
         under = lead.end() if lead else 0
         longest = max((len(word) for word in line[under:].split()), default=0)
         if lead and lead.group(3) and under + wide + longest >= width - 1 - wide:
