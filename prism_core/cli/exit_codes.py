@@ -10,8 +10,9 @@ written (help formatters keep them as they are).
 from __future__ import annotations
 
 import textwrap
-from argparse import HelpFormatter
 from typing import Any
+
+from prism_core.cli.layout import ListingHelpFormatter
 
 WIDTH = 76
 HEADING = "exit codes:"
@@ -172,22 +173,3 @@ def for_command(path: str) -> str:
     """The exit codes of ``path`` (``"templates list"``); a plugin's command gets the
     contract's general meanings."""
     return COMMANDS.get(path, GENERAL)
-
-
-class ListingHelpFormatter(HelpFormatter):
-    """argparse's formatter, except that a paragraph that opens with a heading line
-    (``exit codes:``, ``examples:``) followed by indented lines is kept as written."""
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        paragraphs = text.split("\n\n")
-        out = []
-        for paragraph in paragraphs:
-            lines = paragraph.split("\n")
-            listed = lines[0].rstrip().endswith(":") and all(
-                line.startswith(" ") for line in lines[1:] if line
-            )
-            if listed and len(lines) > 1:
-                out.append("\n".join(indent + line for line in lines))
-            else:
-                out.append(super()._fill_text(paragraph, width, indent))
-        return "\n\n".join(out)

@@ -1,5 +1,7 @@
-"""Text that fits the terminal: tables whose columns keep their place, paragraphs wrapped at
-word boundaries. Pure functions over strings; the width comes from :func:`output_width`."""
+"""Text that fits the terminal: tables whose columns keep their place, paragraphs and result
+lines wrapped at word boundaries, and the ``--help`` formatter that wraps prose but keeps
+listings (examples, exit codes) as written. Pure functions over strings; the width comes
+from :func:`output_width`."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import re
 import shutil
 import sys
 import textwrap
+from argparse import HelpFormatter
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -193,3 +196,22 @@ def fit_lines(text: str, width: int | None) -> str:
             under = lead.start(3)  # a long path or id: under the label, not its value
         out.append(wrap(line, width - 1 - wide, hang=" " * (under + wide)))
     return "\n".join(out)
+
+
+class ListingHelpFormatter(HelpFormatter):
+    """argparse's formatter, except that a paragraph that opens with a heading line
+    (``exit codes:``, ``examples:``) followed by indented lines is kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = text.split("\n\n")
+        out = []
+        for paragraph in paragraphs:
+            lines = paragraph.split("\n")
+            listed = lines[0].rstrip().endswith(":") and all(
+                line.startswith(" ") for line in lines[1:] if line
+            )
+            if listed and len(lines) > 1:
+                out.append("\n".join(indent + line for line in lines))
+            else:
+                out.append(super()._fill_text(paragraph, width, indent))
+        return "\n\n".join(out)
