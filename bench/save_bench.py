@@ -13,6 +13,10 @@ action, for prism's default mode (EC2 reboots the instance during CreateImage), 
 stop/start workflow), and prints markdown tables with each figure next to its target,
 and the calls next to the careful minimum documented in :func:`minimum_calls`.
 
+prism and the seed run in a fresh virtual environment holding prism's dependencies
+only (:mod:`bench.environment`; prism from this checkout): plugins installed for
+development, a *required* one among them, are not part of the measurement.
+
 Downtime: default mode, CreateImage request until the instance passes its status
 checks again; ``--stop`` and the seed, StopInstances until ``running`` is seen again.
 Total: the first state-changing request (StopInstances or CreateImage) until exit.
@@ -34,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prism_core.plugin_manager import installed_plugin_names
+from bench.environment import dependencies_only
 from prism_sandbox import Faults, Sandbox, Timings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +83,8 @@ BASE_TIMINGS = {
     "copy": 10.0,
 }
 KINDS = ("prism", "prism-stop", "seed")
+#: The interpreter of the clean environment the saves run in (set by :func:`main`).
+PYTHON = sys.executable
 
 
 @dataclass
@@ -125,10 +131,10 @@ class TimedFaults(Faults):
 
 def _command(kind: str, name: str, template: str, regions: list[str], poll: float) -> list[str]:
     if kind in ("prism", "prism-stop"):
-        args = [sys.executable, "-m", "prism_core", "save", name, template, "--yes", "-o", "json"]
+        args = [PYTHON, "-m", "prism_core", "save", name, template, "--yes", "-o", "json"]
         args += ["--stop"] if kind == "prism-stop" else []
         return args + (["--copy-to-regions", ",".join(regions)] if regions else [])
-    args = [sys.executable, "-m", "bench.baseline", name, template, "--poll", str(poll)]
+    args = [PYTHON, "-m", "bench.baseline", name, template, "--poll", str(poll)]
     return args + (["--copy-to-regions", ",".join(regions)] if regions else [])
 
 
@@ -341,6 +347,7 @@ def _load() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the report."""
+    global PYTHON
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every duration")
     parser.add_argument("--poll", type=float, default=None, help="poll delay (default 1 s × scale)")
@@ -362,11 +369,12 @@ def main(argv: list[str] | None = None) -> int:
 
     cap = Settings.load({}).copy_concurrency
     results: dict[int, dict[str, Run]] = {}
-    with Sandbox(timings) as sandbox:
+    environment = tempfile.TemporaryDirectory(prefix="prism-bench-env-")
+    PYTHON = str(dependencies_only(Path(environment.name) / "venv")[0])
+    with environment, Sandbox(timings) as sandbox:
         sandbox.faults = TimedFaults()
         os.environ.update(sandbox.env(SOURCE))
         os.environ["PRISM_POLL_DELAY_SECONDS"] = str(poll)
-        os.environ["PRISM_DISABLE_PLUGINS"] = ",".join(installed_plugin_names())
         os.environ["AWS_CONFIG_FILE"] = os.devnull
         os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
         os.environ.pop("AWS_PROFILE", None)

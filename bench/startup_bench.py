@@ -4,10 +4,12 @@ Run from the repository root::
 
     python -m bench.startup_bench [--runs 15]
 
-prism is installed (``pip install --no-deps --target``, a wheel build: no editable
-finder) into a temporary folder and run through its console script; its
-dependencies come from the running environment, its installed plugins are
-disabled (prism alone is measured). Each command runs ``--runs`` times as a fresh
+prism is installed the regular way (``pip install --no-deps``, a wheel build: no
+editable finder) into a fresh virtual environment that holds prism and its
+dependencies only (the running environment's copies of them, linked in): no other
+distribution, so no plugin a development environment has installed (a *required*
+one cannot be disabled) is measured with prism. Every command, the interpreter's
+own included, runs in that environment. Each command runs ``--runs`` times as a fresh
 process after one warm-up run; the table shows the median wall time, the median
 CPU time (user + system: less sensitive to a loaded machine), and the targets:
 ``prism --version`` ≤ 2 × ``python -c pass`` and ``prism --help`` ≤ 0.5 ×
@@ -26,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.environment import with_prism
 from bench.save_bench import _load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,44 +49,22 @@ def timed(command: list[str], runs: int, env: dict[str, str]) -> tuple[float, fl
     return statistics.median(walls), statistics.median(cpus)
 
 
-def install(target: Path) -> Path:
-    """Install prism (not editable, no dependencies) into ``target``; its console script."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--target",
-            str(target),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return target / "bin" / "prism"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Print a markdown table of start-up times and the two ratios against their targets."""
-    from prism_core.plugin_manager import installed_plugin_names
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="prism-startup-") as tmp:
-        prism = install(Path(tmp) / "site")
+        python, prism = with_prism(Path(tmp) / "venv")
         home = Path(tmp) / "home"
         home.mkdir()
-        env = dict(
-            os.environ,
-            PRISM_HOME=str(home),
-            PYTHONPATH=str(Path(tmp) / "site"),
-            PRISM_DISABLE_PLUGINS=",".join(installed_plugin_names()),
-        )
-        py = sys.executable
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PYTHON", "PRISM_", "VIRTUAL_ENV"))
+        }
+        env["PRISM_HOME"] = str(home)
+        py = str(python)
         commands = [
             ("python -c pass", [py, "-c", "pass"]),
             ('python -c "import boto3"', [py, "-c", "import boto3"]),
@@ -101,9 +82,13 @@ def main(argv: list[str] | None = None) -> int:
             cwd=home,
         ).stdout
         assert found.startswith(tmp), f"prism was imported from {found}, not the install"
+        plugins = subprocess.run(
+            [py, str(prism), "plugins"], env=env, capture_output=True, text=True, check=True
+        ).stdout
         rows = {label: timed(cmd, args.runs, env) for label, cmd in commands}
     base, boto = rows["python -c pass"], rows['python -c "import boto3"']
-    print(f"{args.runs} runs each, {sys.executable}; {_load()}\n")
+    print(f"{args.runs} runs each, a fresh environment from {sys.executable}; {_load()}\n")
+    print("Plugins loaded (`prism plugins`):\n\n```\n" + plugins.strip() + "\n```\n")
     print("| command | median wall | median CPU | wall vs `-c pass` | wall vs `import boto3` |")
     print("|---|---|---|---|---|")
     for label, (wall, cpu) in rows.items():

@@ -11,17 +11,15 @@ Plugin authors need only this module::
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "hookimpl"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """``hookimpl`` (the marker for hook implementations; built-in and third-party
     plugins use the same one), created on first use so ``prism --version`` does not
-    import pluggy."""
+    import pluggy (nor :mod:`typing`)."""
     if name == "hookimpl":
         import pluggy
 

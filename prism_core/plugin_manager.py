@@ -95,18 +95,27 @@ class PluginEntry:
     dist_version: str | None
 
     def load(self) -> Any:
-        """Import the plugin object the entry point names."""
-        from importlib.metadata import EntryPoint
+        """Import the plugin object the entry point names (``module[:attr.attr]``, extras
+        ignored as :mod:`importlib.metadata` does; without importing that module)."""
+        module_name, _, rest = self.value.partition(":")
+        attrs = rest.split("[", 1)[0].strip()
+        module_name = module_name.split("[", 1)[0].strip()
+        if not module_name:
+            raise ValueError(f"entry point {self.value!r} names no module")
+        obj: Any = importlib.import_module(module_name)
+        for attr in filter(None, attrs.split(".")):
+            obj = getattr(obj, attr)
+        return obj
 
-        return EntryPoint(self.name, self.value, ENTRY_POINT_GROUP).load()
 
-
-def _scan_entry_points() -> list[PluginEntry]:
-    """Read the ``prism.plugins`` entry points of every installed distribution."""
+def _scan_entry_points() -> EntryPoints:
+    """Read the ``prism.plugins`` and ``prism.required_plugins`` entry points of every
+    installed distribution (one pass over the distributions for both groups)."""
     from importlib.metadata import entry_points
 
+    everything = entry_points()
     found = []
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in everything.select(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
         found.append(
             PluginEntry(
@@ -116,7 +125,16 @@ def _scan_entry_points() -> list[PluginEntry]:
                 dist.version if dist is not None else None,
             )
         )
-    return found
+    required = frozenset(ep.name for ep in everything.select(group=REQUIRED_GROUP))
+    return EntryPoints(found, required)
+
+
+@dataclass(frozen=True)
+class EntryPoints:
+    """The environment's plugin entry points: ``prism.plugins`` and the required names."""
+
+    plugins: list[PluginEntry]
+    required: frozenset[str]
 
 
 def _environment_key() -> str:
@@ -140,7 +158,13 @@ MAX_CACHE_BYTES = 256 * 1024
 
 def cached_entry_points(cache_dir: Path) -> list[PluginEntry]:
     """The ``prism.plugins`` entry points, from ``cache_dir`` when the environment is
-    unchanged, else scanned and cached (one file per interpreter prefix).
+    unchanged, else scanned and cached (see :func:`cached_scan`)."""
+    return cached_scan(cache_dir).plugins
+
+
+def cached_scan(cache_dir: Path) -> EntryPoints:
+    """Both entry-point groups, from ``cache_dir`` when the environment is unchanged, else
+    scanned and cached (one file per interpreter prefix).
 
     The cache is untrusted input: read only if it is ours (owner, not writable by
     others), bounded in size and of the expected shape; otherwise it is rebuilt.
@@ -152,20 +176,28 @@ def cached_entry_points(cache_dir: Path) -> list[PluginEntry]:
     path = cache_dir / f"entry-points-{hashlib.sha256(sys.prefix.encode()).hexdigest()[:16]}.json"
     data = read_own_json(path, MAX_CACHE_BYTES)
     try:
-        if isinstance(data, dict) and data.get("key") == key:
-            return [
-                PluginEntry(*(None if v is None else str(v) for v in row))
-                for row in data["entry_points"]
-                if isinstance(row, list) and len(row) == 4
-            ]
+        if (
+            isinstance(data, dict)
+            and data.get("key") == key
+            and isinstance(data.get("required"), list)
+        ):
+            return EntryPoints(
+                [
+                    PluginEntry(*(None if v is None else str(v) for v in row))
+                    for row in data["entry_points"]
+                    if isinstance(row, list) and len(row) == 4
+                ],
+                frozenset(str(name) for name in data["required"]),
+            )
     except (KeyError, TypeError):
         pass
     found = _scan_entry_points()
     try:
         from prism_core.save.journal import write_private_atomic
 
-        rows = [[e.name, e.value, e.dist_name, e.dist_version] for e in found]
-        write_private_atomic(path, json.dumps({"key": key, "entry_points": rows}))
+        rows = [[e.name, e.value, e.dist_name, e.dist_version] for e in found.plugins]
+        document = {"key": key, "entry_points": rows, "required": sorted(found.required)}
+        write_private_atomic(path, json.dumps(document))
     except OSError:
         pass  # a read-only home: scan every time
     return found
@@ -183,11 +215,11 @@ def disabled_from_env() -> set[str]:
     return set(comma_list(os.environ.get("PRISM_DISABLE_PLUGINS", "")))
 
 
-def required_from_entry_points() -> set[str]:
-    """Plugins whose package registers them in ``prism.required_plugins``."""
-    from importlib.metadata import entry_points
-
-    return {ep.name for ep in entry_points(group=REQUIRED_GROUP)}
+def required_from_entry_points(cache_dir: Path | None = None) -> set[str]:
+    """Plugins whose package registers them in ``prism.required_plugins`` (from the
+    entry-point cache in ``cache_dir`` when given: no second scan)."""
+    scan = cached_scan(cache_dir) if cache_dir is not None else _scan_entry_points()
+    return set(scan.required)
 
 
 def _released_in_tests() -> set[str]:
@@ -209,7 +241,8 @@ class PrismPluginManager:
         self.disabled = set(disabled) if disabled is not None else disabled_from_env()
         #: Plugins that must load: ``prism.required_plugins`` entry points and the system
         #: config's ``prism.required_plugins``. PRISM_DISABLE_PLUGINS cannot block them.
-        self.required = (set(required) | required_from_entry_points()) - _released_in_tests()
+        #: The entry points join in :meth:`load`, from the same (cached) scan as the plugins.
+        self.required = set(required) - _released_in_tests()
         self.warnings: list[str] = []
         self.blocked: list[str] = []
         #: Plugins whose CLI/config hooks raised: name -> one-line reason.
@@ -227,13 +260,13 @@ class PrismPluginManager:
         if self._loaded:
             return self
         self._loaded = True
+        scan = cached_scan(cache_dir) if cache_dir is not None else _scan_entry_points()
+        self.required |= scan.required - _released_in_tests()
         for name, module_path in DEFAULT_PLUGINS:
             if self._skip(name):
                 continue
             self.add(importlib.import_module(module_path), name, "built-in", __version__)
-        self._load_entry_points(
-            cached_entry_points(cache_dir) if cache_dir is not None else _scan_entry_points()
-        )
+        self._load_entry_points(scan.plugins)
         missing = sorted(self.required - set(self._info))
         if missing:
             raise RequiredPluginMissing(

@@ -5,7 +5,6 @@ Each function raises :class:`InputError` with a one-line message that says what 
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -132,6 +131,8 @@ def _edits(a: str, b: str) -> int:
 
 def closest_region(region: str) -> str | None:
     """The known region a typo most likely meant (fewest edits, then difflib's ratio)."""
+    import difflib
+
     known = sorted(known_regions())
     scored = [(_edits(region, name), name) for name in known]
     best = min((score for score, _ in scored), default=99)

@@ -10,7 +10,6 @@ reason and does not affect the others.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 from prism_core import hookimpl
@@ -46,6 +45,8 @@ def prism_copy(ctx: SaveContext) -> dict[str, RegionImage]:
     results: dict[str, RegionImage] = {}
     cap = ctx.settings.copy_concurrency or len(regions)
     workers = max(1, min(cap, len(regions)))
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prism-copy")
     try:
         futures = {pool.submit(copy_to_region, ctx, source, r): r for r in regions}

@@ -110,6 +110,7 @@ def prism_image(ctx: SaveContext) -> RegionImage:
         limit="snapshots",
         critical=ctx.state.stopped_by_prism or ctx.state.rebooted_by_ec2,
         down=ctx.state.stopped_by_prism and not ctx.state.instance_restarted,
+        steady=True,
     )
     ctx.record_image(image)
     return image
@@ -131,6 +132,7 @@ def prism_post_image(ctx: SaveContext) -> None:
             lambda: settled_image(ec2, image_id),
             what=f"image {image_id} in {image.region}",
             limit="image",
+            steady=True,
         )
         if data["State"] == FAILED:
             image.state, image.error = FAILED, state_reason(data)

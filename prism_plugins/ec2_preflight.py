@@ -9,7 +9,6 @@ and sharing snapshots encrypted with the AWS-managed key. Returns notes for the 
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from prism_core import hookimpl
@@ -250,6 +249,8 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
     for region in regions:  # clients are built one after another (CPU), used at once
         ctx.aws.ec2(region)
     workers = max(1, min(PREFLIGHT_WORKERS, len(regions) + 1))
+    from concurrent.futures import ThreadPoolExecutor, wait
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prism-preflight") as pool:
         source = pool.submit(_check_source, ctx, will_stop)
         checks = [pool.submit(_check_region, ctx, region) for region in regions]

@@ -10,7 +10,6 @@ account with an empty PRISM_HOME can list and launch it.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from prism_core import hookimpl
@@ -63,6 +62,8 @@ def prism_register(ctx: SaveContext) -> list[str]:
         return [f"{region}:{name}" for name in written]
 
     # Regions are independent: every one at once (one or two small requests each).
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=len(images), thread_name_prefix="prism-register") as pool:
         results = list(pool.map(write, images))
     written = [name for names in results for name in names]

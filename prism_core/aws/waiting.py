@@ -84,6 +84,7 @@ def wait_for(
     on_tick: Callable[[float], None] | None = None,
     retry_throttling: bool = False,
     first_check_after: float | None = None,
+    steady: bool = False,
 ) -> T:
     """Call ``check`` until it returns a value other than ``None``; return that value.
 
@@ -97,10 +98,12 @@ def wait_for(
     ``first_check_after`` schedules the wait from an expected completion: no check
     before that many seconds, then one every ``poll`` (no back-off), so a wait whose
     duration is known roughly costs a couple of calls instead of one per poll.
+    ``steady=True`` polls every ``poll`` from the start (no back-off from a quarter of
+    it): for waits that never end within the first second (EC2 state changes).
     """
     started = time.monotonic()
     deadline = started + timeout
-    schedule = poll_delays(poll)
+    schedule = (lambda _attempt: poll) if steady else poll_delays(poll)
     attempt = 0
     throttled = 0
     if first_check_after is not None and first_check_after > 0:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from cement import App
+from cement.core.log import LogHandler
 from cement.ext.ext_argparse import ArgparseArgumentHandler
 from cement.ext.ext_configparser import ConfigParserConfigHandler
 
@@ -90,26 +91,78 @@ class OneLineArgumentHandler(ArgparseArgumentHandler):
         sys.exit(EXIT_REFUSED)
 
 
+class ConsoleLogHandler(LogHandler):
+    """``app.log``: messages at or above the level to stderr (``LEVEL: message``).
+
+    prism reports through :mod:`prism_core.cli.output` and progress lines, not a log;
+    this stands in for Cement's logging extension, which imports ``logging.handlers``
+    (and its queue) at every start for a rotating log file prism never writes.
+    """
+
+    class Meta:
+        label = "prism_console_log"
+
+    LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "FATAL")
+    level = "INFO"
+
+    def set_level(self, level: str) -> None:
+        """Show messages at ``level`` and above (an unknown level means INFO)."""
+        self.level = level.upper() if level.upper() in self.LEVELS else "INFO"
+
+    def get_level(self) -> str:
+        """The current level's name."""
+        return self.level
+
+    def _write(self, level: str, msg: str) -> None:
+        if self.LEVELS.index(level) >= self.LEVELS.index(self.level):
+            try:
+                print(f"{level}: {msg}", file=sys.stderr)
+            except (OSError, ValueError):
+                pass
+
+    def debug(self, msg: str) -> None:
+        """Log at DEBUG."""
+        self._write("DEBUG", msg)
+
+    def info(self, msg: str) -> None:
+        """Log at INFO."""
+        self._write("INFO", msg)
+
+    def warning(self, msg: str) -> None:
+        """Log at WARNING."""
+        self._write("WARNING", msg)
+
+    def error(self, msg: str) -> None:
+        """Log at ERROR."""
+        self._write("ERROR", msg)
+
+    def fatal(self, msg: str) -> None:
+        """Log at FATAL."""
+        self._write("FATAL", msg)
+
+
 class PrismApp(App):
     """The prism command-line application."""
 
     class Meta:
         label = "prism"
         #: Cement's core extensions minus SMTP (prism sends no mail; the dummy mail
-        #: handler stays): fewer imports at every start.
+        #: handler stays) and logging (:class:`ConsoleLogHandler` instead): fewer imports
+        #: at every start.
         core_extensions = [
             "cement.ext.ext_dummy",
             "cement.ext.ext_plugin",
             "cement.ext.ext_configparser",
-            "cement.ext.ext_logging",
             "cement.ext.ext_argparse",
         ]
+        log_handler = "prism_console_log"
         config_handler = "prism_yaml"
         config_file_suffix = ".yml"
         config_dirs: list[str] = []
         config_defaults: dict[str, dict[str, Any]] = {"prism": {}}
         argument_handler = "prism_argparse"
         handlers = [
+            ConsoleLogHandler,
             OneLineArgumentHandler,
             SafeYamlConfigHandler,
             Base,

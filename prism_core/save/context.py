@@ -147,6 +147,7 @@ class SaveContext:
         critical: bool = False,
         down: bool = False,
         first_check_after: float | None = None,
+        steady: bool = False,
     ) -> T:
         """Poll ``check`` with the configured delay and the ``limit`` named timeout.
 
@@ -157,9 +158,13 @@ class SaveContext:
         with back-off until the timeout instead of failing after botocore's budget.
         ``first_check_after`` (seconds) schedules the polls from an expected completion:
         none before it, then one per poll delay (the copies use the source image's
-        creation time).
+        creation time). ``steady=True``: one check per poll delay (half of it if
+        ``critical``), the first one delay in, no back-off: for waits on EC2 state
+        changes, which never end within a fraction of a second.
         """
         poll = self.settings.critical_poll_delay if critical else self.settings.poll_delay
+        if steady and first_check_after is None:
+            first_check_after = poll
         with self.progress.waiting(what) as on_tick:
             return wait_for(
                 check,
@@ -171,4 +176,5 @@ class SaveContext:
                 on_tick=on_tick,
                 retry_throttling=down,
                 first_check_after=first_check_after,
+                steady=steady,
             )

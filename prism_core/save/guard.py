@@ -101,6 +101,9 @@ class InstanceGuard:
         self._watcher: threading.Thread | None = None
         self._watchdog: Any = None
         self.start_error: str | None = None
+        #: How long this run's StopInstances took to show ``stopped`` (seconds): the
+        #: expected duration of the start, whose polls are scheduled from it.
+        self.stop_seconds: float | None = None
 
     # ----------------------------------------------------------------- what happens
     @property
@@ -172,6 +175,7 @@ class InstanceGuard:
                 )
         ctx.progress.line("stop", "Stopping instance for consistent AMI creation...")
         current = self._describe()
+        requested: float | None = None
         if current in ("pending", "running"):
             retry_throttled(
                 lambda: self.ec2.stop_instances(InstanceIds=[instance_id]),
@@ -179,6 +183,7 @@ class InstanceGuard:
                 timeout=ctx.settings.timeouts["stop"],
                 poll=ctx.settings.critical_poll_delay,
             )
+            requested = time.monotonic()
         elif current not in ("stopping", "stopped"):
             raise OperationFailed(f"instance {instance_id} is {current} and cannot be stopped")
 
@@ -190,13 +195,17 @@ class InstanceGuard:
                 raise OperationFailed(f"instance {instance_id} became {now} while stopping")
             return None
 
+        # a stop takes tens of seconds: every half poll delay from the first, no back-off
         ctx.wait(
             stopped,
             what=f"instance {instance_id} to stop",
             limit="stop",
             critical=True,
             down=True,
+            steady=True,
         )
+        if requested is not None:
+            self.stop_seconds = time.monotonic() - requested
         ctx.progress.line("ok", "Instance stopped", since="stop")
 
     def _start_watchdog(self) -> None:
@@ -265,13 +274,18 @@ class InstanceGuard:
                 raise OperationFailed(f"instance {instance_id} is {now} after the restart request")
             return None
 
+        # A start takes about as long as the stop did: polls scheduled from that
+        # (from three quarters of it, then every half poll delay).
+        poll = ctx.settings.critical_poll_delay
+        expected = 0.75 * self.stop_seconds if self.stop_seconds else poll
         try:
             wait_for(
                 running,
                 what=f"instance {instance_id} to run",
                 timeout=ctx.settings.timeouts["start"],
-                poll=ctx.settings.critical_poll_delay,
+                poll=poll,
                 retry_throttling=True,
+                first_check_after=expected,
             )
         except Exception as exc:
             self.start_error = error_message(exc)
@@ -322,14 +336,17 @@ class InstanceGuard:
                 raise OperationFailed(f"instance {instance_id} is impaired after EC2's reboot")
             return True if state == "running" and status == "ok" else None
 
+        # A reboot takes tens of seconds: one check per poll delay, the first one in
+        # (the instance is back at most one poll delay before prism sees it).
         try:
             wait_for(
                 passed,
                 what=f"instance {instance_id} to pass its status checks",
                 timeout=ctx.settings.timeouts["start"],
-                poll=ctx.settings.critical_poll_delay,
+                poll=ctx.settings.poll_delay,
                 cancel=ctx.cancel,
                 retry_throttling=True,
+                first_check_after=ctx.settings.poll_delay,
             )
         except Exception as exc:
             message = (

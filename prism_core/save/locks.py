@@ -190,9 +190,15 @@ def claim_version(ctx: SaveContext) -> None:
 def release_claims(ctx: SaveContext) -> None:
     """Delete what is left of this save's version claims: the registry replaces a claim
     with the template document, so only regions never registered still hold one (a
-    failed copy, a save that ended without a template). Failures are warnings."""
+    failed copy, a save that ended without a template). Failures are warnings.
+
+    A claim whose entry this save registered (``state.registry`` lists it) was
+    replaced by the template document: it is dropped without a call."""
     remaining: list[str] = []
+    registered = set(ctx.state.registry)
     for entry in ctx.state.claims:
+        if entry in registered:
+            continue
         region, _, name = entry.partition(":")
         try:
             registry.release_claim(ctx.aws.client("ssm", region), name, ctx.state.save_id)

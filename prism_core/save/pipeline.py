@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -295,14 +296,27 @@ def set_lock(ctx: SaveContext) -> None:
 
 
 def release_lock(ctx: SaveContext) -> None:
-    """Release the save lock and remove the instance's marker tag (failures are warned)."""
-    locks.release(ctx)
+    """Release the save lock and remove the instance's marker tag (failures are warned);
+    both at once (independent requests to two services)."""
+
+    def untag() -> None:
+        try:
+            ctx.aws.ec2(ctx.source_region).delete_tags(
+                Resources=[ctx.request.instance_id], Tags=[{"Key": LOCK_TAG}]
+            )
+        except Exception as exc:
+            ctx.progress.line("warn", f"Could not remove the {LOCK_TAG} tag: {error_message(exc)}")
+
+    try:  # the client is built here, not in two threads at once (untag reports a failure)
+        ctx.aws.ec2(ctx.source_region)
+    except Exception:  # noqa: BLE001
+        pass
+    tagger = threading.Thread(target=untag, daemon=True, name="prism-untag")
+    tagger.start()
     try:
-        ctx.aws.ec2(ctx.source_region).delete_tags(
-            Resources=[ctx.request.instance_id], Tags=[{"Key": LOCK_TAG}]
-        )
-    except Exception as exc:
-        ctx.progress.line("warn", f"Could not remove the {LOCK_TAG} tag: {error_message(exc)}")
+        locks.release(ctx)
+    finally:
+        tagger.join()
 
 
 def terminate_boot_instances(ctx: SaveContext) -> tuple[list[str], list[str]]:
@@ -331,6 +345,42 @@ def terminate_boot_instances(ctx: SaveContext) -> tuple[list[str], list[str]]:
             continue
         ctx.record(boot_instances=[e for e in ctx.state.boot_instances if e != entry])
     return done, problems
+
+
+#: What the late phases (registry, template, claims) import: loaded in the background
+#: while the save waits for its images, so the tail after the last copy does not.
+LATE_MODULES = (
+    "prism_core.templates.document",
+    "prism_core.templates.registry",
+    "prism_core.templates.compat",
+    "prism_core.templates.store",
+    "prism_core.templates.cleanup",
+    "prism_core.templates.lifecycle",
+    "jsonschema",
+)
+
+
+def _preload_late_modules() -> None:
+    """Import :data:`LATE_MODULES` and build the template schema's validator (a failure
+    here is ignored: the phase that needs the module imports it and reports)."""
+    import importlib
+
+    try:
+        for name in LATE_MODULES:
+            importlib.import_module(name)
+        from prism_core.templates.document import schema_errors
+
+        schema_errors({})
+    except Exception:  # noqa: BLE001 - only a head start; the real import reports
+        pass
+
+
+def start_preload() -> threading.Thread:
+    """Start :func:`_preload_late_modules` in a daemon thread; join it before the late
+    phases import anything themselves (no two threads import the same module at once)."""
+    thread = threading.Thread(target=_preload_late_modules, daemon=True, name="prism-preload")
+    thread.start()
+    return thread
 
 
 def _image_phase(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
@@ -429,11 +479,15 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
             return _failed(ctx, hooks, guard, exc, "image", started)
         template_path: str | None = None
         rerun = False  # once a phase runs again, every later phase must too
+        preload: threading.Thread | None = start_preload()
         for phase in LATE_PHASES:
             if phase in state.phases_done and not rerun:
                 continue
             if ctx.cancel.is_set():  # a batch interrupted from its main thread
                 raise KeyboardInterrupt
+            if preload is not None and phase in ("register", "template"):
+                preload.join()
+                preload = None
             rerun = True
             failures_before = len(state.failures)
             try:
