@@ -217,16 +217,27 @@ def _polls(duration: float, poll: float) -> int:
 
 
 def minimum_calls(copies: int, timings: Timings, poll: float) -> Counter[str]:
-    """The careful minimum of calls for a save with prism's guarantees, by action.
+    """The careful minimum of calls for a ``--stop`` save with prism's guarantees, by action.
 
-    Per save: find the instance, its volumes, security groups, type and the caller
-    (one call each); one region check; one registry version lookup per region; one
-    name-clash DescribeImages per region; DryRun checks of the lock tag, the stop, the
-    image and each copy; the lock tag and its removal; stop, image, start; copies with
-    their tags in ``TagSpecifications``; two registry entries per region (the version,
-    and the current entry listing reads). Waits are polled once per poll delay (the
-    instance stopping and starting, the snapshots listed, the image and each copy
-    available), except that a careful waiter polls a copy only when it is due.
+    Per save: find the instance, its volumes, security groups, type, its addresses
+    (a stop changes a public IP without an Elastic IP) and the caller (one call each);
+    one region check; DryRun checks of the lock tag, the stop, the image and each copy;
+    the lock tag and its removal; stop, image, start; copies with their tags in
+    ``TagSpecifications``.
+
+    The registry, per region: one version lookup (GetParametersByPath); the version
+    claim that makes concurrent saves of a template take different numbers (one
+    conditional PutParameter, which the version entry then replaces); the version
+    entry and the current entry (two PutParameter); the newest version read before the
+    current entry is written and once after (two GetParametersByPath: the current
+    entry follows the newest version even when two saves register at once).
+    Per save, the one-save-per-instance lock: read in pre-flight (refuse early), one
+    conditional PutParameter, and at the end a read that proves it is still ours
+    before its DeleteParameter.
+
+    Waits are polled once per poll delay (the instance stopping and starting, the
+    snapshots listed, the image and each copy available), except that a careful
+    waiter polls a copy only when it is due.
     """
     regions = 1 + copies
     calls: Counter[str] = Counter(
@@ -235,9 +246,12 @@ def minimum_calls(copies: int, timings: Timings, poll: float) -> Counter[str]:
             "DescribeVolumes": 1,
             "DescribeSecurityGroups": 1,
             "DescribeInstanceTypes": 1,
+            "DescribeAddresses": 1,
             "GetCallerIdentity": 1,
             "DescribeRegions": 1,
-            "GetParametersByPath": regions,
+            "GetParametersByPath": 3 * regions,
+            "GetParameter": 2,
+            "DeleteParameter": 1,
             "StopInstances": 2,
             "CreateImage": 2,
             "StartInstances": 1,
@@ -247,7 +261,7 @@ def minimum_calls(copies: int, timings: Timings, poll: float) -> Counter[str]:
             + _polls(timings.snapshot, poll)
             + _polls(max(timings.image - timings.snapshot - timings.start, 0.0), poll)
             + copies,
-            "PutParameter": 2 * regions,
+            "PutParameter": 1 + 3 * regions,
         }
     )
     if copies:

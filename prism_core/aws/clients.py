@@ -173,6 +173,42 @@ def check_local_endpoint(timeout: float = 2.0) -> None:
         ) from None
 
 
+_CLASSES_LOCK = threading.Lock()
+
+
+def share_client_classes() -> None:
+    """Build each service's client class once per botocore session, not once per client.
+
+    botocore makes a new class for every client it creates (one method and docstring
+    per operation: EC2 has several hundred), which is about two thirds of a client's
+    set-up and is the same for every region. The class depends only on the service
+    model and the session's ``creating-client-class`` handlers, so it is kept per
+    session event emitter, service and API version; everything regional (endpoint,
+    credentials, config) is still built per client by botocore itself.
+    """
+    import weakref
+
+    from botocore.client import ClientCreator
+
+    original = ClientCreator._create_client_class
+    if getattr(original, "_prism_shared", False):
+        return
+    classes: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], type]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def create_client_class(self: Any, service_name: str, service_model: Any) -> type:
+        key = (service_name, str(service_model.api_version))
+        with _CLASSES_LOCK:
+            known = classes.setdefault(self._event_emitter, {})
+            if key not in known:
+                known[key] = original(self, service_name, service_model)
+            return known[key]
+
+    create_client_class._prism_shared = True  # type: ignore[attr-defined]
+    ClientCreator._create_client_class = create_client_class  # type: ignore[method-assign]
+
+
 class AwsClients:
     """Thread-safe cache of boto3 clients per (service, region)."""
 
@@ -198,6 +234,7 @@ class AwsClients:
                 import boto3
                 from botocore.exceptions import ProfileNotFound
 
+                share_client_classes()
                 check_local_endpoint()
                 try:
                     self._session = boto3.session.Session(profile_name=self.profile)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from argparse import RawDescriptionHelpFormatter
+from argparse import ArgumentParser, RawDescriptionHelpFormatter
 from typing import Any
 
 from cement import Controller, ex
@@ -39,6 +39,29 @@ PLUGINS_EPILOG = """examples:
 Plugins are found through the `prism.plugins` entry-point group."""
 
 
+def _add_when_parsed(parser: ArgumentParser, arguments: list[Any]) -> None:
+    """Add ``arguments`` to ``parser`` the first time it parses (argparse hands a
+    sub-command's words to its parser's ``parse_known_args``) or formats its help."""
+    pending = [arguments]
+
+    def add() -> None:
+        if pending:
+            for args, kwargs in pending.pop():
+                parser.add_argument(*args, **kwargs)
+
+    def wrap(name: str) -> None:
+        method = getattr(parser, name)
+
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            add()
+            return method(*args, **kwargs)
+
+        setattr(parser, name, wrapped)
+
+    for name in ("parse_known_args", "format_help", "format_usage"):
+        wrap(name)
+
+
 class Base(Controller):
     """prism: save customised EC2 workstations as shareable, launchable templates."""
 
@@ -60,6 +83,25 @@ class Base(Controller):
         options = super()._get_command_parser_options(command)
         path = command_path(self._controllers, command.controller, command.label)
         return with_exit_codes(options, path)
+
+    def _process_commands(self, controller: Any) -> None:
+        """Cement's command parsers, with each command's own arguments added when that
+        command is parsed: ``prism --help`` and every other command skip building the
+        arguments of the two dozen commands they do not run."""
+        commands = controller._collect_commands()
+        deferred = [(command, command.arguments) for command in commands]
+        for command, _ in deferred:
+            command.arguments = []
+        try:
+            super()._process_commands(controller)
+        finally:
+            for command, arguments in deferred:
+                command.arguments = arguments
+        choices = self._get_parser_parent_by_controller(controller).choices
+        for command, arguments in deferred:
+            parser = choices.get(command.label)
+            if parser is not None and arguments:
+                _add_when_parsed(parser, list(arguments))
 
     @ex(
         help="list the plugins loaded, their versions and hooks",
