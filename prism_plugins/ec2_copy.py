@@ -10,6 +10,7 @@ reason and does not affect the others.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from prism_core import hookimpl
@@ -20,9 +21,9 @@ from prism_core.aws.ec2 import (
     find_saved_image,
     image_snapshot_ids,
     made_by_save,
-    settled_image,
     state_reason,
 )
+from prism_core.aws.estimate import REQUESTED_AT, completion_estimate
 from prism_core.aws.tags import tag_list
 from prism_core.aws.waiting import WaitCancelled
 from prism_core.save.images import deprecate_in_region, image_tags, share_in_region
@@ -107,17 +108,38 @@ def _copy(
         )
         ctx.record_image(image)
         image.image_id = _request_copy(ctx, ec2, source, image)
+        REQUESTED_AT[image.image_id] = time.time()
         image.state = PENDING
         ctx.record_image(image)
     image_id = image.image_id
     assert image_id is not None
 
+    listed: list[list[str] | None] = [None]
+    not_yet, expected_at = completion_estimate(
+        ec2,
+        image_id,
+        lambda: listed[0],
+        poll=ctx.settings.poll_delay,
+        longest=ctx.settings.timeouts["copy"],
+    )
+
+    def settled() -> dict[str, Any] | None:
+        data = describe_image(ec2, image_id)
+        if data is None or data.get("State") not in (AVAILABLE, FAILED):
+            listed[0] = image_snapshot_ids(data) if data is not None else None
+            not_yet()
+            return None
+        return data
+
+    # first checked at three quarters of the source image's time, then landing on the
+    # completion the copy's snapshots' progress predicts
     expected = ctx.state.image_seconds if requested_now else None
     data = ctx.wait(
-        lambda: settled_image(ec2, image_id),
+        settled,
         what=f"the copy {image_id} in {region}",
         limit="copy",
         first_check_after=0.75 * expected if expected else None,
+        expected_at=expected_at,
     )
     if data["State"] == FAILED:
         image.state, image.error = FAILED, f"copy {image_id} failed: {state_reason(data)}"

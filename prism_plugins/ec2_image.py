@@ -9,6 +9,7 @@ instance again itself. ``--stop`` (prism stopped the instance) and ``--no-reboot
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from prism_core import hookimpl
@@ -21,6 +22,7 @@ from prism_core.aws.ec2 import (
     settled_image,
     state_reason,
 )
+from prism_core.aws.estimate import REQUESTED_AT, completion_estimate
 from prism_core.aws.tags import tag_list
 from prism_core.exceptions import OperationFailed
 from prism_core.save.images import deprecate_in_region, image_tags, share_in_region
@@ -89,6 +91,7 @@ def prism_image(ctx: SaveContext) -> RegionImage:
         ctx.record_image(image)
         ctx.progress.line("image", "Creating AMI...")
         image.image_id = _create(ctx, ec2, retry)
+        REQUESTED_AT[image.image_id] = time.time()
         image.state = PENDING
         ctx.record_image(image)
     ctx.progress.line("ok", f"AMI creation started: {image.image_id}", since="image")
@@ -128,11 +131,28 @@ def prism_post_image(ctx: SaveContext) -> None:
             "wait", "Waiting for the AMI to be available (this may take several minutes)..."
         )
         image_id = image.image_id
+        listed = image.snapshot_ids
+        not_yet, expected_at = completion_estimate(
+            ec2,
+            image_id,
+            lambda: listed,
+            poll=ctx.settings.poll_delay,
+            longest=ctx.settings.timeouts["image"],
+        )
+
+        def available() -> dict[str, Any] | None:
+            data = settled_image(ec2, image_id)
+            if data is None:
+                not_yet()
+            return data
+
+        # once per poll delay, landing on the completion the snapshots' progress predicts
         data = ctx.wait(
-            lambda: settled_image(ec2, image_id),
+            available,
             what=f"image {image_id} in {image.region}",
             limit="image",
             steady=True,
+            expected_at=expected_at,
         )
         if data["State"] == FAILED:
             image.state, image.error = FAILED, state_reason(data)
@@ -140,7 +160,11 @@ def prism_post_image(ctx: SaveContext) -> None:
             raise OperationFailed(f"image {image_id} failed in {image.region}: {image.error}")
         image.state = AVAILABLE
         image.snapshot_ids = image_snapshot_ids(data) or image.snapshot_ids
-        ctx.record(image_seconds=_seconds_since(data.get("CreationDate")))
+        # how long the image took: from this process's own request when it made it (EC2's
+        # CreationDate has whole seconds), the copies' first check is scheduled from it
+        requested = REQUESTED_AT.get(image_id)
+        took = time.time() - requested if requested else None
+        ctx.record(image_seconds=took or _seconds_since(data.get("CreationDate")))
         ctx.record_image(image)
         ctx.progress.line("ok", f"AMI {image_id} is available", since="wait")
     share_in_region(ctx, image)

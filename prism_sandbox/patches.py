@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
 from moto.ec2.exceptions import EC2ClientError, InvalidAMIIdError
 from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.elastic_block_store import Snapshot
@@ -207,6 +208,7 @@ _orig_register_image = AmiBackend.register_image
 _orig_describe_images = AmiBackend.describe_images
 _orig_modify_image_attribute = AmiBackend.modify_image_attribute
 _orig_bdm_property = Ami.block_device_mappings
+_orig_snapshot_progress = Snapshot.progress
 _orig_copy_image_response = AmisResponse.copy_image
 _orig_create_image_response = AmisResponse.create_image
 _orig_deregister_image_response = AmisResponse.deregister_image
@@ -288,6 +290,17 @@ def _patched_bdms(self: Ami) -> list[dict[str, Any]]:
     return result
 
 
+def _patched_snapshot_progress(self: Snapshot) -> str:
+    """A pending snapshot of a sandbox image reports its progress as EC2 does (``"NN%"``),
+    linear over the image's duration from its creation (moto always says 100%)."""
+    window = getattr(self, "_sbx_window", None)
+    if window is None or self.status != "pending":
+        return str(_orig_snapshot_progress.fget(self))  # type: ignore[attr-defined]
+    started, duration = window
+    done = (time.monotonic() - started) / duration if duration > 0 else 1.0
+    return f"{max(0, min(99, int(done * 100)))}%"
+
+
 def _begin_image_lifecycle(
     sb: Sandbox, backend: Any, ami: Ami, delay: float, snapshot_delay: float
 ) -> None:
@@ -299,8 +312,11 @@ def _begin_image_lifecycle(
         sb.invisible[ami.id] = invisible
     ami.state = "pending"
     ami._sbx_snapshot_ready = False
+    started = time.monotonic()
     for e in ami._sbx_bdms:
         e["snapshot"].status = "pending"
+        e["snapshot"].start_time = utcnow()
+        e["snapshot"]._sbx_window = (started, max(delay, snapshot_delay))
 
     def snapshots_ready() -> None:
         ami._sbx_snapshot_ready = True
@@ -728,6 +744,7 @@ def install() -> None:
         AmiBackend.register_image = _patched_register_image  # type: ignore[method-assign]
         AmiBackend.modify_image_attribute = _patched_modify_image_attribute  # type: ignore[method-assign]
         Ami.block_device_mappings = property(_patched_bdms)  # type: ignore[method-assign,assignment]
+        Snapshot.progress = property(_patched_snapshot_progress)  # type: ignore[method-assign,assignment]
         AmiBackend.deregister_image = _patched_deregister_image  # type: ignore[method-assign]
         AmisResponse.enable_image_deprecation = _enable_image_deprecation  # type: ignore[attr-defined]
         AmisResponse.disable_image_deprecation = _disable_image_deprecation  # type: ignore[attr-defined]

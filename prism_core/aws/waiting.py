@@ -73,6 +73,22 @@ def poll_delays(poll: float) -> Callable[[int], float]:
     return delay
 
 
+def _towards(
+    pause: float, poll: float, elapsed: float, expected_at: Callable[[], float | None] | None
+) -> float:
+    """The pause before the next check: ``pause``, shortened to land on the expected end
+    (see :func:`wait_for`), a quarter of ``poll`` for one ``poll`` after it."""
+    due = expected_at() if expected_at is not None else None
+    if due is None:
+        return pause
+    dense = max(poll / 4.0, 0.01)
+    if elapsed < due:
+        return min(pause, max(due - elapsed, dense))
+    if elapsed < due + poll:
+        return min(pause, dense)
+    return pause
+
+
 def wait_for(
     check: Callable[[], T | None],
     *,
@@ -85,6 +101,7 @@ def wait_for(
     retry_throttling: bool = False,
     first_check_after: float | None = None,
     steady: bool = False,
+    expected_at: Callable[[], float | None] | None = None,
 ) -> T:
     """Call ``check`` until it returns a value other than ``None``; return that value.
 
@@ -100,6 +117,10 @@ def wait_for(
     duration is known roughly costs a couple of calls instead of one per poll.
     ``steady=True`` polls every ``poll`` from the start (no back-off from a quarter of
     it): for waits that never end within the first second (EC2 state changes).
+    ``expected_at()`` (asked before every pause) is when the wait should end, in seconds
+    from its start (``None``: unknown): the polls land on that moment, then come every
+    quarter of ``poll`` for one ``poll``, then every ``poll`` again (an estimate that
+    is too late costs nothing, one too early a few calls).
     """
     started = time.monotonic()
     deadline = started + timeout
@@ -138,9 +159,11 @@ def wait_for(
                 f"timed out after {timeout:g}s waiting for {what}",
                 hint or "raise the limit in config (prism.timeouts) and run `prism save --resume`",
             )
-        pause = min(
-            throttle_pause(poll, throttled) if throttled else schedule(attempt), remaining
-        )
+        if throttled:
+            pause = throttle_pause(poll, throttled)
+        else:
+            pause = _towards(schedule(attempt), poll, time.monotonic() - started, expected_at)
+        pause = min(pause, remaining)
         attempt += 1
         if cancel is not None:
             if cancel.wait(pause):

@@ -148,6 +148,7 @@ class SaveContext:
         down: bool = False,
         first_check_after: float | None = None,
         steady: bool = False,
+        expected_at: Callable[[], float | None] | None = None,
     ) -> T:
         """Poll ``check`` with the configured delay and the ``limit`` named timeout.
 
@@ -160,7 +161,8 @@ class SaveContext:
         none before it, then one per poll delay (the copies use the source image's
         creation time). ``steady=True``: one check per poll delay (half of it if
         ``critical``), the first one delay in, no back-off: for waits on EC2 state
-        changes, which never end within a fraction of a second.
+        changes, which never end within a fraction of a second. ``expected_at()``: when
+        the wait should end (seconds from its start), see :func:`wait_for`.
         """
         poll = self.settings.critical_poll_delay if critical else self.settings.poll_delay
         if steady and first_check_after is None:
@@ -177,4 +179,5 @@ class SaveContext:
                 retry_throttling=down,
                 first_check_after=first_check_after,
                 steady=steady,
+                expected_at=expected_at,
             )
