@@ -237,7 +237,9 @@ def minimum_calls(copies: int, timings: Timings, poll: float) -> Counter[str]:
 
     Waits are polled once per poll delay (the instance stopping and starting, the
     snapshots listed, the image and each copy available), except that a careful
-    waiter polls a copy only when it is due.
+    waiter polls a copy only when it is due. prism's reads of the snapshots' progress
+    (DescribeSnapshots, one or two per image and copy: they schedule the polls) are
+    not in the minimum: they count against the 1.3x.
     """
     regions = 1 + copies
     calls: Counter[str] = Counter(
