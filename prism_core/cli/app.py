@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from cement import App
-from cement.core.log import LogHandler
-from cement.ext.ext_argparse import ArgparseArgumentHandler
-from cement.ext.ext_configparser import ConfigParserConfigHandler
-
 from prism_core.aws.clients import one_line
+from prism_core.cli.cement_api import (
+    App,
+    ArgparseArgumentHandler,
+    ConfigParserConfigHandler,
+    LogHandler,
+)
 from prism_core.cli.commands.base import Base
 from prism_core.cli.commands.demo import Demo
 from prism_core.cli.commands.iam_policy import IamPolicy

@@ -5,9 +5,8 @@ from __future__ import annotations
 from argparse import ArgumentParser, RawDescriptionHelpFormatter
 from typing import Any
 
-from cement import Controller, ex
-
 from prism_core import __version__
+from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.exit_codes import GENERAL, command_path, with_exit_codes
 from prism_core.cli.layout import output_width, table
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from argparse import RawDescriptionHelpFormatter
 
-from cement import Controller, ex
-
+from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.output import DEBUG_ARGUMENT
 
 IAM_POLICY_EPILOG = """The policy lists exactly the AWS actions prism may call for that use, scoped

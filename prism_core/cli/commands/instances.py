@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cement import Controller, ex
-
 from prism_core.aws.ec2 import instance_records, instance_state
 from prism_core.aws.tags import TEMPLATE_TAG, TEMPLATE_VERSION_TAG, tags_of
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
+from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.layout import output_width, table
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 

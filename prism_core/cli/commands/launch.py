@@ -6,9 +6,8 @@ import sys
 from argparse import RawDescriptionHelpFormatter
 from typing import Any
 
-from cement import Controller, ex
-
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
+from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import InputError
 from prism_core.templates.compat import SIZES

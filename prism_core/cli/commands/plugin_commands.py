@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cement import Controller, ex
-
 from prism_core.cli.aws_options import PROFILE_ARGUMENT
+from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT
 from prism_core.plugin_api import Command
 

@@ -7,8 +7,7 @@ from argparse import RawDescriptionHelpFormatter
 from dataclasses import asdict
 from typing import Any
 
-from cement import Controller, ex
-
+from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import InputError
 

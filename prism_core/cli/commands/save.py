@@ -9,9 +9,8 @@ from __future__ import annotations
 from argparse import RawDescriptionHelpFormatter
 from typing import Any
 
-from cement import Controller, ex
-
 from prism_core.cli.aws_options import PROFILE_ARGUMENT
+from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT
 from prism_core.cli.prompts import confirm
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cement import Controller, ex
-
 from prism_core.cli.aws_options import PROFILE_ARGUMENT
+from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.commands.templates import READ_ARGUMENTS, REGION_ARGUMENT, _aws, warn
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import InputError

@@ -10,9 +10,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from cement import Controller, ex
-
 from prism_core.cli.aws_options import PROFILE_ARGUMENT
+from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.commands.templates import (
     READ_ARGUMENTS,
     REGION_ARGUMENT,

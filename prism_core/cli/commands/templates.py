@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cement import Controller, ex
-
 from prism_core.aws.clients import one_line
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
+from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.layout import ListingHelpFormatter, output_width
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import EXIT_OK, EXIT_PARTIAL, InputError
