@@ -274,10 +274,14 @@ class InstanceGuard:
                 raise OperationFailed(f"instance {instance_id} is {now} after the restart request")
             return None
 
-        # A start takes about as long as the stop did: polls scheduled from that
-        # (from three quarters of it, then every half poll delay).
+        # A start takes about as long as the stop did: polls scheduled from that (from
+        # three quarters of it, then every half poll delay), but never later than two
+        # poll delays in (a slow stop says little about the start; a failed start, back
+        # to stopped, is seen and reported without delay).
         poll = ctx.settings.critical_poll_delay
-        expected = 0.75 * self.stop_seconds if self.stop_seconds else poll
+        expected = poll
+        if self.stop_seconds:
+            expected = min(0.75 * self.stop_seconds, 2 * ctx.settings.poll_delay)
         try:
             wait_for(
                 running,
