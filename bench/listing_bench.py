@@ -12,6 +12,10 @@ pure-Python safe loader and a schema validation per file, in-process).
 Registry: the SSM calls ``prism templates list`` makes with ``--count`` templates
 registered on the sandbox (target ≤ 20), next to the calls of a full scan of the
 older layout (a ``template``, ``versions/1`` and ``ami/x86_64`` entry per template).
+
+prism runs in a fresh virtual environment holding its dependencies only
+(:mod:`bench.environment`; prism from this checkout), so no plugin installed for
+development (one may change the registry prefix or add work) is measured.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.environment import dependencies_only
 from bench.save_bench import _load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,16 +67,16 @@ def _document(i: int) -> dict[str, Any]:
     }
 
 
+#: The interpreter of the clean environment prism runs in (set by :func:`main`).
+PYTHON = sys.executable
+
+
 def _run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU (user + system) seconds of one ``prism ARGS`` process."""
-    from prism_core.plugin_manager import installed_plugin_names
-
-    # prism alone: an installed plugin may change the registry prefix or add work
-    env = dict(env, PRISM_DISABLE_PLUGINS=",".join(installed_plugin_names()))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "prism_core", *args],
+        [PYTHON, "-m", "prism_core", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -165,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    rows = local(args.count, args.runs) + registry(args.count)
+    global PYTHON
+    with tempfile.TemporaryDirectory(prefix="prism-listing-env-") as environment:
+        PYTHON = str(dependencies_only(Path(environment) / "venv")[0])
+        rows = local(args.count, args.runs) + registry(args.count)
     print(f"Load: {_load()}\n")
     print("| listing | prism | target | seed's way |")
     print("|---|---|---|---|")
