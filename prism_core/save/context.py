@@ -77,19 +77,19 @@ class SaveContext:
         with self.journal.lock:
             for key, value in changes.items():
                 setattr(self.state, key, value)
-            self.journal.write()
+        self.journal.write()  # outside the lock: concurrent records share one write
 
     def record_image(self, image: RegionImage) -> None:
         """Record (or update) the image of one region in the journal."""
         with self.journal.lock:
             self.state.images[image.region] = image
-            self.journal.write()
+        self.journal.write()
 
     def record_failure(self, message: str) -> None:
         """Record a failed step; it is reported and makes the save partial or failed."""
         with self.journal.lock:
             self.state.failures.append(message)
-            self.journal.write()
+        self.journal.write()
 
     def volumes(self) -> list[dict[str, Any]]:
         """The instance's EBS volumes (``DescribeVolumes``, asked once per save)."""

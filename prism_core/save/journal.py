@@ -61,6 +61,13 @@ class Journal:
         self.out_of_room = False
         #: Set by :meth:`finish`: later changes (e.g. releasing the lock) are not written.
         self.finished = False
+        # Group commit: every write() serializes the state (numbered) under the state
+        # lock, then one thread at a time writes the newest serialization; a write()
+        # whose number a newer file already covers returns without writing.
+        self._write_lock = threading.Lock()
+        self._serial = 0
+        self._written = 0
+        self._latest: tuple[int, str] = (0, "")
 
     def write(self) -> None:
         """Write the current state; called before the next step starts.
@@ -68,18 +75,33 @@ class Journal:
         A write that fails (a full disk, a quota) does not stop the save: the instance
         must come back whatever happens. The state stays in memory, every later write
         tries again, and :attr:`write_error` says why for the closing message.
+
+        Concurrent writers (the copies, one per region) share the disk writes: when this
+        returns, a file holding this state, or a newer one, is on disk (or the write
+        failed), but threads that wrote at once cost one or two fsyncs, not one each.
+        The thread writing never takes the state lock, so a caller may hold it.
         """
         with self._lock:
             if self.finished:
                 return
+            self._serial += 1
+            serial = self._serial
+            self._latest = (serial, json.dumps(self.state.to_dict(), indent=2))
+        with self._write_lock:
+            if self._written >= serial:
+                return  # a newer state, which includes this one, is on disk
+            newest, text = self._latest
             try:
-                write_private_atomic(self.path, json.dumps(self.state.to_dict(), indent=2))
+                write_private_atomic(self.path, text)
             except OSError as exc:
                 self.write_error = exc.strerror or str(exc)
                 self.out_of_room = exc.errno in NO_ROOM
-            else:
-                self.write_error = None
-                self.out_of_room = False
+                return
+            self.write_error = None
+            self.out_of_room = False
+            self._written = newest
+            if self.finished:  # finish() ran meanwhile: the journal must not come back
+                self.path.unlink(missing_ok=True)
 
     def finish(self) -> None:
         """Remove the journal of a save that completed fully."""
