@@ -10,10 +10,9 @@ import importlib
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pluggy
 
@@ -75,8 +74,7 @@ class PluginCrash(OperationFailed):
     """A plugin's hook raised ``SystemExit`` or another ``BaseException`` (not Ctrl-C)."""
 
 
-@dataclass(frozen=True)
-class PluginInfo:
+class PluginInfo(NamedTuple):
     """One registered plugin as ``prism plugins`` shows it."""
 
     name: str
@@ -85,8 +83,7 @@ class PluginInfo:
     hooks: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class PluginEntry:
+class PluginEntry(NamedTuple):
     """One ``prism.plugins`` entry point, as read from the environment or the cache."""
 
     name: str
@@ -128,8 +125,7 @@ def _scan_entry_points() -> EntryPoints:
     return EntryPoints(found, required)
 
 
-@dataclass(frozen=True)
-class EntryPoints:
+class EntryPoints(NamedTuple):
     """The environment's plugin entry points: ``prism.plugins`` and the required names."""
 
     plugins: list[PluginEntry]
