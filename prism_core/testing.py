@@ -86,6 +86,11 @@ def prism_sandbox(
     # ~/.ssh of the person running the tests stays out of launches (key pair import)
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "0.01")
+    # output is laid out as for a pipe unless a test asks for a width: the terminal the
+    # tests were started from (readline exports COLUMNS/LINES to pytest-xdist's workers)
+    # must not wrap what prism prints
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
     return sandbox
 
 
