@@ -56,9 +56,12 @@ def printable(text: Any, limit: int | None = None) -> str:
     registry, a catalog or AWS. With ``limit``, also folded to one line and cut at
     ``limit`` characters."""
     clean = _TERMINAL_ESCAPES.sub("", str(text))
-    if limit is None:
-        return clean
-    folded = " ".join(clean.split())
+    return clean if limit is None else one_line(clean, limit)
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """``text`` with whitespace runs folded to one space, cut at ``limit`` characters."""
+    folded = " ".join(text.split())
     return folded if len(folded) <= limit else folded[: limit - 3] + "..."
 
 

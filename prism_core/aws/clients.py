@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from prism_core import __version__
 from prism_core.exceptions import InputError
+from prism_core.validation import one_line
 
 
 def error_code(exc: BaseException) -> str:
@@ -28,12 +29,6 @@ def error_code(exc: BaseException) -> str:
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code", ""))
     return ""
-
-
-def one_line(text: str, limit: int = 400) -> str:
-    """``text`` with whitespace runs folded to one space, cut at ``limit`` characters."""
-    folded = " ".join(text.split())
-    return folded if len(folded) <= limit else folded[: limit - 3] + "..."
 
 
 def error_message(exc: BaseException) -> str:

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from prism_core.aws.clients import one_line
 from prism_core.cli.cement_api import (
     App,
     ArgparseArgumentHandler,
@@ -280,7 +279,7 @@ def _report(message: str) -> None:
     from prism_core.validation import printable
 
     try:
-        print(f"prism: error: {one_line(printable(message), 1000)}", file=sys.stderr)
+        print(f"prism: error: {printable(message, 1000)}", file=sys.stderr)
     except (OSError, ValueError):
         pass  # stderr is gone (closed pipe or terminal, full disk): the exit code says it
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from prism_core.aws.ec2 import instance_records, instance_state
 from prism_core.aws.tags import TEMPLATE_TAG, TEMPLATE_VERSION_TAG, tags_of
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.cement_api import Controller, ex
@@ -17,6 +16,8 @@ def instance_rows(ec2: Any, region: str, everything: bool) -> list[dict[str, Any
 
     Terminated instances are shown only with ``everything``.
     """
+    from prism_core.aws.ec2 import instance_records, instance_state  # not needed for --help
+
     filters = (
         []
         if everything

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prism_core.aws.clients import one_line
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.layout import ListingHelpFormatter, output_width
@@ -71,7 +70,7 @@ def kept_for_life(found: Any, version: int) -> str | None:
 def warn(problems: list[str]) -> None:
     """One warning line on stderr per malformed template."""
     for problem in problems:
-        print(f"prism: warning: {one_line(printable(problem), 1000)}", file=sys.stderr)
+        print(f"prism: warning: {printable(problem, 1000)}", file=sys.stderr)
 
 
 def _aws(app: Any) -> tuple[Any, str]:
