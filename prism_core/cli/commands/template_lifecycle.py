@@ -10,32 +10,18 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from prism_core.cli.aws_options import PROFILE_ARGUMENT
 from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.commands.templates import (
+    CHANGE_ARGUMENTS,
     READ_ARGUMENTS,
-    REGION_ARGUMENT,
-    YES_ARGUMENT,
     _aws,
     warn,
 )
-from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
+from prism_core.cli.output import emit
 from prism_core.exceptions import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, InputError
 from prism_core.validation import LATEST, channel_name, reason, template_name
 
-DRY_RUN_ARGUMENT = (
-    ["--dry-run"],
-    {"action": "store_true", "help": "show what would change, change nothing"},
-)
 REF_ARGUMENT = (["ref"], {"metavar": "NAME@N", "help": "template and version, e.g. lab-base@2"})
-COMMON = [
-    YES_ARGUMENT,
-    DRY_RUN_ARGUMENT,
-    REGION_ARGUMENT,
-    PROFILE_ARGUMENT,
-    OUTPUT_ARGUMENT,
-    DEBUG_ARGUMENT,
-]
 
 
 def version_ref(ref: str) -> tuple[str, int]:
@@ -116,7 +102,7 @@ class TemplateLifecycle(Controller):
         arguments=[
             REF_ARGUMENT,
             (["--channel"], {"required": True, "metavar": "C", "help": "channel name"}),
-            *COMMON,
+            *CHANGE_ARGUMENTS,
         ],
     )
     def promote(self) -> None:
@@ -169,7 +155,7 @@ class TemplateLifecycle(Controller):
         arguments=[
             (["name"], {"help": "template name"}),
             (["--channel"], {"required": True, "metavar": "C", "help": "channel name"}),
-            *COMMON,
+            *CHANGE_ARGUMENTS,
         ],
     )
     def demote(self) -> None:
@@ -272,7 +258,7 @@ class TemplateLifecycle(Controller):
         arguments=[
             REF_ARGUMENT,
             (["--reason"], {"required": True, "metavar": "TEXT", "help": "why (one line)"}),
-            *COMMON,
+            *CHANGE_ARGUMENTS,
         ],
     )
     def revoke(self) -> None:
@@ -331,7 +317,7 @@ class TemplateLifecycle(Controller):
 
     @ex(
         help="undo a revocation: the version launches again, its images are undeprecated",
-        arguments=[REF_ARGUMENT, *COMMON],
+        arguments=[REF_ARGUMENT, *CHANGE_ARGUMENTS],
     )
     def restore(self) -> None:
         """``prism templates restore NAME@N``."""
@@ -385,7 +371,7 @@ class TemplateLifecycle(Controller):
         description="Turn on EC2 deregistration protection for the version's images in "
         "every region. `templates delete` and `templates prune` never remove a protected "
         "version (nor one a channel points at).",
-        arguments=[REF_ARGUMENT, *COMMON],
+        arguments=[REF_ARGUMENT, *CHANGE_ARGUMENTS],
     )
     def protect(self) -> None:
         """``prism templates protect NAME@N``."""
@@ -393,7 +379,7 @@ class TemplateLifecycle(Controller):
 
     @ex(
         help="turn off EC2 deregistration protection for a version's images",
-        arguments=[REF_ARGUMENT, *COMMON],
+        arguments=[REF_ARGUMENT, *CHANGE_ARGUMENTS],
     )
     def unprotect(self) -> None:
         """``prism templates unprotect NAME@N``."""

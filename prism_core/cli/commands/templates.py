@@ -23,7 +23,7 @@ YES_ARGUMENT = (
 )
 DRY_RUN_ARGUMENT = (
     ["--dry-run"],
-    {"action": "store_true", "help": "show what would be removed, remove nothing"},
+    {"action": "store_true", "help": "show what would change, change nothing"},
 )
 #: The options of a command that reads one template (``show``, ``history``, ``channels``).
 READ_ARGUMENTS = [
@@ -33,8 +33,9 @@ READ_ARGUMENTS = [
     OUTPUT_ARGUMENT,
     DEBUG_ARGUMENT,
 ]
-#: The options of a command that removes things (``delete``, ``prune``).
-REMOVAL_ARGUMENTS = [
+#: The options of a command that changes or removes things (``delete``, ``prune`` and the
+#: lifecycle commands: ``promote``, ``revoke``, ``protect``, ...).
+CHANGE_ARGUMENTS = [
     YES_ARGUMENT,
     DRY_RUN_ARGUMENT,
     REGION_ARGUMENT,
@@ -454,7 +455,7 @@ class Templates(Controller):
                     "help": "also deregister its AMIs and delete their snapshots in every region",
                 },
             ),
-            *REMOVAL_ARGUMENTS,
+            *CHANGE_ARGUMENTS,
         ],
     )
     def delete(self) -> None:
@@ -550,7 +551,7 @@ class Templates(Controller):
                     "help": "also remove versions whose images existing instances run from",
                 },
             ),
-            *REMOVAL_ARGUMENTS,
+            *CHANGE_ARGUMENTS,
         ],
     )
     def prune(self) -> None:
