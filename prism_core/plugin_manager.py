@@ -418,14 +418,9 @@ class PrismPluginManager:
         for impl in reversed(self.pm.hook.prism_snapshot_prices.get_hookimpls()):
             if impl.hookwrapper or impl.wrapper or impl.plugin_name in self.broken:
                 continue
-            args = {"ctx": ctx} if "ctx" in impl.argnames else {}
-            try:
-                result = impl.function(**args)
-            except (KeyboardInterrupt, Terminated):
-                raise
-            except BaseException as exc:
-                text = f"{exc.code!r}" if isinstance(exc, SystemExit) else str(exc)
-                return impl.plugin_name, None, f"raised {type(exc).__name__}: {text}"
+            result, failure = _guarded_call(impl, {"ctx": ctx})
+            if failure is not None:
+                return impl.plugin_name, None, f"raised {failure[0]}: {failure[1]}"
             if result is not None:
                 return impl.plugin_name, result, None
         return None, None, None
@@ -442,16 +437,11 @@ class PrismPluginManager:
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             if impl.plugin_name in self.broken:
                 continue
-            args = {k: v for k, v in kwargs.items() if k in impl.argnames}
-            try:
-                result = impl.function(**args)
-            except (KeyboardInterrupt, Terminated):
-                raise
-            except BaseException as exc:
-                text = f"{exc.code!r}" if isinstance(exc, SystemExit) else str(exc)
+            result, failure = _guarded_call(impl, kwargs)
+            if failure is not None:
                 self.broken[impl.plugin_name] = (
-                    f"{self._describe(impl.plugin_name)} raised {type(exc).__name__} "
-                    f"in {hook}: {text}"[:500]
+                    f"{self._describe(impl.plugin_name)} raised {failure[0]} "
+                    f"in {hook}: {failure[1]}"[:500]
                 )
                 continue
             if result is not None:
@@ -562,3 +552,19 @@ class PrismPluginManager:
                 found = modules[module]
             tb = tb.tb_next
         return found
+
+
+def _guarded_call(
+    impl: Any, kwargs: dict[str, Any]
+) -> tuple[Any, tuple[str, str] | None]:
+    """Call one hook implementation with the arguments it names: ``(result, None)``, or
+    ``(None, (exception type, text))`` if it raised anything but Ctrl-C/SIGTERM (a
+    plugin's ``SystemExit`` included: it must not end prism)."""
+    args = {k: v for k, v in kwargs.items() if k in impl.argnames}
+    try:
+        return impl.function(**args), None
+    except (KeyboardInterrupt, Terminated):
+        raise
+    except BaseException as exc:
+        text = f"{exc.code!r}" if isinstance(exc, SystemExit) else str(exc)
+        return None, (type(exc).__name__, text)
