@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import instance_state, own_images, run_prism_child
+from helpers import run_prism_child
 
 from prism_sandbox.seed import builtin_image_parameters
 
@@ -126,8 +126,8 @@ def test_bad_user_config_refuses_the_save(prism_sandbox, make, expected):
     make(_home() / "config.yml")
     result = run_prism_child("save", "box", "env1", "--yes")
     _one_line_refusal(result, "config.yml", expected)
-    assert own_images() == []
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 @pytest.mark.parametrize(
@@ -171,8 +171,8 @@ def test_bad_system_config_refuses_the_save(prism_sandbox, make, expected, tmp_p
     make(system)
     result = run_prism_child("save", "box", "env1", "--yes", system_config=str(system))
     _one_line_refusal(result, str(system), expected)
-    assert own_images() == []
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_launch_of_a_good_template_ignores_a_bad_neighbour(prism_sandbox):
@@ -204,7 +204,7 @@ def test_a_template_file_that_is_a_symlink_is_never_written_through(
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
     current = templates / "env1.yaml"
     assert current.is_file() and not current.is_symlink()
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 BATCH = [c for c in HOSTILE if c[0] not in ("huge-integer", "impossible-date", "malformed")]
@@ -219,8 +219,8 @@ def test_bad_batch_file_refuses_every_save(prism_sandbox, make, expected, tmp_pa
     make(path)
     result = run_prism_child("save", "--batch", str(path), "--yes", timeout=60)
     _one_line_refusal(result, "batch.yaml", expected)
-    assert own_images() == []
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero"])

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import instance, tags_of
 from original_rules import violations
 
+from prism_core.aws.tags import tags_of
 from prism_sandbox.seed import publish_public_images
 
 FIXTURES = Path(__file__).parent / "original_templates"
@@ -190,7 +190,7 @@ def test_each_validates_and_launches(key, original_home, prism_sandbox, run_pris
     assert doc["ssh"].startswith(f"ssh {facts['ssh']}@")
     assert doc["ports"] == facts["ports"]
     assert doc["template_version_label"] == facts["label"]
-    tags = tags_of(instance(doc["id"], sandbox=prism_sandbox))
+    tags = tags_of(prism_sandbox.instance(doc["id"]))
     assert tags["prism:template"] == key and tags["prism:template-version"] == facts["label"]
 
     script = user_data_of(prism_sandbox, doc["id"])
