@@ -62,18 +62,21 @@ class SandboxFixture:
     over HTTP, the sandbox's own clients) and of its ``PRISM_HOME``.
     """
 
-    def __init__(self, server: Sandbox, prism_home: Path) -> None:
+    def __init__(self, server: Sandbox) -> None:
         object.__setattr__(self, "server", server)
-        #: The test's ``PRISM_HOME`` (empty at the start of each test).
-        object.__setattr__(self, "prism_home", prism_home)
 
     server: Sandbox
-    prism_home: Path
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("server", "prism_home"):  # not set yet (copy, pickle)
+        if name == "server":  # not set yet (copy, pickle)
             raise AttributeError(name)
         return getattr(self.server, name)
+
+    @property
+    def prism_home(self) -> Path:
+        """The test's ``PRISM_HOME``: a fresh empty folder, unless the test points the
+        variable elsewhere (then that folder)."""
+        return Path(os.environ["PRISM_HOME"])
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self.server, name, value)
@@ -174,7 +177,7 @@ def prism_sandbox(
     # must not wrap what prism prints
     monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.delenv("LINES", raising=False)
-    return SandboxFixture(sandbox, home)
+    return SandboxFixture(sandbox)
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from pathlib import Path
 import yaml
 
 
-def journals() -> list[dict]:
-    folder = Path(os.environ["PRISM_HOME"]) / "journal"
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+def journals(sandbox) -> list[dict]:
+    """The save journals' contents, in file-name order."""
+    return [json.loads(p.read_text()) for p in sandbox.journals()]
 
 
 def test_batch_three_saves_one_failing(prism_sandbox, run_prism, tmp_path):
@@ -69,7 +69,7 @@ def test_batch_three_saves_one_failing(prism_sandbox, run_prism, tmp_path):
     for name, instance_id in ids.items():
         region = "us-west-2" if name == "lab-b" else "us-east-1"
         assert prism_sandbox.instance_state(instance_id, region) == "running"
-    left = journals()
+    left = journals(prism_sandbox)
     assert [j["request"]["template_name"] for j in left] == ["t-c"]
     assert left[0]["status"] == "partial"
     assert prism_sandbox.own_images("us-west-2") == []
@@ -77,7 +77,7 @@ def test_batch_three_saves_one_failing(prism_sandbox, run_prism, tmp_path):
     prism_sandbox.faults.clear()
     resumed = run_prism("save", "--resume", "--yes")
     assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
-    assert journals() == []
+    assert journals(prism_sandbox) == []
     assert len(prism_sandbox.own_images("us-east-2")) == 1
 
 
@@ -133,11 +133,11 @@ def test_ctrl_c_during_a_batch_brings_every_instance_back(
     while time.monotonic() < deadline and any(state(i) != "running" for i in ids):
         time.sleep(0.1)
     assert [prism_sandbox.instance_state(i) for i in ids] == ["running", "running"]
-    left = journals()
+    left = journals(prism_sandbox)
     assert left and all(j["status"] in ("interrupted", "failed", "partial") for j in left)
     resumed = run_prism("save", "--resume", "--yes")
     assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
-    assert journals() == []
+    assert journals(prism_sandbox) == []
     home = Path(os.environ["PRISM_HOME"]) / "templates"
     assert all((home / f"{j['request']['template_name']}.yaml").is_file() for j in left)
 
@@ -159,4 +159,4 @@ def test_batch_concurrency_one_runs_saves_one_after_another(prism_sandbox, run_p
     # its template before the second one created its image
     assert len(creates) == 4
     assert any(creates[2] < put < creates[3] for put in puts)
-    assert journals() == []
+    assert journals(prism_sandbox) == []

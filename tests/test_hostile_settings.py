@@ -7,7 +7,6 @@ memory limit (helpers.run_prism_child)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from helpers import SmallDisk, run_prism_child, small_disks_available
@@ -193,7 +192,7 @@ def test_every_timeout_variable_refuses_absurd_numbers(
 @pytest.mark.parametrize(("name", "value"), _spread(CONFIG_ABSURD), ids=lambda v: repr(v)[:12])
 def test_every_config_timeout_refuses_absurd_numbers(prism_sandbox, box, monkeypatch, name, value):
     monkeypatch.delenv("PRISM_POLL_DELAY_SECONDS")
-    _config(f"prism:\n  timeouts:\n    {name}: {value}\n")
+    prism_sandbox.write_config(f"prism:\n  timeouts:\n    {name}: {value}\n")
     _refused(run_prism_child("save", "box", "env1", "--yes"), "config")
     _unchanged(prism_sandbox, box)
 
@@ -222,12 +221,6 @@ def test_absurd_environment_numbers(prism_sandbox, box, monkeypatch, variable, v
     monkeypatch.setenv(variable, value)
     _refused(run_prism_child("save", "box", "env1", "--yes"), variable)
     _unchanged(prism_sandbox, box)
-
-
-def _config(text: str) -> None:
-    home = Path(os.environ["PRISM_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yml").write_text(text)
 
 
 @pytest.mark.parametrize(
@@ -261,7 +254,7 @@ def _config(text: str) -> None:
 )
 def test_bad_config_values_and_typos(prism_sandbox, box, monkeypatch, config, expected):
     monkeypatch.delenv("PRISM_POLL_DELAY_SECONDS")  # else it wins over the config file
-    _config(config)
+    prism_sandbox.write_config(config)
     _refused(run_prism_child("save", "box", "env1", "--yes"), expected)
     _unchanged(prism_sandbox, box)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 
 import pytest
 import yaml
@@ -65,9 +64,9 @@ def test_template_names_and_tags(prop_sandbox, name, key, value):
         _refused_cleanly(prop_sandbox, result, instance_id)
         return
     assert result.exit_code == 0, result.stderr
-    path = Path(os.environ["PRISM_HOME"]) / "templates" / f"{name}.yaml"
+    path = prop_sandbox.prism_home / "templates" / f"{name}.yaml"
     assert load_file(path)["name"] == name
-    assert path.parent == Path(os.environ["PRISM_HOME"]) / "templates"
+    assert path.parent == prop_sandbox.prism_home / "templates"
     (image,) = prop_sandbox.own_images()
     tags = tags_of(image)
     assert tags[key.strip()] == value and tags["prism:template"] == name
@@ -94,7 +93,7 @@ def test_copy_regions(prop_sandbox, region):
     assert result.exit_code == 0, result.stderr
     assert set(result.json()["amis"]) == {"us-east-1", region}
     assert len(prop_sandbox.own_images(region)) == 1
-    path = Path(os.environ["PRISM_HOME"]) / "templates" / "env1.yaml"
+    path = prop_sandbox.prism_home / "templates" / "env1.yaml"
     assert set(load_file(path)["ami_config"]["amis"]) == {"us-east-1", region}
 
 
@@ -113,8 +112,7 @@ def test_config_values(prop_sandbox, monkeypatch, key, value):
     instance_id = _fresh(prop_sandbox)
     monkeypatch.delenv("PRISM_POLL_DELAY_SECONDS", raising=False)
     section = {key: {"image": value} if key == "timeouts" else value}
-    home = Path(os.environ["PRISM_HOME"])
-    (home / "config.yml").write_text(yaml.safe_dump({"prism": section}))
+    prop_sandbox.write_config(yaml.safe_dump({"prism": section}))
     result = run_prism_child("save", "box", "env1", "--dry-run", "-o", "json")
     if result.exit_code == 2:
         _refused_cleanly(prop_sandbox, result, instance_id)

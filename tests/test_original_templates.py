@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import os
 import shlex
 import shutil
 import subprocess
@@ -105,7 +104,7 @@ def original_home(prism_sandbox: Any) -> dict[str, Any]:
     """The fixtures in ``$PRISM_HOME/templates``; public images in us-east-1; the
     AMI-based fixture's images registered (their ids written into its copy)."""
     publish_public_images(prism_sandbox, ["us-east-1"])
-    templates = Path(os.environ["PRISM_HOME"]) / "templates"
+    templates = prism_sandbox.prism_home / "templates"
     shutil.copytree(FIXTURES, templates)
     gpu = templates / "imaging-gpu.yml"
     text = gpu.read_text()
