@@ -24,10 +24,10 @@ def _snapshots(sandbox, region: str = "us-east-1") -> list[dict]:
     return sandbox.ec2(region).describe_snapshots(OwnerIds=["self"])["Snapshots"]
 
 
-def _made_for_images(prism_sandbox, region: str = "us-east-1") -> list[str]:
+def _made_for_images(sandbox, region: str = "us-east-1") -> list[str]:
     return [
         s["SnapshotId"]
-        for s in _snapshots(prism_sandbox, region)
+        for s in _snapshots(sandbox, region)
         if "CreateImage" in (s.get("Description") or "")
         or "DestinationAmi" in (s.get("Description") or "")
     ]
@@ -173,7 +173,8 @@ def test_purge_deletes_what_its_own_saves_made(prism_sandbox):
     assert result.exit_code == 0, result.stderr
     assert result.json()["removed"]["kept"] == []
     assert prism_sandbox.own_images() == [] and prism_sandbox.own_images("us-east-2") == []
-    assert _made_for_images() == [] and _made_for_images("us-east-2") == []
+    assert _made_for_images(prism_sandbox) == []
+    assert _made_for_images(prism_sandbox, "us-east-2") == []
 
 
 @pytest.fixture
@@ -204,7 +205,7 @@ def test_abort_of_a_pending_image_deletes_its_snapshots(slow_cloud, moment, regi
     assert result.json()["aborted"][0]["problems"] == []
     for region in ("us-east-1", "us-east-2"):
         assert slow_cloud.own_images(region) == [], region
-        assert _made_for_images(region) == [], (region, _snapshots(slow_cloud, region))
+        assert _made_for_images(slow_cloud, region) == [], (region, _snapshots(slow_cloud, region))
     assert slow_cloud.instance_state(instance_id) == "running"
     assert slow_cloud.journals() == []
 
