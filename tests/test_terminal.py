@@ -36,22 +36,12 @@ def finish(child: pexpect.spawn) -> tuple[int, str]:
     return child.exitstatus, child.before
 
 
-def own_images(sandbox, region: str = "us-east-1") -> list[str]:
-    """Images prism made (the sandbox's own base images are left out)."""
-    images = sandbox.client("ec2", region).describe_images(Owners=["self"])["Images"]
-    return [
-        i["ImageId"]
-        for i in images
-        if i.get("Name", "").startswith("prism-") and not i["Name"].startswith("prism-sandbox-")
-    ]
-
-
 _BOX: dict[str, object] = {}
 
 
 def _exists(sandbox, instance_id: str) -> bool:
     try:
-        return sandbox.instance_state(instance_id) == "running" and not own_images(sandbox)
+        return sandbox.instance_state(instance_id) == "running" and not sandbox.own_images()
     except Exception:
         return False
 
@@ -112,7 +102,7 @@ def test_cancel_at_each_wizard_prompt_changes_nothing(box, stop_at, key):
     assert "Traceback" not in output
     assert "nothing was changed" in output
     assert sandbox.instance_state(instance_id) == "running"
-    assert own_images(sandbox) == []
+    assert sandbox.own_images() == []
 
 
 @pytest.mark.parametrize("key", ["n", ENTER, CTRL_C, CTRL_D], ids=["no", "default", "c-c", "c-d"])
@@ -128,7 +118,7 @@ def test_confirmation_refused_changes_nothing(box, key):
     assert "cancelled, nothing was changed" in output
     assert "Traceback" not in output
     assert sandbox.instance_state(instance_id) == "running"
-    assert own_images(sandbox) == []
+    assert sandbox.own_images() == []
 
 
 def test_public_needs_a_second_yes(box):
@@ -141,7 +131,7 @@ def test_public_needs_a_second_yes(box):
     code, output = finish(child)
     assert code == 2, output
     assert sandbox.instance_state(instance_id) == "running"
-    assert own_images(sandbox) == []
+    assert sandbox.own_images() == []
 
 
 def test_full_wizard_run_saves(prism_sandbox):
@@ -185,7 +175,7 @@ def test_full_wizard_run_saves(prism_sandbox):
     assert template.exists()
     assert "quake-2024" in template.read_text()
     assert prism_sandbox.instance_state(instance_id) == "running"
-    [image_id] = own_images(prism_sandbox)
+    [image_id] = [i["ImageId"] for i in prism_sandbox.own_images()]
     permissions = prism_sandbox.client("ec2").describe_image_attribute(
         ImageId=image_id, Attribute="launchPermission"
     )["LaunchPermissions"]
