@@ -3,7 +3,11 @@
 Fixtures:
 
 ``prism_sandbox_server``  (session) a started ``Sandbox(Timings.fast())``.
-``prism_sandbox``         a reset sandbox with the AWS/PRISM environment pointing at it.
+``prism_sandbox``         a reset sandbox with the AWS/PRISM environment pointing at it: a
+                          :class:`SandboxFixture` (every ``Sandbox`` attribute plus readers of
+                          the test's cloud and ``PRISM_HOME``: ``ec2``, ``instance``,
+                          ``instance_state``, ``wait_running``, ``own_images``,
+                          ``snapshot_tags``, ``prism_home``, ``journals``, ``write_config``).
 ``run_prism``             run the CLI in-process: ``run_prism("save", "box", "tpl", "--yes")``.
 ``prism_plugin``          register a plugin object for the duration of one test.
 ``prism_only_plugins``    ``prism_only_plugins("my-plugin")`` blocks every other installed
@@ -20,8 +24,10 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -49,6 +55,86 @@ class _NoTTYStringIO(io.StringIO):
         return False
 
 
+class SandboxFixture:
+    """What the ``prism_sandbox`` fixture gives a test: the session's sandbox (every
+    attribute of :class:`prism_sandbox.Sandbox` reads and writes through, e.g.
+    ``create_instance``, ``faults``, ``timings``) plus readers of the test's cloud (boto3
+    over HTTP, the sandbox's own clients) and of its ``PRISM_HOME``.
+    """
+
+    def __init__(self, server: Sandbox) -> None:
+        object.__setattr__(self, "server", server)
+
+    server: Sandbox
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "server":  # not set yet (copy, pickle)
+            raise AttributeError(name)
+        return getattr(self.server, name)
+
+    @property
+    def prism_home(self) -> Path:
+        """The test's ``PRISM_HOME``: a fresh empty folder, unless the test points the
+        variable elsewhere (then that folder)."""
+        return Path(os.environ["PRISM_HOME"])
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.server, name, value)
+
+    def ec2(self, region: str = "us-east-1") -> Any:
+        """An EC2 client for the sandbox in ``region``."""
+        return self.server.client("ec2", region)
+
+    def instance(self, instance_id: str, region: str = "us-east-1") -> dict[str, Any]:
+        """The instance's ``DescribeInstances`` record."""
+        data = self.ec2(region).describe_instances(InstanceIds=[instance_id])
+        return dict(data["Reservations"][0]["Instances"][0])
+
+    def instance_state(self, instance_id: str, region: str = "us-east-1") -> str:
+        """The instance's current state name."""
+        return str(self.instance(instance_id, region)["State"]["Name"])
+
+    def wait_running(
+        self, instance_id: str, timeout: float = 30.0, region: str = "us-east-1"
+    ) -> str:
+        """The instance's state once ``running`` (or when ``timeout`` is spent: a generous
+        bound for a loaded machine, well above the poll delay + start time it should take)."""
+        deadline = time.monotonic() + timeout
+        state = self.instance_state(instance_id, region)
+        while state != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            state = self.instance_state(instance_id, region)
+        return state
+
+    def own_images(self, region: str = "us-east-1") -> list[dict[str, Any]]:
+        """Images prism saved in ``region`` (tagged as templates; the sandbox's base images
+        and deregistered ones left out)."""
+        from prism_core.aws.tags import TEMPLATE_TAG
+
+        images = self.ec2(region).describe_images(
+            Owners=["self"], Filters=[{"Name": "tag-key", "Values": [TEMPLATE_TAG]}]
+        )["Images"]
+        return [i for i in images if i.get("State") != "deregistered"]
+
+    def snapshot_tags(self, snapshot_id: str, region: str = "us-east-1") -> dict[str, str]:
+        """Tags of one snapshot, as a dict."""
+        from prism_core.aws.tags import tags_of
+
+        snap = self.ec2(region).describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
+        return tags_of(snap)
+
+    def journals(self) -> list[Path]:
+        """The save journals in ``PRISM_HOME``, sorted."""
+        return sorted((self.prism_home / "journal").glob("*.json"))
+
+    def write_config(self, text: str) -> Path:
+        """Write the user's ``$PRISM_HOME/config.yml``; its path."""
+        self.prism_home.mkdir(parents=True, exist_ok=True)
+        path = self.prism_home / "config.yml"
+        path.write_text(text)
+        return path
+
+
 @pytest.fixture(scope="session")
 def prism_sandbox_server() -> Iterator[Sandbox]:
     from prism_sandbox import Sandbox, Timings
@@ -65,7 +151,7 @@ def prism_sandbox(
     prism_sandbox_server: Sandbox,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Sandbox:
+) -> SandboxFixture:
     from prism_sandbox import Timings
     from prism_sandbox.environment import changes, sandbox_variables
 
@@ -91,7 +177,7 @@ def prism_sandbox(
     # must not wrap what prism prints
     monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.delenv("LINES", raising=False)
-    return sandbox
+    return SandboxFixture(sandbox)
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
-"""Small readers of sandbox state shared by the tests (all through boto3 over HTTP).
+"""Helpers of prism's own tests that are not about the sandbox: the refusal check and
+the real ``prism`` command in memory-limited child processes (fork server, small disks).
 
-One definition each: test files import these instead of writing their own. A helper
-that takes ``sandbox`` uses that sandbox's own clients (for tests whose environment does
-not point at it, such as the pseudo-terminal tests); otherwise the test's environment
-(the ``prism_sandbox`` fixture) does.
+Readers of the sandbox and of the test's ``PRISM_HOME`` (``own_images``,
+``instance_state``, ``journals``, ...) are methods of the ``prism_sandbox`` fixture
+(:class:`prism_core.testing.SandboxFixture`), shared with the contrib plugins' tests.
 """
 
 from __future__ import annotations
@@ -14,73 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
-
-import boto3
-
-from prism_core.aws.tags import TEMPLATE_TAG, tags_of
-
-__all__ = ["tags_of"]  # re-exported: the one tag-dict conversion, prism's own
-
-
-def ec2(region: str = "us-east-1", sandbox: Any = None) -> Any:
-    """An EC2 client for the sandbox (``sandbox``'s, else the environment's)."""
-    if sandbox is not None:
-        return sandbox.client("ec2", region)
-    return boto3.client("ec2", region_name=region)
-
-
-def instance(instance_id: str, region: str = "us-east-1", sandbox: Any = None) -> dict[str, Any]:
-    """The instance's ``DescribeInstances`` record."""
-    data = ec2(region, sandbox).describe_instances(InstanceIds=[instance_id])
-    return dict(data["Reservations"][0]["Instances"][0])
-
-
-def instance_state(instance_id: str, region: str = "us-east-1", sandbox: Any = None) -> str:
-    """The instance's current state name."""
-    return str(instance(instance_id, region, sandbox)["State"]["Name"])
-
-
-def wait_running(instance_id: str, timeout: float = 30.0) -> str:
-    """The instance's state once ``running`` (or when ``timeout`` is spent: a generous
-    bound for a loaded machine, well above the poll delay + start time it should take)."""
-    deadline = time.monotonic() + timeout
-    state = instance_state(instance_id)
-    while state != "running" and time.monotonic() < deadline:
-        time.sleep(0.05)
-        state = instance_state(instance_id)
-    return state
-
-
-def own_images(region: str = "us-east-1", sandbox: Any = None) -> list[dict[str, Any]]:
-    """Images prism saved in ``region`` (the sandbox's base images left out)."""
-    images = ec2(region, sandbox).describe_images(
-        Owners=["self"], Filters=[{"Name": "tag-key", "Values": [TEMPLATE_TAG]}]
-    )["Images"]
-    return [i for i in images if i.get("State") != "deregistered"]
-
-
-def snapshot_tags(snapshot_id: str, region: str = "us-east-1") -> dict[str, str]:
-    """Tags of one snapshot."""
-    snap = ec2(region).describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
-    return tags_of(snap)
-
-
-def prism_home() -> Path:
-    """The test's ``PRISM_HOME``."""
-    return Path(os.environ["PRISM_HOME"])
-
-
-def journals() -> list[Path]:
-    """The save journals in ``PRISM_HOME``, sorted."""
-    return sorted((prism_home() / "journal").glob("*.json"))
-
-
-def write_config(text: str) -> None:
-    """Write the user's ``$PRISM_HOME/config.yml``."""
-    prism_home().mkdir(parents=True, exist_ok=True)
-    (prism_home() / "config.yml").write_text(text)
 
 
 def refused(result: Any, *expected: str) -> None:

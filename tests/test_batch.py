@@ -7,12 +7,11 @@ import os
 from pathlib import Path
 
 import yaml
-from helpers import instance_state, own_images
 
 
-def journals() -> list[dict]:
-    folder = Path(os.environ["PRISM_HOME"]) / "journal"
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+def journals(sandbox) -> list[dict]:
+    """The save journals' contents, in file-name order."""
+    return [json.loads(p.read_text()) for p in sandbox.journals()]
 
 
 def test_batch_three_saves_one_failing(prism_sandbox, run_prism, tmp_path):
@@ -56,7 +55,7 @@ def test_batch_three_saves_one_failing(prism_sandbox, run_prism, tmp_path):
     dry = run_prism("save", "--batch", str(batch), "--dry-run", "-o", "json")
     assert dry.exit_code == 0, dry.stderr
     assert [s["template"] for s in dry.json()["saves"]] == ["t-a", "t-b", "t-c"]
-    assert own_images() == []
+    assert prism_sandbox.own_images() == []
 
     result = run_prism("save", "--batch", str(batch), "--yes")
     assert result.exit_code == 3, result.stdout + result.stderr
@@ -69,17 +68,17 @@ def test_batch_three_saves_one_failing(prism_sandbox, run_prism, tmp_path):
     assert "[t-c]" in result.stderr and "[t-a]" in result.stderr
     for name, instance_id in ids.items():
         region = "us-west-2" if name == "lab-b" else "us-east-1"
-        assert instance_state(instance_id, region) == "running"
-    left = journals()
+        assert prism_sandbox.instance_state(instance_id, region) == "running"
+    left = journals(prism_sandbox)
     assert [j["request"]["template_name"] for j in left] == ["t-c"]
     assert left[0]["status"] == "partial"
-    assert own_images("us-west-2") == []
+    assert prism_sandbox.own_images("us-west-2") == []
 
     prism_sandbox.faults.clear()
     resumed = run_prism("save", "--resume", "--yes")
     assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
-    assert journals() == []
-    assert len(own_images("us-east-2")) == 1
+    assert journals(prism_sandbox) == []
+    assert len(prism_sandbox.own_images("us-east-2")) == 1
 
 
 def test_batch_file_errors_change_nothing(prism_sandbox, run_prism, tmp_path):
@@ -99,7 +98,7 @@ def test_batch_file_errors_change_nothing(prism_sandbox, run_prism, tmp_path):
         result = run_prism("save", "--batch", str(path), "--yes")
         assert result.exit_code == 2, (name, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
-    assert own_images() == []
+    assert prism_sandbox.own_images() == []
     missing = run_prism("save", "--batch", str(tmp_path / "nope.yaml"), "--yes")
     assert missing.exit_code == 2
 
@@ -130,14 +129,15 @@ def test_ctrl_c_during_a_batch_brings_every_instance_back(
     assert code == 1, prism.stderr
     assert "Traceback" not in prism.stderr and "interrupted" in prism.stderr
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(instance_state(i) != "running" for i in ids):
+    state = prism_sandbox.instance_state
+    while time.monotonic() < deadline and any(state(i) != "running" for i in ids):
         time.sleep(0.1)
-    assert [instance_state(i) for i in ids] == ["running", "running"]
-    left = journals()
+    assert [prism_sandbox.instance_state(i) for i in ids] == ["running", "running"]
+    left = journals(prism_sandbox)
     assert left and all(j["status"] in ("interrupted", "failed", "partial") for j in left)
     resumed = run_prism("save", "--resume", "--yes")
     assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
-    assert journals() == []
+    assert journals(prism_sandbox) == []
     home = Path(os.environ["PRISM_HOME"]) / "templates"
     assert all((home / f"{j['request']['template_name']}.yaml").is_file() for j in left)
 
@@ -159,4 +159,4 @@ def test_batch_concurrency_one_runs_saves_one_after_another(prism_sandbox, run_p
     # its template before the second one created its image
     assert len(creates) == 4
     assert any(creates[2] < put < creates[3] for put in puts)
-    assert journals() == []
+    assert journals(prism_sandbox) == []

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import ec2, instance_state, own_images, start_prism
+from helpers import start_prism
 
 from prism_core.templates.document import load_file
 
@@ -40,9 +40,9 @@ def test_two_saves_of_one_instance_exactly_one_images(prism_sandbox, round_):
     # refused by the pre-check (one line) or, when both passed it, by the conditional
     # write after the plan: either way the error is the last line and nothing changed
     assert refused.strip().splitlines()[-1].startswith("prism: error: instance box is being")
-    assert len(own_images()) == 1
+    assert len(prism_sandbox.own_images()) == 1
     assert len(prism_sandbox.client("ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"]) == 1
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
     ssm = prism_sandbox.client("ssm")
     locks = [p["Name"] for p in ssm.describe_parameters()["Parameters"] if "/locks/" in p["Name"]]
     assert locks == []  # released by the winner
@@ -69,7 +69,7 @@ def test_two_saves_to_one_template_get_distinct_versions(prism_sandbox, run_pris
         assert doc["ami_config"]["amis"]["us-east-1"]["x86_64"] == amis[version]
         launched = run_prism("launch", f"shared@{version}", f"from-v{version}", "--yes")
         assert launched.exit_code == 0, launched.stderr
-        (reservation,) = ec2().describe_instances(
+        (reservation,) = prism_sandbox.ec2().describe_instances(
             Filters=[{"Name": "tag:Name", "Values": [f"from-v{version}"]}]
         )["Reservations"]
         assert reservation["Instances"][0]["ImageId"] == amis[version]

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import ec2, instance_state, journals, own_images, prism_home
 
 from prism_core.templates.document import load_file
 from prism_sandbox import Timings
@@ -14,8 +13,8 @@ from prism_sandbox import Timings
 REGIONS = "us-east-2,eu-west-1,us-west-2"
 
 
-def _template() -> Path:
-    return prism_home() / "templates" / "env1.yaml"
+def _template(sandbox) -> Path:
+    return sandbox.prism_home / "templates" / "env1.yaml"
 
 
 def test_stop_fails(prism_sandbox, run_prism):
@@ -26,8 +25,8 @@ def test_stop_fails(prism_sandbox, run_prism):
     result = run_prism("save", "box", "env1", "--stop", "--yes")
     assert result.exit_code == 1
     assert "instance is busy" in result.stdout
-    assert instance_state(instance_id) == "running"
-    assert own_images() == [] and journals() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == [] and prism_sandbox.journals() == []
     assert run_prism("save", "box", "env1", "--yes").exit_code == 0
 
 
@@ -39,13 +38,13 @@ def test_wait_timeout_then_resume(prism_sandbox, run_prism, monkeypatch):
     assert result.exit_code == 1
     assert "timed out after 0.3s waiting for image ami-" in result.stdout
     assert "prism save --resume" in result.stdout
-    assert instance_state(instance_id) == "running"
-    assert len(own_images()) == 1  # the pending image is kept, recorded, resumable
+    assert prism_sandbox.instance_state(instance_id) == "running"
+    assert len(prism_sandbox.own_images()) == 1  # the pending image is kept, recorded, resumable
     prism_sandbox.timings = Timings.fast()
     monkeypatch.delenv("PRISM_TIMEOUT_IMAGE_SECONDS")
     second = run_prism("save", "--resume", "--yes")
     assert second.exit_code == 0, second.stderr
-    assert len(own_images()) == 1 and _template().exists()
+    assert len(prism_sandbox.own_images()) == 1 and _template(prism_sandbox).exists()
 
 
 def test_copy_fails_in_one_of_three_regions_then_resume(prism_sandbox, run_prism):
@@ -63,15 +62,16 @@ def test_copy_fails_in_one_of_three_regions_then_resume(prism_sandbox, run_prism
     kept = {"us-east-1", "us-east-2", "us-west-2"}
     assert set(result.json()["amis"]) == kept
     assert any("eu-west-1" in f and "copy refused" in f for f in result.json()["failures"])
-    assert set(load_file(_template())["ami_config"]["amis"]) == kept
-    assert instance_state(instance_id) == "running"
+    assert set(load_file(_template(prism_sandbox))["ami_config"]["amis"]) == kept
+    assert prism_sandbox.instance_state(instance_id) == "running"
     prism_sandbox.faults.clear()
     second = run_prism("save", "--resume", "--yes", "-o", "json")
     assert second.exit_code == 0, second.stderr
     assert set(second.json()["resumed"][0]["amis"]) == {"us-east-1", *REGIONS.split(",")}
-    assert set(load_file(_template())["ami_config"]["amis"]) == {"us-east-1", *REGIONS.split(",")}
+    amis = load_file(_template(prism_sandbox))["ami_config"]["amis"]
+    assert set(amis) == {"us-east-1", *REGIONS.split(",")}
     for region in REGIONS.split(","):
-        assert len(own_images(region)) == 1, region
+        assert len(prism_sandbox.own_images(region)) == 1, region
 
 
 def test_copy_ends_failed_in_one_region(prism_sandbox, run_prism):
@@ -109,8 +109,8 @@ def test_share_fails_in_one_region_then_resume(prism_sandbox, run_prism):
     assert set(result.json()["amis"]) == {"us-east-1", "us-east-2"}  # the AMI is not lost
     second = run_prism("save", "--resume", "--yes")
     assert second.exit_code == 0, second.stderr
-    (copy,) = own_images("us-east-2")
-    permissions = ec2("us-east-2").describe_image_attribute(
+    (copy,) = prism_sandbox.own_images("us-east-2")
+    permissions = prism_sandbox.ec2("us-east-2").describe_image_attribute(
         ImageId=copy["ImageId"], Attribute="launchPermission"
     )["LaunchPermissions"]
     assert {"UserId": "111122223333"} in permissions
@@ -128,23 +128,23 @@ def test_registry_write_fails_then_resume(prism_sandbox, run_prism):
     )
     result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
     assert result.exit_code == 3
-    assert "no ssm for you" in result.stdout and _template().exists()
+    assert "no ssm for you" in result.stdout and _template(prism_sandbox).exists()
     assert run_prism("save", "--resume", "--yes").exit_code == 0
 
 
 def test_template_write_fails_then_resume(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
-    home = prism_home()
+    home = prism_sandbox.prism_home
     home.mkdir(parents=True, exist_ok=True)
     (home / "templates").write_text("not a directory")  # root ignores chmod; this fails for all
     result = run_prism("save", "box", "env1", "--yes", "-o", "json")
     assert result.exit_code == 1
     assert any("cannot write the template" in f for f in result.json()["failures"])
     assert result.json()["amis"]["us-east-1"]  # reported, recorded, resumable
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
     (home / "templates").unlink()
     assert run_prism("save", "--resume", "--yes").exit_code == 0
-    assert _template().exists()
+    assert _template(prism_sandbox).exists()
 
 
 @pytest.mark.parametrize("copies", ["", REGIONS])
@@ -161,18 +161,18 @@ def test_abort_removes_everything_in_every_region(prism_sandbox, run_prism, copi
     finally:
         EXTRA_PLUGINS.pop()
     regions = ["us-east-1", *filter(None, copies.split(","))]
-    assert all(len(own_images(r)) == 1 for r in regions)
+    assert all(len(prism_sandbox.own_images(r)) == 1 for r in regions)
     result = run_prism("save", "--abort", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
     for region in regions:
-        assert own_images(region) == [], region
-        snapshots = ec2(region).describe_snapshots(
+        assert prism_sandbox.own_images(region) == [], region
+        snapshots = prism_sandbox.ec2(region).describe_snapshots(
             OwnerIds=["self"], Filters=[{"Name": "tag-key", "Values": ["prism:template"]}]
         )["Snapshots"]
         assert snapshots == [], region
-    assert instance_state(instance_id) == "running"
-    assert journals() == []
-    assert not _template().exists()
+    assert prism_sandbox.instance_state(instance_id) == "running"
+    assert prism_sandbox.journals() == []
+    assert not _template(prism_sandbox).exists()
 
 
 def test_create_image_response_lost_is_adopted_not_duplicated(prism_sandbox, run_prism,
@@ -196,9 +196,9 @@ def test_create_image_response_lost_is_adopted_not_duplicated(prism_sandbox, run
     instance_id = prism_sandbox.create_instance("box")
     result = run_prism("save", "box", "env1", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
-    (image,) = own_images()
+    (image,) = prism_sandbox.own_images()
     assert result.json()["amis"]["us-east-1"] == image["ImageId"] == calls[0]
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_lock_refused_changes_nothing(prism_sandbox, run_prism):
@@ -211,8 +211,8 @@ def test_lock_refused_changes_nothing(prism_sandbox, run_prism):
     assert last.startswith("prism: error: could not tag instance")
     assert "no tagging for you" in last and "nothing was changed" in last
     assert "Traceback" not in result.stderr
-    assert instance_state(instance_id) == "running"
-    assert own_images() == [] and journals() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == [] and prism_sandbox.journals() == []
     assert run_prism("save", "box", "env1", "--yes").exit_code == 0
 
 
@@ -233,7 +233,7 @@ def test_resumed_copy_of_an_encrypted_instance_uses_the_configured_key(prism_san
     import boto3
 
     key = boto3.client("kms", region_name="us-east-2").create_key()["KeyMetadata"]["Arn"]
-    home = prism_home()
+    home = prism_sandbox.prism_home
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.yml").write_text(f"prism:\n  kms_keys:\n    us-east-2: {key}\n")
     prism_sandbox.create_instance("secret", encrypted=True)
@@ -242,8 +242,9 @@ def test_resumed_copy_of_an_encrypted_instance_uses_the_configured_key(prism_san
     first = run_prism("save", "secret", "env1", "--copy-to-regions", "us-east-2", "--yes")
     assert first.exit_code == 3
     assert run_prism("save", "--resume", "--yes").exit_code == 0
-    (copy,) = own_images("us-east-2")
+    (copy,) = prism_sandbox.own_images("us-east-2")
     snapshot_id = copy["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
-    snapshot = ec2("us-east-2").describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
+    east2 = prism_sandbox.ec2("us-east-2")
+    snapshot = east2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
     assert snapshot["Encrypted"] is True
     assert snapshot["KmsKeyId"] == key

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import instance_state, own_images, run_prism_child
+from helpers import run_prism_child
 
 from prism_sandbox.seed import builtin_image_parameters
 
@@ -76,12 +76,6 @@ HOSTILE: list[tuple[str, Callable[[Path], None], str]] = [
 IDS = [case[0] for case in HOSTILE]
 
 
-def _home() -> Path:
-    home = Path(os.environ["PRISM_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    return home
-
-
 def _one_line_refusal(result, *expected: str) -> str:
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
@@ -100,7 +94,7 @@ FILES = [c for c in HOSTILE if c[0] != "directory"]
 
 @pytest.mark.parametrize(("make", "expected"), [c[1:] for c in FILES], ids=[c[0] for c in FILES])
 def test_bad_template_file_is_skipped_and_the_rest_listed(prism_sandbox, make, expected):
-    templates = _home() / "templates"
+    templates = prism_sandbox.prism_home / "templates"
     templates.mkdir()
     (templates / "good-env.yaml").write_text(GOOD)
     make(templates / "evil.yaml")
@@ -123,11 +117,11 @@ def test_validate_refuses_a_bad_file_in_one_line(prism_sandbox, make, expected, 
 @pytest.mark.parametrize(("make", "expected"), [c[1:] for c in HOSTILE], ids=IDS)
 def test_bad_user_config_refuses_the_save(prism_sandbox, make, expected):
     instance_id = prism_sandbox.create_instance("box")
-    make(_home() / "config.yml")
+    make(prism_sandbox.prism_home / "config.yml")
     result = run_prism_child("save", "box", "env1", "--yes")
     _one_line_refusal(result, "config.yml", expected)
-    assert own_images() == []
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 @pytest.mark.parametrize(
@@ -149,7 +143,7 @@ def test_validate_refuses_a_malformed_template(prism_sandbox, tmp_path, content,
 
 def test_config_yaml_tags_are_never_constructed(prism_sandbox, tmp_path):
     marker = tmp_path / "pwned"
-    (_home() / "config.yml").write_text(
+    (prism_sandbox.prism_home / "config.yml").write_text(
         f"prism: !!python/object/apply:os.system ['touch {marker}']\n"
     )
     _one_line_refusal(run_prism_child("save", "box", "env1", "--yes"), "config.yml", "not valid")
@@ -171,14 +165,14 @@ def test_bad_system_config_refuses_the_save(prism_sandbox, make, expected, tmp_p
     make(system)
     result = run_prism_child("save", "box", "env1", "--yes", system_config=str(system))
     _one_line_refusal(result, str(system), expected)
-    assert own_images() == []
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_launch_of_a_good_template_ignores_a_bad_neighbour(prism_sandbox):
     prism_sandbox.create_instance("box")
     assert run_prism_child("save", "box", "env1", "--yes").exit_code == 0
-    _fifo(_home() / "templates" / "zz-evil.yaml")
+    _fifo(prism_sandbox.prism_home / "templates" / "zz-evil.yaml")
     result = run_prism_child("launch", "env1", "new-box", "--yes")
     assert result.exit_code == 0, result.stderr
 
@@ -193,7 +187,7 @@ def test_a_template_file_that_is_a_symlink_is_never_written_through(
     victim = tmp_path / "victim.yaml"
     victim.write_text("keep me\n")
     link_to = str(victim) if target == "victim" else "/dev/null"
-    templates = _home() / "templates"
+    templates = prism_sandbox.prism_home / "templates"
     templates.mkdir()
     (templates / "env1.yaml").symlink_to(link_to)
     instance_id = prism_sandbox.create_instance("box")
@@ -204,7 +198,7 @@ def test_a_template_file_that_is_a_symlink_is_never_written_through(
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
     current = templates / "env1.yaml"
     assert current.is_file() and not current.is_symlink()
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 BATCH = [c for c in HOSTILE if c[0] not in ("huge-integer", "impossible-date", "malformed")]
@@ -219,8 +213,8 @@ def test_bad_batch_file_refuses_every_save(prism_sandbox, make, expected, tmp_pa
     make(path)
     result = run_prism_child("save", "--batch", str(path), "--yes", timeout=60)
     _one_line_refusal(result, "batch.yaml", expected)
-    assert own_images() == []
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
@@ -228,12 +222,12 @@ def test_prism_caches_that_are_special_files_are_rebuilt(prism_sandbox, kind):
     """$PRISM_HOME/cache (parsed templates, plugin entry points) is untrusted too: a cache
     file turned into a FIFO or a symlink to /dev/zero neither hangs prism nor fills its
     memory; the commands answer as if there were no cache."""
-    templates = _home() / "templates"
+    templates = prism_sandbox.prism_home / "templates"
     templates.mkdir()
     (templates / "good-env.yaml").write_text(GOOD)
     assert run_prism_child("templates", "list", "--local").exit_code == 0
-    caches = sorted((_home() / "cache").glob("*.json"))
-    assert caches, list(_home().rglob("*"))
+    caches = sorted((prism_sandbox.prism_home / "cache").glob("*.json"))
+    assert caches, list(prism_sandbox.prism_home.rglob("*"))
     for cache in caches:
         cache.unlink()
         _fifo(cache) if kind == "fifo" else _symlink_to_dev_zero(cache)
@@ -257,7 +251,7 @@ def _inheritance_bomb(templates: Path, levels: int = 7, fan_out: int = 30) -> No
 
 
 def test_an_inheritance_bomb_is_refused_in_bounded_time(prism_sandbox):
-    templates = _home() / "templates"
+    templates = prism_sandbox.prism_home / "templates"
     templates.mkdir()
     _inheritance_bomb(templates)
     result = run_prism_child("launch", "t0", "new-box", "--yes", timeout=60)
@@ -271,7 +265,7 @@ def test_an_inheritance_bomb_is_refused_in_bounded_time(prism_sandbox):
 
 
 def test_user_data_over_ec2s_limit_is_refused_before_anything_is_created(prism_sandbox):
-    templates = _home() / "templates"
+    templates = prism_sandbox.prism_home / "templates"
     templates.mkdir()
     import secrets
 

@@ -7,17 +7,9 @@ memory limit (helpers.run_prism_child)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-from helpers import (
-    SmallDisk,
-    ec2,
-    instance_state,
-    own_images,
-    run_prism_child,
-    small_disks_available,
-)
+from helpers import SmallDisk, run_prism_child, small_disks_available
 
 
 def _refused(result, *expected: str) -> None:
@@ -38,10 +30,10 @@ def box(prism_sandbox):
     return instance_id
 
 
-def _unchanged(instance_id: str) -> None:
-    assert own_images() == []
-    assert instance_state(instance_id) == "running"
-    instance = ec2().describe_instances(InstanceIds=[instance_id])
+def _unchanged(sandbox, instance_id: str) -> None:
+    assert sandbox.own_images() == []
+    assert sandbox.instance_state(instance_id) == "running"
+    instance = sandbox.ec2().describe_instances(InstanceIds=[instance_id])
     tags = instance["Reservations"][0]["Instances"][0].get("Tags", [])
     assert [t["Value"] for t in tags if t["Key"] == "prism:save-lock"] == []
 
@@ -117,9 +109,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("argv", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_arguments_are_refused_before_any_change(box, argv, expected):
+def test_bad_arguments_are_refused_before_any_change(prism_sandbox, box, argv, expected):
     _refused(run_prism_child("save", *argv, "--yes"), expected)
-    _unchanged(box)
+    _unchanged(prism_sandbox, box)
 
 
 def test_terminated_instance(prism_sandbox):
@@ -137,10 +129,10 @@ def test_public_with_block_public_access(box, prism_sandbox):
     prism_sandbox.set_block_public_access("us-east-1", True)
     result = run_prism_child("save", "box", "env1", "--public", "--yes")
     _refused(result, "block public access")
-    _unchanged(box)
+    _unchanged(prism_sandbox, box)
 
 
-def test_disabled_region(box, monkeypatch):
+def test_disabled_region(prism_sandbox, box, monkeypatch):
     from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
 
     original = RegionsAndZonesBackend.describe_regions
@@ -151,7 +143,7 @@ def test_disabled_region(box, monkeypatch):
     monkeypatch.setattr(RegionsAndZonesBackend, "describe_regions", enabled_only)
     result = run_prism_child("save", "box", "env1", "--copy-to-regions", "ap-east-1", "--yes")
     _refused(result, "ap-east-1 does not exist or is not enabled")
-    _unchanged(box)
+    _unchanged(prism_sandbox, box)
 
 
 @pytest.mark.parametrize(
@@ -164,13 +156,13 @@ def test_disabled_region(box, monkeypatch):
     ],
     ids=["unknown-flag", "bad-size", "bad-output", "unknown-command"],
 )
-def test_usage_errors_are_one_line(box, argv, expected):
+def test_usage_errors_are_one_line(prism_sandbox, box, argv, expected):
     result = run_prism_child(*argv)
     assert result.exit_code == 2, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert expected in lines[0] and "--help" in lines[0], lines[0]
-    _unchanged(box)
+    _unchanged(prism_sandbox, box)
 
 
 TIMEOUTS = ["stop", "start", "snapshots", "image", "copy", "setup"]
@@ -188,19 +180,21 @@ def _spread(values: list[str]) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("name", "value"), _spread(ENV_ABSURD), ids=lambda v: repr(v)[:12])
-def test_every_timeout_variable_refuses_absurd_numbers(box, monkeypatch, name, value):
+def test_every_timeout_variable_refuses_absurd_numbers(
+    prism_sandbox, box, monkeypatch, name, value
+):
     variable = f"PRISM_TIMEOUT_{name.upper()}_SECONDS"
     monkeypatch.setenv(variable, value)
     _refused(run_prism_child("save", "box", "env1", "--yes"), variable)
-    _unchanged(box)
+    _unchanged(prism_sandbox, box)
 
 
 @pytest.mark.parametrize(("name", "value"), _spread(CONFIG_ABSURD), ids=lambda v: repr(v)[:12])
-def test_every_config_timeout_refuses_absurd_numbers(box, monkeypatch, name, value):
+def test_every_config_timeout_refuses_absurd_numbers(prism_sandbox, box, monkeypatch, name, value):
     monkeypatch.delenv("PRISM_POLL_DELAY_SECONDS")
-    _config(f"prism:\n  timeouts:\n    {name}: {value}\n")
+    prism_sandbox.write_config(f"prism:\n  timeouts:\n    {name}: {value}\n")
     _refused(run_prism_child("save", "box", "env1", "--yes"), "config")
-    _unchanged(box)
+    _unchanged(prism_sandbox, box)
 
 
 def test_timeout_checks_run_for_every_command(box, monkeypatch):
@@ -223,16 +217,10 @@ def test_timeout_checks_run_for_every_command(box, monkeypatch):
         ("PRISM_TIMEOUT_SNAPSHOTS_SECONDS", "0"),
     ],
 )
-def test_absurd_environment_numbers(box, monkeypatch, variable, value):
+def test_absurd_environment_numbers(prism_sandbox, box, monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     _refused(run_prism_child("save", "box", "env1", "--yes"), variable)
-    _unchanged(box)
-
-
-def _config(text: str) -> None:
-    home = Path(os.environ["PRISM_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yml").write_text(text)
+    _unchanged(prism_sandbox, box)
 
 
 @pytest.mark.parametrize(
@@ -264,27 +252,27 @@ def _config(text: str) -> None:
         ("prism:\n  timeouts: [1, 2]\n", "timeouts must be a mapping"),
     ],
 )
-def test_bad_config_values_and_typos(box, monkeypatch, config, expected):
+def test_bad_config_values_and_typos(prism_sandbox, box, monkeypatch, config, expected):
     monkeypatch.delenv("PRISM_POLL_DELAY_SECONDS")  # else it wins over the config file
-    _config(config)
+    prism_sandbox.write_config(config)
     _refused(run_prism_child("save", "box", "env1", "--yes"), expected)
-    _unchanged(box)
+    _unchanged(prism_sandbox, box)
 
 
-def test_prism_home_that_is_a_file(box, monkeypatch, tmp_path):
+def test_prism_home_that_is_a_file(prism_sandbox, box, monkeypatch, tmp_path):
     home = tmp_path / "home-file"
     home.write_text("not a directory")
     monkeypatch.setenv("PRISM_HOME", str(home))
     _refused(run_prism_child("save", "box", "env1", "--yes"), "PRISM_HOME", "not a directory")
-    _unchanged(box)
+    _unchanged(prism_sandbox, box)
 
 
-def test_prism_home_that_cannot_be_written(box, monkeypatch, tmp_path):
+def test_prism_home_that_cannot_be_written(prism_sandbox, box, monkeypatch, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setenv("PRISM_HOME", str(blocker / "home"))  # below a file: never creatable
     _refused(run_prism_child("save", "box", "env1", "--yes"), "PRISM_HOME", "not writable")
-    _unchanged(box)
+    _unchanged(prism_sandbox, box)
 
 
 def test_relative_prism_home_is_made_absolute_once(box, monkeypatch, tmp_path):
@@ -303,7 +291,7 @@ def _ignore_sigxfsz() -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past RLIMIT_FSIZE fails (EFBIG)
 
 
-def test_writes_failing_during_the_save_the_save_goes_on(box, monkeypatch):
+def test_writes_failing_during_the_save_the_save_goes_on(prism_sandbox, box, monkeypatch):
     """From CreateImage on, every file write fails (RLIMIT_FSIZE set on the running prism;
     runs everywhere, the real full disk is test_full_disk_during_the_save): the save goes
     on, the instance is back, the message lists what was created and what to do."""
@@ -324,8 +312,8 @@ def test_writes_failing_during_the_save_the_save_goes_on(box, monkeypatch):
     )
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
-    assert instance_state(box) == "running"
-    (image,) = own_images()
+    assert prism_sandbox.instance_state(box) == "running"
+    (image,) = prism_sandbox.own_images()
     assert "could not be written (File too large)" in result.stdout
     assert f"us-east-1: {image['ImageId']}" in result.stdout
     assert "then run `prism save --resume`" in result.stdout
@@ -344,7 +332,7 @@ def small_home(box, monkeypatch, tmp_path):
     disk.close()
 
 
-def test_full_disk_during_the_save(box, small_home, monkeypatch):
+def test_full_disk_during_the_save(prism_sandbox, box, small_home, monkeypatch):
     """The disk fills up as EC2 starts the image: the save goes on, the instance is back,
     the message says what was created and how to finish; once space is freed,
     `prism save --resume` finishes the save with the same image."""
@@ -361,23 +349,23 @@ def test_full_disk_during_the_save(box, small_home, monkeypatch):
     monkeypatch.setattr(AmiBackend, "create_image", original)
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
-    assert instance_state(box) == "running"
-    (image,) = own_images()
+    assert prism_sandbox.instance_state(box) == "running"
+    (image,) = prism_sandbox.own_images()
     assert "No space left on device" in result.stdout
     assert f"us-east-1: {image['ImageId']}" in result.stdout
     assert "prism save --resume" in result.stdout
     small_home.free()
     resumed = small_home.run("save", "--resume", "--yes", "-o", "json")
     assert resumed.exit_code == 0, (resumed.stdout, resumed.stderr)
-    assert [i["ImageId"] for i in own_images()] == [image["ImageId"]]
+    assert [i["ImageId"] for i in prism_sandbox.own_images()] == [image["ImageId"]]
     assert os.path.isfile(os.path.join(small_home.view, "templates", "env1.yaml"))
-    assert instance_state(box) == "running"
+    assert prism_sandbox.instance_state(box) == "running"
 
 
-def test_full_disk_at_the_start_is_refused(box, small_home):
+def test_full_disk_at_the_start_is_refused(prism_sandbox, box, small_home):
     small_home.fill()
     _refused(small_home.run("save", "box", "env1", "--yes"), "PRISM_HOME", "free")
-    _unchanged(box)
+    _unchanged(prism_sandbox, box)
 
 
 def test_full_disk_before_the_stop_keeps_the_instance_running(
@@ -400,8 +388,8 @@ def test_full_disk_before_the_stop_keeps_the_instance_running(
     assert "Traceback" not in result.stderr + result.stdout
     assert "the instance was not stopped" in result.stdout
     assert "free space there" in result.stdout
-    assert instance_state(box) == "running"
-    assert own_images() == []
+    assert prism_sandbox.instance_state(box) == "running"
+    assert prism_sandbox.own_images() == []
     calls = [action for _, action in prism_sandbox.faults.calls()]
     after_lock = calls[calls.index("PutParameter") :]  # the preflight's are dry runs
     assert "StopInstances" not in after_lock and "StartInstances" not in after_lock
@@ -430,7 +418,7 @@ def test_commands_on_a_full_prism_home(box, small_home, argv):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_full_disk_during_a_stop_mode_save(box, small_home, monkeypatch):
+def test_full_disk_during_a_stop_mode_save(prism_sandbox, box, small_home, monkeypatch):
     """`--stop`, the disk filling up as EC2 starts the image (after the stop was
     journaled): prism restarts the instance itself, its watchdog does not get in the way,
     and the message says what to do."""
@@ -447,12 +435,12 @@ def test_full_disk_during_a_stop_mode_save(box, small_home, monkeypatch):
     monkeypatch.setattr(AmiBackend, "create_image", original)
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
-    assert instance_state(box) == "running"
-    (image,) = own_images()
+    assert prism_sandbox.instance_state(box) == "running"
+    (image,) = prism_sandbox.own_images()
     assert f"us-east-1: {image['ImageId']}" in result.stdout
     assert "prism save --resume" in result.stdout
     small_home.free()
     resumed = small_home.run("save", "--resume", "--yes")
     assert resumed.exit_code == 0, (resumed.stdout, resumed.stderr)
-    assert [i["ImageId"] for i in own_images()] == [image["ImageId"]]
-    assert instance_state(box) == "running"
+    assert [i["ImageId"] for i in prism_sandbox.own_images()] == [image["ImageId"]]
+    assert prism_sandbox.instance_state(box) == "running"

@@ -4,7 +4,7 @@ found stopping or pending; instance-store volumes and the public IP in stop mode
 from __future__ import annotations
 
 import pytest
-from helpers import ec2, instance, instance_state, own_images, refused, write_config
+from helpers import refused
 
 from prism_sandbox import Timings
 
@@ -31,7 +31,7 @@ def test_default_mode_lets_ec2_reboot_the_instance(prism_sandbox, run_prism):
     assert "public IP and instance-store data are kept" in result.stderr
     assert "EC2 has the snapshots: snap-" in result.stderr
     assert "Instance is back: status checks passed (downtime" in result.stderr
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
     text = run_prism("save", "box", "env2", "--yes")
     assert "Instance downtime: " in text.stdout and "EC2's reboot during CreateImage" in text.stdout
 
@@ -46,7 +46,7 @@ def test_stop_mode_stops_and_starts(prism_sandbox, run_prism):
     assert prism_sandbox.reboots == []
     assert "Watchdog (pid" in result.stderr
     assert result.json()["instance"]["image_mode"] == "stop"
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_no_reboot_neither_stops_nor_reboots(prism_sandbox, run_prism):
@@ -56,12 +56,12 @@ def test_no_reboot_neither_stops_nor_reboots(prism_sandbox, run_prism):
     assert result.exit_code == 0, result.stderr
     assert "StopInstances" not in _actions(prism_sandbox)
     assert prism_sandbox.reboots == []
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_config_sets_the_default_mode_and_a_flag_overrides_it(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
-    write_config("prism:\n  image_mode: stop\n")
+    prism_sandbox.write_config("prism:\n  image_mode: stop\n")
     prism_sandbox.faults.clear_calls()
     assert run_prism("save", "box", "env1", "--yes").exit_code == 0
     assert "StopInstances" in _actions(prism_sandbox)
@@ -74,9 +74,9 @@ def test_config_sets_the_default_mode_and_a_flag_overrides_it(prism_sandbox, run
 def test_bad_config_mode_and_clashing_flags_are_refused(prism_sandbox, run_prism):
     prism_sandbox.create_instance("box")
     refused(run_prism("save", "box", "env1", "--stop", "--no-reboot", "--yes"), "exclude")
-    write_config("prism:\n  image_mode: hibernate\n")
+    prism_sandbox.write_config("prism:\n  image_mode: hibernate\n")
     refused(run_prism("save", "box", "env1", "--yes"), "prism.image_mode is 'hibernate'")
-    assert own_images() == []
+    assert prism_sandbox.own_images() == []
 
 
 def test_stop_mode_refuses_to_erase_instance_store(prism_sandbox, run_prism):
@@ -84,7 +84,8 @@ def test_stop_mode_refuses_to_erase_instance_store(prism_sandbox, run_prism):
     result = run_prism("save", "gpu", "env1", "--stop", "--yes")
     refused(result, "instance-store volumes ephemeral0 (250 GB NVMe SSD), which --stop erases")
     assert "--allow-instance-store-loss" in result.stderr
-    assert own_images() == [] and instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
     dry = run_prism("save", "gpu", "env1", "--stop", "--allow-instance-store-loss", "--dry-run")
     assert dry.exit_code == 0, dry.stderr
     assert "--stop ERASES the instance-store volumes ephemeral0 (250 GB NVMe SSD)" in dry.stdout
@@ -92,18 +93,20 @@ def test_stop_mode_refuses_to_erase_instance_store(prism_sandbox, run_prism):
     assert kept.exit_code == 0 and "kept on the instance" in kept.stdout
     done = run_prism("save", "gpu", "env1", "--stop", "--allow-instance-store-loss", "--yes")
     assert done.exit_code == 0, done.stderr
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_stop_mode_warns_that_the_public_ip_changes(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
-    address = instance(instance_id).get("PublicIpAddress")
+    address = prism_sandbox.instance(instance_id).get("PublicIpAddress")
     if not address:
         pytest.skip("the sandbox gave the instance no public IP")
     dry = run_prism("save", "box", "env1", "--stop", "--dry-run")
     assert f"--stop changes the public IP address {address}" in dry.stdout
-    allocation = ec2().allocate_address(Domain="vpc")
-    ec2().associate_address(InstanceId=instance_id, AllocationId=allocation["AllocationId"])
+    allocation = prism_sandbox.ec2().allocate_address(Domain="vpc")
+    prism_sandbox.ec2().associate_address(
+        InstanceId=instance_id, AllocationId=allocation["AllocationId"]
+    )
     eip = run_prism("save", "box", "env1", "--stop", "--dry-run")
     assert "changes the public IP" not in eip.stdout
     assert "changes the public IP" not in run_prism("save", "box", "env1", "--dry-run").stdout
@@ -113,30 +116,30 @@ def test_instance_found_stopping_ends_stopped(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
     # long enough that prism still finds it stopping on a loaded machine
     prism_sandbox.timings = Timings(stop=8.0)
-    ec2().stop_instances(InstanceIds=[instance_id])
-    assert instance_state(instance_id) == "stopping"
+    prism_sandbox.ec2().stop_instances(InstanceIds=[instance_id])
+    assert prism_sandbox.instance_state(instance_id) == "stopping"
     prism_sandbox.faults.clear_calls()
     result = run_prism("save", "box", "env1", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
     assert "the instance is stopping: prism waits until it is stopped" in result.stderr
     assert "is stopping; waiting until stopped" in result.stderr
-    assert instance_state(instance_id) == "stopped"
+    assert prism_sandbox.instance_state(instance_id) == "stopped"
     assert "StartInstances" not in _actions(prism_sandbox)
     assert prism_sandbox.reboots == []
-    assert len(own_images()) == 1
+    assert len(prism_sandbox.own_images()) == 1
 
 
 def test_instance_found_pending_is_refused_before_any_change(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box", state="stopped")
     prism_sandbox.timings = Timings(start=30.0)
-    ec2().start_instances(InstanceIds=[instance_id])
+    prism_sandbox.ec2().start_instances(InstanceIds=[instance_id])
     prism_sandbox.faults.clear_calls()
     result = run_prism("save", "box", "env1", "--yes")
     refused(result, "is pending (starting up): wait until it is running")
     assert "Restarting" not in result.stderr
     changes = {"CreateTags", "PutParameter", "StopInstances", "CreateImage", "StartInstances"}
     assert not changes & set(_actions(prism_sandbox))
-    assert own_images() == []
+    assert prism_sandbox.own_images() == []
 
 
 def test_impaired_after_the_reboot_is_reported_not_awaited(prism_sandbox, run_prism, monkeypatch):

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 
 import pytest
 import yaml
-from helpers import instance_state, own_images, run_prism_child, tags_of
+from helpers import run_prism_child
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from prism_core.aws.tags import tags_of
 from prism_core.templates.document import load_file
 
 EXAMPLES = settings(
@@ -42,11 +42,11 @@ def _fresh(sandbox) -> str:
     return sandbox.create_instance("box")
 
 
-def _refused_cleanly(result, instance_id: str) -> None:
+def _refused_cleanly(sandbox, result, instance_id: str) -> None:
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
-    assert own_images() == []
-    assert instance_state(instance_id) == "running"
+    assert sandbox.own_images() == []
+    assert sandbox.instance_state(instance_id) == "running"
 
 
 @pytest.fixture
@@ -61,13 +61,13 @@ def test_template_names_and_tags(prop_sandbox, name, key, value):
     instance_id = _fresh(prop_sandbox)
     result = run_prism_child("save", "box", name, "--tag", f"{key}={value}", "--yes", "-o", "json")
     if result.exit_code == 2:
-        _refused_cleanly(result, instance_id)
+        _refused_cleanly(prop_sandbox, result, instance_id)
         return
     assert result.exit_code == 0, result.stderr
-    path = Path(os.environ["PRISM_HOME"]) / "templates" / f"{name}.yaml"
+    path = prop_sandbox.prism_home / "templates" / f"{name}.yaml"
     assert load_file(path)["name"] == name
-    assert path.parent == Path(os.environ["PRISM_HOME"]) / "templates"
-    (image,) = own_images()
+    assert path.parent == prop_sandbox.prism_home / "templates"
+    (image,) = prop_sandbox.own_images()
     tags = tags_of(image)
     assert tags[key.strip()] == value and tags["prism:template"] == name
     launched = run_prism_child("launch", name, "new-box", "--yes")
@@ -88,12 +88,12 @@ def test_copy_regions(prop_sandbox, region):
         "save", "box", "env1", "--copy-to-regions", region, "--yes", "-o", "json"
     )
     if result.exit_code == 2:
-        _refused_cleanly(result, instance_id)
+        _refused_cleanly(prop_sandbox, result, instance_id)
         return
     assert result.exit_code == 0, result.stderr
     assert set(result.json()["amis"]) == {"us-east-1", region}
-    assert len(own_images(region)) == 1
-    path = Path(os.environ["PRISM_HOME"]) / "templates" / "env1.yaml"
+    assert len(prop_sandbox.own_images(region)) == 1
+    path = prop_sandbox.prism_home / "templates" / "env1.yaml"
     assert set(load_file(path)["ami_config"]["amis"]) == {"us-east-1", region}
 
 
@@ -112,12 +112,11 @@ def test_config_values(prop_sandbox, monkeypatch, key, value):
     instance_id = _fresh(prop_sandbox)
     monkeypatch.delenv("PRISM_POLL_DELAY_SECONDS", raising=False)
     section = {key: {"image": value} if key == "timeouts" else value}
-    home = Path(os.environ["PRISM_HOME"])
-    (home / "config.yml").write_text(yaml.safe_dump({"prism": section}))
+    prop_sandbox.write_config(yaml.safe_dump({"prism": section}))
     result = run_prism_child("save", "box", "env1", "--dry-run", "-o", "json")
     if result.exit_code == 2:
-        _refused_cleanly(result, instance_id)
+        _refused_cleanly(prop_sandbox, result, instance_id)
         return
     assert result.exit_code == 0, result.stderr
     assert result.json()["dry_run"] is True
-    assert own_images() == []
+    assert prop_sandbox.own_images() == []

@@ -6,7 +6,7 @@ import signal
 import time
 
 import pytest
-from helpers import PrismProcess, instance_state, own_images, wait_running
+from helpers import PrismProcess
 
 from prism_sandbox import Timings
 
@@ -39,7 +39,7 @@ def test_ctrl_c_during_each_wait_brings_the_instance_back(slow_cloud, moment):
     assert code in (1, 2), prism.stderr
     assert "Traceback" not in prism.stderr
     assert "interrupted" in prism.stderr or "cancelled" in prism.stderr
-    assert wait_running(instance_id) == "running"
+    assert slow_cloud.wait_running(instance_id) == "running"
 
 
 def test_sigterm_during_the_copies(slow_cloud):
@@ -50,7 +50,7 @@ def test_sigterm_during_the_copies(slow_cloud):
     assert prism.finish() == 1, prism.stderr
     assert "interrupted by signal SIGTERM" in prism.stderr
     assert "prism save --resume" in prism.stderr
-    assert wait_running(instance_id) == "running"
+    assert slow_cloud.wait_running(instance_id) == "running"
 
 
 def test_kill_9_in_default_mode_ec2_brings_it_back_then_resume(slow_cloud, run_prism):
@@ -61,13 +61,13 @@ def test_kill_9_in_default_mode_ec2_brings_it_back_then_resume(slow_cloud, run_p
     prism.proc.kill()
     prism.finish()
     assert [r["instance_id"] for r in slow_cloud.reboots] == [instance_id]  # EC2's own reboot
-    assert wait_running(instance_id) == "running"
+    assert slow_cloud.wait_running(instance_id) == "running"
     slow_cloud.timings = Timings.fast()
     result = run_prism("save", "--resume", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
-    assert instance_state(instance_id) == "running"
-    assert len(own_images()) == 1
-    assert len(own_images("us-east-2")) == 1
+    assert slow_cloud.instance_state(instance_id) == "running"
+    assert len(slow_cloud.own_images()) == 1
+    assert len(slow_cloud.own_images("us-east-2")) == 1
     (document,) = result.json()["resumed"]
     assert document["status"] == "done"
 
@@ -81,9 +81,9 @@ def test_kill_9_during_copies_then_resume(slow_cloud, run_prism):
     prism.finish()
     result = run_prism("save", "--resume", "--yes")
     assert result.exit_code == 0, result.stderr
-    assert wait_running(instance_id) == "running"
+    assert slow_cloud.wait_running(instance_id) == "running"
     for region in ("us-east-1", "us-east-2", "eu-west-1"):
-        assert len(own_images(region)) == 1, region
+        assert len(slow_cloud.own_images(region)) == 1, region
 
 
 def test_resume_leaves_a_save_that_is_still_running_alone(slow_cloud, run_prism):

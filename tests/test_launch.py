@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import instance, tags_of
+from prism_core.aws.tags import tags_of
 
 
 def test_launch_saved_template_in_source_region(saved_template, prism_sandbox, run_prism):
@@ -16,7 +16,7 @@ def test_launch_saved_template_in_source_region(saved_template, prism_sandbox, r
     assert doc["type"] == "t3.medium"  # the saved instance's type
     assert doc["template_version"] == 1 and doc["template_source"] == "local"
     assert doc["ssh"].startswith("ssh ec2-user@")
-    data = instance(doc["id"], sandbox=prism_sandbox)
+    data = prism_sandbox.instance(doc["id"])
     tags = tags_of(data)
     assert tags["Name"] == "new-box"
     assert tags["prism:template"] == "env1"

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import instance
 
 
 def group_rules(sandbox, group_id: str) -> dict[int, set[str]]:
@@ -63,7 +62,7 @@ def test_key_pair_imported_once_from_home(saved_template, prism_sandbox, run_pri
     assert doc["key_name"] == name
     assert doc["ssh"].startswith(f"ssh -i {home / '.ssh' / 'id_ed25519'} ec2-user@")
     assert f"Key pair {name}: imported once from {public}" in first.stderr
-    assert instance(doc["id"], sandbox=prism_sandbox)["KeyName"] == name
+    assert prism_sandbox.instance(doc["id"])["KeyName"] == name
     pairs = prism_sandbox.client("ec2").describe_key_pairs(KeyNames=[name], IncludePublicKey=True)
     stored = pairs["KeyPairs"][0]["PublicKey"].split()[:2]
     assert stored == public.read_text().split()[:2]
@@ -105,7 +104,7 @@ def test_no_public_key_launches_without_key_pair_and_says_how_to_connect(
     assert "aws ssm start-session --target i-" in result.stdout
     assert "ssh-keygen -t ed25519" in result.stdout and "--key-name" in result.stdout
     doc = launch(run_prism, "keyless-2").json()
-    assert doc["key_name"] is None and "KeyName" not in instance(doc["id"], sandbox=prism_sandbox)
+    assert doc["key_name"] is None and "KeyName" not in prism_sandbox.instance(doc["id"])
     assert doc["ssm"] == f"aws ssm start-session --target {doc['id']} --region us-east-1"
 
 
@@ -122,7 +121,7 @@ def test_key_name_must_exist(saved_template, prism_sandbox, run_prism):
     )
     doc = launch(run_prism, "box", "--key-name", "laptop").json()
     assert doc["key_name"] == "laptop" and " -i " in doc["ssh"] and "laptop.pem" in doc["ssh"]
-    assert instance(doc["id"], sandbox=prism_sandbox)["KeyName"] == "laptop"
+    assert prism_sandbox.instance(doc["id"])["KeyName"] == "laptop"
 
 
 def test_ports_open_only_to_the_sandbox_caller(saved_template, prism_sandbox, run_prism):
@@ -237,7 +236,7 @@ def test_subnet_spot_and_instance_profile(saved_template, prism_sandbox, run_pri
     assert "cannot be stopped" in result.stderr and "prism save --stop" in result.stderr
     doc = result.json()
     assert doc["spot"] and doc["subnet"] == subnet
-    data = instance(doc["id"], sandbox=prism_sandbox)
+    data = prism_sandbox.instance(doc["id"])
     assert data["SubnetId"] == subnet and data["VpcId"] == vpc
     assert data.get("InstanceLifecycle") == "spot"
     assert data["IamInstanceProfile"]["Arn"].endswith("instance-profile/research-ssm")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -11,9 +9,9 @@ import yaml
 STRANGER = "999988887777"
 
 
-def _point_at(image_id: str, name: str = "env1") -> None:
+def _point_at(sandbox, image_id: str, name: str = "env1") -> None:
     """Rewrite the local template ``name`` so its us-east-1 x86_64 image is ``image_id``."""
-    path = Path(os.environ["PRISM_HOME"]) / "templates" / f"{name}.yaml"
+    path = sandbox.prism_home / "templates" / f"{name}.yaml"
     doc = yaml.safe_load(path.read_text())
     doc["ami_config"]["amis"]["us-east-1"]["x86_64"] = image_id
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -28,7 +26,7 @@ def test_an_untrusted_owner_is_refused_before_anything_is_created(
     prism_sandbox, run_prism, saved_template
 ):
     image = prism_sandbox.create_foreign_image(STRANGER)
-    _point_at(image)
+    _point_at(prism_sandbox, image)
     result = run_prism("launch", "env1", "box2", "--yes")
     assert result.exit_code == 2, result.stderr
     assert STRANGER in result.stderr and "--trust-owner" in result.stderr
@@ -43,9 +41,8 @@ def test_an_untrusted_owner_is_refused_before_anything_is_created(
 
 def test_owners_trusted_in_config_and_the_organization(prism_sandbox, run_prism, saved_template):
     image = prism_sandbox.create_foreign_image(STRANGER)
-    _point_at(image)
-    config = Path(os.environ["PRISM_HOME"]) / "config.yml"
-    config.write_text(f"prism:\n  trusted_image_owners: ['{STRANGER}']\n")
+    _point_at(prism_sandbox, image)
+    config = prism_sandbox.write_config(f"prism:\n  trusted_image_owners: ['{STRANGER}']\n")
     assert run_prism("launch", "env1", "box2", "--yes").exit_code == 0
     config.unlink()
 
@@ -53,15 +50,14 @@ def test_owners_trusted_in_config_and_the_organization(prism_sandbox, run_prism,
     org.create_organization(FeatureSet="ALL")
     created = org.create_account(Email="lab@example.org", AccountName="lab")
     member = created["CreateAccountStatus"]["AccountId"]
-    _point_at(prism_sandbox.create_foreign_image(member))
+    _point_at(prism_sandbox, prism_sandbox.create_foreign_image(member))
     result = run_prism("launch", "env1", "box3", "--yes")
     assert result.exit_code == 0, result.stderr
     assert "organization" in result.stdout + result.stderr
 
 
 def test_a_bad_trusted_owner_in_config_is_refused(prism_sandbox, run_prism, saved_template):
-    config = Path(os.environ["PRISM_HOME"]) / "config.yml"
-    config.write_text("prism:\n  trusted_image_owners: ['not-an-account']\n")
+    prism_sandbox.write_config("prism:\n  trusted_image_owners: ['not-an-account']\n")
     result = run_prism("launch", "env1", "box2", "--yes")
     assert result.exit_code == 2
     assert "trusted_image_owners" in result.stderr

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import os
 import shlex
 import shutil
 import subprocess
@@ -19,9 +18,9 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import instance, tags_of
 from original_rules import violations
 
+from prism_core.aws.tags import tags_of
 from prism_sandbox.seed import publish_public_images
 
 FIXTURES = Path(__file__).parent / "original_templates"
@@ -105,7 +104,7 @@ def original_home(prism_sandbox: Any) -> dict[str, Any]:
     """The fixtures in ``$PRISM_HOME/templates``; public images in us-east-1; the
     AMI-based fixture's images registered (their ids written into its copy)."""
     publish_public_images(prism_sandbox, ["us-east-1"])
-    templates = Path(os.environ["PRISM_HOME"]) / "templates"
+    templates = prism_sandbox.prism_home / "templates"
     shutil.copytree(FIXTURES, templates)
     gpu = templates / "imaging-gpu.yml"
     text = gpu.read_text()
@@ -190,7 +189,7 @@ def test_each_validates_and_launches(key, original_home, prism_sandbox, run_pris
     assert doc["ssh"].startswith(f"ssh {facts['ssh']}@")
     assert doc["ports"] == facts["ports"]
     assert doc["template_version_label"] == facts["label"]
-    tags = tags_of(instance(doc["id"], sandbox=prism_sandbox))
+    tags = tags_of(prism_sandbox.instance(doc["id"]))
     assert tags["prism:template"] == key and tags["prism:template-version"] == facts["label"]
 
     script = user_data_of(prism_sandbox, doc["id"])

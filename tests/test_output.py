@@ -15,15 +15,6 @@ from prism_core.cli.progress import Progress
 CONTROL = re.compile(r"\x1b|\r")
 
 
-def prism_images(sandbox, region: str = "us-east-1") -> list[str]:
-    images = sandbox.client("ec2", region).describe_images(Owners=["self"])["Images"]
-    return [
-        i["ImageId"]
-        for i in images
-        if i.get("Name", "").startswith("prism-") and not i["Name"].startswith("prism-sandbox-")
-    ]
-
-
 @pytest.mark.parametrize("args", [(), ("box",)], ids=["no-args", "no-template"])
 def test_missing_arguments_without_terminal_is_one_line(prism_sandbox, run_prism, args):
     prism_sandbox.create_instance("box")
@@ -32,7 +23,7 @@ def test_missing_arguments_without_terminal_is_one_line(prism_sandbox, run_prism
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--yes" in lines[0] and "INSTANCE and TEMPLATE" in lines[0]
-    assert prism_images(prism_sandbox) == []
+    assert prism_sandbox.own_images() == []
 
 
 @pytest.mark.parametrize("extra", [(), ("--public",)], ids=["plain", "public"])
@@ -42,7 +33,7 @@ def test_missing_yes_without_terminal_is_one_line(prism_sandbox, run_prism, extr
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "add --yes" in lines[0] and "not a terminal" in lines[0]
-    assert prism_images(prism_sandbox) == []
+    assert prism_sandbox.own_images() == []
 
 
 def test_resume_without_terminal_needs_yes_too(prism_sandbox, run_prism):
@@ -90,7 +81,7 @@ def test_dry_run_json(prism_sandbox, run_prism):
     assert estimate["volume_gb"] == 40 and estimate["regions"] == 2
     assert estimate["monthly_usd_upper_bound"] == 4.0
     assert any(line.startswith("Storage:") for line in document["plan"])
-    assert prism_images(prism_sandbox) == []
+    assert prism_sandbox.own_images() == []
 
 
 def test_plugins_json(run_prism):

@@ -13,29 +13,21 @@ from pathlib import Path
 
 import boto3
 import pytest
-from helpers import (
-    PrismProcess,
-    ec2,
-    instance_state,
-    journals,
-    own_images,
-    prism_home,
-    run_prism_child,
-    tags_of,
-)
+from helpers import PrismProcess, run_prism_child
 
+from prism_core.aws.tags import tags_of
 from prism_core.templates.document import load_file
 from prism_sandbox import Timings
 
 
-def _snapshots(region: str = "us-east-1") -> list[dict]:
-    return ec2(region).describe_snapshots(OwnerIds=["self"])["Snapshots"]
+def _snapshots(sandbox, region: str = "us-east-1") -> list[dict]:
+    return sandbox.ec2(region).describe_snapshots(OwnerIds=["self"])["Snapshots"]
 
 
-def _made_for_images(region: str = "us-east-1") -> list[str]:
+def _made_for_images(sandbox, region: str = "us-east-1") -> list[str]:
     return [
         s["SnapshotId"]
-        for s in _snapshots(region)
+        for s in _snapshots(sandbox, region)
         if "CreateImage" in (s.get("Description") or "")
         or "DestinationAmi" in (s.get("Description") or "")
     ]
@@ -61,8 +53,8 @@ def test_prism_tag_namespace_is_refused(prism_sandbox, key):
     assert result.exit_code == 2, result.stderr
     assert "'prism:' prefix is reserved" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert own_images() == []
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_launch_never_takes_prism_tags_from_a_template(prism_sandbox):
@@ -72,7 +64,7 @@ def test_launch_never_takes_prism_tags_from_a_template(prism_sandbox):
 
     prism_sandbox.create_instance("box")
     assert run_prism_child("save", "box", "forged", "--yes").exit_code == 0
-    path = prism_home() / "templates" / "forged.yaml"
+    path = prism_sandbox.prism_home / "templates" / "forged.yaml"
     doc = yaml.safe_load(path.read_text())
     doc["tags"] = {
         "team": "geo",
@@ -85,7 +77,7 @@ def test_launch_never_takes_prism_tags_from_a_template(prism_sandbox):
     path.write_text(yaml.safe_dump(doc))
     result = run_prism_child("launch", "forged", "new-box", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stdout + result.stderr
-    (reservation,) = ec2().describe_instances(
+    (reservation,) = prism_sandbox.ec2().describe_instances(
         Filters=[{"Name": "tag:Name", "Values": ["new-box"]}]
     )["Reservations"]
     tags = tags_of(reservation["Instances"][0])
@@ -116,7 +108,7 @@ def test_purge_never_deletes_an_image_a_foreign_registry_entry_points_at(prism_s
         assert result.exit_code == 3, result.stderr
         kept = result.json()["removed"]["kept"]
         assert any(keeper_ami in line and "not ours" in line for line in kept), kept
-        image = ec2().describe_images(ImageIds=[keeper_ami])["Images"][0]
+        image = prism_sandbox.ec2().describe_images(ImageIds=[keeper_ami])["Images"][0]
         assert image["State"] == "available"
         assert tags_of(image)["prism:template"] == "keeper"
     assert run_prism_child("launch", "keeper", "new-box", "--yes").exit_code == 0
@@ -143,7 +135,7 @@ def test_prune_never_deletes_an_image_a_foreign_registry_entry_points_at(
     result = run_prism_child("templates", "prune", "junk", "--keep", "1", "--yes", "-o", "json")
     assert result.exit_code == 3, result.stdout + result.stderr
     assert keeper_ami in result.stdout and "not ours" in result.stdout
-    image = ec2().describe_images(ImageIds=[keeper_ami])["Images"][0]
+    image = prism_sandbox.ec2().describe_images(ImageIds=[keeper_ami])["Images"][0]
     assert image["State"] == "available" and tags_of(image)["prism:template"] == "keeper"
     assert run_prism_child("launch", "keeper", "new-box", "--yes").exit_code == 0
 
@@ -168,7 +160,7 @@ def test_revoke_and_protect_never_touch_an_image_a_foreign_registry_entry_points
         result = run_prism_child("templates", *command, "--yes", "-o", "json")
         assert result.exit_code == 3, result.stdout + result.stderr
         assert any(keeper_ami in line for line in result.json()["kept"]), result.stdout
-        image = ec2().describe_images(ImageIds=[keeper_ami])["Images"][0]
+        image = prism_sandbox.ec2().describe_images(ImageIds=[keeper_ami])["Images"][0]
         assert "DeprecationTime" not in image, image
         assert not str(image.get("DeregistrationProtection", "")).startswith("enabled"), image
 
@@ -180,8 +172,9 @@ def test_purge_deletes_what_its_own_saves_made(prism_sandbox):
     result = run_prism_child("templates", "delete", "env1", "--purge", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
     assert result.json()["removed"]["kept"] == []
-    assert own_images() == [] and own_images("us-east-2") == []
-    assert _made_for_images() == [] and _made_for_images("us-east-2") == []
+    assert prism_sandbox.own_images() == [] and prism_sandbox.own_images("us-east-2") == []
+    assert _made_for_images(prism_sandbox) == []
+    assert _made_for_images(prism_sandbox, "us-east-2") == []
 
 
 @pytest.fixture
@@ -211,10 +204,10 @@ def test_abort_of_a_pending_image_deletes_its_snapshots(slow_cloud, moment, regi
     assert result.exit_code == 0, result.stdout + result.stderr
     assert result.json()["aborted"][0]["problems"] == []
     for region in ("us-east-1", "us-east-2"):
-        assert own_images(region) == [], region
-        assert _made_for_images(region) == [], (region, _snapshots(region))
-    assert instance_state(instance_id) == "running"
-    assert journals() == []
+        assert slow_cloud.own_images(region) == [], region
+        assert _made_for_images(slow_cloud, region) == [], (region, _snapshots(slow_cloud, region))
+    assert slow_cloud.instance_state(instance_id) == "running"
+    assert slow_cloud.journals() == []
 
 
 def test_abort_of_an_older_save_never_touches_a_newer_version(prism_sandbox):
@@ -223,7 +216,7 @@ def test_abort_of_an_older_save_never_touches_a_newer_version(prism_sandbox):
     v2 = _partial_save(prism_sandbox)
     v3 = run_prism_child("save", "box", "env1", "--yes", "-o", "json")
     assert v3.exit_code == 0, v3.stderr
-    current = prism_home() / "templates" / "env1.yaml"
+    current = prism_sandbox.prism_home / "templates" / "env1.yaml"
     before = current.read_text()
     ssm = boto3.client("ssm", region_name="us-east-1")
     registry_before = {
@@ -248,27 +241,27 @@ def test_abort_of_an_older_save_never_touches_a_newer_version(prism_sandbox):
     )
     assert "/prism/templates/env1/versions/2" not in after
     assert {k: v for k, v in registry_before.items() if not k.endswith("/versions/2")} == after
-    images = {i["ImageId"] for i in own_images()}
+    images = {i["ImageId"] for i in prism_sandbox.own_images()}
     assert v3.json()["amis"]["us-east-1"] in images
     assert v2["amis"]["us-east-1"] not in images
     assert len(images) == 2  # v1 and v3
-    archived = prism_home() / "archive" / "env1"
+    archived = prism_sandbox.prism_home / "archive" / "env1"
     assert sorted(p.name for p in archived.glob("*.yaml")) == ["1.yaml"]  # v2's copy went
 
 
 def test_abort_restores_the_previous_version_from_the_archive(prism_sandbox):
     prism_sandbox.create_instance("box")
     assert run_prism_child("save", "box", "env1", "--yes").exit_code == 0
-    current = prism_home() / "templates" / "env1.yaml"
+    current = prism_sandbox.prism_home / "templates" / "env1.yaml"
     v1 = current.read_text()
     v2 = _partial_save(prism_sandbox)
     assert load_file(current)["version"] == "2"
-    assert (prism_home() / "archive" / "env1" / "1.yaml").is_file()
+    assert (prism_sandbox.prism_home / "archive" / "env1" / "1.yaml").is_file()
     result = run_prism_child("save", "--abort", v2["save_id"], "--yes", "-o", "json")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert current.read_text() == v1
-    assert not list((prism_home() / "archive" / "env1").glob("*.yaml"))
-    assert not (prism_home() / "templates" / "versions").exists()
+    assert not list((prism_sandbox.prism_home / "archive" / "env1").glob("*.yaml"))
+    assert not (prism_sandbox.prism_home / "templates" / "versions").exists()
 
 
 def _partial_save(prism_sandbox, name: str = "box", template: str = "env1") -> dict:
@@ -288,24 +281,24 @@ def _partial_save(prism_sandbox, name: str = "box", template: str = "env1") -> d
     return dict(result.json())
 
 
-def _journal_of(save_id: str) -> Path:
-    return prism_home() / "journal" / f"{save_id}.json"
+def _journal_of(sandbox, save_id: str) -> Path:
+    return sandbox.prism_home / "journal" / f"{save_id}.json"
 
 
 def test_half_aborted_save_is_never_resumed(prism_sandbox):
     prism_sandbox.create_instance("box")
     saved = _partial_save(prism_sandbox)
-    path = _journal_of(saved["save_id"])
+    path = _journal_of(prism_sandbox, saved["save_id"])
     data = json.loads(path.read_text())
     data["status"] = "aborting"  # what an abort cut short by Ctrl-C leaves
     path.write_text(json.dumps(data))
     result = run_prism_child("save", "--resume", "--yes")
     assert result.exit_code == 2, result.stderr
     assert f"prism save --abort {saved['save_id']}" in result.stderr
-    assert len(own_images("us-east-1")) == 1
+    assert len(prism_sandbox.own_images("us-east-1")) == 1
     finished = run_prism_child("save", "--abort", "--yes")
     assert finished.exit_code == 0, finished.stdout + finished.stderr
-    assert own_images() == [] and journals() == []
+    assert prism_sandbox.own_images() == [] and prism_sandbox.journals() == []
 
 
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
@@ -328,14 +321,15 @@ def test_abort_cut_short_by_a_signal_is_finished_by_abort_not_resume(
     prism = PrismProcess("save", "--abort", saved["save_id"], "--yes")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if json.loads(_journal_of(saved["save_id"]).read_text()).get("status") == "aborting":
+        journal = _journal_of(prism_sandbox, saved["save_id"])
+        if json.loads(journal.read_text()).get("status") == "aborting":
             break
         time.sleep(0.05)
     time.sleep(0.5)  # DeregisterImage is under way
     prism.proc.send_signal(getattr(signal, signum))
     assert prism.finish() != 0, prism.stderr
     assert "Traceback" not in prism.stderr
-    state = json.loads(_journal_of(saved["save_id"]).read_text())
+    state = json.loads(_journal_of(prism_sandbox, saved["save_id"]).read_text())
     assert state["status"] == "aborting", state["status"]
     monkeypatch.setattr(AmiBackend, "deregister_image", original)
     resumed = run_prism_child("save", "--resume", "--yes")
@@ -343,7 +337,7 @@ def test_abort_cut_short_by_a_signal_is_finished_by_abort_not_resume(
     assert f"prism save --abort {saved['save_id']}" in resumed.stderr
     finished = run_prism_child("save", "--abort", "--yes")
     assert finished.exit_code == 0, finished.stdout + finished.stderr
-    assert own_images() == [] and journals() == []
+    assert prism_sandbox.own_images() == [] and prism_sandbox.journals() == []
 
 
 def test_abort_records_aborting_before_it_deletes(prism_sandbox):
@@ -352,27 +346,27 @@ def test_abort_records_aborting_before_it_deletes(prism_sandbox):
     prism_sandbox.faults.inject("DeregisterImage", times=-1, message="EC2 is down")
     result = run_prism_child("save", "--abort", "--yes")
     assert result.exit_code == 1
-    state = json.loads(_journal_of(saved["save_id"]).read_text())
+    state = json.loads(_journal_of(prism_sandbox, saved["save_id"]).read_text())
     assert state["status"] == "aborted" and state["failures"]
     prism_sandbox.faults.clear()
     assert run_prism_child("save", "--abort", "--yes").exit_code == 0
-    assert own_images() == []
+    assert prism_sandbox.own_images() == []
 
 
 FORGED_PATHS = {
-    "outside": lambda victim: {"template_path": str(victim)},
-    "traversal": lambda victim: {
+    "outside": lambda victim, home: {"template_path": str(victim)},
+    "traversal": lambda victim, home: {
         "template_path": str(
-            prism_home() / "templates" / ".." / ".." / victim.parent.name / victim.name
+            home / "templates" / ".." / ".." / victim.parent.name / victim.name
         )
     },
-    "config": lambda victim: {"template_path": str(prism_home() / "config.yml")},
-    "version-path": lambda victim: {
+    "config": lambda victim, home: {"template_path": str(home / "config.yml")},
+    "version-path": lambda victim, home: {
         "template_version": f"../../../{victim.parent.name}/{victim.stem}",
-        "template_path": str(prism_home() / "archive" / "env1" / f"../../../{victim.parent.name}"
+        "template_path": str(home / "archive" / "env1" / f"../../../{victim.parent.name}"
                              / victim.name),
     },
-    "not-a-string": lambda victim: {"template_path": [str(victim)]},
+    "not-a-string": lambda victim, home: {"template_path": [str(victim)]},
 }
 
 
@@ -382,19 +376,19 @@ def test_abort_refuses_a_journal_naming_a_file_it_did_not_write(
 ):
     prism_sandbox.create_instance("box")
     saved = _partial_save(prism_sandbox)
-    victim = prism_home().parent / f"precious-{forgery}.yaml"
+    victim = prism_sandbox.prism_home.parent / f"precious-{forgery}.yaml"
     victim.write_text("keep me\n")
-    (prism_home() / "config.yml").write_text("prism: {}\n")
-    path = _journal_of(saved["save_id"])
+    (prism_sandbox.prism_home / "config.yml").write_text("prism: {}\n")
+    path = _journal_of(prism_sandbox, saved["save_id"])
     data = json.loads(path.read_text())
-    data.update(FORGED_PATHS[forgery](victim))
+    data.update(FORGED_PATHS[forgery](victim, prism_sandbox.prism_home))
     path.write_text(json.dumps(data))
     result = run_prism_child("save", "--abort", "--yes", "-o", "json")
     assert result.exit_code == 1, result.stdout + result.stderr
     assert "abort refused" in json.dumps(result.json())
     assert victim.read_text() == "keep me\n"
-    assert (prism_home() / "config.yml").read_text() == "prism: {}\n"
-    assert len(own_images()) == 1  # refused before anything was removed
+    assert (prism_sandbox.prism_home / "config.yml").read_text() == "prism: {}\n"
+    assert len(prism_sandbox.own_images()) == 1  # refused before anything was removed
     victim.unlink()
 
 
@@ -403,7 +397,7 @@ def test_a_journal_whose_instance_is_gone_blocks_no_other_save(prism_sandbox):
     prism_sandbox.create_instance("other-box")
     lost = _partial_save(prism_sandbox, "box", "env1")
     kept = _partial_save(prism_sandbox, "other-box", "env2")
-    path = _journal_of(lost["save_id"])
+    path = _journal_of(prism_sandbox, lost["save_id"])
     data = json.loads(path.read_text())
     data["request"]["instance_id"] = "i-0123456789abcdef0"  # an instance that is gone
     path.write_text(json.dumps(data))
@@ -412,11 +406,11 @@ def test_a_journal_whose_instance_is_gone_blocks_no_other_save(prism_sandbox):
     document = resumed.json()
     assert [r["save_id"] for r in document["resumed"]] == [kept["save_id"]]
     assert any(f"prism save --abort {lost['save_id']}" in s for s in document["skipped"])
-    assert len(own_images("us-east-2")) == 1  # env2's copy was finished
+    assert len(prism_sandbox.own_images("us-east-2")) == 1  # env2's copy was finished
     aborted = run_prism_child("save", "--abort", lost["save_id"], "--yes", "-o", "json")
     assert aborted.exit_code == 0, aborted.stdout + aborted.stderr
-    assert journals() == []
-    assert {tags_of(i)["prism:template"] for i in own_images()} == {"env2"}
+    assert prism_sandbox.journals() == []
+    assert {tags_of(i)["prism:template"] for i in prism_sandbox.own_images()} == {"env2"}
 
 
 DAMAGED_JOURNALS = {
@@ -435,7 +429,8 @@ DAMAGED_JOURNALS = {
 def test_a_damaged_journal_blocks_no_other_save(prism_sandbox, damage):
     prism_sandbox.create_instance("box")
     kept = _partial_save(prism_sandbox)
-    DAMAGED_JOURNALS[damage](prism_home() / "journal" / "env9-20200101T000000Z-abcdef.json")
+    journal = prism_sandbox.prism_home / "journal" / "env9-20200101T000000Z-abcdef.json"
+    DAMAGED_JOURNALS[damage](journal)
     resumed = run_prism_child("save", "--resume", "--yes", "-o", "json")
     assert resumed.exit_code == 1, resumed.stdout + resumed.stderr
     assert "Traceback" not in resumed.stderr and "unexpected" not in resumed.stderr
@@ -456,7 +451,7 @@ def test_validate_instance_is_terminated_after_kill_9(prism_sandbox, monkeypatch
     deadline = time.monotonic() + 30
     booted: list[str] = []
     while not booted and time.monotonic() < deadline:
-        for path in journals():
+        for path in prism_sandbox.journals():
             try:
                 booted = json.loads(path.read_text()).get("boot_instances", [])
             except ValueError:
@@ -469,7 +464,7 @@ def test_validate_instance_is_terminated_after_kill_9(prism_sandbox, monkeypatch
     result = run_prism_child("save", "--abort", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stdout + result.stderr
     instance_id = booted[0].split(":", 1)[1]
-    assert instance_state(instance_id) in ("shutting-down", "terminated")
+    assert prism_sandbox.instance_state(instance_id) in ("shutting-down", "terminated")
 
 
 def test_ctrl_c_during_launch_reports_what_the_launch_did(prism_sandbox, monkeypatch):

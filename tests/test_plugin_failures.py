@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import instance_state, own_images, run_prism_child
+from helpers import run_prism_child
 
 from prism_core.plugin_manager import PHASES
 
@@ -23,10 +23,10 @@ def test_base_exception_in_a_phase_is_reported_and_never_exit_0(prism_sandbox, h
     assert result.exit_code != 0, (hook, result.stdout)
     assert "Traceback" not in result.stderr + result.stdout
     assert "hostile" in result.stderr + result.stdout
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
     if hook == "prism_pre_stop":
         assert result.exit_code == 2
-        assert own_images() == []
+        assert prism_sandbox.own_images() == []
 
 
 @pytest.mark.parametrize("hook", ["prism_add_options", "prism_config_defaults",
@@ -45,7 +45,7 @@ def test_broken_cli_hook_names_the_plugin_and_plugins_still_works(prism_sandbox,
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "hostile" in lines[0] and hook in lines[0], result.stderr
     assert "PRISM_DISABLE_PLUGINS=hostile" in lines[0]
-    assert own_images() == []
+    assert prism_sandbox.own_images() == []
 
 
 def test_rendered_template_with_another_name_is_not_written(prism_sandbox):
@@ -71,4 +71,4 @@ def test_a_plugin_that_exhausts_memory_fails_the_save_not_the_machine(prism_sand
     assert result.exit_code in (1, 2), (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
     assert "hog" in result.stderr + result.stdout
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import instance_state, own_images
 
 from prism_core import hookimpl, hookspecs
 from prism_core.plugin_manager import PHASES, PrismPluginManager
@@ -169,8 +168,8 @@ def test_pre_stop_exception_refuses_with_nothing_changed(prism_sandbox, run_pris
     result = run_prism("save", "box", "env1", "--yes")
     assert result.exit_code == 2
     assert "policy refused the save: boom in prism_pre_stop" in result.stderr
-    assert own_images() == []
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 @pytest.mark.parametrize(
@@ -192,7 +191,7 @@ def test_exception_in_a_phase(
         "save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes", "-o", "json"
     )
     assert result.exit_code == exit_code, result.stderr
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
     document = result.json()
     assert any(f"boom in {hook}" in f and "flaky" in f for f in document["failures"])
     template = Path(os.environ["PRISM_HOME"]) / "templates" / "env1.yaml"
@@ -218,7 +217,9 @@ def test_resume_after_the_cause_is_removed(prism_sandbox, run_prism):
     (document,) = second.json()["resumed"]
     assert document["status"] == "done"
     assert set(document["amis"]) == {"us-east-1", "us-east-2"}
-    assert len(own_images()) == 1 and len(own_images("us-east-2")) == 1  # no second AMI
-    assert instance_state(instance_id) == "running"
+    # no second AMI
+    assert len(prism_sandbox.own_images()) == 1
+    assert len(prism_sandbox.own_images("us-east-2")) == 1
+    assert prism_sandbox.instance_state(instance_id) == "running"
     assert (Path(os.environ["PRISM_HOME"]) / "templates" / "env1.yaml").exists()
     assert run_prism("save", "--resume", "--yes").exit_code == 2  # nothing left

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import ec2, instance, instance_state, own_images, refused, tags_of
+from helpers import refused
 
+from prism_core.aws.tags import tags_of
 from prism_core.save import pipeline
 
 
@@ -20,18 +21,20 @@ def test_one_time_spot_is_refused_with_stop_only(prism_sandbox, run_prism):
     refused(run_prism("save", "cheap", "env1", "--stop", "--yes"), "save it without --stop")
     result = run_prism("save", "cheap", "env1", "--yes")  # EC2's reboot is fine for Spot
     assert result.exit_code == 0, result.stderr
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_ami_name_taken_in_a_copy_region(prism_sandbox, run_prism, monkeypatch):
     monkeypatch.setattr(pipeline, "utc_now", lambda: "2026-01-02T03:04:05Z")
     other = prism_sandbox.create_instance("other", region="us-east-2")
-    ec2("us-east-2").create_image(InstanceId=other, Name="prism-env1-v1-20260102T030405Z")
+    prism_sandbox.ec2("us-east-2").create_image(
+        InstanceId=other, Name="prism-env1-v1-20260102T030405Z"
+    )
     instance_id = prism_sandbox.create_instance("box")
     result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
     refused(result, "already exists in us-east-2")
-    assert own_images() == []
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_unauthorized_dry_run_is_refused(prism_sandbox, run_prism):
@@ -46,7 +49,7 @@ def test_unauthorized_dry_run_is_refused(prism_sandbox, run_prism):
     )
     result = run_prism("save", "box", "env1", "--copy-to-regions", "eu-west-1", "--yes")
     refused(result, "you may not copy an image in eu-west-1")
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_aws_managed_key_cannot_be_shared(prism_sandbox, run_prism):
@@ -54,9 +57,9 @@ def test_aws_managed_key_cannot_be_shared(prism_sandbox, run_prism):
     from moto.kms.models import kms_backends
 
     instance_id = prism_sandbox.create_instance("secret", encrypted=True)
-    described = ec2().describe_instances(InstanceIds=[instance_id])["Reservations"][0]
+    described = prism_sandbox.ec2().describe_instances(InstanceIds=[instance_id])["Reservations"][0]
     volume_id = described["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
-    key_arn = ec2().describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["KmsKeyId"]
+    key_arn = prism_sandbox.ec2().describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["KmsKeyId"]
     key = kms_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].keys[key_arn.rsplit("/", 1)[-1]]
     key.key_manager = "AWS"  # what EC2's default aws/ebs key is; moto's is customer-managed
     result = run_prism("save", "secret", "env1", "--share-with", "111122223333", "--yes")
@@ -67,9 +70,10 @@ def test_encrypted_instance_saves_and_copies_encrypted(prism_sandbox, run_prism)
     prism_sandbox.create_instance("secret", encrypted=True)
     result = run_prism("save", "secret", "env1", "--copy-to-regions", "us-east-2", "--yes")
     assert result.exit_code == 0, result.stderr
-    (copy,) = own_images("us-east-2")
+    (copy,) = prism_sandbox.own_images("us-east-2")
     snapshot_id = copy["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
-    snapshot = ec2("us-east-2").describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
+    east2 = prism_sandbox.ec2("us-east-2")
+    snapshot = east2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
     assert snapshot["Encrypted"] is True
 
 
@@ -84,7 +88,7 @@ def test_second_save_of_the_same_instance_is_refused(prism_sandbox, run_prism):
     assert f"aws ssm delete-parameter --region us-east-1 --name /prism/locks/{instance_id}" in (
         result.stderr
     )
-    assert own_images() == []
+    assert prism_sandbox.own_images() == []
 
 
 def test_stale_lock_of_a_finished_save_is_cleared(prism_sandbox, run_prism):
@@ -119,7 +123,7 @@ def test_lock_is_taken_during_the_save_and_released(prism_sandbox, run_prism, pr
     class Peek:
         @hookimpl
         def prism_register(self, ctx):
-            seen.update(tags_of(instance(instance_id)))
+            seen.update(tags_of(prism_sandbox.instance(instance_id)))
             ssm = prism_sandbox.client("ssm")
             seen["ssm"] = ssm.get_parameter(Name=f"/prism/locks/{instance_id}")["Parameter"][
                 "Value"
@@ -129,7 +133,7 @@ def test_lock_is_taken_during_the_save_and_released(prism_sandbox, run_prism, pr
     assert run_prism("save", "box", "env1", "--yes").exit_code == 0
     assert seen["prism:save-lock"].startswith("env1-")
     assert json.loads(seen["ssm"])["claim"]["save_id"] == seen["prism:save-lock"].split("@")[0]
-    assert "prism:save-lock" not in tags_of(instance(instance_id))
+    assert "prism:save-lock" not in tags_of(prism_sandbox.instance(instance_id))
 
 
 @pytest.mark.parametrize("flag", [[], ["--no-reboot"]])
@@ -150,7 +154,7 @@ def test_unauthorized_share_is_refused(prism_sandbox, run_prism):
     result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2",
                        "--share-with", "111122223333", "--yes")
     refused(result, "you may not share images in us-east-2")
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_just_created_ami_briefly_invisible(prism_sandbox, run_prism):
@@ -158,7 +162,7 @@ def test_just_created_ami_briefly_invisible(prism_sandbox, run_prism):
     prism_sandbox.faults.invisible_image(times=3)
     result = run_prism("save", "box", "env1", "--yes")
     assert result.exit_code == 0, result.stderr
-    assert len(own_images()) == 1  # retried reads, never a second CreateImage
+    assert len(prism_sandbox.own_images()) == 1  # retried reads, never a second CreateImage
 
 
 def test_files_are_private(prism_sandbox, run_prism):

@@ -6,16 +6,8 @@ import json
 
 import boto3
 import yaml
-from helpers import (
-    ec2,
-    instance,
-    instance_state,
-    own_images,
-    prism_home,
-    snapshot_tags,
-    tags_of,
-)
 
+from prism_core.aws.tags import tags_of
 from prism_core.templates.document import load_file
 
 DESCRIPTION = 'He said: "quakes: big" # not a comment\nsecond line'
@@ -41,11 +33,11 @@ def test_save_with_two_copy_regions(prism_sandbox, run_prism, tmp_path):
         "--yes",
     )
     assert result.exit_code == 0, result.stderr
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
     amis = {}
     for region in ("us-east-1", "us-east-2", "eu-west-1"):
-        images = own_images(region)
+        images = prism_sandbox.own_images(region)
         assert len(images) == 1, region
         image = images[0]
         amis[region] = image["ImageId"]
@@ -58,11 +50,11 @@ def test_save_with_two_copy_regions(prism_sandbox, run_prism, tmp_path):
         assert tags["prism:saved-date"].endswith("Z")
         for mapping in image["BlockDeviceMappings"]:
             if "Ebs" in mapping:
-                snap_tags = snapshot_tags(mapping["Ebs"]["SnapshotId"], region)
+                snap_tags = prism_sandbox.snapshot_tags(mapping["Ebs"]["SnapshotId"], region)
                 assert snap_tags["prism:template"] == "seismic-env", region
                 assert snap_tags["team"] == "geo"
 
-    home = prism_home()
+    home = prism_sandbox.prism_home
     doc = load_file(home / "templates" / "seismic-env.yaml")
     assert doc["description"] == DESCRIPTION
     assert doc["saved_from"] == "my-analysis"
@@ -117,7 +109,7 @@ def test_save_by_instance_id(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
     result = run_prism("save", instance_id, "env1", "--yes")
     assert result.exit_code == 0, result.stderr
-    assert load_file(prism_home() / "templates" / "env1.yaml")["saved_from"] == "box"
+    assert load_file(prism_sandbox.prism_home / "templates" / "env1.yaml")["saved_from"] == "box"
 
 
 def test_already_stopped_instance_stays_stopped(prism_sandbox, run_prism):
@@ -125,7 +117,7 @@ def test_already_stopped_instance_stays_stopped(prism_sandbox, run_prism):
     prism_sandbox.faults.clear_calls()
     result = run_prism("save", "cold", "env1", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
-    assert instance_state(instance_id) == "stopped"
+    assert prism_sandbox.instance_state(instance_id) == "stopped"
     assert result.json()["instance"]["downtime_seconds"] is None
     calls = [action for _, action in prism_sandbox.faults.calls()]
     assert "StopInstances" not in calls and "StartInstances" not in calls
@@ -138,7 +130,7 @@ def test_no_reboot_never_stops(prism_sandbox, run_prism):
     assert result.exit_code == 0, result.stderr
     calls = [action for _, action in prism_sandbox.faults.calls()]
     assert "StopInstances" not in calls
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_public_and_share_with_in_every_region(prism_sandbox, run_prism):
@@ -157,8 +149,8 @@ def test_public_and_share_with_in_every_region(prism_sandbox, run_prism):
     )
     assert result.exit_code == 0, result.stderr
     for region in ("us-east-1", "us-west-2"):
-        (image,) = own_images(region)
-        attribute = ec2(region).describe_image_attribute(
+        (image,) = prism_sandbox.own_images(region)
+        attribute = prism_sandbox.ec2(region).describe_image_attribute(
             ImageId=image["ImageId"], Attribute="launchPermission"
         )
         permissions = attribute["LaunchPermissions"]
@@ -173,8 +165,8 @@ def test_public_refused_when_block_public_access_is_on(prism_sandbox, run_prism)
     result = run_prism("save", "box", "env1", "--copy-to-regions", "us-west-2", "--public", "--yes")
     assert result.exit_code == 2
     assert "block public access" in result.stderr and "us-west-2" in result.stderr
-    assert own_images("us-east-1") == []
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images("us-east-1") == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_failing_create_image(prism_sandbox, run_prism):
@@ -189,8 +181,8 @@ def test_failing_create_image(prism_sandbox, run_prism):
     result = run_prism("save", "box", "env1", "--yes")
     assert result.exit_code == 1
     assert "EC2 is having a bad day" in result.stdout + result.stderr
-    assert instance_state(instance_id) == "running"
-    assert own_images() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == []
     assert "Traceback" not in result.stderr
 
 
@@ -200,10 +192,10 @@ def test_image_ending_failed_reports_state_reason(prism_sandbox, run_prism):
     result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
     assert result.exit_code == 1
     assert "volume vol-1 is corrupted" in result.stdout
-    assert instance_state(instance_id) == "running"
-    assert [i for i in own_images() if i["State"] != "deregistered"] == []
-    assert own_images("us-east-2") == []
-    assert not (prism_home() / "templates" / "env1.yaml").exists()
+    assert prism_sandbox.instance_state(instance_id) == "running"
+    assert [i for i in prism_sandbox.own_images() if i["State"] != "deregistered"] == []
+    assert prism_sandbox.own_images("us-east-2") == []
+    assert not (prism_sandbox.prism_home / "templates" / "env1.yaml").exists()
 
 
 def test_instance_restarted_before_the_image_is_available(prism_sandbox, run_prism, prism_plugin):
@@ -217,8 +209,9 @@ def test_instance_restarted_before_the_image_is_available(prism_sandbox, run_pri
         @hookimpl(tryfirst=True)
         def prism_post_image(self, ctx):
             image = ctx.source_image()
-            seen["image"] = ec2().describe_images(ImageIds=[image.image_id])["Images"][0]["State"]
-            seen["instance"] = instance_state(instance_id)
+            images = prism_sandbox.ec2().describe_images(ImageIds=[image.image_id])["Images"]
+            seen["image"] = images[0]["State"]
+            seen["instance"] = prism_sandbox.instance_state(instance_id)
 
     prism_plugin(Observer(), "observer")
     result = run_prism("save", "box", "env1", "--yes")
@@ -247,11 +240,11 @@ def test_dry_run_changes_nothing(prism_sandbox, run_prism):
     )
     assert result.exit_code == 0, result.stderr
     assert result.json()["dry_run"] is True
-    assert own_images() == [] and own_images("us-east-2") == []
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == [] and prism_sandbox.own_images("us-east-2") == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
     actions = {action for _, action in prism_sandbox.faults.calls()}
     assert not actions & {"StartInstances", "PutParameter", "ModifyImageAttribute"}  # the lock:
-    assert "prism:save-lock" not in tags_of(instance(instance_id))
+    assert "prism:save-lock" not in tags_of(prism_sandbox.instance(instance_id))
 
 
 def test_non_terminal_without_yes_is_refused(prism_sandbox, run_prism):
@@ -259,8 +252,8 @@ def test_non_terminal_without_yes_is_refused(prism_sandbox, run_prism):
     result = run_prism("save", "box", "env1")
     assert result.exit_code == 2
     assert "--yes" in result.stderr
-    assert own_images() == []
-    assert instance_state(instance_id) == "running"
+    assert prism_sandbox.own_images() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_throttling_is_retried(prism_sandbox, run_prism):
@@ -275,7 +268,7 @@ def test_throttling_is_retried(prism_sandbox, run_prism):
     )
     result = run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
     assert result.exit_code == 0, result.stderr
-    assert len(own_images("us-east-2")) == 1
+    assert len(prism_sandbox.own_images("us-east-2")) == 1
 
 
 def test_instance_facts_are_asked_once_per_save(prism_sandbox, run_prism):

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import own_images, prism_home
 
 
 def images(sandbox, region: str) -> list[str]:
     """prism's AMIs in ``region`` (not the sandbox's base images), their ids sorted."""
-    return sorted(i["ImageId"] for i in own_images(region, sandbox))
+    return sorted(i["ImageId"] for i in sandbox.own_images(region))
 
 
 def snapshots(sandbox, region: str) -> set[str]:
@@ -203,7 +202,7 @@ def test_save_validate_launch_failure_leaves_ami_unregistered(prism_sandbox, run
     assert registered(prism_sandbox, "us-east-1") == ([], [])
     assert images(prism_sandbox, "us-east-2") == []  # not copied either
     assert len(images(prism_sandbox, "us-east-1")) == 1  # the AMI is kept, unregistered
-    assert not (prism_home() / "templates" / "env1.yaml").exists()
+    assert not (prism_sandbox.prism_home / "templates" / "env1.yaml").exists()
 
 
 @pytest.fixture
@@ -263,7 +262,7 @@ def test_templates_list_local_does_not_import_boto3(tmp_path):
 def test_local_listing_cache_follows_file_changes(prism_sandbox, run_prism, tmp_path):
     from prism_core.templates.document import dump
 
-    home = prism_home()
+    home = prism_sandbox.prism_home
     folder = home / "templates"
     folder.mkdir(parents=True, exist_ok=True)
     doc = {

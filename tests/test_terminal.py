@@ -36,28 +36,12 @@ def finish(child: pexpect.spawn) -> tuple[int, str]:
     return child.exitstatus, child.before
 
 
-def instance_state(sandbox, instance_id: str) -> str:
-    ec2 = sandbox.client("ec2")
-    data = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
-    return data["State"]["Name"]
-
-
-def own_images(sandbox, region: str = "us-east-1") -> list[str]:
-    """Images prism made (the sandbox's own base images are left out)."""
-    images = sandbox.client("ec2", region).describe_images(Owners=["self"])["Images"]
-    return [
-        i["ImageId"]
-        for i in images
-        if i.get("Name", "").startswith("prism-") and not i["Name"].startswith("prism-sandbox-")
-    ]
-
-
 _BOX: dict[str, object] = {}
 
 
 def _exists(sandbox, instance_id: str) -> bool:
     try:
-        return instance_state(sandbox, instance_id) == "running" and not own_images(sandbox)
+        return sandbox.instance_state(instance_id) == "running" and not sandbox.own_images()
     except Exception:
         return False
 
@@ -69,9 +53,10 @@ def box(prism_sandbox_server, tmp_path_factory):
     Those tests assert that nothing changed, so one instance serves them all; it is
     made again if another test reset the sandbox.
     """
+    from prism_core.testing import SandboxFixture
     from prism_sandbox import Timings
 
-    sandbox = prism_sandbox_server
+    sandbox = SandboxFixture(prism_sandbox_server)  # its readers, on a sandbox kept between tests
     instance_id = _BOX.get("id")
     if not isinstance(instance_id, str) or not _exists(sandbox, instance_id):
         sandbox.timings = Timings.fast()
@@ -116,8 +101,8 @@ def test_cancel_at_each_wizard_prompt_changes_nothing(box, stop_at, key):
     assert code == 2, output
     assert "Traceback" not in output
     assert "nothing was changed" in output
-    assert instance_state(sandbox, instance_id) == "running"
-    assert own_images(sandbox) == []
+    assert sandbox.instance_state(instance_id) == "running"
+    assert sandbox.own_images() == []
 
 
 @pytest.mark.parametrize("key", ["n", ENTER, CTRL_C, CTRL_D], ids=["no", "default", "c-c", "c-d"])
@@ -132,8 +117,8 @@ def test_confirmation_refused_changes_nothing(box, key):
     assert code == 2, output
     assert "cancelled, nothing was changed" in output
     assert "Traceback" not in output
-    assert instance_state(sandbox, instance_id) == "running"
-    assert own_images(sandbox) == []
+    assert sandbox.instance_state(instance_id) == "running"
+    assert sandbox.own_images() == []
 
 
 def test_public_needs_a_second_yes(box):
@@ -145,8 +130,8 @@ def test_public_needs_a_second_yes(box):
     child.send("n")
     code, output = finish(child)
     assert code == 2, output
-    assert instance_state(sandbox, instance_id) == "running"
-    assert own_images(sandbox) == []
+    assert sandbox.instance_state(instance_id) == "running"
+    assert sandbox.own_images() == []
 
 
 def test_full_wizard_run_saves(prism_sandbox):
@@ -189,8 +174,8 @@ def test_full_wizard_run_saves(prism_sandbox):
     template = Path(os.environ["PRISM_HOME"]) / "templates" / "bad-env.yaml"
     assert template.exists()
     assert "quake-2024" in template.read_text()
-    assert instance_state(prism_sandbox, instance_id) == "running"
-    [image_id] = own_images(prism_sandbox)
+    assert prism_sandbox.instance_state(instance_id) == "running"
+    [image_id] = [i["ImageId"] for i in prism_sandbox.own_images()]
     permissions = prism_sandbox.client("ec2").describe_image_attribute(
         ImageId=image_id, Attribute="launchPermission"
     )["LaunchPermissions"]

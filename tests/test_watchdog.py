@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from helpers import PrismProcess, instance_state, journals, own_images, prism_home, wait_running
+from helpers import PrismProcess
 
 from prism_sandbox import Timings
 
@@ -26,14 +26,14 @@ def slow_cloud(prism_sandbox, monkeypatch):
     return prism_sandbox
 
 
-def _resume_finishes(run_prism, instance_id: str) -> None:
+def _resume_finishes(sandbox, run_prism, instance_id: str) -> None:
     result = run_prism("save", "--resume", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
     (document,) = result.json()["resumed"]
     assert document["status"] == "done"
-    assert len(own_images()) == 1
-    assert instance_state(instance_id) == "running"
-    assert journals() == []
+    assert len(sandbox.own_images()) == 1
+    assert sandbox.instance_state(instance_id) == "running"
+    assert sandbox.journals() == []
 
 
 @pytest.mark.parametrize("moment", MOMENTS)
@@ -44,10 +44,10 @@ def test_kill_9_while_down_the_watchdog_starts_the_instance(slow_cloud, run_pris
     prism.proc.kill()
     prism.finish()
     # no prism command runs: the watchdog alone brings the instance back
-    assert wait_running(instance_id) == "running"
+    assert slow_cloud.wait_running(instance_id) == "running"
     starts = [a for _, a in slow_cloud.faults.calls() if a == "StartInstances"]
     assert len(starts) == 1
-    (path,) = journals()
+    (path,) = slow_cloud.journals()
     deadline = time.monotonic() + 30
     state = json.loads(path.read_text())
     while state["status"] != "interrupted" and time.monotonic() < deadline:
@@ -55,7 +55,7 @@ def test_kill_9_while_down_the_watchdog_starts_the_instance(slow_cloud, run_pris
         state = json.loads(path.read_text())
     assert state["status"] == "interrupted" and state["pid"] is None
     assert any("its watchdog started it again" in note for note in state["summary"])
-    _resume_finishes(run_prism, instance_id)
+    _resume_finishes(slow_cloud, run_prism, instance_id)
 
 
 @pytest.mark.parametrize("moment", MOMENTS)
@@ -69,11 +69,11 @@ def test_hangup_and_quit_are_handled_like_ctrl_c(slow_cloud, run_prism, moment, 
     assert code == 1, prism.stderr
     assert f"interrupted by signal {signal.Signals(signum).name}" in prism.stderr
     assert "Traceback" not in prism.stderr
-    assert wait_running(instance_id) == "running"
-    if journals():  # an image was requested: resume finishes it, with that one image
-        _resume_finishes(run_prism, instance_id)
+    assert slow_cloud.wait_running(instance_id) == "running"
+    if slow_cloud.journals():  # an image was requested: resume finishes it, with that one image
+        _resume_finishes(slow_cloud, run_prism, instance_id)
     else:
-        assert own_images() == []
+        assert slow_cloud.own_images() == []
 
 
 def test_closed_output_pipe_never_skips_the_restart(slow_cloud, tmp_path):
@@ -93,9 +93,9 @@ def test_closed_output_pipe_never_skips_the_restart(slow_cloud, tmp_path):
     lines = done.stdout.strip().splitlines()
     assert lines[0].startswith("ok AMI creation started: ami-"), done.stdout
     assert lines[-1] == "prism exit 0", done.stdout + done.stderr
-    assert instance_state(instance_id) == "running"
-    assert len(own_images()) == 1 and journals() == []
-    template = prism_home() / "templates" / "env1.yaml"
+    assert slow_cloud.instance_state(instance_id) == "running"
+    assert len(slow_cloud.own_images()) == 1 and slow_cloud.journals() == []
+    template = slow_cloud.prism_home / "templates" / "env1.yaml"
     assert template.exists()
     document = json.loads(result.read_text())
     assert document["status"] == "done"
@@ -119,5 +119,5 @@ def test_throttling_while_down_is_retried_until_the_timeouts(slow_cloud, moment,
     assert code == 0, prism.stderr
     calls = [a for _, a in slow_cloud.faults.calls()].count(action)
     assert calls >= 17
-    assert instance_state(instance_id) == "running"
-    assert len(own_images()) == 1 and journals() == []
+    assert slow_cloud.instance_state(instance_id) == "running"
+    assert len(slow_cloud.own_images()) == 1 and slow_cloud.journals() == []

@@ -65,6 +65,39 @@ def test_prism_sandbox_environment(prism_sandbox, tmp_path):
     assert prism_sandbox.timings == prism_sandbox.timings.fast()
 
 
+def test_prism_sandbox_readers(prism_sandbox, prism_sandbox_server, run_prism):
+    """The fixture is the session's sandbox (attributes read and write through) plus the
+    readers every test, prism's and plugin authors', shares."""
+    from pathlib import Path
+
+    from prism_sandbox import Timings
+
+    assert prism_sandbox.server is prism_sandbox_server
+    prism_sandbox.setup_outcome = "failed"
+    assert prism_sandbox_server.setup_outcome == "failed"
+    prism_sandbox.setup_outcome = "complete"
+    prism_sandbox.timings = Timings.fast()
+    assert prism_sandbox_server.timings is prism_sandbox.timings
+
+    assert prism_sandbox.prism_home == Path(os.environ["PRISM_HOME"])
+    path = prism_sandbox.write_config("prism:\n  default_copy_regions: us-east-2\n")
+    assert path == prism_sandbox.prism_home / "config.yml" and "us-east-2" in path.read_text()
+
+    box = prism_sandbox.create_instance("box")
+    assert prism_sandbox.instance(box)["InstanceId"] == box
+    assert prism_sandbox.instance_state(box) == prism_sandbox.wait_running(box) == "running"
+    assert prism_sandbox.own_images() == []  # the sandbox's base images are left out
+    result = run_prism("save", "box", "env1", "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    for region in ("us-east-1", "us-east-2"):
+        (image,) = prism_sandbox.own_images(region)
+        assert image["ImageId"] == result.json()["amis"][region]
+        snapshot = image["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+        assert prism_sandbox.snapshot_tags(snapshot, region)["prism:template"] == "env1"
+    assert prism_sandbox.ec2("us-east-2").meta.region_name == "us-east-2"
+    assert prism_sandbox.journals() == sorted((prism_sandbox.prism_home / "journal").glob("*.json"))
+
+
 def test_testing_module_is_cheap_to_import():
     import subprocess
 

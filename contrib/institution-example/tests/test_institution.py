@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 CONTACT = "research-computing@example.ac.uk"
-
-
-def _config(text: str) -> None:
-    home = Path(os.environ["PRISM_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yml").write_text(text)
 
 
 def _refused(result, words):
@@ -79,7 +72,7 @@ def _system_config(monkeypatch, tmp_path, text: str) -> None:
 
 
 def test_user_config_changes_unlocked_keys_only(prism_sandbox, run_prism):
-    _config(
+    prism_sandbox.write_config(
         "prism:\n  default_copy_regions: eu-west-1\n"
         "institution-example:\n  allowed_regions: [eu-west-1, eu-west-2, us-east-1]\n"
         "  allow_public: true\n  locked: []\n"
@@ -145,13 +138,14 @@ def test_a_required_plugin_that_fails_to_load_stops_prism(run_prism, monkeypatch
     assert "required plugin 'institution-example'" in line and "failed to load" in line
 
 
-def _journal() -> Path:
-    (path,) = (Path(os.environ["PRISM_HOME"]) / "journal").glob("*.json")
+def _journal(prism_sandbox) -> Path:
+    (path,) = prism_sandbox.journals()
     return path
 
 
 def _images(prism_sandbox, region):
-    ec2 = prism_sandbox.client("ec2", region)
+    """Every image the account owns in ``region`` (prism-tagged or not)."""
+    ec2 = prism_sandbox.ec2(region)
     return [i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]]
 
 
@@ -173,7 +167,7 @@ def test_resume_rechecks_a_save_begun_before_the_policy(prism_sandbox, run_prism
     assert result.exit_code == 2
     assert "no longer passes the checks" in result.stderr and "us-east-1" in result.stderr
     assert _images(prism_sandbox, "us-east-2") == []  # the copy was not retried
-    assert _journal().exists()
+    assert _journal(prism_sandbox).exists()
 
 
 def test_resume_refuses_an_edited_journal(prism_sandbox, run_prism):
@@ -182,13 +176,13 @@ def test_resume_refuses_an_edited_journal(prism_sandbox, run_prism):
     first = run_prism("save", "box", "env", "--region", "eu-west-1", "--project", "p", "--yes")
     assert first.exit_code == 3, first.stderr
     prism_sandbox.faults.clear()
-    path = _journal()
+    path = _journal(prism_sandbox)
     data = json.loads(path.read_text())
     data["request"]["public"] = True
     path.write_text(json.dumps(data))
     result = run_prism("save", "--resume", "--yes")
     assert result.exit_code == 2 and "public AMIs are not allowed" in result.stderr
-    image = prism_sandbox.client("ec2", "eu-west-1").describe_image_attribute(
+    image = prism_sandbox.ec2("eu-west-1").describe_image_attribute(
         ImageId=data["images"]["eu-west-1"]["image_id"], Attribute="launchPermission"
     )
     assert image["LaunchPermissions"] == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,7 @@ cost-tags:
 
 @pytest.fixture
 def configured(prism_sandbox):
-    home = Path(os.environ["PRISM_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yml").write_text(CONFIG)
+    prism_sandbox.write_config(CONFIG)
     return prism_sandbox
 
 
@@ -44,7 +41,7 @@ def test_save_tags_everything_and_writes_cost(configured, run_prism):
     assert result.exit_code == 0, result.stderr
     doc = result.json()
     for region, image_id in doc["amis"].items():
-        ec2 = configured.client("ec2", region)
+        ec2 = configured.ec2(region)
         image = ec2.describe_images(ImageIds=[image_id])["Images"][0]
         assert tags_of(image)["prism:cost-centre"] == "GEO-1"
         snap_ids = [m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"] if "Ebs" in m]
@@ -76,23 +73,19 @@ def test_an_unmapped_project_is_tagged_and_estimated(configured, run_prism):
     result = run_prism("save", "box", "env", "--project", "nope", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
     image_id = result.json()["amis"]["us-east-1"]
-    image = configured.client("ec2").describe_images(ImageIds=[image_id])["Images"][0]
+    image = configured.ec2().describe_images(ImageIds=[image_id])["Images"][0]
     assert tags_of(image)["prism:project"] == "nope" and "prism:cost-centre" not in tags_of(image)
     template = yaml.safe_load(Path(result.json()["template_path"]).read_text())
     assert template["cost"] == {"storage_usd_per_month": 3.0, "storage_gb": 30}
 
 
 def test_unknown_project_is_refused_only_when_required(configured, run_prism):
-    home = Path(os.environ["PRISM_HOME"])
-    (home / "config.yml").write_text(CONFIG + "  require_cost_centre: true\n")
+    configured.write_config(CONFIG + "  require_cost_centre: true\n")
     configured.create_instance("box")
     result = run_prism("save", "box", "env", "--project", "nope", "--yes")
     assert result.exit_code == 2
     assert "nope" in result.stderr and "quake" in result.stderr
-    assert configured.client("ec2").describe_images(Owners=["self"])["Images"] == [] or all(
-        "prism:template" not in tags_of(i)
-        for i in configured.client("ec2").describe_images(Owners=["self"])["Images"]
-    )
+    assert configured.own_images() == []
 
 
 def test_project_costs_sums_across_regions(configured, run_prism):
@@ -127,9 +120,7 @@ def test_project_costs_sums_across_regions(configured, run_prism):
 def test_names_and_prices_are_checked_when_the_config_loads(
     prism_sandbox, run_prism, config, where
 ):
-    home = Path(os.environ["PRISM_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yml").write_text(f"cost-tags:\n  {config}\n")
+    prism_sandbox.write_config(f"cost-tags:\n  {config}\n")
     result = run_prism("project", "costs", "quake", "--regions", "us-east-1")
     assert result.exit_code == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and where in result.stderr
@@ -141,17 +132,15 @@ def test_too_many_tags_are_refused_in_preflight(configured, run_prism):
     result = run_prism("save", "box", "env", "--project", "quake", "--yes", *tags)
     assert result.exit_code == 2
     assert "51 tags" in result.stderr and "EC2 allows 50" in result.stderr
-    ec2 = configured.client("ec2")
-    assert ec2.describe_images(Owners=["self"])["Images"] == []
-    state = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
-    assert state["State"]["Name"] == "running"
+    assert configured.ec2().describe_images(Owners=["self"])["Images"] == []
+    assert configured.instance_state(instance) == "running"
 
 
 def test_project_costs_reports_failed_regions_beside_partial_totals(configured, run_prism):
     configured.create_instance("box", volume_size_gb=30)
     saved = run_prism("save", "box", "env", "--project", "quake", "--yes")
     assert saved.exit_code == 0, saved.stderr
-    regions = configured.client("ec2").describe_regions()["Regions"]
+    regions = configured.ec2().describe_regions()["Regions"]
     assert len(regions) >= 30
     configured.faults.inject(
         "DescribeImages",
@@ -184,9 +173,7 @@ def test_project_costs_reports_failed_regions_beside_partial_totals(configured, 
 
 
 def test_bad_price_config_is_one_line(prism_sandbox, run_prism):
-    home = Path(os.environ["PRISM_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yml").write_text("cost-tags:\n  prices: {us-east-1: cheap}\n")
+    prism_sandbox.write_config("cost-tags:\n  prices: {us-east-1: cheap}\n")
     result = run_prism("project", "costs", "quake", "--regions", "us-east-1")
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "cost-tags.prices" in result.stderr

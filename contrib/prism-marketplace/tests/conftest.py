@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
@@ -47,9 +44,7 @@ def marketplace(prism_sandbox, memory_keyring):
     """A sandbox with the marketplace bucket and its config; returns an S3 client."""
     s3 = prism_sandbox.client("s3")
     s3.create_bucket(Bucket=BUCKET)
-    config = Path(os.environ["PRISM_HOME"]) / "config.yml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(f"marketplace:\n  bucket: {BUCKET}\n")
+    prism_sandbox.write_config(f"marketplace:\n  bucket: {BUCKET}\n")
     return s3
 
 

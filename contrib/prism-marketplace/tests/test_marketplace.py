@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import yaml
@@ -22,8 +21,8 @@ def _saved(prism_sandbox, run_prism, *extra):
     return result
 
 
-def _templates() -> Path:
-    return Path(os.environ["PRISM_HOME"]) / "templates"
+def _templates(prism_sandbox) -> Path:
+    return prism_sandbox.prism_home / "templates"
 
 
 def _index(s3) -> dict:
@@ -32,7 +31,7 @@ def _index(s3) -> dict:
 
 def test_publish_search_show_install(prism_sandbox, run_prism, marketplace):
     _saved(prism_sandbox, run_prism)
-    local = (_templates() / "seismic-env.yaml").read_bytes()
+    local = (_templates(prism_sandbox) / "seismic-env.yaml").read_bytes()
     result = run_prism("marketplace", "publish", "seismic-env", "-o", "json")
     assert result.exit_code == 0, result.stderr
     entry = result.json()
@@ -47,10 +46,11 @@ def test_publish_search_show_install(prism_sandbox, run_prism, marketplace):
     shown = run_prism("marketplace", "show", "seismic-env")
     assert shown.exit_code == 0 and "sha256:" in shown.stdout
 
-    (_templates() / "seismic-env.yaml").unlink()
+    (_templates(prism_sandbox) / "seismic-env.yaml").unlink()
     result = run_prism("marketplace", "install", "seismic-env")
     assert result.exit_code == 0, result.stderr
-    assert yaml.safe_load((_templates() / "seismic-env.yaml").read_text())["name"] == "seismic-env"
+    installed = yaml.safe_load((_templates(prism_sandbox) / "seismic-env.yaml").read_text())
+    assert installed["name"] == "seismic-env"
 
 
 def test_save_with_publish_publishes_the_rendered_template(prism_sandbox, run_prism, marketplace):
@@ -58,7 +58,7 @@ def test_save_with_publish_publishes_the_rendered_template(prism_sandbox, run_pr
     assert any("Published to marketplace" in n for n in result.json()["notes"])
     entry = _index(marketplace)["templates"]["seismic-env"]
     stored = marketplace.get_object(Bucket=BUCKET, Key=entry["key"])["Body"].read()
-    assert stored == (_templates() / "seismic-env.yaml").read_bytes()
+    assert stored == (_templates(prism_sandbox) / "seismic-env.yaml").read_bytes()
 
 
 def test_publish_without_bucket_refuses_before_stopping(prism_sandbox, run_prism, memory_keyring):
@@ -67,9 +67,8 @@ def test_publish_without_bucket_refuses_before_stopping(prism_sandbox, run_prism
     assert result.exit_code == 2
     assert "no marketplace bucket configured" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    ec2 = prism_sandbox.client("ec2")
-    state = ec2.describe_instances(InstanceIds=[getattr(instance, "instance_id", instance)])
-    assert state["Reservations"][0]["Instances"][0]["State"]["Name"] == "running"
+    instance_id = getattr(instance, "instance_id", instance)
+    assert prism_sandbox.instance_state(instance_id) == "running"
 
 
 def test_failed_publish_keeps_the_save(prism_sandbox, run_prism, marketplace, monkeypatch):
@@ -82,7 +81,7 @@ def test_failed_publish_keeps_the_save(prism_sandbox, run_prism, marketplace, mo
     prism_sandbox.create_instance("box")
     result = run_prism("save", "box", "seismic-env", "--yes", "--publish", "-o", "json")
     assert result.exit_code == 3
-    assert (_templates() / "seismic-env.yaml").exists()
+    assert (_templates(prism_sandbox) / "seismic-env.yaml").exists()
     assert any("marketplace publish failed" in f for f in result.json()["failures"])
 
 
@@ -96,7 +95,7 @@ def test_install_refuses_a_tampered_file(prism_sandbox, run_prism, marketplace):
 
 def test_install_refuses_amis_this_account_cannot_launch(prism_sandbox, run_prism, marketplace):
     _saved(prism_sandbox, run_prism)
-    path = _templates() / "seismic-env.yaml"
+    path = _templates(prism_sandbox) / "seismic-env.yaml"
     doc = yaml.safe_load(path.read_text())
     doc["ami_config"]["amis"]["us-east-1"]["x86_64"] = "ami-0123456789abcdef0"
     doc["version"] = 7
@@ -114,7 +113,7 @@ def test_republishing_a_version_with_other_content_is_refused(
     _saved(prism_sandbox, run_prism)
     assert run_prism("marketplace", "publish", "seismic-env").exit_code == 0
     assert run_prism("marketplace", "publish", "seismic-env").exit_code == 0  # same bytes
-    path = _templates() / "seismic-env.yaml"
+    path = _templates(prism_sandbox) / "seismic-env.yaml"
     path.write_text(path.read_text().replace("description:", "description: changed", 1))
     result = run_prism("marketplace", "publish", "seismic-env")
     assert result.exit_code == 2 and "already in the marketplace" in result.stderr
@@ -130,7 +129,7 @@ def test_login_stores_credentials_in_the_keyring(
     assert "MemoryKeyring" in result.stdout  # the backend actually used is reported
     stored = json.loads(memory_keyring.secrets[("prism-marketplace", BUCKET)])
     assert stored == {"aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": "secret-key"}
-    home = Path(os.environ["PRISM_HOME"])
+    home = prism_sandbox.prism_home
     assert not any("secret-key" in p.read_text() for p in home.rglob("*") if p.is_file())
 
     from prism_marketplace.catalog import MarketplaceConfig, s3_client
@@ -151,8 +150,7 @@ def test_login_without_keyring_says_how_to_fix(prism_sandbox, run_prism, marketp
 
 
 def test_bad_marketplace_config_is_refused(prism_sandbox, run_prism, memory_keyring):
-    config = Path(os.environ["PRISM_HOME"]) / "config.yml"
-    config.write_text("marketplace:\n  bucket: Not_A_Bucket\n")
+    prism_sandbox.write_config("marketplace:\n  bucket: Not_A_Bucket\n")
     result = run_prism("marketplace", "search", "x")
     assert result.exit_code == 2 and "config marketplace.bucket" in result.stderr
 
@@ -164,13 +162,13 @@ STRANGER = "999988887777"
 def _publish_with_ami(prism_sandbox, run_prism, image_id, name="seismic-env", version=5):
     """Save, point the template at ``image_id``, publish it; the local file is removed."""
     _saved(prism_sandbox, run_prism)
-    path = _templates() / "seismic-env.yaml"
+    path = _templates(prism_sandbox) / "seismic-env.yaml"
     doc = yaml.safe_load(path.read_text())
     if image_id:
         doc["ami_config"]["amis"]["us-east-1"]["x86_64"] = image_id
     doc["version"], doc["name"], doc["slug"] = version, name, name
     path.unlink()
-    target = _templates() / f"{name}.yaml"
+    target = _templates(prism_sandbox) / f"{name}.yaml"
     target.write_text(yaml.safe_dump(doc, sort_keys=False))
     result = run_prism("marketplace", "publish", name)
     assert result.exit_code == 0, result.stderr
@@ -186,7 +184,7 @@ def test_install_refuses_a_public_ami_of_an_untrusted_owner(prism_sandbox, run_p
     line = result.stderr.strip()
     assert len(line.splitlines()) == 1
     assert STRANGER in line and image in line and "--trust-owner" in line
-    assert not (_templates() / "seismic-env.yaml").exists()  # nothing written
+    assert not (_templates(prism_sandbox) / "seismic-env.yaml").exists()  # nothing written
 
     shown = run_prism("marketplace", "show", "seismic-env")
     assert shown.exit_code == 0 and STRANGER in shown.stdout and "NOT trusted" in shown.stdout
@@ -194,14 +192,15 @@ def test_install_refuses_a_public_ami_of_an_untrusted_owner(prism_sandbox, run_p
     trusted = run_prism("marketplace", "install", "seismic-env", "--trust-owner", STRANGER)
     assert trusted.exit_code == 0, trusted.stderr
     assert STRANGER in trusted.stdout and "--trust-owner" in trusted.stdout
-    assert (_templates() / "seismic-env.yaml").exists()
+    assert (_templates(prism_sandbox) / "seismic-env.yaml").exists()
 
 
 def test_trusted_owners_from_config(prism_sandbox, run_prism, marketplace):
     image = prism_sandbox.create_foreign_image(STRANGER)
     _publish_with_ami(prism_sandbox, run_prism, image)
-    config = Path(os.environ["PRISM_HOME"]) / "config.yml"
-    config.write_text(config.read_text() + f"prism:\n  trusted_image_owners: ['{STRANGER}']\n")
+    config = prism_sandbox.prism_home / "config.yml"
+    trusted = f"prism:\n  trusted_image_owners: ['{STRANGER}']\n"
+    prism_sandbox.write_config(config.read_text() + trusted)
     result = run_prism("marketplace", "install", "seismic-env", "-o", "json")
     assert result.exit_code == 0, result.stderr
     images = result.json()["images"]
@@ -224,11 +223,12 @@ def test_an_account_of_the_organization_is_trusted(prism_sandbox, run_prism, mar
 def test_launch_refuses_an_untrusted_owner_unless_trusted(prism_sandbox, run_prism, marketplace):
     image = prism_sandbox.create_foreign_image(STRANGER)
     doc = _publish_with_ami(prism_sandbox, run_prism, image)
-    _templates().joinpath("seismic-env.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    path = _templates(prism_sandbox) / "seismic-env.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
     result = run_prism("launch", "seismic-env", "box2", "--yes")
     assert result.exit_code == 2
     assert STRANGER in result.stderr and "--trust-owner" in result.stderr
-    ec2 = prism_sandbox.client("ec2")
+    ec2 = prism_sandbox.ec2()
     running = [
         i
         for r in ec2.describe_instances()["Reservations"]
@@ -247,13 +247,13 @@ def test_install_never_shadows_a_builtin_or_local_template_without_replace(
     refused = run_prism("marketplace", "install", "python-ml")
     assert refused.exit_code == 2 and "built-in template python-ml" in refused.stderr
     assert "--replace" in refused.stderr
-    assert not (_templates() / "python-ml.yaml").exists()
+    assert not (_templates(prism_sandbox) / "python-ml.yaml").exists()
     done = run_prism("marketplace", "install", "python-ml", "--replace")
     assert done.exit_code == 0, done.stderr
     assert "shadows the built-in template python-ml" in done.stdout
 
     # a locally edited v7 is neither overwritten nor downgraded without --replace
-    local = _templates() / "python-ml.yaml"
+    local = _templates(prism_sandbox) / "python-ml.yaml"
     edited = yaml.safe_load(local.read_text())
     edited["version"], edited["description"] = 7, "my own edits"
     local.write_text(yaml.safe_dump(edited, sort_keys=False))
