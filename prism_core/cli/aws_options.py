@@ -32,3 +32,10 @@ def aws_clients(app: Any, region: str | None = None) -> Any:
     if profile:
         _ = clients.session  # an unknown --profile is refused here, before any work
     return clients
+
+
+def command_clients(app: Any) -> tuple[Any, str]:
+    """The clients of a command with ``--region``/``--profile`` and the region they resolve
+    to (``--region``, else the AWS configuration's)."""
+    aws = aws_clients(app, app.pargs.region)
+    return aws, aws.region

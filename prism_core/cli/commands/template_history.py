@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from prism_core.cli.aws_options import PROFILE_ARGUMENT
+from prism_core.cli.aws_options import PROFILE_ARGUMENT, command_clients
 from prism_core.cli.cement_api import Controller, ex
-from prism_core.cli.commands.templates import READ_ARGUMENTS, REGION_ARGUMENT, _aws, warn
+from prism_core.cli.commands.templates import READ_ARGUMENTS, REGION_ARGUMENT, warn
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import InputError
 from prism_core.validation import template_name
@@ -53,7 +53,7 @@ def version_rows(app: Any, name: str) -> tuple[list[dict[str, Any]], list[str]]:
     from prism_core.templates.lineage import family
 
     settings = app.settings
-    aws, region = _aws(app)
+    aws, region = command_clients(app)
     found = inventory(name, settings, aws, region)
     problems = list(found.problems)
     if found.empty:
@@ -169,7 +169,7 @@ class TemplateHistory(Controller):
 
         pargs, settings = self.app.pargs, self.app.settings
         name = template_name(pargs.name) if pargs.name else None
-        aws, region = _aws(self.app)
+        aws, region = command_clients(self.app)
         found = family(settings.templates_dir, aws, settings.registry_prefix, region)
         warn(found.problems)
         lines = tree_lines(found, name, terminal_width())

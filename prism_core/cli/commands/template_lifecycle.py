@@ -10,11 +10,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from prism_core.cli.aws_options import command_clients
 from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.commands.templates import (
     CHANGE_ARGUMENTS,
     READ_ARGUMENTS,
-    _aws,
     warn,
 )
 from prism_core.cli.output import emit
@@ -87,7 +87,7 @@ class TemplateLifecycle(Controller):
         from prism_core.templates.lifecycle import locate
 
         name, version = version_ref(ref)
-        aws, region = _aws(self.app)
+        aws, region = command_clients(self.app)
         target = locate(name, version, self.app.settings, aws, region)
         warn(target.found.problems)
         return aws, region, target
@@ -165,7 +165,7 @@ class TemplateLifecycle(Controller):
 
         pargs, settings = self.app.pargs, self.app.settings
         name, channel = template_name(pargs.name), channel_name(pargs.channel)
-        aws, region = _aws(self.app)
+        aws, region = command_clients(self.app)
         found = inventory(name, settings, aws, region)
         warn(found.problems)
         if channel not in found.channels:
@@ -192,7 +192,7 @@ class TemplateLifecycle(Controller):
 
         pargs, settings = self.app.pargs, self.app.settings
         name = template_name(pargs.name)
-        aws, region = _aws(self.app)
+        aws, region = command_clients(self.app)
         problems: list[str] = []
         from prism_core.templates.cleanup import inventory
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
+from prism_core.cli.aws_options import PROFILE_ARGUMENT, command_clients
 from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.layout import ListingHelpFormatter, output_width
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
@@ -72,11 +72,6 @@ def warn(problems: list[str]) -> None:
     """One warning line on stderr per malformed template."""
     for problem in problems:
         print(f"prism: warning: {printable(problem, 1000)}", file=sys.stderr)
-
-
-def _aws(app: Any) -> tuple[Any, str]:
-    aws = aws_clients(app, app.pargs.region)
-    return aws, aws.region
 
 
 def _kind(doc: dict[str, Any]) -> str:
@@ -145,7 +140,7 @@ class Templates(Controller):
         if not pargs.local and (pargs.region or pargs.profile or store.aws_configured()):
             from prism_core.aws.clients import problem_text
 
-            aws, region = _aws(self.app)
+            aws, region = command_clients(self.app)
             try:
                 store.registry_templates(
                     aws, settings.registry_prefix, region, listing, legacy=pargs.legacy
@@ -218,7 +213,7 @@ class Templates(Controller):
         if pargs.region or pargs.profile or store.aws_configured():
             from prism_core.aws.clients import problem_text
 
-            aws, region = _aws(self.app)
+            aws, region = command_clients(self.app)
             try:
                 for version, item in store.registry_versions(
                     aws, settings.registry_prefix, region, name, problems
@@ -363,7 +358,7 @@ class Templates(Controller):
             else:
                 from prism_core.templates import store
 
-                aws, region = _aws(self.app)
+                aws, region = command_clients(self.app)
                 problems: list[str] = []
                 found = store.find(
                     target, settings.templates_dir, aws, settings.registry_prefix, region, problems
@@ -425,7 +420,7 @@ class Templates(Controller):
         from prism_core.templates.compat import key_of
         from prism_core.templates.images import template_images
 
-        aws, region = _aws(self.app)
+        aws, region = command_clients(self.app)
         amis, _release = template_images(doc, key_of(doc) or "template", region, aws)
         from prism_core.templates.launch_access import check_image
 
@@ -466,7 +461,7 @@ class Templates(Controller):
 
         pargs, settings = self.app.pargs, self.app.settings
         name = template_name(pargs.name)
-        aws, region = _aws(self.app)
+        aws, region = command_clients(self.app)
         found = inventory(name, settings, aws, region)
         warn(found.problems)
         if found.empty:
@@ -563,7 +558,7 @@ class Templates(Controller):
         name = template_name(pargs.name)
         if pargs.keep < 1:
             raise InputError("--keep must be at least 1", "use `prism templates delete` for all")
-        aws, region = _aws(self.app)
+        aws, region = command_clients(self.app)
         found = inventory(name, settings, aws, region)
         warn(found.problems)
         if found.empty:
