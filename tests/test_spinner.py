@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -164,6 +165,13 @@ except KeyboardInterrupt:
 """
 
 
+def _as_from_a_terminal() -> None:
+    """In the child before exec: the signal state a shell gives a command (nothing blocked,
+    Ctrl-C not ignored), whatever earlier tests left in this pytest worker."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_in_the_middle_of_a_redraw_leaves_nothing(tmp_path):
     """The live lines are redrawn in one write that no signal cuts, and the line of a wait
     that ends is removed even when Ctrl-C arrives as it ends."""
@@ -175,14 +183,20 @@ def test_ctrl_c_in_the_middle_of_a_redraw_leaves_nothing(tmp_path):
         seen: list[str] = []
         child = pexpect.spawn(
             sys.executable, [str(script)], env=env, dimensions=(40, 80), encoding="utf-8",
-            timeout=TIMEOUT,
+            timeout=TIMEOUT, preexec_fn=_as_from_a_terminal,
         )  # fmt: skip
         child.logfile_read = _Collect(seen)
         child.expect_exact("waiting for")
         for _ in range(attempt % 4):
             child.expect_exact("waiting for")  # vary the moment
         child.sendcontrol("c")
-        child.expect(pexpect.EOF)
+        try:
+            child.expect(pexpect.EOF)
+        except pexpect.TIMEOUT:  # say why the Ctrl-C had no effect, then fail
+            with open(f"/proc/{child.pid}/status") as handle:
+                state = [line for line in handle if line.startswith(("SigBlk", "SigIgn", "SigCgt"))]
+            child.terminate(force=True)
+            pytest.fail(f"Ctrl-C ignored at attempt {attempt}; child signal state {state}")
         child.close()
         raw = "".join(seen)
         assert child.exitstatus == 1, raw
