@@ -114,11 +114,9 @@ def test_purge_never_deletes_an_image_a_foreign_registry_entry_points_at(prism_s
     assert run_prism_child("launch", "keeper", "new-box", "--yes").exit_code == 0
 
 
-def test_prune_never_deletes_an_image_a_foreign_registry_entry_points_at(
-    prism_sandbox
-):
-    """junk's old version 1 (forged, pointing at keeper's AMI) and its real version 2:
-    `templates prune junk --keep 1` drops the forged entry but keeps keeper's image."""
+def _keeper_and_a_forged_junk_entry(prism_sandbox) -> str:
+    """Save ``keeper``, then forge ``junk``'s version 1 from keeper's registry entry (so
+    it points at keeper's AMI); returns that AMI."""
     prism_sandbox.create_instance("keeper-box")
     saved = run_prism_child("save", "keeper-box", "keeper", "--yes", "-o", "json")
     assert saved.exit_code == 0, saved.stderr
@@ -129,6 +127,15 @@ def test_prune_never_deletes_an_image_a_foreign_registry_entry_points_at(
     )
     doc.update(name="junk", slug="junk")
     ssm.put_parameter(Name="/prism/templates/junk/versions/1", Value=json.dumps(doc), Type="String")
+    return keeper_ami
+
+
+def test_prune_never_deletes_an_image_a_foreign_registry_entry_points_at(
+    prism_sandbox
+):
+    """junk's old version 1 (forged, pointing at keeper's AMI) and its real version 2:
+    `templates prune junk --keep 1` drops the forged entry but keeps keeper's image."""
+    keeper_ami = _keeper_and_a_forged_junk_entry(prism_sandbox)
     prism_sandbox.create_instance("junk-box")
     second = run_prism_child("save", "junk-box", "junk", "--yes", "-o", "json")
     assert second.exit_code == 0 and second.json()["version"] == 2, second.stderr
@@ -143,16 +150,7 @@ def test_prune_never_deletes_an_image_a_foreign_registry_entry_points_at(
 def test_revoke_and_protect_never_touch_an_image_a_foreign_registry_entry_points_at(
     prism_sandbox
 ):
-    prism_sandbox.create_instance("keeper-box")
-    saved = run_prism_child("save", "keeper-box", "keeper", "--yes", "-o", "json")
-    assert saved.exit_code == 0, saved.stderr
-    keeper_ami = saved.json()["amis"]["us-east-1"]
-    ssm = boto3.client("ssm", region_name="us-east-1")
-    doc = json.loads(
-        ssm.get_parameter(Name="/prism/templates/keeper/versions/1")["Parameter"]["Value"]
-    )
-    doc.update(name="junk", slug="junk")
-    ssm.put_parameter(Name="/prism/templates/junk/versions/1", Value=json.dumps(doc), Type="String")
+    keeper_ami = _keeper_and_a_forged_junk_entry(prism_sandbox)
     for command in (
         ("revoke", "junk@1", "--reason", "hostile"),
         ("protect", "junk@1"),
