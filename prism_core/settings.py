@@ -43,6 +43,7 @@ PRISM_KEYS = (
     "timeouts",
     "registry_prefix",
     "copy_concurrency",
+    "max_attempts",
     "kms_keys",
     "default_copy_regions",
     "checkip_url",
@@ -59,6 +60,8 @@ PRISM_KEYS = (
 POLL_DELAY_RANGE = (0.001, 3600.0)
 TIMEOUT_RANGE = (0.01, 7 * 24 * 3600.0)
 COPY_CONCURRENCY_RANGE = (1, 64)
+#: Attempts per AWS call (botocore's standard retry mode, throttling included).
+MAX_ATTEMPTS_RANGE = (1, 20)
 BATCH_CONCURRENCY_RANGE = (1, 20)
 #: SSM parameter names: these characters, at most 15 levels, no ``aws``/``ssm`` start.
 _SSM_PREFIX = re.compile(r"^/(?:[A-Za-z0-9_.-]+/){1,10}$")
@@ -362,6 +365,10 @@ class Settings:
         if value is not None and value != "unlimited":  # no cap: every region at once
             settings.copy_concurrency = _whole_number(
                 value, "prism.copy_concurrency", COPY_CONCURRENCY_RANGE
+            )
+        if section.get("max_attempts") is not None:
+            settings.max_attempts = _whole_number(
+                section["max_attempts"], "prism.max_attempts", MAX_ATTEMPTS_RANGE
             )
         kms_keys = section.get("kms_keys") or {}
         if not isinstance(kms_keys, Mapping):

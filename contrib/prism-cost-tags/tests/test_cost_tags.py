@@ -136,7 +136,10 @@ def test_too_many_tags_are_refused_in_preflight(configured, run_prism):
     assert configured.instance_state(instance) == "running"
 
 
-def test_project_costs_reports_failed_regions_beside_partial_totals(configured, run_prism):
+def test_project_costs_reports_failed_regions_beside_partial_totals(prism_sandbox, run_prism):
+    # two attempts per call: the throttled region gives up without minutes of back-off
+    configured = prism_sandbox
+    configured.write_config(CONFIG + "prism:\n  max_attempts: 2\n")
     configured.create_instance("box", volume_size_gb=30)
     saved = run_prism("save", "box", "env", "--project", "quake", "--yes")
     assert saved.exit_code == 0, saved.stderr
