@@ -119,6 +119,18 @@ class Watchdog:
         except InputError:
             return None  # being replaced this instant: read it at the next poll
 
+    def _wait_quietly(self, check: Any, what: str, timeout: float) -> Any:
+        """``check``'s first non-``None`` answer (throttling retried), or ``None`` if it
+        never came or failed: the watchdog goes on to its next duty either way."""
+        from prism_core.aws.waiting import wait_for
+
+        try:
+            return wait_for(
+                check, what=what, timeout=timeout, poll=self.poll, retry_throttling=True
+            )
+        except Exception:
+            return None
+
     def run(self) -> int:
         """Poll until the instance is back or the save is over; return the exit code."""
         while True:
@@ -146,7 +158,7 @@ class Watchdog:
     def take_over(self, journal: Any) -> None:
         """The owner died with the instance down: start it, journal it, confirm it runs."""
         from prism_core.aws.ec2 import describe_instance, find_saved_image, listed_snapshots
-        from prism_core.aws.waiting import retry_throttled, wait_for
+        from prism_core.aws.waiting import retry_throttled
         from prism_core.save.state import PENDING
 
         state = journal.state
@@ -170,16 +182,12 @@ class Watchdog:
                 image.image_id, image.state = str(found["ImageId"]), PENDING
         if image is not None and image.image_id and not image.snapshot_ids:
             image_id = image.image_id
-            try:
-                image.snapshot_ids = wait_for(
-                    lambda: listed_snapshots(ec2, image_id),
-                    what="the snapshots",
-                    timeout=self.snapshots_timeout,
-                    poll=self.poll,
-                    retry_throttling=True,
-                )
-            except Exception:
-                pass  # start anyway: a stranded instance is worse than an unusable image
+            # start anyway if this fails: a stranded instance is worse than an unusable image
+            listed = self._wait_quietly(
+                lambda: listed_snapshots(ec2, image_id), "the snapshots", self.snapshots_timeout
+            )
+            if listed is not None:
+                image.snapshot_ids = listed
 
         def current() -> str:
             return retry_throttled(
@@ -192,16 +200,7 @@ class Watchdog:
         def settled() -> bool | None:
             return True if current() != "stopping" else None
 
-        try:
-            wait_for(
-                settled,
-                what="the stop",
-                timeout=self.stop_timeout,
-                poll=self.poll,
-                retry_throttling=True,
-            )
-        except Exception:
-            pass
+        self._wait_quietly(settled, "the stop", self.stop_timeout)
         started_at = time.time()
         error = None
         try:
@@ -249,15 +248,7 @@ class Watchdog:
         def running() -> bool | None:
             return True if current() == "running" else None
 
-        try:
-            wait_for(
-                running,
-                what="the instance to run",
-                timeout=self.start_timeout,
-                poll=self.poll,
-                retry_throttling=True,
-            )
-        except Exception:
+        if self._wait_quietly(running, "the instance to run", self.start_timeout) is None:
             return
         if imaged:
             fresh = self._load()
