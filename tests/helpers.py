@@ -380,3 +380,23 @@ class SmallDisk:
         """End the namespace (the tmpfs goes with it)."""
         if self.proc.poll() is None:
             self.proc.communicate(timeout=30)
+
+
+def spawn_prism_in_pty(
+    columns: int, *args: str, timeout: float = 60, drop: tuple[str, ...] = ()
+) -> Any:
+    """``prism ARGS`` in a pseudo-terminal ``columns`` wide (40 rows), as from an xterm:
+    no ``COLUMNS`` (the terminal's size decides), nor the variables in ``drop``."""
+    import pexpect
+
+    env = dict(os.environ, TERM="xterm", LANG="C.UTF-8", PYTHONUTF8="1")
+    for name in ("COLUMNS", *drop):
+        env.pop(name, None)
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "prism_core", *args],
+        env=env,
+        dimensions=(40, columns),
+        encoding="utf-8",
+        timeout=timeout,
+    )

@@ -3,11 +3,9 @@ and 120 columns, in a real pseudo-terminal."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pexpect
 import pytest
+from helpers import spawn_prism_in_pty
 
 from prism_core.cli.layout import table, wrap
 
@@ -44,16 +42,7 @@ def test_wrap_keeps_paragraphs_and_hanging_indent() -> None:
 
 
 def _prism_in_pty(columns: int, *args: str) -> list[str]:
-    env = dict(os.environ, TERM="xterm", LANG="C.UTF-8", PYTHONUTF8="1")
-    env.pop("COLUMNS", None)
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "prism_core", *args],
-        env=env,
-        dimensions=(40, columns),
-        encoding="utf-8",
-        timeout=60,
-    )
+    child = spawn_prism_in_pty(columns, *args)
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0, child.before

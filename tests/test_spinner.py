@@ -16,6 +16,7 @@ import sys
 import pexpect
 import pyte
 import pytest
+from helpers import spawn_prism_in_pty
 
 from prism_core.cli.progress import SPINNER_FANCY, SPINNER_PLAIN
 from prism_sandbox import Timings
@@ -36,17 +37,7 @@ def slow_cloud(prism_sandbox, monkeypatch):
 
 
 def _spawn(columns: int, *args: str) -> tuple[pexpect.spawn, list[str]]:
-    env = dict(os.environ, TERM="xterm", LANG="C.UTF-8", PYTHONUTF8="1")
-    env.pop("COLUMNS", None)
-    env.pop("NO_COLOR", None)
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "prism_core", *args],
-        env=env,
-        dimensions=(40, columns),
-        encoding="utf-8",
-        timeout=TIMEOUT,
-    )
+    child = spawn_prism_in_pty(columns, *args, timeout=TIMEOUT, drop=("NO_COLOR",))
     seen: list[str] = []
     child.logfile_read = _Collect(seen)
     return child, seen
