@@ -73,6 +73,32 @@ _EXPORTS: dict[str, str] = {
     "SaveContext": "prism_core.save.context",
     "SaveRequest": "prism_core.save.request",
     "RegionImage": "prism_core.save.state",
+    "REQUESTED": "prism_core.save.state",
+    "PENDING": "prism_core.save.state",
+    "AVAILABLE": "prism_core.save.state",
+    "FAILED": "prism_core.save.state",
+    "WaitCancelled": "prism_core.aws.waiting",
+    "ValidationFailed": "prism_core.exceptions",
+    # implementing a save phase on EC2 (what the built-in plugins use)
+    "describe_image": "prism_core.aws.ec2",
+    "settled_image": "prism_core.aws.ec2",
+    "find_image_by_name": "prism_core.aws.ec2",
+    "find_saved_image": "prism_core.aws.ec2",
+    "image_snapshot_ids": "prism_core.aws.ec2",
+    "state_reason": "prism_core.aws.ec2",
+    "image_tags": "prism_core.save.images",
+    "share_in_region": "prism_core.save.images",
+    "deprecate_in_region": "prism_core.save.images",
+    "discard_own_image": "prism_core.save.images",
+    "mark_requested": "prism_core.aws.estimate",
+    "requested_at": "prism_core.aws.estimate",
+    "completion_estimate": "prism_core.aws.estimate",
+    "LOCK_TAG": "prism_core.aws.tags",
+    "boot_check": "prism_core.templates.launch",
+    "build_template_document": "prism_core.save.template_doc",
+    "registry_publish": "prism_core.templates.registry",
+    "registry_value": "prism_core.templates.registry",
+    "registry_current_parameter": "prism_core.templates.registry",
 }
 #: Names whose definition has another name in its module.
 _ALIASES = {
@@ -83,6 +109,10 @@ _ALIASES = {
     "find_template": "find",
     "builtin_template": "builtin",
     "check_owners": "check",
+    "build_template_document": "build_document",
+    "registry_publish": "publish",
+    "registry_value": "encode",
+    "registry_current_parameter": "current_parameter",
 }
 
 __all__ = ["hookimpl", "Handler", "Option", "Command", "PluginSettings", *_EXPORTS]
@@ -99,6 +129,7 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
 
 #: What a command handler receives: the Cement app and the parsed arguments.
 Handler = Callable[[Any, Any], "int | None"]

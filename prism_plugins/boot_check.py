@@ -11,27 +11,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prism_core import hookimpl
-from prism_core.exceptions import ValidationFailed
+from prism_core import plugin_api as api
 
 if TYPE_CHECKING:
-    from prism_core.save.context import SaveContext
+    from prism_core.plugin_api import SaveContext
 
 DONE_KEY = "boot-check"
 
 
-@hookimpl
+@api.hookimpl
 def prism_post_image(ctx: SaveContext) -> None:
     """Boot-check the source image when ``ctx.request.validate`` is set."""
     if not getattr(ctx.request, "validate", False):
         return
     image = ctx.source_image()
     if image is None or image.image_id is None or not image.ok:
-        raise ValidationFailed("boot check: the source image is not available")
+        raise api.ValidationFailed("boot check: the source image is not available")
     if ctx.plugin_data.get(DONE_KEY) == image.image_id:
         return
     arch = image.architecture or ctx.instance.architecture
-    from prism_core.templates.launch import boot_check
 
     def launched(instance_id: str) -> None:
         with ctx.journal.lock:
@@ -44,7 +42,7 @@ def prism_post_image(ctx: SaveContext) -> None:
             entry = f"{image.region}:{instance_id}"
             ctx.record(boot_instances=[e for e in ctx.state.boot_instances if e != entry])
 
-    boot_check(
+    api.boot_check(
         ctx.aws.ec2(image.region),
         image.image_id,
         arch,

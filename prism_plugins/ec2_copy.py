@@ -10,30 +10,15 @@ reason and does not affect the others.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
-from prism_core import hookimpl
-from prism_core.aws.clients import error_code, error_message
-from prism_core.aws.ec2 import (
-    describe_image,
-    discard_image,
-    find_saved_image,
-    image_snapshot_ids,
-    made_by_save,
-    state_reason,
-)
-from prism_core.aws.estimate import REQUESTED_AT, completion_estimate
-from prism_core.aws.tags import tag_list
-from prism_core.aws.waiting import WaitCancelled
-from prism_core.save.images import deprecate_in_region, image_tags, share_in_region
-from prism_core.save.state import AVAILABLE, FAILED, PENDING, REQUESTED, RegionImage
+from prism_core import plugin_api as api
 
 if TYPE_CHECKING:
-    from prism_core.save.context import SaveContext
+    from prism_core.plugin_api import RegionImage, SaveContext
 
 
-@hookimpl(trylast=True)
+@api.hookimpl(trylast=True)
 def prism_copy(ctx: SaveContext) -> dict[str, RegionImage]:
     """Copy to each region of ``ctx.request.copy_to_regions``; failures stay per region."""
     regions = ctx.request.copy_to_regions
@@ -66,23 +51,23 @@ def copy_to_region(ctx: SaveContext, source: RegionImage, region: str) -> Region
     """Copy, wait, tag and share in one region; never raises for AWS errors."""
     previous = ctx.state.images.get(region)
     if previous is not None and previous.ok:
-        share_in_region(ctx, previous)
-        deprecate_in_region(ctx, previous)
+        api.share_in_region(ctx, previous)
+        api.deprecate_in_region(ctx, previous)
         return previous
     try:
         image = _copy(ctx, source, region, previous)
-    except WaitCancelled:
+    except api.WaitCancelled:
         raise
     except Exception as exc:
-        image = ctx.state.images.get(region) or RegionImage(region)
-        image.error = error_message(exc)
+        image = ctx.state.images.get(region) or api.RegionImage(region)
+        image.error = api.error_message(exc)
         ctx.record_image(image)
     if image.error:
         ctx.progress.line("fail", f"Copy to {region} failed: {image.error}", since="copy")
         return image
     ctx.progress.line("ok", f"AMI copied to region {region}: {image.image_id}", since="copy")
-    share_in_region(ctx, image)
-    deprecate_in_region(ctx, image)
+    api.share_in_region(ctx, image)
+    api.deprecate_in_region(ctx, image)
     return image
 
 
@@ -97,25 +82,23 @@ def _copy(
         requested_now = True
         stale = previous.image_id if previous is not None else None
         if stale:  # a failed earlier attempt: remove it (if it is ours) so the name is free
-            data = describe_image(ec2, stale)
-            if made_by_save(data, ctx.state.save_id, ctx.state.image_name):
-                discard_image(ec2, data, stale)
-        image = RegionImage(
+            api.discard_own_image(ctx, region, stale)
+        image = api.RegionImage(
             region,
-            state=REQUESTED,
+            state=api.REQUESTED,
             architecture=source.architecture,
             client_token=_client_token(ctx, region, previous),
         )
         ctx.record_image(image)
         image.image_id = _request_copy(ctx, ec2, source, image)
-        REQUESTED_AT[image.image_id] = time.time()
-        image.state = PENDING
+        api.mark_requested(image.image_id)
+        image.state = api.PENDING
         ctx.record_image(image)
     image_id = image.image_id
     assert image_id is not None
 
     listed: list[list[str] | None] = [None]
-    not_yet, expected_at = completion_estimate(
+    not_yet, expected_at = api.completion_estimate(
         ec2,
         image_id,
         lambda: listed[0],
@@ -124,9 +107,9 @@ def _copy(
     )
 
     def settled() -> dict[str, Any] | None:
-        data = describe_image(ec2, image_id)
-        if data is None or data.get("State") not in (AVAILABLE, FAILED):
-            listed[0] = image_snapshot_ids(data) if data is not None else None
+        data = api.describe_image(ec2, image_id)
+        if data is None or data.get("State") not in (api.AVAILABLE, api.FAILED):
+            listed[0] = api.image_snapshot_ids(data) if data is not None else None
             not_yet()
             return None
         return data
@@ -141,12 +124,12 @@ def _copy(
         first_check_after=0.75 * expected if expected else None,
         expected_at=expected_at,
     )
-    if data["State"] == FAILED:
-        image.state, image.error = FAILED, f"copy {image_id} failed: {state_reason(data)}"
+    if data["State"] == api.FAILED:
+        image.state, image.error = api.FAILED, f"copy {image_id} failed: {api.state_reason(data)}"
         ctx.record_image(image)
         return image
-    image.snapshot_ids = image_snapshot_ids(data) or []
-    image.state = AVAILABLE
+    image.snapshot_ids = api.image_snapshot_ids(data) or []
+    image.state = api.AVAILABLE
     ctx.record_image(image)
     return image
 
@@ -172,7 +155,7 @@ def _request_copy(ctx: SaveContext, ec2: Any, source: RegionImage, image: Region
         "Description": ctx.request.description,
         "ClientToken": image.client_token,
         "TagSpecifications": [
-            {"ResourceType": kind, "Tags": tag_list(image_tags(ctx))}
+            {"ResourceType": kind, "Tags": api.tag_list(api.image_tags(ctx))}
             for kind in ("image", "snapshot")
         ],
     }
@@ -183,8 +166,8 @@ def _request_copy(ctx: SaveContext, ec2: Any, source: RegionImage, image: Region
     try:
         return str(ec2.copy_image(**params)["ImageId"])
     except Exception as exc:
-        if error_code(exc) == "InvalidAMIName.Duplicate":
-            found = find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id)
+        if api.error_code(exc) == "InvalidAMIName.Duplicate":
+            found = api.find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id)
             if found is not None:
                 return str(found["ImageId"])
         raise

@@ -12,33 +12,19 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from prism_core import hookimpl
-from prism_core.aws.clients import error_code
-from prism_core.aws.ec2 import (
-    describe_image,
-    find_image_by_name,
-    find_saved_image,
-    image_snapshot_ids,
-    settled_image,
-    state_reason,
-)
-from prism_core.aws.estimate import REQUESTED_AT, completion_estimate
-from prism_core.aws.tags import tag_list
-from prism_core.exceptions import OperationFailed
-from prism_core.save.images import deprecate_in_region, image_tags, share_in_region
-from prism_core.save.state import AVAILABLE, FAILED, PENDING, REQUESTED, RegionImage
+from prism_core import plugin_api as api
 
 if TYPE_CHECKING:
-    from prism_core.save.context import SaveContext
+    from prism_core.plugin_api import RegionImage, SaveContext
 
 
 def adopt_existing(ctx: SaveContext, ec2: Any) -> str | None:
     """The id of this save's image if EC2 already has it (a killed run, a lost response)."""
-    found = find_image_by_name(ec2, ctx.state.image_name)
+    found = api.find_image_by_name(ec2, ctx.state.image_name)
     if found is None:
         return None
-    if find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id) is None:
-        raise OperationFailed(
+    if api.find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id) is None:
+        raise api.OperationFailed(
             f"an AMI named {ctx.state.image_name} that this save did not create appeared "
             f"({found['ImageId']})",
             "run the save again; it will pick a new name",
@@ -58,7 +44,7 @@ def _create(ctx: SaveContext, ec2: Any, retry: bool) -> str:
         adopted = adopt_existing(ctx, ec2)
         if adopted is not None:
             return adopted
-    tags = tag_list(image_tags(ctx))
+    tags = api.tag_list(api.image_tags(ctx))
     try:
         response = ec2.create_image(
             InstanceId=ctx.request.instance_id,
@@ -71,7 +57,7 @@ def _create(ctx: SaveContext, ec2: Any, retry: bool) -> str:
             ],
         )
     except Exception as exc:
-        if error_code(exc) == "InvalidAMIName.Duplicate":
+        if api.error_code(exc) == "InvalidAMIName.Duplicate":
             adopted = adopt_existing(ctx, ec2)
             if adopted is not None:
                 return adopted
@@ -79,7 +65,7 @@ def _create(ctx: SaveContext, ec2: Any, retry: bool) -> str:
     return str(response["ImageId"])
 
 
-@hookimpl(trylast=True)
+@api.hookimpl(trylast=True)
 def prism_image(ctx: SaveContext) -> RegionImage:
     """Create the AMI and return once every EBS mapping lists a snapshot."""
     region = ctx.source_region
@@ -87,25 +73,25 @@ def prism_image(ctx: SaveContext) -> RegionImage:
     image = ctx.state.images.get(region)
     if image is None or image.image_id is None:
         retry = image is not None
-        image = RegionImage(region, state=REQUESTED, architecture=ctx.instance.architecture)
+        image = api.RegionImage(region, state=api.REQUESTED, architecture=ctx.instance.architecture)
         ctx.record_image(image)
         ctx.progress.line("image", "Creating AMI...")
         image.image_id = _create(ctx, ec2, retry)
-        REQUESTED_AT[image.image_id] = time.time()
-        image.state = PENDING
+        api.mark_requested(image.image_id)
+        image.state = api.PENDING
         ctx.record_image(image)
     ctx.progress.line("ok", f"AMI creation started: {image.image_id}", since="image")
     image_id = image.image_id
 
     def snapshots_listed() -> list[str] | None:
-        data = describe_image(ec2, image_id)
+        data = api.describe_image(ec2, image_id)
         if data is None:
             return None
-        if data.get("State") == FAILED:
-            image.state, image.error = FAILED, state_reason(data)
+        if data.get("State") == api.FAILED:
+            image.state, image.error = api.FAILED, api.state_reason(data)
             ctx.record_image(image)
-            raise OperationFailed(f"image {image_id} failed in {region}: {image.error}")
-        return image_snapshot_ids(data)
+            raise api.OperationFailed(f"image {image_id} failed in {region}: {image.error}")
+        return api.image_snapshot_ids(data)
 
     image.snapshot_ids = ctx.wait(
         snapshots_listed,
@@ -119,20 +105,20 @@ def prism_image(ctx: SaveContext) -> RegionImage:
     return image
 
 
-@hookimpl(tryfirst=True)
+@api.hookimpl(tryfirst=True)
 def prism_post_image(ctx: SaveContext) -> None:
     """Wait until the source image is available, then share it as requested."""
     image = ctx.source_image()
     if image is None or image.image_id is None:
-        raise OperationFailed("no source image was recorded for this save")
+        raise api.OperationFailed("no source image was recorded for this save")
     ec2 = ctx.aws.ec2(image.region)
-    if image.state != AVAILABLE:
+    if image.state != api.AVAILABLE:
         ctx.progress.line(
             "wait", "Waiting for the AMI to be available (this may take several minutes)..."
         )
         image_id = image.image_id
         listed = image.snapshot_ids
-        not_yet, expected_at = completion_estimate(
+        not_yet, expected_at = api.completion_estimate(
             ec2,
             image_id,
             lambda: listed,
@@ -141,7 +127,7 @@ def prism_post_image(ctx: SaveContext) -> None:
         )
 
         def available() -> dict[str, Any] | None:
-            data = settled_image(ec2, image_id)
+            data = api.settled_image(ec2, image_id)
             if data is None:
                 not_yet()
             return data
@@ -154,21 +140,21 @@ def prism_post_image(ctx: SaveContext) -> None:
             steady=True,
             expected_at=expected_at,
         )
-        if data["State"] == FAILED:
-            image.state, image.error = FAILED, state_reason(data)
+        if data["State"] == api.FAILED:
+            image.state, image.error = api.FAILED, api.state_reason(data)
             ctx.record_image(image)
-            raise OperationFailed(f"image {image_id} failed in {image.region}: {image.error}")
-        image.state = AVAILABLE
-        image.snapshot_ids = image_snapshot_ids(data) or image.snapshot_ids
+            raise api.OperationFailed(f"image {image_id} failed in {image.region}: {image.error}")
+        image.state = api.AVAILABLE
+        image.snapshot_ids = api.image_snapshot_ids(data) or image.snapshot_ids
         # how long the image took: from this process's own request when it made it (EC2's
         # CreationDate has whole seconds), the copies' first check is scheduled from it
-        requested = REQUESTED_AT.get(image_id)
+        requested = api.requested_at(image_id)
         took = time.time() - requested if requested else None
         ctx.record(image_seconds=took or _seconds_since(data.get("CreationDate")))
         ctx.record_image(image)
         ctx.progress.line("ok", f"AMI {image_id} is available", since="wait")
-    share_in_region(ctx, image)
-    deprecate_in_region(ctx, image)
+    api.share_in_region(ctx, image)
+    api.deprecate_in_region(ctx, image)
 
 
 def _seconds_since(stamp: Any) -> float | None:

@@ -1,6 +1,6 @@
 """Built-in ``prism_pre_stop``: every EC2 check that can fail, run before any change.
 
-Refuses (raising :class:`InputError`) instance-store roots, one-time Spot instances
+Refuses (raising ``InputError``) instance-store roots, one-time Spot instances
 that would be stopped, ``--stop`` of an instance with instance-store volumes unless
 ``--allow-instance-store-loss``, AMI names already taken, calls
 the caller may not make (``DryRun``), ``--public`` where block public access is on,
@@ -11,14 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from prism_core import hookimpl
-from prism_core.aws.clients import error_code, error_message
-from prism_core.aws.ec2 import find_image_by_name
-from prism_core.aws.tags import LOCK_TAG, tag_list
-from prism_core.exceptions import InputError
+from prism_core import plugin_api as api
 
 if TYPE_CHECKING:
-    from prism_core.save.context import SaveContext
+    from prism_core.plugin_api import SaveContext
 
 
 def _dry_run(call: Any, what: str, region: str, **params: Any) -> None:
@@ -26,16 +22,20 @@ def _dry_run(call: Any, what: str, region: str, **params: Any) -> None:
     try:
         call(DryRun=True, **params)
     except Exception as exc:
-        code = error_code(exc)
+        code = api.error_code(exc)
         if code == "DryRunOperation":
             return
         if code in ("UnauthorizedOperation", "AccessDenied", "AuthFailure"):
-            raise InputError(
+            raise api.InputError(
                 f"you may not {what} in {region} ({code})",
                 "ask your AWS administrator for the permission, or use another profile",
             ) from None
-        raise InputError(f"the {what} check in {region} failed: {error_message(exc)}") from None
-    raise InputError(f"EC2 did not confirm the {what} check in {region}", "try again with --debug")
+        raise api.InputError(
+            f"the {what} check in {region} failed: {api.error_message(exc)}"
+        ) from None
+    raise api.InputError(
+        f"EC2 did not confirm the {what} check in {region}", "try again with --debug"
+    )
 
 
 def _check_share_permission(ctx: SaveContext, region: str) -> list[str]:
@@ -52,18 +52,17 @@ def _check_share_permission(ctx: SaveContext, region: str) -> list[str]:
             LaunchPermission={"Add": [{"Group": "all"}]},
         )
     except Exception as exc:
-        code = error_code(exc)
+        code = api.error_code(exc)
         if code == "DryRunOperation":
             return []
         if code in ("UnauthorizedOperation", "AccessDenied"):
-            raise InputError(
+            raise api.InputError(
                 f"you may not share images in {region} ({code})",
-                "ask your AWS administrator for ec2:ModifyImageAttribute, or save without "
-                "sharing",
+                "ask your AWS administrator for ec2:ModifyImageAttribute, or save without sharing",
             ) from None
         return [
             f"sharing permission in {region} could not be checked in advance "
-            f"({error_message(exc)}); if sharing fails the AMI stays private and is reported"
+            f"({api.error_message(exc)}); if sharing fails the AMI stays private and is reported"
         ]
     return []
 
@@ -71,7 +70,7 @@ def _check_share_permission(ctx: SaveContext, region: str) -> list[str]:
 def _check_instance(ctx: SaveContext, will_stop: bool) -> list[str]:
     instance, notes = ctx.instance, []
     if instance.root_device_type != "ebs":
-        raise InputError(
+        raise api.InputError(
             f"instance {instance.name} has an instance-store root volume",
             "only EBS-backed instances can be saved as an AMI with prism",
         )
@@ -83,7 +82,7 @@ def _check_instance(ctx: SaveContext, will_stop: bool) -> list[str]:
             )["SpotInstanceRequests"]
             one_time = not requests or requests[0].get("Type", "one-time") == "one-time"
         if one_time:
-            raise InputError(
+            raise api.InputError(
                 f"instance {instance.name} is a one-time Spot instance and cannot be stopped",
                 "save it without --stop: EC2's reboot during CreateImage keeps it "
                 "(or add --no-reboot)",
@@ -96,7 +95,7 @@ def _check_instance(ctx: SaveContext, will_stop: bool) -> list[str]:
             continue
         volumes = instance_store_volumes(info)
         if will_stop and not ctx.request.allow_instance_store_loss:
-            raise InputError(
+            raise api.InputError(
                 f"instance {instance.name} ({instance.instance_type}) has instance-store "
                 f"volumes {volumes}, which --stop erases",
                 "copy what you need to EBS or S3 and add --allow-instance-store-loss, or save "
@@ -137,7 +136,7 @@ def _public_ip_note(ctx: SaveContext) -> list[str]:
         )["Addresses"]
     except Exception as exc:
         return [
-            f"--stop: could not check for an Elastic IP ({error_message(exc)}); without one "
+            f"--stop: could not check for an Elastic IP ({api.error_message(exc)}); without one "
             f"the public IP {instance.public_ip} changes"
         ]
     if any(a.get("PublicIp") == instance.public_ip for a in addresses):
@@ -157,7 +156,7 @@ def _check_volumes(ctx: SaveContext) -> None:
     for key in sorted(k for k in keys if k):
         manager = kms.describe_key(KeyId=key)["KeyMetadata"].get("KeyManager")
         if manager == "AWS":
-            raise InputError(
+            raise api.InputError(
                 "the instance's volumes are encrypted with the AWS-managed EBS key, "
                 "which cannot be shared with other accounts",
                 "re-encrypt with a customer-managed KMS key, or save without sharing",
@@ -166,8 +165,8 @@ def _check_volumes(ctx: SaveContext) -> None:
 
 def _check_name(ctx: SaveContext, region: str) -> None:
     name = ctx.state.image_name
-    if find_image_by_name(ctx.aws.ec2(region), name) is not None:
-        raise InputError(
+    if api.find_image_by_name(ctx.aws.ec2(region), name) is not None:
+        raise api.InputError(
             f"an AMI named {name!r} already exists in {region}",
             "wait a second and run the save again, or deregister that AMI",
         )
@@ -189,7 +188,7 @@ def _check_source(ctx: SaveContext, will_stop: bool) -> list[str]:
         "tag the instance",
         ctx.source_region,
         Resources=[instance.instance_id],
-        Tags=tag_list({LOCK_TAG: ctx.state.save_id}),
+        Tags=api.tag_list({api.LOCK_TAG: ctx.state.save_id}),
     )
     if will_stop:
         _dry_run(
@@ -230,7 +229,7 @@ def _check_region(ctx: SaveContext, region: str) -> tuple[list[str], bool]:
 PREFLIGHT_WORKERS = 16
 
 
-@hookimpl(tryfirst=True)
+@api.hookimpl(tryfirst=True)
 def prism_pre_stop(ctx: SaveContext) -> list[str]:
     """Run the EC2 pre-flight checks, every region at once; refuse with a one-line reason.
 
@@ -263,9 +262,8 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
         if is_blocked:
             blocked.append(region)
     if blocked:
-        raise InputError(
-            f"block public access for AMIs is on in {', '.join(blocked)}, so --public "
-            "would fail",
+        raise api.InputError(
+            f"block public access for AMIs is on in {', '.join(blocked)}, so --public would fail",
             f"turn it off (aws ec2 disable-image-block-public-access --region {blocked[0]}) "
             "or share with accounts instead of --public",
         )

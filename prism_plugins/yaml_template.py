@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from prism_core import hookimpl
+from prism_core import plugin_api as api
 
 if TYPE_CHECKING:
-    from prism_core.save.context import SaveContext
+    from prism_core.plugin_api import SaveContext
 
 
-@hookimpl(trylast=True)
+@api.hookimpl(trylast=True)
 def prism_template_render(ctx: SaveContext) -> dict[str, Any] | None:
     """The template for every region whose image succeeded (``None`` if none did)."""
     if not ctx.images():
         return None
-    from prism_core.save.template_doc import build_document
 
-    return build_document(ctx)
+    return api.build_template_document(ctx)

@@ -48,7 +48,17 @@ def snapshots_time_left(
 #: When this process requested each image (``time.time()``, by image id): the start of
 #: its snapshots' progress, for the completion estimate (a resumed save uses EC2's
 #: StartTime instead).
-REQUESTED_AT: dict[str, float] = {}
+_REQUESTED_AT: dict[str, float] = {}
+
+
+def mark_requested(image_id: str) -> None:
+    """Note that this process just asked EC2 for ``image_id`` (CreateImage, CopyImage)."""
+    _REQUESTED_AT[image_id] = time.time()
+
+
+def requested_at(image_id: str) -> float | None:
+    """When this process asked for ``image_id`` (``time.time()``), if it did."""
+    return _REQUESTED_AT.get(image_id)
 #: At most this many DescribeSnapshots estimates per wait.
 MAX_ESTIMATES = 3
 
@@ -82,7 +92,7 @@ def completion_estimate(
         if not ids:
             return
         asked[0] += 1
-        left = snapshots_time_left(ec2, ids, REQUESTED_AT.get(image_id), longest)
+        left = snapshots_time_left(ec2, ids, requested_at(image_id), longest)
         due[0] = None if left is None else now + left
 
     return not_yet, lambda: due[0]

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from prism_core.aws.clients import error_message
-from prism_core.aws.ec2 import describe_image, discard_image, find_saved_image, made_by_save
+from prism_core.aws.ec2 import find_saved_image
 from prism_core.aws.tags import locked_by
 from prism_core.exceptions import InputError
 from prism_core.save import locks
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
+from prism_core.save.images import discard_own_image
 from prism_core.save.pipeline import release_lock, terminate_boot_instances
 from prism_core.templates import archive
 from prism_core.templates.document import load_file, template_path
@@ -135,21 +136,12 @@ def _remove_image(ctx: SaveContext, region: str, image: Any) -> tuple[list[str],
             if found is None:
                 return [], None
             image.image_id = str(found["ImageId"])
-        data = describe_image(ec2, image.image_id)
-        if data is None or data.get("State") == "deregistered":
-            return [], None
-        if not made_by_save(data, ctx.state.save_id, ctx.state.image_name):
+        removed = discard_own_image(ctx, region, image.image_id)
+        if removed is None:
             return [], (
                 f"{region}: {image.image_id} is not tagged as made by save "
                 f"{ctx.state.save_id}; kept"
             )
-        removed = discard_image(
-            ec2,
-            data,
-            image.image_id,
-            snapshot_timeout=ctx.settings.timeouts["snapshots"],
-            poll=ctx.settings.poll_delay,
-        )
     except Exception as exc:
         return [], f"{region}: could not remove {image.image_id}: {error_message(exc)}"
     return [f"{region}:{rid}" for rid in removed], None

@@ -1,4 +1,5 @@
-"""What every region's image of a save gets: prism's tags, sharing and deprecation.
+"""What every region's image of a save gets: prism's tags, sharing and deprecation, and
+its removal once the cloud shows the save made it.
 
 The source image (``ec2_image``) and every copy (``ec2_copy``) use the same functions,
 so an image's tags and its sharing do not depend on the region it is in.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from prism_core.aws.clients import error_message
-from prism_core.aws.ec2 import share_image
+from prism_core.aws.ec2 import describe_image, discard_image, made_by_save, share_image
 from prism_core.aws.tags import (
     PROJECT_TAG,
     SAVE_ID_TAG,
@@ -95,3 +96,22 @@ def _failed(ctx: SaveContext, doing: str, image: RegionImage, exc: Exception) ->
     where = f"{image.image_id} in {image.region}"
     ctx.record_failure(f"{doing.lower()} {where} failed: {error_message(exc)}")
     ctx.progress.line("fail", f"{doing} {where} failed")
+
+
+def discard_own_image(ctx: SaveContext, region: str, image_id: str) -> list[str] | None:
+    """Deregister ``image_id`` in ``region`` and delete its snapshots, only if the cloud's
+    tags show this save made it; the ids removed (``[]`` if EC2 has no such image any
+    more), or ``None`` when the image is not this save's (kept). AWS errors propagate."""
+    ec2 = ctx.aws.ec2(region)
+    data = describe_image(ec2, image_id)
+    if data is None or data.get("State") == "deregistered":
+        return []
+    if not made_by_save(data, ctx.state.save_id, ctx.state.image_name):
+        return None
+    return discard_image(
+        ec2,
+        data,
+        image_id,
+        snapshot_timeout=ctx.settings.timeouts["snapshots"],
+        poll=ctx.settings.poll_delay,
+    )

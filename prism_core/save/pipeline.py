@@ -413,26 +413,20 @@ def _image_phase(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGua
 
 def _discard_failed_source(ctx: SaveContext) -> None:
     """Remove a source image that ended ``failed`` (and its snapshots), and say so."""
-    from prism_core.aws.ec2 import describe_image, discard_image, made_by_save
+    from prism_core.save.images import discard_own_image
 
     image = ctx.source_image()
     if image is None or image.state != FAILED or image.image_id is None:
         return
-    ec2 = ctx.aws.ec2(image.region)
     try:
-        data = describe_image(ec2, image.image_id)
-        if data is not None and not made_by_save(data, ctx.state.save_id, ctx.state.image_name):
+        removed = discard_own_image(ctx, image.region, image.image_id)
+        if removed is None:
             ctx.record_failure(
                 f"failed image {image.image_id} is not tagged as this save's; not removed"
             )
             return
-        removed = discard_image(
-            ec2,
-            data,
-            image.image_id,
-            snapshot_timeout=ctx.settings.timeouts["snapshots"],
-            poll=ctx.settings.poll_delay,
-        )
+        if not removed:
+            return
         ctx.progress.line(
             "info", f"Removed the failed image and its snapshots: {', '.join(removed)}"
         )

@@ -43,12 +43,14 @@ never fatal for other templates.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from prism_core.aws.clients import AwsClients, error_code
 from prism_core.exceptions import InputError
 from prism_core.safe_yaml import load_json_bounded
+from prism_core.templates.compat import version_number
 from prism_core.templates.document import MAX_TEMPLATE_BYTES, validate_document
 from prism_core.validation import CHANNEL
 
@@ -425,7 +427,7 @@ def _put(ssm: Any, name: str, value: str, description: str) -> None:
 
 def write_version(ssm: Any, prefix: str, doc: dict[str, Any]) -> str:
     """Store ``doc`` as its version's entry; return the parameter name."""
-    name = version_parameter(prefix, doc["name"], int(doc.get("version") or 1))
+    name = version_parameter(prefix, doc["name"], version_number(doc))
     _put(ssm, name, encode(doc), f"prism template {doc['name']} version {doc.get('version')}")
     return name
 
@@ -435,6 +437,29 @@ def write_current(ssm: Any, prefix: str, doc: dict[str, Any]) -> str:
     name = current_parameter(prefix, doc["name"])
     _put(ssm, name, encode(doc), summary(doc))
     return name
+
+
+def publish(ssm: Any, prefix: str, doc: dict[str, Any]) -> Iterator[str]:
+    """Register ``doc`` in one region; yield each parameter name once it is written.
+
+    First the version's entry (replacing the save's claim on ``versions/<N>``), then the
+    current entry. The current entry follows the newest registered version, ours or that
+    of a concurrent save: write, then look again; a newer version registered meanwhile is
+    written over ours (its own writer may have read the registry before ours did).
+    """
+    version = version_number(doc)
+    written = write_version(ssm, prefix, doc)
+    yield written
+    newest = newest_registered(ssm, prefix, doc["name"])
+    for _ in range(3):
+        number, value = newest if newest and newest[0] > version else (version, doc)
+        name = write_current(ssm, prefix, value)
+        if name != written:
+            written = name
+            yield name
+        newest = newest_registered(ssm, prefix, doc["name"])
+        if newest is None or newest[0] <= number:
+            return
 
 
 def delete_entries(ssm: Any, names: list[str]) -> list[str]:
