@@ -360,9 +360,10 @@ LATE_MODULES = (
 )
 
 
-def _preload_late_modules() -> None:
-    """Import :data:`LATE_MODULES` and build the template schema's validator (a failure
-    here is ignored: the phase that needs the module imports it and reports)."""
+def _prepare_late_phases(ctx: SaveContext) -> None:
+    """Import :data:`LATE_MODULES`, build the template schema's validator and the SSM
+    client of every region the registry may be written in (a failure here is ignored:
+    the phase that needs it does it again and reports)."""
     import importlib
 
     try:
@@ -371,14 +372,22 @@ def _preload_late_modules() -> None:
         from prism_core.templates.document import schema_errors
 
         schema_errors({})
-    except Exception:  # noqa: BLE001 - only a head start; the real import reports
+        # building a client is CPU-bound and serial (one lock): 16 regions cost about as
+        # much as the registry writes themselves, so build them while the images are made
+        for region in dict.fromkeys([ctx.source_region, *ctx.request.copy_to_regions]):
+            if ctx.cancel.is_set():
+                return
+            ctx.aws.client("ssm", region)
+    except Exception:  # noqa: BLE001 - only a head start; the real phase reports
         pass
 
 
-def start_preload() -> threading.Thread:
-    """Start :func:`_preload_late_modules` in a daemon thread; join it before the late
+def start_preload(ctx: SaveContext) -> threading.Thread:
+    """Start :func:`_prepare_late_phases` in a daemon thread; join it before the late
     phases import anything themselves (no two threads import the same module at once)."""
-    thread = threading.Thread(target=_preload_late_modules, daemon=True, name="prism-preload")
+    thread = threading.Thread(
+        target=_prepare_late_phases, args=(ctx,), daemon=True, name="prism-preload"
+    )
     thread.start()
     return thread
 
@@ -473,7 +482,7 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
             return _failed(ctx, hooks, guard, exc, "image", started)
         template_path: str | None = None
         rerun = False  # once a phase runs again, every later phase must too
-        preload: threading.Thread | None = start_preload()
+        preload: threading.Thread | None = start_preload(ctx)
         for phase in LATE_PHASES:
             if phase in state.phases_done and not rerun:
                 continue
