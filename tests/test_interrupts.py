@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -98,3 +101,28 @@ def test_resume_leaves_a_save_that_is_still_running_alone(slow_cloud, run_prism)
     finally:
         prism.proc.send_signal(signal.SIGINT)
         prism.finish()
+
+
+def test_resume_is_not_fooled_by_a_reused_pid(slow_cloud, run_prism):
+    """A killed save's pid later given to another prism process (the kernel reuses pids):
+    the journal's start time tells them apart, so the save is resumed, not left alone."""
+    instance_id = slow_cloud.create_instance("box")
+    prism = PrismProcess("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes")
+    prism.wait_for("Copying AMI to")
+    prism.proc.kill()
+    prism.finish()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "prism"])
+    try:
+        (path,) = slow_cloud.journals()
+        journal = json.loads(path.read_text())
+        assert journal["status"] == "running" and isinstance(journal["pid_started"], int)
+        journal["pid"] = other.pid  # the same pid, now another process named prism
+        path.write_text(json.dumps(journal))
+        result = run_prism("save", "--resume", "--yes")
+    finally:
+        other.kill()
+        other.wait()
+    assert result.exit_code == 0, result.stderr
+    assert "still running" not in result.stderr
+    assert slow_cloud.wait_running(instance_id) == "running"
+    assert len(slow_cloud.own_images("us-east-2")) == 1

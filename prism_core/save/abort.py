@@ -25,6 +25,7 @@ from prism_core.save import locks
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
 from prism_core.save.images import discard_own_image
+from prism_core.save.journal import this_process
 from prism_core.save.pipeline import release_lock, terminate_boot_instances
 from prism_core.templates import archive
 from prism_core.templates.document import load_file, template_path
@@ -96,7 +97,7 @@ def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
     check_journal(ctx)
     removed: list[str] = []
     problems: list[str] = []
-    ctx.record(status=ABORTING, pid=os.getpid())
+    ctx.record(status=ABORTING, **this_process())
     if ctx.instance.state != "missing":
         guard = InstanceGuard(ctx)
         guard.restart_after_failure()
@@ -121,7 +122,7 @@ def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
     else:
         locks.release(ctx)  # the SSM lock, only if this save holds it
     if problems:
-        ctx.record(status="aborted", failures=problems, pid=None)
+        ctx.record(status="aborted", failures=problems, pid=None, pid_started=None)
     else:
         ctx.journal.finish()
     return removed, problems

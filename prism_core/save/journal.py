@@ -143,6 +143,31 @@ def unfinished(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.json"), key=lambda p: p.lstat().st_mtime)
 
 
+def process_started(pid: int) -> int | None:
+    """When ``pid`` started (``/proc``'s ``starttime``, clock ticks after boot): recorded
+    with a pid, it names one process, as the kernel reuses pids (32,768 by default).
+    ``None`` where ``/proc`` does not say."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def this_process() -> dict[str, int | None]:
+    """The journal's ``pid`` and ``pid_started`` for the running process."""
+    pid = os.getpid()
+    return {"pid": pid, "pid_started": process_started(pid)}
+
+
+def same_process(pid: int, started: object) -> bool:
+    """Whether the live ``pid`` is still the process the journal recorded (not a later
+    one given the same pid); a journal without a start time trusts the pid."""
+    if not isinstance(started, int) or isinstance(started, bool):
+        return True
+    now = process_started(pid)
+    return now is None or now == started
+
+
 def running_elsewhere(state: SaveState) -> bool:
     """Whether another live prism process on this machine is running this save."""
     if state.status not in ("running", "aborting") or not state.pid or state.pid == os.getpid():
@@ -153,6 +178,8 @@ def running_elsewhere(state: SaveState) -> bool:
         return False
     except PermissionError:
         return True
+    if not same_process(state.pid, state.pid_started):
+        return False
     try:
         cmdline = Path(f"/proc/{state.pid}/cmdline").read_bytes()
     except OSError:

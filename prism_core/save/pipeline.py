@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import socket
@@ -38,7 +37,7 @@ from prism_core.plugin_manager import PrismPluginManager
 from prism_core.save import locks
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
-from prism_core.save.journal import NO_ROOM, Journal, write_failure
+from prism_core.save.journal import NO_ROOM, Journal, this_process, write_failure
 from prism_core.save.plan import plan_lines  # noqa: F401  (kept importable from here)
 from prism_core.save.request import SaveRequest
 from prism_core.save.state import FAILED, PENDING, RegionImage, SaveState
@@ -447,7 +446,7 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     """Run the save from wherever its journal says it is; never leaves the instance down."""
     started = time.monotonic()
     state = ctx.state
-    ctx.record(status="running", failures=[], pid=os.getpid())
+    ctx.record(status="running", failures=[], **this_process())
     if ctx.journal.write_error and not ctx.journal.path.exists():
         # a save is never started without a journal: refused before the first change
         what, todo = write_failure(

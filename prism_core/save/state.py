@@ -43,6 +43,7 @@ class SaveState:
     instance_original_state: str
     status: str = "running"  # running | partial | failed | interrupted | done | aborting | aborted
     pid: int | None = None  # the process running the save, while it runs
+    pid_started: int | None = None  # when that process started (pids are reused)
     stopped_by_prism: bool = False
     instance_restarted: bool = False
     #: Default mode: CreateImage was sent without NoReboot, EC2 reboots the instance.

@@ -79,8 +79,11 @@ def spawn(ctx: SaveContext) -> subprocess.Popen[bytes]:
     return proc
 
 
-def _alive(pid: int | None) -> bool:
-    """Whether ``pid`` is a live process (a zombie, killed but not yet reaped, is not)."""
+def _alive(pid: int | None, started: int | None) -> bool:
+    """Whether ``pid`` is a live process (a zombie, killed but not yet reaped, is not)
+    and still the one that started at ``started`` (not a later one given its pid)."""
+    from prism_core.save.journal import same_process
+
     if not pid or pid == os.getpid():
         return False
     try:
@@ -89,6 +92,8 @@ def _alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
+    if not same_process(pid, started):
+        return False
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
@@ -141,7 +146,7 @@ class Watchdog:
                 state = journal.state
                 if state.instance_restarted:
                     return 0
-                if not _alive(state.pid):
+                if not _alive(state.pid, state.pid_started):
                     if state.stopped_by_prism:
                         self.take_over(journal)
                     return 0
@@ -159,13 +164,15 @@ class Watchdog:
         """The owner died with the instance down: start it, journal it, confirm it runs."""
         from prism_core.aws.ec2 import describe_instance, find_saved_image, listed_snapshots
         from prism_core.aws.waiting import retry_throttled
+        from prism_core.save.journal import this_process
         from prism_core.save.state import PENDING
 
         state = journal.state
         region, instance_id = state.request["region"], state.request["instance_id"]
         ec2 = self.ec2(region)
         with journal.lock:
-            state.pid = os.getpid()  # `prism save --resume` leaves the save alone meanwhile
+            owner = this_process()  # `prism save --resume` leaves the save alone meanwhile
+            state.pid, state.pid_started = owner["pid"], owner["pid_started"]
             journal.write()
         image = state.images.get(region)
         if image is not None and image.image_id is None:
@@ -240,7 +247,7 @@ class Watchdog:
             if image is not None:
                 state.images[region] = image
             state.status = "interrupted"
-            state.pid = None
+            state.pid = state.pid_started = None
             journal.write()
         if error is not None:
             return
@@ -252,8 +259,10 @@ class Watchdog:
             return
         if imaged:
             fresh = self._load()
-            if fresh is not None and fresh.state.downtime_ended is None and not _alive(
-                fresh.state.pid
+            if (
+                fresh is not None
+                and fresh.state.downtime_ended is None
+                and not _alive(fresh.state.pid, fresh.state.pid_started)
             ):
                 with fresh.lock:
                     fresh.state.downtime_ended = time.time()
