@@ -169,6 +169,8 @@ def check_local_endpoint(timeout: float = 2.0) -> None:
 
 
 _CLASSES_LOCK = threading.Lock()
+#: Where :func:`share_client_classes` keeps a session's client classes: on its emitter.
+_CLASSES_ATTRIBUTE = "_prism_client_classes"
 
 
 def share_client_classes() -> None:
@@ -180,22 +182,28 @@ def share_client_classes() -> None:
     model and the session's ``creating-client-class`` handlers, so it is kept per
     session event emitter, service and API version; everything regional (endpoint,
     credentials, config) is still built per client by botocore itself.
-    """
-    import weakref
 
+    The classes are kept on the emitter itself, so they go with their session: a
+    table keyed by emitter would keep every session alive (each class refers back to
+    its emitter), about 20 MB per session in a process that makes many.
+    """
     from botocore.client import ClientCreator
 
     original = ClientCreator._create_client_class
     if getattr(original, "_prism_shared", False):
         return
-    classes: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], type]] = (
-        weakref.WeakKeyDictionary()
-    )
 
     def create_client_class(self: Any, service_name: str, service_model: Any) -> type:
         key = (service_name, str(service_model.api_version))
+        emitter = self._event_emitter
         with _CLASSES_LOCK:
-            known = classes.setdefault(self._event_emitter, {})
+            known: dict[tuple[str, str], type] | None = getattr(emitter, _CLASSES_ATTRIBUTE, None)
+            if known is None:
+                known = {}
+                try:
+                    setattr(emitter, _CLASSES_ATTRIBUTE, known)
+                except AttributeError:  # an emitter that takes no attributes: not shared
+                    return original(self, service_name, service_model)
             if key not in known:
                 known[key] = original(self, service_name, service_model)
             return known[key]

@@ -1,0 +1,38 @@
+"""Client classes are built once per session and go away with it."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import boto3
+
+from prism_core.aws.clients import share_client_classes
+
+
+def _session() -> boto3.session.Session:
+    return boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+
+
+def test_one_class_per_service_and_session() -> None:
+    share_client_classes()
+    session = _session()
+    east, west = session.client("ec2"), session.client("ec2", region_name="us-west-2")
+    assert type(east) is type(west)
+    assert east.meta.region_name == "us-east-1" and west.meta.region_name == "us-west-2"
+    assert type(session.client("ssm")) is not type(east)
+    assert type(_session().client("ec2")) is not type(east)  # another session: its own
+
+
+def test_a_sessions_classes_are_freed_with_it() -> None:
+    """A process that makes many sessions (a batch, the tests) must not keep them all."""
+    share_client_classes()
+    session = _session()
+    client_class = weakref.ref(type(session.client("ec2")))
+    emitter = weakref.ref(session._session.get_component("event_emitter"))
+    del session
+    gc.collect()
+    assert emitter() is None
+    assert client_class() is None
