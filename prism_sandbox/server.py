@@ -365,6 +365,7 @@ class Sandbox:
         self.faults.clear_calls()
         with runtime.LOCK:
             self._reset_server_state()
+        patches.forget_old_backends()
 
     def _reset_server_state(self) -> None:
         self.scheduler.clear()

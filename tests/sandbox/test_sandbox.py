@@ -99,6 +99,23 @@ def test_reset_wipes_state_and_sandbox_settings(prism_sandbox):
     ]
 
 
+def test_reset_lets_the_old_state_be_freed(prism_sandbox):
+    """A long test session resets the sandbox hundreds of times: what a reset replaced
+    must not stay reachable (moto caches a few methods per instance on their class)."""
+    import gc
+    import weakref
+
+    from moto.ec2.models import ec2_backends
+
+    sb = prism_sandbox
+    iid = sb.create_instance("box")
+    client(sb).create_image(InstanceId=iid, Name="old-state")
+    backend = weakref.ref(ec2_backends[next(iter(ec2_backends))][SRC])
+    sb.reset()
+    gc.collect()
+    assert backend() is None
+
+
 # --------------------------------------------------------------------------- timings
 
 
