@@ -76,23 +76,21 @@ def poll_delays(poll: float) -> Callable[[int], float]:
 def _towards(
     pause: float, poll: float, elapsed: float, expected_at: Callable[[], float | None] | None
 ) -> float:
-    """The pause before the next check: ``pause``, shortened to land just after the
-    expected end (see :func:`wait_for`), a quarter of ``poll`` for one ``poll`` after it.
+    """The pause before the next check: ``pause``, shortened to land on the expected end
+    (see :func:`wait_for`), a quarter of ``poll`` for one ``poll`` after it.
 
-    "Just after" is a sixteenth of ``poll``: an estimate a hair early (EC2's whole
-    percents, two clocks a few milliseconds apart) then costs that, not a quarter poll.
-    A pause that would end just before the landing is stretched to it (by at most a
-    quarter poll), so the check is not spent a moment too early.
+    A pause that would end just before the expected end is stretched to it (by at most
+    a quarter poll), so that check is not spent a moment too early. The estimate itself
+    leans late (EC2's whole percents are truncated), so no margin is added to it.
     """
     due = expected_at() if expected_at is not None else None
     if due is None:
         return pause
     dense = max(poll / 4.0, 0.01)
-    landing = due + poll / 16.0
     if elapsed < due:
-        if landing - elapsed > pause + dense:
+        if due - elapsed > pause + dense:
             return pause
-        return max(landing - elapsed, min(dense, pause))
+        return max(due - elapsed, min(dense, pause))
     if elapsed < due + poll:
         return min(pause, dense)
     return pause

@@ -22,9 +22,9 @@ def _towards_due(due: float | None, elapsed: float, pause: float = 1.0) -> float
 def test_polls_land_on_the_expected_end_then_come_densely_for_one_poll() -> None:
     assert _towards_due(None, 3.0) == 1.0  # unknown: the plain schedule
     assert _towards_due(10.0, 2.0) == 1.0  # far before: one poll
-    assert _towards_due(10.0, 9.6) == pytest.approx(0.4625)  # lands just after the end
+    assert _towards_due(10.0, 9.6) == pytest.approx(0.4)  # lands on the expected end
     assert _towards_due(10.0, 9.95) == 0.25  # never a burst of checks right before it
-    assert _towards_due(10.0, 8.9) == pytest.approx(1.1625)  # stretched to land after it
+    assert _towards_due(10.0, 8.9) == pytest.approx(1.1)  # stretched to land on it
     assert _towards_due(10.0, 10.1) == 0.25  # a quarter poll for one poll after it
     assert _towards_due(10.0, 11.2) == 1.0  # then the plain schedule again
     assert _towards(0.5, 1.0, 10.1, lambda: 10.0) == 0.25
