@@ -159,7 +159,7 @@ def this_process() -> dict[str, int | None]:
     return {"pid": pid, "pid_started": process_started(pid)}
 
 
-def same_process(pid: int, started: object) -> bool:
+def _same_process(pid: int, started: object) -> bool:
     """Whether the live ``pid`` is still the process the journal recorded (not a later
     one given the same pid); a journal without a start time trusts the pid."""
     if not isinstance(started, int) or isinstance(started, bool):
@@ -168,17 +168,31 @@ def same_process(pid: int, started: object) -> bool:
     return now is None or now == started
 
 
-def running_elsewhere(state: SaveState) -> bool:
-    """Whether another live prism process on this machine is running this save."""
-    if state.status not in ("running", "aborting") or not state.pid or state.pid == os.getpid():
+def process_alive(pid: int | None, started: object = None) -> bool:
+    """Whether ``pid`` is a live process other than this one (a zombie, killed but not yet
+    reaped, is not) and still the one that started at ``started`` (pids are reused)."""
+    if not pid or pid == os.getpid():
         return False
     try:
-        os.kill(state.pid, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    if not same_process(state.pid, state.pid_started):
+    if not _same_process(pid, started):
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True  # no /proc: trust kill(0)
+
+
+def running_elsewhere(state: SaveState) -> bool:
+    """Whether another live prism process on this machine is running this save."""
+    if state.status not in ("running", "aborting"):
+        return False
+    if not process_alive(state.pid, state.pid_started):
         return False
     try:
         cmdline = Path(f"/proc/{state.pid}/cmdline").read_bytes()

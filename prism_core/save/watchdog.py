@@ -20,7 +20,6 @@ of the ``--resume`` that follows.
 from __future__ import annotations
 
 import argparse
-import os
 import select
 import signal
 import subprocess
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from prism_core.save.context import SaveContext
+from prism_core.save.journal import process_alive
 
 READY = "prism-watchdog-ready"
 #: How long prism waits for the watchdog to report ready before refusing to stop.
@@ -79,28 +79,6 @@ def spawn(ctx: SaveContext) -> subprocess.Popen[bytes]:
     return proc
 
 
-def _alive(pid: int | None, started: int | None) -> bool:
-    """Whether ``pid`` is a live process (a zombie, killed but not yet reaped, is not)
-    and still the one that started at ``started`` (not a later one given its pid)."""
-    from prism_core.save.journal import same_process
-
-    if not pid or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    if not same_process(pid, started):
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return True  # no /proc: trust kill(0)
-
-
 class Watchdog:
     """Watches one save's journal; brings the instance back if its owner dies."""
 
@@ -146,7 +124,7 @@ class Watchdog:
                 state = journal.state
                 if state.instance_restarted:
                     return 0
-                if not _alive(state.pid, state.pid_started):
+                if not process_alive(state.pid, state.pid_started):
                     if state.stopped_by_prism:
                         self.take_over(journal)
                     return 0
@@ -262,7 +240,7 @@ class Watchdog:
             if (
                 fresh is not None
                 and fresh.state.downtime_ended is None
-                and not _alive(fresh.state.pid, fresh.state.pid_started)
+                and not process_alive(fresh.state.pid, fresh.state.pid_started)
             ):
                 with fresh.lock:
                     fresh.state.downtime_ended = time.time()
