@@ -151,12 +151,6 @@ def _environment_key() -> str:
 MAX_CACHE_BYTES = 256 * 1024
 
 
-def cached_entry_points(cache_dir: Path) -> list[PluginEntry]:
-    """The ``prism.plugins`` entry points, from ``cache_dir`` when the environment is
-    unchanged, else scanned and cached (see :func:`cached_scan`)."""
-    return cached_scan(cache_dir).plugins
-
-
 def cached_scan(cache_dir: Path) -> EntryPoints:
     """Both entry-point groups, from ``cache_dir`` when the environment is unchanged, else
     scanned and cached (one file per interpreter prefix).
@@ -210,13 +204,6 @@ def disabled_from_env() -> set[str]:
     return set(comma_list(os.environ.get("PRISM_DISABLE_PLUGINS", "")))
 
 
-def required_from_entry_points(cache_dir: Path | None = None) -> set[str]:
-    """Plugins whose package registers them in ``prism.required_plugins`` (from the
-    entry-point cache in ``cache_dir`` when given: no second scan)."""
-    scan = cached_scan(cache_dir) if cache_dir is not None else _scan_entry_points()
-    return set(scan.required)
-
-
 def _released_in_tests() -> set[str]:
     """Required plugins a test released with ``prism_only_plugins`` (its prism runs and their
     subprocesses); honoured only while pytest runs a test (``PYTEST_CURRENT_TEST``)."""
@@ -250,7 +237,7 @@ class PrismPluginManager:
         """Register the built-ins, then the ``prism.plugins`` entry points, then test plugins.
 
         With ``cache_dir`` the entry points come from a cache kept there per
-        environment (see :func:`cached_entry_points`); without, they are scanned.
+        environment (see :func:`cached_scan`); without, they are scanned.
         """
         if self._loaded:
             return self

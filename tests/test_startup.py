@@ -76,7 +76,7 @@ def test_help_loads_no_unused_cement_extension_and_no_yaml(tmp_path):
 def test_entry_points_are_cached_per_environment(tmp_path, monkeypatch):
     from prism_core import plugin_manager
 
-    first = plugin_manager.cached_entry_points(tmp_path)
+    first = plugin_manager.cached_scan(tmp_path).plugins
     assert sorted(e.name for e in first) == plugin_manager.installed_plugin_names()
     (cache,) = tmp_path.glob("entry-points-*.json")
     assert cache.stat().st_mode & 0o077 == 0
@@ -85,21 +85,21 @@ def test_entry_points_are_cached_per_environment(tmp_path, monkeypatch):
         raise AssertionError("scanned although the environment did not change")
 
     monkeypatch.setattr(plugin_manager, "_scan_entry_points", no_scan)
-    assert plugin_manager.cached_entry_points(tmp_path) == first
+    assert plugin_manager.cached_scan(tmp_path).plugins == first
     # a distribution installed or removed changes the key: scanned again
     monkeypatch.setattr(plugin_manager, "_environment_key", lambda: "another environment")
     with pytest.raises(AssertionError, match="scanned"):
-        plugin_manager.cached_entry_points(tmp_path)
+        plugin_manager.cached_scan(tmp_path)
 
 
 def test_entry_point_cache_writable_by_others_is_ignored(tmp_path, monkeypatch):
     from prism_core import plugin_manager
 
-    plugin_manager.cached_entry_points(tmp_path)
+    plugin_manager.cached_scan(tmp_path)
     (cache,) = tmp_path.glob("entry-points-*.json")
     cache.chmod(0o666)
     scanned = []
     real = plugin_manager._scan_entry_points
     monkeypatch.setattr(plugin_manager, "_scan_entry_points", lambda: scanned.append(1) or real())
-    plugin_manager.cached_entry_points(tmp_path)
+    plugin_manager.cached_scan(tmp_path)
     assert scanned == [1]

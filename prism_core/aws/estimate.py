@@ -59,6 +59,8 @@ def mark_requested(image_id: str) -> None:
 def requested_at(image_id: str) -> float | None:
     """When this process asked for ``image_id`` (``time.time()``), if it did."""
     return _REQUESTED_AT.get(image_id)
+
+
 #: At most this many DescribeSnapshots estimates per wait.
 MAX_ESTIMATES = 3
 
