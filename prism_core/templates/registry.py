@@ -444,13 +444,21 @@ def publish(ssm: Any, prefix: str, doc: dict[str, Any]) -> Iterator[str]:
 
     First the version's entry (replacing the save's claim on ``versions/<N>``), then the
     current entry. The current entry follows the newest registered version, ours or that
-    of a concurrent save: write, then look again; a newer version registered meanwhile is
-    written over ours (its own writer may have read the registry before ours did).
+    of a concurrent save: read the newest while ours is written (three calls in a row,
+    not four), write, then look again; a newer version registered meanwhile is written
+    over ours (its own writer may have read the registry before ours did).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     version = version_number(doc)
-    written = write_version(ssm, prefix, doc)
-    yield written
-    newest = newest_registered(ssm, prefix, doc["name"])
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prism-registry-read")
+    try:
+        newest_before = reader.submit(newest_registered, ssm, prefix, doc["name"])
+        written = write_version(ssm, prefix, doc)
+        yield written
+        newest = newest_before.result()
+    finally:
+        reader.shutdown(wait=False)
     for _ in range(3):
         number, value = newest if newest and newest[0] > version else (version, doc)
         name = write_current(ssm, prefix, value)
