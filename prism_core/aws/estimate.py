@@ -95,6 +95,7 @@ def completion_estimate(
             return
         asked[0] += 1
         left = snapshots_time_left(ec2, ids, requested_at(image_id), longest)
-        due[0] = None if left is None else now + left
+        # counted from the answer, not from before the call (a slow answer is not early)
+        due[0] = None if left is None else time.monotonic() - began + left
 
     return not_yet, lambda: due[0]

@@ -86,9 +86,7 @@ def test_an_answer_that_tells_nothing_gives_no_estimate(snapshot: dict) -> None:
 
 def test_an_estimate_is_bounded_and_a_refusal_is_unknown() -> None:
     client, stub = _ec2()
-    stub.add_response(
-        "describe_snapshots", {"Snapshots": [_snapshot("snap-1", "pending", "1%")]}
-    )
+    stub.add_response("describe_snapshots", {"Snapshots": [_snapshot("snap-1", "pending", "1%")]})
     stub.add_client_error("describe_snapshots", "UnauthorizedOperation")
     with stub:
         assert snapshots_time_left(client, ["snap-1"], time.time() - 3600, 600) == 600
@@ -140,6 +138,32 @@ def test_required_plugins_come_from_the_entry_point_cache(tmp_path, monkeypatch)
     assert first.required - plugin_manager._released_in_tests() == manager.required
     assert plugin_manager.cached_scan(tmp_path).required == first.required
     assert scans == []
+
+
+def test_a_slow_answer_does_not_make_the_estimate_early(monkeypatch) -> None:
+    """The time left counts from when DescribeSnapshots answered: 50 % after 10 s, said
+    by an answer that took 0.5 s, is 10.5 s more from the answer (not from the ask)."""
+    from prism_core.aws import estimate
+
+    client, stub = _ec2()
+    stub.add_response("describe_snapshots", {"Snapshots": [_snapshot("snap-1", "pending", "50%")]})
+
+    def slow(**_: object) -> None:
+        time.sleep(0.5)
+
+    client.meta.events.register("before-parameter-build.ec2.DescribeSnapshots", slow)
+    monkeypatch.setitem(estimate._REQUESTED_AT, "ami-slow", time.time() - 10)
+    began = time.monotonic()
+    with stub:
+        not_yet, expected_at = completion_estimate(
+            client, "ami-slow", lambda: ["snap-1"], poll=1.0, longest=3600
+        )
+        not_yet()
+        answered = time.monotonic()
+    due = expected_at()
+    assert due is not None
+    # done at twice the time the answer found it half done: 10.5 s after the answer
+    assert began + due >= answered + 10.4, (began + due) - answered
 
 
 def test_the_sandbox_reports_pending_snapshots_progress(prism_sandbox) -> None:
