@@ -112,6 +112,46 @@ def test_stop_mode_warns_that_the_public_ip_changes(prism_sandbox, run_prism):
     assert "changes the public IP" not in run_prism("save", "box", "env1", "--dry-run").stdout
 
 
+def test_a_start_refused_while_stopping_is_sent_again_once_stopped(prism_sandbox, run_prism):
+    """The restart sends StartInstances without describing the instance first; EC2's
+    IncorrectInstanceState (still stopping) makes prism look, wait and start it."""
+    instance_id = prism_sandbox.create_instance("box")
+    prism_sandbox.faults.inject(
+        "StartInstances", code="IncorrectInstanceState", message="still stopping", status=400
+    )
+    prism_sandbox.faults.clear_calls()
+    result = run_prism("save", "box", "env1", "--stop", "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    actions = _actions(prism_sandbox)
+    assert actions.count("StartInstances") == 2
+    first = actions.index("StartInstances")
+    assert "DescribeInstances" in actions[first : actions.index("StartInstances", first + 1)]
+    assert prism_sandbox.instance_state(instance_id) == "running"
+    assert len(prism_sandbox.own_images()) == 1 and prism_sandbox.journals() == []
+
+
+def test_an_instance_that_cannot_stop_is_reported_and_left_alone(
+    prism_sandbox, run_prism, monkeypatch
+):
+    """StopInstances is sent without describing the instance first; when EC2 refuses it
+    (IncorrectInstanceState), prism looks and names the state; nothing is imaged."""
+    from moto.ec2.models.instances import Instance
+
+    instance_id = prism_sandbox.create_instance("box")
+    stop = Instance.stop
+
+    def shutting_down(self: Instance) -> object:
+        self._state.name, self._state.code = "shutting-down", 32
+        return stop(self)
+
+    monkeypatch.setattr(Instance, "stop", shutting_down)
+    result = run_prism("save", "box", "env1", "--stop", "--yes")
+    assert result.exit_code == 1
+    assert f"instance {instance_id} is shutting-down and cannot be stopped" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert prism_sandbox.own_images() == []
+
+
 def test_instance_found_stopping_ends_stopped(prism_sandbox, run_prism):
     instance_id = prism_sandbox.create_instance("box")
     # long enough that prism still finds it stopping on a loaded machine

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from prism_core.aws.clients import error_message
+from prism_core.aws.clients import error_code, error_message
 from prism_core.aws.ec2 import describe_instance, listed_snapshots
 from prism_core.aws.waiting import retry_throttled, wait_for
 from prism_core.cli.progress import format_duration
@@ -90,6 +90,15 @@ def status_checks(ec2: Any, instance_id: str) -> tuple[str, str]:
     if "impaired" in checks:
         return state, "impaired"
     return state, next(c for c in checks if c != "ok")
+
+
+def _stopped_a_running_instance(answer: Any) -> bool:
+    """Whether StopInstances' answer says the instance was running (or pending) before
+    it: this request stopped it (not one that was stopping or stopped already)."""
+    try:
+        return answer["StoppingInstances"][0]["PreviousState"]["Name"] in ("pending", "running")
+    except (KeyError, IndexError, TypeError):
+        return False
 
 
 class InstanceGuard:
@@ -174,18 +183,27 @@ class InstanceGuard:
                     f"{todo}, then save again",
                 )
         ctx.progress.line("stop", "Stopping instance for consistent AMI creation...")
-        current = self._describe()
         requested: float | None = None
-        if current in ("pending", "running"):
-            retry_throttled(
+        try:  # no DescribeInstances first: EC2 answers a stopped or stopping one as it is
+            answer = retry_throttled(
                 lambda: self.ec2.stop_instances(InstanceIds=[instance_id]),
                 what=f"stopping {instance_id}",
                 timeout=ctx.settings.timeouts["stop"],
                 poll=ctx.settings.critical_poll_delay,
             )
-            requested = time.monotonic()
-        elif current not in ("stopping", "stopped"):
-            raise OperationFailed(f"instance {instance_id} is {current} and cannot be stopped")
+        except Exception as exc:
+            if error_code(exc) != "IncorrectInstanceState":
+                raise
+            current = self._describe()
+            if current in ("pending", "running"):
+                raise
+            if current not in ("stopping", "stopped"):
+                raise OperationFailed(
+                    f"instance {instance_id} is {current} and cannot be stopped"
+                ) from None
+        else:
+            if _stopped_a_running_instance(answer):
+                requested = time.monotonic()
 
         def stopped() -> bool | None:
             now = describe_instance(self.ec2, instance_id, ctx.source_region).state
@@ -235,33 +253,50 @@ class InstanceGuard:
         ctx.progress.line("start", f"Restarting instance {instance_id}...")
         timeout, poll = ctx.settings.timeouts["start"], ctx.settings.critical_poll_delay
         with sigint_shield(ctx.progress):
-            current = self._describe()
-            if current == "stopping":  # EC2 refuses to start an instance still stopping
-
-                def stopped() -> bool | None:
-                    now = describe_instance(self.ec2, instance_id, ctx.source_region).state
-                    return True if now != "stopping" else None
-
-                wait_for(
-                    stopped,
-                    what=f"instance {instance_id} to finish stopping before its restart",
-                    timeout=ctx.settings.timeouts["stop"],
-                    poll=ctx.settings.poll_delay,
-                    retry_throttling=True,
-                )
-                current = self._describe()
-            if current == "stopped":
+            try:  # seen stopped: no DescribeInstances first (EC2 refuses only a stopping one)
                 retry_throttled(
                     lambda: self.ec2.start_instances(InstanceIds=[instance_id]),
                     what=f"starting {instance_id}",
                     timeout=timeout,
                     poll=poll,
                 )
+            except Exception as exc:
+                if error_code(exc) != "IncorrectInstanceState":
+                    raise
+                self._start_once_stopped()
             ctx.record(instance_restarted=True)
         self._watcher = threading.Thread(
             target=self._confirm_running, daemon=True, name="prism-start"
         )
         self._watcher.start()
+
+    def _start_once_stopped(self) -> None:
+        """Start the instance after it has finished stopping (a ``stopping`` instance is
+        waited for); one that runs already, or cannot start, is left to the confirmation."""
+        ctx, instance_id = self.ctx, self.ctx.request.instance_id
+        timeout, poll = ctx.settings.timeouts["start"], ctx.settings.critical_poll_delay
+        current = self._describe()
+        if current == "stopping":  # EC2 refuses to start an instance still stopping
+
+            def stopped() -> bool | None:
+                now = describe_instance(self.ec2, instance_id, ctx.source_region).state
+                return True if now != "stopping" else None
+
+            wait_for(
+                stopped,
+                what=f"instance {instance_id} to finish stopping before its restart",
+                timeout=ctx.settings.timeouts["stop"],
+                poll=ctx.settings.poll_delay,
+                retry_throttling=True,
+            )
+            current = self._describe()
+        if current == "stopped":
+            retry_throttled(
+                lambda: self.ec2.start_instances(InstanceIds=[instance_id]),
+                what=f"starting {instance_id}",
+                timeout=timeout,
+                poll=poll,
+            )
 
     def _confirm_running(self) -> None:
         ctx, instance_id = self.ctx, self.ctx.request.instance_id
