@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from prism_core.exceptions import InputError
-from prism_core.validation import comma_list
+from prism_core.validation import comma_list, printable
 
 SYSTEM_CONFIG = "/etc/prism/prism.yml"
 #: Config files are small; anything bigger is refused before it is parsed.
@@ -287,6 +287,25 @@ def _kms_key(region: Any, key: Any) -> str:
             "write e.g. alias/images or arn:aws:kms:REGION:ACCOUNT:key/KEY-ID",
         )
     return key
+
+
+def section_typos(sections: list[str], known: list[str]) -> list[str]:
+    """A warning for each config section that nothing declares but whose name is close
+    to one that is declared (``prsim:``): its settings would be ignored. Sections far
+    from every known name are left alone (a plugin may read one without declaring it)."""
+    import difflib
+
+    warnings = []
+    for name in sections:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        if close:
+            warnings.append(
+                f"config section {printable(name, 80)!r} is neither prism's nor declared "
+                f"by an installed plugin (its settings may be ignored); did you mean {close[0]}?"
+            )
+    return warnings
 
 
 def _unknown_key(key: Any, known: tuple[str, ...] | list[str], where: str) -> InputError:

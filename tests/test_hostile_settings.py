@@ -262,6 +262,21 @@ def test_bad_config_values_and_typos(prism_sandbox, box, monkeypatch, config, ex
     _unchanged(prism_sandbox, box)
 
 
+def test_a_misspelt_section_is_reported_and_a_foreign_one_left_alone(prism_sandbox, run_prism):
+    """`prsim:` (close to `prism:`) would silently drop its settings: one warning line,
+    naming the section and the likely one; a section far from every known name (a plugin
+    may read it without declaring it) gives none. Neither stops the command."""
+    prism_sandbox.create_instance("box")
+    prism_sandbox.write_config("prsim:\n  copy_concurrency: 2\nlab-notes:\n  owner: ana\n")
+    result = run_prism("save", "box", "env1", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "config section" in line]
+    assert warnings == [
+        "prism: warning: config section 'prsim' is neither prism's nor declared by an "
+        "installed plugin (its settings may be ignored); did you mean prism?"
+    ]
+
+
 def test_prism_home_that_is_a_file(prism_sandbox, box, monkeypatch, tmp_path):
     home = tmp_path / "home-file"
     home.write_text("not a directory")

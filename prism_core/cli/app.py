@@ -237,18 +237,21 @@ class PrismApp(App):
 
     def _plugin_config(self) -> dict[str, dict[str, Any]]:
         """Every non-``prism`` section, with declared defaults applied and schemas checked."""
-        from prism_core.settings import validate_section
+        from prism_core.settings import section_typos, validate_section
 
         sections = {
             name: self.config_locks.strip(self.config.get_section_dict(name))
             for name in self.config.get_sections()
             if name != "prism"
         }
-        for name, (plugin, declared) in self.plugin_manager.settings_declarations().items():
+        declarations = self.plugin_manager.settings_declarations()
+        for name, (plugin, declared) in declarations.items():
             merged = self.config_locks.strip({**declared.defaults, **sections.get(name, {})})
             if declared.schema is not None:
                 validate_section(name, merged, declared.schema, plugin)
             sections[name] = merged
+        for warning in section_typos(list(sections), ["prism", *declarations]):
+            print(f"prism: warning: {warning}", file=sys.stderr)
         return sections
 
     def plugin_settings(self, section: str) -> dict[str, Any]:

@@ -128,3 +128,16 @@ def test_allow_from_refuses_what_is_not_a_cidr(bad: str) -> None:
 
     with pytest.raises(InputError, match="is not an address or CIDR"):
         parse_cidrs([bad])
+
+
+def test_config_sections_close_to_a_known_one_are_reported() -> None:
+    from prism_core.settings import section_typos
+
+    known = ["prism", "cost-tags"]
+    found = section_typos(
+        ["prism", "cost-tags", "prsim", "cost-tag", "lab-notes", "\x1b[2J"], known
+    )
+    assert len(found) == 2
+    assert "'prsim'" in found[0] and found[0].endswith("did you mean prism?")
+    assert "'cost-tag'" in found[1] and found[1].endswith("did you mean cost-tags?")
+    assert section_typos([], known) == [] and section_typos(known, known) == []
