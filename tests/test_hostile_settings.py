@@ -7,6 +7,7 @@ memory limit (helpers.run_prism_child)."""
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from helpers import SmallDisk, run_prism_child, small_disks_available
@@ -442,6 +443,8 @@ def test_full_disk_during_a_stop_mode_save(prism_sandbox, box, small_home, monke
     and the message says what to do."""
     from moto.ec2.models.amis import AmiBackend
 
+    from prism_core.save.journal import process_alive
+
     original = AmiBackend.create_image
 
     def fill_then_create(self, *args, **kwargs):
@@ -454,6 +457,10 @@ def test_full_disk_during_a_stop_mode_save(prism_sandbox, box, small_home, monke
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
     assert prism_sandbox.instance_state(box) == "running"
+    # the journal could not say the instance was restarted, so prism ended its watchdog
+    # itself: it does not take the save over once prism has exited
+    (watchdog,) = re.findall(r"Watchdog \(pid (\d+)\)", result.stderr + result.stdout)
+    assert not process_alive(int(watchdog))
     (image,) = prism_sandbox.own_images()
     assert f"us-east-1: {image['ImageId']}" in result.stdout
     assert "prism save --resume" in result.stdout

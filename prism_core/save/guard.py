@@ -409,17 +409,33 @@ class InstanceGuard:
             self._watcher.join()
             self._watcher = None
         if self._watchdog is not None and self.ctx.state.instance_restarted:
-            try:  # it exits at its next poll once the journal says restarted
-                self._watchdog.wait(timeout=max(5.0, 4 * self.ctx.settings.poll_delay))
-            except Exception:
-                pass  # it exits on its own; nothing depends on reaping it now
-            self._watchdog = None
+            self._end_watchdog()
         if self.start_error:
             self.ctx.record_failure(
                 f"instance {self.ctx.request.instance_id} did not come back: {self.start_error}; "
                 "start it from the console or with `aws ec2 start-instances`"
             )
             self.start_error = None
+
+    def _end_watchdog(self) -> None:
+        """The instance is restarted: the watchdog exits at its next poll once the journal
+        says so. If it has not (the journal could not be written: a full disk), it is
+        ended here; otherwise, once this process exits, it would take the restart duty
+        over, rewrite the journal and make `--resume` wait for it. While this process
+        lives the watchdog only reads the journal, so ending it interrupts nothing."""
+        watchdog, self._watchdog = self._watchdog, None
+        unwritten = self.ctx.journal.write_error is not None
+        wait = 0.0 if unwritten else max(5.0, 4 * self.ctx.settings.poll_delay)
+        try:
+            watchdog.wait(timeout=wait)
+            return
+        except Exception:  # noqa: BLE001 - TimeoutExpired, or it cannot be waited for
+            pass
+        try:
+            watchdog.terminate()
+            watchdog.wait(timeout=5.0)
+        except Exception:  # noqa: BLE001 - gone already, or not ours to signal
+            pass
 
     def restart_after_failure(self) -> None:
         """On any failure: let requested snapshots be listed (bounded), then restart."""
