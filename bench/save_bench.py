@@ -167,7 +167,8 @@ def _calls(sandbox: Sandbox) -> Counter[str]:
     return Counter(action for _region, action in sandbox.faults.calls())
 
 
-_CLIENTS: dict[tuple[str, str], Any] = {}
+#: Clients of the warm-up, by (sandbox endpoint, service, region): built once per run.
+_CLIENTS: dict[tuple[str, str, str], Any] = {}
 
 
 def _warm(sandbox: Sandbox, regions: list[str]) -> None:
@@ -175,9 +176,10 @@ def _warm(sandbox: Sandbox, regions: list[str]) -> None:
     after a reset, IAM's with every managed policy), outside the measured save."""
 
     def client(service: str, region: str) -> Any:
-        if (service, region) not in _CLIENTS:
-            _CLIENTS[service, region] = sandbox.client(service, region)
-        return _CLIENTS[service, region]
+        key = (sandbox.endpoint, service, region)
+        if key not in _CLIENTS:
+            _CLIENTS[key] = sandbox.client(service, region)
+        return _CLIENTS[key]
 
     client("sts", SOURCE).get_caller_identity()
     for region in regions:
