@@ -12,7 +12,8 @@ The original loads a file in three steps, mirrored below:
    fields and a known base OS, package manager, services, users, instance ports,
    inheritance, packages consistent with the package manager.
 3. The error-level rules of its comprehensive validator (``pkg/templates/validator.go``):
-   unique user names in its username format, no two services on one port.
+   unique user names in its username format, no two services on one port, parameters
+   of a known type whose defaults fit it.
 
 :func:`violations` returns every rule a document breaks (the original stops at the
 first); an empty list means the original's template scan would load the file.
@@ -45,10 +46,16 @@ STRING_FIELDS = (
 ).split()
 
 
+def _is_scalar(value: Any) -> bool:
+    """yaml.v3 decodes any scalar (a number, a boolean, a date) into a Go string field
+    as it is written; only a sequence or a mapping fails."""
+    return not isinstance(value, dict | list)
+
+
 def _is_string_map(value: Any) -> bool:
     if not isinstance(value, dict):
         return False
-    return not [k for k, v in value.items() if type(k) is not str or type(v) is not str]
+    return not [k for k, v in value.items() if not _is_scalar(k) or not _is_scalar(v)]
 
 
 def _is_int(value: Any) -> bool:
@@ -58,9 +65,9 @@ def _is_int(value: Any) -> bool:
 def decodable(doc: dict[str, Any]) -> Iterator[str]:
     """Type mismatches that make ``yaml.Unmarshal`` fail."""
     yield from (
-        f"{name} must be a string, is {type(doc[name]).__name__}"
+        f"{name} must be a single value, is {type(doc[name]).__name__}"
         for name in STRING_FIELDS
-        if name in doc and not isinstance(doc[name], str)
+        if name in doc and not _is_scalar(doc[name])
     )
     if "tags" in doc and not _is_string_map(doc["tags"]):
         yield "tags must map strings to strings"
@@ -185,6 +192,43 @@ def service_ports(doc: dict[str, Any]) -> Iterator[str]:
             owner.setdefault(port, name)
 
 
+#: ``ParameterRule``'s types (its ``list`` type constant is not among them).
+PARAMETER_TYPES = ("string", "int", "bool", "choice")
+
+
+def _fits(kind: Any, value: Any, choices: list[Any]) -> bool:
+    """``validateParameterValue``: a Go string, a whole number, a bool, one of the choices
+    (compared as ``%v`` prints them)."""
+
+    def go(v: Any) -> str:
+        return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "int":
+        return _is_int(value) or (isinstance(value, float) and value == int(value))
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "choice" and choices:
+        return go(value) in {go(c) for c in choices}
+    return True
+
+
+def parameters(doc: dict[str, Any]) -> Iterator[str]:
+    """A known type, choices for a choice parameter, a default its type accepts."""
+    declared = doc.get("parameters")
+    for name, spec in (declared if isinstance(declared, dict) else {}).items():
+        spec = spec if isinstance(spec, dict) else {}
+        if spec.get("type") not in PARAMETER_TYPES:
+            yield f"parameters.{name}: invalid parameter type {spec.get('type')}"
+        if spec.get("type") == "choice" and not spec.get("choices"):
+            yield f"parameters.{name}: choice parameter must have choices"
+        if spec.get("default") is not None and not _fits(
+            spec.get("type"), spec["default"], spec.get("choices") or []
+        ):
+            yield f"parameters.{name}: default does not fit the type"
+
+
 RULES: tuple[Rule, ...] = (
     required_fields,
     package_manager,
@@ -196,6 +240,7 @@ RULES: tuple[Rule, ...] = (
     ami_images,
     user_names,
     service_ports,
+    parameters,
 )
 
 

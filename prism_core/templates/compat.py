@@ -13,6 +13,7 @@ Everything in this module is pure: no AWS, no files.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -200,8 +201,89 @@ def original_refusals(doc: dict[str, Any]) -> list[str]:
         found.append("an ami template may not list packages")
     if manager in ("apt", "dnf") and any(packages.get(k) for k in ("conda", "spack")):
         found.append(f"a {manager} template may not list conda or spack packages")
-    if "version" in doc and not isinstance(doc["version"], str):
-        found.append("version must be a string (quote it)")
-    if any(not isinstance(v, str) for v in (doc.get("tags") or {}).values()):
-        found.append("tag values must be strings (quote them)")
+    # its YAML decoder reads any single value into a text field (version: 3, a numeric
+    # tag), but not a list or a mapping
+    if isinstance(doc.get("version"), dict | list):
+        found.append("version must be a single value")
+    tags = doc.get("tags")
+    if isinstance(tags, dict) and any(isinstance(v, dict | list) for v in tags.values()):
+        found.append("tag values must be single values")
+    found += _user_refusals(doc) + _service_port_refusals(doc) + _parameter_refusals(doc)
     return found
+
+
+#: The original's user name format: lower case, starting with a letter, at most 32.
+ORIGINAL_USER_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def _user_refusals(doc: dict[str, Any]) -> list[str]:
+    """Its user rules: unique names in its format (names with placeholders excepted)."""
+    found: list[str] = []
+    seen: set[str] = set()
+    for user in doc.get("users") or []:
+        name = user.get("name") if isinstance(user, dict) else None
+        if not isinstance(name, str) or not name:
+            continue
+        if name in seen:
+            found.append(f"user {printable(name, 32)} is listed twice")
+        elif "{{" not in name and not ORIGINAL_USER_NAME.fullmatch(name):
+            found.append(
+                f"user name {printable(name, 32)} must be lower case and start with a letter"
+            )
+        seen.add(name)
+    return found
+
+
+def _service_port_refusals(doc: dict[str, Any]) -> list[str]:
+    """Its service rule: no two services on one port."""
+    found: list[str] = []
+    owner: dict[int, str] = {}
+    for service in doc.get("services") or []:
+        port = service.get("port") if isinstance(service, dict) else None
+        if isinstance(port, int) and not isinstance(port, bool) and port > 0:
+            name = printable(service.get("name"), 32)
+            if port in owner:
+                found.append(f"services {owner[port]} and {name} both use port {port}")
+            owner.setdefault(port, name)
+    return found
+
+
+def _parameter_refusals(doc: dict[str, Any]) -> list[str]:
+    """Its parameter rules: a known type, choices for a choice, a default of that type."""
+    found: list[str] = []
+    declared = doc.get("parameters")
+    if not isinstance(declared, dict):
+        return found
+    for name, spec in declared.items():
+        spec = spec if isinstance(spec, dict) else {}
+        kind = spec.get("type")
+        where = f"parameter {printable(name, 32)}"
+        if kind not in ("string", "int", "bool", "choice"):
+            found.append(f"{where} has type {printable(kind, 16)} (string, int, bool or choice)")
+        if kind == "choice" and not spec.get("choices"):
+            found.append(f"{where} is a choice with no choices")
+        default = spec.get("default")
+        if default is None:
+            continue
+        if not _default_fits(str(kind), default, spec.get("choices") or []):
+            found.append(f"{where}: its default does not fit its type {kind}")
+    return found
+
+
+def _go_text(value: Any) -> str:
+    """A value as Go's ``%v`` prints it (booleans in lower case)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _default_fits(kind: str, default: Any, choices: list[Any]) -> bool:
+    """Whether the original's check of a parameter value accepts ``default``."""
+    if kind == "string":
+        return isinstance(default, str)
+    if kind == "int":
+        whole = isinstance(default, float) and default.is_integer()
+        return not isinstance(default, bool) and (isinstance(default, int) or whole)
+    if kind == "bool":
+        return isinstance(default, bool)
+    if kind == "choice" and choices:
+        return _go_text(default) in [_go_text(c) for c in choices]
+    return True
