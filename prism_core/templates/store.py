@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from prism_core.exceptions import InputError
 from prism_core.templates import archive, compat, registry
 from prism_core.templates.document import load_file, parse_document
-from prism_core.validation import LATEST, channel_name, is_number, template_name
+from prism_core.validation import CONTROL, LATEST, channel_name, is_number, template_name
 
 if TYPE_CHECKING:
     from prism_core.aws.clients import AwsClients
@@ -100,6 +100,48 @@ def parse_selector(ref: str) -> tuple[str, int | None, str | None]:
     return name, None, rest
 
 
+
+
+def resolve_ref(ref: str, templates_dir: Path) -> str:
+    """``ref`` as a selector prism parses: unchanged when it is ``NAME[@N|@CHANNEL]``;
+    a local template's display name (the original tool finds templates by their
+    ``name`` too: "Basic Research (APT)", optionally ``@N``) becomes its key.
+
+    Raises the selector's own one-line error when ``ref`` is neither.
+    """
+    try:
+        parse_selector(ref)
+        return ref
+    except InputError as refused:
+        error = refused
+    title, sep, selector = ref.rpartition("@")
+    tries = [(ref, "")] + ([(title, f"@{selector}")] if sep and title else [])
+    for candidate, suffix in tries:
+        if len(candidate) > MAX_DISPLAY_NAME or CONTROL.search(candidate):
+            continue
+        key = display_name_key(templates_dir, candidate)
+        if key is not None:
+            parse_selector(key + suffix)
+            return key + suffix
+    raise error
+
+
+#: Longest display name looked up (the original's names are short titles).
+MAX_DISPLAY_NAME = 128
+
+
+def display_name_key(templates_dir: Path, title: str) -> str | None:
+    """The key of the local template whose display ``name`` is exactly ``title``."""
+    if not templates_dir.is_dir():
+        return None
+    for path in template_files(templates_dir):
+        try:
+            doc = load_file(path)
+        except InputError:
+            continue
+        if doc.get("name") == title:
+            return compat.key_of(doc, path)
+    return None
 
 
 _version_of = compat.version_number
@@ -357,7 +399,7 @@ def find(
     Raises a one-line :class:`InputError` naming the places searched when nothing matches.
     """
     from prism_core.aws.clients import problem_text
-    name, wanted, channel = parse_selector(ref)
+    name, wanted, channel = parse_selector(resolve_ref(ref, templates_dir))
     problems = problems if problems is not None else []
     candidates: dict[int, FoundTemplate] = dict(local_versions(templates_dir, name, problems))
     entries = registry.TemplateEntries()

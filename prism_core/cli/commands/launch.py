@@ -11,7 +11,7 @@ from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import InputError
 from prism_core.templates.compat import SIZES
-from prism_core.validation import CONTROL
+from prism_core.validation import CONTROL, printable
 
 #: Root volume of package-based templates that do not set one (the original's default).
 PACKAGE_ROOT_GB = 20
@@ -120,7 +120,7 @@ def run_launch(app: Any) -> int:
     from prism_core.templates.document import instance_types
 
     pargs = app.pargs
-    template_store.parse_selector(pargs.template)
+    ref = template_store.resolve_ref(pargs.template, app.settings.templates_dir)
     name = instance_name(pargs.name)
     if pargs.allow_from:
         launch_access.parse_cidrs(pargs.allow_from)
@@ -130,7 +130,7 @@ def run_launch(app: Any) -> int:
     region = aws.region
     problems: list[str] = []
     found = template_store.find(
-        pargs.template, settings.templates_dir, aws, settings.registry_prefix, region, problems
+        ref, settings.templates_dir, aws, settings.registry_prefix, region, problems
     )
     for problem in problems:
         print(f"prism: warning: {problem}", file=sys.stderr)
@@ -150,6 +150,7 @@ def run_launch(app: Any) -> int:
     doc = found.document
     if doc.get("inherits"):
         doc = inheritance.resolve(doc, found.name, local_finder(settings.templates_dir))
+    doc, chosen = fill_parameters(doc, found.name, pargs.param or [])
     amis, release = images.template_images(doc, found.name, region, aws)
     instance_type, arch = launching.choose_type(doc, pargs.size, sorted(amis))
     if arch not in amis:
@@ -212,9 +213,13 @@ def run_launch(app: Any) -> int:
         f"({arch}) from {plan.image_id} in {region}{cost}",
     )
     progress.line("info", owner_line)
+    if chosen:
+        shown = ", ".join(f"{k}={printable(v, 64)}" for k, v in chosen.items())
+        progress.line("info", f"Parameters: {shown}")
     plan.access = _plan_access(app, aws.ec2(region), plan, progress)
     if pargs.dry_run:
-        emit(dry_run_document(plan, found, problems), pargs.output, dry_run_text(plan))
+        planned = {**dry_run_document(plan, found, problems), "parameters": chosen}
+        emit(planned, pargs.output, dry_run_text(plan))
         return 0
     confirm(f"Launch '{name}' ({instance_type}{cost})?", pargs.yes)
     app.changes_started = True
@@ -228,6 +233,7 @@ def run_launch(app: Any) -> int:
     document["template_title"] = found.title
     document["template_version_label"] = found.label
     document["problems"] = problems
+    document["parameters"] = chosen
     if pargs.wait_ready:
         if script is None:
             document["setup"] = "none"
@@ -238,6 +244,37 @@ def run_launch(app: Any) -> int:
             progress.line("ok", f"Setup of {name} is complete")
     emit(document, pargs.output, launch_text(document))
     return 0
+
+
+def fill_parameters(
+    doc: dict[str, Any], key: str, assignments: list[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``doc`` with its ``{{.name}}`` placeholders filled from ``--param`` values and
+    defaults; a parameter with no default is asked for on a terminal, else refused."""
+    from prism_core.cli.prompts import ask, stdin_is_terminal
+    from prism_core.templates import parameters
+    from prism_core.templates.document import validate_document
+
+    def prompt(parameter: parameters.Parameter) -> str | None:
+        if not stdin_is_terminal():
+            return None
+        import questionary
+
+        choices = list(parameter.choices)
+        if parameter.type == "bool":
+            choices = ["true", "false"]
+        question = parameter.label
+        if parameter.description:
+            question += f" ({parameter.description})"
+        if choices:
+            return str(ask(questionary.select(question, choices=choices)))
+        return str(ask(questionary.text(question)))
+
+    given = parameters.parse_assignments(assignments)
+    filled, chosen = parameters.apply(doc, key, given, prompt)
+    if filled != doc:
+        validate_document(filled, f"template {key} with its parameters filled in")
+    return filled, chosen
 
 
 def _plan_access(app: Any, ec2: Any, plan: Any, progress: Any) -> Any:
@@ -384,6 +421,15 @@ class Launch(Controller):
                     "action": "append",
                     "metavar": "ID",
                     "help": "trust images owned by this account id for this launch (repeatable)",
+                },
+            ),
+            (
+                ["--param"],
+                {
+                    "action": "append",
+                    "metavar": "KEY=VALUE",
+                    "help": "a parameter of the template (repeatable; `prism templates show "
+                    "TEMPLATE` lists them)",
                 },
             ),
             (

@@ -95,6 +95,8 @@ def show_text(name: str, versions: list[dict[str, Any]], width: int | None) -> s
         if parent:
             where = f"{parent.get('template')}@{parent.get('version')}"
             lines.append(_field("parent", where, width))
+        if version.get("parameters"):
+            lines.append(_field("parameters", ", ".join(version["parameters"]), width))
         if version.get("channels"):
             lines.append(_field("channels", ", ".join(version["channels"]), width))
         if version.get("revoked"):

@@ -253,6 +253,10 @@ class Templates(Controller):
             }
             if config.get("ami_mappings"):
                 row["ami_mappings"] = config["ami_mappings"]
+            if doc.get("parameters"):
+                from prism_core.templates.parameters import summary
+
+                row["parameters"] = summary(doc, name)
             if _kind(doc) == "package":
                 row["built_on"] = f"{doc.get('base')} with {doc.get('package_manager')}"
             versions.append(row)
