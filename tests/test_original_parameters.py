@@ -185,9 +185,15 @@ def test_an_undeclared_placeholder_is_refused(templates, prism_sandbox, run_pris
     result = run_prism("launch", "ml-configurable", "x", "--yes")
     assert result.exit_code == 2
     assert "post_install uses {{.wrokers}}, which is neither a parameter" in result.stderr
+    checked = run_prism("templates", "validate", str(path))
+    assert checked.exit_code == 2 and "uses {{.wrokers}}" in checked.stderr
 
 
 def test_show_lists_the_parameters(templates, run_prism):
+    for key in ("ml-configurable", "workshop", "basic-research-apt"):
+        checked = run_prism("templates", "validate", key, "-o", "json")
+        assert checked.exit_code == 0, checked.stderr
+        assert checked.json()["original_tool"]["accepts"], checked.stdout
     shown = run_prism("templates", "show", "workshop")
     assert shown.exit_code == 0, shown.stderr
     assert "parameters" in shown.stdout and "course (required)" in shown.stdout

@@ -337,3 +337,36 @@ def summary(doc: Mapping[str, Any], key: str) -> list[str]:
             text += f" [{'|'.join(parameter.choices)}]"
         lines.append(text)
     return lines
+
+
+def _texts(doc: Mapping[str, Any]) -> list[str]:
+    """Every text of ``doc`` that placeholders are filled into."""
+    texts = [doc.get(f) for f in ("description", "long_description", "post_install", "user_data")]
+    packages = doc.get("packages")
+    for items in packages.values() if isinstance(packages, dict) else []:
+        texts += items if isinstance(items, list) else []
+    for service in doc.get("services") or []:
+        if isinstance(service, dict):
+            texts += [service.get("name"), *(service.get("config") or [])]
+    texts += [u.get("name") for u in doc.get("users") or [] if isinstance(u, dict)]
+    config = doc.get("ami_config")
+    if isinstance(config, dict):
+        texts.append(config.get("user_data_script"))
+    return [t for t in texts if isinstance(t, str)]
+
+
+def problems(doc: Mapping[str, Any], key: str) -> list[str]:
+    """Why a launch would refuse ``doc``'s parameters: an invalid declaration, or a
+    placeholder naming nothing declared (``templates validate``)."""
+    if not uses_placeholders(doc):
+        return []
+    try:
+        known = set(declared(doc, key)) | set(variables(doc, key)) | set(builtins(doc))
+    except InputError as exc:
+        return [str(exc)]
+    used = set().union(*(gotext.names(t) for t in _texts(doc)))
+    return [
+        f"template {key} uses {{{{.{name}}}}}, which is neither a parameter, a variable "
+        "nor a built-in"
+        for name in sorted(used - known)
+    ]

@@ -370,7 +370,11 @@ class Templates(Controller):
                 warn(problems)
                 doc, where = found.document, found.location
         from prism_core.templates.compat import original_refusals, version_label
+        from prism_core.templates.parameters import problems as parameter_problems
 
+        unfillable = parameter_problems(doc, str(doc.get("slug") or doc["name"]))
+        if unfillable:
+            raise InputError(f"{where}: {unfillable[0]}", "declare it, or fix the placeholder")
         refusals = original_refusals(doc)
         result: dict[str, Any] = {
             "valid": True,
