@@ -88,6 +88,7 @@ _EXPORTS: dict[str, str] = {
     "state_reason": "prism_core.aws.ec2",
     "image_tags": "prism_core.save.images",
     "share_in_region": "prism_core.save.images",
+    "encrypted_sharing_notes": "prism_core.save.images",
     "deprecate_in_region": "prism_core.save.images",
     "discard_own_image": "prism_core.save.images",
     "mark_requested": "prism_core.aws.estimate",

@@ -4,7 +4,9 @@ Refuses (raising ``InputError``) instance-store roots, one-time Spot instances
 that would be stopped, ``--stop`` of an instance with instance-store volumes unless
 ``--allow-instance-store-loss``, AMI names already taken, calls
 the caller may not make (``DryRun``), ``--public`` where block public access is on,
-and sharing snapshots encrypted with the AWS-managed key. Returns notes for the plan.
+sharing snapshots encrypted with the AWS-managed key, a public encrypted image and
+encrypted copies to regions without a customer-managed key when the image is shared.
+Returns notes for the plan (the key-policy statements sharing an encrypted image needs).
 """
 
 from __future__ import annotations
@@ -147,11 +149,12 @@ def _public_ip_note(ctx: SaveContext) -> list[str]:
     ]
 
 
-def _check_volumes(ctx: SaveContext) -> None:
-    """Snapshots encrypted with the AWS-managed key cannot be shared with other accounts."""
+def _check_volumes(ctx: SaveContext) -> list[str]:
+    """Snapshots encrypted with the AWS-managed key cannot be shared with other accounts;
+    what sharing an encrypted image needs (the keys' policies) goes into the plan."""
     keys = {v.get("KmsKeyId") for v in ctx.volumes() if v.get("Encrypted")}
     if not keys or not ctx.request.shares_anything:
-        return
+        return []
     kms = ctx.aws.client("kms", ctx.source_region)
     for key in sorted(k for k in keys if k):
         manager = kms.describe_key(KeyId=key)["KeyMetadata"].get("KeyManager")
@@ -161,6 +164,7 @@ def _check_volumes(ctx: SaveContext) -> None:
                 "which cannot be shared with other accounts",
                 "re-encrypt with a customer-managed KMS key, or save without sharing",
             )
+    return list(api.encrypted_sharing_notes(ctx))
 
 
 def _check_name(ctx: SaveContext, region: str) -> None:
@@ -181,7 +185,7 @@ def _check_source(ctx: SaveContext, will_stop: bool) -> list[str]:
     """The checks of the instance and its region: shape, volumes, DryRun calls."""
     instance = ctx.instance
     notes = _check_instance(ctx, will_stop)
-    _check_volumes(ctx)
+    notes += _check_volumes(ctx)
     ec2 = ctx.aws.ec2(ctx.source_region)
     _dry_run(
         ec2.create_tags,

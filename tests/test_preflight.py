@@ -176,3 +176,62 @@ def test_files_are_private(prism_sandbox, run_prism):
     for path in [home, home / "templates", home / "templates" / "env1.yaml"]:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode & 0o077 == 0, (path, oct(mode))
+
+
+def _customer_key(prism_sandbox, region: str) -> str:
+    kms = prism_sandbox.client("kms", region)
+    return str(kms.create_key(Description="images")["KeyMetadata"]["Arn"])
+
+
+def test_sharing_an_encrypted_image_lets_the_accounts_read_its_snapshots(prism_sandbox, run_prism):
+    import json
+
+    prism_sandbox.create_instance("secret", encrypted=True)
+    key = _customer_key(prism_sandbox, "us-east-2")
+    prism_sandbox.write_config(f"prism:\n  kms_keys:\n    us-east-2: {key}\n")
+    result = run_prism(
+        "save",
+        "secret",
+        "env1",
+        "--copy-to-regions",
+        "us-east-2",
+        "--share-with",
+        "111122223333,arn:aws:organizations::123456789012:organization/o-abcdefghij",
+        "--yes",
+        "-o",
+        "json",
+    )
+    assert result.exit_code == 0, result.stderr
+    (note,) = [line for line in result.stderr.splitlines() if "in us-east-2 uses KMS key" in line]
+    assert f"the encrypted image in us-east-2 uses KMS key {key}" in note
+    statements = json.loads(note.split("add these statements: ")[-1])
+    assert statements[0]["Principal"] == {"AWS": ["arn:aws:iam::111122223333:root"]}
+    assert statements[1]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert statements[2]["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": ["o-abcdefghij"]}}
+    for region in ("us-east-1", "us-east-2"):
+        (image,) = prism_sandbox.own_images(region)
+        ec2 = prism_sandbox.ec2(region)
+        for mapping in image["BlockDeviceMappings"]:
+            allowed = ec2.describe_snapshot_attribute(
+                SnapshotId=mapping["Ebs"]["SnapshotId"], Attribute="createVolumePermission"
+            )["CreateVolumePermissions"]
+            assert allowed == [{"UserId": "111122223333"}], region
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--public"], "an image whose snapshots are encrypted cannot be made public"),
+        (
+            ["--share-with", "111122223333", "--copy-to-regions", "eu-west-1"],
+            "the copies in eu-west-1 would be encrypted with that region's AWS-managed key",
+        ),
+    ],
+)
+def test_encrypted_shares_that_cannot_work_are_refused(prism_sandbox, run_prism, args, message):
+    instance_id = prism_sandbox.create_instance("secret", encrypted=True)
+    prism_sandbox.faults.clear_calls()
+    result = run_prism("save", "secret", "env1", *args, "--yes")
+    refused(result, message)
+    assert prism_sandbox.instance_state(instance_id) == "running"
+    assert not [c for c in prism_sandbox.faults.calls() if c[1] == "CreateImage"]

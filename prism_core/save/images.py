@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from prism_core.aws import encrypted_sharing
 from prism_core.aws.clients import error_message
 from prism_core.aws.ec2 import describe_image, discard_image, made_by_save, share_image
 from prism_core.aws.tags import (
@@ -20,6 +21,7 @@ from prism_core.aws.tags import (
     TEMPLATE_TAG,
     VERSION_TAG,
 )
+from prism_core.exceptions import InputError
 
 if TYPE_CHECKING:
     from prism_core.save.context import SaveContext
@@ -51,12 +53,12 @@ def share_in_region(ctx: SaveContext, image: RegionImage) -> None:
     if not request.shares_anything or image.shared or image.image_id is None:
         return
     try:
-        share_image(
-            ctx.aws.ec2(image.region),
-            image.image_id,
-            public=request.public,
-            share_with=request.share_with,
-        )
+        ec2 = ctx.aws.ec2(image.region)
+        share_image(ec2, image.image_id, public=request.public, share_with=request.share_with)
+        if _encrypted(ctx):  # the accounts must also read the snapshots to copy the image
+            encrypted_sharing.add_volume_permission(
+                ec2, image.snapshot_ids or [], encrypted_sharing.accounts(request.share_with)
+            )
     except Exception as exc:
         _failed(ctx, "Sharing", image, exc)
         return
@@ -66,6 +68,46 @@ def share_in_region(ctx: SaveContext, image: RegionImage) -> None:
     if request.public and request.share_with:
         who += ", " + ", ".join(request.share_with)
     ctx.progress.line("share", f"Shared {image.image_id} in {image.region} with {who}")
+
+
+def _encrypted(ctx: SaveContext) -> bool:
+    return any(volume.get("Encrypted") for volume in ctx.volumes())
+
+
+def encrypted_sharing_notes(ctx: SaveContext) -> list[str]:
+    """Pre-flight of a save that shares an encrypted image beyond the account.
+
+    Refuses (one line, before anything changes) a public encrypted image and copies
+    that would be encrypted with a region's AWS-managed key (no ``prism.kms_keys`` for
+    that region), which the accounts shared with could never use; returns, for each
+    key, the plan note with the key-policy statements its administrator must add.
+    """
+    request = ctx.request
+    if not request.shares_anything or not _encrypted(ctx):
+        return []
+    if request.public:
+        raise InputError(
+            "an image whose snapshots are encrypted cannot be made public",
+            "save it without --public, or share it with accounts (--share-with)",
+        )
+    missing = [r for r in request.copy_to_regions if r not in ctx.settings.kms_keys]
+    if missing:
+        raise InputError(
+            f"the copies in {', '.join(missing)} would be encrypted with that region's "
+            "AWS-managed key, which the accounts it is shared with cannot use",
+            f"set prism.kms_keys.{missing[0]} to a customer-managed key, or save without "
+            "--share-with",
+        )
+    keys = sorted({str(v["KmsKeyId"]) for v in ctx.volumes() if v.get("KmsKeyId")})
+    notes = [
+        encrypted_sharing.key_policy_note(ctx.source_region, key, request.share_with)
+        for key in keys
+    ]
+    notes += [
+        encrypted_sharing.key_policy_note(r, ctx.settings.kms_keys[r], request.share_with)
+        for r in request.copy_to_regions
+    ]
+    return notes
 
 
 def deprecate_in_region(ctx: SaveContext, image: RegionImage) -> None:
