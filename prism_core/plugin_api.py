@@ -89,6 +89,8 @@ _EXPORTS: dict[str, str] = {
     "image_tags": "prism_core.save.images",
     "share_in_region": "prism_core.save.images",
     "encrypted_sharing_notes": "prism_core.save.images",
+    "copy_to_accounts": "prism_core.save.account_copies",
+    "check_account_copies": "prism_core.save.account_copies",
     "deprecate_in_region": "prism_core.save.images",
     "discard_own_image": "prism_core.save.images",
     "mark_requested": "prism_core.aws.estimate",

@@ -55,7 +55,12 @@ PRISM_KEYS = (
     LOCKED_KEY,
     "deprecate_after_days",
     "batch_concurrency",
+    "account_role",
+    "account_kms_keys",
 )
+#: The role ``--copy-to-accounts`` assumes in an account given without ``:ROLE``
+#: (the role AWS Organizations creates in the accounts it creates).
+DEFAULT_ACCOUNT_ROLE = "OrganizationAccountAccessRole"
 #: Bounds of the tunables: (lowest, highest).
 POLL_DELAY_RANGE = (0.001, 3600.0)
 TIMEOUT_RANGE = (0.01, 7 * 24 * 3600.0)
@@ -289,6 +294,31 @@ def _kms_key(region: Any, key: Any) -> str:
     return key
 
 
+def _accounts(section: Mapping[str, Any]) -> tuple[str, dict[str, dict[str, str]]]:
+    """``prism.account_role`` and ``prism.account_kms_keys`` (account -> region -> key)."""
+    from prism_core.validation import ACCOUNT_ID, ROLE_NAME
+
+    role = str(section.get("account_role") or DEFAULT_ACCOUNT_ROLE)
+    if not ROLE_NAME.fullmatch(role):
+        raise InputError(
+            f"config prism.account_role: {role[:64]!r} is not an IAM role name",
+            "write the role's name, e.g. OrganizationAccountAccessRole",
+        )
+    raw = section.get("account_kms_keys") or {}
+    if not isinstance(raw, Mapping) or len(raw) > 100:
+        raise InputError("config prism.account_kms_keys must map account ids to region -> key")
+    keys: dict[str, dict[str, str]] = {}
+    for account, regions in raw.items():
+        if not ACCOUNT_ID.fullmatch(str(account)) or not isinstance(regions, Mapping):
+            raise InputError(
+                f"config prism.account_kms_keys: {str(account)[:40]!r} must be a 12-digit "
+                "account id mapping region names to KMS keys",
+                "e.g. account_kms_keys: {'111122223333': {eu-west-1: alias/images}}",
+            )
+        keys[str(account)] = {_kms_region(r): _kms_key(r, k) for r, k in regions.items()}
+    return role, keys
+
+
 def section_typos(sections: list[str], known: list[str]) -> list[str]:
     """A warning for each config section that nothing declares but whose name is close
     to one that is declared (``prsim:``): its settings would be ignored. Sections far
@@ -347,6 +377,10 @@ class Settings:
     deprecate_after_days: int | None = None
     #: Saves run at once by ``prism save --batch`` (config ``prism.batch_concurrency``).
     batch_concurrency: int = 3
+    #: The role assumed in a ``--copy-to-accounts`` account given without one.
+    account_role: str = DEFAULT_ACCOUNT_ROLE
+    #: KMS keys of other accounts (account -> region -> key) their copies are encrypted with.
+    account_kms_keys: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Every other config section (plugin settings), defaults applied and validated.
     plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -393,6 +427,7 @@ class Settings:
         if not isinstance(kms_keys, Mapping):
             raise InputError("config prism.kms_keys must map region names to KMS key ids or ARNs")
         settings.kms_keys = {_kms_region(k): _kms_key(k, v) for k, v in kms_keys.items()}
+        settings.account_role, settings.account_kms_keys = _accounts(section)
         regions = section.get("default_copy_regions")
         if isinstance(regions, list | tuple):
             regions = ",".join(str(r) for r in regions)

@@ -258,6 +258,39 @@ def share_targets(value: str | Iterable[str] | None) -> list[str]:
     return targets
 
 
+#: An IAM role name (its path is not part of it here): letters, digits and ``+=,.@_-``.
+ROLE_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
+#: Accounts one save copies into (each a copy per region; bounded like the regions).
+MAX_COPY_ACCOUNTS = 20
+
+
+def account_targets(value: str | Iterable[str] | None, default_role: str) -> list[str]:
+    """Parse ``--copy-to-accounts ACCOUNT[:ROLE],...`` into ``ACCOUNT:ROLE`` entries;
+    an account without a role gets ``default_role`` (``prism.account_role``)."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    targets: list[str] = []
+    for item in items:
+        account, _, role = item.strip().partition(":")
+        role = role or default_role
+        if not ACCOUNT_ID.fullmatch(account) or not ROLE_NAME.fullmatch(role):
+            shown = item.strip().encode("unicode_escape").decode("ascii")[:80]
+            raise InputError(
+                f"--copy-to-accounts: {shown!r} is not ACCOUNT or ACCOUNT:ROLE",
+                "use 12-digit account ids, each optionally with :ROLE-NAME, comma-separated",
+            )
+        if any(t.split(":")[0] == account for t in targets):
+            raise InputError(f"--copy-to-accounts names {account} twice", "list each once")
+        targets.append(f"{account}:{role}")
+    if len(targets) > MAX_COPY_ACCOUNTS:
+        raise InputError(
+            f"--copy-to-accounts lists {len(targets)} accounts; at most {MAX_COPY_ACCOUNTS}",
+            "copy to fewer accounts per save",
+        )
+    return targets
+
+
 def project_id(value: str | None) -> str | None:
     """A project id: 1-64 letters, digits, ``-_.:``."""
     if value is None:

@@ -5,7 +5,8 @@ caps it if set): CopyImage in the destination region with a ``ClientToken`` and 
 tags of the copy and its snapshots in ``TagSpecifications``, wait until available
 (the first poll when the copy is expected to be done: after three quarters of the
 time the source image took), share it. A region that fails is reported with its
-reason and does not affect the others.
+reason and does not affect the others. Then ``--copy-to-accounts``: each account gets a
+copy in every region that has an image (``api.copy_to_accounts``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ if TYPE_CHECKING:
 
 @api.hookimpl(trylast=True)
 def prism_copy(ctx: SaveContext) -> dict[str, RegionImage]:
-    """Copy to each region of ``ctx.request.copy_to_regions``; failures stay per region."""
+    """Copy to each region of ``ctx.request.copy_to_regions``, then into each account of
+    ``--copy-to-accounts`` (in every region with an image); failures stay per region."""
     regions = ctx.request.copy_to_regions
     if not regions:
+        api.copy_to_accounts(ctx)
         return {}
     source = ctx.source_image()
     if source is None or not source.ok:
@@ -44,6 +47,7 @@ def prism_copy(ctx: SaveContext) -> dict[str, RegionImage]:
         raise
     finally:
         pool.shutdown(wait=True)
+    api.copy_to_accounts(ctx)
     return {r: results[r] for r in regions if r in results}
 
 

@@ -153,7 +153,7 @@ def _check_volumes(ctx: SaveContext) -> list[str]:
     """Snapshots encrypted with the AWS-managed key cannot be shared with other accounts;
     what sharing an encrypted image needs (the keys' policies) goes into the plan."""
     keys = {v.get("KmsKeyId") for v in ctx.volumes() if v.get("Encrypted")}
-    if not keys or not ctx.request.shares_anything:
+    if not keys or not (ctx.request.shares_anything or ctx.request.copy_to_accounts):
         return []
     kms = ctx.aws.client("kms", ctx.source_region)
     for key in sorted(k for k in keys if k):
@@ -186,6 +186,7 @@ def _check_source(ctx: SaveContext, will_stop: bool) -> list[str]:
     instance = ctx.instance
     notes = _check_instance(ctx, will_stop)
     notes += _check_volumes(ctx)
+    api.check_account_copies(ctx)
     ec2 = ctx.aws.ec2(ctx.source_region)
     _dry_run(
         ec2.create_tags,

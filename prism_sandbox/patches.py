@@ -26,7 +26,7 @@ from moto.ec2.models.elastic_block_store import Snapshot
 from moto.ec2.models.instances import Instance, InstanceBackend
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
-from moto.ec2.utils import random_snapshot_id, random_spot_request_id
+from moto.ec2.utils import random_ami_id, random_snapshot_id, random_spot_request_id
 from moto.ssm.responses import SimpleSystemManagerResponse
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -444,6 +444,36 @@ def _truthy(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
+def _copy_source(backend: Any, region: str, image_id: str) -> Any:
+    """The image CopyImage copies: this account's, or another account's that shares it
+    with this one as EC2 requires for a copy (a launch permission, and permission to
+    create volumes from every snapshot); None when there is no such image to copy.
+    moto looks in the caller's own account only."""
+    from moto.ec2.models import ec2_backends
+
+    try:
+        own = _orig_describe_images(ec2_backends[backend.account_id][region], ami_ids=[image_id])
+    except Exception:
+        own = []
+    if own and own[0].id == image_id:
+        return own[0]
+    me = backend.account_id
+    for account in list(ec2_backends.keys()):
+        if account == me:
+            continue
+        ami = ec2_backends[account][region].amis.get(image_id)
+        if ami is None:
+            continue
+        launchable = {"UserId": me} in ami.launch_permissions or ami.is_public
+        readable = all(
+            me in e["snapshot"].create_volume_permission_userids
+            or "all" in e["snapshot"].create_volume_permission_groups
+            for e in getattr(ami, "_sbx_bdms", None) or []
+        )
+        return ami if launchable and readable else None
+    return None
+
+
 def _patched_copy_image_response(self: AmisResponse) -> ActionResult:
     sb = _sandbox()
     if sb is None:
@@ -469,15 +499,11 @@ def _patched_copy_image_response(self: AmisResponse) -> ActionResult:
             "InvalidParameterDependency",
             "The request must contain the parameter Encrypted when KmsKeyId is specified.",
         )
-    from moto.ec2.models import ec2_backends
-
-    source_backend = ec2_backends[backend.account_id][source_region]
-    source = _orig_describe_images(source_backend, ami_ids=[source_image_id])
-    if not source or source[0].id != source_image_id:
+    source_ami = _copy_source(backend, source_region, source_image_id)
+    if source_ami is None:
         raise EC2ClientError(
             "InvalidAMIID.NotFound", f"The image id '[{source_image_id}]' does not exist"
         )
-    source_ami = source[0]
     if source_ami.state != "available":
         raise EC2ClientError(
             "IncorrectState",
@@ -485,7 +511,16 @@ def _patched_copy_image_response(self: AmisResponse) -> ActionResult:
             "it must be 'available' to be copied.",
         )
     _check_duplicate_name(backend, name or source_ami.name)
-    ami = backend.copy_image(source_image_id, source_region, name, description)
+    # what moto's copy_image does, with a source that may be another account's
+    ami = Ami(
+        backend,
+        random_ami_id(),
+        instance=None,
+        source_ami=source_ami,
+        name=name,
+        description=description,
+    )
+    backend.amis[ami.id] = ami
     _drop_moto_snapshot(backend, ami)
     if client_token:
         ami._sbx_client_token = (source_image_id, client_token)

@@ -159,6 +159,7 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     phase("templates", "templates", "show", "env1")
     phase("templates", "templates", "validate", "env1", "--boot")
     phase("save", "save", "box", "env5", "--deprecate-after", "30", "--yes")
+    phase("save", "save", "box", "env6", "--copy-to-accounts", "444455556666", "--yes")
     for args in (
         ("promote", "env1@1", "--channel", "stable"),
         ("demote", "env1", "--channel", "stable"),

@@ -309,6 +309,34 @@ class AwsClients:
         """The caller's AWS account id."""
         return self.identity()["Account"]
 
+    def partition(self) -> str:
+        """The caller's partition (``aws``, ``aws-cn``, ``aws-us-gov``)."""
+        return self.identity()["Arn"].split(":")[1]
+
+    def assumed(self, account: str, role: str, session_name: str) -> AwsClients:
+        """Clients acting as ``role`` in ``account`` (STS AssumeRole, one hour), cached
+        per account and role for this object's life."""
+        key = ("assumed", account, role)
+        with self._lock:
+            found = self._clients.get(key)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        import boto3
+
+        arn = f"arn:{self.partition()}:iam::{account}:role/{role}"
+        credentials = self.client("sts").assume_role(
+            RoleArn=arn, RoleSessionName=session_name[:64], DurationSeconds=3600
+        )["Credentials"]
+        other = AwsClients(self._default_region, self._max_attempts)
+        other._session = boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        with self._lock:
+            self._clients.setdefault(key, other)
+            return self._clients[key]  # type: ignore[no-any-return]
+
     def identity_name(self) -> str:
         """The caller's user or role name, for a template's ``maintainer``."""
         return self.identity()["Arn"].rsplit("/", 1)[-1].rsplit(":", 1)[-1]

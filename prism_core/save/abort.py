@@ -105,6 +105,11 @@ def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
     gone, failed = terminate_boot_instances(ctx)
     removed.extend(gone)
     problems.extend(failed)
+    from prism_core.save.account_copies import remove_account_copies
+
+    elsewhere, failed_elsewhere = remove_account_copies(ctx)
+    removed.extend(elsewhere)
+    problems.extend(failed_elsewhere)
     for region, image in ctx.state.images.items():
         removed_here, problem = _remove_image(ctx, region, image)
         removed.extend(removed_here)

@@ -2,7 +2,7 @@
 
 FILE is a YAML list; each entry is a mapping with ``instance``, ``template`` and any
 ``prism save`` option by its long name (``copy_to_regions``, ``description``,
-``project``, ``public``, ``share_with``, ``tag``, ``region``, ``no_reboot``,
+``project``, ``public``, ``share_with``, ``copy_to_accounts``, ``tag``, ``region``, ``no_reboot``,
 ``validate``, ``deprecate_after``, and the options plugins add to ``prism save``;
 dashes or underscores). Every entry is planned and
 checked before anything changes; each save keeps its own journal, so
@@ -23,7 +23,7 @@ from prism_core.save.pipeline import SaveOptions
 MAX_BATCH_BYTES = 256 * 1024
 MAX_ENTRIES = 100
 TEXT_KEYS = ("description", "project", "region")
-LIST_KEYS = ("copy_to_regions", "share_with")
+LIST_KEYS = ("copy_to_regions", "share_with", "copy_to_accounts")
 BOOL_KEYS = ("public", "no_reboot", "validate")
 KNOWN = {"instance", "template", "tag", "deprecate_after", *TEXT_KEYS, *LIST_KEYS, *BOOL_KEYS}
 
@@ -140,6 +140,9 @@ def entry_options(
         public=bool(values.get("public", False)),
         share_with=_listed(values["share_with"], where, "share_with")
         if values.get("share_with")
+        else None,
+        copy_to_accounts=_listed(values["copy_to_accounts"], where, "copy_to_accounts")
+        if values.get("copy_to_accounts")
         else None,
         tags=_tags(values["tag"], where) if values.get("tag") else [],
         no_reboot=bool(values.get("no_reboot", False)),

@@ -85,6 +85,20 @@ class SaveContext:
             self.state.images[image.region] = image
         self.journal.write()
 
+    def record_account_image(self, image: RegionImage) -> None:
+        """Record (or update) a copy in another account (``--copy-to-accounts``)."""
+        with self.journal.lock:
+            self.state.account_images[f"{image.account}:{image.region}"] = image
+        self.journal.write()
+
+    def account_copies(self) -> dict[str, dict[str, RegionImage]]:
+        """Available copies in other accounts: account -> region -> image."""
+        found: dict[str, dict[str, RegionImage]] = {}
+        for image in self.state.account_images.values():
+            if image.ok and image.account:
+                found.setdefault(image.account, {})[image.region] = image
+        return found
+
     def record_failure(self, message: str) -> None:
         """Record a failed step; it is reported and makes the save partial or failed."""
         with self.journal.lock:
@@ -114,6 +128,8 @@ class SaveContext:
         from prism_core.templates.document import validate_document
 
         images = {r: i.image_id or "" for r, i in self.images().items()}
+        for account, copies in self.account_copies().items():
+            images.update({f"{account}:{r}": i.image_id or "" for r, i in copies.items()})
         with self._render_lock:
             if self.state.document is None or self.state.document_images != images:
                 rendered = self.renderer(self) if self.renderer is not None else None

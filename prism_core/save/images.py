@@ -7,7 +7,7 @@ so an image's tags and its sharing do not depend on the region it is in.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prism_core.aws import encrypted_sharing
 from prism_core.aws.clients import error_message
@@ -83,7 +83,8 @@ def encrypted_sharing_notes(ctx: SaveContext) -> list[str]:
     key, the plan note with the key-policy statements its administrator must add.
     """
     request = ctx.request
-    if not request.shares_anything or not _encrypted(ctx):
+    others = [*request.share_with, *(t.split(":")[0] for t in request.copy_to_accounts)]
+    if not (request.public or others) or not _encrypted(ctx):
         return []
     if request.public:
         raise InputError(
@@ -94,17 +95,14 @@ def encrypted_sharing_notes(ctx: SaveContext) -> list[str]:
     if missing:
         raise InputError(
             f"the copies in {', '.join(missing)} would be encrypted with that region's "
-            "AWS-managed key, which the accounts it is shared with cannot use",
+            "AWS-managed key, which the accounts it goes to cannot use",
             f"set prism.kms_keys.{missing[0]} to a customer-managed key, or save without "
-            "--share-with",
+            "--share-with and --copy-to-accounts",
         )
     keys = sorted({str(v["KmsKeyId"]) for v in ctx.volumes() if v.get("KmsKeyId")})
-    notes = [
-        encrypted_sharing.key_policy_note(ctx.source_region, key, request.share_with)
-        for key in keys
-    ]
+    notes = [encrypted_sharing.key_policy_note(ctx.source_region, k, others) for k in keys]
     notes += [
-        encrypted_sharing.key_policy_note(r, ctx.settings.kms_keys[r], request.share_with)
+        encrypted_sharing.key_policy_note(r, ctx.settings.kms_keys[r], others)
         for r in request.copy_to_regions
     ]
     return notes
@@ -140,11 +138,14 @@ def _failed(ctx: SaveContext, doing: str, image: RegionImage, exc: Exception) ->
     ctx.progress.line("fail", f"{doing} {where} failed")
 
 
-def discard_own_image(ctx: SaveContext, region: str, image_id: str) -> list[str] | None:
+def discard_own_image(
+    ctx: SaveContext, region: str, image_id: str, ec2: Any = None
+) -> list[str] | None:
     """Deregister ``image_id`` in ``region`` and delete its snapshots, only if the cloud's
     tags show this save made it; the ids removed (``[]`` if EC2 has no such image any
-    more), or ``None`` when the image is not this save's (kept). AWS errors propagate."""
-    ec2 = ctx.aws.ec2(region)
+    more), or ``None`` when the image is not this save's (kept). AWS errors propagate.
+    ``ec2`` is another account's client for ``--copy-to-accounts`` copies."""
+    ec2 = ec2 or ctx.aws.ec2(region)
     data = describe_image(ec2, image_id)
     if data is None or data.get("State") == "deregistered":
         return []

@@ -62,6 +62,7 @@ class SaveOptions:
     project: str | None = None
     public: bool = False
     share_with: str | None = None
+    copy_to_accounts: str | None = None
     tags: list[str] = field(default_factory=list)
     no_reboot: bool = False
     #: ``reboot``, ``stop`` or ``no-reboot``; None: ``no-reboot`` if ``no_reboot``, else
@@ -119,6 +120,12 @@ def plan_save(
     copy_regions = validation.copy_regions(options.copy_to_regions, region)
     tags = validation.tags(options.tags)
     shares = validation.share_targets(options.share_with)
+    accounts = validation.account_targets(options.copy_to_accounts, settings.account_role)
+    own = aws.identity()["Account"] if accounts else None
+    if own is not None and any(a.startswith(f"{own}:") for a in accounts):
+        raise InputError(
+            f"--copy-to-accounts names this account ({own})", "list other accounts only"
+        )
     project = validation.project_id(options.project)
     started = utc_now()
     description = validation.description(
@@ -148,6 +155,7 @@ def plan_save(
         project_id=project,
         public=options.public,
         share_with=shares,
+        copy_to_accounts=accounts,
         no_reboot=mode == "no-reboot",
         image_mode=mode,
         allow_instance_store_loss=options.allow_instance_store_loss,
@@ -256,6 +264,7 @@ class SaveOutcome:
             },
             "amis": {r: i.image_id for r, i in self.ctx.images().items()},
             "images": {r: vars(i) for r, i in state.images.items()},
+            "account_images": {k: vars(i) for k, i in state.account_images.items()},
             "registry": list(state.registry),
             "failures": list(state.failures),
             "notes": list(state.summary),

@@ -222,6 +222,12 @@ def plan_lines(ctx: SaveContext, stops: bool, estimate: StorageEstimate | None =
         lines.append("Sharing:    " + ", ".join(request.share_with))
     if not request.shares_anything:
         lines.append("Sharing:    private (only this account)")
+    for target in request.copy_to_accounts:
+        account, _, role = target.partition(":")
+        lines.append(
+            f"Account:    {account}: a copy in every region above (assuming role {role}; "
+            "it may launch and copy the images)"
+        )
     if request.project_id:
         lines.append(f"Project:    {request.project_id}")
     if request.deprecate_after_days:

@@ -20,6 +20,9 @@ class SaveRequest:
     project_id: str | None = None
     public: bool = False
     share_with: list[str] = field(default_factory=list)
+    #: ``--copy-to-accounts``: ``ACCOUNT:ROLE`` entries; the image is copied into each
+    #: account (assuming that role there) in every region the save has an image in.
+    copy_to_accounts: list[str] = field(default_factory=list)
     no_reboot: bool = False  # image_mode == "no-reboot", kept for plugins reading it
     #: ``reboot`` (EC2 reboots the instance in CreateImage), ``stop`` or ``no-reboot``.
     image_mode: str = "reboot"

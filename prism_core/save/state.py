@@ -25,6 +25,8 @@ class RegionImage:
     client_token: str | None = None
     error: str | None = None
     deprecated: str | None = None  # the deprecation time set (--deprecate-after)
+    #: Another account holding this copy (``--copy-to-accounts``); None: this account.
+    account: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -56,6 +58,8 @@ class SaveState:
     downtime_ended: float | None = None
     phases_done: list[str] = field(default_factory=list)
     images: dict[str, RegionImage] = field(default_factory=dict)
+    #: Copies in other accounts (``--copy-to-accounts``), by ``ACCOUNT:REGION``.
+    account_images: dict[str, RegionImage] = field(default_factory=dict)
     registry: list[str] = field(default_factory=list)
     template_path: str | None = None
     #: Throwaway ``--validate`` instances not terminated yet, as ``region:instance-id``.
@@ -81,6 +85,9 @@ class SaveState:
         """Rebuild from :meth:`to_dict` output."""
         data = dict(data)
         data["images"] = {r: RegionImage(**i) for r, i in data.get("images", {}).items()}
+        data["account_images"] = {
+            k: RegionImage(**i) for k, i in data.get("account_images", {}).items()
+        }
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 

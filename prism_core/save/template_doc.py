@@ -102,8 +102,16 @@ def build_document(ctx: SaveContext) -> dict[str, Any]:
         region: {image.architecture or arch: image.image_id}
         for region, image in ctx.images().items()
     }
+    accounts = {
+        account: {r: {image.architecture or arch: image.image_id} for r, image in copies.items()}
+        for account, copies in ctx.account_copies().items()
+    }
     cached = ctx.plugin_data.get("_template_document")
-    if cached is not None and cached["ami_config"]["amis"] == amis:
+    if (
+        cached is not None
+        and cached["ami_config"]["amis"] == amis
+        and cached["ami_config"].get("accounts", {}) == accounts
+    ):
         return copy.deepcopy(cached)
     facts = instance_facts(ctx)
     defaults: dict[str, Any] = {"type": instance.instance_type, "ports": facts["ports"]}
@@ -134,6 +142,8 @@ def build_document(ctx: SaveContext) -> dict[str, Any]:
         "instance_defaults": defaults,
         "tags": tags,
     }
+    if accounts:  # copies in other accounts (--copy-to-accounts): account -> region -> arch
+        doc["ami_config"]["accounts"] = accounts
     parent = launch_parent(instance.tags)
     if parent is not None:
         doc["parent"] = parent

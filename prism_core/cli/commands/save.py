@@ -78,6 +78,14 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
     ),
     (["--share-with"], {"metavar": "ID[,ID]", "help": "account ids, organization or OU ARNs"}),
     (
+        ["--copy-to-accounts"],
+        {
+            "metavar": "ACCOUNT[:ROLE],...",
+            "help": "copy the AMI into these accounts (assuming ROLE there, default "
+            "prism.account_role), in every region the save has an image in",
+        },
+    ),
+    (
         ["--tag"],
         {
             "action": "append",

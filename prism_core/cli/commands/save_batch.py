@@ -54,6 +54,8 @@ def run_batch(app: Any) -> int:
             options.copy_to_regions = pargs.copy_to_regions or settings.default_copy_regions
         if options.deprecate_after is None:
             options.deprecate_after = pargs.deprecate_after
+        if options.copy_to_accounts is None:
+            options.copy_to_accounts = pargs.copy_to_accounts
         try:
             aws = aws_clients(app, region or pargs.region)
             progress = batch.LabelledProgress(shared, options.template)

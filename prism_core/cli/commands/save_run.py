@@ -118,6 +118,7 @@ def run_save(app: Any) -> int:
         project=pargs.project,
         public=pargs.public,
         share_with=pargs.share_with,
+        copy_to_accounts=pargs.copy_to_accounts,
         tags=list(pargs.tag or []),
         no_reboot=pargs.no_reboot,
         image_mode=modes[0] if modes else None,

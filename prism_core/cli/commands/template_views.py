@@ -57,6 +57,16 @@ def image_lines(version: dict[str, Any], width: int | None) -> list[str]:
         lines.append("  images:")
         images = table(["REGION", "ARCH", "AMI"], rows, None)
         lines += ["    " + line for line in images.split("\n")]
+    copies = [
+        [account, region, arch, ami]
+        for account, regions in sorted((version.get("accounts") or {}).items())
+        for region, by_arch in sorted((regions or {}).items())
+        for arch, ami in sorted((by_arch or {}).items())
+    ]
+    if copies:
+        lines.append("  in other accounts:")
+        table_text = table(["ACCOUNT", "REGION", "ARCH", "AMI"], copies, None)
+        lines += ["    " + line for line in table_text.split("\n")]
     for arch, parameter in sorted((version.get("ssm_parameters") or {}).items()):
         lines.append(_field("image", f"{arch}: the AMI in the SSM parameter", width))
         lines.append(_token(parameter, width))

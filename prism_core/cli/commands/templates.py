@@ -248,6 +248,7 @@ class Templates(Controller):
                 "sources": entry["sources"],
                 "amis": config.get("amis") or {},
                 "ssm_parameters": config.get("ssm_parameters") or {},
+                "accounts": config.get("accounts") or {},
                 "description": doc.get("description"),
                 **{k: v.get(version) for k, v in life.items()},
             }
