@@ -165,3 +165,17 @@ def test_a_role_that_cannot_be_assumed_is_refused_up_front(prism_sandbox, run_pr
     refused(result, f"cannot assume role OrganizationAccountAccessRole in account {OTHER}")
     assert not [c for c in prism_sandbox.faults.calls() if c[1] == "CreateImage"]
     assert prism_sandbox.instance_state(instance_id) == "running"
+
+
+def test_batch_entries_and_the_batch_flag_copy_to_accounts(prism_sandbox, run_prism, tmp_path):
+    prism_sandbox.create_instance("one")
+    prism_sandbox.create_instance("two")
+    batch = tmp_path / "lab.yaml"
+    batch.write_text(
+        f"- {{instance: one, template: lab-one, copy_to_accounts: ['{THIRD}']}}\n"
+        "- {instance: two, template: lab-two}\n"
+    )
+    result = run_prism("save", "--batch", str(batch), "--copy-to-accounts", OTHER, "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert len(copies_in(prism_sandbox, THIRD)) == 1  # the entry's own accounts win
+    assert len(copies_in(prism_sandbox, OTHER)) == 1  # the batch-wide flag for the other
