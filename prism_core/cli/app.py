@@ -9,6 +9,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator
+from configparser import RawConfigParser
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -54,6 +55,12 @@ class SafeYamlConfigHandler(ConfigParserConfigHandler):
 
     class Meta:
         label = "prism_yaml"
+
+    def get(self, section: str, key: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        """A value as the config layers set it. Cement's handler would let any variable
+        ``PRISM_<SECTION>_<KEY>`` replace any value, a locked one included; prism reads only
+        the variables it documents (:meth:`Settings.load`), each checked against the locks."""
+        return RawConfigParser.get(self, section, key, **kwargs)
 
     def parse_file(self, file_path: str) -> bool:
         """Parse ``file_path`` if it exists, or is a symlink (a dangling one, or a loop, is
@@ -228,7 +235,9 @@ class PrismApp(App):
             section = (
                 self.config.get_section_dict("prism") if self.config.has_section("prism") else {}
             )
-            settings = Settings.load(self.config_locks.strip(section))
+            settings = Settings.load(
+                self.config_locks.strip(section), locked=self.config_locks.section("prism")
+            )
             settings.plugin_config = self._plugin_config()
             self._settings = settings
             for warning in self.config_locks.warnings:

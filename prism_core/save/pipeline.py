@@ -110,6 +110,28 @@ def check_regions_enabled(aws: AwsClients, regions: list[str]) -> None:
             )
 
 
+def refuse_locked_overrides(
+    options: SaveOptions, settings: Settings, mode: str, copy_regions: list[str], region: str
+) -> None:
+    """Refuse a save option that would change a key the installation locked (image mode,
+    default copy regions, deprecation), naming the lock; restating the locked value is fine."""
+    settings.refuse_override(
+        "image_mode", f"image mode {mode!r} (--reboot/--stop/--no-reboot)",
+        mode != settings.image_mode,
+    )
+    default_regions = {r.strip() for r in (settings.default_copy_regions or "").split(",")}
+    settings.refuse_override(
+        "default_copy_regions",
+        "--copy-to-regions",
+        set(copy_regions) != default_regions - {"", region},
+    )
+    if options.deprecate_after not in (None, "", 0):
+        days = validation.positive_days(options.deprecate_after, "--deprecate-after")
+        settings.refuse_override(
+            "deprecate_after_days", "--deprecate-after", days != settings.deprecate_after_days
+        )
+
+
 def plan_save(
     options: SaveOptions, settings: Settings, aws: AwsClients, progress: Progress
 ) -> SaveContext:
@@ -127,6 +149,7 @@ def plan_save(
         else f"Saved by prism from {options.instance} on {started[:10]}"
     )
     mode = options.image_mode or ("no-reboot" if options.no_reboot else settings.image_mode)
+    refuse_locked_overrides(options, settings, mode, copy_regions, region)
     check_regions_enabled(aws, [region, *copy_regions])
     instance = find_instance(aws.ec2(region), options.instance, region)
     if instance.state == "pending":

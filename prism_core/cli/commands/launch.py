@@ -125,6 +125,14 @@ def run_launch(app: Any) -> int:
     if pargs.allow_from:
         launch_access.parse_cidrs(pargs.allow_from)
     settings = app.settings
+    if pargs.trust_owner:
+        from prism_core.templates.provenance import owner_ids
+
+        extra = set(owner_ids(pargs.trust_owner, "--trust-owner"))
+        settings.refuse_override(
+            "trusted_image_owners", "--trust-owner",
+            not extra <= set(settings.trusted_image_owners),
+        )
     progress = Progress(sys.stderr)
     aws = aws_clients(app, pargs.region)
     region = aws.region
