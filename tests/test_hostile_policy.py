@@ -7,6 +7,7 @@ process under a memory limit (helpers.run_prism_child)."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from helpers import run_prism_child
@@ -213,3 +214,104 @@ def test_no_variable_changes_a_plugin_sections_locked_key(tmp_path, monkeypatch)
     app = PrismApp(argv=["plugins"], config_files=[str(path)])
     app.setup()
     assert app.config.get_section_dict("policy")["require_project"] is True
+
+
+# -- required plugins: nothing but the program calling main() chooses plugins ---------------
+
+REQUIRED = "institution-example"  # installed next to prism for the tests, as required
+
+RELEASE_ATTEMPTS = [
+    {"PRISM_DISABLE_PLUGINS": REQUIRED},
+    {"PRISM_DISABLE_PLUGINS": f"ec2-copy,{REQUIRED.upper()},{REQUIRED}"},
+    {"PYTEST_CURRENT_TEST": "t.py::t (call)", "PRISM_TEST_RELEASED_PLUGINS": REQUIRED},
+    {
+        "PYTEST_CURRENT_TEST": "t.py::t (call)",
+        "PRISM_TEST_RELEASED_PLUGINS": REQUIRED,
+        "PRISM_DISABLE_PLUGINS": REQUIRED,
+    },
+    {"PRISM_REQUIRED_PLUGINS": "", "PRISM_PRISM_REQUIRED_PLUGINS": ""},
+    {"PRISM_INSTITUTION_EXAMPLE_ALLOWED_REGIONS": "us-east-1"},
+    {"PRISM_PLUGINS": "", "PRISM_ENTRY_POINTS": "", "PRISM_ONLY_PLUGINS": ""},
+]
+
+
+def _installed_policy(result) -> None:
+    assert result.exit_code == 0, result.stderr
+    listed = json.loads(result.stdout)
+    assert REQUIRED in listed["required"]
+    assert REQUIRED in {p["name"] for p in listed["plugins"]}
+
+
+@pytest.mark.parametrize("variables", RELEASE_ATTEMPTS, ids=lambda v: ",".join(v))
+def test_no_variable_releases_a_required_plugin(tmp_path, variables):
+    """The real console script (`python -m prism_core`, every installed plugin)."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PRISM_HOME=str(tmp_path), **variables)
+    done = subprocess.run(
+        [sys.executable, "-m", "prism_core", "plugins", "-o", "json"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    from prism_core.testing import PrismResult
+
+    _installed_policy(PrismResult(done.returncode, done.stdout, done.stderr))
+
+
+USER_CONFIGS = [
+    "prism:\n  required_plugins: []\n",
+    "prism:\n  Required_Plugins: []\n  LOCKED: []\n",
+    "institution-example:\n  locked: []\n  allowed_regions: [us-east-1]\n",
+    "institution-example:\n  Locked: []\n  ALLOWED_REGIONS: [us-east-1]\n"
+    "  Require_project: false\n",
+]
+
+
+@pytest.mark.parametrize("config", USER_CONFIGS)
+@pytest.mark.parametrize("variables", RELEASE_ATTEMPTS[:4], ids=lambda v: ",".join(v))
+def test_a_required_plugin_survives_variables_and_config(
+    prism_sandbox, box, monkeypatch, prism_only_plugins, config, variables
+):
+    prism_only_plugins(REQUIRED)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    prism_sandbox.write_config(config)
+    _installed_policy(run_prism_child("plugins", "-o", "json"))
+    refused = run_prism_child("save", "box", "env1", "--region", "us-east-1", "--yes")
+    assert refused.exit_code == 2, refused.stderr
+    assert "Example University policy" in refused.stderr
+    _unchanged(prism_sandbox, box)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--disable-plugins", REQUIRED], ["--no-plugins"], ["-p", f"no:{REQUIRED}"]],
+    ids=lambda f: f[0],
+)
+def test_no_flag_releases_a_required_plugin(prism_sandbox, box, prism_only_plugins, flags):
+    prism_only_plugins(REQUIRED)
+    result = run_prism_child("save", "box", "env1", "--region", "us-east-1", *flags, "--yes")
+    assert result.exit_code == 2
+    _installed_policy(run_prism_child("plugins", "-o", "json"))
+    _unchanged(prism_sandbox, box)
+
+
+def test_production_code_knows_nothing_of_tests():
+    """Only the test harness (prism_core.testing) may know of pytest; nothing else in
+    prism reads a test's state, so no variable can make prism believe it runs in a test."""
+    import pathlib
+
+    import prism_core
+    import prism_plugins
+
+    roots = [pathlib.Path(prism_core.__file__).parent, pathlib.Path(prism_plugins.__file__).parent]
+    offenders = []
+    for root in roots:
+        for path in root.rglob("*.py"):
+            if path.name == "testing.py" and path.parent.name == "prism_core":
+                continue
+            text = path.read_text(encoding="utf-8")
+            for word in ("PYTEST", "pytest", "prism_core.testing", "EXTRA_PLUGINS", "RELEASED"):
+                if word in text:
+                    offenders.append(f"{path.name}: {word}")
+    assert offenders == []
