@@ -310,13 +310,24 @@ class PrismPluginManager:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # a broken plugin must not break prism...
+            except (KeyboardInterrupt, Terminated):
+                raise
+            except BaseException as exc:  # a broken plugin must not break prism...
+                text = f"{exc.code!r}" if isinstance(exc, SystemExit) else str(exc)
                 if ep.name in self.required:  # ...unless prism must not run without it
                     raise RequiredPluginMissing(
                         f"required plugin {ep.name!r} ({source}) failed to load: "
-                        f"{type(exc).__name__}: {exc}",
+                        f"{type(exc).__name__}: {text}",
                         "prism does not run without it: reinstall it or ask your administrator",
                     ) from None
+                if not isinstance(exc, Exception):
+                    # SystemExit, GeneratorExit...: it tried to end prism; no command runs
+                    # (exit 2) until it is fixed or disabled, as when a hook raises it
+                    self.broken[ep.name] = (
+                        f"plugin {ep.name!r} ({source}) raised {type(exc).__name__} {text} "
+                        "while being imported"
+                    )[:500]
+                    continue
                 self.warnings.append(
                     f"plugin {ep.name!r} ({source}) failed to load: {type(exc).__name__}: {exc} "
                     f"(disable it with PRISM_DISABLE_PLUGINS={ep.name})"
