@@ -87,16 +87,31 @@ def utc_now() -> str:
 
 
 def next_version(settings: Settings, aws: AwsClients, template: str, regions: list[str]) -> int:
-    """One more than the newest version of ``template``, local or in the registry.
+    """One more than the newest version of ``template``, local or in the registry, where
+    a registered version counts only if the cloud proves it (:mod:`.proof`): a forged
+    entry neither raises the number nor pushes it past the documented range.
 
-    Saving to an existing name therefore never overwrites a version someone else
-    registered.
+    Saving to an existing name never overwrites a version someone else registered: the
+    version claim (``Overwrite=False``) moves past every number already taken.
     """
-    from prism_core.templates.registry import newest_version
+    from prism_core.templates.proof import document_proven
+    from prism_core.templates.registry import MAX_VERSION, newest_version
 
     local = templates.local_version(settings.templates_dir, template)
-    shared = newest_version(aws, settings.registry_prefix, template, regions)
-    return max(local, shared) + 1
+    shared = newest_version(
+        aws,
+        settings.registry_prefix,
+        template,
+        regions,
+        proven=lambda number, doc: document_proven(aws, template, number, doc),
+    )
+    version = max(local, shared) + 1
+    if version > MAX_VERSION:
+        raise InputError(
+            f"template {template} has reached version {MAX_VERSION:,}, the highest there is",
+            "save under a new template name",
+        )
+    return version
 
 
 def check_regions_enabled(aws: AwsClients, regions: list[str]) -> None:

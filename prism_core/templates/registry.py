@@ -43,7 +43,7 @@ never fatal for other templates.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -317,38 +317,72 @@ def versions(
     return read_template(ssm, prefix, name, problems).versions
 
 
-def newest_version(aws: AwsClients, prefix: str, name: str, regions: list[str]) -> int:
+#: Registered versions checked against the cloud, newest first, before giving up.
+MAX_VERSIONS_PROVEN = 5
+
+
+def newest_version(
+    aws: AwsClients,
+    prefix: str,
+    name: str,
+    regions: list[str],
+    proven: Callable[[int, dict[str, Any]], bool] | None = None,
+) -> int:
     """The newest version of ``name`` registered in any of ``regions`` (0 if none).
 
     Every region at once, one call each: every current entry is written after its
     version entry, so the versions (and the old layout's entries, under the same
     path) suffice. A region whose registry may not be read counts as empty.
+
+    With ``proven`` (``(number, document) -> bool``, see :mod:`.proof`) only a version
+    whose document it accepts counts, newest first, at most :data:`MAX_VERSIONS_PROVEN`
+    tried: a forged ``versions/1000000`` never becomes the newest. Claims of saves still
+    running are not versions; the claim itself (``Overwrite=False``) skips their numbers.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    def newest_in(region: str) -> int:
+    def documents_in(region: str) -> dict[int, dict[str, Any] | None]:
         try:
             names = _parameters(aws.client("ssm", region), parameter_base(prefix, name))
         except Exception as exc:
             if error_code(exc) in ("AccessDeniedException", "UnrecognizedClientException"):
-                return 0
+                return {}
             raise
-        newest = 0
+        found: dict[int, dict[str, Any] | None] = {}
         for key, value in names.items():
             kind, number = classify(prefix, name, key)
-            if kind == "version" and number is not None:
-                newest = max(newest, number)
-            elif kind == "current":
-                try:
-                    newest = max(newest, entry_version(parse_entry(value, key, name)))
-                except InputError:
-                    newest = max(newest, 1)
-        return newest
+            try:
+                if kind == "version" and number is not None:
+                    if proven is None or claim_holder(value) is None:
+                        found[number] = parse_entry(value, key, name, number)
+                elif kind == "current":
+                    doc = parse_entry(value, key, name)
+                    found.setdefault(entry_version(doc) or 1, doc)
+            except InputError:
+                if proven is None:  # counted as before: a number taken is a number taken
+                    found.setdefault(number or 1, None)
+        return found
 
     for region in regions:  # clients are built one after another (CPU), used at once
         aws.client("ssm", region)
+    merged: dict[int, dict[str, Any] | None] = {}
     with ThreadPoolExecutor(max_workers=min(16, max(1, len(regions)))) as pool:
-        return max([0, *pool.map(newest_in, regions)])
+        for found in pool.map(documents_in, regions):
+            for number, doc in found.items():
+                merged[number] = merged.get(number) or doc
+    if proven is None:
+        return max([0, *merged])
+    tried = 0
+    for number in sorted(merged, reverse=True):
+        doc = merged[number]
+        if doc is None:
+            continue
+        if proven(number, doc):
+            return number
+        tried += 1
+        if tried >= MAX_VERSIONS_PROVEN:
+            break
+    return 0
 
 
 def newest_document(ssm: Any, prefix: str, name: str) -> tuple[int, dict[str, Any]] | None:
