@@ -125,6 +125,18 @@ def check_regions_enabled(aws: AwsClients, regions: list[str]) -> None:
             )
 
 
+#: Room the instance name gets in the default description (EC2 allows 255 characters).
+DEFAULT_DESCRIPTION_NAME = 160
+
+
+def default_description(instance: str, day: str) -> str:
+    """The description when none is given: the instance's name (control characters
+    removed, cut to :data:`DEFAULT_DESCRIPTION_NAME`) and the day, always within EC2's
+    255 characters."""
+    name = validation.printable(instance, DEFAULT_DESCRIPTION_NAME)
+    return f"Saved by prism from {name} on {day}"
+
+
 def refuse_locked_overrides(
     options: SaveOptions, settings: Settings, mode: str, copy_regions: list[str], region: str
 ) -> None:
@@ -161,7 +173,7 @@ def plan_save(
     description = validation.description(
         options.description
         if options.description is not None
-        else f"Saved by prism from {options.instance} on {started[:10]}"
+        else default_description(options.instance, started[:10])
     )
     mode = options.image_mode or ("no-reboot" if options.no_reboot else settings.image_mode)
     refuse_locked_overrides(options, settings, mode, copy_regions, region)
@@ -228,7 +240,24 @@ def preflight(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:
         raise PluginRefusal(f"{plugin} refused the save: {exc}") from exc
     ctx.state.notes = notes
     instance_facts(ctx)  # fetched now, while nothing waits on it
+    check_registry_size(ctx)
     return notes
+
+
+def check_registry_size(ctx: SaveContext) -> None:
+    """Refuse, before anything changes, a save whose registry entry would not fit in an
+    SSM parameter (8 KB): its tags, description or regions make the document too big,
+    and the register phase (and every ``--resume``) would fail after the images exist."""
+    from prism_core.save.template_doc import provisional_document
+    from prism_core.templates import registry
+
+    try:
+        registry.encode(provisional_document(ctx))
+    except InputError as exc:
+        raise InputError(
+            f"{exc}; nothing was changed",
+            "use fewer or shorter --tag values, a shorter --description or fewer copy regions",
+        ) from None
 
 
 def recheck_journaled(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:

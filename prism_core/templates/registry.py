@@ -112,8 +112,8 @@ def claim_holder(value: str) -> dict[str, Any] | None:
     if len(value) > 4096:
         return None
     try:
-        data = json.loads(value)
-    except (ValueError, RecursionError):
+        data = load_json_bounded(value, what="claim", max_bytes=4096, max_depth=MAX_RECORD_DEPTH)
+    except InputError:
         return None
     if not isinstance(data, dict) or not isinstance(data.get(CLAIM_KEY), dict):
         return None
@@ -262,8 +262,12 @@ def summary(doc: dict[str, Any]) -> str:
 def parse_summary(text: str | None, source: str) -> dict[str, Any]:
     """A ``current`` parameter's Description as ``{"version": N, "description": S}``."""
     try:
-        data = json.loads(text or "") if len(text or "") <= MAX_DESCRIPTION else None
-    except (ValueError, RecursionError):
+        data = (
+            load_json_bounded(text or "", what=source, max_bytes=4 * MAX_DESCRIPTION, max_depth=2)
+            if len(text or "") <= MAX_DESCRIPTION
+            else None
+        )
+    except InputError:
         data = None
     if (
         not isinstance(data, dict)
@@ -534,14 +538,22 @@ class TemplateEntries:
         return sorted(c for c, r in self.channels.items() if r["version"] == version)
 
 
+#: Nesting a channel or revocation record may have (``deprecation: {ami: time}`` is 2).
+MAX_RECORD_DEPTH = 4
+
+
 def _record(value: str, source: str) -> dict[str, Any]:
-    """A channel or revocation record: a bounded JSON object (``InputError`` if not)."""
+    """A channel or revocation record: a JSON object read by the bounded loader (size and
+    depth limits; ``InputError`` if not)."""
     if len(value.encode("utf-8", "replace")) > MAX_RECORD_BYTES:
         raise InputError(f"{source}: registry entry is larger than {MAX_RECORD_BYTES} bytes")
-    try:
-        record = json.loads(value)
-    except ValueError:
-        raise InputError(f"{source}: registry entry is not valid JSON") from None
+    record = load_json_bounded(
+        value,
+        what=source,
+        max_bytes=MAX_RECORD_BYTES,
+        max_depth=MAX_RECORD_DEPTH,
+        hint="fix or delete the registry entry",
+    )
     if not isinstance(record, dict):
         raise InputError(f"{source}: registry entry is not a JSON object")
     for key in ("promoted_at", "promoted_by", "revoked_at", "revoked_by", "reason"):
@@ -597,7 +609,21 @@ def parse_entries(
         except InputError as exc:
             if problems is not None:
                 problems.append(str(exc))
+            if kind == "revoked" and record_version(base, key) is not None:
+                # fail closed: a revocation that cannot be read still revokes
+                found.revoked[int(rest)] = unreadable_revocation(str(exc))
     return found
+
+
+def unreadable_revocation(why: str) -> dict[str, Any]:
+    """The record that stands for a ``revoked/<N>`` entry that cannot be read: the
+    version counts as revoked (``templates restore`` removes the entry)."""
+    return {
+        "revoked_at": None,
+        "revoked_by": None,
+        "reason": f"its revocation record cannot be read ({why[:200]})",
+        "unreadable": True,
+    }
 
 
 def record_version(base: str, key: str) -> int | None:

@@ -11,7 +11,7 @@ from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import InputError
 from prism_core.templates.compat import SIZES
-from prism_core.validation import CONTROL
+from prism_core.validation import CONTROL, printable
 
 #: Root volume of package-based templates that do not set one (the original's default).
 PACKAGE_ROOT_GB = 20
@@ -188,6 +188,14 @@ def run_launch(app: Any) -> int:
             allow_missing=True,
         )
         owner_line = f"Image owner: {images[0].owner} (trusted: {images[0].trusted_as})"
+        for image in images:
+            if image.deprecated:
+                print(
+                    f"prism: warning: {image.image_id} in {image.region} was deprecated by "
+                    f"EC2 at {printable(image.deprecation_time, 64)} (its owner marked it out "
+                    "of date); launching it anyway",
+                    file=sys.stderr,
+                )
     script = userdata.render(doc, found.name, release) if userdata.needs_user_data(doc) else None
     defaults = doc.get("instance_defaults") or {}
     root_gb = defaults.get("root_volume_gb") or (
