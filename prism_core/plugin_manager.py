@@ -36,8 +36,6 @@ ENTRY_POINT_GROUP = "prism.plugins"
 #: Entry points here (same name as in ``prism.plugins``) mark a plugin *required*: an
 #: institution's build registers its policy plugin in both groups.
 REQUIRED_GROUP = "prism.required_plugins"
-#: Set by the ``prism_only_plugins`` test fixture only (see :func:`_released_in_tests`).
-TEST_RELEASE_ENV = "PRISM_TEST_RELEASED_PLUGINS"
 
 #: The built-in plugins: ordinary plugins, registered first so any other wins.
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
@@ -204,27 +202,42 @@ def disabled_from_env() -> set[str]:
     return set(comma_list(os.environ.get("PRISM_DISABLE_PLUGINS", "")))
 
 
-def _released_in_tests() -> set[str]:
-    """Required plugins a test released with ``prism_only_plugins`` (its prism runs and their
-    subprocesses); honoured only while pytest runs a test (``PYTEST_CURRENT_TEST``)."""
-    if not os.environ.get("PYTEST_CURRENT_TEST"):
-        return set()
-    return set(comma_list(os.environ.get(TEST_RELEASE_ENV, "")))
+class PluginSelection(NamedTuple):
+    """The plugins one run loads besides the built-ins, as the caller of ``main()`` passes
+    them in arguments: never read from the environment, a file or a flag, so nothing but
+    the calling program can change it.
+
+    ``extra``: plugin objects registered after the installed ones, as ``(name, plugin)``.
+    ``entry_points``: ``None`` (the console script) loads every installed plugin; a set of
+    names loads only those installed plugins, and a required one left out is neither
+    loaded nor required (a test harness running prism with chosen plugins only).
+    """
+
+    extra: tuple[tuple[str, object], ...] = ()
+    entry_points: frozenset[str] | None = None
+
+
+#: What the ``prism`` command loads: every installed plugin, nothing else.
+ALL_INSTALLED = PluginSelection()
 
 
 class PrismPluginManager:
     """Loads plugins and calls the save phases."""
 
     def __init__(
-        self, disabled: Iterable[str] | None = None, required: Iterable[str] = ()
+        self,
+        disabled: Iterable[str] | None = None,
+        required: Iterable[str] = (),
+        selection: PluginSelection = ALL_INSTALLED,
     ) -> None:
         self.pm = pluggy.PluginManager("prism")
         self.pm.add_hookspecs(hookspecs)
         self.disabled = set(disabled) if disabled is not None else disabled_from_env()
+        self.selection = selection
         #: Plugins that must load: ``prism.required_plugins`` entry points and the system
         #: config's ``prism.required_plugins``. PRISM_DISABLE_PLUGINS cannot block them.
         #: The entry points join in :meth:`load`, from the same (cached) scan as the plugins.
-        self.required = set(required) - _released_in_tests()
+        self.required = self._selected(set(required))
         self.warnings: list[str] = []
         self.blocked: list[str] = []
         #: Plugins whose CLI/config hooks raised: name -> one-line reason.
@@ -233,8 +246,14 @@ class PrismPluginManager:
         self._loaded = False
 
     # -- loading -----------------------------------------------------------------
+    def _selected(self, names: set[str]) -> set[str]:
+        """``names`` within the caller's choice of installed plugins (all by default)."""
+        chosen = self.selection.entry_points
+        return names if chosen is None else names & chosen
+
     def load(self, cache_dir: Path | None = None) -> PrismPluginManager:
-        """Register the built-ins, then the ``prism.plugins`` entry points, then test plugins.
+        """Register the built-ins, then the ``prism.plugins`` entry points, then the
+        plugin objects the caller passed in (:class:`PluginSelection`).
 
         With ``cache_dir`` the entry points come from a cache kept there per
         environment (see :func:`cached_scan`); without, they are scanned.
@@ -243,12 +262,15 @@ class PrismPluginManager:
             return self
         self._loaded = True
         scan = cached_scan(cache_dir) if cache_dir is not None else _scan_entry_points()
-        self.required |= scan.required - _released_in_tests()
+        self.required |= self._selected(set(scan.required))
         for name, module_path in DEFAULT_PLUGINS:
             if self._skip(name):
                 continue
             self.add(importlib.import_module(module_path), name, "built-in", __version__)
-        self._load_entry_points(scan.plugins)
+        chosen = self.selection.entry_points
+        self._load_entry_points(
+            [ep for ep in scan.plugins if chosen is None or ep.name in chosen]
+        )
         missing = sorted(self.required - set(self._info))
         if missing:
             raise RequiredPluginMissing(
@@ -256,10 +278,9 @@ class PrismPluginManager:
                 "without them",
                 "install them (ask your administrator), see /etc/prism/prism.yml",
             )
-        testing = sys.modules.get("prism_core.testing")
-        for name, plugin in getattr(testing, "EXTRA_PLUGINS", []) if testing else []:
+        for name, plugin in self.selection.extra:
             if not self._skip(name):
-                self.add(plugin, name, "test", __version__)
+                self.add(plugin, name, "passed in", __version__)
         return self
 
     def _skip(self, name: str) -> bool:
@@ -289,13 +310,24 @@ class PrismPluginManager:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # a broken plugin must not break prism...
+            except (KeyboardInterrupt, Terminated):
+                raise
+            except BaseException as exc:  # a broken plugin must not break prism...
+                text = f"{exc.code!r}" if isinstance(exc, SystemExit) else str(exc)
                 if ep.name in self.required:  # ...unless prism must not run without it
                     raise RequiredPluginMissing(
                         f"required plugin {ep.name!r} ({source}) failed to load: "
-                        f"{type(exc).__name__}: {exc}",
+                        f"{type(exc).__name__}: {text}",
                         "prism does not run without it: reinstall it or ask your administrator",
                     ) from None
+                if not isinstance(exc, Exception):
+                    # SystemExit, GeneratorExit...: it tried to end prism; no command runs
+                    # (exit 2) until it is fixed or disabled, as when a hook raises it
+                    self.broken[ep.name] = (
+                        f"plugin {ep.name!r} ({source}) raised {type(exc).__name__} {text} "
+                        "while being imported"
+                    )[:500]
+                    continue
                 self.warnings.append(
                     f"plugin {ep.name!r} ({source}) failed to load: {type(exc).__name__}: {exc} "
                     f"(disable it with PRISM_DISABLE_PLUGINS={ep.name})"

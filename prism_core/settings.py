@@ -148,12 +148,25 @@ def read_config_file(path: str | Path) -> dict[str, dict[str, Any]] | None:
     return content
 
 
+def config_key(key: Any) -> str:
+    """A config key as prism compares it: the way the config handler stores it
+    (configparser lower-cases option names), so ``IMAGE_MODE`` and ``image_mode`` are one
+    key for the locks too. A key that is not text is refused (one line)."""
+    if not isinstance(key, str):
+        raise InputError(
+            f"config key {printable(str(key), 40)!r} is not a name",
+            "write setting names as text (e.g. image_mode: stop)",
+        )
+    return key.lower()
+
+
 class ConfigLocks:
     """Keys locked by the packaged defaults or the system config, per section.
 
     A section's ``locked: [key, ...]`` in those layers means later layers (the user's
     ``$PRISM_HOME/config.yml``) cannot change those keys: a user value for a locked key
-    is ignored with a warning, and a user's own ``locked`` list is ignored.
+    is ignored with a warning, and a user's own ``locked`` list is ignored. Key names are
+    compared as the config handler stores them (:func:`config_key`), whatever their case.
     """
 
     def __init__(self) -> None:
@@ -163,7 +176,9 @@ class ConfigLocks:
     def add(self, content: Mapping[str, Any], source: str) -> None:
         """Record the ``locked`` lists of ``content`` (a config layer) as coming from ``source``."""
         for section, values in content.items():
-            keys = (values or {}).get(LOCKED_KEY) if isinstance(values, Mapping) else None
+            if not isinstance(values, Mapping):
+                continue
+            keys = next((v for k, v in values.items() if config_key(k) == LOCKED_KEY), None)
             if keys is None:
                 continue
             if isinstance(keys, str):
@@ -171,7 +186,7 @@ class ConfigLocks:
             if not isinstance(keys, list | tuple) or not all(isinstance(k, str) for k in keys):
                 raise InputError(f"{source}: {section}.{LOCKED_KEY} must be a list of key names")
             for key in keys:
-                self.locked.setdefault(str(section), {}).setdefault(key, source)
+                self.locked.setdefault(str(section), {}).setdefault(config_key(key), source)
 
     def enforce(self, content: dict[str, Any], source: str) -> dict[str, Any]:
         """``content`` without the keys it may not change (each one becomes a warning)."""
@@ -180,14 +195,16 @@ class ConfigLocks:
             locked = self.locked.get(str(section), {})
             section_values = {}
             for key, value in (values or {}).items():
-                if key == LOCKED_KEY:
+                name = config_key(key)
+                shown = printable(key, 60)
+                if name == LOCKED_KEY:
                     self.warnings.append(
-                        f"{source}: {section}.{LOCKED_KEY} is ignored (only the installed "
+                        f"{source}: {section}.{shown} is ignored (only the installed "
                         f"defaults and {system_config_path()} can lock keys)"
                     )
-                elif key in locked:
+                elif name in locked:
                     self.warnings.append(
-                        f"{source}: {section}.{key} is locked by {locked[key]}; "
+                        f"{source}: {section}.{shown} is locked by {locked[name]}; "
                         "your value is ignored"
                     )
                 else:
@@ -197,11 +214,15 @@ class ConfigLocks:
 
     def strip(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """A section's values without its ``locked`` list (not a setting itself)."""
-        return {k: v for k, v in values.items() if k != LOCKED_KEY}
+        return {k: v for k, v in values.items() if config_key(k) != LOCKED_KEY}
 
     def is_locked(self, section: str, key: str) -> bool:
         """Whether ``section.key`` is locked."""
-        return key in self.locked.get(section, {})
+        return config_key(key) in self.locked.get(section, {})
+
+    def section(self, section: str) -> dict[str, str]:
+        """The locked keys of ``section``: key -> the layer that locked it."""
+        return dict(self.locked.get(section, {}))
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -383,24 +404,36 @@ class Settings:
     account_kms_keys: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Every other config section (plugin settings), defaults applied and validated.
     plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Keys of the ``prism:`` section an installation locked: key -> the layer that did.
+    locked: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, config: Mapping[str, Any] | None = None) -> Settings:
-        """Build settings from the ``prism`` config section and the environment."""
-        section = dict(config or {})
+    def load(
+        cls, config: Mapping[str, Any] | None = None, locked: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Build settings from the ``prism`` config section and the environment.
+
+        ``locked`` (key -> source) names the keys an installation locked: an environment
+        variable that would change one is refused, naming the lock.
+        """
+        section = {config_key(k): v for k, v in (config or {}).items()}
         for key in section:
             if key not in PRISM_KEYS:
                 raise _unknown_key(key, PRISM_KEYS, "the prism: config section")
         home = prism_home()
         check_home(home)
-        settings = cls(home=home)
+        settings = cls(home=home, locked={config_key(k): v for k, v in (locked or {}).items()})
         if "poll_delay_seconds" in section:
             settings.poll_delay = _number(
                 section["poll_delay_seconds"], "config prism.poll_delay_seconds", POLL_DELAY_RANGE
             )
         env_delay = os.environ.get("PRISM_POLL_DELAY_SECONDS")
         if env_delay:
-            settings.poll_delay = _number(env_delay, "PRISM_POLL_DELAY_SECONDS", POLL_DELAY_RANGE)
+            delay = _number(env_delay, "PRISM_POLL_DELAY_SECONDS", POLL_DELAY_RANGE)
+            settings.refuse_override(
+                "poll_delay_seconds", "PRISM_POLL_DELAY_SECONDS", delay != settings.poll_delay
+            )
+            settings.poll_delay = delay
         timeouts = section.get("timeouts") or {}
         if not isinstance(timeouts, Mapping):
             raise InputError("config prism.timeouts must be a mapping of wait name to seconds")
@@ -412,7 +445,9 @@ class Settings:
             variable = f"PRISM_TIMEOUT_{name.upper()}_SECONDS"
             env_value = os.environ.get(variable)
             if env_value:
-                settings.timeouts[name] = _number(env_value, variable, TIMEOUT_RANGE)
+                seconds = _number(env_value, variable, TIMEOUT_RANGE)
+                settings.refuse_override("timeouts", variable, seconds != settings.timeouts[name])
+                settings.timeouts[name] = seconds
         settings.registry_prefix = registry_prefix(section.get("registry_prefix", "/prism/"))
         value = section.get("copy_concurrency")
         if value is not None and value != "unlimited":  # no cap: every region at once
@@ -433,6 +468,12 @@ class Settings:
             regions = ",".join(str(r) for r in regions)
         settings.default_copy_regions = str(regions) if regions else None
         checkip = os.environ.get("PRISM_CHECKIP_URL") or section.get("checkip_url")
+        if os.environ.get("PRISM_CHECKIP_URL"):
+            settings.refuse_override(
+                "checkip_url",
+                "PRISM_CHECKIP_URL",
+                str(checkip).strip() != str(section.get("checkip_url", DEFAULT_CHECKIP_URL)),
+            )
         if checkip:
             checkip = str(checkip).strip()
             if not _URL.fullmatch(checkip):
@@ -466,6 +507,16 @@ class Settings:
                 section["batch_concurrency"], "prism.batch_concurrency", BATCH_CONCURRENCY_RANGE
             )
         return settings
+
+    def refuse_override(self, key: str, what: str, differs: bool) -> None:
+        """Refuse ``what`` (a flag or an environment variable) when it would change the
+        locked key ``prism.<key>``: a one-line error naming the lock (nothing changed)."""
+        source = self.locked.get(key)
+        if differs and source is not None:
+            raise InputError(
+                f"{what} would change prism.{key}, which is locked by {source}",
+                f"leave {what} out (this installation sets {key}) or ask your administrator",
+            )
 
     @property
     def critical_poll_delay(self) -> float:

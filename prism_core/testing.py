@@ -10,9 +10,13 @@ Fixtures:
                           ``snapshot_tags``, ``prism_home``, ``journals``, ``write_config``).
 ``run_prism``             run the CLI in-process: ``run_prism("save", "box", "tpl", "--yes")``.
 ``prism_plugin``          register a plugin object for the duration of one test.
-``prism_only_plugins``    ``prism_only_plugins("my-plugin")`` blocks every other installed
-                          third-party plugin (entry point) for one test, so tests do not
-                          depend on what else is installed next to prism.
+``prism_only_plugins``    ``prism_only_plugins("my-plugin")`` loads no other installed
+                          third-party plugin (entry point) for one test, required ones
+                          included, so tests do not depend on what else is installed.
+
+The fixtures pass their choice of plugins to ``main(argv, plugins=..., entry_points=...)``
+explicitly (:func:`main_options`); a test running ``prism`` in another process uses
+:func:`prism_argv`, which does the same there. prism itself reads no test state.
 
 Cheap to import: moto and the sandbox are imported only when a fixture runs.
 """
@@ -35,9 +39,39 @@ import pytest
 if TYPE_CHECKING:  # pragma: no cover
     from prism_sandbox import Sandbox
 
-#: Plugins registered by the ``prism_plugin`` fixture, as (name, plugin object).
-#: The core's plugin manager reads this list (only if this module is already imported).
+#: Plugins registered by the ``prism_plugin`` fixture, as (name, plugin object); the
+#: fixtures pass them to ``main(plugins=...)`` (see :func:`main_options`).
 EXTRA_PLUGINS: list[tuple[str, object]] = []
+#: The installed plugins (entry point names) a test chose with ``prism_only_plugins``;
+#: ``None``: every installed one, as the ``prism`` command loads them.
+ONLY_ENTRY_POINTS: list[frozenset[str] | None] = [None]
+
+
+def main_options() -> dict[str, Any]:
+    """The keyword arguments of ``prism_core.cli.app.main`` for this test's plugins."""
+    return {"plugins": list(EXTRA_PLUGINS), "entry_points": ONLY_ENTRY_POINTS[0]}
+
+
+def prism_program(prelude: str = "") -> str:
+    """A Python program running the real ``prism`` command on ``sys.argv[1:]`` with this
+    test's choice of installed plugins (objects registered with ``prism_plugin`` stay in
+    this process): for ``python -c PROGRAM ARGS``. ``prelude`` runs first."""
+    chosen = ONLY_ENTRY_POINTS[0]
+    selected = None if chosen is None else sorted(chosen)
+    return "\n".join(
+        [
+            "import sys",
+            prelude,
+            "from prism_core.cli.app import console",
+            f"console(entry_points={selected!r})",
+        ]
+    )
+
+
+def prism_argv(*args: str, prelude: str = "") -> list[str]:
+    """``[python, -c, PROGRAM, *args]``: ``prism ARGS`` in a new process, as
+    :func:`prism_program` runs it."""
+    return [sys.executable, "-c", prism_program(prelude), *args]
 
 
 @dataclass
@@ -191,7 +225,7 @@ def run_prism() -> Callable[..., PrismResult]:
         sys.stdin = stdin
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = main(list(args))
+                code = main(list(args), **main_options())
         finally:
             sys.stdin = old_stdin
         return PrismResult(int(code or 0), out.getvalue(), err.getvalue())
@@ -218,17 +252,17 @@ def prism_plugin() -> Iterator[Callable[[object, str], None]]:
 
 
 @pytest.fixture
-def prism_only_plugins(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """``keep(*names)``: block every installed ``prism.plugins`` entry point not in ``names``,
-    required ones (an institution's build installed next to prism) included."""
+def prism_only_plugins() -> Iterator[Callable[..., None]]:
+    """``keep(*names)``: load no installed ``prism.plugins`` entry point but ``names``,
+    required ones (an institution's build installed next to prism) included. The choice
+    reaches prism as ``main(entry_points=...)`` (:func:`main_options`, :func:`prism_argv`);
+    ``keep(None)`` goes back to every installed plugin, as the ``prism`` command loads."""
+    saved = ONLY_ENTRY_POINTS[0]
 
-    def keep(*names: str) -> None:
-        from importlib.metadata import entry_points
+    def keep(*names: str | None) -> None:
+        ONLY_ENTRY_POINTS[0] = None if names == (None,) else frozenset(str(n) for n in names)
 
-        others = sorted({ep.name for ep in entry_points(group="prism.plugins")} - set(names))
-        monkeypatch.setenv("PRISM_DISABLE_PLUGINS", ",".join(others))
-        # required plugins (an institution's build) ignore PRISM_DISABLE_PLUGINS; a test
-        # releases them this way, honoured only while pytest runs a test
-        monkeypatch.setenv("PRISM_TEST_RELEASED_PLUGINS", ",".join(others))
-
-    return keep
+    try:
+        yield keep
+    finally:
+        ONLY_ENTRY_POINTS[0] = saved

@@ -47,22 +47,26 @@ def limit_memory() -> None:
 def child_code(system_config: str | None = None, plugins: Sequence[PluginSpec] = ()) -> str:
     """The program of a child running the real ``prism`` command
     (``prism_core.cli.app.main`` on ``sys.argv[1:]``), with ``/etc/prism/prism.yml``
-    replaced by ``system_config`` and ``plugins`` registered the way the
-    ``prism_plugin`` fixture registers them in-process."""
-    code = ["import sys", "import prism_core.cli.app as app"]
+    replaced by ``system_config``, and ``plugins`` passed to ``main(plugins=...)`` with the
+    test's choice of installed plugins (``prism_only_plugins``), as the fixtures pass them
+    in-process."""
+    from prism_core.testing import ONLY_ENTRY_POINTS
+
+    chosen = ONLY_ENTRY_POINTS[0]
+    code = ["import sys", "import prism_core.cli.app as app", "extra = []"]
     if system_config is not None:  # settings.system_config_path() reads it
         code += ["import prism_core.settings as settings",
                  f"settings.SYSTEM_CONFIG = {system_config!r}"]
     if plugins:
         code += [
             f"sys.path.insert(0, {TESTS_DIR!r})",
-            "import importlib, prism_core.testing as testing",
+            "import importlib",
             f"for name, spec, args in {[(n, s, tuple(a)) for n, s, a in plugins]!r}:",
             "    module, factory = spec.split(':')",
-            "    plugin = getattr(importlib.import_module(module), factory)(*args)",
-            "    testing.EXTRA_PLUGINS.append((name, plugin))",
+            "    extra.append((name, getattr(importlib.import_module(module), factory)(*args)))",
         ]
-    code.append("sys.exit(app.main(sys.argv[1:]))")
+    selected = None if chosen is None else sorted(chosen)
+    code.append(f"sys.exit(app.main(sys.argv[1:], plugins=extra, entry_points={selected!r}))")
     return "\n".join(code)
 
 
@@ -233,10 +237,12 @@ def _forkserver() -> _ForkServer:
 
 
 def start_prism(*args: str) -> subprocess.Popen[str]:
-    """Start ``python -m prism_core ARGS`` with the test's environment, under the memory
-    limit, pipes for stdout and stderr, no stdin."""
+    """Start ``prism ARGS`` (with the test's choice of plugins) in the test's environment,
+    under the memory limit, pipes for stdout and stderr, no stdin."""
+    from prism_core.testing import prism_argv
+
     return subprocess.Popen(
-        [sys.executable, "-m", "prism_core", *args],
+        prism_argv(*args),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -247,7 +253,7 @@ def start_prism(*args: str) -> subprocess.Popen[str]:
 
 
 class PrismProcess:
-    """`python -m prism_core ...` with its stderr collected line by line."""
+    """`prism ...` in a new process (:func:`start_prism`) with its stderr collected line by line."""
 
     def __init__(self, *args: str) -> None:
         self.proc = start_prism(*args)
@@ -389,12 +395,15 @@ def spawn_prism_in_pty(
     no ``COLUMNS`` (the terminal's size decides), nor the variables in ``drop``."""
     import pexpect
 
+    from prism_core.testing import prism_argv
+
     env = dict(os.environ, TERM="xterm", LANG="C.UTF-8", PYTHONUTF8="1")
     for name in ("COLUMNS", *drop):
         env.pop(name, None)
+    command = prism_argv(*args)
     return pexpect.spawn(
-        sys.executable,
-        ["-m", "prism_core", *args],
+        command[0],
+        command[1:],
         env=env,
         dimensions=(40, columns),
         encoding="utf-8",

@@ -10,10 +10,11 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from prism_core.testing import prism_argv
 
 
 class Env:
@@ -32,9 +33,6 @@ class Env:
             "AWS_CONFIG_FILE": str(self.config),
             "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials),
             "AWS_EC2_METADATA_DISABLED": "true",
-            "PRISM_DISABLE_PLUGINS": os.environ.get("PRISM_DISABLE_PLUGINS", ""),
-            "PRISM_TEST_RELEASED_PLUGINS": os.environ.get("PRISM_TEST_RELEASED_PLUGINS", ""),
-            "PYTEST_CURRENT_TEST": os.environ.get("PYTEST_CURRENT_TEST", ""),
         }
         if endpoint:
             self.vars["AWS_ENDPOINT_URL"] = endpoint
@@ -57,7 +55,7 @@ class Env:
 
     def run(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "prism_core", *args],
+            prism_argv(*args),  # the test's choice of plugins
             env={**self.vars, **extra},
             capture_output=True,
             text=True,
@@ -279,15 +277,16 @@ AWS_COMMANDS = [
 
 
 @pytest.mark.parametrize("command", AWS_COMMANDS, ids=" ".join)
-def test_every_aws_command_takes_profile(env, command):
+def test_every_aws_command_takes_profile(env, command, prism_only_plugins):
     """``--profile`` on every command that talks to AWS (plugin commands declared with
     ``aws=True`` included): an unknown one is named, with how to create it."""
-    plugins = {"PRISM_DISABLE_PLUGINS": ""} if command[0] in ("project", "marketplace") else {}
+    if command[0] in ("project", "marketplace"):
+        prism_only_plugins("marketplace", "cost-tags")
     home = Path(env.vars["PRISM_HOME"])
     home.mkdir(exist_ok=True)
     (home / "config.yml").write_text("marketplace:\n  bucket: team-catalog\n")
     refused(
-        env.run(*command, "--profile", "ghost", **plugins),
+        env.run(*command, "--profile", "ghost"),
         "'ghost'",
         "aws configure --profile ghost",
     )

@@ -62,7 +62,7 @@ def test_demo_without_moto_is_one_line(tmp_path):
     code = (
         "import sys; sys.modules['moto'] = None\n"
         "from prism_core.cli.app import main\n"
-        "sys.exit(main(['demo', '--fast']))\n"
+        "sys.exit(main(['demo', '--fast'], entry_points=[]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],

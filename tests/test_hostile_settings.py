@@ -44,7 +44,7 @@ ORG = "arn:aws:organizations::123456789012:organization/o-abcdefghij"
 CASES = [
     # (id, extra argv after "save", expected text in the error)
     ("unknown-instance", ["nobody", "env1"], "no instance named 'nobody'"),
-    ("malformed-instance-id", ["i-zzzz", "env1"], "no instance i-zzzz"),
+    ("malformed-instance-id", ["i-zzzz", "env1"], "no instance named 'i-zzzz'"),
     ("template-slash", ["box", "a/b"], "invalid template name"),
     ("template-dotdot", ["box", ".."], "invalid template name"),
     ("template-traversal", ["box", "../etc/passwd"], "invalid template name"),

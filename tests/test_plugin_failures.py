@@ -72,3 +72,59 @@ def test_a_plugin_that_exhausts_memory_fails_the_save_not_the_machine(prism_sand
     assert "Traceback" not in result.stderr + result.stdout
     assert "hog" in result.stderr + result.stdout
     assert prism_sandbox.instance_state(instance_id) == "running"
+
+
+@pytest.fixture
+def hostile_entry_point(monkeypatch, prism_only_plugins):
+    """An installed plugin ``importer`` (entry point) whose module raises on import;
+    ``required=True`` also lists it in ``prism.required_plugins``."""
+    from prism_core import plugin_manager as pm
+
+    def install(required: bool = False) -> None:
+        entry = pm.PluginEntry("importer", "hostile_import_plugin", "hostile-dist", "0.1")
+        found = pm.EntryPoints([entry], frozenset({"importer"} if required else set()))
+        monkeypatch.setattr(pm, "cached_scan", lambda cache_dir: found)
+        monkeypatch.setattr(pm, "_scan_entry_points", lambda: found)
+        prism_only_plugins("importer")
+
+    return install
+
+
+IMPORT_ERRORS = ["exit-0", "exit-none", "exit-text", "exit-2", "generator-exit", "base-exception"]
+
+
+@pytest.mark.parametrize("error", IMPORT_ERRORS)
+@pytest.mark.parametrize(
+    "argv", [["templates", "list", "--local"], ["save", "box", "env1", "--yes"], ["iam-policy"]]
+)
+def test_a_plugin_raising_systemexit_on_import_is_a_failure(
+    prism_sandbox, run_prism, hostile_entry_point, monkeypatch, error, argv
+):
+    instance_id = prism_sandbox.create_instance("box")
+    monkeypatch.setenv("HOSTILE_IMPORT", error)
+    hostile_entry_point()
+    result = run_prism(*argv)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "importer" in lines[0] and "while being imported" in lines[0]
+    assert "PRISM_DISABLE_PLUGINS=importer" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert prism_sandbox.own_images() == []
+    assert prism_sandbox.instance_state(instance_id) == "running"
+    listed = run_prism("plugins", "-o", "json")
+    assert listed.exit_code == 0 and "importer" in listed.json()["broken"]
+    monkeypatch.setenv("PRISM_DISABLE_PLUGINS", "importer")
+    assert run_prism("templates", "list", "--local").exit_code == 0
+
+
+@pytest.mark.parametrize("error", IMPORT_ERRORS)
+def test_a_required_plugin_raising_systemexit_on_import_stops_prism(
+    run_prism, hostile_entry_point, monkeypatch, error
+):
+    monkeypatch.setenv("HOSTILE_IMPORT", error)
+    hostile_entry_point(required=True)
+    result = run_prism("templates", "list", "--local")
+    assert result.exit_code not in (0, None), result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "required plugin 'importer'" in lines[0], result.stderr

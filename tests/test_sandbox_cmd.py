@@ -5,21 +5,19 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 import time
 
 import boto3
 import pytest
 
+from prism_core.testing import prism_argv
+
 
 def _prism(home, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PRISM_"))}
-    # the test's plugin release (required plugins, e.g. the institution build) goes along
-    for key in ("PRISM_DISABLE_PLUGINS", "PRISM_TEST_RELEASED_PLUGINS"):
-        env[key] = os.environ.get(key, "")
     env["PRISM_HOME"] = str(home)
     return subprocess.run(
-        [sys.executable, "-m", "prism_core", *args],
+        prism_argv(*args),  # the test's choice of plugins goes along
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -19,6 +19,7 @@ import pytest
 from helpers import spawn_prism_in_pty
 
 from prism_core.cli.progress import SPINNER_FANCY, SPINNER_PLAIN
+from prism_core.testing import prism_argv
 from prism_sandbox import Timings
 
 TIMEOUT = 90
@@ -125,7 +126,7 @@ def test_nothing_left_after_ctrl_c(slow_cloud, moment):
 
 def test_piped_progress_has_no_control_codes(slow_cloud):
     result = subprocess.run(
-        [sys.executable, "-m", "prism_core", "save", "box", "env1", "--yes"],
+        prism_argv("save", "box", "env1", "--yes"),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

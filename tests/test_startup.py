@@ -14,11 +14,22 @@ import pytest
 HEAVY = ("boto3", "botocore", "questionary", "prompt_toolkit", "moto", "jsonschema")
 
 
+def _command(*args: str) -> list[str]:
+    """``prism ARGS``: the console script for ``--version`` (which loads no plugin), else
+    with the test's choice of installed plugins (prism's own: the built-ins)."""
+    if args == ("--version",):
+        return [sys.executable, "-m", "prism_core", *args]
+    from prism_core.testing import prism_argv
+
+    return prism_argv(*args)
+
+
 def imported_modules(*args: str, home: str) -> set[str]:
     """Top-level package names a ``python -m prism_core ARGS`` run imports."""
     env = dict(os.environ, PRISM_HOME=home)
+    command = _command(*args)
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "prism_core", *args],
+        [command[0], "-X", "importtime", *command[1:]],
         capture_output=True,
         text=True,
         env=env,
@@ -56,8 +67,9 @@ def test_version_imports_neither_framework_nor_plugins(tmp_path):
 
 def test_help_loads_no_unused_cement_extension_and_no_yaml(tmp_path):
     env = dict(os.environ, PRISM_HOME=str(tmp_path))
+    command = _command("--help")
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "prism_core", "--help"],
+        [command[0], "-X", "importtime", *command[1:]],
         capture_output=True,
         text=True,
         env=env,

@@ -250,8 +250,9 @@ def test_templates_list_local_does_not_import_boto3(tmp_path):
     import sys
 
     code = (
-        "import sys; from prism_core.cli.app import main; main(['templates', 'list', '--local']);"
-        "main(['--help']); assert 'boto3' not in sys.modules, 'boto3 imported'"
+        "import sys; from prism_core.cli.app import main; "
+        "main(['templates', 'list', '--local'], entry_points=[]);"
+        "main(['--help'], entry_points=[]); assert 'boto3' not in sys.modules, 'boto3 imported'"
     )
     env = {"PRISM_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)

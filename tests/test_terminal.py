@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pexpect
 import pytest
+
+from prism_core.testing import prism_argv
 
 ENTER, CTRL_C, CTRL_D, DOWN, SPACE = "\r", "\x03", "\x04", "\x1b[B", " "
 TIMEOUT = 30
@@ -16,13 +17,12 @@ TIMEOUT = 30
 def spawn(*args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
     env = dict(os.environ if env is None else env)
     env.update(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", LANG="C.UTF-8", PYTHONUTF8="1")
-    # the test's own plugin selection (the prism_only_plugins fixture) applies here too
-    for key in ("PRISM_DISABLE_PLUGINS", "PRISM_TEST_RELEASED_PLUGINS", "PYTEST_CURRENT_TEST"):
-        env[key] = os.environ.get(key, "")
     env.pop("NO_COLOR", None)
+    # the test's own plugin selection (the prism_only_plugins fixture) applies here too
+    command = prism_argv(*args)
     return pexpect.spawn(
-        sys.executable,
-        ["-m", "prism_core", *args],
+        command[0],
+        command[1:],
         env=env,
         dimensions=(40, 120),
         encoding="utf-8",

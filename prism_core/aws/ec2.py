@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,9 +104,19 @@ def describe_instance(ec2: Any, instance_id: str, region: str) -> InstanceInfo:
     return InstanceInfo.from_api(data, region)
 
 
+#: An EC2 instance id: ``i-`` and 8 or 17 lower-case hex digits. Anything else, however
+#: it starts (``i-love-data``), is a ``Name``.
+INSTANCE_ID = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+
+
+def is_instance_id(ref: str) -> bool:
+    """Whether ``ref`` is an instance id rather than a ``Name`` tag value."""
+    return INSTANCE_ID.fullmatch(ref) is not None
+
+
 def find_instance(ec2: Any, ref: str, region: str) -> InstanceInfo:
-    """Resolve INSTANCE (a ``Name`` tag value or an ``i-`` id) to one live instance."""
-    if ref.startswith("i-"):
+    """Resolve INSTANCE (a ``Name`` tag value or an instance id) to one live instance."""
+    if is_instance_id(ref):
         info = describe_instance(ec2, ref, region)
         if info.state not in LIVE_STATES:
             raise InputError(

@@ -8,7 +8,8 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from configparser import RawConfigParser
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -31,7 +32,7 @@ from prism_core.cli.commands.template_lifecycle import TemplateLifecycle
 from prism_core.cli.commands.templates import Templates
 from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError, Terminated
 from prism_core.plugin_api import Option
-from prism_core.plugin_manager import PrismPluginManager
+from prism_core.plugin_manager import ALL_INSTALLED, PluginSelection, PrismPluginManager
 from prism_core.settings import (
     ConfigLocks,
     Settings,
@@ -54,6 +55,12 @@ class SafeYamlConfigHandler(ConfigParserConfigHandler):
 
     class Meta:
         label = "prism_yaml"
+
+    def get(self, section: str, key: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        """A value as the config layers set it. Cement's handler would let any variable
+        ``PRISM_<SECTION>_<KEY>`` replace any value, a locked one included; prism reads only
+        the variables it documents (:meth:`Settings.load`), each checked against the locks."""
+        return RawConfigParser.get(self, section, key, **kwargs)
 
     def parse_file(self, file_path: str) -> bool:
         """Parse ``file_path`` if it exists, or is a symlink (a dangling one, or a loop, is
@@ -192,11 +199,14 @@ class PrismApp(App):
     config_locks: ConfigLocks
     #: Options plugins added to ``prism save`` (set in :meth:`setup`).
     save_options: list[Option] = []
+    #: The plugins the caller of :func:`main` chose (the console script: every installed one).
+    plugin_selection: PluginSelection = ALL_INSTALLED
 
     def run_nested(self, argv: list[str]) -> int:
         """Run another prism command line in this process, as ``prism`` itself would
-        (a fresh app; ``prism demo`` runs its steps this way)."""
-        return main(argv)
+        (a fresh app with the same plugins; ``prism demo`` runs its steps this way)."""
+        selection = self.plugin_selection
+        return main(argv, plugins=selection.extra, entry_points=selection.entry_points)
 
     def setup(self) -> None:
         """Load plugins first, so their options, commands and config defaults are wired in."""
@@ -228,7 +238,9 @@ class PrismApp(App):
             section = (
                 self.config.get_section_dict("prism") if self.config.has_section("prism") else {}
             )
-            settings = Settings.load(self.config_locks.strip(section))
+            settings = Settings.load(
+                self.config_locks.strip(section), locked=self.config_locks.section("prism")
+            )
             settings.plugin_config = self._plugin_config()
             self._settings = settings
             for warning in self.config_locks.warnings:
@@ -265,17 +277,25 @@ class PrismApp(App):
             # the entry points are cached in PRISM_HOME once it exists: a first
             # `prism --help` (or `prism demo`) creates nothing in the user's home
             home = prism_home()
-            system = read_config_file(system_config_path()) or {}
-            required = (system.get("prism") or {}).get("required_plugins") or []
-            if isinstance(required, str):
-                required = comma_list(required)
-            manager = PrismPluginManager(required=[str(r) for r in required]).load(
-                cache_dir=home / "cache" if home.is_dir() else None
-            )
+            manager = PrismPluginManager(
+                required=system_required_plugins(), selection=self.plugin_selection
+            ).load(cache_dir=home / "cache" if home.is_dir() else None)
             for warning in manager.warnings:
                 print(f"prism: warning: {warning}", file=sys.stderr)
             self._plugin_manager = manager
         return self._plugin_manager
+
+
+def system_required_plugins() -> list[str]:
+    """``prism.required_plugins`` of ``/etc/prism/prism.yml`` (key in any letter case)."""
+    from prism_core.settings import config_key
+
+    system = read_config_file(system_config_path()) or {}
+    section = system.get("prism") or {}
+    required = next((v for k, v in section.items() if config_key(k) == "required_plugins"), None)
+    if isinstance(required, str):
+        required = comma_list(required)
+    return [str(r) for r in required or []]
 
 
 def _report(message: str) -> None:
@@ -322,12 +342,26 @@ def _lists_plugins_or_help(args: list[str]) -> bool:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run prism; return the exit code (the console script exits with it)."""
+def main(
+    argv: list[str] | None = None,
+    *,
+    plugins: Iterable[tuple[str, object]] = (),
+    entry_points: Iterable[str] | None = None,
+) -> int:
+    """Run prism; return the exit code (the console script exits with it).
+
+    A program running prism in-process (a test harness) may pass ``plugins`` (``(name,
+    plugin object)`` pairs registered after the installed plugins) and ``entry_points``
+    (the names of the installed plugins to load; ``None``: all).
+    Nothing else (no variable, file or flag) chooses or releases plugins.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     pin_prism_home()
     app = PrismApp(argv=args, config_files=[system_config_path(), str(user_config_path())])
+    app.plugin_selection = PluginSelection(
+        tuple(plugins), None if entry_points is None else frozenset(entry_points)
+    )
     try:
         with _signals_as_exceptions(), app:
             refusal = app.plugin_manager.broken_error()
@@ -394,9 +428,12 @@ def _silence_broken_streams() -> None:
                 pass
 
 
-def console() -> None:
-    """Console-script entry point."""
-    code = main()
+def console(
+    *, plugins: Iterable[tuple[str, object]] = (), entry_points: Iterable[str] | None = None
+) -> None:
+    """Console-script entry point (a program embedding prism may pass :func:`main`'s
+    plugin choice)."""
+    code = main(plugins=plugins, entry_points=entry_points)
     _silence_broken_streams()
     # Everything still alive is about to go: without this, the interpreter's last
     # garbage collection walks boto3's object graph (a quarter-second on every save).

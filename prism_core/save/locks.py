@@ -146,6 +146,8 @@ def claim_version(ctx: SaveContext) -> None:
     version = state.template_version
     info = {**_holder(ctx), "claimed": True}
     for _ in range(MAX_VERSION_ATTEMPTS):
+        if version > registry.MAX_VERSION:
+            break
         name = registry.version_name(prefix, template, version)
         won: list[str] = []
         lost = False
@@ -181,9 +183,10 @@ def claim_version(ctx: SaveContext) -> None:
             registry.release_claim(ctx.aws.client("ssm", region), key, state.save_id)
         version += 1
     raise InputError(
-        f"could not claim a version of template {template}: "
-        f"{MAX_VERSION_ATTEMPTS} numbers in a row were taken",
-        "try again in a moment",
+        f"could not claim a version of template {template}: every number from "
+        f"{state.template_version} to {min(version, registry.MAX_VERSION)} was taken "
+        f"(versions go up to {registry.MAX_VERSION:,})",
+        "try again in a moment; if the registry holds entries nobody saved, remove them",
     )
 
 

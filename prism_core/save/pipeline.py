@@ -88,16 +88,31 @@ def utc_now() -> str:
 
 
 def next_version(settings: Settings, aws: AwsClients, template: str, regions: list[str]) -> int:
-    """One more than the newest version of ``template``, local or in the registry.
+    """One more than the newest version of ``template``, local or in the registry, where
+    a registered version counts only if the cloud proves it (:mod:`.proof`): a forged
+    entry neither raises the number nor pushes it past the documented range.
 
-    Saving to an existing name therefore never overwrites a version someone else
-    registered.
+    Saving to an existing name never overwrites a version someone else registered: the
+    version claim (``Overwrite=False``) moves past every number already taken.
     """
-    from prism_core.templates.registry import newest_version
+    from prism_core.templates.proof import document_proven
+    from prism_core.templates.registry import MAX_VERSION, newest_version
 
     local = templates.local_version(settings.templates_dir, template)
-    shared = newest_version(aws, settings.registry_prefix, template, regions)
-    return max(local, shared) + 1
+    shared = newest_version(
+        aws,
+        settings.registry_prefix,
+        template,
+        regions,
+        proven=lambda number, doc: document_proven(aws, template, number, doc),
+    )
+    version = max(local, shared) + 1
+    if version > MAX_VERSION:
+        raise InputError(
+            f"template {template} has reached version {MAX_VERSION:,}, the highest there is",
+            "save under a new template name",
+        )
+    return version
 
 
 def check_regions_enabled(aws: AwsClients, regions: list[str]) -> None:
@@ -109,6 +124,40 @@ def check_regions_enabled(aws: AwsClients, regions: list[str]) -> None:
                 f"region {region} does not exist or is not enabled for this account",
                 "enable it in the AWS console (Account > AWS Regions) or drop it",
             )
+
+
+#: Room the instance name gets in the default description (EC2 allows 255 characters).
+DEFAULT_DESCRIPTION_NAME = 160
+
+
+def default_description(instance: str, day: str) -> str:
+    """The description when none is given: the instance's name (control characters
+    removed, cut to :data:`DEFAULT_DESCRIPTION_NAME`) and the day, always within EC2's
+    255 characters."""
+    name = validation.printable(instance, DEFAULT_DESCRIPTION_NAME)
+    return f"Saved by prism from {name} on {day}"
+
+
+def refuse_locked_overrides(
+    options: SaveOptions, settings: Settings, mode: str, copy_regions: list[str], region: str
+) -> None:
+    """Refuse a save option that would change a key the installation locked (image mode,
+    default copy regions, deprecation), naming the lock; restating the locked value is fine."""
+    settings.refuse_override(
+        "image_mode", f"image mode {mode!r} (--reboot/--stop/--no-reboot)",
+        mode != settings.image_mode,
+    )
+    default_regions = {r.strip() for r in (settings.default_copy_regions or "").split(",")}
+    settings.refuse_override(
+        "default_copy_regions",
+        "--copy-to-regions",
+        set(copy_regions) != default_regions - {"", region},
+    )
+    if options.deprecate_after not in (None, "", 0):
+        days = validation.positive_days(options.deprecate_after, "--deprecate-after")
+        settings.refuse_override(
+            "deprecate_after_days", "--deprecate-after", days != settings.deprecate_after_days
+        )
 
 
 def plan_save(
@@ -131,9 +180,10 @@ def plan_save(
     description = validation.description(
         options.description
         if options.description is not None
-        else f"Saved by prism from {options.instance} on {started[:10]}"
+        else default_description(options.instance, started[:10])
     )
     mode = options.image_mode or ("no-reboot" if options.no_reboot else settings.image_mode)
+    refuse_locked_overrides(options, settings, mode, copy_regions, region)
     check_regions_enabled(aws, [region, *copy_regions])
     instance = find_instance(aws.ec2(region), options.instance, region)
     if instance.state == "pending":
@@ -198,7 +248,24 @@ def preflight(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:
         raise PluginRefusal(f"{plugin} refused the save: {exc}") from exc
     ctx.state.notes = notes
     instance_facts(ctx)  # fetched now, while nothing waits on it
+    check_registry_size(ctx)
     return notes
+
+
+def check_registry_size(ctx: SaveContext) -> None:
+    """Refuse, before anything changes, a save whose registry entry would not fit in an
+    SSM parameter (8 KB): its tags, description or regions make the document too big,
+    and the register phase (and every ``--resume``) would fail after the images exist."""
+    from prism_core.save.template_doc import provisional_document
+    from prism_core.templates import registry
+
+    try:
+        registry.encode(provisional_document(ctx))
+    except InputError as exc:
+        raise InputError(
+            f"{exc}; nothing was changed",
+            "use fewer or shorter --tag values, a shorter --description or fewer copy regions",
+        ) from None
 
 
 def recheck_journaled(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:

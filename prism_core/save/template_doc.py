@@ -93,22 +93,45 @@ def instance_facts(ctx: SaveContext) -> dict[str, Any]:
     return dict(facts)
 
 
-def build_document(ctx: SaveContext) -> dict[str, Any]:
+#: The longest AMI id, standing in for images not made yet (:func:`provisional_document`).
+PLACEHOLDER_AMI = "ami-" + "f" * 17
+
+
+def provisional_document(ctx: SaveContext) -> dict[str, Any]:
+    """The document this save will register, before any image exists: every region of
+    the save with an AMI id of the longest form. Pre-flight checks its size."""
+    arch = ctx.instance.architecture
+    regions = [ctx.request.region, *ctx.request.copy_to_regions]
+    return build_document(ctx, {region: {arch: PLACEHOLDER_AMI} for region in regions})
+
+
+def build_document(
+    ctx: SaveContext, amis: dict[str, dict[str, str | None]] | None = None
+) -> dict[str, Any]:
     """The template document of this save (computed once per set of images; every
-    caller gets its own deep copy, so a render wrapper cannot change the cache)."""
+    caller gets its own deep copy, so a render wrapper cannot change the cache).
+    ``amis`` given: the document for those images instead (not cached)."""
     request, state, instance = ctx.request, ctx.state, ctx.instance
     arch = instance.architecture
-    amis = {
-        region: {image.architecture or arch: image.image_id}
-        for region, image in ctx.images().items()
-    }
-    accounts = {
-        account: {r: {image.architecture or arch: image.image_id} for r, image in copies.items()}
-        for account, copies in ctx.account_copies().items()
-    }
+    provisional = amis is not None
+    if amis is None:
+        amis = {
+            region: {image.architecture or arch: image.image_id}
+            for region, image in ctx.images().items()
+        }
+        accounts = {
+            account: {r: {i.architecture or arch: i.image_id} for r, i in copies.items()}
+            for account, copies in ctx.account_copies().items()
+        }
+    else:  # every --copy-to-accounts account gets a copy in every region
+        accounts = {
+            target.split(":")[0]: {r: {arch: PLACEHOLDER_AMI} for r in amis}
+            for target in request.copy_to_accounts
+        }
     cached = ctx.plugin_data.get("_template_document")
     if (
-        cached is not None
+        not provisional
+        and cached is not None
         and cached["ami_config"]["amis"] == amis
         and cached["ami_config"].get("accounts", {}) == accounts
     ):
@@ -149,5 +172,7 @@ def build_document(ctx: SaveContext) -> dict[str, Any]:
         doc["parent"] = parent
     if request.project_id:
         doc["project"] = request.project_id
+    if provisional:
+        return doc
     ctx.plugin_data["_template_document"] = doc
     return copy.deepcopy(doc)

@@ -88,6 +88,21 @@ class Inventory:
         """The parts of version ``number`` (created empty on first use)."""
         return self.versions.setdefault(number, VersionParts())
 
+    def proven(self, number: int) -> bool:
+        """Whether the cloud proves version ``number`` real: one of its images exists in
+        this account tagged with this template, the version and a save id its document
+        or local file recorded (see :mod:`.proof`). A forged registry entry, pointing at
+        a stranger's image or at none, is not."""
+        from prism_core.templates.proof import image_proves
+
+        parts = self.versions.get(number)
+        if parts is None or not parts.save_ids:
+            return False
+        return any(
+            image_proves(record, self.name, number, parts.save_ids)
+            for record in parts.image_records.values()
+        )
+
     @property
     def empty(self) -> bool:
         """Nothing was found anywhere."""

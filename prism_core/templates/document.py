@@ -158,11 +158,12 @@ def write(templates_dir: Path, doc: dict[str, Any]) -> Path:
 
 def _write_locked(templates_dir: Path, name: str, doc: dict[str, Any]) -> Path:
     path = template_path(templates_dir, name)
-    if path.exists():
+    if os.path.lexists(path):
         try:
             old = load_file(path)
         except InputError:
             old = None
+            set_aside_unreadable(templates_dir, name, path)
         if old is not None and _version(old) > _version(doc):
             # a concurrent save of a newer version finished first: it stays current
             target = archive.folder(templates_dir, name) / f"{_version(doc)}.yaml"
@@ -173,6 +174,19 @@ def _write_locked(templates_dir: Path, name: str, doc: dict[str, Any]) -> Path:
             write_private_atomic(target, read_text_bounded(path, max_bytes=MAX_TEMPLATE_BYTES))
     write_private_atomic(path, dump(doc))
     return path
+
+
+def set_aside_unreadable(templates_dir: Path, name: str, path: Path) -> Path:
+    """Move a current file that cannot be loaded (a hand edit with a YAML error, a file
+    too big) into the archive as ``unreadable-<UTC time>.yaml``, as it is (moved, never
+    read), so that the file written in its place loses nothing."""
+    from datetime import UTC, datetime
+
+    folder = ensure_private_dir(archive.folder(templates_dir, name))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = folder / f"unreadable-{stamp}.yaml"
+    os.replace(path, target)
+    return target
 
 
 def _version(doc: dict[str, Any]) -> int:

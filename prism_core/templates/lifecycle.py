@@ -35,9 +35,11 @@ def is_future(timestamp: str | None) -> bool:
     if not timestamp:
         return False
     try:
-        when = datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
+        when = datetime.fromisoformat(str(timestamp)[:64].replace("Z", "+00:00"))
     except ValueError:
         return False
+    if when.tzinfo is None:  # EC2 times are UTC
+        when = when.replace(tzinfo=UTC)
     return when > datetime.now(UTC)
 
 
@@ -191,8 +193,9 @@ def restore(aws: AwsClients, prefix: str, target: Target) -> Outcome:
         ec2 = aws.ec2(region)
         for image_id in sorted(ids):
             earlier = previous.get(image_id) if isinstance(previous, dict) else None
+            record = target.parts.image_records.get(image_id) or {}
             try:
-                if is_future(earlier):
+                if plausible_deprecation(earlier, record.get("CreationDate")):
                     ec2.enable_image_deprecation(ImageId=image_id, DeprecateAt=str(earlier))
                     done.changed.append(f"{region}:{image_id} deprecated at {earlier} again")
                 else:
@@ -201,6 +204,24 @@ def restore(aws: AwsClients, prefix: str, target: Target) -> Outcome:
             except Exception as exc:
                 done.failures.append(f"{region}: {image_id}: {error_message(exc)}")
     return done
+
+
+def plausible_deprecation(earlier: Any, created: Any) -> bool:
+    """Whether a deprecation time a revocation record keeps for an image may be given back
+    by ``restore``: an EC2 time still ahead, at least a day after the image was created
+    (prism deprecates after whole days, at least one) and within ten years. The record
+    is anyone's writing: a forged "deprecate in a minute" is not applied (deprecation is
+    turned off instead, as for an image that had none)."""
+    if not isinstance(earlier, str) or not is_future(earlier):
+        return False
+    try:
+        when = datetime.fromisoformat(earlier[:64].replace("Z", "+00:00"))
+        made = datetime.fromisoformat(str(created)[:64].replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    made = made if made.tzinfo else made.replace(tzinfo=UTC)
+    return made + timedelta(days=1) <= when <= datetime.now(UTC) + timedelta(days=3653)
 
 
 # -- deprecation and protection -------------------------------------------------------------

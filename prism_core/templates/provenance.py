@@ -53,6 +53,15 @@ class ImageOwner:
     state: str | None = None
     trusted_as: str | None = None  # "this account", "organization", "Amazon", "config", ...
     problem: str | None = None  # not found, deregistered, cannot be read
+    #: EC2's ``DeprecationTime`` of the image, if one is set (past or future).
+    deprecation_time: str | None = None
+
+    @property
+    def deprecated(self) -> bool:
+        """Whether EC2 has deprecated the image (its deprecation time has passed)."""
+        from prism_core.templates.lifecycle import is_future
+
+        return bool(self.deprecation_time) and not is_future(self.deprecation_time)
 
     @property
     def owner(self) -> str:
@@ -72,6 +81,7 @@ class ImageOwner:
             "public": self.public,
             "trusted_as": self.trusted_as,
             "problem": self.problem,
+            "deprecation_time": self.deprecation_time,
         }
 
 
@@ -165,6 +175,8 @@ def describe_owners(aws: AwsClients, amis: Mapping[str, Mapping[str, str]]) -> l
                 item.owner_alias = record.get("ImageOwnerAlias")
                 item.public = bool(record.get("Public"))
                 item.state = record.get("State")
+                deprecation = record.get("DeprecationTime")
+                item.deprecation_time = str(deprecation)[:64] if deprecation else None
             found.append(item)
     return found
 

@@ -43,7 +43,7 @@ never fatal for other templates.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,8 +112,8 @@ def claim_holder(value: str) -> dict[str, Any] | None:
     if len(value) > 4096:
         return None
     try:
-        data = json.loads(value)
-    except (ValueError, RecursionError):
+        data = load_json_bounded(value, what="claim", max_bytes=4096, max_depth=MAX_RECORD_DEPTH)
+    except InputError:
         return None
     if not isinstance(data, dict) or not isinstance(data.get(CLAIM_KEY), dict):
         return None
@@ -262,8 +262,12 @@ def summary(doc: dict[str, Any]) -> str:
 def parse_summary(text: str | None, source: str) -> dict[str, Any]:
     """A ``current`` parameter's Description as ``{"version": N, "description": S}``."""
     try:
-        data = json.loads(text or "") if len(text or "") <= MAX_DESCRIPTION else None
-    except (ValueError, RecursionError):
+        data = (
+            load_json_bounded(text or "", what=source, max_bytes=4 * MAX_DESCRIPTION, max_depth=2)
+            if len(text or "") <= MAX_DESCRIPTION
+            else None
+        )
+    except InputError:
         data = None
     if (
         not isinstance(data, dict)
@@ -317,38 +321,72 @@ def versions(
     return read_template(ssm, prefix, name, problems).versions
 
 
-def newest_version(aws: AwsClients, prefix: str, name: str, regions: list[str]) -> int:
+#: Registered versions checked against the cloud, newest first, before giving up.
+MAX_VERSIONS_PROVEN = 5
+
+
+def newest_version(
+    aws: AwsClients,
+    prefix: str,
+    name: str,
+    regions: list[str],
+    proven: Callable[[int, dict[str, Any]], bool] | None = None,
+) -> int:
     """The newest version of ``name`` registered in any of ``regions`` (0 if none).
 
     Every region at once, one call each: every current entry is written after its
     version entry, so the versions (and the old layout's entries, under the same
     path) suffice. A region whose registry may not be read counts as empty.
+
+    With ``proven`` (``(number, document) -> bool``, see :mod:`.proof`) only a version
+    whose document it accepts counts, newest first, at most :data:`MAX_VERSIONS_PROVEN`
+    tried: a forged ``versions/1000000`` never becomes the newest. Claims of saves still
+    running are not versions; the claim itself (``Overwrite=False``) skips their numbers.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    def newest_in(region: str) -> int:
+    def documents_in(region: str) -> dict[int, dict[str, Any] | None]:
         try:
             names = _parameters(aws.client("ssm", region), parameter_base(prefix, name))
         except Exception as exc:
             if error_code(exc) in ("AccessDeniedException", "UnrecognizedClientException"):
-                return 0
+                return {}
             raise
-        newest = 0
+        found: dict[int, dict[str, Any] | None] = {}
         for key, value in names.items():
             kind, number = classify(prefix, name, key)
-            if kind == "version" and number is not None:
-                newest = max(newest, number)
-            elif kind == "current":
-                try:
-                    newest = max(newest, entry_version(parse_entry(value, key, name)))
-                except InputError:
-                    newest = max(newest, 1)
-        return newest
+            try:
+                if kind == "version" and number is not None:
+                    if proven is None or claim_holder(value) is None:
+                        found[number] = parse_entry(value, key, name, number)
+                elif kind == "current":
+                    doc = parse_entry(value, key, name)
+                    found.setdefault(entry_version(doc) or 1, doc)
+            except InputError:
+                if proven is None:  # counted as before: a number taken is a number taken
+                    found.setdefault(number or 1, None)
+        return found
 
     for region in regions:  # clients are built one after another (CPU), used at once
         aws.client("ssm", region)
+    merged: dict[int, dict[str, Any] | None] = {}
     with ThreadPoolExecutor(max_workers=min(16, max(1, len(regions)))) as pool:
-        return max([0, *pool.map(newest_in, regions)])
+        for found in pool.map(documents_in, regions):
+            for number, doc in found.items():
+                merged[number] = merged.get(number) or doc
+    if proven is None:
+        return max([0, *merged])
+    tried = 0
+    for number in sorted(merged, reverse=True):
+        doc = merged[number]
+        if doc is None:
+            continue
+        if proven(number, doc):
+            return number
+        tried += 1
+        if tried >= MAX_VERSIONS_PROVEN:
+            break
+    return 0
 
 
 def newest_document(ssm: Any, prefix: str, name: str) -> tuple[int, dict[str, Any]] | None:
@@ -500,14 +538,22 @@ class TemplateEntries:
         return sorted(c for c, r in self.channels.items() if r["version"] == version)
 
 
+#: Nesting a channel or revocation record may have (``deprecation: {ami: time}`` is 2).
+MAX_RECORD_DEPTH = 4
+
+
 def _record(value: str, source: str) -> dict[str, Any]:
-    """A channel or revocation record: a bounded JSON object (``InputError`` if not)."""
+    """A channel or revocation record: a JSON object read by the bounded loader (size and
+    depth limits; ``InputError`` if not)."""
     if len(value.encode("utf-8", "replace")) > MAX_RECORD_BYTES:
         raise InputError(f"{source}: registry entry is larger than {MAX_RECORD_BYTES} bytes")
-    try:
-        record = json.loads(value)
-    except ValueError:
-        raise InputError(f"{source}: registry entry is not valid JSON") from None
+    record = load_json_bounded(
+        value,
+        what=source,
+        max_bytes=MAX_RECORD_BYTES,
+        max_depth=MAX_RECORD_DEPTH,
+        hint="fix or delete the registry entry",
+    )
     if not isinstance(record, dict):
         raise InputError(f"{source}: registry entry is not a JSON object")
     for key in ("promoted_at", "promoted_by", "revoked_at", "revoked_by", "reason"):
@@ -563,7 +609,21 @@ def parse_entries(
         except InputError as exc:
             if problems is not None:
                 problems.append(str(exc))
+            if kind == "revoked" and record_version(base, key) is not None:
+                # fail closed: a revocation that cannot be read still revokes
+                found.revoked[int(rest)] = unreadable_revocation(str(exc))
     return found
+
+
+def unreadable_revocation(why: str) -> dict[str, Any]:
+    """The record that stands for a ``revoked/<N>`` entry that cannot be read: the
+    version counts as revoked (``templates restore`` removes the entry)."""
+    return {
+        "revoked_at": None,
+        "revoked_by": None,
+        "reason": f"its revocation record cannot be read ({why[:200]})",
+        "unreadable": True,
+    }
 
 
 def record_version(base: str, key: str) -> int | None:

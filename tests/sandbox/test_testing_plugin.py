@@ -17,8 +17,10 @@ def fake_main(monkeypatch):
     module = types.ModuleType("prism_core.cli.app")
     seen: dict = {}
 
-    def main(argv):
+    def main(argv, *, plugins=(), entry_points=None):
         seen["argv"] = argv
+        seen["plugins"] = list(plugins)
+        seen["entry_points"] = entry_points
         seen["stdin_tty"] = sys.stdin.isatty()
         seen["stdin"] = sys.stdin.read()
         print('{"ok": true}')
@@ -39,6 +41,8 @@ def test_run_prism_captures_output_and_exit_code(run_prism, fake_main):
         "argv": ["save", "box", "tpl", "--yes"],
         "stdin_tty": False,
         "stdin": "y\n",
+        "plugins": [],
+        "entry_points": frozenset(),  # tests/conftest.py: the built-ins only
     }
     assert sys.stdin is sys.__stdin__ or not isinstance(sys.stdin, testing._NoTTYStringIO)
 

@@ -115,7 +115,6 @@ def test_an_empty_allow_list_allows_nothing(prism_sandbox, run_prism, monkeypatc
 
 def test_prism_disable_plugins_cannot_block_the_policy(prism_sandbox, run_prism, monkeypatch):
     monkeypatch.setenv("PRISM_DISABLE_PLUGINS", "institution-example")
-    monkeypatch.delenv("PRISM_TEST_RELEASED_PLUGINS", raising=False)
     prism_sandbox.create_instance("box", region="us-east-1")
     result = run_prism("save", "box", "env", "--region", "us-east-1", "--yes")
     assert result.exit_code == 2
@@ -129,7 +128,6 @@ def test_prism_disable_plugins_cannot_block_the_policy(prism_sandbox, run_prism,
 def test_a_required_plugin_that_fails_to_load_stops_prism(run_prism, monkeypatch):
     import sys
 
-    monkeypatch.delenv("PRISM_TEST_RELEASED_PLUGINS", raising=False)
     monkeypatch.setitem(sys.modules, "prism_institution_example.plugin", None)  # import fails
     result = run_prism("plugins")
     assert result.exit_code != 0
@@ -149,10 +147,11 @@ def _images(prism_sandbox, region):
     return [i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]]
 
 
-def test_resume_rechecks_a_save_begun_before_the_policy(prism_sandbox, run_prism, monkeypatch):
-    # the save begins while the policy is not installed (released here as a test may)...
-    monkeypatch.setenv("PRISM_DISABLE_PLUGINS", "institution-example")
-    monkeypatch.setenv("PRISM_TEST_RELEASED_PLUGINS", "institution-example")
+def test_resume_rechecks_a_save_begun_before_the_policy(
+    prism_sandbox, run_prism, prism_only_plugins
+):
+    # the save begins while the policy is not installed (left out here as a test may)...
+    prism_only_plugins()
     prism_sandbox.create_instance("box", region="us-east-1")
     prism_sandbox.faults.inject("CopyImage", region="us-east-2", times=-1, code="InternalError")
     first = run_prism(
@@ -161,8 +160,7 @@ def test_resume_rechecks_a_save_begun_before_the_policy(prism_sandbox, run_prism
     assert first.exit_code == 3, first.stderr
     prism_sandbox.faults.clear()
     # ...and is resumed once it is
-    monkeypatch.delenv("PRISM_TEST_RELEASED_PLUGINS")
-    monkeypatch.delenv("PRISM_DISABLE_PLUGINS")
+    prism_only_plugins("institution-example")
     result = run_prism("save", "--resume", "--yes")
     assert result.exit_code == 2
     assert "no longer passes the checks" in result.stderr and "us-east-1" in result.stderr

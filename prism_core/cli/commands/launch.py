@@ -125,6 +125,14 @@ def run_launch(app: Any) -> int:
     if pargs.allow_from:
         launch_access.parse_cidrs(pargs.allow_from)
     settings = app.settings
+    if pargs.trust_owner:
+        from prism_core.templates.provenance import owner_ids
+
+        extra = set(owner_ids(pargs.trust_owner, "--trust-owner"))
+        settings.refuse_override(
+            "trusted_image_owners", "--trust-owner",
+            not extra <= set(settings.trusted_image_owners),
+        )
     progress = Progress(sys.stderr)
     aws = aws_clients(app, pargs.region)
     region = aws.region
@@ -181,6 +189,14 @@ def run_launch(app: Any) -> int:
             allow_missing=True,
         )
         owner_line = f"Image owner: {images[0].owner} (trusted: {images[0].trusted_as})"
+        for image in images:
+            if image.deprecated:
+                print(
+                    f"prism: warning: {image.image_id} in {image.region} was deprecated by "
+                    f"EC2 at {printable(image.deprecation_time, 64)} (its owner marked it out "
+                    "of date); launching it anyway",
+                    file=sys.stderr,
+                )
     script = userdata.render(doc, found.name, release) if userdata.needs_user_data(doc) else None
     defaults = doc.get("instance_defaults") or {}
     root_gb = defaults.get("root_volume_gb") or (

@@ -580,7 +580,22 @@ class Templates(Controller):
             if found.versions[v].claims and found.versions[v].document is None
         }
         ordered = [v for v in ordered if v not in held]
+        # Only versions the cloud proves real count among the K kept: an entry whose
+        # images are not this template's by their tags (a stranger's image, or none) is
+        # never kept in place of a real version; it is pruned like an old one (its images
+        # stay unless proven ours, as for every version).
+        unproven = [v for v in ordered if not found.proven(v)]
+        ordered = [v for v in ordered if v not in unproven]
+        if not ordered:
+            raise InputError(
+                f"no version of {name} is proven by the cloud (no image of it in this "
+                "account carries the template, version and save id its entries record); "
+                "nothing was pruned",
+                f"check with `prism templates show {name}`; `prism templates delete` "
+                "removes it all",
+            )
         kept, old = ordered[: pargs.keep], ordered[pargs.keep :]
+        old = sorted([*old, *unproven], reverse=True)
         for version in old:
             why = kept_for_life(found, version)
             if why:
@@ -591,6 +606,13 @@ class Templates(Controller):
         old = [v for v in old if v not in held]
         kept = sorted([*kept, *held], reverse=True)
         notes = [f"v{v} kept: {why}" for v, why in sorted(held.items())]
+        for version in unproven:
+            if version not in held:
+                notes.append(
+                    f"v{version} is not proven by the cloud (no image of it in this account "
+                    "is tagged as this version by the save it records): not counted among "
+                    "the versions kept"
+                )
         if used and not pargs.force:
             notes.append("pass --force to remove versions that instances run from")
         for note in notes:
