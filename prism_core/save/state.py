@@ -80,7 +80,11 @@ class SaveState:
     def from_dict(cls, data: dict[str, Any]) -> SaveState:
         """Rebuild from :meth:`to_dict` output."""
         data = dict(data)
-        data["images"] = {r: RegionImage(**i) for r, i in data.get("images", {}).items()}
+        fields = set(RegionImage.__dataclass_fields__)
+        data["images"] = {
+            r: RegionImage(**{k: v for k, v in i.items() if k in fields})
+            for r, i in data.get("images", {}).items()
+        }
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
