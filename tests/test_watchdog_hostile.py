@@ -6,6 +6,7 @@ processes against the sandbox; every prism run is the real command in a child pr
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -25,6 +26,27 @@ def slow_cloud(prism_sandbox, monkeypatch):
     prism_sandbox.timings = Timings(stop=1.0, start=0.3, snapshot=1.0, image=1.5)
     monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", str(POLL))
     return prism_sandbox
+
+
+@pytest.fixture
+def start_prism():
+    """Start `prism ARGS` (a PrismProcess); whatever a failing test leaves of it (a
+    suspended prism, its watchdog) is killed at the end."""
+    started: list[PrismProcess] = []
+
+    def start(*args: str) -> PrismProcess:
+        started.append(PrismProcess(*args))
+        return started[-1]
+
+    yield start
+    for prism in started:
+        pids = [int(p) for p in re.findall(r"Watchdog \(pid (\d+)\)", prism.stderr)]
+        if prism.proc.poll() is None:
+            prism.proc.kill()
+            prism.proc.wait()
+        for pid in pids:
+            if process_alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _watchdog_pid(prism: PrismProcess) -> int:
@@ -89,16 +111,22 @@ TAMPERING = {
         path, instance_restarted=True, status="done"
     ),
     "damaged": lambda path, stranger: path.write_text('{"save_id": '),
+    "forged-image": lambda path, stranger: _forge(
+        path,
+        images={"us-east-1": {"region": "us-east-1", "image_id": "ami-0000000000000dead"}},
+    ),
 }
 
 
 @pytest.mark.parametrize("tampering", list(TAMPERING))
-def test_the_watchdog_restarts_whatever_the_journal_says(slow_cloud, live_stranger, tampering):
+def test_the_watchdog_restarts_whatever_the_journal_says(
+    start_prism, slow_cloud, live_stranger, tampering
+):
     """The journal is removed, forged or damaged while the instance is down, then prism is
     killed: the watchdog still starts the instance, and the journal (written again from
     its own reading when needed) lets `--resume` finish with the one image."""
     instance_id = slow_cloud.create_instance("box")
-    prism = PrismProcess("save", "box", "env1", "--stop", "--yes")
+    prism = start_prism("save", "box", "env1", "--stop", "--yes")
     prism.wait_for("AMI creation started")
     prism.proc.send_signal(signal.SIGSTOP)  # nothing rewrites the journal meanwhile
     (path,) = slow_cloud.journals()
@@ -113,13 +141,15 @@ def test_the_watchdog_restarts_whatever_the_journal_says(slow_cloud, live_strang
     _resume_finishes(slow_cloud, instance_id)
 
 
-def test_a_journal_removed_while_down_keeps_the_lock_and_the_duty(slow_cloud, monkeypatch):
+def test_a_journal_removed_while_down_keeps_the_lock_and_the_duty(
+    start_prism, slow_cloud, monkeypatch
+):
     """Removing the journal of a save whose instance is down neither frees the save lock
     for another save nor hides the save from `--resume`, which says what holds it; once
     prism dies the watchdog restarts the instance and writes the journal again."""
     monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "3")  # a grace of 12 s while suspended
     instance_id = slow_cloud.create_instance("box")
-    prism = PrismProcess("save", "box", "env1", "--stop", "--yes")
+    prism = start_prism("save", "box", "env1", "--stop", "--yes")
     watchdog = _watchdog_pid(prism)
     prism.wait_for("Stopping instance")
     prism.proc.send_signal(signal.SIGSTOP)  # the save stands still, the instance down
@@ -150,11 +180,11 @@ def test_a_journal_removed_while_down_keeps_the_lock_and_the_duty(slow_cloud, mo
     assert len(slow_cloud.own_images()) == 1 and slow_cloud.journals() == []
 
 
-def test_a_suspended_prism_is_ended_and_the_instance_started(slow_cloud):
+def test_a_suspended_prism_is_ended_and_the_instance_started(start_prism, slow_cloud):
     """SIGSTOP cannot be caught: once prism has been suspended for the grace while the
     instance is down, its watchdog ends it and starts the instance; `--resume` finishes."""
     instance_id = slow_cloud.create_instance("box")
-    prism = PrismProcess("save", "box", "env1", "--stop", "--yes")
+    prism = start_prism("save", "box", "env1", "--stop", "--yes")
     prism.wait_for("Instance stopped")
     prism.proc.send_signal(signal.SIGSTOP)
     code = prism.finish(timeout=60)
@@ -164,9 +194,9 @@ def test_a_suspended_prism_is_ended_and_the_instance_started(slow_cloud):
     _resume_finishes(slow_cloud, instance_id)
 
 
-def test_ctrl_z_is_ignored_while_the_instance_is_down_and_said(slow_cloud):
+def test_ctrl_z_is_ignored_while_the_instance_is_down_and_said(start_prism, slow_cloud):
     instance_id = slow_cloud.create_instance("box")
-    prism = PrismProcess("save", "box", "env1", "--stop", "--yes", "-o", "json")
+    prism = start_prism("save", "box", "env1", "--stop", "--yes", "-o", "json")
     prism.wait_for("Stopping instance")
     for _ in range(3):
         prism.proc.send_signal(signal.SIGTSTP)
@@ -178,12 +208,14 @@ def test_ctrl_z_is_ignored_while_the_instance_is_down_and_said(slow_cloud):
 
 
 @pytest.mark.parametrize("fate", ["terminated", "stopped-then-terminated"])
-def test_a_watchdog_whose_instance_was_terminated_leaves_at_once(slow_cloud, monkeypatch, fate):
+def test_a_watchdog_whose_instance_was_terminated_leaves_at_once(
+    start_prism, slow_cloud, monkeypatch, fate
+):
     """Someone terminates the instance while it is down: when prism dies the watchdog
     does not start it, nor wait for it until the (long) start timeout, and says why."""
     monkeypatch.setenv("PRISM_TIMEOUT_START_SECONDS", "600")
     instance_id = slow_cloud.create_instance("box")
-    prism = PrismProcess("save", "box", "env1", "--stop", "--yes")
+    prism = start_prism("save", "box", "env1", "--stop", "--yes")
     watchdog = _watchdog_pid(prism)
     prism.wait_for("Stopping instance" if fate == "terminated" else "Instance stopped")
     prism.proc.send_signal(signal.SIGSTOP)

@@ -338,32 +338,29 @@ class Watchdog:
     def _image_requested(self) -> Any:
         """The source image (a :class:`RegionImage`) if one was requested, after EC2
         lists its snapshots (bounded: a stranded instance is worse than an unusable
-        image); ``None`` if there is none."""
-        from prism_core.aws.ec2 import find_saved_image, listed_snapshots
-        from prism_core.aws.waiting import retry_throttled, wait_for
-        from prism_core.save.state import PENDING, RegionImage
+        image); ``None`` if there is none.
+
+        The image is the one EC2 shows with the save's image name and save id (both from
+        the command line): an id in the journal is not waited for unless EC2 shows it so
+        (a forged id cannot keep the instance down)."""
+        from prism_core.aws.ec2 import listed_snapshots
+        from prism_core.aws.waiting import wait_for
+        from prism_core.save.state import PENDING, REQUESTED, RegionImage
 
         memory = self.memory
         image = memory.images.get(self.region) if memory is not None else None
-        if image is None or image.image_id is None:
-            try:
-                found = retry_throttled(
-                    lambda: find_saved_image(self.ec2(), self.image_name, self.save_id),
-                    what="the requested image",
-                    timeout=self.snapshots_timeout,
-                    poll=self.poll,
-                )
-            except Exception:
-                found = None
-            if found is None:
-                return image
-            image = image or RegionImage(region=self.region)
-            image.image_id, image.state = str(found["ImageId"]), PENDING
+        found = self._find_image(patient=image is not None and image.image_id is not None)
+        if found is None:
+            return image if image is not None and image.image_id is None else None
+        if image is None or image.image_id != found:
+            image = RegionImage(region=self.region)
+        image.image_id = found
+        if image.state == REQUESTED:
+            image.state = PENDING
         if not image.snapshot_ids:
-            image_id = image.image_id
             try:
                 listed = wait_for(
-                    lambda: listed_snapshots(self.ec2(), image_id),
+                    lambda: listed_snapshots(self.ec2(), found),
                     what="the snapshots",
                     timeout=self.snapshots_timeout,
                     poll=self.poll,
@@ -374,6 +371,24 @@ class Watchdog:
             if listed is not None:
                 image.snapshot_ids = listed
         return image
+
+    def _find_image(self, patient: bool) -> str | None:
+        """The id of this save's image as EC2 shows it (name and ``prism:save-id`` tag);
+        looked for once, or for up to ten poll delays (at least 30 s) when the journal
+        said one was requested (a new image can take a moment to be listed)."""
+        from prism_core.aws.ec2 import find_saved_image
+
+        deadline = time.monotonic() + (min(self.snapshots_timeout, max(30.0, 10 * self.poll)))
+        while True:
+            try:
+                found = find_saved_image(self.ec2(), self.image_name, self.save_id)
+            except Exception:
+                found = None
+            if found is not None:
+                return str(found["ImageId"])
+            if not patient or time.monotonic() >= deadline:
+                return None
+            time.sleep(self.poll)
 
     def _start(self) -> tuple[str | None, str | None]:
         """Send StartInstances (throttling retried until the start timeout).
