@@ -228,3 +228,37 @@ def test_a_watchdog_whose_instance_was_terminated_leaves_at_once(
     assert slow_cloud.instance_state(instance_id) in ("shutting-down", "terminated")
     (path,) = slow_cloud.journals()
     assert any("nothing to restart" in n for n in json.loads(path.read_text())["summary"])
+
+
+@pytest.mark.parametrize("moment", ["Instance stopped", "AMI creation started"])
+def test_resume_never_stops_a_hand_restarted_instance_unannounced(
+    start_prism, slow_cloud, moment
+):
+    """prism and its watchdog are killed while the instance is down, and someone starts it
+    by hand. Before its image was requested, `--resume` says it stops the instance again
+    and needs --yes without a terminal; after, it never stops it again."""
+    instance_id = slow_cloud.create_instance("box")
+    prism = start_prism("save", "box", "env1", "--stop", "--yes")
+    watchdog = _watchdog_pid(prism)
+    prism.wait_for(moment)
+    prism.proc.send_signal(signal.SIGSTOP)
+    os.kill(watchdog, signal.SIGKILL)
+    prism.proc.kill()
+    prism.finish()
+    assert _gone_within(watchdog, 5)
+    slow_cloud.ec2().start_instances(InstanceIds=[instance_id])
+    assert slow_cloud.wait_running(instance_id) == "running"
+    slow_cloud.faults.clear_calls()
+    asked = run_prism_child("save", "--resume")
+    assert asked.exit_code == 2, asked.stdout + asked.stderr
+    assert "Traceback" not in asked.stderr
+    stops_again = moment == "Instance stopped"
+    assert ("stops instance" in asked.stderr) is stops_again, asked.stderr
+    assert not {"StopInstances", "CreateImage"} & {a for _, a in slow_cloud.faults.calls()}
+    result = run_prism_child("save", "--resume", "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert (f"stops instance box ({instance_id}) again" in result.stderr) is stops_again
+    stops = [a for _, a in slow_cloud.faults.calls()].count("StopInstances")
+    assert stops == (1 if stops_again else 0)
+    assert slow_cloud.instance_state(instance_id) == "running"
+    assert len(slow_cloud.own_images()) == 1 and slow_cloud.journals() == []
