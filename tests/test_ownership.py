@@ -368,6 +368,10 @@ FORGED_PATHS = {
 }
 
 
+#: Forgeries of the wrong type: the journal's schema refuses them on load.
+SHAPE_FORGERIES = ("version-path", "not-a-string")
+
+
 @pytest.mark.parametrize("forgery", list(FORGED_PATHS))
 def test_abort_refuses_a_journal_naming_a_file_it_did_not_write(
     prism_sandbox, forgery
@@ -381,9 +385,15 @@ def test_abort_refuses_a_journal_naming_a_file_it_did_not_write(
     data = json.loads(path.read_text())
     data.update(FORGED_PATHS[forgery](victim, prism_sandbox.prism_home))
     path.write_text(json.dumps(data))
-    result = run_prism_child("save", "--abort", "--yes", "-o", "json")
-    assert result.exit_code == 1, result.stdout + result.stderr
-    assert "abort refused" in json.dumps(result.json())
+    if forgery in SHAPE_FORGERIES:  # refused as the journal is loaded: one line, exit 2
+        result = run_prism_child("save", "--abort", "--yes")
+        lines = result.stderr.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1, result.stdout + result.stderr
+        assert str(path) in lines[0] and "move it aside" in lines[0]
+    else:
+        result = run_prism_child("save", "--abort", "--yes", "-o", "json")
+        assert result.exit_code == 1, result.stdout + result.stderr
+        assert "abort refused" in json.dumps(result.json())
     assert victim.read_text() == "keep me\n"
     assert (prism_sandbox.prism_home / "config.yml").read_text() == "prism: {}\n"
     assert len(prism_sandbox.own_images()) == 1  # refused before anything was removed

@@ -201,6 +201,9 @@ def run_all(
     Ctrl-C or SIGTERM, ``on_interrupt`` cancels the running saves, which bring their
     instances back; the interrupt is raised again once every job has returned.
     """
+    from prism_core.save import suspend_shield
+
+    suspend_shield.install()  # the saves run in worker threads: Ctrl-Z is handled here
     results: list[Any] = [None] * len(jobs)
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="prism-batch")
     futures: dict[Future[Any], int] = {}

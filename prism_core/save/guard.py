@@ -32,6 +32,7 @@ from prism_core.aws.ec2 import describe_instance, listed_snapshots
 from prism_core.aws.waiting import retry_throttled, wait_for
 from prism_core.cli.progress import format_duration
 from prism_core.exceptions import OperationFailed
+from prism_core.save import suspend_shield
 from prism_core.save.context import SaveContext
 from prism_core.save.journal import write_failure
 
@@ -101,6 +102,25 @@ def _stopped_a_running_instance(answer: Any) -> bool:
         return False
 
 
+def image_requested(ctx: SaveContext) -> bool:
+    """Whether the source image was requested already (EC2 gave its id)."""
+    source = ctx.source_image()
+    return source is not None and source.image_id is not None
+
+
+def stops_again(ctx: SaveContext) -> bool:
+    """Whether resuming ``ctx`` stops its instance: ``--stop``, the image not requested
+    yet, and the instance up now (started again by hand, or by the watchdog)."""
+    state = ctx.state
+    return (
+        ctx.request.image_mode == "stop"
+        and state.instance_original_state == "running"
+        and not state.instance_restarted
+        and not image_requested(ctx)
+        and ctx.instance.state in ("pending", "running")
+    )
+
+
 class InstanceGuard:
     """Keeps the instance safe through the image phase, in the request's image mode."""
 
@@ -109,6 +129,8 @@ class InstanceGuard:
         self.ec2 = ctx.aws.critical_ec2(ctx.source_region)
         self._watcher: threading.Thread | None = None
         self._watchdog: Any = None
+        #: Whether this run told :mod:`suspend_shield` the instance is held down.
+        self._held_down = False
         self.start_error: str | None = None
         #: How long this run's StopInstances took to show ``stopped`` (seconds): the
         #: expected duration of the start, whose polls are scheduled from it.
@@ -168,6 +190,10 @@ class InstanceGuard:
         ctx, state = self.ctx, self.ctx.state
         if not self.will_stop or state.instance_restarted:
             return
+        if image_requested(ctx):  # resumed: the snapshots are of that moment already
+            if state.stopped_by_prism and ctx.instance.state in ("stopping", "stopped"):
+                self._start_watchdog()  # still down: guarded until the restart
+            return
         instance_id = ctx.request.instance_id
         self._start_watchdog()
         if not state.stopped_by_prism:
@@ -182,6 +208,8 @@ class InstanceGuard:
                     f"{what}, so the stop could not be recorded; the instance was not stopped",
                     f"{todo}, then save again",
                 )
+        suspend_shield.instance_down(instance_id)  # Ctrl-Z is ignored until it runs again
+        self._held_down = True
         ctx.progress.line("stop", "Stopping instance for consistent AMI creation...")
         requested: float | None = None
         try:  # no DescribeInstances first: EC2 answers a stopped or stopping one as it is
@@ -230,7 +258,7 @@ class InstanceGuard:
         """The watchdog must be running before the instance goes down, or nothing stops."""
         from prism_core.save import watchdog
 
-        if self._watchdog is not None and self._watchdog.poll() is None:
+        if self._watchdog is not None and self._watchdog.alive():
             return
         try:
             self._watchdog = watchdog.spawn(self.ctx)
@@ -265,6 +293,7 @@ class InstanceGuard:
                     raise
                 self._start_once_stopped()
             ctx.record(instance_restarted=True)
+        self._instance_up()
         self._watcher = threading.Thread(
             target=self._confirm_running, daemon=True, name="prism-start"
         )
@@ -330,7 +359,13 @@ class InstanceGuard:
             self.start_error = error_message(exc)
             return
         ctx.record(downtime_ended=time.time())
+        self._release_watchdog()  # the instance runs: the watchdog's duty is done
         ctx.progress.line("ok", "Instance restarted successfully", since="start")
+
+    def _instance_up(self) -> None:
+        if self._held_down:
+            self._held_down = False
+            suspend_shield.instance_up(self.ctx.request.instance_id)
 
     # ----------------------------------------------------------------- reboot mode
     def begin_reboot(self) -> None:
@@ -404,41 +439,42 @@ class InstanceGuard:
 
     # ----------------------------------------------------------------- both
     def join(self) -> None:
-        """Wait for the running confirmation; a failure to start is reported."""
+        """Wait for the running confirmation; a failure to start is reported.
+
+        The watchdog is released only once the instance was seen running; if the start
+        failed it keeps the restart duty and acts when this process exits."""
         if self._watcher is not None:
             self._watcher.join()
             self._watcher = None
-        if self._watchdog is not None and self.ctx.state.instance_restarted:
-            self._end_watchdog()
+        if self.ctx.state.instance_restarted and self.start_error is None:
+            self._release_watchdog()
         if self.start_error:
             self.ctx.record_failure(
                 f"instance {self.ctx.request.instance_id} did not come back: {self.start_error}; "
-                "start it from the console or with `aws ec2 start-instances`"
+                "start it from the console or with `aws ec2 start-instances` (its watchdog "
+                "tries again once prism exits)"
             )
             self.start_error = None
 
-    def _end_watchdog(self) -> None:
-        """The instance is restarted: the watchdog exits at its next poll once the journal
-        says so. If it has not (the journal could not be written: a full disk), it is
-        ended here; otherwise, once this process exits, it would take the restart duty
-        over, rewrite the journal and make `--resume` wait for it. While this process
-        lives the watchdog only reads the journal, so ending it interrupts nothing."""
+    def _release_watchdog(self) -> None:
+        """The instance runs again: the watchdog is told so through its pipe and exits
+        (one that does not is ended; while this process lives it only waits)."""
         watchdog, self._watchdog = self._watchdog, None
-        unwritten = self.ctx.journal.write_error is not None
-        wait = 0.0 if unwritten else max(5.0, 4 * self.ctx.settings.poll_delay)
-        try:
-            watchdog.wait(timeout=wait)
-            return
-        except Exception:  # noqa: BLE001 - TimeoutExpired, or it cannot be waited for
-            pass
-        try:
-            watchdog.terminate()
-            watchdog.wait(timeout=5.0)
-        except Exception:  # noqa: BLE001 - gone already, or not ours to signal
-            pass
+        if watchdog is not None:
+            watchdog.release(wait=max(5.0, 4 * self.ctx.settings.poll_delay))
 
     def restart_after_failure(self) -> None:
         """On any failure: let requested snapshots be listed (bounded), then restart."""
+        try:
+            self._restart_after_failure()
+        finally:
+            state = self.ctx.state
+            if not state.stopped_by_prism or state.instance_restarted:
+                self._instance_up()
+            if not state.stopped_by_prism:  # no stop was sent: nothing to guard
+                self._release_watchdog()
+
+    def _restart_after_failure(self) -> None:
         ctx = self.ctx
         if ctx.state.rebooted_by_ec2:
             self.reboot_not_sent()

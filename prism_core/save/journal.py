@@ -118,18 +118,17 @@ class Journal:
     def load(cls, path: Path) -> Journal:
         """Read a journal file; a damaged one is an input error naming it."""
         from prism_core.safe_yaml import load_json_bounded
+        from prism_core.save.journal_schema import check_journal
 
         hint = "move it aside and check the resources it lists by hand"
         data = load_json_bounded(path, what=f"journal {path}", max_bytes=4 * 1024 * 1024, hint=hint)
         try:
-            if not isinstance(data, dict):
-                raise TypeError("not a JSON object")
+            check_journal(data)
+            if data["save_id"] != path.stem:
+                raise ValueError(f"its save_id {data['save_id']!r} is not its file name's")
             state = SaveState.from_dict(data)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise InputError(
-                f"journal {path} cannot be read ({exc})",
-                "move it aside and check the resources it lists by hand",
-            ) from None
+            raise InputError(f"journal {path} cannot be used: {exc}", hint) from None
         journal = cls(path.parent, state)
         journal.path = path
         return journal

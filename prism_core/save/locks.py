@@ -7,7 +7,8 @@ Both are conditional writes in SSM Parameter Store (``PutParameter`` with
 - The save lock, ``<prefix>locks/<instance-id>`` in the instance's region, is taken
   before anything changes and released when the run ends. A lock left behind by a
   save whose journal (same host, same PRISM_HOME) is gone (finished) or says
-  ``aborted`` is stale and cleared automatically; any other holder refuses the save,
+  ``aborted``, and whose watchdog is not alive, is stale and cleared automatically;
+  any other holder refuses the save,
   naming that save, its host and how to clear the lock.
 - The template version ``N`` is claimed in every region of the save
   (``versions/<N>``); a conflict releases what was claimed and tries ``N+1``. The
@@ -63,11 +64,17 @@ def holder(
 
 def stale(lock: dict[str, Any], settings: Settings) -> bool:
     """Whether ``lock`` was left by a save of this machine and PRISM_HOME that is over:
-    its journal is gone (the save finished) or says ``aborted``."""
+    its journal is gone (the save finished) or says ``aborted``, and no watchdog of
+    that save still holds the restart duty of its instance (a journal removed by hand
+    while the instance was down proves nothing)."""
+    from prism_core.save import watchdog_lease
+
     save_id = str(lock.get("save_id", ""))
     if lock.get("host") != socket.gethostname() or lock.get("home") != str(settings.home):
         return False
     if not _SAVE_ID.match(save_id):
+        return False
+    if watchdog_lease.holder(settings.journal_dir, save_id) is not None:
         return False
     path = settings.journal_dir / f"{save_id}.json"
     if not path.exists():

@@ -38,6 +38,7 @@ from prism_core.save import locks
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
 from prism_core.save.journal import NO_ROOM, Journal, this_process, write_failure
+from prism_core.save.phase_providers import check_providers
 from prism_core.save.plan import plan_lines  # noqa: F401  (kept importable from here)
 from prism_core.save.request import SaveRequest
 from prism_core.save.state import FAILED, PENDING, RegionImage, SaveState
@@ -238,7 +239,9 @@ def plan_save(
 
 
 def preflight(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:
-    """Run the ``prism_pre_stop`` hooks; a plugin's exception refuses the save."""
+    """Check every phase has a provider, then run the ``prism_pre_stop`` hooks; a
+    plugin's exception refuses the save."""
+    check_providers(ctx, hooks)
     try:
         notes = hooks.pre_stop(ctx)
     except PrismError:
@@ -293,6 +296,7 @@ def recheck_journaled(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:
         raise InputError(f"{what} has an invalid request: {exc}", hint) from None
     ctx.resuming = True
     try:
+        check_providers(ctx, hooks)
         return hooks.pre_stop(ctx)
     except Exception as exc:
         if ctx.state.stopped_by_prism and not ctx.state.instance_restarted:

@@ -84,10 +84,12 @@ class SaveState:
     def from_dict(cls, data: dict[str, Any]) -> SaveState:
         """Rebuild from :meth:`to_dict` output."""
         data = dict(data)
-        data["images"] = {r: RegionImage(**i) for r, i in data.get("images", {}).items()}
-        data["account_images"] = {
-            k: RegionImage(**i) for k, i in data.get("account_images", {}).items()
-        }
+        fields = set(RegionImage.__dataclass_fields__)
+        for key in ("images", "account_images"):
+            data[key] = {
+                r: RegionImage(**{k: v for k, v in i.items() if k in fields})
+                for r, i in data.get(key, {}).items()
+            }
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 

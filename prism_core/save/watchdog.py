@@ -5,21 +5,27 @@
 reports ready. A closed terminal (SIGHUP to the session), Ctrl-C or Ctrl-\\ (to the
 foreground process group) and ``kill -9`` of prism therefore never reach it.
 
-The watchdog reads the save's journal every poll delay. It exits as soon as the
-journal says the instance was restarted, or is gone (the save finished). If the
-process that owns the save (the journal's ``pid``) is gone while the instance is
-down, the watchdog takes the restart duty: it lets EC2 list the snapshots of an
-image already requested (bounded), starts the instance (retrying throttling until
-``timeouts.start``), records that in the journal so ``prism save --resume`` knows,
-and exits once the instance runs (or the start timeout passed).
+What the watchdog knows it was told when it started, on its command line: the save,
+the instance and its region, the image's name, and its owner (prism's pid and start
+time). Files others can write do not steer it: its owner tells it through a pipe
+of its own (its stdin) once the instance runs again (:meth:`WatchdogHandle.release`),
+and then it exits. If the owner goes without saying so (killed, crashed, exited, or
+suspended by SIGSTOP for longer than a grace, in which case the watchdog ends it), the
+watchdog asks EC2: an instance up is left alone, one terminated or gone is left at
+once, one stopped is started (after EC2 lists the snapshots of an image already
+requested, bounded), and what it did is written to the save's journal (rewritten
+from the watchdog's last reading if someone removed it), so ``prism save --resume``
+and ``--abort`` find the save and say what happened.
 
-It writes nothing to a terminal: what it did is in the journal, and in the summary
-of the ``--resume`` that follows.
+While it lives it holds the save's lease (:mod:`prism_core.save.watchdog_lease`): a
+second save of the instance does not take the lock as stale, and ``--resume`` leaves
+the save alone, until the watchdog is done. It writes nothing to a terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import select
 import signal
 import subprocess
@@ -29,23 +35,83 @@ from pathlib import Path
 from typing import Any
 
 from prism_core.save.context import SaveContext
-from prism_core.save.journal import process_alive
+from prism_core.save.owner import Owner, OwnerWatch, process_status
+from prism_core.save.watchdog_duty import DONE, LEAVE, START, after_start, next_step
 
 READY = "prism-watchdog-ready"
+#: What the owner writes to the watchdog's stdin once the instance runs again.
+RELEASED = b"restarted\n"
 #: How long prism waits for the watchdog to report ready before refusing to stop.
 READY_TIMEOUT = 30.0
 
 
-def spawn(ctx: SaveContext) -> subprocess.Popen[bytes]:
+def suspend_grace(poll_delay: float) -> float:
+    """How long an owner may stay suspended (SIGSTOP) before its watchdog ends it:
+    four poll delays, at least one second."""
+    return max(1.0, 4.0 * poll_delay)
+
+
+class WatchdogHandle:
+    """The owner's side of one running watchdog."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def release(self, wait: float = 5.0) -> None:
+        """The instance runs again: tell the watchdog it is done, reap it. One that does
+        not exit within ``wait`` seconds is ended (it only waits while its owner lives)."""
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.write(RELEASED)
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=wait)
+            return
+        except Exception:  # noqa: BLE001 - TimeoutExpired
+            pass
+        try:
+            self.proc.terminate()
+            self.proc.wait(timeout=5.0)
+        except Exception:  # noqa: BLE001 - gone already
+            pass
+
+
+def spawn(ctx: SaveContext) -> WatchdogHandle:
     """Start the watchdog of ``ctx``'s save; return once it watches. Raises OSError."""
+    from prism_core.save.journal import process_started
+
     ctx.journal.write()  # the watchdog reads it at once
-    settings = ctx.settings
+    settings, state = ctx.settings, ctx.state
+    started = process_started(os.getpid())
     command = [
         sys.executable,
         "-m",
         "prism_core.save.watchdog",
         "--journal",
         str(ctx.journal.path),
+        "--save-id",
+        state.save_id,
+        "--instance-id",
+        ctx.request.instance_id,
+        "--region",
+        ctx.source_region,
+        "--image-name",
+        state.image_name,
+        "--owner-pid",
+        str(os.getpid()),
+        "--owner-started",
+        "" if started is None else str(started),
+        "--grace",
+        repr(suspend_grace(settings.poll_delay)),
         "--poll",
         repr(settings.critical_poll_delay),
         "--stop-timeout",
@@ -60,7 +126,7 @@ def spawn(ctx: SaveContext) -> subprocess.Popen[bytes]:
         command += ["--profile", str(profile)]
     proc = subprocess.Popen(
         command,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -76,136 +142,297 @@ def spawn(ctx: SaveContext) -> subprocess.Popen[bytes]:
         proc.kill()
         proc.wait()
         raise OSError(f"the watchdog did not start (exit code {proc.returncode})")
-    return proc
+    return WatchdogHandle(proc)
 
 
 class Watchdog:
-    """Watches one save's journal; brings the instance back if its owner dies."""
+    """Guards one instance for one owner; brings the instance back if the owner goes."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, owner: OwnerWatch) -> None:
         self.path = Path(args.journal)
+        self.save_id: str = args.save_id
+        self.instance_id: str = args.instance_id
+        self.region: str = args.region
+        self.image_name: str = args.image_name
+        self.owner = owner
         self.poll = max(0.01, float(args.poll))
         self.stop_timeout = float(args.stop_timeout)
         self.start_timeout = float(args.start_timeout)
         self.snapshots_timeout = float(args.snapshots_timeout)
         self.profile: str | None = args.profile
+        #: The save's state as last read from its journal (``None``: never readable).
+        self.memory: Any = None
         self._ec2: Any = None
+        self._channel = sys.stdin.buffer
+        self._said = b""
 
-    def _load(self) -> Any:
+    # ----------------------------------------------------------------- watching
+    def _read_journal(self) -> Any:
+        """The journal, if it can be read and is this save's; it updates :attr:`memory`."""
         from prism_core.exceptions import InputError
         from prism_core.save.journal import Journal
 
-        if not self.path.exists():
-            return None
         try:
-            return Journal.load(self.path)
-        except InputError:
-            return None  # being replaced this instant: read it at the next poll
-
-    def _wait_quietly(self, check: Any, what: str, timeout: float) -> Any:
-        """``check``'s first non-``None`` answer (throttling retried), or ``None`` if it
-        never came or failed: the watchdog goes on to its next duty either way."""
-        from prism_core.aws.waiting import wait_for
-
-        try:
-            return wait_for(
-                check, what=what, timeout=timeout, poll=self.poll, retry_throttling=True
-            )
-        except Exception:
+            journal = Journal.load(self.path)
+        except (InputError, OSError):
             return None
+        if journal.state.save_id != self.save_id:
+            return None
+        self.memory = journal.state
+        return journal
+
+    def _listen(self, timeout: float) -> str | None:
+        """``"released"`` if the owner said the instance runs, ``"closed"`` if its end of
+        the pipe closed without that (it exited), else ``None`` after ``timeout``."""
+        try:
+            ready, _, _ = select.select([self._channel], [], [], timeout)
+        except (OSError, ValueError):
+            time.sleep(timeout)
+            return None
+        if not ready:
+            return None
+        chunk = os.read(self._channel.fileno(), 64)
+        self._said += chunk
+        if RELEASED in self._said:
+            return "released"
+        return "closed" if not chunk else None
 
     def run(self) -> int:
-        """Poll until the instance is back or the save is over; return the exit code."""
+        """Watch until released or the owner is gone; return the exit code."""
+        channel_open = True
         while True:
-            journal = self._load()
-            if journal is None and not self.path.exists():
+            self._read_journal()
+            heard = self._listen(self.poll) if channel_open else None
+            if not channel_open:
+                time.sleep(self.poll)
+            if heard == "released":
                 return 0
-            if journal is not None:
-                state = journal.state
-                if state.instance_restarted:
-                    return 0
-                if not process_alive(state.pid, state.pid_started):
-                    if state.stopped_by_prism:
-                        self.take_over(journal)
-                    return 0
-            time.sleep(self.poll)
+            if heard == "closed":
+                channel_open = False
+            # a closed pipe alone proves nothing (the owner may have dropped its end while
+            # it runs on): the process table decides
+            why = self.owner.gone()
+            if why is not None:
+                if why == "suspended":
+                    self._end_owner()
+                self.take_over(why)
+                return 0
 
-    def ec2(self, region: str) -> Any:
+    def _end_owner(self) -> None:
+        """End an owner suspended for longer than the grace (it holds the instance down
+        and runs no code): it is this watchdog's parent, checked by its start time."""
+        owner = self.owner.owner
+        status = process_status(owner.pid)
+        if status is None or (owner.started is not None and status[1] != owner.started):
+            return
+        try:
+            os.kill(owner.pid, signal.SIGKILL)
+        except OSError:
+            return
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            now = process_status(owner.pid)
+            if now is None or now[0] in ("Z", "X", "x") or now[1] != status[1]:
+                return
+            time.sleep(0.02)
+
+    # ----------------------------------------------------------------- acting
+    def ec2(self) -> Any:
         """A client with a small botocore budget; throttling is retried by prism's loop."""
         if self._ec2 is None:
             from prism_core.aws.clients import AwsClients
 
-            self._ec2 = AwsClients(region, profile=self.profile).critical_ec2(region)
+            self._ec2 = AwsClients(self.region, profile=self.profile).critical_ec2(self.region)
         return self._ec2
 
-    def take_over(self, journal: Any) -> None:
-        """The owner died with the instance down: start it, journal it, confirm it runs."""
-        from prism_core.aws.ec2 import describe_instance, find_saved_image, listed_snapshots
+    def _state(self) -> str | None:
+        """The instance's state in EC2 (``None``: EC2 does not know it; ``"unknown"``:
+        EC2 did not answer, throttling retried for one poll delay)."""
+        from prism_core.aws.clients import error_code
+        from prism_core.aws.ec2 import instance_record, instance_state
         from prism_core.aws.waiting import retry_throttled
-        from prism_core.save.journal import this_process
-        from prism_core.save.state import PENDING
 
-        state = journal.state
-        region, instance_id = state.request["region"], state.request["instance_id"]
-        ec2 = self.ec2(region)
-        with journal.lock:
-            owner = this_process()  # `prism save --resume` leaves the save alone meanwhile
+        try:
+            record = retry_throttled(
+                lambda: instance_record(self.ec2(), self.instance_id),
+                what="the instance's state",
+                timeout=self.poll,
+                poll=self.poll,
+            )
+        except Exception as exc:
+            if error_code(exc) == "InvalidInstanceID.Malformed":
+                return None
+            return "unknown"
+        return None if record is None else instance_state(record)
+
+    def _stop_in_flight(self) -> bool:
+        memory = self.memory
+        if memory is None:
+            return True
+        return bool(memory.stopped_by_prism) and not bool(memory.instance_restarted)
+
+    def _settle(self) -> str | None:
+        """Look at the instance until the next step is clear; its last state, or
+        ``"stopped"`` once the stop timeout passed with the instance still stopping."""
+        deadline = time.monotonic() + self.stop_timeout + self.poll
+        seen_back = False
+        settle = max(self.poll, 1.0)
+        while True:
+            state = self._state()
+            step = next_step(state, seen_back=seen_back, stop_in_flight=self._stop_in_flight())
+            if step in (DONE, LEAVE, START):
+                return state
+            if state in ("pending", "running"):
+                seen_back = True
+                time.sleep(settle)
+                continue
+            if time.monotonic() >= deadline:
+                return "stopped"  # try the start anyway: EC2 says why it refuses
+            time.sleep(self.poll)
+
+    def take_over(self, why: str) -> None:
+        """The owner is gone: bring the instance back if it is down, and journal it."""
+        self._read_journal()
+        state = self._settle()
+        if state in ("pending", "running"):
+            return  # never stopped, or restarted already: nothing to do
+        if next_step(state, seen_back=True, stop_in_flight=False) == LEAVE:
+            self._record_gone(state)
+            return
+        self._take_journal()
+        image = self._image_requested()
+        error, state = self._start()
+        if error is None and next_step(state, seen_back=True, stop_in_flight=False) == LEAVE:
+            self._record_gone(state)
+            return
+        self._record_start(why, image, error)
+        if error is None:
+            self._confirm_running()
+
+    def _record_gone(self, state: str | None) -> None:
+        gone = "no longer exists" if state is None else f"is {state}"
+
+        def record(saved: Any) -> None:
+            self._note(
+                saved,
+                f"instance {self.instance_id} {gone}: its watchdog had nothing to restart "
+                "when prism went",
+            )
+            if saved.status == "running":
+                saved.status = "interrupted"
+            saved.pid = saved.pid_started = None
+
+        self._journal(record)
+
+    def _take_journal(self) -> None:
+        """Record this process as the save's, so ``--resume`` leaves it alone meanwhile."""
+        from prism_core.save.journal import this_process
+
+        owner = this_process()
+
+        def mine(state: Any) -> None:
             state.pid, state.pid_started = owner["pid"], owner["pid_started"]
-            journal.write()
-        image = state.images.get(region)
-        if image is not None and image.image_id is None:
+
+        self._journal(mine)
+
+    def _image_requested(self) -> Any:
+        """The source image (a :class:`RegionImage`) if one was requested, after EC2
+        lists its snapshots (bounded: a stranded instance is worse than an unusable
+        image); ``None`` if there is none.
+
+        The image is the one EC2 shows with the save's image name and save id (both from
+        the command line): an id in the journal is not waited for unless EC2 shows it so
+        (a forged id cannot keep the instance down)."""
+        from prism_core.aws.ec2 import listed_snapshots
+        from prism_core.aws.waiting import wait_for
+        from prism_core.save.state import PENDING, REQUESTED, RegionImage
+
+        memory = self.memory
+        image = memory.images.get(self.region) if memory is not None else None
+        found = self._find_image(patient=image is not None and image.image_id is not None)
+        if found is None:
+            return image if image is not None and image.image_id is None else None
+        if image is None or image.image_id != found:
+            image = RegionImage(region=self.region)
+        image.image_id = found
+        if image.state == REQUESTED:
+            image.state = PENDING
+        if not image.snapshot_ids:
             try:
-                found = retry_throttled(
-                    lambda: find_saved_image(ec2, state.image_name, state.save_id),
-                    what="the requested image",
+                listed = wait_for(
+                    lambda: listed_snapshots(self.ec2(), found),
+                    what="the snapshots",
                     timeout=self.snapshots_timeout,
                     poll=self.poll,
+                    retry_throttling=True,
                 )
+            except Exception:
+                listed = None
+            if listed is not None:
+                image.snapshot_ids = listed
+        return image
+
+    def _find_image(self, patient: bool) -> str | None:
+        """The id of this save's image as EC2 shows it (name and ``prism:save-id`` tag);
+        looked for once, or for up to ten poll delays (at least 30 s) when the journal
+        said one was requested (a new image can take a moment to be listed)."""
+        from prism_core.aws.ec2 import find_saved_image
+
+        deadline = time.monotonic() + (min(self.snapshots_timeout, max(30.0, 10 * self.poll)))
+        while True:
+            try:
+                found = find_saved_image(self.ec2(), self.image_name, self.save_id)
             except Exception:
                 found = None
             if found is not None:
-                image.image_id, image.state = str(found["ImageId"]), PENDING
-        if image is not None and image.image_id and not image.snapshot_ids:
-            image_id = image.image_id
-            # start anyway if this fails: a stranded instance is worse than an unusable image
-            listed = self._wait_quietly(
-                lambda: listed_snapshots(ec2, image_id), "the snapshots", self.snapshots_timeout
-            )
-            if listed is not None:
-                image.snapshot_ids = listed
+                return str(found["ImageId"])
+            if not patient or time.monotonic() >= deadline:
+                return None
+            time.sleep(self.poll)
 
-        def current() -> str:
-            return retry_throttled(
-                lambda: describe_instance(ec2, instance_id, region).state,
-                what="the instance's state",
-                timeout=self.start_timeout,
-                poll=self.poll,
-            )
+    def _start(self) -> tuple[str | None, str | None]:
+        """Send StartInstances (throttling retried until the start timeout).
 
-        def settled() -> bool | None:
-            return True if current() != "stopping" else None
+        ``(why it failed or None, the state seen)``: a start EC2 refuses because the
+        instance is still stopping is sent again once it stopped; one refused because
+        the instance is up or gone meanwhile needs nothing more."""
+        from prism_core.aws.clients import error_code, error_message
+        from prism_core.aws.waiting import retry_throttled
 
-        self._wait_quietly(settled, "the stop", self.stop_timeout)
-        started_at = time.time()
-        error = None
-        try:
-            if current() == "stopped":
+        last = "the instance kept stopping"
+        for _ in range(2):
+            try:
                 retry_throttled(
-                    lambda: ec2.start_instances(InstanceIds=[instance_id]),
+                    lambda: self.ec2().start_instances(InstanceIds=[self.instance_id]),
                     what="the start",
                     timeout=self.start_timeout,
                     poll=self.poll,
                 )
-        except Exception as exc:
-            from prism_core.aws.clients import error_message
+                return None, "pending"
+            except Exception as exc:
+                if error_code(exc) == "InvalidInstanceID.NotFound":
+                    return None, None
+                if error_code(exc) != "IncorrectInstanceState":
+                    return error_message(exc), "stopped"
+                last = error_message(exc)
+            state = self._settle()
+            if state != "stopped":  # up or gone meanwhile
+                return None, state
+        return last, "stopped"
 
-            error = error_message(exc)
+    def _record_start(self, why: str, image: Any, error: str | None) -> None:
         imaged = image is not None and bool(image.image_id)
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started_at))
-        with journal.lock:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        how = (
+            "prism was suspended for too long, so its watchdog ended it"
+            if why == "suspended"
+            else "prism exited"
+        )
+
+        def record(state: Any) -> None:
             if error is None:
                 note = (
-                    f"prism exited while instance {instance_id} was stopped; its watchdog "
+                    f"{how} while instance {self.instance_id} was stopped; its watchdog "
                     f"started it again at {stamp}"
                 )
                 if not imaged:
@@ -215,42 +442,91 @@ class Watchdog:
                     state.downtime_started = None
                 else:
                     state.instance_restarted = True
-                if note not in state.summary:
-                    state.summary.append(note)
+                self._note(state, note)
             else:
                 state.failures.append(
-                    f"the watchdog could not start instance {instance_id} after prism exited: "
-                    f"{error}; start it from the console or run `prism save --resume`"
+                    f"the watchdog could not start instance {self.instance_id} after prism "
+                    f"exited: {error}; start it from the console or run `prism save --resume`"
                 )
             if image is not None:
-                state.images[region] = image
-            state.status = "interrupted"
+                state.images[self.region] = image
+            if state.status not in ("aborting", "aborted"):
+                state.status = "interrupted"  # whatever it said, the save is not over
             state.pid = state.pid_started = None
+
+        self._journal(record)
+
+    def _confirm_running(self) -> None:
+        """Wait until the instance runs (its downtime ends then), leaving at once if it
+        was terminated meanwhile; bounded by the start timeout."""
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            step = after_start(self._state())
+            if step == LEAVE:
+                return
+            if step == DONE:
+                ended = time.time()
+
+                def back(state: Any, ended: float = ended) -> None:
+                    if state.instance_restarted and state.downtime_ended is None:
+                        state.downtime_ended = ended
+
+                self._journal(back)
+                return
+            time.sleep(self.poll)
+
+    # ----------------------------------------------------------------- the journal
+    @staticmethod
+    def _note(state: Any, note: str) -> None:
+        if note not in state.summary:
+            state.summary.append(note)
+
+    def _journal(self, change: Any) -> None:
+        """Apply ``change`` to the save's journal and write it; a journal removed (or
+        damaged) meanwhile is written again from the last reading, saying so."""
+        from prism_core.save.journal import Journal
+
+        journal = self._read_journal()
+        if journal is None:
+            if self.memory is None:
+                return  # never read: nothing to write back
+            journal = Journal(self.path.parent, self.memory)
+            journal.path = self.path
+            self._note(
+                self.memory,
+                f"the journal {self.path.name} had been removed or damaged while the save "
+                "ran; its watchdog wrote it again from its last reading",
+            )
+        with journal.lock:
+            change(journal.state)
             journal.write()
-        if error is not None:
-            return
+        self.memory = journal.state
 
-        def running() -> bool | None:
-            return True if current() == "running" else None
 
-        if self._wait_quietly(running, "the instance to run", self.start_timeout) is None:
-            return
-        if imaged:
-            fresh = self._load()
-            if (
-                fresh is not None
-                and fresh.state.downtime_ended is None
-                and not process_alive(fresh.state.pid, fresh.state.pid_started)
-            ):
-                with fresh.lock:
-                    fresh.state.downtime_ended = time.time()
-                    fresh.write()
+def _owner_from(args: argparse.Namespace) -> Owner | None:
+    """The owner named on the command line, if it is this process's parent."""
+    started = int(args.owner_started) if args.owner_started.strip().isdigit() else None
+    if args.owner_pid != os.getppid():
+        return None
+    status = process_status(args.owner_pid)
+    if status is not None and started is not None and status[1] != started:
+        return None
+    return Owner(pid=args.owner_pid, started=started)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m prism_core.save.watchdog``."""
+    from prism_core.save import watchdog_lease
+
     parser = argparse.ArgumentParser(prog="prism-watchdog")
     parser.add_argument("--journal", required=True)
+    parser.add_argument("--save-id", required=True)
+    parser.add_argument("--instance-id", required=True)
+    parser.add_argument("--region", required=True)
+    parser.add_argument("--image-name", required=True)
+    parser.add_argument("--owner-pid", type=int, required=True)
+    parser.add_argument("--owner-started", default="")
+    parser.add_argument("--grace", type=float, default=60.0)
     parser.add_argument("--poll", type=float, default=7.5)
     parser.add_argument("--stop-timeout", type=float, default=1200.0)
     parser.add_argument("--start-timeout", type=float, default=1200.0)
@@ -258,10 +534,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=None)
     args = parser.parse_args(argv)
     # Its own session already keeps the terminal's signals away; be explicit anyway.
-    for name in ("SIGHUP", "SIGINT", "SIGQUIT", "SIGPIPE"):
+    for name in ("SIGHUP", "SIGINT", "SIGQUIT", "SIGPIPE", "SIGTSTP", "SIGTTIN", "SIGTTOU"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
-    watchdog = Watchdog(args)
+    owner = _owner_from(args)
+    if owner is None:
+        return 2  # not started by the save it would guard: prism refuses to stop
+    lease: watchdog_lease.Lease | None = None
+    try:
+        lease = watchdog_lease.take(Path(args.journal).parent, args.save_id)
+    except watchdog_lease.Held:
+        return 2  # another watchdog guards this save: prism refuses to stop
+    except OSError:
+        pass  # no lease file (PRISM_HOME unwritable): the instance is guarded all the same
+    watchdog = Watchdog(args, OwnerWatch(owner, args.grace))
     try:
         sys.stdout.write(READY + "\n")
         sys.stdout.flush()
@@ -272,6 +558,9 @@ def main(argv: list[str] | None = None) -> int:
         return watchdog.run()
     except Exception:
         return 1
+    finally:
+        if lease is not None:
+            lease.release()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,8 @@ from prism_core.save.state import RegionImage, SaveState
 def _state() -> SaveState:
     return SaveState(
         save_id="save-1",
-        request={},
+        request={"instance_id": "i-1", "instance_name": "box", "template_name": "x",
+                 "region": "us-east-1"},
         started_at="2026-01-01T00:00:00Z",
         image_name="prism-x-v1-1",
         instance_original_state="running",

@@ -10,15 +10,18 @@ from prism_core.aws.ec2 import InstanceInfo, describe_instance
 from prism_core.cli.aws_options import aws_clients
 from prism_core.cli.output import emit
 from prism_core.cli.progress import Progress, format_duration, wants_emoji
-from prism_core.cli.prompts import confirm, stdin_is_terminal
+from prism_core.cli.prompts import confirm, require_terminal, stdin_is_terminal
 from prism_core.exceptions import (
     EXIT_FAILURE,
     EXIT_OK,
     SEVERITY,
     InputError,
 )
+from prism_core.save import watchdog_lease
 from prism_core.save.context import SaveContext
+from prism_core.save.guard import stops_again
 from prism_core.save.journal import Journal, running_elsewhere, unfinished
+from prism_core.save.leftovers import remove_leftovers
 from prism_core.save.pipeline import (
     SaveOptions,
     SaveOutcome,
@@ -191,10 +194,30 @@ def _interrupted_saves(
     settings = app.settings
     wanted = getattr(app.pargs, verb)
     wanted = wanted if isinstance(wanted, str) else None
+    removed = remove_leftovers(settings.journal_dir)
+    if removed:
+        progress.line(
+            "info",
+            f"Removed {len(removed)} file(s) a killed save left in {settings.journal_dir}: "
+            + ", ".join(removed[:5])
+            + (" ..." if len(removed) > 5 else ""),
+        )
     paths = unfinished(settings.journal_dir)
     if wanted is not None:
         paths = [p for p in paths if p.stem == wanted]
+    guarded = {
+        h.save_id: h
+        for h in watchdog_lease.live_holders(settings.journal_dir)
+        if wanted is None or h.save_id == wanted
+    }
     if not paths:
+        unjournaled = list(guarded.values())
+        if unjournaled:
+            raise InputError(
+                "; ".join(_guarded_text(h) for h in unjournaled)
+                + ": its journal is missing, and its watchdog writes it again when it acts",
+                f"wait for it, then run `prism save --{verb}`",
+            )
         which = f"save {wanted}" if wanted else "interrupted save"
         raise InputError(
             f"no {which} to {verb} on this machine",
@@ -208,6 +231,13 @@ def _interrupted_saves(
             skipped.append(str(exc))
             continue
         state = journal.state
+        if state.save_id in guarded and not running_elsewhere(state):
+            progress.line(
+                "warn",
+                f"{_guarded_text(guarded[state.save_id])}; left alone: run "
+                f"`prism save --{verb}` again once it is done",
+            )
+            continue
         if running_elsewhere(state):
             progress.line(
                 "warn", f"Save {state.save_id} is still running (pid {state.pid}); left alone"
@@ -257,12 +287,36 @@ def _interrupted_saves(
                 instance=instance,
             )
         )
+    question = f"{verb.capitalize()} {len(journals)} save(s)?"
     if verb == "resume":  # before anything more changes: the request must still pass
         for ctx in contexts:
             recheck_journaled(ctx, app.plugin_manager)
-    confirm(f"{verb.capitalize()} {len(journals)} save(s)?", app.pargs.yes)
+        stopping = [ctx for ctx in contexts if stops_again(ctx)]
+        for ctx in stopping:
+            progress.line("warn", _stops_again_text(ctx))
+        if stopping:
+            names = ", ".join(ctx.request.instance_id for ctx in stopping)
+            question = f"{verb.capitalize()} {len(journals)} save(s), stopping {names} again?"
+            if not app.pargs.yes:
+                require_terminal(f"resuming stops instance {names} again", "--yes")
+    confirm(question, app.pargs.yes)
     app.changes_started = True
     return contexts
+
+
+def _guarded_text(holder: watchdog_lease.Holder) -> str:
+    return f"the watchdog of save {holder.save_id} still holds the restart duty of its instance"
+
+
+def _stops_again_text(ctx: SaveContext) -> str:
+    """Said before a resume stops an instance that runs again (by hand or its watchdog)."""
+    request, state = ctx.request, ctx.state
+    return (
+        f"Save {state.save_id} stops instance {request.instance_name} ({request.instance_id}) "
+        f"again: it is {ctx.instance.state} now (started by hand or by prism's watchdog) and "
+        "its image was not requested yet (--stop); to keep it running, undo the save with "
+        f"`prism save --abort {state.save_id}`"
+    )
 
 
 def _instance(aws: AwsClients, request: SaveRequest, verb: str) -> InstanceInfo:
