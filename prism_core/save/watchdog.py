@@ -159,12 +159,6 @@ class Watchdog:
             return "unknown"
         return None if record is None else instance_state(record)
 
-    def _stop_in_flight(self) -> bool:
-        memory = self.memory
-        if memory is None:
-            return True
-        return bool(memory.stopped_by_prism) and not bool(memory.instance_restarted)
-
     def _settle(self) -> str | None:
         """Look at the instance until the next step is clear; its last state, or
         ``"stopped"`` once the stop timeout passed with the instance still stopping."""
@@ -173,7 +167,9 @@ class Watchdog:
         settle = max(self.poll, 1.0)
         while True:
             state = self._state()
-            step = next_step(state, seen_back=seen_back, stop_in_flight=self._stop_in_flight())
+            # whatever the journal says, a StopInstances sent just before the owner went
+            # may not show yet: an instance found up is looked at once more
+            step = next_step(state, seen_back=seen_back, stop_in_flight=True)
             if step in (DONE, LEAVE, START):
                 return state
             if state in ("pending", "running"):
