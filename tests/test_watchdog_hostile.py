@@ -147,7 +147,7 @@ def test_a_journal_removed_while_down_keeps_the_lock_and_the_duty(
     """Removing the journal of a save whose instance is down neither frees the save lock
     for another save nor hides the save from `--resume`, which says what holds it; once
     prism dies the watchdog restarts the instance and writes the journal again."""
-    monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "3")  # a grace of 12 s while suspended
+    monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "5")  # a grace of 20 s while suspended
     instance_id = slow_cloud.create_instance("box")
     prism = start_prism("save", "box", "env1", "--stop", "--yes")
     watchdog = _watchdog_pid(prism)
@@ -159,10 +159,12 @@ def test_a_journal_removed_while_down_keeps_the_lock_and_the_duty(
     second = run_prism_child("save", "box", "env2", "--stop", "--yes")
     assert second.exit_code == 2, second.stdout + second.stderr
     assert "being saved already" in second.stderr
-    resumed = run_prism_child("save", "--resume", "--yes")
-    assert resumed.exit_code == 2, resumed.stdout + resumed.stderr
-    lines = resumed.stderr.strip().splitlines()
-    assert len(lines) == 1 and "watchdog of save" in lines[0] and "restart duty" in lines[0]
+    for verb in ("--resume", "--abort"):
+        found = run_prism_child("save", verb, "--yes")
+        assert found.exit_code == 2, found.stdout + found.stderr
+        lines = found.stderr.strip().splitlines()
+        assert len(lines) == 1 and "watchdog of save" in lines[0], found.stderr
+        assert "restart duty" in lines[0] and f"prism save {verb}" in lines[0]
     assert process_alive(watchdog)
     prism.proc.kill()
     prism.finish()

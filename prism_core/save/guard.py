@@ -256,12 +256,12 @@ class InstanceGuard:
 
     def _start_watchdog(self) -> None:
         """The watchdog must be running before the instance goes down, or nothing stops."""
-        from prism_core.save import watchdog
+        from prism_core.save import watchdog_spawn
 
         if self._watchdog is not None and self._watchdog.alive():
             return
         try:
-            self._watchdog = watchdog.spawn(self.ctx)
+            self._watchdog = watchdog_spawn.spawn(self.ctx)
         except OSError as exc:
             raise OperationFailed(
                 f"could not start the restart watchdog ({exc}); the instance was not stopped",

@@ -1,14 +1,15 @@
 """The restart watchdog of ``prism save --stop``: a process outside prism's.
 
-:func:`spawn` starts ``python -m prism_core.save.watchdog`` in its own session
-(``start_new_session=True``) before prism sends StopInstances, and waits until it
-reports ready. A closed terminal (SIGHUP to the session), Ctrl-C or Ctrl-\\ (to the
-foreground process group) and ``kill -9`` of prism therefore never reach it.
+prism starts ``python -m prism_core.save.watchdog`` in its own session
+(``start_new_session=True``, :func:`prism_core.save.watchdog_spawn.spawn`) before it
+sends StopInstances, and waits until it reports ready. A closed terminal (SIGHUP to
+the session), Ctrl-C or Ctrl-\\ (to the foreground process group) and ``kill -9`` of
+prism therefore never reach it.
 
 What the watchdog knows it was told when it started, on its command line: the save,
 the instance and its region, the image's name, and its owner (prism's pid and start
 time). Files others can write do not steer it: its owner tells it through a pipe
-of its own (its stdin) once the instance runs again (:meth:`WatchdogHandle.release`),
+of its own (its stdin) once the instance runs again (``WatchdogHandle.release``),
 and then it exits. If the owner goes without saying so (killed, crashed, exited, or
 suspended by SIGSTOP for longer than a grace, in which case the watchdog ends it), the
 watchdog asks EC2: an instance up is left alone, one terminated or gone is left at
@@ -28,121 +29,14 @@ import argparse
 import os
 import select
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from prism_core.save.context import SaveContext
 from prism_core.save.owner import Owner, OwnerWatch, process_status
 from prism_core.save.watchdog_duty import DONE, LEAVE, START, after_start, next_step
-
-READY = "prism-watchdog-ready"
-#: What the owner writes to the watchdog's stdin once the instance runs again.
-RELEASED = b"restarted\n"
-#: How long prism waits for the watchdog to report ready before refusing to stop.
-READY_TIMEOUT = 30.0
-
-
-def suspend_grace(poll_delay: float) -> float:
-    """How long an owner may stay suspended (SIGSTOP) before its watchdog ends it:
-    four poll delays, at least one second."""
-    return max(1.0, 4.0 * poll_delay)
-
-
-class WatchdogHandle:
-    """The owner's side of one running watchdog."""
-
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.proc = proc
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def release(self, wait: float = 5.0) -> None:
-        """The instance runs again: tell the watchdog it is done, reap it. One that does
-        not exit within ``wait`` seconds is ended (it only waits while its owner lives)."""
-        try:
-            if self.proc.stdin is not None:
-                self.proc.stdin.write(RELEASED)
-                self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=wait)
-            return
-        except Exception:  # noqa: BLE001 - TimeoutExpired
-            pass
-        try:
-            self.proc.terminate()
-            self.proc.wait(timeout=5.0)
-        except Exception:  # noqa: BLE001 - gone already
-            pass
-
-
-def spawn(ctx: SaveContext) -> WatchdogHandle:
-    """Start the watchdog of ``ctx``'s save; return once it watches. Raises OSError."""
-    from prism_core.save.journal import process_started
-
-    ctx.journal.write()  # the watchdog reads it at once
-    settings, state = ctx.settings, ctx.state
-    started = process_started(os.getpid())
-    command = [
-        sys.executable,
-        "-m",
-        "prism_core.save.watchdog",
-        "--journal",
-        str(ctx.journal.path),
-        "--save-id",
-        state.save_id,
-        "--instance-id",
-        ctx.request.instance_id,
-        "--region",
-        ctx.source_region,
-        "--image-name",
-        state.image_name,
-        "--owner-pid",
-        str(os.getpid()),
-        "--owner-started",
-        "" if started is None else str(started),
-        "--grace",
-        repr(suspend_grace(settings.poll_delay)),
-        "--poll",
-        repr(settings.critical_poll_delay),
-        "--stop-timeout",
-        repr(settings.timeouts["stop"]),
-        "--start-timeout",
-        repr(settings.timeouts["start"]),
-        "--snapshots-timeout",
-        repr(settings.timeouts["snapshots"]),
-    ]
-    profile = getattr(ctx.aws, "profile", None)
-    if profile:  # the same AWS credentials as the save (`--profile`)
-        command += ["--profile", str(profile)]
-    proc = subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-    )
-    assert proc.stdout is not None
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], READY_TIMEOUT)
-        line = proc.stdout.readline() if ready else b""
-    finally:
-        proc.stdout.close()
-    if line.strip() != READY.encode():
-        proc.kill()
-        proc.wait()
-        raise OSError(f"the watchdog did not start (exit code {proc.returncode})")
-    return WatchdogHandle(proc)
+from prism_core.save.watchdog_spawn import READY, RELEASED
 
 
 class Watchdog:
@@ -265,12 +159,6 @@ class Watchdog:
             return "unknown"
         return None if record is None else instance_state(record)
 
-    def _stop_in_flight(self) -> bool:
-        memory = self.memory
-        if memory is None:
-            return True
-        return bool(memory.stopped_by_prism) and not bool(memory.instance_restarted)
-
     def _settle(self) -> str | None:
         """Look at the instance until the next step is clear; its last state, or
         ``"stopped"`` once the stop timeout passed with the instance still stopping."""
@@ -279,7 +167,9 @@ class Watchdog:
         settle = max(self.poll, 1.0)
         while True:
             state = self._state()
-            step = next_step(state, seen_back=seen_back, stop_in_flight=self._stop_in_flight())
+            # whatever the journal says, a StopInstances sent just before the owner went
+            # may not show yet: an instance found up is looked at once more
+            step = next_step(state, seen_back=seen_back, stop_in_flight=True)
             if step in (DONE, LEAVE, START):
                 return state
             if state in ("pending", "running"):

@@ -22,9 +22,9 @@ def next_step(state: str | None, *, seen_back: bool, stop_in_flight: bool) -> st
     """The watchdog's next step once its owner is gone, from the instance's ``state``.
 
     ``seen_back``: the previous look also found it up. ``stop_in_flight``: a StopInstances
-    may have been sent just before the owner went (its journal said so, or could not be
-    read); an instance found up is then looked at once more before the watchdog leaves,
-    so a stop that lands late is not left unguarded.
+    may have been sent just before the owner went (the watchdog assumes so: no file
+    tells it otherwise); an instance found up is then looked at once more before the
+    watchdog leaves, so a stop that lands late is not left unguarded.
     """
     if state in GONE:
         return LEAVE

@@ -191,3 +191,58 @@ def test_only_stale_journal_temp_files_of_prisms_own_pattern_are_removed(tmp_pat
     left = set(os.listdir(tmp_path))
     assert set(NOT_OURS) <= left and fresh.name in left
     assert {".env3.json.abcdefgh.tmp", ".env4.json.abcdefgh.tmp"} <= left
+
+
+def _proc_state(pid: int) -> str:
+    from prism_core.save.owner import process_status
+
+    status = process_status(pid)
+    return status[0] if status else "gone"
+
+
+def _wait_state(pid: int, wanted: str, timeout: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout
+    state = _proc_state(pid)
+    while state != wanted and time.monotonic() < deadline:
+        time.sleep(0.02)
+        state = _proc_state(pid)
+    return state
+
+
+def test_ctrl_z_suspends_as_usual_unless_an_instance_is_held_down() -> None:
+    """The shield ignores SIGTSTP (and says so) only while an instance is held down."""
+    import signal
+
+    code = (
+        "import sys, time\n"
+        "from prism_core.save import suspend_shield as s\n"
+        "s.install(); print('free', flush=True)\n"
+        "sys.stdin.readline(); s.instance_down('i-0abc'); print('down', flush=True)\n"
+        "sys.stdin.readline(); s.instance_up('i-0abc'); print('up', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        assert child.stdout.readline().strip() == "free"
+        child.send_signal(signal.SIGTSTP)
+        assert _wait_state(child.pid, "T") == "T"  # suspended, as without the shield
+        child.send_signal(signal.SIGCONT)
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "down"
+        child.send_signal(signal.SIGTSTP)
+        time.sleep(0.3)
+        assert _proc_state(child.pid) != "T"
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "up"  # it kept running
+        child.send_signal(signal.SIGTSTP)
+        assert _wait_state(child.pid, "T") == "T"
+    finally:
+        child.kill()
+        _, err = child.communicate()
+    assert "Ctrl-Z ignored while instance i-0abc is stopped" in err

@@ -49,8 +49,9 @@ image modes (config `prism.image_mode: reboot|stop|no-reboot` sets the default):
                       and instance-store data are kept; about a minute of downtime.
   --stop              prism stops the instance, images it and starts it as soon as
                       the snapshots are taken. A watchdog process in its own session
-                      starts it again if prism dies (kill -9, closed terminal) while it
-                      is down. The public IP changes unless an Elastic IP is attached;
+                      starts it again if prism dies (kill -9, closed terminal) or stays
+                      suspended while it is down; Ctrl-Z is ignored meanwhile. The
+                      public IP changes unless an Elastic IP is attached;
                       instance-store volumes are erased (refused unless
                       --allow-instance-store-loss).
   --no-reboot         image the running instance as it is (no downtime; files being
