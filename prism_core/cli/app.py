@@ -228,6 +228,8 @@ class PrismApp(App):
             section = (
                 self.config.get_section_dict("prism") if self.config.has_section("prism") else {}
             )
+            if self._meta.debug and section.get("debug") is True:  # Cement's, from --debug
+                section = {k: v for k, v in section.items() if k != "debug"}
             settings = Settings.load(self.config_locks.strip(section))
             settings.plugin_config = self._plugin_config()
             self._settings = settings
