@@ -44,6 +44,7 @@ from prism_core.save.state import FAILED, PENDING, RegionImage, SaveState
 from prism_core.save.template_doc import instance_facts
 from prism_core.settings import Settings
 from prism_core.templates import document as templates
+from prism_core.templates.name_clash import refuse_case_twin
 
 #: What stops a save outright instead of failing one phase: Ctrl-C and SIGTERM, both
 #: BaseExceptions (see ``main()``), so no ``except Exception`` on the way swallows them.
@@ -128,6 +129,7 @@ def plan_save(
     )
     mode = options.image_mode or ("no-reboot" if options.no_reboot else settings.image_mode)
     check_regions_enabled(aws, [region, *copy_regions])
+    refuse_case_twin(template, settings.templates_dir, aws, settings.registry_prefix, region)
     instance = find_instance(aws.ec2(region), options.instance, region)
     if instance.state == "pending":
         raise InputError(

@@ -11,7 +11,7 @@ from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import InputError
 from prism_core.templates.compat import SIZES
-from prism_core.validation import CONTROL
+from prism_core.validation import CONTROL, quoted
 
 #: Root volume of package-based templates that do not set one (the original's default).
 PACKAGE_ROOT_GB = 20
@@ -62,8 +62,15 @@ reaching the instance:
 
 def instance_name(name: str) -> str:
     """The new instance's ``Name`` tag: 1-255 characters, no control characters."""
-    if not name or len(name) > 255 or CONTROL.search(name) or "\n" in name:
-        raise InputError(f"invalid instance name {name[:40]!r}", "use 1-255 printable characters")
+    if len(name) > 255:
+        raise InputError(
+            f"instance name {quoted(name, 40)} is too long ({len(name)} characters)",
+            "use at most 255 (EC2's limit for a tag value)",
+        )
+    if not name or CONTROL.search(name) or "\n" in name:
+        raise InputError(
+            f"invalid instance name {quoted(name, 40)}", "use 1-255 printable characters"
+        )
     return name
 
 
