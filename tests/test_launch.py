@@ -43,7 +43,8 @@ def test_launch_in_copy_region_with_size(saved_template, prism_sandbox, run_pris
     assert doc["type"] == "t3.xlarge"
     text = run_prism("launch", "env1", "gpu-box", "--size", "GPU-L", "--yes")
     assert text.exit_code == 0, text.stderr
-    assert "g5.12xlarge" in text.stdout and "Connect: ssh ec2-user@" in text.stdout
+    assert "g5.12xlarge" in text.stdout and "aws ssm start-session --target" in text.stdout
+    assert "ssh ec2-user@" not in text.stdout  # no key pair: SSH could not log in
 
 
 def test_region_without_copy_is_one_line_error(saved_template, prism_sandbox, run_prism):

@@ -176,14 +176,22 @@ def table_lines(
 _LEAD = re.compile(r"^( *)((?:[^\x00-\x7f]\ufe0f?|ok|FAILED|[-*>!]) +)?([A-Z][A-Za-z ]{0,14}: +)?")
 
 
+#: A line that is a command to copy and paste (indented, nothing else on it): never wrapped.
+COMMAND_LINE = re.compile(r"^ *(?:prism|ssh|aws|scp|ssh-keygen|git|pip) [^\n]*$")
+
+
 def fit_lines(text: str, width: int | None) -> str:
     """``text`` whose lines wider than ``width`` are wrapped at word boundaries, each
     continuing under its own text (after its indent, icon and ``Label:``); lines that fit
-    are unchanged, a word longer than the line is never split (``None``: unchanged)."""
+    are unchanged, a word longer than the line is never split, and a line that is only a
+    command (:data:`COMMAND_LINE`) is kept whole for copy and paste (``None``: unchanged)."""
     if width is None:
         return text
     out = []
     for line in text.split("\n"):
+        if COMMAND_LINE.match(line):
+            out.append(line)
+            continue
         lead = _LEAD.match(line)
         icon = lead.group(2) or "" if lead else ""
         wide = 1 if icon[:1] and not icon[:1].isascii() else 0  # an emoji takes two columns

@@ -74,6 +74,25 @@ def instance_name(name: str) -> str:
     return name
 
 
+def connect_lines(doc: dict[str, Any]) -> list[str]:
+    """How to reach the new instance: each command alone on its line (never wrapped).
+
+    SSH only with a key pair; without one, Session Manager (an SSH command would only
+    ask for a password the instance does not accept)."""
+    without_key = "key_name" in doc and not doc["key_name"]
+    if doc.get("ssh") and not without_key:
+        return ["   Connect:", f"      prism connect {doc['name']}", f"      {doc['ssh']}"]
+    if without_key:
+        return [
+            "   No key pair, so no SSH: connect with Session Manager (the instance needs the "
+            "SSM agent and an instance profile that allows it):",
+            f"      {doc['ssm']}",
+            "   Next time: run `ssh-keygen -t ed25519` (prism imports ~/.ssh/id_ed25519.pub) "
+            "or pass --key-name",
+        ]
+    return []
+
+
 def launch_text(doc: dict[str, Any]) -> str:
     """The human summary of a launched instance."""
     lines = [
@@ -89,14 +108,7 @@ def launch_text(doc: dict[str, Any]) -> str:
         lines.append(f"   Estimated cost: ${doc['estimated_cost_per_hour']}/hour")
     if doc.get("allowed_from"):
         lines.append(f"   Open to: {', '.join(doc['allowed_from'])}")
-    if doc.get("ssh"):
-        lines.append(f"   Connect: {doc['ssh']}")
-    if "key_name" in doc and not doc["key_name"]:
-        lines.append(f"   No key pair. Session Manager: {doc['ssm']}")
-        lines.append(
-            "   Next time: `ssh-keygen -t ed25519` (prism imports ~/.ssh/id_ed25519.pub) "
-            "or pass --key-name"
-        )
+    lines += connect_lines(doc)
     if doc.get("spot"):
         lines.append("   Spot (one-time): it cannot be stopped; terminate it when done")
     if doc.get("setup") == "complete":
