@@ -160,7 +160,7 @@ def test_malformed_template_does_not_break_launch(saved_template, run_prism):
     assert result.json()["template_version"] == 1
     assert "prism: warning:" in result.stderr and "7.yaml" in result.stderr
     assert len(result.json()["problems"]) == 1
-    broken = run_prism("launch", "broken", "box", "--yes")
+    broken = run_prism("launch", "broken", "box2", "--yes")
     assert broken.exit_code == 2 and "broken.yaml" in broken.stderr
 
 
