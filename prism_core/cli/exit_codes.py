@@ -165,7 +165,7 @@ def with_exit_codes(options: dict[str, Any], path: str) -> dict[str, Any]:
     codes = for_command(path)
     epilog = options.get("epilog")
     options = dict(options, epilog=f"{epilog}\n\n{codes}" if epilog else codes)
-    options.setdefault("formatter_class", ListingHelpFormatter)
+    options["formatter_class"] = ListingHelpFormatter  # prose wrapped, listings kept
     return options
 
 

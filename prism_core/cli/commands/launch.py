@@ -17,8 +17,8 @@ from prism_core.validation import CONTROL, quoted
 PACKAGE_ROOT_GB = 20
 
 LAUNCH_EPILOG = """sizes (x86_64 / arm64; GPU sizes x86_64 only; prism_core/data/sizes.yaml):
-  XS t3.small / t4g.small      S t3.medium / t4g.medium     M t3.large / t4g.large
-  L  t3.xlarge / t4g.xlarge    XL t3.2xlarge / m6g.2xlarge
+  XS t3.small / t4g.small     S t3.medium / t4g.medium   M t3.large / t4g.large
+  L  t3.xlarge / t4g.xlarge   XL t3.2xlarge / m6g.2xlarge
   GPU-S g4dn.xlarge   GPU-M g5.xlarge   GPU-L g5.12xlarge   GPU-XL g5.48xlarge
   without --size: the template's instance_defaults.type
 
@@ -26,9 +26,12 @@ the template's image must belong to an owner you trust: this account, its
 organization, Amazon, an id in config prism.trusted_image_owners, or --trust-owner ID
 (an image found through an AWS public parameter, /aws/service/..., is AWS's choice).
 
-templates are looked up in $PRISM_HOME/templates (*.yaml and *.yml, by slug or file
-name), then the shared registry (SSM in the launch region), then the built-in ones
-(python-ml, r-research).
+TEMPLATE is looked up in the shared registry (SSM in the launch region), whose
+newest version is what NAME means for everyone; $PRISM_HOME/templates (*.yaml and
+*.yml, by slug or file name) caches it and holds templates never shared; then the
+built-in ones (python-ml, r-research). If that version has no image in the region,
+the launch is refused naming the newest version that has one, and how to copy it;
+--copy copies it there first.
 
 package-based templates (the original tool's format: base: ubuntu-22.04 etc., with
 package_manager apt|dnf|conda|pip|spack, packages, users, services, post_install)
@@ -37,27 +40,29 @@ parameters, or the distribution's official account) and are set up on first boot
 a cloud-init script: --dry-run shows it, --wait-ready waits until it has finished
 (prism.timeouts.setup, default 1 hour).
 
-examples:
+examples (python-ml and r-research are built in; `prism save` makes more):
   prism launch python-ml earthquake-analysis
-  prism launch seismic-ml-env aftershock-prediction --size GPU-L --yes
-  prism launch seismic-ml-env@2 old-box --region us-east-2    # NAME@N: an older version
-  prism launch python-ml lab-box --allow-from 10.20.0.0/16 --subnet subnet-0abc12345def67890
+  prism launch python-ml aftershock-prediction --size GPU-L --yes
+  prism launch python-ml@1 old-box --region us-east-2     # NAME@N: version N
+  prism launch r-research stats-box --wait-ready --yes    # wait until set up
+  prism launch r-research stats-box --dry-run             # the setup script
+  prism launch python-ml lab-box --allow-from 10.20.0.0/16 \\
+      --subnet subnet-0abc12345def67890
   prism launch python-ml cheap-box --spot --key-name my-laptop
-  prism launch cs229-environment@stable student-01            # NAME@CHANNEL: what the
-                                                              # channel points at
 
+NAME@CHANNEL launches the version a channel points at (`prism templates promote`).
 Without @: the newest version that is not revoked (the implicit channel `latest`).
 A revoked version, or a channel pointing at one, is refused (exit 2) with the
-reason unless --allow-revoked is given.
+reason unless --allow-revoked is given. A live instance with the same Name is
+refused too (prism finds instances by name) unless --allow-duplicate-name.
 
 reaching the instance:
-  ports open only to your own public address (/32, asked from checkip.amazonaws.com;
-  `prism.checkip_url` or PRISM_CHECKIP_URL changes the service), or to --allow-from
-  CIDRs; 0.0.0.0/0 only when you pass it. Without --key-name prism imports
-  ~/.ssh/id_ed25519.pub (else id_rsa.pub) once as key pair prism-<user>; with no key at
-  all it prints the `aws ssm start-session` line instead.
-  prism launch python-ml-workstation ml-box --dry-run         # show the setup script
-  prism launch rstudio-server stats-box --wait-ready --yes    # wait until it is set up"""
+  ports open only to your own public address (/32, from checkip.amazonaws.com;
+  `prism.checkip_url` or PRISM_CHECKIP_URL changes the service), or to
+  --allow-from CIDRs; 0.0.0.0/0 only when you pass it. Without --key-name prism
+  imports ~/.ssh/id_ed25519.pub (else id_rsa.pub) once as key pair
+  prism-<user>; then `prism connect NAME` logs in. With no key at all there is
+  no SSH: the summary prints the `aws ssm start-session` line instead."""
 
 
 def instance_name(name: str) -> str:
@@ -147,6 +152,11 @@ def run_launch(app: Any) -> int:
     progress = Progress(sys.stderr)
     aws = aws_clients(app, pargs.region)
     region = aws.region
+    from prism_core.templates.launch_names import refuse_duplicate_name
+
+    twin = refuse_duplicate_name(aws.ec2(region), name, region, pargs.allow_duplicate_name)
+    if twin is not None:
+        print(f"prism: warning: {twin}", file=sys.stderr)
     problems: list[str] = []
     found = template_store.find(
         pargs.template, settings.templates_dir, aws, settings.registry_prefix, region, problems
@@ -408,6 +418,13 @@ class Launch(Controller):
             (
                 ["--allow-revoked"],
                 {"action": "store_true", "help": "launch a revoked version anyway"},
+            ),
+            (
+                ["--allow-duplicate-name"],
+                {
+                    "action": "store_true",
+                    "help": "launch even if a live instance already has this name",
+                },
             ),
             (
                 ["-y", "--yes"],
