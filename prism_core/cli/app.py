@@ -21,6 +21,7 @@ from prism_core.cli.cement_api import (
 from prism_core.cli.commands.base import Base
 from prism_core.cli.commands.demo import Demo
 from prism_core.cli.commands.iam_policy import IamPolicy
+from prism_core.cli.commands.instance_actions import InstanceActions
 from prism_core.cli.commands.instances import Instances
 from prism_core.cli.commands.launch import Launch
 from prism_core.cli.commands.plugin_commands import CORE_COMMANDS, command_controllers
@@ -170,6 +171,7 @@ class PrismApp(App):
             Ami,
             Launch,
             Instances,
+            InstanceActions,
             IamPolicy,
             Templates,
             TemplateLifecycle,

@@ -97,6 +97,25 @@ COMMANDS: dict[str, str] = {
         "trust, a failed check or a cancelled prompt; nothing was launched",
     ),
     "list": READ_ONLY,
+    "connect": exit_codes_help(
+        "the session ended normally (or, with --print or -o, the command was printed); "
+        "otherwise ssh's or aws's own exit code",
+        "an unexpected error (shown on one line)",
+        "bad input, an unknown or ambiguous name, an instance that is not running, or "
+        "ssh / the AWS CLI is not installed",
+    ),
+    "stop": exit_codes_help(
+        "the instance is stopped (or already was)",
+        f"the stop did not finish in time, {INTERRUPTED}",
+        "bad input, an unknown or ambiguous name, an instance EC2 cannot stop (one-time "
+        "Spot, instance-store root) or a cancelled prompt; nothing changed",
+    ),
+    "start": exit_codes_help(
+        "the instance is running (or already was); its address is printed",
+        f"the start did not finish in time, {INTERRUPTED}",
+        "bad input, an unknown or ambiguous name, or an instance that is neither "
+        "running nor stopped; nothing changed",
+    ),
     "plugins": exit_codes_help(
         "listed (broken plugins are listed too)",
         "an unexpected error (shown on one line)",
