@@ -99,3 +99,31 @@ def test_one_time_spot_cannot_be_stopped(prism_sandbox, run_prism):
     spot = prism_sandbox.create_instance("spotty", spot=True)
     refused(run_prism("stop", "spotty", "--yes"), spot, "one-time Spot", "terminate")
     assert prism_sandbox.instance_state(spot) == "running"
+
+
+def test_list_shows_state_address_template_and_cost(saved_template, prism_sandbox, run_prism):
+    doc = _launch(run_prism, "listed")
+    assert run_prism("stop", "listed", "--yes").exit_code == 0
+    other = _launch(run_prism, "busy")
+    rows = {r["name"]: r for r in run_prism("list", "-o", "json").json()["instances"]}
+    assert rows["busy"]["address"] == other["public_ip"] and rows["busy"]["state"] == "running"
+    assert rows["busy"]["usd_per_hour"] == 0.0416  # t3.medium, prism's price data
+    assert rows["busy"]["uptime_hours"] is not None
+    assert rows["listed"]["state"] == "stopped" and rows["listed"]["uptime_hours"] is None
+    text = run_prism("list").stdout.splitlines()
+    assert text[1].split() == ["NAME", "STATE", "ADDRESS", "TEMPLATE", "TYPE", "COST", "ID"]
+    busy = next(line for line in text if line.startswith("busy"))
+    assert other["public_ip"] in busy and "env1@1" in busy and "running" in busy
+    assert "$0.0416/h, up 0h00m $0.00" in busy
+    listed = next(line for line in text if line.startswith("listed"))
+    assert "stopped" in listed and "$0.0416/h" in listed and doc["id"] in listed
+
+
+def test_save_stop_summary_gives_the_public_ip(prism_sandbox, run_prism):
+    instance_id = prism_sandbox.create_instance("box")
+    result = run_prism("save", "box", "env-stop", "--stop", "--yes")
+    assert result.exit_code == 0, result.stderr
+    address = prism_sandbox.instance(instance_id)["PublicIpAddress"]
+    assert f"public IP unchanged: {address}" in result.stdout or (
+        f"new public IP: {address}" in result.stdout
+    )
