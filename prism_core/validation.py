@@ -190,8 +190,9 @@ def region_name(region: str, flag: str = "--region") -> str:
 
 
 def copy_regions(value: str | Iterable[str] | None, source: str) -> list[str]:
-    """Parse ``--copy-to-regions``: comma-separated, no duplicates, not the source."""
-    if value is None:
+    """Parse ``--copy-to-regions``: comma-separated, no duplicates, not the source;
+    ``none`` means no copies (a new version then drops the previous one's)."""
+    if value is None or (isinstance(value, str) and value.strip() == "none"):
         return []
     items = value.split(",") if isinstance(value, str) else list(value)
     regions: list[str] = []

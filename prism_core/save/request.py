@@ -20,6 +20,11 @@ class SaveRequest:
     project_id: str | None = None
     public: bool = False
     share_with: list[str] = field(default_factory=list)
+    #: The version the values were completed from (``None``: a first version or
+    #: ``--no-inherit``), what was inherited and what changed, in words for the plan.
+    inherited_from: int | None = None
+    inherited: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
     no_reboot: bool = False  # image_mode == "no-reboot", kept for plugins reading it
     #: ``reboot`` (EC2 reboots the instance in CreateImage), ``stop`` or ``no-reboot``.
     image_mode: str = "reboot"

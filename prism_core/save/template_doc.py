@@ -139,5 +139,7 @@ def build_document(ctx: SaveContext) -> dict[str, Any]:
         doc["parent"] = parent
     if request.project_id:
         doc["project"] = request.project_id
+    if request.shares_anything:  # what the next version inherits
+        doc["sharing"] = {"public": request.public, "share_with": list(request.share_with)}
     ctx.plugin_data["_template_document"] = doc
     return copy.deepcopy(doc)

@@ -74,7 +74,10 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
     (["instance"], {"nargs": "?", "help": "the instance's Name tag or its id (i-...)"}),
     (["template"], {"nargs": "?", "help": "name of the template to create"}),
     (["--description"], {"help": "what the template is for (at most 255 characters)"}),
-    (["--copy-to-regions"], {"metavar": "R1,R2", "help": "also copy the AMI to these regions"}),
+    (
+        ["--copy-to-regions"],
+        {"metavar": "R1,R2", "help": "also copy the AMI to these regions (none: no copies)"},
+    ),
     (["--project"], {"metavar": "ID", "help": "project the template and its costs belong to"}),
     (
         ["--public"],
@@ -156,6 +159,14 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
     (
         ["--dry-run"],
         {"action": "store_true", "help": "run every check, show the plan, change nothing"},
+    ),
+    (
+        ["--no-inherit"],
+        {
+            "action": "store_true",
+            "help": "take nothing from the template's previous version (description, "
+            "project, tags, sharing, copy regions)",
+        },
     ),
     (
         ["--resume"],
