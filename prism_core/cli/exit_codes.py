@@ -163,6 +163,13 @@ COMMANDS: dict[str, str] = {
     "templates restore": LIFECYCLE,
     "templates protect": LIFECYCLE,
     "templates unprotect": LIFECYCLE,
+    "templates copy": exit_codes_help(
+        "every copy is available and registered",
+        f"no copy succeeded, {INTERRUPTED}",
+        "bad input (no @N, a region the version already has), a failed check or a "
+        "cancelled prompt; nothing changed",
+        "some regions' copies or registry writes failed (listed); the others are kept",
+    ),
 }
 
 

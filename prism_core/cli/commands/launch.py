@@ -159,7 +159,8 @@ def run_launch(app: Any) -> int:
         print(f"prism: warning: {twin}", file=sys.stderr)
     problems: list[str] = []
     found = template_store.find(
-        pargs.template, settings.templates_dir, aws, settings.registry_prefix, region, problems
+        pargs.template, settings.templates_dir, aws, settings.registry_prefix, region, problems,
+        require_image=not pargs.copy,
     )
     for problem in problems:
         print(f"prism: warning: {problem}", file=sys.stderr)
@@ -176,6 +177,9 @@ def run_launch(app: Any) -> int:
                 message, "launch another version, or pass --allow-revoked to launch it anyway"
             )
         print(f"prism: warning: {message}; launching it anyway (--allow-revoked)", file=sys.stderr)
+    found = _copy_first(app, aws, found, region)
+    if found is None:
+        return 0
     doc = found.document
     if doc.get("inherits"):
         doc = inheritance.resolve(doc, found.name, local_finder(settings.templates_dir))
@@ -267,6 +271,27 @@ def run_launch(app: Any) -> int:
             progress.line("ok", f"Setup of {name} is complete")
     emit(document, pargs.output, launch_text(document))
     return 0
+
+
+def _copy_first(app: Any, aws: Any, found: Any, region: str) -> Any:
+    """``--copy``: copy the version to ``region`` first if it has no image there; the
+    version as registered afterwards (``None`` after a dry run's plan)."""
+    from prism_core.templates import resolution
+    from prism_core.templates import store as template_store
+
+    if not app.pargs.copy or resolution.has_image_in(found.document, region):
+        return found
+    from prism_core.cli.commands.template_copy import copy_version
+
+    document, _code = copy_version(app, aws, found, [region], yes=app.pargs.yes,
+                                   dry_run=app.pargs.dry_run)
+    if app.pargs.dry_run:
+        emit(document, app.pargs.output,
+             f"Dry run: the launch would first copy {found.name} v{found.version} to {region}.")
+        return None
+    settings = app.settings
+    return template_store.find(f"{found.name}@{found.version}", settings.templates_dir, aws,
+                               settings.registry_prefix, region)
 
 
 def _plan_access(app: Any, ec2: Any, plan: Any, progress: Any) -> Any:
@@ -418,6 +443,13 @@ class Launch(Controller):
             (
                 ["--allow-revoked"],
                 {"action": "store_true", "help": "launch a revoked version anyway"},
+            ),
+            (
+                ["--copy"],
+                {
+                    "action": "store_true",
+                    "help": "copy the version to the region first if it has no image there",
+                },
             ),
             (
                 ["--allow-duplicate-name"],
