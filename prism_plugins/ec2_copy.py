@@ -104,6 +104,7 @@ def _copy(
         lambda: listed[0],
         poll=ctx.settings.poll_delay,
         longest=ctx.settings.timeouts["copy"],
+        report=api.progress_report(ctx, f"Copy {image_id} to {region}"),
     )
 
     def settled() -> dict[str, Any] | None:

@@ -124,6 +124,7 @@ def prism_post_image(ctx: SaveContext) -> None:
             lambda: listed,
             poll=ctx.settings.poll_delay,
             longest=ctx.settings.timeouts["image"],
+            report=api.progress_report(ctx, f"Image {image_id} in {image.region}"),
         )
 
         def available() -> dict[str, Any] | None:

@@ -81,3 +81,13 @@ class SnapshotMeter:
             self.first = (now, done)
         self.last_percent = done
         return Reading(done, eta(self.first, (now, done)))
+
+
+def progress_report(ctx: Any, label: str) -> Any:
+    """``report(percent, seconds_left)`` for a save's waits: a progress line
+    ``label: 45% of the snapshots, about 2m 10s left`` on ``ctx.progress``."""
+
+    def report(done: float, left: float | None) -> None:
+        ctx.progress.line("wait", f"{label}: {Reading(done, left).text()}")
+
+    return report
