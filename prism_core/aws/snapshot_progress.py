@@ -83,11 +83,13 @@ class SnapshotMeter:
         return Reading(done, eta(self.first, (now, done)))
 
 
-def progress_report(ctx: Any, label: str) -> Any:
+def progress_report(ctx: Any, label: str, **data: Any) -> Any:
     """``report(percent, seconds_left)`` for a save's waits: a progress line
-    ``label: 45% of the snapshots, about 2m 10s left`` on ``ctx.progress``."""
+    ``label: 45% of the snapshots, about 2m 10s left`` on ``ctx.progress``, kept with
+    ``data`` (phase, region, image) for the ``-o json`` result's ``progress``."""
 
     def report(done: float, left: float | None) -> None:
-        ctx.progress.line("wait", f"{label}: {Reading(done, left).text()}")
+        reading = Reading(done, left)
+        ctx.progress.reading(f"{label}: {reading.text()}", {**data, **reading.to_dict()})
 
     return report

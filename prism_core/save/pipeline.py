@@ -292,6 +292,7 @@ class SaveOutcome:
             "failures": list(state.failures),
             "notes": list(state.summary),
             "elapsed_seconds": round(self.elapsed, 3),
+            "progress": list(getattr(self.ctx.progress, "readings", [])),
         }
 
 

@@ -108,7 +108,9 @@ def _copy_one(aws: AwsClients, settings: Settings, plan: CopyPlan, region: str, 
             return data
         reading = meter.read(data)
         if reading is not None:
-            progress.line("wait", f"Copy to {region}: {reading.text()}")
+            progress.reading(f"Copy to {region}: {reading.text()}",
+                             {"phase": "copy", "region": region, "image_id": image_id,
+                              **reading.to_dict()})
         return None
 
     data = wait_for(settled, what=f"the copy {image_id} in {region}",

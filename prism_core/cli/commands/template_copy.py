@@ -41,7 +41,7 @@ def copy_version(app: Any, aws: Any, found: Any, to_regions: list[str], *, yes: 
     if copies:
         _doc, problems = copying.register_copies(aws, app.settings, plan, copies)
         failures += problems
-    document.update({"amis": copies, "failures": failures})
+    document.update({"amis": copies, "failures": failures, "progress": progress.readings})
     if not copies:
         from prism_core.exceptions import OperationFailed
 
