@@ -96,6 +96,7 @@ _EXPORTS: dict[str, str] = {
     "mark_requested": "prism_core.aws.estimate",
     "requested_at": "prism_core.aws.estimate",
     "completion_estimate": "prism_core.aws.estimate",
+    "progress_report": "prism_core.aws.snapshot_progress",
     "LOCK_TAG": "prism_core.aws.tags",
     "boot_check": "prism_core.templates.launch",
     "build_template_document": "prism_core.save.template_doc",

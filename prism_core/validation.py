@@ -65,15 +65,36 @@ def one_line(text: str, limit: int = 400) -> str:
     return folded if len(folded) <= limit else folded[: limit - 3] + "..."
 
 
+#: Characters shown as escapes in :func:`quoted`: terminal controls and bidi overrides.
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def quoted(text: str | None, limit: int = 60) -> str:
+    """``text`` in single quotes for an error message: letters of any script as they are
+    (``'répertoire'``), control characters and bidi overrides as visible escapes
+    (``\\x1b``), cut at ``limit`` characters with ``...``."""
+    text = text or ""
+    cut = text if len(text) <= limit else text[: limit - 3] + "..."
+    return "'" + _INVISIBLE.sub(lambda m: m.group().encode("unicode_escape").decode(), cut) + "'"
+
+
+#: Longest template name: it names a file, SSM parameter paths and AMI names.
+MAX_TEMPLATE_NAME = 64
+
+
 def template_name(name: str) -> str:
     """A template name is a slug: it names a file and an SSM path, never a directory."""
     if not name:
         raise InputError("the template name is empty", "give a name such as seismic-env")
-    if not TEMPLATE_NAME.fullmatch(name) or ".." in name:
-        shown = name.encode("unicode_escape").decode("ascii")[:80]
+    if len(name) > MAX_TEMPLATE_NAME:
         raise InputError(
-            f"invalid template name {shown!r}",
-            "use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
+            f"template name {quoted(name, 40)} is too long ({len(name)} characters)",
+            f"use at most {MAX_TEMPLATE_NAME}",
+        )
+    if not TEMPLATE_NAME.fullmatch(name) or ".." in name:
+        raise InputError(
+            f"invalid template name {quoted(name, 80)}",
+            "use 1-64 ASCII letters, digits, '-', '_' or '.', starting with a letter or digit",
         )
     return name
 
@@ -151,9 +172,9 @@ def region_name(region: str, flag: str = "--region") -> str:
 
     Checked offline, before any call: a typo gets "did you mean ...?".
     """
-    shown = (region or "").encode("unicode_escape").decode("ascii")[:40]
+    shown = quoted(region, 40)
     if not REGION.fullmatch(region or ""):
-        raise InputError(f"{flag}: {shown!r} is not a region name", "use a name such as eu-west-1")
+        raise InputError(f"{flag}: {shown} is not a region name", "use a name such as eu-west-1")
     known = known_regions()
     if region not in known:
         close = closest_region(region)
@@ -161,7 +182,7 @@ def region_name(region: str, flag: str = "--region") -> str:
         import botocore
 
         raise InputError(
-            f"{flag}: region {shown!r} does not exist (botocore {botocore.__version__}'s "
+            f"{flag}: region {shown} does not exist (botocore {botocore.__version__}'s "
             "endpoint data)",
             hint + " (a region newer than botocore needs `pip install -U botocore`)",
         )
@@ -169,8 +190,9 @@ def region_name(region: str, flag: str = "--region") -> str:
 
 
 def copy_regions(value: str | Iterable[str] | None, source: str) -> list[str]:
-    """Parse ``--copy-to-regions``: comma-separated, no duplicates, not the source."""
-    if value is None:
+    """Parse ``--copy-to-regions``: comma-separated, no duplicates, not the source;
+    ``none`` means no copies (a new version then drops the previous one's)."""
+    if value is None or (isinstance(value, str) and value.strip() == "none"):
         return []
     items = value.split(",") if isinstance(value, str) else list(value)
     regions: list[str] = []
@@ -210,9 +232,9 @@ def tags(pairs: Iterable[str] | None) -> dict[str, str]:
         key, value = pair.split("=", 1)
         key = key.strip()
         if CONTROL.search(key) or CONTROL.search(value) or "\n" in key + value:
-            raise InputError(f"--tag {printable(key, 60)!r} contains control characters")
+            raise InputError(f"--tag {quoted(key, 60)} contains control characters")
         if not key or len(key) > 128:
-            raise InputError(f"--tag key {key[:40]!r} must have 1-128 characters")
+            raise InputError(f"--tag key {quoted(key, 40)} must have 1-128 characters")
         if len(value) > 256:
             raise InputError(f"--tag {key}: the value has {len(value)} characters (at most 256)")
         if reserved_tag_key(key, "aws:"):
@@ -247,9 +269,8 @@ def share_targets(value: str | Iterable[str] | None) -> list[str]:
         if not (
             ACCOUNT_ID.fullmatch(target) or ORG_ARN.fullmatch(target) or OU_ARN.fullmatch(target)
         ):
-            shown = target.encode("unicode_escape").decode("ascii")[:80]
             raise InputError(
-                f"--share-with: {shown!r} is not an account id or organization/OU ARN",
+                f"--share-with: {quoted(target, 80)} is not an account id or organization/OU ARN",
                 "use 12-digit account ids or arn:aws:organizations::... ARNs, comma-separated",
             )
         if target in targets:
@@ -297,7 +318,8 @@ def project_id(value: str | None) -> str | None:
         return None
     if not PROJECT_ID.fullmatch(value):
         raise InputError(
-            f"invalid --project {value[:40]!r}", "use 1-64 letters, digits, '-', '_', '.' or ':'"
+            f"invalid --project {quoted(value, 40)}",
+            "use 1-64 letters, digits, '-', '_', '.' or ':'",
         )
     return value
 
@@ -311,9 +333,8 @@ MAX_REASON = 500
 def channel_name(name: str) -> str:
     """A channel name (``stable``, ``course-2026``): lower case, starting with a letter."""
     if not CHANNEL.fullmatch(name or ""):
-        shown = (name or "").encode("unicode_escape").decode("ascii")[:40]
         raise InputError(
-            f"invalid channel name {shown!r}",
+            f"invalid channel name {quoted(name, 40)}",
             "use 1-40 lower-case letters, digits, '-', '_' or '.', starting with a letter",
         )
     return name

@@ -108,6 +108,9 @@ def _copy(
         lambda: listed[0],
         poll=ctx.settings.poll_delay,
         longest=ctx.settings.timeouts["copy"],
+        report=api.progress_report(
+            ctx, f"Copy {image_id} to {region}", phase="copy", region=region, image_id=image_id
+        ),
     )
 
     def settled() -> dict[str, Any] | None:

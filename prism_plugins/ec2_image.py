@@ -124,6 +124,10 @@ def prism_post_image(ctx: SaveContext) -> None:
             lambda: listed,
             poll=ctx.settings.poll_delay,
             longest=ctx.settings.timeouts["image"],
+            report=api.progress_report(
+                ctx, f"Image {image_id} in {image.region}",
+                phase="image", region=image.region, image_id=image_id,
+            ),
         )
 
         def available() -> dict[str, Any] | None:

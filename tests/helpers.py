@@ -409,3 +409,15 @@ def spawn_prism_in_pty(
         encoding="utf-8",
         timeout=timeout,
     )
+
+
+def help_subcommands(text: str) -> list[str]:
+    """The subcommands a ``--help`` text lists: the usage's ``{a,b}`` choices, else the
+    rows of its ``sub-commands:`` section (a group whose choices are shown as COMMAND)."""
+    import re
+
+    choices = re.search(r"\{([a-z,-]+)\}", text)
+    if choices:
+        return choices.group(1).split(",")
+    section = text.split("sub-commands:\n", 1)[-1] if "sub-commands:\n" in text else ""
+    return re.findall(r"^    ([a-z][a-z-]*)(?:  |$)", section.split("\n\n")[0], flags=re.M)

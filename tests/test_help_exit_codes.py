@@ -3,9 +3,8 @@ contract), fitted to an 80-column terminal."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from helpers import help_subcommands
 
 from prism_core.cli.exit_codes import COMMANDS, GENERAL, HEADING, for_command
 
@@ -20,9 +19,9 @@ def _help(run_prism, monkeypatch, *words: str) -> str:
 def _commands(run_prism, monkeypatch, *group: str) -> list[str]:
     """The subcommands ``prism [GROUP] --help`` lists."""
     usage = _help(run_prism, monkeypatch, *group)
-    choices = re.search(r"\{([a-z,-]+)\}", usage)
-    assert choices, usage
-    return choices.group(1).split(",")
+    found = help_subcommands(usage)
+    assert found, usage
+    return found
 
 
 def test_every_command_has_its_own_exit_codes(run_prism, monkeypatch):

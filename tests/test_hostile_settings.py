@@ -50,7 +50,7 @@ CASES = [
     ("template-traversal", ["box", "../etc/passwd"], "invalid template name"),
     ("template-space", ["box", "my env"], "invalid template name"),
     ("template-control", ["box", "bad\x07name"], "invalid template name"),
-    ("template-too-long", ["box", "x" * 65], "invalid template name"),
+    ("template-too-long", ["box", "x" * 65], "too long (65 characters)"),
     ("template-empty", ["box", ""], "INSTANCE and TEMPLATE"),
     ("template-leading-dot", ["box", ".hidden"], "invalid template name"),
     ("description-too-long", ["box", "env1", "--description", "d" * 256], "at most 255"),

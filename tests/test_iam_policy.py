@@ -152,6 +152,9 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     )
     phase("launch", "launch", "apt-box", "e", "--wait-ready", "--yes")  # the original's format
     phase("launch", "list")
+    phase("instances", "stop", "a", "--yes")
+    phase("instances", "start", "a")
+    phase("instances", "connect", "a", "--print")
     phase("save", "save", spot["id"], "never", *stop, "--yes", codes=(2,))  # one-time Spot
 
     # template commands
@@ -171,6 +174,8 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
         phase("templates", "templates", *args, "--yes")
     phase("templates", "templates", "history", "env1")
     phase("templates", "templates", "tree")
+    phase("templates", "templates", "copy", "env1@1", "--to-regions", "us-west-1", "--yes")
+    phase("launch", "launch", "env5", "far", "--region", "us-west-2", "--copy", "--yes")
     phase("templates", "templates", "prune", "env3", "--keep", "1", "--yes")
     phase("templates", "templates", "delete", "env2", "--purge", "--yes")
 

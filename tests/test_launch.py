@@ -43,7 +43,8 @@ def test_launch_in_copy_region_with_size(saved_template, prism_sandbox, run_pris
     assert doc["type"] == "t3.xlarge"
     text = run_prism("launch", "env1", "gpu-box", "--size", "GPU-L", "--yes")
     assert text.exit_code == 0, text.stderr
-    assert "g5.12xlarge" in text.stdout and "Connect: ssh ec2-user@" in text.stdout
+    assert "g5.12xlarge" in text.stdout and "aws ssm start-session --target" in text.stdout
+    assert "ssh ec2-user@" not in text.stdout  # no key pair: SSH could not log in
 
 
 def test_region_without_copy_is_one_line_error(saved_template, prism_sandbox, run_prism):
@@ -159,7 +160,7 @@ def test_malformed_template_does_not_break_launch(saved_template, run_prism):
     assert result.json()["template_version"] == 1
     assert "prism: warning:" in result.stderr and "7.yaml" in result.stderr
     assert len(result.json()["problems"]) == 1
-    broken = run_prism("launch", "broken", "box", "--yes")
+    broken = run_prism("launch", "broken", "box2", "--yes")
     assert broken.exit_code == 2 and "broken.yaml" in broken.stderr
 
 

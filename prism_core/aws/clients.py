@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from prism_core import __version__
+from prism_core.aws import clock
 from prism_core.exceptions import InputError
 from prism_core.validation import one_line
 
@@ -42,7 +43,7 @@ def error_message(exc: BaseException) -> str:
 
 
 EXPIRED_CODES = frozenset(
-    {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
+    {"ExpiredToken", "ExpiredTokenException", "TokenRefreshRequired"}
 )
 REJECTED_CODES = frozenset(
     {
@@ -130,6 +131,11 @@ def setup_error(exc: BaseException, profile: str | None = None) -> InputError | 
             "check your network connection and proxy settings, and the region",
         )
     code = error_code(exc)
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and clock.is_skew(
+        code, str(response.get("Error", {}).get("Message", ""))
+    ):
+        return clock.skew_error(code, response)
     if code in EXPIRED_CODES:
         return InputError(
             f"your AWS credentials have expired ({code})",

@@ -14,35 +14,50 @@ MAX_ESTIMATED_SNAPSHOTS = 100
 def snapshots_time_left(
     ec2: Any, snapshot_ids: list[str], since: float | None, limit: float
 ) -> float | None:
+    """Seconds until the slowest of ``snapshot_ids`` completes (see
+    :func:`snapshots_progress`), or ``None``."""
+    return snapshots_progress(ec2, snapshot_ids, since, limit)[1]
+
+
+def snapshots_progress(
+    ec2: Any, snapshot_ids: list[str], since: float | None, limit: float
+) -> tuple[float | None, float | None]:
     """Seconds until the slowest of ``snapshot_ids`` completes, extrapolated from EC2's
     ``Progress`` (one DescribeSnapshots call): time so far x (100 - p) / p, counted from
     ``since`` (a ``time.time()`` stamp of the image's request) or else the snapshot's
     ``StartTime``. ``None`` when it cannot be told (no progress yet, an error, an
     unreadable answer): the waiter then simply polls. Never more than ``limit``.
+
+    Returns ``(percent, seconds left)``: the least advanced snapshot's percentage (for
+    the progress line) and the estimate; either may be ``None``.
     """
     if not snapshot_ids or len(snapshot_ids) > MAX_ESTIMATED_SNAPSHOTS:
-        return None
+        return None, None
     try:
         snapshots = ec2.describe_snapshots(SnapshotIds=list(snapshot_ids))["Snapshots"]
     except Exception:  # an estimate only: a refusal or throttling means "unknown"
-        return None
+        return None, None
     now = time.time()
-    left = 0.0
+    left: float | None = 0.0
+    least: float | None = None
     for snapshot in snapshots if isinstance(snapshots, list) else []:
         if not isinstance(snapshot, dict) or snapshot.get("State") == "completed":
             continue
         if snapshot.get("State") != "pending":
-            return None
+            return least, None
         try:
             progress = float(str(snapshot.get("Progress", "")).strip().rstrip("%"))
             started = since if since is not None else snapshot["StartTime"].timestamp()
         except (ValueError, KeyError, AttributeError, TypeError):
-            return None
+            return least, None
+        if 0.0 <= progress <= 100.0:
+            least = progress if least is None else min(least, progress)
         elapsed = now - started
-        if not 0.0 < progress < 100.0 or elapsed <= 0.0:
-            return None
+        if left is None or not 0.0 < progress < 100.0 or elapsed <= 0.0:
+            left = None
+            continue
         left = max(left, elapsed * (100.0 - progress) / progress)
-    return min(left, max(limit, 0.0))
+    return least, None if left is None else min(left, max(limit, 0.0))
 
 
 #: When this process requested each image (``time.time()``, by image id): the start of
@@ -72,13 +87,15 @@ def completion_estimate(
     *,
     poll: float,
     longest: float,
+    report: Callable[[float, float | None], None] | None = None,
 ) -> tuple[Callable[[], None], Callable[[], float | None]]:
     """``(not_yet, expected_at)`` for a wait on ``image_id``: call ``not_yet()`` when a
     check finds the image pending; it reads the snapshots' progress (one
     DescribeSnapshots) the first time, once more within two poll delays of the expected
     moment (whole percents early on are coarse), and again if that moment passed by a
     poll delay, at most :data:`MAX_ESTIMATES` times. ``expected_at()`` is that moment in
-    seconds from the wait's start (:func:`~prism_core.aws.waiting.wait_for`)."""
+    seconds from the wait's start (:func:`~prism_core.aws.waiting.wait_for`).
+    ``report(percent, seconds_left)`` is given each reading (the progress line)."""
     began = time.monotonic()
     due: list[float | None] = [None]
     asked = [0]
@@ -94,7 +111,9 @@ def completion_estimate(
         if not ids:
             return
         asked[0] += 1
-        left = snapshots_time_left(ec2, ids, requested_at(image_id), longest)
+        done, left = snapshots_progress(ec2, ids, requested_at(image_id), longest)
+        if report is not None and done is not None:
+            report(done, left)
         # counted from the answer, not from before the call (a slow answer is not early)
         due[0] = None if left is None else time.monotonic() - began + left
 

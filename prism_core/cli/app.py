@@ -22,11 +22,13 @@ from prism_core.cli.cement_api import (
 from prism_core.cli.commands.base import Base
 from prism_core.cli.commands.demo import Demo
 from prism_core.cli.commands.iam_policy import IamPolicy
+from prism_core.cli.commands.instance_actions import InstanceActions
 from prism_core.cli.commands.instances import Instances
 from prism_core.cli.commands.launch import Launch
 from prism_core.cli.commands.plugin_commands import CORE_COMMANDS, command_controllers
 from prism_core.cli.commands.sandbox import SandboxController
 from prism_core.cli.commands.save import Ami, Save, reserved_save_names, save_controllers
+from prism_core.cli.commands.template_copy import TemplateCopy
 from prism_core.cli.commands.template_history import TemplateHistory
 from prism_core.cli.commands.template_lifecycle import TemplateLifecycle
 from prism_core.cli.commands.templates import Templates
@@ -177,10 +179,12 @@ class PrismApp(App):
             Ami,
             Launch,
             Instances,
+            InstanceActions,
             IamPolicy,
             Templates,
             TemplateLifecycle,
             TemplateHistory,
+            TemplateCopy,
             Demo,
             SandboxController,
         ]
@@ -238,6 +242,8 @@ class PrismApp(App):
             section = (
                 self.config.get_section_dict("prism") if self.config.has_section("prism") else {}
             )
+            if self._meta.debug and section.get("debug") is True:  # Cement's, from --debug
+                section = {k: v for k, v in section.items() if k != "debug"}
             settings = Settings.load(
                 self.config_locks.strip(section), locked=self.config_locks.section("prism")
             )

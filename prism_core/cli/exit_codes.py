@@ -97,6 +97,25 @@ COMMANDS: dict[str, str] = {
         "trust, a failed check or a cancelled prompt; nothing was launched",
     ),
     "list": READ_ONLY,
+    "connect": exit_codes_help(
+        "the session ended normally (or, with --print or -o, the command was printed); "
+        "otherwise ssh's or aws's own exit code",
+        "an unexpected error (shown on one line)",
+        "bad input, an unknown or ambiguous name, an instance that is not running, or "
+        "ssh / the AWS CLI is not installed",
+    ),
+    "stop": exit_codes_help(
+        "the instance is stopped (or already was)",
+        f"the stop did not finish in time, {INTERRUPTED}",
+        "bad input, an unknown or ambiguous name, an instance EC2 cannot stop (one-time "
+        "Spot, instance-store root) or a cancelled prompt; nothing changed",
+    ),
+    "start": exit_codes_help(
+        "the instance is running (or already was); its address is printed",
+        f"the start did not finish in time, {INTERRUPTED}",
+        "bad input, an unknown or ambiguous name, or an instance that is neither "
+        "running nor stopped; nothing changed",
+    ),
     "plugins": exit_codes_help(
         "listed (broken plugins are listed too)",
         "an unexpected error (shown on one line)",
@@ -144,6 +163,13 @@ COMMANDS: dict[str, str] = {
     "templates restore": LIFECYCLE,
     "templates protect": LIFECYCLE,
     "templates unprotect": LIFECYCLE,
+    "templates copy": exit_codes_help(
+        "every copy is available and registered",
+        f"no copy succeeded, {INTERRUPTED}",
+        "bad input (no @N, a region the version already has), a failed check or a "
+        "cancelled prompt; nothing changed",
+        "some regions' copies or registry writes failed (listed); the others are kept",
+    ),
 }
 
 
@@ -165,7 +191,7 @@ def with_exit_codes(options: dict[str, Any], path: str) -> dict[str, Any]:
     codes = for_command(path)
     epilog = options.get("epilog")
     options = dict(options, epilog=f"{epilog}\n\n{codes}" if epilog else codes)
-    options.setdefault("formatter_class", ListingHelpFormatter)
+    options["formatter_class"] = ListingHelpFormatter  # prose wrapped, listings kept
     return options
 
 

@@ -176,14 +176,22 @@ def table_lines(
 _LEAD = re.compile(r"^( *)((?:[^\x00-\x7f]\ufe0f?|ok|FAILED|[-*>!]) +)?([A-Z][A-Za-z ]{0,14}: +)?")
 
 
+#: A line that is a command to copy and paste (indented, nothing else on it): never wrapped.
+COMMAND_LINE = re.compile(r"^ *(?:prism|ssh|aws|scp|ssh-keygen|git|pip) [^\n]*$")
+
+
 def fit_lines(text: str, width: int | None) -> str:
     """``text`` whose lines wider than ``width`` are wrapped at word boundaries, each
     continuing under its own text (after its indent, icon and ``Label:``); lines that fit
-    are unchanged, a word longer than the line is never split (``None``: unchanged)."""
+    are unchanged, a word longer than the line is never split, and a line that is only a
+    command (:data:`COMMAND_LINE`) is kept whole for copy and paste (``None``: unchanged)."""
     if width is None:
         return text
     out = []
     for line in text.split("\n"):
+        if COMMAND_LINE.match(line):
+            out.append(line)
+            continue
         lead = _LEAD.match(line)
         icon = lead.group(2) or "" if lead else ""
         wide = 1 if icon[:1] and not icon[:1].isascii() else 0  # an emoji takes two columns
@@ -199,19 +207,28 @@ def fit_lines(text: str, width: int | None) -> str:
 
 
 class ListingHelpFormatter(HelpFormatter):
-    """argparse's formatter, except that a paragraph that opens with a heading line
-    (``exit codes:``, ``examples:``) followed by indented lines is kept as written."""
+    """argparse's formatter, except that listings are kept as written: indented lines
+    (examples, tables, exit codes) and the heading line just above them (``examples:``).
+    Unindented prose around them is wrapped to the terminal's width."""
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
-        paragraphs = text.split("\n\n")
-        out = []
-        for paragraph in paragraphs:
-            lines = paragraph.split("\n")
-            listed = lines[0].rstrip().endswith(":") and all(
-                line.startswith(" ") for line in lines[1:] if line
-            )
-            if listed and len(lines) > 1:
-                out.append("\n".join(indent + line for line in lines))
-            else:
-                out.append(super()._fill_text(paragraph, width, indent))
-        return "\n\n".join(out)
+        return "\n\n".join(
+            self._fill_paragraph(paragraph, width, indent) for paragraph in text.split("\n\n")
+        )
+
+    def _fill_paragraph(self, paragraph: str, width: int, indent: str) -> str:
+        lines = paragraph.split("\n")
+        blocks: list[str] = []
+        prose: list[str] = []
+        for index, line in enumerate(lines + [" "]):  # a last listing line flushes the prose
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            heading = line.rstrip().endswith(":") and following.startswith(" ")
+            if not (line.startswith(" ") or heading):
+                prose.append(line)
+                continue
+            if prose:
+                blocks.append(super()._fill_text(" ".join(prose), width, indent))
+                prose = []
+            if index < len(lines):
+                blocks.append(indent + line)
+        return "\n".join(blocks)

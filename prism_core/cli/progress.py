@@ -163,6 +163,18 @@ class Progress:
         self._ticker: threading.Thread | None = None
         #: Why writing failed (e.g. ``BrokenPipeError``); nothing is written after that.
         self.broken: str | None = None
+        #: Progress readings with numbers (snapshot percent, time left), for ``-o json``.
+        self.readings: list[dict[str, Any]] = []
+        self._created = time.monotonic()
+
+    def reading(self, text: str, data: dict[str, Any]) -> None:
+        """A progress line with numbers: printed as a ``wait`` line, and kept (with the
+        seconds since this progress began) for the result document's ``progress``."""
+        with self._lock:
+            self.readings.append(
+                {**data, "elapsed_seconds": round(time.monotonic() - self._created, 1)}
+            )
+        self.line("wait", text)
 
     # ------------------------------------------------------------------ lines
 

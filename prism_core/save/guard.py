@@ -329,10 +329,13 @@ class InstanceGuard:
 
     def _confirm_running(self) -> None:
         ctx, instance_id = self.ctx, self.ctx.request.instance_id
+        address: list[str | None] = []
 
         def running() -> bool | None:
-            now = describe_instance(self.ec2, instance_id, ctx.source_region).state
+            info = describe_instance(self.ec2, instance_id, ctx.source_region)
+            now = info.state
             if now == "running":
+                address.append(info.public_ip)
                 return True
             if now in ("stopped", "terminated", "shutting-down"):
                 raise OperationFailed(f"instance {instance_id} is {now} after the restart request")
@@ -361,6 +364,23 @@ class InstanceGuard:
         ctx.record(downtime_ended=time.time())
         self._release_watchdog()  # the instance runs: the watchdog's duty is done
         ctx.progress.line("ok", "Instance restarted successfully", since="start")
+        self._note_address(address[-1] if address else None)
+
+    def _note_address(self, public_ip: str | None) -> None:
+        """The summary gives the restarted instance's public IP (a stop releases the old
+        one unless an Elastic IP is attached)."""
+        ctx = self.ctx
+        if not public_ip:
+            return
+        before = ctx.instance.public_ip if ctx.instance is not None else None
+        name = ctx.request.instance_name or ctx.request.instance_id
+        if before and before == public_ip:
+            ctx.summary_note(f"Instance public IP unchanged: {public_ip}")
+            return
+        was = f" (was {before})" if before else ""
+        ctx.summary_note(
+            f"Instance's new public IP: {public_ip}{was}; connect with `prism connect {name}`"
+        )
 
     def _instance_up(self) -> None:
         if self._held_down:

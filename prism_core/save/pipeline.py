@@ -43,8 +43,10 @@ from prism_core.save.plan import plan_lines  # noqa: F401  (kept importable from
 from prism_core.save.request import SaveRequest
 from prism_core.save.state import FAILED, PENDING, RegionImage, SaveState
 from prism_core.save.template_doc import instance_facts
+from prism_core.save.version_inheritance import merge, previous_version
 from prism_core.settings import Settings
 from prism_core.templates import document as templates
+from prism_core.templates.name_clash import refuse_case_twin
 
 #: What stops a save outright instead of failing one phase: Ctrl-C and SIGTERM, both
 #: BaseExceptions (see ``main()``), so no ``except Exception`` on the way swallows them.
@@ -73,6 +75,11 @@ class SaveOptions:
     validate: bool = False
     deprecate_after: int | str | None = None
     plugin_options: dict[str, Any] = field(default_factory=dict)
+    #: ``--no-inherit``: nothing is taken from the template's previous version.
+    no_inherit: bool = False
+    #: Copy regions when neither the command nor a previous version names any
+    #: (``prism.default_copy_regions``).
+    default_copy_regions: str | list[str] | None = None
 
 
 def signal_name(signum: int) -> str:
@@ -167,9 +174,13 @@ def plan_save(
     """Validate the options and resolve the instance; nothing changes in the cloud."""
     template = validation.template_name(options.template)
     region = validation.region_name(aws.region)
-    copy_regions = validation.copy_regions(options.copy_to_regions, region)
+    asked_copies = (
+        None
+        if options.copy_to_regions is None
+        else validation.copy_regions(options.copy_to_regions, region)
+    )
     tags = validation.tags(options.tags)
-    shares = validation.share_targets(options.share_with)
+    shares = None if options.share_with is None else validation.share_targets(options.share_with)
     accounts = validation.account_targets(options.copy_to_accounts, settings.account_role)
     own = aws.identity()["Account"] if accounts else None
     if own is not None and any(a.startswith(f"{own}:") for a in accounts):
@@ -177,15 +188,33 @@ def plan_save(
             f"--copy-to-accounts names this account ({own})", "list other accounts only"
         )
     project = validation.project_id(options.project)
+    if options.description is not None:
+        validation.description(options.description)
     started = utc_now()
+    previous = None if options.no_inherit else previous_version(settings, aws, template, region)
+    values = merge(
+        previous,
+        description=options.description,
+        project=project,
+        tags=tags,
+        public=options.public,
+        share_with=shares,
+        copy_regions=asked_copies,
+    )
+    tags, shares, project = values.tags, values.share_with, values.project
+    copy_regions = validation.copy_regions(
+        values.copy_regions if values.copy_regions is not None else options.default_copy_regions,
+        region,
+    )
     description = validation.description(
-        options.description
-        if options.description is not None
+        values.description
+        if values.description is not None
         else default_description(options.instance, started[:10])
     )
     mode = options.image_mode or ("no-reboot" if options.no_reboot else settings.image_mode)
     refuse_locked_overrides(options, settings, mode, copy_regions, region)
     check_regions_enabled(aws, [region, *copy_regions])
+    refuse_case_twin(template, settings.templates_dir, aws, settings.registry_prefix, region)
     instance = find_instance(aws.ec2(region), options.instance, region)
     if instance.state == "pending":
         raise InputError(
@@ -204,9 +233,12 @@ def plan_save(
         copy_to_regions=copy_regions,
         tags=tags,
         project_id=project,
-        public=options.public,
+        public=values.public,
         share_with=shares,
         copy_to_accounts=accounts,
+        inherited_from=previous.version if previous is not None else None,
+        inherited=values.inherited,
+        changed=values.changed,
         no_reboot=mode == "no-reboot",
         image_mode=mode,
         allow_instance_store_loss=options.allow_instance_store_loss,
@@ -340,6 +372,7 @@ class SaveOutcome:
             "failures": list(state.failures),
             "notes": list(state.summary),
             "elapsed_seconds": round(self.elapsed, 3),
+            "progress": list(getattr(self.ctx.progress, "readings", [])),
         }
 
 

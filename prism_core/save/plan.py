@@ -237,6 +237,10 @@ def plan_lines(ctx: SaveContext, stops: bool, estimate: StorageEstimate | None =
         )
     if request.validate:
         lines.append("Validation: boot a throwaway instance from the new AMI before registering it")
+    if request.inherited_from is not None:
+        was = f"v{request.inherited_from}"
+        lines.append(f"Inherits:   from {was}: " + ("; ".join(request.inherited) or "nothing"))
+        lines.append("Changes:    " + ("; ".join(request.changed) or f"nothing else from {was}"))
     lines.extend(f"Note:       {note}" for note in ctx.state.notes)
     return lines
 

@@ -23,6 +23,11 @@ class SaveRequest:
     #: ``--copy-to-accounts``: ``ACCOUNT:ROLE`` entries; the image is copied into each
     #: account (assuming that role there) in every region the save has an image in.
     copy_to_accounts: list[str] = field(default_factory=list)
+    #: The version the values were completed from (``None``: a first version or
+    #: ``--no-inherit``), what was inherited and what changed, in words for the plan.
+    inherited_from: int | None = None
+    inherited: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
     no_reboot: bool = False  # image_mode == "no-reboot", kept for plugins reading it
     #: ``reboot`` (EC2 reboots the instance in CreateImage), ``stop`` or ``no-reboot``.
     image_mode: str = "reboot"

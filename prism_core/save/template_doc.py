@@ -172,6 +172,8 @@ def build_document(
         doc["parent"] = parent
     if request.project_id:
         doc["project"] = request.project_id
+    if request.shares_anything:  # what the next version inherits
+        doc["sharing"] = {"public": request.public, "share_with": list(request.share_with)}
     if provisional:
         return doc
     ctx.plugin_data["_template_document"] = doc

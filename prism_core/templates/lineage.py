@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prism_core.exceptions import InputError
-from prism_core.templates import store
+from prism_core.templates import compat, store
 
 if TYPE_CHECKING:
     from prism_core.aws.clients import AwsClients
@@ -106,13 +106,17 @@ def family(
 
     found = Family()
     if templates_dir.is_dir():
-        for path in sorted(templates_dir.glob("*.yaml")):
-            name = path.stem
+        listing = store.Listing()  # found by slug, else file stem (as launch finds them)
+        store.local_templates(templates_dir, listing)
+        found.problems.extend(listing.problems)
+        for current in listing.templates:
+            name = current.name
             try:
                 versions = store.local_versions(templates_dir, name, found.problems)
             except InputError as exc:
                 found.problems.append(str(exc))
                 continue
+            versions.setdefault(current.version, current)
             for version, item in versions.items():
                 found.add(name, version, item.document, store.LOCAL)
     if isinstance(regions, str):
@@ -149,7 +153,8 @@ def family(
 def label(node: Node, family_: Family) -> str:
     """``name vN`` with its date, channels and marks, for the tree."""
     doc = node.document or {}
-    parts = [f"{node.name} v{node.version}"]
+    shown = compat.version_label(doc) if doc else str(node.version)  # "1.0.0" as launch says
+    parts = [f"{node.name} v{shown}"]
     if node.source == store.BUILT_IN:
         parts.append("(built-in)")
     elif doc.get("saved_date"):

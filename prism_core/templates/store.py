@@ -390,15 +390,23 @@ def find(
     prefix: str,
     region: str,
     problems: list[str] | None = None,
+    *,
+    require_image: bool = False,
 ) -> FoundTemplate:
     """The template ``NAME`` or ``NAME@N`` (newest version by default).
 
     Looks in the local templates, then the registry of ``region``, then the built-in
-    templates; for the same version number the earlier place wins. A registry that
-    cannot be read is a problem, not an error, so local templates still launch.
+    templates; for the same version number the earlier place wins. ``NAME`` means the
+    newest version in the registry for everyone: the registries of the regions the
+    newest known version names are asked too (:mod:`prism_core.templates.resolution`).
+    With ``require_image``, ``NAME`` whose newest version has no image in ``region`` is
+    refused naming the newest version there and how to copy. A registry that cannot be
+    read is a problem, not an error, so local templates still launch.
     Raises a one-line :class:`InputError` naming the places searched when nothing matches.
     """
     from prism_core.aws.clients import problem_text
+    from prism_core.templates import resolution
+
     name, wanted, channel = parse_selector(resolve_ref(ref, templates_dir))
     problems = problems if problems is not None else []
     candidates: dict[int, FoundTemplate] = dict(local_versions(templates_dir, name, problems))
@@ -427,10 +435,27 @@ def find(
                 f"run `prism templates channels {name}`",
             )
         wanted = int(record["version"])
+    revoked = set(entries.revoked)
+    if wanted is None and channel is None and candidates:
+        base_name = registry.parameter_base(prefix, name)
+        known = {v: t.document for v, t in candidates.items() if t.source != BUILT_IN}
+        for version, (other, doc, gone) in resolution.newest_elsewhere(
+            aws, prefix, name, region, known, problems
+        ).items():
+            candidates.setdefault(
+                version, FoundTemplate(name, version, REGISTRY, f"{other}:{base_name}", doc)
+            )
+            if gone:
+                revoked.add(version)
     chosen: FoundTemplate | None = None
     if wanted is None and candidates:
-        usable = [v for v in candidates if v not in entries.revoked]
+        usable = [v for v in candidates if v not in revoked]
         chosen = candidates[max(usable or candidates)]
+        if require_image and channel is None:
+            resolution.refuse_missing_region(
+                name, chosen.version, {v: t.document for v, t in candidates.items()},
+                revoked, region,
+            )
     elif wanted is not None and wanted in candidates:
         chosen = candidates[wanted]
     if chosen is not None:

@@ -8,20 +8,20 @@ from typing import Any
 from prism_core import __version__
 from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.exit_codes import GENERAL, command_path, with_exit_codes
-from prism_core.cli.layout import output_width, table
+from prism_core.cli.layout import ListingHelpFormatter, output_width, table
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 
 EPILOG = f"""examples:
   keep your own environment:
-    prism save earthquake-analysis seismic-ml-env --description "ML for seismic data"
-    prism launch seismic-ml-env aftershock-prediction --size GPU-L
+    prism save quake-analysis seismic-env --description "ML for seismic data"
+    prism launch seismic-env aftershock-prediction --size GPU-L
   share with your team:
     prism save my-genomics-work team-genomics-env --share-with 111122223333
   a course environment for every student:
-    prism save ml-course-prep cs229-environment --copy-to-regions us-east-2,us-west-2
+    prism save ml-course-prep cs229-env --copy-to-regions us-east-2,us-west-2
   not sure of the options? on a terminal, just run:
     prism save
-  with a real AWS account: the permissions prism needs, for `aws iam create-policy`:
+  with a real AWS account, the permissions prism needs:
     prism iam-policy > prism-policy.json
 
 {GENERAL}
@@ -70,6 +70,7 @@ class Base(Controller):
             "Save customised EC2 research workstations as shareable, launchable templates."
         )
         epilog = EPILOG
+        argument_formatter = ListingHelpFormatter
         arguments = [
             (["-v", "--version"], {"action": "version", "version": f"prism {__version__}"}),
         ]

@@ -15,7 +15,8 @@ prism_core/data/iam_policy.yaml.
 
 examples:
   prism iam-policy > prism-policy.json
-  aws iam create-policy --policy-name prism --policy-document file://prism-policy.json
+  aws iam create-policy --policy-name prism \\
+      --policy-document file://prism-policy.json
   aws iam attach-user-policy --user-name alice \\
       --policy-arn arn:aws:iam::111122223333:policy/prism
   prism iam-policy --for launch        # for people who only launch templates"""
@@ -41,7 +42,7 @@ class IamPolicy(Controller):
                 ["--for"],
                 {
                     "dest": "use",
-                    "choices": ("save", "launch", "templates", "all"),
+                    "choices": ("save", "launch", "templates", "instances", "all"),
                     "default": "all",
                     "help": "what the policy is for (default: all)",
                 },

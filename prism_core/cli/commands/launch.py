@@ -11,14 +11,14 @@ from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import InputError
 from prism_core.templates.compat import SIZES
-from prism_core.validation import CONTROL, printable
+from prism_core.validation import CONTROL, printable, quoted
 
 #: Root volume of package-based templates that do not set one (the original's default).
 PACKAGE_ROOT_GB = 20
 
 LAUNCH_EPILOG = """sizes (x86_64 / arm64; GPU sizes x86_64 only; prism_core/data/sizes.yaml):
-  XS t3.small / t4g.small      S t3.medium / t4g.medium     M t3.large / t4g.large
-  L  t3.xlarge / t4g.xlarge    XL t3.2xlarge / m6g.2xlarge
+  XS t3.small / t4g.small     S t3.medium / t4g.medium   M t3.large / t4g.large
+  L  t3.xlarge / t4g.xlarge   XL t3.2xlarge / m6g.2xlarge
   GPU-S g4dn.xlarge   GPU-M g5.xlarge   GPU-L g5.12xlarge   GPU-XL g5.48xlarge
   without --size: the template's instance_defaults.type
 
@@ -26,9 +26,12 @@ the template's image must belong to an owner you trust: this account, its
 organization, Amazon, an id in config prism.trusted_image_owners, or --trust-owner ID
 (an image found through an AWS public parameter, /aws/service/..., is AWS's choice).
 
-templates are looked up in $PRISM_HOME/templates (*.yaml and *.yml, by slug or file
-name), then the shared registry (SSM in the launch region), then the built-in ones
-(python-ml, r-research).
+TEMPLATE is looked up in the shared registry (SSM in the launch region), whose
+newest version is what NAME means for everyone; $PRISM_HOME/templates (*.yaml and
+*.yml, by slug or file name) caches it and holds templates never shared; then the
+built-in ones (python-ml, r-research). If that version has no image in the region,
+the launch is refused naming the newest version that has one, and how to copy it;
+--copy copies it there first.
 
 package-based templates (the original tool's format: base: ubuntu-22.04 etc., with
 package_manager apt|dnf|conda|pip|spack, packages, users, services, post_install)
@@ -37,34 +40,62 @@ parameters, or the distribution's official account) and are set up on first boot
 a cloud-init script: --dry-run shows it, --wait-ready waits until it has finished
 (prism.timeouts.setup, default 1 hour).
 
-examples:
+examples (python-ml and r-research are built in; `prism save` makes more):
   prism launch python-ml earthquake-analysis
-  prism launch seismic-ml-env aftershock-prediction --size GPU-L --yes
-  prism launch seismic-ml-env@2 old-box --region us-east-2    # NAME@N: an older version
-  prism launch python-ml lab-box --allow-from 10.20.0.0/16 --subnet subnet-0abc12345def67890
+  prism launch python-ml aftershock-prediction --size GPU-L --yes
+  prism launch python-ml@1 old-box --region us-east-2     # NAME@N: version N
+  prism launch r-research stats-box --wait-ready --yes    # wait until set up
+  prism launch r-research stats-box --dry-run             # the setup script
+  prism launch python-ml lab-box --allow-from 10.20.0.0/16 \\
+      --subnet subnet-0abc12345def67890
   prism launch python-ml cheap-box --spot --key-name my-laptop
-  prism launch cs229-environment@stable student-01            # NAME@CHANNEL: what the
-                                                              # channel points at
 
+NAME@CHANNEL launches the version a channel points at (`prism templates promote`).
 Without @: the newest version that is not revoked (the implicit channel `latest`).
 A revoked version, or a channel pointing at one, is refused (exit 2) with the
-reason unless --allow-revoked is given.
+reason unless --allow-revoked is given. A live instance with the same Name is
+refused too (prism finds instances by name) unless --allow-duplicate-name.
 
 reaching the instance:
-  ports open only to your own public address (/32, asked from checkip.amazonaws.com;
-  `prism.checkip_url` or PRISM_CHECKIP_URL changes the service), or to --allow-from
-  CIDRs; 0.0.0.0/0 only when you pass it. Without --key-name prism imports
-  ~/.ssh/id_ed25519.pub (else id_rsa.pub) once as key pair prism-<user>; with no key at
-  all it prints the `aws ssm start-session` line instead.
-  prism launch python-ml-workstation ml-box --dry-run         # show the setup script
-  prism launch rstudio-server stats-box --wait-ready --yes    # wait until it is set up"""
+  ports open only to your own public address (/32, from checkip.amazonaws.com;
+  `prism.checkip_url` or PRISM_CHECKIP_URL changes the service), or to
+  --allow-from CIDRs; 0.0.0.0/0 only when you pass it. Without --key-name prism
+  imports ~/.ssh/id_ed25519.pub (else id_rsa.pub) once as key pair
+  prism-<user>; then `prism connect NAME` logs in. With no key at all there is
+  no SSH: the summary prints the `aws ssm start-session` line instead."""
 
 
 def instance_name(name: str) -> str:
     """The new instance's ``Name`` tag: 1-255 characters, no control characters."""
-    if not name or len(name) > 255 or CONTROL.search(name) or "\n" in name:
-        raise InputError(f"invalid instance name {name[:40]!r}", "use 1-255 printable characters")
+    if len(name) > 255:
+        raise InputError(
+            f"instance name {quoted(name, 40)} is too long ({len(name)} characters)",
+            "use at most 255 (EC2's limit for a tag value)",
+        )
+    if not name or CONTROL.search(name) or "\n" in name:
+        raise InputError(
+            f"invalid instance name {quoted(name, 40)}", "use 1-255 printable characters"
+        )
     return name
+
+
+def connect_lines(doc: dict[str, Any]) -> list[str]:
+    """How to reach the new instance: each command alone on its line (never wrapped).
+
+    SSH only with a key pair; without one, Session Manager (an SSH command would only
+    ask for a password the instance does not accept)."""
+    without_key = "key_name" in doc and not doc["key_name"]
+    if doc.get("ssh") and not without_key:
+        return ["   Connect:", f"      prism connect {doc['name']}", f"      {doc['ssh']}"]
+    if without_key:
+        return [
+            "   No key pair, so no SSH: connect with Session Manager (the instance needs the "
+            "SSM agent and an instance profile that allows it):",
+            f"      {doc['ssm']}",
+            "   Next time: run `ssh-keygen -t ed25519` (prism imports ~/.ssh/id_ed25519.pub) "
+            "or pass --key-name",
+        ]
+    return []
 
 
 def launch_text(doc: dict[str, Any]) -> str:
@@ -82,14 +113,7 @@ def launch_text(doc: dict[str, Any]) -> str:
         lines.append(f"   Estimated cost: ${doc['estimated_cost_per_hour']}/hour")
     if doc.get("allowed_from"):
         lines.append(f"   Open to: {', '.join(doc['allowed_from'])}")
-    if doc.get("ssh"):
-        lines.append(f"   Connect: {doc['ssh']}")
-    if "key_name" in doc and not doc["key_name"]:
-        lines.append(f"   No key pair. Session Manager: {doc['ssm']}")
-        lines.append(
-            "   Next time: `ssh-keygen -t ed25519` (prism imports ~/.ssh/id_ed25519.pub) "
-            "or pass --key-name"
-        )
+    lines += connect_lines(doc)
     if doc.get("spot"):
         lines.append("   Spot (one-time): it cannot be stopped; terminate it when done")
     if doc.get("setup") == "complete":
@@ -136,9 +160,15 @@ def run_launch(app: Any) -> int:
     progress = Progress(sys.stderr)
     aws = aws_clients(app, pargs.region)
     region = aws.region
+    from prism_core.templates.launch_names import refuse_duplicate_name
+
+    twin = refuse_duplicate_name(aws.ec2(region), name, region, pargs.allow_duplicate_name)
+    if twin is not None:
+        print(f"prism: warning: {twin}", file=sys.stderr)
     problems: list[str] = []
     found = template_store.find(
-        ref, settings.templates_dir, aws, settings.registry_prefix, region, problems
+        ref, settings.templates_dir, aws, settings.registry_prefix, region, problems,
+        require_image=not pargs.copy,
     )
     for problem in problems:
         print(f"prism: warning: {problem}", file=sys.stderr)
@@ -155,6 +185,9 @@ def run_launch(app: Any) -> int:
                 message, "launch another version, or pass --allow-revoked to launch it anyway"
             )
         print(f"prism: warning: {message}; launching it anyway (--allow-revoked)", file=sys.stderr)
+    found = _copy_first(app, aws, found, region)
+    if found is None:
+        return 0
     doc = found.document
     if doc.get("inherits"):
         doc = inheritance.resolve(doc, found.name, local_finder(settings.templates_dir))
@@ -291,6 +324,27 @@ def fill_parameters(
     if filled != doc:
         validate_document(filled, f"template {key} with its parameters filled in")
     return filled, chosen
+
+
+def _copy_first(app: Any, aws: Any, found: Any, region: str) -> Any:
+    """``--copy``: copy the version to ``region`` first if it has no image there; the
+    version as registered afterwards (``None`` after a dry run's plan)."""
+    from prism_core.templates import resolution
+    from prism_core.templates import store as template_store
+
+    if not app.pargs.copy or resolution.has_image_in(found.document, region):
+        return found
+    from prism_core.cli.commands.template_copy import copy_version
+
+    document, _code = copy_version(app, aws, found, [region], yes=app.pargs.yes,
+                                   dry_run=app.pargs.dry_run)
+    if app.pargs.dry_run:
+        emit(document, app.pargs.output,
+             f"Dry run: the launch would first copy {found.name} v{found.version} to {region}.")
+        return None
+    settings = app.settings
+    return template_store.find(f"{found.name}@{found.version}", settings.templates_dir, aws,
+                               settings.registry_prefix, region)
 
 
 def _plan_access(app: Any, ec2: Any, plan: Any, progress: Any) -> Any:
@@ -451,6 +505,20 @@ class Launch(Controller):
             (
                 ["--allow-revoked"],
                 {"action": "store_true", "help": "launch a revoked version anyway"},
+            ),
+            (
+                ["--copy"],
+                {
+                    "action": "store_true",
+                    "help": "copy the version to the region first if it has no image there",
+                },
+            ),
+            (
+                ["--allow-duplicate-name"],
+                {
+                    "action": "store_true",
+                    "help": "launch even if a live instance already has this name",
+                },
             ),
             (
                 ["-y", "--yes"],

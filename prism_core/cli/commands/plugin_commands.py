@@ -6,6 +6,7 @@ from typing import Any
 
 from prism_core.cli.aws_options import PROFILE_ARGUMENT
 from prism_core.cli.cement_api import Controller, ex
+from prism_core.cli.layout import ListingHelpFormatter
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT
 from prism_core.plugin_api import Command
 
@@ -66,6 +67,7 @@ def command_controllers(commands: list[tuple[str, Command]]) -> list[type[Contro
                     "stacked_type": "nested",
                     "help": command.help,
                     "description": f"{command.help} (plugin {plugin})",
+                    "argument_formatter": ListingHelpFormatter,
                 },
             )
             attrs: dict[str, Any] = {"Meta": meta, "_default": _print_group_help}

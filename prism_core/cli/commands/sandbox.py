@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-from argparse import RawDescriptionHelpFormatter
 from dataclasses import asdict
 from typing import Any
 
 from prism_core.cli.cement_api import Controller, ex
+from prism_core.cli.layout import ListingHelpFormatter
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import InputError
 
 SANDBOX_EPILOG = """examples:
-  prism sandbox start                 # emulated EC2/SSM on 127.0.0.1, two demo workstations
-  eval "$(prism sandbox env)"         # this shell now talks to the sandbox, not to AWS
+  prism sandbox start           # EC2/SSM on 127.0.0.1, two demo workstations
+  eval "$(prism sandbox env)"   # this shell now talks to the sandbox, not AWS
   prism save my-analysis my-env --copy-to-regions us-east-2 --yes
   prism launch my-env new-box --yes
   prism sandbox stop
@@ -47,7 +47,7 @@ class SandboxController(Controller):
             "checks, block public access) serving on 127.0.0.1 until stopped."
         )
         epilog = SANDBOX_EPILOG
-        formatter_class = RawDescriptionHelpFormatter
+        argument_formatter = ListingHelpFormatter
 
     def _default(self) -> None:
         self.app.args.print_help()

@@ -6,11 +6,11 @@ command runs, so ``prism --help`` does not load the save pipeline.
 
 from __future__ import annotations
 
-from argparse import RawDescriptionHelpFormatter
 from typing import Any
 
 from prism_core.cli.aws_options import PROFILE_ARGUMENT
 from prism_core.cli.cement_api import Controller, ex
+from prism_core.cli.layout import ListingHelpFormatter
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT
 from prism_core.cli.prompts import confirm
 
@@ -18,44 +18,48 @@ __all__ = ["Ami", "Save", "confirm", "reserved_save_names", "save_controllers"]
 
 SAVE_EPILOG = """examples:
   keep your own environment:
-    prism save earthquake-analysis seismic-ml-env --description "ML for seismic data"
-    prism launch seismic-ml-env aftershock-prediction --size GPU-L
+    prism save quake-analysis seismic-env --description "ML for seismic data"
+    prism launch seismic-env aftershock-prediction --size GPU-L
   share with your team:
     prism save my-genomics-work team-genomics-env --share-with 111122223333 \\
-      --description "Genomics pipeline with BWA, GATK and R Bioconductor" --tag team=genomics
+      --description "Genomics: BWA, GATK, Bioconductor" --tag team=genomics
   a course environment for every student, in two more regions:
-    prism save ml-course-prep cs229-environment --copy-to-regions us-east-2,us-west-2 \\
+    prism save ml-course-prep cs229-env --copy-to-regions us-east-2,us-west-2 \\
       --project cs229 --yes
   ask for everything (on a terminal):
     prism save
   check first, in a script:
-    prism save ml-course-prep cs229-environment --dry-run -o json
+    prism save ml-course-prep cs229-env --dry-run -o json
   finish a save interrupted on this machine (or undo it; SAVE_ID picks one):
     prism save --resume
     prism save --abort [SAVE_ID]
-  several instances, three at a time (prism.batch_concurrency), one confirmation:
+  several instances, three at a time (prism.batch_concurrency), one prompt:
     prism save --batch lab.yaml --yes
   images that EC2 deprecates after six months:
-    prism save ml-course-prep cs229-environment --deprecate-after 180
+    prism save ml-course-prep cs229-env --deprecate-after 180
+
+A new version of an existing template inherits the previous version's
+description, project, tags, sharing and copy regions unless you give them
+again; the plan says what is inherited and what changes.
 
 Deletes prove ownership: --abort removes only images whose own tags name this save,
 and only this save's registry entries and files under $PRISM_HOME/templates; a newer
 version of the template is never touched. Tags under the prism: prefix are reserved.
 
 image modes (config `prism.image_mode: reboot|stop|no-reboot` sets the default):
-  (default) --reboot  EC2 reboots the instance once during CreateImage: it shuts the
-                      OS down cleanly, takes the snapshots and boots it again itself,
-                      whatever happens to prism or this machine afterwards. Public IP
-                      and instance-store data are kept; about a minute of downtime.
-  --stop              prism stops the instance, images it and starts it as soon as
-                      the snapshots are taken. A watchdog process in its own session
-                      starts it again if prism dies (kill -9, closed terminal) or stays
-                      suspended while it is down; Ctrl-Z is ignored meanwhile. The
-                      public IP changes unless an Elastic IP is attached;
-                      instance-store volumes are erased (refused unless
-                      --allow-instance-store-loss).
-  --no-reboot         image the running instance as it is (no downtime; files being
-                      written may be inconsistent in the image).
+  --reboot     (default) EC2 reboots the instance once during CreateImage: it
+               shuts the OS down cleanly, takes the snapshots and boots it again
+               itself, whatever happens to prism or this machine afterwards.
+               Public IP and instance-store data are kept; about a minute down.
+  --stop       prism stops the instance, images it and starts it as soon as the
+               snapshots are taken. A watchdog process in its own session starts
+               it again if prism dies (kill -9, closed terminal) or stays
+               suspended while it is down; Ctrl-Z is ignored meanwhile. The
+               public IP changes unless an Elastic IP is attached;
+               instance-store volumes are erased (refused unless
+               --allow-instance-store-loss).
+  --no-reboot  image the running instance as it is (no downtime; files being
+               written may be inconsistent in the image).
 An instance that is stopping is waited for and stays stopped; one that is pending is
 refused. Ctrl-C, SIGTERM, SIGHUP (terminal closed) and SIGQUIT stop the save after the
 instance is back; a closed or full output never skips that.
@@ -71,7 +75,10 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
     (["instance"], {"nargs": "?", "help": "the instance's Name tag or its id (i-...)"}),
     (["template"], {"nargs": "?", "help": "name of the template to create"}),
     (["--description"], {"help": "what the template is for (at most 255 characters)"}),
-    (["--copy-to-regions"], {"metavar": "R1,R2", "help": "also copy the AMI to these regions"}),
+    (
+        ["--copy-to-regions"],
+        {"metavar": "R1,R2", "help": "also copy the AMI to these regions (none: no copies)"},
+    ),
     (["--project"], {"metavar": "ID", "help": "project the template and its costs belong to"}),
     (
         ["--public"],
@@ -163,6 +170,14 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
         {"action": "store_true", "help": "run every check, show the plan, change nothing"},
     ),
     (
+        ["--no-inherit"],
+        {
+            "action": "store_true",
+            "help": "take nothing from the template's previous version (description, "
+            "project, tags, sharing, copy regions)",
+        },
+    ),
+    (
         ["--resume"],
         {
             "nargs": "?",
@@ -191,11 +206,11 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
 SAVE_COMMAND: dict[str, Any] = {
     "label": "save",
     "help": "save an instance as a reusable template (AMI, copies, registry, YAML)",
-    "description": "Create an AMI of the instance with a clean filesystem (EC2 reboots it "
-    "once, or --stop), copy the AMI "
-    "to other regions, share it, register it and write a template for `prism launch`.",
+    "description": "Create an AMI of the instance, its disks consistent (EC2 shuts the OS "
+    "down cleanly and reboots it once, or --stop; the files are copied as they are, secrets "
+    "included), copy the AMI to other regions, share it, register it and write a template "
+    "for `prism launch`.",
     "epilog": SAVE_EPILOG,
-    "formatter_class": RawDescriptionHelpFormatter,
 }
 
 
@@ -242,7 +257,7 @@ class Ami(Save):
             "  prism ami save earthquake-analysis seismic-ml-env   # same as prism save\n"
             "  prism ami save --help                               # every option"
         )
-        formatter_class = RawDescriptionHelpFormatter
+        argument_formatter = ListingHelpFormatter
 
 
 def save_controllers(extra: list[tuple[list[str], dict[str, Any]]]) -> list[type[Controller]]:

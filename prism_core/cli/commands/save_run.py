@@ -103,9 +103,6 @@ def run_save(app: Any) -> int:
     settings = app.settings
     progress = Progress(sys.stderr)
     aws = aws_clients(app, pargs.region)
-    copy_to_regions = pargs.copy_to_regions
-    if copy_to_regions is None:
-        copy_to_regions = settings.default_copy_regions
     modes = [m for m, flag in (("reboot", pargs.reboot), ("stop", pargs.stop)) if flag]
     if pargs.no_reboot:
         modes.append("no-reboot")
@@ -117,7 +114,9 @@ def run_save(app: Any) -> int:
         instance=pargs.instance or "",
         template=pargs.template or "",
         description=pargs.description,
-        copy_to_regions=copy_to_regions,
+        copy_to_regions=pargs.copy_to_regions,
+        default_copy_regions=settings.default_copy_regions,
+        no_inherit=pargs.no_inherit,
         project=pargs.project,
         public=pargs.public,
         share_with=pargs.share_with,

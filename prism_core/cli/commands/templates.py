@@ -89,6 +89,7 @@ class Templates(Controller):
         stacked_on = "base"
         stacked_type = "nested"
         argument_formatter = ListingHelpFormatter  # the description wraps at the terminal
+        subparser_options = {"metavar": "COMMAND"}  # not the 120-column list of choices
         help = "list, show, delete and prune templates; channels, revocation, lineage"
         description = (
             "Templates come from three places: your $PRISM_HOME/templates (local: *.yaml "
