@@ -155,6 +155,8 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     )
     phase("launch", "launch", "apt-box", "e", "--wait-ready", "--yes")  # the original's format
     phase("launch", "list")
+    phase("launch", "terminate", "a", "--yes")
+    phase("launch", "cleanup", "--yes")
     phase("save", "save", spot["id"], "never", *stop, "--yes", codes=(2,))  # one-time Spot
 
     # template commands

@@ -97,6 +97,17 @@ COMMANDS: dict[str, str] = {
         "trust, a failed check or a cancelled prompt; nothing was launched",
     ),
     "list": READ_ONLY,
+    "terminate": exit_codes_help(
+        "the instance is terminated and its security group deleted; --dry-run: shown",
+        "EC2 did not terminate it, or its group could not be deleted (the reason is "
+        f"shown; `prism cleanup` removes the group later), {INTERRUPTED}",
+        "bad input, an instance prism did not launch (its tags do not prove it), or a "
+        "cancelled prompt; nothing changed",
+    ),
+    "cleanup": exit_codes_help(
+        "everything listed was removed (or nothing was left); --dry-run: listed",
+        f"some items could not be removed (listed with the reason), {INTERRUPTED}",
+    ),
     "plugins": exit_codes_help(
         "listed (broken plugins are listed too)",
         "an unexpected error (shown on one line)",

@@ -19,6 +19,8 @@ CORE_COMMANDS = frozenset(
         "demo",
         "help",
         "list",
+        "terminate",
+        "cleanup",
         "templates",
         "sandbox",
         "iam-policy",
