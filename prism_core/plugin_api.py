@@ -89,6 +89,7 @@ _EXPORTS: dict[str, str] = {
     "image_tags": "prism_core.save.images",
     "share_in_region": "prism_core.save.images",
     "deprecate_in_region": "prism_core.save.images",
+    "require_imds_v2": "prism_core.save.images",
     "discard_own_image": "prism_core.save.images",
     "mark_requested": "prism_core.aws.estimate",
     "requested_at": "prism_core.aws.estimate",

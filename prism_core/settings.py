@@ -55,6 +55,8 @@ PRISM_KEYS = (
     LOCKED_KEY,
     "deprecate_after_days",
     "batch_concurrency",
+    # images prism saves allow IMDSv1 (else they are marked ImdsSupport=v2.0)
+    "imds_v1",
 )
 #: Bounds of the tunables: (lowest, highest).
 POLL_DELAY_RANGE = (0.001, 3600.0)
@@ -347,6 +349,9 @@ class Settings:
     deprecate_after_days: int | None = None
     #: Saves run at once by ``prism save --batch`` (config ``prism.batch_concurrency``).
     batch_concurrency: int = 3
+    #: Images prism saves allow IMDSv1 (config ``prism.imds_v1``); by default they are
+    #: marked ``ImdsSupport=v2.0``, so instances launched from them require IMDSv2.
+    imds_v1: bool = False
     #: Every other config section (plugin settings), defaults applied and validated.
     plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -426,6 +431,11 @@ class Settings:
             settings.deprecate_after_days = positive_days(
                 section["deprecate_after_days"], "config prism.deprecate_after_days"
             )
+        if section.get("imds_v1") is not None:
+            if not isinstance(section["imds_v1"], bool):
+                shown = str(section["imds_v1"])[:40]
+                raise InputError(f"config prism.imds_v1 must be true or false, not {shown}")
+            settings.imds_v1 = section["imds_v1"]
         if "batch_concurrency" in section:
             settings.batch_concurrency = _whole_number(
                 section["batch_concurrency"], "prism.batch_concurrency", BATCH_CONCURRENCY_RANGE

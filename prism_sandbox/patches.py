@@ -252,6 +252,7 @@ _orig_create_image = AmiBackend.create_image
 _orig_register_image = AmiBackend.register_image
 _orig_describe_images = AmiBackend.describe_images
 _orig_modify_image_attribute = AmiBackend.modify_image_attribute
+_orig_modify_image_attribute_response = AmisResponse.modify_image_attribute
 _orig_bdm_property = Ami.block_device_mappings
 _orig_snapshot_progress = Snapshot.progress
 _orig_copy_image_response = AmisResponse.copy_image
@@ -483,6 +484,16 @@ def _patched_modify_image_attribute(
     return _orig_modify_image_attribute(
         self, ami_id, launch_permissions_to_add, launch_permissions_to_remove
     )
+
+
+def _patched_modify_image_attribute_response(self: AmisResponse) -> ActionResult:
+    # moto accepts ImdsSupport but forgets it; EC2 shows it in DescribeImages from then on
+    result = _orig_modify_image_attribute_response(self)
+    value = (self._get_param("ImdsSupport") or {}).get("Value")
+    if value:
+        ami = self.ec2_backend.describe_images(ami_ids=[self._get_param("ImageId")])[0]
+        ami.imds_support = value
+    return result
 
 
 def _truthy(value: Any) -> bool:
@@ -811,6 +822,7 @@ def install() -> None:
         AmiBackend.create_image = _patched_create_image  # type: ignore[method-assign]
         AmiBackend.register_image = _patched_register_image  # type: ignore[method-assign]
         AmiBackend.modify_image_attribute = _patched_modify_image_attribute  # type: ignore[method-assign]
+        AmisResponse.modify_image_attribute = _patched_modify_image_attribute_response  # type: ignore[method-assign]
         Ami.block_device_mappings = property(_patched_bdms)  # type: ignore[method-assign,assignment]
         Snapshot.progress = property(_patched_snapshot_progress)  # type: ignore[method-assign,assignment]
         AmiBackend.deregister_image = _patched_deregister_image  # type: ignore[method-assign]

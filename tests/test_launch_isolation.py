@@ -248,3 +248,54 @@ def test_no_public_ip_and_the_public_address_in_the_cost(
     assert "Public IPv4" not in private.stderr
     text = run_prism("launch", "env1", "private-2", "--no-public-ip", "--yes")
     assert "No public IP. Session Manager: aws ssm start-session --target i-" in text.stdout
+
+
+def test_saved_images_require_imds_v2_unless_config_allows_v1(
+    saved_template, prism_sandbox, run_prism
+):
+    for region in ("us-east-1", "us-east-2"):  # the source image and its copy
+        ami = saved_template["amis"][region]
+        image = prism_sandbox.client("ec2", region).describe_images(ImageIds=[ami])["Images"][0]
+        assert image.get("ImdsSupport") == "v2.0", region
+    prism_sandbox.write_config("prism:\n  imds_v1: true\n")
+    result = run_prism("save", "my-box", "env-v1", "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    ami = result.json()["amis"]["us-east-1"]
+    image = prism_sandbox.client("ec2").describe_images(ImageIds=[ami])["Images"][0]
+    assert "ImdsSupport" not in image
+    prism_sandbox.write_config("prism:\n  imds_v1: maybe\n")
+    bad = run_prism("save", "my-box", "env-v2", "--yes")
+    assert bad.exit_code == 2 and "prism.imds_v1 must be true or false" in bad.stderr
+
+
+def test_a_template_may_allow_imds_v1(saved_template, prism_sandbox, run_prism):
+    import yaml
+
+    path = prism_sandbox.prism_home / "templates" / "env1.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["instance_defaults"]["imds_v1"] = True
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    result = launch(run_prism, "legacy-box")
+    assert result.exit_code == 0, result.stderr
+    assert "IMDSv1 allowed" in result.stderr
+    options = prism_sandbox.instance(result.json()["id"])["MetadataOptions"]
+    assert options["HttpTokens"] == "optional"
+
+
+def test_ctrl_c_while_waiting_removes_what_the_launch_created(saved_template, prism_sandbox):
+    import signal
+
+    from helpers import PrismProcess
+
+    from prism_sandbox import Timings
+
+    before = leftovers(prism_sandbox)
+    prism_sandbox.timings = Timings(start=30.0)  # the instance stays pending
+    prism = PrismProcess("launch", "env1", "cancelled-box", "--yes")
+    prism.wait_for("Waiting for i-")
+    prism.proc.send_signal(signal.SIGINT)
+    assert prism.finish() == 1, prism.stderr
+    last = prism.stderr.strip().splitlines()[-1]
+    assert "interrupted by Ctrl-C" in last and "everything it created was removed" in last
+    assert "Rolled back: instance i-" in prism.stderr
+    assert leftovers(prism_sandbox) == before

@@ -90,11 +90,13 @@ COMMANDS: dict[str, str] = {
     "launch": exit_codes_help(
         "the instance is running (with --wait-ready: and its setup script finished); "
         "--dry-run: every check passed",
-        "the instance did not start (it stopped or terminated, or the wait for it ran "
-        "out), or with --wait-ready its setup script failed or did not finish in time; "
-        "an instance that exists is named, see `prism list`",
+        "the launch failed after it began (an AWS error, or the instance stopped, "
+        "terminated or did not start in time): everything it created was removed, or "
+        "what could not be is named (`prism cleanup`); or with --wait-ready the running "
+        "instance's setup script failed or did not finish in time",
         "bad input, an unknown or revoked template, an image from an owner you do not "
-        "trust, a failed check or a cancelled prompt; nothing was launched",
+        "trust, a failed pre-flight check (also EC2's DryRun), EC2 refusing your input "
+        "(what the launch created was removed) or a cancelled prompt; nothing is left",
     ),
     "list": READ_ONLY,
     "terminate": exit_codes_help(

@@ -68,6 +68,20 @@ def share_in_region(ctx: SaveContext, image: RegionImage) -> None:
     ctx.progress.line("share", f"Shared {image.image_id} in {image.region} with {who}")
 
 
+def require_imds_v2(ctx: SaveContext, image: RegionImage) -> None:
+    """Mark one region's image ``ImdsSupport=v2.0`` (every instance launched from it
+    requires IMDSv2) unless config ``prism.imds_v1: true``; a failure is recorded.
+    EC2 cannot undo the mark, and setting it again changes nothing."""
+    if ctx.settings.imds_v1 or image.image_id is None:
+        return
+    try:
+        ctx.aws.ec2(image.region).modify_image_attribute(
+            ImageId=image.image_id, ImdsSupport={"Value": "v2.0"}
+        )
+    except Exception as exc:
+        _failed(ctx, "Requiring IMDSv2 on", image, exc)
+
+
 def deprecate_in_region(ctx: SaveContext, image: RegionImage) -> None:
     """Apply ``--deprecate-after DAYS`` to one region's image; a failure is recorded.
 
