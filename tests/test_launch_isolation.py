@@ -299,3 +299,16 @@ def test_ctrl_c_while_waiting_removes_what_the_launch_created(saved_template, pr
     assert "interrupted by Ctrl-C" in last and "everything it created was removed" in last
     assert "Rolled back: instance i-" in prism.stderr
     assert leftovers(prism_sandbox) == before
+
+
+def test_group_name_and_descriptions_keep_to_what_ec2_accepts(
+    saved_template, prism_sandbox, run_prism
+):
+    doc = launch(run_prism, "Ana's box \u00fc|v2").json()
+    ec2 = prism_sandbox.client("ec2")
+    group = ec2.describe_security_groups(GroupIds=[doc["security_group"]])["SecurityGroups"][0]
+    assert group["GroupName"] == "prism-Ana-s box --v2"
+    assert group["Description"] == "prism: instance Ana-s box --v2 (env1)"
+    described = {r["Description"] for p in group["IpPermissions"] for r in p["IpRanges"]}
+    assert described == {"prism Ana-s box --v2"}
+    assert tags_of(group)["prism:instance"] == "Ana's box \u00fc|v2"  # tags take any text

@@ -96,7 +96,7 @@ COMMANDS: dict[str, str] = {
         "instance's setup script failed or did not finish in time",
         "bad input, an unknown or revoked template, an image from an owner you do not "
         "trust, a failed pre-flight check (also EC2's DryRun), EC2 refusing your input "
-        "(what the launch created was removed) or a cancelled prompt; nothing is left",
+        "(what the launch created was removed) or a cancelled prompt; nothing was launched",
     ),
     "list": READ_ONLY,
     "terminate": exit_codes_help(

@@ -93,7 +93,7 @@ def run_arguments(plan: Any, group_id: str | None, *, with_key: bool) -> dict[st
     if plan.user_data:
         kwargs["UserData"] = plan.user_data
     group_ids = [group_id] if group_id else []
-    if access.public_ip:
+    if not access.no_public_ip:
         if group_ids:
             kwargs["SecurityGroupIds"] = group_ids
     else:
@@ -166,7 +166,7 @@ def terminate_and_wait(ec2: Any, instance_id: str, settings: Settings) -> None:
 
 def _failure(exc: Exception, name: str, removed: bool) -> PrismError:
     """The one-line error of a failed launch (exit 2 when the user's input caused it)."""
-    after = "; everything it created was removed" if removed else ""
+    after = "; everything it created was removed" if removed else "; nothing was created"
     if isinstance(exc, InputError):
         return InputError(f"{exc}{after}" if removed else str(exc))
     if isinstance(exc, PrismError):
@@ -195,7 +195,8 @@ def launch(
     try:
         data = _steps(plan, ec2, settings, progress, rollback, report)
     except BaseException as exc:
-        if rollback.steps:
+        created = bool(rollback.steps)
+        if created:
             progress.line("warn", f"Launch failed ({error_message(exc)}); removing what it made")
             left = rollback.undo(progress.line)
             if left:
@@ -208,7 +209,7 @@ def launch(
             report("the launch was interrupted; everything it created was removed")
         if not isinstance(exc, Exception):
             raise
-        raise _failure(exc, plan.name, removed=True) from None
+        raise _failure(exc, plan.name, removed=created) from None
     return instance_document(data, plan)
 
 
@@ -234,14 +235,14 @@ def _steps(
             rollback.add(f"key pair {key}", lambda: ec2.delete_key_pair(KeyName=key))
     launched_by = plan.tags.get(LAUNCHED_BY_TAG, "")
     tags = groups.group_tags(plan.name, plan.template, plan.launch_id, launched_by)
-    description = f"prism: instance {plan.name} ({plan.template})"
+    description = groups.ec2_text(f"prism: instance {plan.name} ({plan.template})")
     progress.line("start", f"Creating security group {plan.group_name}...")
     group_id = groups.create_group(ec2, plan.group_name, plan.vpc_id, tags, description)
     rollback.add(
         f"security group {group_id}",
         lambda: groups.delete_group(ec2, group_id, plan.launch_id, **wait),
     )
-    rule_text = "prism " + plan.name[:200]
+    rule_text = groups.ec2_text("prism " + plan.name)
     groups.authorize(ec2, group_id, plan.rules, rule_text)
     rollback.add(
         f"the ingress rules of {group_id}",

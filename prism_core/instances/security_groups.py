@@ -70,9 +70,15 @@ def rule_lines(rules: list[IngressRule], ports: list[int]) -> list[str]:
     return lines
 
 
+def ec2_text(text: str) -> str:
+    """``text`` within the characters and length EC2 allows in group names, group
+    descriptions and rule descriptions (the rest become '-')."""
+    return _NOT_ALLOWED.sub("-", text)[:MAX_GROUP_NAME]
+
+
 def base_name(instance_name: str) -> str:
     """``prism-<instance name>`` within EC2's rules for group names."""
-    return ("prism-" + _NOT_ALLOWED.sub("-", instance_name))[:MAX_GROUP_NAME]
+    return ec2_text("prism-" + instance_name)
 
 
 def _name_taken(ec2: Any, name: str, vpc_id: str | None) -> bool:

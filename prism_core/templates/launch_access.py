@@ -54,8 +54,11 @@ class LaunchAccess:
     vpc_id: str | None = None
     spot: bool = False
     instance_profile: str | None = None
-    #: ``False`` with ``--no-public-ip`` (reached through SSM Session Manager).
+    #: Whether the instance gets a public IPv4 address (not with ``--no-public-ip``, nor
+    #: in a ``--subnet`` that does not assign one).
     public_ip: bool = True
+    #: ``--no-public-ip``: launched through a network interface without one.
+    no_public_ip: bool = False
     warnings: list[str] = field(default_factory=list)
 
     def run_kwargs(self) -> dict[str, Any]:
@@ -63,7 +66,7 @@ class LaunchAccess:
         kwargs: dict[str, Any] = {}
         if self.key_name:
             kwargs["KeyName"] = self.key_name
-        if self.subnet_id and self.public_ip:
+        if self.subnet_id and not self.no_public_ip:  # else in the network interface
             kwargs["SubnetId"] = self.subnet_id
         if self.spot:
             kwargs["InstanceMarketOptions"] = {
@@ -81,7 +84,12 @@ class LaunchAccess:
         """What the plan says about reaching the instance (before confirmation); the
         ingress rules are :mod:`prism_core.instances.security_groups`' lines."""
         lines = []
-        if not self.public_ip:
+        if self.public_ip is False and not self.no_public_ip:
+            lines.append(
+                f"No public IP address: subnet {self.subnet_id} does not assign one; reach it "
+                "from inside the VPC or with `aws ssm start-session`"
+            )
+        if self.no_public_ip:
             lines.append(
                 "No public IP address (--no-public-ip): reach it with `aws ssm start-session` "
                 "(needs the SSM agent, an --instance-profile with AmazonSSMManagedInstanceCore "
@@ -387,6 +395,7 @@ def plan_access(
         )
     cidrs, source = allowed_cidrs(allow_from, settings)
     access = LaunchAccess(cidrs=cidrs, cidr_source=source, spot=spot, public_ip=public_ip)
+    access.no_public_ip = not public_ip
     access.web_cidrs = list(cidrs)
     web_ports = [p for p in ports if p != SSH_PORT]
     if allow_from and web_ports:
