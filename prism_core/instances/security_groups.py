@@ -25,8 +25,9 @@ from prism_core.aws.tags import (
 #: The port that opens to ``--allow-from``; every other template port is a web port
 #: (Jupyter, RStudio, ...) and opens to the caller's own address only.
 SSH_PORT = 22
-#: Characters EC2 allows in a VPC security group's name (the rest become '-').
-_NOT_ALLOWED = re.compile(r"[^A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]")
+#: Characters EC2 allows in a VPC security group's name and description and in a rule's
+#: description (the rest become '-'; rule descriptions do not take '&').
+_NOT_ALLOWED = re.compile(r"[^A-Za-z0-9 ._\-:/()#,@\[\]+=;{}!$*]")
 MAX_GROUP_NAME = 255
 
 
