@@ -92,6 +92,7 @@ _EXPORTS: dict[str, str] = {
     "copy_to_accounts": "prism_core.save.account_copies",
     "check_account_copies": "prism_core.save.account_copies",
     "deprecate_in_region": "prism_core.save.images",
+    "require_imds_v2": "prism_core.save.images",
     "discard_own_image": "prism_core.save.images",
     "mark_requested": "prism_core.aws.estimate",
     "requested_at": "prism_core.aws.estimate",

@@ -57,6 +57,8 @@ PRISM_KEYS = (
     "batch_concurrency",
     "account_role",
     "account_kms_keys",
+    # images prism saves allow IMDSv1 (else they are marked ImdsSupport=v2.0)
+    "imds_v1",
 )
 #: The role ``--copy-to-accounts`` assumes in an account given without ``:ROLE``
 #: (the role AWS Organizations creates in the accounts it creates).
@@ -402,6 +404,9 @@ class Settings:
     account_role: str = DEFAULT_ACCOUNT_ROLE
     #: KMS keys of other accounts (account -> region -> key) their copies are encrypted with.
     account_kms_keys: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Images prism saves allow IMDSv1 (config ``prism.imds_v1``); by default they are
+    #: marked ``ImdsSupport=v2.0``, so instances launched from them require IMDSv2.
+    imds_v1: bool = False
     #: Every other config section (plugin settings), defaults applied and validated.
     plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Keys of the ``prism:`` section an installation locked: key -> the layer that did.
@@ -502,6 +507,11 @@ class Settings:
             settings.deprecate_after_days = positive_days(
                 section["deprecate_after_days"], "config prism.deprecate_after_days"
             )
+        if section.get("imds_v1") is not None:
+            if not isinstance(section["imds_v1"], bool):
+                shown = str(section["imds_v1"])[:40]
+                raise InputError(f"config prism.imds_v1 must be true or false, not {shown}")
+            settings.imds_v1 = section["imds_v1"]
         if "batch_concurrency" in section:
             settings.batch_concurrency = _whole_number(
                 section["batch_concurrency"], "prism.batch_concurrency", BATCH_CONCURRENCY_RANGE

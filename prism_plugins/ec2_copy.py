@@ -55,6 +55,7 @@ def copy_to_region(ctx: SaveContext, source: RegionImage, region: str) -> Region
     """Copy, wait, tag and share in one region; never raises for AWS errors."""
     previous = ctx.state.images.get(region)
     if previous is not None and previous.ok:
+        api.require_imds_v2(ctx, previous)
         api.share_in_region(ctx, previous)
         api.deprecate_in_region(ctx, previous)
         return previous
@@ -70,6 +71,7 @@ def copy_to_region(ctx: SaveContext, source: RegionImage, region: str) -> Region
         ctx.progress.line("fail", f"Copy to {region} failed: {image.error}", since="copy")
         return image
     ctx.progress.line("ok", f"AMI copied to region {region}: {image.image_id}", since="copy")
+    api.require_imds_v2(ctx, image)
     api.share_in_region(ctx, image)
     api.deprecate_in_region(ctx, image)
     return image

@@ -157,6 +157,7 @@ def prism_post_image(ctx: SaveContext) -> None:
         ctx.record(image_seconds=took or _seconds_since(data.get("CreationDate")))
         ctx.record_image(image)
         ctx.progress.line("ok", f"AMI {image_id} is available", since="wait")
+    api.require_imds_v2(ctx, image)
     api.share_in_region(ctx, image)
     api.deprecate_in_region(ctx, image)
 

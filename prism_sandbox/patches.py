@@ -24,6 +24,8 @@ from moto.ec2.exceptions import EC2ClientError, InvalidAMIIdError
 from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.elastic_block_store import Snapshot
 from moto.ec2.models.instances import Instance, InstanceBackend
+from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.ec2.models.spot_requests import SpotRequestBackend
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import random_ami_id, random_snapshot_id, random_spot_request_id
@@ -200,6 +202,49 @@ def _patched_run_instances(self: Any, image_id: str, *args: Any, **kwargs: Any) 
     return reservation
 
 
+_orig_delete_security_group = SecurityGroupBackend.delete_security_group
+_orig_cancel_spot_requests = SpotRequestBackend.cancel_spot_instance_requests
+
+
+def _patched_delete_security_group(
+    self: Any, name: str | None = None, group_id: str | None = None
+) -> None:
+    # EC2 refuses to delete a group an instance that is not terminated still uses;
+    # moto deletes it anyway
+    if group_id and _sandbox() is not None:
+        for instance in self.all_instances():
+            if instance.state == "terminated":
+                continue
+            held = {g.id for g in instance.security_groups}
+            for nic in getattr(instance, "nics", {}).values():
+                held |= {g.id for g in nic.group_set}
+            if group_id in held:
+                raise EC2ClientError(
+                    "DependencyViolation", f"resource {group_id} has a dependent object"
+                )
+    _orig_delete_security_group(self, name, group_id)
+
+
+def _patched_cancel_spot_requests(self: Any, request_ids: list[str]) -> list[Any]:
+    # a one-time Spot launch through RunInstances has a request in EC2 (its id is in
+    # DescribeInstances, set by _patched_run_instances); moto keeps none, so cancelling it
+    # answers as EC2 does instead of failing
+    if _sandbox() is None:
+        return list(_orig_cancel_spot_requests(self, request_ids))
+    launched = {
+        getattr(i, "spot_instance_request_id", None) for i in self.all_instances()
+    } - {None}
+    known = [r for r in request_ids if r in self.spot_instance_requests]
+    cancelled = list(_orig_cancel_spot_requests(self, known)) if known else []
+    for request_id in request_ids:
+        if request_id not in known and request_id not in launched:
+            raise EC2ClientError(
+                "InvalidSpotInstanceRequestID.NotFound",
+                f"The spot instance request ID '{request_id}' does not exist",
+            )
+    return cancelled
+
+
 # --------------------------------------------------------------------------- images
 
 _orig_load_amis = AmiBackend._load_amis
@@ -207,6 +252,7 @@ _orig_create_image = AmiBackend.create_image
 _orig_register_image = AmiBackend.register_image
 _orig_describe_images = AmiBackend.describe_images
 _orig_modify_image_attribute = AmiBackend.modify_image_attribute
+_orig_modify_image_attribute_response = AmisResponse.modify_image_attribute
 _orig_bdm_property = Ami.block_device_mappings
 _orig_snapshot_progress = Snapshot.progress
 _orig_copy_image_response = AmisResponse.copy_image
@@ -438,6 +484,16 @@ def _patched_modify_image_attribute(
     return _orig_modify_image_attribute(
         self, ami_id, launch_permissions_to_add, launch_permissions_to_remove
     )
+
+
+def _patched_modify_image_attribute_response(self: AmisResponse) -> ActionResult:
+    # moto accepts ImdsSupport but forgets it; EC2 shows it in DescribeImages from then on
+    result = _orig_modify_image_attribute_response(self)
+    value = (self._get_param("ImdsSupport") or {}).get("Value")
+    if value:
+        ami = self.ec2_backend.describe_images(ami_ids=[self._get_param("ImageId")])[0]
+        ami.imds_support = value
+    return result
 
 
 def _truthy(value: Any) -> bool:
@@ -792,6 +848,8 @@ def install() -> None:
         Instance.start = _patched_start  # type: ignore[method-assign]
         Instance.stop = _patched_stop  # type: ignore[method-assign]
         InstanceBackend.run_instances = _patched_run_instances  # type: ignore[method-assign]
+        SecurityGroupBackend.delete_security_group = _patched_delete_security_group  # type: ignore[method-assign]
+        SpotRequestBackend.cancel_spot_instance_requests = _patched_cancel_spot_requests  # type: ignore[method-assign]
         Instance.instance_status = property(_patched_instance_status)  # type: ignore[method-assign,assignment]
         Instance.system_status = property(_patched_system_status)  # type: ignore[method-assign,assignment]
         AmisResponse.create_image = _patched_create_image_response  # type: ignore[method-assign]
@@ -799,6 +857,7 @@ def install() -> None:
         AmiBackend.create_image = _patched_create_image  # type: ignore[method-assign]
         AmiBackend.register_image = _patched_register_image  # type: ignore[method-assign]
         AmiBackend.modify_image_attribute = _patched_modify_image_attribute  # type: ignore[method-assign]
+        AmisResponse.modify_image_attribute = _patched_modify_image_attribute_response  # type: ignore[method-assign]
         Ami.block_device_mappings = property(_patched_bdms)  # type: ignore[method-assign,assignment]
         Snapshot.progress = property(_patched_snapshot_progress)  # type: ignore[method-assign,assignment]
         AmiBackend.deregister_image = _patched_deregister_image  # type: ignore[method-assign]

@@ -126,7 +126,10 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
         EXTRA_PLUGINS.pop()
     phase("save", "save", "--abort", "--yes")
 
-    # launches
+    # launches; the first fails while waiting and rolls back (Spot request, instance,
+    # ingress, security group, the key pair it imported)
+    prism_sandbox.faults.inject("DescribeInstances", code="InternalError", status=400)
+    phase("launch", "launch", "env1", "doomed", "--spot", "--yes", codes=(1,))
     phase("launch", "launch", "env1", "a", "--yes")
     phase(
         "launch", "launch", "env1", "b", "--subnet", subnet, "--instance-profile", "research",
@@ -155,6 +158,8 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     phase("instances", "stop", "a", "--yes")
     phase("instances", "start", "a")
     phase("instances", "connect", "a", "--print")
+    phase("launch", "terminate", "a", "--yes")
+    phase("launch", "cleanup", "--yes")
     phase("save", "save", spot["id"], "never", *stop, "--yes", codes=(2,))  # one-time Spot
 
     # template commands

@@ -25,11 +25,12 @@ def test_launch_saved_template_in_source_region(saved_template, prism_sandbox, r
     assert tags["Source"] == "prism-save"  # the template's own tags
     ec2 = prism_sandbox.client("ec2")
     group = ec2.describe_security_groups(GroupIds=[doc["security_group"]])["SecurityGroups"][0]
-    assert group["GroupName"] == "prism-env1"
+    assert group["GroupName"] == "prism-new-box"  # named after the instance
+    assert tags_of(group)["prism:launch-id"] == tags["prism:launch-id"]
     assert sorted(r["FromPort"] for r in group["IpPermissions"]) == [22, 8888]
-    # a second launch reuses the group
+    # a second launch gets a group of its own
     again = run_prism("launch", "env1", "other-box", "--yes", "-o", "json").json()
-    assert again["security_group"] == doc["security_group"]
+    assert again["security_group"] != doc["security_group"]
 
 
 def test_launch_in_copy_region_with_size(saved_template, prism_sandbox, run_prism):

@@ -66,6 +66,10 @@ def test_key_pair_imported_once_from_home(saved_template, prism_sandbox, run_pri
     pairs = prism_sandbox.client("ec2").describe_key_pairs(KeyNames=[name], IncludePublicKey=True)
     stored = pairs["KeyPairs"][0]["PublicKey"].split()[:2]
     assert stored == public.read_text().split()[:2]
+    assert doc["tunnels"] == [
+        f"ssh -i {home / '.ssh' / 'id_ed25519'} -N -L 8888:localhost:8888 "
+        f"ec2-user@{doc['public_ip']}"
+    ]
     second = launch(run_prism, "box-2")
     assert second.exit_code == 0, second.stderr
     assert second.json()["key_name"] == name and "imported once" not in second.stderr
@@ -133,33 +137,34 @@ def test_ports_open_only_to_the_sandbox_caller(saved_template, prism_sandbox, ru
         22: {"127.0.0.1/32"},
         8888: {"127.0.0.1/32"},
     }
-    assert "Ports 22, 8888 open to 127.0.0.1/32 only" in result.stderr
+    assert "port 22 (ssh): 127.0.0.1/32; port 8888 (web): 127.0.0.1/32" in result.stderr
+    assert "Port 8888 open to: 127.0.0.1/32" in run_prism("launch", "env1", "box-2", "--yes").stdout
 
 
-def test_allow_from_overrides_and_existing_groups_are_not_widened(
+def test_allow_from_opens_ssh_and_web_ports_stay_with_the_caller(
     saved_template, prism_sandbox, run_prism
 ):
     first = launch(run_prism, "a", "--allow-from", "10.1.0.0/16", "--allow-from", "203.0.113.7")
     assert first.exit_code == 0, first.stderr
-    group = first.json()["security_group"]
-    assert group_rules(prism_sandbox, group) == {
+    doc = first.json()
+    assert group_rules(prism_sandbox, doc["security_group"]) == {
         22: {"10.1.0.0/16", "203.0.113.7/32"},
-        8888: {"10.1.0.0/16", "203.0.113.7/32"},
+        8888: {"127.0.0.1/32"},  # Jupyter: the caller only, whatever --allow-from says
     }
+    # no key pair here: the web port is reached through an SSM port forward
+    assert doc["tunnels"] == [
+        f"aws ssm start-session --target {doc['id']} --region us-east-1 --document-name "
+        "AWS-StartPortForwardingSession --parameters portNumber=8888,localPortNumber=8888"
+    ]
     assert "whole internet" not in first.stderr
-    # a later launch from the sandbox adds its own address only
-    second = launch(run_prism, "b")
-    assert second.json()["security_group"] == group
-    assert group_rules(prism_sandbox, group)[22] == {
-        "10.1.0.0/16",
-        "203.0.113.7/32",
-        "127.0.0.1/32",
-    }
     # the world only when asked, and the plan warns
     world = launch(run_prism, "c", "--allow-from", "0.0.0.0/0")
     assert world.exit_code == 0, world.stderr
     assert "open to the whole internet (0.0.0.0/0)" in world.stderr
-    assert "0.0.0.0/0" in group_rules(prism_sandbox, group)[8888]
+    assert group_rules(prism_sandbox, world.json()["security_group"]) == {
+        22: {"0.0.0.0/0"},
+        8888: {"127.0.0.1/32"},
+    }
     bad = launch(run_prism, "d", "--allow-from", "10.0.0.300/8")
     assert bad.exit_code == 2 and "is not an address or CIDR" in bad.stderr
 

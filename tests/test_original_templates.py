@@ -234,13 +234,17 @@ def test_values_are_shell_quoted(original_home, run_prism, tmp_path):
 
 def test_dry_run_changes_nothing(original_home, prism_sandbox, run_prism):
     prism_sandbox.faults.clear_calls()
+    ec2 = prism_sandbox.client("ec2")
+    before = ec2.describe_instances()["Reservations"]
     result = run_prism("launch", "rocky-hpc", "dry-box", "--dry-run")
     assert result.exit_code == 0, result.stderr
     assert "Dry run: would launch 'dry-box'" in result.stdout
     assert "prism_system_install gcc-gfortran openmpi openmpi-devel munge" in result.stdout
     assert "dnf install -y" in result.stdout
     calls = {action for _region, action in prism_sandbox.faults.calls()}
-    assert not calls & {"RunInstances", "CreateSecurityGroup", "AuthorizeSecurityGroupIngress"}
+    assert not calls & {"CreateSecurityGroup", "AuthorizeSecurityGroupIngress", "ImportKeyPair"}
+    # RunInstances only as the pre-flight's DryRun: no instance was launched
+    assert ec2.describe_instances()["Reservations"] == before
 
 
 def test_wait_ready_waits_for_the_marker(original_home, prism_sandbox, run_prism):

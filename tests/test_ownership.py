@@ -84,7 +84,9 @@ def test_launch_never_takes_prism_tags_from_a_template(prism_sandbox):
     assert tags["team"] == "geo"
     assert tags["prism:template"] == "forged"
     folded = {k for k in tags if k.lower().startswith(("prism", "pri\u017fm"))}
-    assert folded == {"prism:template", "prism:template-version", "prism:launched-by"}, tags
+    assert folded == {
+        "prism:template", "prism:template-version", "prism:launched-by", "prism:launch-id"
+    }, tags
     assert not any(k.lower().startswith("aws:") for k in tags)
 
 
@@ -487,7 +489,10 @@ def test_ctrl_c_during_launch_reports_what_the_launch_did(prism_sandbox, monkeyp
     prism.proc.send_signal(signal.SIGINT)
     assert prism.finish() == 1, prism.stderr
     last = prism.stderr.strip().splitlines()[-1]
-    assert "interrupted by Ctrl-C" in last and "new-box (i-" in last, prism.stderr
+    # the launch is rolled back: what it created is named as it is removed
+    assert "interrupted by Ctrl-C" in last, prism.stderr
+    assert "everything it created was removed" in last, prism.stderr
+    assert "Rolled back: instance i-" in prism.stderr
     assert "--resume" not in prism.stderr and "Traceback" not in prism.stderr
 
 

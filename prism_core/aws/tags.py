@@ -3,8 +3,10 @@
 Every ``prism:`` tag name is defined here once. Images and snapshots of a save carry
 ``prism:template``, ``prism:version``, ``prism:save-id`` (the ownership proof deletes
 use) and where they came from; instances ``prism launch`` starts carry
-``prism:template``, ``prism:template-version`` and ``prism:launched-by``; an instance
-being saved carries ``prism:save-lock`` while the save runs.
+``prism:template``, ``prism:template-version``, ``prism:launched-by`` and
+``prism:launch-id`` (the ownership proof ``prism terminate`` and ``prism cleanup`` use; the
+security group made for the instance carries the same id and ``prism:instance``); an
+instance being saved carries ``prism:save-lock`` while the save runs.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ LAUNCHED_BY_TAG = "prism:launched-by"
 LOCK_TAG = "prism:save-lock"
 #: On a ``--validate`` boot-check instance: the image it checks.
 BOOT_CHECK_TAG = "prism:boot-check"
+#: On an instance ``prism launch`` started and on the security group made for it: one id
+#: per launch (the ownership proof of ``prism terminate`` and ``prism cleanup``).
+LAUNCH_ID_TAG = "prism:launch-id"
+#: On a security group ``prism launch`` made: the ``Name`` of the instance it was made for.
+INSTANCE_TAG = "prism:instance"
 #: On a key pair ``prism launch`` imported: the local user it belongs to.
 KEY_OF_TAG = "prism:key-of"
 

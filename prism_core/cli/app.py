@@ -20,6 +20,7 @@ from prism_core.cli.cement_api import (
     LogHandler,
 )
 from prism_core.cli.commands.base import Base
+from prism_core.cli.commands.cleanup import Cleanup
 from prism_core.cli.commands.demo import Demo
 from prism_core.cli.commands.iam_policy import IamPolicy
 from prism_core.cli.commands.instance_actions import InstanceActions
@@ -32,6 +33,7 @@ from prism_core.cli.commands.template_copy import TemplateCopy
 from prism_core.cli.commands.template_history import TemplateHistory
 from prism_core.cli.commands.template_lifecycle import TemplateLifecycle
 from prism_core.cli.commands.templates import Templates
+from prism_core.cli.commands.terminate import Terminate
 from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError, Terminated
 from prism_core.plugin_api import Option
 from prism_core.plugin_manager import ALL_INSTALLED, PluginSelection, PrismPluginManager
@@ -180,6 +182,8 @@ class PrismApp(App):
             Launch,
             Instances,
             InstanceActions,
+            Terminate,
+            Cleanup,
             IamPolicy,
             Templates,
             TemplateLifecycle,

@@ -90,11 +90,13 @@ COMMANDS: dict[str, str] = {
     "launch": exit_codes_help(
         "the instance is running (with --wait-ready: and its setup script finished); "
         "--dry-run: every check passed",
-        "the instance did not start (it stopped or terminated, or the wait for it ran "
-        "out), or with --wait-ready its setup script failed or did not finish in time; "
-        "an instance that exists is named, see `prism list`",
+        "the launch failed after it began (an AWS error, or the instance stopped, "
+        "terminated or did not start in time): everything it created was removed, or "
+        "what could not be is named (`prism cleanup`); or with --wait-ready the running "
+        "instance's setup script failed or did not finish in time",
         "bad input, an unknown or revoked template, an image from an owner you do not "
-        "trust, a failed check or a cancelled prompt; nothing was launched",
+        "trust, a failed pre-flight check (also EC2's DryRun), EC2 refusing your input "
+        "(what the launch created was removed) or a cancelled prompt; nothing was launched",
     ),
     "list": READ_ONLY,
     "connect": exit_codes_help(
@@ -115,6 +117,17 @@ COMMANDS: dict[str, str] = {
         f"the start did not finish in time, {INTERRUPTED}",
         "bad input, an unknown or ambiguous name, or an instance that is neither "
         "running nor stopped; nothing changed",
+    ),
+    "terminate": exit_codes_help(
+        "the instance is terminated and its security group deleted; --dry-run: shown",
+        "EC2 did not terminate it, or its group could not be deleted (the reason is "
+        f"shown; `prism cleanup` removes the group later), {INTERRUPTED}",
+        "bad input, an instance prism did not launch (its tags do not prove it), or a "
+        "cancelled prompt; nothing changed",
+    ),
+    "cleanup": exit_codes_help(
+        "everything listed was removed (or nothing was left); --dry-run: listed",
+        f"some items could not be removed (listed with the reason), {INTERRUPTED}",
     ),
     "plugins": exit_codes_help(
         "listed (broken plugins are listed too)",

@@ -106,6 +106,18 @@ def encrypted_sharing_notes(ctx: SaveContext) -> list[str]:
         for r in request.copy_to_regions
     ]
     return notes
+def require_imds_v2(ctx: SaveContext, image: RegionImage) -> None:
+    """Mark one region's image ``ImdsSupport=v2.0`` (every instance launched from it
+    requires IMDSv2) unless config ``prism.imds_v1: true``; a failure is recorded.
+    EC2 cannot undo the mark, and setting it again changes nothing."""
+    if ctx.settings.imds_v1 or image.image_id is None:
+        return
+    try:
+        ctx.aws.ec2(image.region).modify_image_attribute(
+            ImageId=image.image_id, ImdsSupport={"Value": "v2.0"}
+        )
+    except Exception as exc:
+        _failed(ctx, "Requiring IMDSv2 on", image, exc)
 
 
 def deprecate_in_region(ctx: SaveContext, image: RegionImage) -> None:

@@ -6,10 +6,9 @@ made by :class:`prism_core.aws.clients.AwsClients`.
 
 from __future__ import annotations
 
-import shlex
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -30,7 +29,7 @@ from prism_core.safe_yaml import load_yaml_bounded
 from prism_core.settings import Settings
 from prism_core.templates.compat import SIZES, at_least, below_minimum
 from prism_core.templates.document import instance_types
-from prism_core.templates.launch_access import LaunchAccess, ensure_key_pair
+from prism_core.templates.launch_access import LaunchAccess
 from prism_core.validation import reserved_tag_key
 
 DEFAULT_PORTS = [22]
@@ -144,88 +143,6 @@ def no_copy_error(doc: dict[str, Any], region: str) -> InputError:
     )
 
 
-def default_vpc(ec2: Any) -> str | None:
-    """The region's default VPC id, if it has one."""
-    vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
-    return str(vpcs[0]["VpcId"]) if vpcs else None
-
-
-def ensure_security_group(
-    ec2: Any,
-    template: str,
-    ports: list[int],
-    vpc_id: str | None,
-    cidrs: list[str] | None = None,
-) -> str:
-    """The security group prism keeps for ``template`` in the VPC, ``ports`` open to ``cidrs``.
-
-    Created on first launch (``prism-<template>``), reused later. Only the missing
-    (port, CIDR) rules are added: an existing group is updated, never widened beyond
-    what this launch asks for, and rules it already has are left alone.
-    """
-    cidrs = list(cidrs or [])
-    name = f"prism-{template}"
-    filters = [{"Name": "group-name", "Values": [name]}]
-    if vpc_id:
-        filters.append({"Name": "vpc-id", "Values": [vpc_id]})
-    groups = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
-    if groups:
-        group = groups[0]
-    else:
-        kwargs: dict[str, Any] = {
-            "GroupName": name,
-            "Description": f"prism template {template}: ports {', '.join(map(str, ports))}",
-            "TagSpecifications": [
-                {
-                    "ResourceType": "security-group",
-                    "Tags": tag_list({TEMPLATE_TAG: template}),
-                }
-            ],
-        }
-        if vpc_id:
-            kwargs["VpcId"] = vpc_id
-        group_id = ec2.create_security_group(**kwargs)["GroupId"]
-        group = {"GroupId": group_id, "IpPermissions": []}
-    present: set[tuple[int, str]] = set()
-    for rule in group.get("IpPermissions", []):
-        if rule.get("IpProtocol") != "tcp" or rule.get("FromPort") != rule.get("ToPort"):
-            continue
-        port = int(rule.get("FromPort") or 0)
-        present.update((port, r.get("CidrIp", "")) for r in rule.get("IpRanges", []))
-        present.update((port, r.get("CidrIpv6", "")) for r in rule.get("Ipv6Ranges", []))
-    permissions = []
-    for port in ports:
-        missing = [c for c in cidrs if (port, c) not in present]
-        if not missing:
-            continue
-        v4 = [c for c in missing if ":" not in c]
-        v6 = [c for c in missing if ":" in c]
-        rule: dict[str, Any] = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
-        if v4:
-            rule["IpRanges"] = [{"CidrIp": c, "Description": f"prism {template}"} for c in v4]
-        if v6:
-            rule["Ipv6Ranges"] = [{"CidrIpv6": c, "Description": f"prism {template}"} for c in v6]
-        permissions.append(rule)
-    if permissions:
-        ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=permissions)
-    return str(group["GroupId"])
-
-
-def world_open_rules(ec2: Any, template: str, vpc_id: str | None) -> list[int]:
-    """Ports the template's existing security group opens to the whole internet."""
-    filters = [{"Name": "group-name", "Values": [f"prism-{template}"]}]
-    if vpc_id:
-        filters.append({"Name": "vpc-id", "Values": [vpc_id]})
-    ports = set()
-    for group in ec2.describe_security_groups(Filters=filters)["SecurityGroups"]:
-        for rule in group.get("IpPermissions", []):
-            ranges = [r.get("CidrIp") for r in rule.get("IpRanges", [])]
-            ranges += [r.get("CidrIpv6") for r in rule.get("Ipv6Ranges", [])]
-            if "0.0.0.0/0" in ranges or "::/0" in ranges:
-                ports.add(int(rule.get("FromPort") or 0))
-    return sorted(ports)
-
-
 def launch_tags(
     doc: dict[str, Any], name: str, version: int | str, launched_by: str, key: str | None = None
 ) -> dict[str, str]:
@@ -275,31 +192,6 @@ def wait_running(
     )
 
 
-def root_mapping(ec2: Any, image_id: str, size_gb: int | None) -> list[dict[str, Any]]:
-    """A block-device mapping that grows the root volume to ``size_gb`` (else none)."""
-    if not size_gb:
-        return []
-    try:
-        image = ec2.describe_images(ImageIds=[image_id])["Images"]
-    except Exception:
-        return []
-    if not image:
-        return []
-    root = image[0].get("RootDeviceName")
-    for mapping in image[0].get("BlockDeviceMappings", []):
-        ebs = mapping.get("Ebs")
-        if mapping.get("DeviceName") == root and ebs:
-            current = int(ebs.get("VolumeSize") or 0)
-            if size_gb > current:
-                return [
-                    {
-                        "DeviceName": root,
-                        "Ebs": {"VolumeSize": size_gb, "DeleteOnTermination": True},
-                    }
-                ]
-    return []
-
-
 @dataclass
 class LaunchPlan:
     """Everything ``prism launch`` decided before anything changes."""
@@ -322,113 +214,14 @@ class LaunchPlan:
     channel: str | None = None
     user_data: bytes | None = None  # what RunInstances gets (the script, maybe gzipped)
     user_data_script: str | None = None  # the setup script, as shown to the user
-
-
-def instance_document(data: dict[str, Any], plan: LaunchPlan, group_id: str) -> dict[str, Any]:
-    """The ``-o json`` document of a launched instance."""
-    public_ip = data.get("PublicIpAddress")
-    private_ip = data.get("PrivateIpAddress")
-    address = public_ip or private_ip
-    access = plan.access
-    identity = (
-        f"-i {shlex.quote(access.private_key)} "
-        if access and access.key_name and access.private_key
-        else ""
-    )
-    document = {
-        "id": data["InstanceId"],
-        "name": plan.name,
-        "state": instance_state(data),
-        "template": plan.template,
-        "template_version": plan.version,
-        "template_source": plan.source,
-        "channel": plan.channel,
-        "region": plan.region,
-        "type": data.get("InstanceType", plan.instance_type),
-        "architecture": plan.architecture,
-        "image_id": plan.image_id,
-        "public_ip": public_ip,
-        "private_ip": private_ip,
-        "security_group": group_id,
-        "ports": plan.ports,
-        "ssh": f"ssh {identity}{plan.ssh_user}@{address}" if address else None,
-        "launched": str(data.get("LaunchTime")) if data.get("LaunchTime") else None,
-        "estimated_cost_per_hour": plan.usd_per_hour,
-        "tags": plan.tags,
-        "user_data": plan.user_data_script,
-    }
-    if access is not None:
-        document.update(access_document(access, data["InstanceId"], plan.region))
-    return document
-
-
-def access_document(access: LaunchAccess, instance_id: str, region: str) -> dict[str, Any]:
-    """The access fields of a launched instance's document."""
-    return {
-        "allowed_from": access.cidrs,
-        "key_name": access.key_name,
-        "private_key": access.private_key if access.key_name else None,
-        "ssm": f"aws ssm start-session --target {instance_id} --region {region}",
-        "spot": access.spot,
-        "subnet": access.subnet_id,
-        "instance_profile": access.instance_profile,
-    }
-
-
-def launch(
-    plan: LaunchPlan,
-    ec2: Any,
-    settings: Settings,
-    progress: Progress,
-    done: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Create or reuse the security group, run the instance, wait until it runs.
-
-    ``done(text)`` is told what has been created so far (for an interrupted launch).
-    """
-    report = done or (lambda text: None)
-    access = plan.access
-    cidrs = access.cidrs if access else []
-    vpc_id = access.vpc_id if access and access.vpc_id else default_vpc(ec2)
-    kwargs: dict[str, Any] = access.run_kwargs() if access else {}
-    if access is not None and access.import_key_from is not None:
-        progress.line(
-            "start", f"Importing {access.import_key_from} as key pair {access.key_name}..."
-        )
-        ensure_key_pair(ec2, access)
-    progress.line(
-        "start", f"Opening ports {', '.join(map(str, plan.ports))} to {', '.join(cidrs)}..."
-    )
-    group_id = ensure_security_group(ec2, plan.template, plan.ports, vpc_id, cidrs)
-    report(f"security group {group_id} is ready; no instance was launched")
-    progress.line("start", f"Launching {plan.instance_type} from {plan.image_id}...")
-    mapping = root_mapping(ec2, plan.image_id, plan.root_volume_gb)
-    if mapping:
-        kwargs["BlockDeviceMappings"] = mapping
-    if plan.user_data:
-        kwargs["UserData"] = plan.user_data
-    answer = ec2.run_instances(
-        ImageId=plan.image_id,
-        InstanceType=plan.instance_type,
-        MinCount=1,
-        MaxCount=1,
-        SecurityGroupIds=[group_id],
-        TagSpecifications=[
-            {"ResourceType": "instance", "Tags": tag_list(plan.tags)},
-            {"ResourceType": "volume", "Tags": tag_list(plan.tags)},
-        ],
-        **kwargs,
-    )
-    instance_id = answer["Instances"][0]["InstanceId"]
-    report(
-        f"instance {plan.name} ({instance_id}) was launched in {plan.region} and is starting; "
-        f"see it with `prism list`, or terminate it with `aws ec2 terminate-instances "
-        f"--region {plan.region} --instance-ids {instance_id}`"
-    )
-    progress.line("wait", f"Waiting for {instance_id} to run...")
-    data = wait_running(ec2, instance_id, settings)
-    progress.line("ok", f"Instance {plan.name} ({instance_id}) is running")
-    return instance_document(data, plan, group_id)
+    # decided by prism_core.instances.launcher.prepare (reads only, before confirmation)
+    launch_id: str = ""
+    vpc_id: str | None = None
+    group_name: str = ""
+    rules: list[Any] = field(default_factory=list)  # security_groups.IngressRule
+    imds_v1: bool = False
+    kms_key: str | None = None
+    block_devices: list[dict[str, Any]] = field(default_factory=list)
 
 
 def boot_check(

@@ -24,6 +24,7 @@ from prism_core import __version__
 from prism_core.aws.clients import error_code, error_message, local_endpoint
 from prism_core.aws.tags import KEY_OF_TAG, tag_list
 from prism_core.exceptions import InputError
+from prism_core.instances.security_groups import SSH_PORT
 from prism_core.settings import DEFAULT_CHECKIP_URL, Settings
 
 #: Public keys looked for in ``~/.ssh``, in this order.
@@ -42,8 +43,10 @@ PUBLIC_KEY_LINE = re.compile(r"^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/=]{40,}( .*)?$
 class LaunchAccess:
     """The access decisions of one launch (see the module docstring)."""
 
-    cidrs: list[str]
+    cidrs: list[str]  # what the SSH port opens to
     cidr_source: str  # "--allow-from", "sandbox" or the checkip URL
+    #: What the template's web ports (every port but 22) open to: the caller's own address.
+    web_cidrs: list[str] = field(default_factory=list)
     key_name: str | None = None
     private_key: str | None = None  # path for ``ssh -i``
     import_key_from: Path | None = None  # public key to import before RunInstances
@@ -51,6 +54,11 @@ class LaunchAccess:
     vpc_id: str | None = None
     spot: bool = False
     instance_profile: str | None = None
+    #: Whether the instance gets a public IPv4 address (not with ``--no-public-ip``, nor
+    #: in a ``--subnet`` that does not assign one).
+    public_ip: bool = True
+    #: ``--no-public-ip``: launched through a network interface without one.
+    no_public_ip: bool = False
     warnings: list[str] = field(default_factory=list)
 
     def run_kwargs(self) -> dict[str, Any]:
@@ -58,7 +66,7 @@ class LaunchAccess:
         kwargs: dict[str, Any] = {}
         if self.key_name:
             kwargs["KeyName"] = self.key_name
-        if self.subnet_id:
+        if self.subnet_id and not self.no_public_ip:  # else in the network interface
             kwargs["SubnetId"] = self.subnet_id
         if self.spot:
             kwargs["InstanceMarketOptions"] = {
@@ -72,9 +80,21 @@ class LaunchAccess:
             kwargs["IamInstanceProfile"] = {"Name": self.instance_profile}
         return kwargs
 
-    def plan_lines(self, ports: list[int], region: str) -> list[str]:
-        """What the plan says about reaching the instance (before confirmation)."""
-        lines = [f"Ports {', '.join(map(str, ports))} open to {', '.join(self.cidrs)} only"]
+    def plan_lines(self, region: str) -> list[str]:
+        """What the plan says about reaching the instance (before confirmation); the
+        ingress rules are :mod:`prism_core.instances.security_groups`' lines."""
+        lines = []
+        if self.public_ip is False and not self.no_public_ip:
+            lines.append(
+                f"No public IP address: subnet {self.subnet_id} does not assign one; reach it "
+                "from inside the VPC or with `aws ssm start-session`"
+            )
+        if self.no_public_ip:
+            lines.append(
+                "No public IP address (--no-public-ip): reach it with `aws ssm start-session` "
+                "(needs the SSM agent, an --instance-profile with AmazonSSMManagedInstanceCore "
+                "and a route to SSM from the subnet)"
+            )
         if self.key_name and self.import_key_from:
             lines.append(
                 f"Key pair {self.key_name}: imported once from {self.import_key_from} "
@@ -166,7 +186,7 @@ def allowed_cidrs(allow_from: list[str] | None, settings: Settings) -> tuple[lis
 def world_warning(cidrs: list[str], ports: list[int]) -> str | None:
     """The plan's warning when a port opens to the whole internet."""
     open_to = [c for c in cidrs if c in WORLD]
-    if not open_to:
+    if not open_to or not ports:
         return None
     return (
         f"ports {', '.join(map(str, ports))} will be open to the whole internet "
@@ -259,10 +279,11 @@ def choose_key(
     )
 
 
-def ensure_key_pair(ec2: Any, access: LaunchAccess) -> None:
-    """Import the user's public key as ``access.key_name`` (once; tagged as prism's)."""
+def ensure_key_pair(ec2: Any, access: LaunchAccess) -> bool:
+    """Import the user's public key as ``access.key_name`` (once; tagged as prism's).
+    ``True`` when this call imported it (a launch's rollback deletes it again)."""
     if not access.key_name or access.import_key_from is None:
-        return
+        return False
     material = read_public_key(access.import_key_from).encode()
     try:
         ec2.import_key_pair(
@@ -282,11 +303,18 @@ def ensure_key_pair(ec2: Any, access: LaunchAccess) -> None:
                 f"{error_message(exc)}",
                 "pass --key-name with an existing key pair",
             ) from None
+        return False
+    return True
 
 
 # -- subnet, image ---------------------------------------------------------------------------
 def subnet_vpc(ec2: Any, subnet_id: str, region: str) -> str:
     """The VPC of ``--subnet`` (one-line error if it is not in the region)."""
+    return str(subnet_record(ec2, subnet_id, region)["VpcId"])
+
+
+def subnet_record(ec2: Any, subnet_id: str, region: str) -> dict[str, Any]:
+    """``--subnet``'s DescribeSubnets record (one-line error if it is not in the region)."""
     if not SUBNET_ID.fullmatch(subnet_id):
         raise InputError(f"--subnet {subnet_id[:40]!r} is not a subnet id", "use subnet-...")
     try:
@@ -300,7 +328,19 @@ def subnet_vpc(ec2: Any, subnet_id: str, region: str) -> str:
             f"subnet {subnet_id} does not exist in {region}",
             f"list them with `aws ec2 describe-subnets --region {region}`",
         )
-    return str(subnets[0]["VpcId"])
+    return dict(subnets[0])
+
+
+def default_subnet(ec2: Any, region: str) -> dict[str, Any]:
+    """A default subnet of the region's default VPC (one-line error if there is none)."""
+    subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
+    found = sorted(subnets["Subnets"], key=lambda s: s.get("AvailabilityZone", ""))
+    if not found:
+        raise InputError(
+            f"{region} has no default VPC subnet to launch in",
+            "pass --subnet ID",
+        )
+    return dict(found[0])
 
 
 def check_image(
@@ -340,21 +380,46 @@ def plan_access(
     subnet: str | None = None,
     spot: bool = False,
     instance_profile: str | None = None,
+    public_ip: bool = True,
 ) -> LaunchAccess:
-    """Every access decision of a launch (reads only; refuses before anything changes)."""
+    """Every access decision of a launch (reads only; refuses before anything changes).
+
+    Port 22 opens to ``--allow-from`` (else the caller's own address); the template's
+    web ports to the caller's own address only, whatever ``--allow-from`` says (when that
+    address cannot be found they stay closed: the SSH or SSM port forward reaches them).
+    """
     if instance_profile is not None and not INSTANCE_PROFILE.fullmatch(instance_profile):
         raise InputError(
             f"invalid --instance-profile {instance_profile[:40]!r}",
             "give the instance profile's name (1-128 of letters, digits and +=,.@_-)",
         )
     cidrs, source = allowed_cidrs(allow_from, settings)
-    access = LaunchAccess(cidrs=cidrs, cidr_source=source, spot=spot)
+    access = LaunchAccess(cidrs=cidrs, cidr_source=source, spot=spot, public_ip=public_ip)
+    access.no_public_ip = not public_ip
+    access.web_cidrs = list(cidrs)
+    web_ports = [p for p in ports if p != SSH_PORT]
+    if allow_from and web_ports:
+        try:
+            access.web_cidrs = allowed_cidrs(None, settings)[0]
+        except InputError:
+            access.web_cidrs = []
+            access.warnings.append(
+                f"web port(s) {', '.join(map(str, web_ports))} stay closed: your own address "
+                "could not be found, and --allow-from opens SSH only; the summary prints the "
+                "port-forward command that reaches them"
+            )
     access.instance_profile = instance_profile
     if subnet:
+        record = subnet_record(ec2, subnet, region)
         access.subnet_id = subnet
-        access.vpc_id = subnet_vpc(ec2, subnet, region)
+        access.vpc_id = str(record["VpcId"])
+        access.public_ip = public_ip and bool(record.get("MapPublicIpOnLaunch"))
+    elif not public_ip:  # a network interface without a public address needs a subnet
+        record = default_subnet(ec2, region)
+        access.subnet_id = str(record["SubnetId"])
+        access.vpc_id = str(record["VpcId"])
     access.key_name, access.private_key, access.import_key_from = choose_key(ec2, key_name, region)
-    warning = world_warning(cidrs, ports)
+    warning = world_warning(cidrs, [p for p in ports if p == SSH_PORT])
     if warning:
         access.warnings.append(warning)
     return access

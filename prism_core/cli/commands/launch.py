@@ -57,12 +57,37 @@ reason unless --allow-revoked is given. A live instance with the same Name is
 refused too (prism finds instances by name) unless --allow-duplicate-name.
 
 reaching the instance:
-  ports open only to your own public address (/32, from checkip.amazonaws.com;
-  `prism.checkip_url` or PRISM_CHECKIP_URL changes the service), or to
-  --allow-from CIDRs; 0.0.0.0/0 only when you pass it. Without --key-name prism
-  imports ~/.ssh/id_ed25519.pub (else id_rsa.pub) once as key pair
-  prism-<user>; then `prism connect NAME` logs in. With no key at all there is
-  no SSH: the summary prints the `aws ssm start-session` line instead."""
+  every launch gets its own new security group, prism-NAME (tagged as prism's,
+  never shared, never changed by a later launch), holding exactly the rules the
+  plan prints: SSH (22) open to your own public address (/32, from
+  checkip.amazonaws.com; `prism.checkip_url` or PRISM_CHECKIP_URL changes the
+  service) or to the --allow-from CIDRs (0.0.0.0/0 only when you pass it); the
+  template's web ports (Jupyter, RStudio) to your own address only, and the
+  summary prints the port-forward command that needs no open port. Without
+  --key-name prism imports ~/.ssh/id_ed25519.pub (else id_rsa.pub) once as key
+  pair prism-<user>; then `prism connect NAME` logs in. With no key at all there
+  is no SSH: the summary prints the `aws ssm start-session` line instead.
+  --no-public-ip: no public address (and no $0.005/hour IPv4 charge).
+
+hardening (every launch):
+  IMDSv2 required (HttpTokens=required, hop limit 2 for containers) unless
+  --imds-v1 or the template's instance_defaults.imds_v1: true; every EBS volume
+  encrypted (the account's default EBS key, or prism.kms_keys for the region),
+  also from an unencrypted image.
+
+failures:
+  checked before anything is created: image, subnet, key pair, instance
+  profile, and RunInstances with DryRun. A launch that fails later removes what
+  it created (Spot request, instance, rules, security group, imported key pair;
+  newest first), then says why in one line (exit 2 when your input was the
+  cause).
+
+removing it:
+  prism terminate NAME      # the instance and its security group
+  prism cleanup --dry-run   # prism's leftover groups, key pairs and helpers
+
+parameters (templates in the original tool's format with parameters:):
+  prism launch TEMPLATE box --param python_version=3.12 --param gpu_support=true"""
 
 
 def instance_name(name: str) -> str:
@@ -107,13 +132,29 @@ def launch_text(doc: dict[str, Any]) -> str:
         f"({doc['template_source']}"
         + (f", channel {doc['channel']})" if doc.get("channel") else ")"),
         f"   Public IP: {doc['public_ip'] or '-'}   Private IP: {doc['private_ip'] or '-'}",
-        f"   Ports open: {', '.join(map(str, doc['ports']))} ({doc['security_group']})",
+        f"   Security group: {doc['security_group']} ({doc['security_group_name']}, this "
+        "instance only)",
     ]
+    for port in doc["ports"]:
+        cidrs = [r["cidr"] for r in doc["ingress"] if r["port"] == port]
+        lines.append(f"   Port {port} open to: {', '.join(cidrs) if cidrs else 'nobody (closed)'}")
     if doc.get("estimated_cost_per_hour") is not None:
-        lines.append(f"   Estimated cost: ${doc['estimated_cost_per_hour']}/hour")
-    if doc.get("allowed_from"):
-        lines.append(f"   Open to: {', '.join(doc['allowed_from'])}")
-    lines += connect_lines(doc)
+        ip = doc.get("public_ipv4_cost_per_hour")
+        extra = f" (public IPv4 address ${ip}/hour included)" if ip else ""
+        lines.append(f"   Estimated cost: ${doc['estimated_cost_per_hour']}/hour{extra}")
+    lines.append(
+        "   Hardening: "
+        + ("IMDSv1 allowed" if doc.get("imds") == "v1-allowed" else "IMDSv2 required")
+        + ", volumes encrypted"
+        + (f" with {doc['kms_key']}" if doc.get("kms_key") else "")
+    )
+    if doc.get("public_ip") or not doc.get("ssm"):
+        lines += connect_lines(doc)
+    else:
+        lines += ["   No public IP: connect with Session Manager:", f"      {doc['ssm']}"]
+    for tunnel in doc.get("tunnels") or []:
+        lines += ["   A web port, with no port open:", f"      {tunnel}"]
+    lines += ["   Remove it:", f"      prism terminate {doc['id']} --region {doc['region']}"]
     if doc.get("spot"):
         lines.append("   Spot (one-time): it cannot be stopped; terminate it when done")
     if doc.get("setup") == "complete":
@@ -265,7 +306,18 @@ def run_launch(app: Any) -> int:
     if chosen:
         shown = ", ".join(f"{k}={printable(v, 64)}" for k, v in chosen.items())
         progress.line("info", f"Parameters: {shown}")
-    plan.access = _plan_access(app, aws.ec2(region), plan, progress)
+    from prism_core.instances import hardening, launcher
+
+    ec2 = aws.ec2(region)
+    image = _plan_access(app, ec2, plan, progress)
+    launcher.prepare(
+        plan, ec2, image, settings, imds_v1=hardening.wants_imds_v1(doc, pargs.imds_v1)
+    )
+    for line in launcher.plan_lines(plan):
+        progress.line("info", line)
+    launcher.preflight_checks(plan, ec2, aws.client("iam"))
+    total = launcher.hourly_cost(plan, plan.access.public_ip)
+    cost = f", about ${total}/hour" if total is not None else ""
     if pargs.dry_run:
         planned = {**dry_run_document(plan, found, problems), "parameters": chosen}
         emit(planned, pargs.output, dry_run_text(plan))
@@ -277,8 +329,7 @@ def run_launch(app: Any) -> int:
     def done(text: str) -> None:
         app.interrupt_note = text
 
-    ec2 = aws.ec2(region)
-    document = launching.launch(plan, ec2, settings, progress, done)
+    document = launcher.launch(plan, ec2, settings, progress, done)
     document["template_title"] = found.title
     document["template_version_label"] = found.label
     document["problems"] = problems
@@ -347,14 +398,14 @@ def _copy_first(app: Any, aws: Any, found: Any, region: str) -> Any:
                                settings.registry_prefix, region)
 
 
-def _plan_access(app: Any, ec2: Any, plan: Any, progress: Any) -> Any:
-    """Check the image, decide key pair, CIDRs, subnet, Spot; print them (reads only)."""
-    from prism_core.templates import launch as launching
+def _plan_access(app: Any, ec2: Any, plan: Any, progress: Any) -> dict[str, Any]:
+    """Check the image, decide key pair, CIDRs, subnet, Spot; print them (reads only).
+    Returns the image's record."""
     from prism_core.templates import launch_access
 
     pargs = app.pargs
-    launch_access.check_image(ec2, plan.image_id, plan.template, plan.version, plan.region)
-    access = launch_access.plan_access(
+    image = launch_access.check_image(ec2, plan.image_id, plan.template, plan.version, plan.region)
+    plan.access = launch_access.plan_access(
         ec2,
         app.settings,
         plan.region,
@@ -364,20 +415,13 @@ def _plan_access(app: Any, ec2: Any, plan: Any, progress: Any) -> Any:
         subnet=pargs.subnet,
         spot=pargs.spot,
         instance_profile=pargs.instance_profile,
+        public_ip=not pargs.no_public_ip,
     )
-    world = [] if access.warnings else launching.world_open_rules(ec2, plan.template, access.vpc_id)
-    if world:
-        access.warnings.append(
-            f"security group prism-{plan.template} already opens port(s) "
-            f"{', '.join(map(str, world))} to the whole internet (an earlier launch); prism "
-            "adds only your address. Remove the old rule with `aws ec2 "
-            "revoke-security-group-ingress`"
-        )
-    for line in access.plan_lines(plan.ports, plan.region):
+    for line in plan.access.plan_lines(plan.region):
         progress.line("info", line)
-    for warning in access.warnings:
+    for warning in plan.access.warnings:
         progress.line("warn", warning)
-    return access
+    return image
 
 
 def local_finder(templates_dir: Any) -> Any:
@@ -396,6 +440,8 @@ def local_finder(templates_dir: Any) -> Any:
 
 def dry_run_document(plan: Any, found: Any, problems: list[str]) -> dict[str, Any]:
     """The ``--dry-run -o json`` document: what would be launched, nothing changed."""
+    from prism_core.instances import launcher
+
     return {
         "dry_run": True,
         "name": plan.name,
@@ -411,7 +457,12 @@ def dry_run_document(plan: Any, found: Any, problems: list[str]) -> dict[str, An
         "ports": plan.ports,
         "root_volume_gb": plan.root_volume_gb,
         "ssh_user": plan.ssh_user,
-        "estimated_cost_per_hour": plan.usd_per_hour,
+        "estimated_cost_per_hour": launcher.hourly_cost(plan, plan.access.public_ip),
+        "public_ip": plan.access.public_ip,
+        "security_group_name": plan.group_name,
+        "ingress": [{"port": r.port, "cidr": r.cidr, "kind": r.kind} for r in plan.rules],
+        "imds": "v1-allowed" if plan.imds_v1 else "v2-required",
+        "block_device_mappings": plan.block_devices,
         "tags": plan.tags,
         "user_data": plan.user_data_script,
         "problems": problems,
@@ -420,10 +471,14 @@ def dry_run_document(plan: Any, found: Any, problems: list[str]) -> dict[str, An
 
 def dry_run_text(plan: Any) -> str:
     """The human form of ``--dry-run``: the plan, then the setup script if there is one."""
+    from prism_core.instances import security_groups
+
     lines = [
         f"Dry run: would launch '{plan.name}' ({plan.instance_type}, {plan.architecture}) "
         f"from {plan.image_id} in {plan.region}; nothing was changed",
         f"   Ports: {', '.join(map(str, plan.ports))}   Login user: {plan.ssh_user}",
+        f"   Security group {plan.group_name}: "
+        + "; ".join(security_groups.rule_lines(plan.rules, plan.ports)),
     ]
     if plan.user_data_script:
         lines += ["   Setup script (cloud-init user data):", plan.user_data_script.rstrip()]
@@ -484,6 +539,22 @@ class Launch(Controller):
             (
                 ["--instance-profile"],
                 {"metavar": "NAME", "help": "IAM instance profile for the instance (e.g. for SSM)"},
+            ),
+            (
+                ["--no-public-ip"],
+                {
+                    "action": "store_true",
+                    "help": "no public IPv4 address: reach it through SSM Session Manager "
+                    "(saves $0.005/hour)",
+                },
+            ),
+            (
+                ["--imds-v1"],
+                {
+                    "action": "store_true",
+                    "help": "allow IMDSv1 on the instance (default: IMDSv2 required, for "
+                    "old software that cannot use session tokens)",
+                },
             ),
             (
                 ["--trust-owner"],

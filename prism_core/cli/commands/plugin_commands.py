@@ -20,6 +20,8 @@ CORE_COMMANDS = frozenset(
         "demo",
         "help",
         "list",
+        "terminate",
+        "cleanup",
         "templates",
         "sandbox",
         "iam-policy",
