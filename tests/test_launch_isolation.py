@@ -247,9 +247,8 @@ def test_no_public_ip_and_the_public_address_in_the_cost(
     assert "PublicIpAddress" not in prism_sandbox.instance(pdoc["id"])
     assert "Public IPv4" not in private.stderr
     text = run_prism("launch", "env1", "private-2", "--no-public-ip", "--yes")
-    assert "No public IP: connect with Session Manager:\n      aws ssm start-session --target i-" in (
-        text.stdout
-    )
+    expected = "No public IP: connect with Session Manager:\n      aws ssm start-session --target i-"
+    assert expected in text.stdout
 
 
 def test_saved_images_require_imds_v2_unless_config_allows_v1(
