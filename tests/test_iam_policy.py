@@ -173,6 +173,22 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     phase("templates", "templates", "prune", "env3", "--keep", "1", "--yes")
     phase("templates", "templates", "delete", "env2", "--purge", "--yes")
 
+    # the save engine: deploy, update every resource (an older version deployed), remove
+    phase("cloud", "cloud", "status")
+    phase("cloud", "cloud", "setup", "--yes")
+    old = {"prism:engine-version": "old"}
+    iam, sfn = prism_sandbox.client("iam"), prism_sandbox.client("stepfunctions")
+    for role in ("prism-engine-states", "prism-engine-region"):
+        iam.tag_role(RoleName=role, Tags=[{"Key": k, "Value": v} for k, v in old.items()])
+    function = prism_sandbox.client("lambda").get_function(FunctionName="prism-engine-region")
+    prism_sandbox.client("lambda").tag_resource(
+        Resource=function["Configuration"]["FunctionArn"], Tags=old
+    )
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    sfn.tag_resource(resourceArn=machine, tags=[{"key": k, "value": v} for k, v in old.items()])
+    phase("cloud", "cloud", "setup", "--yes")
+    phase("cloud", "cloud", "teardown", "--yes")
+
     everything = set().union(*sent.values())
     missing = everything - actions("all", kind=None)
     assert not missing, f"called but not granted: {sorted(missing)}"

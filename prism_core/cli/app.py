@@ -19,6 +19,7 @@ from prism_core.cli.cement_api import (
     LogHandler,
 )
 from prism_core.cli.commands.base import Base
+from prism_core.cli.commands.cloud import Cloud
 from prism_core.cli.commands.demo import Demo
 from prism_core.cli.commands.iam_policy import IamPolicy
 from prism_core.cli.commands.instances import Instances
@@ -176,6 +177,7 @@ class PrismApp(App):
             TemplateHistory,
             Demo,
             SandboxController,
+            Cloud,
         ]
         exit_on_close = False
         framework_logging = False

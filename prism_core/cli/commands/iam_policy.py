@@ -41,7 +41,7 @@ class IamPolicy(Controller):
                 ["--for"],
                 {
                     "dest": "use",
-                    "choices": ("save", "launch", "templates", "all"),
+                    "choices": ("save", "launch", "templates", "cloud", "all"),
                     "default": "all",
                     "help": "what the policy is for (default: all)",
                 },

@@ -22,6 +22,7 @@ CORE_COMMANDS = frozenset(
         "templates",
         "sandbox",
         "iam-policy",
+        "cloud",
     }
 )
 
