@@ -31,6 +31,7 @@ from typing import Any
 ClientFactory = Callable[[str, str], Any]
 
 SAVE_ID_TAG = "prism:save-id"
+LOCK_TAG = "prism:save-lock"
 
 
 def _boto3_clients(service: str, region: str) -> Any:
@@ -172,7 +173,13 @@ def register(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
 
 
 def release_lock(save: dict[str, Any], clients: ClientFactory) -> bool:
-    """Delete the save lock if this save holds it."""
+    """Remove the instance's lock tag (only with this save's value) and delete the save
+    lock if this save holds it."""
+    if save.get("lock_tag_value") and save.get("instance_id"):
+        clients("ec2", save["source_region"]).delete_tags(
+            Resources=[save["instance_id"]],
+            Tags=[{"Key": LOCK_TAG, "Value": save["lock_tag_value"]}],
+        )
     lock = save.get("lock_parameter")
     if not lock:
         return False

@@ -13,9 +13,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-#: Seconds between two looks at an image that is not available yet.
-WAIT_SECONDS = 5
-
 
 def _invoke(function_arn: str, op: str, payload: dict[str, Any], result_path: str,
             next_state: str, catch: str | None = None) -> dict[str, Any]:
@@ -62,7 +59,7 @@ def _region_branch(function_arn: str) -> dict[str, Any]:
                 ],
                 "Default": "WaitCopy",
             },
-            "WaitCopy": {"Type": "Wait", "Seconds": WAIT_SECONDS, "Next": "Poll"},
+            "WaitCopy": {"Type": "Wait", "SecondsPath": "$.save.poll_seconds", "Next": "Poll"},
             "Finish": {
                 **_invoke(function_arn, "finish", with_image, "$.finish", "RegionDone",
                           "RegionFailed"),
@@ -92,7 +89,9 @@ def definition(function_arn: str) -> dict[str, Any]:
                 "Type": "Task",
                 "Resource": "arn:aws:states:::aws-sdk:ec2:describeImages",
                 "Parameters": {"ImageIds.$": "States.Array($.save.image_id)"},
-                "ResultSelector": {"state.$": "$.Images[0].State"},
+                # the first (only) image, then its State: a path indexing in the middle
+                # ($.Images[0].State) is answered as a list by moto's interpreter
+                "ResultSelector": {"first.$": "States.ArrayGetItem($.Images, 0)"},
                 "ResultPath": "$.image",
                 "Retry": [
                     {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 5,
@@ -107,14 +106,15 @@ def definition(function_arn: str) -> dict[str, Any]:
             "ImageReady": {
                 "Type": "Choice",
                 "Choices": [
-                    {"Variable": "$.image.state", "StringEquals": "available",
+                    {"Variable": "$.image.first.State", "StringEquals": "available",
                      "Next": "Regions"},
-                    {"Variable": "$.image.state", "StringEquals": "failed",
+                    {"Variable": "$.image.first.State", "StringEquals": "failed",
                      "Next": "ImageFailed"},
                 ],
                 "Default": "WaitImage",
             },
-            "WaitImage": {"Type": "Wait", "Seconds": WAIT_SECONDS, "Next": "ImageState"},
+            "WaitImage": {"Type": "Wait", "SecondsPath": "$.save.poll_seconds",
+                          "Next": "ImageState"},
             "ImageFailed": {
                 "Type": "Pass",
                 "Parameters": {"Error": "ImageFailed",

@@ -23,6 +23,7 @@ CORE_COMMANDS = frozenset(
         "sandbox",
         "iam-policy",
         "cloud",
+        "saves",
     }
 )
 
