@@ -48,6 +48,27 @@ def is_engine_invoke(sandbox: Any, region: str, path: str) -> bool:
             and tags.get(COMPONENT_TAG) == COMPONENT)
 
 
+#: ``service:Action`` of every call the region handler made in the sandbox (what the
+#: function's role must grant; tests compare it with prism_core.cloud.deploy's policy).
+ENGINE_ACTIONS: set[str] = set()
+
+
+def _recording_clients(sandbox: Any) -> Callable[[str, str], Any]:
+    """Sandbox clients that note each operation in :data:`ENGINE_ACTIONS`."""
+
+    def clients(service: str, region: str) -> Any:
+        client = sandbox.client(service, region)
+        prefix = client.meta.service_model.signing_name
+
+        def note(model: Any, **_: Any) -> None:
+            ENGINE_ACTIONS.add(f"{prefix}:{model.name}")
+
+        client.meta.events.register("before-call.*.*", note)
+        return client
+
+    return clients
+
+
 def invoke(sandbox: Any, body: bytes, start_response: StartResponse) -> list[bytes]:
     """Run the region handler on the invoke's payload; answer as Lambda does (a raised
     error is ``X-Amz-Function-Error: Unhandled`` with the error as payload)."""
@@ -56,7 +77,7 @@ def invoke(sandbox: Any, body: bytes, start_response: StartResponse) -> list[byt
     headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
     try:
         event = json.loads(body.decode("utf-8") or "{}")
-        result: Any = region_handler.run(event, sandbox.client)
+        result: Any = region_handler.run(event, _recording_clients(sandbox))
     except Exception as exc:  # noqa: BLE001 - the function's error, as Lambda reports it
         result = {
             "errorMessage": str(exc),

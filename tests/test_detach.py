@@ -73,10 +73,11 @@ def test_detached_save_finishes_in_the_account(engine, run_prism, monkeypatch, t
 
 
 def test_a_failing_copy_region_is_a_partial_save(engine, run_prism):
-    engine.create_instance("box")
+    instance_id = engine.create_instance("box")
     engine.faults.inject("CopyImage", region="eu-west-1", code="InvalidRequest",
                          message="copies refused here", status=400)
-    save_id = _detach(run_prism)["save_id"]
+    save_id = _detach(run_prism, "--stop")["save_id"]
+    assert engine.instance_state(instance_id) == "running"  # --stop: started again here
     followed = run_prism("saves", "follow", save_id)
     assert followed.exit_code == 3, followed.stderr
     shown = run_prism("saves", "show", save_id, "-o", "json")
@@ -131,3 +132,29 @@ def test_detach_refuses_what_it_cannot_do(prism_sandbox, run_prism, prism_plugin
             "team-registry", "prism_register")
     assert prism_sandbox.own_images() == []
     refused(run_prism("saves", "show", "nope"), "no detached save")
+
+
+def test_the_function_role_grants_what_the_handler_calls(engine, run_prism):
+    """The engine's role policies are valid IAM documents, and every action the region
+    function sent in the sandbox (a save with a share, deprecation and an abort) is
+    granted by its role."""
+    from prism_core.cloud.deploy import Engine
+    from prism_sandbox import engine as sandbox_engine
+
+    sandbox_engine.ENGINE_ACTIONS.clear()
+    engine.create_instance("box")
+    save_id = _detach(run_prism, "--share-with", "111122223333", "--deprecate-after", "30")[
+        "save_id"]
+    assert run_prism("saves", "follow", save_id).exit_code == 0
+    for document in Engine("us-east-1", "123456789012").policies().values():
+        sids = [s["Sid"] for s in document["Statement"]]
+        assert len(sids) == len(set(sids)) and all(s.isalnum() for s in sids)
+        assert len(json.dumps(document, separators=(",", ":"))) < 10240  # inline limit
+    granted = {
+        a for s in Engine("us-east-1", "123456789012").policies()["prism-engine-region"][
+            "Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    sent = set(sandbox_engine.ENGINE_ACTIONS)
+    assert {"ec2:CopyImage", "ec2:ModifyImageAttribute", "ec2:EnableImageDeprecation",
+            "ssm:PutParameter"} <= sent
+    assert sent <= granted, sorted(sent - granted)
