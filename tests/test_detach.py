@@ -132,6 +132,8 @@ def test_detach_refuses_what_it_cannot_do(prism_sandbox, run_prism, prism_plugin
             "team-registry", "prism_register")
     assert prism_sandbox.own_images() == []
     refused(run_prism("saves", "show", "nope"), "no detached save")
+    refused(run_prism("save", "box", "env", "--detach", "--validate", "--yes"), "--validate")
+    refused(run_prism("save", "--resume", "--detach", "--yes"), "--resume")
 
 
 def test_the_function_role_grants_what_the_handler_calls(engine, run_prism):

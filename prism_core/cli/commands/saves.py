@@ -13,6 +13,10 @@ from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 
 REGION_ARGUMENT = (["--region"], {"help": "the engine's region (default: your AWS configuration)"})
 SAVE_ID_ARGUMENT = (["save_id"], {"metavar": "SAVE_ID", "help": "the save's id"})
+NEWEST_ARGUMENT = (
+    ["save_id"],
+    {"metavar": "SAVE_ID", "nargs": "?", "help": "the save's id (default: the newest)"},
+)
 
 
 def _context(app: Any) -> tuple[Any, Any, str]:
@@ -33,6 +37,11 @@ def _run(app: Any, sfn: Any, machine: str, history: bool = True) -> Any:
     from prism_core.validation import printable
 
     save_id = app.pargs.save_id
+    if save_id is None:  # the newest detached save
+        newest = sfn.list_executions(stateMachineArn=machine, maxResults=1)["executions"]
+        if not newest:
+            raise InputError("no detached saves yet", "run `prism save ... --detach` first")
+        save_id = newest[0]["name"]
     try:
         return read(sfn, execution_arn(machine, save_id), history)
     except Exception as exc:
@@ -87,7 +96,7 @@ class Saves(Controller):
         emit({"saves": [r.to_dict() for r in runs]}, self.app.pargs.output, text)
 
     @ex(help="one detached save: phases, regions, the cause of a failure",
-        arguments=[SAVE_ID_ARGUMENT, REGION_ARGUMENT, PROFILE_ARGUMENT, OUTPUT_ARGUMENT,
+        arguments=[NEWEST_ARGUMENT, REGION_ARGUMENT, PROFILE_ARGUMENT, OUTPUT_ARGUMENT,
                    DEBUG_ARGUMENT])
     def show(self) -> None:
         """``prism saves show ID``: exit 0 done (or still running), 3 partial, 1 failed."""
@@ -97,7 +106,7 @@ class Saves(Controller):
         self.app.exit_code = 0 if run.status == "running" else run.exit_code
 
     @ex(help="stream a detached save's progress until it ends",
-        arguments=[SAVE_ID_ARGUMENT, REGION_ARGUMENT, PROFILE_ARGUMENT, OUTPUT_ARGUMENT,
+        arguments=[NEWEST_ARGUMENT, REGION_ARGUMENT, PROFILE_ARGUMENT, OUTPUT_ARGUMENT,
                    DEBUG_ARGUMENT])
     def follow(self) -> None:
         """``prism saves follow ID``: like an attached save; its exit code at the end."""
