@@ -86,6 +86,9 @@ def test_a_failing_copy_region_is_a_partial_save(engine, run_prism):
     assert regions["eu-west-1"]["status"] == "failed"
     assert "copies refused here" in regions["eu-west-1"]["cause"]
     assert regions["us-east-2"]["status"] == "done"
+    # the failed region keeps nothing of the save: no registry entry, no version claim
+    assert not engine.client("ssm", "eu-west-1").get_parameters_by_path(
+        Path="/prism", Recursive=True)["Parameters"]
     assert "eu-west-1" not in json.loads(
         engine.client("ssm", "us-east-2").get_parameter(Name="/prism/current/env")[
             "Parameter"]["Value"])["ami_config"]["amis"]

@@ -165,11 +165,31 @@ def register(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
         if _current_version(ssm, registry["current_parameter"]) <= int(document["version"]):
             _put(ssm, registry["current_parameter"], value, registry["current_description"])
             written.append(f"{result['region']}:{registry['current_parameter']}")
+    for result in event.get("results") or []:
+        if result.get("status") != "done":  # its version claim goes (if still ours)
+            try:
+                _release_claim(clients("ssm", result["region"]),
+                               registry["version_parameter"], save["save_id"])
+            except Exception:  # noqa: BLE001 - that region's registry is unreachable too
+                pass
     released = release_lock(save, clients)
     regions = event.get("results") or []
     status = "failed" if not results else "done" if len(results) == len(regions) else "partial"
     return {"status": status, "registered": written, "lock_released": released,
             "document": document}
+
+
+def _release_claim(ssm: Any, name: str, save_id: str) -> bool:
+    """Delete the claim at ``name`` if save ``save_id`` holds it."""
+    try:
+        value = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    except Exception:  # noqa: BLE001 - none there, or not a claim of ours
+        return False
+    holder = value.get("claim") if isinstance(value, dict) else None
+    if not isinstance(holder, dict) or holder.get("save_id") != save_id:
+        return False
+    ssm.delete_parameter(Name=name)
+    return True
 
 
 def release_lock(save: dict[str, Any], clients: ClientFactory) -> bool:
@@ -183,16 +203,7 @@ def release_lock(save: dict[str, Any], clients: ClientFactory) -> bool:
     lock = save.get("lock_parameter")
     if not lock:
         return False
-    ssm = clients("ssm", save["source_region"])
-    try:
-        value = json.loads(ssm.get_parameter(Name=lock)["Parameter"]["Value"])
-    except Exception:
-        return False
-    holder = value.get("claim") if isinstance(value, dict) else None
-    if not isinstance(holder, dict) or holder.get("save_id") != save["save_id"]:
-        return False
-    ssm.delete_parameter(Name=lock)
-    return True
+    return _release_claim(clients("ssm", save["source_region"]), lock, save["save_id"])
 
 
 def abort(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
