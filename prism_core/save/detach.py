@@ -61,7 +61,10 @@ def execute_detached(
         ) from None
     try:
         _image_phase(ctx, hooks, guard)
-        guard.join()
+        if ctx.request.image_mode == "stop":
+            guard.join()  # prism started the instance again: see it running first
+        # reboot mode: EC2 boots the instance again itself; its status checks are not
+        # waited for (the save is handed over meanwhile)
         source = ctx.source_image()
         assert source is not None and source.image_id
         images = ctx.aws.ec2(ctx.source_region).describe_images(ImageIds=[source.image_id])
