@@ -20,7 +20,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from . import console, patches
+from . import console, engine, patches
 from .faults import Faults
 from .patches import Scheduler, runtime
 from .timings import Timings
@@ -53,6 +53,31 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
+def _lambda_action(method: str, path: str) -> str:
+    """The API action of a Lambda REST request (for the call log), ``""`` if unknown."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) < 2:
+        return ""
+    if parts[1] == "tags":
+        return {"GET": "ListTags", "POST": "TagResource", "DELETE": "UntagResource"}.get(
+            method, "")
+    if parts[1] != "functions":
+        return ""
+    if len(parts) == 2:
+        return {"POST": "CreateFunction", "GET": "ListFunctions"}.get(method, "")
+    tail = parts[3] if len(parts) > 3 else ""
+    if tail == "invocations":
+        return "Invoke"
+    if tail == "code":
+        return "UpdateFunctionCode"
+    if tail == "configuration":
+        return {"PUT": "UpdateFunctionConfiguration", "GET": "GetFunctionConfiguration"}.get(
+            method, "")
+    if not tail:
+        return {"GET": "GetFunction", "DELETE": "DeleteFunction"}.get(method, "")
+    return ""
+
+
 class _Request:
     """What the middleware needs to know about one AWS request."""
 
@@ -80,6 +105,9 @@ class _Request:
             for key, value in query.items():
                 self.params.setdefault(key, value)
             self.action = (self.params.get("Action") or [""])[0]
+        if self.service == "lambda" and not self.action:
+            self.action = _lambda_action(environ.get("REQUEST_METHOD", ""),
+                                         environ.get("PATH_INFO", ""))
 
     def param(self, name: str, default: str = "") -> str:
         return (self.params.get(name) or [default])[0]
@@ -168,6 +196,10 @@ class _SandboxApp:
         fault = sb.faults._take_fault(req.region, req.action, dry_run) if req.action else None
         if fault is not None:
             return _error(req, start_response, fault.code, fault.message, fault.status)
+        if req.action == "Invoke" and req.service == "lambda" and engine.is_engine_invoke(
+            sb, req.region, environ.get("PATH_INFO", "")
+        ):  # outside the lock: the handler calls this server
+            return engine.invoke(sb, req.body, start_response)
 
         with runtime.LOCK:
             runtime.current = sb
@@ -336,6 +368,7 @@ class Sandbox:
         self._server = _Server(self, self.host, self.port)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
+        engine.enable_state_machines(self.port)
         return self
 
     def stop(self) -> None:

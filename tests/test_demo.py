@@ -31,8 +31,8 @@ def test_demo_fast_end_to_end(run_prism, monkeypatch, tmp_path):
 
     assert result.exit_code == 0, result.stderr
     err, out = result.stderr, result.stdout
-    for step in range(1, 5):
-        assert f"Step {step}/4: " in err
+    for step in range(1, 8):
+        assert f"Step {step}/7: " in err
     assert "$ prism launch python-ml my-analysis --yes" in err
     assert "--copy-to-regions us-east-2,us-west-1 --project quake-study" in err
     # the save's progress and summary, as with real AWS
@@ -45,6 +45,10 @@ def test_demo_fast_end_to_end(run_prism, monkeypatch, tmp_path):
     assert "Instance 'aftershock-prediction' is running" in out
     assert "Template: seismic-env v1 (local)" in out
     assert "Demo finished" in err and "Traceback" not in err
+    # the detached save, finished by the save engine
+    assert "$ prism save my-analysis seismic-env --copy-to-regions us-east-2,us-west-1 " \
+        "--detach --yes" in err
+    assert "detached" in out and re.search(r"Save seismic-env-\S+: done", out)
 
     # nothing left: environment restored, user's home untouched, server and threads gone
     assert dict(os.environ) == environ_before

@@ -247,7 +247,7 @@ def test_no_public_ip_and_the_public_address_in_the_cost(
     assert "PublicIpAddress" not in prism_sandbox.instance(pdoc["id"])
     assert "Public IPv4" not in private.stderr
     text = run_prism("launch", "env1", "private-2", "--no-public-ip", "--yes")
-    expected = "No public IP: connect with Session Manager:\n      aws ssm start-session --target i-"
+    expected = "No public IP: connect with Session Manager:\n      aws ssm start-session"
     assert expected in text.stdout
 
 

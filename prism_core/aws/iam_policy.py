@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-USES = ("save", "launch", "templates", "instances")
+USES = ("save", "launch", "templates", "instances", "cloud")
 POLICY_VERSION = "2012-10-17"
 
 

@@ -21,6 +21,7 @@ from prism_core.cli.cement_api import (
 )
 from prism_core.cli.commands.base import Base
 from prism_core.cli.commands.cleanup import Cleanup
+from prism_core.cli.commands.cloud import Cloud
 from prism_core.cli.commands.demo import Demo
 from prism_core.cli.commands.iam_policy import IamPolicy
 from prism_core.cli.commands.instance_actions import InstanceActions
@@ -29,6 +30,7 @@ from prism_core.cli.commands.launch import Launch
 from prism_core.cli.commands.plugin_commands import CORE_COMMANDS, command_controllers
 from prism_core.cli.commands.sandbox import SandboxController
 from prism_core.cli.commands.save import Ami, Save, reserved_save_names, save_controllers
+from prism_core.cli.commands.saves import Saves
 from prism_core.cli.commands.template_copy import TemplateCopy
 from prism_core.cli.commands.template_history import TemplateHistory
 from prism_core.cli.commands.template_lifecycle import TemplateLifecycle
@@ -191,6 +193,8 @@ class PrismApp(App):
             TemplateCopy,
             Demo,
             SandboxController,
+            Cloud,
+            Saves,
         ]
         exit_on_close = False
         framework_logging = False

@@ -158,6 +158,35 @@ COMMANDS: dict[str, str] = {
     "sandbox env": exit_codes_help(
         "the settings were printed", "an unexpected error", "no sandbox is running"
     ),
+    "cloud setup": exit_codes_help(
+        "the save engine is deployed and current (nothing to change, or updated)",
+        "a step failed (the reason is shown); run setup again to finish",
+        "bad input, a resource of prism's name that is not prism's, or a cancelled prompt",
+    ),
+    "cloud status": READ_ONLY,
+    "cloud teardown": exit_codes_help(
+        "every resource setup made is removed (or there was none)",
+        "a deletion failed (the reason is shown); run teardown again",
+        "bad input or a cancelled prompt; nothing was removed",
+    ),
+    "saves list": READ_ONLY,
+    "saves show": exit_codes_help(
+        "the save is done (or still running)",
+        "the save failed (its cause is shown), or an unexpected error",
+        "bad input or an unknown save id",
+        "partial: some regions failed (listed with their causes); the rest is kept",
+    ),
+    "saves follow": exit_codes_help(
+        "the save is done",
+        "the save failed (its cause is shown), or an unexpected error",
+        "bad input or an unknown save id",
+        "partial: some regions failed (listed with their causes); the rest is kept",
+    ),
+    "saves abort": exit_codes_help(
+        "the save is stopped and what it made is removed",
+        "a removal failed (the reason is shown); run abort again",
+        "bad input, an unknown save id or a cancelled prompt; nothing was changed",
+    ),
     "templates list": READ_ONLY,
     "templates show": READ_ONLY,
     "templates history": READ_ONLY,

@@ -54,6 +54,16 @@ def demo_steps() -> list[tuple[str, list[str]]]:
             ["launch", TEMPLATE, NEW_INSTANCE, "--yes"],
         ),
         (f"the template '{TEMPLATE}': versions, regions and AMIs", ["templates", "show", TEMPLATE]),
+        (
+            "deploying the save engine (AWS Step Functions) into the account",
+            ["cloud", "setup", "--yes"],
+        ),
+        (
+            f"saving '{WORKSTATION}' again, detached: the engine finishes it in the account",
+            ["save", WORKSTATION, TEMPLATE, "--copy-to-regions", "us-east-2,us-west-1",
+             "--detach", "--yes"],
+        ),
+        ("following the detached save until it is done", ["saves", "follow"]),
     ]
 
 
@@ -168,7 +178,8 @@ class Demo(Controller):
         help="the whole workflow on an embedded sandbox cloud (no AWS account, no network)",
         description="Start a sandbox cloud on loopback, launch a workstation from a built-in "
         "template, save it as a template (two copy regions, a project, tags), launch a new "
-        "workstation from it, then stop the sandbox. Needs the sandbox extra: "
+        "workstation from it, deploy the save engine and detach a second save, then stop the "
+        "sandbox. Needs the sandbox extra: "
         "pip install 'prism-cloud[sandbox]'.",
         arguments=[
             (["--fast"], {"action": "store_true", "help": "make every cloud transition instant"}),

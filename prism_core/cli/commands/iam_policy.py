@@ -42,7 +42,7 @@ class IamPolicy(Controller):
                 ["--for"],
                 {
                     "dest": "use",
-                    "choices": ("save", "launch", "templates", "instances", "all"),
+                    "choices": ("save", "launch", "templates", "instances", "cloud", "all"),
                     "default": "all",
                     "help": "what the policy is for (default: all)",
                 },

@@ -25,6 +25,8 @@ CORE_COMMANDS = frozenset(
         "templates",
         "sandbox",
         "iam-policy",
+        "cloud",
+        "saves",
     }
 )
 

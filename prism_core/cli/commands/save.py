@@ -166,6 +166,14 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
         },
     ),
     (
+        ["--detach"],
+        {
+            "action": "store_true",
+            "help": "request the image here, then let the save engine in your account "
+            "(`prism cloud setup`) do the rest; returns at once (see `prism saves`)",
+        },
+    ),
+    (
         ["--dry-run"],
         {"action": "store_true", "help": "run every check, show the plan, change nothing"},
     ),

@@ -92,6 +92,15 @@ def run_save(app: Any) -> int:
             "--batch takes no INSTANCE, TEMPLATE, --resume or --abort",
             "put every save in the batch file; `prism save --resume` finishes batch saves too",
         )
+    if pargs.detach and (pargs.resume or pargs.abort or pargs.batch or pargs.validate):
+        flag = next(f for f, on in (("--resume", pargs.resume), ("--abort", pargs.abort),
+                                    ("--batch", pargs.batch), ("--validate", pargs.validate))
+                    if on)
+        raise InputError(
+            f"--detach does not work with {flag}",
+            "the save engine does not run it: save without --detach"
+            if flag == "--validate" else "use `prism saves` for detached saves",
+        )
     if pargs.resume:
         return run_resume(app)
     if pargs.abort:
@@ -146,6 +155,7 @@ def run_save(app: Any) -> int:
         raise InputError("confirmation needed but stdin is not a terminal", "add --yes")
     if not pargs.dry_run:
         check_writable(settings.home)
+    detach = _detacher(app, aws) if pargs.detach else None
     ctx = plan_save(options, settings, aws, progress)
     hooks = app.plugin_manager
     preflight(ctx, hooks)
@@ -176,9 +186,52 @@ def run_save(app: Any) -> int:
         regions = ", ".join([ctx.request.region, *ctx.request.copy_to_regions])
         confirm(f"Make the AMI PUBLIC (any AWS account can launch it) in {regions}?", pargs.yes)
     app.changes_started = True
+    if detach is not None:
+        detached = detach(ctx)
+        emit(detached.to_dict(), pargs.output,
+             f"Save {detached.save_id} detached: image {detached.image_id} requested in "
+             f"{detached.region}; the save engine does the rest.\n"
+             f"Follow it with `prism saves show {detached.save_id}` "
+             f"(or `prism saves follow {detached.save_id}`).")
+        return 0
     outcome = execute(ctx, hooks)
     emit(outcome.to_dict(), pargs.output, summary_text(outcome))
     return outcome.exit_code
+
+
+def _detacher(app: Any, aws: AwsClients) -> Any:
+    """For --detach: refuse plugins the engine would skip and an engine that is not
+    deployed (before anything changes); the function that hands a save over."""
+    from prism_core.cloud.deploy import STATE_MACHINE
+    from prism_core.cloud.executions import refuse_cloud_plugins, start
+    from prism_core.save.detach import execute_detached
+
+    hooks = app.plugin_manager
+    refuse_cloud_plugins(hooks)
+    region = aws.region
+    sfn = aws.client("stepfunctions", region)
+    arn = f"arn:{_partition(aws)}:states:{region}:{aws.account_id()}:stateMachine:{STATE_MACHINE}"
+    try:
+        sfn.describe_state_machine(stateMachineArn=arn)
+    except Exception as exc:
+        if "StateMachineDoesNotExist" not in str(exc) and "does not exist" not in str(exc):
+            raise
+        raise InputError(
+            f"the save engine is not deployed in {region}; nothing was changed",
+            f"run `prism cloud setup --region {region}` first, or save without --detach",
+        ) from None
+
+    def detach(ctx: Any) -> Any:
+        return execute_detached(
+            ctx, hooks, lambda data: start(aws, arn, region, ctx.state.save_id, data)
+        )
+
+    return detach
+
+
+def _partition(aws: AwsClients) -> str:
+    arn = aws.identity()["Arn"]
+    return arn.split(":")[1] if arn.startswith("arn:") else "aws"
 
 
 def _interrupted_saves(

@@ -1,0 +1,212 @@
+"""Executions of the save engine: the input a detached save starts one with, and reading
+them back (``prism saves``) from any machine."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from prism_core.exceptions import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, InputError
+
+#: Hooks that would run in the cloud: a plugin that is not built in and implements one
+#: of them makes --detach refuse (docs/cloud.md).
+CLOUD_PHASES = ("prism_post_image", "prism_copy", "prism_register", "prism_template_render")
+
+#: The tag on the lock's holder once the engine holds a detached save's lock.
+ENGINE_HOST = "prism-save-engine"
+
+
+def refuse_cloud_plugins(manager: Any) -> None:
+    """Refuse --detach when a non-built-in plugin implements a cloud phase."""
+    for plugin in manager.plugins():
+        if plugin.source == "built-in":
+            continue
+        phases = sorted(h for h in plugin.hooks if h in CLOUD_PHASES)
+        if phases:
+            raise InputError(
+                f"plugin {plugin.name} implements {', '.join(phases)}, which the save engine "
+                "does not run in the cloud; --detach would skip it",
+                f"save without --detach, or disable it with PRISM_DISABLE_PLUGINS={plugin.name}",
+            )
+
+
+def _share(share_with: list[str]) -> dict[str, list[str]]:
+    accounts = [s for s in share_with if s.isdigit()]
+    units = [s for s in share_with if ":ou/" in s]
+    organizations = [s for s in share_with if ":organization/" in s]
+    return {"share_accounts": accounts, "share_units": units,
+            "share_organizations": organizations}
+
+
+def save_input(ctx: Any, image_tags: dict[str, str], poll_seconds: float) -> dict[str, Any]:
+    """The execution input of a detached save whose source image has been requested."""
+    from prism_core.save.template_doc import build_document
+    from prism_core.templates import registry
+
+    request, state = ctx.request, ctx.state
+    source = ctx.source_image()
+    document = build_document(ctx)
+    arch = source.architecture or ctx.instance.architecture
+    document["ami_config"]["amis"] = {ctx.source_region: {arch: source.image_id}}
+    prefix = ctx.settings.registry_prefix
+    version = int(state.template_version or 1)
+    lock_region, _, lock = (state.lock or "").partition(":")
+    save = {
+        "save_id": state.save_id,
+        "source_region": ctx.source_region,
+        "image_id": source.image_id,
+        "image_name": state.image_name,
+        "image_description": request.description or state.image_name,
+        "architecture": arch,
+        "tags": {k: v for k, v in image_tags.items() if not k.startswith("aws:")},
+        "public": bool(request.public),
+        "deprecate_after_days": getattr(request, "deprecate_after_days", None),
+        "kms_keys": dict(ctx.settings.kms_keys or {}),
+        "lock_parameter": lock,
+        "instance_id": request.instance_id,
+        "poll_seconds": max(0, math.ceil(poll_seconds)),
+        "document": document,
+        "registry": {
+            "version_parameter": registry.version_parameter(prefix, request.template_name,
+                                                            version),
+            "version_description": f"prism template {request.template_name} version {version}",
+            "current_parameter": registry.current_parameter(prefix, request.template_name),
+            "current_description": registry.summary(document),
+        },
+        **_share(list(request.share_with or [])),
+    }
+    return {"save": save, "regions": [ctx.source_region, *request.copy_to_regions]}
+
+
+def start(aws: Any, machine_arn: str, region: str, save_id: str, data: dict[str, Any]) -> str:
+    """Start the execution named ``save_id``; its ARN."""
+    answer = aws.client("stepfunctions", region).start_execution(
+        stateMachineArn=machine_arn, name=save_id, input=json.dumps(data, sort_keys=True)
+    )
+    return str(answer["executionArn"])
+
+
+@dataclass
+class SaveRun:
+    """One detached save as its execution tells it."""
+
+    save_id: str
+    arn: str
+    status: str  # running | done | partial | failed | aborted
+    started: str
+    stopped: str | None
+    template: str
+    version: str
+    regions: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return {"done": EXIT_OK, "partial": EXIT_PARTIAL}.get(self.status, EXIT_FAILURE)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"save_id": self.save_id, "execution": self.arn, "status": self.status,
+                "started": self.started, "stopped": self.stopped, "template": self.template,
+                "version": self.version, "regions": self.regions, "error": self.error,
+                "exit_code": self.exit_code, "phases": self.events}
+
+
+_STATUS = {"RUNNING": "running", "SUCCEEDED": "done", "FAILED": "failed",
+           "TIMED_OUT": "failed", "ABORTED": "aborted"}
+
+
+def read(sfn: Any, arn: str, history: bool = True) -> SaveRun:
+    """The save of execution ``arn``: request, status, per-region results, phases."""
+    described = sfn.describe_execution(executionArn=arn)
+    data = json.loads(described.get("input") or "{}")
+    save = data.get("save") or {}
+    status = _STATUS.get(described["status"], described["status"].lower())
+    output = json.loads(described.get("output") or "null") or {}
+    regions: list[dict[str, Any]] = []
+    if isinstance(output, dict):
+        status = output.get("status", status) if status == "done" else status
+        regions = [dict(r) for r in output.get("regions") or []]
+    run = SaveRun(
+        save_id=described.get("name", save.get("save_id", "")),
+        arn=arn,
+        status=status,
+        started=str(described.get("startDate", "")),
+        stopped=str(described["stopDate"]) if described.get("stopDate") else None,
+        template=str((save.get("document") or {}).get("name", "")),
+        version=str((save.get("document") or {}).get("version", "")),
+        regions=regions,
+        error=(f"{described.get('error', '')}: {described.get('cause', '')}".strip(": ")
+               if status == "failed" else None),
+    )
+    if history:
+        run.events = phases(sfn, arn)
+        if not regions:
+            run.regions = [{"region": r, "status": "running" if status == "running"
+                            else status} for r in data.get("regions") or []]
+    return run
+
+
+def phases(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    """The states entered and left, in order (name, event, time)."""
+    found: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        for event in page["events"]:
+            for key in ("stateEnteredEventDetails", "stateExitedEventDetails"):
+                details = event.get(key)
+                if details:
+                    found.append({"state": details.get("name"),
+                                  "event": "entered" if "Entered" in key else "exited",
+                                  "time": str(event.get("timestamp", ""))})
+        if not page.get("nextToken"):
+            return found
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def list_runs(sfn: Any, machine_arn: str, limit: int = 50) -> list[SaveRun]:
+    """The newest ``limit`` detached saves (without their histories)."""
+    executions = sfn.list_executions(stateMachineArn=machine_arn, maxResults=limit)["executions"]
+    return [read(sfn, e["executionArn"], history=False) for e in executions]
+
+
+def execution_arn(machine_arn: str, save_id: str) -> str:
+    """The ARN of the execution that runs save ``save_id``."""
+    return machine_arn.replace(":stateMachine:", ":execution:") + f":{save_id}"
+
+
+def abort(aws: Any, sfn: Any, arn: str) -> dict[str, Any]:
+    """Stop the execution (if it runs), then remove what the save made, each proven by
+    its tags or its claim: images and snapshots tagged with the save id, the version
+    claims (or this save's version entries) in the registry, the lock."""
+    from prism_core.cloud import region_handler
+    from prism_core.templates import registry
+
+    described = sfn.describe_execution(executionArn=arn)
+    if described["status"] == "RUNNING":
+        sfn.stop_execution(executionArn=arn, error="prism.Aborted",
+                           cause="prism saves abort")
+    data = json.loads(described.get("input") or "{}")
+    save, regions = data["save"], list(data.get("regions") or [])
+
+    def clients(service: str, region: str) -> Any:
+        return aws.client(service, region)
+
+    result = region_handler.abort({"save": save, "regions": regions}, clients)
+    name = save["registry"]["version_parameter"]
+    for region in regions:
+        ssm = aws.client("ssm", region)
+        if registry.release_claim(ssm, name, save["save_id"]):
+            result["removed"].append(f"{region}:{name}")
+            continue
+        try:
+            value = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+        except Exception:  # noqa: BLE001 - nothing there (or not readable): nothing of ours
+            continue
+        if isinstance(value, dict) and value.get("save_id") == save["save_id"]:
+            ssm.delete_parameter(Name=name)
+            result["removed"].append(f"{region}:{name}")
+    return result

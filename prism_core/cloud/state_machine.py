@@ -1,0 +1,176 @@
+"""The engine's state machine: the Amazon States Language definition of a detached save's
+phases after CreateImage (drawn in docs/cloud.md).
+
+Execution input: ``{"save": {...}, "regions": [source, copy regions...]}``; ``save`` is
+built by :mod:`prism_core.cloud.executions` and read by
+:mod:`prism_core.cloud.region_handler`.
+Output: ``{"status": "done"|"partial", "regions": [...], "registry": {...}}``; a failed
+execution's error and cause say why.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def _invoke(function_arn: str, op: str, payload: dict[str, Any], result_path: str,
+            next_state: str, catch: str | None = None) -> dict[str, Any]:
+    """A Task state invoking the region function with ``{"op": op, ...payload}``."""
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": function_arn, "Payload": {"op": op, **payload}},
+        "ResultSelector": {"value.$": "$.Payload"},
+        "ResultPath": result_path,
+        "OutputPath": "$",
+        "Retry": [
+            {
+                "ErrorEquals": ["Lambda.TooManyRequestsException", "Lambda.ServiceException"],
+                "IntervalSeconds": 2,
+                "MaxAttempts": 4,
+                "BackoffRate": 2.0,
+            }
+        ],
+        "Next": next_state,
+    }
+    if catch:
+        state["Catch"] = [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": catch}
+        ]
+    return state
+
+
+def _region_branch(function_arn: str) -> dict[str, Any]:
+    """One region: start (copy), poll until available, finish (share, deprecate)."""
+    common = {"save.$": "$.save", "region.$": "$.region"}
+    with_image = {**common, "image_id.$": "$.start.value.image_id"}
+    return {
+        "StartAt": "Start",
+        "States": {
+            "Start": _invoke(function_arn, "start", common, "$.start", "Poll", "RegionFailed"),
+            "Poll": _invoke(function_arn, "poll", with_image, "$.poll", "Available",
+                            "RegionFailed"),
+            "Available": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.poll.value.state", "StringEquals": "available",
+                     "Next": "Finish"}
+                ],
+                "Default": "WaitCopy",
+            },
+            "WaitCopy": {"Type": "Wait", "SecondsPath": "$.save.poll_seconds", "Next": "Poll"},
+            "Finish": {
+                **_invoke(function_arn, "finish", with_image, "$.finish", "RegionDone",
+                          "RegionFailed"),
+            },
+            "RegionDone": {"Type": "Pass", "OutputPath": "$.finish.value", "End": True},
+            "RegionFailed": {
+                "Type": "Pass",
+                "Parameters": {
+                    "region.$": "$.region",
+                    "status": "failed",
+                    "error.$": "$.error.Error",
+                    "cause.$": "$.error.Cause",
+                },
+                "End": True,
+            },
+        },
+    }
+
+
+def definition(function_arn: str) -> dict[str, Any]:
+    """The state machine of a detached save, invoking the region function ``function_arn``."""
+    return {
+        "Comment": "prism: a detached save after CreateImage (docs/cloud.md)",
+        "StartAt": "ImageState",
+        "States": {
+            "ImageState": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:ec2:describeImages",
+                "Parameters": {"ImageIds.$": "States.Array($.save.image_id)"},
+                # the first (only) image, then its State: a path indexing in the middle
+                # ($.Images[0].State) is answered as a list by moto's interpreter
+                "ResultSelector": {"first.$": "States.ArrayGetItem($.Images, 0)"},
+                "ResultPath": "$.image",
+                "Retry": [
+                    {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 5,
+                     "BackoffRate": 2.0}
+                ],
+                "Catch": [
+                    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                     "Next": "ReleaseAfterFailure"}
+                ],
+                "Next": "ImageReady",
+            },
+            "ImageReady": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.image.first.State", "StringEquals": "available",
+                     "Next": "Regions"},
+                    {"Variable": "$.image.first.State", "StringEquals": "failed",
+                     "Next": "ImageFailed"},
+                ],
+                "Default": "WaitImage",
+            },
+            "WaitImage": {"Type": "Wait", "SecondsPath": "$.save.poll_seconds",
+                          "Next": "ImageState"},
+            "ImageFailed": {
+                "Type": "Pass",
+                "Parameters": {"Error": "ImageFailed",
+                               "Cause": "the source image ended in state failed"},
+                "ResultPath": "$.error",
+                "Next": "ReleaseAfterFailure",
+            },
+            "Regions": {
+                "Type": "Map",
+                "ItemsPath": "$.regions",
+                "MaxConcurrency": 0,
+                "Parameters": {"save.$": "$.save", "region.$": "$$.Map.Item.Value"},
+                "Iterator": _region_branch(function_arn),
+                "ResultPath": "$.results",
+                "Next": "Register",
+            },
+            "Register": _invoke(
+                function_arn, "register",
+                {"save.$": "$.save", "results.$": "$.results"}, "$.registry", "Outcome",
+                "ReleaseAfterFailure",
+            ),
+            "Outcome": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.registry.value.status", "StringEquals": "done",
+                     "Next": "Done"},
+                    {"Variable": "$.registry.value.status", "StringEquals": "partial",
+                     "Next": "Partial"},
+                ],
+                "Default": "Failed",
+            },
+            "Partial": {
+                "Type": "Pass",
+                "Parameters": {"status": "partial", "regions.$": "$.results",
+                               "registry.$": "$.registry.value"},
+                "End": True,
+            },
+            "Done": {
+                "Type": "Pass",
+                "Parameters": {"status": "done", "regions.$": "$.results",
+                               "registry.$": "$.registry.value"},
+                "End": True,
+            },
+            "ReleaseAfterFailure": _invoke(
+                function_arn, "abort", {"save.$": "$.save", "regions": []}, "$.released",
+                "Failed",
+            ),
+            "Failed": {
+                "Type": "Fail",
+                "Error": "SaveFailed",
+                "Cause": "the source image did not become available, or no region succeeded",
+            },
+        },
+    }
+
+
+def definition_text(function_arn: str) -> str:
+    """:func:`definition` as the JSON Step Functions stores (stable key order)."""
+    return json.dumps(definition(function_arn), sort_keys=True, separators=(",", ":"))

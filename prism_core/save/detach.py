@@ -1,0 +1,96 @@
+"""``prism save --detach``: the save up to and including CreateImage here, the rest in one
+execution of the save engine in the account (docs/cloud.md)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from prism_core.aws.clients import error_message
+from prism_core.aws.tags import lock_value, tags_of
+from prism_core.exceptions import InputError, OperationFailed
+from prism_core.plugin_manager import PrismPluginManager
+from prism_core.save import locks
+from prism_core.save.context import SaveContext
+from prism_core.save.guard import InstanceGuard
+from prism_core.save.journal import this_process
+from prism_core.save.pipeline import _image_phase, release_lock, set_lock
+from prism_core.templates import registry
+
+
+@dataclass
+class Detached:
+    """A save handed to the engine."""
+
+    save_id: str
+    execution: str
+    image_id: str
+    region: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"save_id": self.save_id, "status": "detached", "execution": self.execution,
+                "image_id": self.image_id, "region": self.region,
+                "show": f"prism saves show {self.save_id}", "exit_code": 0}
+
+
+def execute_detached(
+    ctx: SaveContext, hooks: PrismPluginManager, launch: Callable[[dict[str, Any]], str]
+) -> Detached:
+    """Lock, claim the version, request the image (the instance ends as it began), then
+    ``launch(input)`` starts the execution and the engine takes the lock over."""
+    from prism_core.cloud.executions import ENGINE_HOST, save_input
+
+    state = ctx.state
+    ctx.record(status="running", failures=[], **this_process())
+    guard = InstanceGuard(ctx)
+    ctx.renderer = hooks.template_render
+    set_lock(ctx)
+    try:
+        locks.claim_version(ctx)
+    except Exception as exc:
+        release_lock(ctx)
+        ctx.journal.finish()
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(
+            f"could not claim a version of {ctx.request.template_name}: {error_message(exc)}; "
+            "nothing was changed", "check the registry permissions (prism iam-policy)",
+        ) from None
+    try:
+        _image_phase(ctx, hooks, guard)
+        if ctx.request.image_mode == "stop":
+            guard.join()  # prism started the instance again: see it running first
+        # reboot mode: EC2 boots the instance again itself; its status checks are not
+        # waited for (the save is handed over meanwhile)
+        source = ctx.source_image()
+        assert source is not None and source.image_id
+        images = ctx.aws.ec2(ctx.source_region).describe_images(ImageIds=[source.image_id])
+        tags = tags_of(images["Images"][0]) if images["Images"] else {}
+        data = save_input(ctx, tags, ctx.settings.poll_delay)
+        data["save"]["lock_tag_value"] = lock_value(state.save_id, socket.gethostname())
+        execution = launch(data)
+    except BaseException as exc:
+        release_lock(ctx)
+        ctx.record(status="interrupted")
+        if ctx.source_image() is None:
+            raise
+        raise OperationFailed(
+            f"the image was requested but the save engine could not take the save over "
+            f"({error_message(exc) if isinstance(exc, Exception) else type(exc).__name__})",
+            "finish it here with `prism save --resume`, or undo it with `prism save --abort`",
+        ) from None
+    # the engine holds the lock now: a save of this machine must not take it as stale
+    region, _, name = (state.lock or "").partition(":")
+    if name:
+        holder = {**locks._holder(ctx), "host": ENGINE_HOST, "execution": execution}
+        ctx.aws.client("ssm", region).put_parameter(
+            Name=name, Value=json.dumps({registry.CLAIM_KEY: holder}, sort_keys=True),
+            Type="String", Overwrite=True,
+        )
+    ctx.record(status="detached")
+    ctx.journal.finish()
+    return Detached(state.save_id, execution, str(ctx.source_image().image_id),
+                    ctx.source_region)

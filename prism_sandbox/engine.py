@@ -1,0 +1,91 @@
+"""What the sandbox emulates of prism's save engine, and only that (docs/cloud.md).
+
+moto 5.2 executes Step Functions state machines (``stepfunctions:
+execute_state_machine``), its SDK tasks included, against its own backends; its
+tasks reach the server on ``localhost:$MOTO_PORT``. It cannot run a Lambda function
+without Docker, so an ``Invoke`` of a function deployed from prism's region handler
+is answered here by calling that handler in-process, with clients for the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+StartResponse = Callable[..., Any]
+
+
+def enable_state_machines(port: int) -> None:
+    """Switch moto's Step Functions interpreter on; its tasks call this server."""
+    from moto.core.config import default_user_config
+
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+    os.environ["MOTO_PORT"] = str(port)
+
+
+def _function_name(path: str) -> str:
+    parts = [p for p in path.split("/") if p]
+    name = parts[2] if len(parts) > 2 else ""
+    return name.rsplit(":", 1)[-1] if name.startswith("arn:") else name
+
+
+def is_engine_invoke(sandbox: Any, region: str, path: str) -> bool:
+    """Whether ``path`` invokes a function deployed from prism's region handler."""
+    from prism_core.cloud.deploy import COMPONENT, COMPONENT_TAG, HANDLER
+
+    name = _function_name(path)
+    if not name:
+        return False
+    try:
+        answer = sandbox.client("lambda", region).get_function(FunctionName=name)
+    except Exception:  # noqa: BLE001 - not deployed: moto answers as it would
+        return False
+    tags = answer.get("Tags") or {}
+    return (answer["Configuration"].get("Handler") == HANDLER
+            and tags.get(COMPONENT_TAG) == COMPONENT)
+
+
+#: ``service:Action`` of every call the region handler made in the sandbox (what the
+#: function's role must grant; tests compare it with prism_core.cloud.deploy's policy).
+ENGINE_ACTIONS: set[str] = set()
+
+
+def _recording_clients(sandbox: Any) -> Callable[[str, str], Any]:
+    """Sandbox clients that note each operation in :data:`ENGINE_ACTIONS`."""
+
+    def clients(service: str, region: str) -> Any:
+        client = sandbox.client(service, region)
+        prefix = client.meta.service_model.signing_name
+
+        def note(model: Any, **_: Any) -> None:
+            ENGINE_ACTIONS.add(f"{prefix}:{model.name}")
+
+        client.meta.events.register("before-call.*.*", note)
+        return client
+
+    return clients
+
+
+def invoke(sandbox: Any, body: bytes, start_response: StartResponse) -> list[bytes]:
+    """Run the region handler on the invoke's payload; answer as Lambda does (a raised
+    error is ``X-Amz-Function-Error: Unhandled`` with the error as payload)."""
+    from prism_core.cloud import region_handler
+
+    headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
+    try:
+        event = json.loads(body.decode("utf-8") or "{}")
+        result: Any = region_handler.run(event, _recording_clients(sandbox))
+    except Exception as exc:  # noqa: BLE001 - the function's error, as Lambda reports it
+        result = {
+            "errorMessage": str(exc),
+            "errorType": type(exc).__name__,
+            "stackTrace": traceback.format_exc().splitlines()[-3:],
+        }
+        headers.append(("X-Amz-Function-Error", "Unhandled"))
+    data = json.dumps(result, default=str).encode("utf-8")
+    headers.append(("Content-Length", str(len(data))))
+    start_response("200 OK", headers)
+    return [data]
