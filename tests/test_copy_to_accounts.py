@@ -179,3 +179,9 @@ def test_batch_entries_and_the_batch_flag_copy_to_accounts(prism_sandbox, run_pr
     assert result.exit_code == 0, result.stderr
     assert len(copies_in(prism_sandbox, THIRD)) == 1  # the entry's own accounts win
     assert len(copies_in(prism_sandbox, OTHER)) == 1  # the batch-wide flag for the other
+
+
+def test_detach_refuses_copies_into_accounts(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box")
+    result = run_prism("save", "box", "env1", "--copy-to-accounts", OTHER, "--detach", "--yes")
+    refused(result, "--detach does not work with --copy-to-accounts")

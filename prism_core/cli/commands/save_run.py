@@ -92,14 +92,19 @@ def run_save(app: Any) -> int:
             "--batch takes no INSTANCE, TEMPLATE, --resume or --abort",
             "put every save in the batch file; `prism save --resume` finishes batch saves too",
         )
-    if pargs.detach and (pargs.resume or pargs.abort or pargs.batch or pargs.validate):
+    engine_lacks = (
+        ("--validate", pargs.validate),
+        ("--copy-to-accounts", pargs.copy_to_accounts),
+    )
+    other_modes = pargs.resume or pargs.abort or pargs.batch
+    if pargs.detach and (other_modes or any(on for _, on in engine_lacks)):
         flag = next(f for f, on in (("--resume", pargs.resume), ("--abort", pargs.abort),
-                                    ("--batch", pargs.batch), ("--validate", pargs.validate))
+                                    ("--batch", pargs.batch), *engine_lacks)
                     if on)
         raise InputError(
             f"--detach does not work with {flag}",
             "the save engine does not run it: save without --detach"
-            if flag == "--validate" else "use `prism saves` for detached saves",
+            if flag in dict(engine_lacks) else "use `prism saves` for detached saves",
         )
     if pargs.resume:
         return run_resume(app)
