@@ -58,10 +58,18 @@ class ImageOwner:
 
     @property
     def deprecated(self) -> bool:
-        """Whether EC2 has deprecated the image (its deprecation time has passed)."""
-        from prism_core.templates.lifecycle import is_future
+        """Whether EC2 has deprecated the image (its deprecation time has passed; a time
+        that cannot be read counts as passed)."""
+        if not self.deprecation_time:
+            return False
+        from datetime import UTC, datetime
 
-        return bool(self.deprecation_time) and not is_future(self.deprecation_time)
+        try:
+            when = datetime.fromisoformat(self.deprecation_time.replace("Z", "+00:00"))
+        except ValueError:
+            return True
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        return when <= datetime.now(UTC)
 
     @property
     def owner(self) -> str:

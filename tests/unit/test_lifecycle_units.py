@@ -82,7 +82,10 @@ def test_registry_records_are_checked() -> None:
         problems,
     )
     assert found.channels == {"stable": {"version": 2}}
-    assert list(found.revoked) == [2] and len(found.revoked[2]["reason"]) == 500
+    assert sorted(found.revoked) == [2, 3] and len(found.revoked[2]["reason"]) == 500
+    # a revocation that cannot be read still revokes (fail closed), and is reported
+    assert found.revoked[3]["unreadable"] is True
+    assert "cannot be read" in found.revoked[3]["reason"]
     assert len(problems) == 3
 
 
