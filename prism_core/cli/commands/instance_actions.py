@@ -19,7 +19,7 @@ DRY_RUN_ARGUMENT = (["--dry-run"], {"action": "store_true", "help": "show the pl
 
 CONNECT_EPILOG = """examples:
   prism connect my-box              # SSH with the key prism imported
-  prism connect my-box --port 8888  # forward Jupyter: open http://localhost:8888
+  prism connect my-box --port 8888  # Jupyter: then open http://localhost:8888
   prism connect my-box --print      # only print the command
 
 The login user comes from the template the instance was launched from (--user
