@@ -157,7 +157,7 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     phase("launch", "launch", "apt-box", "e", "--wait-ready", "--yes")  # the original's format
     phase("launch", "list")
     phase("instances", "stop", "a", "--yes")
-    phase("instances", "start", "a")
+    phase("instances", "start", "a", "--yes")
     phase("instances", "connect", "a", "--print")
     phase("launch", "terminate", "a", "--yes")
     phase("launch", "cleanup", "--yes")

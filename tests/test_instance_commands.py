@@ -85,7 +85,10 @@ def test_stop_then_start_prints_the_new_address(saved_template, prism_sandbox, r
     again = run_prism("stop", "worker", "--yes")
     assert again.exit_code == 0 and "already stopped" in again.stdout
 
-    started = run_prism("start", "worker")
+    asked = run_prism("start", "worker")  # the plan (with the cost), then "add --yes"
+    assert asked.exit_code == 2 and "about $0.0416/hour" in asked.stderr
+    assert prism_sandbox.instance_state(doc["id"]) == "stopped"
+    started = run_prism("start", "worker", "--yes")
     assert started.exit_code == 0, started.stderr
     address = prism_sandbox.instance(doc["id"]).get("PublicIpAddress")
     assert prism_sandbox.instance_state(doc["id"]) == "running"

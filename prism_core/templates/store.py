@@ -4,7 +4,8 @@ Lookup order for ``prism launch TEMPLATE``: the user's ``$PRISM_HOME/templates``
 then the shared SSM registry (in the launch region), then the built-in templates
 shipped with prism. ``NAME@N`` asks for version ``N``, ``NAME@CHANNEL`` for the
 version a channel of the registry points at; ``NAME`` (or ``NAME@latest``) for the
-newest version that is not revoked.
+newest version that is not revoked, the same for everyone: registries of the regions
+the newest known version names are asked too (:mod:`prism_core.templates.resolution`).
 
 Local templates are ``*.yaml`` and ``*.yml`` files anywhere under the templates folder
 (the original Go tool's layout); a template is found by its ``slug``, else its file

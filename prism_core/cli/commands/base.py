@@ -71,6 +71,7 @@ class Base(Controller):
         )
         epilog = EPILOG
         argument_formatter = ListingHelpFormatter
+        subparser_options = {"metavar": "COMMAND"}  # not a list of every choice
         arguments = [
             (["-v", "--version"], {"action": "version", "version": f"prism {__version__}"}),
         ]

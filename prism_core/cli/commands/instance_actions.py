@@ -19,7 +19,7 @@ DRY_RUN_ARGUMENT = (["--dry-run"], {"action": "store_true", "help": "show the pl
 
 CONNECT_EPILOG = """examples:
   prism connect my-box              # SSH with the key prism imported
-  prism connect my-box --port 8888  # forward Jupyter: open http://localhost:8888
+  prism connect my-box --port 8888  # Jupyter: then open http://localhost:8888
   prism connect my-box --print      # only print the command
 
 The login user comes from the template the instance was launched from (--user
@@ -172,11 +172,19 @@ class InstanceActions(Controller):
         if changed and instance.state not in ("stopped", "stopping"):
             raise InputError(f"instance {instance.label} is {instance.state}",
                              "wait until it is running or stopped")
-        if changed and pargs.dry_run:
-            print(f"   Start {instance.label} in {region}", file=sys.stderr)
-            emit({**vars(instance), "dry_run": True}, pargs.output, "Dry run: nothing changed.")
-            return
-        if changed:  # starting changes nothing the user could lose: no prompt
+        if changed:
+            from prism_core.cli.prompts import confirm
+            from prism_core.templates.document import instance_types
+
+            price = instance_types().get(instance.instance_type, {}).get("usd_per_hour")
+            cost = f", about ${price}/hour while it runs" if price is not None else ""
+            print(f"   Start {instance.label}, a {instance.instance_type}, in {region}{cost}",
+                  file=sys.stderr)
+            if pargs.dry_run:
+                emit({**vars(instance), "dry_run": True}, pargs.output,
+                     "Dry run: nothing changed.")
+                return
+            confirm(f"Start '{ref}'?", pargs.yes)
             self.app.changes_started = True
             self.app.interrupt_note = "the instance may still be starting; see `prism list`"
             print(f"   Starting {instance.label} in {region}...", file=sys.stderr)

@@ -92,10 +92,12 @@ class Templates(Controller):
         subparser_options = {"metavar": "COMMAND"}  # not the 120-column list of choices
         help = "list, show, delete and prune templates; channels, revocation, lineage"
         description = (
-            "Templates come from three places: your $PRISM_HOME/templates (local: *.yaml "
-            "and *.yml, found by slug or file name, in prism's or the original tool's "
-            "format), the shared SSM registry of your team's account (registry), and "
-            "prism itself (built-in). Older local versions are in $PRISM_HOME/archive. "
+            "Templates come from three places: the shared SSM registry of your team's "
+            "account (registry; its newest version is what NAME means for everyone), your "
+            "$PRISM_HOME/templates (local: a cache of saved versions and templates never "
+            "shared, *.yaml and *.yml, found by slug or file name, in prism's or the "
+            "original tool's format), and prism itself (built-in). Older local versions "
+            "are in $PRISM_HOME/archive. `templates copy` copies a version to more regions. "
             "Versions can be promoted to channels (NAME@CHANNEL), revoked, protected, and "
             "traced through their lineage (history, tree)."
         )
