@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 from helpers import PrismProcess
 
+from prism_core.testing import prism_argv
 from prism_sandbox import Timings
 
 POLL = 0.1
@@ -79,8 +80,9 @@ def test_hangup_and_quit_are_handled_like_ctrl_c(slow_cloud, run_prism, moment, 
 def test_closed_output_pipe_never_skips_the_restart(slow_cloud, tmp_path):
     instance_id = slow_cloud.create_instance("box")
     result = tmp_path / "result.json"
+    prism = shlex.join(prism_argv("save", "box", "env1", "--stop", "--yes", "-o", "json"))
     script = (  # stderr into grep, which exits after the first match; stdout to a file
-        f"{sys.executable} -m prism_core save box env1 --stop --yes -o json 2>&1 >{result} "
+        f"{prism} 2>&1 >{result} "
         "| grep -m1 'AMI creation started'; echo \"prism exit ${PIPESTATUS[0]}\""
     )
     done = subprocess.run(
