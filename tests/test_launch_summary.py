@@ -25,7 +25,9 @@ def test_without_a_key_pair_the_summary_gives_session_manager(saved_template, co
     lines = _launch_in_pty(columns, "no-key-box")
     text = "\n".join(lines)
     assert "ssh ec2-user@" not in text and "No key pair, so no SSH" in text
-    command = [line for line in lines if "start-session --target i-" in line]
+    command = [
+        line for line in lines if "start-session --target i-" in line and "--document" not in line
+    ]
     assert len(command) == 1, text
     assert command[0].split() == ["aws", "ssm", "start-session", "--target",
                                   command[0].split()[4], "--region", "us-east-1"]

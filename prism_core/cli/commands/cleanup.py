@@ -11,11 +11,12 @@ from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import OperationFailed
 
-CLEANUP_EPILOG = """what is removed (in one region; ownership proven by the cloud's own tags,
-never by a name; each item checked again just before it goes):
+CLEANUP_EPILOG = """what is removed (in one region; ownership proven by the cloud's own
+tags, never by a name; each item checked again just before it goes):
   security groups prism launch made (prism:launch-id) that nothing uses
   key pairs prism launch imported (prism:key-of) that no instance uses
-  --validate boot-check instances (prism:boot-check) older than a boot check lasts
+  --validate boot-check instances (prism:boot-check) older than a boot
+  check lasts
 
 examples:
   prism cleanup --dry-run

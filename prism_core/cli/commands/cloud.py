@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from argparse import RawDescriptionHelpFormatter
 from typing import Any
 
 from prism_core.cli.aws_options import PROFILE_ARGUMENT
 from prism_core.cli.cement_api import Controller, ex
+from prism_core.cli.layout import ListingHelpFormatter
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 
 REGION_ARGUMENT = (
@@ -15,9 +15,10 @@ REGION_ARGUMENT = (
 )
 YES_ARGUMENT = (["--yes", "-y"], {"action": "store_true", "help": "do not ask for confirmation"})
 
-CLOUD_EPILOG = """The engine (docs/cloud.md) is two IAM roles, one Lambda function and one Step
-Functions state machine, all named prism-engine-* and tagged prism:component=cloud-engine.
-`prism save --detach` starts one execution of it per save.
+CLOUD_EPILOG = """The engine (docs/cloud.md) is two IAM roles, one Lambda function and one
+Step Functions state machine, all named prism-engine-* and tagged
+prism:component=cloud-engine. `prism save --detach` starts one execution of it
+per save.
 
 examples:
   prism iam-policy --for cloud > cloud-policy.json   # what setup needs
@@ -60,7 +61,7 @@ class Cloud(Controller):
             "removes everything setup made."
         )
         epilog = CLOUD_EPILOG
-        formatter_class = RawDescriptionHelpFormatter
+        argument_formatter = ListingHelpFormatter  # prose wrapped, listings kept
 
     @ex(
         help="deploy or update the save engine (shows a plan, asks first)",

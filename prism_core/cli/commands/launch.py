@@ -86,8 +86,9 @@ removing it:
   prism terminate NAME      # the instance and its security group
   prism cleanup --dry-run   # prism's leftover groups, key pairs and helpers
 
-parameters (templates in the original tool's format with parameters:):
-  prism launch TEMPLATE box --param python_version=3.12 --param gpu_support=true"""
+parameters: a template in the original tool's format may declare parameters:
+  (`prism templates show TEMPLATE` lists them); --param KEY=VALUE sets one,
+  the others take their defaults, and one without a default is asked for."""
 
 
 def instance_name(name: str) -> str:

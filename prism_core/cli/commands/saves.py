@@ -9,6 +9,7 @@ from typing import Any
 
 from prism_core.cli.aws_options import PROFILE_ARGUMENT
 from prism_core.cli.cement_api import Controller, ex
+from prism_core.cli.layout import ListingHelpFormatter
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 
 REGION_ARGUMENT = (["--region"], {"help": "the engine's region (default: your AWS configuration)"})
@@ -72,6 +73,7 @@ class Saves(Controller):
         stacked_on = "base"
         stacked_type = "nested"
         help = "detached saves run by the save engine: list, show, follow, abort"
+        argument_formatter = ListingHelpFormatter  # the description wraps at the terminal
         description = ("Detached saves (`prism save --detach`) run as executions of the save "
                        "engine in your account; these commands read them from any machine.")
 
