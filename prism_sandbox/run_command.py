@@ -29,10 +29,12 @@ STDOUT_LIMIT, STDERR_LIMIT = 24000, 8000
 _orig_send_command = SimpleSystemManagerBackend.send_command
 
 
-def _sandbox() -> Sandbox | None:
-    from .patches import runtime
+#: ``patches.runtime`` (given by :func:`install`; no import back into ``patches``).
+_runtime: Any = None
 
-    return runtime.current
+
+def _sandbox() -> Sandbox | None:
+    return _runtime.current if _runtime is not None else None
 
 
 def _ec2_instance(account_id: str, region: str, instance_id: str) -> Any:
@@ -186,8 +188,10 @@ def _finish(
     )
 
 
-def install() -> None:
+def install(runtime: Any) -> None:
     """Install the Run Command patches (called once from ``patches.install``)."""
+    global _runtime
+    _runtime = runtime
     SimpleSystemManagerBackend.send_command = _patched_send_command  # type: ignore[method-assign]
     SimpleSystemManagerResponse.describe_instance_information = (  # type: ignore[attr-defined]
         _describe_instance_information

@@ -21,7 +21,7 @@ PACKAGE_KINDS = ("deb", "rpm", "pip", "conda", "r")
 MAX_PATH = 1024
 
 #: What a person must remove by hand when the instance cannot be inspected.
-CHECKLIST = (
+INSPECTION_CHECKLIST = CHECKLIST = (
     "~/.aws/credentials and keys in ~/.aws/config, ~/.config/gcloud, ~/.azure "
     "(in every home, /root too)",
     "SSH private keys (~/.ssh/id_*, any file with a PRIVATE KEY header)",
@@ -73,6 +73,8 @@ class Report:
     os: dict[str, str] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
     skipped: bool = False
+    #: Package counts by kind when the package list itself is not at hand (journal).
+    counts: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def unavailable(cls, reason: str) -> Report:
@@ -119,6 +121,32 @@ class Report:
             stats={k: v for k, v in stats.items() if isinstance(v, int) and k != "homes"},
         )
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Report | None:
+        """A report rebuilt from :meth:`to_dict` (the journal's copy; no package list)."""
+        if not isinstance(data, dict):
+            return None
+        if not data.get("available"):
+            reason = _text(data.get("reason"), 300)
+            return cls(
+                available=False, reason=reason, complete=False, skipped="--no-inspect" in reason
+            )
+        findings = [
+            Finding(str(i.get("kind")), _text(i.get("path")), _text(i.get("what")))
+            for i in _dicts(data.get("secrets"))
+            if i.get("kind") in KINDS
+        ]
+        counts = data.get("packages") if isinstance(data.get("packages"), dict) else {}
+        return cls(
+            available=True,
+            findings=findings,
+            complete=data.get("complete") is True,
+            truncated=[_text(t, 200) for t in data.get("truncated") or [] if isinstance(t, str)],
+            counts={
+                k: int(v) for k, v in counts.items() if k in PACKAGE_KINDS and isinstance(v, int)
+            },
+        )
+
     # views -------------------------------------------------------------------
     def by_kind(self) -> dict[str, list[Finding]]:
         grouped: dict[str, list[Finding]] = {}
@@ -129,6 +157,8 @@ class Report:
         return grouped
 
     def package_counts(self) -> dict[str, int]:
+        if not self.packages and self.counts:
+            return dict(self.counts)
         counts = Counter(p.kind for p in self.packages)
         return {k: counts[k] for k in PACKAGE_KINDS if counts[k]}
 
@@ -160,7 +190,8 @@ class Report:
             return [f"Inspection: not done - {self.reason}; package inventory unavailable"]
         counts = self.package_counts()
         size = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no packages found"
-        lines = [f"Inspection: {len(self.packages)} packages ({size})"]
+        total = sum(counts.values())
+        lines = [f"Inspection: {total} packages ({size})"]
         grouped = self.by_kind()
         if not grouped:
             lines.append("   no secrets found")
@@ -172,6 +203,10 @@ class Report:
         for note in self.truncated:
             lines.append(f"   incomplete: {printable(note)}")
         return lines
+
+
+#: The name plugins know it by (``prism_core.plugin_api.InspectionReport``).
+InspectionReport = Report
 
 
 def shown_path(path: str) -> str:
