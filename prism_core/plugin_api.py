@@ -73,6 +73,8 @@ _EXPORTS: dict[str, str] = {
     "inspect_instance": "prism_core.inspection.runner",
     "InspectionReport": "prism_core.inspection.findings",
     "INSPECTION_CHECKLIST": "prism_core.inspection.findings",
+    "InventoryStore": "prism_core.inspection.store",
+    "to_cyclonedx": "prism_core.inspection.sbom",
     # what hooks receive
     "SaveContext": "prism_core.save.context",
     "SaveRequest": "prism_core.save.request",

@@ -73,6 +73,57 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
     return []
 
 
+@api.hookimpl(tryfirst=True)
+def prism_register(ctx: SaveContext) -> list[str] | None:
+    """Store the version's SBOM before the registry entry that references it is written."""
+    if ctx.state.inventory is not None:
+        return None  # stored (or given up) already: a resumed save
+    report = ctx.plugin_data.get(DATA_KEY)
+    if report is None:
+        ctx.record(
+            inventory={
+                "available": False,
+                "reason": "the save was resumed after "
+                "the inspection; its package list was not kept",
+            }
+        )
+        return None
+    if not report.available:
+        ctx.record(inventory={"available": False, "reason": report.reason})
+        return None
+    request = ctx.request
+    version = int(ctx.state.template_version or 1)
+    try:
+        store = api.InventoryStore(ctx.aws, ctx.source_region)
+        sbom = api.to_cyclonedx(report, request.template_name, version)
+        ref = store.put(request.template_name, version, ctx.state.save_id, sbom)
+    except Exception as exc:  # noqa: BLE001 - the image and template matter more
+        reason = f"the inventory could not be stored: {api.error_message(exc)}"
+        ctx.record(inventory={"available": False, "reason": reason})
+        ctx.summary_note(reason)
+        return None
+    summary = report.summary()
+    ctx.record(
+        inventory={
+            **ref,
+            "complete": summary["complete"],
+            "packages": summary["packages"],
+            "secrets": summary["findings"],
+        }
+    )
+    ctx.summary_note(f"Inventory: {sum(summary['packages'].values())} packages in {ref['sbom']}")
+    return None
+
+
+@api.hookimpl(wrapper=True)
+def prism_template_render(ctx: SaveContext) -> Any:
+    """Add ``inventory`` (the SBOM's reference and the counts) to the template."""
+    document = yield
+    if isinstance(document, dict) and ctx.state.inventory is not None:
+        document["inventory"] = dict(ctx.state.inventory)
+    return document
+
+
 def _show_findings(ctx: SaveContext, report: Any) -> None:
     ctx.progress.line("warn", f"Secrets found on {ctx.request.instance_name}:")
     for line in report.plan_lines()[1:]:

@@ -27,6 +27,7 @@ from prism_core.cli.commands.plugin_commands import CORE_COMMANDS, command_contr
 from prism_core.cli.commands.sandbox import SandboxController
 from prism_core.cli.commands.save import Ami, Save, reserved_save_names, save_controllers
 from prism_core.cli.commands.template_history import TemplateHistory
+from prism_core.cli.commands.template_inventory import TemplateInventory
 from prism_core.cli.commands.template_lifecycle import TemplateLifecycle
 from prism_core.cli.commands.templates import Templates
 from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError, Terminated
@@ -174,6 +175,7 @@ class PrismApp(App):
             Templates,
             TemplateLifecycle,
             TemplateHistory,
+            TemplateInventory,
             Demo,
             SandboxController,
         ]

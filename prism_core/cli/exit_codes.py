@@ -136,6 +136,8 @@ COMMANDS: dict[str, str] = {
     "templates list": READ_ONLY,
     "templates show": READ_ONLY,
     "templates history": READ_ONLY,
+    "templates packages": READ_ONLY,
+    "templates diff": READ_ONLY,
     "templates tree": READ_ONLY,
     "templates channels": READ_ONLY,
     "templates validate": exit_codes_help(
