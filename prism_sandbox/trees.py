@@ -7,7 +7,10 @@ tree copies it to the new instance. Run Command and user data run against these 
 
 from __future__ import annotations
 
+import base64
+import os
 import shutil
+import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -92,9 +95,57 @@ def copy_tree(source: Path, target: Path) -> None:
 
 
 def launched(sb: Any, image_id: str, instance: Any) -> None:
-    """A new instance's tree: a copy of its image's (empty for images with none)."""
+    """A new instance's tree: a copy of its image's (empty for images with none).
+
+    When its user data is prism's scrub (``prism_core.inspection.scrub``), it runs for
+    real against that copy once the instance is running, and the instance powers off
+    (stops), as the script does on EC2. Other user data is not run (the sandbox is
+    reachable by every local user)."""
     source = sb.trees / image_id
-    copy_tree(source, sb.tree(instance.id))
+    tree = sb.tree(instance.id)
+    copy_tree(source, tree)
+    text = _user_data(instance)
+    if text is None:
+        return
+    from prism_core.inspection.scrub import paths_of
+
+    if paths_of(text) is None:
+        return
+
+    def boot() -> None:
+        if instance.state != "running":
+            return
+        run_user_data(tree, text)
+        instance.stop()
+
+    sb.scheduler.at(sb.timings.start + 0.001, boot)
+
+
+def run_user_data(tree: Path, text: str) -> subprocess.CompletedProcess[bytes]:
+    """Run a user data script with ``sh`` against ``tree`` (``PRISM_INSPECT_ROOT``)."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "PRISM_INSPECT_ROOT": str(tree),
+        "PRISM_SCRUB_POWEROFF": "0",
+    }
+    return subprocess.run(
+        ["sh", "-s"], input=text.encode(), env=env, cwd=tree, capture_output=True, timeout=120
+    )
+
+
+def _user_data(instance: Any) -> str | None:
+    raw = getattr(instance, "user_data", None)
+    if not raw:
+        return None
+    try:
+        return (
+            str(raw.decode())
+            if hasattr(raw, "decode") and not isinstance(raw, bytes)
+            else (base64.b64decode(raw).decode())
+        )
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def _dpkg(names: list[tuple[str, str]]) -> str:

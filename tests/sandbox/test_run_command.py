@@ -105,3 +105,40 @@ def test_commands_other_than_prisms_are_not_run(prism_sandbox, tmp_path):
         out["Status"] == "Failed" and "only the scripts prism ships" in out["StandardErrorContent"]
     )
     assert not marker.exists()
+
+
+def test_a_scrub_helper_runs_its_user_data_against_a_copy_and_powers_off(prism_sandbox):
+    import base64
+
+    from prism_core.inspection import scrub
+
+    iid = prism_sandbox.create_instance("genomics-box", tree="genomics-box")
+    before = inspect(prism_sandbox, iid)
+    ec2 = prism_sandbox.ec2()
+    ami = ec2.create_image(InstanceId=iid, Name="team", NoReboot=True)["ImageId"]
+    helper = ec2.run_instances(
+        ImageId=ami,
+        MinCount=1,
+        MaxCount=1,
+        UserData=scrub.user_data(*scrub.plan(before.findings)),
+    )["Instances"][0]["InstanceId"]
+    deadline = time.monotonic() + 10
+    while prism_sandbox.instance_state(helper) != "stopped":
+        assert time.monotonic() < deadline, prism_sandbox.instance_state(helper)
+        time.sleep(0.05)
+    tree = prism_sandbox.tree(helper)
+    assert not (tree / "home/ubuntu/.aws/credentials").exists()
+    assert (tree / "home/ubuntu/.bash_history").read_text() == ""
+    assert (prism_sandbox.tree(ami) / "home/ubuntu/.aws/credentials").exists()  # team image
+    assert (prism_sandbox.tree(iid) / "home/ubuntu/.aws/credentials").exists()  # workstation
+    other = ec2.run_instances(
+        ImageId=ami,
+        MinCount=1,
+        MaxCount=1,
+        UserData=base64.b64encode(b"#!/bin/sh\nrm -rf /home\n").decode(),
+    )["Instances"][0]["InstanceId"]
+    prism_sandbox.wait_running(other)
+    time.sleep(0.1)
+    prism_sandbox.ec2().describe_instances(InstanceIds=[other])
+    assert prism_sandbox.instance_state(other) == "running"
+    assert (prism_sandbox.tree(other) / "home/ubuntu/.aws/credentials").exists()
