@@ -69,6 +69,12 @@ _EXPORTS: dict[str, str] = {
     "trusted_owners": "prism_core.templates.provenance",
     "describe_owners": "prism_core.templates.provenance",
     "check_owners": "prism_core.templates.provenance",
+    # inspection of the instance before its image leaves the account
+    "inspect_instance": "prism_core.inspection.runner",
+    "InspectionReport": "prism_core.inspection.findings",
+    "INSPECTION_CHECKLIST": "prism_core.inspection.findings",
+    "InventoryStore": "prism_core.inspection.store",
+    "to_cyclonedx": "prism_core.inspection.sbom",
     # what hooks receive
     "SaveContext": "prism_core.save.context",
     "SaveRequest": "prism_core.save.request",

@@ -40,6 +40,7 @@ REQUIRED_GROUP = "prism.required_plugins"
 #: The built-in plugins: ordinary plugins, registered first so any other wins.
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("ec2-preflight", "prism_plugins.ec2_preflight"),
+    ("ssm-inspect", "prism_plugins.ssm_inspect"),
     ("ec2-image", "prism_plugins.ec2_image"),
     ("boot-check", "prism_plugins.boot_check"),
     ("ec2-copy", "prism_plugins.ec2_copy"),

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     timings = Timings.demo() if args.timings == "demo" else Timings.fast()
-    sandbox = Sandbox(timings, port=args.port, host=daemon.HOST)
+    sandbox = Sandbox(timings, port=args.port, host=daemon.HOST, trees=folder / daemon.TREES)
     try:
         sandbox.start()
         instances = seed(sandbox, with_instances=not args.no_instances)

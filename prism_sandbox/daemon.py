@@ -22,6 +22,8 @@ from prism_core.exceptions import InputError, OperationFailed
 from prism_core.settings import ensure_private_dir, prism_home
 
 PID_FILE, STATE_FILE, LOG_FILE = "server.pid", "server.json", "server.log"
+#: The instances' disks as directory trees (``prism sandbox add-file`` writes there).
+TREES = "trees"
 HOST = "127.0.0.1"
 TIMINGS = ("demo", "fast")
 
@@ -187,4 +189,5 @@ def stop(timeout: float = 15.0) -> ServerInfo | None:
     remove_files(folder)
     (folder / LOG_FILE).unlink(missing_ok=True)
     shutil.rmtree(folder / "home", ignore_errors=True)  # templates of a cloud that is gone
+    shutil.rmtree(folder / TREES, ignore_errors=True)  # and the disks of its instances
     return info or ServerInfo(pid, HOST, 0, "?", "?", [])

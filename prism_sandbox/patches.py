@@ -31,6 +31,8 @@ from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import random_ami_id, random_snapshot_id, random_spot_request_id
 from moto.ssm.responses import SimpleSystemManagerResponse
 
+from . import run_command, trees
+
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Sandbox
 
@@ -199,6 +201,7 @@ def _patched_run_instances(self: Any, image_id: str, *args: Any, **kwargs: Any) 
                     _orig_instance_start(instance)
 
             sb.scheduler.at(sb.timings.start, finish)
+            trees.launched(sb, image_id, instance)
     return reservation
 
 
@@ -436,6 +439,7 @@ def _patched_create_image(
     if root:
         ami.ebs_snapshot = root[0]["snapshot"]
     ami._sbx_bdms = entries
+    trees.copy_tree(sb.tree(instance_id), sb.tree(ami.id))
     _begin_image_lifecycle(sb, self, ami, sb.timings.image, sb.timings.snapshot)
     return ami
 
@@ -611,6 +615,7 @@ def _patched_copy_image_response(self: AmisResponse) -> ActionResult:
         root = [e for e in entries if e["device"] == ami.root_device_name]
         ami.ebs_snapshot = (root or entries)[0]["snapshot"]
     ami._sbx_bdms = entries
+    trees.copy_tree(sb.tree(source_image_id), sb.tree(ami.id))
 
     tags: dict[str, str] = {}
     if copy_tags:
@@ -873,4 +878,5 @@ def install() -> None:
         AmisResponse.deregister_image = _patched_deregister_image_response  # type: ignore[method-assign]
         ElasticBlockStore.describe_snapshots = _patched_describe_snapshots_response  # type: ignore[method-assign]
         SimpleSystemManagerResponse.describe_parameters = _patched_describe_parameters  # type: ignore[method-assign]
+        run_command.install(runtime)
         _installed = True

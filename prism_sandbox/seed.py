@@ -86,7 +86,11 @@ def seed(sandbox: Sandbox, with_instances: bool = False) -> dict[str, str]:
         return {}
     return {
         name: sandbox.create_instance(
-            name, instance_type="t3.large", ports=ports, tags={"prism:template": "python-ml"}
+            name,
+            instance_type="t3.large",
+            ports=ports,
+            tags={"prism:template": "python-ml"},
+            tree=name,
         )
         for name, ports in DEMO_INSTANCES.items()
     }

@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
@@ -287,7 +290,6 @@ class _Server(ThreadedMotoServer):
             self._server.server_close()
 
 
-
 def _register_ami(
     backend: Any,
     region: str,
@@ -319,6 +321,7 @@ def _register_ami(
     backend.amis[ami.id] = ami
     return str(ami.id)
 
+
 class Sandbox:
     """An embedded EC2/SSM/STS endpoint on loopback that behaves like EC2 where moto does not."""
 
@@ -329,6 +332,8 @@ class Sandbox:
         host: str = "127.0.0.1",
         block_public_access: bool = False,
         load_default_amis: bool = False,
+        trees: Path | None = None,
+        allow_any_command: bool = False,
     ) -> None:
         self.timings = timings if timings is not None else Timings()
         self.host = host
@@ -352,6 +357,14 @@ class Sandbox:
         self.setup_outcome = "complete"
         self._session: Any = None
         self._session_lock = threading.Lock()
+        #: Each instance's and image's disk as a directory tree (prism_sandbox.trees):
+        #: ``trees`` given, or a temporary folder removed when the sandbox stops.
+        self._trees_given = trees
+        self.trees = Path(trees) if trees is not None else Path()
+        #: instance id -> whether its SSM agent is online (default: yes, when running).
+        self.ssm_agent: dict[str, bool] = {}
+        #: Run Command runs any script, not only prism's (never on a shared machine).
+        self.allow_any_command = allow_any_command
 
     # lifecycle ---------------------------------------------------------------
     @property
@@ -363,6 +376,10 @@ class Sandbox:
             return self
         patches.install()
         console.install()
+        if self._trees_given is None:
+            self.trees = Path(tempfile.mkdtemp(prefix="prism-sandbox-trees-"))
+        else:
+            self.trees.mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = _free_port(self.host)
         self._server = _Server(self, self.host, self.port)
@@ -375,6 +392,8 @@ class Sandbox:
         if self._server is not None:
             self._server.stop()
             self._server = None
+            if self._trees_given is None:
+                shutil.rmtree(self.trees, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -401,12 +420,33 @@ class Sandbox:
         patches.forget_old_backends()
 
     def _reset_server_state(self) -> None:
+        self.ssm_agent.clear()
+        if self.trees.is_dir() and self.trees != Path():
+            for child in self.trees.iterdir():
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
         self.scheduler.clear()
         self.reboots.clear()
         self._bpa.clear()
         self.invisible.clear()
         self._base_amis.clear()
         self.setup_outcome = "complete"
+
+    # instance trees (prism_sandbox.trees) ---------------------------------------
+    def tree(self, resource_id: str) -> Path:
+        """The directory tree of an instance's (or an image's) disk, made if missing."""
+        if not resource_id.startswith(("i-", "ami-")) or "/" in resource_id:
+            raise ValueError(f"not an instance or image id: {resource_id!r}")
+        path = self.trees / resource_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def add_file(
+        self, instance_id: str, path: str, content: bytes | str, mode: int = 0o600
+    ) -> Path:
+        """Put a file at ``path`` (absolute on the instance) in its tree."""
+        from prism_sandbox.trees import add_file
+
+        return add_file(self.tree(instance_id), path, content, mode)
 
     # block public access -----------------------------------------------------
     def set_block_public_access(self, region: str, blocked: bool) -> None:
@@ -450,8 +490,13 @@ class Sandbox:
         instance_store_root: bool = False,
         encrypted: bool = False,
         ports: list[int] | None = None,
+        tree: str | None = None,
+        windows: bool = False,
     ) -> str:
-        """Launch an instance through the sandbox's API and wait for `state`; return its id."""
+        """Launch an instance through the sandbox's API and wait for `state`; return its id.
+
+        ``tree`` seeds its disk with a workstation profile (``prism_sandbox.trees``);
+        ``windows`` makes it a Windows instance."""
         if state not in ("running", "stopped", "terminated"):
             raise ValueError(f"state must be running, stopped or terminated, not {state!r}")
         if state == "stopped" and (spot or instance_store_root):
@@ -535,6 +580,12 @@ class Sandbox:
             if instance_store_root:
                 backend_instance.root_device_type = "instance-store"
                 backend_instance._sbx_instance_store = True
+            if windows:
+                backend_instance.platform = "windows"
+        if tree is not None:
+            from prism_sandbox.trees import seed_workstation
+
+            seed_workstation(self.tree(instance_id), tree)
 
         self._wait_instance(ec2, instance_id, "running")
         if state == "stopped":

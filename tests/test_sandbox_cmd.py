@@ -129,3 +129,31 @@ def test_start_on_a_busy_port_says_so(home):
     assert started.returncode == 1
     assert f"port {port} is in use" in started.stderr
     assert not (home / "sandbox" / "server.pid").exists()
+
+
+def test_add_file_puts_a_file_in_an_instance_tree(home, tmp_path):
+    started = _prism(home, "sandbox", "start", "--timings", "fast")
+    assert started.returncode == 0, started.stderr
+    added = _prism(
+        home,
+        "sandbox",
+        "add-file",
+        "my-analysis",
+        "/home/ubuntu/.netrc",
+        "--text",
+        "machine x login y password z",
+    )
+    assert added.returncode == 0, added.stderr
+    assert "Added /home/ubuntu/.netrc to my-analysis" in added.stdout
+    trees = home / "sandbox" / "trees"
+    assert [p.read_text() for p in trees.glob("i-*/home/ubuntu/.netrc")] == [
+        "machine x login y password z"
+    ]
+    seeded = list(trees.glob("i-*/home/ubuntu/.aws/credentials"))
+    assert len(seeded) == 1  # genomics-box's, seeded
+    bad = _prism(home, "sandbox", "add-file", "my-analysis", "/../x", "--text", "y")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    missing = _prism(home, "sandbox", "add-file", "nobody", "/x", "--text", "y")
+    assert missing.returncode == 2 and "no sandbox instance called 'nobody'" in missing.stderr
+    assert _prism(home, "sandbox", "stop").returncode == 0
+    assert not trees.exists()

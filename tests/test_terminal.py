@@ -204,3 +204,30 @@ def test_revoke_asks_on_a_terminal(prism_sandbox, run_prism):
     code, output = finish(child)
     assert code == 0, output
     assert revoked() == ["/prism/templates/env1/revoked/1"]
+
+
+@pytest.mark.parametrize("answer", ["n", "y"])
+def test_allow_secrets_asks_on_a_terminal_even_with_yes(prism_sandbox, answer):
+    """--allow-secrets --yes on a terminal: the question naming the secrets is still asked."""
+    instance_id = prism_sandbox.create_instance("genomics-box", tree="genomics-box")
+    child = spawn(
+        "save",
+        "genomics-box",
+        "gen-env",
+        "--share-with",
+        "111122223333",
+        "--allow-secrets",
+        "--yes",
+    )
+    child.expect_exact("Share the image with 111122223333 although it holds 4 secret(s)")
+    child.expect_exact("huggingface/token")  # the question names them
+    child.expect_exact("(y/N)")
+    child.send(answer)
+    code, output = finish(child)
+    if answer == "n":
+        assert code == 2, output
+        assert prism_sandbox.own_images() == []
+    else:
+        assert code == 0, output
+        assert len(prism_sandbox.own_images()) == 1
+    assert prism_sandbox.instance_state(instance_id) == "running"

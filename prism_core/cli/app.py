@@ -33,6 +33,7 @@ from prism_core.cli.commands.save import Ami, Save, reserved_save_names, save_co
 from prism_core.cli.commands.saves import Saves
 from prism_core.cli.commands.template_copy import TemplateCopy
 from prism_core.cli.commands.template_history import TemplateHistory
+from prism_core.cli.commands.template_inventory import TemplateInventory
 from prism_core.cli.commands.template_lifecycle import TemplateLifecycle
 from prism_core.cli.commands.templates import Templates
 from prism_core.cli.commands.terminate import Terminate
@@ -191,6 +192,7 @@ class PrismApp(App):
             TemplateLifecycle,
             TemplateHistory,
             TemplateCopy,
+            TemplateInventory,
             Demo,
             SandboxController,
             Cloud,

@@ -50,7 +50,9 @@ SAVE = exit_codes_help(
     "the template was saved",
     "the save did not complete: what was created is reported, and "
     "`prism save --resume` finishes it (the instance is running again if it was)",
-    REFUSED,
+    "bad input, a failed check or a cancelled prompt, or a share beyond the account "
+    "(--public, --share-with) of an instance with secrets found in it or that cannot be "
+    "inspected; nothing changed",
     "the template was saved but some steps failed (e.g. a region's copy); what "
     "succeeded is kept and listed",
 )
@@ -155,6 +157,11 @@ COMMANDS: dict[str, str] = {
     "sandbox status": exit_codes_help(
         "the status was shown (running or not)", "an unexpected error", "bad input"
     ),
+    "sandbox add-file": exit_codes_help(
+        "the file is in the instance's tree",
+        "an unexpected error",
+        "no sandbox is running, no such instance, or a bad path or content",
+    ),
     "sandbox env": exit_codes_help(
         "the settings were printed", "an unexpected error", "no sandbox is running"
     ),
@@ -190,6 +197,8 @@ COMMANDS: dict[str, str] = {
     "templates list": READ_ONLY,
     "templates show": READ_ONLY,
     "templates history": READ_ONLY,
+    "templates packages": READ_ONLY,
+    "templates diff": READ_ONLY,
     "templates tree": READ_ONLY,
     "templates channels": READ_ONLY,
     "templates validate": exit_codes_help(

@@ -116,6 +116,7 @@ def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
         if problem:
             problems.append(problem)
     _remove_registry(ctx, removed, problems)
+    _remove_inventory(ctx, removed, problems)
     if ctx.state.template_path or ctx.state.phases_done:
         try:
             removed.extend(_restore_local(ctx))
@@ -202,6 +203,23 @@ def _remove_registry(ctx: SaveContext, removed: list[str], problems: list[str]) 
                 _repoint_registry(ctx, ssm, region)
         except Exception as exc:
             problems.append(f"{region}: could not remove registry entries: {error_message(exc)}")
+
+
+def _remove_inventory(ctx: SaveContext, removed: list[str], problems: list[str]) -> None:
+    """Delete this save's SBOM, if its own tags name this save."""
+    ref = ctx.state.inventory or {}
+    if not ref.get("sbom"):
+        return
+    from prism_core.inspection.store import InventoryStore
+
+    try:
+        store = InventoryStore(ctx.aws, str(ref.get("region") or ctx.source_region))
+        if store.delete(ref, ctx.state.save_id):
+            removed.append(f"inventory {ref['sbom']}")
+        else:
+            problems.append(f"inventory {ref['sbom']}: not this save's (its tags), kept")
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"inventory {ref['sbom']}: could not remove it: {error_message(exc)}")
 
 
 def _current_values(ssm: Any, keys: list[str]) -> dict[str, str]:

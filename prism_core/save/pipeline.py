@@ -74,6 +74,8 @@ class SaveOptions:
     allow_instance_store_loss: bool = False
     validate: bool = False
     deprecate_after: int | str | None = None
+    #: ``--allow-secrets`` / ``--no-inspect`` (see ``SaveRequest.secrets_policy``).
+    secrets_policy: str = ""
     plugin_options: dict[str, Any] = field(default_factory=dict)
     #: ``--no-inherit``: nothing is taken from the template's previous version.
     no_inherit: bool = False
@@ -248,6 +250,7 @@ def plan_save(
             if options.deprecate_after not in (None, "", 0)
             else settings.deprecate_after_days
         ),
+        secrets_policy=options.secrets_policy,
         options=dict(options.plugin_options),
     )
     version = next_version(settings, aws, template, [region, *copy_regions])
@@ -370,6 +373,7 @@ class SaveOutcome:
             "account_images": {k: vars(i) for k, i in state.account_images.items()},
             "registry": list(state.registry),
             "failures": list(state.failures),
+            "inspection": state.inspection,
             "notes": list(state.summary),
             "elapsed_seconds": round(self.elapsed, 3),
             "progress": list(getattr(self.ctx.progress, "readings", [])),

@@ -241,8 +241,36 @@ def plan_lines(ctx: SaveContext, stops: bool, estimate: StorageEstimate | None =
         was = f"v{request.inherited_from}"
         lines.append(f"Inherits:   from {was}: " + ("; ".join(request.inherited) or "nothing"))
         lines.append("Changes:    " + ("; ".join(request.changed) or f"nothing else from {was}"))
+    lines.extend(_inspection_lines(ctx))
     lines.extend(f"Note:       {note}" for note in ctx.state.notes)
     return lines
+
+
+def _inspection_lines(ctx: SaveContext) -> list[str]:
+    """What the look inside the instance found (``prism_plugins.ssm_inspect``)."""
+    from prism_core.inspection.findings import Report
+
+    report = Report.from_dict(ctx.state.inspection)
+    if report is None:
+        return []
+    lines = report.plan_lines()
+    return [lines[0]] + [f"           {line}" for line in lines[1:]]
+
+
+def secrets_warning(ctx: SaveContext) -> str | None:
+    """The warning of a private save whose image keeps the secrets found."""
+    secrets = (ctx.state.inspection or {}).get("secrets") or []
+    if not secrets:
+        return None
+    if ctx.request.shares_anything:
+        return (
+            f"WARNING: {len(secrets)} secret(s) listed above go into an image shared "
+            "beyond this account (--allow-secrets)"
+        )
+    return (
+        f"WARNING: {len(secrets)} secret(s) listed above stay in the image (private: only "
+        "this account can launch it; a later share is refused until they are removed)"
+    )
 
 
 def show_plan(ctx: SaveContext, progress: Progress, estimate: StorageEstimate | None) -> None:
@@ -280,4 +308,8 @@ def show_plan(ctx: SaveContext, progress: Progress, estimate: StorageEstimate | 
             "WARNING: The instance will reboot once: EC2 shuts it down cleanly and boots it "
             "again itself after the snapshots",
         )
+    warning = secrets_warning(ctx)
+    if warning:
+        progress.blank()
+        progress.line("warn", warning)
     progress.blank()

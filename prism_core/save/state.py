@@ -73,6 +73,12 @@ class SaveState:
     document: dict[str, Any] | None = None
     document_images: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    #: What the inspection found (``Report.to_dict()``: counts and secrets' paths, never
+    #: the package list), or None before it ran.
+    inspection: dict[str, Any] | None = None
+    #: The version's inventory as the template records it: the SBOM's reference in the
+    #: store (``sbom``, ``region``, ``sha256``) and the counts, or why there is none.
+    inventory: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
 

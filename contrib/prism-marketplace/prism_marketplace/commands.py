@@ -61,6 +61,49 @@ def publish_document(config: MarketplaceConfig, document: dict[str, Any], publis
     return Catalog(config).publish(document, dump_template(document), publisher)
 
 
+def check_secrets(inspection: Any, policy: str, name: str) -> None:
+    """Refuse a publish of an image with secrets found in it, or never inspected, unless
+    ``--allow-secrets`` (``--no-inspect`` for a save that skipped the inspection)."""
+    if policy == "allow-secrets" or not isinstance(inspection, dict):
+        return
+    secrets = inspection.get("secrets") or []
+    if inspection.get("available") is False and policy != "no-inspect":
+        raise InputError(
+            f"{name} cannot be published: its instance could not be inspected "
+            f"({inspection.get('reason')})",
+            "add --no-inspect and remove secrets by hand, or --allow-secrets",
+        )
+    if secrets:
+        paths = ", ".join(str(s.get("path")) for s in secrets[:5])
+        raise InputError(
+            f"{name} cannot be published: the inspection found {len(secrets)} secret(s) in "
+            f"the image ({paths}); nothing was changed",
+            "remove them and save again, or add --allow-secrets",
+        )
+
+
+def check_document_secrets(document: dict[str, Any], allow: bool) -> None:
+    """The rule for a saved template: its recorded inventory must show no secrets."""
+    if allow:
+        return
+    name = document.get("name")
+    inventory = document.get("inventory")
+    if not isinstance(inventory, dict) or not inventory.get("sbom"):
+        why = inventory.get("reason") if isinstance(inventory, dict) else "not recorded"
+        raise InputError(
+            f"{name} cannot be published: no inspection of its image is recorded ({why})",
+            "save it again with a prism that inspects instances, or add --allow-secrets",
+        )
+    found = sum(v for v in (inventory.get("secrets") or {}).values() if isinstance(v, int))
+    if found:
+        kinds = ", ".join(inventory.get("secrets") or {})
+        raise InputError(
+            f"{name} cannot be published: its inspection found {found} secret(s) ({kinds})",
+            f"see `prism templates packages {name} -o json`; remove them and save again, "
+            "or add --allow-secrets",
+        )
+
+
 def publish(app: Any, args: Any) -> int:
     """``prism marketplace publish TEMPLATE``: the saved file, byte for byte."""
     config = _config(app)
@@ -68,6 +111,7 @@ def publish(app: Any, args: Any) -> int:
     if not path.exists():
         raise InputError(f"no saved template {args.template!r} at {path}", "run `prism save` first")
     document = load_template_file(path)
+    check_document_secrets(document, bool(getattr(args, "allow_secrets", False)))
     entry = _catalog(app).publish(document, path.read_text(encoding="utf-8"), _account(app))
     emit(
         entry,

@@ -62,7 +62,15 @@ def prism_add_commands() -> list[Command]:
                     "publish",
                     "publish a saved template ($PRISM_HOME/templates/NAME.yaml)",
                     commands.publish,
-                    (Option(("template",), "name of a saved template"),),
+                    (
+                        Option(("template",), "name of a saved template"),
+                        Option(
+                            ("--allow-secrets",),
+                            "publish although its inspection found secrets in the image "
+                            "(or it was not inspected)",
+                            action="store_true",
+                        ),
+                    ),
                     aws=True,
                 ),
                 Command(
@@ -121,11 +129,16 @@ def prism_add_commands() -> list[Command]:
     ]
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def prism_pre_stop(ctx: Any) -> str | None:
-    """With ``--publish``: the marketplace must be configured and reachable before the stop."""
+    """With ``--publish``: the marketplace must be configured and reachable before the stop,
+    and the inspection (run before this hook) must have found no secrets unless
+    ``--allow-secrets`` (the same rule as ``--public``)."""
     if not ctx.options.get("publish"):
         return None
+    commands.check_secrets(
+        ctx.state.inspection, getattr(ctx.request, "secrets_policy", ""), ctx.request.template_name
+    )
     config = commands.config_from(ctx.plugin_settings(SECTION))
     commands.catalog(config).check_reachable()
     return f"publish to marketplace s3://{config.bucket}/{config.prefix} as the last step"

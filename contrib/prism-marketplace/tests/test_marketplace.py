@@ -416,3 +416,34 @@ def test_session_token_is_never_taken_from_the_command_line(
     )
     assert result.exit_code == 2
     assert memory_keyring.secrets == {}
+
+
+def test_publish_refuses_an_image_with_secrets(prism_sandbox, run_prism, marketplace):
+    """The rule of --public: a save --publish of an instance with secrets is refused before
+    anything changes; a saved template whose inspection found secrets is not published
+    unless --allow-secrets."""
+    prism_sandbox.create_instance("genomics-box", tree="genomics-box")
+    refused = run_prism("save", "genomics-box", "gen-env", "--publish", "--yes")
+    assert refused.exit_code == 2, refused.stderr
+    assert "cannot be published: the inspection found 4 secret(s)" in refused.stderr
+    assert prism_sandbox.own_images() == []
+
+    saved = run_prism("save", "genomics-box", "gen-env", "--yes")
+    assert saved.exit_code == 0, saved.stderr
+    again = run_prism("marketplace", "publish", "gen-env")
+    assert again.exit_code == 2
+    assert "its inspection found 4 secret(s)" in again.stderr
+    assert "templates" not in _index_or_empty(marketplace)
+    allowed = run_prism("marketplace", "publish", "gen-env", "--allow-secrets")
+    assert allowed.exit_code == 0, allowed.stderr
+    with_flag = run_prism(
+        "save", "genomics-box", "gen-env", "--publish", "--allow-secrets", "--yes"
+    )
+    assert with_flag.exit_code == 0, with_flag.stderr
+
+
+def _index_or_empty(s3) -> dict:
+    try:
+        return _index(s3)
+    except s3.exceptions.NoSuchKey:
+        return {}

@@ -16,6 +16,7 @@ SANDBOX_EPILOG = """examples:
   eval "$(prism sandbox env)"   # this shell now talks to the sandbox, not AWS
   prism save my-analysis my-env --copy-to-regions us-east-2 --yes
   prism launch my-env new-box --yes
+  prism sandbox add-file my-analysis /home/ubuntu/.netrc --text "machine x password y"
   prism sandbox stop
 
 Templates saved while the sandbox environment is active go to a PRISM_HOME of the
@@ -180,3 +181,78 @@ class SandboxController(Controller):
         lines = [f"# prism sandbox at {info.endpoint}; open a new shell to go back to real AWS"]
         lines += shell_lines(changes(wanted, os.environ), self.app.pargs.shell)
         print("\n".join(lines))
+
+    @ex(
+        label="add-file",
+        help="put a file on a sandbox instance's disk (to try what the inspection finds)",
+        description="Writes a file into the directory tree that stands for the instance's "
+        "disk; Run Command (prism's inspection) reads that tree. Use --text or --from.",
+        arguments=[
+            (["instance"], {"help": "instance Name tag or id"}),
+            (["path"], {"help": "absolute path on the instance, e.g. /home/ubuntu/.netrc"}),
+            (["--text"], {"help": "the file's content"}),
+            (["--from"], {"dest": "source", "help": "copy this local file (at most 10 MiB)"}),
+            OUTPUT_ARGUMENT,
+            DEBUG_ARGUMENT,
+        ],
+    )
+    def add_file(self) -> None:
+        """``prism sandbox add-file INSTANCE PATH --text TEXT | --from FILE``."""
+        from prism_sandbox import daemon
+        from prism_sandbox.trees import add_file
+
+        pargs = self.app.pargs
+        folder = daemon.sandbox_dir()
+        info = daemon.running(folder)
+        if info is None:
+            raise _not_running(folder)
+        if (pargs.text is None) == (pargs.source is None):
+            raise InputError("give the file's content", "use exactly one of --text or --from")
+        if pargs.source is not None:
+            from prism_core.safe_yaml import read_text_bounded
+
+            content = read_text_bounded(pargs.source, max_bytes=_MAX_FILE, hint="give a text file")
+        else:
+            content = pargs.text
+        instance_id = _sandbox_instance(info.endpoint, pargs.instance)
+        try:
+            target = add_file(folder / daemon.TREES / instance_id, pargs.path, content)
+        except ValueError as exc:
+            raise InputError(
+                str(exc), "give an absolute path such as /home/ubuntu/.netrc"
+            ) from None
+        emit(
+            {"instance_id": instance_id, "path": pargs.path, "file": str(target)},
+            pargs.output,
+            f"Added {pargs.path} to {pargs.instance} ({instance_id})",
+        )
+
+
+_MAX_FILE = 10 * 1024 * 1024
+
+
+def _sandbox_instance(endpoint: str, name: str) -> str:
+    """The id of the running sandbox instance called ``name`` (Name tag or id)."""
+    import boto3
+
+    ec2 = boto3.client(
+        "ec2",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
+    found = [
+        instance["InstanceId"]
+        for reservation in ec2.describe_instances()["Reservations"]
+        for instance in reservation["Instances"]
+        if instance["State"]["Name"] not in ("terminated", "shutting-down")
+        and (
+            instance["InstanceId"] == name
+            or {"Key": "Name", "Value": name} in instance.get("Tags", [])
+        )
+    ]
+    if len(found) != 1:
+        what = "no sandbox instance" if not found else f"{len(found)} sandbox instances"
+        raise InputError(f"{what} called {name!r} in us-east-1", "see `aws ec2 describe-instances`")
+    return found[0]

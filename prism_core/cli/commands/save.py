@@ -64,6 +64,14 @@ An instance that is stopping is waited for and stays stopped; one that is pendin
 refused. Ctrl-C, SIGTERM, SIGHUP (terminal closed) and SIGQUIT stop the save after the
 instance is back; a closed or full output never skips that.
 
+Before anything changes prism looks inside the instance (SSM Run Command, a read-only
+script): secrets (private keys, cloud credentials, tokens, histories, SSH host keys,
+cloud-init data; paths and kinds, never contents) and the installed packages. The plan
+lists them. A private save goes on with a warning; a share beyond the account (--public,
+--share-with) of an instance with secrets is refused (exit 2) unless --allow-secrets
+(asks on a terminal even with --yes), and of one that cannot be inspected (no SSM agent,
+Windows, Run Command denied) unless --no-inspect (prints what to remove by hand).
+
 On a terminal prism shows the plan (downtime, what is created where, storage cost)
 and asks before changing anything; --yes skips that and is required when stdin is
 not a terminal. --yes also confirms making the image public (--public).
@@ -91,6 +99,22 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
             "metavar": "ACCOUNT[:ROLE],...",
             "help": "copy the AMI into these accounts (assuming ROLE there, default "
             "prism.account_role), in every region the save has an image in",
+        },
+    ),
+    (
+        ["--allow-secrets"],
+        {
+            "action": "store_true",
+            "help": "share the image (--public, --share-with) although the inspection found "
+            "secrets in it; asks on a terminal even with --yes",
+        },
+    ),
+    (
+        ["--no-inspect"],
+        {
+            "action": "store_true",
+            "help": "do not look inside the instance (Run Command) before imaging; a share "
+            "then prints the checklist of what to remove by hand",
         },
     ),
     (

@@ -82,6 +82,36 @@ def summary_text(outcome: SaveOutcome) -> str:
     return "\n".join(lines)
 
 
+def _secrets_policy(pargs: Any) -> str:
+    chosen = [
+        name
+        for name, flag in (("allow-secrets", "allow_secrets"), ("no-inspect", "no_inspect"))
+        if getattr(pargs, flag, False)
+    ]
+    if len(chosen) > 1:
+        raise InputError("--allow-secrets and --no-inspect exclude each other", "choose one")
+    return chosen[0] if chosen else ""
+
+
+def confirm_secrets(ctx: SaveContext) -> None:
+    """``--allow-secrets`` with findings and a share: on a terminal, always ask (``--yes``
+    alone is not enough), naming the findings; without one, ``--yes`` was required."""
+    inspection = ctx.state.inspection or {}
+    secrets = inspection.get("secrets") or []
+    request = ctx.request
+    if request.secrets_policy != "allow-secrets" or not secrets or not request.shares_anything:
+        return
+    if not stdin_is_terminal():
+        return  # --allow-secrets --yes, checked before the plan
+    from prism_core.inspection.findings import shown_path
+
+    names = ", ".join(shown_path(s.get("path", "")) for s in secrets[:8])
+    more = f" and {len(secrets) - 8} more" if len(secrets) > 8 else ""
+    who = "EVERY AWS account" if request.public else ", ".join(request.share_with)
+    confirm(f"Share the image with {who} although it holds {len(secrets)} secret(s): "
+            f"{names}{more}?", False)
+
+
 def run_save(app: Any) -> int:
     """The ``prism save`` command body; returns the exit code."""
     pargs = app.pargs
@@ -141,6 +171,7 @@ def run_save(app: Any) -> int:
         allow_instance_store_loss=pargs.allow_instance_store_loss,
         validate=pargs.validate,
         deprecate_after=pargs.deprecate_after,
+        secrets_policy=_secrets_policy(pargs),
         plugin_options={
             option.dest: getattr(pargs, option.dest, None)
             for option in getattr(app, "save_options", [])
@@ -178,6 +209,7 @@ def run_save(app: Any) -> int:
             "will_stop": will_stop(ctx),
             "image_mode": ctx.request.image_mode,
             "storage_estimate": estimate.to_dict(),
+            "inspection": ctx.state.inspection,
         }
         emit(
             document,
@@ -187,6 +219,7 @@ def run_save(app: Any) -> int:
         return 0
     show_plan(ctx, progress, estimate)
     confirm("Continue?", pargs.yes)
+    confirm_secrets(ctx)
     if ctx.request.public:
         regions = ", ".join([ctx.request.region, *ctx.request.copy_to_regions])
         confirm(f"Make the AMI PUBLIC (any AWS account can launch it) in {regions}?", pargs.yes)

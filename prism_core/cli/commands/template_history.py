@@ -86,9 +86,24 @@ def version_rows(app: Any, name: str) -> tuple[list[dict[str, Any]], list[str]]:
                 "protected": bool(parts.protected),
                 "regions": sorted(set(amis) | set(parts.images)),
                 "instances": counts.get(version, {}),
+                "secrets": _secret_counts(doc),
             }
         )
+    previous: dict[str, int] | None = None
+    for row in rows:  # oldest first
+        row["secrets_changed"] = previous is not None and row["secrets"] != previous
+        if row["secrets"] is not None:
+            previous = row["secrets"]
     return rows, problems
+
+
+def _secret_counts(doc: dict[str, Any]) -> dict[str, int] | None:
+    """Secrets found per kind by the version's inspection (None: not recorded)."""
+    inventory = doc.get("inventory")
+    if not isinstance(inventory, dict) or not inventory.get("sbom"):
+        return None
+    secrets = inventory.get("secrets")
+    return dict(secrets) if isinstance(secrets, dict) else {}
 
 
 def history_lines(name: str, rows: list[dict[str, Any]], width: int | None) -> list[str]:
@@ -116,6 +131,14 @@ def history_lines(name: str, rows: list[dict[str, Any]], width: int | None) -> l
                 f"{record.get('revoked_by') or '?'}: {record.get('reason') or ''}"
             )
         lines.append(f"     regions: {', '.join(row['regions']) or '-'}")
+        if row["secrets"] is not None:
+            found = sum(row["secrets"].values())
+            mark = "  CHANGED since the previous version" if row["secrets_changed"] else ""
+            lines.append(
+                f"     secrets found: {found}"
+                + (f" ({', '.join(row['secrets'])})" if found else "")
+                + mark
+            )
         lines.append(f"     instances: {text(row['instances'])}")
     if width is None:
         return lines

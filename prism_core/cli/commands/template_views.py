@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from prism_core.cli.layout import table, wrap
+from prism_core.validation import printable
 
 LABEL = 14  # "  description: " minus one: where the values of a version's fields start
 
@@ -77,6 +78,19 @@ def image_lines(version: dict[str, Any], width: int | None) -> list[str]:
     return lines
 
 
+def inventory_text(inventory: dict[str, Any]) -> str:
+    """``N packages (deb a, pip b); secrets found: k (kinds)`` of a version's inventory."""
+    if not inventory.get("sbom"):
+        return f"unavailable ({printable(inventory.get('reason') or 'not recorded', 200)})"
+    packages = inventory.get("packages") or {}
+    secrets = inventory.get("secrets") or {}
+    size = ", ".join(f"{k} {n}" for k, n in packages.items())
+    found = sum(v for v in secrets.values() if isinstance(v, int))
+    text = f"{sum(v for v in packages.values() if isinstance(v, int))} packages ({size})"
+    text += f"; secrets found: {found}" + (f" ({', '.join(secrets)})" if secrets else "")
+    return text
+
+
 def show_text(name: str, versions: list[dict[str, Any]], width: int | None) -> str:
     """The text of ``templates show``: every version, newest first, with its description,
     origin, project, sources, lineage, channels, status, instances and images."""
@@ -101,6 +115,8 @@ def show_text(name: str, versions: list[dict[str, Any]], width: int | None) -> s
         if version.get("project"):
             lines.append(_field("project", str(version["project"]), width))
         lines.append(_field("found in", ", ".join(version["sources"]), width))
+        if version.get("inventory"):
+            lines.append(_field("inventory", inventory_text(version["inventory"]), width))
         parent = version.get("parent")
         if parent:
             where = f"{parent.get('template')}@{parent.get('version')}"

@@ -253,6 +253,8 @@ class Templates(Controller):
                 "ssm_parameters": config.get("ssm_parameters") or {},
                 "accounts": config.get("accounts") or {},
                 "description": doc.get("description"),
+                "inventory": doc.get("inventory") if isinstance(doc.get("inventory"), dict)
+                else None,
                 **{k: v.get(version) for k, v in life.items()},
             }
             if config.get("ami_mappings"):

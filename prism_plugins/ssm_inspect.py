@@ -1,0 +1,130 @@
+"""Built-in ``prism_pre_stop``: look inside the instance before its image is taken.
+
+Runs prism's read-only inspection through SSM Run Command (before any downtime or
+CreateImage), keeps the report for the plan, the registry and the template, and
+refuses (before anything changes) to share an image beyond the account when it holds
+secrets, or when the instance cannot be inspected, unless the user chose a way forward:
+``--allow-secrets`` (share it as it is) or ``--no-inspect`` (skip the look; the plan
+prints what to remove by hand). A private save goes on, the findings shown as a warning.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from prism_core import plugin_api as api
+
+if TYPE_CHECKING:
+    from prism_core.plugin_api import SaveContext
+
+DATA_KEY = "inspection"
+
+
+def shares_beyond_account(ctx: SaveContext) -> bool:
+    """``--public`` or any ``--share-with`` (an account, an organization or an OU)."""
+    return bool(ctx.request.public or ctx.request.share_with)
+
+
+def _policy(ctx: SaveContext) -> str:
+    """``allow-secrets``, ``no-inspect`` or '' (``ctx.request.secrets_policy``)."""
+    return str(getattr(ctx.request, "secrets_policy", "") or "")
+
+
+@api.hookimpl
+def prism_pre_stop(ctx: SaveContext) -> list[str]:
+    if ctx.resuming and ctx.state.images:
+        return []  # the image is taken: what it holds was decided when the save began
+    policy = _policy(ctx)
+    if policy == "no-inspect":
+        report = api.InspectionReport.not_inspected()
+    else:
+        with ctx.progress.waiting(f"Inspecting {ctx.request.instance_name} (Run Command)") as tick:
+            report = api.inspect_instance(
+                ctx.aws,
+                ctx.source_region,
+                ctx.request.instance_id,
+                poll=min(ctx.settings.poll_delay, 2.0),
+                on_tick=tick,
+            )
+    ctx.plugin_data[DATA_KEY] = report
+    ctx.state.inspection = report.to_dict()
+    if not shares_beyond_account(ctx):
+        return []
+    if policy == "no-inspect":
+        return [
+            "not inspected (--no-inspect); before sharing, remove by hand: "
+            + "; ".join(api.INSPECTION_CHECKLIST)
+        ]
+    if not report.available:
+        raise api.InputError(
+            f"the image would leave the account but {ctx.request.instance_name} cannot be "
+            f"inspected ({report.reason}); nothing was changed",
+            "make it a managed node of Systems Manager and save again, or add --no-inspect "
+            "and remove secrets by hand (prism prints the checklist)",
+        )
+    if report.findings and policy not in ("allow-secrets", "scrub"):
+        _show_findings(ctx, report)
+        raise api.InputError(
+            f"the image would leave the account with {len(report.findings)} secret(s) in it "
+            "(listed above); nothing was changed",
+            "remove them on the instance and save again, or add --allow-secrets to share it "
+            "as it is (after a confirmation naming them)",
+        )
+    return []
+
+
+@api.hookimpl(tryfirst=True)
+def prism_register(ctx: SaveContext) -> list[str] | None:
+    """Store the version's SBOM before the registry entry that references it is written."""
+    if ctx.state.inventory is not None:
+        return None  # stored (or given up) already: a resumed save
+    report = ctx.plugin_data.get(DATA_KEY)
+    if report is None:
+        ctx.record(
+            inventory={
+                "available": False,
+                "reason": "the save was resumed after "
+                "the inspection; its package list was not kept",
+            }
+        )
+        return None
+    if not report.available:
+        ctx.record(inventory={"available": False, "reason": report.reason})
+        return None
+    request = ctx.request
+    version = int(ctx.state.template_version or 1)
+    try:
+        store = api.InventoryStore(ctx.aws, ctx.source_region)
+        sbom = api.to_cyclonedx(report, request.template_name, version)
+        ref = store.put(request.template_name, version, ctx.state.save_id, sbom)
+    except Exception as exc:  # noqa: BLE001 - the image and template matter more
+        reason = f"the inventory could not be stored: {api.error_message(exc)}"
+        ctx.record(inventory={"available": False, "reason": reason})
+        ctx.summary_note(reason)
+        return None
+    summary = report.summary()
+    ctx.record(
+        inventory={
+            **ref,
+            "complete": summary["complete"],
+            "packages": summary["packages"],
+            "secrets": summary["findings"],
+        }
+    )
+    ctx.summary_note(f"Inventory: {sum(summary['packages'].values())} packages in {ref['sbom']}")
+    return None
+
+
+@api.hookimpl(wrapper=True)
+def prism_template_render(ctx: SaveContext) -> Any:
+    """Add ``inventory`` (the SBOM's reference and the counts) to the template."""
+    document = yield
+    if isinstance(document, dict) and ctx.state.inventory is not None:
+        document["inventory"] = dict(ctx.state.inventory)
+    return document
+
+
+def _show_findings(ctx: SaveContext, report: Any) -> None:
+    ctx.progress.line("warn", f"Secrets found on {ctx.request.instance_name}:")
+    for line in report.plan_lines()[1:]:
+        ctx.progress.line("", line.strip() if not line.startswith("      ") else line, indent=3)
