@@ -21,8 +21,10 @@ DATA_KEY = "inspection"
 
 
 def shares_beyond_account(ctx: SaveContext) -> bool:
-    """``--public`` or any ``--share-with`` (an account, an organization or an OU)."""
-    return bool(ctx.request.public or ctx.request.share_with)
+    """``--public``, any ``--share-with`` (an account, an organization or an OU) or
+    ``--copy-to-accounts`` (a copy another account owns)."""
+    request = ctx.request
+    return bool(request.public or request.share_with or request.copy_to_accounts)
 
 
 def _policy(ctx: SaveContext) -> str:

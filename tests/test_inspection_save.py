@@ -53,8 +53,14 @@ def test_private_save_warns_and_goes_on(prism_sandbox, run_prism):
 
 
 @pytest.mark.parametrize(
-    "share", [("--public",), ("--share-with", "111122223333"), ("--share-with", ORG)],
-    ids=["public", "account", "organization"],
+    "share",
+    [
+        ("--public",),
+        ("--share-with", "111122223333"),
+        ("--share-with", ORG),
+        ("--copy-to-accounts", "111122223333"),
+    ],
+    ids=["public", "account", "organization", "copy-to-account"],
 )
 def test_a_share_with_findings_is_refused_before_anything_changes(
     prism_sandbox, run_prism, share
