@@ -161,11 +161,14 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     phase("save", "save", "box", "env5", "--deprecate-after", "30", "--yes")
     for args in (
         ("promote", "env1@1", "--channel", "stable"),
+        ("export", "env1", "--launch-template", "--channel", "stable"),
+        ("export", "env1", "--launch-template", "--set-default"),
         ("demote", "env1", "--channel", "stable"),
         ("revoke", "env1@1", "--reason", "superseded"),
         ("restore", "env1@1"),
         ("protect", "env1@1"),
         ("unprotect", "env1@1"),
+        ("promote", "env1@1", "--channel", "stable"),  # the bound launch template follows
     ):
         phase("templates", "templates", *args, "--yes")
     phase("templates", "templates", "history", "env1")

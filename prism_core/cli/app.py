@@ -26,6 +26,7 @@ from prism_core.cli.commands.launch import Launch
 from prism_core.cli.commands.plugin_commands import CORE_COMMANDS, command_controllers
 from prism_core.cli.commands.sandbox import SandboxController
 from prism_core.cli.commands.save import Ami, Save, reserved_save_names, save_controllers
+from prism_core.cli.commands.template_export import TemplateExport
 from prism_core.cli.commands.template_history import TemplateHistory
 from prism_core.cli.commands.template_lifecycle import TemplateLifecycle
 from prism_core.cli.commands.templates import Templates
@@ -174,6 +175,7 @@ class PrismApp(App):
             Templates,
             TemplateLifecycle,
             TemplateHistory,
+            TemplateExport,
             Demo,
             SandboxController,
         ]

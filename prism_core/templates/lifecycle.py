@@ -131,7 +131,29 @@ def promote(aws: AwsClients, prefix: str, target: Target, channel: str, who: str
         except Exception as exc:
             done.failures.append(f"registry in {region}: {error_message(exc)}")
     follow_parameters(aws, prefix, target.name, target.registry_regions, done)
+    follow_launch_templates(aws, prefix, target, channel, done)
     return done
+
+
+def follow_launch_templates(
+    aws: AwsClients, prefix: str, target: Target, channel: str, done: Outcome
+) -> None:
+    """Launch templates bound to ``channel`` get a new default version for the version."""
+    from prism_core.templates.image_parameters import pick_image
+    from prism_core.templates.launch_templates import follow_channel
+
+    listed = ((target.parts.document or {}).get("ami_config") or {}).get("amis") or {}
+    amis = {
+        region: image
+        for region, by_arch in listed.items()
+        if isinstance(by_arch, dict)
+        and (image := pick_image(by_arch, set(target.parts.images.get(region, set()))))
+    }
+    followed = follow_channel(
+        aws, prefix, target.name, channel, target.version, amis, target.registry_regions
+    )
+    done.changed.extend(followed.changed)
+    done.failures.extend(followed.failures)
 
 
 def demote(aws: AwsClients, prefix: str, found: Inventory, channel: str) -> Outcome:
