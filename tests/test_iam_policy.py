@@ -171,6 +171,18 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
         ("promote", "env1@1", "--channel", "stable"),  # the bound launch template follows
     ):
         phase("templates", "templates", *args, "--yes")
+    phase("templates", "templates", "export", "python-ml", "--launch-template", "--yes")
+    # a lifecycle policy: after a save, and enforced once a version is old enough
+    phase("templates", "templates", "policy", "env5", "--keep", "1", "--disable-after", "1d",
+          "--yes")
+    phase("save", "save", "box", "env5", "--yes")
+    from test_retention import age_image
+
+    for found in prism_sandbox.own_images():
+        tags = {t["Key"]: t["Value"] for t in found.get("Tags", [])}
+        if tags.get("prism:template") == "env5" and tags.get("prism:version") == "1":
+            age_image(prism_sandbox, found["ImageId"], 2)
+    phase("templates", "templates", "enforce", "env5", "--yes")
     phase("templates", "templates", "history", "env1")
     phase("templates", "templates", "tree")
     phase("templates", "templates", "prune", "env3", "--keep", "1", "--yes")

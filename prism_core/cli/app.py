@@ -29,6 +29,7 @@ from prism_core.cli.commands.save import Ami, Save, reserved_save_names, save_co
 from prism_core.cli.commands.template_export import TemplateExport
 from prism_core.cli.commands.template_history import TemplateHistory
 from prism_core.cli.commands.template_lifecycle import TemplateLifecycle
+from prism_core.cli.commands.template_policy import TemplatePolicy
 from prism_core.cli.commands.templates import Templates
 from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError, Terminated
 from prism_core.plugin_api import Option
@@ -176,6 +177,7 @@ class PrismApp(App):
             TemplateLifecycle,
             TemplateHistory,
             TemplateExport,
+            TemplatePolicy,
             Demo,
             SandboxController,
         ]

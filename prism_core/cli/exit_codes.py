@@ -144,6 +144,8 @@ COMMANDS: dict[str, str] = {
     "templates restore": LIFECYCLE,
     "templates protect": LIFECYCLE,
     "templates unprotect": LIFECYCLE,
+    "templates policy": LIFECYCLE,
+    "templates enforce": LIFECYCLE,
     "templates export": exit_codes_help(
         "every region's launch template has its new version",
         "no region's launch template could be written (the reasons are listed)",

@@ -174,7 +174,14 @@ def run_save(app: Any) -> int:
         confirm(f"Make the AMI PUBLIC (any AWS account can launch it) in {regions}?", pargs.yes)
     app.changes_started = True
     outcome = execute(ctx, hooks)
-    emit(outcome.to_dict(), pargs.output, summary_text(outcome))
+    document = outcome.to_dict()
+    if outcome.exit_code == EXIT_OK:
+        from prism_core.cli.commands.template_policy import run_policy_after_save
+
+        applied = run_policy_after_save(app, aws, ctx.request.template_name, ctx.request.region)
+        if applied is not None:
+            document["lifecycle"] = applied
+    emit(document, pargs.output, summary_text(outcome))
     return outcome.exit_code
 
 

@@ -65,6 +65,7 @@ def version_rows(app: Any, name: str) -> tuple[list[dict[str, Any]], list[str]]:
     problems.extend(p for p in tree.problems if p not in problems)
     regions = sorted(set(found.regions) | {r for p in found.versions.values() for r in p.images})
     counts = usage.counts(aws, name, regions, problems)
+    events = lifecycle_events(aws, settings.registry_prefix, name, found.regions, problems)
     rows = []
     for version in sorted(found.versions):
         parts = found.versions[version]
@@ -86,9 +87,45 @@ def version_rows(app: Any, name: str) -> tuple[list[dict[str, Any]], list[str]]:
                 "protected": bool(parts.protected),
                 "regions": sorted(set(amis) | set(parts.images)),
                 "instances": counts.get(version, {}),
+                "lifecycle": events.pop(version, []),
+            }
+        )
+    for version, gone in sorted(events.items()):  # deleted by a lifecycle policy
+        rows.append(
+            {
+                "version": version,
+                "saved_date": None,
+                "saved_from": None,
+                "parent": None,
+                "channels": [],
+                "revoked": None,
+                "parent_revoked": None,
+                "status": ["deleted"],
+                "protected": False,
+                "regions": [],
+                "instances": {},
+                "lifecycle": gone,
             }
         )
     return rows, problems
+
+
+def lifecycle_events(
+    aws: Any, prefix: str, name: str, regions: list[str], problems: list[str]
+) -> dict[int, list[dict[str, Any]]]:
+    """Version -> what lifecycle policies did to it (the first region that has a log)."""
+    from prism_core.aws.clients import error_message
+    from prism_core.templates.retention import read_log
+
+    for region in regions:
+        try:
+            found = read_log(aws.client("ssm", region), prefix, name)
+        except Exception as exc:
+            problems.append(f"lifecycle log in {region} not readable: {error_message(exc)}")
+            continue
+        if found:
+            return found
+    return {}
 
 
 def history_lines(name: str, rows: list[dict[str, Any]], width: int | None) -> list[str]:
@@ -114,6 +151,12 @@ def history_lines(name: str, rows: list[dict[str, Any]], width: int | None) -> l
             lines.append(
                 f"     revoked {str(record.get('revoked_at') or '')[:10]} by "
                 f"{record.get('revoked_by') or '?'}: {record.get('reason') or ''}"
+            )
+        for event in row.get("lifecycle") or []:
+            lines.append(
+                f"     lifecycle: {event.get('action')} {str(event.get('at', ''))[:10]} by "
+                f"{event.get('by', '?')} ({event.get('age_days', '?')} days old; "
+                f"policy: {event.get('policy', '?')})"
             )
         lines.append(f"     regions: {', '.join(row['regions']) or '-'}")
         lines.append(f"     instances: {text(row['instances'])}")
