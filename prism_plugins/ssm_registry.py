@@ -43,8 +43,8 @@ def prism_register(ctx: SaveContext) -> list[str]:
             for name in api.registry_publish(ssm, prefix, document):
                 written.append(name)
             # <prefix>images/<name>/latest and /<N>: AMI ids `resolve:ssm:` understands
+            # (derived from the registry and images: not journaled; an abort re-derives them)
             synced = api.sync_image_parameters(ctx.aws, prefix, document["name"], [region])
-            written.extend(name.partition(":")[2] for name in synced.written)
             for failure in synced.failures:
                 ctx.record_failure(failure)
                 ctx.progress.line("fail", failure)

@@ -77,7 +77,7 @@ def test_policy_follows_the_configured_registry_prefix(prism_sandbox, run_prism)
     assert registry["Resource"] == "arn:aws-us-gov:ssm:*:*:parameter/research/prism/*"
 
 
-def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
+def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkeypatch):
     import boto3
 
     sent: dict[str, set[str]] = {use: set() for use in USES}
@@ -173,8 +173,13 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
         phase("templates", "templates", *args, "--yes")
     phase("templates", "templates", "export", "python-ml", "--launch-template", "--yes")
     # a lifecycle policy: after a save, and enforced once a version is old enough
+    from rbin_emulation import emulate_recycle_bin
+
+    emulate_recycle_bin(monkeypatch)
     phase("templates", "templates", "policy", "env5", "--keep", "1", "--disable-after", "1d",
-          "--yes")
+          "--recycle-bin", "7d", "--yes")
+    phase("templates", "templates", "policy", "env5", "--keep", "1", "--disable-after", "1d",
+          "--recycle-bin", "14d", "--yes")
     phase("save", "save", "box", "env5", "--yes")
     from test_retention import age_image
 

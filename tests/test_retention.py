@@ -99,3 +99,30 @@ def test_policy_ages_versions_out_except_held_ones(prism_sandbox, run_prism):
     assert "lifecycle: deleted" in text and "delete after 365d" in text
     again = ok(run_prism("templates", "enforce", "--all", "--yes"))
     assert "Nothing is due" in again.stdout
+
+
+def test_recycle_bin_rules_for_the_templates_resources(prism_sandbox, run_prism, monkeypatch):
+    from rbin_emulation import emulate_recycle_bin
+
+    rules = emulate_recycle_bin(monkeypatch)  # moto has no Recycle Bin
+    prism_sandbox.create_instance("box")
+    ok(run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes"))
+    dry = ok(run_prism("templates", "policy", "env1", "--keep", "2", "--recycle-bin", "30d",
+                       "--dry-run"))
+    assert "Recycle Bin" in dry.stderr and rules == {}
+    ok(run_prism("templates", "policy", "env1", "--keep", "2", "--recycle-bin", "30d", "--yes"))
+    for region in ("us-east-1", "us-east-2"):
+        made = sorted(rules[region].values(), key=lambda r: r["ResourceType"])
+        assert [r["ResourceType"] for r in made] == ["EBS_SNAPSHOT", "EC2_IMAGE"]
+        for rule in made:
+            assert rule["ResourceTags"] == [
+                {"ResourceTagKey": "prism:template", "ResourceTagValue": "env1"}
+            ]
+            assert rule["RetentionPeriod"] == {
+                "RetentionPeriodValue": 30, "RetentionPeriodUnit": "DAYS"
+            }
+    ok(run_prism("templates", "policy", "env1", "--keep", "2", "--recycle-bin", "60d", "--yes"))
+    assert len(rules["us-east-1"]) == 2  # updated, not duplicated
+    assert {r["RetentionPeriod"]["RetentionPeriodValue"] for r in rules["us-east-1"].values()} \
+        == {60}
+    refused(run_prism("templates", "policy", "env1", "--recycle-bin", "0d", "--yes"))

@@ -445,3 +445,51 @@ def in_use(aws: AwsClients, found: Any) -> dict[int, str]:
         if ids:
             used[version] = f"{len(ids)} instance(s) use it ({', '.join(ids[:3])})"
     return used
+
+
+#: What a Recycle Bin rule of a template keeps: its deregistered images and the
+#: snapshots prism deletes with them (an image is restorable only with its snapshots).
+RECYCLE_BIN_RESOURCES = ("EC2_IMAGE", "EBS_SNAPSHOT")
+
+
+def recycle_bin_description(name: str, kind: str) -> str:
+    """The description that marks a Recycle Bin rule as prism's for ``name``."""
+    return f"prism template {name}: deleted {kind} kept"
+
+
+def ensure_recycle_bin(
+    aws: AwsClients, name: str, days: int, regions: list[str]
+) -> tuple[list[str], list[str]]:
+    """A Recycle Bin retention rule per region and resource kind for the template's
+    resources (``prism:template=<name>``, which prism puts on its images and snapshots):
+    created, or its retention updated; ``(changes, failures)``."""
+    from prism_core.aws.tags import TEMPLATE_TAG
+
+    selector = [{"ResourceTagKey": TEMPLATE_TAG, "ResourceTagValue": name}]
+    period = {"RetentionPeriodValue": days, "RetentionPeriodUnit": "DAYS"}
+    changes, failures = [], []
+    for region in sorted(regions):
+        rbin = aws.client("rbin", region)
+        for kind in RECYCLE_BIN_RESOURCES:
+            description = recycle_bin_description(name, kind)
+            try:
+                rules = rbin.list_rules(ResourceType=kind, ResourceTags=selector).get("Rules", [])
+                ours = [r for r in rules if r.get("Description") == description]
+                if not ours:
+                    rule = rbin.create_rule(
+                        ResourceType=kind,
+                        ResourceTags=selector,
+                        RetentionPeriod=period,
+                        Description=description,
+                    )
+                    changes.append(
+                        f"{region}: Recycle Bin rule {rule['Identifier']} ({kind}, {days}d)"
+                    )
+                elif (ours[0].get("RetentionPeriod") or {}).get("RetentionPeriodValue") != days:
+                    rbin.update_rule(Identifier=ours[0]["Identifier"], RetentionPeriod=period)
+                    changes.append(
+                        f"{region}: Recycle Bin rule {ours[0]['Identifier']} ({kind}) now {days}d"
+                    )
+            except Exception as exc:
+                failures.append(f"Recycle Bin in {region} ({kind}): {error_message(exc)}")
+    return changes, failures

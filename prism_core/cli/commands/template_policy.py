@@ -80,6 +80,11 @@ class TemplatePolicy(Controller):
             days_option("--max-age", "deprecate versions older than this (e.g. 180d)"),
             days_option("--disable-after", "disable their images after this"),
             days_option("--delete-after", "delete them after this"),
+            days_option(
+                "--recycle-bin",
+                "keep deleted images and snapshots this long in the Recycle Bin (a retention "
+                "rule per region for the template's resources)",
+            ),
             *CHANGE_ARGUMENTS,
         ],
     )
@@ -96,6 +101,7 @@ class TemplatePolicy(Controller):
             max_age_days=retention.parse_days(pargs.max_age, "--max-age"),
             disable_after_days=retention.parse_days(pargs.disable_after, "--disable-after"),
             delete_after_days=retention.parse_days(pargs.delete_after, "--delete-after"),
+            recycle_bin_days=retention.parse_days(pargs.recycle_bin, "--recycle-bin"),
         )
         asked = any(getattr(rules, f) is not None for f in retention.Policy.FIELDS)
         if asked:
@@ -129,6 +135,11 @@ class TemplatePolicy(Controller):
             "applied now? no: run `prism templates enforce "
             f"{name}` (and after every save of {name})",
         ]
+        if rules.recycle_bin_days:
+            plan.append(
+                f"Recycle Bin: keep {name}'s deleted images and snapshots "
+                f"{rules.recycle_bin_days} days (a rule per region and kind)"
+            )
         print(headline, file=sys.stderr)
         for line in plan:
             print(f"   {line}", file=sys.stderr)
@@ -140,6 +151,13 @@ class TemplatePolicy(Controller):
         written, failures = retention.write_policy(
             aws, settings.registry_prefix, name, rules, regions, aws.identity()["Arn"]
         )
+        if rules.recycle_bin_days:
+            image_regions = {r for p in found.versions.values() for r in p.images}
+            changes, problems = retention.ensure_recycle_bin(
+                aws, name, rules.recycle_bin_days, sorted({*regions, *image_regions})
+            )
+            written.extend(changes)
+            failures.extend(problems)
         lines = [headline, *(f"   {w}" for w in written), *(f"   FAILED: {f}" for f in failures)]
         emit(
             {
