@@ -11,7 +11,8 @@ images (their oldest ``CreationDate``): older than ``delete_after_days`` -> dele
 (images deregistered with their snapshots, registry entries and files removed, as
 ``prune`` does, ownership proven by the images' own tags); older than
 ``disable_after_days`` -> disabled (``DisableImage``); older than ``max_age_days`` ->
-deprecated now. A policy with ``keep`` and no age deletes every older version. Never
+deprecated now. A policy with ``keep`` and no age deletes every older version. The
+newest version is always kept (it is what ``latest`` and a new launch use). Never
 touched, and reported: a channel's target, a protected version, a version whose images
 instances use, a version still being saved.
 
@@ -301,7 +302,7 @@ def plan(
     ordered = sorted(
         (v for v, p in found.versions.items() if p.document is not None or p.images), reverse=True
     )
-    for version in ordered[policy.keep or 0 :]:
+    for version in ordered[max(policy.keep or 0, 1) :]:  # the newest always stays
         parts = found.versions[version]
         created = _created(parts)
         if created is None:

@@ -71,7 +71,8 @@ class TemplatePolicy(Controller):
         "`prism templates enforce`. Every version but the --keep newest is deprecated "
         "after --max-age, disabled after --disable-after and deleted (images, snapshots, "
         "registry entries, files) after --delete-after, counted from its images' creation; "
-        "--keep alone deletes every older version. Channel targets, protected versions, "
+        "--keep alone deletes every older version; the newest is always kept. Channel "
+        "targets, protected versions, "
         "versions instances use and versions being saved are never touched. "
         "Without a rule it shows the current policy.",
         arguments=[
