@@ -494,3 +494,31 @@ def ensure_recycle_bin(
             except Exception as exc:
                 failures.append(f"Recycle Bin in {region} ({kind}): {error_message(exc)}")
     return changes, failures
+
+
+def plan_lines(due: Enforcement) -> list[str]:
+    """What enforcing a policy will do and what it holds back."""
+    lines = [step.text() for step in due.steps]
+    lines += [f"v{v} held: {why}" for v, why in sorted(due.held.items())]
+    return lines or ["nothing is due"]
+
+
+def after_save(
+    aws: AwsClients, settings: Any, name: str, region: str
+) -> tuple[list[str], dict[str, Any]] | None:
+    """Apply the template's policy right after a save (agreed to when it was set):
+    ``(lines to show, the report's lifecycle section)``, ``None`` without a policy. A
+    failure is reported, not raised: the save itself succeeded."""
+    try:
+        found, due = enforce(aws, settings, name, region, thorough=False)
+        if due is None:
+            return None
+        outcome = apply(aws, settings.registry_prefix, found, due, aws.identity()["Arn"])
+    except Exception as exc:
+        text = f"lifecycle policy of {name} not applied: {error_message(exc)}"
+        return [f"{text}; run `prism templates enforce {name}`"], {"failures": [text]}
+    lines = [f"Lifecycle policy of {name} ({due.policy.text()}):"]
+    lines += [f"   {line}" for line in [*plan_lines(due), *found.problems]]
+    lines += [f"   FAILED: {failure}" for failure in outcome.failures]
+    held = {str(v): why for v, why in due.held.items()}
+    return lines, {"policy": due.policy.to_record(), **outcome.to_dict(), "held": held}

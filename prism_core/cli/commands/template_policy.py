@@ -26,34 +26,9 @@ def days_option(flag: str, text: str) -> tuple[list[str], dict[str, Any]]:
 
 def plan_lines(due: Any) -> list[str]:
     """What enforcing a policy will do and what it holds back."""
-    lines = [f"{step.text()}" for step in due.steps]
-    lines += [f"v{v} held: {why}" for v, why in sorted(due.held.items())]
-    return lines or ["nothing is due"]
+    from prism_core.templates.retention import plan_lines as lines
 
-
-def run_policy_after_save(app: Any, aws: Any, name: str, region: str) -> dict[str, Any] | None:
-    """Apply the template's policy right after a save (agreed to when it was set);
-    the report's ``lifecycle`` section, ``None`` when the template has no policy. A
-    failure here is a warning: the save itself succeeded."""
-    from prism_core.aws.clients import error_message
-    from prism_core.templates import retention
-
-    try:
-        found, due = retention.enforce(aws, app.settings, name, region, thorough=False)
-        if due is None:
-            return None
-        warn(found.problems)
-        who = aws.identity()["Arn"]
-        outcome = retention.apply(aws, app.settings.registry_prefix, found, due, who)
-    except Exception as exc:
-        text = f"lifecycle policy of {name} not applied: {error_message(exc)}"
-        warn([f"{text}; run `prism templates enforce {name}`"])
-        return {"failures": [text]}
-    print(f"Lifecycle policy of {name} ({due.policy.text()}):", file=sys.stderr)
-    for line in [*plan_lines(due), *(f"FAILED: {f}" for f in outcome.failures)]:
-        print(f"   {line}", file=sys.stderr)
-    held = {str(v): w for v, w in due.held.items()}
-    return {"policy": due.policy.to_record(), **outcome.to_dict(), "held": held}
+    return lines(due)
 
 
 class TemplatePolicy(Controller):
