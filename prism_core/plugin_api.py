@@ -110,6 +110,7 @@ _EXPORTS: dict[str, str] = {
     "registry_publish": "prism_core.templates.registry",
     "registry_value": "prism_core.templates.registry",
     "registry_current_parameter": "prism_core.templates.registry",
+    "sync_image_parameters": "prism_core.templates.image_parameters",
 }
 #: Names whose definition has another name in its module.
 _ALIASES = {
@@ -124,6 +125,7 @@ _ALIASES = {
     "registry_publish": "publish",
     "registry_value": "encode",
     "registry_current_parameter": "current_parameter",
+    "sync_image_parameters": "sync",
 }
 
 __all__ = ["hookimpl", "Handler", "Option", "Command", "PluginSettings", *_EXPORTS]

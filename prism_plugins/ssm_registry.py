@@ -5,7 +5,9 @@ every ``prism_template_render`` implementation and wrapper, exactly what the tem
 file will hold) in the source region and in every copy region that succeeded, all
 regions at once, two parameters per region (its version, then the current entry;
 the layout is :mod:`prism_core.templates.registry`'s), so a teammate in the same
-account with an empty PRISM_HOME can list and launch it.
+account with an empty PRISM_HOME can list and launch it. Then the AMI parameters
+(``<prefix>images/<name>/latest`` and ``/<N>``, ``DataType: aws:ec2:image``) of each
+region follow (:mod:`prism_core.templates.image_parameters`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ def prism_register(ctx: SaveContext) -> list[str]:
             # versions/<N> (replacing this save's claim), then the current entry
             for name in api.registry_publish(ssm, prefix, document):
                 written.append(name)
+            # <prefix>images/<name>/latest and /<N>: AMI ids `resolve:ssm:` understands
+            # (derived from the registry and images: not journaled; an abort re-derives them)
+            synced = api.sync_image_parameters(ctx.aws, prefix, document["name"], [region])
+            for failure in synced.failures:
+                ctx.record_failure(failure)
+                ctx.progress.line("fail", failure)
         except Exception as exc:
             reason = api.error_message(exc)
             ctx.record_failure(f"registry write in {region} failed: {reason}")

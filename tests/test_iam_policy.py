@@ -78,7 +78,7 @@ def test_policy_follows_the_configured_registry_prefix(prism_sandbox, run_prism)
     assert registry["Resource"] == "arn:aws-us-gov:ssm:*:*:parameter/research/prism/*"
 
 
-def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
+def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkeypatch):
     import boto3
 
     sent: dict[str, set[str]] = {use: set() for use in USES}
@@ -171,13 +171,33 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     phase("save", "save", "box", "env6", "--copy-to-accounts", "444455556666", "--yes")
     for args in (
         ("promote", "env1@1", "--channel", "stable"),
+        ("export", "env1", "--launch-template", "--channel", "stable"),
+        ("export", "env1", "--launch-template", "--set-default"),
         ("demote", "env1", "--channel", "stable"),
         ("revoke", "env1@1", "--reason", "superseded"),
         ("restore", "env1@1"),
         ("protect", "env1@1"),
         ("unprotect", "env1@1"),
+        ("promote", "env1@1", "--channel", "stable"),  # the bound launch template follows
     ):
         phase("templates", "templates", *args, "--yes")
+    phase("templates", "templates", "export", "python-ml", "--launch-template", "--yes")
+    # a lifecycle policy: after a save, and enforced once a version is old enough
+    from rbin_emulation import emulate_recycle_bin
+
+    emulate_recycle_bin(monkeypatch)
+    phase("templates", "templates", "policy", "env5", "--keep", "1", "--disable-after", "1d",
+          "--recycle-bin", "7d", "--yes")
+    phase("templates", "templates", "policy", "env5", "--keep", "1", "--disable-after", "1d",
+          "--recycle-bin", "14d", "--yes")
+    phase("save", "save", "box", "env5", "--yes")
+    from test_retention import age_image
+
+    for found in prism_sandbox.own_images():
+        tags = {t["Key"]: t["Value"] for t in found.get("Tags", [])}
+        if tags.get("prism:template") == "env5" and tags.get("prism:version") == "1":
+            age_image(prism_sandbox, found["ImageId"], 2)
+    phase("templates", "templates", "enforce", "env5", "--yes")
     phase("templates", "templates", "history", "env1")
     phase("templates", "templates", "tree")
     phase("templates", "templates", "copy", "env1@1", "--to-regions", "us-west-1", "--yes")

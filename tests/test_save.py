@@ -75,10 +75,10 @@ def test_save_with_two_copy_regions(prism_sandbox, run_prism, tmp_path):
     calls = prism_sandbox.faults.calls()
     # copies are tagged by CopyImage itself (TagSpecifications): no CreateTags there
     assert [r for r, a in calls if a == "CreateTags"] == ["us-east-1"] * 2  # DryRun, lock
-    # per region: the version claim, then the version and the current entry; the save
-    # lock once, in the source region
+    # per region: the version claim, then the version and the current entry, then the AMI
+    # parameters images/<name>/1 and /latest; the save lock once, in the source region
     assert sorted(r for r, a in calls if a == "PutParameter") == sorted(
-        [*amis, *amis, *amis, "us-east-1"]
+        [*amis, *amis, *amis, *amis, *amis, "us-east-1"]
     )
     assert "prism launch seismic-env" in result.stdout
     assert "us-east-2: " + amis["us-east-2"] in result.stdout

@@ -164,7 +164,8 @@ def image_snapshot_ids(image: dict[str, Any]) -> list[str] | None:
 def describe_image(ec2: Any, image_id: str) -> dict[str, Any] | None:
     """The image record, or ``None`` while EC2 does not show it yet (eventual consistency)."""
     try:
-        images = ec2.describe_images(ImageIds=[image_id])["Images"]
+        # a disabled image (lifecycle policies) is still ours to find and remove
+        images = ec2.describe_images(ImageIds=[image_id], IncludeDisabled=True)["Images"]
     except Exception as exc:
         if error_code(exc) == "InvalidAMIID.NotFound":
             return None

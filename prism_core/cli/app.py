@@ -32,9 +32,11 @@ from prism_core.cli.commands.sandbox import SandboxController
 from prism_core.cli.commands.save import Ami, Save, reserved_save_names, save_controllers
 from prism_core.cli.commands.saves import Saves
 from prism_core.cli.commands.template_copy import TemplateCopy
+from prism_core.cli.commands.template_export import TemplateExport
 from prism_core.cli.commands.template_history import TemplateHistory
 from prism_core.cli.commands.template_inventory import TemplateInventory
 from prism_core.cli.commands.template_lifecycle import TemplateLifecycle
+from prism_core.cli.commands.template_policy import TemplatePolicy
 from prism_core.cli.commands.templates import Templates
 from prism_core.cli.commands.terminate import Terminate
 from prism_core.exceptions import EXIT_FAILURE, EXIT_REFUSED, PrismError, Terminated
@@ -193,6 +195,8 @@ class PrismApp(App):
             TemplateHistory,
             TemplateCopy,
             TemplateInventory,
+            TemplateExport,
+            TemplatePolicy,
             Demo,
             SandboxController,
             Cloud,

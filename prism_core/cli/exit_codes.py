@@ -221,6 +221,15 @@ COMMANDS: dict[str, str] = {
         "cancelled prompt; nothing changed",
         "some regions' copies or registry writes failed (listed); the others are kept",
     ),
+    "templates policy": LIFECYCLE,
+    "templates enforce": LIFECYCLE,
+    "templates export": exit_codes_help(
+        "every region's launch template has its new version",
+        "no region's launch template could be written (the reasons are listed)",
+        "bad input, a version without an image in a region, or a launch template of that "
+        "name that prism did not make; nothing changed",
+        partial="some regions failed (listed); the others have their new version",
+    ),
 }
 
 

@@ -117,6 +117,7 @@ def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
             problems.append(problem)
     _remove_registry(ctx, removed, problems)
     _remove_inventory(ctx, removed, problems)
+    _follow_image_parameters(ctx, removed, problems)
     if ctx.state.template_path or ctx.state.phases_done:
         try:
             removed.extend(_restore_local(ctx))
@@ -159,6 +160,19 @@ def _ours(doc: dict[str, Any], ctx: SaveContext) -> bool:
     if doc.get("save_id"):
         return bool(doc["save_id"] == ctx.state.save_id)
     return entry_version(doc) == ctx.state.template_version
+
+
+def _follow_image_parameters(ctx: SaveContext, removed: list[str], problems: list[str]) -> None:
+    """The AMI parameters (``<prefix>images/<name>/...``) of the save's regions follow what
+    is left: this version's number goes, ``latest`` moves back."""
+    from prism_core.templates.image_parameters import sync
+
+    regions = {e.partition(":")[0] for e in ctx.state.registry} | set(ctx.state.images)
+    if not regions:
+        return
+    synced = sync(ctx.aws, ctx.settings.registry_prefix, ctx.request.template_name, sorted(regions))
+    removed.extend(synced.deleted)
+    problems.extend(synced.failures)
 
 
 def _remove_registry(ctx: SaveContext, removed: list[str], problems: list[str]) -> None:

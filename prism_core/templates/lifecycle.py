@@ -15,7 +15,7 @@ from typing import Any
 from prism_core.aws.clients import AwsClients, error_message
 from prism_core.exceptions import InputError
 from prism_core.settings import Settings
-from prism_core.templates import registry
+from prism_core.templates import image_parameters, registry
 from prism_core.templates.cleanup import Inventory, VersionParts, inventory, owned_images
 
 
@@ -110,6 +110,16 @@ class Outcome:
         return {"changed": self.changed, "failures": self.failures, "kept": self.kept}
 
 
+def follow_parameters(
+    aws: AwsClients, prefix: str, name: str, regions: list[str], done: Outcome
+) -> None:
+    """Bring the template's AMI parameters (``<prefix>images/<name>/...``) of ``regions``
+    in line with what just changed; their changes and failures go to ``done``."""
+    synced = image_parameters.sync(aws, prefix, name, regions)
+    done.changed.extend(synced.changed)
+    done.failures.extend(synced.failures)
+
+
 # -- channels ---------------------------------------------------------------------------
 def promote(aws: AwsClients, prefix: str, target: Target, channel: str, who: str) -> Outcome:
     """Point ``channel`` at the version in every region that registers it."""
@@ -122,7 +132,30 @@ def promote(aws: AwsClients, prefix: str, target: Target, channel: str, who: str
             done.changed.append(f"{region}:{key}")
         except Exception as exc:
             done.failures.append(f"registry in {region}: {error_message(exc)}")
+    follow_parameters(aws, prefix, target.name, target.registry_regions, done)
+    follow_launch_templates(aws, prefix, target, channel, done)
     return done
+
+
+def follow_launch_templates(
+    aws: AwsClients, prefix: str, target: Target, channel: str, done: Outcome
+) -> None:
+    """Launch templates bound to ``channel`` get a new default version for the version."""
+    from prism_core.templates.image_parameters import pick_image
+    from prism_core.templates.launch_templates import follow_channel
+
+    listed = ((target.parts.document or {}).get("ami_config") or {}).get("amis") or {}
+    amis = {
+        region: image
+        for region, by_arch in listed.items()
+        if isinstance(by_arch, dict)
+        and (image := pick_image(by_arch, set(target.parts.images.get(region, set()))))
+    }
+    followed = follow_channel(
+        aws, prefix, target.name, channel, target.version, amis, target.registry_regions
+    )
+    done.changed.extend(followed.changed)
+    done.failures.extend(followed.failures)
 
 
 def demote(aws: AwsClients, prefix: str, found: Inventory, channel: str) -> Outcome:
@@ -135,6 +168,7 @@ def demote(aws: AwsClients, prefix: str, found: Inventory, channel: str) -> Outc
                 done.changed.append(f"{region}:{key}")
         except Exception as exc:
             done.failures.append(f"registry in {region}: {error_message(exc)}")
+    follow_parameters(aws, prefix, found.name, sorted(found.channels.get(channel, {})), done)
     return done
 
 
@@ -174,6 +208,7 @@ def revoke(aws: AwsClients, prefix: str, target: Target, reason: str, who: str) 
                 done.changed.append(f"{region}:{image_id} deprecated at {now}")
             except Exception as exc:
                 done.failures.append(f"{region}: {image_id}: {error_message(exc)}")
+    follow_parameters(aws, prefix, target.name, regions, done)
     return done
 
 
@@ -203,6 +238,7 @@ def restore(aws: AwsClients, prefix: str, target: Target) -> Outcome:
                     done.changed.append(f"{region}:{image_id} no longer deprecated")
             except Exception as exc:
                 done.failures.append(f"{region}: {image_id}: {error_message(exc)}")
+    follow_parameters(aws, prefix, target.name, sorted(target.parts.registry), done)
     return done
 
 

@@ -33,7 +33,7 @@ from prism_core.save.pipeline import (
 from prism_core.save.plan import estimate_storage, plan_lines, show_plan, will_stop
 from prism_core.save.request import SaveRequest
 from prism_core.settings import check_writable
-from prism_core.validation import region_name
+from prism_core.validation import printable, region_name
 
 
 def summary_text(outcome: SaveOutcome) -> str:
@@ -233,7 +233,16 @@ def run_save(app: Any) -> int:
              f"(or `prism saves follow {detached.save_id}`).")
         return 0
     outcome = execute(ctx, hooks)
-    emit(outcome.to_dict(), pargs.output, summary_text(outcome))
+    document = outcome.to_dict()
+    if outcome.exit_code == EXIT_OK:
+        from prism_core.templates.retention import after_save
+
+        applied = after_save(aws, settings, ctx.request.template_name, ctx.request.region)
+        if applied is not None:
+            for line in applied[0]:
+                print(printable(line, 1000), file=sys.stderr)
+            document["lifecycle"] = applied[1]
+    emit(document, pargs.output, summary_text(outcome))
     return outcome.exit_code
 
 

@@ -65,6 +65,7 @@ def version_rows(app: Any, name: str) -> tuple[list[dict[str, Any]], list[str]]:
     problems.extend(p for p in tree.problems if p not in problems)
     regions = sorted(set(found.regions) | {r for p in found.versions.values() for r in p.images})
     counts = usage.counts(aws, name, regions, problems)
+    events = lifecycle_events(aws, settings.registry_prefix, name, found.regions, problems)
     rows = []
     for version in sorted(found.versions):
         parts = found.versions[version]
@@ -87,8 +88,28 @@ def version_rows(app: Any, name: str) -> tuple[list[dict[str, Any]], list[str]]:
                 "regions": sorted(set(amis) | set(parts.images)),
                 "instances": counts.get(version, {}),
                 "secrets": _secret_counts(doc),
+                "lifecycle": events.pop(version, []),
             }
         )
+    for version, gone in sorted(events.items()):  # deleted by a lifecycle policy
+        rows.append(
+            {
+                "version": version,
+                "saved_date": None,
+                "saved_from": None,
+                "parent": None,
+                "channels": [],
+                "revoked": None,
+                "parent_revoked": None,
+                "status": ["deleted"],
+                "protected": False,
+                "regions": [],
+                "instances": {},
+                "lifecycle": gone,
+                "secrets": None,
+            }
+        )
+    rows.sort(key=lambda row: int(row["version"]))
     previous: dict[str, int] | None = None
     for row in rows:  # oldest first
         row["secrets_changed"] = previous is not None and row["secrets"] != previous
@@ -104,6 +125,22 @@ def _secret_counts(doc: dict[str, Any]) -> dict[str, int] | None:
         return None
     secrets = inventory.get("secrets")
     return dict(secrets) if isinstance(secrets, dict) else {}
+def lifecycle_events(
+    aws: Any, prefix: str, name: str, regions: list[str], problems: list[str]
+) -> dict[int, list[dict[str, Any]]]:
+    """Version -> what lifecycle policies did to it (the first region that has a log)."""
+    from prism_core.aws.clients import error_message
+    from prism_core.templates.retention import read_log
+
+    for region in regions:
+        try:
+            found = read_log(aws.client("ssm", region), prefix, name)
+        except Exception as exc:
+            problems.append(f"lifecycle log in {region} not readable: {error_message(exc)}")
+            continue
+        if found:
+            return found
+    return {}
 
 
 def history_lines(name: str, rows: list[dict[str, Any]], width: int | None) -> list[str]:
@@ -129,6 +166,12 @@ def history_lines(name: str, rows: list[dict[str, Any]], width: int | None) -> l
             lines.append(
                 f"     revoked {str(record.get('revoked_at') or '')[:10]} by "
                 f"{record.get('revoked_by') or '?'}: {record.get('reason') or ''}"
+            )
+        for event in row.get("lifecycle") or []:
+            lines.append(
+                f"     lifecycle: {event.get('action')} {str(event.get('at', ''))[:10]} by "
+                f"{event.get('by', '?')} ({event.get('age_days', '?')} days old; "
+                f"policy: {event.get('policy', '?')})"
             )
         lines.append(f"     regions: {', '.join(row['regions']) or '-'}")
         if row["secrets"] is not None:

@@ -68,6 +68,17 @@ def kept_for_life(found: Any, version: int) -> str | None:
     return ", ".join(reasons) or None
 
 
+def follow_parameters(aws: Any, prefix: str, found: Any, done: Any) -> None:
+    """After a removal: the template's AMI parameters (``<prefix>images/<name>/...``) in
+    every region it had follow what is left (deleted with the last version)."""
+    from prism_core.templates.image_parameters import sync
+
+    regions = {*found.regions, *(r for p in found.versions.values() for r in p.images)}
+    synced = sync(aws, prefix, found.name, sorted(regions))
+    done.registry.extend([*synced.deleted, *(f"{n} (updated)" for n in synced.written)])
+    done.failures.extend(synced.failures)
+
+
 def warn(problems: list[str]) -> None:
     """One warning line on stderr per malformed template."""
     for problem in problems:
@@ -510,7 +521,7 @@ class Templates(Controller):
         count = sum(len(v) for v in images.values())
         what = (
             f"{len(files)} file(s), {sum(len(v) for v in entries.values())} registry "
-            f"entries in {', '.join(sorted(entries)) or 'no region'}"
+            f"entries in {', '.join(sorted(entries)) or 'no region'} and its AMI parameters"
         )
         if pargs.purge:
             what += f", and deregister {count} AMI(s) with their snapshots"
@@ -527,6 +538,7 @@ class Templates(Controller):
         )
         done = remove(aws, images=images, registry_entries=entries, files=files)
         done.kept = kept
+        follow_parameters(aws, settings.registry_prefix, found, done)
         from prism_core.templates import archive
 
         folder = archive.folder(settings.templates_dir, name)
@@ -661,6 +673,7 @@ class Templates(Controller):
         )
         done = remove(aws, images=images, registry_entries=entries, files=files)
         done.kept = not_ours
+        follow_parameters(aws, settings.registry_prefix, found, done)
         self._finish(
             f"Pruned {name}: kept {', '.join(map(str, kept))}, removed {', '.join(map(str, old))}",
             name,
