@@ -55,6 +55,8 @@ PRISM_KEYS = (
     LOCKED_KEY,
     "deprecate_after_days",
     "batch_concurrency",
+    "instance_profiles",
+    "imds_v1",
 )
 #: Bounds of the tunables: (lowest, highest).
 POLL_DELAY_RANGE = (0.001, 3600.0)
@@ -347,6 +349,11 @@ class Settings:
     deprecate_after_days: int | None = None
     #: Saves run at once by ``prism save --batch`` (config ``prism.batch_concurrency``).
     batch_concurrency: int = 3
+    #: IAM roles ``prism iam-policy`` lets launches pass (config ``prism.instance_profiles``):
+    #: role names, or paths ending in ``/``; none by default (no ``iam:PassRole``).
+    instance_profiles: list[str] = field(default_factory=list)
+    #: Launches may leave IMDSv1 on (config ``prism.imds_v1``); off by default.
+    imds_v1: bool = False
     #: Every other config section (plugin settings), defaults applied and validated.
     plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -430,6 +437,11 @@ class Settings:
             settings.batch_concurrency = _whole_number(
                 section["batch_concurrency"], "prism.batch_concurrency", BATCH_CONCURRENCY_RANGE
             )
+        settings.instance_profiles = instance_roles(section.get("instance_profiles"))
+        imds_v1 = section.get("imds_v1", False)
+        if not isinstance(imds_v1, bool):
+            raise InputError("config prism.imds_v1 must be true or false")
+        settings.imds_v1 = imds_v1
         return settings
 
     @property
@@ -446,6 +458,27 @@ class Settings:
     def journal_dir(self) -> Path:
         """``$PRISM_HOME/journal``: one file per save in progress."""
         return self.home / "journal"
+
+
+#: A role name (IAM's characters) or a role path such as ``/research/``.
+_ROLE = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}|/(?:[A-Za-z0-9+=,.@_-]+/){1,10}")
+
+
+def instance_roles(value: Any) -> list[str]:
+    """``prism.instance_profiles``: the role names or paths launches may pass."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = comma_list(value)
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise InputError("config prism.instance_profiles must be a list of role names or paths")
+    for role in value:
+        if not _ROLE.fullmatch(role):
+            raise InputError(
+                f"config prism.instance_profiles: {role[:80]!r} is not a role name or path",
+                "write a role name (research-workstation) or a path (/research/)",
+            )
+    return list(dict.fromkeys(value))
 
 
 def registry_prefix(value: Any) -> str:

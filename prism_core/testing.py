@@ -14,6 +14,10 @@ Fixtures:
                           third-party plugin (entry point) for one test, so tests do not
                           depend on what else is installed next to prism.
 
+``iam_policy_denials(sandbox)`` lists the requests prism sent to the sandbox that the policy
+``prism iam-policy`` prints (this test's config and plugins) does not allow: action,
+resource ARN and condition keys, checked with :mod:`prism_sandbox.iam_evaluator`.
+
 Cheap to import: moto and the sandbox are imported only when a fixture runs.
 """
 
@@ -135,11 +139,52 @@ class SandboxFixture:
         return path
 
 
+_POLICIES: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def current_iam_policy() -> dict[str, Any]:
+    """The policy ``prism iam-policy`` prints now (this ``PRISM_HOME``'s config, the loaded
+    plugins); prism's own with the default config when the config is refused."""
+    config = Path(os.environ.get("PRISM_HOME", "~")).expanduser() / "config.yml"
+    key = (
+        config.read_text() if config.is_file() else None,
+        tuple((name, id(plugin)) for name, plugin in EXTRA_PLUGINS),
+        os.environ.get("PRISM_DISABLE_PLUGINS"),
+    )
+    if key not in _POLICIES:
+        from prism_core.cli.app import main
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            code = main(["iam-policy"])
+        if code:
+            from prism_core.aws.iam_policy import policy
+
+            _POLICIES[key] = policy()
+        else:
+            _POLICIES[key] = json.loads(out.getvalue())
+    return _POLICIES[key]
+
+
+def iam_policy_denials(sandbox: Any, waived: tuple[str, ...] = ()) -> list[str]:
+    """A line for each request prism sent to ``sandbox`` since its call log was cleared
+    that :func:`current_iam_policy` does not allow (condition keys in ``waived`` count as
+    met: requirements other branches are still implementing)."""
+    from prism_sandbox.iam_evaluator import denied
+
+    found = sandbox.faults.authorizations()
+    if not found:
+        return []
+    return denied(current_iam_policy(), found, waived)
+
+
 @pytest.fixture(scope="session")
 def prism_sandbox_server() -> Iterator[Sandbox]:
     from prism_sandbox import Sandbox, Timings
 
-    sandbox = Sandbox(Timings.fast()).start()
+    sandbox = Sandbox(Timings.fast())
+    sandbox.record_iam = True  # the IAM policy checks of the tests read what it records
+    sandbox.start()
     try:
         yield sandbox
     finally:

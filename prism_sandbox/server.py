@@ -164,6 +164,8 @@ class _SandboxApp:
             sb.faults._record(req.region, req.action)
         if req.action and "prism/" in environ.get("HTTP_USER_AGENT", ""):
             sb.faults._record_prism(req.service, req.action)
+            if sb.record_iam:
+                self._record_authorizations(req)
         dry_run = req.param("DryRun").lower() == "true"
         fault = sb.faults._take_fault(req.region, req.action, dry_run) if req.action else None
         if fault is not None:
@@ -180,6 +182,21 @@ class _SandboxApp:
                 return _drain(self.inner(environ, start_response))
             finally:
                 runtime.current = None
+
+    def _record_authorizations(self, req: _Request) -> None:
+        """What IAM would check for this request, read before moto changes anything."""
+        from .iam_requests import Authorization, authorizations
+
+        try:
+            params: Any = json.loads(req.body or b"{}") if req.json else req.params
+            with runtime.LOCK:
+                found = authorizations(
+                    req.service, req.action, params, Sandbox._account_id(), req.region
+                )
+        except Exception as exc:  # noqa: BLE001 - reported by the test that reads it
+            call = f"{req.service}:{req.action}"
+            found = [Authorization(call, call, f"!unmodelled: {exc!r}"[:300], req.region)]
+        self.sandbox.faults._record_authorizations(found)
 
     # EC2 behaviour answered by the sandbox itself -----------------------------
     def _ec2_extras(self, req: _Request, start_response: StartResponse) -> list[bytes] | None:
@@ -306,6 +323,8 @@ class Sandbox:
         #: their snapshots would show up in DescribeSnapshots).
         self.load_default_amis = load_default_amis
         self.faults = Faults()
+        #: Record what IAM would check for each request prism sends (tests turn it on).
+        self.record_iam = False
         self._server: _Server | None = None
         #: State the EC2 patches (prism_sandbox.patches) share with the server: the
         #: timed transitions, and how many more DescribeImages calls miss a new AMI.

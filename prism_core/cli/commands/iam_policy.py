@@ -1,4 +1,4 @@
-"""``prism iam-policy [--for save|launch|templates|all]``: the least-privilege IAM policy."""
+"""``prism iam-policy [--for USE|PLUGIN-COMMAND]``: the least-privilege IAM policy."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ from argparse import RawDescriptionHelpFormatter
 
 from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.output import DEBUG_ARGUMENT
+from prism_core.exceptions import InputError
 
 IAM_POLICY_EPILOG = """The policy lists exactly the AWS actions prism may call for that use, scoped
-where IAM allows it (registry parameters under the configured prefix, tags only on
-what prism creates, terminate only boot-check instances). The action list lives in
-prism_core/data/iam_policy.yaml.
+to prism's own resources: changes and deletes of images, snapshots, instances, security
+groups and key pairs only where prism's ownership tag is (aws:ResourceTag/prism:...),
+tags only on what prism creates, registry parameters under the configured prefix,
+launches with IMDSv2 and encrypted volumes only, iam:PassRole only on the roles of
+prism.instance_profiles, KMS only on the keys of prism.kms_keys. Every loaded plugin's
+statements are included; --for PLUGIN-COMMAND prints a plugin command's own. The
+action list lives in prism_core/data/iam_policy.yaml.
 
 examples:
   prism iam-policy > prism-policy.json
@@ -41,9 +46,10 @@ class IamPolicy(Controller):
                 ["--for"],
                 {
                     "dest": "use",
-                    "choices": ("save", "launch", "templates", "all"),
                     "default": "all",
-                    "help": "what the policy is for (default: all)",
+                    "metavar": "USE",
+                    "help": "what the policy is for: save, launch, templates, cloud, all "
+                    "(default) or a plugin's command",
                 },
             ),
             (
@@ -59,8 +65,17 @@ class IamPolicy(Controller):
     )
     def iam_policy(self) -> None:
         """``prism iam-policy [--for USE] [--partition P]``."""
-        from prism_core.aws.iam_policy import policy
+        from prism_core.aws.iam_policy import PolicyOptions, policy
 
         pargs = self.app.pargs
-        document = policy(pargs.use, self.app.settings.registry_prefix, pargs.partition)
+        settings = self.app.settings
+        plugins = self.app.plugin_manager.iam_statements(settings.plugin_config)
+        options = PolicyOptions.from_settings(settings, pargs.partition)
+        try:
+            document = policy(pargs.use, options, plugins)
+        except ValueError as exc:
+            raise InputError(
+                f"iam-policy: {exc}",
+                "use save, launch, templates, cloud, all or a plugin command (`prism plugins`)",
+            ) from None
         print(json.dumps(document, indent=2))
