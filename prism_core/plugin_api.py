@@ -94,6 +94,7 @@ _EXPORTS: dict[str, str] = {
     "requested_at": "prism_core.aws.estimate",
     "completion_estimate": "prism_core.aws.estimate",
     "LOCK_TAG": "prism_core.aws.tags",
+    "SAVE_ID_TAG": "prism_core.aws.tags",
     "boot_check": "prism_core.templates.launch",
     "build_template_document": "prism_core.save.template_doc",
     "registry_publish": "prism_core.templates.registry",

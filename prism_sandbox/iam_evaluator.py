@@ -74,8 +74,8 @@ def condition_holds(operator: str, key: str, expected: Any, context: Mapping[str
         return any(_single(op, [v], patterns) for v in values)
     if prefix:
         return False
-    if actual is None:
-        return if_exists
+    if actual is None:  # a negated operator is true for a missing key, IAM says
+        return if_exists or op in _NEGATED
     return _single(op, [_text(v) for v in _as_list(actual)], patterns)
 
 
@@ -104,6 +104,20 @@ def failed_conditions(
     return failed
 
 
+def _applies(
+    statement: Mapping[str, Any],
+    action: str,
+    resource: str,
+    context: Mapping[str, Any],
+    waived: Iterable[str],
+) -> bool:
+    return (
+        _matches(statement.get("Action", []), action, fold=True)
+        and _matches(statement.get("Resource", []), resource, fold=False)
+        and not failed_conditions(statement, context, waived)
+    )
+
+
 def allowing_statement(
     policy: Mapping[str, Any],
     action: str,
@@ -111,17 +125,18 @@ def allowing_statement(
     context: Mapping[str, Any],
     waived: Iterable[str] = (),
 ) -> Mapping[str, Any] | None:
-    """The first Allow statement that grants the request, or ``None`` (implicit deny)."""
+    """The first Allow statement that grants the request, or ``None`` (implicit deny, or
+    an explicit Deny statement applies)."""
+    waived = list(waived)
+    allowing = None
     for statement in _as_list(policy.get("Statement") or []):
-        if statement.get("Effect") != "Allow":
+        if not _applies(statement, action, resource, context, waived):
             continue
-        if not _matches(statement.get("Action", []), action, fold=True):
-            continue
-        if not _matches(statement.get("Resource", []), resource, fold=False):
-            continue
-        if not failed_conditions(statement, context, waived):
-            return statement
-    return None
+        if statement.get("Effect") == "Deny":
+            return None
+        if allowing is None and statement.get("Effect") == "Allow":
+            allowing = statement
+    return allowing
 
 
 def explain_denial(

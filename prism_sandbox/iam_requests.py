@@ -139,6 +139,7 @@ _ON_EXISTING = {
     "GetConsoleOutput": ("instance", "InstanceId"),
     "ModifyInstanceMetadataOptions": ("instance", "InstanceId"),
     "ModifyImageAttribute": ("image", "ImageId"),
+    "DescribeImageAttribute": ("image", "ImageId"),
     "ResetImageAttribute": ("image", "ImageId"),
     "DeregisterImage": ("image", "ImageId"),
     "EnableImageDeprecation": ("image", "ImageId"),
@@ -168,7 +169,9 @@ def _tag_on_create(call: str, params: _Params, ec2: _Ec2) -> list[Authorization]
     for number, kind in sorted(kinds.items()):
         tags = params.tags(f"TagSpecification.{number}.Tag")
         context = {"ec2:CreateAction": call, **_tag_context(tags, "RequestTag")}
-        found.append(Authorization(call, "ec2:CreateTags", ec2.arn(kind), ec2.region, context))
+        found.append(
+            Authorization(f"ec2:{call}", "ec2:CreateTags", ec2.arn(kind), ec2.region, context)
+        )
     return found
 
 

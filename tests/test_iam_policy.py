@@ -16,11 +16,13 @@ import os
 from pathlib import Path
 
 import yaml
+from iam_pending import WAIVED_CONDITION_KEYS as WAIVED
 from test_launch_access import ssh_key
 from test_plugins import _raiser
 
 from prism_core.aws.iam_policy import USES, actions, policy
 from prism_core.testing import EXTRA_PLUGINS
+from prism_sandbox.iam_evaluator import denied
 
 
 def test_policy_document_is_valid_for_create_policy(run_prism):
@@ -37,7 +39,8 @@ def test_policy_document_is_valid_for_create_policy(run_prism):
             assert statement["Action"] and statement["Resource"]
             granted.update(statement["Action"])
         assert granted == actions(use, kind=None)
-        assert len(result.stdout) < 6144  # IAM's managed-policy size limit
+        # IAM's managed-policy size limit (whitespace is not counted)
+        assert len(json.dumps(document, separators=(",", ":"))) < 6144
     scoped = json.loads(run_prism("iam-policy", "--for", "templates").stdout)
     registry = next(s for s in scoped["Statement"] if s["Sid"] == "PrismRegistry")
     assert registry["Resource"] == "arn:aws:ssm:*:*:parameter/prism/*"
@@ -81,19 +84,29 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     import boto3
 
     sent: dict[str, set[str]] = {use: set() for use in USES}
+    denials: list[str] = []
+    pending: set[str] = set()
 
     def phase(use: str, *args: str, codes: tuple[int, ...] = (0,)):
         prism_sandbox.faults.clear_calls()
         result = run_prism(*args)
         assert result.exit_code in codes, (args, result.stderr)
         sent[use] |= prism_sandbox.faults.prism_actions()
+        # resources and conditions: what IAM checks for each request, in this phase's
+        # config, against the policy `prism iam-policy --for USE` prints
+        scoped = json.loads(run_prism("iam-policy", "--for", use).stdout)
+        found = prism_sandbox.faults.authorizations()
+        denials.extend(f"{args[:2]}: {line}" for line in denied(scoped, found, WAIVED))
+        pending.update(k for line in denied(scoped, found) for k in WAIVED if k in line)
         return result
 
     ssh_key(Path(os.environ["HOME"]))
     key = boto3.client("kms", region_name="us-east-2").create_key()["KeyMetadata"]["Arn"]
     home = Path(os.environ["PRISM_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yml").write_text(f"prism:\n  kms_keys:\n    us-east-2: {key}\n")
+    (home / "config.yml").write_text(
+        f"prism:\n  kms_keys:\n    us-east-2: {key}\n  instance_profiles: [research-role]\n"
+    )
     prism_sandbox.create_instance("box", ports=[22, 8888])
     prism_sandbox.create_instance("secret", encrypted=True)
     from prism_sandbox.seed import builtin_image_parameters
@@ -102,7 +115,10 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     ec2 = prism_sandbox.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
-    prism_sandbox.client("iam").create_instance_profile(InstanceProfileName="research")
+    iam = prism_sandbox.client("iam")
+    iam.create_instance_profile(InstanceProfileName="research")
+    iam.create_role(RoleName="research-role", AssumeRolePolicyDocument="{}")
+    iam.add_role_to_instance_profile(InstanceProfileName="research", RoleName="research-role")
     stop = ["--stop"] if "--stop" in run_prism("save", "--help").stdout else []
 
     # saves
@@ -173,6 +189,9 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     phase("templates", "templates", "prune", "env3", "--keep", "1", "--yes")
     phase("templates", "templates", "delete", "env2", "--purge", "--yes")
 
+    assert not denials, "\n".join(denials[:20])
+    # the condition keys waived for work still in other branches are still needed
+    assert pending == set(WAIVED), f"no request needs {sorted(set(WAIVED) - pending)} any more"
     everything = set().union(*sent.values())
     missing = everything - actions("all", kind=None)
     assert not missing, f"called but not granted: {sorted(missing)}"

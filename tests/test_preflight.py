@@ -147,7 +147,13 @@ def test_dry_run_shows_the_plan(prism_sandbox, run_prism, flag):
 
 
 def test_unauthorized_share_is_refused(prism_sandbox, run_prism):
+    """The DryRun asks about an image prism saved in the region before (the policy lets
+    prism share only its own); the first save to a region notes it cannot ask yet."""
     instance_id = prism_sandbox.create_instance("box")
+    first = run_prism("save", "box", "env0", "--copy-to-regions", "us-east-2",
+                      "--share-with", "111122223333", "--yes")
+    assert first.exit_code == 0, first.stderr
+    assert "sharing permission in us-east-2 is checked when the image exists" in first.stdout
     prism_sandbox.faults.inject("ModifyImageAttribute", region="us-east-2",
                                 code="UnauthorizedOperation", message="not allowed", status=403,
                                 dry_run=True)
