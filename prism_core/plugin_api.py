@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     # AWS
     "AwsClients": "prism_core.aws.clients",
     "aws_clients": "prism_core.cli.aws_options",
+    "user_agent": "prism_core.aws.clients",
     "error_code": "prism_core.aws.clients",
     "error_message": "prism_core.aws.clients",
     "tags_of": "prism_core.aws.tags",

@@ -376,6 +376,30 @@ def kms_authorizations(
     return [Authorization(call, call, resource, region)]
 
 
+#: S3 API name -> the IAM action it needs, on the bucket (True) or an object (False).
+_S3_ACTIONS = {
+    "HeadBucket": ("s3:ListBucket", True),
+    "ListObjects": ("s3:ListBucket", True),
+    "ListObjectsV2": ("s3:ListBucket", True),
+    "CreateBucket": ("s3:CreateBucket", True),
+    "DeleteBucket": ("s3:DeleteBucket", True),
+    "GetObject": ("s3:GetObject", False),
+    "HeadObject": ("s3:GetObject", False),
+    "PutObject": ("s3:PutObject", False),
+    "DeleteObject": ("s3:DeleteObject", False),
+}
+
+
+def s3_authorizations(action: str, path: str, region: str) -> list[Authorization]:
+    """What IAM checks for one path-style S3 request."""
+    from urllib.parse import unquote
+
+    iam_action, on_bucket = _S3_ACTIONS.get(action, (f"s3:{action}", True))
+    bucket, _, key = unquote(path.lstrip("/")).partition("/")
+    resource = f"arn:aws:s3:::{bucket}" if on_bucket else f"arn:aws:s3:::{bucket}/{key}"
+    return [Authorization(f"s3:{action}", iam_action, resource, region)]
+
+
 def authorizations(
     service: str, action: str, params: Mapping[str, Any], account: str, region: str
 ) -> list[Authorization]:
@@ -386,5 +410,7 @@ def authorizations(
         return ssm_authorizations(action, params, account, region)
     if service == "kms":
         return kms_authorizations(action, params, account, region)
+    if service == "s3":
+        return s3_authorizations(action, str(params.get("Path", "")), region)
     call = f"{service}:{action}"
     return [Authorization(call, call, "*", region)]

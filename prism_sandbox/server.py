@@ -66,6 +66,7 @@ class _Request:
             scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
             if len(scope) >= 5:
                 self.region, self.service = scope[2], scope[3]
+        self.path = environ.get("PATH_INFO", "")
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         self.json = bool(target)
         self.params: dict[str, list[str]] = {}
@@ -80,6 +81,8 @@ class _Request:
             for key, value in query.items():
                 self.params.setdefault(key, value)
             self.action = (self.params.get("Action") or [""])[0]
+        if self.service == "s3" and not self.action:
+            self.action = _s3_action(environ.get("REQUEST_METHOD", ""), environ)
 
     def param(self, name: str, default: str = "") -> str:
         return (self.params.get(name) or [default])[0]
@@ -87,6 +90,25 @@ class _Request:
     def indexed(self, prefix: str) -> list[str]:
         """Values of ``Prefix.1``, ``Prefix.2``, ... (EC2 query lists)."""
         return [v[0] for k, v in sorted(self.params.items()) if k.startswith(prefix + ".")]
+
+
+def _s3_action(method: str, environ: dict[str, Any]) -> str:
+    """The S3 API name of a path-style REST request (``/bucket`` or ``/bucket/key``)."""
+    path = environ.get("PATH_INFO", "").lstrip("/")
+    has_key = "/" in path and path.split("/", 1)[1] != ""
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if not has_key:
+        bucket_actions = {"HEAD": "HeadBucket", "PUT": "CreateBucket", "DELETE": "DeleteBucket"}
+        return bucket_actions.get(
+            method, "ListObjectsV2" if "list-type" in query else "ListObjects"
+        )
+    object_actions = {
+        "GET": "GetObject",
+        "HEAD": "HeadObject",
+        "PUT": "PutObject",
+        "DELETE": "DeleteObject",
+    }
+    return object_actions.get(method, "")
 
 
 def _respond(
@@ -189,6 +211,8 @@ class _SandboxApp:
 
         try:
             params: Any = json.loads(req.body or b"{}") if req.json else req.params
+            if req.service == "s3":
+                params = {"Path": req.path}
             with runtime.LOCK:
                 found = authorizations(
                     req.service, req.action, params, Sandbox._account_id(), req.region
@@ -272,7 +296,6 @@ class _Server(ThreadedMotoServer):
             self._server.server_close()
 
 
-
 def _register_ami(
     backend: Any,
     region: str,
@@ -303,6 +326,7 @@ def _register_ami(
     ami.ebs_snapshot.owner_id = owner_id
     backend.amis[ami.id] = ami
     return str(ami.id)
+
 
 class Sandbox:
     """An embedded EC2/SSM/STS endpoint on loopback that behaves like EC2 where moto does not."""

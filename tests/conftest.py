@@ -42,8 +42,6 @@ def _prism_calls_are_in_the_iam_policy(request):
     sandbox = request.getfixturevalue("prism_sandbox")
     request.getfixturevalue("prism_plugin")  # its plugins are still registered below
     yield
-    from iam_pending import WAIVED_CONDITION_KEYS
-
     from prism_core.aws.iam_policy import actions
     from prism_core.testing import iam_policy_denials
 
@@ -52,5 +50,5 @@ def _prism_calls_are_in_the_iam_policy(request):
         f"prism called {sorted(missing)}, which `prism iam-policy` does not grant: "
         "add them to prism_core/data/iam_policy.yaml"
     )
-    denials = iam_policy_denials(sandbox, WAIVED_CONDITION_KEYS)
+    denials = iam_policy_denials(sandbox)
     assert not denials, "`prism iam-policy` does not allow:\n" + "\n".join(denials[:20])

@@ -16,13 +16,14 @@ import os
 from pathlib import Path
 
 import yaml
-from iam_pending import WAIVED_CONDITION_KEYS as WAIVED
 from test_launch_access import ssh_key
 from test_plugins import _raiser
 
 from prism_core.aws.iam_policy import USES, actions, policy
-from prism_core.testing import EXTRA_PLUGINS
+from prism_core.testing import EXTRA_PLUGINS, IAM_PENDING
 from prism_sandbox.iam_evaluator import denied
+
+WAIVED = tuple(IAM_PENDING)
 
 
 def test_policy_document_is_valid_for_create_policy(run_prism):
