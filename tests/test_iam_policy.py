@@ -200,3 +200,108 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism):
     assert not never, f"granted but never called: {sorted(never)}"
     for use in USES:
         assert sent[use] <= actions(use), (use, sorted(sent[use] - actions(use)))
+
+
+class _Publisher:
+    """A plugin with a command and the statement its calls need."""
+
+    @staticmethod
+    def prism_add_commands():
+        from prism_core.plugin_api import Command
+
+        return [Command("publish-it", "publish", lambda app, args: 0)]
+
+    @staticmethod
+    def prism_iam_statements(config):
+        from prism_core.plugin_api import IamStatement
+
+        bucket = (config.get("publish-it") or {}).get("bucket", "lab-bucket")
+        return [
+            IamStatement(
+                "PublishItWrite",
+                ("s3:PutObject",),
+                (f"arn:{{partition}}:s3:::{bucket}/*",),
+                ("publish-it", "save"),
+            )
+        ]
+
+
+def _hooked(plugin: type) -> object:
+    from prism_core import hookimpl
+
+    for name in ("prism_add_commands", "prism_iam_statements"):
+        if hasattr(plugin, name):
+            setattr(plugin, name, staticmethod(hookimpl(getattr(plugin, name))))
+    return plugin
+
+
+def test_plugin_statements_join_the_policy(prism_sandbox, run_prism, prism_plugin):
+    prism_plugin(_hooked(_Publisher), "publish-it")
+    own = run_prism("iam-policy", "--for", "publish-it", "--partition", "aws-cn")
+    assert own.exit_code == 0, own.stderr
+    assert own.json()["Statement"] == [
+        {
+            "Sid": "PublishItWrite",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": "arn:aws-cn:s3:::lab-bucket/*",
+        }
+    ]
+    for use, present in (("all", True), ("save", True), ("launch", False)):
+        sids = {s["Sid"] for s in run_prism("iam-policy", "--for", use).json()["Statement"]}
+        assert ("PublishItWrite" in sids) == present, use
+    unknown = run_prism("iam-policy", "--for", "nothing-here")
+    assert unknown.exit_code == 2 and "nothing-here" in unknown.stderr
+
+
+def test_a_plugin_reusing_a_sid_is_refused_naming_both(prism_sandbox, run_prism, prism_plugin):
+    from prism_core import hookimpl
+    from prism_core.plugin_api import IamStatement
+
+    class Clash:
+        @staticmethod
+        @hookimpl
+        def prism_iam_statements(config):
+            return [IamStatement("PrismRegistry", ("s3:GetObject",), ("*",), ("save",))]
+
+    prism_plugin(Clash, "clash")
+    result = run_prism("iam-policy")
+    assert result.exit_code == 2
+    assert "PrismRegistry" in result.stderr and "prism" in result.stderr
+    assert "clash" in result.stderr
+
+
+def test_iam_statement_declarations_are_checked():
+    import pytest
+
+    from prism_core.plugin_api import IamStatement
+
+    for bad in (
+        {"sid": "has space", "actions": ("s3:GetObject",)},
+        {"sid": "Ok", "actions": ("GetObject",)},
+        {"sid": "Ok", "actions": ()},
+        {"sid": "Ok", "actions": ("s3:GetObject",), "kind": "maybe"},
+    ):
+        with pytest.raises(ValueError):
+            IamStatement(resources=("*",), uses=("save",), **bad)
+    assert IamStatement("Ok", "s3:GetObject", "*", "save").actions == ("s3:GetObject",)
+
+
+def test_pass_role_and_imds_follow_the_config(prism_sandbox, run_prism):
+    def sids() -> set[str]:
+        result = run_prism("iam-policy")
+        assert result.exit_code == 0, result.stderr
+        return {s["Sid"] for s in result.json()["Statement"]}
+
+    assert "PrismPassInstanceProfileRole" not in sids()  # none by default
+    prism_sandbox.write_config("prism:\n  instance_profiles: [research-role, /lab/]\n")
+    document = run_prism("iam-policy", "--for", "launch").json()
+    (passing,) = [s for s in document["Statement"] if s["Sid"] == "PrismPassInstanceProfileRole"]
+    assert passing["Resource"] == ["arn:aws:iam::*:role/research-role", "arn:aws:iam::*:role/lab/*"]
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+    prism_sandbox.write_config("prism:\n  imds_v1: true\n")
+    assert "PrismRunInstancesImdsV1Allowed" in sids() and "PrismRunInstances" not in sids()
+    for bad in ("instance_profiles: ['*']", "instance_profiles: [a/b]", "imds_v1: maybe"):
+        prism_sandbox.write_config(f"prism:\n  {bad}\n")
+        result = run_prism("iam-policy")
+        assert result.exit_code == 2 and "prism." in result.stderr, bad
