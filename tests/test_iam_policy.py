@@ -305,3 +305,15 @@ def test_pass_role_and_imds_follow_the_config(prism_sandbox, run_prism):
         prism_sandbox.write_config(f"prism:\n  {bad}\n")
         result = run_prism("iam-policy")
         assert result.exit_code == 2 and "prism." in result.stderr, bad
+
+
+def test_a_policy_too_big_for_one_managed_policy_is_flagged(prism_sandbox, run_prism):
+    assert "warning" not in run_prism("iam-policy").stderr
+    keys = "\n".join(
+        f"    {r}: arn:aws:kms:{r}:111122223333:key/{n:08d}-1111-2222-3333-444455556666"
+        for n, r in enumerate(["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1"])
+    )
+    roles = ", ".join(f"research-role-{n}" for n in range(12))
+    prism_sandbox.write_config(f"prism:\n  instance_profiles: [{roles}]\n  kms_keys:\n{keys}\n")
+    result = run_prism("iam-policy")
+    assert result.exit_code == 0 and "create one per use" in result.stderr

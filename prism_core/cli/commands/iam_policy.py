@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from argparse import RawDescriptionHelpFormatter
 
 from prism_core.cli.cement_api import Controller, ex
@@ -24,6 +25,10 @@ examples:
   aws iam attach-user-policy --user-name alice \\
       --policy-arn arn:aws:iam::111122223333:policy/prism
   prism iam-policy --for launch        # for people who only launch templates"""
+
+
+#: IAM's size limit of a managed policy (characters, whitespace not counted).
+MANAGED_POLICY_LIMIT = 6144
 
 
 class IamPolicy(Controller):
@@ -79,3 +84,11 @@ class IamPolicy(Controller):
                 "use save, launch, templates, cloud, all or a plugin command (`prism plugins`)",
             ) from None
         print(json.dumps(document, indent=2))
+        size = len(json.dumps(document, separators=(",", ":")))
+        if size > MANAGED_POLICY_LIMIT:
+            print(
+                f"prism: warning: the policy has {size} characters, more than the "
+                f"{MANAGED_POLICY_LIMIT} of an IAM managed policy: create one per use "
+                "(--for save, --for launch, --for templates)",
+                file=sys.stderr,
+            )
