@@ -107,8 +107,6 @@ def begin_reboot(sb: Sandbox, instance: Instance) -> None:
         record["ended"] = started + duration
 
     sb.scheduler.at(duration, finish)
-
-
 _orig_run_instances = InstanceBackend.run_instances
 
 
