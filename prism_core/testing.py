@@ -161,7 +161,13 @@ def current_iam_policy() -> dict[str, Any]:
     key = (
         config.read_text() if config.is_file() else None,
         tuple((name, id(plugin)) for name, plugin in EXTRA_PLUGINS),
-        tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("PRISM_"))),
+        tuple(
+            sorted(
+                (k, v)
+                for k, v in os.environ.items()
+                if k.startswith("PRISM_") and k != "PRISM_HOME"  # its config is read above
+            )
+        ),
     )
     if key not in _POLICIES:
         from prism_core.cli.app import main
