@@ -17,17 +17,18 @@ storage estimate shown in the plan.
 The CLI hooks at the end (``prism_add_options``, ``prism_add_commands``,
 ``prism_settings``, ``prism_config_defaults``) are not save phases: they fire once
 per run, before the command line is parsed, and must be fast (no AWS calls, no
-heavy imports).
+heavy imports). ``prism_iam_statements`` fires only when the IAM policy is printed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
-    from prism_core.plugin_api import Command, Option, PluginSettings
+    from prism_core.plugin_api import Command, IamStatement, Option, PluginSettings
     from prism_core.save.context import SaveContext
     from prism_core.save.state import RegionImage
 
@@ -197,4 +198,19 @@ def prism_config_defaults() -> dict[str, dict[str, Any]] | None:
     runs. Return a mapping of section name to settings (the shape of ``prism.yml``),
     or ``None``. These sit below ``/etc/prism/prism.yml`` and
     ``$PRISM_HOME/config.yml``, which override them key by key.
+    """
+
+
+@hookspec
+def prism_iam_statements(config: Mapping[str, Mapping[str, Any]]) -> list[IamStatement] | None:
+    """Declare the IAM permissions the plugin's AWS calls need.
+
+    Fires when ``prism iam-policy`` prints the policy (and in tests that check what
+    prism sends against it). Every implementation runs. ``config`` is the merged
+    configuration, section name to settings (the plugin's own section with its
+    defaults), so resources can name e.g. the configured bucket. Return a list of
+    :class:`~prism_core.plugin_api.IamStatement` (or ``None``); ``prism iam-policy``
+    includes them in ``--for all``, in ``--for save|launch|templates`` when their
+    ``uses`` name that, and ``--for COMMAND`` prints a plugin command's own. A ``sid``
+    used twice is an error that names both.
     """

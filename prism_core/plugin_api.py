@@ -4,8 +4,8 @@ Plugin authors write ``from prism_core.plugin_api import hookimpl, Option, Input
 The names below (``__all__``) are the whole API, documented in docs/plugins.md; a plugin
 importing anything else from ``prism_core`` relies on internals that may change without
 notice (contrib's tests fail if one does). The declarations plugins return
-(``Option``, ``Command``, ``PluginSettings``) live here; the rest is re-exported lazily,
-so importing this module stays cheap (no boto3, no Cement).
+(``Option``, ``Command``, ``PluginSettings``, ``IamStatement``) live here; the rest is
+re-exported lazily, so importing this module stays cheap (no boto3, no Cement).
 
 Plugins that read YAML or JSON (files, downloaded catalogs, registry values) use
 :func:`load_yaml_bounded` / :func:`load_json_bounded` / :func:`read_text_bounded`,
@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     # AWS
     "AwsClients": "prism_core.aws.clients",
     "aws_clients": "prism_core.cli.aws_options",
+    "user_agent": "prism_core.aws.clients",
     "error_code": "prism_core.aws.clients",
     "error_message": "prism_core.aws.clients",
     "tags_of": "prism_core.aws.tags",
@@ -105,6 +106,7 @@ _EXPORTS: dict[str, str] = {
     "completion_estimate": "prism_core.aws.estimate",
     "progress_report": "prism_core.aws.snapshot_progress",
     "LOCK_TAG": "prism_core.aws.tags",
+    "SAVE_ID_TAG": "prism_core.aws.tags",
     "boot_check": "prism_core.templates.launch",
     "build_template_document": "prism_core.save.template_doc",
     "registry_publish": "prism_core.templates.registry",
@@ -128,7 +130,15 @@ _ALIASES = {
     "sync_image_parameters": "sync",
 }
 
-__all__ = ["hookimpl", "Handler", "Option", "Command", "PluginSettings", *_EXPORTS]
+__all__ = [
+    "hookimpl",
+    "Handler",
+    "Option",
+    "Command",
+    "PluginSettings",
+    "IamStatement",
+    *_EXPORTS,
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -235,3 +245,43 @@ class PluginSettings:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     schema: Mapping[str, Any] | None = None
     help: str = ""
+
+
+#: What :class:`IamStatement` ``kind`` may be.
+IAM_KINDS = ("call", "authorization")
+
+
+@dataclass(frozen=True)
+class IamStatement:
+    """One statement of the IAM policy ``prism iam-policy`` prints, declared by a plugin.
+
+    ``sid`` is letters and digits, unique across prism and every plugin (start it with
+    the plugin's name). ``uses`` names when it is needed: prism's uses (``save``,
+    ``launch``, ``templates``) for calls made during those commands, and the plugin's
+    own top-level command names (``prism iam-policy --for marketplace``). ``resources``
+    are ARN patterns (``{partition}`` is filled in); ``condition`` is an IAM Condition
+    block. ``kind`` is ``"call"`` for API calls the plugin sends itself (the test fixtures
+    check it sends no other) or ``"authorization"`` for permissions AWS checks during
+    another call.
+    """
+
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    uses: tuple[str, ...]
+    condition: Mapping[str, Mapping[str, Any]] | None = None
+    kind: str = "call"
+
+    def __post_init__(self) -> None:
+        for name in ("actions", "resources", "uses"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, (value,))
+        if not self.sid.isalnum():
+            raise ValueError(f"IAM statement sid {self.sid!r} must be letters and digits")
+        if not self.actions or not self.resources or not self.uses:
+            raise ValueError(f"IAM statement {self.sid} needs actions, resources and uses")
+        if any(":" not in a for a in self.actions):
+            raise ValueError(f"IAM statement {self.sid}: actions are service:Action names")
+        if self.kind not in IAM_KINDS:
+            raise ValueError(f"IAM statement {self.sid}: kind must be one of {IAM_KINDS}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -28,7 +28,7 @@ from prism_core.settings import read_own_json
 from prism_core.validation import comma_list
 
 if TYPE_CHECKING:
-    from prism_core.plugin_api import Command, Option, PluginSettings
+    from prism_core.plugin_api import Command, IamStatement, Option, PluginSettings
     from prism_core.save.context import SaveContext
     from prism_core.save.state import RegionImage
 
@@ -542,6 +542,24 @@ class PrismPluginManager:
                     raise self._clash(f"config section {item.section!r}", first, plugin)
                 declared[item.section] = (plugin, item)
         return declared
+
+    def iam_statements(
+        self, config: Mapping[str, Mapping[str, Any]]
+    ) -> list[tuple[str, IamStatement]]:
+        """Every ``prism_iam_statements(config)`` statement, as (plugin, statement)."""
+        from prism_core.plugin_api import IamStatement
+
+        found: list[tuple[str, IamStatement]] = []
+        for plugin, result in self._each("prism_iam_statements", config=config):
+            for statement in result:
+                if not isinstance(statement, IamStatement):
+                    raise PluginConflict(
+                        f"{self._describe(plugin)} returned {statement!r} "
+                        "from prism_iam_statements",
+                        "return prism_core.plugin_api.IamStatement objects",
+                    )
+                found.append((plugin, statement))
+        return found
 
     def config_defaults(self) -> dict[str, dict[str, Any]]:
         """Config defaults contributed by plugins, merged key by key (later plugins win)."""

@@ -57,7 +57,9 @@ PRISM_KEYS = (
     "batch_concurrency",
     "account_role",
     "account_kms_keys",
-    # images prism saves allow IMDSv1 (else they are marked ImdsSupport=v2.0)
+    "instance_profiles",
+    # IMDSv1 allowed: images prism saves are not marked ImdsSupport=v2.0, and the IAM
+    # policy does not require IMDSv2 on RunInstances
     "imds_v1",
 )
 #: The role ``--copy-to-accounts`` assumes in an account given without ``:ROLE``
@@ -404,8 +406,11 @@ class Settings:
     account_role: str = DEFAULT_ACCOUNT_ROLE
     #: KMS keys of other accounts (account -> region -> key) their copies are encrypted with.
     account_kms_keys: dict[str, dict[str, str]] = field(default_factory=dict)
-    #: Images prism saves allow IMDSv1 (config ``prism.imds_v1``); by default they are
-    #: marked ``ImdsSupport=v2.0``, so instances launched from them require IMDSv2.
+    #: IAM roles ``prism iam-policy`` lets launches pass (config ``prism.instance_profiles``):
+    #: role names, or paths ending in ``/``; none by default (no ``iam:PassRole``).
+    instance_profiles: list[str] = field(default_factory=list)
+    #: IMDSv1 allowed (config ``prism.imds_v1``; off by default): images prism saves are
+    #: not marked ``ImdsSupport=v2.0`` and ``prism iam-policy`` does not require IMDSv2.
     imds_v1: bool = False
     #: Every other config section (plugin settings), defaults applied and validated.
     plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -516,6 +521,7 @@ class Settings:
             settings.batch_concurrency = _whole_number(
                 section["batch_concurrency"], "prism.batch_concurrency", BATCH_CONCURRENCY_RANGE
             )
+        settings.instance_profiles = instance_roles(section.get("instance_profiles"))
         return settings
 
     def refuse_override(self, key: str, what: str, differs: bool) -> None:
@@ -542,6 +548,27 @@ class Settings:
     def journal_dir(self) -> Path:
         """``$PRISM_HOME/journal``: one file per save in progress."""
         return self.home / "journal"
+
+
+#: A role name (IAM's characters) or a role path such as ``/research/``.
+_ROLE = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}|/(?:[A-Za-z0-9+=,.@_-]+/){1,10}")
+
+
+def instance_roles(value: Any) -> list[str]:
+    """``prism.instance_profiles``: the role names or paths launches may pass."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = comma_list(value)
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise InputError("config prism.instance_profiles must be a list of role names or paths")
+    for role in value:
+        if not _ROLE.fullmatch(role):
+            raise InputError(
+                f"config prism.instance_profiles: {role[:80]!r} is not a role name or path",
+                "write a role name (research-workstation) or a path (/research/)",
+            )
+    return list(dict.fromkeys(value))
 
 
 def registry_prefix(value: Any) -> str:

@@ -17,6 +17,15 @@ Fixtures:
 The fixtures pass their choice of plugins to ``main(argv, plugins=..., entry_points=...)``
 explicitly (:func:`main_options`); a test running ``prism`` in another process uses
 :func:`prism_argv`, which does the same there. prism itself reads no test state.
+``prism_iam_check``       after the test, every request prism sent to the sandbox is allowed by
+                          ``prism iam-policy`` (the test's config and plugins).
+``prism_only_plugins``    ``prism_only_plugins("my-plugin")`` blocks every other installed
+                          third-party plugin (entry point) for one test, so tests do not
+                          depend on what else is installed next to prism.
+
+``iam_policy_denials(sandbox)`` lists the requests prism sent to the sandbox that the policy
+``prism iam-policy`` prints (this test's config and plugins) does not allow: action,
+resource ARN and condition keys, checked with :mod:`prism_sandbox.iam_evaluator`.
 
 Cheap to import: moto and the sandbox are imported only when a fixture runs.
 """
@@ -169,11 +178,78 @@ class SandboxFixture:
         return path
 
 
+_POLICIES: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+#: Condition keys of ``prism iam-policy`` that prism's requests do not meet yet, each with
+#: the change that makes them met; the IAM checks count them as met. Remove an entry once
+#: that change is merged (tests/test_iam_policy.py fails on one no request needs any more).
+IAM_PENDING: dict[str, str] = {}
+
+
+def current_iam_policy() -> dict[str, Any]:
+    """The policy ``prism iam-policy`` prints now (this ``PRISM_HOME``'s config, the loaded
+    plugins); prism's own with the default config when the config is refused."""
+    config = Path(os.environ.get("PRISM_HOME", "~")).expanduser() / "config.yml"
+    key = (
+        config.read_text() if config.is_file() else None,
+        tuple((name, id(plugin)) for name, plugin in EXTRA_PLUGINS),
+        tuple(
+            sorted(
+                (k, v)
+                for k, v in os.environ.items()
+                if k.startswith("PRISM_") and k != "PRISM_HOME"  # its config is read above
+            )
+        ),
+    )
+    if key not in _POLICIES:
+        from prism_core.cli.app import main
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            code = main(["iam-policy"])
+        if code:
+            from prism_core.aws.iam_policy import policy
+
+            _POLICIES[key] = policy()
+        else:
+            _POLICIES[key] = json.loads(out.getvalue())
+    return _POLICIES[key]
+
+
+def iam_policy_denials(sandbox: Any, waived: tuple[str, ...] = tuple(IAM_PENDING)) -> list[str]:
+    """A line for each request prism sent to ``sandbox`` since its call log was cleared
+    that :func:`current_iam_policy` does not allow (condition keys in ``waived`` count as
+    met: requirements other branches are still implementing)."""
+    from prism_sandbox.iam_evaluator import denied
+
+    found = sandbox.faults.authorizations()
+    if not found:
+        return []
+    return denied(current_iam_policy(), found, waived)
+
+
+@pytest.fixture
+def prism_iam_check(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After the test, every request prism (and the plugins it loaded) sent to the sandbox
+    must be allowed by the policy ``prism iam-policy`` prints for the test's config and
+    plugins. Plugin authors enable it for a whole suite with an autouse fixture."""
+    if "prism_sandbox" not in request.fixturenames:
+        yield
+        return
+    sandbox = request.getfixturevalue("prism_sandbox")
+    request.getfixturevalue("prism_plugin")  # its plugins are still registered below
+    yield
+    denials = iam_policy_denials(sandbox)
+    assert not denials, "`prism iam-policy` does not allow:\n" + "\n".join(denials[:20])
+
+
 @pytest.fixture(scope="session")
 def prism_sandbox_server() -> Iterator[Sandbox]:
     from prism_sandbox import Sandbox, Timings
 
-    sandbox = Sandbox(Timings.fast()).start()
+    sandbox = Sandbox(Timings.fast())
+    sandbox.record_iam = True  # the IAM policy checks of the tests read what it records
+    sandbox.start()
     try:
         yield sandbox
     finally:

@@ -40,16 +40,30 @@ def _dry_run(call: Any, what: str, region: str, **params: Any) -> None:
     )
 
 
+def _owned_image(ec2: Any) -> str | None:
+    """An image prism saved in this region (tagged with its save id), if any."""
+    images = ec2.describe_images(
+        Owners=["self"], Filters=[{"Name": "tag-key", "Values": [api.SAVE_ID_TAG]}]
+    )["Images"]
+    ids = sorted(str(i["ImageId"]) for i in images if i.get("State") != "deregistered")
+    return ids[0] if ids else None
+
+
 def _check_share_permission(ctx: SaveContext, region: str) -> list[str]:
-    """DryRun ModifyImageAttribute in ``region`` (on the instance's own source AMI, the
-    only image that exists yet); only a missing permission refuses the save."""
-    instance = ctx.instance
-    if not instance.image_id:
-        return []
+    """DryRun ModifyImageAttribute in ``region`` on an image prism saved there before (the
+    policy of ``prism iam-policy`` lets prism share only its own images); only a missing
+    permission refuses the save. With no such image yet there is nothing to ask EC2 about:
+    a note says so."""
+    image_id = _owned_image(ctx.aws.ec2(region))
+    if image_id is None:
+        return [
+            f"sharing permission in {region} is checked when the image exists (no image "
+            "saved by prism there yet); if sharing fails the AMI stays private and is reported"
+        ]
     try:
         ctx.aws.ec2(region).modify_image_attribute(
             DryRun=True,
-            ImageId=instance.image_id,
+            ImageId=image_id,
             Attribute="launchPermission",
             LaunchPermission={"Add": [{"Group": "all"}]},
         )

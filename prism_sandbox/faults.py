@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Faults:
         self._invisible: list[int] = []
         self._calls: list[tuple[str, str]] = []
         self._prism_actions: set[str] = set()
+        self._authorizations: list[Any] = []
 
     # -- arming -------------------------------------------------------------
     def inject(
@@ -91,10 +93,18 @@ class Faults:
         with self._lock:
             return set(self._prism_actions)
 
+    def authorizations(self) -> list[Any]:
+        """What IAM would check for each request prism sent since the last
+        :meth:`clear_calls` (:class:`prism_sandbox.iam_requests.Authorization`; recorded
+        only while the sandbox's ``record_iam`` is on)."""
+        with self._lock:
+            return list(self._authorizations)
+
     def clear_calls(self) -> None:
         with self._lock:
             self._calls.clear()
             self._prism_actions.clear()
+            self._authorizations.clear()
 
     def clear(self) -> None:
         """Disarm every fault (the call log is kept; see :meth:`clear_calls`)."""
@@ -111,6 +121,10 @@ class Faults:
     def _record_prism(self, service: str, action: str) -> None:
         with self._lock:
             self._prism_actions.add(f"{service}:{action}")
+
+    def _record_authorizations(self, found: list[Any]) -> None:
+        with self._lock:
+            self._authorizations.extend(found)
 
     def _take_fault(self, region: str, action: str, dry_run: bool = False) -> _Fault | None:
         with self._lock:

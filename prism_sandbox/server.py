@@ -94,6 +94,7 @@ class _Request:
             scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
             if len(scope) >= 5:
                 self.region, self.service = scope[2], scope[3]
+        self.path = environ.get("PATH_INFO", "")
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         self.json = bool(target)
         self.params: dict[str, list[str]] = {}
@@ -111,6 +112,8 @@ class _Request:
         if self.service == "lambda" and not self.action:
             self.action = _lambda_action(environ.get("REQUEST_METHOD", ""),
                                          environ.get("PATH_INFO", ""))
+        if self.service == "s3" and not self.action:
+            self.action = _s3_action(environ.get("REQUEST_METHOD", ""), environ)
 
     def param(self, name: str, default: str = "") -> str:
         return (self.params.get(name) or [default])[0]
@@ -118,6 +121,25 @@ class _Request:
     def indexed(self, prefix: str) -> list[str]:
         """Values of ``Prefix.1``, ``Prefix.2``, ... (EC2 query lists)."""
         return [v[0] for k, v in sorted(self.params.items()) if k.startswith(prefix + ".")]
+
+
+def _s3_action(method: str, environ: dict[str, Any]) -> str:
+    """The S3 API name of a path-style REST request (``/bucket`` or ``/bucket/key``)."""
+    path = environ.get("PATH_INFO", "").lstrip("/")
+    has_key = "/" in path and path.split("/", 1)[1] != ""
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if not has_key:
+        bucket_actions = {"HEAD": "HeadBucket", "PUT": "CreateBucket", "DELETE": "DeleteBucket"}
+        return bucket_actions.get(
+            method, "ListObjectsV2" if "list-type" in query else "ListObjects"
+        )
+    object_actions = {
+        "GET": "GetObject",
+        "HEAD": "HeadObject",
+        "PUT": "PutObject",
+        "DELETE": "DeleteObject",
+    }
+    return object_actions.get(method, "")
 
 
 def _respond(
@@ -195,6 +217,8 @@ class _SandboxApp:
             sb.faults._record(req.region, req.action)
         if req.action and "prism/" in environ.get("HTTP_USER_AGENT", ""):
             sb.faults._record_prism(req.service, req.action)
+            if sb.record_iam:
+                self._record_authorizations(req)
         dry_run = req.param("DryRun").lower() == "true"
         fault = sb.faults._take_fault(req.region, req.action, dry_run) if req.action else None
         if fault is not None:
@@ -215,6 +239,23 @@ class _SandboxApp:
                 return _drain(self.inner(environ, start_response))
             finally:
                 runtime.current = None
+
+    def _record_authorizations(self, req: _Request) -> None:
+        """What IAM would check for this request, read before moto changes anything."""
+        from .iam_requests import Authorization, authorizations
+
+        try:
+            params: Any = json.loads(req.body or b"{}") if req.json else req.params
+            if req.service == "s3":
+                params = {"Path": req.path}
+            with runtime.LOCK:
+                found = authorizations(
+                    req.service, req.action, params, Sandbox._account_id(), req.region
+                )
+        except Exception as exc:  # noqa: BLE001 - reported by the test that reads it
+            call = f"{req.service}:{req.action}"
+            found = [Authorization(call, call, f"!unmodelled: {exc!r}"[:300], req.region)]
+        self.sandbox.faults._record_authorizations(found)
 
     # EC2 behaviour answered by the sandbox itself -----------------------------
     def _ec2_extras(self, req: _Request, start_response: StartResponse) -> list[bytes] | None:
@@ -343,6 +384,8 @@ class Sandbox:
         #: their snapshots would show up in DescribeSnapshots).
         self.load_default_amis = load_default_amis
         self.faults = Faults()
+        #: Record what IAM would check for each request prism sends (tests turn it on).
+        self.record_iam = False
         self._server: _Server | None = None
         #: State the EC2 patches (prism_sandbox.patches) share with the server: the
         #: timed transitions, and how many more DescribeImages calls miss a new AMI.

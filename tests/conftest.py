@@ -31,17 +31,24 @@ def _core_plugins_only(prism_only_plugins):
 
 @pytest.fixture(autouse=True)
 def _prism_calls_are_in_the_iam_policy(request):
-    """Every AWS action prism sends to the sandbox in any test is granted by
-    `prism iam-policy --for all` (prism_core/data/iam_policy.yaml lists them)."""
+    """Every AWS request prism sends to the sandbox in any test is allowed by the policy
+    `prism iam-policy` prints for the test's config and plugins: the action, and the
+    resource ARN with its tags and the request's condition keys
+    (prism_core/data/iam_policy.yaml lists them; prism_sandbox/iam_requests.py models
+    what IAM checks)."""
     if "prism_sandbox" not in request.fixturenames:
         yield
         return
     sandbox = request.getfixturevalue("prism_sandbox")
+    request.getfixturevalue("prism_plugin")  # its plugins are still registered below
     yield
     from prism_core.aws.iam_policy import actions
+    from prism_core.testing import iam_policy_denials
 
     missing = sandbox.faults.prism_actions() - actions("all")
     assert not missing, (
         f"prism called {sorted(missing)}, which `prism iam-policy` does not grant: "
         "add them to prism_core/data/iam_policy.yaml"
     )
+    denials = iam_policy_denials(sandbox)
+    assert not denials, "`prism iam-policy` does not allow:\n" + "\n".join(denials[:20])

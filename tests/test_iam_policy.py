@@ -20,7 +20,10 @@ from test_launch_access import ssh_key
 from test_plugins import _raiser
 
 from prism_core.aws.iam_policy import USES, actions, policy
-from prism_core.testing import EXTRA_PLUGINS
+from prism_core.testing import EXTRA_PLUGINS, IAM_PENDING
+from prism_sandbox.iam_evaluator import denied
+
+WAIVED = tuple(IAM_PENDING)
 
 
 def test_policy_document_is_valid_for_create_policy(run_prism):
@@ -82,19 +85,29 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
     import boto3
 
     sent: dict[str, set[str]] = {use: set() for use in USES}
+    denials: list[str] = []
+    pending: set[str] = set()
 
     def phase(use: str, *args: str, codes: tuple[int, ...] = (0,)):
         prism_sandbox.faults.clear_calls()
         result = run_prism(*args)
         assert result.exit_code in codes, (args, result.stderr)
         sent[use] |= prism_sandbox.faults.prism_actions()
+        # resources and conditions: what IAM checks for each request, in this phase's
+        # config, against the policy `prism iam-policy --for USE` prints
+        scoped = json.loads(run_prism("iam-policy", "--for", use).stdout)
+        found = prism_sandbox.faults.authorizations()
+        denials.extend(f"{args[:2]}: {line}" for line in denied(scoped, found, WAIVED))
+        pending.update(k for line in denied(scoped, found) for k in WAIVED if k in line)
         return result
 
     ssh_key(Path(os.environ["HOME"]))
     key = boto3.client("kms", region_name="us-east-2").create_key()["KeyMetadata"]["Arn"]
     home = Path(os.environ["PRISM_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yml").write_text(f"prism:\n  kms_keys:\n    us-east-2: {key}\n")
+    (home / "config.yml").write_text(
+        f"prism:\n  kms_keys:\n    us-east-2: {key}\n  instance_profiles: [research-role]\n"
+    )
     prism_sandbox.create_instance("box", ports=[22, 8888])
     prism_sandbox.create_instance("secret", encrypted=True)
     from prism_sandbox.seed import builtin_image_parameters
@@ -103,7 +116,10 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
     ec2 = prism_sandbox.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
-    prism_sandbox.client("iam").create_instance_profile(InstanceProfileName="research")
+    iam = prism_sandbox.client("iam")
+    iam.create_instance_profile(InstanceProfileName="research")
+    iam.create_role(RoleName="research-role", AssumeRolePolicyDocument="{}")
+    iam.add_role_to_instance_profile(InstanceProfileName="research", RoleName="research-role")
     stop = ["--stop"] if "--stop" in run_prism("save", "--help").stdout else []
 
     # saves
@@ -229,10 +245,130 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
     phase("save", "saves", "abort", detached["save_id"], "--yes")
     phase("cloud", "cloud", "teardown", "--yes")
 
+    assert not denials, "\n".join(denials[:20])
+    # the condition keys waived for work still in other branches are still needed
+    assert pending == set(WAIVED), f"no request needs {sorted(set(WAIVED) - pending)} any more"
     everything = set().union(*sent.values())
     missing = everything - actions("all", kind=None)
     assert not missing, f"called but not granted: {sorted(missing)}"
-    never = actions("all", kind="call") - everything
+    never = actions("all", kind="call", planned=False) - everything
     assert not never, f"granted but never called: {sorted(never)}"
     for use in USES:
         assert sent[use] <= actions(use), (use, sorted(sent[use] - actions(use)))
+
+
+class _Publisher:
+    """A plugin with a command and the statement its calls need."""
+
+    @staticmethod
+    def prism_add_commands():
+        from prism_core.plugin_api import Command
+
+        return [Command("publish-it", "publish", lambda app, args: 0)]
+
+    @staticmethod
+    def prism_iam_statements(config):
+        from prism_core.plugin_api import IamStatement
+
+        bucket = (config.get("publish-it") or {}).get("bucket", "lab-bucket")
+        return [
+            IamStatement(
+                "PublishItWrite",
+                ("s3:PutObject",),
+                (f"arn:{{partition}}:s3:::{bucket}/*",),
+                ("publish-it", "save"),
+            )
+        ]
+
+
+def _hooked(plugin: type) -> object:
+    from prism_core import hookimpl
+
+    for name in ("prism_add_commands", "prism_iam_statements"):
+        if hasattr(plugin, name):
+            setattr(plugin, name, staticmethod(hookimpl(getattr(plugin, name))))
+    return plugin
+
+
+def test_plugin_statements_join_the_policy(prism_sandbox, run_prism, prism_plugin):
+    prism_plugin(_hooked(_Publisher), "publish-it")
+    own = run_prism("iam-policy", "--for", "publish-it", "--partition", "aws-cn")
+    assert own.exit_code == 0, own.stderr
+    assert own.json()["Statement"] == [
+        {
+            "Sid": "PublishItWrite",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": "arn:aws-cn:s3:::lab-bucket/*",
+        }
+    ]
+    for use, present in (("all", True), ("save", True), ("launch", False)):
+        sids = {s["Sid"] for s in run_prism("iam-policy", "--for", use).json()["Statement"]}
+        assert ("PublishItWrite" in sids) == present, use
+    unknown = run_prism("iam-policy", "--for", "nothing-here")
+    assert unknown.exit_code == 2 and "nothing-here" in unknown.stderr
+
+
+def test_a_plugin_reusing_a_sid_is_refused_naming_both(prism_sandbox, run_prism, prism_plugin):
+    from prism_core import hookimpl
+    from prism_core.plugin_api import IamStatement
+
+    class Clash:
+        @staticmethod
+        @hookimpl
+        def prism_iam_statements(config):
+            return [IamStatement("PrismRegistry", ("s3:GetObject",), ("*",), ("save",))]
+
+    prism_plugin(Clash, "clash")
+    result = run_prism("iam-policy")
+    assert result.exit_code == 2
+    assert "PrismRegistry" in result.stderr and "prism" in result.stderr
+    assert "clash" in result.stderr
+
+
+def test_iam_statement_declarations_are_checked():
+    import pytest
+
+    from prism_core.plugin_api import IamStatement
+
+    for bad in (
+        {"sid": "has space", "actions": ("s3:GetObject",)},
+        {"sid": "Ok", "actions": ("GetObject",)},
+        {"sid": "Ok", "actions": ()},
+        {"sid": "Ok", "actions": ("s3:GetObject",), "kind": "maybe"},
+    ):
+        with pytest.raises(ValueError):
+            IamStatement(resources=("*",), uses=("save",), **bad)
+    assert IamStatement("Ok", "s3:GetObject", "*", "save").actions == ("s3:GetObject",)
+
+
+def test_pass_role_and_imds_follow_the_config(prism_sandbox, run_prism):
+    def sids() -> set[str]:
+        result = run_prism("iam-policy")
+        assert result.exit_code == 0, result.stderr
+        return {s["Sid"] for s in result.json()["Statement"]}
+
+    assert "PrismPassInstanceProfileRole" not in sids()  # none by default
+    prism_sandbox.write_config("prism:\n  instance_profiles: [research-role, /lab/]\n")
+    document = run_prism("iam-policy", "--for", "launch").json()
+    (passing,) = [s for s in document["Statement"] if s["Sid"] == "PrismPassInstanceProfileRole"]
+    assert passing["Resource"] == ["arn:aws:iam::*:role/research-role", "arn:aws:iam::*:role/lab/*"]
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+    prism_sandbox.write_config("prism:\n  imds_v1: true\n")
+    assert "PrismRunInstancesImdsV1Allowed" in sids() and "PrismRunInstances" not in sids()
+    for bad in ("instance_profiles: ['*']", "instance_profiles: [a/b]", "imds_v1: maybe"):
+        prism_sandbox.write_config(f"prism:\n  {bad}\n")
+        result = run_prism("iam-policy")
+        assert result.exit_code == 2 and "prism." in result.stderr, bad
+
+
+def test_a_policy_too_big_for_one_managed_policy_is_flagged(prism_sandbox, run_prism):
+    assert "warning" not in run_prism("iam-policy").stderr
+    keys = "\n".join(
+        f"    {r}: arn:aws:kms:{r}:111122223333:key/{n:08d}-1111-2222-3333-444455556666"
+        for n, r in enumerate(["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1"])
+    )
+    roles = ", ".join(f"research-role-{n}" for n in range(12))
+    prism_sandbox.write_config(f"prism:\n  instance_profiles: [{roles}]\n  kms_keys:\n{keys}\n")
+    result = run_prism("iam-policy")
+    assert result.exit_code == 0 and "create one per use" in result.stderr

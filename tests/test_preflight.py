@@ -147,7 +147,16 @@ def test_dry_run_shows_the_plan(prism_sandbox, run_prism, flag):
 
 
 def test_unauthorized_share_is_refused(prism_sandbox, run_prism):
+    """The DryRun asks about an image prism saved in the region before (the policy lets
+    prism share only its own); the first save to a region notes it cannot ask yet."""
     instance_id = prism_sandbox.create_instance("box")
+    share = ("--copy-to-regions", "us-east-2", "--share-with", "111122223333")
+    plan = run_prism("save", "box", "env0", *share, "--dry-run", "-o", "json")
+    assert plan.exit_code == 0, plan.stderr
+    assert any("sharing permission in us-east-2 is checked when the image exists" in line
+               for line in plan.json()["plan"])
+    first = run_prism("save", "box", "env0", "--copy-to-regions", "us-east-2", "--yes")
+    assert first.exit_code == 0, first.stderr
     prism_sandbox.faults.inject("ModifyImageAttribute", region="us-east-2",
                                 code="UnauthorizedOperation", message="not allowed", status=403,
                                 dry_run=True)

@@ -289,7 +289,7 @@ class AwsClients:
 
                 config = Config(
                     retries={"mode": "standard", "total_max_attempts": attempts},
-                    user_agent_extra=f"prism/{__version__}",
+                    user_agent_extra=user_agent(),
                 )
                 self._clients[key] = session.client(service, region_name=region, config=config)
             return self._clients[key]
@@ -351,3 +351,10 @@ class AwsClients:
         """Regions enabled for this account (``DescribeRegions``)."""
         regions = self.ec2().describe_regions()["Regions"]
         return sorted(r["RegionName"] for r in regions)
+
+
+def user_agent(plugin: str | None = None) -> str:
+    """The ``user_agent_extra`` of prism's AWS clients (``prism/VERSION``), plus the plugin's
+    name when given: a plugin that builds its own client sets it so its calls show as
+    prism's in CloudTrail (and in the sandbox's record of prism's requests)."""
+    return f"prism/{__version__}" + (f" {plugin}" if plugin else "")

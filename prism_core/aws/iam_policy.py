@@ -1,19 +1,90 @@
 """The least-privilege IAM policy for prism, rendered from ``data/iam_policy.yaml``.
 
 That file is the one list of the AWS actions prism may call, by use (``save``,
-``launch``, ``templates``); ``prism iam-policy`` prints the policy for one use or all.
+``launch``, ``templates``, ``cloud``), with the resources and conditions that keep each
+action on prism's own resources; loaded plugins add theirs (``prism_iam_statements``).
+``prism iam-policy`` prints the policy for one use, one plugin command, or all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+if TYPE_CHECKING:
+    from prism_core.plugin_api import IamStatement
+    from prism_core.settings import Settings
+
 USES = ("save", "launch", "templates", "instances", "cloud")
 POLICY_VERSION = "2012-10-17"
+#: Config values a statement may be gated on (``when:`` / ``unless:``).
+GATES = ("instance_profiles", "kms_keys", "imds_v1", "sbom_bucket")
+
+
+@dataclass(frozen=True)
+class PolicyOptions:
+    """What the rendered policy depends on besides the use: the partition and config."""
+
+    partition: str = "aws"
+    #: The registry prefix (``prism.registry_prefix``), e.g. ``/prism/``.
+    prefix: str = "/prism/"
+    #: Roles ``iam:PassRole`` may pass (``prism.instance_profiles``): names or ``/paths/``.
+    roles: tuple[str, ...] = ()
+    #: ``prism.kms_keys``: region -> key id, alias or ARN.
+    kms_keys: Mapping[str, str] = field(default_factory=dict)
+    #: ``prism.imds_v1``: launches may leave IMDSv1 on.
+    imds_v1: bool = False
+    #: The S3 bucket of the SBOM store (inspection, planned).
+    sbom_bucket: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, partition: str = "aws") -> PolicyOptions:
+        """The options of the loaded configuration."""
+        return cls(
+            partition=partition,
+            prefix=settings.registry_prefix,
+            roles=tuple(settings.instance_profiles),
+            kms_keys=dict(settings.kms_keys),
+            imds_v1=settings.imds_v1,
+            sbom_bucket=getattr(settings, "sbom_bucket", None),
+        )
+
+    def gate(self, name: str) -> bool:
+        """Whether config value ``name`` (one of :data:`GATES`) is set."""
+        value = {
+            "instance_profiles": self.roles,
+            "kms_keys": self.kms_keys,
+            "imds_v1": self.imds_v1,
+            "sbom_bucket": self.sbom_bucket,
+        }[name]
+        return bool(value)
+
+    def role_arns(self) -> list[str]:
+        """The role ARNs of :attr:`roles` (a name, or a path such as ``/research/``)."""
+        arns = []
+        for role in self.roles:
+            tail = f"{role.strip('/')}/*" if role.endswith("/") else role
+            arns.append(f"arn:{self.partition}:iam::*:role/{tail}")
+        return arns
+
+    def kms_key_arns(self) -> tuple[list[str], list[str]]:
+        """(key ARNs, alias names) of :attr:`kms_keys`; a bare key id gets its region's
+        ARN, an alias is matched through ``kms:ResourceAliases``."""
+        keys: list[str] = []
+        aliases: list[str] = []
+        for region, key in sorted(self.kms_keys.items()):
+            if ":alias/" in key or key.startswith("alias/"):
+                aliases.append("alias/" + key.split("alias/", 1)[1])
+            elif key.startswith("arn:"):
+                keys.append(key)
+            else:
+                keys.append(f"arn:{self.partition}:kms:{region}:*:key/{key}")
+        return sorted(set(keys)), sorted(set(aliases))
 
 
 @lru_cache(maxsize=1)
@@ -23,42 +94,151 @@ def statements() -> list[dict[str, Any]]:
     return list(yaml.safe_load(text)["statements"])
 
 
-def _wanted(uses: list[str], use: str) -> bool:
-    unknown = set(uses) - set(USES)
+def action_uses(spec: Any) -> tuple[list[str], str | None]:
+    """(uses, planned reason) of one action entry: ``[uses]`` or ``{uses, planned}``."""
+    if isinstance(spec, Mapping):
+        return list(spec.get("uses") or []), spec.get("planned")
+    return list(spec), None
+
+
+def plugin_statement(plugin: str, statement: IamStatement) -> dict[str, Any]:
+    """A plugin's :class:`~prism_core.plugin_api.IamStatement` in the file's form."""
+    entry: dict[str, Any] = {
+        "sid": statement.sid,
+        "resources": list(statement.resources),
+        "actions": {action: list(statement.uses) for action in statement.actions},
+        "kind": statement.kind,
+        "plugin": plugin,
+    }
+    if statement.condition:
+        entry["condition"] = dict(statement.condition)
+    return entry
+
+
+def all_statements(
+    plugins: Sequence[tuple[str, IamStatement]] = (),
+) -> list[dict[str, Any]]:
+    """prism's statements followed by the plugins' (a Sid used twice is an error)."""
+    found = list(statements()) + [plugin_statement(p, s) for p, s in plugins]
+    seen: dict[str, str] = {}
+    for statement in found:
+        owner = statement.get("plugin", "prism")
+        if statement["sid"] in seen:
+            raise ValueError(
+                f"IAM statement {statement['sid']} is declared by both "
+                f"{seen[statement['sid']]} and {owner}"
+            )
+        seen[statement["sid"]] = owner
+    return found
+
+
+def known_uses(found: Iterable[dict[str, Any]]) -> set[str]:
+    """Every use the statements name: prism's and the plugins' commands."""
+    uses = set(USES)
+    for statement in found:
+        if "plugin" in statement:
+            for spec in statement["actions"].values():
+                uses.update(action_uses(spec)[0])
+    return uses
+
+
+def _shown(statement: dict[str, Any], options: PolicyOptions) -> bool:
+    when, unless = statement.get("when"), statement.get("unless")
+    return (when is None or options.gate(when)) and (unless is None or not options.gate(unless))
+
+
+def _wanted(uses: list[str], use: str, known: set[str]) -> bool:
+    unknown = set(uses) - known
     if unknown:
-        raise ValueError(f"data/iam_policy.yaml: unknown use(s) {sorted(unknown)}")
+        raise ValueError(f"IAM statements name unknown use(s) {sorted(unknown)}")
     return use == "all" or use in uses
 
 
-def policy(use: str = "all", prefix: str = "/prism/", partition: str = "aws") -> dict[str, Any]:
+def _fill(text: str, options: PolicyOptions) -> str:
+    return (
+        text.replace("{partition}", options.partition)
+        .replace("{prefix}", options.prefix.lstrip("/"))
+        .replace("{sbom_bucket}", options.sbom_bucket or "")
+    )
+
+
+def _resources(statement: dict[str, Any], options: PolicyOptions) -> list[tuple[list[str], dict]]:
+    """The statement's resource lists, each with extra conditions (a KMS alias needs one)."""
+    patterns = [_fill(r, options) for r in statement["resources"]]
+    if any("{kms_key}" in p for p in patterns):
+        keys, aliases = options.kms_key_arns()
+        variants: list[tuple[list[str], dict]] = []
+        if keys:
+            variants.append((keys, {}))
+        if aliases:
+            any_key = f"arn:{options.partition}:kms:*:*:key/*"
+            extra = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": aliases}}
+            variants.append(([any_key], extra))
+        return variants
+    if any("{role}" in p for p in patterns):
+        return [(options.role_arns(), {})]
+    return [(patterns, {})]
+
+
+def policy(
+    use: str = "all",
+    options: PolicyOptions | None = None,
+    plugins: Sequence[tuple[str, IamStatement]] = (),
+) -> dict[str, Any]:
     """The IAM policy document (for ``aws iam create-policy``) that ``use`` needs."""
+    options = options or PolicyOptions()
+    found = all_statements(plugins)
+    known = known_uses(found)
+    if use != "all" and use not in known:
+        raise ValueError(f"no IAM statements for {use!r}")
     rendered = []
-    for statement in statements():
-        actions = sorted(a for a, uses in statement["actions"].items() if _wanted(uses, use))
+    for statement in found:
+        if not _shown(statement, options):
+            continue
+        actions = sorted(
+            a
+            for a, spec in statement["actions"].items()
+            if _wanted(action_uses(spec)[0], use, known)
+        )
         if not actions:
             continue
-        resource = [
-            r.format(partition=partition, prefix=prefix.lstrip("/"))
-            for r in statement["resources"]
-        ]
-        entry: dict[str, Any] = {
-            "Sid": statement["sid"],
-            "Effect": "Allow",
-            "Action": actions,
-            "Resource": resource[0] if len(resource) == 1 else resource,
-        }
-        if statement.get("condition"):
-            entry["Condition"] = statement["condition"]
-        rendered.append(entry)
+        variants = _resources(statement, options)
+        for number, (resource, extra) in enumerate(variants):
+            entry: dict[str, Any] = {
+                "Sid": statement["sid"] + ("ByAlias" if number else ""),
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": resource[0] if len(resource) == 1 else resource,
+            }
+            condition = {**(statement.get("condition") or {}), **extra}
+            if condition:
+                entry["Condition"] = condition
+            rendered.append(entry)
     return {"Version": POLICY_VERSION, "Statement": rendered}
 
 
-def actions(use: str = "all", kind: str | None = "call") -> set[str]:
+def actions(
+    use: str = "all",
+    kind: str | None = "call",
+    *,
+    planned: bool = True,
+    options: PolicyOptions | None = None,
+    plugins: Sequence[tuple[str, IamStatement]] = (),
+) -> set[str]:
     """The actions granted for ``use``; ``kind`` "call" (sent by prism), "authorization"
-    (IAM-only permissions) or ``None`` for both."""
+    (IAM-only permissions) or ``None`` for both; ``planned=False`` leaves out the calls
+    other branches are still adding."""
+    options = options or PolicyOptions()
+    found_statements = all_statements(plugins)
+    known = known_uses(found_statements)
     found = set()
-    for statement in statements():
+    for statement in found_statements:
         if kind is not None and statement.get("kind", "call") != kind:
             continue
-        found.update(a for a, uses in statement["actions"].items() if _wanted(uses, use))
+        if not _shown(statement, options):
+            continue
+        for action, spec in statement["actions"].items():
+            uses, reason = action_uses(spec)
+            if _wanted(uses, use, known) and (planned or reason is None):
+                found.add(action)
     return found

@@ -41,6 +41,19 @@ LAUNCH_ID_TAG = "prism:launch-id"
 INSTANCE_TAG = "prism:instance"
 #: On a key pair ``prism launch`` imported: the local user it belongs to.
 KEY_OF_TAG = "prism:key-of"
+#: On a helper instance prism starts for its own work (e.g. scrubbing a new image): what for.
+HELPER_TAG = "prism:helper"
+
+#: The tags that prove prism made a resource; ``prism iam-policy`` lets prism change or
+#: delete an existing resource only where one of them is (``aws:ResourceTag/...``).
+OWNERSHIP_TAGS = (
+    SAVE_ID_TAG,
+    TEMPLATE_TAG,
+    LAUNCHED_BY_TAG,
+    BOOT_CHECK_TAG,
+    KEY_OF_TAG,
+    HELPER_TAG,
+)
 
 
 def tags_of(record: Mapping[str, Any] | None) -> dict[str, str]:

@@ -9,6 +9,7 @@ from prism_core.plugin_api import (
     PRISM_TAG_COUNT,
     PROJECT_TAG,
     Command,
+    IamStatement,
     InputError,
     Option,
     PluginSettings,
@@ -207,4 +208,28 @@ def prism_add_commands() -> list[Command]:
                 ),
             ),
         )
+    ]
+
+
+@hookimpl
+def prism_iam_statements(config: Any) -> list[IamStatement]:
+    """Tag the images and snapshots prism saved (their ``prism:save-id``) with the project
+    and cost centre only; read-only calls for ``prism project costs``."""
+    return [
+        IamStatement(
+            "CostTagsTagSavedImages",
+            ("ec2:CreateTags",),
+            ("arn:{partition}:ec2:*::image/*", "arn:{partition}:ec2:*::snapshot/*"),
+            ("save",),
+            condition={
+                "Null": {"aws:ResourceTag/prism:save-id": "false", "aws:TagKeys": "false"},
+                "ForAllValues:StringEquals": {"aws:TagKeys": [PROJECT_TAG, CENTRE_TAG]},
+            },
+        ),
+        IamStatement(
+            "CostTagsProjectCosts",
+            ("ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:DescribeRegions"),
+            ("*",),
+            ("project",),
+        ),
     ]

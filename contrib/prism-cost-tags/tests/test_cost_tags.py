@@ -226,3 +226,24 @@ def test_without_the_plugin_the_estimate_uses_prisms_price(
     estimate = run_prism(*args, "-o", "json").json()["storage_estimate"]
     assert estimate["prices_from"] == "prism's default"
     assert estimate["price_per_gb_month_usd_by_region"] == {"us-east-1": 0.05, "us-west-1": 0.05}
+
+
+def test_iam_policy_lets_cost_tags_tag_only_prisms_images(configured, run_prism):
+    """The save's CreateTags of the cost centre is allowed (checked after every test of
+    this suite) only on images and snapshots with prism's save id, and only those keys."""
+    statements = run_prism("iam-policy", "--for", "save").json()["Statement"]
+    (tagging,) = [s for s in statements if s["Sid"] == "CostTagsTagSavedImages"]
+    assert tagging["Condition"]["Null"]["aws:ResourceTag/prism:save-id"] == "false"
+    keys = tagging["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+    assert keys == ["prism:project", "prism:cost-centre"]
+    costs = run_prism("iam-policy", "--for", "project").json()["Statement"]
+    assert [s["Sid"] for s in costs] == ["CostTagsProjectCosts"]
+    configured.create_instance("box")
+    configured.faults.clear_calls()
+    assert run_prism("save", "box", "env", "--project", "quake", "--yes").exit_code == 0
+    tags = [
+        a
+        for a in configured.faults.authorizations()
+        if a.call == "ec2:CreateTags" and ":instance/" not in a.resource  # not the save lock
+    ]
+    assert tags and all(a.context["aws:ResourceTag/prism:save-id"] for a in tags)

@@ -108,7 +108,12 @@ def s3_client(config: MarketplaceConfig, profile: str | None = None) -> Any:
         )
     else:
         session = boto3.session.Session(profile_name=profile or None)
-    return session.client("s3", region_name=config.region)
+    from botocore.config import Config
+
+    from prism_core.plugin_api import user_agent
+
+    agent = Config(user_agent_extra=user_agent("prism-marketplace"))
+    return session.client("s3", region_name=config.region, config=agent)
 
 
 class Catalog:

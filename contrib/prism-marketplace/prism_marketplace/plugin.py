@@ -6,6 +6,7 @@ from typing import Any
 
 from prism_core.plugin_api import (
     Command,
+    IamStatement,
     InputError,
     Option,
     PluginSettings,
@@ -164,3 +165,40 @@ def prism_template_render(ctx: Any) -> Any:
     ctx.progress.line("ok", text)
     ctx.summary_note(text)
     return document
+
+
+@hookimpl
+def prism_iam_statements(config: Any) -> list[IamStatement] | None:
+    """S3 on the configured bucket and prefix only; the AMI owner checks of ``show`` and
+    ``install``. Nothing until a bucket is configured."""
+    section = dict(config.get(SECTION) or {})
+    if not section.get("bucket"):
+        return None
+    market = commands.config_from(section)
+    bucket = f"arn:{{partition}}:s3:::{market.bucket}"
+    return [
+        IamStatement(
+            "MarketplaceBucket",
+            ("s3:ListBucket",),  # HeadBucket: is the catalog reachable
+            (bucket,),
+            ("marketplace", "save"),
+        ),
+        IamStatement(
+            "MarketplaceCatalogRead",
+            ("s3:GetObject",),
+            (f"{bucket}/{market.prefix}*",),
+            ("marketplace", "save"),
+        ),
+        IamStatement(
+            "MarketplacePublish",
+            ("s3:PutObject",),
+            (f"{bucket}/{market.prefix}*",),
+            ("marketplace", "save"),  # `prism marketplace publish`, `prism save --publish`
+        ),
+        IamStatement(
+            "MarketplaceImageOwners",
+            ("ec2:DescribeImages", "sts:GetCallerIdentity", "organizations:ListAccounts"),
+            ("*",),
+            ("marketplace",),
+        ),
+    ]

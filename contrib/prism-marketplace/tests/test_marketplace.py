@@ -447,3 +447,33 @@ def _index_or_empty(s3) -> dict:
         return _index(s3)
     except s3.exceptions.NoSuchKey:
         return {}
+def test_iam_policy_includes_the_marketplace_statements(prism_sandbox, run_prism, marketplace):
+    """`prism iam-policy` grants S3 on the configured bucket only; `--for marketplace`
+    prints the plugin command's own statements; the calls it makes are allowed (checked
+    after every test of this suite, S3 included)."""
+    everything = run_prism("iam-policy").json()["Statement"]
+    sids = {s["Sid"] for s in everything}
+    assert {"MarketplaceBucket", "MarketplacePublish", "PrismRegistry"} <= sids
+    own = run_prism("iam-policy", "--for", "marketplace")
+    assert own.exit_code == 0, own.stderr
+    statements = own.json()["Statement"]
+    assert {s["Sid"] for s in statements} == {
+        "MarketplaceBucket",
+        "MarketplaceCatalogRead",
+        "MarketplacePublish",
+        "MarketplaceImageOwners",
+    }
+    publish = next(s for s in statements if s["Sid"] == "MarketplacePublish")
+    assert publish["Resource"] == f"arn:aws:s3:::{BUCKET}/*"
+    for_save = {s["Sid"] for s in run_prism("iam-policy", "--for", "save").json()["Statement"]}
+    assert "MarketplacePublish" in for_save  # prism save --publish
+    _saved(prism_sandbox, run_prism)
+    prism_sandbox.faults.clear_calls()
+    assert run_prism("marketplace", "publish", "seismic-env").exit_code == 0
+    s3 = {a.action for a in prism_sandbox.faults.authorizations() if a.action.startswith("s3:")}
+    assert {"s3:PutObject", "s3:GetObject"} <= s3
+
+
+def test_iam_policy_without_a_bucket_has_no_marketplace_statements(prism_sandbox, run_prism):
+    result = run_prism("iam-policy", "--for", "marketplace")
+    assert result.exit_code == 2 and "marketplace" in result.stderr
