@@ -193,6 +193,7 @@ def current_iam_policy() -> dict[str, Any]:
     key = (
         config.read_text() if config.is_file() else None,
         tuple((name, id(plugin)) for name, plugin in EXTRA_PLUGINS),
+        ONLY_ENTRY_POINTS[0],
         tuple(
             sorted(
                 (k, v)
@@ -206,7 +207,7 @@ def current_iam_policy() -> dict[str, Any]:
 
         out = io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-            code = main(["iam-policy"])
+            code = main(["iam-policy"], **main_options())
         if code:
             from prism_core.aws.iam_policy import policy
 

@@ -413,4 +413,8 @@ def authorizations(
     if service == "s3":
         return s3_authorizations(action, str(params.get("Path", "")), region)
     call = f"{service}:{action}"
+    if call == "sts:AssumeRole" and params.get("RoleArn"):
+        role = params["RoleArn"]
+        role = role[0] if isinstance(role, list) else role
+        return [Authorization(call, call, str(role), region)]
     return [Authorization(call, call, "*", region)]

@@ -94,6 +94,9 @@ class _Request:
             scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
             if len(scope) >= 5:
                 self.region, self.service = scope[2], scope[3]
+        #: Temporary credentials of an assumed role (``--copy-to-accounts`` acting in
+        #: another account): that role's own policy applies, not the caller's.
+        self.assumed = "Credential=ASIA" in auth
         self.path = environ.get("PATH_INFO", "")
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         self.json = bool(target)
@@ -241,9 +244,12 @@ class _SandboxApp:
                 runtime.current = None
 
     def _record_authorizations(self, req: _Request) -> None:
-        """What IAM would check for this request, read before moto changes anything."""
+        """What IAM would check for this request, read before moto changes anything.
+        Requests made as an assumed role in another account are that role's to allow."""
         from .iam_requests import Authorization, authorizations
 
+        if req.assumed:
+            return
         try:
             params: Any = json.loads(req.body or b"{}") if req.json else req.params
             if req.service == "s3":

@@ -167,3 +167,23 @@ def test_a_name_that_starts_like_an_id_is_a_name(prism_sandbox, name):
     assert json.loads(result.stdout)["request"]["instance_id"] == instance_id
     by_id = run_prism_child("save", instance_id, "env2", "--dry-run", "-o", "json")
     assert by_id.exit_code == 0, by_id.stderr
+
+
+def test_restore_gives_back_the_image_s_own_record_not_a_plausible_forgery(prism_sandbox):
+    """The earlier deprecation time lives in a tag on the image (written by the revoke),
+    so a forged but plausible time in the registry record is never applied."""
+    prism_sandbox.create_instance("box")
+    saved = run_prism_child("save", "box", "env1", "--deprecate-after", "30", "--yes", "-o", "json")
+    assert saved.exit_code == 0, saved.stderr
+    ami = saved.json()["amis"]["us-east-1"]
+    genuine = prism_sandbox.ec2().describe_images(ImageIds=[ami])["Images"][0]["DeprecationTime"]
+    revoked = run_prism_child("templates", "revoke", "env1@1", "--reason", "x", "--yes")
+    assert revoked.exit_code == 0, revoked.stderr
+    plausible = (datetime.now(UTC) + timedelta(days=400)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    record = {"reason": "x", "revoked_at": "now", "deprecation": {ami: plausible}}
+    _put(prism_sandbox, f"{BASE}/revoked/1", json.dumps(record))
+    restored = run_prism_child("templates", "restore", "env1@1", "--yes")
+    assert restored.exit_code == 0, restored.stderr
+    image = prism_sandbox.ec2().describe_images(ImageIds=[ami])["Images"][0]
+    assert image["DeprecationTime"][:19] == genuine[:19]
+    assert "prism:deprecation-before-revoke" not in {t["Key"] for t in image.get("Tags", [])}

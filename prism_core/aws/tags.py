@@ -43,6 +43,10 @@ INSTANCE_TAG = "prism:instance"
 KEY_OF_TAG = "prism:key-of"
 #: On a helper instance prism starts for its own work (e.g. scrubbing a new image): what for.
 HELPER_TAG = "prism:helper"
+#: On an image of a revoked version: the deprecation time it had before the revocation
+#: (``none``: it had none), which ``templates restore`` gives back. Kept on the image
+#: itself, not in the registry, which anyone who may write parameters could forge.
+DEPRECATED_BEFORE_REVOKE_TAG = "prism:deprecation-before-revoke"
 
 #: The tags that prove prism made a resource; ``prism iam-policy`` lets prism change or
 #: delete an existing resource only where one of them is (``aws:ResourceTag/...``).

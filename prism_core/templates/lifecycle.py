@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prism_core.aws.clients import AwsClients, error_message
+from prism_core.aws.tags import DEPRECATED_BEFORE_REVOKE_TAG, tags_of
 from prism_core.exceptions import InputError
 from prism_core.settings import Settings
 from prism_core.templates import image_parameters, registry
@@ -202,14 +203,26 @@ def revoke(aws: AwsClients, prefix: str, target: Target, reason: str, who: str) 
     # One minute ahead: EC2 refuses a deprecation time in the past.
     now = deprecation_time(1 / 1440)
     for region, ids in sorted(target.owned_images(aws, done).items()):
+        ec2 = aws.ec2(region)
         for image_id in sorted(ids):
             try:
-                aws.ec2(region).enable_image_deprecation(ImageId=image_id, DeprecateAt=now)
+                image_tags = tags_of(target.parts.image_records.get(image_id))
+                if DEPRECATED_BEFORE_REVOKE_TAG not in image_tags:  # revoked once already
+                    earlier = previous.get(image_id) or NO_DEPRECATION
+                    ec2.create_tags(
+                        Resources=[image_id],
+                        Tags=[{"Key": DEPRECATED_BEFORE_REVOKE_TAG, "Value": str(earlier)}],
+                    )
+                ec2.enable_image_deprecation(ImageId=image_id, DeprecateAt=now)
                 done.changed.append(f"{region}:{image_id} deprecated at {now}")
             except Exception as exc:
                 done.failures.append(f"{region}: {image_id}: {error_message(exc)}")
     follow_parameters(aws, prefix, target.name, regions, done)
     return done
+
+
+#: The tag value that says an image had no deprecation time before its revocation.
+NO_DEPRECATION = "none"
 
 
 def restore(aws: AwsClients, prefix: str, target: Target) -> Outcome:
@@ -227,8 +240,13 @@ def restore(aws: AwsClients, prefix: str, target: Target) -> Outcome:
     for region, ids in sorted(target.owned_images(aws, done).items()):
         ec2 = aws.ec2(region)
         for image_id in sorted(ids):
-            earlier = previous.get(image_id) if isinstance(previous, dict) else None
             record = target.parts.image_records.get(image_id) or {}
+            kept = tags_of(record).get(DEPRECATED_BEFORE_REVOKE_TAG)
+            # the image's own tag, written by the revocation; the registry record only for
+            # images revoked before prism kept it there (anyone's writing: checked)
+            earlier = kept if kept is not None else (
+                previous.get(image_id) if isinstance(previous, dict) else None
+            )
             try:
                 if plausible_deprecation(earlier, record.get("CreationDate")):
                     ec2.enable_image_deprecation(ImageId=image_id, DeprecateAt=str(earlier))
@@ -236,6 +254,10 @@ def restore(aws: AwsClients, prefix: str, target: Target) -> Outcome:
                 else:
                     ec2.disable_image_deprecation(ImageId=image_id)
                     done.changed.append(f"{region}:{image_id} no longer deprecated")
+                if kept is not None:
+                    ec2.delete_tags(
+                        Resources=[image_id], Tags=[{"Key": DEPRECATED_BEFORE_REVOKE_TAG}]
+                    )
             except Exception as exc:
                 done.failures.append(f"{region}: {image_id}: {error_message(exc)}")
     follow_parameters(aws, prefix, target.name, sorted(target.parts.registry), done)
