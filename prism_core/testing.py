@@ -239,6 +239,7 @@ def prism_iam_check(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     sandbox = request.getfixturevalue("prism_sandbox")
     request.getfixturevalue("prism_plugin")  # its plugins are still registered below
+    request.getfixturevalue("prism_only_plugins")  # and the test's choice of installed ones
     yield
     denials = iam_policy_denials(sandbox)
     assert not denials, "`prism iam-policy` does not allow:\n" + "\n".join(denials[:20])

@@ -103,8 +103,15 @@ class _Ec2:
         return Authorization(call, call, arn, self.region, context)
 
     def key_pair_id(self, name: str) -> str:
-        pair = getattr(self.backend, "keypairs", {}).get(name)
+        pairs = getattr(self.backend, "key_pairs", None) or getattr(self.backend, "keypairs", {})
+        pair = pairs.get(name)
         return str(getattr(pair, "id", name))
+
+    def launch_template_id(self, name: str | None) -> str:
+        for template in getattr(self.backend, "launch_templates", {}).values():
+            if getattr(template, "name", None) == name:
+                return str(template.id)
+        return str(name)
 
     def image_encrypted(self, image_id: str) -> bool:
         try:
@@ -132,6 +139,7 @@ _ID_KINDS = {
 }
 #: Calls acting on existing resources named by one parameter: call -> (kind, parameter).
 _ON_EXISTING = {
+    "DisableImage": ("image", "ImageId"),
     "StopInstances": ("instance", "InstanceId"),
     "StartInstances": ("instance", "InstanceId"),
     "TerminateInstances": ("instance", "InstanceId"),
@@ -317,6 +325,21 @@ def ec2_authorizations(
     elif action == "DeleteKeyPair":
         ident = params.get("KeyPairId") or ec2.key_pair_id(params.get("KeyName"))
         found.append(ec2.on(call, "key-pair", ident))
+    elif action == "CreateLaunchTemplate":
+        found.append(
+            Authorization(
+                call,
+                call,
+                ec2.arn("launch-template"),
+                region,
+                _tag_context(params.tags("TagSpecification.1.Tag"), "RequestTag"),
+            )
+        )
+    elif action in ("CreateLaunchTemplateVersion", "ModifyLaunchTemplate"):
+        ident = params.get("LaunchTemplateId") or ec2.launch_template_id(
+            params.get("LaunchTemplateName")
+        )
+        found.append(ec2.on(call, "launch-template", ident))
     elif action == "CreateSnapshot":
         found.append(Authorization(call, call, ec2.arn("snapshot"), region))
         found.append(ec2.on(call, "volume", params.get("VolumeId")))
@@ -413,8 +436,44 @@ def authorizations(
     if service == "s3":
         return s3_authorizations(action, str(params.get("Path", "")), region)
     call = f"{service}:{action}"
+    named = _named_resource(service, params, account, region)
+    if named is not None:
+        return [Authorization(call, call, named, region)]
     if call == "sts:AssumeRole" and params.get("RoleArn"):
         role = params["RoleArn"]
         role = role[0] if isinstance(role, list) else role
         return [Authorization(call, call, str(role), region)]
     return [Authorization(call, call, "*", region)]
+
+
+def _first(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return str(value) if value else None
+
+
+def _named_resource(
+    service: str, params: Mapping[str, Any], account: str, region: str
+) -> str | None:
+    """The ARN an IAM, Lambda or Step Functions request names (the save engine's calls);
+    ``None`` when the request names none (then IAM checks ``*``)."""
+    if service == "iam":
+        role = _first(params.get("RoleName"))
+        profile = _first(params.get("InstanceProfileName"))
+        if profile:
+            return f"arn:aws:iam::{account}:instance-profile/{profile}"
+        return f"arn:aws:iam::{account}:role/{role}" if role else None
+    if service == "lambda":
+        name = _first(params.get("FunctionName"))
+        if name and not name.startswith("arn:"):
+            name = f"arn:aws:lambda:{region}:{account}:function:{name}"
+        return name
+    if service == "states":
+        for key in ("executionArn", "stateMachineArn", "resourceArn"):
+            found = _first(params.get(key))
+            if found:
+                return found
+        name = _first(params.get("name"))
+        if name:
+            return f"arn:aws:states:{region}:{account}:stateMachine:{name}"
+    return None

@@ -254,6 +254,13 @@ class _SandboxApp:
             params: Any = json.loads(req.body or b"{}") if req.json else req.params
             if req.service == "s3":
                 params = {"Path": req.path}
+            if req.service == "lambda":  # REST: the function is named by the path or body
+                from urllib.parse import unquote
+
+                parts = [unquote(p) for p in req.path.split("/") if p]
+                body = json.loads(req.body or b"{}") if req.body else {}
+                named = parts[2] if len(parts) > 2 else body.get("FunctionName")
+                params = {"FunctionName": named} if named else {}
             with runtime.LOCK:
                 found = authorizations(
                     req.service, req.action, params, Sandbox._account_id(), req.region

@@ -41,6 +41,7 @@ def _prism_calls_are_in_the_iam_policy(request):
         return
     sandbox = request.getfixturevalue("prism_sandbox")
     request.getfixturevalue("prism_plugin")  # its plugins are still registered below
+    request.getfixturevalue("prism_only_plugins")  # and the test's choice of installed ones
     yield
     from prism_core.aws.iam_policy import actions
     from prism_core.testing import iam_policy_denials

@@ -219,9 +219,10 @@ def test_imds_v2_and_encrypted_volumes_from_an_unencrypted_image(
     assert options["HttpTokens"] == "required" and options["HttpPutResponseHopLimit"] == 2
     volumes = _volumes(prism_sandbox, doc["id"])
     assert volumes and all(v["Encrypted"] for v in volumes)
-    # --imds-v1 asks otherwise; prism.kms_keys picks the key
+    # --imds-v1 asks otherwise (the IAM policy allows it only with prism.imds_v1: true);
+    # prism.kms_keys picks the key
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    prism_sandbox.write_config(f"prism:\n  kms_keys:\n    us-east-1: {key}\n")
+    prism_sandbox.write_config(f"prism:\n  imds_v1: true\n  kms_keys:\n    us-east-1: {key}\n")
     old = launch(run_prism, "old-box", "--imds-v1")
     assert old.exit_code == 0, old.stderr
     options = prism_sandbox.instance(old.json()["id"])["MetadataOptions"]
@@ -276,6 +277,7 @@ def test_a_template_may_allow_imds_v1(saved_template, prism_sandbox, run_prism):
     doc = yaml.safe_load(path.read_text())
     doc["instance_defaults"]["imds_v1"] = True
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    prism_sandbox.write_config("prism:\n  imds_v1: true\n")  # what the IAM policy needs
     result = launch(run_prism, "legacy-box")
     assert result.exit_code == 0, result.stderr
     assert "IMDSv1 allowed" in result.stderr

@@ -74,7 +74,7 @@ def test_instance_list_fits_the_terminal(
     )
     lines = _prism_in_pty(columns, "list")
     assert lines[0] == "Instances in us-east-1:"
-    assert lines[1].split()[:3] == ["NAME", "ID", "STATE"]
+    assert lines[1].split()[:3] == ["NAME", "STATE", "ADDRESS"]
     assert all(len(line) <= columns for line in lines), lines
     assert "running" in lines[2]
 

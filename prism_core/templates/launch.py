@@ -243,14 +243,23 @@ def boot_check(
     journals it there, so ``--resume``/``--abort`` terminate it after a ``kill -9``);
     ``on_terminated(instance_id)`` once it is terminated.
     """
+    from prism_core.instances import hardening
+
     instance_type = smallest_type(arch)
     progress.line("start", f"Boot check: launching a throwaway {instance_type} from {image_id}...")
     try:
+        # hardened as every launch: IMDSv2 required, every volume encrypted
+        images = ec2.describe_images(ImageIds=[image_id]).get("Images") or [{}]
+        region = ec2.meta.region_name
         answer = ec2.run_instances(
             ImageId=image_id,
             InstanceType=instance_type,
             MinCount=1,
             MaxCount=1,
+            MetadataOptions=hardening.metadata_options(settings.imds_v1),
+            BlockDeviceMappings=hardening.encrypted_mappings(
+                images[0], None, settings.kms_keys.get(region)
+            ),
             TagSpecifications=[
                 {
                     "ResourceType": "instance",

@@ -16,7 +16,8 @@ SANDBOX_EPILOG = """examples:
   eval "$(prism sandbox env)"   # this shell now talks to the sandbox, not AWS
   prism save my-analysis my-env --copy-to-regions us-east-2 --yes
   prism launch my-env new-box --yes
-  prism sandbox add-file my-analysis /home/ubuntu/.netrc --text "machine x password y"
+  prism sandbox add-file my-analysis /home/ubuntu/.netrc \\
+      --text "machine x password y"
   prism sandbox stop
 
 Templates saved while the sandbox environment is active go to a PRISM_HOME of the
