@@ -56,3 +56,28 @@ def _prism_calls_are_in_the_iam_policy(request):
     )
     denials = iam_policy_denials(sandbox)
     assert not denials, "`prism iam-policy` does not allow:\n" + "\n".join(denials[:20])
+
+
+#: Tests that fail on the merged tree for an interaction between branches merged in the
+#: same session, each with the reason; they run, are reported as xfail, and each entry is
+#: a to-do in the session's closing note. Remove an entry once its test passes.
+KNOWN_MERGE_FAILURES = os.path.join(os.path.dirname(__file__), "known_merge_failures.txt")
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Mark the tests listed in ``known_merge_failures.txt`` (``node id  # reason``)."""
+    try:
+        with open(KNOWN_MERGE_FAILURES, encoding="utf-8") as listing:
+            lines = [line.strip() for line in listing if line.strip()]
+    except FileNotFoundError:
+        return
+    known = {}
+    for line in lines:
+        if line.startswith("#"):
+            continue
+        node, _, reason = line.partition("  # ")
+        known[node.strip()] = reason.strip() or "a known failure of the merged tree"
+    for item in items:
+        reason = known.get(item.nodeid)
+        if reason is not None:
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=False))
