@@ -240,6 +240,10 @@ def test_resume_never_stops_a_hand_restarted_instance_unannounced(
     by hand. Before its image was requested, `--resume` says it stops the instance again
     and needs --yes without a terminal; after, it never stops it again."""
     instance_id = slow_cloud.create_instance("box")
+    if moment == "Instance stopped":
+        # EC2 throttles CreateImage until prism is killed: the image is never requested,
+        # however late the SIGSTOP reaches prism on a busy machine
+        slow_cloud.faults.inject("CreateImage", times=-1, code="RequestLimitExceeded", status=503)
     prism = start_prism("save", "box", "env1", "--stop", "--yes")
     watchdog = _watchdog_pid(prism)
     prism.wait_for(moment)
@@ -247,6 +251,7 @@ def test_resume_never_stops_a_hand_restarted_instance_unannounced(
     os.kill(watchdog, signal.SIGKILL)
     prism.proc.kill()
     prism.finish()
+    slow_cloud.faults.clear()
     assert _gone_within(watchdog, 5)
     slow_cloud.ec2().start_instances(InstanceIds=[instance_id])
     assert slow_cloud.wait_running(instance_id) == "running"
