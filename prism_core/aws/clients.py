@@ -218,6 +218,33 @@ def share_client_classes() -> None:
     ClientCreator._create_client_class = create_client_class  # type: ignore[method-assign]
 
 
+#: botocore data loaders shared by every session of this process, per data path.
+_LOADERS: dict[str, Any] = {}
+
+
+def new_session(**kwargs: Any) -> Any:
+    """A boto3 session whose botocore data (service models, endpoint rules) is read once
+    per process and shared with every other session.
+
+    botocore gives each session its own loader, which parses EC2's model (about 4 MB of
+    JSON) again for every session: a save that assumes roles in other accounts, or a
+    process running several commands, made one loader per session. The models are read
+    only; botocore shares them between the clients of one session in the same way.
+    """
+    import boto3
+    from botocore.loaders import create_loader
+
+    session = boto3.session.Session(**kwargs)
+    core = session._session
+    path = str(core.get_config_variable("data_path") or "")
+    with _CLASSES_LOCK:
+        loader = _LOADERS.get(path)
+        if loader is None:
+            loader = _LOADERS[path] = create_loader(path or None)
+    core.register_component("data_loader", loader)
+    return session
+
+
 class AwsClients:
     """Thread-safe cache of boto3 clients per (service, region)."""
 
@@ -240,13 +267,12 @@ class AwsClients:
         """The boto3 session (created on first use)."""
         with self._lock:
             if self._session is None:
-                import boto3
                 from botocore.exceptions import ProfileNotFound
 
                 share_client_classes()
                 check_local_endpoint()
                 try:
-                    self._session = boto3.session.Session(profile_name=self.profile)
+                    self._session = new_session(profile_name=self.profile)
                 except ProfileNotFound as exc:
                     raise setup_error(exc, self.profile) from None
             return self._session
@@ -327,14 +353,12 @@ class AwsClients:
             found = self._clients.get(key)
         if found is not None:
             return found  # type: ignore[no-any-return]
-        import boto3
-
         arn = f"arn:{self.partition()}:iam::{account}:role/{role}"
         credentials = self.client("sts").assume_role(
             RoleArn=arn, RoleSessionName=session_name[:64], DurationSeconds=3600
         )["Credentials"]
         other = AwsClients(self._default_region, self._max_attempts)
-        other._session = boto3.session.Session(
+        other._session = new_session(
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
