@@ -115,9 +115,9 @@ def description(text: str) -> str:
 @lru_cache(maxsize=1)
 def known_regions() -> frozenset[str]:
     """Every EC2 region in botocore's own endpoint data, all partitions (no network)."""
-    import botocore.session
+    from prism_core.aws.botocore_data import botocore_session
 
-    session = botocore.session.get_session()
+    session = botocore_session()
     regions: set[str] = set()
     for partition in session.get_available_partitions():
         regions.update(session.get_available_regions("ec2", partition))
@@ -128,9 +128,9 @@ def known_regions() -> frozenset[str]:
 def partition_regions(region: str) -> frozenset[str]:
     """The EC2 regions of ``region``'s partition (aws, aws-cn, aws-us-gov, ...): the only
     ones an image can be copied to from there (botocore's endpoint data, no network)."""
-    import botocore.session
+    from prism_core.aws.botocore_data import botocore_session
 
-    session = botocore.session.get_session()
+    session = botocore_session()
     for partition in session.get_available_partitions():
         regions = frozenset(session.get_available_regions("ec2", partition))
         if region in regions:

@@ -63,6 +63,22 @@ def _run_child(request: dict[str, Any], limit: int, protocol: list[int]) -> None
         os._exit(code)
 
 
+def _read_service_models() -> None:
+    """Parse the botocore data prism's commands read (service models, endpoint rules)
+    once, into the process-wide loader the children inherit: each child would otherwise
+    parse EC2's model again. No request is sent."""
+    from prism_core.aws.clients import new_session
+
+    session = new_session(
+        region_name="us-east-1", aws_access_key_id="warm-up", aws_secret_access_key="warm-up"
+    )
+    for service in ("ec2", "sts", "ssm", "s3", "iam"):
+        session.client(service)
+    from prism_core.validation import known_regions
+
+    known_regions()
+
+
 def serve(limit: int) -> None:
     """Read requests on stdin until it closes; fork one child per request."""
     import boto3  # noqa: F401  (imported once here, not in every child)
@@ -72,6 +88,7 @@ def serve(limit: int) -> None:
     import prism_core.settings  # noqa: F401
     import prism_core.testing  # noqa: F401
 
+    _read_service_models()
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     protocol = [requests.fileno(), answers.fileno()]

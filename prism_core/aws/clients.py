@@ -218,30 +218,15 @@ def share_client_classes() -> None:
     ClientCreator._create_client_class = create_client_class  # type: ignore[method-assign]
 
 
-#: botocore data loaders shared by every session of this process, per data path.
-_LOADERS: dict[str, Any] = {}
-
-
 def new_session(**kwargs: Any) -> Any:
-    """A boto3 session whose botocore data (service models, endpoint rules) is read once
-    per process and shared with every other session.
-
-    botocore gives each session its own loader, which parses EC2's model (about 4 MB of
-    JSON) again for every session: a save that assumes roles in other accounts, or a
-    process running several commands, made one loader per session. The models are read
-    only; botocore shares them between the clients of one session in the same way.
-    """
+    """A boto3 session that reads botocore's data once per process
+    (:mod:`prism_core.aws.botocore_data`)."""
     import boto3
-    from botocore.loaders import create_loader
+
+    from prism_core.aws.botocore_data import share_loader
 
     session = boto3.session.Session(**kwargs)
-    core = session._session
-    path = str(core.get_config_variable("data_path") or "")
-    with _CLASSES_LOCK:
-        loader = _LOADERS.get(path)
-        if loader is None:
-            loader = _LOADERS[path] = create_loader(path or None)
-    core.register_component("data_loader", loader)
+    share_loader(session._session)
     return session
 
 
