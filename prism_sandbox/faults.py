@@ -16,6 +16,7 @@ class _Fault:
     message: str
     status: int
     dry_run: bool = False
+    after: str | None = None  # armed once a (non-dry-run) call of this action passed
 
 
 @dataclass
@@ -52,17 +53,24 @@ class Faults:
         message: str = "Injected fault",
         status: int = 500,
         dry_run: bool = False,
+        after: str | None = None,
     ) -> None:
         """Answer the next `times` calls of `action` (in `region`, None = any) with an error.
 
         `times=-1` keeps failing until :meth:`clear`. The request never reaches moto.
         Calls with ``DryRun=true`` are matched only when ``dry_run`` is true, so a fault
         aimed at the real call does not trip a pre-flight permission check instead.
+        With ``after`` (an action) the fault is armed only once a call of that action
+        (not a dry run, in the same region filter) has been received, so a fault aimed at
+        a later step (``DescribeInstances`` while waiting for a new instance) lets the
+        same action's earlier calls (a pre-flight lookup) through.
         """
         if times == 0:
             return
         with self._lock:
-            self._faults.append(_Fault(action, region, times, code, message, status, dry_run))
+            self._faults.append(
+                _Fault(action, region, times, code, message, status, dry_run, after)
+            )
 
     def fail_image(
         self,
@@ -128,16 +136,25 @@ class Faults:
 
     def _take_fault(self, region: str, action: str, dry_run: bool = False) -> _Fault | None:
         with self._lock:
-            for fault in self._faults:
-                if fault.action != action or fault.region not in (None, region):
-                    continue
-                if dry_run and not fault.dry_run:
-                    continue
-                if fault.remaining > 0:
-                    fault.remaining -= 1
-                    if fault.remaining == 0:
-                        self._faults.remove(fault)
-                return fault
+            taken = self._matching_fault(region, action, dry_run)
+            if not dry_run:
+                for fault in self._faults:  # arm the faults waiting for this action
+                    if fault.after == action and fault.region in (None, region):
+                        fault.after = None
+            return taken
+
+    def _matching_fault(self, region: str, action: str, dry_run: bool) -> _Fault | None:
+        """The armed fault answering this call, its count taken (caller holds the lock)."""
+        for fault in self._faults:
+            if fault.action != action or fault.region not in (None, region):
+                continue
+            if fault.after is not None or (dry_run and not fault.dry_run):
+                continue
+            if fault.remaining > 0:
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self._faults.remove(fault)
+            return fault
         return None
 
     def _take_image_failure(self, region: str) -> str | None:

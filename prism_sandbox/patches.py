@@ -193,8 +193,12 @@ def _patched_run_instances(self: Any, image_id: str, *args: Any, **kwargs: Any) 
             if instance.lifecycle == "spot" and not getattr(
                 instance, "spot_instance_request_id", None
             ):
-                # EC2 answers a Spot launch's request id in DescribeInstances; moto does not
+                # EC2 answers a Spot launch's request id in DescribeInstances, with the
+                # tags asked for it; moto keeps neither
                 instance.spot_instance_request_id = random_spot_request_id()
+                spot_tags = (kwargs.get("tags") or {}).get("spot-instances-request") or {}
+                if spot_tags:
+                    self.create_tags([instance.spot_instance_request_id], spot_tags)
 
             def finish(instance: Instance = instance) -> None:
                 if instance.state == "pending":

@@ -39,7 +39,10 @@ def test_parameters_follow_every_change_and_resolve(prism_sandbox, run_prism, mo
             "latest": first[region],
         }
         assert data_types(prism_sandbox, region) == {"aws:ec2:image"}
-    second = ok(run_prism("save", "box", "env1", "--yes", "-o", "json")).json()["amis"]
+    # --no-inherit: v2 would otherwise inherit v1's copy regions (issue 28)
+    second = ok(
+        run_prism("save", "box", "env1", "--no-inherit", "--yes", "-o", "json")
+    ).json()["amis"]
     assert image_parameters(prism_sandbox, "us-east-1") == {
         "1": first["us-east-1"],
         "2": second["us-east-1"],

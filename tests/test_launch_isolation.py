@@ -104,6 +104,9 @@ STEPS = [
     ("RunInstances", "InvalidParameterCombination", 2),  # the user's input: exit 2
     ("DescribeInstances", "InternalError", 1),  # after RunInstances: waiting for it to run
 ]
+#: Faults aimed at a later call of an action the pre-flight also makes: armed only once
+#: this action was received (the name check's DescribeInstances precedes RunInstances).
+ARMED_AFTER = {"DescribeInstances": "RunInstances"}
 
 
 @pytest.mark.parametrize(("action", "code", "exit_code"), STEPS)
@@ -113,7 +116,9 @@ def test_a_launch_failing_at_each_step_leaves_nothing_behind(
     ssh_key(Path(os.environ["HOME"]))  # so that the launch imports a key pair first
     before = leftovers(prism_sandbox)
     prism_sandbox.faults.clear_calls()
-    prism_sandbox.faults.inject(action, code=code, message="injected", status=400)
+    prism_sandbox.faults.inject(
+        action, code=code, message="injected", status=400, after=ARMED_AFTER.get(action)
+    )
     result = launch(run_prism, "doomed")
     assert result.exit_code == exit_code, result.stderr
     last = result.stderr.strip().splitlines()[-1]
@@ -125,8 +130,9 @@ def test_a_launch_failing_at_each_step_leaves_nothing_behind(
     calls = [c[1] for c in prism_sandbox.faults.calls()]
     assert action in calls
     if action == "DescribeInstances":  # the fault hit the wait, after the instance existed
-        assert calls.index("RunInstances") < calls.index("DescribeInstances")
-        assert "TerminateInstances" in calls
+        launched = len(calls) - calls[::-1].index("RunInstances")  # after the real one
+        assert "DescribeInstances" in calls[launched:]
+        assert "TerminateInstances" in calls[launched:]
 
 
 def test_a_failed_spot_launch_cancels_its_request(
@@ -142,7 +148,10 @@ def test_a_failed_spot_launch_cancels_its_request(
 
     monkeypatch.setattr(SpotRequestBackend, "cancel_spot_instance_requests", cancel)
     before = leftovers(prism_sandbox)
-    prism_sandbox.faults.inject("DescribeInstances", code="InternalError", status=400)
+    # fails the wait for the new instance, not the pre-flight name check before it
+    prism_sandbox.faults.inject(
+        "DescribeInstances", code="InternalError", status=400, after="RunInstances"
+    )
     result = launch(run_prism, "spot-box", "--spot")
     assert result.exit_code == 1, result.stderr
     assert len(cancelled) == 1 and cancelled[0].startswith("sir-")
@@ -153,6 +162,32 @@ def test_a_failed_spot_launch_cancels_its_request(
     instance = next(i for i, line in enumerate(lines) if "Rolled back: instance" in line)
     group = next(i for i, line in enumerate(lines) if "Rolled back: security group" in line)
     assert spot < instance < group
+
+
+@pytest.mark.parametrize(
+    ("code", "exit_code"), [("InternalError", 1), ("UnauthorizedOperation", 2)]
+)
+def test_a_failing_name_check_ends_before_anything_is_created(
+    saved_template, prism_sandbox, run_prism, code, exit_code
+):
+    """The pre-flight lookup of the instance name (DescribeInstances) fails: one line, the
+    launch stops there, nothing to roll back."""
+    ssh_key(Path(os.environ["HOME"]))
+    before = leftovers(prism_sandbox)
+    prism_sandbox.faults.clear_calls()
+    prism_sandbox.faults.inject("DescribeInstances", code=code, message="injected", status=400)
+    result = launch(run_prism, "doomed")
+    assert result.exit_code == exit_code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith(
+        "prism: error: could not check whether an instance named 'doomed' exists in us-east-1: "
+        f"{code}: injected; nothing was created"
+    ), result.stderr
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
+    calls = [c[1] for c in prism_sandbox.faults.calls()]
+    assert calls.count("DescribeInstances") == 1
+    assert not {"ImportKeyPair", "CreateSecurityGroup", "RunInstances"} & set(calls)
+    assert leftovers(prism_sandbox) == before
 
 
 def test_preflight_refuses_an_unknown_instance_profile_before_anything_is_created(

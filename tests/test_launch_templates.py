@@ -62,8 +62,12 @@ def test_bound_launch_template_follows_two_saves_and_a_promote(
         assert tags(data, "instance")["prism:template"] == "env1"
         assert tags(data, "instance")["prism:template-version"] == "1"
 
-    # a second save changes nothing in the launch template: the channel did not move
-    second = ok(run_prism("save", "box", "env1", "--yes", "-o", "json")).json()["amis"]
+    # a second save changes nothing in the launch template: the channel did not move.
+    # --no-inherit: v2 stays out of us-east-2 (it would inherit v1's copy regions)
+    second = ok(
+        run_prism("save", "box", "env1", "--no-inherit", "--yes", "-o", "json")
+    ).json()["amis"]
+    assert set(second) == {"us-east-1"}
     assert len(versions(prism_sandbox, "env1")) == 1
 
     promoted = ok(run_prism("templates", "promote", "env1@2", "--channel", "stable", "--yes"))
@@ -94,6 +98,25 @@ def test_bound_launch_template_follows_two_saves_and_a_promote(
     pinned = versions(prism_sandbox, "env1")[-1]
     assert pinned["VersionNumber"] == 3 and default_version(prism_sandbox, "env1") == 3
     assert pinned["LaunchTemplateData"]["ImageId"] == first["us-east-1"]
+
+
+def test_an_inherited_copy_region_moves_the_bound_launch_template_there(prism_sandbox, run_prism):
+    """v2 inherits v1's copy regions (issue 28), so promoting it moves the bound launch
+    template in each of them: one new version per region, tagged with v2."""
+    prism_sandbox.create_instance("box")
+    ok(run_prism("save", "box", "env1", "--copy-to-regions", "us-east-2", "--yes"))
+    ok(run_prism("templates", "promote", "env1@1", "--channel", "stable", "--yes"))
+    ok(run_prism("templates", "export", "env1", "--launch-template", "--channel", "stable",
+                 "--yes"))
+    second = ok(run_prism("save", "box", "env1", "--yes", "-o", "json")).json()["amis"]
+    assert set(second) == {"us-east-1", "us-east-2"}
+    ok(run_prism("templates", "promote", "env1@2", "--channel", "stable", "--yes"))
+    for region in ("us-east-1", "us-east-2"):
+        lt_versions = versions(prism_sandbox, "env1", region)
+        assert [v["VersionNumber"] for v in lt_versions] == [1, 2]
+        assert default_version(prism_sandbox, "env1", region) == 2
+        assert tags(lt_versions[-1]["LaunchTemplateData"], "instance")[
+            "prism:template-version"] == "2"
 
 
 def test_export_refusals_change_nothing(prism_sandbox, run_prism):

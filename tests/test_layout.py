@@ -121,7 +121,8 @@ REGIONS = ["us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "
 
 @pytest.fixture
 def many_versions(prism_sandbox, run_prism) -> dict[str, str]:
-    """Template LONG with four versions, the first in seven regions with a long description,
+    """Template LONG with four versions, the first in seven regions with a long description
+    and shared with an account (the later versions inherit all three, issue 28), v1
     promoted to a channel, and CHILD saved from an instance launched from it."""
     prism_sandbox.create_instance("a-workstation-with-a-rather-long-descriptive-name")
     description = "Seismic analysis: " + "aftershock forecasting with notebooks " * 4
@@ -156,8 +157,15 @@ def test_templates_commands_fit_the_terminal(columns: int, many_versions, run_pr
     assert lines[0].split() == ["NAME", "VERSION", "SOURCE", "KIND", "TITLE"]
     assert LONG in lines and CHILD in lines  # too wide for the column: a line of its own
     title_at = lines[0].index("TITLE")
-    row = lines[lines.index(LONG) + 1]
-    assert row.split()[:3] == ["4", "local", "image"] and row[title_at:].startswith("Saved")
+    at = lines.index(LONG) + 1
+    row = lines[at]
+    assert row.split()[:3] == ["4", "local", "image"]
+    # v4's title is the description it inherited, wrapped in the TITLE column, words whole
+    end = next((i for i in range(at + 1, len(lines)) if lines[i][:title_at].strip()), len(lines))
+    assert all(not line[:title_at].strip() for line in lines[at + 1 : end]), lines
+    title = " ".join(line[title_at:] for line in lines[at:end])
+    assert end > at + 1 or columns > 80  # at 80 columns the description wraps
+    assert title.split() == many_versions_description().split()
     assert any(line.split()[:2] == ["python-ml", "1"] for line in lines)
 
     # show: every version, its description wrapped, every region and AMI on its own row
@@ -177,9 +185,7 @@ def test_templates_commands_fit_the_terminal(columns: int, many_versions, run_pr
     assert "  project:      geophysics-2026" in lines
     assert "  channels:     stable" in lines
     sharing = [line for line in lines if line.startswith("  sharing:")]
-    assert sharing == ["  sharing:      private (this account only)"] * 3 + [
-        "  sharing:      accounts 111122223333"
-    ]
+    assert sharing == ["  sharing:      accounts 111122223333"] * 4  # inherited from v1
     saved = [line for line in lines if line.startswith("  saved from:   ")]
     assert saved == ["  saved from:   a-workstation-with-a-rather-long-descriptive-name"] * 4
 
@@ -187,7 +193,10 @@ def test_templates_commands_fit_the_terminal(columns: int, many_versions, run_pr
     lines = _prism_in_pty(columns, "templates", "history", LONG)
     _fits(lines, columns)
     at = max(i for i, line in enumerate(lines) if line.startswith("     regions: "))
-    regions = " ".join(line.split("regions:")[-1] for line in lines[at:-1])
+    # v1's regions and their continuation lines (the lines after them have labels of
+    # their own: secrets found, instances)
+    end = next(i for i in range(at + 1, len(lines)) if not lines[i].startswith(" " * 14))
+    regions = " ".join(line.split("regions:")[-1] for line in lines[at:end])
     assert sorted(r.strip(",") for r in regions.split()) == sorted(["us-east-1", *REGIONS])
 
     # tree: parents above children, no name cut
@@ -216,7 +225,9 @@ def test_templates_text_without_a_terminal_keeps_whole_lines(many_versions, run_
     assert doc["versions"][3]["sharing"]["eu-west-1"] == {
         "public": False, "accounts": ["111122223333"], "organizations": [], "ous": [],
     }  # fmt: skip
-    assert doc["versions"][0]["sharing"]["us-east-1"]["accounts"] == []
+    # v4 inherited v1's sharing and copy regions (issue 28)
+    assert doc["versions"][0]["sharing"]["us-east-1"]["accounts"] == ["111122223333"]
+    assert set(doc["versions"][0]["amis"]) == {"us-east-1", *REGIONS}
 
 
 def test_fit_lines_wraps_only_what_is_too_wide_under_its_text() -> None:

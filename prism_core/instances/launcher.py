@@ -106,15 +106,17 @@ def run_arguments(plan: Any, group_id: str | None, *, with_key: bool) -> dict[st
         if group_ids:
             interface["Groups"] = group_ids
         kwargs["NetworkInterfaces"] = [interface]
+    tagged = ["instance", "volume"]
+    if "InstanceMarketOptions" in kwargs:
+        # the Spot request carries prism's tags too: the IAM policy lets a rollback
+        # cancel only a request they prove prism's (PrismOwnSpotRequests)
+        tagged.append("spot-instances-request")
     return dict(
         ImageId=plan.image_id,
         InstanceType=plan.instance_type,
         MinCount=1,
         MaxCount=1,
-        TagSpecifications=[
-            {"ResourceType": "instance", "Tags": tag_list(plan.tags)},
-            {"ResourceType": "volume", "Tags": tag_list(plan.tags)},
-        ],
+        TagSpecifications=[{"ResourceType": kind, "Tags": tag_list(plan.tags)} for kind in tagged],
         **kwargs,
     )
 
