@@ -2,7 +2,8 @@
 
 moto 5.2 executes Step Functions state machines (``stepfunctions:
 execute_state_machine``), its SDK tasks included, against its own backends; its
-tasks reach the server on ``localhost:$MOTO_PORT``. It cannot run a Lambda function
+tasks reach the server on ``localhost:$MOTO_PORT`` (kept on a running sandbox of
+this process, see :data:`_PORTS`). It cannot run a Lambda function
 without Docker, so an ``Invoke`` of a function deployed from prism's region handler
 is answered here by calling that handler in-process, with clients for the sandbox.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -18,12 +20,44 @@ from typing import Any
 StartResponse = Callable[..., Any]
 
 
+#: Ports of this process's running sandboxes, oldest first. moto's interpreter reaches
+#: its server through one process-wide variable (``MOTO_PORT``), so it names the newest
+#: running sandbox, and the one before it again when that one stops: a sandbox started
+#: and stopped beside another (a test's, ``prism demo``'s) never leaves the engine's
+#: tasks calling a closed port. moto's backends are the process's, so any running
+#: sandbox answers them from the same account state.
+_PORTS: list[int] = []
+_PORTS_LOCK = threading.Lock()
+#: ``MOTO_PORT`` as it was before the first of the running sandboxes started.
+_PORT_BEFORE: dict[str, str | None] = {}
+
+
 def enable_state_machines(port: int) -> None:
-    """Switch moto's Step Functions interpreter on; its tasks call this server."""
+    """Switch moto's Step Functions interpreter on; its tasks call the server on ``port``
+    until :func:`release_port` (then the sandbox started before it, if still running)."""
     from moto.core.config import default_user_config
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
-    os.environ["MOTO_PORT"] = str(port)
+    with _PORTS_LOCK:
+        if not _PORTS:
+            _PORT_BEFORE["MOTO_PORT"] = os.environ.get("MOTO_PORT")
+        _PORTS.append(port)
+        os.environ["MOTO_PORT"] = str(port)
+
+
+def release_port(port: int) -> None:
+    """The sandbox on ``port`` stops: the interpreter's tasks call the newest running one
+    (or whatever ``MOTO_PORT`` was before any started)."""
+    with _PORTS_LOCK:
+        if port not in _PORTS:
+            return
+        _PORTS.remove(port)
+        if _PORTS:
+            os.environ["MOTO_PORT"] = str(_PORTS[-1])
+        elif _PORT_BEFORE.get("MOTO_PORT") is not None:
+            os.environ["MOTO_PORT"] = str(_PORT_BEFORE["MOTO_PORT"])
+        else:
+            os.environ.pop("MOTO_PORT", None)
 
 
 def _function_name(path: str) -> str:

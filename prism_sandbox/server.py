@@ -446,6 +446,7 @@ class Sandbox:
 
     def stop(self) -> None:
         if self._server is not None:
+            engine.release_port(self.port)
             self._server.stop()
             self._server = None
             if self._trees_given is None:

@@ -62,6 +62,16 @@ def _gone_within(pid: int, seconds: float) -> bool:
     return not process_alive(pid)
 
 
+def _down_within(sandbox, instance_id: str, seconds: float) -> bool:
+    """Whether EC2 shows the instance stopping or stopped within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while sandbox.instance_state(instance_id) in ("pending", "running"):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _journal_note(sandbox, text: str, timeout: float = 30.0) -> dict:
     """The journal once the watchdog wrote ``text`` into its summary."""
     deadline = time.monotonic() + timeout
@@ -149,9 +159,15 @@ def test_a_journal_removed_while_down_keeps_the_lock_and_the_duty(
     prism dies the watchdog restarts the instance and writes the journal again."""
     monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "5")  # a grace of 20 s while suspended
     instance_id = slow_cloud.create_instance("box")
+    # EC2 throttles CreateImage until prism is killed: the image is never requested,
+    # however late the SIGSTOP reaches prism on a busy machine
+    slow_cloud.faults.inject("CreateImage", times=-1, code="RequestLimitExceeded", status=503)
     prism = start_prism("save", "box", "env1", "--stop", "--yes")
     watchdog = _watchdog_pid(prism)
     prism.wait_for("Stopping instance")
+    # prism says so just before it sends StopInstances: suspended before EC2 has it, it
+    # would leave the instance running (nothing for the watchdog to do)
+    assert _down_within(slow_cloud, instance_id, 30)
     prism.proc.send_signal(signal.SIGSTOP)  # the save stands still, the instance down
     (path,) = slow_cloud.journals()
     path.unlink()
@@ -168,6 +184,7 @@ def test_a_journal_removed_while_down_keeps_the_lock_and_the_duty(
     assert process_alive(watchdog)
     prism.proc.kill()
     prism.finish()
+    slow_cloud.faults.clear()
     assert slow_cloud.wait_running(instance_id) == "running"
     state = _journal_note(slow_cloud, "its watchdog started it again")
     assert state["stopped_by_prism"] is False  # before the image: the resume stops it again

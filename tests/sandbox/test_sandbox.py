@@ -77,6 +77,22 @@ def test_two_sandboxes_get_distinct_free_ports():
         urllib.request.urlopen(other.endpoint + "/moto-api/", timeout=5).read()
 
 
+def test_step_functions_tasks_reach_a_running_sandbox(prism_sandbox):
+    """moto's interpreter calls one process-wide port: a second sandbox gets it while it
+    runs (its own executions reach it) and gives it back when it stops."""
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    def interpreter_reaches():
+        sts = boto_client_for(SRC, "sts")
+        assert sts.get_caller_identity()["Account"] == "123456789012"
+        return sts.meta.endpoint_url
+
+    assert interpreter_reaches() == f"http://localhost:{prism_sandbox.port}"
+    with Sandbox() as other:
+        assert interpreter_reaches() == f"http://localhost:{other.port}"
+    assert interpreter_reaches() == f"http://localhost:{prism_sandbox.port}"
+
+
 def test_reset_wipes_state_and_sandbox_settings(prism_sandbox):
     sb = prism_sandbox
     iid = sb.create_instance("box")
