@@ -16,6 +16,8 @@ class _Fault:
     message: str
     status: int
     dry_run: bool = False
+    #: Armed only once a call of this action has been received (None: armed now).
+    after: str | None = None
 
 
 @dataclass
@@ -52,17 +54,23 @@ class Faults:
         message: str = "Injected fault",
         status: int = 500,
         dry_run: bool = False,
+        after: str | None = None,
     ) -> None:
         """Answer the next `times` calls of `action` (in `region`, None = any) with an error.
 
         `times=-1` keeps failing until :meth:`clear`. The request never reaches moto.
         Calls with ``DryRun=true`` are matched only when ``dry_run`` is true, so a fault
         aimed at the real call does not trip a pre-flight permission check instead.
+        ``after``: only calls received after a call of that action (any region, not a
+        dry run) fail, e.g. the DescribeInstances that waits for a launched instance, not
+        a pre-flight one.
         """
         if times == 0:
             return
         with self._lock:
-            self._faults.append(_Fault(action, region, times, code, message, status, dry_run))
+            self._faults.append(
+                _Fault(action, region, times, code, message, status, dry_run, after)
+            )
 
     def fail_image(
         self,
@@ -118,6 +126,13 @@ class Faults:
         with self._lock:
             self._calls.append((region, action))
 
+    def _arm(self, action: str) -> None:
+        """A call of ``action`` (not a dry run) was received: arm the faults waiting for it."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.after == action:
+                    fault.after = None
+
     def _record_prism(self, service: str, action: str) -> None:
         with self._lock:
             self._prism_actions.add(f"{service}:{action}")
@@ -132,6 +147,8 @@ class Faults:
                 if fault.action != action or fault.region not in (None, region):
                     continue
                 if dry_run and not fault.dry_run:
+                    continue
+                if fault.after is not None:
                     continue
                 if fault.remaining > 0:
                     fault.remaining -= 1

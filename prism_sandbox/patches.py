@@ -195,6 +195,10 @@ def _patched_run_instances(self: Any, image_id: str, *args: Any, **kwargs: Any) 
             ):
                 # EC2 answers a Spot launch's request id in DescribeInstances; moto does not
                 instance.spot_instance_request_id = random_spot_request_id()
+                # nor does it tag the request (TagSpecifications: spot-instances-request)
+                request_tags = (kwargs.get("tags") or {}).get("spot-instances-request")
+                if request_tags:
+                    self.create_tags([instance.spot_instance_request_id], request_tags)
 
             def finish(instance: Instance = instance) -> None:
                 if instance.state == "pending":

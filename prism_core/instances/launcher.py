@@ -106,15 +106,16 @@ def run_arguments(plan: Any, group_id: str | None, *, with_key: bool) -> dict[st
         if group_ids:
             interface["Groups"] = group_ids
         kwargs["NetworkInterfaces"] = [interface]
+    kinds = ["instance", "volume"]
+    if kwargs.get("InstanceMarketOptions", {}).get("MarketType") == "spot":
+        # the Spot request carries prism's tags too: a rollback may cancel only prism's
+        kinds.append("spot-instances-request")
     return dict(
         ImageId=plan.image_id,
         InstanceType=plan.instance_type,
         MinCount=1,
         MaxCount=1,
-        TagSpecifications=[
-            {"ResourceType": "instance", "Tags": tag_list(plan.tags)},
-            {"ResourceType": "volume", "Tags": tag_list(plan.tags)},
-        ],
+        TagSpecifications=[{"ResourceType": kind, "Tags": tag_list(plan.tags)} for kind in kinds],
         **kwargs,
     )
 
