@@ -406,21 +406,44 @@ _S3_ACTIONS = {
     "ListObjectsV2": ("s3:ListBucket", True),
     "CreateBucket": ("s3:CreateBucket", True),
     "DeleteBucket": ("s3:DeleteBucket", True),
+    "PutPublicAccessBlock": ("s3:PutBucketPublicAccessBlock", True),
+    "GetPublicAccessBlock": ("s3:GetBucketPublicAccessBlock", True),
+    "PutBucketEncryption": ("s3:PutEncryptionConfiguration", True),
+    "GetBucketEncryption": ("s3:GetEncryptionConfiguration", True),
+    "PutBucketLifecycleConfiguration": ("s3:PutLifecycleConfiguration", True),
     "GetObject": ("s3:GetObject", False),
     "HeadObject": ("s3:GetObject", False),
     "PutObject": ("s3:PutObject", False),
     "DeleteObject": ("s3:DeleteObject", False),
+    "GetObjectTagging": ("s3:GetObjectTagging", False),
+    "PutObjectTagging": ("s3:PutObjectTagging", False),
+    "DeleteObjectTagging": ("s3:DeleteObjectTagging", False),
+    "GetObjectAcl": ("s3:GetObjectAcl", False),
+    "PutObjectAcl": ("s3:PutObjectAcl", False),
+}
+#: Request headers that need a second permission (S3 user guide, "Required permissions"):
+#: API name -> header -> the extra IAM action.
+_S3_HEADER_ACTIONS = {
+    "CreateBucket": {"x-amz-object-ownership": "s3:PutBucketOwnershipControls"},
+    "PutObject": {"x-amz-tagging": "s3:PutObjectTagging", "x-amz-acl": "s3:PutObjectAcl"},
 }
 
 
-def s3_authorizations(action: str, path: str, region: str) -> list[Authorization]:
-    """What IAM checks for one path-style S3 request."""
+def s3_authorizations(
+    action: str, path: str, region: str, headers: Mapping[str, str] | None = None
+) -> list[Authorization]:
+    """What IAM checks for one path-style S3 request (its API name, e.g. PutBucketTagging,
+    and its x-amz-* headers)."""
     from urllib.parse import unquote
 
     iam_action, on_bucket = _S3_ACTIONS.get(action, (f"s3:{action}", True))
     bucket, _, key = unquote(path.lstrip("/")).partition("/")
     resource = f"arn:aws:s3:::{bucket}" if on_bucket else f"arn:aws:s3:::{bucket}/{key}"
-    return [Authorization(f"s3:{action}", iam_action, resource, region)]
+    found = [Authorization(f"s3:{action}", iam_action, resource, region)]
+    for header, extra in _S3_HEADER_ACTIONS.get(action, {}).items():
+        if header in (headers or {}):
+            found.append(Authorization(f"s3:{action}", extra, resource, region))
+    return found
 
 
 def authorizations(
@@ -434,7 +457,9 @@ def authorizations(
     if service == "kms":
         return kms_authorizations(action, params, account, region)
     if service == "s3":
-        return s3_authorizations(action, str(params.get("Path", "")), region)
+        return s3_authorizations(
+            action, str(params.get("Path", "")), region, params.get("Headers")
+        )
     call = f"{service}:{action}"
     named = _named_resource(service, params, account, region)
     if named is not None:

@@ -115,8 +115,15 @@ class _Request:
         if self.service == "lambda" and not self.action:
             self.action = _lambda_action(environ.get("REQUEST_METHOD", ""),
                                          environ.get("PATH_INFO", ""))
+        #: S3 request headers that need a permission of their own (x-amz-tagging, ...).
+        self.s3_headers: dict[str, str] = {}
         if self.service == "s3" and not self.action:
             self.action = _s3_action(environ.get("REQUEST_METHOD", ""), environ)
+            self.s3_headers = {
+                key[5:].lower().replace("_", "-"): str(value)
+                for key, value in environ.items()
+                if key.startswith("HTTP_X_AMZ_")
+            }
 
     def param(self, name: str, default: str = "") -> str:
         return (self.params.get(name) or [default])[0]
@@ -126,11 +133,29 @@ class _Request:
         return [v[0] for k, v in sorted(self.params.items()) if k.startswith(prefix + ".")]
 
 
+#: Subresources of an S3 REST request (``?tagging``, ...) -> the API name's middle part.
+_S3_SUBRESOURCES = {
+    "tagging": "{bucket}Tagging",
+    "publicAccessBlock": "PublicAccessBlock",
+    "encryption": "BucketEncryption",
+    "ownershipControls": "BucketOwnershipControls",
+    "policy": "BucketPolicy",
+    "acl": "{bucket}Acl",
+    "versioning": "BucketVersioning",
+    "lifecycle": "BucketLifecycleConfiguration",
+}
+_S3_VERBS = {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}
+
+
 def _s3_action(method: str, environ: dict[str, Any]) -> str:
-    """The S3 API name of a path-style REST request (``/bucket`` or ``/bucket/key``)."""
+    """The S3 API name of a path-style REST request (``/bucket`` or ``/bucket/key``),
+    subresources included (``PUT /bucket?tagging`` is PutBucketTagging)."""
     path = environ.get("PATH_INFO", "").lstrip("/")
     has_key = "/" in path and path.split("/", 1)[1] != ""
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    for name, middle in _S3_SUBRESOURCES.items():
+        if name in query and method in _S3_VERBS:
+            return _S3_VERBS[method] + middle.format(bucket="Object" if has_key else "Bucket")
     if not has_key:
         bucket_actions = {"HEAD": "HeadBucket", "PUT": "CreateBucket", "DELETE": "DeleteBucket"}
         return bucket_actions.get(
@@ -211,7 +236,7 @@ class _SandboxApp:
         if path.startswith("/moto-api"):
             with runtime.LOCK:
                 result = _drain(self.inner(environ, start_response))
-                if path.startswith("/moto-api/reset"):
+                if path.rstrip("/") == "/moto-api/reset":  # not reset-auth
                     sb._reset_server_state()
                 return result
 
@@ -253,7 +278,7 @@ class _SandboxApp:
         try:
             params: Any = json.loads(req.body or b"{}") if req.json else req.params
             if req.service == "s3":
-                params = {"Path": req.path}
+                params = {"Path": req.path, "Headers": req.s3_headers}
             if req.service == "lambda":  # REST: the function is named by the path or body
                 from urllib.parse import unquote
 

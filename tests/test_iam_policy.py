@@ -19,29 +19,64 @@ import yaml
 from test_launch_access import ssh_key
 from test_plugins import _raiser
 
-from prism_core.aws.iam_policy import USES, actions, policy
+from prism_core.aws.iam_policy import MANAGED_POLICY_LIMIT, USES, actions, policy, policy_size
 from prism_core.testing import EXTRA_PLUGINS, IAM_PENDING
 from prism_sandbox.iam_evaluator import denied
 
 WAIVED = tuple(IAM_PENDING)
 
 
-def test_policy_document_is_valid_for_create_policy(run_prism):
+def _check_document(document: dict) -> set[str]:
+    """``document`` is valid for `aws iam create-policy`; the actions it grants."""
+    assert document["Version"] == "2012-10-17"
+    sids = [s["Sid"] for s in document["Statement"]]
+    assert len(sids) == len(set(sids)) and all(s.isalnum() for s in sids)
+    granted = set()
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] and statement["Resource"]
+        granted.update(statement["Action"])
+    return granted
+
+
+def test_policy_document_is_valid_for_create_policy(run_prism, tmp_path):
     for use in (*USES, "all"):
         result = run_prism("iam-policy", "--for", use)
         assert result.exit_code == 0, result.stderr
         document = json.loads(result.stdout)
-        assert document["Version"] == "2012-10-17"
-        sids = [s["Sid"] for s in document["Statement"]]
-        assert len(sids) == len(set(sids)) and all(s.isalnum() for s in sids)
-        granted = set()
-        for statement in document["Statement"]:
-            assert statement["Effect"] == "Allow"
-            assert statement["Action"] and statement["Resource"]
-            granted.update(statement["Action"])
-        assert granted == actions(use, kind=None)
-        # IAM's managed-policy size limit (IAM does not count whitespace)
-        assert len(json.dumps(document, separators=(",", ":"))) < 6144
+        assert _check_document(document) == actions(use, kind=None)
+        if use == "all":
+            # every use's statements together are larger than one managed policy
+            assert policy_size(document) > MANAGED_POLICY_LIMIT
+            assert "--split DIR" in result.stderr
+            continue
+        # each use fits IAM's managed-policy size limit (IAM does not count whitespace)
+        assert policy_size(document) <= MANAGED_POLICY_LIMIT, use
+        assert "warning" not in result.stderr
+    # --split: as few documents as fit, granting together exactly what the whole grants
+    whole = json.loads(run_prism("iam-policy").stdout)
+    split = run_prism("iam-policy", "--split", str(tmp_path / "policies"))
+    assert split.exit_code == 0 and not split.stderr, split.stderr
+    paths = [Path(line) for line in split.stdout.splitlines()]
+    assert [p.name for p in paths] == ["prism-all-1.json", "prism-all-2.json"]
+    parts = [json.loads(p.read_text()) for p in paths]
+    assert all(policy_size(part) <= MANAGED_POLICY_LIMIT for part in parts)
+    assert set().union(*map(_check_document, parts)) == actions("all", kind=None)
+    in_parts = [s for part in parts for s in part["Statement"]]
+    assert sorted(in_parts, key=lambda s: s["Sid"]) == sorted(
+        whole["Statement"], key=lambda s: s["Sid"]
+    )
+    # a use that fits is one file, and a later run says which older files are stale
+    again = run_prism("iam-policy", "--for", "launch", "--split", str(tmp_path / "policies"))
+    assert again.stdout.splitlines() == [str(tmp_path / "policies" / "prism-launch-1.json")]
+    stale = run_prism("iam-policy", "--for", "all", "--split", str(tmp_path / "policies"))
+    assert stale.exit_code == 0 and not stale.stderr  # the same two files again
+    (tmp_path / "policies" / "prism-all-7.json").write_text("{}")
+    stale = run_prism("iam-policy", "--split", str(tmp_path / "policies"))
+    assert "prism-all-7.json" in stale.stderr and "remove" in stale.stderr
+    (tmp_path / "a-file").write_text("")
+    refused = run_prism("iam-policy", "--split", str(tmp_path / "a-file"))
+    assert refused.exit_code == 2 and "directory" in refused.stderr
     scoped = json.loads(run_prism("iam-policy", "--for", "templates").stdout)
     registry = next(s for s in scoped["Statement"] if s["Sid"] == "PrismRegistry")
     assert registry["Resource"] == "arn:aws:ssm:*:*:parameter/prism/*"
@@ -50,6 +85,26 @@ def test_policy_document_is_valid_for_create_policy(run_prism):
     assert "RunInstances" in on_create["Condition"]["StringEquals"]["ec2:CreateAction"]
     assert "ec2:StopInstances" not in actions("launch")
     assert "ec2:ImportKeyPair" not in actions("save")
+
+
+def test_a_statement_larger_than_a_managed_policy_is_cut_by_its_resources():
+    from prism_core.aws.iam_policy import PolicyOptions, split_policy
+    from prism_sandbox.iam_evaluator import allowing_statement
+
+    roles = tuple(f"research-workstation-of-group-{n:03d}" for n in range(300))
+    document = policy("launch", PolicyOptions(roles=roles))
+    parts = split_policy(document)
+    assert len(parts) > 2 and all(policy_size(p) <= MANAGED_POLICY_LIMIT for p in parts)
+    passing = [s for p in parts for s in p["Statement"] if s["Sid"].startswith("PrismPassInstance")]
+    assert len(passing) > 1 and len({s["Sid"] for s in passing}) == len(passing)
+    to_ec2 = {"iam:PassedToService": "ec2.amazonaws.com"}
+    for role in (roles[0], roles[150], roles[-1]):
+        arn = f"arn:aws:iam::1:role/{role}"
+        assert any(allowing_statement(p, "iam:PassRole", arn, to_ec2) for p in parts), role
+    assert not any(
+        allowing_statement(p, "iam:PassRole", "arn:aws:iam::1:role/admin", to_ec2) for p in parts
+    )
+    assert all(s.get("Condition") == {"StringEquals": to_ec2} for s in passing)
 
 
 def test_policy_file_names_each_action_once_per_statement():
@@ -92,12 +147,13 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
         prism_sandbox.faults.clear_calls()
         result = run_prism(*args)
         assert result.exit_code in codes, (args, result.stderr)
-        # S3 goes by its REST operation; the per-request check maps it to its IAM action
+        # S3 is logged by its REST operation: the IAM actions it needs are in `found`
         sent[use] |= {a for a in prism_sandbox.faults.prism_actions() if not a.startswith("s3:")}
+        found = prism_sandbox.faults.authorizations()
+        sent[use] |= {a.action for a in found if a.action.startswith("s3:")}
         # resources and conditions: what IAM checks for each request, in this phase's
         # config, against the policy `prism iam-policy --for USE` prints
         scoped = json.loads(run_prism("iam-policy", "--for", use).stdout)
-        found = prism_sandbox.faults.authorizations()
         denials.extend(f"{args[:2]}: {line}" for line in denied(scoped, found, WAIVED))
         pending.update(k for line in denied(scoped, found) for k in WAIVED if k in line)
         return result
@@ -146,7 +202,9 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
 
     # launches; the first fails while waiting and rolls back (Spot request, instance,
     # ingress, security group, the key pair it imported)
-    prism_sandbox.faults.inject("DescribeInstances", code="InternalError", status=400)
+    prism_sandbox.faults.inject(
+        "DescribeInstances", code="InternalError", status=400, after="RunInstances"
+    )
     phase("launch", "launch", "env1", "doomed", "--spot", "--yes", codes=(1,))
     phase("launch", "launch", "env1", "a", "--yes")
     phase(
@@ -183,6 +241,7 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
     # template commands
     phase("templates", "templates", "list")
     phase("templates", "templates", "show", "env1")
+    phase("templates", "templates", "packages", "env1")  # the inventory saved with it
     phase("templates", "templates", "validate", "env1", "--boot")
     phase("save", "save", "box", "env5", "--deprecate-after", "30", "--yes")
     phase("save", "save", "box", "env6", "--copy-to-accounts", "444455556666", "--yes")
@@ -363,13 +422,22 @@ def test_pass_role_and_imds_follow_the_config(prism_sandbox, run_prism):
         assert result.exit_code == 2 and "prism." in result.stderr, bad
 
 
-def test_a_policy_too_big_for_one_managed_policy_is_flagged(prism_sandbox, run_prism):
-    assert "warning" not in run_prism("iam-policy").stderr
+def test_a_policy_too_big_for_one_managed_policy_is_flagged(prism_sandbox, run_prism, tmp_path):
+    assert "warning" not in run_prism("iam-policy", "--for", "launch").stderr
     keys = "\n".join(
         f"    {r}: arn:aws:kms:{r}:111122223333:key/{n:08d}-1111-2222-3333-444455556666"
         for n, r in enumerate(["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1"])
     )
-    roles = ", ".join(f"research-role-{n}" for n in range(12))
+    roles = ", ".join(f"research-role-{n}" for n in range(80))
     prism_sandbox.write_config(f"prism:\n  instance_profiles: [{roles}]\n  kms_keys:\n{keys}\n")
-    result = run_prism("iam-policy")
-    assert result.exit_code == 0 and "create one per use" in result.stderr
+    result = run_prism("iam-policy", "--for", "launch")
+    assert result.exit_code == 0 and "--split DIR" in result.stderr
+    assert "create one per use" in result.stderr
+    whole = result.json()
+    split = run_prism("iam-policy", "--for", "launch", "--split", str(tmp_path))
+    assert split.exit_code == 0 and not split.stderr
+    parts = [json.loads(Path(line).read_text()) for line in split.stdout.splitlines()]
+    assert len(parts) == 2 and all(policy_size(p) <= MANAGED_POLICY_LIMIT for p in parts)
+    assert {a for p in parts for s in p["Statement"] for a in s["Action"]} == {
+        a for s in whole["Statement"] for a in s["Action"]
+    }

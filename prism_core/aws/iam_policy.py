@@ -8,6 +8,7 @@ action on prism's own resources; loaded plugins add theirs (``prism_iam_statemen
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 USES = ("save", "launch", "templates", "instances", "cloud")
 POLICY_VERSION = "2012-10-17"
+#: IAM's size limit of one managed policy, in characters (IAM does not count whitespace).
+MANAGED_POLICY_LIMIT = 6144
 #: Config values a statement may be gated on (``when:`` / ``unless:``).
 GATES = ("instance_profiles", "kms_keys", "imds_v1", "sbom_bucket")
 
@@ -242,3 +245,56 @@ def actions(
             if _wanted(uses, use, known) and (planned or reason is None):
                 found.add(action)
     return found
+
+
+def policy_size(document: Mapping[str, Any]) -> int:
+    """The characters IAM counts against a managed policy's limit (whitespace is not)."""
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def _document(statements_: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Version": POLICY_VERSION, "Statement": statements_}
+
+
+def _halves(statement: dict[str, Any]) -> list[dict[str, Any]]:
+    """``statement`` as two statements granting together exactly what it grants: its
+    Resource list (or else its Action list) cut in two."""
+    for key in ("Resource", "Action"):
+        values = statement[key]
+        if isinstance(values, list) and len(values) > 1:
+            middle = len(values) // 2
+            parts = []
+            for part in (values[:middle], values[middle:]):
+                parts.append({**statement, key: part[0] if len(part) == 1 else part})
+            return parts
+    raise ValueError(f"IAM statement {statement['Sid']} alone is larger than an IAM managed policy")
+
+
+def _fitting(statement: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    """``statement``, cut into pieces that each fit a managed policy of their own."""
+    if policy_size(_document([statement])) <= limit:
+        return [statement]
+    return [piece for half in _halves(statement) for piece in _fitting(half, limit)]
+
+
+def split_policy(
+    document: Mapping[str, Any], limit: int = MANAGED_POLICY_LIMIT
+) -> list[dict[str, Any]]:
+    """``document`` as few policy documents of at most ``limit`` characters each, which
+    together grant exactly what it grants: its statements packed first-fit in their
+    order; a statement too large for one policy is cut by its resources (then actions),
+    the pieces numbered after its Sid (``PrismPassInstanceProfileRole2``, ...)."""
+    pieces: list[dict[str, Any]] = []
+    for statement in document["Statement"]:
+        found = _fitting(statement, limit)
+        for number, piece in enumerate(found, start=1):
+            pieces.append({**piece, "Sid": piece["Sid"] + (str(number) if number > 1 else "")})
+    bins: list[list[dict[str, Any]]] = []
+    for piece in pieces:
+        for statements_ in bins:
+            if policy_size(_document([*statements_, piece])) <= limit:
+                statements_.append(piece)
+                break
+        else:
+            bins.append([piece])
+    return [_document(statements_) for statements_ in bins]
