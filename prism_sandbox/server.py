@@ -235,7 +235,13 @@ class _SandboxApp:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/moto-api"):
             with runtime.LOCK:
-                result = _drain(self.inner(environ, start_response))
+                # as this sandbox: a reset re-creates the backends it had, and they load
+                # (or skip) moto's default AMIs by this sandbox's choice like any other
+                previous, runtime.current = runtime.current, sb
+                try:
+                    result = _drain(self.inner(environ, start_response))
+                finally:
+                    runtime.current = previous
                 if path.rstrip("/") == "/moto-api/reset":  # not reset-auth
                     sb._reset_server_state()
                 return result

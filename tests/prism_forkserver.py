@@ -12,6 +12,7 @@ Protocol (one JSON document per line): the test writes a request, the server ans
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -89,6 +90,10 @@ def serve(limit: int) -> None:
     import prism_core.testing  # noqa: F401
 
     _read_service_models()
+    # what the server holds now is never collected: a child's first full collection
+    # would otherwise write to every object's page, copying the whole server
+    gc.collect()
+    gc.freeze()
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     protocol = [requests.fileno(), answers.fileno()]
