@@ -24,7 +24,9 @@ class Timings:
     @classmethod
     def demo(cls) -> Timings:
         """Short but visible: what `prism demo` uses."""
-        return cls(stop=2.0, start=2.0, snapshot=1.0, image=4.0, copy=4.0, reboot=3.0, fast_restore=4.0)
+        return cls(
+            stop=2.0, start=2.0, snapshot=1.0, image=4.0, copy=4.0, reboot=3.0, fast_restore=4.0
+        )
 
     @classmethod
     def fast(cls) -> Timings:

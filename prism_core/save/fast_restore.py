@@ -83,7 +83,9 @@ def enable_for_save(ctx: SaveContext) -> None:
             ctx.progress.line("fail", message)
 
 
-def _enable_region(ctx: SaveContext, region: str, snapshot_ids: list[str], zones: list[str]) -> None:
+def _enable_region(
+    ctx: SaveContext, region: str, snapshot_ids: list[str], zones: list[str]
+) -> None:
     ec2 = ctx.aws.ec2(region)
     own = _own_snapshots(ctx, ec2, list(snapshot_ids))
     if not own:
