@@ -146,3 +146,22 @@ def test_templates_delete_disables_fast_restore_before_deleting(prism_sandbox, r
     assert "DisableFastSnapshotRestores" in calls, (calls, deleted.stderr, deleted.stdout)
     assert calls.index("DisableFastSnapshotRestores") < calls.index("DeleteSnapshot")
     assert fsr_states(prism_sandbox)[(snapshot, "us-east-1b")] in ("disabling", "disabled")
+
+
+def test_launch_init_rate_goes_into_run_instances(saved_template, prism_sandbox, run_prism):
+    sent = prism_sandbox.capture("RunInstances")
+    result = run_prism("launch", "env1", "fast-box", "--init-rate", "250", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "Volume initialization: 250 MiB/s provisioned for 1 volume(s)" in result.stderr
+    real = [r for r in sent if r.get("DryRun") != "true"]
+    assert real, sent
+    rates = {k: v for k, v in real[-1].items() if k.endswith(".Ebs.VolumeInitializationRate")}
+    assert list(rates.values()) == ["250"], real[-1]
+
+
+@pytest.mark.parametrize("rate", ["99", "301", "fast", "-5", "150.5"])
+def test_launch_init_rate_out_of_range_is_refused(saved_template, prism_sandbox, run_prism, rate):
+    prism_sandbox.faults.clear_calls()
+    result = run_prism("launch", "env1", "fast-box", "--init-rate", rate, "--yes")
+    refused(result, "--init-rate", "from 100 to 300")
+    assert "RunInstances" not in {action for _region, action in prism_sandbox.faults.calls()}
