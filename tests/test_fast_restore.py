@@ -165,3 +165,25 @@ def test_launch_init_rate_out_of_range_is_refused(saved_template, prism_sandbox,
     result = run_prism("launch", "env1", "fast-box", "--init-rate", rate, "--yes")
     refused(result, "--init-rate", "from 100 to 300")
     assert "RunInstances" not in {action for _region, action in prism_sandbox.faults.calls()}
+
+
+def test_promote_enables_fast_restore_on_the_versions_snapshots(
+    saved_template, prism_sandbox, run_prism
+):
+    bad = run_prism(
+        "templates", "promote", "env1@1", "--channel", "stable", "--fast-restore",
+        "us-west-2a", "--yes",
+    )
+    refused(bad, "us-west-2a is in us-west-2, where there is no image")
+    assert fsr_states(prism_sandbox) == {}
+    result = run_prism(
+        "templates", "promote", "env1@1", "--channel", "stable", "--fast-restore",
+        "us-east-1a,us-east-2b", "--yes",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "1 snapshot x 2 AZs = 2 DSU-hours per hour, about $1.50/hour" in result.stderr
+    assert "billed until disabled" in result.stderr
+    (east1,) = snapshots_of(prism_sandbox)
+    (east2,) = snapshots_of(prism_sandbox, "us-east-2")
+    assert fsr_states(prism_sandbox) == {(east1, "us-east-1a"): "enabled"}
+    assert fsr_states(prism_sandbox, "us-east-2") == {(east2, "us-east-2b"): "enabled"}
