@@ -58,6 +58,10 @@ def test_save_enables_fast_restore_and_shows_its_cost(prism_sandbox, run_prism):
         (snapshot, "us-east-1a"): "enabled",
         (snapshot, "us-east-1b"): "enabled",
     }
+    assert result.json()["fast_restores"] == sorted(
+        [f"us-east-1:{snapshot}:us-east-1a", f"us-east-1:{snapshot}:us-east-1b"]
+        + [f"eu-west-1:{c}:eu-west-1c" for c in snapshots_of(prism_sandbox, "eu-west-1")]
+    )
     (copied,) = snapshots_of(prism_sandbox, "eu-west-1")
     assert fsr_states(prism_sandbox, "eu-west-1") == {(copied, "eu-west-1c"): "enabled"}
     with open(result.json()["template_path"]) as handle:
@@ -68,6 +72,11 @@ def test_save_enables_fast_restore_and_shows_its_cost(prism_sandbox, run_prism):
         "us-east-1": ["us-east-1a", "us-east-1b"],
         "eu-west-1": ["eu-west-1c"],
     }
+    shown = run_prism("templates", "show", "env1")
+    assert shown.exit_code == 0, shown.stderr
+    assert "eu-west-1c (eu-west-1); us-east-1a, us-east-1b (us-east-1)" in " ".join(
+        shown.stdout.split()
+    )
 
 
 @pytest.mark.parametrize(

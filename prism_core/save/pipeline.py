@@ -383,6 +383,8 @@ class SaveOutcome:
             "images": {r: vars(i) for r, i in state.images.items()},
             "account_images": {k: vars(i) for k, i in state.account_images.items()},
             "registry": list(state.registry),
+            #: --fast-restore: ``region:snapshot:zone`` pairs asked of EC2 (billed hourly)
+            "fast_restores": list(state.fast_restores),
             "failures": list(state.failures),
             "inspection": state.inspection,
             "notes": list(state.summary),
