@@ -196,3 +196,20 @@ def test_promote_enables_fast_restore_on_the_versions_snapshots(
     (east2,) = snapshots_of(prism_sandbox, "us-east-2")
     assert fsr_states(prism_sandbox) == {(east1, "us-east-1a"): "enabled"}
     assert fsr_states(prism_sandbox, "us-east-2") == {(east2, "us-east-2b"): "enabled"}
+
+
+def test_prune_disables_fast_restore_of_the_versions_it_removes(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box")
+    first = run_prism("save", "box", "env1", "--fast-restore", "us-east-1a", "--yes")
+    assert first.exit_code == 0, first.stderr
+    (old,) = snapshots_of(prism_sandbox)
+    second = run_prism("save", "box", "env1", "--yes")
+    assert second.exit_code == 0, second.stderr
+    assert "Fast restore:" not in second.stderr  # never inherited: it bills
+    prism_sandbox.faults.clear_calls()
+    pruned = run_prism("templates", "prune", "env1", "--keep", "1", "--yes")
+    assert pruned.exit_code == 0, pruned.stderr
+    calls = [action for _region, action in prism_sandbox.faults.calls()]
+    assert calls.index("DisableFastSnapshotRestores") < calls.index("DeleteSnapshot")
+    assert fsr_states(prism_sandbox)[(old, "us-east-1a")] in ("disabling", "disabled")
+    assert old not in snapshots_of(prism_sandbox)
