@@ -77,6 +77,9 @@ def test_save_enables_fast_restore_and_shows_its_cost(prism_sandbox, run_prism):
     assert "eu-west-1c (eu-west-1); us-east-1a, us-east-1b (us-east-1)" in " ".join(
         shown.stdout.split()
     )
+    revoking = run_prism("templates", "revoke", "env1@1", "--reason", "old", "--dry-run")
+    assert revoking.exit_code == 0, revoking.stderr
+    assert "fast snapshot restore recorded for it stays enabled" in revoking.stderr
 
 
 @pytest.mark.parametrize(

@@ -312,6 +312,13 @@ class TemplateLifecycle(Controller):
         plan.append(
             "descendants (marked 'parent revoked'): " + (", ".join(heirs) if heirs else "none")
         )
+        zones = ((target.parts.document or {}).get("ami_config") or {}).get("fast_restore")
+        if isinstance(zones, dict) and zones:  # revoking is undone by restore: left enabled
+            plan.append(
+                "fast snapshot restore recorded for it stays enabled (billed hourly, so that "
+                "`restore` finds it fast again); `aws ec2 disable-fast-snapshot-restores` "
+                "or deleting the version stops it"
+            )
         if not self._go(f"Revoke {name}@{version}: {why}", plan, f"Revoke {name}@{version}?"):
             return
         who = aws.identity()["Arn"]
