@@ -361,3 +361,22 @@ def positive_days(value: object, what: str) -> int:
     if not 1 <= days <= 3650:
         raise InputError(f"{what} must be between 1 and 3650 days, not {days}")
     return days
+
+
+#: EBS Provisioned Rate for Volume Initialization: MiB/s a volume restored from a
+#: snapshot downloads its blocks at (RunInstances' ``VolumeInitializationRate``).
+INIT_RATE_RANGE = (100, 300)
+
+
+def init_rate(value: str | None) -> int | None:
+    """``prism launch --init-rate MiBps``: a whole number from 100 to 300, or ``None``."""
+    if value is None:
+        return None
+    low, high = INIT_RATE_RANGE
+    text = str(value).strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise InputError(
+            f"--init-rate {printable(text, 20)!r} is not a rate from {low} to {high} MiB/s",
+            f"give a whole number of MiB/s from {low} to {high} (EBS's range)",
+        )
+    return int(text)

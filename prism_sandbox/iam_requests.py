@@ -156,6 +156,8 @@ _ON_EXISTING = {
     "DisableImageDeregistrationProtection": ("image", "ImageId"),
     "DeleteSnapshot": ("snapshot", "SnapshotId"),
     "ModifySnapshotAttribute": ("snapshot", "SnapshotId"),
+    "EnableFastSnapshotRestores": ("snapshot", "SourceSnapshotId"),
+    "DisableFastSnapshotRestores": ("snapshot", "SourceSnapshotId"),
     "AuthorizeSecurityGroupIngress": ("security-group", "GroupId"),
     "RevokeSecurityGroupIngress": ("security-group", "GroupId"),
     "DeleteSecurityGroup": ("security-group", "GroupId"),

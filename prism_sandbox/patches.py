@@ -31,7 +31,7 @@ from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import random_ami_id, random_snapshot_id, random_spot_request_id
 from moto.ssm.responses import SimpleSystemManagerResponse
 
-from . import run_command, trees
+from . import fast_restore, run_command, trees
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Sandbox
@@ -882,5 +882,6 @@ def install() -> None:
         AmisResponse.deregister_image = _patched_deregister_image_response  # type: ignore[method-assign]
         ElasticBlockStore.describe_snapshots = _patched_describe_snapshots_response  # type: ignore[method-assign]
         SimpleSystemManagerResponse.describe_parameters = _patched_describe_parameters  # type: ignore[method-assign]
+        fast_restore.install()
         run_command.install(runtime)
         _installed = True

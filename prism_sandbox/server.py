@@ -247,6 +247,9 @@ class _SandboxApp:
                 return result
 
         req = _Request(environ)
+        if req.action in sb.captured:  # the test asked to see these requests' parameters
+            with runtime.LOCK:
+                sb.captured[req.action].append({k: v[0] for k, v in req.params.items()})
         if req.service in _LOGGED_SERVICES and req.action:
             sb.faults._record(req.region, req.action)
         if req.action and "prism/" in environ.get("HTTP_USER_AGENT", ""):
@@ -452,6 +455,8 @@ class Sandbox:
         self.ssm_agent: dict[str, bool] = {}
         #: Run Command runs any script, not only prism's (never on a shared machine).
         self.allow_any_command = allow_any_command
+        #: Query parameters of every request of the actions :meth:`capture` named.
+        self.captured: dict[str, list[dict[str, str]]] = {}
 
     # lifecycle ---------------------------------------------------------------
     @property
@@ -507,8 +512,15 @@ class Sandbox:
             self._reset_server_state()
         patches.forget_old_backends()
 
+    def capture(self, action: str) -> list[dict[str, str]]:
+        """Keep the query parameters (``Name.1.Field`` -> value) of every ``action``
+        request from now on (until a reset); returns the list they are added to."""
+        with runtime.LOCK:
+            return self.captured.setdefault(action, [])
+
     def _reset_server_state(self) -> None:
         self.ssm_agent.clear()
+        self.captured.clear()
         if self.trees.is_dir() and self.trees != Path():
             for child in self.trees.iterdir():
                 shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()

@@ -286,6 +286,21 @@ def _leftover_snapshots(ec2: Any, image_id: str) -> list[str]:
     ]
 
 
+def _stop_fast_restores(ec2: Any, snapshot_ids: list[str]) -> None:
+    """Disable fast snapshot restore (billed per snapshot, zone and hour) on snapshots
+    about to be deleted, so nothing bills on: ``--fast-restore`` enabled it. A caller
+    without DescribeFastSnapshotRestores goes on (EC2 disables it on deletion too)."""
+    if not snapshot_ids:
+        return
+    from prism_core.aws.fast_restore import disable_all
+
+    try:
+        disable_all(ec2, snapshot_ids)
+    except Exception as exc:
+        if error_code(exc) not in ("UnauthorizedOperation", "AccessDenied"):
+            raise
+
+
 def discard_image(
     ec2: Any,
     image: dict[str, Any] | None,
@@ -326,6 +341,7 @@ def discard_image(
         if error_code(exc) not in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
             raise
     wanted = list(dict.fromkeys([*(snapshot_ids or []), *_leftover_snapshots(ec2, image_id)]))
+    _stop_fast_restores(ec2, wanted)
     for snapshot_id in wanted:
         try:
             ec2.delete_snapshot(SnapshotId=snapshot_id)

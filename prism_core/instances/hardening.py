@@ -26,11 +26,16 @@ def metadata_options(imds_v1: bool) -> dict[str, Any]:
 
 
 def encrypted_mappings(
-    image: dict[str, Any], root_gb: int | None, kms_key: str | None
+    image: dict[str, Any],
+    root_gb: int | None,
+    kms_key: str | None,
+    init_rate: int | None = None,
 ) -> list[dict[str, Any]]:
     """A block-device mapping per EBS volume of ``image``, each ``Encrypted`` (with
     ``kms_key`` if given, else the account's default EBS key), the root grown to
-    ``root_gb`` when that is larger. EC2 encrypts a copy of an unencrypted snapshot."""
+    ``root_gb`` when that is larger. EC2 encrypts a copy of an unencrypted snapshot.
+    ``init_rate`` (MiB/s, ``--init-rate``): the provisioned initialization rate of each
+    volume restored from one of the image's snapshots."""
     root = image.get("RootDeviceName")
     mappings = []
     for mapping in image.get("BlockDeviceMappings") or []:
@@ -51,5 +56,7 @@ def encrypted_mappings(
                 entry[key] = ebs[key]
         if kms_key:
             entry["KmsKeyId"] = kms_key
+        if init_rate and ebs.get("SnapshotId"):
+            entry["VolumeInitializationRate"] = int(init_rate)
         mappings.append({"DeviceName": mapping["DeviceName"], "Ebs": entry})
     return mappings

@@ -48,7 +48,16 @@ def prepare(
     plan.rules = groups.plan_rules(plan.ports, access.cidrs, access.web_cidrs)
     plan.imds_v1 = imds_v1
     plan.kms_key = settings.kms_keys.get(plan.region)
-    plan.block_devices = hardening.encrypted_mappings(image, plan.root_volume_gb, plan.kms_key)
+    plan.block_devices = hardening.encrypted_mappings(
+        image, plan.root_volume_gb, plan.kms_key, plan.init_rate
+    )
+    if plan.init_rate and not any(
+        "VolumeInitializationRate" in m["Ebs"] for m in plan.block_devices
+    ):
+        raise InputError(
+            f"--init-rate: image {plan.image_id} has no volume restored from a snapshot",
+            "launch without --init-rate",
+        )
 
 
 def hourly_cost(plan: Any, public_ip: bool) -> float | None:
@@ -73,6 +82,12 @@ def plan_lines(plan: Any) -> list[str]:
     )
     key = f"KMS key {plan.kms_key}" if plan.kms_key else "the account's default EBS key"
     lines.append(f"Volumes: encrypted with {key}")
+    if plan.init_rate:
+        count = sum("VolumeInitializationRate" in m["Ebs"] for m in plan.block_devices)
+        lines.append(
+            f"Volume initialization: {plan.init_rate} MiB/s provisioned for {count} volume(s) "
+            "restored from the image's snapshots (EBS charges for the provisioned rate)"
+        )
     if access.public_ip:
         lines.append(
             f"Public IPv4 address: yes (${PUBLIC_IPV4_USD_PER_HOUR}/hour, in the estimate)"

@@ -106,7 +106,11 @@ def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
     removed.extend(gone)
     problems.extend(failed)
     from prism_core.save.account_copies import remove_account_copies
+    from prism_core.save.fast_restore import disable_for_abort
 
+    disabled, failed_fast = disable_for_abort(ctx)  # before the snapshots go: it bills
+    removed.extend(disabled)
+    problems.extend(failed_fast)
     elsewhere, failed_elsewhere = remove_account_copies(ctx)
     removed.extend(elsewhere)
     problems.extend(failed_elsewhere)

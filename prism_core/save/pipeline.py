@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prism_core import validation
+from prism_core.aws import fast_restore
 from prism_core.aws.clients import AwsClients, error_message
 from prism_core.aws.ec2 import find_instance, instance_record, instance_state
 from prism_core.aws.tags import BOOT_CHECK_TAG, LOCK_TAG, lock_value, tag_list, tags_of
@@ -51,7 +52,7 @@ from prism_core.templates.name_clash import refuse_case_twin
 #: What stops a save outright instead of failing one phase: Ctrl-C and SIGTERM, both
 #: BaseExceptions (see ``main()``), so no ``except Exception`` on the way swallows them.
 INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, Terminated)
-LATE_PHASES = ("post_image", "copy", "register", "template")
+LATE_PHASES = ("post_image", "copy", "fast_restore", "register", "template")
 
 
 @dataclass
@@ -66,6 +67,8 @@ class SaveOptions:
     public: bool = False
     share_with: str | None = None
     copy_to_accounts: str | None = None
+    #: ``--fast-restore AZ[,AZ]``: zones of the save's regions (never inherited: it bills).
+    fast_restore: str | None = None
     tags: list[str] = field(default_factory=list)
     no_reboot: bool = False
     #: ``reboot``, ``stop`` or ``no-reboot``; None: ``no-reboot`` if ``no_reboot``, else
@@ -216,6 +219,8 @@ def plan_save(
     mode = options.image_mode or ("no-reboot" if options.no_reboot else settings.image_mode)
     refuse_locked_overrides(options, settings, mode, copy_regions, region)
     check_regions_enabled(aws, [region, *copy_regions])
+    zones = fast_restore.parse_zones(options.fast_restore)
+    fast_restore.check_zones(aws, zones, [region, *copy_regions])
     refuse_case_twin(template, settings.templates_dir, aws, settings.registry_prefix, region)
     instance = find_instance(aws.ec2(region), options.instance, region)
     if instance.state == "pending":
@@ -238,6 +243,7 @@ def plan_save(
         public=values.public,
         share_with=shares,
         copy_to_accounts=accounts,
+        fast_restore=zones,
         inherited_from=previous.version if previous is not None else None,
         inherited=values.inherited,
         changed=values.changed,
@@ -324,6 +330,11 @@ def recheck_journaled(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:
             raise InputError("its copy regions are not a clean list")
         validation.tags([f"{k}={v}" for k, v in dict(request.tags).items()])
         validation.share_targets(list(request.share_with))
+        zones = fast_restore.parse_zones(list(request.fast_restore))
+        if zones != list(request.fast_restore) or any(
+            fast_restore.zone_region(z) not in (request.region, *copies) for z in zones
+        ):
+            raise InputError("its --fast-restore zones are not a clean list")
         validation.project_id(request.project_id)
         if not isinstance(request.public, bool):
             raise InputError("its public flag is not true or false")
@@ -372,6 +383,8 @@ class SaveOutcome:
             "images": {r: vars(i) for r, i in state.images.items()},
             "account_images": {k: vars(i) for k, i in state.account_images.items()},
             "registry": list(state.registry),
+            #: --fast-restore: ``region:snapshot:zone`` pairs asked of EC2 (billed hourly)
+            "fast_restores": list(state.fast_restores),
             "failures": list(state.failures),
             "inspection": state.inspection,
             "notes": list(state.summary),
@@ -763,6 +776,11 @@ def _run_phase(ctx: SaveContext, hooks: PrismPluginManager, phase: str) -> Any:
         for region, image in hooks.copy(ctx).items():
             if image.error:
                 ctx.record_failure(f"copy to {region} failed: {image.error}")
+        return None
+    if phase == "fast_restore":
+        from prism_core.save.fast_restore import enable_for_save
+
+        enable_for_save(ctx)
         return None
     if phase == "register":
         locations = hooks.register(ctx)

@@ -21,6 +21,7 @@ from typing import Any
 from prism_core.aws.clients import error_message
 from prism_core.cli.progress import Progress
 from prism_core.save.context import SaveContext
+from prism_core.save.fast_restore import plan_lines as fast_restore_plan
 from prism_core.validation import printable
 
 #: EBS snapshot storage, standard tier, USD per GB-month (us-east-1 list price).
@@ -228,6 +229,7 @@ def plan_lines(ctx: SaveContext, stops: bool, estimate: StorageEstimate | None =
             f"Account:    {account}: a copy in every region above (assuming role {role}; "
             "it may launch and copy the images)"
         )
+    lines.extend(fast_restore_plan(ctx))
     if request.project_id:
         lines.append(f"Project:    {request.project_id}")
     if request.deprecate_after_days:

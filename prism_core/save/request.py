@@ -23,6 +23,8 @@ class SaveRequest:
     #: ``--copy-to-accounts``: ``ACCOUNT:ROLE`` entries; the image is copied into each
     #: account (assuming that role there) in every region the save has an image in.
     copy_to_accounts: list[str] = field(default_factory=list)
+    #: ``--fast-restore``: availability zones; each applies to the image in its region.
+    fast_restore: list[str] = field(default_factory=list)
     #: The version the values were completed from (``None``: a first version or
     #: ``--no-inherit``), what was inherited and what changed, in words for the plan.
     inherited_from: int | None = None

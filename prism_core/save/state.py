@@ -61,6 +61,9 @@ class SaveState:
     #: Copies in other accounts (``--copy-to-accounts``), by ``ACCOUNT:REGION``.
     account_images: dict[str, RegionImage] = field(default_factory=dict)
     registry: list[str] = field(default_factory=list)
+    #: ``--fast-restore`` pairs this save asked EC2 to enable, ``region:snapshot:zone``
+    #: (journaled before the request: ``--abort`` disables them).
+    fast_restores: list[str] = field(default_factory=list)
     template_path: str | None = None
     #: Throwaway ``--validate`` instances not terminated yet, as ``region:instance-id``.
     boot_instances: list[str] = field(default_factory=list)

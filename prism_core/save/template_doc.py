@@ -165,6 +165,11 @@ def build_document(
         "instance_defaults": defaults,
         "tags": tags,
     }
+    if request.fast_restore:  # --fast-restore: region -> zones (billed until disabled)
+        from prism_core.save.fast_restore import zones_by_region
+
+        zones = zones_by_region(list(request.fast_restore))
+        doc["ami_config"]["fast_restore"] = {r: z for r, z in zones.items() if r in amis}
     if accounts:  # copies in other accounts (--copy-to-accounts): account -> region -> arch
         doc["ami_config"]["accounts"] = accounts
     parent = launch_parent(instance.tags)

@@ -222,6 +222,8 @@ class LaunchPlan:
     imds_v1: bool = False
     kms_key: str | None = None
     block_devices: list[dict[str, Any]] = field(default_factory=list)
+    #: ``--init-rate``: MiB/s each volume restored from a snapshot is initialized at.
+    init_rate: int | None = None
 
 
 def boot_check(

@@ -102,6 +102,15 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
         },
     ),
     (
+        ["--fast-restore"],
+        {
+            "metavar": "AZ[,AZ]",
+            "help": "enable fast snapshot restore of the image's snapshots in these zones "
+            "(each zone for the image in its region; billed per snapshot, zone and hour "
+            "until disabled: the plan shows the cost)",
+        },
+    ),
+    (
         ["--allow-secrets"],
         {
             "action": "store_true",

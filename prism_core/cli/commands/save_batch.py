@@ -56,6 +56,8 @@ def run_batch(app: Any) -> int:
             options.deprecate_after = pargs.deprecate_after
         if options.copy_to_accounts is None:
             options.copy_to_accounts = pargs.copy_to_accounts
+        if options.fast_restore is None:
+            options.fast_restore = pargs.fast_restore
         try:
             aws = aws_clients(app, region or pargs.region)
             progress = batch.LabelledProgress(shared, options.template)

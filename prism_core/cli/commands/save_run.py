@@ -125,6 +125,7 @@ def run_save(app: Any) -> int:
     engine_lacks = (
         ("--validate", pargs.validate),
         ("--copy-to-accounts", pargs.copy_to_accounts),
+        ("--fast-restore", pargs.fast_restore),
     )
     other_modes = pargs.resume or pargs.abort or pargs.batch
     if pargs.detach and (other_modes or any(on for _, on in engine_lacks)):
@@ -165,6 +166,7 @@ def run_save(app: Any) -> int:
         public=pargs.public,
         share_with=pargs.share_with,
         copy_to_accounts=pargs.copy_to_accounts,
+        fast_restore=pargs.fast_restore,
         tags=list(pargs.tag or []),
         no_reboot=pargs.no_reboot,
         image_mode=modes[0] if modes else None,

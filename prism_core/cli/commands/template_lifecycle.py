@@ -102,6 +102,14 @@ class TemplateLifecycle(Controller):
         arguments=[
             REF_ARGUMENT,
             (["--channel"], {"required": True, "metavar": "C", "help": "channel name"}),
+            (
+                ["--fast-restore"],
+                {
+                    "metavar": "AZ[,AZ]",
+                    "help": "also enable fast snapshot restore of the version's snapshots "
+                    "in these zones (billed per snapshot, zone and hour until disabled)",
+                },
+            ),
             *CHANGE_ARGUMENTS,
         ],
     )
@@ -128,10 +136,13 @@ class TemplateLifecycle(Controller):
                 f"{name}@{version} is not in the registry of any region; channels live there",
                 "save it with the ssm-registry plugin enabled",
             )
+        from prism_core.templates import fast_restore
+
+        fast = fast_restore.plan(aws, target, pargs.fast_restore)
         before = target.found.channels.get(channel, {})
         previous = sorted(set(before.values()))
         was = f"v{', v'.join(map(str, previous))}" if previous else "nothing"
-        if previous == [version] and set(before) >= set(target.registry_regions):
+        if fast is None and previous == [version] and set(before) >= set(target.registry_regions):
             emit(
                 {"template": name, "channel": channel, "version": version, "previous": previous},
                 pargs.output,
@@ -140,10 +151,13 @@ class TemplateLifecycle(Controller):
             return
         headline = f"Promote {name}@{version} to channel {channel} (it pointed at {was})"
         plan = [f"registry in {', '.join(target.registry_regions)}"]
+        plan += fast.lines() if fast is not None else []
         if not self._go(headline, plan, f"Point {channel} at {name}@{version}?"):
             return
         who = aws.identity()["Arn"]
         outcome = lifecycle.promote(aws, settings.registry_prefix, target, channel, who)
+        if fast is not None:
+            fast_restore.enable(aws, fast, settings, outcome)
         self._done(
             f"Channel {channel} of {name}: {was} -> v{version}",
             outcome,
@@ -298,6 +312,13 @@ class TemplateLifecycle(Controller):
         plan.append(
             "descendants (marked 'parent revoked'): " + (", ".join(heirs) if heirs else "none")
         )
+        zones = ((target.parts.document or {}).get("ami_config") or {}).get("fast_restore")
+        if isinstance(zones, dict) and zones:  # revoking is undone by restore: left enabled
+            plan.append(
+                "fast snapshot restore recorded for it stays enabled (billed hourly, so that "
+                "`restore` finds it fast again); `aws ec2 disable-fast-snapshot-restores` "
+                "or deleting the version stops it"
+            )
         if not self._go(f"Revoke {name}@{version}: {why}", plan, f"Revoke {name}@{version}?"):
             return
         who = aws.identity()["Arn"]

@@ -68,6 +68,14 @@ def image_lines(version: dict[str, Any], width: int | None) -> list[str]:
         lines.append("  in other accounts:")
         table_text = table(["ACCOUNT", "REGION", "ARCH", "AMI"], copies, None)
         lines += ["    " + line for line in table_text.split("\n")]
+    zones = version.get("fast_restore") or {}
+    if isinstance(zones, dict) and zones:
+        where = "; ".join(
+            f"{printable(', '.join(map(str, z)), 200)} ({printable(r, 64)})"
+            for r, z in sorted(zones.items())
+            if isinstance(z, list)
+        )
+        lines.append(_field("fast restore", f"{where} (billed hourly until disabled)", width))
     for arch, parameter in sorted((version.get("ssm_parameters") or {}).items()):
         lines.append(_field("image", f"{arch}: the AMI in the SSM parameter", width))
         lines.append(_token(parameter, width))

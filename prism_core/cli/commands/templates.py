@@ -270,6 +270,8 @@ class Templates(Controller):
             }
             if config.get("ami_mappings"):
                 row["ami_mappings"] = config["ami_mappings"]
+            if config.get("fast_restore"):  # --fast-restore: region -> zones
+                row["fast_restore"] = config["fast_restore"]
             if doc.get("parameters"):
                 from prism_core.templates.parameters import summary
 
