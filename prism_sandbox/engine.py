@@ -32,17 +32,73 @@ _PORTS_LOCK = threading.Lock()
 _PORT_BEFORE: dict[str, str | None] = {}
 
 
-def enable_state_machines(port: int) -> None:
+#: The running sandbox on each port (its timings scale the interpreter's waits).
+_SANDBOXES: dict[int, Any] = {}
+
+
+def enable_state_machines(port: int, sandbox: Any = None) -> None:
     """Switch moto's Step Functions interpreter on; its tasks call the server on ``port``
     until :func:`release_port` (then the sandbox started before it, if still running)."""
     from moto.core.config import default_user_config
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+    _scale_waits()
     with _PORTS_LOCK:
         if not _PORTS:
             _PORT_BEFORE["MOTO_PORT"] = os.environ.get("MOTO_PORT")
         _PORTS.append(port)
+        if sandbox is not None:
+            _SANDBOXES[port] = sandbox
         os.environ["MOTO_PORT"] = str(port)
+
+
+def wait_scale() -> float:
+    """How long a state machine's Wait and Retry seconds last on the sandbox's clock: the
+    newest running sandbox's ``Timings.engine_seconds`` (1.0 when none is known)."""
+    with _PORTS_LOCK:
+        sandbox = _SANDBOXES.get(_PORTS[-1]) if _PORTS else None
+    timings = getattr(sandbox, "timings", None)
+    return float(getattr(timings, "engine_seconds", 1.0))
+
+
+def _scale_waits() -> None:
+    """moto's interpreter sleeps a Wait state's and a Retrier's seconds for real; on the
+    sandbox's clock (:class:`prism_sandbox.timings.Timings`) they take ``wait_scale()``
+    of that. Installed once."""
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import (
+        wait_function,
+    )
+
+    if getattr(wait_function.WaitFunction, "_prism_scaled", False):
+        return
+    original = wait_function.WaitFunction._wait_interval
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        scale = wait_scale()
+        if scale == 1.0:
+            return original(self, env, wait_seconds)
+        if wait_seconds > 0:
+            env.program_state_event.wait(wait_seconds * scale)
+        return None
+
+    class _ScaledTime:
+        """``time`` for the retrier module: its sleeps on the sandbox's clock."""
+
+        def __getattr__(self, name: str) -> Any:
+            import time
+
+            return getattr(time, name)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            import time
+
+            time.sleep(seconds * wait_scale())
+
+    wait_function.WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
+    wait_function.WaitFunction._prism_scaled = True  # type: ignore[attr-defined]
+    retrier_decl.time = _ScaledTime()  # type: ignore[assignment]
 
 
 def release_port(port: int) -> None:
@@ -52,6 +108,7 @@ def release_port(port: int) -> None:
         if port not in _PORTS:
             return
         _PORTS.remove(port)
+        _SANDBOXES.pop(port, None)
         if _PORTS:
             os.environ["MOTO_PORT"] = str(_PORTS[-1])
         elif _PORT_BEFORE.get("MOTO_PORT") is not None:

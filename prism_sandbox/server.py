@@ -477,7 +477,7 @@ class Sandbox:
         self._server = _Server(self, self.host, self.port)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
-        engine.enable_state_machines(self.port)
+        engine.enable_state_machines(self.port, self)
         return self
 
     def stop(self) -> None:
