@@ -66,10 +66,8 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
 
 def enable_fast_snapshot_restores(self: ElasticBlockStore) -> ActionResult:
     """Start enabling FSR for each (snapshot, zone) the caller owns."""
-    from .patches import runtime
-
     backend, zones, snapshots = _asked(self)
-    sb = runtime.current
+    sb = _runtime.current if _runtime is not None else None
     records = _records(backend)
     ok: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
@@ -132,8 +130,6 @@ def _schedule(sb: Any, record: dict[str, Any]) -> None:
 
 def disable_fast_snapshot_restores(self: ElasticBlockStore) -> ActionResult:
     """Disable FSR for each (snapshot, zone); disabling -> disabled at the next request."""
-    from .patches import runtime
-
     backend, zones, snapshots = _asked(self)
     records = _records(backend)
     ok: list[dict[str, Any]] = []
@@ -150,7 +146,7 @@ def disable_fast_snapshot_restores(self: ElasticBlockStore) -> ActionResult:
             record["State"], record["DisablingTime"] = "disabling", utcnow()
             record["StateTransitionReason"] = "Client.UserInitiated"
             ok.append(_public(record))
-            _finish_disabling(runtime.current, record)
+            _finish_disabling(_runtime.current if _runtime is not None else None, record)
     return ActionResult({"Successful": ok, "Unsuccessful": failed})
 
 
@@ -194,8 +190,14 @@ def describe_fast_snapshot_restores(self: ElasticBlockStore) -> ActionResult:
     return ActionResult(answer)
 
 
-def install() -> None:
+#: The sandbox's request context (``patches.runtime``), given by :func:`install`.
+_runtime: Any = None
+
+
+def install(runtime: Any) -> None:
     """Add the three actions to moto's EBS responses (called by ``patches.install``)."""
+    global _runtime
+    _runtime = runtime
     ElasticBlockStore.enable_fast_snapshot_restores = enable_fast_snapshot_restores  # type: ignore[attr-defined]
     ElasticBlockStore.disable_fast_snapshot_restores = disable_fast_snapshot_restores  # type: ignore[attr-defined]
     ElasticBlockStore.describe_fast_snapshot_restores = describe_fast_snapshot_restores  # type: ignore[attr-defined]

@@ -882,6 +882,6 @@ def install() -> None:
         AmisResponse.deregister_image = _patched_deregister_image_response  # type: ignore[method-assign]
         ElasticBlockStore.describe_snapshots = _patched_describe_snapshots_response  # type: ignore[method-assign]
         SimpleSystemManagerResponse.describe_parameters = _patched_describe_parameters  # type: ignore[method-assign]
-        fast_restore.install()
+        fast_restore.install(runtime)
         run_command.install(runtime)
         _installed = True

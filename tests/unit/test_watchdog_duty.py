@@ -221,9 +221,12 @@ def test_ctrl_z_suspends_as_usual_unless_an_instance_is_held_down() -> None:
         "sys.stdin.readline(); s.instance_up('i-0abc'); print('up', flush=True)\n"
         "time.sleep(60)\n"
     )
+    # its own process group, whose parent (this test) is in another group of the same
+    # session: the kernel discards a stop signal sent to an orphaned group (as this test's
+    # own may be, under a CI runner), so SIGTSTP's default action would never show
     child = subprocess.Popen(
         [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE, text=True, process_group=0,
     )
     try:
         assert child.stdout is not None and child.stdin is not None
