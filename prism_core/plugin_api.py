@@ -76,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "INSPECTION_CHECKLIST": "prism_core.inspection.findings",
     "InventoryStore": "prism_core.inspection.store",
     "to_cyclonedx": "prism_core.inspection.sbom",
+    "from_cyclonedx": "prism_core.inspection.sbom",
     # what hooks receive
     "SaveContext": "prism_core.save.context",
     "SaveRequest": "prism_core.save.request",

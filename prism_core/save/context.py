@@ -67,6 +67,16 @@ class SaveContext:
                 self.state.summary.append(text)
                 self.journal.write()
 
+    def attach(self, name: str, text: str) -> bool:
+        """Keep ``text`` (too big for the journal) beside this save's journal until the
+        save finishes or is aborted, so ``--resume`` has it after a kill; False if it
+        could not be written. ``name``: letters, digits, '-' and '.'."""
+        return self.journal.attach(name, text)
+
+    def attached(self, name: str) -> str | None:
+        """What :meth:`attach` kept under ``name`` (this process or a killed one)."""
+        return self.journal.attached(name)
+
     @property
     def source_region(self) -> str:
         """The region of the instance and of the first image."""
