@@ -46,9 +46,9 @@ class LabelledProgress(Progress):
         """The line, labelled with the save's template."""
         super().line(kind, f"[{self.label}] {text}", indent, since=since)
 
-    def waiting(self, what: str) -> Any:
+    def waiting(self, what: str, **about: Any) -> Any:
         """The wait, labelled with the save's template."""
-        return super().waiting(f"{what} [{self.label}]")
+        return super().waiting(f"{what} [{self.label}]", **about)
 
 
 def _text(value: Any, where: str, key: str) -> str:
