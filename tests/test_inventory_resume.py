@@ -92,3 +92,19 @@ def test_abort_keeps_an_object_another_save_owns(slow_box, run_prism):
     problems = aborted.json()["aborted"][0]["problems"]
     assert any("not this save's" in p for p in problems), problems
     assert _objects() == [KEY]
+
+
+def test_resume_removes_only_attachments_whose_journal_is_gone(tmp_path):
+    from prism_core.save.leftovers import remove_leftovers
+
+    (tmp_path / "env-1.json").write_text("{}")
+    kept = tmp_path / "env-1.inventory.cdx.attachment"
+    orphan = tmp_path / "env-2.inventory.cdx.attachment"
+    young = tmp_path / "env-3.inventory.cdx.attachment"
+    for path in (kept, orphan, young):
+        path.write_text("{}")
+    old = time.time() - 3600
+    for path in (kept, orphan):
+        os.utime(path, (old, old))
+    assert remove_leftovers(tmp_path) == [orphan.name]
+    assert kept.exists() and young.exists() and not orphan.exists()

@@ -134,3 +134,14 @@ def test_a_bad_value_is_refused_in_one_line(prism_sandbox, run_prism, monkeypatc
     assert len(lines) == 1 and "xml" in lines[0], result.stderr
     assert "--progress" in lines[0] or "PRISM_PROGRESS" in lines[0]
     assert prism_sandbox.own_images() == []
+
+
+def test_launch_as_json_events(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("box")
+    assert run_prism("save", "box", "env", "--yes").exit_code == 0
+    result = run_prism("launch", "env", "new-box", "--yes", "-o", "json", "--progress", "json")
+    assert result.exit_code == 0, result.stderr
+    json.loads(result.stdout)
+    events = _events(result.stderr)
+    assert any(e["event"] == "phase" for e in events), events
+    assert events[-1]["exit_code"] == 0
