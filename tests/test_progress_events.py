@@ -145,3 +145,19 @@ def test_launch_as_json_events(prism_sandbox, run_prism):
     events = _events(result.stderr)
     assert any(e["event"] == "phase" for e in events), events
     assert events[-1]["exit_code"] == 0
+
+
+def test_batch_events_name_their_save(prism_sandbox, run_prism, tmp_path):
+    prism_sandbox.create_instance("a")
+    prism_sandbox.create_instance("b")
+    batch = tmp_path / "batch.yaml"
+    batch.write_text("- {instance: a, template: ta}\n"
+                     "- {instance: b, template: tb, copy_to_regions: us-east-2}\n")
+    result = run_prism("save", "--batch", str(batch), "--yes", "-o", "json",
+                       "--progress", "json")
+    assert result.exit_code == 0, result.stderr
+    json.loads(result.stdout)
+    events = _events(result.stderr)
+    finished = {(e.get("template"), e["phase"]) for e in events
+                if e["event"] == "progress" and e["percent"] == 100}
+    assert finished == {("ta", "image"), ("tb", "image"), ("tb", "copy")}, finished

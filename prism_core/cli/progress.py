@@ -183,6 +183,11 @@ class Progress:
         self._phase: str | None = None
         #: The last percentage and time left reported per resource (json events).
         self._numbers: dict[str, tuple[float, float | None]] = {}
+        #: Fields every event of this progress carries (a batch save: its ``template``).
+        self.event_fields: dict[str, Any] = {}
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        self.events.emit(event, **fields, **self.event_fields)
 
     def reading(self, text: str, data: dict[str, Any]) -> None:
         """A progress line with numbers: printed as a ``wait`` line, and kept (with the
@@ -199,9 +204,9 @@ class Progress:
         resource = data.get("image_id") or data.get("resource")
         percent, eta = self._note(resource, data.get("percent"), data.get("eta_seconds"))
         if percent is None or resource is None:  # no number to report: the text only
-            self.events.emit("message", phase=data.get("phase"), message=text)
+            self._emit("message", phase=data.get("phase"), message=text)
             return
-        self.events.emit(
+        self._emit(
             "progress", phase=data.get("phase"), region=data.get("region"),
             resource=resource, percent=percent, eta_seconds=eta, message=text,
         )
@@ -215,7 +220,7 @@ class Progress:
         if self.events is None:
             return
         self._note(resource, 100.0, 0.0)
-        self.events.emit(
+        self._emit(
             "progress", phase=phase or self._phase, region=region, resource=resource,
             percent=100.0, eta_seconds=0, message=text,
         )
@@ -299,16 +304,16 @@ class Progress:
                 self._phase = kind
             phase = since or self._phase
         if kind == "warn":
-            self.events.emit("warning", phase=phase, message=text.strip())
+            self._emit("warning", phase=phase, message=text.strip())
         elif kind in PHASE_KINDS:
-            self.events.emit("phase", phase=kind, status="started", message=text.strip())
+            self._emit("phase", phase=kind, status="started", message=text.strip())
         elif kind in ("ok", "fail"):
-            self.events.emit(
+            self._emit(
                 "phase", phase=phase, status="ok" if kind == "ok" else "failed",
                 message=text.strip(), elapsed_seconds=elapsed,
             )
         elif text.strip():
-            self.events.emit("message", phase=phase, message=text.strip())
+            self._emit("message", phase=phase, message=text.strip())
 
     def blank(self) -> None:
         """An empty separator line."""
@@ -392,7 +397,7 @@ class Progress:
                     "percent": percent,
                     "eta_seconds": None if left is None else round(left),
                 }
-            self.events.emit(
+            self._emit(
                 "wait", status=status, phase=where, region=region, resource=resource,
                 message=f"waiting for {what}",
                 elapsed_seconds=round(time.monotonic() - began, 1), **numbers,

@@ -41,6 +41,7 @@ class LabelledProgress(Progress):
         )
         self._lock = shared._lock
         self.label = label
+        self.event_fields = {"template": label}
 
     def line(self, kind: str, text: str, indent: int = 0, *, since: str | None = None) -> None:
         """The line, labelled with the save's template."""
