@@ -76,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "INSPECTION_CHECKLIST": "prism_core.inspection.findings",
     "InventoryStore": "prism_core.inspection.store",
     "to_cyclonedx": "prism_core.inspection.sbom",
+    "from_cyclonedx": "prism_core.inspection.sbom",
     # what hooks receive
     "SaveContext": "prism_core.save.context",
     "SaveRequest": "prism_core.save.request",
@@ -105,6 +106,7 @@ _EXPORTS: dict[str, str] = {
     "requested_at": "prism_core.aws.estimate",
     "completion_estimate": "prism_core.aws.estimate",
     "progress_report": "prism_core.aws.snapshot_progress",
+    "progress_finished": "prism_core.aws.snapshot_progress",
     "LOCK_TAG": "prism_core.aws.tags",
     "SAVE_ID_TAG": "prism_core.aws.tags",
     "boot_check": "prism_core.templates.launch",

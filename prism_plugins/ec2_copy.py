@@ -132,6 +132,9 @@ def _copy(
         limit="copy",
         first_check_after=0.75 * expected if expected else None,
         expected_at=expected_at,
+        resource=image_id,
+        region=region,
+        phase="copy",
     )
     if data["State"] == api.FAILED:
         image.state, image.error = api.FAILED, f"copy {image_id} failed: {api.state_reason(data)}"
@@ -140,6 +143,8 @@ def _copy(
     image.snapshot_ids = api.image_snapshot_ids(data) or []
     image.state = api.AVAILABLE
     ctx.record_image(image)
+    api.progress_finished(ctx.progress, image_id, f"Copy {image_id} to {region}: available",
+                          phase="copy", region=region)
     return image
 
 

@@ -100,6 +100,9 @@ def prism_image(ctx: SaveContext) -> RegionImage:
         critical=ctx.state.stopped_by_prism or ctx.state.rebooted_by_ec2,
         down=ctx.state.stopped_by_prism and not ctx.state.instance_restarted,
         steady=True,
+        resource=image_id,
+        region=region,
+        phase="image",
     )
     ctx.record_image(image)
     return image
@@ -143,6 +146,9 @@ def prism_post_image(ctx: SaveContext) -> None:
             limit="image",
             steady=True,
             expected_at=expected_at,
+            resource=image_id,
+            region=image.region,
+            phase="image",
         )
         if data["State"] == api.FAILED:
             image.state, image.error = api.FAILED, api.state_reason(data)
@@ -156,6 +162,8 @@ def prism_post_image(ctx: SaveContext) -> None:
         took = time.time() - requested if requested else None
         ctx.record(image_seconds=took or _seconds_since(data.get("CreationDate")))
         ctx.record_image(image)
+        api.progress_finished(ctx.progress, image_id, f"Image {image_id} in {image.region}: "
+                              "available", phase="image", region=image.region)
         ctx.progress.line("ok", f"AMI {image_id} is available", since="wait")
     api.require_imds_v2(ctx, image)
     api.share_in_region(ctx, image)

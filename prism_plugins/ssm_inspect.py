@@ -75,33 +75,76 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
     return []
 
 
-@api.hookimpl(tryfirst=True)
-def prism_register(ctx: SaveContext) -> list[str] | None:
-    """Store the version's SBOM before the registry entry that references it is written."""
-    if ctx.state.inventory is not None:
-        return None  # stored (or given up) already: a resumed save
+#: The SBOM kept beside the journal from the image on, until the save ends.
+SBOM_ATTACHMENT = "inventory.cdx"
+
+
+@api.hookimpl(wrapper=True)
+def prism_image(ctx: SaveContext) -> Any:
+    """Before the image is requested (the save is confirmed and journaled, its version
+    claimed): keep the inventory beside the journal, so a save killed before
+    ``prism_register`` stores the very inventory of the instance that was imaged when
+    it is resumed (the instance may have changed since)."""
     report = ctx.plugin_data.get(DATA_KEY)
-    if report is None:
-        ctx.record(
-            inventory={
-                "available": False,
-                "reason": "the save was resumed after "
-                "the inspection; its package list was not kept",
-            }
-        )
-        return None
-    if not report.available:
-        ctx.record(inventory={"available": False, "reason": report.reason})
-        return None
+    if report is not None and report.available and ctx.attached(SBOM_ATTACHMENT) is None:
+        version = int(ctx.state.template_version or 1)
+        sbom = api.to_cyclonedx(report, ctx.request.template_name, version)
+        if not ctx.attach(SBOM_ATTACHMENT, sbom):
+            ctx.progress.line("warn", "The inventory could not be kept beside the journal; "
+                              "a resumed save would lack it")
+    return (yield)
+
+
+def _inventory_sbom(ctx: SaveContext) -> tuple[Any, str] | str:
+    """``(report, SBOM)`` to store, or why there is none."""
     request = ctx.request
     version = int(ctx.state.template_version or 1)
+    report = ctx.plugin_data.get(DATA_KEY)
+    if report is not None:
+        if not report.available:
+            return str(report.reason)
+        kept = ctx.attached(SBOM_ATTACHMENT)
+        return report, kept or api.to_cyclonedx(report, request.template_name, version)
+    kept = ctx.attached(SBOM_ATTACHMENT)
+    if kept is not None:  # a resumed save: the inventory taken before the image
+        try:
+            return api.from_cyclonedx(kept), kept
+        except api.OperationFailed:
+            pass
+    inspected = api.InspectionReport.from_dict(ctx.state.inspection)
+    if inspected is not None and not inspected.available:
+        return str(inspected.reason)
+    return "the save was resumed after the inspection; its package list was not kept"
+
+
+@api.hookimpl(tryfirst=True)
+def prism_register(ctx: SaveContext) -> list[str] | None:
+    """Store the version's SBOM before the registry entry that references it is written.
+
+    The object's location is journaled (``pending``) before it is uploaded, so
+    ``--abort`` removes an upload that a kill cut off from its reference (the object's
+    tags prove it is this save's), and ``--resume`` uploads it again."""
+    inventory = ctx.state.inventory
+    if inventory is not None and not inventory.get("pending"):
+        return None  # stored (or given up) already: a resumed save
+    found = _inventory_sbom(ctx)
+    if isinstance(found, str):
+        ctx.record(inventory={"available": False, "reason": found})
+        return None
+    report, sbom = found
+    request = ctx.request
+    version = int(ctx.state.template_version or 1)
+    location: dict[str, str] = {}
     try:
         store = api.InventoryStore(ctx.aws, ctx.source_region)
-        sbom = api.to_cyclonedx(report, request.template_name, version)
+        location = store.location(request.template_name, version)
+        ctx.record(inventory={"pending": True, **location})
         ref = store.put(request.template_name, version, ctx.state.save_id, sbom)
     except Exception as exc:  # noqa: BLE001 - the image and template matter more
         reason = f"the inventory could not be stored: {api.error_message(exc)}"
-        ctx.record(inventory={"available": False, "reason": reason})
+        # where it may have gone: --abort removes it (if its tags say it is this save's)
+        attempted = {"attempted": location["sbom"]} if location else {}
+        ctx.record(inventory={"available": False, "reason": reason, **attempted})
         ctx.summary_note(reason)
         return None
     summary = report.summary()

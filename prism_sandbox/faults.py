@@ -41,6 +41,7 @@ class Faults:
         self._calls: list[tuple[str, str]] = []
         self._prism_actions: set[str] = set()
         self._authorizations: list[Any] = []
+        self._delays: list[list[Any]] = []  # [action, region, seconds, remaining]
 
     # -- arming -------------------------------------------------------------
     def inject(
@@ -71,6 +72,15 @@ class Faults:
             self._faults.append(
                 _Fault(action, region, times, code, message, status, dry_run, after)
             )
+
+    def delay(
+        self, action: str, seconds: float, *, region: str | None = None, times: int = 1
+    ) -> None:
+        """Hold the answer to the next ``times`` calls of ``action`` for ``seconds``
+        *after* the call took effect: a client killed meanwhile made the change but
+        never learned it (the moment between an upload and its record)."""
+        with self._lock:
+            self._delays.append([action, region, float(seconds), times])
 
     def fail_image(
         self,
@@ -120,6 +130,7 @@ class Faults:
             self._faults.clear()
             self._image_failures.clear()
             self._invisible.clear()
+            self._delays.clear()
 
     # -- consumed by the server ---------------------------------------------
     def _record(self, region: str, action: str) -> None:
@@ -156,6 +167,16 @@ class Faults:
                     self._faults.remove(fault)
             return fault
         return None
+
+    def _take_delay(self, region: str, action: str) -> float:
+        with self._lock:
+            for entry in self._delays:
+                if entry[0] == action and entry[1] in (None, region):
+                    entry[3] -= 1
+                    if entry[3] == 0:
+                        self._delays.remove(entry)
+                    return float(entry[2])
+        return 0.0
 
     def _take_image_failure(self, region: str) -> str | None:
         with self._lock:

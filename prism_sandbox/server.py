@@ -273,9 +273,13 @@ class _SandboxApp:
                     handled = self._ec2_extras(req, start_response)
                     if handled is not None:
                         return handled
-                return _drain(self.inner(environ, start_response))
+                answer = _drain(self.inner(environ, start_response))
             finally:
                 runtime.current = None
+        held = sb.faults._take_delay(req.region, req.action) if req.action else 0.0
+        if held:  # outside the lock: the rest of the sandbox keeps answering
+            time.sleep(held)
+        return answer
 
     def _record_authorizations(self, req: _Request) -> None:
         """What IAM would check for this request, read before moto changes anything.

@@ -93,3 +93,14 @@ def progress_report(ctx: Any, label: str, **data: Any) -> Any:
         ctx.progress.reading(f"{label}: {reading.text()}", {**data, **reading.to_dict()})
 
     return report
+
+
+def progress_finished(
+    progress: Any, resource: str, text: str, *, phase: str, region: str | None = None
+) -> None:
+    """Tell ``progress`` that ``resource`` (an image or a copy) is complete: the last
+    ``--progress json`` event of its waits, at 100% (a progress object without
+    ``finished``, e.g. a plugin's own, is left alone)."""
+    finished = getattr(progress, "finished", None)
+    if callable(finished):
+        finished(resource, text, phase=phase, region=region)

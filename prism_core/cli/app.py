@@ -220,6 +220,16 @@ class PrismApp(App):
     #: The plugins the caller of :func:`main` chose (the console script: every installed one).
     plugin_selection: PluginSelection = ALL_INSTALLED
 
+    #: ``sys.stderr`` while the command runs with ``--progress json|none`` (main() ends it).
+    progress_stream: Any = None
+
+    def _parse_args(self) -> None:
+        """Parse, then apply ``--progress`` (or ``PRISM_PROGRESS``) to stderr."""
+        super()._parse_args()
+        from prism_core.cli.progress_events import install, progress_mode
+
+        self.progress_stream = install(progress_mode(getattr(self.pargs, "progress", None)))
+
     def run_nested(self, argv: list[str]) -> int:
         """Run another prism command line in this process, as ``prism`` itself would
         (a fresh app with the same plugins; ``prism demo`` runs its steps this way)."""
@@ -382,6 +392,18 @@ def main(
     app.plugin_selection = PluginSelection(
         tuple(plugins), None if entry_points is None else frozenset(entry_points)
     )
+    code = EXIT_FAILURE
+    try:
+        code = _run(app, args, debug)
+    finally:
+        from prism_core.cli.progress_events import uninstall
+
+        uninstall(app.progress_stream, code)
+    return code
+
+
+def _run(app: PrismApp, args: list[str], debug: bool) -> int:
+    """Run the command; every error becomes its one-line message and exit code."""
     try:
         with _signals_as_exceptions(), app:
             refusal = app.plugin_manager.broken_error()

@@ -10,6 +10,11 @@ The live lines are cleared and redrawn in one write that no signal interrupts, s
 an error or the end of a wait never leaves a spinner line behind; the cursor is never
 hidden, so there is nothing to restore.
 
+With ``--progress json`` (stderr is then a
+:class:`~prism_core.cli.progress_events.ProgressStream`) the same calls write JSON Lines
+events instead (docs/progress-events.md); with ``--progress none`` only warnings and
+failures are printed.
+
 A write that fails (a closed pipe, a terminal gone after SIGHUP, a full disk) never
 raises: progress goes silent for the rest of the run (``Progress.broken``) and the
 save goes on, so no output problem can keep the instance from being brought back.
@@ -50,6 +55,10 @@ ICONS = {
 }
 #: ``Storage:    ...``: the label of a plan line, whose value continues under itself.
 LABEL = re.compile(r"^ *[A-Z][A-Za-z ]{0,14}: +(?=\S)")
+#: Line kinds that start a step of the command (a ``phase`` event with ``status: started``).
+PHASE_KINDS = frozenset(
+    {"save", "stop", "image", "start", "wait", "copy", "share", "register", "template", "done"}
+)
 SPINNER_FANCY = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SPINNER_PLAIN = "|/-\\"
 REDRAW_SECONDS = 0.2
@@ -166,15 +175,73 @@ class Progress:
         #: Progress readings with numbers (snapshot percent, time left), for ``-o json``.
         self.readings: list[dict[str, Any]] = []
         self._created = time.monotonic()
+        mode = getattr(self.stream, "progress_mode", "text")
+        #: ``--progress json``: where events go (nothing else is written then).
+        self.events: Any = getattr(self.stream, "writer", None) if mode == "json" else None
+        #: ``--progress none``: only warnings and failures are printed.
+        self.silent = mode == "none"
+        self._phase: str | None = None
+        #: The last percentage and time left reported per resource (json events).
+        self._numbers: dict[str, tuple[float, float | None]] = {}
+        #: Fields every event of this progress carries (a batch save: its ``template``).
+        self.event_fields: dict[str, Any] = {}
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        self.events.emit(event, **fields, **self.event_fields)
 
     def reading(self, text: str, data: dict[str, Any]) -> None:
         """A progress line with numbers: printed as a ``wait`` line, and kept (with the
-        seconds since this progress began) for the result document's ``progress``."""
+        seconds since this progress began) for the result document's ``progress``.
+        ``data`` has ``phase``, ``region``, ``image_id`` (the resource), ``percent`` and
+        ``eta_seconds``; in ``json`` mode it is a ``progress`` event."""
         with self._lock:
             self.readings.append(
                 {**data, "elapsed_seconds": round(time.monotonic() - self._created, 1)}
             )
-        self.line("wait", text)
+        if self.events is None:
+            self.line("wait", text)
+            return
+        resource = data.get("image_id") or data.get("resource")
+        percent, eta = self._note(resource, data.get("percent"), data.get("eta_seconds"))
+        if percent is None or resource is None:  # no number to report: the text only
+            self._emit("message", phase=data.get("phase"), message=text)
+            return
+        self._emit(
+            "progress", phase=data.get("phase"), region=data.get("region"),
+            resource=resource, percent=percent, eta_seconds=eta, message=text,
+        )
+
+    def finished(
+        self, resource: str, text: str, *, phase: str | None = None, region: str | None = None
+    ) -> None:
+        """``resource`` (an image, a copy) is complete: in ``json`` mode a last
+        ``progress`` event at 100% with no time left; nothing in text (the ``ok`` line
+        that follows says it)."""
+        if self.events is None:
+            return
+        self._note(resource, 100.0, 0.0)
+        self._emit(
+            "progress", phase=phase or self._phase, region=region, resource=resource,
+            percent=100.0, eta_seconds=0, message=text,
+        )
+
+    def _note(
+        self, resource: str | None, percent: Any, eta: Any
+    ) -> tuple[float | None, float | None]:
+        """Record a reading; the percentage never goes back for one resource (EC2 reports
+        the least advanced snapshot, which may be another one at the next reading)."""
+        if not isinstance(percent, int | float) or isinstance(percent, bool):
+            return None, None
+        value = min(100.0, max(0.0, float(percent)))
+        left = None if eta is None else max(0.0, float(eta))
+        if resource is None:
+            return value, left
+        with self._lock:
+            previous = self._numbers.get(resource)
+            if previous is not None and previous[0] > value:
+                value, left = previous
+            self._numbers[resource] = (value, left)
+        return value, None if left is None else round(left)
 
     # ------------------------------------------------------------------ lines
 
@@ -186,6 +253,11 @@ class Progress:
         phase took.
         """
         if self.quiet or self.broken:
+            return
+        if self.events is not None:
+            self._event_line(kind, text, since)
+            return
+        if self.silent and kind not in ("warn", "fail"):
             return
         now = time.monotonic()
         with self._lock:
@@ -217,27 +289,66 @@ class Progress:
         lines = wrap(" " * start + text, width, hang=hang).split("\n")
         return "\n".join(lines)[start:] if lines else text
 
+    def _event_line(self, kind: str, text: str, since: str | None) -> None:
+        """A line as an event: ``phase`` (a step starts, ends ``ok`` or ``failed``),
+        ``warning``, or ``message`` (plan lines, notes)."""
+        now = time.monotonic()
+        with self._lock:
+            elapsed = (
+                round(now - self._began[since], 1)
+                if since is not None and since in self._began
+                else None
+            )
+            if kind in PHASE_KINDS:
+                self._began[kind] = now
+                self._phase = kind
+            phase = since or self._phase
+        if kind == "warn":
+            self._emit("warning", phase=phase, message=text.strip())
+        elif kind in PHASE_KINDS:
+            self._emit("phase", phase=kind, status="started", message=text.strip())
+        elif kind in ("ok", "fail"):
+            self._emit(
+                "phase", phase=phase, status="ok" if kind == "ok" else "failed",
+                message=text.strip(), elapsed_seconds=elapsed,
+            )
+        elif text.strip():
+            self._emit("message", phase=phase, message=text.strip())
+
     def blank(self) -> None:
         """An empty separator line."""
-        if not self.quiet:
+        if not self.quiet and self.events is None and not self.silent:
             with self._lock:
                 self._write_above("\n")
 
     # ------------------------------------------------------------------ waits
 
     @contextmanager
-    def waiting(self, what: str) -> Iterator[Callable[[float], None]]:
+    def waiting(
+        self,
+        what: str,
+        *,
+        resource: str | None = None,
+        region: str | None = None,
+        phase: str | None = None,
+    ) -> Iterator[Callable[[float], None]]:
         """Show ``what`` as awaited while the block runs; yields the ``on_tick`` callback.
 
         The line appears at the first tick (a wait that succeeds at once shows
-        nothing) and disappears when the block ends.
+        nothing) and disappears when the block ends. ``resource`` (an image id),
+        ``region`` and ``phase`` go into ``json`` mode's ``wait`` events, which carry the
+        resource's latest percentage and time left (see :meth:`reading`).
         """
+        if self.events is not None:
+            with self._event_wait(what, resource, region, phase) as tick:
+                yield tick
+            return
         entry = _Wait(what)
         shown = False
 
         def tick(elapsed: float) -> None:
             nonlocal shown
-            if self.quiet or self.broken:
+            if self.quiet or self.broken or self.silent:
                 return
             with self._lock:
                 if not shown:
@@ -264,6 +375,47 @@ class Progress:
                     self._waits.remove(entry)
                     if self.live:
                         self._redraw()
+
+    @contextmanager
+    def _event_wait(
+        self, what: str, resource: str | None, region: str | None, phase: str | None
+    ) -> Iterator[Callable[[float], None]]:
+        """A wait as ``wait`` events: when it is first seen still going, every
+        :data:`~prism_core.cli.progress_events.WAIT_EVERY_SECONDS`, and when it ends."""
+        from prism_core.cli.progress_events import WAIT_EVERY_SECONDS
+
+        began = time.monotonic()
+        last: list[float | None] = [None]
+        where = phase or self._phase
+
+        def emit(status: str) -> None:
+            numbers: dict[str, Any] = {}
+            if resource is not None:
+                with self._lock:
+                    percent, left = self._numbers.get(resource, (None, None))
+                numbers = {
+                    "percent": percent,
+                    "eta_seconds": None if left is None else round(left),
+                }
+            self._emit(
+                "wait", status=status, phase=where, region=region, resource=resource,
+                message=f"waiting for {what}",
+                elapsed_seconds=round(time.monotonic() - began, 1), **numbers,
+            )
+
+        def tick(elapsed: float) -> None:
+            if self.quiet:
+                return
+            now = time.monotonic()
+            if last[0] is None or now - last[0] >= WAIT_EVERY_SECONDS:
+                emit("waiting" if last[0] is not None else "started")
+                last[0] = now
+
+        try:
+            yield tick
+        finally:
+            if last[0] is not None and not self.quiet:
+                emit("ended")
 
     def _animate(self) -> None:
         """Redraw the live lines a few times a second while anything is awaited."""

@@ -38,7 +38,8 @@ def prompt_session() -> Iterator[None]:
     from prompt_toolkit.application.current import create_app_session
     from prompt_toolkit.output import create_output
 
-    stream = sys.stderr if sys.stderr.isatty() else sys.stdout
+    err = getattr(sys.stderr, "raw", sys.stderr)  # the terminal under --progress json
+    stream = err if err.isatty() else sys.stdout
     with create_app_session(output=create_output(stdout=stream)):
         yield
 

@@ -44,6 +44,11 @@ class InventoryStore:
     def s3(self) -> Any:
         return self.aws.client("s3", self.region)
 
+    def location(self, template: str, version: int) -> dict[str, str]:
+        """Where :meth:`put` stores a version's SBOM (journaled before the upload)."""
+        return {"sbom": f"s3://{self.bucket}/{object_key(template, version)}",
+                "region": self.region}
+
     def put(self, template: str, version: int, save_id: str, body: str) -> dict[str, Any]:
         """Store one version's SBOM; returns the reference the template records."""
         self._ensure_bucket()
@@ -137,16 +142,19 @@ class InventoryStore:
             )
         return data.decode("utf-8", "replace")
 
-    def delete(self, ref: dict[str, Any], save_id: str) -> bool:
-        """Delete a version's SBOM if its own tags name ``save_id``; False if not ours."""
+    def delete(self, ref: dict[str, Any], save_id: str) -> bool | None:
+        """Delete a version's SBOM if its own tags name ``save_id``: True when deleted,
+        ``None`` when there is no such object, False when it is not this save's (kept)."""
         bucket, key = _split(ref)
+        if bucket != self.bucket:
+            return False  # another account's store: never this save's to delete
         try:
             tags = self.s3.get_object_tagging(
                 Bucket=bucket, Key=key, ExpectedBucketOwner=self.account
             )["TagSet"]
         except Exception as exc:
             if error_code(exc) in ("NoSuchKey", "404", "NoSuchBucket"):
-                return True
+                return None
             raise
         if {t["Key"]: t["Value"] for t in tags}.get("prism:save-id") != save_id:
             return False

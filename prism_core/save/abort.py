@@ -224,20 +224,25 @@ def _remove_registry(ctx: SaveContext, removed: list[str], problems: list[str]) 
 
 
 def _remove_inventory(ctx: SaveContext, removed: list[str], problems: list[str]) -> None:
-    """Delete this save's SBOM, if its own tags name this save."""
-    ref = ctx.state.inventory or {}
-    if not ref.get("sbom"):
+    """Delete this save's SBOM, if its own tags name this save: the one the version
+    references, or one whose upload was journaled (``pending``, or ``attempted`` when
+    the upload failed) and may have reached the store before a kill or an error."""
+    inventory = ctx.state.inventory or {}
+    location = inventory.get("sbom") or inventory.get("attempted")
+    if not location:
         return
     from prism_core.inspection.store import InventoryStore
 
+    ref = {"sbom": location}
     try:
-        store = InventoryStore(ctx.aws, str(ref.get("region") or ctx.source_region))
-        if store.delete(ref, ctx.state.save_id):
-            removed.append(f"inventory {ref['sbom']}")
-        else:
-            problems.append(f"inventory {ref['sbom']}: not this save's (its tags), kept")
+        store = InventoryStore(ctx.aws, str(inventory.get("region") or ctx.source_region))
+        deleted = store.delete(ref, ctx.state.save_id)
+        if deleted:
+            removed.append(f"inventory {location}")
+        elif deleted is False:
+            problems.append(f"inventory {location}: not this save's (its tags), kept")
     except Exception as exc:  # noqa: BLE001
-        problems.append(f"inventory {ref['sbom']}: could not remove it: {error_message(exc)}")
+        problems.append(f"inventory {location}: could not remove it: {error_message(exc)}")
 
 
 def _current_values(ssm: Any, keys: list[str]) -> dict[str, str]:

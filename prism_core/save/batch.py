@@ -41,14 +41,15 @@ class LabelledProgress(Progress):
         )
         self._lock = shared._lock
         self.label = label
+        self.event_fields = {"template": label}
 
     def line(self, kind: str, text: str, indent: int = 0, *, since: str | None = None) -> None:
         """The line, labelled with the save's template."""
         super().line(kind, f"[{self.label}] {text}", indent, since=since)
 
-    def waiting(self, what: str) -> Any:
+    def waiting(self, what: str, **about: Any) -> Any:
         """The wait, labelled with the save's template."""
-        return super().waiting(f"{what} [{self.label}]")
+        return super().waiting(f"{what} [{self.label}]", **about)
 
 
 def _text(value: Any, where: str, key: str) -> str:

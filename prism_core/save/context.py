@@ -67,6 +67,16 @@ class SaveContext:
                 self.state.summary.append(text)
                 self.journal.write()
 
+    def attach(self, name: str, text: str) -> bool:
+        """Keep ``text`` (too big for the journal) beside this save's journal until the
+        save finishes or is aborted, so ``--resume`` has it after a kill; False if it
+        could not be written. ``name``: letters, digits, '-' and '.'."""
+        return self.journal.attach(name, text)
+
+    def attached(self, name: str) -> str | None:
+        """What :meth:`attach` kept under ``name`` (this process or a killed one)."""
+        return self.journal.attached(name)
+
     @property
     def source_region(self) -> str:
         """The region of the instance and of the first image."""
@@ -165,6 +175,9 @@ class SaveContext:
         first_check_after: float | None = None,
         steady: bool = False,
         expected_at: Callable[[], float | None] | None = None,
+        resource: str | None = None,
+        region: str | None = None,
+        phase: str | None = None,
     ) -> T:
         """Poll ``check`` with the configured delay and the ``limit`` named timeout.
 
@@ -179,11 +192,15 @@ class SaveContext:
         ``critical``), the first one delay in, no back-off: for waits on EC2 state
         changes, which never end within a fraction of a second. ``expected_at()``: when
         the wait should end (seconds from its start), see :func:`wait_for`.
+        ``resource`` (e.g. the image id), ``region`` and ``phase`` label the wait's
+        ``--progress json`` events, which then carry the resource's percentage.
         """
         poll = self.settings.critical_poll_delay if critical else self.settings.poll_delay
         if steady and first_check_after is None:
             first_check_after = poll
-        with self.progress.waiting(what) as on_tick:
+        about = {k: v for k, v in (("resource", resource), ("region", region),
+                                    ("phase", phase)) if v is not None}
+        with self.progress.waiting(what, **about) as on_tick:
             return wait_for(
                 check,
                 what=what,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -30,6 +32,11 @@ def write_private_atomic(path: Path, text: str) -> None:
             os.unlink(tmp)
         raise
 
+
+#: The suffix of the files a save keeps beside its journal (:meth:`Journal.attach`).
+ATTACHMENT = ".attachment"
+ATTACHMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,63}")
+MAX_ATTACHMENT_BYTES = 64 * 1024 * 1024
 
 #: errno values of a write that failed for lack of room (full disk, quota, file size limit).
 NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -104,10 +111,48 @@ class Journal:
                 self.path.unlink(missing_ok=True)
 
     def finish(self) -> None:
-        """Remove the journal of a save that completed fully."""
+        """Remove the journal of a save that completed fully (and its attachments)."""
         with self._lock:
             self.finished = True
             self.path.unlink(missing_ok=True)
+            for attached in self.path.parent.glob(f"{self.state.save_id}.*{ATTACHMENT}"):
+                attached.unlink(missing_ok=True)
+
+    # -- attachments: data too big for the journal, kept beside it ----------------
+
+    def attachment_path(self, name: str) -> Path:
+        """``<save-id>.<name>.attachment`` beside the journal (never ``*.json``, so never
+        taken for a journal)."""
+        if not ATTACHMENT_NAME.fullmatch(name):
+            raise ValueError(f"attachment name {name!r}: letters, digits, '-' and '.' only")
+        return self.path.parent / f"{self.state.save_id}.{name}{ATTACHMENT}"
+
+    def attach(self, name: str, text: str) -> bool:
+        """Keep ``text`` beside the journal (atomic, mode 0600) until the save finishes
+        or is aborted; False when it cannot be written (the save goes on without it)."""
+        try:
+            write_private_atomic(self.attachment_path(name), text)
+        except OSError:
+            return False
+        return True
+
+    def attached(self, name: str, max_bytes: int = MAX_ATTACHMENT_BYTES) -> str | None:
+        """The text :meth:`attach` kept under ``name``; ``None`` if there is none, or it
+        is not a regular file of this user, or is bigger than ``max_bytes``."""
+        from prism_core.safe_yaml import read_text_bounded
+
+        path = self.attachment_path(name)
+        try:
+            info = path.lstat()
+            if (
+                not stat.S_ISREG(info.st_mode)
+                or info.st_size > max_bytes
+                or (hasattr(os, "getuid") and info.st_uid != os.getuid())
+            ):
+                return None
+            return read_text_bounded(path, max_bytes=max_bytes)
+        except (OSError, InputError):
+            return None
 
     @property
     def lock(self) -> threading.RLock:

@@ -45,6 +45,32 @@ def stale_temp_files(journal_dir: Path, now: float | None = None) -> list[Path]:
     return found
 
 
+def orphan_attachments(journal_dir: Path, now: float | None = None) -> list[Path]:
+    """Stale attachments (``<save-id>.<name>.attachment``) of no journal in
+    ``journal_dir`` (no ``<save-id>.json`` whose save id starts their name); regular
+    files only."""
+    now = time.time() if now is None else now
+    try:
+        names = os.listdir(journal_dir)
+    except OSError:
+        return []
+    journals = [name[: -len(".json")] + "." for name in names if name.endswith(".json")]
+    found = []
+    for name in sorted(names):
+        if not name.endswith(".attachment") or name.startswith("."):
+            continue
+        if any(name.startswith(stem) for stem in journals):
+            continue
+        path = journal_dir / name
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and now - info.st_mtime >= STALE_AFTER_SECONDS:
+            found.append(path)
+    return found
+
+
 def _remove_dead_lease(path: Path) -> bool:
     """Remove a lease file no process holds; its lock is taken first, so a watchdog
     starting at this moment cannot lose a file it holds (it is refused instead)."""
@@ -72,7 +98,7 @@ def _remove_dead_lease(path: Path) -> bool:
 def remove_leftovers(journal_dir: Path) -> list[str]:
     """Remove stale temp files and dead leases; the names removed."""
     removed = []
-    for path in stale_temp_files(journal_dir):
+    for path in [*stale_temp_files(journal_dir), *orphan_attachments(journal_dir)]:
         try:
             path.unlink()
         except OSError:

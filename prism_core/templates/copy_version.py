@@ -79,7 +79,7 @@ def plan_copy(found: FoundTemplate, to_regions: list[str], prefer: str) -> CopyP
 
 def _copy_one(aws: AwsClients, settings: Settings, plan: CopyPlan, region: str, arch: str,
               progress: Progress) -> str:
-    from prism_core.aws.snapshot_progress import SnapshotMeter
+    from prism_core.aws.snapshot_progress import SnapshotMeter, progress_finished
 
     source_ec2 = aws.ec2(plan.source_region)
     source = describe_image(source_ec2, plan.source_images[arch])
@@ -118,6 +118,8 @@ def _copy_one(aws: AwsClients, settings: Settings, plan: CopyPlan, region: str, 
                     hint="raise prism.timeouts.copy in config; the copy goes on in EC2")
     if data.get("State") == "failed":
         raise RuntimeError(f"copy {image_id} failed: {state_reason(data)}")
+    progress_finished(progress, image_id, f"Copy to {region}: available", phase="copy",
+                      region=region)
     sharing = plan.sharing
     if sharing.get("public") or sharing.get("share_with"):
         share_image(ec2, image_id, public=bool(sharing.get("public")),

@@ -10,6 +10,7 @@ from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.exit_codes import GENERAL, command_path, with_exit_codes
 from prism_core.cli.layout import ListingHelpFormatter, output_width, table
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
+from prism_core.cli.progress_events import PROGRESS_ARGUMENT
 
 EPILOG = f"""examples:
   keep your own environment:
@@ -61,6 +62,15 @@ def _add_when_parsed(parser: ArgumentParser, arguments: list[Any]) -> None:
         wrap(name)
 
 
+def _with_global_options(arguments: list[Any]) -> list[Any]:
+    """Every command that takes ``--debug`` takes ``--progress`` too (one choice for a
+    whole script: ``PRISM_PROGRESS`` sets it for every command)."""
+    names = {name for args, _ in arguments for name in args}
+    if "--debug" in names and "--progress" not in names:
+        arguments.append(PROGRESS_ARGUMENT)
+    return arguments
+
+
 class Base(Controller):
     """prism: save customised EC2 workstations as shareable, launchable templates."""
 
@@ -102,7 +112,7 @@ class Base(Controller):
         for command, arguments in deferred:
             parser = choices.get(command.label)
             if parser is not None and arguments:
-                _add_when_parsed(parser, list(arguments))
+                _add_when_parsed(parser, _with_global_options(list(arguments)))
 
     @ex(
         help="list the plugins loaded, their versions and hooks",
