@@ -121,6 +121,19 @@ def test_confirmation_refused_changes_nothing(box, key):
     assert sandbox.own_images() == []
 
 
+def test_a_hidden_plan_is_never_asked_to_be_confirmed(box):
+    """`--progress none` prints no plan: on a terminal prism refuses to ask for a
+    confirmation of it (one line, exit 2) instead of asking blind."""
+    sandbox, instance_id, env = box
+    child = spawn("save", "box", "env1", "--progress", "none", env=env)
+    code, output = finish(child)
+    assert code == 2, output
+    assert "--progress none hides the plan" in output and "--dry-run" in output
+    assert "Continue?" not in output and "Traceback" not in output
+    assert sandbox.instance_state(instance_id) == "running"
+    assert sandbox.own_images() == []
+
+
 def test_public_needs_a_second_yes(box):
     sandbox, instance_id, env = box
     child = spawn("save", "box", "env1", "--public", env=env)

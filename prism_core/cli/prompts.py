@@ -71,6 +71,12 @@ def confirm(question: str, assume_yes: bool, flag: str = "--yes") -> None:
     if assume_yes:
         return
     require_terminal("confirmation needed", flag)
+    if getattr(sys.stderr, "progress_mode", "text") == "none":
+        # never ask to confirm a plan the person could not see
+        raise InputError(
+            "confirmation needed but --progress none hides the plan",
+            f"run with --progress text, or review it with --dry-run and add {flag}",
+        )
     import questionary
 
     if not ask(questionary.confirm(question, default=False)):
