@@ -9,10 +9,12 @@ and the plan, the guard, the pre-flight and the detached save ask :func:`stops` 
 from __future__ import annotations
 
 from prism_core.exceptions import InputError
+from prism_core.settings import IMAGE_MODES
 
-REBOOT, STOP, NO_REBOOT = "reboot", "stop", "no-reboot"
-#: The modes, in the order ``--help`` names them (config ``prism.image_mode``).
-MODES = (REBOOT, STOP, NO_REBOOT)
+#: The modes, in the order ``--help`` names them (config ``prism.image_mode`` checks
+#: its value against the same tuple).
+MODES = IMAGE_MODES
+REBOOT, STOP, NO_REBOOT = MODES
 
 
 def chosen(*, reboot: bool = False, stop: bool = False, no_reboot: bool = False) -> str | None:

@@ -323,6 +323,11 @@ class SaveOptions:
     default_copy_regions: str | list[str] | None = None
 
 
+def config_flags(config_key: str) -> str:
+    """The flags that override a ``prism:`` config key (``--reboot/--stop/--no-reboot``)."""
+    return "/".join(row.flags[-1] for row in SAVE_OPTIONS if row.config_key == config_key)
+
+
 def table(plugin_options: Iterable[Any] = ()) -> tuple[SaveOption, ...]:
     """The built-in rows followed by the plugins' options as rows."""
     return (*SAVE_OPTIONS, *(from_plugin(o) for o in plugin_options))

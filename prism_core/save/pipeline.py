@@ -41,7 +41,7 @@ from prism_core.save import image_mode, locks, phases
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
 from prism_core.save.journal import NO_ROOM, Journal, this_process, write_failure
-from prism_core.save.options import SaveOptions
+from prism_core.save.options import SaveOptions, config_flags
 from prism_core.save.phase_providers import check_providers
 from prism_core.save.plan import plan_lines  # noqa: F401  (kept importable from here)
 from prism_core.save.request import SaveRequest
@@ -127,19 +127,21 @@ def refuse_locked_overrides(
     """Refuse a save option that would change a key the installation locked (image mode,
     default copy regions, deprecation), naming the lock; restating the locked value is fine."""
     settings.refuse_override(
-        "image_mode", f"image mode {mode!r} (--reboot/--stop/--no-reboot)",
+        "image_mode", f"image mode {mode!r} ({config_flags('image_mode')})",
         mode != settings.image_mode,
     )
     default_regions = {r.strip() for r in (settings.default_copy_regions or "").split(",")}
     settings.refuse_override(
         "default_copy_regions",
-        "--copy-to-regions",
+        config_flags("default_copy_regions"),
         set(copy_regions) != default_regions - {"", region},
     )
     if options.deprecate_after not in (None, "", 0):
         days = validation.positive_days(options.deprecate_after, "--deprecate-after")
         settings.refuse_override(
-            "deprecate_after_days", "--deprecate-after", days != settings.deprecate_after_days
+            "deprecate_after_days",
+            config_flags("deprecate_after_days"),
+            days != settings.deprecate_after_days,
         )
 
 

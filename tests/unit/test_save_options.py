@@ -158,3 +158,24 @@ def test_reserved_names_come_from_the_table() -> None:
     for row in SAVE_OPTIONS:
         assert row.dest in names and set(row.flags) <= names
     assert {"--profile", "profile", "--output", "--debug"} <= names
+
+
+def test_config_keys_name_the_flags_that_override_them() -> None:
+    assert table.config_flags("image_mode") == "--reboot/--stop/--no-reboot"
+    assert table.config_flags("default_copy_regions") == "--copy-to-regions"
+    assert table.config_flags("deprecate_after_days") == "--deprecate-after"
+
+
+def test_the_image_mode_rules() -> None:
+    from prism_core.save import image_mode
+
+    assert image_mode.chosen() is None and image_mode.chosen(stop=True) == "stop"
+    with pytest.raises(InputError, match="--reboot, --no-reboot exclude each other"):
+        image_mode.chosen(reboot=True, no_reboot=True)
+    assert image_mode.resolve(None, False, "stop") == "stop"
+    assert image_mode.resolve(None, True, "stop") == "no-reboot"
+    assert image_mode.resolve("reboot", True, "stop") == "reboot"
+    assert image_mode.stops("stop", "running") and not image_mode.stops("stop", "stopped")
+    assert not image_mode.stops("reboot", "running")
+    assert image_mode.reboots("reboot", "running") and not image_mode.reboots("reboot", "stopped")
+    assert not image_mode.reboots("no-reboot", "running")
