@@ -10,15 +10,18 @@ One row per option (flags, help, kind, scope, group, config key). Derived from i
   :attr:`~SaveOption.group` such as the image mode, any key of the group overrides the
   whole group) -- :func:`merge_batch`;
 - the :class:`SaveOptions` of one save (:func:`build`), which ``plan_save`` validates
-  into the :class:`~prism_core.save.request.SaveRequest` (``field`` names the attribute
-  each row fills; ``tests/unit/test_save_options.py`` checks every field has a row).
+  into the :class:`~prism_core.save.request.SaveRequest` (``field`` names the options
+  attribute each row fills, ``request`` the request fields it ends in;
+  ``tests/unit/test_save_options.py`` checks every field of both has a row).
 
 Options plugins add (``prism_add_options``) get the same representation
 (:func:`from_plugin`): they are batch keys and batch-wide flags too, and reach the
 request as ``ctx.options[dest]``.
 
-Adding a built-in option is one row here, plus a field in :class:`SaveOptions` (and in
-``SaveRequest``, validated in ``plan_save``) when the pipeline reads it. Use
+Adding a built-in option is one row here, plus a field in :class:`SaveOptions` and in
+``SaveRequest`` (validated in ``plan_save``) when the pipeline reads it; the unit tests
+say which is missing. ``--help``, ``--batch`` entries, batch-wide flags and the names
+plugins may not take follow from the row. Use
 ``scope=SAVE`` for anything that describes one save (it then works in batch entries and
 as a batch-wide flag), ``scope=COMMAND`` for how the command runs (``--yes``). Rows keep
 the order ``prism save --help`` lists them in; ``--profile``, ``-o`` and ``--debug`` are
@@ -72,6 +75,9 @@ class SaveOption:
     group: str | None = None
     #: The ``prism:`` config key that supplies the default when the option is not given.
     config_key: str | None = None
+    #: The :class:`~prism_core.save.request.SaveRequest` fields ``plan_save`` fills from
+    #: it once validated (what plugins read as ``ctx.request``; journaled).
+    request: tuple[str, ...] = ()
     #: The plugin's :class:`~prism_core.plugin_api.Option` (kind :data:`PLUGIN`).
     plugin: Any = None
 
@@ -183,61 +189,80 @@ def from_plugin(option: Any) -> SaveOption:
 
 SAVE_OPTIONS: tuple[SaveOption, ...] = (
     SaveOption(("instance",), "the instance's Name tag or its id (i-...)", scope=TARGET,
-               field="instance"),
-    SaveOption(("template",), "name of the template to create", scope=TARGET, field="template"),
+               field="instance",
+               request=("instance_id", "instance_name")),
+    SaveOption(("template",), "name of the template to create", scope=TARGET, field="template",
+               request=("template_name",)),
     SaveOption(("--description",), "what the template is for (at most 255 characters)",
-               field="description"),
+               field="description",
+               request=("description",)),
     SaveOption(("--copy-to-regions",), "also copy the AMI to these regions (none: no copies)",
                LIST, metavar="R1,R2", field="copy_to_regions",
-               config_key="default_copy_regions"),
+               config_key="default_copy_regions",
+               request=("copy_to_regions",)),
     SaveOption(("--project",), "project the template and its costs belong to", metavar="ID",
-               field="project"),
+               field="project",
+               request=("project_id",)),
     SaveOption(("--public",), "make the AMI launchable by every AWS account", FLAG,
-               field="public"),
+               field="public",
+               request=("public",)),
     SaveOption(("--share-with",), "account ids, organization or OU ARNs", LIST,
-               metavar="ID[,ID]", field="share_with"),
+               metavar="ID[,ID]", field="share_with",
+               request=("share_with",)),
     SaveOption(("--copy-to-accounts",),
                "copy the AMI into these accounts (assuming ROLE there, default "
                "prism.account_role), in every region the save has an image in",
                LIST, metavar="ACCOUNT[:ROLE],...", field="copy_to_accounts",
-               config_key="account_role"),
+               config_key="account_role",
+               request=("copy_to_accounts",)),
     SaveOption(("--fast-restore",),
                "enable fast snapshot restore of the image's snapshots in these zones "
                "(each zone for the image in its region; billed per snapshot, zone and hour "
                "until disabled: the plan shows the cost)",
-               LIST, metavar="AZ[,AZ]", field="fast_restore"),
+               LIST, metavar="AZ[,AZ]", field="fast_restore",
+               request=("fast_restore",)),
     SaveOption(("--allow-secrets",),
                "share the image (--public, --share-with) although the inspection found "
                "secrets in it; asks on a terminal even with --yes",
-               FLAG, group="secrets_policy"),
+               FLAG, group="secrets_policy",
+               request=("secrets_policy",)),
     SaveOption(("--no-inspect",),
                "do not look inside the instance (Run Command) before imaging; a share "
                "then prints the checklist of what to remove by hand",
-               FLAG, group="secrets_policy"),
+               FLAG, group="secrets_policy",
+               request=("secrets_policy",)),
     SaveOption(("--tag",), "tag for the AMI, its snapshots and copies (repeatable)", TAGS,
-               metavar="KEY=VALUE", field="tags"),
-    SaveOption(("--region",), "region of the instance (default: your AWS configuration)"),
+               metavar="KEY=VALUE", field="tags",
+               request=("tags",)),
+    SaveOption(("--region",), "region of the instance (default: your AWS configuration)",
+               request=("region",)),
     SaveOption(("--reboot",),
                "EC2 reboots the instance once during CreateImage (the default unless "
                "prism.image_mode says otherwise)",
-               FLAG, group="image_mode", config_key="image_mode"),
+               FLAG, group="image_mode", config_key="image_mode",
+               request=("image_mode",)),
     SaveOption(("--stop",),
                "stop -> image -> start, a watchdog holding the restart (public IP "
                "changes, instance store erased)",
-               FLAG, group="image_mode", config_key="image_mode"),
+               FLAG, group="image_mode", config_key="image_mode",
+               request=("image_mode",)),
     SaveOption(("--no-reboot",), "image the running instance without stopping or rebooting it",
-               FLAG, group="image_mode", config_key="image_mode"),
+               FLAG, group="image_mode", config_key="image_mode",
+               request=("image_mode", "no_reboot")),
     SaveOption(("--allow-instance-store-loss",),
                "with --stop: go ahead although the stop erases instance-store volumes",
-               FLAG, field="allow_instance_store_loss"),
+               FLAG, field="allow_instance_store_loss",
+               request=("allow_instance_store_loss",)),
     SaveOption(("--validate",),
                "boot a throwaway instance from the new AMI and register the "
                "template only if it runs and passes its status checks",
-               FLAG, field="validate"),
+               FLAG, field="validate",
+               request=("validate",)),
     SaveOption(("--deprecate-after",),
                "EC2 deprecation of the AMI and every copy after DAYS days "
                "(default: prism.deprecate_after_days in config)",
-               DAYS, metavar="DAYS", field="deprecate_after", config_key="deprecate_after_days"),
+               DAYS, metavar="DAYS", field="deprecate_after", config_key="deprecate_after_days",
+               request=("deprecate_after_days",)),
     SaveOption(("--batch",),
                "save several instances: a YAML list of mappings with instance, template "
                "and any save option by its long name (copy_to_regions, stop, ...); save "
@@ -255,7 +280,8 @@ SAVE_OPTIONS: tuple[SaveOption, ...] = (
     SaveOption(("--no-inherit",),
                "take nothing from the template's previous version (description, "
                "project, tags, sharing, copy regions)",
-               FLAG, field="no_inherit"),
+               FLAG, field="no_inherit",
+               request=("inherited_from", "inherited", "changed")),
     SaveOption(("--resume",), "finish the save(s) interrupted on this machine (or only SAVE_ID)",
                OPTIONAL, scope=COMMAND, metavar="SAVE_ID"),
     SaveOption(("--abort",),

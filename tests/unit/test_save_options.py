@@ -35,6 +35,14 @@ def test_every_options_field_comes_from_a_row_or_a_group() -> None:
     assert len(dests) == len(set(dests))
 
 
+def test_every_request_field_is_filled_from_a_row() -> None:
+    from prism_core.save.request import SaveRequest
+
+    named = {name for row in SAVE_OPTIONS for name in row.request}
+    plugins = {"options"}  # ctx.options: the plugin rows' values, by dest
+    assert named | plugins == {f.name for f in dataclasses.fields(SaveRequest)}
+
+
 def test_parsed_command_line_builds_the_options() -> None:
     rows = table.table()
     pargs = _parser().parse_args(
