@@ -78,6 +78,9 @@ class SaveOption:
     #: The :class:`~prism_core.save.request.SaveRequest` fields ``plan_save`` fills from
     #: it once validated (what plugins read as ``ctx.request``; journaled).
     request: tuple[str, ...] = ()
+    #: Whether an empty value in a batch entry ("", [], {}) is a value; otherwise it
+    #: counts as not given (write ``none`` for no copy regions).
+    empty_is_value: bool = False
     #: The plugin's :class:`~prism_core.plugin_api.Option` (kind :data:`PLUGIN`).
     plugin: Any = None
 
@@ -194,7 +197,7 @@ SAVE_OPTIONS: tuple[SaveOption, ...] = (
     SaveOption(("template",), "name of the template to create", scope=TARGET, field="template",
                request=("template_name",)),
     SaveOption(("--description",), "what the template is for (at most 255 characters)",
-               field="description",
+               field="description", empty_is_value=True,
                request=("description",)),
     SaveOption(("--copy-to-regions",), "also copy the AMI to these regions (none: no copies)",
                LIST, metavar="R1,R2", field="copy_to_regions",
@@ -421,8 +424,14 @@ def entry_values(
     return {
         key: keys[key].coerce(value, where)
         for key, value in values.items()
-        if value is not None or keys[key].kind == FLAG
+        if keys[key].kind in (FLAG, PLUGIN) or _given(keys[key], value)
     }
+
+
+def _given(row: SaveOption, value: Any) -> bool:
+    if value is None:
+        return False
+    return row.empty_is_value or not (isinstance(value, str | list | dict) and not value)
 
 
 def merge_batch(

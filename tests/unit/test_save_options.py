@@ -134,10 +134,13 @@ def test_batch_wide_flags_apply_to_every_entry_and_an_entry_overrides_them() -> 
     assert plain.image_mode == "stop" and plain.public and plain.tags == ["k=v"]
     assert plain.copy_to_regions == "us-east-2" and plain.deprecate_after == "30"
     assert plain.secrets_policy == "no-inspect" and plain.default_copy_regions == "ca-central-1"
-    own = entry(no_reboot=True, public=False, tag={"x": "y"}, copy_to_regions=[],
+    own = entry(no_reboot=True, public=False, tag={"x": "y"}, copy_to_regions="none",
                 deprecate_after=7, allow_secrets=True)
     assert own.image_mode == "no-reboot" and own.no_reboot and not own.public
-    assert own.tags == ["x=y"] and own.copy_to_regions == "" and own.deprecate_after == 7
+    assert own.tags == ["x=y"] and own.copy_to_regions == "none" and own.deprecate_after == 7
+    empty = entry(copy_to_regions=[], project="", tag={}, description="")
+    assert empty.copy_to_regions == "us-east-2" and empty.project is None  # not given
+    assert empty.tags == ["k=v"] and empty.description == ""
     assert own.secrets_policy == "allow-secrets"  # the entry's group replaces the flag's
     assert entry(stop=False).image_mode is None  # naming the group drops the flags' mode
     assert entry(instance="other").instance == "other"
