@@ -1,4 +1,5 @@
-"""The save phases plugins implement, in the order ``prism save`` runs them.
+"""The save phases plugins implement, in the order ``prism save`` runs them (that order,
+with each phase's failure policy and resume behaviour, is :mod:`prism_core.save.phases`).
 
 Every hook takes the keyword argument ``ctx`` (a :class:`prism_core.save.context.SaveContext`);
 more keyword arguments may be added later, and pluggy lets an implementation accept

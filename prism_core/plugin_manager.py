@@ -1,7 +1,8 @@
 """The typed plugin manager: built-in and third-party plugins, loaded the same way.
 
 Core code calls the phases through :class:`PrismPluginManager` methods, never through
-``pm.hook`` directly, so every call site is typed and the phase order lives here.
+``pm.hook`` directly, so every call site is typed; the order of the phases is
+:data:`prism_core.save.phases.PHASES`.
 """
 
 from __future__ import annotations
@@ -50,15 +51,6 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
 
 #: Every hook in :mod:`prism_core.hookspecs` (alphabetical).
 HOOKS = tuple(name for name in dir(hookspecs) if name.startswith("prism_"))
-#: The save phases, in the order ``prism save`` runs them.
-PHASES = (
-    "prism_pre_stop",
-    "prism_image",
-    "prism_post_image",
-    "prism_copy",
-    "prism_register",
-    "prism_template_render",
-)
 
 
 class RequiredPluginMissing(PrismError):
@@ -379,7 +371,7 @@ class PrismPluginManager:
         """Registered plugins in registration order."""
         return list(self._info.values())
 
-    # -- the phases, in order ------------------------------------------------------
+    # -- the phase hooks (their order: prism_core.save.phases) -----------------------
     def _phase(self, hook: str, ctx: SaveContext) -> Any:
         """Call a phase hook. ``SystemExit`` or another ``BaseException`` from a plugin
         (never Ctrl-C or SIGTERM) becomes a :class:`PluginCrash` naming the plugin, so

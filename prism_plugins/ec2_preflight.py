@@ -261,8 +261,8 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
     """
     if ctx.resuming:
         return []
-    request, instance = ctx.request, ctx.instance
-    will_stop = request.image_mode == "stop" and instance.state == "running"
+    request = ctx.request
+    will_stop = ctx.will_stop
     regions = [ctx.source_region, *request.copy_to_regions]
     for region in regions:  # clients are built one after another (CPU), used at once
         ctx.aws.ec2(region)

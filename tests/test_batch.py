@@ -160,3 +160,66 @@ def test_batch_concurrency_one_runs_saves_one_after_another(prism_sandbox, run_p
     assert len(creates) == 4
     assert any(creates[2] < put < creates[3] for put in puts)
     assert journals(prism_sandbox) == []
+
+
+def _image_of(sandbox, template: str, region: str = "us-east-1") -> dict:
+    (image,) = [i for i in sandbox.own_images(region) if i["Name"].startswith(f"prism-{template}-")]
+    return image
+
+
+def test_every_save_option_in_entries_and_as_batch_wide_flags(
+    prism_sandbox, run_prism, tmp_path
+):
+    from datetime import UTC, datetime
+
+    ids = {name: prism_sandbox.create_instance(name) for name in ("a", "b", "c", "d")}
+    batch = tmp_path / "batch.yaml"
+    batch.write_text(
+        yaml.safe_dump(
+            [
+                {"instance": "a", "template": "t-a", "stop": True,
+                 "copy-to-regions": ["us-east-2"], "share_with": ["111122223333"],
+                 "deprecate_after": 90},
+                {"instance": "b", "template": "t-b", "no_reboot": True,
+                 "fast_restore": ["us-east-1a"]},
+                {"instance": "c", "template": "t-c", "reboot": True},  # overrides --stop
+                {"instance": "d", "template": "t-d"},  # the batch-wide flags
+            ]
+        )
+    )
+    flags = ["--stop", "--deprecate-after", "30"]
+    dry = run_prism("save", "--batch", str(batch), *flags, "--dry-run", "-o", "json")
+    assert dry.exit_code == 0, dry.stderr
+    planned = {s["template"]: s for s in dry.json()["saves"]}
+    assert {t: s["image_mode"] for t, s in planned.items()} == {
+        "t-a": "stop", "t-b": "no-reboot", "t-c": "reboot", "t-d": "stop"
+    }
+    assert planned["t-a"]["request"]["deprecate_after_days"] == 90
+    assert planned["t-d"]["request"]["deprecate_after_days"] == 30
+    assert planned["t-b"]["request"]["fast_restore"] == ["us-east-1a"]
+    assert planned["t-a"]["request"]["share_with"] == ["111122223333"]
+    assert prism_sandbox.own_images() == []
+
+    prism_sandbox.faults.clear_calls()
+    result = run_prism("save", "--batch", str(batch), *flags, "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    saves = {s["template"]: s for s in result.json()["saves"]}
+    assert {t: s["instance"]["image_mode"] for t, s in saves.items()} == {
+        "t-a": "stop", "t-b": "no-reboot", "t-c": "reboot", "t-d": "stop"
+    }
+    assert [r["instance_id"] for r in prism_sandbox.reboots] == [ids["c"]]
+    for instance_id in ids.values():
+        assert prism_sandbox.instance_state(instance_id) == "running"
+    assert set(saves["t-a"]["amis"]) == {"us-east-1", "us-east-2"}
+    shared = prism_sandbox.ec2("us-east-1").describe_image_attribute(
+        ImageId=_image_of(prism_sandbox, "t-a")["ImageId"], Attribute="launchPermission"
+    )
+    assert {"UserId": "111122223333"} in shared["LaunchPermissions"]
+    now = datetime.now(UTC)
+    for template, days in (("t-a", 90), ("t-d", 30), ("t-c", 30)):
+        when = datetime.fromisoformat(
+            _image_of(prism_sandbox, template)["DeprecationTime"].replace("Z", "+00:00")
+        )
+        assert abs((when - now).days - days) <= 1, (template, when)
+    assert [p.split(":")[2] for p in saves["t-b"]["fast_restores"]] == ["us-east-1a"]
+    assert saves["t-a"]["fast_restores"] == []

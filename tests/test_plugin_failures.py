@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import run_prism_child
 
-from prism_core.plugin_manager import PHASES
+from prism_core.save.phases import PHASE_HOOKS as PHASES
 
 
 @pytest.mark.parametrize("error", ["exit-0", "exit-none", "exit-text", "base-exception"])

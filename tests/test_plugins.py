@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from prism_core import hookimpl, hookspecs
-from prism_core.plugin_manager import PHASES, PrismPluginManager
+from prism_core.plugin_manager import PrismPluginManager
+from prism_core.save.phases import PHASE_HOOKS as PHASES
 
 
 def _raiser(hook: str):

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prism_core.exceptions import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, InputError
+from prism_core.save.phases import AFTER_IMAGE_HOOKS
 
-#: Hooks that would run in the cloud: a plugin that is not built in and implements one
-#: of them makes --detach refuse (docs/cloud.md).
-CLOUD_PHASES = ("prism_post_image", "prism_copy", "prism_register", "prism_template_render")
+#: Hooks that would run in the cloud (every phase after the image's): a plugin that is
+#: not built in and implements one of them makes --detach refuse (docs/cloud.md).
+CLOUD_PHASES = AFTER_IMAGE_HOOKS
 
 #: The tag on the lock's holder once the engine holds a detached save's lock.
 ENGINE_HOST = "prism-save-engine"

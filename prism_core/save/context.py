@@ -12,6 +12,7 @@ from prism_core.aws.clients import AwsClients
 from prism_core.aws.ec2 import InstanceInfo
 from prism_core.aws.waiting import wait_for
 from prism_core.cli.progress import Progress
+from prism_core.save import image_mode
 from prism_core.save.journal import Journal
 from prism_core.save.request import SaveRequest
 from prism_core.save.state import RegionImage, SaveState
@@ -76,6 +77,16 @@ class SaveContext:
     def attached(self, name: str) -> str | None:
         """What :meth:`attach` kept under ``name`` (this process or a killed one)."""
         return self.journal.attached(name)
+
+    @property
+    def will_stop(self) -> bool:
+        """Whether prism stops the instance for this save (``--stop``, running now)."""
+        return image_mode.stops(self.request.image_mode, self.instance.state)
+
+    @property
+    def will_reboot(self) -> bool:
+        """Whether EC2 reboots the instance during CreateImage (reboot mode, running now)."""
+        return image_mode.reboots(self.request.image_mode, self.instance.state)
 
     @property
     def source_region(self) -> str:

@@ -17,7 +17,7 @@ from prism_core.save import locks
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
 from prism_core.save.journal import this_process
-from prism_core.save.pipeline import _image_phase, release_lock, set_lock
+from prism_core.save.pipeline import release_lock, run_image_phase, set_lock
 from prism_core.templates import registry
 
 
@@ -60,7 +60,7 @@ def execute_detached(
             "nothing was changed", "check the registry permissions (prism iam-policy)",
         ) from None
     try:
-        _image_phase(ctx, hooks, guard)
+        run_image_phase(ctx, hooks, guard)
         if ctx.request.image_mode == "stop":
             guard.join()  # prism started the instance again: see it running first
         # reboot mode: EC2 boots the instance again itself; its status checks are not

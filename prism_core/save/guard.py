@@ -32,7 +32,7 @@ from prism_core.aws.ec2 import describe_instance, listed_snapshots
 from prism_core.aws.waiting import retry_throttled, wait_for
 from prism_core.cli.progress import format_duration
 from prism_core.exceptions import OperationFailed
-from prism_core.save import suspend_shield
+from prism_core.save import image_mode, suspend_shield
 from prism_core.save.context import SaveContext
 from prism_core.save.journal import write_failure
 
@@ -113,8 +113,7 @@ def stops_again(ctx: SaveContext) -> bool:
     yet, and the instance up now (started again by hand, or by the watchdog)."""
     state = ctx.state
     return (
-        ctx.request.image_mode == "stop"
-        and state.instance_original_state == "running"
+        image_mode.stops(ctx.request.image_mode, state.instance_original_state)
         and not state.instance_restarted
         and not image_requested(ctx)
         and ctx.instance.state in ("pending", "running")
@@ -139,17 +138,15 @@ class InstanceGuard:
     # ----------------------------------------------------------------- what happens
     @property
     def will_stop(self) -> bool:
-        """Whether this save stops the instance (``--stop`` and the instance running)."""
-        return self.ctx.request.image_mode == "stop" and self.ctx.state.instance_original_state in (
-            "running",
-        )
+        """Whether this save stops the instance (``--stop``, running when it began)."""
+        return image_mode.stops(self.ctx.request.image_mode, self.ctx.state.instance_original_state)
 
     @property
     def will_reboot(self) -> bool:
-        """Whether EC2 reboots the instance during CreateImage (default mode, running)."""
-        return (
-            self.ctx.request.image_mode == "reboot"
-            and self.ctx.state.instance_original_state == "running"
+        """Whether EC2 reboots the instance during CreateImage (reboot mode, running when
+        the save began)."""
+        return image_mode.reboots(
+            self.ctx.request.image_mode, self.ctx.state.instance_original_state
         )
 
     def _describe(self) -> str:

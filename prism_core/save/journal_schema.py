@@ -12,10 +12,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from prism_core.save.image_mode import MODES
+
 SAVE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 STATUSES = ("running", "partial", "failed", "interrupted", "done", "aborting", "aborted")
 INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down", "terminated")
-IMAGE_MODES = ("reboot", "stop", "no-reboot")
+IMAGE_MODES = MODES
 MAX_TEXT = 8192
 MAX_ITEMS = 10_000
 

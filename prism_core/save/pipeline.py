@@ -2,7 +2,8 @@
 
 ``plan_save`` validates input and resolves the instance (nothing changes);
 ``preflight`` runs every check and the ``prism_pre_stop`` hooks (nothing changes);
-``execute`` runs the phases, journaling each step, and returns the outcome.
+``execute`` runs the phases of :mod:`prism_core.save.phases` in their order (each step
+in :data:`STEPS`), journaling each, and returns the outcome.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,10 +37,11 @@ from prism_core.exceptions import (
     ValidationFailed,
 )
 from prism_core.plugin_manager import PrismPluginManager
-from prism_core.save import locks
+from prism_core.save import image_mode, locks, phases
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
 from prism_core.save.journal import NO_ROOM, Journal, this_process, write_failure
+from prism_core.save.options import SaveOptions, config_flags
 from prism_core.save.phase_providers import check_providers
 from prism_core.save.plan import plan_lines  # noqa: F401  (kept importable from here)
 from prism_core.save.request import SaveRequest
@@ -52,39 +55,6 @@ from prism_core.templates.name_clash import refuse_case_twin
 #: What stops a save outright instead of failing one phase: Ctrl-C and SIGTERM, both
 #: BaseExceptions (see ``main()``), so no ``except Exception`` on the way swallows them.
 INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, Terminated)
-LATE_PHASES = ("post_image", "copy", "fast_restore", "register", "template")
-
-
-@dataclass
-class SaveOptions:
-    """The raw ``prism save`` options, before validation."""
-
-    instance: str
-    template: str
-    description: str | None = None
-    copy_to_regions: str | None = None
-    project: str | None = None
-    public: bool = False
-    share_with: str | None = None
-    copy_to_accounts: str | None = None
-    #: ``--fast-restore AZ[,AZ]``: zones of the save's regions (never inherited: it bills).
-    fast_restore: str | None = None
-    tags: list[str] = field(default_factory=list)
-    no_reboot: bool = False
-    #: ``reboot``, ``stop`` or ``no-reboot``; None: ``no-reboot`` if ``no_reboot``, else
-    #: the configured default (``prism.image_mode``).
-    image_mode: str | None = None
-    allow_instance_store_loss: bool = False
-    validate: bool = False
-    deprecate_after: int | str | None = None
-    #: ``--allow-secrets`` / ``--no-inspect`` (see ``SaveRequest.secrets_policy``).
-    secrets_policy: str = ""
-    plugin_options: dict[str, Any] = field(default_factory=dict)
-    #: ``--no-inherit``: nothing is taken from the template's previous version.
-    no_inherit: bool = False
-    #: Copy regions when neither the command nor a previous version names any
-    #: (``prism.default_copy_regions``).
-    default_copy_regions: str | list[str] | None = None
 
 
 def signal_name(signum: int) -> str:
@@ -157,19 +127,21 @@ def refuse_locked_overrides(
     """Refuse a save option that would change a key the installation locked (image mode,
     default copy regions, deprecation), naming the lock; restating the locked value is fine."""
     settings.refuse_override(
-        "image_mode", f"image mode {mode!r} (--reboot/--stop/--no-reboot)",
+        "image_mode", f"image mode {mode!r} ({config_flags('image_mode')})",
         mode != settings.image_mode,
     )
     default_regions = {r.strip() for r in (settings.default_copy_regions or "").split(",")}
     settings.refuse_override(
         "default_copy_regions",
-        "--copy-to-regions",
+        config_flags("default_copy_regions"),
         set(copy_regions) != default_regions - {"", region},
     )
     if options.deprecate_after not in (None, "", 0):
         days = validation.positive_days(options.deprecate_after, "--deprecate-after")
         settings.refuse_override(
-            "deprecate_after_days", "--deprecate-after", days != settings.deprecate_after_days
+            "deprecate_after_days",
+            config_flags("deprecate_after_days"),
+            days != settings.deprecate_after_days,
         )
 
 
@@ -216,7 +188,7 @@ def plan_save(
         if values.description is not None
         else default_description(options.instance, started[:10])
     )
-    mode = options.image_mode or ("no-reboot" if options.no_reboot else settings.image_mode)
+    mode = image_mode.resolve(options.image_mode, options.no_reboot, settings.image_mode)
     refuse_locked_overrides(options, settings, mode, copy_regions, region)
     check_regions_enabled(aws, [region, *copy_regions])
     zones = fast_restore.parse_zones(options.fast_restore)
@@ -247,7 +219,7 @@ def plan_save(
         inherited_from=previous.version if previous is not None else None,
         inherited=values.inherited,
         changed=values.changed,
-        no_reboot=mode == "no-reboot",
+        no_reboot=mode == image_mode.NO_REBOOT,
         image_mode=mode,
         allow_instance_store_loss=options.allow_instance_store_loss,
         validate=options.validate,
@@ -521,7 +493,7 @@ def start_preload(ctx: SaveContext) -> threading.Thread:
     return thread
 
 
-def _image_phase(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
+def run_image_phase(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
     """Create the image in the request's mode; the instance ends as it began.
 
     reboot: EC2 reboots the instance during CreateImage (prism measures the downtime);
@@ -603,41 +575,9 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     try:
         for problem in terminate_boot_instances(ctx)[1]:
             ctx.progress.line("warn", problem)
-        try:
-            _image_phase(ctx, hooks, guard)
-        except INTERRUPTS:
-            raise
-        except Exception as exc:
-            return _failed(ctx, hooks, guard, exc, "image", started)
-        template_path: str | None = None
-        rerun = False  # once a phase runs again, every later phase must too
-        preload: threading.Thread | None = start_preload(ctx)
-        for phase in LATE_PHASES:
-            if phase in state.phases_done and not rerun:
-                continue
-            if ctx.cancel.is_set():  # a batch interrupted from its main thread
-                raise KeyboardInterrupt
-            if preload is not None and phase in ("register", "template"):
-                preload.join()
-                preload = None
-            rerun = True
-            failures_before = len(state.failures)
-            try:
-                result = _run_phase(ctx, hooks, phase)
-            except INTERRUPTS:
-                raise
-            except Exception as exc:
-                source = ctx.source_image()
-                unusable = not (source and source.ok) or isinstance(exc, ValidationFailed)
-                if phase == "post_image" and unusable:
-                    return _failed(ctx, hooks, guard, exc, phase, started)
-                _fail(ctx, hooks, exc, phase)
-                continue
-            if phase == "template":
-                template_path = result
-            if len(state.failures) == failures_before:  # else --resume runs it again
-                done = [p for p in state.phases_done if p != phase]
-                ctx.record(phases_done=[*done, phase])
+        failed = _run_phases(ctx, hooks, guard, started)
+        if failed is not None:
+            return failed
         guard.join()
     except INTERRUPTS as exc:
         ctx.cancel.set()
@@ -649,7 +589,7 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
         raise
     finally:
         release_lock(ctx)
-    template_path = template_path or state.template_path
+    template_path = state.template_path
     broken = getattr(ctx.progress, "broken", None)
     if broken:
         ctx.summary_note(f"progress output failed ({broken}); the save went on without it")
@@ -765,27 +705,82 @@ def _fail(ctx: SaveContext, hooks: PrismPluginManager, exc: BaseException, phase
     ctx.progress.line("fail", message)
 
 
-def _run_phase(ctx: SaveContext, hooks: PrismPluginManager, phase: str) -> Any:
-    if phase == "post_image":
-        hooks.post_image(ctx)
-        source = ctx.source_image()
-        if source is None or not source.ok:
-            raise OperationFailed("the source image is not available")
-        return None
-    if phase == "copy":
-        for region, image in hooks.copy(ctx).items():
-            if image.error:
-                ctx.record_failure(f"copy to {region} failed: {image.error}")
-        return None
-    if phase == "fast_restore":
-        from prism_core.save.fast_restore import enable_for_save
+def _run_phases(
+    ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard, started: float
+) -> SaveOutcome | None:
+    """Run :data:`phases.EXECUTED` in order, each as its row says (failure policy,
+    resume behaviour); the failed outcome if a phase ends the save, else ``None``."""
+    state = ctx.state
+    rerun = False  # once a phase runs again, every later phase must too
+    preload: threading.Thread | None = None
+    preloaded = False
+    for phase in phases.EXECUTED:
+        if phase.on_resume == phases.SKIP_IF_DONE:
+            if not preloaded:  # the instance is safe: load the late phases' modules
+                preload, preloaded = start_preload(ctx), True
+            if phase.name in state.phases_done and not rerun:
+                continue
+            if ctx.cancel.is_set():  # a batch interrupted from its main thread
+                raise KeyboardInterrupt
+            rerun = True
+        if phase.late and preload is not None:
+            preload.join()
+            preload = None
+        failures_before = len(state.failures)
+        try:
+            STEPS[phase.name](ctx, hooks, guard)
+        except INTERRUPTS:
+            raise
+        except Exception as exc:
+            if _ends_save(ctx, phase, exc):
+                return _failed(ctx, hooks, guard, exc, phase.name, started)
+            _fail(ctx, hooks, exc, phase.name)
+            continue
+        # a phase with failures recorded is not done: --resume runs it again (the image
+        # phase journals itself as done before the restart, see run_image_phase)
+        if phase.on_resume == phases.SKIP_IF_DONE and len(state.failures) == failures_before:
+            done = [p for p in state.phases_done if p != phase.name]
+            ctx.record(phases_done=[*done, phase.name])
+    return None
 
-        enable_for_save(ctx)
-        return None
-    if phase == "register":
-        locations = hooks.register(ctx)
-        ctx.record(registry=sorted(set(ctx.state.registry) | set(locations)))
-        return None
+
+def _ends_save(ctx: SaveContext, phase: phases.Phase, exc: Exception) -> bool:
+    """Whether ``exc`` in ``phase`` ends the save, by the row's failure policy."""
+    if phase.on_failure == phases.FAIL_SAVE:
+        return True
+    if phase.on_failure == phases.FAIL_SAVE_IF_UNUSABLE:
+        source = ctx.source_image()
+        return not (source and source.ok) or isinstance(exc, ValidationFailed)
+    return False
+
+
+def _post_image_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
+    hooks.post_image(ctx)
+    source = ctx.source_image()
+    if source is None or not source.ok:
+        raise OperationFailed("the source image is not available")
+
+
+def _copy_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
+    for region, image in hooks.copy(ctx).items():
+        if image.error:
+            ctx.record_failure(f"copy to {region} failed: {image.error}")
+
+
+def _fast_restore_step(
+    ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard
+) -> None:
+    from prism_core.save.fast_restore import enable_for_save
+
+    enable_for_save(ctx)
+
+
+def _register_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
+    locations = hooks.register(ctx)
+    ctx.record(registry=sorted(set(ctx.state.registry) | set(locations)))
+
+
+def _template_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
     ctx.progress.line("template", "Creating template definition...")
     document = ctx.template_document()  # rendered once, shared with the registry phase
     if document is None:
@@ -811,4 +806,14 @@ def _run_phase(ctx: SaveContext, hooks: PrismPluginManager, phase: str) -> Any:
         ) from None
     ctx.record(template_path=str(path))
     ctx.progress.line("ok", f"Template definition created: {path}", since="template")
-    return str(path)
+
+
+#: What each row of :data:`phases.EXECUTED` runs, by the row's name.
+STEPS: dict[str, Callable[[SaveContext, PrismPluginManager, InstanceGuard], None]] = {
+    "image": run_image_phase,
+    "post_image": _post_image_step,
+    "copy": _copy_step,
+    "fast_restore": _fast_restore_step,
+    "register": _register_step,
+    "template": _template_step,
+}

@@ -154,13 +154,13 @@ def estimate_storage(
 
 
 def will_stop(ctx: SaveContext) -> bool:
-    """Whether prism stops the instance (``--stop`` and the instance running)."""
-    return ctx.request.image_mode == "stop" and ctx.instance.state == "running"
+    """Whether prism stops the instance (``--stop`` and the instance running now)."""
+    return ctx.will_stop
 
 
 def will_reboot(ctx: SaveContext) -> bool:
-    """Whether EC2 reboots the instance during CreateImage (default mode, running)."""
-    return ctx.request.image_mode == "reboot" and ctx.instance.state == "running"
+    """Whether EC2 reboots the instance during CreateImage (default mode, running now)."""
+    return ctx.will_reboot
 
 
 def downtime_line(ctx: SaveContext) -> str:

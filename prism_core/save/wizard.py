@@ -24,7 +24,7 @@ from prism_core.cli.layout import output_width, table_lines
 from prism_core.cli.progress import Progress, format_duration
 from prism_core.cli.prompts import ask
 from prism_core.exceptions import InputError, PrismError
-from prism_core.save.pipeline import SaveOptions
+from prism_core.save.options import SaveOptions
 from prism_core.templates import document as templates
 
 SAVEABLE_STATES = ("running", "stopped")

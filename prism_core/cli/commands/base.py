@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from argparse import ArgumentParser, RawDescriptionHelpFormatter
 from typing import Any
 
@@ -123,7 +124,9 @@ class Base(Controller):
         arguments=[OUTPUT_ARGUMENT, DEBUG_ARGUMENT],
     )
     def plugins(self) -> None:
-        """``prism plugins``."""
+        """``prism plugins``: each plugin's hooks, the save phases first in their order."""
+        from prism_core.save import phases
+
         manager = self.app.plugin_manager
         rows = manager.plugins()
         document = {
@@ -135,12 +138,26 @@ class Base(Controller):
             "broken": dict(manager.broken),
             "required": sorted(manager.required),
             "warnings": list(manager.warnings),
+            "phases": [phases.to_dict(phase) for phase in phases.PHASES],
         }
         cells = [
-            [p.name, p.version, p.source, ", ".join(h.removeprefix("prism_") for h in p.hooks)]
+            [
+                p.name,
+                p.version,
+                p.source,
+                ", ".join(h.removeprefix("prism_") for h in sorted(p.hooks, key=phases.hook_rank)),
+            ]
             for p in rows
         ]
         lines = [table(["NAME", "VERSION", "SOURCE", "HOOKS"], cells, output_width())]
+        order = ", ".join(
+            (phase.hook or phase.name).removeprefix("prism_")
+            + ("" if phase.hook else " (prism core)")
+            for phase in phases.PHASES
+        )
+        width = output_width()
+        text = f"save phases, in order: {order}"
+        lines += textwrap.wrap(text, width) if width else [text]
         for name, reason in manager.broken.items():
             lines.append(f"BROKEN {name}: {reason} (disable with PRISM_DISABLE_PLUGINS={name})")
         if manager.blocked:

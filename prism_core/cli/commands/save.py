@@ -13,6 +13,7 @@ from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.layout import ListingHelpFormatter
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT
 from prism_core.cli.prompts import confirm
+from prism_core.save.options import PROFILE_AFTER, SAVE_OPTIONS
 
 __all__ = ["Ami", "Save", "confirm", "reserved_save_names", "save_controllers"]
 
@@ -35,8 +36,21 @@ SAVE_EPILOG = """examples:
     prism save --abort [SAVE_ID]
   several instances, three at a time (prism.batch_concurrency), one prompt:
     prism save --batch lab.yaml --yes
+  every entry of the batch with --stop, except where an entry says otherwise:
+    prism save --batch lab.yaml --stop --yes
   images that EC2 deprecates after six months:
     prism save ml-course-prep cs229-env --deprecate-after 180
+
+A batch file is a YAML list; each entry names instance and template and may give any
+save option by its long name (dashes or underscores), e.g.
+  - instance: lab-1
+    template: lab-env
+    stop: true
+    copy_to_regions: [us-east-2]
+A save option on the command line with --batch applies to every entry; an entry's own
+value overrides it (an entry naming reboot, stop or no_reboot replaces the command
+line's image mode; allow_secrets and no_inspect likewise). Otherwise prism's config
+applies, as for a single save.
 
 A new version of an existing template inherits the previous version's
 description, project, tags, sharing and copy regions unless you give them
@@ -79,169 +93,18 @@ Progress goes to stderr; the result (text, -o json or -o yaml) to stdout.
 One save per instance: a second one is refused (exit 2) while the first holds the
 lock `<registry prefix>locks/<instance-id>` in SSM."""
 
-SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
-    (["instance"], {"nargs": "?", "help": "the instance's Name tag or its id (i-...)"}),
-    (["template"], {"nargs": "?", "help": "name of the template to create"}),
-    (["--description"], {"help": "what the template is for (at most 255 characters)"}),
-    (
-        ["--copy-to-regions"],
-        {"metavar": "R1,R2", "help": "also copy the AMI to these regions (none: no copies)"},
-    ),
-    (["--project"], {"metavar": "ID", "help": "project the template and its costs belong to"}),
-    (
-        ["--public"],
-        {"action": "store_true", "help": "make the AMI launchable by every AWS account"},
-    ),
-    (["--share-with"], {"metavar": "ID[,ID]", "help": "account ids, organization or OU ARNs"}),
-    (
-        ["--copy-to-accounts"],
-        {
-            "metavar": "ACCOUNT[:ROLE],...",
-            "help": "copy the AMI into these accounts (assuming ROLE there, default "
-            "prism.account_role), in every region the save has an image in",
-        },
-    ),
-    (
-        ["--fast-restore"],
-        {
-            "metavar": "AZ[,AZ]",
-            "help": "enable fast snapshot restore of the image's snapshots in these zones "
-            "(each zone for the image in its region; billed per snapshot, zone and hour "
-            "until disabled: the plan shows the cost)",
-        },
-    ),
-    (
-        ["--allow-secrets"],
-        {
-            "action": "store_true",
-            "help": "share the image (--public, --share-with) although the inspection found "
-            "secrets in it; asks on a terminal even with --yes",
-        },
-    ),
-    (
-        ["--no-inspect"],
-        {
-            "action": "store_true",
-            "help": "do not look inside the instance (Run Command) before imaging; a share "
-            "then prints the checklist of what to remove by hand",
-        },
-    ),
-    (
-        ["--tag"],
-        {
-            "action": "append",
-            "default": [],
-            "metavar": "KEY=VALUE",
-            "help": "tag for the AMI, its snapshots and copies (repeatable)",
-        },
-    ),
-    (["--region"], {"help": "region of the instance (default: your AWS configuration)"}),
-    PROFILE_ARGUMENT,
-    (
-        ["--reboot"],
-        {
-            "action": "store_true",
-            "help": "EC2 reboots the instance once during CreateImage (the default unless "
-            "prism.image_mode says otherwise)",
-        },
-    ),
-    (
-        ["--stop"],
-        {
-            "action": "store_true",
-            "help": "stop -> image -> start, a watchdog holding the restart (public IP "
-            "changes, instance store erased)",
-        },
-    ),
-    (
-        ["--no-reboot"],
-        {
-            "action": "store_true",
-            "help": "image the running instance without stopping or rebooting it",
-        },
-    ),
-    (
-        ["--allow-instance-store-loss"],
-        {
-            "action": "store_true",
-            "help": "with --stop: go ahead although the stop erases instance-store volumes",
-        },
-    ),
-    (
-        ["--validate"],
-        {
-            "action": "store_true",
-            "help": "boot a throwaway instance from the new AMI and register the "
-            "template only if it runs and passes its status checks",
-        },
-    ),
-    (
-        ["--deprecate-after"],
-        {
-            "metavar": "DAYS",
-            "help": "EC2 deprecation of the AMI and every copy after DAYS days "
-            "(default: prism.deprecate_after_days in config)",
-        },
-    ),
-    (
-        ["--batch"],
-        {
-            "metavar": "FILE.yaml",
-            "help": "save several instances: a YAML list of mappings with instance, template "
-            "and any save option by its long name (copy_to_regions, description, ...)",
-        },
-    ),
-    (
-        ["-y", "--yes"],
-        {
-            "action": "store_true",
-            "help": "do not ask for confirmation (required when stdin is not a terminal)",
-        },
-    ),
-    (
-        ["--detach"],
-        {
-            "action": "store_true",
-            "help": "request the image here, then let the save engine in your account "
-            "(`prism cloud setup`) do the rest; returns at once (see `prism saves`)",
-        },
-    ),
-    (
-        ["--dry-run"],
-        {"action": "store_true", "help": "run every check, show the plan, change nothing"},
-    ),
-    (
-        ["--no-inherit"],
-        {
-            "action": "store_true",
-            "help": "take nothing from the template's previous version (description, "
-            "project, tags, sharing, copy regions)",
-        },
-    ),
-    (
-        ["--resume"],
-        {
-            "nargs": "?",
-            "const": True,
-            "default": False,
-            "metavar": "SAVE_ID",
-            "help": "finish the save(s) interrupted on this machine (or only SAVE_ID)",
-        },
-    ),
-    (
-        ["--abort"],
-        {
-            "nargs": "?",
-            "const": True,
-            "default": False,
-            "metavar": "SAVE_ID",
-            "help": "undo the save(s) interrupted on this machine (or only SAVE_ID): bring the "
-            "instance back and remove what they created in every region",
-        },
-    ),
-    OUTPUT_ARGUMENT,
-    DEBUG_ARGUMENT,
-]
+def _save_arguments() -> list[tuple[list[str], dict[str, Any]]]:
+    """The arguments of ``prism save``, from the option table (prism_core.save.options),
+    with the shared ``--profile``, ``-o`` and ``--debug`` in their places."""
+    arguments: list[tuple[list[str], dict[str, Any]]] = []
+    for option in SAVE_OPTIONS:
+        arguments.append(option.argparse())
+        if option.dest == PROFILE_AFTER:
+            arguments.append(PROFILE_ARGUMENT)
+    return [*arguments, OUTPUT_ARGUMENT, DEBUG_ARGUMENT]
+
+
+SAVE_ARGUMENTS = _save_arguments()
 
 
 SAVE_COMMAND: dict[str, Any] = {

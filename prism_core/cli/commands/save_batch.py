@@ -39,27 +39,22 @@ def run_batch(app: Any) -> int:
 
     from prism_core.exceptions import EXIT_PARTIAL, PrismError
     from prism_core.save import batch
+    from prism_core.save import options as save_options
 
     pargs, settings = app.pargs, app.settings
     path = Path(pargs.batch)
     plugin_options = {o.dest: o for o in getattr(app, "save_options", []) if not o.positional}
-    entries = batch.load(path, plugin_options)
+    rows = save_options.table(plugin_options.values())
+    flags = save_options.save_values(pargs, rows)  # batch-wide: every entry, unless it says
+    entries = batch.load(path, plugin_options, flags, settings.default_copy_regions)
     if not pargs.yes and not pargs.dry_run and not stdin_is_terminal():
         raise InputError("confirmation needed but stdin is not a terminal", "add --yes")
     shared = Progress(sys.stderr, live=False)
     hooks = app.plugin_manager
     contexts: list[SaveContext] = []
     for index, (options, region) in enumerate(entries, 1):
-        if options.copy_to_regions is None:
-            options.copy_to_regions = pargs.copy_to_regions or settings.default_copy_regions
-        if options.deprecate_after is None:
-            options.deprecate_after = pargs.deprecate_after
-        if options.copy_to_accounts is None:
-            options.copy_to_accounts = pargs.copy_to_accounts
-        if options.fast_restore is None:
-            options.fast_restore = pargs.fast_restore
         try:
-            aws = aws_clients(app, region or pargs.region)
+            aws = aws_clients(app, region)
             progress = batch.LabelledProgress(shared, options.template)
             ctx = plan_save(options, settings, aws, progress)
             preflight(ctx, hooks)
@@ -77,6 +72,9 @@ def run_batch(app: Any) -> int:
                 "instance": ctx.request.instance_name,
                 "version": ctx.state.template_version,
                 "plan": plan_lines(ctx, will_stop(ctx), estimate),
+                "image_mode": ctx.request.image_mode,
+                "will_stop": will_stop(ctx),
+                "request": ctx.request.to_dict(),
             }
         )
         if not pargs.dry_run:

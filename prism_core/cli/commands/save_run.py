@@ -17,13 +17,13 @@ from prism_core.exceptions import (
     SEVERITY,
     InputError,
 )
+from prism_core.save import options as save_options
 from prism_core.save import watchdog_lease
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import stops_again
 from prism_core.save.journal import Journal, running_elsewhere, unfinished
 from prism_core.save.leftovers import remove_leftovers
 from prism_core.save.pipeline import (
-    SaveOptions,
     SaveOutcome,
     execute,
     plan_save,
@@ -82,17 +82,6 @@ def summary_text(outcome: SaveOutcome) -> str:
     return "\n".join(lines)
 
 
-def _secrets_policy(pargs: Any) -> str:
-    chosen = [
-        name
-        for name, flag in (("allow-secrets", "allow_secrets"), ("no-inspect", "no_inspect"))
-        if getattr(pargs, flag, False)
-    ]
-    if len(chosen) > 1:
-        raise InputError("--allow-secrets and --no-inspect exclude each other", "choose one")
-    return chosen[0] if chosen else ""
-
-
 def confirm_secrets(ctx: SaveContext) -> None:
     """``--allow-secrets`` with findings and a share: on a terminal, always ask (``--yes``
     alone is not enough), naming the findings; without one, ``--yes`` was required."""
@@ -148,36 +137,9 @@ def run_save(app: Any) -> int:
     settings = app.settings
     progress = Progress(sys.stderr)
     aws = aws_clients(app, pargs.region)
-    modes = [m for m, flag in (("reboot", pargs.reboot), ("stop", pargs.stop)) if flag]
-    if pargs.no_reboot:
-        modes.append("no-reboot")
-    if len(modes) > 1:
-        raise InputError(
-            "--" + ", --".join(modes) + " exclude each other", "choose one image mode"
-        )
-    options = SaveOptions(
-        instance=pargs.instance or "",
-        template=pargs.template or "",
-        description=pargs.description,
-        copy_to_regions=pargs.copy_to_regions,
-        default_copy_regions=settings.default_copy_regions,
-        no_inherit=pargs.no_inherit,
-        project=pargs.project,
-        public=pargs.public,
-        share_with=pargs.share_with,
-        copy_to_accounts=pargs.copy_to_accounts,
-        fast_restore=pargs.fast_restore,
-        tags=list(pargs.tag or []),
-        no_reboot=pargs.no_reboot,
-        image_mode=modes[0] if modes else None,
-        allow_instance_store_loss=pargs.allow_instance_store_loss,
-        validate=pargs.validate,
-        deprecate_after=pargs.deprecate_after,
-        secrets_policy=_secrets_policy(pargs),
-        plugin_options={
-            option.dest: getattr(pargs, option.dest, None)
-            for option in getattr(app, "save_options", [])
-        },
+    rows = save_options.table(getattr(app, "save_options", []))
+    options = save_options.build(
+        save_options.save_values(pargs, rows), rows, settings.default_copy_regions
     )
     if not options.instance or not options.template:
         if not stdin_is_terminal():
