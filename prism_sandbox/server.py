@@ -26,6 +26,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from . import console, engine, patches
 from .faults import Faults
 from .patches import Scheduler, runtime
+from .schedules import ScheduleClock
 from .timings import Timings
 
 AMAZON_OWNER_ID = "137112412989"
@@ -223,6 +224,10 @@ def _drain(body: Iterable[bytes]) -> list[bytes]:
             close()
 
 
+#: The sandbox API that moves its clock (``prism sandbox advance``).
+ADVANCE_PATH = "/prism-sandbox/advance"
+
+
 class _SandboxApp:
     """WSGI layer in front of moto: call log, faults, serialisation, sandbox-only APIs."""
 
@@ -246,6 +251,15 @@ class _SandboxApp:
                     sb._reset_server_state()
                 return result
 
+        if path == ADVANCE_PATH and environ.get("REQUEST_METHOD") == "POST":
+            # outside the lock: the executions it fires call this server
+            from prism_sandbox import schedules
+
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            status, data = schedules.answer(sb, environ["wsgi.input"].read(length))
+            start_response(status, [("Content-Type", "application/json"),
+                                    ("Content-Length", str(len(data)))])
+            return [data]
         req = _Request(environ)
         if req.action in sb.captured:  # the test asked to see these requests' parameters
             with runtime.LOCK:
@@ -437,6 +451,8 @@ class Sandbox:
         #: State the EC2 patches (prism_sandbox.patches) share with the server: the
         #: timed transitions, and how many more DescribeImages calls miss a new AMI.
         self.scheduler = Scheduler()
+        #: The sandbox's clock and the EventBridge Scheduler schedules it fired.
+        self.schedule_clock = ScheduleClock()
         self.invisible: dict[str, int] = {}
         self._bpa: dict[str, bool] = {}
         self._base_amis: dict[tuple[str, str], str] = {}
@@ -525,6 +541,7 @@ class Sandbox:
             for child in self.trees.iterdir():
                 shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
         self.scheduler.clear()
+        self.schedule_clock.clear()
         self.reboots.clear()
         self._bpa.clear()
         self.invisible.clear()

@@ -102,6 +102,8 @@ class SaveRun:
     regions: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: The schedule that started it (``prism schedule``), if any.
+    schedule: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -111,7 +113,8 @@ class SaveRun:
         return {"save_id": self.save_id, "execution": self.arn, "status": self.status,
                 "started": self.started, "stopped": self.stopped, "template": self.template,
                 "version": self.version, "regions": self.regions, "error": self.error,
-                "exit_code": self.exit_code, "phases": self.events}
+                "exit_code": self.exit_code, "phases": self.events,
+                "schedule": self.schedule}
 
 
 _STATUS = {"RUNNING": "running", "SUCCEEDED": "done", "FAILED": "failed",
@@ -122,7 +125,8 @@ def read(sfn: Any, arn: str, history: bool = True) -> SaveRun:
     """The save of execution ``arn``: request, status, per-region results, phases."""
     described = sfn.describe_execution(executionArn=arn)
     data = json.loads(described.get("input") or "{}")
-    save = data.get("save") or {}
+    schedule = data.get("schedule") or {}
+    save = data.get("save") or (prepared(sfn, arn) or {}).get("save") or {}
     status = _STATUS.get(described["status"], described["status"].lower())
     output = json.loads(described.get("output") or "null") or {}
     regions: list[dict[str, Any]] = []
@@ -135,11 +139,13 @@ def read(sfn: Any, arn: str, history: bool = True) -> SaveRun:
         status=status,
         started=str(described.get("startDate", "")),
         stopped=str(described["stopDate"]) if described.get("stopDate") else None,
-        template=str((save.get("document") or {}).get("name", "")),
+        template=str((save.get("document") or {}).get("name", "")
+                     or (schedule.get("request") or {}).get("template", "")),
         version=str((save.get("document") or {}).get("version", "")),
         regions=regions,
         error=(f"{described.get('error', '')}: {described.get('cause', '')}".strip(": ")
                if status == "failed" else None),
+        schedule=schedule.get("name"),
     )
     if history:
         run.events = phases(sfn, arn)
@@ -147,6 +153,22 @@ def read(sfn: Any, arn: str, history: bool = True) -> SaveRun:
             run.regions = [{"region": r, "status": "running" if status == "running"
                             else status} for r in data.get("regions") or []]
     return run
+
+
+def prepared(sfn: Any, arn: str) -> dict[str, Any] | None:
+    """A scheduled save's ``{"save", "regions"}`` as its ``Prepared`` state left them
+    (``None`` before, or when ``Prepare`` failed)."""
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        for event in page["events"]:
+            details = event.get("stateExitedEventDetails") or {}
+            if details.get("name") == "Prepared":
+                found = json.loads(details.get("output") or "{}")
+                return {"save": found.get("save"), "regions": found.get("regions") or []}
+        if not page.get("nextToken"):
+            return None
+        kwargs["nextToken"] = page["nextToken"]
 
 
 def phases(sfn: Any, arn: str) -> list[dict[str, Any]]:
@@ -190,6 +212,10 @@ def abort(aws: Any, sfn: Any, arn: str) -> dict[str, Any]:
         sfn.stop_execution(executionArn=arn, error="prism.Aborted",
                            cause="prism saves abort")
     data = json.loads(described.get("input") or "{}")
+    if "save" not in data:  # a scheduled save: what Prepare made, if it got that far
+        data = prepared(sfn, arn) or {}
+        if not data.get("save"):
+            return {"removed": [], "lock_released": False}
     save, regions = data["save"], list(data.get("regions") or [])
 
     def clients(service: str, region: str) -> Any:
