@@ -82,6 +82,17 @@ def _lambda_action(method: str, path: str) -> str:
     return ""
 
 
+def _scheduler_action(method: str, path: str) -> str:
+    """The API action of an EventBridge Scheduler REST request, ``""`` if unknown."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] != ["schedules"]:
+        return ""
+    if len(parts) == 1:
+        return "ListSchedules" if method == "GET" else ""
+    return {"POST": "CreateSchedule", "GET": "GetSchedule", "PUT": "UpdateSchedule",
+            "DELETE": "DeleteSchedule"}.get(method, "")
+
+
 class _Request:
     """What the middleware needs to know about one AWS request."""
 
@@ -116,6 +127,8 @@ class _Request:
         if self.service == "lambda" and not self.action:
             self.action = _lambda_action(environ.get("REQUEST_METHOD", ""),
                                          environ.get("PATH_INFO", ""))
+        if self.service == "scheduler" and not self.action:
+            self.action = _scheduler_action(environ.get("REQUEST_METHOD", ""), self.path)
         #: S3 request headers that need a permission of their own (x-amz-tagging, ...).
         self.s3_headers: dict[str, str] = {}
         if self.service == "s3" and not self.action:
@@ -309,6 +322,13 @@ class _SandboxApp:
                 body = json.loads(req.body or b"{}") if req.body else {}
                 named = parts[2] if len(parts) > 2 else body.get("FunctionName")
                 params = {"FunctionName": named} if named else {}
+            if req.service == "scheduler":  # REST: /schedules/NAME?groupName=G
+                from urllib.parse import unquote
+
+                parts = [unquote(p) for p in req.path.split("/") if p]
+                body = json.loads(req.body or b"{}") if req.body else {}
+                group = (req.params.get("groupName") or [body.get("GroupName") or "default"])
+                params = {"Name": parts[1] if len(parts) > 1 else None, "GroupName": group[0]}
             with runtime.LOCK:
                 found = authorizations(
                     req.service, req.action, params, Sandbox._account_id(), req.region

@@ -96,8 +96,37 @@ def prepare(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
         captured.update(data)
         return str(event.get("execution_arn") or execution)
 
-    execute_detached(ctx, hooks, launch)
+    try:
+        execute_detached(ctx, hooks, launch)
+    except Exception as exc:
+        cause = exc.__context__ if isinstance(exc.__context__, Exception) else exc
+        undone = _undo(ctx, clients)
+        raise ScheduledSaveFailed(
+            f"{error_message(cause)}" + (f"; removed {', '.join(undone)}" if undone else "")
+        ) from exc
     return {"save": captured["save"], "regions": captured["regions"]}
+
+
+class ScheduledSaveFailed(Exception):
+    """A scheduled save failed before the engine took it over (nothing is left held)."""
+
+
+def _undo(ctx: Any, clients: ClientFactory) -> list[str]:
+    """After a failed ``prepare``: this save's image and snapshots (proven by the
+    ``prism:save-id`` tag), its version claim and its lock go; what was removed."""
+    from prism_core.cloud import region_handler
+    from prism_core.templates import registry
+
+    state, region = ctx.state, ctx.source_region
+    lock = (state.lock or "").partition(":")[2]
+    save = {"save_id": state.save_id, "source_region": region, "lock_parameter": lock,
+            "instance_id": ctx.request.instance_id}
+    removed = list(region_handler.abort({"save": save, "regions": [region]}, clients)["removed"])
+    name = registry.version_parameter(ctx.settings.registry_prefix, ctx.request.template_name,
+                                      int(state.template_version or 1))
+    if registry.release_claim(clients("ssm", region), name, state.save_id):
+        removed.append(f"{region}:{name}")
+    return removed
 
 
 def _schedule_versions(found: Any, name: str) -> Any:
