@@ -187,3 +187,11 @@ def test_bad_input_is_refused_before_anything_changes(prism_sandbox, run_prism):
     refused(run_prism("schedule", "add", "box", "env", "--rate", "7d", "--yes"),
             "a schedule 'env-box' exists already")
     refused(run_prism("sandbox", "advance", "4 days"), "is not a duration")
+
+    # teardown takes the engine's schedules (and the topics prism made) with it
+    _add(run_prism, "--rate", "7d", "--name", "weekly", "--notify", "ops@example.org")
+    down = run_prism("cloud", "teardown", "--yes", "-o", "json")
+    assert down.exit_code == 0, down.stderr
+    assert {("schedule", "prism-save-env-box"), ("schedule", "prism-save-weekly")} <= {
+        (r["kind"], r["name"]) for r in down.json()["deleted"]}
+    _nothing_scheduled(prism_sandbox)

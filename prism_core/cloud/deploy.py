@@ -405,15 +405,41 @@ def teardown_plan(deployed: Deployed) -> list[Resource]:
     return rows
 
 
+def schedule_rows(aws: Any, engine: Engine) -> list[Resource]:
+    """The engine's schedules (``prism schedule``), each proven prism's by its name,
+    target and input: teardown deletes them first (they would start nothing)."""
+    from prism_core.cloud import schedules
+
+    try:
+        found = schedules.listed(aws.client("scheduler", engine.region),
+                                 engine.state_machine_arn)
+    except Exception as exc:
+        if _missing(exc):
+            return []
+        raise
+    return [Resource("schedule", a["Name"], "delete", None,
+                     (schedules.from_answer(a).notify_topic or "")
+                     if not str(schedules.from_answer(a).notify or "").startswith("arn:")
+                     else "") for a in found]
+
+
 def teardown(aws: Any, engine: Engine, rows: list[Resource]) -> list[Resource]:
-    """Delete the rows marked ``delete`` (state machine, function, then roles)."""
+    """Delete the rows marked ``delete`` (schedules, state machine, function, roles)."""
+    from prism_core.cloud import schedules
+
     iam = aws.client("iam", engine.region)
     deleted = []
     for row in rows:
         if row.action != "delete":
             continue
         try:
-            if row.kind == "state-machine":
+            if row.kind == "schedule":
+                aws.client("scheduler", engine.region).delete_schedule(
+                    Name=row.name, GroupName=schedules.GROUP)
+                if row.detail:  # the topic prism made for its --notify EMAIL
+                    schedules.remove_topic(aws, row.detail,
+                                           row.name[len(schedules.PREFIX):])
+            elif row.kind == "state-machine":
                 aws.client("stepfunctions", engine.region).delete_state_machine(
                     stateMachineArn=engine.state_machine_arn)
             elif row.kind == "lambda-function":
