@@ -50,7 +50,18 @@ def _registry_versions(sandbox, region="us-east-1"):
                   if p["Name"].rsplit("/", 1)[-1].isdigit())
 
 
+def _function_grants():
+    from prism_core.cloud.deploy import FUNCTION_ROLE, Engine
+
+    statements = Engine("us-east-1", "123456789012").policies()[FUNCTION_ROLE]["Statement"]
+    return {a for s in statements
+            for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+
+
 def test_rate_schedule_keeps_two_versions_and_moves_the_channel(engine, run_prism):
+    from prism_sandbox import engine as sandbox_engine
+
+    sandbox_engine.ENGINE_ACTIONS.clear()
     engine.create_instance("box")
     added = _add(run_prism, "--rate", "1d", "--keep", "2", "--channel", "nightly")
     assert added["name"] == "env-box" and added["expression"] == "rate(1 day)"
@@ -77,6 +88,10 @@ def test_rate_schedule_keeps_two_versions_and_moves_the_channel(engine, run_pris
     assert _registry_versions(engine) == [4, 5, 6]
     show = run_prism("saves", "show", "-o", "json").json()  # the newest
     assert show["status"] == "done" and "Retain" in {p["state"] for p in show["phases"]}
+    # the function's role grants every call the scheduled saves made in the account
+    sent = set(sandbox_engine.ENGINE_ACTIONS)
+    assert {"ec2:CreateImage", "ec2:DeregisterImage", "ssm:PutParameter"} <= sent
+    assert sent <= _function_grants(), sorted(sent - _function_grants())
 
 
 def _queue_on(sandbox, topic_arn):
@@ -110,6 +125,7 @@ def test_a_failing_scheduled_save_is_listed_and_notified(engine, run_prism):
     assert body["Subject"] == "prism: scheduled save env-box failed"
     assert "images refused here" in body["Message"]
     assert saves[0]["save_id"] in body["Message"]
+    assert "sns:Publish" in _function_grants()
     # nothing left held: no lock, no version claim, no image
     assert not engine.client("ssm").get_parameters_by_path(
         Path="/prism/", Recursive=True)["Parameters"]
