@@ -208,6 +208,15 @@ def abort(aws: Any, sfn: Any, arn: str) -> dict[str, Any]:
     from prism_core.templates import registry
 
     described = sfn.describe_execution(executionArn=arn)
+    data = json.loads(described.get("input") or "{}")
+    if ("save" not in data and described["status"] == "RUNNING"
+            and not (prepared(sfn, arn) or {}).get("save")):
+        # the function is requesting the image; stopping the execution would not stop
+        # it, and nothing would release the lock and claim it takes
+        raise InputError(
+            "this scheduled save is still preparing (lock, claim, CreateImage); "
+            "nothing was changed", "abort it again in a minute, once `prism saves show` "
+            "lists its Prepared phase")
     if described["status"] == "RUNNING":
         sfn.stop_execution(executionArn=arn, error="prism.Aborted",
                            cause="prism saves abort")
