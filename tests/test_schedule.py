@@ -133,6 +133,13 @@ def test_a_failing_scheduled_save_is_listed_and_notified(engine, run_prism):
 
     fired = _advance(run_prism, "1d")  # the next firing saves again
     assert [f["status"] for f in fired] == ["SUCCEEDED"], fired
+    # and `saves abort` undoes a scheduled save as any other (what Prepare made included)
+    save_id = fired[0]["execution"].rsplit(":", 1)[-1]
+    assert len(engine.own_images()) == 1
+    aborted = run_prism("saves", "abort", save_id, "--yes")
+    assert aborted.exit_code == 0, aborted.stderr
+    assert not engine.own_images()
+    assert _registry_versions(engine) == []
 
 
 def test_pause_resume_remove(engine, run_prism):

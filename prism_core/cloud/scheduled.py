@@ -50,6 +50,9 @@ def _settings(schedule: dict[str, Any]) -> Any:
     settings = Settings(home=Path(tempfile.mkdtemp(prefix="prism-engine-")))
     settings.registry_prefix = schedule.get("registry_prefix") or "/prism/"
     settings.poll_delay = float(schedule.get("poll_seconds") or 0)
+    saved = schedule.get("settings") or {}
+    settings.kms_keys = dict(saved.get("kms_keys") or {})
+    settings.deprecate_after_days = saved.get("deprecate_after_days")
     return settings
 
 

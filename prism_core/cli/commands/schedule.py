@@ -168,6 +168,8 @@ class Schedule(Controller):
         name = (schedules.schedule_name(pargs.name) if pargs.name
                 else schedules.default_name(pargs.template, pargs.instance))
         request = _request(pargs)
+        if pargs.copy_to_regions is None and settings.default_copy_regions:
+            request["default_copy_regions"] = settings.default_copy_regions
         refuse_cloud_plugins(self.app.plugin_manager)
         aws, region, machine, role = _context(self.app)
         _check_engine(aws, region, machine)
@@ -196,6 +198,11 @@ class Schedule(Controller):
             name, request, region, keep, channel, pargs.notify, topic,
             settings.registry_prefix, max(0, round(settings.poll_delay)),
         )
+        # the settings of this machine a save reads besides the request
+        data["schedule"]["settings"] = {
+            "kms_keys": dict(settings.kms_keys or {}),
+            "deprecate_after_days": settings.deprecate_after_days,
+        }
         import json
 
         kwargs: dict[str, Any] = {}
@@ -220,15 +227,13 @@ class Schedule(Controller):
 
     def _check_save(self, aws: Any, request: dict[str, Any]) -> None:
         """What `prism save --dry-run` checks of the request, nothing changed."""
+        import io
+
         from prism_core.cli.progress import Progress
         from prism_core.cloud.scheduled import save_options
         from prism_core.save.pipeline import plan_save
 
-        options = save_options(request)
-        options.default_copy_regions = self.app.settings.default_copy_regions
-        import io
-
-        plan_save(options, self.app.settings, aws, Progress(io.StringIO()))
+        plan_save(save_options(request), self.app.settings, aws, Progress(io.StringIO()))
 
     def _email_topic(self, aws: Any, region: str, name: str, address: str) -> str:
         """The schedule's own SNS topic (tagged), the address subscribed to it."""
