@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import io
 import json
 import zipfile
@@ -22,7 +21,7 @@ from typing import Any
 
 from prism_core import __version__
 from prism_core.aws.clients import error_code
-from prism_core.cloud import region_handler, state_machine
+from prism_core.cloud import state_machine
 from prism_core.exceptions import InputError, PrismError
 
 COMPONENT_TAG = "prism:component"
@@ -44,7 +43,7 @@ FUNCTION_TIMEOUT = 900
 #: What the function's package bundles besides the handler: prism (its scheduled-save
 #: operations run prism's own code) and its two pure-Python dependencies.
 BUNDLED = ("prism_core", "prism_plugins", "pluggy", "yaml")
-HANDLER = "prism_engine_region.handler"
+HANDLER = "prism_core.cloud.engine_function.handler"
 RUNTIME = "python3.12"
 
 
@@ -155,8 +154,8 @@ def _bundled_files() -> list[tuple[str, Path]]:
 
 @functools.lru_cache(maxsize=1)
 def handler_package() -> bytes:
-    """The function's deployment package: the handler module and the bundled packages,
-    with a fixed date (the same prism always builds the same bytes)."""
+    """The function's deployment package: the bundled packages (the handler is
+    :data:`HANDLER`), with a fixed date (the same prism always builds the same bytes)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         def add(name: str, data: bytes) -> None:
@@ -165,7 +164,6 @@ def handler_package() -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
 
-        add("prism_engine_region.py", inspect.getsource(region_handler).encode("utf-8"))
         for name, path in _bundled_files():
             add(name, path.read_bytes())
     return buffer.getvalue()

@@ -6,9 +6,10 @@ The state machine therefore invokes this handler with ``{"op": ..., "region": ..
 and it makes its clients for that region.
 
 This module imports only the standard library and boto3 (both present in AWS Lambda's
-Python runtime). The scheduled-save operations (``prepare``, ``retain``, ``notify``) run
-prism's own save and retention code, :mod:`prism_core.cloud.scheduled`, which the
-function's package bundles with its two pure-Python dependencies (docs/cloud.md).
+Python runtime). The function's entry point is :mod:`prism_core.cloud.engine_function`,
+which also runs the scheduled-save operations (``prepare``, ``retain``, ``notify``) of
+:mod:`prism_core.cloud.scheduled` (prism's own save and retention code, bundled with
+the function's package, docs/cloud.md).
 
 Operations (each returns a JSON-able dict, raises on failure):
 
@@ -20,10 +21,6 @@ Operations (each returns a JSON-able dict, raises on failure):
               then the save lock's release (only if this save holds it)
 ``abort``     deregister the images and delete the snapshots this save made (proven by
               the ``prism:save-id`` tag), in the regions named
-``prepare``   a scheduled save: plan, pre-flight, lock, claim, CreateImage (as
-              ``prism save --detach`` does on a laptop) -> ``{"save", "regions"}``
-``retain``    a scheduled save's success: ``--channel`` moved, ``--keep N`` pruned
-``notify``    a scheduled save's failure published to its SNS topic
 """
 
 from __future__ import annotations
@@ -38,8 +35,6 @@ ClientFactory = Callable[[str, str], Any]
 
 SAVE_ID_TAG = "prism:save-id"
 LOCK_TAG = "prism:save-lock"
-#: Operations of scheduled saves (prism's own code, bundled with the function).
-SCHEDULED_OPERATIONS = ("prepare", "retain", "notify")
 
 
 def _boto3_clients(service: str, region: str) -> Any:
@@ -63,10 +58,6 @@ def run(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
         "register": register,
         "abort": abort,
     }
-    if op in SCHEDULED_OPERATIONS:
-        from prism_core.cloud import scheduled
-
-        return getattr(scheduled, op)(event, clients)  # type: ignore[no-any-return]
     if op not in operations:
         raise ValueError(f"unknown operation {op!r}")
     return operations[op](event, clients)

@@ -176,9 +176,6 @@ def set_state(scheduler: Any, answer: dict[str, Any], state: str) -> None:
     for key in ("ScheduleExpressionTimezone", "Description"):
         if answer.get(key):
             kwargs[key] = answer[key]
-    target = dict(kwargs["Target"])
-    target.pop("RetryPolicy", None) if not target.get("RetryPolicy") else None
-    kwargs["Target"] = target
     scheduler.update_schedule(**kwargs, State=state)
 
 
