@@ -118,6 +118,8 @@ def test_a_failing_scheduled_save_is_listed_and_notified(engine, run_prism):
     assert [(s["status"], s["schedule"], s["template"]) for s in saves] == [
         ("failed", "env-box", "env")]
     assert "images refused here" in saves[0]["error"]
+    listed = run_prism("saves", "list").stdout
+    assert "failed" in listed and "env-box" in listed
     shown = run_prism("saves", "show", saves[0]["save_id"])
     assert shown.exit_code == 1 and "images refused here" in shown.stdout
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
