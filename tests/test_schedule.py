@@ -147,7 +147,8 @@ def test_a_failing_scheduled_save_is_listed_and_notified(engine, run_prism):
 def test_pause_resume_remove(engine, run_prism):
     engine.create_instance("box")
     added = _add(run_prism, "--cron", "0 3 * * ? *", "--time-zone", "Europe/Berlin",
-                 "--notify", "ops@example.org", "--name", "nightly")
+                 "--notify", "ops@example.org", "--name", "nightly",
+                 "--copy-to-regions", "us-east-2")
     assert added["time_zone"] == "Europe/Berlin" and "T03:00:00+01:00" in added["next_run"]
     topic = added["notify_topic"]
     sns = engine.client("sns")
@@ -169,6 +170,9 @@ def test_pause_resume_remove(engine, run_prism):
     assert resumed.exit_code == 0 and resumed.json()["state"] == "ENABLED"
     fired = _advance(run_prism, "1d")
     assert [f["status"] for f in fired] == ["SUCCEEDED"], fired
+    (copy,) = engine.own_images("us-east-2")  # the copy carries the schedule's tag too
+    assert tags_of(copy)[SCHEDULE_TAG] == "nightly"
+    assert _registry_versions(engine, "us-east-2") == [1]
 
     removed = run_prism("schedule", "remove", "nightly", "--yes", "-o", "json")
     assert removed.exit_code == 0, removed.stderr
