@@ -18,8 +18,9 @@ CLOUD_PHASES = ("prism_post_image", "prism_copy", "prism_register", "prism_templ
 ENGINE_HOST = "prism-save-engine"
 
 
-def refuse_cloud_plugins(manager: Any) -> None:
-    """Refuse --detach when a non-built-in plugin implements a cloud phase."""
+def refuse_cloud_plugins(manager: Any, what: str = "--detach") -> None:
+    """Refuse ``what`` (--detach, a schedule) when a non-built-in plugin implements a
+    cloud phase."""
     for plugin in manager.plugins():
         if plugin.source == "built-in":
             continue
@@ -27,8 +28,10 @@ def refuse_cloud_plugins(manager: Any) -> None:
         if phases:
             raise InputError(
                 f"plugin {plugin.name} implements {', '.join(phases)}, which the save engine "
-                "does not run in the cloud; --detach would skip it",
-                f"save without --detach, or disable it with PRISM_DISABLE_PLUGINS={plugin.name}",
+                f"does not run in the cloud; {what} would skip it",
+                f"save without {what}, or disable it with PRISM_DISABLE_PLUGINS={plugin.name}"
+                if what == "--detach"
+                else f"disable it with PRISM_DISABLE_PLUGINS={plugin.name}",
             )
 
 

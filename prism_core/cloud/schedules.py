@@ -128,7 +128,7 @@ def from_answer(answer: dict[str, Any], now: datetime | None = None) -> Schedule
     if answer.get("State") == "ENABLED":
         try:
             following = cron.parse(expression).next_after(
-                now or datetime.now(UTC), zone, start=created_at).isoformat()
+                now or datetime.now(UTC), zone, start=created_at).isoformat(timespec="seconds")
         except InputError:
             following = None
     return Schedule(
@@ -136,7 +136,7 @@ def from_answer(answer: dict[str, Any], now: datetime | None = None) -> Schedule
         state=answer.get("State", "ENABLED"), request=data.get("request") or {},
         keep=data.get("keep") or None, channel=data.get("channel") or None,
         notify=data.get("notify") or None, notify_topic=data.get("notify_topic") or None,
-        created=created_at.isoformat(), next_run=following,
+        created=created_at.isoformat(timespec="seconds"), next_run=following,
     )
 
 

@@ -170,7 +170,7 @@ class Schedule(Controller):
         request = _request(pargs)
         if pargs.copy_to_regions is None and settings.default_copy_regions:
             request["default_copy_regions"] = settings.default_copy_regions
-        refuse_cloud_plugins(self.app.plugin_manager)
+        refuse_cloud_plugins(self.app.plugin_manager, "a scheduled save")
         aws, region, machine, role = _context(self.app)
         _check_engine(aws, region, machine)
         self._check_save(aws, request)
