@@ -161,14 +161,14 @@ def _recording_clients(sandbox: Any) -> Callable[[str, str], Any]:
 
 
 def invoke(sandbox: Any, body: bytes, start_response: StartResponse) -> list[bytes]:
-    """Run the region handler on the invoke's payload; answer as Lambda does (a raised
+    """Run the function's handler on the invoke's payload; answer as Lambda does (a raised
     error is ``X-Amz-Function-Error: Unhandled`` with the error as payload)."""
-    from prism_core.cloud import region_handler
+    from prism_core.cloud import engine_function
 
     headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
     try:
         event = json.loads(body.decode("utf-8") or "{}")
-        result: Any = region_handler.run(event, _recording_clients(sandbox))
+        result: Any = engine_function.run(event, _recording_clients(sandbox))
     except Exception as exc:  # noqa: BLE001 - the function's error, as Lambda reports it
         result = {
             "errorMessage": str(exc),

@@ -482,7 +482,7 @@ def _first(value: Any) -> str | None:
 def _named_resource(
     service: str, params: Mapping[str, Any], account: str, region: str
 ) -> str | None:
-    """The ARN an IAM, Lambda or Step Functions request names (the save engine's calls);
+    """The ARN an IAM, Lambda, Step Functions or SNS request names (the save engine's calls);
     ``None`` when the request names none (then IAM checks ``*``)."""
     if service == "iam":
         role = _first(params.get("RoleName"))
@@ -503,4 +503,12 @@ def _named_resource(
         name = _first(params.get("name"))
         if name:
             return f"arn:aws:states:{region}:{account}:stateMachine:{name}"
+    if service == "scheduler":  # prism schedule
+        name = _first(params.get("Name"))
+        group = _first(params.get("GroupName")) or "default"
+        return f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{name}" if name else None
+    if service == "sns":  # schedules' --notify topics
+        found = _first(params.get("TopicArn")) or _first(params.get("ResourceArn"))
+        name = _first(params.get("Name"))
+        return found or (f"arn:aws:sns:{region}:{account}:{name}" if name else None)
     return None

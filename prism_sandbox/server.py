@@ -26,6 +26,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from . import console, engine, patches
 from .faults import Faults
 from .patches import Scheduler, runtime
+from .schedules import ScheduleClock
 from .timings import Timings
 
 AMAZON_OWNER_ID = "137112412989"
@@ -81,6 +82,17 @@ def _lambda_action(method: str, path: str) -> str:
     return ""
 
 
+def _scheduler_action(method: str, path: str) -> str:
+    """The API action of an EventBridge Scheduler REST request, ``""`` if unknown."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] != ["schedules"]:
+        return ""
+    if len(parts) == 1:
+        return "ListSchedules" if method == "GET" else ""
+    return {"POST": "CreateSchedule", "GET": "GetSchedule", "PUT": "UpdateSchedule",
+            "DELETE": "DeleteSchedule"}.get(method, "")
+
+
 class _Request:
     """What the middleware needs to know about one AWS request."""
 
@@ -115,6 +127,8 @@ class _Request:
         if self.service == "lambda" and not self.action:
             self.action = _lambda_action(environ.get("REQUEST_METHOD", ""),
                                          environ.get("PATH_INFO", ""))
+        if self.service == "scheduler" and not self.action:
+            self.action = _scheduler_action(environ.get("REQUEST_METHOD", ""), self.path)
         #: S3 request headers that need a permission of their own (x-amz-tagging, ...).
         self.s3_headers: dict[str, str] = {}
         if self.service == "s3" and not self.action:
@@ -223,6 +237,10 @@ def _drain(body: Iterable[bytes]) -> list[bytes]:
             close()
 
 
+#: The sandbox API that moves its clock (``prism sandbox advance``).
+ADVANCE_PATH = "/prism-sandbox/advance"
+
+
 class _SandboxApp:
     """WSGI layer in front of moto: call log, faults, serialisation, sandbox-only APIs."""
 
@@ -246,6 +264,15 @@ class _SandboxApp:
                     sb._reset_server_state()
                 return result
 
+        if path == ADVANCE_PATH and environ.get("REQUEST_METHOD") == "POST":
+            # outside the lock: the executions it fires call this server
+            from prism_sandbox import schedules
+
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            status, data = schedules.answer(sb, environ["wsgi.input"].read(length))
+            start_response(status, [("Content-Type", "application/json"),
+                                    ("Content-Length", str(len(data)))])
+            return [data]
         req = _Request(environ)
         if req.action in sb.captured:  # the test asked to see these requests' parameters
             with runtime.LOCK:
@@ -299,6 +326,13 @@ class _SandboxApp:
                 body = json.loads(req.body or b"{}") if req.body else {}
                 named = parts[2] if len(parts) > 2 else body.get("FunctionName")
                 params = {"FunctionName": named} if named else {}
+            if req.service == "scheduler":  # REST: /schedules/NAME?groupName=G
+                from urllib.parse import unquote
+
+                parts = [unquote(p) for p in req.path.split("/") if p]
+                body = json.loads(req.body or b"{}") if req.body else {}
+                group = (req.params.get("groupName") or [body.get("GroupName") or "default"])
+                params = {"Name": parts[1] if len(parts) > 1 else None, "GroupName": group[0]}
             with runtime.LOCK:
                 found = authorizations(
                     req.service, req.action, params, Sandbox._account_id(), req.region
@@ -441,6 +475,8 @@ class Sandbox:
         #: State the EC2 patches (prism_sandbox.patches) share with the server: the
         #: timed transitions, and how many more DescribeImages calls miss a new AMI.
         self.scheduler = Scheduler()
+        #: The sandbox's clock and the EventBridge Scheduler schedules it fired.
+        self.schedule_clock = ScheduleClock()
         self.invisible: dict[str, int] = {}
         self._bpa: dict[str, bool] = {}
         self._base_amis: dict[tuple[str, str], str] = {}
@@ -529,6 +565,7 @@ class Sandbox:
             for child in self.trees.iterdir():
                 shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
         self.scheduler.clear()
+        self.schedule_clock.clear()
         self.reboots.clear()
         self._bpa.clear()
         self.invisible.clear()

@@ -28,9 +28,9 @@ def test_setup_status_teardown_round_trip(prism_sandbox, run_prism):
     setup = run_prism("cloud", "setup", "--yes", "-o", "json")
     assert setup.exit_code == 0, setup.stderr
     assert {r["action"] for r in setup.json()["changed"]} == {"create"}
-    assert len(setup.json()["changed"]) == 4
+    assert len(setup.json()["changed"]) == 5
     roles, functions, machines = _engine_resources(prism_sandbox)
-    assert roles == ["prism-engine-region", "prism-engine-states"]
+    assert roles == ["prism-engine-region", "prism-engine-scheduler", "prism-engine-states"]
     assert functions == [FUNCTION] and machines == [STATE_MACHINE]
 
     status = run_prism("cloud", "status", "-o", "json").json()
@@ -56,7 +56,7 @@ def test_setup_status_teardown_round_trip(prism_sandbox, run_prism):
 
     down = run_prism("cloud", "teardown", "--yes", "-o", "json")
     assert down.exit_code == 0, down.stderr
-    assert len(down.json()["deleted"]) == 4
+    assert len(down.json()["deleted"]) == 5
     assert _engine_resources(prism_sandbox) == ([], [], [])
     assert run_prism("cloud", "status", "-o", "json").json()["status"] == "absent"
     assert "No save engine" in run_prism("cloud", "teardown", "--yes").stdout

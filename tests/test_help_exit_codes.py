@@ -27,7 +27,7 @@ def _commands(run_prism, monkeypatch, *group: str) -> list[str]:
 def test_every_command_has_its_own_exit_codes(run_prism, monkeypatch):
     paths = []
     for word in _commands(run_prism, monkeypatch):
-        if word in ("templates", "sandbox", "ami", "cloud", "saves"):
+        if word in ("templates", "sandbox", "ami", "cloud", "saves", "schedule"):
             paths += [f"{word} {sub}" for sub in _commands(run_prism, monkeypatch, word)]
         else:
             paths.append(word)

@@ -305,6 +305,14 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
     phase("cloud", "saves", "show", detached)
     detached = phase("save", "save", "box", "env7", "--detach", "--yes", "-o", "json").json()
     phase("save", "saves", "abort", detached["save_id"], "--yes")
+    # scheduled saves: every schedule command (the engine's firings are not prism's calls)
+    schedule = ("schedule", "add", "box", "env8", "--rate", "1d", "--notify",
+                "ops@example.org", "--name", "nightly", "--yes")
+    phase("cloud", *schedule)
+    for args in (("list",), ("show", "nightly"), ("pause", "nightly"), ("resume", "nightly"),
+                 ("remove", "nightly", "--yes")):
+        phase("cloud", "schedule", *args)
+    phase("cloud", *schedule)  # left for teardown to remove
     phase("cloud", "cloud", "teardown", "--yes")
 
     assert not denials, "\n".join(denials[:20])

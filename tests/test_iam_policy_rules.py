@@ -167,7 +167,8 @@ def test_the_save_engine_passes_only_its_own_roles_to_its_services():
     assert as_list(statement["Action"]) == ["iam:PassRole"]
     assert as_list(statement["Resource"]) == ["arn:aws:iam::*:role/prism-engine-*"]
     services = statement["Condition"]["StringEquals"]["iam:PassedToService"]
-    assert sorted(services) == ["lambda.amazonaws.com", "states.amazonaws.com"]
+    assert sorted(services) == [
+        "lambda.amazonaws.com", "scheduler.amazonaws.com", "states.amazonaws.com"]
 
 
 def test_pass_role_only_for_configured_roles_and_only_to_ec2():

@@ -31,6 +31,7 @@ from prism_core.cli.commands.plugin_commands import CORE_COMMANDS, command_contr
 from prism_core.cli.commands.sandbox import SandboxController
 from prism_core.cli.commands.save import Ami, Save, reserved_save_names, save_controllers
 from prism_core.cli.commands.saves import Saves
+from prism_core.cli.commands.schedule import Schedule
 from prism_core.cli.commands.template_copy import TemplateCopy
 from prism_core.cli.commands.template_export import TemplateExport
 from prism_core.cli.commands.template_history import TemplateHistory
@@ -201,6 +202,7 @@ class PrismApp(App):
             SandboxController,
             Cloud,
             Saves,
+            Schedule,
         ]
         exit_on_close = False
         framework_logging = False

@@ -165,6 +165,33 @@ COMMANDS: dict[str, str] = {
     "sandbox env": exit_codes_help(
         "the settings were printed", "an unexpected error", "no sandbox is running"
     ),
+    "sandbox advance": exit_codes_help(
+        "the clock moved; every schedule that became due fired (each firing's outcome "
+        "is listed: see `prism saves`)",
+        "an unexpected error",
+        "no sandbox is running, or a bad duration",
+    ),
+    "schedule add": exit_codes_help(
+        "the schedule is created",
+        "a step failed (the reason is shown); `prism schedule list` shows what exists",
+        "bad input, a failed check (instance, engine, plugins) or a cancelled prompt; "
+        "nothing changed",
+    ),
+    "schedule list": READ_ONLY,
+    "schedule show": READ_ONLY,
+    "schedule pause": exit_codes_help(
+        "the schedule is paused", "an unexpected error",
+        "bad input or an unknown schedule; nothing changed",
+    ),
+    "schedule resume": exit_codes_help(
+        "the schedule fires again", "an unexpected error",
+        "bad input or an unknown schedule; nothing changed",
+    ),
+    "schedule remove": exit_codes_help(
+        "the schedule (and the topic prism made for it) is removed; its versions stay",
+        "a removal failed (the reason is shown); run remove again",
+        "bad input, an unknown schedule or a cancelled prompt; nothing changed",
+    ),
     "cloud setup": exit_codes_help(
         "the save engine is deployed and current (nothing to change, or updated)",
         "a step failed (the reason is shown); run setup again to finish",

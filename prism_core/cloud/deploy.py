@@ -1,25 +1,27 @@
 """Deploying the save engine with direct, idempotent API calls (docs/cloud.md).
 
-Four resources, each named ``prism-engine-*`` and tagged :data:`COMPONENT_TAG` =
-:data:`COMPONENT` and :data:`VERSION_TAG` = the engine digest: two IAM roles, the region
-function (Lambda) and the state machine. :func:`plan` compares what is deployed with what
+Five resources, each named ``prism-engine-*`` (the state machine ``prism-save-engine``)
+and tagged :data:`COMPONENT_TAG` = :data:`COMPONENT` and :data:`VERSION_TAG` = the engine
+digest: three IAM roles (state machine, function, scheduler), the region function
+(Lambda) and the state machine. :func:`plan` compares what is deployed with what
 this prism would deploy; :func:`apply` makes it so; :func:`teardown` deletes only what
 the cloud's own tags prove prism made.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import inspect
 import io
 import json
 import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prism_core import __version__
 from prism_core.aws.clients import error_code
-from prism_core.cloud import region_handler, state_machine
+from prism_core.cloud import state_machine
 from prism_core.exceptions import InputError, PrismError
 
 COMPONENT_TAG = "prism:component"
@@ -31,21 +33,58 @@ STATE_MACHINE = "prism-save-engine"
 FUNCTION = "prism-engine-region"
 STATES_ROLE = "prism-engine-states"
 FUNCTION_ROLE = "prism-engine-region"
-HANDLER = "prism_engine_region.handler"
+#: Assumed by EventBridge Scheduler: may start the state machine, nothing else.
+SCHEDULER_ROLE = "prism-engine-scheduler"
+ROLES = (STATES_ROLE, FUNCTION_ROLE, SCHEDULER_ROLE)
+TRUSTED = {STATES_ROLE: "states.amazonaws.com", FUNCTION_ROLE: "lambda.amazonaws.com",
+           SCHEDULER_ROLE: "scheduler.amazonaws.com"}
+#: The function's timeout: a scheduled save's ``prepare`` inspects the instance.
+FUNCTION_TIMEOUT = 900
+#: What the function's package bundles besides the handler: prism (its scheduled-save
+#: operations run prism's own code) and its two pure-Python dependencies.
+BUNDLED = ("prism_core", "prism_plugins", "pluggy", "yaml")
+HANDLER = "prism_core.cloud.engine_function.handler"
 RUNTIME = "python3.12"
 
 
-def _trust(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": service},
-                 "Action": "sts:AssumeRole"}
-            ],
-        },
-        sort_keys=True,
-    )
+def _trust(service: str, account: str) -> str:
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service},
+                                 "Action": "sts:AssumeRole"}
+    if service == TRUSTED[SCHEDULER_ROLE]:  # only this account's schedules
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
+
+
+def scheduler_policy(partition: str, region: str, account: str) -> dict[str, Any]:
+    """What EventBridge Scheduler may do: start the engine's state machine."""
+    machine = f"arn:{partition}:states:{region}:{account}:stateMachine:{STATE_MACHINE}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "StartScheduledSave", "Effect": "Allow",
+                       "Action": "states:StartExecution", "Resource": machine}],
+    }
+
+
+def scheduled_statements(partition: str, account: str, prefix: str) -> list[dict[str, Any]]:
+    """What a scheduled save needs besides the later phases: ``prism iam-policy --for
+    save`` and ``--for templates`` (pruning, channels) as prism renders them, and
+    publishing to SNS topics of this account (``--notify``)."""
+    from prism_core.aws import iam_policy
+
+    options = iam_policy.PolicyOptions(partition=partition, prefix=prefix)
+    merged: dict[str, dict[str, Any]] = {}
+    for use in ("save", "templates"):
+        for statement in iam_policy.policy(use, options)["Statement"]:
+            sid = "Scheduled" + statement["Sid"]
+            if sid in merged:
+                actions = set(merged[sid]["Action"]) | set(statement["Action"])
+                merged[sid]["Action"] = sorted(actions)
+            else:
+                merged[sid] = {**statement, "Sid": sid}
+    merged["ScheduledNotify"] = {"Sid": "ScheduledNotify", "Effect": "Allow",
+                                 "Action": "sns:Publish",
+                                 "Resource": f"arn:{partition}:sns:*:{account}:*"}
+    return list(merged.values())
 
 
 def states_policy(partition: str, region: str, account: str) -> dict[str, Any]:
@@ -98,15 +137,35 @@ def function_policy(partition: str, region: str, account: str, prefix: str) -> d
     }
 
 
+def _bundled_files() -> list[tuple[str, Path]]:
+    """``(name in the archive, file)`` of every bundled package's files, sorted; compiled
+    files and native extensions left out (PyYAML falls back to pure Python)."""
+    import importlib
+
+    files = []
+    for package in BUNDLED:
+        root = Path(importlib.import_module(package).__file__ or "").parent
+        for path in sorted(root.rglob("*")):
+            if (path.is_file() and "__pycache__" not in path.parts
+                    and path.suffix not in (".pyc", ".so", ".pyd")):
+                files.append((f"{package}/{path.relative_to(root).as_posix()}", path))
+    return files
+
+
+@functools.lru_cache(maxsize=1)
 def handler_package() -> bytes:
-    """The function's deployment package: the handler module alone, with a fixed date
-    (the same prism always builds the same bytes)."""
-    source = inspect.getsource(region_handler).encode("utf-8")
+    """The function's deployment package: the bundled packages (the handler is
+    :data:`HANDLER`), with a fixed date (the same prism always builds the same bytes)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        info = zipfile.ZipInfo("prism_engine_region.py", date_time=(2020, 1, 1, 0, 0, 0))
-        info.external_attr = 0o644 << 16
-        archive.writestr(info, source)
+        def add(name: str, data: bytes) -> None:
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+
+        for name, path in _bundled_files():
+            add(name, path.read_bytes())
     return buffer.getvalue()
 
 
@@ -139,10 +198,13 @@ class Engine:
         return state_machine.definition_text(self.function_arn)
 
     def policies(self) -> dict[str, dict[str, Any]]:
+        function = function_policy(self.partition, self.region, self.account, self.prefix)
+        function["Statement"] += scheduled_statements(self.partition, self.account,
+                                                      self.prefix)
         return {
             STATES_ROLE: states_policy(self.partition, self.region, self.account),
-            FUNCTION_ROLE: function_policy(self.partition, self.region, self.account,
-                                           self.prefix),
+            FUNCTION_ROLE: function,
+            SCHEDULER_ROLE: scheduler_policy(self.partition, self.region, self.account),
         }
 
     def digest(self) -> str:
@@ -221,7 +283,7 @@ def read_deployed(aws: Any, engine: Engine) -> Deployed:
     """The engine's resources as the account has them (tags only)."""
     iam = aws.client("iam", engine.region)
     return Deployed(
-        roles={name: _role_tags(iam, name) for name in (STATES_ROLE, FUNCTION_ROLE)},
+        roles={name: _role_tags(iam, name) for name in ROLES},
         function=_function_tags(aws.client("lambda", engine.region), FUNCTION),
         state_machine=_machine_tags(aws.client("stepfunctions", engine.region),
                                     engine.state_machine_arn),
@@ -241,8 +303,7 @@ def _compare(kind: str, name: str, tags: dict[str, str] | None, digest: str) -> 
 def plan(deployed: Deployed, engine: Engine) -> list[Resource]:
     """What setup would do with each resource."""
     digest = engine.digest()
-    rows = [_compare("iam-role", n, deployed.roles.get(n), digest)
-            for n in (STATES_ROLE, FUNCTION_ROLE)]
+    rows = [_compare("iam-role", n, deployed.roles.get(n), digest) for n in ROLES]
     rows.append(_compare("lambda-function", FUNCTION, deployed.function, digest))
     rows.append(_compare("state-machine", STATE_MACHINE, deployed.state_machine, digest))
     foreign = [r for r in rows if r.action == "foreign"]
@@ -263,12 +324,11 @@ def apply(aws: Any, engine: Engine, rows: list[Resource]) -> list[Resource]:
     sfn = aws.client("stepfunctions", engine.region)
     done = []
     by_name = {(r.kind, r.name): r for r in rows}
-    trusts = {STATES_ROLE: "states.amazonaws.com", FUNCTION_ROLE: "lambda.amazonaws.com"}
     for name, policy in engine.policies().items():
         row = by_name[("iam-role", name)]
         if row.action == "create":
             iam.create_role(
-                RoleName=name, AssumeRolePolicyDocument=_trust(trusts[name]),
+                RoleName=name, AssumeRolePolicyDocument=_trust(TRUSTED[name], engine.account),
                 Description="prism save engine (prism cloud setup)",
                 Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
             )
@@ -282,13 +342,16 @@ def apply(aws: Any, engine: Engine, rows: list[Resource]) -> list[Resource]:
     if row.action == "create":
         lam.create_function(
             FunctionName=FUNCTION, Runtime=RUNTIME, Role=engine.role_arn(FUNCTION_ROLE),
-            Handler=HANDLER, Code={"ZipFile": handler_package()}, Timeout=60, MemorySize=256,
+            Handler=HANDLER, Code={"ZipFile": handler_package()}, Timeout=FUNCTION_TIMEOUT,
+            MemorySize=256,
             Description="prism save engine: per-region steps (prism cloud setup)",
             Tags=tags,
         )
         done.append(row)
     elif row.action == "update":
         lam.update_function_code(FunctionName=FUNCTION, ZipFile=handler_package())
+        _when_updated(lam)
+        lam.update_function_configuration(FunctionName=FUNCTION, Timeout=FUNCTION_TIMEOUT)
         lam.tag_resource(Resource=engine.function_arn, Tags=tags)
         done.append(row)
     row = by_name[("state-machine", STATE_MACHINE)]
@@ -309,6 +372,17 @@ def apply(aws: Any, engine: Engine, rows: list[Resource]) -> list[Resource]:
     return done
 
 
+def _when_updated(lam: Any) -> None:
+    """Wait for a code update to finish (Lambda refuses a configuration change meanwhile)."""
+    import time
+
+    for _ in range(60):
+        state = lam.get_function(FunctionName=FUNCTION)["Configuration"]
+        if state.get("LastUpdateStatus", "Successful") != "InProgress":
+            return
+        time.sleep(1)
+
+
 def teardown_plan(deployed: Deployed) -> list[Resource]:
     """Each resource: ``delete`` when its tags prove prism made it, ``foreign`` when a
     resource of that name is not prism's (left alone), ``absent`` when there is none."""
@@ -316,7 +390,7 @@ def teardown_plan(deployed: Deployed) -> list[Resource]:
     items: list[tuple[str, str, dict[str, str] | None]] = [
         ("state-machine", STATE_MACHINE, deployed.state_machine),
         ("lambda-function", FUNCTION, deployed.function),
-        *[("iam-role", n, deployed.roles.get(n)) for n in (STATES_ROLE, FUNCTION_ROLE)],
+        *[("iam-role", n, deployed.roles.get(n)) for n in ROLES],
     ]
     for kind, name, tags in items:
         if tags is None:
@@ -329,15 +403,41 @@ def teardown_plan(deployed: Deployed) -> list[Resource]:
     return rows
 
 
+def schedule_rows(aws: Any, engine: Engine) -> list[Resource]:
+    """The engine's schedules (``prism schedule``), each proven prism's by its name,
+    target and input: teardown deletes them first (they would start nothing)."""
+    from prism_core.cloud import schedules
+
+    try:
+        found = schedules.listed(aws.client("scheduler", engine.region),
+                                 engine.state_machine_arn)
+    except Exception as exc:
+        if _missing(exc):
+            return []
+        raise
+    return [Resource("schedule", a["Name"], "delete", None,
+                     (schedules.from_answer(a).notify_topic or "")
+                     if not str(schedules.from_answer(a).notify or "").startswith("arn:")
+                     else "") for a in found]
+
+
 def teardown(aws: Any, engine: Engine, rows: list[Resource]) -> list[Resource]:
-    """Delete the rows marked ``delete`` (state machine, function, then roles)."""
+    """Delete the rows marked ``delete`` (schedules, state machine, function, roles)."""
+    from prism_core.cloud import schedules
+
     iam = aws.client("iam", engine.region)
     deleted = []
     for row in rows:
         if row.action != "delete":
             continue
         try:
-            if row.kind == "state-machine":
+            if row.kind == "schedule":
+                aws.client("scheduler", engine.region).delete_schedule(
+                    Name=row.name, GroupName=schedules.GROUP)
+                if row.detail:  # the topic prism made for its --notify EMAIL
+                    schedules.remove_topic(aws, row.detail,
+                                           row.name[len(schedules.PREFIX):])
+            elif row.kind == "state-machine":
                 aws.client("stepfunctions", engine.region).delete_state_machine(
                     stateMachineArn=engine.state_machine_arn)
             elif row.kind == "lambda-function":

@@ -19,8 +19,9 @@ CLOUD_PHASES = AFTER_IMAGE_HOOKS
 ENGINE_HOST = "prism-save-engine"
 
 
-def refuse_cloud_plugins(manager: Any) -> None:
-    """Refuse --detach when a non-built-in plugin implements a cloud phase."""
+def refuse_cloud_plugins(manager: Any, what: str = "--detach") -> None:
+    """Refuse ``what`` (--detach, a schedule) when a non-built-in plugin implements a
+    cloud phase."""
     for plugin in manager.plugins():
         if plugin.source == "built-in":
             continue
@@ -28,8 +29,10 @@ def refuse_cloud_plugins(manager: Any) -> None:
         if phases:
             raise InputError(
                 f"plugin {plugin.name} implements {', '.join(phases)}, which the save engine "
-                "does not run in the cloud; --detach would skip it",
-                f"save without --detach, or disable it with PRISM_DISABLE_PLUGINS={plugin.name}",
+                f"does not run in the cloud; {what} would skip it",
+                f"save without {what}, or disable it with PRISM_DISABLE_PLUGINS={plugin.name}"
+                if what == "--detach"
+                else f"disable it with PRISM_DISABLE_PLUGINS={plugin.name}",
             )
 
 
@@ -103,6 +106,8 @@ class SaveRun:
     regions: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: The schedule that started it (``prism schedule``), if any.
+    schedule: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -112,7 +117,8 @@ class SaveRun:
         return {"save_id": self.save_id, "execution": self.arn, "status": self.status,
                 "started": self.started, "stopped": self.stopped, "template": self.template,
                 "version": self.version, "regions": self.regions, "error": self.error,
-                "exit_code": self.exit_code, "phases": self.events}
+                "exit_code": self.exit_code, "phases": self.events,
+                "schedule": self.schedule}
 
 
 _STATUS = {"RUNNING": "running", "SUCCEEDED": "done", "FAILED": "failed",
@@ -123,7 +129,8 @@ def read(sfn: Any, arn: str, history: bool = True) -> SaveRun:
     """The save of execution ``arn``: request, status, per-region results, phases."""
     described = sfn.describe_execution(executionArn=arn)
     data = json.loads(described.get("input") or "{}")
-    save = data.get("save") or {}
+    schedule = data.get("schedule") or {}
+    save = data.get("save") or (prepared(sfn, arn) or {}).get("save") or {}
     status = _STATUS.get(described["status"], described["status"].lower())
     output = json.loads(described.get("output") or "null") or {}
     regions: list[dict[str, Any]] = []
@@ -136,11 +143,13 @@ def read(sfn: Any, arn: str, history: bool = True) -> SaveRun:
         status=status,
         started=str(described.get("startDate", "")),
         stopped=str(described["stopDate"]) if described.get("stopDate") else None,
-        template=str((save.get("document") or {}).get("name", "")),
+        template=str((save.get("document") or {}).get("name", "")
+                     or (schedule.get("request") or {}).get("template", "")),
         version=str((save.get("document") or {}).get("version", "")),
         regions=regions,
         error=(f"{described.get('error', '')}: {described.get('cause', '')}".strip(": ")
                if status == "failed" else None),
+        schedule=schedule.get("name"),
     )
     if history:
         run.events = phases(sfn, arn)
@@ -148,6 +157,22 @@ def read(sfn: Any, arn: str, history: bool = True) -> SaveRun:
             run.regions = [{"region": r, "status": "running" if status == "running"
                             else status} for r in data.get("regions") or []]
     return run
+
+
+def prepared(sfn: Any, arn: str) -> dict[str, Any] | None:
+    """A scheduled save's ``{"save", "regions"}`` as its ``Prepared`` state left them
+    (``None`` before, or when ``Prepare`` failed)."""
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        for event in page["events"]:
+            details = event.get("stateExitedEventDetails") or {}
+            if details.get("name") == "Prepared":
+                found = json.loads(details.get("output") or "{}")
+                return {"save": found.get("save"), "regions": found.get("regions") or []}
+        if not page.get("nextToken"):
+            return None
+        kwargs["nextToken"] = page["nextToken"]
 
 
 def phases(sfn: Any, arn: str) -> list[dict[str, Any]]:
@@ -187,10 +212,23 @@ def abort(aws: Any, sfn: Any, arn: str) -> dict[str, Any]:
     from prism_core.templates import registry
 
     described = sfn.describe_execution(executionArn=arn)
+    data = json.loads(described.get("input") or "{}")
+    if ("save" not in data and described["status"] == "RUNNING"
+            and not (prepared(sfn, arn) or {}).get("save")):
+        # the function is requesting the image; stopping the execution would not stop
+        # it, and nothing would release the lock and claim it takes
+        raise InputError(
+            "this scheduled save is still preparing (lock, claim, CreateImage); "
+            "nothing was changed", "abort it again in a minute, once `prism saves show` "
+            "lists its Prepared phase")
     if described["status"] == "RUNNING":
         sfn.stop_execution(executionArn=arn, error="prism.Aborted",
                            cause="prism saves abort")
     data = json.loads(described.get("input") or "{}")
+    if "save" not in data:  # a scheduled save: what Prepare made, if it got that far
+        data = prepared(sfn, arn) or {}
+        if not data.get("save"):
+            return {"removed": [], "lock_released": False}
     save, regions = data["save"], list(data.get("regions") or [])
 
     def clients(service: str, region: str) -> Any:

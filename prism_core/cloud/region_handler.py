@@ -5,8 +5,11 @@ deprecation and the registry entries of a copy region must be called *in* that r
 The state machine therefore invokes this handler with ``{"op": ..., "region": ...}``
 and it makes its clients for that region.
 
-Deployed alone as the function's code: it imports only the standard library and boto3
-(both present in AWS Lambda's Python runtime), never ``prism_core``.
+This module imports only the standard library and boto3 (both present in AWS Lambda's
+Python runtime). The function's entry point is :mod:`prism_core.cloud.engine_function`,
+which also runs the scheduled-save operations (``prepare``, ``retain``, ``notify``) of
+:mod:`prism_core.cloud.scheduled` (prism's own save and retention code, bundled with
+the function's package, docs/cloud.md).
 
 Operations (each returns a JSON-able dict, raises on failure):
 

@@ -3,7 +3,10 @@ phases after CreateImage (drawn in docs/cloud.md).
 
 Execution input: ``{"save": {...}, "regions": [source, copy regions...]}``; ``save`` is
 built by :mod:`prism_core.cloud.executions` and read by
-:mod:`prism_core.cloud.region_handler`.
+:mod:`prism_core.cloud.region_handler`. A scheduled save starts with
+``{"schedule": {...}}`` (:mod:`prism_core.cloud.schedules`): ``Prepare`` makes the
+``save`` first (CreateImage included), ``Retain`` prunes and moves the channel after a
+success, ``NotifyFailure`` publishes a failure.
 Output: ``{"status": "done"|"partial", "regions": [...], "registry": {...}}``; a failed
 execution's error and cause say why.
 """
@@ -15,7 +18,8 @@ from typing import Any
 
 
 def _invoke(function_arn: str, op: str, payload: dict[str, Any], result_path: str,
-            next_state: str, catch: str | None = None) -> dict[str, Any]:
+            next_state: str, catch: str | None = None,
+            catch_path: str = "$.error") -> dict[str, Any]:
     """A Task state invoking the region function with ``{"op": op, ...payload}``."""
     state: dict[str, Any] = {
         "Type": "Task",
@@ -36,7 +40,7 @@ def _invoke(function_arn: str, op: str, payload: dict[str, Any], result_path: st
     }
     if catch:
         state["Catch"] = [
-            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": catch}
+            {"ErrorEquals": ["States.ALL"], "ResultPath": catch_path, "Next": catch}
         ]
     return state
 
@@ -83,8 +87,26 @@ def definition(function_arn: str) -> dict[str, Any]:
     """The state machine of a detached save, invoking the region function ``function_arn``."""
     return {
         "Comment": "prism: a detached save after CreateImage (docs/cloud.md)",
-        "StartAt": "ImageState",
+        "StartAt": "Kind",
         "States": {
+            "Kind": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.schedule", "IsPresent": True, "Next": "Prepare"}],
+                "Default": "ImageState",
+            },
+            "Prepare": _invoke(
+                function_arn, "prepare",
+                {"schedule.$": "$.schedule", "execution.$": "$$.Execution.Name",
+                 "execution_arn.$": "$$.Execution.Id"},
+                "$.prepared", "Prepared", "FailureNotice",
+            ),
+            "Prepared": {
+                "Type": "Pass",
+                "Parameters": {"save.$": "$.prepared.value.save",
+                               "regions.$": "$.prepared.value.regions",
+                               "schedule.$": "$.schedule"},
+                "Next": "ImageState",
+            },
             "ImageState": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::aws-sdk:ec2:describeImages",
@@ -133,8 +155,24 @@ def definition(function_arn: str) -> dict[str, Any]:
             },
             "Register": _invoke(
                 function_arn, "register",
-                {"save.$": "$.save", "results.$": "$.results"}, "$.registry", "Outcome",
+                {"save.$": "$.save", "results.$": "$.results"}, "$.registry", "AfterRegister",
                 "ReleaseAfterFailure",
+            ),
+            "AfterRegister": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.schedule", "IsPresent": True,
+                             "Next": "RetainWanted"}],
+                "Default": "Outcome",
+            },
+            "RetainWanted": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.registry.value.status", "StringEquals": "failed",
+                             "Next": "Outcome"}],
+                "Default": "Retain",
+            },
+            "Retain": _invoke(
+                function_arn, "retain", {"schedule.$": "$.schedule", "save.$": "$.save"},
+                "$.retained", "Outcome", "Outcome", "$.retain_error",
             ),
             "Outcome": {
                 "Type": "Choice",
@@ -144,7 +182,36 @@ def definition(function_arn: str) -> dict[str, Any]:
                     {"Variable": "$.registry.value.status", "StringEquals": "partial",
                      "Next": "Partial"},
                 ],
+                "Default": "NoRegionSucceeded",
+            },
+            "NoRegionSucceeded": {
+                "Type": "Pass",
+                "Parameters": {"Error": "SaveFailed", "Cause": "no region succeeded"},
+                "ResultPath": "$.error",
+                "Next": "FailureNotice",
+            },
+            "FailureNotice": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.schedule", "IsPresent": True,
+                             "Next": "NotifyWanted"}],
                 "Default": "Failed",
+            },
+            "NotifyWanted": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.schedule.notify_topic", "StringEquals": "",
+                             "Next": "ScheduledFailed"}],
+                "Default": "NotifyFailure",
+            },
+            "NotifyFailure": _invoke(
+                function_arn, "notify",
+                {"schedule.$": "$.schedule", "execution.$": "$$.Execution.Name",
+                 "error.$": "$.error"},
+                "$.notified", "ScheduledFailed", "ScheduledFailed", "$.notify_error",
+            ),
+            "ScheduledFailed": {
+                "Type": "Fail",
+                "ErrorPath": "$.error.Error",
+                "CausePath": "$.error.Cause",
             },
             "Partial": {
                 "Type": "Pass",
@@ -160,7 +227,7 @@ def definition(function_arn: str) -> dict[str, Any]:
             },
             "ReleaseAfterFailure": _invoke(
                 function_arn, "abort", {"save.$": "$.save", "regions": []}, "$.released",
-                "Failed",
+                "FailureNotice",
             ),
             "Failed": {
                 "Type": "Fail",

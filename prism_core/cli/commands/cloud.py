@@ -15,10 +15,11 @@ REGION_ARGUMENT = (
 )
 YES_ARGUMENT = (["--yes", "-y"], {"action": "store_true", "help": "do not ask for confirmation"})
 
-CLOUD_EPILOG = """The engine (docs/cloud.md) is two IAM roles, one Lambda function and one
-Step Functions state machine, all named prism-engine-* and tagged
-prism:component=cloud-engine. `prism save --detach` starts one execution of it
-per save.
+CLOUD_EPILOG = """The engine (docs/cloud.md) is three IAM roles, one Lambda function and
+one Step Functions state machine, all named prism-engine-* and tagged
+prism:component=cloud-engine. `prism save --detach` and each firing of a
+`prism schedule` start one execution of it per save; teardown also removes the
+schedules.
 
 examples:
   prism iam-policy --for cloud > cloud-policy.json   # what setup needs
@@ -154,11 +155,18 @@ class Cloud(Controller):
     def teardown(self) -> None:
         """``prism cloud teardown [--yes]``."""
         from prism_core.cli.prompts import confirm
-        from prism_core.cloud.deploy import read_deployed, teardown, teardown_plan
+        from prism_core.cloud.deploy import (
+            read_deployed,
+            schedule_rows,
+            teardown,
+            teardown_plan,
+        )
 
         pargs = self.app.pargs
         aws, engine = _engine(self.app)
         rows = teardown_plan(read_deployed(aws, engine))
+        if any(r.action == "delete" for r in rows):
+            rows = schedule_rows(aws, engine) + rows
         todo = [r for r in rows if r.action == "delete"]
         document: dict[str, Any] = {"region": engine.region,
                                     "resources": [r.as_dict() for r in rows], "deleted": []}

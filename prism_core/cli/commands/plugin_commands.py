@@ -27,6 +27,7 @@ CORE_COMMANDS = frozenset(
         "iam-policy",
         "cloud",
         "saves",
+        "schedule",
     }
 )
 

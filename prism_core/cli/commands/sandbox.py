@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -228,8 +230,67 @@ class SandboxController(Controller):
             f"Added {pargs.path} to {pargs.instance} ({instance_id})",
         )
 
+    @ex(
+        help="move the sandbox's clock forward; due schedules fire, in order",
+        description="Each schedule (`prism schedule`) that becomes due fires as "
+        "EventBridge Scheduler would, and its save engine execution runs to completion "
+        "before the next fires.",
+        arguments=[
+            (["duration"], {"metavar": "DURATION", "help": "e.g. 4d, 6h, 30m, 90s"}),
+            OUTPUT_ARGUMENT,
+            DEBUG_ARGUMENT,
+        ],
+    )
+    def advance(self) -> None:
+        """``prism sandbox advance DURATION``."""
+        import urllib.request
+
+        seconds = duration_seconds(self.app.pargs.duration)
+        endpoint = sandbox_endpoint()
+        request = urllib.request.Request(
+            f"{endpoint}/prism-sandbox/advance", method="POST",
+            data=json.dumps({"seconds": seconds}).encode("utf-8"),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=3600) as answer:  # noqa: S310 - loopback
+            document = json.loads(answer.read().decode("utf-8"))
+        lines = [f"Sandbox clock now {document['now']}; {len(document['fired'])} "
+                 "schedule firing(s):"]
+        lines += [f"  {f['time']}  {f['schedule']}: {f['status'].lower()}"
+                  for f in document["fired"]]
+        emit(document, self.app.pargs.output, "\n".join(lines))
+
 
 _MAX_FILE = 10 * 1024 * 1024
+DURATION = re.compile(r"^([0-9]{1,6})([dhms])$")
+UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def duration_seconds(text: str) -> int:
+    """``4d``, ``6h``, ``30m``, ``90s`` -> seconds (at most ten years)."""
+    match = DURATION.fullmatch(str(text).strip().lower())
+    seconds = int(match.group(1)) * UNIT_SECONDS[match.group(2)] if match else -1
+    if not 0 < seconds <= 10 * 365 * 86400:
+        raise InputError(f"{str(text)[:20]!r} is not a duration",
+                         "write a number and a unit, e.g. 4d, 6h, 30m or 90s")
+    return seconds
+
+
+def sandbox_endpoint() -> str:
+    """The sandbox this shell talks to (``AWS_ENDPOINT_URL`` on loopback), else the one
+    ``prism sandbox start`` runs."""
+    from urllib.parse import urlparse
+
+    from prism_sandbox import daemon
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    if urlparse(endpoint).hostname in ("127.0.0.1", "localhost", "::1"):
+        return endpoint.rstrip("/")
+    folder = daemon.sandbox_dir()
+    info = daemon.running(folder)
+    if info is None:
+        raise _not_running(folder)
+    return str(info.endpoint)
 
 
 def _sandbox_instance(endpoint: str, name: str) -> str:

@@ -54,7 +54,8 @@ def _run(app: Any, sfn: Any, machine: str, history: bool = True) -> Any:
 
 def _text(run: Any) -> str:
     lines = [f"Save {run.save_id}: {run.status}",
-             f"  template: {run.template}@{run.version}",
+             f"  template: {run.template}@{run.version}".rstrip("@"),
+             *([f"  schedule: {run.schedule}"] if run.schedule else []),
              f"  started:  {run.started}" + (f", ended {run.stopped}" if run.stopped else "")]
     for region in run.regions:
         what = region.get("image_id") or ""
@@ -77,7 +78,7 @@ class Saves(Controller):
         description = ("Detached saves (`prism save --detach`) run as executions of the save "
                        "engine in your account; these commands read them from any machine.")
 
-    @ex(help="list the newest detached saves",
+    @ex(help="list the newest detached and scheduled saves",
         arguments=[REGION_ARGUMENT, PROFILE_ARGUMENT, OUTPUT_ARGUMENT, DEBUG_ARGUMENT])
     def list(self) -> None:
         """``prism saves list``."""
@@ -91,9 +92,10 @@ class Saves(Controller):
             if "StateMachineDoesNotExist" not in str(exc):
                 raise
             runs = []
-        cells = [[r.save_id, f"{r.template}@{r.version}", r.status, r.started[:19]]
-                 for r in runs]
-        text = (table(["SAVE ID", "TEMPLATE", "STATUS", "STARTED"], cells, output_width())
+        cells = [[r.save_id, f"{r.template}@{r.version}".rstrip("@"), r.status,
+                  r.started[:19], r.schedule or "-"] for r in runs]
+        text = (table(["SAVE ID", "TEMPLATE", "STATUS", "STARTED", "SCHEDULE"], cells,
+                      output_width())
                 if runs else "No detached saves.")
         emit({"saves": [r.to_dict() for r in runs]}, self.app.pargs.output, text)
 

@@ -1,0 +1,210 @@
+"""The engine's operations for scheduled saves, run by the region function (its package
+bundles prism, docs/cloud.md): ``prepare`` (the laptop's part of a detached save, done
+in the account), ``retain`` (``--keep N`` and ``--channel`` after a success) and
+``notify`` (a failure published to the schedule's SNS topic).
+
+Each reuses prism's own code: :func:`prism_core.save.pipeline.plan_save`, the
+pre-flight, :func:`prism_core.save.detach.execute_detached`; the retention decisions of
+:mod:`prism_core.templates.retention` and :func:`prism_core.templates.lifecycle.promote`.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from prism_core.aws.clients import AwsClients, error_message
+
+ClientFactory = Callable[[str, str], Any]
+#: The tag on every image (and copy) a schedule made: the schedule's name.
+SCHEDULE_TAG = "prism:schedule"
+#: An execution name EventBridge Scheduler gives, used as the save's id.
+EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+
+
+class FactoryClients(AwsClients):
+    """prism's client cache over a ``(service, region) -> client`` factory (the function's
+    boto3 clients on AWS, the sandbox's in the sandbox)."""
+
+    def __init__(self, region: str, factory: ClientFactory) -> None:
+        super().__init__(region)
+        self._factory = factory
+
+    def client(self, service: str, region: str | None = None, *, attempts: int = 0) -> Any:
+        key = (service, region or self.region)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._factory(*key)
+            return self._clients[key]
+
+
+def _settings(schedule: dict[str, Any]) -> Any:
+    from prism_core.settings import Settings
+
+    settings = Settings(home=Path(tempfile.mkdtemp(prefix="prism-engine-")))
+    settings.registry_prefix = schedule.get("registry_prefix") or "/prism/"
+    settings.poll_delay = float(schedule.get("poll_seconds") or 0)
+    saved = schedule.get("settings") or {}
+    settings.kms_keys = dict(saved.get("kms_keys") or {})
+    settings.deprecate_after_days = saved.get("deprecate_after_days")
+    return settings
+
+
+def _hooks() -> Any:
+    """The built-in plugins only (the engine never runs a third-party plugin)."""
+    from prism_core.plugin_manager import PluginSelection, PrismPluginManager
+
+    return PrismPluginManager(disabled=set(), selection=PluginSelection(
+        entry_points=frozenset())).load()
+
+
+def save_options(request: dict[str, Any]) -> Any:
+    """The :class:`SaveOptions` of a schedule's stored request."""
+    from prism_core.save.pipeline import SaveOptions
+
+    fields = set(SaveOptions.__dataclass_fields__)
+    return SaveOptions(**{k: copy.deepcopy(v) for k, v in request.items() if k in fields})
+
+
+def prepare(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
+    """Plan, pre-flight, lock, claim and request the image as ``prism save --detach`` does;
+    the execution input of the rest (``{"save", "regions"}``). The save's id is the
+    execution's name."""
+    from prism_core.cli.progress import Progress
+    from prism_core.save.detach import execute_detached
+    from prism_core.save.pipeline import plan_save, preflight
+
+    schedule, execution = event["schedule"], str(event["execution"])
+    if not EXECUTION_NAME.fullmatch(execution):
+        raise ValueError(f"execution name {execution[:90]!r} cannot be a save id")
+    aws = FactoryClients(schedule["region"], clients)
+    settings = _settings(schedule)
+    hooks = _hooks()
+    ctx = plan_save(save_options(schedule["request"]), settings, aws, Progress(io.StringIO()))
+    ctx.state.save_id = execution
+    preflight(ctx, hooks)
+    captured: dict[str, Any] = {}
+
+    def launch(data: dict[str, Any]) -> str:
+        save = data["save"]
+        save["tags"][SCHEDULE_TAG] = schedule["name"]
+        aws.ec2(save["source_region"]).create_tags(
+            Resources=[save["image_id"]], Tags=[{"Key": SCHEDULE_TAG, "Value": schedule["name"]}])
+        captured.update(data)
+        return str(event.get("execution_arn") or execution)
+
+    try:
+        execute_detached(ctx, hooks, launch)
+    except Exception as exc:
+        cause = exc.__context__ if isinstance(exc.__context__, Exception) else exc
+        undone = _undo(ctx, clients)
+        raise ScheduledSaveFailed(
+            f"{error_message(cause)}" + (f"; removed {', '.join(undone)}" if undone else "")
+        ) from exc
+    return {"save": captured["save"], "regions": captured["regions"]}
+
+
+class ScheduledSaveFailed(Exception):
+    """A scheduled save failed before the engine took it over (nothing is left held)."""
+
+
+def _undo(ctx: Any, clients: ClientFactory) -> list[str]:
+    """After a failed ``prepare``: this save's image and snapshots (proven by the
+    ``prism:save-id`` tag), its version claim and its lock go; what was removed."""
+    from prism_core.cloud import region_handler
+    from prism_core.templates import registry
+
+    state, region = ctx.state, ctx.source_region
+    lock = (state.lock or "").partition(":")[2]
+    save = {"save_id": state.save_id, "source_region": region, "lock_parameter": lock,
+            "instance_id": ctx.request.instance_id}
+    removed = list(region_handler.abort({"save": save, "regions": [region]}, clients)["removed"])
+    name = registry.version_parameter(ctx.settings.registry_prefix, ctx.request.template_name,
+                                      int(state.template_version or 1))
+    if registry.release_claim(clients("ssm", region), name, state.save_id):
+        removed.append(f"{region}:{name}")
+    return removed
+
+
+def _schedule_versions(found: Any, name: str) -> Any:
+    """``found`` narrowed to the versions whose images carry ``prism:schedule=name``."""
+    from prism_core.aws.tags import tags_of
+
+    narrowed = copy.copy(found)
+    narrowed.versions = {
+        number: parts for number, parts in found.versions.items()
+        if any(tags_of(record).get(SCHEDULE_TAG) == name
+               for record in parts.image_records.values())
+    }
+    return narrowed
+
+
+def retain(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
+    """After a success: prune the schedule's versions beyond ``keep`` (never a channel
+    target, a protected version or one instances use: retention's own decisions), then
+    point ``channel`` at the new version. Failures are reported, not raised."""
+    from prism_core.templates import lifecycle, retention
+    from prism_core.templates.cleanup import inventory
+
+    schedule, save = event["schedule"], event["save"]
+    aws = FactoryClients(schedule["region"], clients)
+    settings = _settings(schedule)
+    name, version = str(save["document"]["name"]), int(save["document"]["version"])
+    who = f"prism schedule {schedule['name']}"
+    report: dict[str, Any] = {"pruned": [], "held": {}, "channel": None, "failures": []}
+    keep = int(schedule.get("keep") or 0)
+    channel = schedule.get("channel") or ""
+    if channel:
+        try:
+            target = lifecycle.locate(name, version, settings, aws, schedule["region"])
+            outcome = lifecycle.promote(aws, settings.registry_prefix, target, channel, who)
+            report["channel"] = {"channel": channel, "version": version}
+            report["failures"] += outcome.failures
+        except Exception as exc:  # noqa: BLE001 - reported: the save itself succeeded
+            report["failures"].append(f"channel {channel}: {error_message(exc)}")
+    if keep:
+        try:
+            found = _schedule_versions(inventory(name, settings, aws, schedule["region"]),
+                                       schedule["name"])
+            due = retention.plan(found, retention.Policy(keep=keep),
+                                 retention.in_use(aws, found))
+            outcome = retention.apply(aws, settings.registry_prefix, found, due, who)
+            report["pruned"] = [s.version for s in due.steps]
+            report["held"] = {str(v): why for v, why in due.held.items()}
+            report["failures"] += outcome.failures
+        except Exception as exc:  # noqa: BLE001 - reported: the save itself succeeded
+            report["failures"].append(f"keep {keep}: {error_message(exc)}")
+    return report
+
+
+def notify(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
+    """Publish a failed scheduled save to the schedule's SNS topic."""
+    schedule = event["schedule"]
+    topic = schedule.get("notify_topic") or ""
+    if not topic:
+        return {"published": False}
+    error = event.get("error") or {}
+    cause = str(error.get("Cause") or "")
+    try:  # a function's error arrives as JSON with its message
+        cause = str(json.loads(cause).get("errorMessage") or cause)
+    except (ValueError, AttributeError):
+        pass
+    request = schedule.get("request") or {}
+    subject = f"prism: scheduled save {schedule['name']} failed"
+    message = "\n".join([
+        f"The scheduled save {schedule['name']} of {request.get('instance')} as template "
+        f"{request.get('template')} failed.",
+        f"Save: {event.get('execution', '')}",
+        f"Error: {error.get('Error', 'unknown')}: {cause[:2000]}",
+        f"See it with `prism saves show {event.get('execution', '')}`.",
+    ])
+    region = topic.split(":")[3]
+    answer = clients("sns", region).publish(TopicArn=topic, Subject=subject[:100],
+                                            Message=message)
+    return {"published": True, "message_id": answer.get("MessageId")}
