@@ -67,7 +67,7 @@ def _check_engine(aws: Any, region: str, machine: str) -> None:
 
 def _request(pargs: Any) -> dict[str, Any]:
     """The stored save request (checked as `prism save --detach` checks it)."""
-    from prism_core.cli.commands.save_run import _secrets_policy
+    from prism_core.save.options import GROUPS
 
     if pargs.stop:
         raise InputError(
@@ -86,7 +86,7 @@ def _request(pargs: Any) -> dict[str, Any]:
         "image_mode": "no-reboot" if pargs.no_reboot else "reboot",
         "allow_instance_store_loss": bool(pargs.allow_instance_store_loss),
         "deprecate_after": pargs.deprecate_after,
-        "secrets_policy": _secrets_policy(pargs), "no_inherit": bool(pargs.no_inherit),
+        "secrets_policy": GROUPS["secrets_policy"](vars(pargs))["secrets_policy"], "no_inherit": bool(pargs.no_inherit),
     }
 
 
