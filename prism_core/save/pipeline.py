@@ -52,7 +52,7 @@ from prism_core.templates.name_clash import refuse_case_twin
 #: What stops a save outright instead of failing one phase: Ctrl-C and SIGTERM, both
 #: BaseExceptions (see ``main()``), so no ``except Exception`` on the way swallows them.
 INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, Terminated)
-LATE_PHASES = ("post_image", "copy", "fast_restore", "register", "template")
+LATE_PHASES = ("post_image", "scrub", "copy", "fast_restore", "register", "template")
 
 
 @dataclass
@@ -77,7 +77,7 @@ class SaveOptions:
     allow_instance_store_loss: bool = False
     validate: bool = False
     deprecate_after: int | str | None = None
-    #: ``--allow-secrets`` / ``--no-inspect`` (see ``SaveRequest.secrets_policy``).
+    #: ``--allow-secrets`` / ``--no-inspect`` / ``--scrub`` (see ``SaveRequest.secrets_policy``).
     secrets_policy: str = ""
     plugin_options: dict[str, Any] = field(default_factory=dict)
     #: ``--no-inherit``: nothing is taken from the template's previous version.
@@ -382,6 +382,8 @@ class SaveOutcome:
             "amis": {r: i.image_id for r, i in self.ctx.images().items()},
             "images": {r: vars(i) for r, i in state.images.items()},
             "account_images": {k: vars(i) for k, i in state.account_images.items()},
+            #: --scrub: the scrubbed derivative images (the shared ones), by region
+            "shared_images": {r: vars(i) for r, i in state.scrub_images.items()},
             "registry": list(state.registry),
             #: --fast-restore: ``region:snapshot:zone`` pairs asked of EC2 (billed hourly)
             "fast_restores": list(state.fast_restores),
@@ -776,6 +778,11 @@ def _run_phase(ctx: SaveContext, hooks: PrismPluginManager, phase: str) -> Any:
         for region, image in hooks.copy(ctx).items():
             if image.error:
                 ctx.record_failure(f"copy to {region} failed: {image.error}")
+        return None
+    if phase == "scrub":  # --scrub: the shared image is a scrubbed derivative
+        from prism_core.save import scrub
+
+        scrub.run(ctx)
         return None
     if phase == "fast_restore":
         from prism_core.save.fast_restore import enable_for_save

@@ -68,7 +68,8 @@ Before anything changes prism looks inside the instance (SSM Run Command, a read
 script): secrets (private keys, cloud credentials, tokens, histories, SSH host keys,
 cloud-init data; paths and kinds, never contents) and the installed packages. The plan
 lists them. A private save goes on with a warning; a share beyond the account (--public,
---share-with) of an instance with secrets is refused (exit 2) unless --allow-secrets
+--share-with) of an instance with secrets is refused (exit 2) unless --scrub (only a
+scrubbed derivative is shared; the team image stays private) or --allow-secrets
 (asks on a terminal even with --yes), and of one that cannot be inspected (no SSM agent,
 Windows, Run Command denied) unless --no-inspect (prints what to remove by hand).
 
@@ -116,6 +117,16 @@ SAVE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
             "action": "store_true",
             "help": "share the image (--public, --share-with) although the inspection found "
             "secrets in it; asks on a terminal even with --yes",
+        },
+    ),
+    # --scrub (issue 24): one entry, kept next to --allow-secrets / --no-inspect
+    (
+        ["--scrub"],
+        {
+            "action": "store_true",
+            "help": "share (--public, --share-with) a scrubbed derivative: a short-lived "
+            "helper removes the secrets found from a copy; the team image stays complete "
+            "and private",
         },
     ),
     (

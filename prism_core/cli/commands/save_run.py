@@ -85,11 +85,21 @@ def summary_text(outcome: SaveOutcome) -> str:
 def _secrets_policy(pargs: Any) -> str:
     chosen = [
         name
-        for name, flag in (("allow-secrets", "allow_secrets"), ("no-inspect", "no_inspect"))
+        for name, flag in (
+            ("allow-secrets", "allow_secrets"),
+            ("no-inspect", "no_inspect"),
+            ("scrub", "scrub"),
+        )
         if getattr(pargs, flag, False)
     ]
     if len(chosen) > 1:
-        raise InputError("--allow-secrets and --no-inspect exclude each other", "choose one")
+        hint = (
+            "--scrub shares an image without the secrets, --allow-secrets one with them: "
+            "choose one"
+            if "scrub" in chosen and "allow-secrets" in chosen
+            else "choose one"
+        )
+        raise InputError(f"--{chosen[0]} and --{chosen[1]} exclude each other", hint)
     return chosen[0] if chosen else ""
 
 
@@ -126,6 +136,7 @@ def run_save(app: Any) -> int:
         ("--validate", pargs.validate),
         ("--copy-to-accounts", pargs.copy_to_accounts),
         ("--fast-restore", pargs.fast_restore),
+        ("--scrub", getattr(pargs, "scrub", False)),  # the engine launches no helper
     )
     other_modes = pargs.resume or pargs.abort or pargs.batch
     if pargs.detach and (other_modes or any(on for _, on in engine_lacks)):
