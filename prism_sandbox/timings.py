@@ -20,6 +20,9 @@ class Timings:
     reboot: float = 0.0
     #: EnableFastSnapshotRestores: enabling -> optimizing (half of it) -> enabled.
     fast_restore: float = 0.0
+    #: A scrub helper (``prism save --scrub``): how long it runs its user data, from
+    #: ``running`` until it powers itself off.
+    user_data: float = 0.0
 
     @classmethod
     def demo(cls) -> Timings:

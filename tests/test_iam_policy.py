@@ -245,6 +245,10 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
     phase("templates", "templates", "validate", "env1", "--boot")
     phase("save", "save", "box", "env5", "--deprecate-after", "30", "--yes")
     phase("save", "save", "box", "env6", "--copy-to-accounts", "444455556666", "--yes")
+    # --scrub: a helper (own security group) makes the shared, scrubbed derivative
+    prism_sandbox.create_instance("genomics", tree="genomics-box")
+    phase("save", "save", "genomics", "env8", "--public", "--scrub", "--copy-to-regions",
+          "us-east-2", "--yes")
     for args in (
         ("promote", "env1@1", "--channel", "stable"),
         ("export", "env1", "--launch-template", "--channel", "stable"),

@@ -177,7 +177,7 @@ def test_dry_run_shows_the_scrub_steps(prism_sandbox, run_prism):
 def slow_scrub(prism_sandbox, monkeypatch):
     """Each scrub step lasts long enough to be killed in (the helper's boot, its run until
     it powers off, the derivative's imaging)."""
-    prism_sandbox.timings = Timings(start=1.5, snapshot=0.2, image=1.5, copy=0.5)
+    prism_sandbox.timings = Timings(start=1.5, snapshot=0.2, image=1.5, copy=0.5, user_data=1.5)
     monkeypatch.setenv("PRISM_POLL_DELAY_SECONDS", "0.1")
     return prism_sandbox
 

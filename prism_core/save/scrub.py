@@ -251,7 +251,7 @@ def _helper(ctx: SaveContext, source: RegionImage) -> str:
         MaxCount=1,
         ClientToken=token,
         UserData=script.user_data(remove, empty),
-        MetadataOptions=hardening.metadata_options(ctx.settings.imds_v1),
+        MetadataOptions=hardening.metadata_options(False),  # IMDSv2, whatever imds_v1 says
         InstanceInitiatedShutdownBehavior="stop",
         NetworkInterfaces=[
             {
