@@ -221,7 +221,9 @@ def _run_instances(params: _Params, ec2: _Ec2, account: str) -> list[Authorizati
         ec2.on(call, "image", image_id),
     ]
     # groups and subnet of the instance, or of its first network interface
-    groups = params.indexed("SecurityGroupId") or params.indexed("NetworkInterface.1.SecurityGroupId")
+    groups = params.indexed("SecurityGroupId") or params.indexed(
+        "NetworkInterface.1.SecurityGroupId"
+    )
     for group in groups or ["*"]:
         arn, context = (
             ec2.existing("security-group", group)

@@ -249,6 +249,9 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
     prism_sandbox.create_instance("genomics", tree="genomics-box")
     phase("save", "save", "genomics", "env8", "--public", "--scrub", "--copy-to-regions",
           "us-east-2", "--yes")
+    # --fast-restore (zones checked, enabled); a purge disables it before the snapshots go
+    phase("save", "save", "box", "env9", "--fast-restore", "us-east-1a", "--yes")
+    phase("templates", "templates", "delete", "env9", "--purge", "--yes")
     for args in (
         ("promote", "env1@1", "--channel", "stable"),
         ("export", "env1", "--launch-template", "--channel", "stable"),

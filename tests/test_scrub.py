@@ -256,3 +256,42 @@ def test_abort_leaves_a_helper_it_cannot_prove_alone(slow_scrub, run_prism):
     assert sb.instance_state(helper) != "terminated"
     assert result.exit_code != 0 and "not this save's" in result.stdout + result.stderr
     sb.ec2().terminate_instances(InstanceIds=[helper])
+
+
+def test_a_failed_scrub_keeps_the_team_image_private_and_resume_finishes(
+    prism_sandbox, run_prism
+):
+    """The derivative's CreateImage fails: the save ends partial with the team image
+    registered and private, the helper terminated; `--resume` makes the derivative."""
+    sb = prism_sandbox
+    sb.create_instance("genomics-box", tree="genomics-box")
+    sb.faults.inject(
+        "CreateImage", code="InternalError", status=500, times=-1, after="RunInstances"
+    )
+    result = run_prism("save", "genomics-box", "course-env", "--public", "--scrub", "--yes")
+    assert result.exit_code == 3, result.stderr
+    assert "scrub phase failed" in result.stderr
+    (team,), shared = by_kind(sb)
+    assert shared == [] and launch_permissions(sb, team["ImageId"]) == []
+    assert live_helpers(sb) == [] and helper_groups(sb) == []
+    sb.faults.clear()
+    resumed = run_prism("save", "--resume", "--yes")
+    assert resumed.exit_code == 0, resumed.stderr
+    (_, (shared,)) = by_kind(sb)
+    assert launch_permissions(sb, shared["ImageId"]) == [{"Group": "all"}]
+    assert live_helpers(sb) == [] and len(helpers_of(sb)) == 2  # a new helper the second time
+    template = yaml.safe_load((sb.prism_home / "templates" / "course-env.yaml").read_text())
+    assert template["shared_image"]["amis"]["us-east-1"]["x86_64"] == shared["ImageId"]
+
+
+def test_templates_show_lists_the_shared_derivative(prism_sandbox, run_prism):
+    prism_sandbox.create_instance("genomics-box", tree="genomics-box")
+    saved = run_prism("save", "genomics-box", "course-env", "--public", "--scrub", "--yes",
+                      "-o", "json")  # fmt: skip
+    assert saved.exit_code == 0, saved.stderr
+    shared_id = saved.json()["shared_images"]["us-east-1"]["image_id"]
+    shown = run_prism("templates", "show", "course-env")
+    assert shown.exit_code == 0, shown.stderr
+    text = shown.stdout
+    assert "shared (scrubbed derivative" in text and shared_id in text
+    assert text.index(saved.json()["amis"]["us-east-1"]) < text.index("shared (scrubbed")
