@@ -295,3 +295,15 @@ def test_templates_show_lists_the_shared_derivative(prism_sandbox, run_prism):
     text = shown.stdout
     assert "shared (scrubbed derivative" in text and shared_id in text
     assert text.index(saved.json()["amis"]["us-east-1"]) < text.index("shared (scrubbed")
+
+
+def test_a_batch_with_scrub_shares_each_entrys_derivative(prism_sandbox, run_prism, tmp_path):
+    prism_sandbox.create_instance("genomics-box", tree="genomics-box")
+    listing = tmp_path / "lab.yaml"
+    listing.write_text("- {instance: genomics-box, template: course-env, public: true}\n")
+    result = run_prism("save", "--batch", str(listing), "--scrub", "--yes")
+    assert result.exit_code == 0, result.stderr
+    (team,), (shared,) = by_kind(prism_sandbox)
+    assert launch_permissions(prism_sandbox, team["ImageId"]) == []
+    assert launch_permissions(prism_sandbox, shared["ImageId"]) == [{"Group": "all"}]
+    assert live_helpers(prism_sandbox) == []

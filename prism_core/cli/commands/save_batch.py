@@ -58,6 +58,8 @@ def run_batch(app: Any) -> int:
             options.copy_to_accounts = pargs.copy_to_accounts
         if options.fast_restore is None:
             options.fast_restore = pargs.fast_restore
+        if getattr(pargs, "scrub", False):  # --scrub: every entry shares a derivative
+            options.secrets_policy = "scrub"
         try:
             aws = aws_clients(app, region or pargs.region)
             progress = batch.LabelledProgress(shared, options.template)
