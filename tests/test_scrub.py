@@ -307,3 +307,24 @@ def test_a_batch_with_scrub_shares_each_entrys_derivative(prism_sandbox, run_pri
     assert launch_permissions(prism_sandbox, team["ImageId"]) == []
     assert launch_permissions(prism_sandbox, shared["ImageId"]) == [{"Group": "all"}]
     assert live_helpers(prism_sandbox) == []
+
+
+@pytest.mark.parametrize("verb", ["--resume", "--abort"])
+def test_a_helper_launched_but_not_journaled_is_found_by_its_tags(slow_scrub, run_prism, verb):
+    """kill -9 between RunInstances and the journal's record of its answer: the journal
+    says only that the launch was asked for; the helper is found by its tags."""
+    import json
+
+    sb = slow_scrub
+    sb.create_instance("genomics-box", tree="genomics-box")
+    _kill_at(sb, "launching")
+    (path,) = sb.journals()
+    state = json.loads(path.read_text())
+    assert state["scrub"]["stage"] in ("launching", "running")  # killed in or after the window
+    state["scrub"].update(stage="launching", helper_id=None)
+    path.write_text(json.dumps(state))
+    result = run_prism("save", verb, "--yes")
+    assert result.exit_code == 0, result.stderr
+    _nothing_unrecorded(sb)
+    assert len(helpers_of(sb)) == 1  # adopted or terminated, never a second one
+    assert len(by_kind(sb)[1]) == (1 if verb == "--resume" else 0)
