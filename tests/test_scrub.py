@@ -328,3 +328,26 @@ def test_a_helper_launched_but_not_journaled_is_found_by_its_tags(slow_scrub, ru
     _nothing_unrecorded(sb)
     assert len(helpers_of(sb)) == 1  # adopted or terminated, never a second one
     assert len(by_kind(sb)[1]) == (1 if verb == "--resume" else 0)
+
+
+def test_a_resume_refused_by_a_policy_still_terminates_the_helper(slow_scrub, run_prism):
+    """The killed save's resume no longer passes its checks (a plugin refuses it): the
+    helper a killed run left is terminated all the same; --abort removes the rest."""
+    from test_plugins import _raiser
+
+    from prism_core.testing import EXTRA_PLUGINS
+
+    sb = slow_scrub
+    sb.create_instance("genomics-box", tree="genomics-box")
+    _kill_at(sb, "running")
+    assert live_helpers(sb)
+    EXTRA_PLUGINS.append(("refuser", _raiser("prism_pre_stop")))
+    try:
+        refused = run_prism("save", "--resume", "--yes")
+    finally:
+        EXTRA_PLUGINS.pop()
+    assert refused.exit_code != 0 and "no longer passes the checks" in refused.stderr
+    _nothing_unrecorded(sb)
+    aborted = run_prism("save", "--abort", "--yes")
+    assert aborted.exit_code == 0, aborted.stderr
+    assert sb.own_images() == [] and sb.journals() == []

@@ -347,6 +347,11 @@ def recheck_journaled(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:
     except Exception as exc:
         if ctx.state.stopped_by_prism and not ctx.state.instance_restarted:
             InstanceGuard(ctx).restart_after_failure()  # restoring is not a further change
+        if ctx.state.scrub:  # a --scrub helper a killed run left does not run on either
+            from prism_core.save.scrub_helper import finish_helper
+
+            for problem in finish_helper(ctx):
+                ctx.progress.line("warn", problem)
         plugin = hooks.blame(exc) or "a plugin"
         reason = str(exc) if isinstance(exc, PrismError) else f"{plugin}: {exc}"
         raise PluginRefusal(
