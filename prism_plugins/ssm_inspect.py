@@ -37,6 +37,8 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
     if ctx.resuming and ctx.state.images:
         return []  # the image is taken: what it holds was decided when the save began
     policy = _policy(ctx)
+    if policy == "scrub":
+        _check_scrub(ctx)
     if policy == "no-inspect":
         report = api.InspectionReport.not_inspected()
     else:
@@ -69,8 +71,9 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
         raise api.InputError(
             f"the image would leave the account with {len(report.findings)} secret(s) in it "
             "(listed above); nothing was changed",
-            "remove them on the instance and save again, or add --allow-secrets to share it "
-            "as it is (after a confirmation naming them)",
+            "add --scrub to share a scrubbed derivative (the team image keeps them, "
+            "private), remove them on the instance and save again, or add --allow-secrets "
+            "to share it as it is (after a confirmation naming them)",
         )
     return []
 
@@ -167,6 +170,25 @@ def prism_template_render(ctx: SaveContext) -> Any:
     if isinstance(document, dict) and ctx.state.inventory is not None:
         document["inventory"] = dict(ctx.state.inventory)
     return document
+
+
+def _check_scrub(ctx: SaveContext) -> None:
+    """``--scrub`` needs a share beyond the account that it can make: ``--public`` or
+    ``--share-with`` (``--copy-to-accounts`` copies the team image itself)."""
+    request = ctx.request
+    if request.copy_to_accounts:
+        raise api.InputError(
+            "--scrub shares a scrubbed derivative, but --copy-to-accounts copies the team "
+            "image itself into other accounts; nothing was changed",
+            "share the derivative with those accounts through --share-with ACCOUNT instead",
+        )
+    if not (request.public or request.share_with):
+        raise api.InputError(
+            "--scrub makes the image that is shared beyond this account, but this save "
+            "shares nothing (nothing to scrub for); nothing was changed",
+            "add --public or --share-with, or save without --scrub (a private image keeps "
+            "everything)",
+        )
 
 
 def _show_findings(ctx: SaveContext, report: Any) -> None:

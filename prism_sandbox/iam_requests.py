@@ -195,10 +195,13 @@ def _run_instances(params: _Params, ec2: _Ec2, account: str) -> list[Authorizati
         for v in params.indexed_fields("BlockDeviceMapping", "Ebs.Encrypted").values()
     ]
     encrypted = any(explicit) or ec2.image_encrypted(image_id) or ec2.default_encryption()
-    requested = {}
+    requested: dict[str, str] = {}
+    volume_tags: dict[str, str] = {}
     for number, kind in params.indexed_fields("TagSpecification", "ResourceType").items():
         if kind == "instance":
             requested = params.tags(f"TagSpecification.{number}.Tag")
+        elif kind == "volume":
+            volume_tags = params.tags(f"TagSpecification.{number}.Tag")
     found = [
         Authorization(
             call,
@@ -207,11 +210,20 @@ def _run_instances(params: _Params, ec2: _Ec2, account: str) -> list[Authorizati
             region,
             {"ec2:MetadataHttpTokens": tokens, **_tag_context(requested, "RequestTag")},
         ),
-        Authorization(call, call, ec2.arn("volume"), region, {"ec2:Encrypted": encrypted}),
+        Authorization(
+            call,
+            call,
+            ec2.arn("volume"),
+            region,
+            {"ec2:Encrypted": encrypted, **_tag_context(volume_tags, "RequestTag")},
+        ),
         Authorization(call, call, ec2.arn("network-interface"), region),
         ec2.on(call, "image", image_id),
     ]
-    groups = params.indexed("SecurityGroupId")
+    # groups and subnet of the instance, or of its first network interface
+    groups = params.indexed("SecurityGroupId") or params.indexed(
+        "NetworkInterface.1.SecurityGroupId"
+    )
     for group in groups or ["*"]:
         arn, context = (
             ec2.existing("security-group", group)
@@ -219,7 +231,7 @@ def _run_instances(params: _Params, ec2: _Ec2, account: str) -> list[Authorizati
             else (ec2.arn("security-group"), {})
         )
         found.append(Authorization(call, call, arn, region, context))
-    subnet = params.get("SubnetId")
+    subnet = params.get("SubnetId") or params.get("NetworkInterface.1.SubnetId")
     found.append(Authorization(call, call, ec2.arn("subnet", subnet or "*"), region))
     key = params.get("KeyName")
     if key:

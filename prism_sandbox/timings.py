@@ -23,6 +23,9 @@ class Timings:
     #: What one second of a save engine's Wait state or Retry interval lasts (moto's
     #: Step Functions interpreter sleeps them for real).
     engine_seconds: float = 1.0
+    #: A scrub helper (``prism save --scrub``): how long it runs its user data, from
+    #: ``running`` until it powers itself off.
+    user_data: float = 0.0
 
     @classmethod
     def demo(cls) -> Timings:

@@ -98,7 +98,8 @@ def launched(sb: Any, image_id: str, instance: Any) -> None:
     """A new instance's tree: a copy of its image's (empty for images with none).
 
     When its user data is prism's scrub (``prism_core.inspection.scrub``), it runs for
-    real against that copy once the instance is running, and the instance powers off
+    real against that copy once the instance has been running ``timings.user_data``
+    seconds, and the instance powers off
     (stops), as the script does on EC2. Other user data is not run (the sandbox is
     reachable by every local user)."""
     source = sb.trees / image_id
@@ -118,7 +119,7 @@ def launched(sb: Any, image_id: str, instance: Any) -> None:
         run_user_data(tree, text)
         instance.stop()
 
-    sb.scheduler.at(sb.timings.start + 0.001, boot)
+    sb.scheduler.at(sb.timings.start + sb.timings.user_data + 0.001, boot)
 
 
 def run_user_data(tree: Path, text: str) -> subprocess.CompletedProcess[bytes]:

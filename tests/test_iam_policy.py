@@ -245,7 +245,13 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
     phase("templates", "templates", "validate", "env1", "--boot")
     phase("save", "save", "box", "env5", "--deprecate-after", "30", "--yes")
     phase("save", "save", "box", "env6", "--copy-to-accounts", "444455556666", "--yes")
-    phase("save", "save", "box", "env7", "--fast-restore", "us-east-1a", "--yes")
+    # --scrub: a helper (own security group) makes the shared, scrubbed derivative
+    prism_sandbox.create_instance("genomics", tree="genomics-box")
+    phase("save", "save", "genomics", "env8", "--public", "--scrub", "--copy-to-regions",
+          "us-east-2", "--yes")
+    # --fast-restore (zones checked, enabled); a purge disables it before the snapshots go
+    phase("save", "save", "box", "env9", "--fast-restore", "us-east-1a", "--yes")
+    phase("templates", "templates", "delete", "env9", "--purge", "--yes")
     for args in (
         ("promote", "env1@1", "--channel", "stable"),
         ("export", "env1", "--launch-template", "--channel", "stable"),
@@ -281,7 +287,6 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
     phase("launch", "launch", "env5", "far", "--region", "us-west-2", "--copy", "--yes")
     phase("templates", "templates", "prune", "env3", "--keep", "1", "--yes")
     phase("templates", "templates", "delete", "env2", "--purge", "--yes")
-    phase("templates", "templates", "delete", "env7", "--purge", "--yes")  # disables FSR
 
     # the save engine: deploy, update every resource (an older version deployed), remove
     phase("cloud", "cloud", "status")

@@ -185,6 +185,15 @@ def test_pass_role_only_for_configured_roles_and_only_to_ec2():
 def test_run_instances_only_with_imds_v2_and_encrypted_volumes():
     for options in (DEFAULT, FULL, IMDS_V1):
         found = [s for s in statements(options) if "ec2:RunInstances" in as_list(s["Action"])]
+        # `save --scrub`: a helper's volumes keep the team image's encryption (an encrypted
+        # derivative could never be public), only volumes the request tags as a helper's
+        helpers = [s for s in found if s["Sid"] == "PrismRunScrubHelpers"]
+        assert len(helpers) == 1 and "*" not in as_list(helpers[0]["Resource"])
+        assert helpers[0]["Condition"] == {
+            "StringEquals": {"aws:RequestTag/prism:helper": "scrub"},
+            "StringEqualsIfExists": {"ec2:MetadataHttpTokens": "required"},
+        }
+        found = [s for s in found if s not in helpers]
         assert len(found) == 1
         (statement,) = found
         assert "*" not in as_list(statement["Resource"])
@@ -355,6 +364,13 @@ SAVED = {"aws:ResourceTag/prism:save-id": "env1-20260101T000000Z-abcdef"}
                **{"ec2:Encrypted": False}), False),
         (_auth("ec2:RunInstances", "arn:aws:ec2:us-east-1:123456789012:volume/*",
                **{"ec2:Encrypted": True}), True),
+        (_auth("ec2:RunInstances", "arn:aws:ec2:us-east-1:123456789012:volume/*",
+               **{"ec2:Encrypted": False, "aws:RequestTag/prism:helper": "other"}), False),
+        (_auth("ec2:RunInstances", "arn:aws:ec2:us-east-1:123456789012:volume/*",
+               **{"ec2:Encrypted": False, "aws:RequestTag/prism:helper": "scrub"}), True),
+        (_auth("ec2:RunInstances", "arn:aws:ec2:us-east-1:123456789012:instance/*",
+               **{"ec2:MetadataHttpTokens": "optional", "aws:RequestTag/prism:helper": "scrub"}),
+         False),
         (_auth("ec2:AuthorizeSecurityGroupIngress", "arn:aws:ec2:us-east-1:1:security-group/sg-1"),
          False),
         (_auth("ssm:PutParameter", "arn:aws:ssm:us-east-1:1:parameter/other/x"), False),

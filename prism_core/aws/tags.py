@@ -43,6 +43,8 @@ INSTANCE_TAG = "prism:instance"
 KEY_OF_TAG = "prism:key-of"
 #: On a helper instance prism starts for its own work (e.g. scrubbing a new image): what for.
 HELPER_TAG = "prism:helper"
+#: On a scrubbed derivative image (``prism save --scrub``): the team image it was made from.
+SCRUBBED_FROM_TAG = "prism:scrubbed-from"
 #: On an image of a revoked version: the deprecation time it had before the revocation
 #: (``none``: it had none), which ``templates restore`` gives back. Kept on the image
 #: itself, not in the registry, which anyone who may write parameters could forge.

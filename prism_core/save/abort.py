@@ -86,7 +86,7 @@ def check_journal(ctx: SaveContext) -> None:
                 "abort refused: prism deletes only this template's registry entries",
             )
         region_name(region)
-    for region in ctx.state.images:
+    for region in [*ctx.state.images, *ctx.state.scrub_images]:
         region_name(region)
 
 
@@ -111,6 +111,11 @@ def abort_save(ctx: SaveContext) -> tuple[list[str], list[str]]:
     disabled, failed_fast = disable_for_abort(ctx)  # before the snapshots go: it bills
     removed.extend(disabled)
     problems.extend(failed_fast)
+    from prism_core.save import scrub
+
+    scrubbed, failed_scrub = scrub.abort(ctx)  # the helper first: it must not run on
+    removed.extend(scrubbed)
+    problems.extend(failed_scrub)
     elsewhere, failed_elsewhere = remove_account_copies(ctx)
     removed.extend(elsewhere)
     problems.extend(failed_elsewhere)

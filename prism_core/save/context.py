@@ -151,6 +151,9 @@ class SaveContext:
         images = {r: i.image_id or "" for r, i in self.images().items()}
         for account, copies in self.account_copies().items():
             images.update({f"{account}:{r}": i.image_id or "" for r, i in copies.items()})
+        images.update(  # --scrub: the shared derivatives (a resumed scrub adds them)
+            {f"shared:{r}": i.image_id or "" for r, i in self.state.scrub_images.items() if i.ok}
+        )
         with self._render_lock:
             if self.state.document is None or self.state.document_images != images:
                 rendered = self.renderer(self) if self.renderer is not None else None

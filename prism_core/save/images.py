@@ -47,10 +47,15 @@ def image_tags(ctx: SaveContext) -> dict[str, str]:
     return tags
 
 
-def share_in_region(ctx: SaveContext, image: RegionImage) -> None:
-    """Apply ``--public`` / ``--share-with`` to one region's image; a failure is recorded."""
+def share_in_region(ctx: SaveContext, image: RegionImage, derivative: bool = False) -> None:
+    """Apply ``--public`` / ``--share-with`` to one region's image; a failure is recorded.
+
+    With ``--scrub`` only the scrubbed derivative (``derivative=True``) is shared: the
+    team's image stays private."""
     request = ctx.request
     if not request.shares_anything or image.shared or image.image_id is None:
+        return
+    if getattr(request, "secrets_policy", "") == "scrub" and not derivative:
         return
     try:
         ec2 = ctx.aws.ec2(image.region)
@@ -63,7 +68,8 @@ def share_in_region(ctx: SaveContext, image: RegionImage) -> None:
         _failed(ctx, "Sharing", image, exc)
         return
     image.shared = True
-    ctx.record_image(image)
+    if not derivative:
+        ctx.record_image(image)
     who = "everyone (public)" if request.public else ", ".join(request.share_with)
     if request.public and request.share_with:
         who += ", " + ", ".join(request.share_with)

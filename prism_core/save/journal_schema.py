@@ -150,6 +150,7 @@ REQUEST: dict[str, tuple[Check, bool]] = {
     "allow_instance_store_loss": (_flag, False),
     "validate": (_flag, False),
     "deprecate_after_days": (_optional(_whole(0, 100_000)), False),
+    "secrets_policy": (_text(16, ("", "allow-secrets", "no-inspect", "scrub")), False),
     "options": (_mapping(NAME, _anything), False),
 }
 IMAGE: dict[str, tuple[Check, bool]] = {
@@ -163,6 +164,17 @@ IMAGE: dict[str, tuple[Check, bool]] = {
     "error": (_optional(TEXT), False),
     "deprecated": (_optional(_text(64)), False),
     "account": (_optional(_text(12)), False),
+}
+#: ``--scrub``: the helper's steps (``prism_core.save.scrub``).
+SCRUB: dict[str, tuple[Check, bool]] = {
+    "stage": (_text(16), True),
+    "region": (_text(64), True),
+    "image_name": (_text(140), True),
+    "group_name": (_optional(_text(255)), False),
+    "group_id": (_optional(_text(64)), False),
+    "client_token": (_optional(_text(64)), False),
+    "helper_id": (_optional(_text(64)), False),
+    "attempt": (_whole(1, 1000), False),
 }
 PID = _optional(_whole(0, 2**62))
 STATE: dict[str, tuple[Check, bool]] = {
@@ -193,6 +205,8 @@ STATE: dict[str, tuple[Check, bool]] = {
     "document": (_optional(_mapping(_text(256), _anything)), False),
     "document_images": (_mapping(_text(80), _text(64)), False),
     "failures": (_listed(TEXT), False),
+    "scrub": (_optional(_record(SCRUB)), False),
+    "scrub_images": (_mapping(_text(64), _record(IMAGE)), False),
     "notes": (_listed(TEXT), False),
     "summary": (_listed(TEXT), False),
 }

@@ -229,6 +229,12 @@ SAVE_OPTIONS: tuple[SaveOption, ...] = (
                "secrets in it; asks on a terminal even with --yes",
                FLAG, group="secrets_policy",
                request=("secrets_policy",)),
+    SaveOption(("--scrub",),
+               "share (--public, --share-with) a scrubbed derivative: a short-lived "
+               "helper removes the secrets found from a copy; the team image stays complete "
+               "and private",
+               FLAG, group="secrets_policy",
+               request=("secrets_policy",)),
     SaveOption(("--no-inspect",),
                "do not look inside the instance (Run Command) before imaging; a share "
                "then prints the checklist of what to remove by hand",
@@ -309,11 +315,21 @@ def _image_mode(values: Mapping[str, Any]) -> dict[str, Any]:
 def _secrets_policy(values: Mapping[str, Any]) -> dict[str, Any]:
     chosen = [
         name
-        for name, key in (("allow-secrets", "allow_secrets"), ("no-inspect", "no_inspect"))
+        for name, key in (
+            ("allow-secrets", "allow_secrets"),
+            ("no-inspect", "no_inspect"),
+            ("scrub", "scrub"),
+        )
         if values.get(key)
     ]
     if len(chosen) > 1:
-        raise InputError("--allow-secrets and --no-inspect exclude each other", "choose one")
+        hint = (
+            "--scrub shares an image without the secrets, --allow-secrets one with them: "
+            "choose one"
+            if "scrub" in chosen and "allow-secrets" in chosen
+            else "choose one"
+        )
+        raise InputError(f"--{chosen[0]} and --{chosen[1]} exclude each other", hint)
     return {"secrets_policy": chosen[0] if chosen else ""}
 
 
@@ -342,7 +358,7 @@ class SaveOptions:
     allow_instance_store_loss: bool = False
     validate: bool = False
     deprecate_after: int | str | None = None
-    #: ``--allow-secrets`` / ``--no-inspect`` (see ``SaveRequest.secrets_policy``).
+    #: ``--allow-secrets`` / ``--no-inspect`` / ``--scrub`` (see ``SaveRequest.secrets_policy``).
     secrets_policy: str = ""
     plugin_options: dict[str, Any] = field(default_factory=dict)
     #: ``--no-inherit``: nothing is taken from the template's previous version.

@@ -69,6 +69,8 @@ PHASES: tuple[Phase, ...] = (
           "create the source image; the instance ends as it began"),
     Phase("post_image", "prism_post_image", FAIL_SAVE_IF_UNUSABLE, SKIP_IF_DONE,
           "wait for the image, share it, deprecate it"),
+    Phase("scrub", None, RECORD, SKIP_IF_DONE,
+          "make the scrubbed derivative that is shared (--scrub)"),
     Phase("copy", "prism_copy", RECORD, SKIP_IF_DONE,
           "copy the image to the other regions"),
     Phase("fast_restore", None, RECORD, SKIP_IF_DONE,

@@ -319,6 +319,11 @@ def recheck_journaled(ctx: SaveContext, hooks: PrismPluginManager) -> list[str]:
     except Exception as exc:
         if ctx.state.stopped_by_prism and not ctx.state.instance_restarted:
             InstanceGuard(ctx).restart_after_failure()  # restoring is not a further change
+        if ctx.state.scrub:  # a --scrub helper a killed run left does not run on either
+            from prism_core.save.scrub_helper import finish_helper
+
+            for problem in finish_helper(ctx):
+                ctx.progress.line("warn", problem)
         plugin = hooks.blame(exc) or "a plugin"
         reason = str(exc) if isinstance(exc, PrismError) else f"{plugin}: {exc}"
         raise PluginRefusal(
@@ -354,6 +359,8 @@ class SaveOutcome:
             "amis": {r: i.image_id for r, i in self.ctx.images().items()},
             "images": {r: vars(i) for r, i in state.images.items()},
             "account_images": {k: vars(i) for k, i in state.account_images.items()},
+            #: --scrub: the scrubbed derivative images (the shared ones), by region
+            "shared_images": {r: vars(i) for r, i in state.scrub_images.items()},
             "registry": list(state.registry),
             #: --fast-restore: ``region:snapshot:zone`` pairs asked of EC2 (billed hourly)
             "fast_restores": list(state.fast_restores),
@@ -767,6 +774,13 @@ def _copy_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard
             ctx.record_failure(f"copy to {region} failed: {image.error}")
 
 
+def _scrub_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
+    """``--scrub``: the shared image is a scrubbed derivative (prism_core/save/scrub.py)."""
+    from prism_core.save import scrub
+
+    scrub.run(ctx)
+
+
 def _fast_restore_step(
     ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard
 ) -> None:
@@ -812,6 +826,7 @@ def _template_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceG
 STEPS: dict[str, Callable[[SaveContext, PrismPluginManager, InstanceGuard], None]] = {
     "image": run_image_phase,
     "post_image": _post_image_step,
+    "scrub": _scrub_step,
     "copy": _copy_step,
     "fast_restore": _fast_restore_step,
     "register": _register_step,

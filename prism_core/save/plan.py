@@ -244,6 +244,9 @@ def plan_lines(ctx: SaveContext, stops: bool, estimate: StorageEstimate | None =
         lines.append(f"Inherits:   from {was}: " + ("; ".join(request.inherited) or "nothing"))
         lines.append("Changes:    " + ("; ".join(request.changed) or f"nothing else from {was}"))
     lines.extend(_inspection_lines(ctx))
+    from prism_core.save import scrub
+
+    lines.extend(scrub.plan_lines(ctx))
     lines.extend(f"Note:       {note}" for note in ctx.state.notes)
     return lines
 
@@ -264,6 +267,11 @@ def secrets_warning(ctx: SaveContext) -> str | None:
     secrets = (ctx.state.inspection or {}).get("secrets") or []
     if not secrets:
         return None
+    if getattr(ctx.request, "secrets_policy", "") == "scrub":
+        return (
+            f"{len(secrets)} secret(s) listed above stay in the team's image (private); "
+            "the shared image is a scrubbed derivative without them (--scrub)"
+        )
     if ctx.request.shares_anything:
         return (
             f"WARNING: {len(secrets)} secret(s) listed above go into an image shared "

@@ -39,7 +39,8 @@ class SaveRequest:
     #: EC2 deprecation of the image and every copy, this many days after the save.
     deprecate_after_days: int | None = None
     #: What may leave the account: '' (refuse a share with secrets), ``allow-secrets``
-    #: (share as it is, after a confirmation) or ``no-inspect`` (no inspection).
+    #: (share as it is, after a confirmation), ``no-inspect`` (no inspection) or ``scrub``
+    #: (share only a scrubbed derivative; ``prism_core.save.scrub``).
     secrets_policy: str = ""
     #: Values of options plugins added to ``prism save`` (``prism_add_options``), by dest.
     options: dict[str, Any] = field(default_factory=dict)

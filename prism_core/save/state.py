@@ -82,6 +82,11 @@ class SaveState:
     #: The version's inventory as the template records it: the SBOM's reference in the
     #: store (``sbom``, ``region``, ``sha256``) and the counts, or why there is none.
     inventory: dict[str, Any] | None = None
+    #: ``--scrub``: the helper's journaled steps (``prism_core.save.scrub``): stage,
+    #: region, security group, client token, helper id, the derivative's name.
+    scrub: dict[str, Any] | None = None
+    #: ``--scrub``: the scrubbed derivative images (the shared ones), by region.
+    scrub_images: dict[str, RegionImage] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
 
@@ -94,7 +99,7 @@ class SaveState:
         """Rebuild from :meth:`to_dict` output."""
         data = dict(data)
         fields = set(RegionImage.__dataclass_fields__)
-        for key in ("images", "account_images"):
+        for key in ("images", "account_images", "scrub_images"):
             data[key] = {
                 r: RegionImage(**{k: v for k, v in i.items() if k in fields})
                 for r, i in data.get(key, {}).items()

@@ -105,6 +105,34 @@ def provisional_document(ctx: SaveContext) -> dict[str, Any]:
     return build_document(ctx, {region: {arch: PLACEHOLDER_AMI} for region in regions})
 
 
+def _shared_image(
+    ctx: SaveContext, provisional: dict[str, dict[str, str | None]] | None
+) -> dict[str, Any] | None:
+    """``--scrub``: the shared (scrubbed) image per region and the team image each was
+    made from (the lineage); ``None`` without ``--scrub`` or before any derivative."""
+    from prism_core.save import scrub
+
+    if not scrub.wanted(ctx):
+        return None
+    arch = ctx.instance.architecture
+    if provisional is not None:
+        return {
+            "scrubbed": True,
+            "amis": {r: {arch: PLACEHOLDER_AMI} for r in provisional},
+            "scrubbed_from": {r: PLACEHOLDER_AMI for r in provisional},
+        }
+    found = scrub.derivatives(ctx)
+    if not found:
+        return None
+    team = ctx.state.images
+    return {
+        "scrubbed": True,
+        "amis": {r: {i.architecture or arch: i.image_id} for r, i in found.items()},
+        # the team image of each region: the derivative there is its scrubbed twin
+        "scrubbed_from": {r: team[r].image_id for r in found if r in team and team[r].image_id},
+    }
+
+
 def build_document(
     ctx: SaveContext, amis: dict[str, dict[str, str | None]] | None = None
 ) -> dict[str, Any]:
@@ -128,12 +156,14 @@ def build_document(
             target.split(":")[0]: {r: {arch: PLACEHOLDER_AMI} for r in amis}
             for target in request.copy_to_accounts
         }
+    shared = _shared_image(ctx, amis if provisional else None)
     cached = ctx.plugin_data.get("_template_document")
     if (
         not provisional
         and cached is not None
         and cached["ami_config"]["amis"] == amis
         and cached["ami_config"].get("accounts", {}) == accounts
+        and cached.get("shared_image") == shared
     ):
         return copy.deepcopy(cached)
     facts = instance_facts(ctx)
@@ -179,6 +209,8 @@ def build_document(
         doc["project"] = request.project_id
     if request.shares_anything:  # what the next version inherits
         doc["sharing"] = {"public": request.public, "share_with": list(request.share_with)}
+    if shared is not None:
+        doc["shared_image"] = shared
     if provisional:
         return doc
     ctx.plugin_data["_template_document"] = doc

@@ -82,7 +82,8 @@ Before anything changes prism looks inside the instance (SSM Run Command, a read
 script): secrets (private keys, cloud credentials, tokens, histories, SSH host keys,
 cloud-init data; paths and kinds, never contents) and the installed packages. The plan
 lists them. A private save goes on with a warning; a share beyond the account (--public,
---share-with) of an instance with secrets is refused (exit 2) unless --allow-secrets
+--share-with) of an instance with secrets is refused (exit 2) unless --scrub (only a
+scrubbed derivative is shared; the team image stays private) or --allow-secrets
 (asks on a terminal even with --yes), and of one that cannot be inspected (no SSM agent,
 Windows, Run Command denied) unless --no-inspect (prints what to remove by hand).
 

@@ -115,6 +115,7 @@ def run_save(app: Any) -> int:
         ("--validate", pargs.validate),
         ("--copy-to-accounts", pargs.copy_to_accounts),
         ("--fast-restore", pargs.fast_restore),
+        ("--scrub", getattr(pargs, "scrub", False)),  # the engine launches no helper
     )
     other_modes = pargs.resume or pargs.abort or pargs.batch
     if pargs.detach and (other_modes or any(on for _, on in engine_lacks)):

@@ -68,6 +68,17 @@ def image_lines(version: dict[str, Any], width: int | None) -> list[str]:
         lines.append("  in other accounts:")
         table_text = table(["ACCOUNT", "REGION", "ARCH", "AMI"], copies, None)
         lines += ["    " + line for line in table_text.split("\n")]
+    scrubbed = (version.get("shared_image") or {}).get("amis") or {}
+    shared = [
+        [region, arch, ami]
+        for region, by_arch in sorted(scrubbed.items())
+        if isinstance(by_arch, dict)
+        for arch, ami in sorted(by_arch.items())
+    ]
+    if shared:  # --scrub: what is shared beyond the account; the images above stay private
+        lines.append("  shared (scrubbed derivative; the images above stay private):")
+        shared_text = table(["REGION", "ARCH", "AMI"], shared, None)
+        lines += ["    " + line for line in shared_text.split("\n")]
     zones = version.get("fast_restore") or {}
     if isinstance(zones, dict) and zones:
         where = "; ".join(

@@ -272,6 +272,8 @@ class Templates(Controller):
                 row["ami_mappings"] = config["ami_mappings"]
             if config.get("fast_restore"):  # --fast-restore: region -> zones
                 row["fast_restore"] = config["fast_restore"]
+            if isinstance(doc.get("shared_image"), dict):  # --scrub: the shared derivative
+                row["shared_image"] = doc["shared_image"]
             if doc.get("parameters"):
                 from prism_core.templates.parameters import summary
 
