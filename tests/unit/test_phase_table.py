@@ -19,7 +19,7 @@ from prism_core.exceptions import ValidationFailed
 from prism_core.save import phases, pipeline
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
-ORDER = ["image", "post_image", "copy", "fast_restore", "register", "template"]
+ORDER = ["image", "post_image", "scrub", "copy", "fast_restore", "register", "template"]
 
 
 class Ctx:
@@ -101,7 +101,7 @@ def test_failure_and_resume_policies() -> None:
     assert policy["pre_stop"] == (phases.REFUSE, phases.RECHECK)
     assert policy["image"] == (phases.FAIL_SAVE, phases.RESTORE_IF_DONE)
     assert policy["post_image"] == (phases.FAIL_SAVE_IF_UNUSABLE, phases.SKIP_IF_DONE)
-    for name in ("copy", "fast_restore", "register", "template"):
+    for name in ("scrub", "copy", "fast_restore", "register", "template"):
         assert policy[name] == (phases.RECORD, phases.SKIP_IF_DONE), name
     assert [p.name for p in phases.PHASES if p.late] == ["register", "template"]
 
@@ -122,12 +122,12 @@ def test_a_new_save_runs_every_phase_in_order(run) -> None:
     ctx = Ctx()
     calls, result = run(ctx)
     assert result is None
-    assert calls == [*ORDER[:4], "preload joined", "register", "template"]
+    assert calls == [*ORDER[:5], "preload joined", "register", "template"]
     assert ctx.state.phases_done == ORDER
 
 
 def test_resume_skips_what_is_done_and_restores_the_instance(run) -> None:
-    ctx = Ctx(["image", "post_image", "copy"])
+    ctx = Ctx(["image", "post_image", "scrub", "copy"])
     calls, _ = run(ctx)
     # the image step runs to bring the instance back; it decides itself
     assert [c for c in calls if c != "preload joined"] == [
@@ -136,7 +136,7 @@ def test_resume_skips_what_is_done_and_restores_the_instance(run) -> None:
 
 
 def test_once_a_phase_runs_again_every_later_phase_runs_too(run) -> None:
-    ctx = Ctx(["image", "post_image", "register", "template"])
+    ctx = Ctx(["image", "post_image", "scrub", "register", "template"])
     calls, _ = run(ctx)
     assert [c for c in calls if c != "preload joined"] == [
         "image", "copy", "fast_restore", "register", "template"
@@ -165,7 +165,7 @@ def test_a_recorded_failure_lets_later_phases_run_and_is_not_done(run) -> None:
     ctx = Ctx()
     calls, result = run(ctx, raises={"copy": RuntimeError("copy")}, records={"register"})
     assert result is None and calls[-1] == "template"
-    assert ctx.state.phases_done == ["image", "post_image", "fast_restore", "template"]
+    assert ctx.state.phases_done == ["image", "post_image", "scrub", "fast_restore", "template"]
 
 
 def test_a_cancelled_batch_save_stops_before_the_next_phase(run) -> None:
