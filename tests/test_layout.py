@@ -56,8 +56,9 @@ def test_plugins_table_fits_the_terminal(columns: int, monkeypatch: pytest.Monke
     assert lines[0].split() == ["NAME", "VERSION", "SOURCE", "HOOKS"]
     assert all(len(line) <= columns for line in lines), lines
     hooks_at = lines[0].index("HOOKS")
+    rows = lines[1 : lines.index("")] if "" in lines else lines[1:]  # the table, above the notes
     # every continuation line of a wrapped cell starts in the HOOKS column
-    for line in lines[1:]:
+    for line in rows:
         if line and not line[0].isspace():
             assert line[hooks_at - 2 : hooks_at] == "  ", line
         elif line.strip():

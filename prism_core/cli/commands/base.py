@@ -157,7 +157,7 @@ class Base(Controller):
         )
         width = output_width()
         text = f"save phases, in order: {order}"
-        lines += textwrap.wrap(text, width) if width else [text]
+        lines += ["", *(textwrap.wrap(text, width) if width else [text])]  # below the table
         for name, reason in manager.broken.items():
             lines.append(f"BROKEN {name}: {reason} (disable with PRISM_DISABLE_PLUGINS={name})")
         if manager.blocked:
