@@ -55,8 +55,25 @@ def _account(app: Any) -> str:
     return str(_aws(app).account_id())
 
 
+def scrubbed_derivative(document: dict[str, Any]) -> dict[str, Any] | None:
+    """The template as it is published when its save made a scrubbed derivative
+    (``prism save --scrub``): the derivative's images in place of the team's, which stay
+    private and unpublished; ``None`` for a template without one."""
+    shared = document.get("shared_image")
+    if not isinstance(shared, dict) or not shared.get("scrubbed"):
+        return None
+    amis = shared.get("amis")
+    if not isinstance(amis, dict) or not amis:
+        return None
+    published = {key: value for key, value in document.items() if key != "shared_image"}
+    published["ami_config"] = {**(document.get("ami_config") or {}), "amis": amis}
+    return published
+
+
 def publish_document(config: MarketplaceConfig, document: dict[str, Any], publisher: str) -> dict:
-    """Validate ``document`` and publish exactly the YAML prism writes for it."""
+    """Validate ``document`` and publish exactly the YAML prism writes for it (its
+    scrubbed derivative's, when the save made one)."""
+    document = scrubbed_derivative(document) or document
     validate_document(document, f"template {document.get('name')}")
     return Catalog(config).publish(document, dump_template(document), publisher)
 
@@ -64,8 +81,8 @@ def publish_document(config: MarketplaceConfig, document: dict[str, Any], publis
 def check_secrets(inspection: Any, policy: str, name: str) -> None:
     """Refuse a publish of an image with secrets found in it, or never inspected, unless
     ``--allow-secrets`` (``--no-inspect`` for a save that skipped the inspection)."""
-    if policy == "allow-secrets" or not isinstance(inspection, dict):
-        return
+    if policy in ("allow-secrets", "scrub") or not isinstance(inspection, dict):
+        return  # --scrub: what is published is the derivative, without them
     secrets = inspection.get("secrets") or []
     if inspection.get("available") is False and policy != "no-inspect":
         raise InputError(
@@ -83,8 +100,9 @@ def check_secrets(inspection: Any, policy: str, name: str) -> None:
 
 
 def check_document_secrets(document: dict[str, Any], allow: bool) -> None:
-    """The rule for a saved template: its recorded inventory must show no secrets."""
-    if allow:
+    """The rule for a saved template: its recorded inventory must show no secrets (a
+    scrubbed derivative, published in their place, has none of them)."""
+    if allow or scrubbed_derivative(document) is not None:
         return
     name = document.get("name")
     inventory = document.get("inventory")
@@ -105,14 +123,21 @@ def check_document_secrets(document: dict[str, Any], allow: bool) -> None:
 
 
 def publish(app: Any, args: Any) -> int:
-    """``prism marketplace publish TEMPLATE``: the saved file, byte for byte."""
+    """``prism marketplace publish TEMPLATE``: the saved file, byte for byte (with a
+    scrubbed derivative, the file with the derivative's images in the team's place)."""
     config = _config(app)
     path = template_path(app.settings.templates_dir, args.template)
     if not path.exists():
         raise InputError(f"no saved template {args.template!r} at {path}", "run `prism save` first")
     document = load_template_file(path)
     check_document_secrets(document, bool(getattr(args, "allow_secrets", False)))
-    entry = _catalog(app).publish(document, path.read_text(encoding="utf-8"), _account(app))
+    derivative = scrubbed_derivative(document)
+    if derivative is not None:  # --scrub: the derivative's images, never the team's
+        validate_document(derivative, f"template {args.template}")
+        text = dump_template(derivative)
+        entry = _catalog(app).publish(derivative, text, _account(app))
+    else:
+        entry = _catalog(app).publish(document, path.read_text(encoding="utf-8"), _account(app))
     emit(
         entry,
         args.output,

@@ -442,6 +442,32 @@ def test_publish_refuses_an_image_with_secrets(prism_sandbox, run_prism, marketp
     assert with_flag.exit_code == 0, with_flag.stderr
 
 
+def test_a_scrubbed_save_publishes_its_derivative(prism_sandbox, run_prism, marketplace):
+    """`save --public --scrub --publish` of an instance with secrets: the published
+    template names the scrubbed derivative's image, never the team's; publishing the saved
+    template again needs no --allow-secrets either."""
+
+    prism_sandbox.create_instance("genomics-box", tree="genomics-box")
+    saved = run_prism(
+        "save", "genomics-box", "gen-env", "--public", "--scrub", "--publish", "--yes",
+        "-o", "json",
+    )
+    assert saved.exit_code == 0, saved.stderr
+    team = saved.json()["amis"]["us-east-1"]
+    derivative = saved.json()["shared_images"]["us-east-1"]["image_id"]
+    assert derivative != team
+    entry = _index(marketplace)["templates"]["gen-env"]
+    published = yaml.safe_load(
+        marketplace.get_object(Bucket=BUCKET, Key=entry["key"])["Body"].read()
+    )
+    assert list(published["ami_config"]["amis"]["us-east-1"].values()) == [derivative]
+    assert "shared_image" not in published and team not in json.dumps(published)
+    again = run_prism("marketplace", "publish", "gen-env", "-o", "json")
+    assert again.exit_code == 0, again.stderr
+    stored = marketplace.get_object(Bucket=BUCKET, Key=again.json()["key"])["Body"].read()
+    assert derivative in stored.decode() and team not in stored.decode()
+
+
 def _index_or_empty(s3) -> dict:
     try:
         return _index(s3)
