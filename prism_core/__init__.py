@@ -15,6 +15,12 @@ __version__ = "0.1.0"
 
 __all__ = ["__version__", "hookimpl"]
 
+TYPE_CHECKING = False  # not typing's: importing typing would slow ``prism --version``
+if TYPE_CHECKING:  # what type checkers see of the lazily created marker
+    from pluggy import HookimplMarker
+
+    hookimpl: HookimplMarker
+
 
 def __getattr__(name: str) -> object:
     """``hookimpl`` (the marker for hook implementations; built-in and third-party

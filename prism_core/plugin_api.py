@@ -1,11 +1,18 @@
-"""The public API: everything a plugin may import from prism, and nothing else.
+"""The public API: what a plugin may rely on from prism, and nothing else.
 
 Plugin authors write ``from prism_core.plugin_api import hookimpl, Option, InputError, ...``.
-The names below (``__all__``) are the whole API, documented in docs/plugins.md; a plugin
-importing anything else from ``prism_core`` relies on internals that may change without
-notice (contrib's tests fail if one does). The declarations plugins return
-(``Option``, ``Command``, ``PluginSettings``, ``IamStatement``) live here; the rest is
-re-exported lazily, so importing this module stays cheap (no boto3, no Cement).
+The names in ``__all__`` are the whole API (30 of them, documented in docs/plugins.md),
+each imported explicitly below, so mypy and IDEs see them (prism_core is a ``py.typed``
+package; ``mypy --strict`` is clean on this module). The declarations plugins return
+(``Option``, ``Command``, ``PluginSettings``, ``IamStatement``) are defined here; every
+other name comes from a light module: importing this module imports neither boto3 nor
+Cement (``prism --help`` imports it).
+
+The EC2, template and inspection helpers prism's own plugins use to implement the save
+phases are in :mod:`prism_core.toolkit`: provisional (they may change in a minor
+release), there so that a third party can still replace a built-in phase. A name that
+was in this API and moved there (or onto ``ctx``) fails to import with one line saying
+where it went (:data:`MOVED`).
 
 Plugins that read YAML or JSON (files, downloaded catalogs, registry values) use
 :func:`load_yaml_bounded` / :func:`load_json_bounded` / :func:`read_text_bounded`,
@@ -15,145 +22,135 @@ cap, UTF-8, and limits on depth, aliases and the size once aliases are expanded.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from prism_core import hookimpl
-
-#: Re-exported names -> the module that defines them (imported on first use).
-_EXPORTS: dict[str, str] = {
-    # errors and exit codes
-    "PrismError": "prism_core.exceptions",
-    "InputError": "prism_core.exceptions",
-    "OperationFailed": "prism_core.exceptions",
-    "EXIT_OK": "prism_core.exceptions",
-    "EXIT_FAILURE": "prism_core.exceptions",
-    "EXIT_REFUSED": "prism_core.exceptions",
-    "EXIT_PARTIAL": "prism_core.exceptions",
-    # AWS
-    "AwsClients": "prism_core.aws.clients",
-    "aws_clients": "prism_core.cli.aws_options",
-    "user_agent": "prism_core.aws.clients",
-    "error_code": "prism_core.aws.clients",
-    "error_message": "prism_core.aws.clients",
-    "tags_of": "prism_core.aws.tags",
-    "tag_list": "prism_core.aws.tags",
-    "TEMPLATE_TAG": "prism_core.aws.tags",
-    "PROJECT_TAG": "prism_core.aws.tags",
-    # output
-    "emit": "prism_core.cli.output",
-    "printable": "prism_core.validation",
-    # validation
-    "template_name": "prism_core.validation",
-    "region_name": "prism_core.validation",
-    "project_id": "prism_core.validation",
-    "MAX_TAGS": "prism_core.validation",
-    "PRISM_TAG_COUNT": "prism_core.validation",
-    # untrusted input (the one bounded loader, prism_core.safe_yaml)
-    "load_yaml_bounded": "prism_core.safe_yaml",
-    "load_json_bounded": "prism_core.safe_yaml",
-    "read_text_bounded": "prism_core.safe_yaml",
-    # template documents
-    "validate_document": "prism_core.templates.document",
-    "parse_document": "prism_core.templates.document",
-    "load_template_file": "prism_core.templates.document",
-    "dump_template": "prism_core.templates.document",
-    "template_path": "prism_core.templates.document",
-    "write_template": "prism_core.templates.document",
-    "archive_template": "prism_core.templates.document",
-    "find_template": "prism_core.templates.store",
-    "builtin_template": "prism_core.templates.store",
-    "MAX_TEMPLATE_BYTES": "prism_core.templates.document",
-    # image provenance
-    "trusted_owners": "prism_core.templates.provenance",
-    "describe_owners": "prism_core.templates.provenance",
-    "check_owners": "prism_core.templates.provenance",
-    # inspection of the instance before its image leaves the account
-    "inspect_instance": "prism_core.inspection.runner",
-    "InspectionReport": "prism_core.inspection.findings",
-    "INSPECTION_CHECKLIST": "prism_core.inspection.findings",
-    "InventoryStore": "prism_core.inspection.store",
-    "to_cyclonedx": "prism_core.inspection.sbom",
-    "from_cyclonedx": "prism_core.inspection.sbom",
-    # what hooks receive
-    "SaveContext": "prism_core.save.context",
-    "SaveRequest": "prism_core.save.request",
-    "RegionImage": "prism_core.save.state",
-    "REQUESTED": "prism_core.save.state",
-    "PENDING": "prism_core.save.state",
-    "AVAILABLE": "prism_core.save.state",
-    "FAILED": "prism_core.save.state",
-    "WaitCancelled": "prism_core.aws.waiting",
-    "ValidationFailed": "prism_core.exceptions",
-    # implementing a save phase on EC2 (what the built-in plugins use)
-    "describe_image": "prism_core.aws.ec2",
-    "settled_image": "prism_core.aws.ec2",
-    "find_image_by_name": "prism_core.aws.ec2",
-    "find_saved_image": "prism_core.aws.ec2",
-    "image_snapshot_ids": "prism_core.aws.ec2",
-    "state_reason": "prism_core.aws.ec2",
-    "image_tags": "prism_core.save.images",
-    "share_in_region": "prism_core.save.images",
-    "encrypted_sharing_notes": "prism_core.save.images",
-    "copy_to_accounts": "prism_core.save.account_copies",
-    "check_account_copies": "prism_core.save.account_copies",
-    "deprecate_in_region": "prism_core.save.images",
-    "require_imds_v2": "prism_core.save.images",
-    "discard_own_image": "prism_core.save.images",
-    "mark_requested": "prism_core.aws.estimate",
-    "requested_at": "prism_core.aws.estimate",
-    "completion_estimate": "prism_core.aws.estimate",
-    "progress_report": "prism_core.aws.snapshot_progress",
-    "progress_finished": "prism_core.aws.snapshot_progress",
-    "LOCK_TAG": "prism_core.aws.tags",
-    "SAVE_ID_TAG": "prism_core.aws.tags",
-    "boot_check": "prism_core.templates.launch",
-    "build_template_document": "prism_core.save.template_doc",
-    "registry_publish": "prism_core.templates.registry",
-    "registry_value": "prism_core.templates.registry",
-    "registry_current_parameter": "prism_core.templates.registry",
-    "sync_image_parameters": "prism_core.templates.image_parameters",
-}
-#: Names whose definition has another name in its module.
-_ALIASES = {
-    "load_template_file": "load_file",
-    "dump_template": "dump",
-    "write_template": "write",
-    "archive_template": "archive_current",
-    "find_template": "find",
-    "builtin_template": "builtin",
-    "check_owners": "check",
-    "build_template_document": "build_document",
-    "registry_publish": "publish",
-    "registry_value": "encode",
-    "registry_current_parameter": "current_parameter",
-    "sync_image_parameters": "sync",
-}
+from prism_core.aws.clients import AwsClients, error_code, error_message, user_agent
+from prism_core.aws.tags import tag_list, tags_of
+from prism_core.aws.waiting import WaitCancelled
+from prism_core.cli.aws_options import aws_clients
+from prism_core.cli.output import emit
+from prism_core.exceptions import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_REFUSED,
+    InputError,
+    OperationFailed,
+    PrismError,
+    ValidationFailed,
+)
+from prism_core.safe_yaml import load_json_bounded, load_yaml_bounded, read_text_bounded
+from prism_core.save.context import SaveContext
+from prism_core.save.request import SaveRequest
+from prism_core.save.state import RegionImage
+from prism_core.validation import printable
 
 __all__ = [
+    # declarations and the decorator
     "hookimpl",
-    "Handler",
     "Option",
     "Command",
+    "Handler",
     "PluginSettings",
     "IamStatement",
-    *_EXPORTS,
+    # errors and exit codes
+    "PrismError",
+    "InputError",
+    "OperationFailed",
+    "ValidationFailed",
+    "EXIT_OK",
+    "EXIT_FAILURE",
+    "EXIT_REFUSED",
+    "EXIT_PARTIAL",
+    # what hooks receive
+    "SaveContext",
+    "SaveRequest",
+    "RegionImage",
+    "WaitCancelled",
+    # AWS
+    "AwsClients",
+    "aws_clients",
+    "user_agent",
+    "error_code",
+    "error_message",
+    "tags_of",
+    "tag_list",
+    # output and untrusted input
+    "emit",
+    "printable",
+    "load_yaml_bounded",
+    "load_json_bounded",
+    "read_text_bounded",
 ]
 
+_TOOLKIT = "prism_core.toolkit"
+#: Names this API had before the provisional toolkit existed -> where they went.
+#: Importing one fails with :class:`MovedName` naming the new place (no re-export:
+#: the provisional toolkit is imported only by plugins that ask for it).
+MOVED: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            # tags and validation
+            "TEMPLATE_TAG", "PROJECT_TAG", "LOCK_TAG", "SAVE_ID_TAG",
+            "template_name", "region_name", "project_id", "MAX_TAGS", "PRISM_TAG_COUNT",
+            # template documents
+            "validate_document", "parse_document", "load_template_file", "dump_template",
+            "template_path", "write_template", "archive_template", "find_template",
+            "builtin_template", "MAX_TEMPLATE_BYTES",
+            # image provenance
+            "trusted_owners", "describe_owners", "check_owners",
+            # inspection
+            "inspect_instance", "InspectionReport", "INSPECTION_CHECKLIST",
+            "InventoryStore", "to_cyclonedx", "from_cyclonedx",
+            # RegionImage.state values
+            "REQUESTED", "PENDING", "AVAILABLE", "FAILED",
+            # implementing a save phase on EC2
+            "describe_image", "settled_image", "find_image_by_name", "find_saved_image",
+            "image_snapshot_ids", "state_reason", "image_tags", "share_in_region",
+            "encrypted_sharing_notes", "copy_to_accounts", "check_account_copies",
+            "deprecate_in_region", "require_imds_v2", "discard_own_image",
+            "completion_estimate", "progress_report", "progress_finished", "boot_check",
+            "build_template_document", "registry_publish", "registry_value",
+            "registry_current_parameter", "sync_image_parameters",
+        ),
+        _TOOLKIT,
+    ),
+    # per-save state, no longer a process-wide table
+    "mark_requested": "ctx.mark_requested(image_id)",
+    "requested_at": "ctx.requested_at(image_id)",
+}
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+
+class MovedName(ImportError):
+    """A name that left the plugin API: the message says where it went.
+
+    An :class:`ImportError` (not an ``AttributeError``, which ``from ... import`` would
+    replace with a message of its own), raised for ``from prism_core.plugin_api import
+    NAME`` and for ``plugin_api.NAME`` alike.
+    """
+
+
+def moved_message(name: str) -> str:
+    """One line: where ``name`` (a former name of this API) went."""
+    where = MOVED[name]
+    if where == _TOOLKIT:
+        return (
+            f"prism_core.plugin_api.{name} moved to {_TOOLKIT} (provisional): "
+            f"use `from {_TOOLKIT} import {name}`"
+        )
+    return f"prism_core.plugin_api.{name} was removed (process-wide state): use {where}"
+
+
+if not TYPE_CHECKING:  # mypy reports a missing name statically instead
+
+    def __getattr__(name: str) -> NoReturn:
+        """Only for names that left the API: raise, saying where they went."""
+        if name in MOVED:
+            raise MovedName(moved_message(name), name=__name__)
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), _ALIASES.get(name, name))
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
 
 
 #: What a command handler receives: the Cement app and the parsed arguments.

@@ -22,6 +22,8 @@ DONE_KEY = "boot-check"
 @api.hookimpl
 def prism_post_image(ctx: SaveContext) -> None:
     """Boot-check the source image when ``ctx.request.validate`` is set."""
+    from prism_core import toolkit
+
     if not getattr(ctx.request, "validate", False):
         return
     image = ctx.source_image()
@@ -42,7 +44,7 @@ def prism_post_image(ctx: SaveContext) -> None:
             entry = f"{image.region}:{instance_id}"
             ctx.record(boot_instances=[e for e in ctx.state.boot_instances if e != entry])
 
-    api.boot_check(
+    toolkit.boot_check(
         ctx.aws.ec2(image.region),
         image.image_id,
         arch,

@@ -6,7 +6,7 @@ tags of the copy and its snapshots in ``TagSpecifications``, wait until availabl
 (the first poll when the copy is expected to be done: after three quarters of the
 time the source image took), share it. A region that fails is reported with its
 reason and does not affect the others. Then ``--copy-to-accounts``: each account gets a
-copy in every region that has an image (``api.copy_to_accounts``).
+copy in every region that has an image (``toolkit.copy_to_accounts``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 def prism_copy(ctx: SaveContext) -> dict[str, RegionImage]:
     """Copy to each region of ``ctx.request.copy_to_regions``, then into each account of
     ``--copy-to-accounts`` (in every region with an image); failures stay per region."""
+    from prism_core import toolkit
+
     regions = ctx.request.copy_to_regions
     if not regions:
-        api.copy_to_accounts(ctx)
+        toolkit.copy_to_accounts(ctx)
         return {}
     source = ctx.source_image()
     if source is None or not source.ok:
@@ -47,17 +49,19 @@ def prism_copy(ctx: SaveContext) -> dict[str, RegionImage]:
         raise
     finally:
         pool.shutdown(wait=True)
-    api.copy_to_accounts(ctx)
+    toolkit.copy_to_accounts(ctx)
     return {r: results[r] for r in regions if r in results}
 
 
 def copy_to_region(ctx: SaveContext, source: RegionImage, region: str) -> RegionImage:
     """Copy, wait, tag and share in one region; never raises for AWS errors."""
+    from prism_core import toolkit
+
     previous = ctx.state.images.get(region)
     if previous is not None and previous.ok:
-        api.require_imds_v2(ctx, previous)
-        api.share_in_region(ctx, previous)
-        api.deprecate_in_region(ctx, previous)
+        toolkit.require_imds_v2(ctx, previous)
+        toolkit.share_in_region(ctx, previous)
+        toolkit.deprecate_in_region(ctx, previous)
         return previous
     try:
         image = _copy(ctx, source, region, previous)
@@ -71,15 +75,17 @@ def copy_to_region(ctx: SaveContext, source: RegionImage, region: str) -> Region
         ctx.progress.line("fail", f"Copy to {region} failed: {image.error}", since="copy")
         return image
     ctx.progress.line("ok", f"AMI copied to region {region}: {image.image_id}", since="copy")
-    api.require_imds_v2(ctx, image)
-    api.share_in_region(ctx, image)
-    api.deprecate_in_region(ctx, image)
+    toolkit.require_imds_v2(ctx, image)
+    toolkit.share_in_region(ctx, image)
+    toolkit.deprecate_in_region(ctx, image)
     return image
 
 
 def _copy(
     ctx: SaveContext, source: RegionImage, region: str, previous: RegionImage | None
 ) -> RegionImage:
+    from prism_core import toolkit
+
     ec2 = ctx.aws.ec2(region)
     requested_now = False
     if previous is not None and previous.image_id and previous.error is None:
@@ -88,37 +94,38 @@ def _copy(
         requested_now = True
         stale = previous.image_id if previous is not None else None
         if stale:  # a failed earlier attempt: remove it (if it is ours) so the name is free
-            api.discard_own_image(ctx, region, stale)
+            toolkit.discard_own_image(ctx, region, stale)
         image = api.RegionImage(
             region,
-            state=api.REQUESTED,
+            state=toolkit.REQUESTED,
             architecture=source.architecture,
             client_token=_client_token(ctx, region, previous),
         )
         ctx.record_image(image)
         image.image_id = _request_copy(ctx, ec2, source, image)
-        api.mark_requested(image.image_id)
-        image.state = api.PENDING
+        ctx.mark_requested(image.image_id)
+        image.state = toolkit.PENDING
         ctx.record_image(image)
     image_id = image.image_id
     assert image_id is not None
 
     listed: list[list[str] | None] = [None]
-    not_yet, expected_at = api.completion_estimate(
+    not_yet, expected_at = toolkit.completion_estimate(
         ec2,
         image_id,
         lambda: listed[0],
         poll=ctx.settings.poll_delay,
         longest=ctx.settings.timeouts["copy"],
-        report=api.progress_report(
+        report=toolkit.progress_report(
             ctx, f"Copy {image_id} to {region}", phase="copy", region=region, image_id=image_id
         ),
+        since=ctx.requested_at(image_id),
     )
 
     def settled() -> dict[str, Any] | None:
-        data = api.describe_image(ec2, image_id)
-        if data is None or data.get("State") not in (api.AVAILABLE, api.FAILED):
-            listed[0] = api.image_snapshot_ids(data) if data is not None else None
+        data = toolkit.describe_image(ec2, image_id)
+        if data is None or data.get("State") not in (toolkit.AVAILABLE, toolkit.FAILED):
+            listed[0] = toolkit.image_snapshot_ids(data) if data is not None else None
             not_yet()
             return None
         return data
@@ -136,14 +143,15 @@ def _copy(
         region=region,
         phase="copy",
     )
-    if data["State"] == api.FAILED:
-        image.state, image.error = api.FAILED, f"copy {image_id} failed: {api.state_reason(data)}"
+    if data["State"] == toolkit.FAILED:
+        reason = toolkit.state_reason(data)
+        image.state, image.error = toolkit.FAILED, f"copy {image_id} failed: {reason}"
         ctx.record_image(image)
         return image
-    image.snapshot_ids = api.image_snapshot_ids(data) or []
-    image.state = api.AVAILABLE
+    image.snapshot_ids = toolkit.image_snapshot_ids(data) or []
+    image.state = toolkit.AVAILABLE
     ctx.record_image(image)
-    api.progress_finished(ctx.progress, image_id, f"Copy {image_id} to {region}: available",
+    toolkit.progress_finished(ctx.progress, image_id, f"Copy {image_id} to {region}: available",
                           phase="copy", region=region)
     return image
 
@@ -162,6 +170,8 @@ def _client_token(ctx: SaveContext, region: str, previous: RegionImage | None) -
 def _request_copy(ctx: SaveContext, ec2: Any, source: RegionImage, image: RegionImage) -> str:
     """CopyImage in the destination region. A copy whose request went out under an older
     token (its answer lost) makes EC2 answer InvalidAMIName.Duplicate: adopt that copy."""
+    from prism_core import toolkit
+
     params: dict[str, Any] = {
         "SourceImageId": source.image_id,
         "SourceRegion": source.region,
@@ -169,7 +179,7 @@ def _request_copy(ctx: SaveContext, ec2: Any, source: RegionImage, image: Region
         "Description": ctx.request.description,
         "ClientToken": image.client_token,
         "TagSpecifications": [
-            {"ResourceType": kind, "Tags": api.tag_list(api.image_tags(ctx))}
+            {"ResourceType": kind, "Tags": api.tag_list(toolkit.image_tags(ctx))}
             for kind in ("image", "snapshot")
         ],
     }
@@ -181,7 +191,7 @@ def _request_copy(ctx: SaveContext, ec2: Any, source: RegionImage, image: Region
         return str(ec2.copy_image(**params)["ImageId"])
     except Exception as exc:
         if api.error_code(exc) == "InvalidAMIName.Duplicate":
-            found = api.find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id)
+            found = toolkit.find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id)
             if found is not None:
                 return str(found["ImageId"])
         raise

@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 
 def adopt_existing(ctx: SaveContext, ec2: Any) -> str | None:
     """The id of this save's image if EC2 already has it (a killed run, a lost response)."""
-    found = api.find_image_by_name(ec2, ctx.state.image_name)
+    from prism_core import toolkit
+
+    found = toolkit.find_image_by_name(ec2, ctx.state.image_name)
     if found is None:
         return None
-    if api.find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id) is None:
+    if toolkit.find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id) is None:
         raise api.OperationFailed(
             f"an AMI named {ctx.state.image_name} that this save did not create appeared "
             f"({found['ImageId']})",
@@ -40,11 +42,13 @@ def no_reboot(ctx: SaveContext) -> bool:
 def _create(ctx: SaveContext, ec2: Any, retry: bool) -> str:
     """CreateImage once per save. It has no idempotency token, so a retried request whose
     first attempt succeeded answers InvalidAMIName.Duplicate: adopt that image."""
+    from prism_core import toolkit
+
     if retry:  # an earlier run asked for this image: it may exist already
         adopted = adopt_existing(ctx, ec2)
         if adopted is not None:
             return adopted
-    tags = api.tag_list(api.image_tags(ctx))
+    tags = api.tag_list(toolkit.image_tags(ctx))
     try:
         response = ec2.create_image(
             InstanceId=ctx.request.instance_id,
@@ -68,30 +72,33 @@ def _create(ctx: SaveContext, ec2: Any, retry: bool) -> str:
 @api.hookimpl(trylast=True)
 def prism_image(ctx: SaveContext) -> RegionImage:
     """Create the AMI and return once every EBS mapping lists a snapshot."""
+    from prism_core import toolkit
+
     region = ctx.source_region
     ec2 = ctx.aws.ec2(region)
     image = ctx.state.images.get(region)
     if image is None or image.image_id is None:
         retry = image is not None
-        image = api.RegionImage(region, state=api.REQUESTED, architecture=ctx.instance.architecture)
+        architecture = ctx.instance.architecture
+        image = api.RegionImage(region, state=toolkit.REQUESTED, architecture=architecture)
         ctx.record_image(image)
         ctx.progress.line("image", "Creating AMI...")
         image.image_id = _create(ctx, ec2, retry)
-        api.mark_requested(image.image_id)
-        image.state = api.PENDING
+        ctx.mark_requested(image.image_id)
+        image.state = toolkit.PENDING
         ctx.record_image(image)
     ctx.progress.line("ok", f"AMI creation started: {image.image_id}", since="image")
     image_id = image.image_id
 
     def snapshots_listed() -> list[str] | None:
-        data = api.describe_image(ec2, image_id)
+        data = toolkit.describe_image(ec2, image_id)
         if data is None:
             return None
-        if data.get("State") == api.FAILED:
-            image.state, image.error = api.FAILED, api.state_reason(data)
+        if data.get("State") == toolkit.FAILED:
+            image.state, image.error = toolkit.FAILED, toolkit.state_reason(data)
             ctx.record_image(image)
             raise api.OperationFailed(f"image {image_id} failed in {region}: {image.error}")
-        return api.image_snapshot_ids(data)
+        return toolkit.image_snapshot_ids(data)
 
     image.snapshot_ids = ctx.wait(
         snapshots_listed,
@@ -111,30 +118,33 @@ def prism_image(ctx: SaveContext) -> RegionImage:
 @api.hookimpl(tryfirst=True)
 def prism_post_image(ctx: SaveContext) -> None:
     """Wait until the source image is available, then share it as requested."""
+    from prism_core import toolkit
+
     image = ctx.source_image()
     if image is None or image.image_id is None:
         raise api.OperationFailed("no source image was recorded for this save")
     ec2 = ctx.aws.ec2(image.region)
-    if image.state != api.AVAILABLE:
+    if image.state != toolkit.AVAILABLE:
         ctx.progress.line(
             "wait", "Waiting for the AMI to be available (this may take several minutes)..."
         )
         image_id = image.image_id
         listed = image.snapshot_ids
-        not_yet, expected_at = api.completion_estimate(
+        not_yet, expected_at = toolkit.completion_estimate(
             ec2,
             image_id,
             lambda: listed,
             poll=ctx.settings.poll_delay,
             longest=ctx.settings.timeouts["image"],
-            report=api.progress_report(
+            report=toolkit.progress_report(
                 ctx, f"Image {image_id} in {image.region}",
                 phase="image", region=image.region, image_id=image_id,
             ),
+            since=ctx.requested_at(image_id),
         )
 
         def available() -> dict[str, Any] | None:
-            data = api.settled_image(ec2, image_id)
+            data = toolkit.settled_image(ec2, image_id)
             if data is None:
                 not_yet()
             return data
@@ -150,24 +160,24 @@ def prism_post_image(ctx: SaveContext) -> None:
             region=image.region,
             phase="image",
         )
-        if data["State"] == api.FAILED:
-            image.state, image.error = api.FAILED, api.state_reason(data)
+        if data["State"] == toolkit.FAILED:
+            image.state, image.error = toolkit.FAILED, toolkit.state_reason(data)
             ctx.record_image(image)
             raise api.OperationFailed(f"image {image_id} failed in {image.region}: {image.error}")
-        image.state = api.AVAILABLE
-        image.snapshot_ids = api.image_snapshot_ids(data) or image.snapshot_ids
+        image.state = toolkit.AVAILABLE
+        image.snapshot_ids = toolkit.image_snapshot_ids(data) or image.snapshot_ids
         # how long the image took: from this process's own request when it made it (EC2's
         # CreationDate has whole seconds), the copies' first check is scheduled from it
-        requested = api.requested_at(image_id)
+        requested = ctx.requested_at(image_id)
         took = time.time() - requested if requested else None
         ctx.record(image_seconds=took or _seconds_since(data.get("CreationDate")))
         ctx.record_image(image)
-        api.progress_finished(ctx.progress, image_id, f"Image {image_id} in {image.region}: "
+        toolkit.progress_finished(ctx.progress, image_id, f"Image {image_id} in {image.region}: "
                               "available", phase="image", region=image.region)
         ctx.progress.line("ok", f"AMI {image_id} is available", since="wait")
-    api.require_imds_v2(ctx, image)
-    api.share_in_region(ctx, image)
-    api.deprecate_in_region(ctx, image)
+    toolkit.require_imds_v2(ctx, image)
+    toolkit.share_in_region(ctx, image)
+    toolkit.deprecate_in_region(ctx, image)
 
 
 def _seconds_since(stamp: Any) -> float | None:

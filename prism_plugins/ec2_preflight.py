@@ -42,8 +42,10 @@ def _dry_run(call: Any, what: str, region: str, **params: Any) -> None:
 
 def _owned_image(ec2: Any) -> str | None:
     """An image prism saved in this region (tagged with its save id), if any."""
+    from prism_core import toolkit
+
     images = ec2.describe_images(
-        Owners=["self"], Filters=[{"Name": "tag-key", "Values": [api.SAVE_ID_TAG]}]
+        Owners=["self"], Filters=[{"Name": "tag-key", "Values": [toolkit.SAVE_ID_TAG]}]
     )["Images"]
     ids = sorted(str(i["ImageId"]) for i in images if i.get("State") != "deregistered")
     return ids[0] if ids else None
@@ -166,6 +168,8 @@ def _public_ip_note(ctx: SaveContext) -> list[str]:
 def _check_volumes(ctx: SaveContext) -> list[str]:
     """Snapshots encrypted with the AWS-managed key cannot be shared with other accounts;
     what sharing an encrypted image needs (the keys' policies) goes into the plan."""
+    from prism_core import toolkit
+
     keys = {v.get("KmsKeyId") for v in ctx.volumes() if v.get("Encrypted")}
     if not keys or not (ctx.request.shares_anything or ctx.request.copy_to_accounts):
         return []
@@ -178,12 +182,14 @@ def _check_volumes(ctx: SaveContext) -> list[str]:
                 "which cannot be shared with other accounts",
                 "re-encrypt with a customer-managed KMS key, or save without sharing",
             )
-    return list(api.encrypted_sharing_notes(ctx))
+    return list(toolkit.encrypted_sharing_notes(ctx))
 
 
 def _check_name(ctx: SaveContext, region: str) -> None:
+    from prism_core import toolkit
+
     name = ctx.state.image_name
-    if api.find_image_by_name(ctx.aws.ec2(region), name) is not None:
+    if toolkit.find_image_by_name(ctx.aws.ec2(region), name) is not None:
         raise api.InputError(
             f"an AMI named {name!r} already exists in {region}",
             "wait a second and run the save again, or deregister that AMI",
@@ -197,17 +203,19 @@ def _public_blocked(ctx: SaveContext, region: str) -> bool:
 
 def _check_source(ctx: SaveContext, will_stop: bool) -> list[str]:
     """The checks of the instance and its region: shape, volumes, DryRun calls."""
+    from prism_core import toolkit
+
     instance = ctx.instance
     notes = _check_instance(ctx, will_stop)
     notes += _check_volumes(ctx)
-    api.check_account_copies(ctx)
+    toolkit.check_account_copies(ctx)
     ec2 = ctx.aws.ec2(ctx.source_region)
     _dry_run(
         ec2.create_tags,
         "tag the instance",
         ctx.source_region,
         Resources=[instance.instance_id],
-        Tags=api.tag_list({api.LOCK_TAG: ctx.state.save_id}),
+        Tags=api.tag_list({toolkit.LOCK_TAG: ctx.state.save_id}),
     )
     if will_stop:
         _dry_run(

@@ -34,16 +34,18 @@ def _policy(ctx: SaveContext) -> str:
 
 @api.hookimpl
 def prism_pre_stop(ctx: SaveContext) -> list[str]:
+    from prism_core import toolkit
+
     if ctx.resuming and ctx.state.images:
         return []  # the image is taken: what it holds was decided when the save began
     policy = _policy(ctx)
     if policy == "scrub":
         _check_scrub(ctx)
     if policy == "no-inspect":
-        report = api.InspectionReport.not_inspected()
+        report = toolkit.InspectionReport.not_inspected()
     else:
         with ctx.progress.waiting(f"Inspecting {ctx.request.instance_name} (Run Command)") as tick:
-            report = api.inspect_instance(
+            report = toolkit.inspect_instance(
                 ctx.aws,
                 ctx.source_region,
                 ctx.request.instance_id,
@@ -57,7 +59,7 @@ def prism_pre_stop(ctx: SaveContext) -> list[str]:
     if policy == "no-inspect":
         return [
             "not inspected (--no-inspect); before sharing, remove by hand: "
-            + "; ".join(api.INSPECTION_CHECKLIST)
+            + "; ".join(toolkit.INSPECTION_CHECKLIST)
         ]
     if not report.available:
         raise api.InputError(
@@ -88,10 +90,12 @@ def prism_image(ctx: SaveContext) -> Any:
     claimed): keep the inventory beside the journal, so a save killed before
     ``prism_register`` stores the very inventory of the instance that was imaged when
     it is resumed (the instance may have changed since)."""
+    from prism_core import toolkit
+
     report = ctx.plugin_data.get(DATA_KEY)
     if report is not None and report.available and ctx.attached(SBOM_ATTACHMENT) is None:
         version = int(ctx.state.template_version or 1)
-        sbom = api.to_cyclonedx(report, ctx.request.template_name, version)
+        sbom = toolkit.to_cyclonedx(report, ctx.request.template_name, version)
         if not ctx.attach(SBOM_ATTACHMENT, sbom):
             ctx.progress.line("warn", "The inventory could not be kept beside the journal; "
                               "a resumed save would lack it")
@@ -100,6 +104,8 @@ def prism_image(ctx: SaveContext) -> Any:
 
 def _inventory_sbom(ctx: SaveContext) -> tuple[Any, str] | str:
     """``(report, SBOM)`` to store, or why there is none."""
+    from prism_core import toolkit
+
     request = ctx.request
     version = int(ctx.state.template_version or 1)
     report = ctx.plugin_data.get(DATA_KEY)
@@ -107,14 +113,14 @@ def _inventory_sbom(ctx: SaveContext) -> tuple[Any, str] | str:
         if not report.available:
             return str(report.reason)
         kept = ctx.attached(SBOM_ATTACHMENT)
-        return report, kept or api.to_cyclonedx(report, request.template_name, version)
+        return report, kept or toolkit.to_cyclonedx(report, request.template_name, version)
     kept = ctx.attached(SBOM_ATTACHMENT)
     if kept is not None:  # a resumed save: the inventory taken before the image
         try:
-            return api.from_cyclonedx(kept), kept
+            return toolkit.from_cyclonedx(kept), kept
         except api.OperationFailed:
             pass
-    inspected = api.InspectionReport.from_dict(ctx.state.inspection)
+    inspected = toolkit.InspectionReport.from_dict(ctx.state.inspection)
     if inspected is not None and not inspected.available:
         return str(inspected.reason)
     return "the save was resumed after the inspection; its package list was not kept"
@@ -127,6 +133,8 @@ def prism_register(ctx: SaveContext) -> list[str] | None:
     The object's location is journaled (``pending``) before it is uploaded, so
     ``--abort`` removes an upload that a kill cut off from its reference (the object's
     tags prove it is this save's), and ``--resume`` uploads it again."""
+    from prism_core import toolkit
+
     inventory = ctx.state.inventory
     if inventory is not None and not inventory.get("pending"):
         return None  # stored (or given up) already: a resumed save
@@ -139,7 +147,7 @@ def prism_register(ctx: SaveContext) -> list[str] | None:
     version = int(ctx.state.template_version or 1)
     location: dict[str, str] = {}
     try:
-        store = api.InventoryStore(ctx.aws, ctx.source_region)
+        store = toolkit.InventoryStore(ctx.aws, ctx.source_region)
         location = store.location(request.template_name, version)
         ctx.record(inventory={"pending": True, **location})
         ref = store.put(request.template_name, version, ctx.state.save_id, sbom)

@@ -25,6 +25,8 @@ __all__ = ["prism_register"]
 @api.hookimpl
 def prism_register(ctx: SaveContext) -> list[str]:
     """Write the rendered template in every region that has the image."""
+    from prism_core import toolkit
+
     images = ctx.images()
     if not images:
         return []
@@ -33,18 +35,18 @@ def prism_register(ctx: SaveContext) -> list[str]:
     if document is None:
         return []
     prefix = ctx.settings.registry_prefix
-    api.registry_value(document)  # too large for SSM: refuse before writing anywhere
+    toolkit.registry_value(document)  # too large for SSM: refuse before writing anywhere
 
     def write(region: str) -> list[str]:
         written: list[str] = []
         try:
             ssm = ctx.aws.client("ssm", region)
             # versions/<N> (replacing this save's claim), then the current entry
-            for name in api.registry_publish(ssm, prefix, document):
+            for name in toolkit.registry_publish(ssm, prefix, document):
                 written.append(name)
             # <prefix>images/<name>/latest and /<N>: AMI ids `resolve:ssm:` understands
             # (derived from the registry and images: not journaled; an abort re-derives them)
-            synced = api.sync_image_parameters(ctx.aws, prefix, document["name"], [region])
+            synced = toolkit.sync_image_parameters(ctx.aws, prefix, document["name"], [region])
             for failure in synced.failures:
                 ctx.record_failure(failure)
                 ctx.progress.line("fail", failure)
@@ -61,7 +63,7 @@ def prism_register(ctx: SaveContext) -> list[str]:
         results = list(pool.map(write, images))
     written = [name for names in results for name in names]
     if written:
-        current = api.registry_current_parameter(prefix, document["name"])
+        current = toolkit.registry_current_parameter(prefix, document["name"])
         ctx.progress.line(
             "ok",
             f"AMI registered in template registry ({current}, {len(images)} region(s))",

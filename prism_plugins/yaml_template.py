@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 @api.hookimpl(trylast=True)
 def prism_template_render(ctx: SaveContext) -> dict[str, Any] | None:
     """The template for every region whose image succeeded (``None`` if none did)."""
+    from prism_core import toolkit
+
     if not ctx.images():
         return None
-
-    return api.build_template_document(ctx)
+    return toolkit.build_template_document(ctx)

@@ -85,6 +85,32 @@ def test_help_loads_no_unused_cement_extension_and_no_yaml(tmp_path):
     assert "prism_core.save.pipeline" not in modules  # commands load their code when run
 
 
+def test_plugins_load_without_the_toolkit(tmp_path):
+    """The built-in and contrib plugins import the provisional toolkit (prism's engine)
+    where they use it, not at module level: ``prism --help`` imports every plugin module
+    and none of the toolkit."""
+    command = _command("--help")
+    assert command[1] == "-c"
+    seen = tmp_path / "modules.txt"
+    probe = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(seen)!r}, 'w').write('\\n'.join(sys.modules)))\n"
+    )
+    env = dict(os.environ, PRISM_HOME=str(tmp_path))
+    done = subprocess.run(
+        [command[0], "-c", probe + command[2], *command[3:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    modules = set(seen.read_text().split("\n"))
+    assert "prism_plugins.ec2_image" in modules and "prism_core.plugin_api" in modules
+    assert "prism_core.toolkit" not in modules
+
+
 def test_entry_points_are_cached_per_environment(tmp_path, monkeypatch):
     from prism_core import plugin_manager
 

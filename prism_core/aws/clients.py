@@ -11,9 +11,7 @@ profiles and unreachable endpoints become one-line :class:`InputError` s
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,6 +62,8 @@ def local_endpoint() -> str | None:
     host = urlsplit(url).hostname or ""
     if host == "localhost":
         return url
+    import ipaddress
+
     try:
         return url if ipaddress.ip_address(host).is_loopback else None
     except ValueError:
@@ -164,6 +164,8 @@ def check_local_endpoint(timeout: float = 2.0) -> None:
         return
     parts = urlsplit(local)
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    import socket  # imported when a sandbox is checked: keeps the module light to import
+
     try:
         with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout):
             pass

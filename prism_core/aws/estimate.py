@@ -60,22 +60,6 @@ def snapshots_progress(
     return least, None if left is None else min(left, max(limit, 0.0))
 
 
-#: When this process requested each image (``time.time()``, by image id): the start of
-#: its snapshots' progress, for the completion estimate (a resumed save uses EC2's
-#: StartTime instead).
-_REQUESTED_AT: dict[str, float] = {}
-
-
-def mark_requested(image_id: str) -> None:
-    """Note that this process just asked EC2 for ``image_id`` (CreateImage, CopyImage)."""
-    _REQUESTED_AT[image_id] = time.time()
-
-
-def requested_at(image_id: str) -> float | None:
-    """When this process asked for ``image_id`` (``time.time()``), if it did."""
-    return _REQUESTED_AT.get(image_id)
-
-
 #: At most this many DescribeSnapshots estimates per wait.
 MAX_ESTIMATES = 3
 
@@ -88,6 +72,7 @@ def completion_estimate(
     poll: float,
     longest: float,
     report: Callable[[float, float | None], None] | None = None,
+    since: float | None = None,
 ) -> tuple[Callable[[], None], Callable[[], float | None]]:
     """``(not_yet, expected_at)`` for a wait on ``image_id``: call ``not_yet()`` when a
     check finds the image pending; it reads the snapshots' progress (one
@@ -95,7 +80,10 @@ def completion_estimate(
     moment (whole percents early on are coarse), and again if that moment passed by a
     poll delay, at most :data:`MAX_ESTIMATES` times. ``expected_at()`` is that moment in
     seconds from the wait's start (:func:`~prism_core.aws.waiting.wait_for`).
-    ``report(percent, seconds_left)`` is given each reading (the progress line)."""
+    ``report(percent, seconds_left)`` is given each reading (the progress line).
+    ``since``: when this process asked for the image (``time.time()``, kept per save by
+    :meth:`~prism_core.save.context.SaveContext.mark_requested`); without it (a resumed
+    save) the snapshots' ``StartTime``."""
     began = time.monotonic()
     due: list[float | None] = [None]
     asked = [0]
@@ -111,7 +99,7 @@ def completion_estimate(
         if not ids:
             return
         asked[0] += 1
-        done, left = snapshots_progress(ec2, ids, requested_at(image_id), longest)
+        done, left = snapshots_progress(ec2, ids, since, longest)
         if report is not None and done is not None:
             report(done, left)
         # counted from the answer, not from before the call (a slow answer is not early)

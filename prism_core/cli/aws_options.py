@@ -3,7 +3,10 @@ clients built from it)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prism_core.aws.clients import AwsClients
 
 PROFILE_ARGUMENT = (
     ["--profile"],
@@ -15,7 +18,7 @@ PROFILE_ARGUMENT = (
 )
 
 
-def aws_clients(app: Any, region: str | None = None) -> Any:
+def aws_clients(app: Any, region: str | None = None) -> AwsClients:
     """:class:`AwsClients` for this command's ``--profile`` and ``region``, with prism's
     retry settings (plugin commands declared with ``aws=True`` use it too).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -46,6 +47,10 @@ class SaveContext:
     #: True while ``prism save --resume`` re-checks and finishes a journaled save: the
     #: request is the journaled one and the instance may already be locked or imaged.
     resuming: bool = False
+    #: When this process asked EC2 for each image of this save (``time.time()``, by image
+    #: id): the start of its snapshots' progress. Not journaled: a resumed save counts
+    #: from the snapshots' ``StartTime``.
+    _requested: dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def state(self) -> SaveState:
@@ -77,6 +82,15 @@ class SaveContext:
     def attached(self, name: str) -> str | None:
         """What :meth:`attach` kept under ``name`` (this process or a killed one)."""
         return self.journal.attached(name)
+
+    def mark_requested(self, image_id: str) -> None:
+        """Note that this process just asked EC2 for ``image_id`` (CreateImage, CopyImage)."""
+        self._requested[image_id] = time.time()
+
+    def requested_at(self, image_id: str) -> float | None:
+        """When this process asked for ``image_id`` (``time.time()``), if it did in this
+        save; pass it to ``completion_estimate(..., since=)``."""
+        return self._requested.get(image_id)
 
     @property
     def will_stop(self) -> bool:

@@ -139,11 +139,9 @@ def test_required_plugins_come_from_the_entry_point_cache(tmp_path, monkeypatch)
     assert scans == []
 
 
-def test_a_slow_answer_does_not_make_the_estimate_early(monkeypatch) -> None:
+def test_a_slow_answer_does_not_make_the_estimate_early() -> None:
     """The time left counts from when DescribeSnapshots answered: 50 % after 10 s, said
     by an answer that took 0.5 s, is 10.5 s more from the answer (not from the ask)."""
-    from prism_core.aws import estimate
-
     client, stub = _ec2()
     stub.add_response("describe_snapshots", {"Snapshots": [_snapshot("snap-1", "pending", "50%")]})
 
@@ -151,11 +149,11 @@ def test_a_slow_answer_does_not_make_the_estimate_early(monkeypatch) -> None:
         time.sleep(0.5)
 
     client.meta.events.register("before-parameter-build.ec2.DescribeSnapshots", slow)
-    monkeypatch.setitem(estimate._REQUESTED_AT, "ami-slow", time.time() - 10)
+    requested = time.time() - 10  # the save asked for the image 10 s ago
     began = time.monotonic()
     with stub:
         not_yet, expected_at = completion_estimate(
-            client, "ami-slow", lambda: ["snap-1"], poll=1.0, longest=3600
+            client, "ami-slow", lambda: ["snap-1"], poll=1.0, longest=3600, since=requested
         )
         not_yet()
         answered = time.monotonic()

@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from prism_core.plugin_api import (
-    MAX_TAGS,
-    PRISM_TAG_COUNT,
-    PROJECT_TAG,
     Command,
     IamStatement,
     InputError,
@@ -88,6 +85,8 @@ def cost_centre(settings: dict[str, Any], project: str) -> str | None:
 
 
 def _tags(project: str, centre: str | None) -> list[dict[str, str]]:
+    from prism_core.toolkit import PROJECT_TAG
+
     return tag_list({PROJECT_TAG: project, **({CENTRE_TAG: centre} if centre else {})})
 
 
@@ -95,6 +94,9 @@ def _tags(project: str, centre: str | None) -> list[dict[str, str]]:
 def prism_pre_stop(ctx: Any) -> list[str]:
     """Check the project's cost centre and say in the plan who is billed (the storage
     estimate is prism's, priced by :func:`prism_snapshot_prices`)."""
+    # the provisional toolkit loads prism's engine: imported where it is used
+    from prism_core.toolkit import MAX_TAGS, PRISM_TAG_COUNT, PROJECT_TAG
+
     settings = _settings(ctx)
     notes = []
     project = ctx.request.project_id
@@ -215,6 +217,8 @@ def prism_add_commands() -> list[Command]:
 def prism_iam_statements(config: Any) -> list[IamStatement]:
     """Tag the images and snapshots prism saved (their ``prism:save-id``) with the project
     and cost centre only; read-only calls for ``prism project costs``."""
+    from prism_core.toolkit import PROJECT_TAG
+
     return [
         IamStatement(
             "CostTagsTagSavedImages",

@@ -14,15 +14,12 @@ from prism_core.plugin_api import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_PARTIAL,
-    PROJECT_TAG,
     AwsClients,
     InputError,
     aws_clients,
     emit,
     error_code,
     error_message,
-    project_id,
-    region_name,
 )
 from prism_cost_tags.pricing import PriceTable, image_snapshots
 
@@ -34,6 +31,8 @@ DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Aut
 
 def region_usage(ec2: Any, project: str) -> dict[str, Any]:
     """AMIs and snapshots tagged with ``project`` in one region, and their GB."""
+    from prism_core.toolkit import PROJECT_TAG  # the toolkit loads prism's engine: here
+
     tag_filter = [{"Name": f"tag:{PROJECT_TAG}", "Values": [project]}]
     images = ec2.describe_images(Owners=["self"], Filters=tag_filter)["Images"]
     sizes: dict[str, int] = {}
@@ -52,6 +51,8 @@ def region_usage(ec2: Any, project: str) -> dict[str, Any]:
 
 
 def _regions(args: Any, aws: AwsClients) -> list[str]:
+    from prism_core.toolkit import region_name
+
     if args.regions:
         return [region_name(r.strip(), "--regions") for r in args.regions.split(",") if r.strip()]
     return aws.available_regions()
@@ -70,6 +71,8 @@ def failure_kind(exc: BaseException) -> str:
 def run(app: Any, args: Any) -> int:
     """Sum the storage cost per region and in total; exit 2 on bad input, 3 if some
     regions could not be read (their names and why are listed), 1 if none could."""
+    from prism_core.toolkit import project_id
+
     project = project_id(args.project)
     if not project:
         raise InputError("prism project costs needs a project id")

@@ -10,14 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prism_core.plugin_api import (
-    MAX_TEMPLATE_BYTES,
     InputError,
     OperationFailed,
     error_code,
     error_message,
     load_json_bounded,
     printable,
-    template_name,
 )
 from prism_marketplace import credentials
 
@@ -43,6 +41,8 @@ def _read_capped(body: Any, limit: int, what: str) -> bytes:
 
 def check_entry(name: Any, entry: Any, prefix: str) -> dict[str, Any]:
     """One index entry, checked: its key is its name, a sha256, a key under its folder."""
+    from prism_core.toolkit import template_name  # the toolkit loads prism's engine: here
+
     where = f"marketplace entry {printable(name, 70)!r}"
     if not isinstance(entry, dict):
         raise InputError(f"{where} is not a mapping", "ask the publisher to publish it again")
@@ -219,6 +219,8 @@ class Catalog:
 
     def fetch(self, name: str) -> tuple[dict[str, Any], bytes]:
         """The entry and the template's bytes (capped); refuses a file whose checksum differs."""
+        from prism_core.toolkit import MAX_TEMPLATE_BYTES
+
         entry = self.entry(name)
         try:
             body = self.s3.get_object(Bucket=self.config.bucket, Key=entry["key"])["Body"]

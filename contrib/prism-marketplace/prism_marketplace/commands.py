@@ -1,25 +1,16 @@
-"""Handlers of ``prism marketplace ...`` (each returns the exit code)."""
+"""Handlers of ``prism marketplace ...`` (each returns the exit code).
+
+The template helpers come from prism's provisional toolkit, imported in the handlers
+that use them: it loads prism's engine, and this module is imported by every ``prism``
+command (the plugin module declares the commands).
+"""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
 
-from prism_core.plugin_api import (
-    InputError,
-    archive_template,
-    aws_clients,
-    builtin_template,
-    dump_template,
-    emit,
-    load_template_file,
-    parse_document,
-    printable,
-    template_name,
-    template_path,
-    validate_document,
-    write_template,
-)
+from prism_core.plugin_api import InputError, aws_clients, emit, printable
 from prism_marketplace import credentials
 from prism_marketplace.catalog import Catalog, MarketplaceConfig
 from prism_marketplace.launch_check import owners, unlaunchable
@@ -73,6 +64,8 @@ def scrubbed_derivative(document: dict[str, Any]) -> dict[str, Any] | None:
 def publish_document(config: MarketplaceConfig, document: dict[str, Any], publisher: str) -> dict:
     """Validate ``document`` and publish exactly the YAML prism writes for it (its
     scrubbed derivative's, when the save made one)."""
+    from prism_core.toolkit import dump_template, validate_document
+
     document = scrubbed_derivative(document) or document
     validate_document(document, f"template {document.get('name')}")
     return Catalog(config).publish(document, dump_template(document), publisher)
@@ -125,6 +118,13 @@ def check_document_secrets(document: dict[str, Any], allow: bool) -> None:
 def publish(app: Any, args: Any) -> int:
     """``prism marketplace publish TEMPLATE``: the saved file, byte for byte (with a
     scrubbed derivative, the file with the derivative's images in the team's place)."""
+    from prism_core.toolkit import (
+        dump_template,
+        load_template_file,
+        template_path,
+        validate_document,
+    )
+
     config = _config(app)
     path = template_path(app.settings.templates_dir, args.template)
     if not path.exists():
@@ -181,7 +181,7 @@ def _owners_text(images: list) -> list[str]:
 
 def show(app: Any, args: Any) -> int:
     """``prism marketplace show NAME``: the entry and who owns each of its AMIs."""
-    from prism_core.plugin_api import describe_owners, trusted_owners
+    from prism_core.toolkit import describe_owners, parse_document, template_name, trusted_owners
 
     name = template_name(args.name)
     entry, data = _catalog(app).fetch(name)
@@ -201,6 +201,8 @@ def show(app: Any, args: Any) -> int:
 def _local_conflict(app: Any, name: str, data: bytes, version: Any) -> tuple[str | None, bool]:
     """What an install of ``name`` would replace (a description), and whether it is the same
     file already installed."""
+    from prism_core.toolkit import builtin_template, load_template_file, template_path
+
     path = template_path(app.settings.templates_dir, name)
     if path.exists():
         if path.read_bytes() == data:
@@ -225,6 +227,8 @@ def _local_conflict(app: Any, name: str, data: bytes, version: Any) -> tuple[str
 def install(app: Any, args: Any) -> int:
     """``prism marketplace install NAME``: verify the file, its schema and who owns its
     AMIs, refuse to shadow what exists without --replace, then write."""
+    from prism_core.toolkit import archive_template, parse_document, template_name, write_template
+
     name = template_name(args.name)
     entry, data = _catalog(app).fetch(name)
     document = parse_document(data, f"marketplace template {name}")

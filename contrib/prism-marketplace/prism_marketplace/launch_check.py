@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from prism_core.plugin_api import check_owners, describe_owners, trusted_owners
-
 
 def owners(aws: Any, document: dict[str, Any], trusted: list[str], extra: list[str]) -> list:
     """Every AMI of ``document`` with its owner; refuses (one line) an untrusted owner or an
     image this account cannot see."""
+    from prism_core.toolkit import check_owners, describe_owners, trusted_owners
+
     amis = (document.get("ami_config") or {}).get("amis") or {}
     found = describe_owners(aws, amis)
     return check_owners(
