@@ -224,3 +224,30 @@ def test_importing_the_api_stays_cheap():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_typed_sample_plugin_runs_a_save(prism_sandbox, run_prism, prism_plugin):
+    """``tests/unit/sample_plugin.py`` (the plugin mypy checks) works for real: its option,
+    its pre-stop note, its tag on the image (checked through the toolkit) and its
+    template wrapper, within the IAM statements it declares."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "sample_plugin", ROOT / "tests" / "unit" / "sample_plugin.py"
+    )
+    assert spec is not None and spec.loader is not None
+    sample = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sample)
+    prism_plugin(sample, "sample")
+    prism_sandbox.create_instance("box")
+    refused = run_prism("save", "box", "tpl", "--yes")
+    assert refused.exit_code == 2 and "a project is required" in refused.stderr
+    result = run_prism(
+        "save", "box", "tpl", "--project", "p1", "--ticket", "T-1", "--yes", "-o", "json"
+    )
+    assert result.exit_code == 0, result.stderr
+    (image,) = prism_sandbox.own_images()
+    assert plugin_api.tags_of(image)["Team"] == "p1"
+    assert any("tagged Team=p1" in note for note in result.json()["notes"])
+    text = (prism_sandbox.prism_home / "templates" / "tpl.yaml").read_text(encoding="utf-8")
+    assert "Ticket: T-1" in text

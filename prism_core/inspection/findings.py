@@ -205,7 +205,7 @@ class Report:
         return lines
 
 
-#: The name plugins know it by (``prism_core.plugin_api.InspectionReport``).
+#: The name plugins know it by (``prism_core.toolkit.InspectionReport``).
 InspectionReport = Report
 
 

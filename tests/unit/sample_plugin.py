@@ -1,6 +1,7 @@
-"""A plugin written only against ``prism_core.plugin_api``, fully annotated: the test
-``test_plugin_api_types.py`` runs ``mypy --strict`` on it (and on the API), and registers
-it against prism's hook specifications.
+"""A plugin written against ``prism_core.plugin_api`` (and the provisional toolkit),
+fully annotated: ``test_plugin_api_types.py`` runs ``mypy --strict`` on it and on the
+API, and registers it against prism's hook specifications; ``tests/test_plugin_api.py``
+runs a save with it on the sandbox.
 
 It refuses saves without a project, tags the source image, adds ``--ticket`` to
 ``prism save`` and a ``prism sample-tags`` command, and declares its IAM permissions:
@@ -117,8 +118,10 @@ def prism_post_image(ctx: SaveContext) -> None:
         raise
 
     def tagged() -> dict[str, str] | None:
-        found = ec2.describe_images(ImageIds=[image_id])["Images"]
-        current = tags_of(found[0]) if found else {}
+        # the provisional toolkit: imported where it is used (it loads prism's engine)
+        from prism_core.toolkit import describe_image
+
+        current = tags_of(describe_image(ec2, image_id))
         return current if team_tag in current else None
 
     seen = ctx.wait(tagged, what=f"the tags of {image_id}", limit="image")
