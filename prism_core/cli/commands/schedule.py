@@ -86,7 +86,8 @@ def _request(pargs: Any) -> dict[str, Any]:
         "image_mode": "no-reboot" if pargs.no_reboot else "reboot",
         "allow_instance_store_loss": bool(pargs.allow_instance_store_loss),
         "deprecate_after": pargs.deprecate_after,
-        "secrets_policy": GROUPS["secrets_policy"](vars(pargs))["secrets_policy"], "no_inherit": bool(pargs.no_inherit),
+        "secrets_policy": GROUPS["secrets_policy"](vars(pargs))["secrets_policy"],
+        "no_inherit": bool(pargs.no_inherit),
     }
 
 
