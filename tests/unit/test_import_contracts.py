@@ -29,6 +29,7 @@ def lint_imports(config: Path, cwd: Path, pythonpath: Path | None = None) -> tup
     """Run the test venv's ``lint-imports`` on ``config``; (exit code, output)."""
     command = Path(sys.executable).with_name("lint-imports")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env["COLUMNS"] = "400"  # the report unwrapped: its lines are matched whole
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
     done = subprocess.run(
