@@ -25,7 +25,7 @@ from prism_core.exceptions import (
     PrismError,
     Terminated,
 )
-from prism_core.settings import read_own_json
+from prism_core.files import read_own_json
 from prism_core.validation import comma_list
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ def cached_scan(cache_dir: Path) -> EntryPoints:
         pass
     found = _scan_entry_points()
     try:
-        from prism_core.save.journal import write_private_atomic
+        from prism_core.files import write_private_atomic
 
         rows = [[e.name, e.value, e.dist_name, e.dist_version] for e in found.plugins]
         document = {"key": key, "entry_points": rows, "required": sorted(found.required)}

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from prism_core.exceptions import InputError
-from prism_core.validation import comma_list, printable
+from prism_core.files import ensure_private_dir
+from prism_core.validation import comma_list, owner_ids, printable
 
 SYSTEM_CONFIG = "/etc/prism/prism.yml"
 #: Config files are small; anything bigger is refused before it is parsed.
@@ -228,40 +229,6 @@ class ConfigLocks:
     def section(self, section: str) -> dict[str, str]:
         """The locked keys of ``section``: key -> the layer that locked it."""
         return dict(self.locked.get(section, {}))
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) readable by the user only; return it."""
-    missing = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for directory in reversed(missing):
-        directory.mkdir(mode=0o700, exist_ok=True)
-    return path
-
-
-def read_own_json(path: Path, max_bytes: int) -> Any:
-    """The JSON in ``path`` if the file is ours: owned by this user, not writable by
-    group or others, at most ``max_bytes``; else ``None`` (also when it is missing or
-    not JSON). For caches prism wrote itself, which are still untrusted input: read
-    with the bounded reader, so a FIFO or a device there never hangs prism."""
-    import json
-
-    from prism_core.safe_yaml import read_text_bounded
-
-    try:
-        info = path.stat()
-        if (
-            info.st_size > max_bytes
-            or info.st_mode & 0o022
-            or (hasattr(os, "getuid") and info.st_uid != os.getuid())
-        ):
-            return None
-        return json.loads(read_text_bounded(path, max_bytes=max_bytes))
-    except (OSError, ValueError, RecursionError, InputError):
-        return None
 
 
 def _whole_number(value: Any, key: str, bounds: tuple[int, int]) -> int:
@@ -504,8 +471,6 @@ class Settings:
             owners = comma_list(str(owners))
         if not isinstance(owners, list | tuple):
             raise InputError("config prism.trusted_image_owners must be a list of account ids")
-        from prism_core.templates.provenance import owner_ids
-
         settings.trusted_image_owners = owner_ids(owners, "config prism.trusted_image_owners")
         if section.get("deprecate_after_days") not in (None, "", 0):
             from prism_core.validation import positive_days

@@ -16,6 +16,8 @@ from prism_core.exceptions import InputError
 TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+#: The owner aliases of Amazon's own images (``ImageOwnerAlias``).
+AMAZON_ALIASES = frozenset({"amazon", "aws-marketplace"})
 ORG_ARN = re.compile(r"^arn:aws[a-z-]*:organizations::\d{12}:organization/o-[a-z0-9]{10,32}$")
 OU_ARN = re.compile(
     r"^arn:aws[a-z-]*:organizations::\d{12}:ou/o-[a-z0-9]{10,32}/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$"
@@ -277,6 +279,20 @@ def share_targets(value: str | Iterable[str] | None) -> list[str]:
             raise InputError(f"--share-with names {target} twice", "list each once")
         targets.append(target)
     return targets
+
+
+def owner_ids(values: Iterable[Any], what: str) -> list[str]:
+    """12-digit account ids (``amazon``/``aws-marketplace`` allowed); one-line error if not."""
+    found: list[str] = []
+    for value in values:
+        text = str(value).strip()
+        if not (ACCOUNT_ID.fullmatch(text) or text in AMAZON_ALIASES):
+            raise InputError(
+                f"{what}: {printable(text, 40)!r} is not a 12-digit AWS account id",
+                "list account ids (or amazon / aws-marketplace)",
+            )
+        found.append(text)
+    return found
 
 
 #: An IAM role name (its path is not part of it here): letters, digits and ``+=,.@_-``.

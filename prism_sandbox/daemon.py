@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from prism_core.exceptions import InputError, OperationFailed
-from prism_core.settings import ensure_private_dir, prism_home
+from prism_core.files import ensure_private_dir
+from prism_core.settings import prism_home
 
 PID_FILE, STATE_FILE, LOG_FILE = "server.pid", "server.json", "server.log"
 #: The instances' disks as directory trees (``prism sandbox add-file`` writes there).

@@ -82,7 +82,7 @@ def test_instance_list_fits_the_terminal(
 
 @pytest.mark.parametrize("columns", [80, 120])
 def test_wizard_picker_rows_fit_on_one_line(columns: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    from prism_core.save.wizard import _instance_choices
+    from prism_core.cli.commands.save_wizard import _instance_choices
 
     monkeypatch.setenv("COLUMNS", str(columns))
     rows = [

@@ -13,12 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
 if TYPE_CHECKING:
-    from prism_core.plugin_api import IamStatement
     from prism_core.settings import Settings
 
 USES = ("save", "launch", "templates", "instances", "cloud")
@@ -27,6 +26,24 @@ POLICY_VERSION = "2012-10-17"
 MANAGED_POLICY_LIMIT = 6144
 #: Config values a statement may be gated on (``when:`` / ``unless:``).
 GATES = ("instance_profiles", "kms_keys", "imds_v1", "sbom_bucket")
+
+
+class PluginStatement(Protocol):
+    """What this module reads of a plugin's statement: the plugin API's
+    :class:`~prism_core.plugin_api.IamStatement`, which the AWS layer does not import."""
+
+    @property
+    def sid(self) -> str: ...
+    @property
+    def actions(self) -> tuple[str, ...]: ...
+    @property
+    def resources(self) -> tuple[str, ...]: ...
+    @property
+    def uses(self) -> tuple[str, ...]: ...
+    @property
+    def condition(self) -> Mapping[str, Mapping[str, Any]] | None: ...
+    @property
+    def kind(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -104,7 +121,7 @@ def action_uses(spec: Any) -> tuple[list[str], str | None]:
     return list(spec), None
 
 
-def plugin_statement(plugin: str, statement: IamStatement) -> dict[str, Any]:
+def plugin_statement(plugin: str, statement: PluginStatement) -> dict[str, Any]:
     """A plugin's :class:`~prism_core.plugin_api.IamStatement` in the file's form."""
     entry: dict[str, Any] = {
         "sid": statement.sid,
@@ -119,7 +136,7 @@ def plugin_statement(plugin: str, statement: IamStatement) -> dict[str, Any]:
 
 
 def all_statements(
-    plugins: Sequence[tuple[str, IamStatement]] = (),
+    plugins: Sequence[tuple[str, PluginStatement]] = (),
 ) -> list[dict[str, Any]]:
     """prism's statements followed by the plugins' (a Sid used twice is an error)."""
     found = list(statements()) + [plugin_statement(p, s) for p, s in plugins]
@@ -186,7 +203,7 @@ def _resources(statement: dict[str, Any], options: PolicyOptions) -> list[tuple[
 def policy(
     use: str = "all",
     options: PolicyOptions | None = None,
-    plugins: Sequence[tuple[str, IamStatement]] = (),
+    plugins: Sequence[tuple[str, PluginStatement]] = (),
 ) -> dict[str, Any]:
     """The IAM policy document (for ``aws iam create-policy``) that ``use`` needs."""
     options = options or PolicyOptions()
@@ -226,7 +243,7 @@ def actions(
     *,
     planned: bool = True,
     options: PolicyOptions | None = None,
-    plugins: Sequence[tuple[str, IamStatement]] = (),
+    plugins: Sequence[tuple[str, PluginStatement]] = (),
 ) -> set[str]:
     """The actions granted for ``use``; ``kind`` "call" (sent by prism), "authorization"
     (IAM-only permissions) or ``None`` for both; ``planned=False`` leaves out the calls

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from prism_core.reporting import format_duration
 from prism_core.validation import printable
 
 ICONS = {
@@ -63,17 +64,6 @@ SPINNER_FANCY = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SPINNER_PLAIN = "|/-\\"
 REDRAW_SECONDS = 0.2
 STATUS_EVERY_SECONDS = 30.0
-
-
-def format_duration(seconds: float) -> str:
-    """``8m 32s`` style, ``0.4s`` under ten seconds."""
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h {minutes}m {secs}s"
-    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
 
 
 #: Signals whose handlers raise (Ctrl-C, and those prism turns into ``Terminated``).
@@ -149,7 +139,10 @@ class _Wait:
 
 
 class Progress:
-    """Writes progress to a stream; thread-safe (region copies report concurrently)."""
+    """Writes progress to a stream; thread-safe (region copies report concurrently).
+
+    The command line's :class:`~prism_core.reporting.ProgressReporter`: the engine is
+    given one and knows it only through that protocol."""
 
     def __init__(
         self,
@@ -486,3 +479,27 @@ class Progress:
         except (OSError, ValueError, AttributeError):
             columns = shutil.get_terminal_size().columns
         return columns if columns > 0 else 80
+
+
+class LabelledProgress(Progress):
+    """Progress of one save in a batch: every line starts with ``[template]``.
+
+    Shares the batch's lock and stream, never draws live lines (several saves wait at
+    once), so lines of concurrent saves never interleave mid-line.
+    """
+
+    def __init__(self, shared: Progress, label: str) -> None:
+        super().__init__(
+            shared.stream, quiet=shared.quiet, live=False, status_every=shared.status_every
+        )
+        self._lock = shared._lock
+        self.label = label
+        self.event_fields = {"template": label}
+
+    def line(self, kind: str, text: str, indent: int = 0, *, since: str | None = None) -> None:
+        """The line, labelled with the save's template."""
+        super().line(kind, f"[{self.label}] {text}", indent, since=since)
+
+    def waiting(self, what: str, **about: Any) -> Any:
+        """The wait, labelled with the save's template."""
+        return super().waiting(f"{what} [{self.label}]", **about)

@@ -1,10 +1,10 @@
-"""Executions of the save engine: the input a detached save starts one with, and reading
-them back (``prism saves``) from any machine."""
+"""Executions of the save engine: starting one with a detached save's input (built by
+:func:`prism_core.save.detach.save_input`), and reading them back (``prism saves``) from
+any machine."""
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,9 +14,6 @@ from prism_core.save.phases import AFTER_IMAGE_HOOKS
 #: Hooks that would run in the cloud (every phase after the image's): a plugin that is
 #: not built in and implements one of them makes --detach refuse (docs/cloud.md).
 CLOUD_PHASES = AFTER_IMAGE_HOOKS
-
-#: The tag on the lock's holder once the engine holds a detached save's lock.
-ENGINE_HOST = "prism-save-engine"
 
 
 def refuse_cloud_plugins(manager: Any, what: str = "--detach") -> None:
@@ -34,54 +31,6 @@ def refuse_cloud_plugins(manager: Any, what: str = "--detach") -> None:
                 if what == "--detach"
                 else f"disable it with PRISM_DISABLE_PLUGINS={plugin.name}",
             )
-
-
-def _share(share_with: list[str]) -> dict[str, list[str]]:
-    accounts = [s for s in share_with if s.isdigit()]
-    units = [s for s in share_with if ":ou/" in s]
-    organizations = [s for s in share_with if ":organization/" in s]
-    return {"share_accounts": accounts, "share_units": units,
-            "share_organizations": organizations}
-
-
-def save_input(ctx: Any, image_tags: dict[str, str], poll_seconds: float) -> dict[str, Any]:
-    """The execution input of a detached save whose source image has been requested."""
-    from prism_core.save.template_doc import build_document
-    from prism_core.templates import registry
-
-    request, state = ctx.request, ctx.state
-    source = ctx.source_image()
-    document = build_document(ctx)
-    arch = source.architecture or ctx.instance.architecture
-    document["ami_config"]["amis"] = {ctx.source_region: {arch: source.image_id}}
-    prefix = ctx.settings.registry_prefix
-    version = int(state.template_version or 1)
-    lock_region, _, lock = (state.lock or "").partition(":")
-    save = {
-        "save_id": state.save_id,
-        "source_region": ctx.source_region,
-        "image_id": source.image_id,
-        "image_name": state.image_name,
-        "image_description": request.description or state.image_name,
-        "architecture": arch,
-        "tags": {k: v for k, v in image_tags.items() if not k.startswith("aws:")},
-        "public": bool(request.public),
-        "deprecate_after_days": getattr(request, "deprecate_after_days", None),
-        "kms_keys": dict(ctx.settings.kms_keys or {}),
-        "lock_parameter": lock,
-        "instance_id": request.instance_id,
-        "poll_seconds": max(0, math.ceil(poll_seconds)),
-        "document": document,
-        "registry": {
-            "version_parameter": registry.version_parameter(prefix, request.template_name,
-                                                            version),
-            "version_description": f"prism template {request.template_name} version {version}",
-            "current_parameter": registry.current_parameter(prefix, request.template_name),
-            "current_description": registry.summary(document),
-        },
-        **_share(list(request.share_with or [])),
-    }
-    return {"save": save, "regions": [ctx.source_region, *request.copy_to_regions]}
 
 
 def start(aws: Any, machine_arn: str, region: str, save_id: str, data: dict[str, Any]) -> str:

@@ -11,7 +11,6 @@ pre-flight, :func:`prism_core.save.detach.execute_detached`; the retention decis
 from __future__ import annotations
 
 import copy
-import io
 import json
 import re
 import tempfile
@@ -76,7 +75,7 @@ def prepare(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
     """Plan, pre-flight, lock, claim and request the image as ``prism save --detach`` does;
     the execution input of the rest (``{"save", "regions"}``). The save's id is the
     execution's name."""
-    from prism_core.cli.progress import Progress
+    from prism_core.reporting import NullReporter
     from prism_core.save.detach import execute_detached
     from prism_core.save.pipeline import plan_save, preflight
 
@@ -86,7 +85,7 @@ def prepare(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
     aws = FactoryClients(schedule["region"], clients)
     settings = _settings(schedule)
     hooks = _hooks()
-    ctx = plan_save(save_options(schedule["request"]), settings, aws, Progress(io.StringIO()))
+    ctx = plan_save(save_options(schedule["request"]), settings, aws, NullReporter())
     ctx.state.save_id = execution
     preflight(ctx, hooks)
     captured: dict[str, Any] = {}

@@ -33,7 +33,7 @@ def private_key(key_name: str, home: Path | None = None) -> Path | None:
     """The private key of key pair ``key_name`` on this machine, if found: the key prism
     imported (``prism-<user>``: ``~/.ssh/id_ed25519`` or ``id_rsa``), else
     ``~/.ssh/<key_name>.pem`` or ``~/.ssh/<key_name>``."""
-    from prism_core.templates.launch_access import default_key_name, local_public_key
+    from prism_core.instances.key_pairs import default_key_name, local_public_key
 
     home = home or Path.home()
     if key_name == default_key_name() or key_name.startswith(default_key_name() + "-"):

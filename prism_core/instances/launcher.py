@@ -13,11 +13,11 @@ from prism_core.aws.clients import error_message
 from prism_core.aws.ec2 import instance_record, instance_state
 from prism_core.aws.tags import LAUNCH_ID_TAG, LAUNCHED_BY_TAG, tag_list
 from prism_core.aws.waiting import wait_for
-from prism_core.cli.progress import Progress
 from prism_core.exceptions import InputError, OperationFailed, PrismError
 from prism_core.instances import hardening, preflight
 from prism_core.instances import security_groups as groups
 from prism_core.instances.rollback import Rollback
+from prism_core.reporting import ProgressReporter
 from prism_core.settings import Settings
 
 #: AWS's charge for a public IPv4 address, in USD per hour (since February 2024).
@@ -200,7 +200,7 @@ def launch(
     plan: Any,
     ec2: Any,
     settings: Settings,
-    progress: Progress,
+    progress: ProgressReporter,
     done: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Create the launch's resources in order; on any failure remove them newest first.
@@ -234,12 +234,12 @@ def _steps(
     plan: Any,
     ec2: Any,
     settings: Settings,
-    progress: Progress,
+    progress: ProgressReporter,
     rollback: Rollback,
     report: Callable[[str], None],
 ) -> dict[str, Any]:
     """The steps of :func:`launch`, each recorded in ``rollback`` once it exists."""
-    from prism_core.templates.launch_access import ensure_key_pair
+    from prism_core.instances.key_pairs import ensure_key_pair
 
     access = plan.access
     wait = {"timeout": settings.timeouts["stop"], "poll": settings.poll_delay}
@@ -247,7 +247,7 @@ def _steps(
         progress.line(
             "start", f"Importing {access.import_key_from} as key pair {access.key_name}..."
         )
-        if ensure_key_pair(ec2, access):
+        if ensure_key_pair(ec2, access.key_name, access.import_key_from):
             key = access.key_name
             rollback.add(f"key pair {key}", lambda: ec2.delete_key_pair(KeyName=key))
     launched_by = plan.tags.get(LAUNCHED_BY_TAG, "")

@@ -16,37 +16,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from prism_core.cli.progress import Progress
 from prism_core.exceptions import InputError
 from prism_core.save import options as save_options
 from prism_core.save.options import SaveOptions
 
 MAX_BATCH_BYTES = 256 * 1024
 MAX_ENTRIES = 100
-
-
-class LabelledProgress(Progress):
-    """Progress of one save in a batch: every line starts with ``[template]``.
-
-    Shares the batch's lock and stream, never draws live lines (several saves wait at
-    once), so lines of concurrent saves never interleave mid-line.
-    """
-
-    def __init__(self, shared: Progress, label: str) -> None:
-        super().__init__(
-            shared.stream, quiet=shared.quiet, live=False, status_every=shared.status_every
-        )
-        self._lock = shared._lock
-        self.label = label
-        self.event_fields = {"template": label}
-
-    def line(self, kind: str, text: str, indent: int = 0, *, since: str | None = None) -> None:
-        """The line, labelled with the save's template."""
-        super().line(kind, f"[{self.label}] {text}", indent, since=since)
-
-    def waiting(self, what: str, **about: Any) -> Any:
-        """The wait, labelled with the save's template."""
-        return super().waiting(f"{what} [{self.label}]", **about)
 
 
 def entry_options(

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from prism_core.aws.clients import AwsClients
 from prism_core.aws.ec2 import InstanceInfo
 from prism_core.aws.waiting import wait_for
-from prism_core.cli.progress import Progress
+from prism_core.reporting import ProgressReporter
 from prism_core.save import image_mode
 from prism_core.save.journal import Journal
 from prism_core.save.request import SaveRequest
@@ -35,7 +35,7 @@ class SaveContext:
     request: SaveRequest
     settings: Settings
     aws: AwsClients
-    progress: Progress
+    progress: ProgressReporter
     journal: Journal
     instance: InstanceInfo
     cancel: threading.Event = field(default_factory=threading.Event)

@@ -4,6 +4,7 @@ execution of the save engine in the account (docs/cloud.md)."""
 from __future__ import annotations
 
 import json
+import math
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from prism_core.save.guard import InstanceGuard
 from prism_core.save.journal import this_process
 from prism_core.save.pipeline import release_lock, run_image_phase, set_lock
 from prism_core.templates import registry
+
+#: The tag on the lock's holder once the engine holds a detached save's lock.
+ENGINE_HOST = "prism-save-engine"
 
 
 @dataclass
@@ -36,13 +40,58 @@ class Detached:
                 "show": f"prism saves show {self.save_id}", "exit_code": 0}
 
 
+def _share(share_with: list[str]) -> dict[str, list[str]]:
+    accounts = [s for s in share_with if s.isdigit()]
+    units = [s for s in share_with if ":ou/" in s]
+    organizations = [s for s in share_with if ":organization/" in s]
+    return {"share_accounts": accounts, "share_units": units,
+            "share_organizations": organizations}
+
+
+def save_input(ctx: Any, image_tags: dict[str, str], poll_seconds: float) -> dict[str, Any]:
+    """The execution input of a detached save whose source image has been requested."""
+    from prism_core.save.template_doc import build_document
+
+    request, state = ctx.request, ctx.state
+    source = ctx.source_image()
+    document = build_document(ctx)
+    arch = source.architecture or ctx.instance.architecture
+    document["ami_config"]["amis"] = {ctx.source_region: {arch: source.image_id}}
+    prefix = ctx.settings.registry_prefix
+    version = int(state.template_version or 1)
+    lock_region, _, lock = (state.lock or "").partition(":")
+    save = {
+        "save_id": state.save_id,
+        "source_region": ctx.source_region,
+        "image_id": source.image_id,
+        "image_name": state.image_name,
+        "image_description": request.description or state.image_name,
+        "architecture": arch,
+        "tags": {k: v for k, v in image_tags.items() if not k.startswith("aws:")},
+        "public": bool(request.public),
+        "deprecate_after_days": getattr(request, "deprecate_after_days", None),
+        "kms_keys": dict(ctx.settings.kms_keys or {}),
+        "lock_parameter": lock,
+        "instance_id": request.instance_id,
+        "poll_seconds": max(0, math.ceil(poll_seconds)),
+        "document": document,
+        "registry": {
+            "version_parameter": registry.version_parameter(prefix, request.template_name,
+                                                            version),
+            "version_description": f"prism template {request.template_name} version {version}",
+            "current_parameter": registry.current_parameter(prefix, request.template_name),
+            "current_description": registry.summary(document),
+        },
+        **_share(list(request.share_with or [])),
+    }
+    return {"save": save, "regions": [ctx.source_region, *request.copy_to_regions]}
+
+
 def execute_detached(
     ctx: SaveContext, hooks: PrismPluginManager, launch: Callable[[dict[str, Any]], str]
 ) -> Detached:
     """Lock, claim the version, request the image (the instance ends as it began), then
     ``launch(input)`` starts the execution and the engine takes the lock over."""
-    from prism_core.cloud.executions import ENGINE_HOST, save_input
-
     state = ctx.state
     ctx.record(status="running", failures=[], **this_process())
     guard = InstanceGuard(ctx)

@@ -30,8 +30,8 @@ from typing import Any
 from prism_core.aws.clients import error_code, error_message
 from prism_core.aws.ec2 import describe_instance, listed_snapshots
 from prism_core.aws.waiting import retry_throttled, wait_for
-from prism_core.cli.progress import format_duration
 from prism_core.exceptions import OperationFailed
+from prism_core.reporting import format_duration
 from prism_core.save import image_mode, suspend_shield
 from prism_core.save.context import SaveContext
 from prism_core.save.journal import write_failure

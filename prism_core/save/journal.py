@@ -7,31 +7,12 @@ import json
 import os
 import re
 import stat
-import tempfile
 import threading
 from pathlib import Path
 
 from prism_core.exceptions import InputError
+from prism_core.files import write_private_atomic
 from prism_core.save.state import SaveState
-from prism_core.settings import ensure_private_dir
-
-
-def write_private_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file, fsync, rename), mode 0600."""
-    ensure_private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
 
 #: The suffix of the files a save keeps beside its journal (:meth:`Journal.attach`).
 ATTACHMENT = ".attachment"

@@ -23,7 +23,6 @@ from prism_core.aws import fast_restore
 from prism_core.aws.clients import AwsClients, error_message
 from prism_core.aws.ec2 import find_instance, instance_record, instance_state
 from prism_core.aws.tags import BOOT_CHECK_TAG, LOCK_TAG, lock_value, tag_list, tags_of
-from prism_core.cli.progress import Progress
 from prism_core.exceptions import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -37,6 +36,7 @@ from prism_core.exceptions import (
     ValidationFailed,
 )
 from prism_core.plugin_manager import PrismPluginManager
+from prism_core.reporting import ProgressReporter
 from prism_core.save import image_mode, locks, phases
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
@@ -146,7 +146,7 @@ def refuse_locked_overrides(
 
 
 def plan_save(
-    options: SaveOptions, settings: Settings, aws: AwsClients, progress: Progress
+    options: SaveOptions, settings: Settings, aws: AwsClients, progress: ProgressReporter
 ) -> SaveContext:
     """Validate the options and resolve the instance; nothing changes in the cloud."""
     template = validation.template_name(options.template)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prism_core.aws.clients import error_message
-from prism_core.cli.progress import Progress
+from prism_core.reporting import ProgressReporter
 from prism_core.save.context import SaveContext
 from prism_core.save.fast_restore import plan_lines as fast_restore_plan
 from prism_core.validation import printable
@@ -283,7 +283,9 @@ def secrets_warning(ctx: SaveContext) -> str | None:
     )
 
 
-def show_plan(ctx: SaveContext, progress: Progress, estimate: StorageEstimate | None) -> None:
+def show_plan(
+    ctx: SaveContext, progress: ProgressReporter, estimate: StorageEstimate | None
+) -> None:
     """Header, plan and (if the instance will be stopped) the warning, on ``progress``."""
     request = ctx.request
     progress.line(

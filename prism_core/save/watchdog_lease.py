@@ -61,7 +61,7 @@ class Held(OSError):
 def take(journal_dir: Path, save_id: str) -> Lease:
     """Take the lease of ``save_id``; raises :class:`Held` if another watchdog holds
     it, OSError if the file cannot be made."""
-    from prism_core.settings import ensure_private_dir
+    from prism_core.files import ensure_private_dir
 
     ensure_private_dir(journal_dir)
     path = lease_path(journal_dir, save_id)

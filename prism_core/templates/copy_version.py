@@ -24,7 +24,7 @@ from prism_core.templates.resolution import image_regions
 
 if TYPE_CHECKING:
     from prism_core.aws.clients import AwsClients
-    from prism_core.cli.progress import Progress
+    from prism_core.reporting import ProgressReporter
     from prism_core.settings import Settings
     from prism_core.templates.store import FoundTemplate
 
@@ -78,7 +78,7 @@ def plan_copy(found: FoundTemplate, to_regions: list[str], prefer: str) -> CopyP
 
 
 def _copy_one(aws: AwsClients, settings: Settings, plan: CopyPlan, region: str, arch: str,
-              progress: Progress) -> str:
+              progress: ProgressReporter) -> str:
     from prism_core.aws.snapshot_progress import SnapshotMeter, progress_finished
 
     source_ec2 = aws.ec2(plan.source_region)
@@ -129,7 +129,7 @@ def _copy_one(aws: AwsClients, settings: Settings, plan: CopyPlan, region: str, 
 
 
 def copy_images(aws: AwsClients, settings: Settings, plan: CopyPlan,
-                progress: Progress) -> tuple[dict[str, dict[str, str]], list[str]]:
+                progress: ProgressReporter) -> tuple[dict[str, dict[str, str]], list[str]]:
     """Copy every architecture to every region at once: (region -> arch -> AMI copied,
     failures). A failed region does not affect the others."""
     jobs = [(r, a) for r in plan.to_regions for a in sorted(plan.source_images)]

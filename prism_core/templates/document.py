@@ -23,9 +23,8 @@ from typing import Any
 import yaml
 
 from prism_core.exceptions import InputError
+from prism_core.files import ensure_private_dir, write_private_atomic
 from prism_core.safe_yaml import load_yaml_bounded, read_text_bounded
-from prism_core.save.journal import write_private_atomic
-from prism_core.settings import ensure_private_dir
 from prism_core.templates import archive, compat
 from prism_core.validation import printable, template_name
 

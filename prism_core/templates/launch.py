@@ -23,8 +23,8 @@ from prism_core.aws.tags import (
     tag_list,
 )
 from prism_core.aws.waiting import wait_for
-from prism_core.cli.progress import Progress
 from prism_core.exceptions import InputError, OperationFailed, ValidationFailed
+from prism_core.reporting import ProgressReporter
 from prism_core.safe_yaml import load_yaml_bounded
 from prism_core.settings import Settings
 from prism_core.templates.compat import SIZES, at_least, below_minimum
@@ -231,7 +231,7 @@ def boot_check(
     image_id: str,
     arch: str,
     settings: Settings,
-    progress: Progress,
+    progress: ProgressReporter,
     label: str,
     cancel: threading.Event | None = None,
     on_launched: Callable[[str], None] | None = None,

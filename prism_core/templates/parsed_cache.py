@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from prism_core import __version__
-from prism_core.settings import read_own_json
+from prism_core.files import read_own_json
 
 #: Bigger than this (far above 10,000 templates) and the cache is ignored.
 MAX_CACHE_BYTES = 64 * 1024 * 1024
@@ -72,7 +72,7 @@ class ParsedCache:
         """Write the cache (atomically, private) if anything changed; errors are ignored."""
         if not self.changed:
             return
-        from prism_core.save.journal import write_private_atomic
+        from prism_core.files import write_private_atomic
 
         try:
             text = json.dumps({"tag": self.tag, "entries": self.entries}, default=str)

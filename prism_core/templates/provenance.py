@@ -16,28 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from prism_core.aws.clients import error_code, error_message
 from prism_core.exceptions import InputError
-from prism_core.validation import ACCOUNT_ID, printable
+from prism_core.validation import AMAZON_ALIASES, owner_ids, printable
 
 if TYPE_CHECKING:
     from prism_core.aws.clients import AwsClients
 
-AMAZON_ALIASES = frozenset({"amazon", "aws-marketplace"})
 #: SSM public parameters AWS itself publishes (e.g. Canonical's and Amazon's images).
 AWS_PUBLIC_PARAMETERS = "/aws/service/"
-
-
-def owner_ids(values: Iterable[Any], what: str) -> list[str]:
-    """12-digit account ids (``amazon``/``aws-marketplace`` allowed); one-line error if not."""
-    found: list[str] = []
-    for value in values:
-        text = str(value).strip()
-        if not (ACCOUNT_ID.fullmatch(text) or text in AMAZON_ALIASES):
-            raise InputError(
-                f"{what}: {printable(text, 40)!r} is not a 12-digit AWS account id",
-                "list account ids (or amazon / aws-marketplace)",
-            )
-        found.append(text)
-    return found
 
 
 @dataclass

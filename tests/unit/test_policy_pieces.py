@@ -6,7 +6,8 @@ import pytest
 
 from prism_core.exceptions import InputError
 from prism_core.settings import ConfigLocks
-from prism_core.templates.provenance import ImageOwner, TrustedOwners, owner_ids
+from prism_core.templates.provenance import ImageOwner, TrustedOwners
+from prism_core.validation import owner_ids
 
 
 def test_locked_keys_are_kept_from_the_user():

@@ -8,7 +8,7 @@ from typing import Any
 
 from prism_core.cli.aws_options import aws_clients
 from prism_core.cli.output import emit
-from prism_core.cli.progress import Progress
+from prism_core.cli.progress import LabelledProgress, Progress
 from prism_core.cli.prompts import confirm, stdin_is_terminal
 from prism_core.exceptions import EXIT_FAILURE, EXIT_OK, InputError
 from prism_core.save.context import SaveContext
@@ -55,7 +55,7 @@ def run_batch(app: Any) -> int:
     for index, (options, region) in enumerate(entries, 1):
         try:
             aws = aws_clients(app, region)
-            progress = batch.LabelledProgress(shared, options.template)
+            progress = LabelledProgress(shared, options.template)
             ctx = plan_save(options, settings, aws, progress)
             preflight(ctx, hooks)
         except PrismError as exc:

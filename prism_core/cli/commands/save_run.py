@@ -148,7 +148,7 @@ def run_save(app: Any) -> int:
                 "prism save needs INSTANCE and TEMPLATE when stdin is not a terminal",
                 "run `prism save INSTANCE TEMPLATE --yes` (see `prism save --help`)",
             )
-        from prism_core.save.wizard import complete_save_options
+        from prism_core.cli.commands.save_wizard import complete_save_options
 
         options = complete_save_options(options, aws, settings.templates_dir, progress)
         progress.blank()
