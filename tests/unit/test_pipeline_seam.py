@@ -27,6 +27,7 @@ from prism_core.exceptions import (
     InputError,
     Interrupted,
     PluginRefusal,
+    Terminated,
 )
 from prism_core.save import phases, pipeline
 from prism_core.save.phase_providers import check_providers
@@ -139,21 +140,28 @@ def test_a_failure_in_each_phase_follows_its_rows_policy_then_resume_finishes(
     resumed = save.resumed()
     assert execute(resumed).exit_code == EXIT_OK, resumed.ctx.state.failures
     assert steps_run(resumed) == [h for h in hooks_from(phase) if h != "prism_template_render"]
-    assert save.cloud.live_images() and len(save.cloud.live_images()) == 1
+    assert len(save.cloud.live_images()) == 1  # no second image
     assert resumed.ctx.state.phases_done == EXECUTED
     assert_lock_released(resumed)
     assert (tmp_path / "templates" / "env1.yaml").exists()
 
 
-# -- Ctrl-C (or SIGTERM) in each phase, then --resume after the phases done ----------------
+# -- Ctrl-C or SIGTERM in each phase, then --resume after the phases done -------------------
+INTERRUPTS = {"ctrl-c": (KeyboardInterrupt, "Ctrl-C"), "sigterm": (Terminated, "signal SIGTERM")}
+
+
+@pytest.mark.parametrize("interrupt", list(INTERRUPTS))
 @pytest.mark.parametrize("phase", EXECUTED)
 def test_an_interrupt_in_each_phase_leaves_the_instance_up_and_resume_finishes(
-    tmp_path, phase
+    tmp_path, phase, interrupt
 ) -> None:
     save = new_save(tmp_path, copies=(COPY,))
-    steps = fail_in(save, phase, KeyboardInterrupt())
+    kind, said = INTERRUPTS[interrupt]
+    steps = fail_in(save, phase, Terminated(15) if kind is Terminated else KeyboardInterrupt())
     with pytest.raises(Interrupted) as caught:
         execute(save, steps=steps)
+    assert f"interrupted by {said}" in str(caught.value)
+    assert save.ctx.cancel.is_set()  # the other threads' waits stop too
     state = save.ctx.state
     assert not instance_down(state)
     assert state.lock is None and LOCK_TAG not in save.cloud.tags.get(INSTANCE, {})
