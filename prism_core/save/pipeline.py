@@ -68,25 +68,25 @@ class Guard(Protocol):
     instance ends as it began, whatever happens in the image phase."""
 
     def prepare(self) -> None:
-        """Before anything changes: wait out a ``stopping`` instance, start a watchdog."""
+        """Before anything else: an instance still ``stopping`` is waited for."""
 
     def stop(self) -> None:
-        """``--stop``: stop the instance (nothing in the other modes)."""
+        """``--stop``: start the watchdog, stop the instance, wait until ``stopped``."""
 
     def begin_reboot(self) -> None:
-        """Reboot mode: note that EC2 reboots the instance during CreateImage."""
+        """Reboot mode, just before CreateImage: the downtime starts now."""
 
     def restart(self) -> None:
         """The snapshots are listed: start the instance prism stopped."""
 
     def confirm_reboot(self) -> None:
-        """Reboot mode: measure the downtime until the instance is back (background)."""
+        """Reboot mode: wait in the background until the instance passes its checks."""
 
     def restart_after_failure(self) -> None:
-        """Whatever went wrong: bring the instance back if prism left it down."""
+        """On any failure: bring the instance back if the save left it down."""
 
     def join(self) -> None:
-        """Wait for the guard's background work (the instance confirmed back)."""
+        """Wait for the background confirmation; a failure to start is recorded."""
 
 
 #: Makes the guard of a save (the default: :class:`InstanceGuard`).
