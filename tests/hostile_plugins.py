@@ -36,21 +36,6 @@ def raising(hook: str, error: str) -> Any:
     return Hostile()
 
 
-def renamer(name: str) -> Any:
-    """A plugin that renders the template under another template's ``name``."""
-
-    class Renamer:
-        @hookimpl(tryfirst=True)
-        def prism_template_render(self, ctx: Any) -> Any:
-            from prism_core.save.template_doc import build_document
-
-            doc = build_document(ctx)
-            doc["name"] = name
-            return doc
-
-    return Renamer()
-
-
 def hog(hook: str) -> Any:
     """A plugin whose ``hook`` asks for 4 GiB: under the tests' memory limit
     (helpers.MEMORY_LIMIT_BYTES) that is a MemoryError, not a machine out of memory."""

@@ -5,17 +5,22 @@ Every prism run is a child process under a memory limit, the hostile plugin buil
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from helpers import run_prism_child
 
-from prism_core.save.phases import PHASE_HOOKS as PHASES
+#: End to end, each error once (each in another phase, the refusal included): the
+#: command's exit code and message, no traceback, the instance running. Every phase hook
+#: with every error, and the policy of each phase, run in milliseconds in
+#: tests/unit/test_pipeline_seam.py.
+CASES = [
+    ("prism_pre_stop", "exit-0"),
+    ("prism_image", "exit-none"),
+    ("prism_post_image", "exit-text"),
+    ("prism_register", "base-exception"),
+]
 
 
-@pytest.mark.parametrize("error", ["exit-0", "exit-none", "exit-text", "base-exception"])
-@pytest.mark.parametrize("hook", PHASES)
+@pytest.mark.parametrize(("hook", "error"), CASES)
 def test_base_exception_in_a_phase_is_reported_and_never_exit_0(prism_sandbox, hook, error):
     instance_id = prism_sandbox.create_instance("box")
     hostile = [("hostile", "hostile_plugins:raising", (hook, error))]
@@ -46,19 +51,6 @@ def test_broken_cli_hook_names_the_plugin_and_plugins_still_works(prism_sandbox,
     assert len(lines) == 1 and "hostile" in lines[0] and hook in lines[0], result.stderr
     assert "PRISM_DISABLE_PLUGINS=hostile" in lines[0]
     assert prism_sandbox.own_images() == []
-
-
-def test_rendered_template_with_another_name_is_not_written(prism_sandbox):
-    home = Path(os.environ["PRISM_HOME"]) / "templates"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "victim.yaml").write_text("precious: true\n")
-    prism_sandbox.create_instance("box")
-    renamer = [("renamer", "hostile_plugins:renamer", ("victim",))]
-    result = run_prism_child("save", "box", "env1", "--yes", "-o", "json", plugins=renamer)
-    assert result.exit_code != 0
-    assert any("named 'victim'" in f for f in result.json()["failures"])
-    assert (home / "victim.yaml").read_text() == "precious: true\n"
-    assert not (home / "env1.yaml").exists()
 
 
 @pytest.mark.parametrize("hook", ["prism_pre_stop", "prism_post_image"])

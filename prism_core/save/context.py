@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from prism_core.aws.clients import AwsClients
 from prism_core.aws.ec2 import InstanceInfo
-from prism_core.aws.waiting import wait_for
+from prism_core.aws.waiting import SYSTEM_CLOCK, Clock, WaitSchedule, wait_for
 from prism_core.reporting import ProgressReporter
 from prism_core.save import image_mode
 from prism_core.save.journal import Journal
@@ -51,6 +51,11 @@ class SaveContext:
     #: id): the start of its snapshots' progress. Not journaled: a resumed save counts
     #: from the snapshots' ``StartTime``.
     _requested: dict[str, float] = field(default_factory=dict, repr=False)
+    #: How this save's waits poll and when they give up; ``None``: from the settings
+    #: (``PRISM_POLL_DELAY_SECONDS``, ``prism.timeouts``). ``pipeline.execute`` sets it.
+    waits: WaitSchedule | None = None
+    #: What the waits read the time from and pause with.
+    clock: Clock = SYSTEM_CLOCK
 
     @property
     def state(self) -> SaveState:
@@ -191,12 +196,19 @@ class SaveContext:
             if r in self.state.images and self.state.images[r].ok
         }
 
+    @property
+    def wait_schedule(self) -> WaitSchedule:
+        """The save's :class:`WaitSchedule`: each wait derives its own from it
+        (``ctx.wait_schedule.limit("image").state_change()``)."""
+        return self.waits if self.waits is not None else WaitSchedule.from_settings(self.settings)
+
     def wait(
         self,
         check: Callable[[], T | None],
         *,
         what: str,
-        limit: str,
+        limit: str | None = None,
+        schedule: WaitSchedule | None = None,
         hint: str | None = None,
         critical: bool = False,
         down: bool = False,
@@ -207,9 +219,11 @@ class SaveContext:
         region: str | None = None,
         phase: str | None = None,
     ) -> T:
-        """Poll ``check`` with the configured delay and the ``limit`` named timeout.
+        """Poll ``check`` as ``schedule`` says (by default :attr:`wait_schedule` within the
+        ``limit`` named timeout), showing ``what`` as a live progress line.
 
-        While it waits, ``what`` is shown as a live progress line with the elapsed time.
+        ``schedule`` is one value (:class:`WaitSchedule`) built from
+        :attr:`wait_schedule`; the flags are the same in words, kept for plugins:
         ``critical=True`` polls at half the delay, for waits whose lag the user feels
         directly: while the instance is down (every second is downtime).
         ``down=True`` (waits while prism has the instance stopped) retries AWS throttling
@@ -223,22 +237,28 @@ class SaveContext:
         ``resource`` (e.g. the image id), ``region`` and ``phase`` label the wait's
         ``--progress json`` events, which then carry the resource's percentage.
         """
-        poll = self.settings.critical_poll_delay if critical else self.settings.poll_delay
-        if steady and first_check_after is None:
-            first_check_after = poll
+        if schedule is None:
+            if limit is None:
+                raise TypeError("ctx.wait needs a schedule or a limit")
+            schedule = self.wait_schedule.limit(limit)
+        if critical:
+            schedule = schedule.critical()
+        if down:
+            schedule = schedule.while_down()
+        if steady:
+            schedule = schedule.state_change()
+        if first_check_after is not None:
+            schedule = schedule.expecting(first_check_after)
         about = {k: v for k, v in (("resource", resource), ("region", region),
                                     ("phase", phase)) if v is not None}
         with self.progress.waiting(what, **about) as on_tick:
             return wait_for(
                 check,
                 what=what,
-                timeout=self.settings.timeouts[limit],
-                poll=poll,
+                schedule=schedule,
                 hint=hint,
                 cancel=self.cancel,
                 on_tick=on_tick,
-                retry_throttling=down,
-                first_check_after=first_check_after,
-                steady=steady,
                 expected_at=expected_at,
+                clock=self.clock,
             )

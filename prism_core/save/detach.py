@@ -118,7 +118,7 @@ def execute_detached(
         assert source is not None and source.image_id
         images = ctx.aws.ec2(ctx.source_region).describe_images(ImageIds=[source.image_id])
         tags = tags_of(images["Images"][0]) if images["Images"] else {}
-        data = save_input(ctx, tags, ctx.settings.poll_delay)
+        data = save_input(ctx, tags, ctx.wait_schedule.poll)
         data["save"]["lock_tag_value"] = lock_value(state.save_id, socket.gethostname())
         execution = launch(data)
     except BaseException as exc:

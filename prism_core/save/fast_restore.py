@@ -104,8 +104,7 @@ def _enable_region(
     ctx.wait(
         lambda: None if fast_restore.pending(ec2, own, zones) else True,
         what=f"fast snapshot restore in {', '.join(zones)}",
-        limit="fast_restore",
-        steady=True,
+        schedule=ctx.wait_schedule.limit("fast_restore").state_change(),
     )
     ctx.progress.line(
         "ok", f"Fast snapshot restore enabled in {', '.join(zones)}: {', '.join(own)}"

@@ -173,6 +173,6 @@ def discard_own_image(
         ec2,
         data,
         image_id,
-        snapshot_timeout=ctx.settings.timeouts["snapshots"],
-        poll=ctx.settings.poll_delay,
+        snapshot_timeout=ctx.wait_schedule.limits["snapshots"],
+        poll=ctx.wait_schedule.poll,
     )

@@ -4,6 +4,12 @@
 ``preflight`` runs every check and the ``prism_pre_stop`` hooks (nothing changes);
 ``execute`` runs the phases of :mod:`prism_core.save.phases` in their order (each step
 in :data:`STEPS`), journaling each, and returns the outcome.
+
+``execute`` works only through collaborators it is given: the AWS clients, the journal
+and the progress reporter of ``ctx``, the plugin manager calling the phase hooks, the
+instance's guard (a :class:`Guard` made by ``guard=``), the clock, and the
+:class:`~prism_core.aws.waiting.WaitSchedule` every wait of the save derives from. The
+unit tests (tests/unit/test_pipeline_seam.py) pass in-memory fakes of each.
 """
 
 from __future__ import annotations
@@ -12,17 +18,17 @@ import secrets
 import signal
 import socket
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from prism_core import validation
 from prism_core.aws import fast_restore
 from prism_core.aws.clients import AwsClients, error_message
 from prism_core.aws.ec2 import find_instance, instance_record, instance_state
 from prism_core.aws.tags import BOOT_CHECK_TAG, LOCK_TAG, lock_value, tag_list, tags_of
+from prism_core.aws.waiting import Clock, WaitSchedule
 from prism_core.exceptions import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -55,6 +61,38 @@ from prism_core.templates.name_clash import refuse_case_twin
 #: What stops a save outright instead of failing one phase: Ctrl-C and SIGTERM, both
 #: BaseExceptions (see ``main()``), so no ``except Exception`` on the way swallows them.
 INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, Terminated)
+
+
+class Guard(Protocol):
+    """What the pipeline asks of the instance's guard (:class:`InstanceGuard`): the
+    instance ends as it began, whatever happens in the image phase."""
+
+    def prepare(self) -> None:
+        """Before anything else: an instance still ``stopping`` is waited for."""
+
+    def stop(self) -> None:
+        """``--stop``: start the watchdog, stop the instance, wait until ``stopped``."""
+
+    def begin_reboot(self) -> None:
+        """Reboot mode, just before CreateImage: the downtime starts now."""
+
+    def restart(self) -> None:
+        """The snapshots are listed: start the instance prism stopped."""
+
+    def confirm_reboot(self) -> None:
+        """Reboot mode: wait in the background until the instance passes its checks."""
+
+    def restart_after_failure(self) -> None:
+        """On any failure: bring the instance back if the save left it down."""
+
+    def join(self) -> None:
+        """Wait for the background confirmation; a failure to start is recorded."""
+
+
+#: Makes the guard of a save (the default: :class:`InstanceGuard`).
+GuardFactory = Callable[[SaveContext], Guard]
+#: What one row of the phase table runs (:data:`STEPS`).
+Step = Callable[[SaveContext, PrismPluginManager, Guard], None]
 
 
 def signal_name(signum: int) -> str:
@@ -500,7 +538,7 @@ def start_preload(ctx: SaveContext) -> threading.Thread:
     return thread
 
 
-def run_image_phase(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
+def run_image_phase(ctx: SaveContext, hooks: PrismPluginManager, guard: Guard) -> None:
     """Create the image in the request's mode; the instance ends as it began.
 
     reboot: EC2 reboots the instance during CreateImage (prism measures the downtime);
@@ -551,9 +589,28 @@ def _discard_failed_source(ctx: SaveContext) -> None:
         ctx.record_failure(f"could not remove failed image {image.image_id}: {error_message(exc)}")
 
 
-def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
-    """Run the save from wherever its journal says it is; never leaves the instance down."""
-    started = time.monotonic()
+def execute(
+    ctx: SaveContext,
+    hooks: PrismPluginManager,
+    *,
+    guard: GuardFactory = InstanceGuard,
+    clock: Clock | None = None,
+    waits: WaitSchedule | None = None,
+    steps: Mapping[str, Step] | None = None,
+) -> SaveOutcome:
+    """Run the save from wherever its journal says it is; never leaves the instance down.
+
+    ``ctx`` brings the AWS clients, the journal and the progress reporter; ``hooks`` calls
+    the phase hooks; ``guard(ctx)`` makes the instance's guard; ``clock`` (default
+    ``ctx.clock``) times the save and its waits; ``waits`` (default: from the settings)
+    is the schedule every wait of the save derives from; ``steps`` (default
+    :data:`STEPS`) what each row of the phase table runs.
+    """
+    if clock is not None:
+        ctx.clock = clock
+    if waits is not None:
+        ctx.waits = waits
+    started = ctx.clock.monotonic()
     state = ctx.state
     ctx.record(status="running", failures=[], **this_process())
     if ctx.journal.write_error and not ctx.journal.path.exists():
@@ -562,7 +619,7 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
             ctx.settings.home, ctx.journal.write_error, ctx.journal.out_of_room
         )
         raise InputError(f"{what}; nothing was changed", f"{todo}, then save again")
-    guard = InstanceGuard(ctx)
+    keeper = guard(ctx)
     ctx.renderer = hooks.template_render
     set_lock(ctx)
     try:
@@ -582,13 +639,13 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
     try:
         for problem in terminate_boot_instances(ctx)[1]:
             ctx.progress.line("warn", problem)
-        failed = _run_phases(ctx, hooks, guard, started)
+        failed = _run_phases(ctx, hooks, keeper, started, STEPS if steps is None else steps)
         if failed is not None:
             return failed
-        guard.join()
+        keeper.join()
     except INTERRUPTS as exc:
         ctx.cancel.set()
-        guard.join()
+        keeper.join()
         raise _interrupted(ctx, exc) from None
     except BaseException:
         ctx.cancel.set()
@@ -611,7 +668,7 @@ def execute(ctx: SaveContext, hooks: PrismPluginManager) -> SaveOutcome:
         ctx.record(status="done")
         ctx.journal.finish()
         code = EXIT_OK
-    return SaveOutcome(ctx, code, template_path, time.monotonic() - started)
+    return SaveOutcome(ctx, code, template_path, ctx.clock.monotonic() - started)
 
 
 def _journal_unwritable(ctx: SaveContext) -> None:
@@ -683,7 +740,7 @@ def _interrupted(ctx: SaveContext, exc: BaseException) -> Interrupted:
 def _failed(
     ctx: SaveContext,
     hooks: PrismPluginManager,
-    guard: InstanceGuard,
+    guard: Guard,
     exc: BaseException,
     phase: str,
     started: float,
@@ -701,7 +758,7 @@ def _failed(
     locks.release_claims(ctx)  # a failed save registers nothing, not even its number
     if source is None or source.image_id is None or source.state == FAILED:
         ctx.journal.finish()
-    return SaveOutcome(ctx, EXIT_FAILURE, None, time.monotonic() - started)
+    return SaveOutcome(ctx, EXIT_FAILURE, None, ctx.clock.monotonic() - started)
 
 
 def _fail(ctx: SaveContext, hooks: PrismPluginManager, exc: BaseException, phase: str) -> None:
@@ -713,7 +770,11 @@ def _fail(ctx: SaveContext, hooks: PrismPluginManager, exc: BaseException, phase
 
 
 def _run_phases(
-    ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard, started: float
+    ctx: SaveContext,
+    hooks: PrismPluginManager,
+    guard: Guard,
+    started: float,
+    steps: Mapping[str, Step] | None = None,
 ) -> SaveOutcome | None:
     """Run :data:`phases.EXECUTED` in order, each as its row says (failure policy,
     resume behaviour); the failed outcome if a phase ends the save, else ``None``."""
@@ -735,7 +796,7 @@ def _run_phases(
             preload = None
         failures_before = len(state.failures)
         try:
-            STEPS[phase.name](ctx, hooks, guard)
+            (STEPS if steps is None else steps)[phase.name](ctx, hooks, guard)
         except INTERRUPTS:
             raise
         except Exception as exc:
@@ -761,20 +822,20 @@ def _ends_save(ctx: SaveContext, phase: phases.Phase, exc: Exception) -> bool:
     return False
 
 
-def _post_image_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
+def _post_image_step(ctx: SaveContext, hooks: PrismPluginManager, guard: Guard) -> None:
     hooks.post_image(ctx)
     source = ctx.source_image()
     if source is None or not source.ok:
         raise OperationFailed("the source image is not available")
 
 
-def _copy_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
+def _copy_step(ctx: SaveContext, hooks: PrismPluginManager, guard: Guard) -> None:
     for region, image in hooks.copy(ctx).items():
         if image.error:
             ctx.record_failure(f"copy to {region} failed: {image.error}")
 
 
-def _scrub_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
+def _scrub_step(ctx: SaveContext, hooks: PrismPluginManager, guard: Guard) -> None:
     """``--scrub``: the shared image is a scrubbed derivative (prism_core/save/scrub.py)."""
     from prism_core.save import scrub
 
@@ -782,19 +843,19 @@ def _scrub_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuar
 
 
 def _fast_restore_step(
-    ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard
+    ctx: SaveContext, hooks: PrismPluginManager, guard: Guard
 ) -> None:
     from prism_core.save.fast_restore import enable_for_save
 
     enable_for_save(ctx)
 
 
-def _register_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
+def _register_step(ctx: SaveContext, hooks: PrismPluginManager, guard: Guard) -> None:
     locations = hooks.register(ctx)
     ctx.record(registry=sorted(set(ctx.state.registry) | set(locations)))
 
 
-def _template_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceGuard) -> None:
+def _template_step(ctx: SaveContext, hooks: PrismPluginManager, guard: Guard) -> None:
     ctx.progress.line("template", "Creating template definition...")
     document = ctx.template_document()  # rendered once, shared with the registry phase
     if document is None:
@@ -823,7 +884,7 @@ def _template_step(ctx: SaveContext, hooks: PrismPluginManager, guard: InstanceG
 
 
 #: What each row of :data:`phases.EXECUTED` runs, by the row's name.
-STEPS: dict[str, Callable[[SaveContext, PrismPluginManager, InstanceGuard], None]] = {
+STEPS: dict[str, Step] = {
     "image": run_image_phase,
     "post_image": _post_image_step,
     "scrub": _scrub_step,

@@ -184,8 +184,7 @@ def _wait_available(ctx: SaveContext, image: RegionImage) -> RegionImage:
     data = ctx.wait(
         lambda: settled_image(ec2, image_id),
         what=f"scrubbed image {image_id} in {image.region}",
-        limit="image",
-        steady=True,
+        schedule=ctx.wait_schedule.limit("image").state_change(),
     )
     if data["State"] == FAILED:
         image.state, image.error = FAILED, state_reason(data)
@@ -315,8 +314,8 @@ def remove_derivative(ctx: SaveContext, image: RegionImage) -> list[str] | None:
         ec2,
         data,
         image_id,
-        snapshot_timeout=ctx.settings.timeouts["snapshots"],
-        poll=ctx.settings.poll_delay,
+        snapshot_timeout=ctx.wait_schedule.limits["snapshots"],
+        poll=ctx.wait_schedule.poll,
     )
 
 

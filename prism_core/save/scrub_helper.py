@@ -173,9 +173,8 @@ def wait_stopped(ctx: SaveContext, region: str, helper_id: str) -> None:
     ctx.wait(
         stopped,
         what=f"scrub helper {helper_id} to finish and power off",
-        limit="stop",
+        schedule=ctx.wait_schedule.limit("stop").state_change(),
         hint="look at its console output (EC2) for prism-scrub lines",
-        steady=True,
     )
     ctx.progress.line("ok", f"Scrub helper {helper_id} has powered off")
 
@@ -229,7 +228,11 @@ def _wait_terminated(ctx: SaveContext, ec2: Any, helper_id: str) -> None:
         record = instance_record(ec2, helper_id)
         return True if record is None or instance_state(record) == "terminated" else None
 
-    ctx.wait(gone, what=f"scrub helper {helper_id} to terminate", limit="stop", steady=True)
+    ctx.wait(
+        gone,
+        what=f"scrub helper {helper_id} to terminate",
+        schedule=ctx.wait_schedule.limit("stop").state_change(),
+    )
 
 
 def _delete_group(ctx: SaveContext, ec2: Any, group_id: str, problems: list[str]) -> None:
