@@ -51,14 +51,16 @@ def instances_using(aws: AwsClients, found: Inventory, versions: list[int]) -> d
     users = users_of_images(aws, images)
     used: dict[int, str] = {}
     for version in versions:
-        ids = [
+        running = [
             i
             for region, amis in found.versions[version].images.items()
             for ami in amis
             for i in users.get(f"{region}:{ami}", [])
         ]
-        if ids:
-            used[version] = f"{len(ids)} instance(s) run from it ({', '.join(sorted(ids)[:3])})"
+        if running:
+            used[version] = (
+                f"{len(running)} instance(s) run from it ({', '.join(sorted(running)[:3])})"
+            )
     return used
 
 

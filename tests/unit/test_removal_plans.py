@@ -49,7 +49,9 @@ def inventory(*versions: int, name: str = "lab") -> Inventory:
 class Cloud:
     """Canned answers of the cloud, and the questions asked."""
 
-    def __init__(self, users: dict[int, str] | None = None, strangers: set[str] = frozenset()):
+    def __init__(
+        self, users: dict[int, str] | None = None, strangers: frozenset[str] = frozenset()
+    ) -> None:
         self.users = users or {}
         self.strangers = strangers
         self.asked_users: list[list[int]] = []
@@ -145,7 +147,7 @@ def test_an_unproven_version_is_not_counted_and_is_pruned() -> None:
     forged.registry[REGION] = ["/prism/templates/lab/versions/5"]
     forged.images[REGION] = {"ami-0badbadbad"}
     forged.document = {"name": "lab", "version": "5"}
-    cloud = Cloud(strangers={"ami-0badbadbad"})
+    cloud = Cloud(strangers=frozenset({"ami-0badbadbad"}))
     plan = prune(found, 1, cloud)
     assert plan.kept == (2,)
     assert plan.removed == (5, 1)
@@ -186,7 +188,7 @@ def test_delete_lists_files_entries_and_with_purge_the_images(tmp_path: Path) ->
     found.shared_registry[REGION] = ["/prism/templates/lab/current"]
     malformed = tmp_path / "lab.yml"
     malformed.write_text("not: [a template")
-    cloud = Cloud(strangers={ami(1)})
+    cloud = Cloud(strangers=frozenset({ami(1)}))
     plan = plan_delete(found, templates_dir=tmp_path, purge=True, owned=cloud.owned)
     assert plan.files[-1] == malformed  # a malformed current file goes too
     assert len(plan.files) == 3
