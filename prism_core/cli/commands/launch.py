@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from argparse import RawDescriptionHelpFormatter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.cement_api import Controller, ex
@@ -12,6 +12,9 @@ from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import InputError
 from prism_core.templates.compat import SIZES
 from prism_core.validation import CONTROL, quoted
+
+if TYPE_CHECKING:
+    from prism_core.templates.parameters import Parameter
 
 LAUNCH_EPILOG = """sizes (x86_64 / arm64; GPU sizes x86_64 only; prism_core/data/sizes.yaml):
   XS t3.small / t4g.small     S t3.medium / t4g.medium   M t3.large / t4g.large
@@ -266,7 +269,7 @@ def run_launch(app: Any) -> int:
     return 0
 
 
-def ask_parameter(parameter: Any) -> str | None:
+def ask_parameter(parameter: Parameter) -> str | None:
     """Ask for a template parameter without a default on a terminal (``None`` without
     one: the launch is refused, naming the parameter)."""
     from prism_core.cli.prompts import ask, stdin_is_terminal
