@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import sys
 from argparse import RawDescriptionHelpFormatter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, aws_clients
 from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import InputError
 from prism_core.templates.compat import SIZES
-from prism_core.validation import CONTROL, printable, quoted
+from prism_core.validation import CONTROL, quoted
 
-#: Root volume of package-based templates that do not set one (the original's default).
-PACKAGE_ROOT_GB = 20
+if TYPE_CHECKING:
+    from prism_core.templates.parameters import Parameter
 
 LAUNCH_EPILOG = """sizes (x86_64 / arm64; GPU sizes x86_64 only; prism_core/data/sizes.yaml):
   XS t3.small / t4g.small     S t3.medium / t4g.medium   M t3.large / t4g.large
@@ -172,28 +172,16 @@ def run_launch(app: Any) -> int:
     """The ``prism launch`` command body; returns the exit code."""
     from prism_core.cli.commands.save import confirm
     from prism_core.cli.progress import Progress
-    from prism_core.templates import (
-        base_images,
-        compat,
-        images,
-        inheritance,
-        launch_access,
-        readiness,
-        userdata,
-    )
-    from prism_core.templates import launch as launching
+    from prism_core.templates import launch_access, launch_plan, readiness
     from prism_core.templates import store as template_store
-    from prism_core.templates.document import instance_types
+    from prism_core.validation import init_rate
 
-    pargs = app.pargs
-    ref = template_store.resolve_ref(pargs.template, app.settings.templates_dir)
+    pargs, settings = app.pargs, app.settings
+    ref = template_store.resolve_ref(pargs.template, settings.templates_dir)
     name = instance_name(pargs.name)
     if pargs.allow_from:
         launch_access.parse_cidrs(pargs.allow_from)
-    from prism_core.validation import init_rate
-
     rate = init_rate(pargs.init_rate)
-    settings = app.settings
     if pargs.trust_owner:
         from prism_core.templates.provenance import owner_ids
 
@@ -217,117 +205,47 @@ def run_launch(app: Any) -> int:
     )
     for problem in problems:
         print(f"prism: warning: {problem}", file=sys.stderr)
-    if found.revoked is not None:
-        record = found.revoked
-        via = f" (channel {found.channel})" if found.channel else ""
-        message = (
-            f"template {found.name} version {found.version}{via} was revoked "
-            f"{record.get('revoked_at') or ''} by {record.get('revoked_by') or 'unknown'}: "
-            f"{record.get('reason') or 'no reason given'}"
-        )
-        if not pargs.allow_revoked:
-            raise InputError(
-                message, "launch another version, or pass --allow-revoked to launch it anyway"
-            )
-        print(f"prism: warning: {message}; launching it anyway (--allow-revoked)", file=sys.stderr)
+    revoked = launch_plan.refuse_revoked(found, pargs.allow_revoked)
+    if revoked is not None:
+        print(f"prism: warning: {revoked}", file=sys.stderr)
     found = _copy_first(app, aws, found, region)
     if found is None:
         return 0
-    doc = found.document
-    if doc.get("inherits"):
-        doc = inheritance.resolve(doc, found.name, local_finder(settings.templates_dir))
-    doc, chosen = fill_parameters(doc, found.name, pargs.param or [])
-    amis, release = images.template_images(doc, found.name, region, aws)
-    instance_type, arch = launching.choose_type(doc, pargs.size, sorted(amis))
-    if arch not in amis:
-        raise InputError(
-            f"template {found.name} has no {arch} image in {region} for {instance_type} "
-            f"(it has {', '.join(sorted(amis))})",
-            "pick a --size for that architecture",
-        )
-    from prism_core.templates import provenance
-
-    listed = ((doc.get("ami_config") or {}).get("amis") or {}).get(region, {})
-    parameter = str(((doc.get("ami_config") or {}).get("ssm_parameters") or {}).get(arch, ""))
-    if release is not None and compat.is_package_based(doc):
-        # the base OS image prism itself resolved from the distribution's documented source
-        owner_line = f"Image: {release.label} base image ({base_images.where(release)})"
-    elif arch not in listed and parameter.startswith(provenance.AWS_PUBLIC_PARAMETERS):
-        # AWS publishes these parameters (its own and its partners' images, e.g. Canonical's)
-        owner_line = f"Image: from AWS public parameter {parameter}"
-    else:
-        images = provenance.describe_owners(aws, {region: {arch: amis[arch]}})
-        trust = provenance.trusted_owners(
-            aws, settings.trusted_image_owners, pargs.trust_owner or []
-        )
-        provenance.check(  # a missing image is refused just below, with what to do
-            images,
-            trust,
-            f"template {found.name} v{found.version} ({found.source})",
-            allow_missing=True,
-        )
-        owner_line = f"Image owner: {images[0].owner} (trusted: {images[0].trusted_as})"
-        for image in images:
-            if image.deprecated:
-                print(
-                    f"prism: warning: {image.image_id} in {image.region} was deprecated by "
-                    f"EC2 at {printable(image.deprecation_time, 64)} (its owner marked it out "
-                    "of date); launching it anyway",
-                    file=sys.stderr,
-                )
-    script = userdata.render(doc, found.name, release) if userdata.needs_user_data(doc) else None
-    defaults = doc.get("instance_defaults") or {}
-    root_gb = defaults.get("root_volume_gb") or (
-        PACKAGE_ROOT_GB if compat.is_package_based(doc) else None
-    )
-    price = instance_types().get(instance_type, {}).get("usd_per_hour")
-    plan = launching.LaunchPlan(
-        template=found.name,
-        version=found.version,
-        channel=found.channel,
-        source=found.source,
-        name=name,
-        region=region,
-        instance_type=instance_type,
-        architecture=arch,
-        image_id=amis[arch],
-        ports=compat.ports(doc),
-        root_volume_gb=root_gb,
-        tags=launching.launch_tags(doc, name, found.label, aws.identity()["Arn"], key=found.name),
-        ssh_user=compat.ssh_user(doc),
-        usd_per_hour=price,
-        user_data=userdata.encode(script, found.name) if script else None,
-        user_data_script=script,
+    request = launch_plan.LaunchRequest(
+        name=name, region=region, size=pargs.size, params=tuple(pargs.param or ()),
         init_rate=rate,
     )
-    cost = f", about ${price}/hour" if price is not None else ""
-    kind = f", {release.label} + {doc.get('package_manager')}" if release and script else ""
-    progress.line(
-        "info",
-        f"Template {found.title} v{found.label} ({found.source}{kind}): {instance_type} "
-        f"({arch}) from {plan.image_id} in {region}{cost}",
+    reads = launch_plan.CloudReads(
+        aws, tuple(settings.trusted_image_owners), tuple(pargs.trust_owner or ())
     )
-    progress.line("info", owner_line)
-    if chosen:
-        shown = ", ".join(f"{k}={printable(v, 64)}" for k, v in chosen.items())
-        progress.line("info", f"Parameters: {shown}")
+    decision = launch_plan.plan_launch(
+        found, request, reads, finder=launch_plan.local_finder(settings.templates_dir),
+        ask=ask_parameter,
+    )
+    for warning in decision.warnings:
+        print(f"prism: warning: {warning}", file=sys.stderr)
+    plan = decision.launch_plan(aws.identity()["Arn"])
+    for line in decision.lines():
+        progress.line("info", line)
     from prism_core.instances import hardening, launcher
 
     ec2 = aws.ec2(region)
     image = _plan_access(app, ec2, plan, progress)
     launcher.prepare(
-        plan, ec2, image, settings, imds_v1=hardening.wants_imds_v1(doc, pargs.imds_v1)
+        plan, ec2, image, settings,
+        imds_v1=hardening.wants_imds_v1(decision.document, pargs.imds_v1),
     )
     for line in launcher.plan_lines(plan):
         progress.line("info", line)
     launcher.preflight_checks(plan, ec2, aws.client("iam"))
     total = launcher.hourly_cost(plan, plan.access.public_ip)
     cost = f", about ${total}/hour" if total is not None else ""
+    chosen = dict(decision.parameters)
     if pargs.dry_run:
         planned = {**dry_run_document(plan, found, problems), "parameters": chosen}
         emit(planned, pargs.output, dry_run_text(plan))
         return 0
-    confirm(f"Launch '{name}' ({instance_type}{cost})?", pargs.yes)
+    confirm(f"Launch '{name}' ({plan.instance_type}{cost})?", pargs.yes)
     app.changes_started = True
     app.interrupt_note = "nothing was launched"
 
@@ -340,7 +258,7 @@ def run_launch(app: Any) -> int:
     document["problems"] = problems
     document["parameters"] = chosen
     if pargs.wait_ready:
-        if script is None:
+        if plan.user_data_script is None:
             document["setup"] = "none"
         else:
             progress.line("wait", f"Waiting for the setup script of {document['id']}...")
@@ -351,35 +269,24 @@ def run_launch(app: Any) -> int:
     return 0
 
 
-def fill_parameters(
-    doc: dict[str, Any], key: str, assignments: list[str]
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """``doc`` with its ``{{.name}}`` placeholders filled from ``--param`` values and
-    defaults; a parameter with no default is asked for on a terminal, else refused."""
+def ask_parameter(parameter: Parameter) -> str | None:
+    """Ask for a template parameter without a default on a terminal (``None`` without
+    one: the launch is refused, naming the parameter)."""
     from prism_core.cli.prompts import ask, stdin_is_terminal
-    from prism_core.templates import parameters
-    from prism_core.templates.document import validate_document
 
-    def prompt(parameter: parameters.Parameter) -> str | None:
-        if not stdin_is_terminal():
-            return None
-        import questionary
+    if not stdin_is_terminal():
+        return None
+    import questionary
 
-        choices = list(parameter.choices)
-        if parameter.type == "bool":
-            choices = ["true", "false"]
-        question = parameter.label
-        if parameter.description:
-            question += f" ({parameter.description})"
-        if choices:
-            return str(ask(questionary.select(question, choices=choices)))
-        return str(ask(questionary.text(question)))
-
-    given = parameters.parse_assignments(assignments)
-    filled, chosen = parameters.apply(doc, key, given, prompt)
-    if filled != doc:
-        validate_document(filled, f"template {key} with its parameters filled in")
-    return filled, chosen
+    choices = list(parameter.choices)
+    if parameter.type == "bool":
+        choices = ["true", "false"]
+    question = parameter.label
+    if parameter.description:
+        question += f" ({parameter.description})"
+    if choices:
+        return str(ask(questionary.select(question, choices=choices)))
+    return str(ask(questionary.text(question)))
 
 
 def _copy_first(app: Any, aws: Any, found: Any, region: str) -> Any:
@@ -427,20 +334,6 @@ def _plan_access(app: Any, ec2: Any, plan: Any, progress: Any) -> dict[str, Any]
     for warning in plan.access.warnings:
         progress.line("warn", warning)
     return image
-
-
-def local_finder(templates_dir: Any) -> Any:
-    """``find(name)`` over local and built-in templates, by display name or slug."""
-    from prism_core.templates import store
-
-    listing = store.Listing()
-    store.local_templates(templates_dir, listing)
-    store.builtin_templates(listing)
-    by_name: dict[str, dict[str, Any]] = {}
-    for item in listing.templates:
-        by_name.setdefault(item.name, item.document)
-        by_name.setdefault(item.title, item.document)
-    return by_name.get
 
 
 def dry_run_document(plan: Any, found: Any, problems: list[str]) -> dict[str, Any]:

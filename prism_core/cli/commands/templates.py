@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, command_clients
 from prism_core.cli.cement_api import Controller, ex
@@ -12,6 +13,9 @@ from prism_core.cli.layout import ListingHelpFormatter, output_width
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT, emit
 from prism_core.exceptions import EXIT_OK, EXIT_PARTIAL, InputError
 from prism_core.validation import printable, template_name
+
+if TYPE_CHECKING:
+    from prism_core.templates.cleanup import Removal
 
 REGION_ARGUMENT = (
     ["--region"],
@@ -48,35 +52,6 @@ CHANGE_ARGUMENTS = [
 def dry_run_done(output: str, plan: list[str]) -> None:
     """The result of ``--dry-run``: the plan, nothing changed."""
     emit({"dry_run": True, "plan": plan}, output, "Dry run: nothing was changed.")
-
-
-def kept_for_life(found: Any, version: int) -> str | None:
-    """Why ``version`` must not be removed (protected, a channel's target, claimed by a save)."""
-    parts = found.versions[version]
-    reasons = []
-    if parts.protected:
-        reasons.append(f"protected ({len(parts.protected)} AMI(s))")
-    channels = found.channels_of(version)
-    if channels:
-        reasons.append(f"channel {', '.join(channels)}")
-    for holder in list(parts.claims.values())[:1]:
-        save_id = holder.get("save_id", "?")
-        reasons.append(
-            f"claimed by save {save_id} on {holder.get('host', '?')} (still saving; if it "
-            f"died, `prism save --abort {save_id}` there)"
-        )
-    return ", ".join(reasons) or None
-
-
-def follow_parameters(aws: Any, prefix: str, found: Any, done: Any) -> None:
-    """After a removal: the template's AMI parameters (``<prefix>images/<name>/...``) in
-    every region it had follow what is left (deleted with the last version)."""
-    from prism_core.templates.image_parameters import sync
-
-    regions = {*found.regions, *(r for p in found.versions.values() for r in p.images)}
-    synced = sync(aws, prefix, found.name, sorted(regions))
-    done.registry.extend([*synced.deleted, *(f"{n} (updated)" for n in synced.written)])
-    done.failures.extend(synced.failures)
 
 
 def warn(problems: list[str]) -> None:
@@ -485,70 +460,35 @@ class Templates(Controller):
     def delete(self) -> None:
         """``prism templates delete NAME [--purge] [--yes]``."""
         from prism_core.cli.commands.save import confirm
-        from prism_core.templates import store
-        from prism_core.templates.cleanup import inventory, owned_images, remove
+        from prism_core.templates import delete_plan, store
+        from prism_core.templates.cleanup import inventory, owned_images
 
         pargs, settings = self.app.pargs, self.app.settings
         name = template_name(pargs.name)
         aws, region = command_clients(self.app)
         found = inventory(name, settings, aws, region)
         warn(found.problems)
-        if found.empty:
-            if store.builtin(name) is not None:
-                raise InputError(f"{name} is a built-in template", "built-ins cannot be deleted")
-            raise InputError(
-                f"no template {name!r} here or in the registry of {', '.join(found.regions)}",
-                "run `prism templates list`",
-            )
-        held = {v: kept_for_life(found, v) for v in found.versions}
-        held = {v: why for v, why in held.items() if why}
-        if held:
-            detail = "; ".join(f"v{v}: {why}" for v, why in sorted(held.items()))
-            raise InputError(
-                f"template {name} has versions that are never deleted ({detail})",
-                f"`prism templates unprotect {name}@N` / `prism templates demote {name} "
-                "--channel C` first",
-            )
-        files = [f for parts in found.versions.values() for f in parts.files]
-        for suffix in (".yaml", ".yml"):
-            current = settings.templates_dir / f"{name}{suffix}"
-            if current.is_file() and current not in files:
-                files.append(current)  # a malformed file is deleted too
-        entries: dict[str, list[str]] = {}
-        for source in [found.shared_registry, *(p.registry for p in found.versions.values())]:
-            for reg, names in source.items():
-                entries.setdefault(reg, []).extend(names)
-        images: dict[str, set[str]] = {}
-        kept: list[str] = []
-        if pargs.purge:
-            images, kept = owned_images(aws, found, sorted(found.versions))
-        count = sum(len(v) for v in images.values())
-        what = (
-            f"{len(files)} file(s), {sum(len(v) for v in entries.values())} registry "
-            f"entries in {', '.join(sorted(entries)) or 'no region'} and its AMI parameters"
+        plan = delete_plan.plan_delete(
+            found,
+            templates_dir=settings.templates_dir,
+            purge=pargs.purge,
+            owned=partial(owned_images, aws),
+            builtin=found.empty and store.builtin(name) is not None,
         )
-        if pargs.purge:
-            what += f", and deregister {count} AMI(s) with their snapshots"
-        print(f"Delete template {name}: {what}", file=sys.stderr)
-        warn(kept)
+        print(plan.headline, file=sys.stderr)
+        warn(list(plan.kept))
         if pargs.dry_run:
-            dry_run_done(pargs.output, [f"Delete template {name}: {what}", *kept])
+            dry_run_done(pargs.output, plan.dry_run_lines())
             return
-        confirm(f"Delete template {name}{' and its AMIs' if pargs.purge else ''}?", pargs.yes)
+        confirm(plan.question, pargs.yes)
         self.app.changes_started = True
         self.app.interrupt_note = (
             f"`prism templates delete {name}` was interrupted part-way; "
             "run it again to finish"
         )
-        done = remove(aws, images=images, registry_entries=entries, files=files)
-        done.kept = kept
-        follow_parameters(aws, settings.registry_prefix, found, done)
-        from prism_core.templates import archive
-
-        folder = archive.folder(settings.templates_dir, name)
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-        self._finish(f"Deleted template {name}", name, done)
+        done = delete_plan.carry_out(plan, aws, settings.registry_prefix, settings.templates_dir)
+        self._finish(f"Deleted template {name}", {"template": name, "removed": done.to_dict()},
+                     done)
 
     # -- prune -------------------------------------------------------------------------------
     @ex(
@@ -582,151 +522,42 @@ class Templates(Controller):
     def prune(self) -> None:
         """``prism templates prune NAME --keep K``."""
         from prism_core.cli.commands.save import confirm
-        from prism_core.templates.cleanup import inventory, owned_images, remove
+        from prism_core.templates import prune_plan
+        from prism_core.templates.cleanup import inventory, owned_images
 
         pargs, settings = self.app.pargs, self.app.settings
         name = template_name(pargs.name)
-        if pargs.keep < 1:
-            raise InputError("--keep must be at least 1", "use `prism templates delete` for all")
+        prune_plan.check_keep(pargs.keep)
         aws, region = command_clients(self.app)
         found = inventory(name, settings, aws, region)
         warn(found.problems)
-        if found.empty:
-            raise InputError(f"no template {name!r}", "run `prism templates list`")
-        ordered = sorted(found.versions, reverse=True)
-        # A number claimed by a running save is not one of the K versions kept, and stays.
-        held: dict[int, str] = {
-            v: kept_for_life(found, v) or "claimed"
-            for v in ordered
-            if found.versions[v].claims and found.versions[v].document is None
-        }
-        ordered = [v for v in ordered if v not in held]
-        # Only versions the cloud proves real count among the K kept: an entry whose
-        # images are not this template's by their tags (a stranger's image, or none) is
-        # never kept in place of a real version; it is pruned like an old one (its images
-        # stay unless proven ours, as for every version).
-        unproven = [v for v in ordered if not found.proven(v)]
-        ordered = [v for v in ordered if v not in unproven]
-        if not ordered:
-            raise InputError(
-                f"no version of {name} is proven by the cloud (no image of it in this "
-                "account carries the template, version and save id its entries record); "
-                "nothing was pruned",
-                f"check with `prism templates show {name}`; `prism templates delete` "
-                "removes it all",
-            )
-        kept, old = ordered[: pargs.keep], ordered[pargs.keep :]
-        old = sorted([*old, *unproven], reverse=True)
-        for version in old:
-            why = kept_for_life(found, version)
-            if why:
-                held[version] = why
-        used = self._used(aws, found, [v for v in old if v not in held])
-        if not pargs.force:
-            held.update(used)
-        old = [v for v in old if v not in held]
-        kept = sorted([*kept, *held], reverse=True)
-        notes = [f"v{v} kept: {why}" for v, why in sorted(held.items())]
-        for version in unproven:
-            if version not in held:
-                notes.append(
-                    f"v{version} is not proven by the cloud (no image of it in this account "
-                    "is tagged as this version by the save it records): not counted among "
-                    "the versions kept"
-                )
-        if used and not pargs.force:
-            notes.append("pass --force to remove versions that instances run from")
-        for note in notes:
-            print(f"prism: {note}", file=sys.stderr)
-        if not old:
-            emit(
-                {
-                    "template": name,
-                    "kept": kept,
-                    "held": {str(v): why for v, why in held.items()},
-                    "removed_versions": [],
-                    "removed": {},
-                },
-                pargs.output,
-                f"Nothing to prune: {name} has {len(ordered)} version(s)"
-                + (f" ({'; '.join(notes)})." if notes else "."),
-            )
-            return
-        protected = {i for v in kept for ids in found.versions[v].images.values() for i in ids}
-        images, not_ours = owned_images(aws, found, old, protected)
-        entries: dict[str, list[str]] = {}
-        files: list[Path] = []
-        for version in old:
-            parts = found.versions[version]
-            for reg, names in parts.registry.items():
-                entries.setdefault(reg, []).extend(names)
-            files.extend(parts.files)
-        headline = (
-            f"Prune {name}: keep version(s) {', '.join(map(str, kept))}; remove "
-            f"{', '.join(map(str, old))} with {sum(len(v) for v in images.values())} AMI(s)"
+        plan = prune_plan.plan_prune(
+            found,
+            keep=pargs.keep,
+            force=pargs.force,
+            users=partial(prune_plan.instances_using, aws),
+            owned=partial(owned_images, aws),
         )
-        print(headline, file=sys.stderr)
-        warn(not_ours)
-        if pargs.dry_run:
-            dry_run_done(pargs.output, [headline, *notes, *not_ours])
+        for note in plan.notes:
+            print(f"prism: {note}", file=sys.stderr)
+        if plan.nothing_to_do:
+            emit(prune_plan.result_document(plan), pargs.output, plan.nothing_text)
             return
-        confirm(f"Remove {len(old)} old version(s) of {name} and their AMIs?", pargs.yes)
+        print(plan.headline, file=sys.stderr)
+        warn(list(plan.not_ours))
+        if pargs.dry_run:
+            dry_run_done(pargs.output, plan.dry_run_lines())
+            return
+        confirm(plan.question, pargs.yes)
         self.app.changes_started = True
         self.app.interrupt_note = (
             f"`prism templates prune {name}` was interrupted part-way; run it again to finish"
         )
-        done = remove(aws, images=images, registry_entries=entries, files=files)
-        done.kept = not_ours
-        follow_parameters(aws, settings.registry_prefix, found, done)
-        self._finish(
-            f"Pruned {name}: kept {', '.join(map(str, kept))}, removed {', '.join(map(str, old))}",
-            name,
-            done,
-            kept=kept,
-            old=old,
-            held=held,
-        )
+        done = prune_plan.carry_out(plan, aws, settings.registry_prefix)
+        self._finish(plan.done_headline, prune_plan.result_document(plan, done), done)
 
-    @staticmethod
-    def _used(aws: Any, found: Any, versions: list[int]) -> dict[int, str]:
-        """Versions among ``versions`` whose images live instances run from: version -> why."""
-        from prism_core.templates.usage import users_of_images
-
-        images: dict[str, set[str]] = {}
-        for version in versions:
-            for reg, ids in found.versions[version].images.items():
-                images.setdefault(reg, set()).update(ids)
-        if not images:
-            return {}
-        users = users_of_images(aws, images)
-        used: dict[int, str] = {}
-        for version in versions:
-            ids = [
-                i
-                for reg, amis in found.versions[version].images.items()
-                for ami in amis
-                for i in users.get(f"{reg}:{ami}", [])
-            ]
-            if ids:
-                used[version] = f"{len(ids)} instance(s) run from it ({', '.join(sorted(ids)[:3])})"
-        return used
-
-    def _finish(
-        self,
-        headline: str,
-        name: str,
-        done: Any,
-        kept: list[int] | None = None,
-        old: list[int] | None = None,
-        held: dict[int, str] | None = None,
-    ) -> None:
-        document: dict[str, Any] = {"template": name, "removed": done.to_dict()}
-        if kept is not None:
-            document.update(
-                kept=kept,
-                removed_versions=old,
-                held={str(v): why for v, why in (held or {}).items()},
-            )
+    def _finish(self, headline: str, document: dict[str, Any], done: Removal) -> None:
+        """Emit what a removal did; exit 3 when something failed or was left alone."""
         lines = [
             headline,
             f"   AMIs deregistered: {len(done.images)}   snapshots deleted: {len(done.snapshots)}",
