@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from prism_core.aws.clients import error_code
 from prism_core.exceptions import OperationFailed, WaitTimeout
@@ -30,6 +31,77 @@ THROTTLING_CODES = frozenset(
 MAX_THROTTLE_PAUSE = 60.0
 
 
+class Clock(Protocol):
+    """The time a wait reads and the pauses it makes (a seam: unit tests pass a fake
+    one whose pauses only move its time forward)."""
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start, never going back."""
+        ...
+
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> bool:
+        """Pause ``seconds``; ``True`` if ``cancel`` was set meanwhile (the pause ends then)."""
+        ...
+
+
+class SystemClock:
+    """The real clock: :func:`time.monotonic`, and :func:`time.sleep` or ``cancel.wait``."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> bool:
+        if cancel is not None:
+            return cancel.wait(seconds)
+        time.sleep(seconds)
+        return False
+
+
+#: The clock every wait uses unless it is given another.
+SYSTEM_CLOCK: Clock = SystemClock()
+
+
+@dataclass(frozen=True)
+class WaitSchedule:
+    """When a wait looks, and for how long: the arguments of :func:`wait_for` as one value.
+
+    ``poll``: seconds between checks (the back-off of :func:`poll_delays` unless
+    ``steady``); ``timeout``: seconds until the wait gives up; ``first_check_after``:
+    no check before that many seconds, then one per ``poll``; ``retry_throttling``: a
+    throttled check counts as "not yet" (waits while the instance is down).
+    """
+
+    poll: float
+    timeout: float
+    first_check_after: float | None = None
+    steady: bool = False
+    retry_throttling: bool = False
+
+
+def wait_on(
+    schedule: WaitSchedule,
+    check: Callable[[], T | None],
+    *,
+    what: str,
+    hint: str | None = None,
+    cancel: threading.Event | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> T:
+    """:func:`wait_for` with its timing given as one :class:`WaitSchedule`."""
+    return wait_for(
+        check,
+        what=what,
+        timeout=schedule.timeout,
+        poll=schedule.poll,
+        hint=hint,
+        cancel=cancel,
+        retry_throttling=schedule.retry_throttling,
+        first_check_after=schedule.first_check_after,
+        steady=schedule.steady,
+        clock=clock,
+    )
+
+
 def is_throttling(exc: BaseException) -> bool:
     """Whether ``exc`` is AWS throttling (after botocore's own retries gave up)."""
     return error_code(exc) in THROTTLING_CODES
@@ -41,22 +113,29 @@ def throttle_pause(poll: float, attempt: int) -> float:
     return float(min(cap, max(poll, 0.01) * (2 ** min(attempt, 6))))
 
 
-def retry_throttled(call: Callable[[], T], *, what: str, timeout: float, poll: float) -> T:
+def retry_throttled(
+    call: Callable[[], T],
+    *,
+    what: str,
+    timeout: float,
+    poll: float,
+    clock: Clock = SYSTEM_CLOCK,
+) -> T:
     """Run ``call``; while AWS throttles it, retry with back-off until ``timeout`` seconds.
 
     For the calls that bring a stopped instance back: botocore's own retry budget is
     spent in seconds, the instance's start may not give up before ``timeouts.start``.
     Any other error is raised at once; throttling after ``timeout`` raises the last error.
     """
-    deadline = time.monotonic() + timeout
+    deadline = clock.monotonic() + timeout
     attempt = 0
     while True:
         try:
             return call()
         except Exception as exc:
-            if not is_throttling(exc) or time.monotonic() >= deadline:
+            if not is_throttling(exc) or clock.monotonic() >= deadline:
                 raise
-        time.sleep(min(throttle_pause(poll, attempt), max(0.0, deadline - time.monotonic())))
+        clock.sleep(min(throttle_pause(poll, attempt), max(0.0, deadline - clock.monotonic())))
         attempt += 1
 
 
@@ -109,6 +188,7 @@ def wait_for(
     first_check_after: float | None = None,
     steady: bool = False,
     expected_at: Callable[[], float | None] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> T:
     """Call ``check`` until it returns a value other than ``None``; return that value.
 
@@ -128,8 +208,10 @@ def wait_for(
     from its start (``None``: unknown): the polls land on that moment, then come every
     quarter of ``poll`` for one ``poll``, then every ``poll`` again (an estimate that
     is too late costs nothing, one too early a few calls).
+    ``clock`` gives the time and makes the pauses (:data:`SYSTEM_CLOCK` unless a test
+    passes its own).
     """
-    started = time.monotonic()
+    started = clock.monotonic()
     deadline = started + timeout
     schedule = (lambda _attempt: poll) if steady else poll_delays(poll)
     attempt = 0
@@ -139,18 +221,15 @@ def wait_for(
         pause = min(first_check_after, timeout)
         if on_tick is not None:
             on_tick(0.0)
-        if cancel is not None:
-            if cancel.wait(pause):
-                raise WaitCancelled(f"stopped waiting for {what}")
-        else:
-            time.sleep(pause)
+        if clock.sleep(pause, cancel):
+            raise WaitCancelled(f"stopped waiting for {what}")
     while True:
         try:
             result = check()
         except Exception as exc:
             if not (retry_throttling and is_throttling(exc)):
                 raise
-            if time.monotonic() >= deadline:
+            if clock.monotonic() >= deadline:
                 raise
             result = None
             throttled += 1
@@ -159,8 +238,8 @@ def wait_for(
         if result is not None:
             return result
         if on_tick is not None:
-            on_tick(time.monotonic() - started)
-        remaining = deadline - time.monotonic()
+            on_tick(clock.monotonic() - started)
+        remaining = deadline - clock.monotonic()
         if remaining <= 0:
             raise WaitTimeout(
                 f"timed out after {timeout:g}s waiting for {what}",
@@ -169,11 +248,8 @@ def wait_for(
         if throttled:
             pause = throttle_pause(poll, throttled)
         else:
-            pause = _towards(schedule(attempt), poll, time.monotonic() - started, expected_at)
+            pause = _towards(schedule(attempt), poll, clock.monotonic() - started, expected_at)
         pause = min(pause, remaining)
         attempt += 1
-        if cancel is not None:
-            if cancel.wait(pause):
-                raise WaitCancelled(f"stopped waiting for {what}")
-        else:
-            time.sleep(pause)
+        if clock.sleep(pause, cancel):
+            raise WaitCancelled(f"stopped waiting for {what}")
