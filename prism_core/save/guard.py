@@ -280,12 +280,7 @@ class InstanceGuard:
         if not state.stopped_by_prism or state.instance_restarted:
             return
         with sigint_shield(ctx.progress):
-            if image_id is None:
-                ctx.progress.line("start", f"Restarting instance {ctx.request.instance_id}...")
-                self.restarter.bring_back()
-            else:
-                self.restarter.bring_back(image_id)
-                ctx.progress.line("start", f"Restarting instance {ctx.request.instance_id}...")
+            self.restarter.bring_back(image_id)
             # sent, or needless (up or gone meanwhile): the confirmation tells which
             ctx.record(instance_restarted=True)
         self._instance_up()

@@ -233,7 +233,7 @@ class Restart:
 
     def bring_back(self, image_id: str | None = None) -> Restarted:
         """Steps 1 and 2: the snapshots of ``image_id`` first (a wait that fails only
-        delays the start, and says so), then the start."""
+        delays the start, and says so), then the start; each announced by ``notify``."""
         listed: list[str] | None = None
         if image_id:
             self.notify("wait", f"Letting EC2 list the snapshots of {image_id} first...")
@@ -241,6 +241,7 @@ class Restart:
                 listed = self.snapshots(image_id)
             except Exception as exc:
                 self.notify("warn", f"Restarting anyway: {error_message(exc)}")
+        self.notify("start", f"Restarting instance {self.instance_id}...")
         return Restarted(self.start(), listed)
 
     def confirm_running(self, first_check_after: float | None = None) -> InstanceInfo:

@@ -122,7 +122,10 @@ def test_the_snapshots_still_pending_are_waited_for_before_the_start(cloud) -> N
     lines: list = []
     done = _restart(cloud, lines=lines).bring_back(IMAGE)
     assert done.snapshot_ids == ["snap-1", "snap-2"] and done.state == "pending"
-    assert lines == [("wait", f"Letting EC2 list the snapshots of {IMAGE} first...")]
+    assert lines == [
+        ("wait", f"Letting EC2 list the snapshots of {IMAGE} first..."),
+        ("start", f"Restarting instance {INSTANCE}..."),
+    ]
 
 
 def test_a_failed_image_lists_no_snapshots_and_the_start_follows(cloud) -> None:
@@ -139,7 +142,7 @@ def test_snapshots_not_listed_in_time_delay_the_start_no_more(cloud) -> None:
     done = _restart(cloud, clock, lines).bring_back(IMAGE)
     assert done.state == "pending" and done.snapshot_ids is None
     assert sum(clock.pauses) == pytest.approx(TIMINGS.snapshots)
-    assert lines[-1][0] == "warn" and lines[-1][1].startswith("Restarting anyway: timed out")
+    assert lines[-2][0] == "warn" and lines[-2][1].startswith("Restarting anyway: timed out")
 
 
 def test_an_error_reading_the_image_delays_the_start_no_more(cloud) -> None:
@@ -147,7 +150,7 @@ def test_an_error_reading_the_image_delays_the_start_no_more(cloud) -> None:
     cloud.started()
     lines: list = []
     assert _restart(cloud, lines=lines).bring_back(IMAGE).state == "pending"
-    assert lines[-1] == ("warn", "Restarting anyway: UnauthorizedOperation: not allowed")
+    assert lines[-2] == ("warn", "Restarting anyway: UnauthorizedOperation: not allowed")
 
 
 # ------------------------------------------------------------------------ the confirmation
