@@ -92,6 +92,7 @@ _EXPORTS: dict[str, str] = {
     "settled_image": "prism_core.aws.ec2",
     "find_image_by_name": "prism_core.aws.ec2",
     "find_saved_image": "prism_core.aws.ec2",
+    "image_named": "prism_core.save.restart",
     "image_snapshot_ids": "prism_core.aws.ec2",
     "state_reason": "prism_core.aws.ec2",
     "image_tags": "prism_core.save.images",

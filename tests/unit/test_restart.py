@@ -223,3 +223,20 @@ def test_a_patient_search_ends_at_its_patience(cloud) -> None:
     clock = FakeClock()
     assert recover_image_id(cloud.ec2, "env-1", "save-a", patience=10, poll=2, clock=clock) is None
     assert sum(clock.pauses) == 10
+
+
+def test_the_image_plugin_adopts_its_own_image_and_refuses_another_saves(cloud) -> None:
+    """CreateImage has no idempotency token: a retried request finds the image by name."""
+    from types import SimpleNamespace
+
+    from prism_core.exceptions import OperationFailed
+    from prism_plugins.ec2_image import adopt_existing
+
+    ctx = SimpleNamespace(state=SimpleNamespace(image_name="env-1", save_id="save-a"))
+    cloud.named("env-1", save_id="save-a")
+    assert adopt_existing(ctx, cloud.ec2) == IMAGE
+    cloud.no_image_named("env-1")
+    assert adopt_existing(ctx, cloud.ec2) is None
+    cloud.named("env-1", save_id="save-b")
+    with pytest.raises(OperationFailed, match=f"this save did not create appeared \\({IMAGE}\\)"):
+        adopt_existing(ctx, cloud.ec2)
