@@ -42,6 +42,7 @@ from prism_core.save.images import (
     require_imds_v2,
     share_in_region,
 )
+from prism_core.save.restart import image_named
 from prism_core.save.state import AVAILABLE, FAILED, PENDING, REQUESTED
 from prism_core.save.template_doc import build_document as build_template_document
 from prism_core.templates.document import (
@@ -108,6 +109,7 @@ __all__ = [
     "settled_image",
     "find_image_by_name",
     "find_saved_image",
+    "image_named",
     "image_snapshot_ids",
     "state_reason",
     "image_tags",

@@ -22,16 +22,16 @@ def adopt_existing(ctx: SaveContext, ec2: Any) -> str | None:
     """The id of this save's image if EC2 already has it (a killed run, a lost response)."""
     from prism_core import toolkit
 
-    found = toolkit.find_image_by_name(ec2, ctx.state.image_name)
+    found = toolkit.image_named(ec2, ctx.state.image_name, ctx.state.save_id)
     if found is None:
         return None
-    if toolkit.find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id) is None:
+    if not found.ours:
         raise api.OperationFailed(
             f"an AMI named {ctx.state.image_name} that this save did not create appeared "
-            f"({found['ImageId']})",
+            f"({found.image_id})",
             "run the save again; it will pick a new name",
         )
-    return str(found["ImageId"])
+    return found.image_id
 
 
 def no_reboot(ctx: SaveContext) -> bool:

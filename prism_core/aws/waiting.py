@@ -46,22 +46,31 @@ def throttle_pause(poll: float, attempt: int) -> float:
     return float(min(cap, max(poll, 0.01) * (2 ** min(attempt, 6))))
 
 
-def retry_throttled(call: Callable[[], T], *, what: str, timeout: float, poll: float) -> T:
+def retry_throttled(
+    call: Callable[[], T],
+    *,
+    what: str,
+    timeout: float,
+    poll: float,
+    clock: Clock | None = None,
+) -> T:
     """Run ``call``; while AWS throttles it, retry with back-off until ``timeout`` seconds.
 
     For the calls that bring a stopped instance back: botocore's own retry budget is
     spent in seconds, the instance's start may not give up before ``timeouts.start``.
     Any other error is raised at once; throttling after ``timeout`` raises the last error.
+    ``clock`` reads the time and pauses (:data:`SYSTEM_CLOCK`).
     """
-    deadline = time.monotonic() + timeout
+    clock = clock if clock is not None else SYSTEM_CLOCK
+    deadline = clock.monotonic() + timeout
     attempt = 0
     while True:
         try:
             return call()
         except Exception as exc:
-            if not is_throttling(exc) or time.monotonic() >= deadline:
+            if not is_throttling(exc) or clock.monotonic() >= deadline:
                 raise
-        time.sleep(min(throttle_pause(poll, attempt), max(0.0, deadline - time.monotonic())))
+        clock.pause(min(throttle_pause(poll, attempt), max(0.0, deadline - clock.monotonic())))
         attempt += 1
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from prism_core.aws.clients import error_message
-from prism_core.aws.ec2 import find_saved_image
 from prism_core.aws.tags import locked_by
 from prism_core.exceptions import InputError
 from prism_core.save import locks
@@ -27,6 +26,7 @@ from prism_core.save.guard import InstanceGuard
 from prism_core.save.images import discard_own_image
 from prism_core.save.journal import this_process
 from prism_core.save.pipeline import release_lock, terminate_boot_instances
+from prism_core.save.restart import recover_image_id
 from prism_core.templates import archive
 from prism_core.templates.document import load_file, template_path
 from prism_core.templates.registry import (
@@ -149,10 +149,10 @@ def _remove_image(ctx: SaveContext, region: str, image: Any) -> tuple[list[str],
     ec2 = ctx.aws.ec2(region)
     try:
         if not image.image_id:  # requested, id never recorded: find it by name
-            found = find_saved_image(ec2, ctx.state.image_name, ctx.state.save_id)
+            found = recover_image_id(ec2, ctx.state.image_name, ctx.state.save_id)
             if found is None:
                 return [], None
-            image.image_id = str(found["ImageId"])
+            image.image_id = found
         removed = discard_own_image(ctx, region, image.image_id)
         if removed is None:
             return [], (

@@ -28,13 +28,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from prism_core.aws.clients import error_code, error_message
-from prism_core.aws.ec2 import describe_instance, listed_snapshots
-from prism_core.aws.waiting import retry_throttled, wait_for
+from prism_core.aws.ec2 import describe_instance
+from prism_core.aws.waiting import SYSTEM_CLOCK, Clock, retry_throttled, wait_for
 from prism_core.exceptions import OperationFailed
 from prism_core.reporting import format_duration
 from prism_core.save import image_mode, suspend_shield
 from prism_core.save.context import SaveContext
 from prism_core.save.journal import write_failure
+from prism_core.save.restart import Restart, RestartTimings
 
 #: Signals handled like Ctrl-C (the terminal closing, Ctrl-\\, ``kill``), deferred here.
 SHIELDED = tuple(
@@ -123,9 +124,20 @@ def stops_again(ctx: SaveContext) -> bool:
 class InstanceGuard:
     """Keeps the instance safe through the image phase, in the request's image mode."""
 
-    def __init__(self, ctx: SaveContext) -> None:
+    def __init__(self, ctx: SaveContext, *, ec2: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        """``ec2``: the client for the calls made while the instance is down (by default
+        ``ctx.aws.critical_ec2``); ``clock``: the restart's time and pauses."""
         self.ctx = ctx
-        self.ec2 = ctx.aws.critical_ec2(ctx.source_region)
+        self.ec2 = ec2 if ec2 is not None else ctx.aws.critical_ec2(ctx.source_region)
+        #: The restart routine, shared with the watchdog.
+        self.restarter = Restart(
+            self.ec2,
+            ctx.request.instance_id,
+            ctx.source_region,
+            RestartTimings.from_settings(ctx.settings),
+            clock=clock,
+            notify=ctx.progress.line,
+        )
         self._watcher: threading.Thread | None = None
         self._watchdog: Any = None
         #: Whether this run told :mod:`suspend_shield` the instance is held down.
@@ -147,15 +159,6 @@ class InstanceGuard:
         the save began)."""
         return image_mode.reboots(
             self.ctx.request.image_mode, self.ctx.state.instance_original_state
-        )
-
-    def _describe(self) -> str:
-        ctx = self.ctx
-        return retry_throttled(
-            lambda: describe_instance(self.ec2, ctx.request.instance_id, ctx.source_region).state,
-            what="the instance's state",
-            timeout=ctx.settings.timeouts["start"],
-            poll=ctx.settings.critical_poll_delay,
         )
 
     def prepare(self) -> None:
@@ -219,12 +222,13 @@ class InstanceGuard:
         except Exception as exc:
             if error_code(exc) != "IncorrectInstanceState":
                 raise
-            current = self._describe()
+            current = self.restarter.state(patience=ctx.settings.timeouts["start"])
             if current in ("pending", "running"):
                 raise
             if current not in ("stopping", "stopped"):
+                now = "no longer exists" if current is None else f"is {current}"
                 raise OperationFailed(
-                    f"instance {instance_id} is {current} and cannot be stopped"
+                    f"instance {instance_id} {now} and cannot be stopped"
                 ) from None
         else:
             if _stopped_a_running_instance(answer):
@@ -269,26 +273,15 @@ class InstanceGuard:
             f"Watchdog (pid {self._watchdog.pid}) will start the instance again if prism dies",
         )
 
-    def restart(self) -> None:
-        """Start the instance now if prism stopped it; confirm ``running`` in the background."""
+    def restart(self, image_id: str | None = None) -> None:
+        """Start the instance now if prism stopped it (after EC2 lists the snapshots of
+        ``image_id``, bounded); confirm ``running`` in the background."""
         ctx, state = self.ctx, self.ctx.state
         if not state.stopped_by_prism or state.instance_restarted:
             return
-        instance_id = ctx.request.instance_id
-        ctx.progress.line("start", f"Restarting instance {instance_id}...")
-        timeout, poll = ctx.settings.timeouts["start"], ctx.settings.critical_poll_delay
         with sigint_shield(ctx.progress):
-            try:  # seen stopped: no DescribeInstances first (EC2 refuses only a stopping one)
-                retry_throttled(
-                    lambda: self.ec2.start_instances(InstanceIds=[instance_id]),
-                    what=f"starting {instance_id}",
-                    timeout=timeout,
-                    poll=poll,
-                )
-            except Exception as exc:
-                if error_code(exc) != "IncorrectInstanceState":
-                    raise
-                self._start_once_stopped()
+            self.restarter.bring_back(image_id)
+            # sent, or needless (up or gone meanwhile): the confirmation tells which
             ctx.record(instance_restarted=True)
         self._instance_up()
         self._watcher = threading.Thread(
@@ -296,72 +289,24 @@ class InstanceGuard:
         )
         self._watcher.start()
 
-    def _start_once_stopped(self) -> None:
-        """Start the instance after it has finished stopping (a ``stopping`` instance is
-        waited for); one that runs already, or cannot start, is left to the confirmation."""
-        ctx, instance_id = self.ctx, self.ctx.request.instance_id
-        timeout, poll = ctx.settings.timeouts["start"], ctx.settings.critical_poll_delay
-        current = self._describe()
-        if current == "stopping":  # EC2 refuses to start an instance still stopping
-
-            def stopped() -> bool | None:
-                now = describe_instance(self.ec2, instance_id, ctx.source_region).state
-                return True if now != "stopping" else None
-
-            wait_for(
-                stopped,
-                what=f"instance {instance_id} to finish stopping before its restart",
-                timeout=ctx.settings.timeouts["stop"],
-                poll=ctx.settings.poll_delay,
-                retry_throttling=True,
-            )
-            current = self._describe()
-        if current == "stopped":
-            retry_throttled(
-                lambda: self.ec2.start_instances(InstanceIds=[instance_id]),
-                what=f"starting {instance_id}",
-                timeout=timeout,
-                poll=poll,
-            )
-
     def _confirm_running(self) -> None:
-        ctx, instance_id = self.ctx, self.ctx.request.instance_id
-        address: list[str | None] = []
-
-        def running() -> bool | None:
-            info = describe_instance(self.ec2, instance_id, ctx.source_region)
-            now = info.state
-            if now == "running":
-                address.append(info.public_ip)
-                return True
-            if now in ("stopped", "terminated", "shutting-down"):
-                raise OperationFailed(f"instance {instance_id} is {now} after the restart request")
-            return None
-
+        ctx = self.ctx
         # A start takes about as long as the stop did: polls scheduled from that (from
-        # three quarters of it, then every half poll delay), but never later than two
-        # poll delays in (a slow stop says little about the start; a failed start, back
-        # to stopped, is seen and reported without delay).
-        poll = ctx.settings.critical_poll_delay
-        expected = poll
+        # three quarters of it, then one per critical poll delay), but never later than
+        # two poll delays in (a slow stop says little about the start; a failed start,
+        # back to stopped, is seen and reported without delay).
+        expected = ctx.settings.critical_poll_delay
         if self.stop_seconds:
             expected = min(0.75 * self.stop_seconds, 2 * ctx.settings.poll_delay)
         try:
-            wait_for(
-                running,
-                what=f"instance {instance_id} to run",
-                timeout=ctx.settings.timeouts["start"],
-                poll=poll,
-                retry_throttling=True,
-                first_check_after=expected,
-            )
+            info = self.restarter.confirm_running(first_check_after=expected)
         except Exception as exc:
             self.start_error = error_message(exc)
             return
         ctx.record(downtime_ended=time.time())
         self._release_watchdog()  # the instance runs: the watchdog's duty is done
         ctx.progress.line("ok", "Instance restarted successfully", since="start")
-        self._note_address(address[-1] if address else None)
+        self._note_address(info.public_ip)
 
     def _note_address(self, public_ip: str | None) -> None:
         """The summary gives the restarted instance's public IP (a stop releases the old
@@ -499,34 +444,18 @@ class InstanceGuard:
             return
         if not ctx.state.stopped_by_prism or ctx.state.instance_restarted:
             return
+        image = ctx.source_image()
+        waits_for = None  # the snapshots of an image requested are listed first (bounded)
+        if image is not None and image.image_id and not image.snapshot_ids:
+            waits_for = image.image_id
         with sigint_shield(ctx.progress):
-            image = ctx.source_image()
-            if image is not None and image.image_id and not image.snapshot_ids:
-                image_id = image.image_id
-
-                def listed() -> bool | None:
-                    return True if listed_snapshots(self.ec2, image_id) is not None else None
-
-                try:
-                    ctx.progress.line(
-                        "wait", f"Letting EC2 list the snapshots of {image_id} first..."
-                    )
-                    wait_for(
-                        listed,
-                        what=f"the snapshots of {image_id}",
-                        timeout=ctx.settings.timeouts["snapshots"],
-                        poll=ctx.settings.poll_delay,
-                        retry_throttling=True,
-                    )
-                except Exception as exc:
-                    ctx.progress.line("warn", f"Restarting anyway: {error_message(exc)}")
             try:
-                self.restart()
+                self.restart(waits_for)
             except Exception as exc:
                 ctx.record_failure(
-                    f"could not restart instance {ctx.request.instance_id}: {error_message(exc)}; "
-                    "the watchdog keeps trying; or run `prism save --resume` or start it from "
-                    "the console"
+                    f"could not restart instance {ctx.request.instance_id}: "
+                    f"{error_message(exc)}; the watchdog keeps trying; or run "
+                    "`prism save --resume` or start it from the console"
                 )
                 ctx.progress.line("fail", f"Could not restart the instance: {error_message(exc)}")
                 return

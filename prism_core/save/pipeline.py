@@ -694,13 +694,13 @@ def _journal_unwritable(ctx: SaveContext) -> None:
 def _recover_source_id(ctx: SaveContext) -> RegionImage | None:
     """The source image; if it was requested but its id never came back (an error or
     Ctrl-C during CreateImage), look it up by name so nothing created goes unrecorded."""
-    from prism_core.aws.ec2 import find_saved_image
+    from prism_core.save.restart import recover_image_id
 
     source = ctx.source_image()
     if source is None or source.image_id is not None:
         return source
     try:
-        found = find_saved_image(
+        found = recover_image_id(
             ctx.aws.ec2(source.region), ctx.state.image_name, ctx.state.save_id
         )
     except Exception as exc:
@@ -709,7 +709,7 @@ def _recover_source_id(ctx: SaveContext) -> RegionImage | None:
         )
         return source
     if found is not None:
-        source.image_id, source.state = str(found["ImageId"]), PENDING
+        source.image_id, source.state = found, PENDING
         ctx.record_image(source)
     return source
 

@@ -34,15 +34,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+from prism_core.aws.waiting import SYSTEM_CLOCK, Clock
 from prism_core.save.owner import Owner, OwnerWatch, process_status
-from prism_core.save.watchdog_duty import DONE, LEAVE, START, after_start, next_step
+from prism_core.save.restart import Restart, RestartTimings
+from prism_core.save.watchdog_duty import DONE, LEAVE, START, next_step
 from prism_core.save.watchdog_spawn import READY, RELEASED
 
 
 class Watchdog:
     """Guards one instance for one owner; brings the instance back if the owner goes."""
 
-    def __init__(self, args: argparse.Namespace, owner: OwnerWatch) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        owner: OwnerWatch,
+        *,
+        ec2: Any = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        """``args``: its command line; ``ec2``: the client for the instance (by default
+        one made from ``--region`` and ``--profile`` when first needed); ``clock``: the
+        time and pauses of its looks at the instance and of the restart."""
         self.path = Path(args.journal)
         self.save_id: str = args.save_id
         self.instance_id: str = args.instance_id
@@ -56,7 +68,15 @@ class Watchdog:
         self.profile: str | None = args.profile
         #: The save's state as last read from its journal (``None``: never readable).
         self.memory: Any = None
-        self._ec2: Any = None
+        self._ec2: Any = ec2
+        self.clock = clock
+        self.timings = RestartTimings(
+            poll=self.poll,
+            stop=self.stop_timeout,
+            start=self.start_timeout,
+            snapshots=self.snapshots_timeout,
+        )
+        self._restart: Restart | None = None
         self._channel = sys.stdin.buffer
         self._said = b""
 
@@ -139,30 +159,27 @@ class Watchdog:
             self._ec2 = AwsClients(self.region, profile=self.profile).critical_ec2(self.region)
         return self._ec2
 
+    def restarter(self) -> Restart:
+        """The restart routine, shared with the guard (:mod:`prism_core.save.restart`)."""
+        if self._restart is None:
+            self._restart = Restart(
+                self.ec2(), self.instance_id, self.region, self.timings, clock=self.clock
+            )
+        return self._restart
+
     def _state(self) -> str | None:
         """The instance's state in EC2 (``None``: EC2 does not know it; ``"unknown"``:
         EC2 did not answer, throttling retried for one poll delay)."""
-        from prism_core.aws.clients import error_code
-        from prism_core.aws.ec2 import instance_record, instance_state
-        from prism_core.aws.waiting import retry_throttled
-
         try:
-            record = retry_throttled(
-                lambda: instance_record(self.ec2(), self.instance_id),
-                what="the instance's state",
-                timeout=self.poll,
-                poll=self.poll,
-            )
-        except Exception as exc:
-            if error_code(exc) == "InvalidInstanceID.Malformed":
-                return None
+            return self.restarter().state()
+        except Exception:
             return "unknown"
-        return None if record is None else instance_state(record)
 
     def _settle(self) -> str | None:
         """Look at the instance until the next step is clear; its last state, or
         ``"stopped"`` once the stop timeout passed with the instance still stopping."""
-        deadline = time.monotonic() + self.stop_timeout + self.poll
+        clock = self.clock
+        deadline = clock.monotonic() + self.stop_timeout + self.poll
         seen_back = False
         settle = max(self.poll, 1.0)
         while True:
@@ -174,11 +191,11 @@ class Watchdog:
                 return state
             if state in ("pending", "running"):
                 seen_back = True
-                time.sleep(settle)
+                clock.pause(settle)
                 continue
-            if time.monotonic() >= deadline:
+            if clock.monotonic() >= deadline:
                 return "stopped"  # try the start anyway: EC2 says why it refuses
-            time.sleep(self.poll)
+            clock.pause(self.poll)
 
     def take_over(self, why: str) -> None:
         """The owner is gone: bring the instance back if it is down, and journal it."""
@@ -191,10 +208,20 @@ class Watchdog:
             return
         self._take_journal()
         image = self._image_requested()
-        error, state = self._start()
-        if error is None and next_step(state, seen_back=True, stop_in_flight=False) == LEAVE:
-            self._record_gone(state)
-            return
+        waits_for = image.image_id if image is not None and not image.snapshot_ids else None
+        error: str | None = None
+        try:
+            done = self.restarter().bring_back(waits_for)
+        except Exception as exc:
+            from prism_core.aws.clients import error_message
+
+            error = error_message(exc)
+        else:
+            if done.gone:
+                self._record_gone(done.state)
+                return
+            if done.snapshot_ids is not None and image is not None:
+                image.snapshot_ids = done.snapshot_ids
         self._record_start(why, image, error)
         if error is None:
             self._confirm_running()
@@ -226,20 +253,31 @@ class Watchdog:
         self._journal(mine)
 
     def _image_requested(self) -> Any:
-        """The source image (a :class:`RegionImage`) if one was requested, after EC2
-        lists its snapshots (bounded: a stranded instance is worse than an unusable
-        image); ``None`` if there is none.
+        """The source image (a :class:`RegionImage`) if one was requested (its snapshots
+        are waited for by the restart, bounded); ``None`` if there is none.
 
         The image is the one EC2 shows with the save's image name and save id (both from
         the command line): an id in the journal is not waited for unless EC2 shows it so
-        (a forged id cannot keep the instance down)."""
-        from prism_core.aws.ec2 import listed_snapshots
-        from prism_core.aws.waiting import wait_for
+        (a forged id cannot keep the instance down). It is looked for once, or for up to
+        ten poll delays (at least 30 s) when the journal said one was requested (a new
+        image can take a moment to be listed)."""
+        from prism_core.save.restart import recover_image_id
         from prism_core.save.state import PENDING, REQUESTED, RegionImage
 
         memory = self.memory
         image = memory.images.get(self.region) if memory is not None else None
-        found = self._find_image(patient=image is not None and image.image_id is not None)
+        patient = image is not None and image.image_id is not None
+        try:
+            found = recover_image_id(
+                self.ec2(),
+                self.image_name,
+                self.save_id,
+                patience=min(self.snapshots_timeout, max(30.0, 10 * self.poll)) if patient else 0,
+                poll=self.poll,
+                clock=self.clock,
+            )
+        except Exception:
+            found = None
         if found is None:
             return image if image is not None and image.image_id is None else None
         if image is None or image.image_id != found:
@@ -247,68 +285,7 @@ class Watchdog:
         image.image_id = found
         if image.state == REQUESTED:
             image.state = PENDING
-        if not image.snapshot_ids:
-            try:
-                listed = wait_for(
-                    lambda: listed_snapshots(self.ec2(), found),
-                    what="the snapshots",
-                    timeout=self.snapshots_timeout,
-                    poll=self.poll,
-                    retry_throttling=True,
-                )
-            except Exception:
-                listed = None
-            if listed is not None:
-                image.snapshot_ids = listed
         return image
-
-    def _find_image(self, patient: bool) -> str | None:
-        """The id of this save's image as EC2 shows it (name and ``prism:save-id`` tag);
-        looked for once, or for up to ten poll delays (at least 30 s) when the journal
-        said one was requested (a new image can take a moment to be listed)."""
-        from prism_core.aws.ec2 import find_saved_image
-
-        deadline = time.monotonic() + (min(self.snapshots_timeout, max(30.0, 10 * self.poll)))
-        while True:
-            try:
-                found = find_saved_image(self.ec2(), self.image_name, self.save_id)
-            except Exception:
-                found = None
-            if found is not None:
-                return str(found["ImageId"])
-            if not patient or time.monotonic() >= deadline:
-                return None
-            time.sleep(self.poll)
-
-    def _start(self) -> tuple[str | None, str | None]:
-        """Send StartInstances (throttling retried until the start timeout).
-
-        ``(why it failed or None, the state seen)``: a start EC2 refuses because the
-        instance is still stopping is sent again once it stopped; one refused because
-        the instance is up or gone meanwhile needs nothing more."""
-        from prism_core.aws.clients import error_code, error_message
-        from prism_core.aws.waiting import retry_throttled
-
-        last = "the instance kept stopping"
-        for _ in range(2):
-            try:
-                retry_throttled(
-                    lambda: self.ec2().start_instances(InstanceIds=[self.instance_id]),
-                    what="the start",
-                    timeout=self.start_timeout,
-                    poll=self.poll,
-                )
-                return None, "pending"
-            except Exception as exc:
-                if error_code(exc) == "InvalidInstanceID.NotFound":
-                    return None, None
-                if error_code(exc) != "IncorrectInstanceState":
-                    return error_message(exc), "stopped"
-                last = error_message(exc)
-            state = self._settle()
-            if state != "stopped":  # up or gone meanwhile
-                return None, state
-        return last, "stopped"
 
     def _record_start(self, why: str, image: Any, error: str | None) -> None:
         imaged = image is not None and bool(image.image_id)
@@ -348,22 +325,38 @@ class Watchdog:
 
     def _confirm_running(self) -> None:
         """Wait until the instance runs (its downtime ends then), leaving at once if it
-        was terminated meanwhile; bounded by the start timeout."""
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            step = after_start(self._state())
-            if step == LEAVE:
-                return
-            if step == DONE:
-                ended = time.time()
+        was terminated meanwhile; bounded by the start timeout. An instance that does not
+        come up is journaled as a failure and as not restarted, so ``--resume`` starts it."""
+        from prism_core.aws.clients import error_message
+        from prism_core.exceptions import WaitTimeout
+        from prism_core.save.restart import InstanceGone, StartFailed
 
-                def back(state: Any, ended: float = ended) -> None:
-                    if state.instance_restarted and state.downtime_ended is None:
-                        state.downtime_ended = ended
+        try:
+            self.restarter().confirm_running(first_check_after=self.poll)
+        except InstanceGone:
+            return
+        except (StartFailed, WaitTimeout) as exc:
+            why = error_message(exc)
 
-                self._journal(back)
-                return
-            time.sleep(self.poll)
+            def failed(state: Any) -> None:
+                state.failures.append(
+                    f"the watchdog started instance {self.instance_id} but it did not come "
+                    f"up: {why}; start it from the console or run `prism save --resume`"
+                )
+                if state.stopped_by_prism:
+                    state.instance_restarted = False
+
+            self._journal(failed)
+            return
+        except Exception:
+            return  # EC2 did not answer: the restart was journaled, nothing more is known
+        ended = time.time()
+
+        def back(state: Any) -> None:
+            if state.instance_restarted and state.downtime_ended is None:
+                state.downtime_ended = ended
+
+        self._journal(back)
 
     # ----------------------------------------------------------------- the journal
     @staticmethod

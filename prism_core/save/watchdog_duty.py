@@ -2,14 +2,14 @@
 
 Kept apart from the process plumbing (:mod:`prism_core.save.watchdog`) so the rules are
 read, and tested, on their own: the instance's state in EC2 decides, never a local file.
+Once it decided to start the instance, the restart is the guard's routine
+(:mod:`prism_core.save.restart`), confirmation included.
 """
 
 from __future__ import annotations
 
-#: EC2 states of an instance that is up, or on its way up: the restart is done.
-BACK = frozenset({"pending", "running"})
-#: States (``None``: EC2 does not know the instance) of an instance nobody can start.
-GONE = frozenset({None, "shutting-down", "terminated"})
+from prism_core.save.restart import GONE
+from prism_core.save.restart import UP as BACK
 
 # What to do next.
 DONE = "done"  # the instance is back: leave
@@ -33,14 +33,3 @@ def next_step(state: str | None, *, seen_back: bool, stop_in_flight: bool) -> st
     if state == "stopped":
         return START
     return WAIT  # stopping, or "unknown" (EC2 did not answer)
-
-
-def after_start(state: str | None) -> str:
-    """Once the start was requested: ``DONE`` when up, ``LEAVE`` when gone, else ``WAIT``.
-    (An instance back to ``stopped`` is waited for until the start timeout: EC2 may
-    refuse a start for lack of capacity and the watchdog reports it.)"""
-    if state in GONE:
-        return LEAVE
-    if state == "running":
-        return DONE
-    return WAIT

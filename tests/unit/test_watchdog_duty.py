@@ -16,7 +16,7 @@ import pytest
 from prism_core.save import watchdog_lease
 from prism_core.save.leftovers import remove_leftovers, stale_temp_files
 from prism_core.save.owner import Owner, OwnerWatch
-from prism_core.save.watchdog_duty import DONE, LEAVE, START, WAIT, after_start, next_step
+from prism_core.save.watchdog_duty import DONE, LEAVE, START, WAIT, next_step
 
 
 class Clock:
@@ -75,7 +75,6 @@ def test_an_instance_gone_is_left_at_once(state) -> None:
     for seen_back in (False, True):
         for in_flight in (False, True):
             assert next_step(state, seen_back=seen_back, stop_in_flight=in_flight) == LEAVE
-    assert after_start(state) == LEAVE
 
 
 @pytest.mark.parametrize("state", ["pending", "running"])
@@ -89,9 +88,6 @@ def test_a_stopped_instance_is_started_and_a_stopping_one_waited_for() -> None:
     assert next_step("stopped", seen_back=False, stop_in_flight=False) == START
     for state in ("stopping", "unknown"):
         assert next_step(state, seen_back=True, stop_in_flight=True) == WAIT
-    assert after_start("running") == DONE
-    for state in ("pending", "stopped", "stopping", "unknown"):
-        assert after_start(state) == WAIT
 
 
 def test_the_watchdog_refuses_an_owner_that_is_not_its_parent(tmp_path) -> None:
