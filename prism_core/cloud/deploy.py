@@ -108,7 +108,14 @@ def function_policy(partition: str, region: str, account: str, prefix: str) -> d
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "Describe", "Effect": "Allow", "Resource": "*",
-             "Action": ["ec2:DescribeImages", "ec2:DescribeSnapshots"]},
+             "Action": ["ec2:DescribeImages", "ec2:DescribeSnapshots",
+                        "ec2:DescribeInstances"]},
+            # --detach --stop: the restart duty; only an instance a prism save has locked
+            # (the function also checks that the lock is this save's)
+            {"Sid": "RestartLockedInstance", "Effect": "Allow",
+             "Resource": f"arn:{partition}:ec2:*:{account}:instance/*",
+             "Action": "ec2:StartInstances",
+             "Condition": {"Null": {"aws:ResourceTag/prism:save-lock": "false"}}},
             {"Sid": "CopiesAndSharing", "Effect": "Allow", "Resource": images,
              "Action": ["ec2:CopyImage", "ec2:ModifyImageAttribute",
                         "ec2:EnableImageDeprecation"]},

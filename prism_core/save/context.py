@@ -46,6 +46,10 @@ class SaveContext:
     #: True while ``prism save --resume`` re-checks and finishes a journaled save: the
     #: request is the journaled one and the instance may already be locked or imaged.
     resuming: bool = False
+    #: ``prism save --detach --stop``: the save engine holds the restart duty, so the image
+    #: phase returns once EC2 gave the image's id (the engine waits for the snapshots and
+    #: starts the instance).
+    engine_restarts: bool = False
 
     @property
     def state(self) -> SaveState:

@@ -18,6 +18,7 @@ from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
 from prism_core.save.journal import this_process
 from prism_core.save.pipeline import release_lock, run_image_phase, set_lock
+from prism_core.templates import detached_pending as pending
 from prism_core.templates import registry
 
 
@@ -29,23 +30,37 @@ class Detached:
     execution: str
     image_id: str
     region: str
+    #: ``--stop``: the engine holds the restart duty of the stopped instance.
+    engine_restarts: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"save_id": self.save_id, "status": "detached", "execution": self.execution,
                 "image_id": self.image_id, "region": self.region,
+                "restart_duty": "engine" if self.engine_restarts else None,
                 "show": f"prism saves show {self.save_id}", "exit_code": 0}
 
 
 def execute_detached(
-    ctx: SaveContext, hooks: PrismPluginManager, launch: Callable[[dict[str, Any]], str]
+    ctx: SaveContext,
+    hooks: PrismPluginManager,
+    launch: Callable[[dict[str, Any]], str],
+    execution_arn: str | None = None,
 ) -> Detached:
-    """Lock, claim the version, request the image (the instance ends as it began), then
-    ``launch(input)`` starts the execution and the engine takes the lock over."""
+    """Lock, claim the version, request the image, then ``launch(input)`` starts the
+    execution (named ``execution_arn``) and the engine takes the lock over.
+
+    ``--stop``: the instance stays stopped once the image is requested and the engine
+    holds the restart duty (it starts the instance once the snapshots are listed, before
+    anything else). Until the execution has started, this process and its watchdog hold
+    it: if the execution cannot be started, the instance is started here before the
+    command fails."""
     from prism_core.cloud.executions import ENGINE_HOST, save_input
 
     state = ctx.state
     ctx.record(status="running", failures=[], **this_process())
     guard = InstanceGuard(ctx)
+    hand_over = guard.will_stop  # --stop on a running instance: the engine restarts it
+    ctx.engine_restarts = hand_over
     ctx.renderer = hooks.template_render
     set_lock(ctx)
     try:
@@ -60,9 +75,7 @@ def execute_detached(
             "nothing was changed", "check the registry permissions (prism iam-policy)",
         ) from None
     try:
-        run_image_phase(ctx, hooks, guard)
-        if ctx.request.image_mode == "stop":
-            guard.join()  # prism started the instance again: see it running first
+        run_image_phase(ctx, hooks, guard, restart=not hand_over)
         # reboot mode: EC2 boots the instance again itself; its status checks are not
         # waited for (the save is handed over meanwhile)
         source = ctx.source_image()
@@ -71,17 +84,32 @@ def execute_detached(
         tags = tags_of(images["Images"][0]) if images["Images"] else {}
         data = save_input(ctx, tags, ctx.settings.poll_delay)
         data["save"]["lock_tag_value"] = lock_value(state.save_id, socket.gethostname())
+        ctx.record(engine_execution=execution_arn)  # --resume asks the engine first
         execution = launch(data)
     except BaseException as exc:
+        ctx.record(engine_execution=None)
+        if hand_over:  # the engine never got the duty: the instance runs again first
+            ctx.progress.line("warn", "The save engine did not take the save over; "
+                                      "starting the instance here")
+            guard.restart_after_failure()
         release_lock(ctx)
         ctx.record(status="interrupted")
         if ctx.source_image() is None:
             raise
+        started = " (the instance was started again here)" if hand_over else ""
         raise OperationFailed(
             f"the image was requested but the save engine could not take the save over "
-            f"({error_message(exc) if isinstance(exc, Exception) else type(exc).__name__})",
+            f"({error_message(exc) if isinstance(exc, Exception) else type(exc).__name__})"
+            f"{started}",
             "finish it here with `prism save --resume`, or undo it with `prism save --abort`",
         ) from None
+    if hand_over:
+        ctx.record(restart_duty="engine", engine_execution=execution)
+        guard.hand_over()
+        ctx.progress.line("info", "The save engine starts the instance once EC2 lists the "
+                                  "image's snapshots")
+    else:
+        ctx.record(engine_execution=execution)
     # the engine holds the lock now: a save of this machine must not take it as stale
     region, _, name = (state.lock or "").partition(":")
     if name:
@@ -90,7 +118,13 @@ def execute_detached(
             Name=name, Value=json.dumps({registry.CLAIM_KEY: holder}, sort_keys=True),
             Type="String", Overwrite=True,
         )
+    pending.write(ctx.settings.home, pending.Pending(
+        save_id=state.save_id, template=ctx.request.template_name,
+        version=int(state.template_version or 1), region=ctx.source_region,
+        execution=execution, prefix=ctx.settings.registry_prefix,
+        order=pending.document_order(data["save"]["document"], data["regions"]),
+    ))
     ctx.record(status="detached")
     ctx.journal.finish()
     return Detached(state.save_id, execution, str(ctx.source_image().image_id),
-                    ctx.source_region)
+                    ctx.source_region, hand_over)
