@@ -65,6 +65,11 @@ def scheduler_policy(partition: str, region: str, account: str) -> dict[str, Any
     }
 
 
+#: What a scheduled save never does (it images in reboot or no-reboot mode): the engine's
+#: only start is the restart duty of a detached ``--stop`` save (``RestartLockedInstance``).
+SCHEDULED_NEVER = frozenset({"ec2:StopInstances", "ec2:StartInstances"})
+
+
 def scheduled_statements(partition: str, account: str, prefix: str) -> list[dict[str, Any]]:
     """What a scheduled save needs besides the later phases: ``prism iam-policy --for
     save`` and ``--for templates`` (pruning, channels) as prism renders them, and
@@ -75,6 +80,12 @@ def scheduled_statements(partition: str, account: str, prefix: str) -> list[dict
     merged: dict[str, dict[str, Any]] = {}
     for use in ("save", "templates"):
         for statement in iam_policy.policy(use, options)["Statement"]:
+            actions = statement["Action"]
+            actions = [a for a in ([actions] if isinstance(actions, str) else actions)
+                       if a not in SCHEDULED_NEVER]
+            if not actions:
+                continue
+            statement = {**statement, "Action": actions}
             sid = "Scheduled" + statement["Sid"]
             if sid in merged:
                 actions = set(merged[sid]["Action"]) | set(statement["Action"])
