@@ -38,7 +38,7 @@ def _entered(run):
 
 def test_the_engine_starts_the_instance_first(engine, run_prism):
     instance_id = engine.create_instance("box")
-    engine.timings.snapshot = 5.0  # EC2 lists the snapshots 5 s after CreateImage
+    engine.timings.snapshot = 8.0  # EC2 lists the snapshots 8 s after CreateImage
     started = time.monotonic()
     detached = _detach_stop(run_prism)
     assert time.monotonic() - started < 20
@@ -68,6 +68,19 @@ def test_the_engine_starts_the_instance_first(engine, run_prism):
     assert LOCK_TAG not in tags_of(engine.instance(instance_id))
     shown = run_prism("saves", "show", save_id)
     assert f"instance: {instance_id} running again (started by the save engine)" in shown.stdout
+
+
+def test_an_instance_stopped_before_the_save_stays_stopped(engine, run_prism):
+    instance_id = engine.create_instance("box")
+    engine.ec2().stop_instances(InstanceIds=[instance_id])
+    assert engine.instance_state(instance_id) == "stopped"
+    detached = _detach_stop(run_prism)
+    assert detached["restart_duty"] is None
+    followed = run_prism("saves", "follow", detached["save_id"], "-o", "json")
+    assert followed.exit_code == 0, followed.stderr
+    assert followed.json()["instance"]["restart"] is False
+    assert "RestartStep" not in _entered(followed.json())
+    assert engine.instance_state(instance_id) == "stopped"
 
 
 def test_abort_before_the_restart_starts_the_instance(engine, run_prism):
