@@ -70,6 +70,14 @@ def test_the_engine_starts_the_instance_first(engine, run_prism):
     assert f"instance: {instance_id} running again (started by the save engine)" in shown.stdout
 
 
+def test_an_image_ec2_does_not_show_yet_is_waited_for(engine, run_prism):
+    instance_id = engine.create_instance("box")
+    engine.faults.invisible_image(times=2)  # DescribeImages: not found twice after create
+    save_id = _detach_stop(run_prism)["save_id"]
+    assert run_prism("saves", "follow", save_id).exit_code == 0
+    assert engine.instance_state(instance_id) == "running"
+
+
 def test_an_instance_stopped_before_the_save_stays_stopped(engine, run_prism):
     instance_id = engine.create_instance("box")
     engine.ec2().stop_instances(InstanceIds=[instance_id])
@@ -81,6 +89,40 @@ def test_an_instance_stopped_before_the_save_stays_stopped(engine, run_prism):
     assert followed.json()["instance"]["restart"] is False
     assert "RestartStep" not in _entered(followed.json())
     assert engine.instance_state(instance_id) == "stopped"
+
+
+def test_the_restart_step_waits_for_an_image_ec2_does_not_show_yet(prism_sandbox):
+    """The engine's restart step, on the sandbox: an image EC2 does not show yet (its
+    eventual consistency after CreateImage) keeps the instance stopped, until the
+    snapshot wait's bound from the hand-over has passed; only this save's lock counts."""
+    from datetime import UTC, datetime, timedelta
+
+    from prism_core.cloud.region_handler import restart
+
+    instance_id = prism_sandbox.create_instance("box")
+    ec2 = prism_sandbox.ec2()
+    ec2.create_tags(Resources=[instance_id], Tags=[{"Key": LOCK_TAG, "Value": "s-1@laptop"}])
+    ec2.stop_instances(InstanceIds=[instance_id])
+    assert prism_sandbox.instance_state(instance_id) == "stopped"
+    now = datetime.now(UTC)
+    save = {"instance_id": instance_id, "source_region": "us-east-1", "restart_instance": True,
+            "image_id": "ami-0123456789abcdef0", "lock_tag_value": "s-1@laptop",
+            "snapshots_timeout": 600.0, "requested_at": now.isoformat()}
+
+    def clients(service, region):
+        return prism_sandbox.client(service, region)
+
+    waiting = restart({"save": save}, clients)
+    assert waiting["duty"] == "waiting" and "snapshots" in waiting["note"]
+    assert prism_sandbox.instance_state(instance_id) == "stopped"
+    late = {**save, "requested_at": (now - timedelta(seconds=601)).isoformat()}
+    other = restart({"save": {**late, "lock_tag_value": "s-2@laptop"}}, clients)
+    assert other["duty"] == "done" and other["started"] is False
+    assert prism_sandbox.instance_state(instance_id) == "stopped"
+    started = restart({"save": late}, clients)
+    assert started["duty"] == "waiting" and started["note"] == "start requested"
+    assert prism_sandbox.wait_running(instance_id) == "running"
+    assert restart({"save": late}, clients)["started"] is True
 
 
 def test_abort_before_the_restart_starts_the_instance(engine, run_prism):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from prism_core.exceptions import (
@@ -81,6 +82,7 @@ def save_input(ctx: Any, image_tags: dict[str, str], poll_seconds: float) -> dic
         "restart_instance": bool(state.stopped_by_prism and not state.instance_restarted),
         "instance_original_state": state.instance_original_state,
         "snapshots_timeout": float(ctx.settings.timeouts["snapshots"]),
+        "requested_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "poll_seconds": max(0, math.ceil(poll_seconds)),
         "document": document,
         "registry": {

@@ -247,28 +247,32 @@ def _code(exc: Exception) -> str:
 
 
 def _snapshots_pending(ec2: Any, save: dict[str, Any]) -> bool:
-    """Whether the source image may still need the instance stopped: pending, and an EBS
-    mapping without its snapshot id yet (within ``snapshots_timeout`` of its creation)."""
+    """Whether the source image may still need the instance stopped: not visible yet
+    (EC2's eventual consistency right after CreateImage), or pending with an EBS mapping
+    whose snapshot id is not listed yet; within ``snapshots_timeout`` of the image's
+    creation (of the hand-over while it is not visible), as the local guard bounds it."""
     try:
         images = ec2.describe_images(ImageIds=[save["image_id"]])["Images"]
     except Exception as exc:
-        if _code(exc).startswith("InvalidAMIID"):
-            return False  # gone (an abort removed it): nothing needs the instance down
-        raise
-    if not images or images[0].get("State") != "pending":
-        return False
-    image = images[0]
-    mappings = [m for m in image.get("BlockDeviceMappings", []) if "Ebs" in m]
-    if mappings and all(m["Ebs"].get("SnapshotId") for m in mappings):
-        return False
+        if not _code(exc).startswith("InvalidAMIID"):
+            raise
+        images = []
+    since = save.get("requested_at")
+    if images:
+        image = images[0]
+        if image.get("State") != "pending":
+            return False  # available, failed or deregistered: nothing needs it stopped
+        mappings = [m for m in image.get("BlockDeviceMappings", []) if "Ebs" in m]
+        if mappings and all(m["Ebs"].get("SnapshotId") for m in mappings):
+            return False
+        since = image.get("CreationDate") or since
     limit = float(save.get("snapshots_timeout") or 0)
-    created = image.get("CreationDate")
-    if limit and created:  # the local guard's bound: restart anyway after it
-        when = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return (datetime.now(UTC) - when).total_seconds() < limit
-    return True
+    if not limit or not since:
+        return True
+    when = datetime.fromisoformat(str(since).replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - when).total_seconds() < limit
 
 
 def restart(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:

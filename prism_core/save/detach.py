@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prism_core.aws.clients import error_message
+from prism_core.aws.ec2 import describe_image
 from prism_core.aws.tags import lock_value, tags_of
 from prism_core.exceptions import InputError, OperationFailed
 from prism_core.plugin_manager import PrismPluginManager
@@ -80,8 +81,11 @@ def execute_detached(
         # waited for (the save is handed over meanwhile)
         source = ctx.source_image()
         assert source is not None and source.image_id
-        images = ctx.aws.ec2(ctx.source_region).describe_images(ImageIds=[source.image_id])
-        tags = tags_of(images["Images"][0]) if images["Images"] else {}
+        ec2, image_id = ctx.aws.ec2(ctx.source_region), source.image_id
+        # just after CreateImage EC2 may not show the image yet (eventual consistency)
+        tags = tags_of(ctx.wait(lambda: describe_image(ec2, image_id),
+                                what=f"image {image_id} to be visible", limit="snapshots",
+                                critical=hand_over, down=hand_over))
         data = save_input(ctx, tags, ctx.settings.poll_delay)
         data["save"]["lock_tag_value"] = lock_value(state.save_id, socket.gethostname())
         ctx.record(engine_execution=execution_arn)  # --resume asks the engine first
