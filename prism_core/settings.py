@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -382,6 +382,12 @@ class Settings:
     imds_v1: bool = False
     #: Every other config section (plugin settings), defaults applied and validated.
     plugin_config: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Called once, the first time :attr:`templates_dir` is read: the app settles there
+    #: the template versions detached saves of this machine made
+    #: (:mod:`prism_core.templates.detached_pending`).
+    before_templates_read: Callable[[], None] | None = field(
+        default=None, repr=False, compare=False
+    )
     #: Keys of the ``prism:`` section an installation locked: key -> the layer that did.
     locked: dict[str, str] = field(default_factory=dict)
 
@@ -507,7 +513,11 @@ class Settings:
 
     @property
     def templates_dir(self) -> Path:
-        """``$PRISM_HOME/templates``."""
+        """``$PRISM_HOME/templates``: every command finds the local templates here, so the
+        first read runs :attr:`before_templates_read` (once)."""
+        hook, self.before_templates_read = self.before_templates_read, None
+        if hook is not None:
+            hook()
         return self.home / "templates"
 
     @property

@@ -89,6 +89,8 @@ def prism_image(ctx: SaveContext) -> RegionImage:
         ctx.record_image(image)
     ctx.progress.line("ok", f"AMI creation started: {image.image_id}", since="image")
     image_id = image.image_id
+    if getattr(ctx, "engine_restarts", False):
+        return image  # --detach --stop: the save engine waits for the snapshots
 
     def snapshots_listed() -> list[str] | None:
         data = toolkit.describe_image(ec2, image_id)

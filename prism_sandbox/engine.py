@@ -142,17 +142,44 @@ def is_engine_invoke(sandbox: Any, region: str, path: str) -> bool:
 #: ``service:Action`` of every call the region handler made in the sandbox (what the
 #: function's role must grant; tests compare it with prism_core.cloud.deploy's policy).
 ENGINE_ACTIONS: set[str] = set()
+#: What IAM would check for each of those calls (resource ARN, tags, request values, as
+#: :mod:`prism_sandbox.iam_requests` models them, read before the call changes anything):
+#: tests evaluate them against the function role's policy, conditions included.
+ENGINE_AUTHORIZATIONS: list[Any] = []
+
+
+def _authorizations(service: str, action: str, request: dict[str, Any], region: str) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    from .iam_requests import Authorization, authorizations
+    from .patches import runtime
+
+    body = request.get("body")
+    try:
+        if isinstance(body, dict):  # query protocol (EC2): the form's fields
+            params: Any = {k: [str(v)] for k, v in body.items()}
+        else:  # JSON protocols (SSM, KMS): the document
+            params = json.loads(body or b"{}")
+        with runtime.LOCK:
+            found = authorizations(service, action, params, DEFAULT_ACCOUNT_ID, region)
+    except Exception as exc:  # noqa: BLE001 - reported by the test that reads it
+        call = f"{service}:{action}"
+        found = [Authorization(call, call, f"!unmodelled: {exc!r}"[:300], region)]
+    ENGINE_AUTHORIZATIONS.extend(found)
 
 
 def _recording_clients(sandbox: Any) -> Callable[[str, str], Any]:
-    """Sandbox clients that note each operation in :data:`ENGINE_ACTIONS`."""
+    """Sandbox clients that note each operation in :data:`ENGINE_ACTIONS` and what IAM
+    would check for it in :data:`ENGINE_AUTHORIZATIONS`."""
 
     def clients(service: str, region: str) -> Any:
         client = sandbox.client(service, region)
         prefix = client.meta.service_model.signing_name
 
-        def note(model: Any, **_: Any) -> None:
+        def note(model: Any, params: Any = None, **_: Any) -> None:
             ENGINE_ACTIONS.add(f"{prefix}:{model.name}")
+            if isinstance(params, dict):
+                _authorizations(prefix, model.name, params, region)
 
         client.meta.events.register("before-call.*.*", note)
         return client

@@ -308,8 +308,14 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
     phase("cloud", "saves", "follow", detached)
     phase("cloud", "saves", "list")
     phase("cloud", "saves", "show", detached)
-    detached = phase("save", "save", "box", "env7", "--detach", "--yes", "-o", "json").json()
+    # the first read of the template writes its file (the execution's outcome, the entry)
+    phase("templates", "templates", "show", "env6")
+    # --stop: aborted before the engine started the instance, so the abort starts it
+    prism_sandbox.timings.snapshot = 2.0
+    detached = phase("save", "save", "box", "env7", "--detach", "--stop", "--yes",
+                     "-o", "json").json()
     phase("save", "saves", "abort", detached["save_id"], "--yes")
+    prism_sandbox.timings.snapshot = 0.0
     # scheduled saves: every schedule command (the engine's firings are not prism's calls)
     schedule = ("schedule", "add", "box", "env8", "--rate", "1d", "--notify",
                 "ops@example.org", "--name", "nightly", "--yes")
@@ -456,3 +462,44 @@ def test_a_policy_too_big_for_one_managed_policy_is_flagged(prism_sandbox, run_p
     assert {a for p in parts for s in p["Statement"] for a in s["Action"]} == {
         a for s in whole["Statement"] for a in s["Action"]
     }
+
+
+def test_the_engine_function_role_allows_what_the_engine_sent(prism_sandbox, run_prism):
+    """Every request the save engine's region function sent (resource ARNs, tags and
+    request values, as for prism's own calls) in detached saves: one with copies,
+    sharing and deprecation that hands the restart of a stopped instance over, and one
+    whose first starts are refused (its failure path starts the instance and releases
+    the lock) is allowed by the function role's policy, conditions included; a start of
+    an instance no prism save has locked is not."""
+    from prism_core.cloud.deploy import FUNCTION_ROLE, Engine
+    from prism_sandbox import engine as sandbox_engine
+    from prism_sandbox.iam_requests import Authorization
+
+    assert run_prism("cloud", "setup", "--yes").exit_code == 0
+    prism_sandbox.create_instance("box")
+    sandbox_engine.ENGINE_AUTHORIZATIONS.clear()
+    saved = run_prism("save", "box", "env", "--copy-to-regions", "us-east-2", "--detach",
+                      "--stop", "--share-with", "111122223333", "--deprecate-after", "30",
+                      "--yes", "-o", "json")
+    assert saved.exit_code == 0, saved.stderr
+    assert run_prism("saves", "follow", saved.json()["save_id"]).exit_code == 0
+    prism_sandbox.faults.inject("StartInstances", times=5, after="StartExecution",
+                                code="UnauthorizedOperation", status=400)
+    failing = run_prism("save", "box", "env", "--detach", "--stop", "--yes", "-o", "json")
+    assert failing.exit_code == 0, failing.stderr
+    assert run_prism("saves", "follow", failing.json()["save_id"]).exit_code == 1
+
+    sent = list(sandbox_engine.ENGINE_AUTHORIZATIONS)
+    calls = {a.call for a in sent}
+    assert {"ec2:StartInstances", "ec2:DescribeInstances", "ec2:CopyImage",
+            "ec2:ModifyImageAttribute", "ec2:EnableImageDeprecation", "ec2:DeleteTags",
+            "ssm:PutParameter", "ssm:DeleteParameter"} <= calls, sorted(calls)
+    role = Engine("us-east-1", "123456789012").policies()[FUNCTION_ROLE]
+    assert denied(role, sent) == []
+    instance = "arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0"
+    unlocked = Authorization("ec2:StartInstances", "ec2:StartInstances", instance, "us-east-1")
+    assert denied(role, [unlocked])
+    assert not denied(role, [Authorization(
+        "ec2:StartInstances", "ec2:StartInstances", instance, "us-east-1",
+        {"aws:ResourceTag/prism:save-lock": "save-1@host"})])
+    assert not any("StopInstances" in str(s["Action"]) for s in role["Statement"])

@@ -274,10 +274,29 @@ class PrismApp(App):
                 self.config_locks.strip(section), locked=self.config_locks.section("prism")
             )
             settings.plugin_config = self._plugin_config()
+            settings.before_templates_read = self._settle_detached
             self._settings = settings
             for warning in self.config_locks.warnings:
                 print(f"prism: warning: {warning}", file=sys.stderr)
         return self._settings
+
+    def _settle_detached(self) -> None:
+        """Before a command reads local templates: write the versions detached saves of
+        this machine made, or say why not yet (one line each; nothing when none)."""
+        from prism_core.templates import detached_pending
+
+        settings = self._settings
+        if not detached_pending.pending_count(settings.home):
+            return
+        from prism_core.aws.clients import AwsClients
+
+        profile = getattr(self.pargs, "profile", None) if hasattr(self, "pargs") else None
+
+        def clients(region: str) -> AwsClients:
+            return AwsClients(region, settings.max_attempts, profile=profile)
+
+        for line in detached_pending.settle(settings.home, settings.templates_dir, clients):
+            print(f"prism: {line}", file=sys.stderr)
 
     def _plugin_config(self) -> dict[str, dict[str, Any]]:
         """Every non-``prism`` section, with declared defaults applied and schemas checked."""

@@ -65,6 +65,11 @@ def scheduler_policy(partition: str, region: str, account: str) -> dict[str, Any
     }
 
 
+#: What a scheduled save never does (it images in reboot or no-reboot mode): the engine's
+#: only start is the restart duty of a detached ``--stop`` save (``RestartLockedInstance``).
+SCHEDULED_NEVER = frozenset({"ec2:StopInstances", "ec2:StartInstances"})
+
+
 def scheduled_statements(partition: str, account: str, prefix: str) -> list[dict[str, Any]]:
     """What a scheduled save needs besides the later phases: ``prism iam-policy --for
     save`` and ``--for templates`` (pruning, channels) as prism renders them, and
@@ -75,6 +80,12 @@ def scheduled_statements(partition: str, account: str, prefix: str) -> list[dict
     merged: dict[str, dict[str, Any]] = {}
     for use in ("save", "templates"):
         for statement in iam_policy.policy(use, options)["Statement"]:
+            actions = statement["Action"]
+            actions = [a for a in ([actions] if isinstance(actions, str) else actions)
+                       if a not in SCHEDULED_NEVER]
+            if not actions:
+                continue
+            statement = {**statement, "Action": actions}
             sid = "Scheduled" + statement["Sid"]
             if sid in merged:
                 actions = set(merged[sid]["Action"]) | set(statement["Action"])
@@ -108,7 +119,14 @@ def function_policy(partition: str, region: str, account: str, prefix: str) -> d
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "Describe", "Effect": "Allow", "Resource": "*",
-             "Action": ["ec2:DescribeImages", "ec2:DescribeSnapshots"]},
+             "Action": ["ec2:DescribeImages", "ec2:DescribeSnapshots",
+                        "ec2:DescribeInstances"]},
+            # --detach --stop: the restart duty; only an instance a prism save has locked
+            # (the function also checks that the lock is this save's)
+            {"Sid": "RestartLockedInstance", "Effect": "Allow",
+             "Resource": f"arn:{partition}:ec2:*:{account}:instance/*",
+             "Action": "ec2:StartInstances",
+             "Condition": {"Null": {"aws:ResourceTag/prism:save-lock": "false"}}},
             {"Sid": "CopiesAndSharing", "Effect": "Allow", "Resource": images,
              "Action": ["ec2:CopyImage", "ec2:ModifyImageAttribute",
                         "ec2:EnableImageDeprecation"]},

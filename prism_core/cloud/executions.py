@@ -8,7 +8,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from prism_core.exceptions import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, InputError
+from prism_core.exceptions import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    InputError,
+    OperationFailed,
+)
 from prism_core.save.phases import AFTER_IMAGE_HOOKS
 
 #: Hooks that would run in the cloud (every phase after the image's): a plugin that is
@@ -57,6 +63,9 @@ class SaveRun:
     events: list[dict[str, Any]] = field(default_factory=list)
     #: The schedule that started it (``prism schedule``), if any.
     schedule: str | None = None
+    #: What became of the instance (``$.instance``: restart wanted, state, started),
+    #: once the engine recorded it; ``None`` before.
+    instance: dict[str, Any] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -67,7 +76,7 @@ class SaveRun:
                 "started": self.started, "stopped": self.stopped, "template": self.template,
                 "version": self.version, "regions": self.regions, "error": self.error,
                 "exit_code": self.exit_code, "phases": self.events,
-                "schedule": self.schedule}
+                "schedule": self.schedule, "instance": self.instance}
 
 
 _STATUS = {"RUNNING": "running", "SUCCEEDED": "done", "FAILED": "failed",
@@ -83,9 +92,11 @@ def read(sfn: Any, arn: str, history: bool = True) -> SaveRun:
     status = _STATUS.get(described["status"], described["status"].lower())
     output = json.loads(described.get("output") or "null") or {}
     regions: list[dict[str, Any]] = []
+    instance = None
     if isinstance(output, dict):
         status = output.get("status", status) if status == "done" else status
         regions = [dict(r) for r in output.get("regions") or []]
+        instance = output.get("instance") if isinstance(output.get("instance"), dict) else None
     run = SaveRun(
         save_id=described.get("name", save.get("save_id", "")),
         arn=arn,
@@ -99,9 +110,12 @@ def read(sfn: Any, arn: str, history: bool = True) -> SaveRun:
         error=(f"{described.get('error', '')}: {described.get('cause', '')}".strip(": ")
                if status == "failed" else None),
         schedule=schedule.get("name"),
+        instance=instance,
     )
     if history:
         run.events = phases(sfn, arn)
+        if run.instance is None:
+            run.instance = instance_record(sfn, arn)
         if not regions:
             run.regions = [{"region": r, "status": "running" if status == "running"
                             else status} for r in data.get("regions") or []]
@@ -121,6 +135,24 @@ def prepared(sfn: Any, arn: str) -> dict[str, Any] | None:
                 return {"save": found.get("save"), "regions": found.get("regions") or []}
         if not page.get("nextToken"):
             return None
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def instance_record(sfn: Any, arn: str) -> dict[str, Any] | None:
+    """``$.instance`` as the last state that recorded it left it (``None`` before)."""
+    from prism_core.cloud.state_machine import INSTANCE_STATES
+
+    found = None
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        for event in page["events"]:
+            details = event.get("stateExitedEventDetails") or {}
+            if details.get("name") in INSTANCE_STATES:
+                value = json.loads(details.get("output") or "{}").get("instance")
+                found = value if isinstance(value, dict) else found
+        if not page.get("nextToken"):
+            return found
         kwargs["nextToken"] = page["nextToken"]
 
 
@@ -153,9 +185,36 @@ def execution_arn(machine_arn: str, save_id: str) -> str:
     return machine_arn.replace(":stateMachine:", ":execution:") + f":{save_id}"
 
 
-def abort(aws: Any, sfn: Any, arn: str) -> dict[str, Any]:
-    """Stop the execution (if it runs), then remove what the save made, each proven by
-    its tags or its claim: images and snapshots tagged with the save id, the version
+def restart_instance(save: dict[str, Any], clients: Any, poll_seconds: float,
+                     timeout: float) -> dict[str, Any] | None:
+    """The engine's restart duty, done here (``prism saves abort`` stopped the execution,
+    so its failure path will not run): the ``restart`` step repeated until it is done
+    (bounded by ``timeout``); ``None`` when the save did not stop the instance."""
+    import time
+
+    from prism_core.cloud import region_handler
+
+    if not save.get("restart_instance"):
+        return None
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = region_handler.restart({"save": save}, clients)
+        if answer["duty"] != "waiting":
+            return {**answer, "by": "saves-abort"}
+        if time.monotonic() > deadline:
+            raise OperationFailed(
+                f"instance {save.get('instance_id')} is not running yet ({answer['note']}); "
+                "nothing of the save was removed",
+                f"start it from the console, then run `prism saves abort {save['save_id']}` "
+                "again")
+        time.sleep(poll_seconds)
+
+
+def abort(aws: Any, sfn: Any, arn: str, poll_seconds: float = 5.0,
+          timeout: float = 900.0) -> dict[str, Any]:
+    """Stop the execution (if it runs); bring the instance back if the save stopped it
+    and the engine had not started it yet; then remove what the save made, each proven
+    by its tags or its claim: images and snapshots tagged with the save id, the version
     claims (or this save's version entries) in the registry, the lock."""
     from prism_core.cloud import region_handler
     from prism_core.templates import registry
@@ -183,7 +242,10 @@ def abort(aws: Any, sfn: Any, arn: str) -> dict[str, Any]:
     def clients(service: str, region: str) -> Any:
         return aws.client(service, region)
 
+    instance = restart_instance(save, clients, poll_seconds, timeout)
     result = region_handler.abort({"save": save, "regions": regions}, clients)
+    if instance is not None:
+        result["instance"] = instance
     name = save["registry"]["version_parameter"]
     for region in regions:
         ssm = aws.client("ssm", region)

@@ -21,6 +21,11 @@ Operations (each returns a JSON-able dict, raises on failure):
               then the save lock's release (only if this save holds it)
 ``abort``     deregister the images and delete the snapshots this save made (proven by
               the ``prism:save-id`` tag), in the regions named
+``restart``   the restart duty of a detached ``--stop`` save, one step at a time (the
+              state machine repeats it while it answers ``duty: waiting``): once the
+              source image's snapshots are listed (or it is available, failed or gone),
+              start the instance if it is stopped and carries this save's lock tag, then
+              wait until it runs
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ def run(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
         "finish": finish,
         "register": register,
         "abort": abort,
+        "restart": restart,
     }
     if op not in operations:
         raise ValueError(f"unknown operation {op!r}")
@@ -234,3 +240,87 @@ def abort(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
                     ec2.delete_snapshot(SnapshotId=snapshot)
                     removed.append(f"{region}:{snapshot}")
     return {"removed": removed, "lock_released": release_lock(save, clients)}
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _snapshots_pending(ec2: Any, save: dict[str, Any]) -> bool:
+    """Whether the source image may still need the instance stopped: not visible yet
+    (EC2's eventual consistency right after CreateImage), or pending with an EBS mapping
+    whose snapshot id is not listed yet; within ``snapshots_timeout`` of the image's
+    creation (of the hand-over while it is not visible), as the local guard bounds it."""
+    try:
+        images = ec2.describe_images(ImageIds=[save["image_id"]])["Images"]
+    except Exception as exc:
+        if not _code(exc).startswith("InvalidAMIID"):
+            raise
+        images = []
+    since = save.get("requested_at")
+    if images:
+        image = images[0]
+        if image.get("State") != "pending":
+            return False  # available, failed or deregistered: nothing needs it stopped
+        mappings = [m for m in image.get("BlockDeviceMappings", []) if "Ebs" in m]
+        if mappings and all(m["Ebs"].get("SnapshotId") for m in mappings):
+            return False
+        since = image.get("CreationDate") or since
+    limit = float(save.get("snapshots_timeout") or 0)
+    if not limit or not since:
+        return True
+    when = datetime.fromisoformat(str(since).replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - when).total_seconds() < limit
+
+
+def restart(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
+    """One step of the restart duty of a detached ``--stop`` save.
+
+    Answers ``duty: waiting`` while the snapshots are not listed, the instance is still
+    stopping or not running yet after its start, and ``duty: done`` once it runs, is
+    gone, or is not this save's to start (no restart wanted, or stopped without this
+    save's lock tag: someone else stopped it since). Only an instance that was running
+    when the save began is ever started (``restart_instance`` in the input)."""
+    save = event["save"]
+    instance_id = save.get("instance_id")
+    answer: dict[str, Any] = {"instance_id": instance_id, "restart": False, "state": None,
+                              "started": False, "duty": "done", "note": ""}
+    if not save.get("restart_instance") or not instance_id:
+        answer["note"] = "the save did not stop the instance"
+        return answer
+    answer["restart"] = True
+    ec2 = clients("ec2", save["source_region"])
+    if _snapshots_pending(ec2, save):
+        return {**answer, "state": "stopped", "duty": "waiting",
+                "note": "waiting for EC2 to list the image's snapshots"}
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    except Exception as exc:
+        if _code(exc).startswith("InvalidInstanceID"):
+            return {**answer, "state": "terminated", "note": "the instance is gone"}
+        raise
+    instances = [i for r in reservations for i in r.get("Instances", [])]
+    if not instances:
+        return {**answer, "state": "terminated", "note": "the instance is gone"}
+    instance = instances[0]
+    state = str((instance.get("State") or {}).get("Name", "unknown"))
+    answer["state"] = state
+    tags = {t["Key"]: t["Value"] for t in instance.get("Tags") or []}
+    if state == "running":
+        return {**answer, "started": True, "note": "running",
+                "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    if state in ("shutting-down", "terminated"):
+        return {**answer, "note": "the instance is gone"}
+    if state == "stopped":
+        if not save.get("lock_tag_value") or tags.get(LOCK_TAG) != save["lock_tag_value"]:
+            return {**answer, "note": f"stopped without this save's {LOCK_TAG} tag: left "
+                                      "as it is"}
+        try:
+            ec2.start_instances(InstanceIds=[instance_id])
+        except Exception as exc:
+            if _code(exc) != "IncorrectInstanceState":
+                raise
+        return {**answer, "state": "pending", "duty": "waiting", "note": "start requested"}
+    return {**answer, "duty": "waiting", "note": f"the instance is {state}"}

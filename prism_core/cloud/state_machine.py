@@ -7,8 +7,15 @@ built by :mod:`prism_core.cloud.executions` and read by
 ``{"schedule": {...}}`` (:mod:`prism_core.cloud.schedules`): ``Prepare`` makes the
 ``save`` first (CreateImage included), ``Retain`` prunes and moves the channel after a
 success, ``NotifyFailure`` publishes a failure.
-Output: ``{"status": "done"|"partial", "regions": [...], "registry": {...}}``; a failed
-execution's error and cause say why.
+A detached ``--stop`` save hands its restart duty over with ``save.restart_instance``:
+``RestartInstance`` (the ``restart`` operation, repeated while it answers ``waiting``)
+starts the instance once the image's snapshots are listed, before anything else; every
+failure path passes ``RecoverInstance`` (the same operation) before it releases the lock,
+so a failed execution still leaves the instance running. ``$.instance`` records what
+became of it (``InstanceStarted`` / ``InstanceRecovered``; ``InstanceUntouched`` when the
+save did not stop it).
+Output: ``{"status": "done"|"partial", "regions": [...], "registry": {...},
+"instance": {...}}``; a failed execution's error and cause say why.
 """
 
 from __future__ import annotations
@@ -83,6 +90,59 @@ def _region_branch(function_arn: str) -> dict[str, Any]:
     }
 
 
+#: The states that record ``$.instance`` (read back by ``prism saves show``).
+INSTANCE_STATES = ("InstanceStarted", "InstanceRecovered", "InstanceUntouched")
+
+
+def _restart_loop(function_arn: str, prefix: str, done: str, failed: str,
+                  failed_path: str) -> dict[str, dict[str, Any]]:
+    """``<prefix>``: the ``restart`` step, repeated after a poll delay while it answers
+    ``duty: waiting``; then ``done`` (with ``$.instance``), or ``failed`` on an error."""
+    step, check, wait = f"{prefix}Step", f"{prefix}Check", f"{prefix}Wait"
+    recorded = "InstanceStarted" if prefix == "Restart" else "InstanceRecovered"
+    task = _invoke(function_arn, "restart", {"save.$": "$.save"}, "$.restart", check,
+                   failed, failed_path)
+    # a refused start (capacity, throttling) is tried again (5, 10, 20, 40 s later), then
+    # once more by the failure path's loop
+    task["Retry"].append({"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5,
+                          "MaxAttempts": 4, "BackoffRate": 2.0})
+    return {
+        step: task,
+        check: {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.restart.value.duty", "StringEquals": "waiting",
+                         "Next": wait}],
+            "Default": recorded,
+        },
+        wait: {"Type": "Wait", "SecondsPath": "$.save.poll_seconds", "Next": step},
+        recorded: {
+            "Type": "Pass",
+            "Parameters": {
+                "instance_id.$": "$.restart.value.instance_id",
+                "restart.$": "$.restart.value.restart",
+                "state.$": "$.restart.value.state",
+                "started.$": "$.restart.value.started",
+                "note.$": "$.restart.value.note",
+                "by": "save-engine",
+            },
+            "ResultPath": "$.instance",
+            "Next": done,
+        },
+    }
+
+
+def _restart_wanted(name: str, yes: str, no: str) -> dict[str, dict[str, Any]]:
+    """A Choice: ``save.restart_instance`` true -> ``yes``, else ``no``."""
+    return {name: {
+        "Type": "Choice",
+        "Choices": [{"And": [
+            {"Variable": "$.save.restart_instance", "IsPresent": True},
+            {"Variable": "$.save.restart_instance", "BooleanEquals": True},
+        ], "Next": yes}],
+        "Default": no,
+    }}
+
+
 def definition(function_arn: str) -> dict[str, Any]:
     """The state machine of a detached save, invoking the region function ``function_arn``."""
     return {
@@ -92,7 +152,17 @@ def definition(function_arn: str) -> dict[str, Any]:
             "Kind": {
                 "Type": "Choice",
                 "Choices": [{"Variable": "$.schedule", "IsPresent": True, "Next": "Prepare"}],
-                "Default": "ImageState",
+                "Default": "RestartWanted",
+            },
+            **_restart_wanted("RestartWanted", "RestartStep", "InstanceUntouched"),
+            **_restart_loop(function_arn, "Restart", "ImageState", "RecoverInstance",
+                            "$.error"),
+            "InstanceUntouched": {
+                "Type": "Pass",
+                "Result": {"restart": False, "started": False, "by": "save-engine",
+                           "note": "the save did not stop the instance"},
+                "ResultPath": "$.instance",
+                "Next": "ImageState",
             },
             "Prepare": _invoke(
                 function_arn, "prepare",
@@ -105,7 +175,7 @@ def definition(function_arn: str) -> dict[str, Any]:
                 "Parameters": {"save.$": "$.prepared.value.save",
                                "regions.$": "$.prepared.value.regions",
                                "schedule.$": "$.schedule"},
-                "Next": "ImageState",
+                "Next": "RestartWanted",
             },
             "ImageState": {
                 "Type": "Task",
@@ -121,7 +191,7 @@ def definition(function_arn: str) -> dict[str, Any]:
                 ],
                 "Catch": [
                     {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
-                     "Next": "ReleaseAfterFailure"}
+                     "Next": "RecoverInstance"}
                 ],
                 "Next": "ImageReady",
             },
@@ -142,7 +212,7 @@ def definition(function_arn: str) -> dict[str, Any]:
                 "Parameters": {"Error": "ImageFailed",
                                "Cause": "the source image ended in state failed"},
                 "ResultPath": "$.error",
-                "Next": "ReleaseAfterFailure",
+                "Next": "RecoverInstance",
             },
             "Regions": {
                 "Type": "Map",
@@ -156,7 +226,7 @@ def definition(function_arn: str) -> dict[str, Any]:
             "Register": _invoke(
                 function_arn, "register",
                 {"save.$": "$.save", "results.$": "$.results"}, "$.registry", "AfterRegister",
-                "ReleaseAfterFailure",
+                "RecoverInstance",
             ),
             "AfterRegister": {
                 "Type": "Choice",
@@ -216,23 +286,29 @@ def definition(function_arn: str) -> dict[str, Any]:
             "Partial": {
                 "Type": "Pass",
                 "Parameters": {"status": "partial", "regions.$": "$.results",
-                               "registry.$": "$.registry.value"},
+                               "registry.$": "$.registry.value",
+                               "instance.$": "$.instance"},
                 "End": True,
             },
             "Done": {
                 "Type": "Pass",
                 "Parameters": {"status": "done", "regions.$": "$.results",
-                               "registry.$": "$.registry.value"},
+                               "registry.$": "$.registry.value",
+                               "instance.$": "$.instance"},
                 "End": True,
             },
+            # every failure after the hand-over: the instance runs again before the lock goes
+            **_restart_wanted("RecoverInstance", "RecoverStep", "ReleaseAfterFailure"),
+            **_restart_loop(function_arn, "Recover", "ReleaseAfterFailure",
+                            "ReleaseAfterFailure", "$.recover_error"),
             "ReleaseAfterFailure": _invoke(
                 function_arn, "abort", {"save.$": "$.save", "regions": []}, "$.released",
                 "FailureNotice",
             ),
-            "Failed": {
+            "Failed": {  # every path here set $.error: what went wrong, for `saves show`
                 "Type": "Fail",
-                "Error": "SaveFailed",
-                "Cause": "the source image did not become available, or no region succeeded",
+                "ErrorPath": "$.error.Error",
+                "CausePath": "$.error.Cause",
             },
         },
     }

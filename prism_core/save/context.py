@@ -56,6 +56,10 @@ class SaveContext:
     waits: WaitSchedule | None = None
     #: What the waits read the time from and pause with.
     clock: Clock = SYSTEM_CLOCK
+    #: ``prism save --detach --stop``: the save engine holds the restart duty, so the image
+    #: phase returns once EC2 gave the image's id (the engine waits for the snapshots and
+    #: starts the instance).
+    engine_restarts: bool = False
 
     @property
     def state(self) -> SaveState:

@@ -418,6 +418,12 @@ class InstanceGuard:
             )
             self.start_error = None
 
+    def hand_over(self) -> None:
+        """``--detach --stop``: the save engine holds the restart duty now; the watchdog
+        is released and the instance is no longer held down by this process."""
+        self._instance_up()
+        self._release_watchdog()
+
     def _release_watchdog(self) -> None:
         """The instance runs again: the watchdog is told so through its pipe and exits
         (one that does not is ended; while this process lives it only waits)."""

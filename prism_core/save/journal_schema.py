@@ -209,6 +209,8 @@ STATE: dict[str, tuple[Check, bool]] = {
     "scrub_images": (_mapping(_text(64), _record(IMAGE)), False),
     "notes": (_listed(TEXT), False),
     "summary": (_listed(TEXT), False),
+    "engine_execution": (_optional(_text(2048)), False),
+    "restart_duty": (_text(16, ("local", "engine")), False),
 }
 
 

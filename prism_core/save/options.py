@@ -282,7 +282,8 @@ SAVE_OPTIONS: tuple[SaveOption, ...] = (
                FLAG, scope=COMMAND),
     SaveOption(("--detach",),
                "request the image here, then let the save engine in your account "
-               "(`prism cloud setup`) do the rest; returns at once (see `prism saves`)",
+               "(`prism cloud setup`) do the rest; returns at once (see `prism saves`); "
+               "with --stop the engine starts the instance again",
                FLAG, scope=COMMAND),
     SaveOption(("--dry-run",), "run every check, show the plan, change nothing", FLAG,
                scope=COMMAND),

@@ -538,12 +538,16 @@ def start_preload(ctx: SaveContext) -> threading.Thread:
     return thread
 
 
-def run_image_phase(ctx: SaveContext, hooks: PrismPluginManager, guard: Guard) -> None:
+def run_image_phase(
+    ctx: SaveContext, hooks: PrismPluginManager, guard: Guard, restart: bool = True
+) -> None:
     """Create the image in the request's mode; the instance ends as it began.
 
     reboot: EC2 reboots the instance during CreateImage (prism measures the downtime);
     stop: stop, image, restart as soon as the snapshots are listed (watchdog meanwhile);
-    no-reboot: image the running instance.
+    no-reboot: image the running instance. ``restart=False`` (``--detach --stop``): the
+    instance stays stopped once the image is requested, for the save engine to start;
+    on a failure it is restarted here as always.
     """
     if "image" in ctx.state.phases_done:
         guard.restart_after_failure()  # resumed after a kill between image and restart
@@ -559,7 +563,8 @@ def run_image_phase(ctx: SaveContext, hooks: PrismPluginManager, guard: Guard) -
         ctx.record(phases_done=[*ctx.state.phases_done, "image"])
         if image.snapshot_ids:
             ctx.progress.line("ok", "EC2 has the snapshots: " + ", ".join(image.snapshot_ids))
-        guard.restart()
+        if restart:
+            guard.restart()
         guard.confirm_reboot()
     except BaseException:
         guard.restart_after_failure()

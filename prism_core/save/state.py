@@ -89,6 +89,12 @@ class SaveState:
     scrub_images: dict[str, RegionImage] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
+    #: ``--detach``: the save engine's execution this save is handed to (recorded before
+    #: StartExecution): ``--resume`` asks the engine whether it has it before acting.
+    engine_execution: str | None = None
+    #: Who holds the restart duty of an instance this save stopped: ``local`` (this
+    #: process and its watchdog) or ``engine`` (``--detach --stop``, once handed over).
+    restart_duty: str = "local"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe copy for the journal."""

@@ -194,7 +194,9 @@ def run_save(app: Any) -> int:
         emit(detached.to_dict(), pargs.output,
              f"Save {detached.save_id} detached: image {detached.image_id} requested in "
              f"{detached.region}; the save engine does the rest.\n"
-             f"Follow it with `prism saves show {detached.save_id}` "
+             + ("The save engine starts the instance again once EC2 lists the image's "
+                "snapshots, before the copies.\n" if detached.engine_restarts else "")
+             + f"Follow it with `prism saves show {detached.save_id}` "
              f"(or `prism saves follow {detached.save_id}`).")
         return 0
     outcome = execute(ctx, hooks)
@@ -215,7 +217,7 @@ def _detacher(app: Any, aws: AwsClients) -> Any:
     """For --detach: refuse plugins the engine would skip and an engine that is not
     deployed (before anything changes); the function that hands a save over."""
     from prism_core.cloud.deploy import STATE_MACHINE
-    from prism_core.cloud.executions import refuse_cloud_plugins, start
+    from prism_core.cloud.executions import execution_arn, refuse_cloud_plugins, start
     from prism_core.save.detach import execute_detached
 
     hooks = app.plugin_manager
@@ -234,9 +236,22 @@ def _detacher(app: Any, aws: AwsClients) -> Any:
         ) from None
 
     def detach(ctx: Any) -> Any:
-        return execute_detached(
-            ctx, hooks, lambda data: start(aws, arn, region, ctx.state.save_id, data)
-        )
+        expected = execution_arn(arn, ctx.state.save_id)
+
+        def launch(data: dict[str, Any]) -> str:
+            try:
+                return start(aws, arn, region, ctx.state.save_id, data)
+            except Exception:
+                # an answer lost on the way back: the execution may have started anyway
+                try:
+                    sfn.describe_execution(executionArn=expected)
+                except Exception:  # noqa: BLE001 - it did not: the original error counts
+                    pass
+                else:
+                    return expected
+                raise
+
+        return execute_detached(ctx, hooks, launch, expected)
 
     return detach
 
@@ -288,6 +303,7 @@ def _interrupted_saves(
             f"journals live in {settings.journal_dir}",
         )
     journals = []
+    handed: list[str] = []
     for path in paths:
         try:
             journal = Journal.load(path)
@@ -313,8 +329,32 @@ def _interrupted_saves(
                 f"resumed: finish the abort with `prism save --abort {state.save_id}`"
             )
             continue
+        if state.engine_execution:
+            held = _held_by_engine(app, state)
+            if held is None:
+                skipped.append(f"save {state.save_id} may be held by the save engine "
+                               f"({state.engine_execution}), which could not be asked; "
+                               "run the command again")
+                continue
+            if held:  # the engine runs it (and holds any restart duty): never fight it
+                progress.line(
+                    "info",
+                    f"Save {state.save_id} was handed to the save engine; follow it with "
+                    f"`prism saves show {state.save_id}` (undo it with "
+                    f"`prism saves abort {state.save_id}`)",
+                )
+                journal.finish()
+                handed.append(state.save_id)
+                continue
+            state.engine_execution = None  # never started: this machine finishes it
         journals.append(journal)
     if not journals:
+        if handed:
+            raise InputError(
+                f"no interrupted save to {verb} on this machine: "
+                f"{', '.join(handed)} is run by the save engine",
+                f"follow it with `prism saves show {handed[0]}`",
+            )
         if skipped:
             raise InputError("; ".join(skipped))
         raise InputError(
@@ -366,6 +406,23 @@ def _interrupted_saves(
     confirm(question, app.pargs.yes)
     app.changes_started = True
     return contexts
+
+
+def _held_by_engine(app: Any, state: Any) -> bool | None:
+    """Whether the save engine has the execution a ``--detach`` save recorded before
+    StartExecution (``None``: the engine could not be asked)."""
+    try:
+        request = SaveRequest.from_dict(state.request)
+        region = region_name(str(request.region))
+        aws = AwsClients(region, app.settings.max_attempts, profile=app.pargs.profile)
+        aws.client("stepfunctions", region).describe_execution(
+            executionArn=state.engine_execution)
+    except Exception as exc:  # noqa: BLE001
+        text = str(exc)
+        if "ExecutionDoesNotExist" in text or "does not exist" in text.lower():
+            return False
+        return None
+    return True
 
 
 def _guarded_text(holder: watchdog_lease.Holder) -> str:

@@ -61,9 +61,22 @@ def _text(run: Any) -> str:
         what = region.get("image_id") or ""
         cause = f" ({region.get('error')}: {region.get('cause')})" if region.get("error") else ""
         lines.append(f"  {region.get('region')}: {region.get('status')} {what}{cause}".rstrip())
+    instance = _instance_text(run.instance)
+    if instance:
+        lines.append(f"  instance: {instance}")
     if run.error:
         lines.append(f"  error: {run.error}")
     return "\n".join(lines)
+
+
+def _instance_text(instance: dict[str, Any] | None) -> str:
+    """What became of the instance of a detached ``--stop`` save (empty otherwise)."""
+    if not instance or not instance.get("restart"):
+        return ""
+    if instance.get("started"):
+        by = "prism saves abort" if instance.get("by") == "saves-abort" else "the save engine"
+        return f"{instance.get('instance_id')} running again (started by {by})"
+    return f"{instance.get('instance_id')} {instance.get('state')}: {instance.get('note')}"
 
 
 class Saves(Controller):
@@ -143,7 +156,11 @@ class Saves(Controller):
         confirm(f"Stop save {run.save_id} and remove its images?", self.app.pargs.yes)
         self.app.changes_started = True
         self.app.interrupt_note = f"run `prism saves abort {run.save_id}` again to finish"
-        result = abort(aws, sfn, run.arn)
+        settings = self.app.settings
+        result = abort(aws, sfn, run.arn, settings.poll_delay,
+                       settings.timeouts["snapshots"] + settings.timeouts["start"])
         removed = result["removed"]
+        text = f"Aborted save {run.save_id}; removed: " + (", ".join(removed) or "nothing")
+        instance = _instance_text(result.get("instance"))
         emit({"save_id": run.save_id, "aborted": True, **result}, self.app.pargs.output,
-             f"Aborted save {run.save_id}; removed: " + (", ".join(removed) or "nothing"))
+             text + (f"\nInstance {instance}" if instance else ""))
