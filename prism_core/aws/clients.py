@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import socket
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -165,6 +164,8 @@ def check_local_endpoint(timeout: float = 2.0) -> None:
     parts = urlsplit(local)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
+        import socket
+
         with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout):
             pass
     except OSError:

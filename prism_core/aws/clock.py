@@ -8,7 +8,6 @@ that, EC2 answers ``RequestExpired`` and other services ``RequestTimeTooSkewed``
 from __future__ import annotations
 
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from prism_core.exceptions import InputError
@@ -36,6 +35,8 @@ def skew_seconds(response: dict[str, Any]) -> float | None:
     response's ``Date`` header; ``None`` if the header is missing or unreadable."""
     headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
     try:
+        from email.utils import parsedate_to_datetime  # not at start-up: it imports socket
+
         aws_time = parsedate_to_datetime(str(headers["date"])).timestamp()
     except (KeyError, TypeError, ValueError, IndexError):
         return None
