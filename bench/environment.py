@@ -80,12 +80,9 @@ def _distribution_name(plugin: str) -> str:
     return config["metadata"]["name"]
 
 
-def with_prism(root: Path, plugins: tuple[str, ...] = ()) -> tuple[Path, Path]:
-    """:func:`dependencies_only` plus prism (and the contrib ``plugins`` named, e.g.
-    :data:`CONTRIB`) installed the regular way (wheel builds, not editable); the
-    interpreter and prism's console script."""
-    python, site = dependencies_only(root, plugins)
-    sources = [ROOT, *(ROOT / "contrib" / plugin for plugin in plugins)]
+def install(site: Path, python: Path, sources: list[Path]) -> None:
+    """Install ``sources`` (project folders) into ``site`` the regular way (wheel builds,
+    no dependencies), byte-compiled as a regular install is."""
     subprocess.run(
         [
             sys.executable,
@@ -106,4 +103,22 @@ def with_prism(root: Path, plugins: tuple[str, ...] = ()) -> tuple[Path, Path]:
     packages = [p for p in site.iterdir() if p.is_dir() and p.name.startswith("prism_")]
     for package in packages:
         subprocess.run([str(python), "-m", "compileall", "-q", str(package)], check=True)
+
+
+def with_plugins(root: Path, plugins: tuple[str, ...]) -> Path:
+    """:func:`dependencies_only` plus the contrib ``plugins`` named, installed the regular
+    way; prism itself runs from this checkout (``python -m prism_core`` from its root).
+    The interpreter."""
+    python, site = dependencies_only(root, plugins)
+    if plugins:
+        install(site, python, [ROOT / "contrib" / plugin for plugin in plugins])
+    return python
+
+
+def with_prism(root: Path, plugins: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """:func:`dependencies_only` plus prism (and the contrib ``plugins`` named, e.g.
+    :data:`CONTRIB`) installed the regular way (wheel builds, not editable); the
+    interpreter and prism's console script."""
+    python, site = dependencies_only(root, plugins)
+    install(site, python, [ROOT, *(ROOT / "contrib" / plugin for plugin in plugins)])
     return python, site / "bin" / "prism"

@@ -98,6 +98,11 @@ def next_version(settings: Settings, aws: AwsClients, template: str, regions: li
     return version
 
 
+#: The clients pre-flight uses in every region of the save (the registry's versions and
+#: the EC2 checks), built ahead by :meth:`AwsClients.prewarm`.
+PREFLIGHT_SERVICES = ("ssm", "ec2")
+
+
 def check_regions_enabled(aws: AwsClients, regions: list[str]) -> None:
     """Refuse regions that do not exist or are not enabled for this account."""
     enabled = set(aws.available_regions())
@@ -156,6 +161,8 @@ def plan_save(
         if options.copy_to_regions is None
         else validation.copy_regions(options.copy_to_regions, region)
     )
+    # every region's clients are built in the background while the checks below wait on AWS
+    aws.prewarm(PREFLIGHT_SERVICES, [region, *(asked_copies or [])])
     tags = validation.tags(options.tags)
     shares = None if options.share_with is None else validation.share_targets(options.share_with)
     accounts = validation.account_targets(options.copy_to_accounts, settings.account_role)
@@ -188,6 +195,7 @@ def plan_save(
         if values.description is not None
         else default_description(options.instance, started[:10])
     )
+    aws.prewarm(PREFLIGHT_SERVICES, copy_regions)
     mode = image_mode.resolve(options.image_mode, options.no_reboot, settings.image_mode)
     refuse_locked_overrides(options, settings, mode, copy_regions, region)
     check_regions_enabled(aws, [region, *copy_regions])
