@@ -43,7 +43,6 @@ from prism_core.save.guard import InstanceGuard
 from prism_core.save.journal import NO_ROOM, Journal, this_process, write_failure
 from prism_core.save.options import SaveOptions, config_flags
 from prism_core.save.phase_providers import check_providers
-from prism_core.save.plan import plan_lines  # noqa: F401  (kept importable from here)
 from prism_core.save.request import SaveRequest
 from prism_core.save.state import FAILED, PENDING, RegionImage, SaveState
 from prism_core.save.template_doc import instance_facts

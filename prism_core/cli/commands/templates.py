@@ -484,7 +484,7 @@ class Templates(Controller):
     )
     def delete(self) -> None:
         """``prism templates delete NAME [--purge] [--yes]``."""
-        from prism_core.cli.commands.save import confirm
+        from prism_core.cli.prompts import confirm
         from prism_core.templates import store
         from prism_core.templates.cleanup import inventory, owned_images, remove
 
@@ -581,7 +581,7 @@ class Templates(Controller):
     )
     def prune(self) -> None:
         """``prism templates prune NAME --keep K``."""
-        from prism_core.cli.commands.save import confirm
+        from prism_core.cli.prompts import confirm
         from prism_core.templates.cleanup import inventory, owned_images, remove
 
         pargs, settings = self.app.pargs, self.app.settings
