@@ -18,7 +18,18 @@ def _distribution(site: Path, folder: str, name: str, version: str, entry_points
     (meta / "entry_points.txt").write_text(entry_points)
 
 
-def test_folder_scan_matches_importlib_metadata_here():
+def test_folder_scan_matches_importlib_metadata_here(monkeypatch):
+    """This environment's folders (what another test may have added to the import
+    machinery aside: a zip or a finder of its own is left to importlib.metadata)."""
+    import os
+    from importlib.machinery import PathFinder
+
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if not (p and os.path.isfile(p))])
+    monkeypatch.setattr(
+        sys,
+        "meta_path",
+        [f for f in sys.meta_path if f is PathFinder or not hasattr(f, "find_distributions")],
+    )
     assert not entry_point_scan._needs_importlib()
     assert sorted(entry_point_scan._scan_folders(GROUPS)) == sorted(
         entry_point_scan._scan_importlib(GROUPS)
