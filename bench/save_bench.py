@@ -14,8 +14,11 @@ stop/start workflow), and prints markdown tables with each figure next to its ta
 and the calls next to the careful minimum documented in :func:`minimum_calls`.
 
 prism and the seed run in a fresh virtual environment holding prism's dependencies
-only (:mod:`bench.environment`; prism from this checkout): plugins installed for
-development, a *required* one among them, are not part of the measurement.
+(:mod:`bench.environment`; prism from this checkout) and the contrib plugins a user
+installs, prism-marketplace and prism-cost-tags (:data:`PLUGINS`; ``--core-only``:
+none), so their hooks run in every save as they would for that user. The
+institution-example plugin is left out: its locked policy (a *required* plugin)
+refuses every region but eu-west-1/2, so it would refuse the measured saves.
 
 Downtime: default mode, CreateImage request until the instance passes its status
 checks again; ``--stop`` and the seed, StopInstances until ``running`` is seen again.
@@ -38,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.environment import dependencies_only
+from bench.environment import with_plugins
 from prism_sandbox import Faults, Sandbox, Timings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE = "us-east-1"
 #: The first regions copied to; beyond them, every other commercial region in order.
 PREFERRED = ["us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-south-1"]
+#: The contrib plugins installed with prism (see the module's docstring).
+PLUGINS = ("prism-marketplace", "prism-cost-tags")
 #: Pre-flight may grow by at most this much per extra region (seconds).
 PREFLIGHT_PER_REGION = 0.08
 
@@ -398,6 +403,9 @@ def main(argv: list[str] | None = None) -> int:
         help="copy region counts to measure (each up to every other commercial region)",
     )
     parser.add_argument("--only", choices=KINDS, help="run one kind only")
+    parser.add_argument(
+        "--core-only", action="store_true", help="prism alone, without the contrib plugins"
+    )
     args = parser.parse_args(argv)
     timings = Timings(**{k: v * args.scale for k, v in BASE_TIMINGS.items()})
     poll = args.poll if args.poll is not None else 1.0 * args.scale
@@ -410,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     cap = Settings.load({}).copy_concurrency
     results: dict[int, dict[str, Run]] = {}
     environment = tempfile.TemporaryDirectory(prefix="prism-bench-env-")
-    PYTHON = str(dependencies_only(Path(environment.name) / "venv")[0])
+    plugins = () if args.core_only else PLUGINS
+    PYTHON = str(with_plugins(Path(environment.name) / "venv", plugins))
     with environment, Sandbox(timings) as sandbox:
         sandbox.faults = TimedFaults()
         os.environ.update(sandbox.env(SOURCE))
@@ -440,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
                     results[copies].setdefault(kind, results[copies][args.only])
     print()
     print(f"Load: {_load()}\n")
+    print(f"Contrib plugins installed: {', '.join(plugins) or 'none'}\n")
     print(tables(results, timings, poll, cap))
     return 0
 

@@ -2,13 +2,15 @@
 
 Run from the repository root::
 
-    python -m bench.startup_bench [--runs 15]
+    python -m bench.startup_bench [--runs 15] [--core-only]
 
-prism is installed the regular way (``pip install --no-deps``, a wheel build: no
-editable finder) into a fresh virtual environment that holds prism and its
-dependencies only (the running environment's copies of them, linked in): no other
-distribution, so no plugin a development environment has installed (a *required*
-one cannot be disabled) is measured with prism. Every command, the interpreter's
+prism and the contrib plugins (as a user installs them: ``pip install .`` plus
+``contrib/*``; ``--core-only``: prism alone) are installed the regular way
+(``pip install --no-deps``, wheel builds: no editable finder) into a fresh virtual
+environment that holds them and their dependencies only (the running environment's
+copies of those, linked in): no other distribution, so no plugin a development
+environment has installed (a *required* one cannot be disabled) is measured with
+prism. Every command, the interpreter's
 own included, runs in that environment. Each command runs ``--runs`` times as a fresh
 process after one warm-up run; the table shows the median wall time, the median
 CPU time (user + system: less sensitive to a loaded machine), and the targets:
@@ -28,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.environment import with_prism
+from bench.environment import CONTRIB, with_prism
 from bench.save_bench import _load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,9 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     """Print a markdown table of start-up times and the two ratios against their targets."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--core-only", action="store_true", help="prism alone, without the contrib plugins"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="prism-startup-") as tmp:
-        python, prism = with_prism(Path(tmp) / "venv")
+        python, prism = with_prism(Path(tmp) / "venv", () if args.core_only else CONTRIB)
         home = Path(tmp) / "home"
         home.mkdir()
         env = {

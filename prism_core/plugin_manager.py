@@ -99,21 +99,15 @@ class PluginEntry(NamedTuple):
 def _scan_entry_points() -> EntryPoints:
     """Read the ``prism.plugins`` and ``prism.required_plugins`` entry points of every
     installed distribution (cached by :func:`cached_scan`: both groups in one file)."""
-    from importlib.metadata import entry_points
+    from prism_core.entry_point_scan import entry_points
 
-    found = []
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        dist = getattr(ep, "dist", None)
-        found.append(
-            PluginEntry(
-                ep.name,
-                ep.value,
-                dist.metadata["Name"] if dist is not None else None,
-                dist.version if dist is not None else None,
-            )
-        )
-    required = frozenset(ep.name for ep in entry_points(group=REQUIRED_GROUP))
-    return EntryPoints(found, required)
+    found = entry_points((ENTRY_POINT_GROUP, REQUIRED_GROUP))
+    plugins = [
+        PluginEntry(ep.name, ep.value, ep.dist_name, ep.dist_version)
+        for ep in found
+        if ep.group == ENTRY_POINT_GROUP
+    ]
+    return EntryPoints(plugins, frozenset(ep.name for ep in found if ep.group == REQUIRED_GROUP))
 
 
 class EntryPoints(NamedTuple):
@@ -185,9 +179,7 @@ def cached_scan(cache_dir: Path) -> EntryPoints:
 
 def installed_plugin_names() -> list[str]:
     """Names of the third-party plugins installed (``prism.plugins`` entry points)."""
-    from importlib.metadata import entry_points
-
-    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted({ep.name for ep in _scan_entry_points().plugins})
 
 
 def disabled_from_env() -> set[str]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prism_core import config_schema
 from prism_core.exceptions import InputError
 from prism_core.files import ensure_private_dir
 from prism_core.validation import comma_list, owner_ids, printable
@@ -25,7 +26,7 @@ DEFAULT_CHECKIP_URL = "https://checkip.amazonaws.com"
 #: How ``prism save`` images a running instance (config ``prism.image_mode``):
 #: ``reboot`` (EC2 reboots it during CreateImage, the default), ``stop`` (prism stops,
 #: images and starts it, a watchdog holding the restart) or ``no-reboot``.
-IMAGE_MODES = ("reboot", "stop", "no-reboot")
+IMAGE_MODES = config_schema.IMAGE_MODES
 
 #: Wait limits in seconds, per thing waited on (config ``prism.timeouts``).
 DEFAULT_TIMEOUTS: dict[str, float] = {
@@ -39,41 +40,19 @@ DEFAULT_TIMEOUTS: dict[str, float] = {
 }
 
 
-#: The keys of the ``prism:`` config section (anything else is reported as a typo).
-PRISM_KEYS = (
-    "poll_delay_seconds",
-    "timeouts",
-    "registry_prefix",
-    "copy_concurrency",
-    "max_attempts",
-    "kms_keys",
-    "default_copy_regions",
-    "checkip_url",
-    "image_mode",
-    "trusted_image_owners",
-    # read from the system config by the plugin manager (user config cannot drop one)
-    "required_plugins",
-    # the keys this section locks (packaged defaults and the system config only)
-    LOCKED_KEY,
-    "deprecate_after_days",
-    "batch_concurrency",
-    "account_role",
-    "account_kms_keys",
-    "instance_profiles",
-    # IMDSv1 allowed: images prism saves are not marked ImdsSupport=v2.0, and the IAM
-    # policy does not require IMDSv2 on RunInstances
-    "imds_v1",
-)
+#: The keys of the ``prism:`` config section (anything else is reported as a typo): the
+#: properties of its schema, :data:`prism_core.config_schema.PRISM_SCHEMA`.
+PRISM_KEYS = config_schema.PRISM_KEYS
 #: The role ``--copy-to-accounts`` assumes in an account given without ``:ROLE``
 #: (the role AWS Organizations creates in the accounts it creates).
 DEFAULT_ACCOUNT_ROLE = "OrganizationAccountAccessRole"
-#: Bounds of the tunables: (lowest, highest).
-POLL_DELAY_RANGE = (0.001, 3600.0)
-TIMEOUT_RANGE = (0.01, 7 * 24 * 3600.0)
-COPY_CONCURRENCY_RANGE = (1, 64)
+#: Bounds of the tunables: (lowest, highest), as the schema states them.
+POLL_DELAY_RANGE = config_schema.POLL_DELAY_RANGE
+TIMEOUT_RANGE = config_schema.TIMEOUT_RANGE
+COPY_CONCURRENCY_RANGE = config_schema.COPY_CONCURRENCY_RANGE
 #: Attempts per AWS call (botocore's standard retry mode, throttling included).
-MAX_ATTEMPTS_RANGE = (1, 20)
-BATCH_CONCURRENCY_RANGE = (1, 20)
+MAX_ATTEMPTS_RANGE = config_schema.MAX_ATTEMPTS_RANGE
+BATCH_CONCURRENCY_RANGE = config_schema.BATCH_CONCURRENCY_RANGE
 #: SSM parameter names: these characters, at most 15 levels, no ``aws``/``ssm`` start.
 _SSM_PREFIX = re.compile(r"^/(?:[A-Za-z0-9_.-]+/){1,10}$")
 
@@ -331,16 +310,6 @@ def section_typos(sections: list[str], known: list[str]) -> list[str]:
     return warnings
 
 
-def _unknown_key(key: Any, known: tuple[str, ...] | list[str], where: str) -> InputError:
-    """The error for a key that is not one of ``known``, with the nearest valid key."""
-    import difflib
-
-    shown = str(key)[:60]
-    close = difflib.get_close_matches(shown, list(known), n=1, cutoff=0.5)
-    hint = f"did you mean {close[0]}?" if close else f"valid keys: {', '.join(known)}"
-    return InputError(f"unknown key {shown!r} in {where}", hint)
-
-
 @dataclass
 class Settings:
     """Tunables, from (lowest to highest) defaults, config files, environment."""
@@ -401,9 +370,9 @@ class Settings:
         variable that would change one is refused, naming the lock.
         """
         section = {config_key(k): v for k, v in (config or {}).items()}
-        for key in section:
-            if key not in PRISM_KEYS:
-                raise _unknown_key(key, PRISM_KEYS, "the prism: config section")
+        if section:  # prism's own section, checked as a plugin's is (no jsonschema import
+            # for an empty one: most runs have no prism: settings)
+            config_schema.validate_section("prism", section, config_schema.PRISM_SCHEMA)
         home = prism_home()
         check_home(home)
         settings = cls(home=home, locked={config_key(k): v for k, v in (locked or {}).items()})
@@ -422,8 +391,6 @@ class Settings:
         if not isinstance(timeouts, Mapping):
             raise InputError("config prism.timeouts must be a mapping of wait name to seconds")
         for name, value in timeouts.items():
-            if name not in DEFAULT_TIMEOUTS:
-                raise _unknown_key(name, list(DEFAULT_TIMEOUTS), "config prism.timeouts")
             settings.timeouts[name] = _number(value, f"config prism.timeouts.{name}", TIMEOUT_RANGE)
         for name in DEFAULT_TIMEOUTS:
             variable = f"PRISM_TIMEOUT_{name.upper()}_SECONDS"
@@ -566,17 +533,3 @@ def registry_prefix(value: Any) -> str:
             "pick another prefix, such as /prism/",
         )
     return prefix
-
-
-def validate_section(section: str, values: Mapping[str, Any], schema: Any, plugin: str) -> None:
-    """Check a plugin's config section against its JSON schema; one-line error if not."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(dict(schema))
-    errors = sorted(validator.iter_errors(dict(values)), key=lambda e: list(e.absolute_path))
-    if errors:
-        where = ".".join([section, *(str(p) for p in errors[0].absolute_path)])
-        raise InputError(
-            f"config {where}: {errors[0].message}",
-            f"fix the {section}: section of prism.yml (settings of plugin {plugin})",
-        )

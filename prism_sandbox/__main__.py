@@ -1,7 +1,8 @@
 """``python -m prism_sandbox``: serve a sandbox cloud on loopback until SIGTERM/SIGINT.
 
 Started in the background by ``prism sandbox start``; it writes its pid and state
-files into ``--dir`` and removes them when it stops.
+files into ``--dir`` and removes them when it stops. ``--seed FILE`` names what it
+starts with (:class:`prism_sandbox.seed.Seed` as JSON); without it the cloud is empty.
 """
 
 from __future__ import annotations
@@ -34,15 +35,22 @@ def main(argv: list[str] | None = None) -> int:
     from prism_sandbox import daemon
 
     parser = argparse.ArgumentParser(prog="python -m prism_sandbox")
-    parser.add_argument("--dir", type=Path, default=None, help="folder for pid/state files")
+    parser.add_argument("--dir", type=Path, required=True, help="folder for pid/state files")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument("--timings", choices=daemon.TIMINGS, default="demo")
     parser.add_argument(
-        "--no-instances", action="store_true", help="do not create the demo workstations"
+        "--seed", type=Path, default=None, help="images and workstations to start with (JSON)"
     )
     args = parser.parse_args(argv)
-    folder = args.dir or daemon.sandbox_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = args.dir
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    from prism_sandbox.seed import Seed
+
+    try:
+        seed = Seed.from_json(args.seed.read_text(encoding="utf-8")) if args.seed else Seed()
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"prism sandbox: cannot read the seed {args.seed}: {exc}", file=sys.stderr)
+        return 2
     # moto reads the AWS configuration when imported: never the user's.
     from prism_sandbox.environment import changes, sandbox_variables
 
@@ -54,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         from prism_sandbox import Sandbox, Timings
-        from prism_sandbox.seed import seed
+        from prism_sandbox.seed import plant
     except ImportError:
         print(
             f"prism sandbox: moto is not installed; install the sandbox extra: {INSTALL_HINT}",
@@ -84,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = Sandbox(timings, port=args.port, host=daemon.HOST, trees=folder / daemon.TREES)
     try:
         sandbox.start()
-        instances = seed(sandbox, with_instances=not args.no_instances)
+        instances = plant(sandbox, seed)
         started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         info = daemon.ServerInfo(
             os.getpid(), daemon.HOST, sandbox.port, args.timings, started, sorted(instances)

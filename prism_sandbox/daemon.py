@@ -1,9 +1,11 @@
-"""The background sandbox server: its files in ``$PRISM_HOME/sandbox`` and its lifecycle.
+"""The background sandbox server: its files in a folder its caller names, and its lifecycle.
 
 Files: ``server.pid`` (written by the server process as it starts), ``server.json``
-(pid, host, port, timings, workstations; written once it serves), ``server.log``
-and ``home/`` (the ``PRISM_HOME`` that ``prism sandbox env`` sets).
-This module does not import moto; the server process is ``python -m prism_sandbox``.
+(pid, host, port, timings, workstations; written once it serves), ``server.log``,
+``seed.json`` (what the server starts with: :class:`prism_sandbox.seed.Seed`) and
+``home/`` (the ``PRISM_HOME`` that ``prism sandbox env`` sets). prism keeps that folder
+in ``$PRISM_HOME/sandbox``; this module does not know where (nor imports moto): the
+server process is ``python -m prism_sandbox --dir FOLDER``.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from prism_core.exceptions import InputError, OperationFailed
-from prism_core.files import ensure_private_dir
-from prism_core.settings import prism_home
+from prism_sandbox.seed import Seed
 
 PID_FILE, STATE_FILE, LOG_FILE = "server.pid", "server.json", "server.log"
+SEED_FILE = "seed.json"
 #: The instances' disks as directory trees (``prism sandbox add-file`` writes there).
 TREES = "trees"
 HOST = "127.0.0.1"
@@ -43,12 +45,6 @@ class ServerInfo:
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-
-def sandbox_dir() -> Path:
-    """``$PRISM_SANDBOX_DIR``, else ``$PRISM_HOME/sandbox``."""
-    override = os.environ.get("PRISM_SANDBOX_DIR")
-    return Path(override).expanduser() if override else prism_home() / "sandbox"
 
 
 def _alive(pid: int) -> bool:
@@ -87,9 +83,8 @@ def remove_files(folder: Path, pid: int | None = None) -> None:
         (folder / name).unlink(missing_ok=True)
 
 
-def running(folder: Path | None = None) -> ServerInfo | None:
-    """The running server, if any; stale files of a dead one are removed."""
-    folder = folder or sandbox_dir()
+def running(folder: Path) -> ServerInfo | None:
+    """The server running in ``folder``, if any; stale files of a dead one are removed."""
     pid = _read_pid(folder)
     if pid is None:
         if (folder / STATE_FILE).exists():
@@ -113,10 +108,15 @@ def write_state(folder: Path, info: ServerInfo) -> None:
 
 
 def start(
-    port: int = 0, timings: str = "demo", with_instances: bool = True, timeout: float = 120.0
+    folder: Path,
+    seed: Seed | None = None,
+    port: int = 0,
+    timings: str = "demo",
+    timeout: float = 120.0,
 ) -> ServerInfo:
-    """Start the server as a detached process; wait until it serves."""
-    folder = ensure_private_dir(sandbox_dir())
+    """Start the server as a detached process with its files in ``folder`` (created,
+    private, if missing), planting ``seed``; wait until it serves."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     current = running(folder)
     pid = _read_pid(folder)
     if current is not None or (pid is not None and _alive(pid)):
@@ -136,8 +136,13 @@ def start(
         "--timings",
         timings,
     ]
-    if not with_instances:
-        command.append("--no-instances")
+    if seed is not None:
+        seed_file = folder / SEED_FILE
+        seed_file.unlink(missing_ok=True)
+        descriptor = os.open(seed_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(seed.to_json())
+        command += ["--seed", str(seed_file)]
     with open(folder / LOG_FILE, "wb") as log:
         process = subprocess.Popen(
             command,
@@ -171,9 +176,8 @@ def _start_failed(folder: Path, message: str) -> OperationFailed:
     return OperationFailed(f"{message}: {detail}", f"see {folder / LOG_FILE}")
 
 
-def stop(timeout: float = 15.0) -> ServerInfo | None:
-    """Stop the running server (SIGTERM, then SIGKILL) and remove its files."""
-    folder = sandbox_dir()
+def stop(folder: Path, timeout: float = 15.0) -> ServerInfo | None:
+    """Stop the server running in ``folder`` (SIGTERM, then SIGKILL) and remove its files."""
     info = running(folder)
     pid = info.pid if info else _read_pid(folder)
     if pid is None or not _alive(pid):
@@ -189,6 +193,7 @@ def stop(timeout: float = 15.0) -> ServerInfo | None:
             time.sleep(0.05)
     remove_files(folder)
     (folder / LOG_FILE).unlink(missing_ok=True)
+    (folder / SEED_FILE).unlink(missing_ok=True)
     shutil.rmtree(folder / "home", ignore_errors=True)  # templates of a cloud that is gone
     shutil.rmtree(folder / TREES, ignore_errors=True)  # and the disks of its instances
     return info or ServerInfo(pid, HOST, 0, "?", "?", [])

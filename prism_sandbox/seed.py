@@ -1,25 +1,73 @@
-"""What a sandbox cloud starts with for people trying prism: base images and workstations.
+"""What a sandbox cloud starts with, as its caller describes it: a :class:`Seed`.
 
-Like AWS, the sandbox publishes the public SSM parameters that name each
-distribution's current image (Canonical Ubuntu, Amazon Linux, Debian) and the
-images of distributions that publish none but own an official account (Rocky Linux,
-Red Hat), in every region, so built-in templates and the original tool's
-package-based templates launch anywhere.
+Like AWS, a sandbox can publish the public SSM parameters that name each distribution's
+current image and the official images of distributions that publish none, in every
+region, and create workstations for people to try things on. What to publish is the
+caller's choice (prism seeds the images its templates resolve, from
+``prism_core.cli.sandbox_seed``); this module knows nothing of prism's templates
+or settings. ``python -m prism_sandbox --seed FILE`` reads a seed written by
+:meth:`Seed.to_json`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Sandbox
 
-#: Regions the demo works in first (kept for callers that want a short list).
-DEMO_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1")
+#: Where seeded workstations are created.
+INSTANCE_REGION = "us-east-1"
 
-#: Workstations the background sandbox creates (``--with-instances``): name -> ports.
-DEMO_INSTANCES = {"my-analysis": [22, 8888], "genomics-box": [22, 8787]}
+
+@dataclass
+class Workstation:
+    """One instance to create in :data:`INSTANCE_REGION`."""
+
+    ports: list[int] = field(default_factory=lambda: [22])
+    instance_type: str = "t3.large"
+    tags: dict[str, str] = field(default_factory=dict)
+    #: The profile of its disk's files (:mod:`prism_sandbox.trees`), ``None``: empty.
+    tree: str | None = None
+
+
+@dataclass
+class Seed:
+    """Images to publish in every region, and workstations to create."""
+
+    #: Public SSM parameter name -> architecture of the image it names.
+    parameters: dict[str, str] = field(default_factory=dict)
+    #: ``(owner account, image name, architecture)`` of official images without a parameter.
+    owner_images: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Workstation name -> what it is.
+    workstations: dict[str, Workstation] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """The seed as JSON (for ``python -m prism_sandbox --seed FILE``)."""
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Seed:
+        """A seed written by :meth:`to_json`."""
+        data: dict[str, Any] = json.loads(text)
+        return cls(
+            parameters={str(k): str(v) for k, v in data.get("parameters", {}).items()},
+            owner_images=[
+                (str(owner), str(name), str(arch))
+                for owner, name, arch in data.get("owner_images", [])
+            ],
+            workstations={
+                str(name): Workstation(**values)
+                for name, values in data.get("workstations", {}).items()
+            },
+        )
+
+    def without_workstations(self) -> Seed:
+        """The same images, no workstations."""
+        return Seed(dict(self.parameters), list(self.owner_images))
 
 
 def all_regions() -> list[str]:
@@ -29,68 +77,30 @@ def all_regions() -> list[str]:
     return sorted(boto3.session.Session().get_available_regions("ec2"))
 
 
-def builtin_image_parameters() -> dict[str, str]:
-    """Public SSM parameter name -> architecture, for every built-in template."""
-    from prism_core.templates import store as template_store
-
-    listing = template_store.Listing()
-    template_store.builtin_templates(listing)
-    parameters: dict[str, str] = {}
-    for item in listing.templates:
-        ssm = (item.document.get("ami_config") or {}).get("ssm_parameters") or {}
-        for architecture, name in ssm.items():
-            parameters[str(name)] = str(architecture)
-    return parameters
-
-
-def public_image_parameters() -> dict[str, str]:
-    """Every public parameter prism resolves a base image from -> architecture."""
-    from prism_core.templates.base_images import ARCHITECTURES, RELEASES
-
-    parameters = builtin_image_parameters()
-    for release in RELEASES.values():
-        for arch in ARCHITECTURES:
-            for name in release.parameter_names(arch):
-                parameters[name] = arch
-    return parameters
-
-
-def owner_images() -> list[tuple[str, str, str]]:
-    """(owner account, image name, architecture) of distributions without parameters."""
-    from prism_core.templates.base_images import ARCHITECTURES, RELEASES
-
-    return [
-        (release.owner, release.image_name(arch).replace("*", "0-sandbox"), arch)
-        for release in RELEASES.values()
-        if release.owner
-        for arch in ARCHITECTURES
-    ]
-
-
-def publish_public_images(sandbox: Sandbox, regions: Iterable[str] | None = None) -> None:
-    """Public parameters and official distribution images in ``regions`` (default: all)."""
+def publish_images(sandbox: Sandbox, seed: Seed, regions: Iterable[str] | None = None) -> None:
+    """The seed's public parameters and official images in ``regions`` (default: all)."""
     chosen = list(regions) if regions is not None else all_regions()
-    sandbox.publish_base_images(public_image_parameters(), chosen)
+    if seed.parameters:
+        sandbox.publish_base_images(dict(seed.parameters), chosen)
     for region in chosen:
-        for owner, name, arch in owner_images():
+        for owner, name, arch in seed.owner_images:
             sandbox.publish_owner_image(owner, name, arch, region)
 
 
-def seed(sandbox: Sandbox, with_instances: bool = False) -> dict[str, str]:
-    """Publish base images in every region; optionally create demo workstations.
+def plant(sandbox: Sandbox, seed: Seed) -> dict[str, str]:
+    """Publish the seed's images in every region and create its workstations.
 
-    Returns the workstations created in us-east-1, name -> instance id.
+    Returns the workstations created, name -> instance id.
     """
-    publish_public_images(sandbox)
-    if not with_instances:
-        return {}
+    publish_images(sandbox, seed)
     return {
         name: sandbox.create_instance(
             name,
-            instance_type="t3.large",
-            ports=ports,
-            tags={"prism:template": "python-ml"},
-            tree=name,
+            INSTANCE_REGION,
+            instance_type=box.instance_type,
+            ports=list(box.ports),
+            tags=dict(box.tags),
+            tree=box.tree,
         )
-        for name, ports in DEMO_INSTANCES.items()
+        for name, box in seed.workstations.items()
     }

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from helpers import run_prism_child
 
-from prism_sandbox.seed import builtin_image_parameters
+from prism_core.cli.sandbox_seed import builtin_image_parameters
 
 GOOD = """name: good-env
 description: a template that is fine

@@ -167,7 +167,7 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
     )
     prism_sandbox.create_instance("box", ports=[22, 8888])
     prism_sandbox.create_instance("secret", encrypted=True)
-    from prism_sandbox.seed import builtin_image_parameters
+    from prism_core.cli.sandbox_seed import builtin_image_parameters
 
     prism_sandbox.publish_base_images(builtin_image_parameters(), ["us-east-1"])
     ec2 = prism_sandbox.client("ec2")
@@ -222,7 +222,7 @@ def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkey
     )
     (home / "templates" / "stranger.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     phase("launch", "launch", "stranger", "d", "--yes", codes=(2,))
-    from prism_sandbox.seed import publish_public_images
+    from prism_core.cli.sandbox_seed import publish_public_images
 
     publish_public_images(prism_sandbox, ["us-east-1"])
     (home / "templates" / "apt-box.yml").write_text(

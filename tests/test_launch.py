@@ -77,7 +77,7 @@ def test_teammate_launches_from_registry_alone(
 
 
 def test_builtin_templates_launch_on_fresh_account(prism_sandbox, run_prism):
-    from prism_sandbox.seed import builtin_image_parameters
+    from prism_core.cli.sandbox_seed import builtin_image_parameters
 
     # the public parameters point at real sandbox images (RunInstances checks the AMI)
     published = prism_sandbox.publish_base_images(builtin_image_parameters(), ["us-east-1"])

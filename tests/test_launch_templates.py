@@ -152,7 +152,7 @@ packages: {system: [htop, jq]}
 
 
 def test_package_based_and_public_parameter_templates(prism_sandbox, run_prism):
-    from prism_sandbox.seed import builtin_image_parameters
+    from prism_core.cli.sandbox_seed import builtin_image_parameters
 
     prism_sandbox.publish_base_images(builtin_image_parameters(), ["us-east-1", "us-east-2"])
     folder = prism_sandbox.prism_home / "templates"

@@ -147,7 +147,7 @@ def test_lineage_three_generations_history_tree_and_usage(prism_sandbox, run_pri
     from prism_core.templates.document import load_file
 
     monkeypatch.setenv("COLUMNS", "80")
-    from prism_sandbox.seed import builtin_image_parameters
+    from prism_core.cli.sandbox_seed import builtin_image_parameters
 
     prism_sandbox.publish_base_images(builtin_image_parameters(), ["us-east-1"])
     launched(run_prism, "python-ml", "lab-a")

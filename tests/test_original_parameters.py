@@ -19,7 +19,7 @@ from helpers import spawn_prism_in_pty
 from original_rules import violations
 from test_original_templates import FIXTURES, bash_syntax_ok, user_data_of
 
-from prism_sandbox.seed import publish_public_images
+from prism_core.cli.sandbox_seed import publish_public_images
 
 PARAMETERISED = FIXTURES / "parameterised"
 

@@ -21,7 +21,7 @@ import yaml
 from original_rules import violations
 
 from prism_core.aws.tags import tags_of
-from prism_sandbox.seed import publish_public_images
+from prism_core.cli.sandbox_seed import publish_public_images
 
 FIXTURES = Path(__file__).parent / "original_templates"
 UBUNTU = "/aws/service/canonical/ubuntu/server/{}/stable/current/amd64/hvm/{}/ami-id"

@@ -6,7 +6,7 @@ import inspect
 import re
 from pathlib import Path
 
-from prism_core import hookspecs
+from prism_core import hook_reference, hookspecs
 from prism_core.plugin_manager import HOOKS
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
@@ -45,7 +45,8 @@ def test_guide_signatures_summaries_and_firstresult_match_hookspecs():
         spec = getattr(hookspecs, name)
         entry = entries[name]
         assert entry["signature"] == str(inspect.signature(spec)).replace("'", ""), name
-        assert entry["summary"] == spec.__doc__.strip().splitlines()[0], name
+        summary = hook_reference.markdown(spec.__doc__.strip().splitlines()[0])
+        assert entry["summary"] == summary, name
         expected = "yes" if spec.prism_spec.get("firstresult") else "no"
         assert entry["firstresult"] == expected, name
         assert "**Fires:**" in entry["body"] and "**Returns:**" in entry["body"], name

@@ -85,21 +85,10 @@ def test_misspelt_hook_is_a_warning_not_a_crash(prism_sandbox, run_prism, prism_
 
 
 def test_broken_entry_point_is_a_warning(monkeypatch):
-    class FakeEntryPoint:
-        name = "broken"
-        value = "nowhere:plugin"
-        dist = None
+    from prism_core import entry_point_scan
 
-        def load(self):
-            raise ImportError("No module named 'nowhere'")
-
-    import importlib.metadata
-
-    monkeypatch.setattr(
-        importlib.metadata,
-        "entry_points",
-        lambda group=None: [FakeEntryPoint()] if group == "prism.plugins" else [],
-    )
+    broken = entry_point_scan.Found("prism.plugins", "broken", "nowhere:plugin", None, None)
+    monkeypatch.setattr(entry_point_scan, "entry_points", lambda groups: [broken])
     manager = PrismPluginManager(disabled=set()).load()
     assert any("broken" in w and "nowhere" in w for w in manager.warnings)
     assert {p.name for p in manager.plugins()} >= {"ec2-image"}

@@ -5,6 +5,7 @@ Wall time is measured by ``bench/startup_bench.py``, never asserted here.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -141,3 +142,27 @@ def test_entry_point_cache_writable_by_others_is_ignored(tmp_path, monkeypatch):
     monkeypatch.setattr(plugin_manager, "_scan_entry_points", lambda: scanned.append(1) or real())
     plugin_manager.cached_scan(tmp_path)
     assert scanned == [1]
+
+
+def test_help_with_installed_plugins_loads_no_plugin_command_module(tmp_path):
+    """``prism --help`` as a user runs it (every installed plugin: the contrib ones here)
+    imports the plugins but not their commands' modules, nor importlib.metadata."""
+    env = dict(os.environ, PRISM_HOME=str(tmp_path))
+    env.pop("PRISM_DISABLE_PLUGINS", None)
+    program = (
+        "import json, runpy, sys\n"
+        "sys.argv = ['prism', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('prism_core', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write('MODULES ' + json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=env, timeout=60
+    )
+    modules = set(json.loads(done.stderr.rsplit("MODULES ", 1)[1]))
+    assert "prism_marketplace.plugin" in modules and "prism_cost_tags.plugin" in modules
+    assert "marketplace" in done.stdout and "project" in done.stdout
+    lazy = {"prism_marketplace.commands", "prism_cost_tags.project_costs", "importlib.metadata"}
+    assert not modules & lazy, sorted(modules & lazy)

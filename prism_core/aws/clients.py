@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -167,6 +168,8 @@ def check_local_endpoint(timeout: float = 2.0) -> None:
     import socket  # imported when a sandbox is checked: keeps the module light to import
 
     try:
+        import socket
+
         with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout):
             pass
     except OSError:
@@ -247,6 +250,10 @@ class AwsClients:
         self._session: Any = None
         self._clients: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
+        #: Held while botocore builds a client: a session builds one client at a time.
+        self._building = threading.Lock()
+        #: Clients :meth:`prewarm` is building: key -> set once it is done (or failed).
+        self._pending: dict[tuple[Any, ...], threading.Event] = {}
         self._identity: dict[str, str] | None = None
 
     @property
@@ -291,21 +298,71 @@ class AwsClients:
         """A client for ``service`` in ``region`` with bounded standard retries.
 
         ``attempts`` overrides the configured botocore budget (see :meth:`critical_ec2`).
+        A client :meth:`prewarm` is building is waited for, not built twice.
         """
         region = region or self.region
         attempts = attempts or self._max_attempts
         key = (service, region) if attempts == self._max_attempts else (service, region, attempts)
-        session = self.session
-        with self._lock:
-            if key not in self._clients:
-                from botocore.config import Config
+        while True:
+            with self._lock:
+                if key in self._clients:
+                    return self._clients[key]
+                pending = self._pending.get(key)
+            if pending is None:
+                return self._build(key, service, region, attempts)
+            pending.wait()
+            with self._lock:
+                if key in self._clients:
+                    return self._clients[key]
+                self._pending.pop(key, None)  # the background build failed: build it here
 
-                config = Config(
-                    retries={"mode": "standard", "total_max_attempts": attempts},
-                    user_agent_extra=user_agent(),
-                )
-                self._clients[key] = session.client(service, region_name=region, config=config)
-            return self._clients[key]
+    def _build(self, key: tuple[Any, ...], service: str, region: str, attempts: int) -> Any:
+        """Build the client of ``key`` (once, whoever asks first) and keep it."""
+        session = self.session
+        with self._building:
+            with self._lock:
+                if key in self._clients:
+                    return self._clients[key]
+            from botocore.config import Config
+
+            config = Config(
+                retries={"mode": "standard", "total_max_attempts": attempts},
+                user_agent_extra=user_agent(),
+            )
+            client = session.client(service, region_name=region, config=config)
+            with self._lock:
+                return self._clients.setdefault(key, client)
+
+    def prewarm(self, services: Iterable[str], regions: Iterable[str]) -> None:
+        """Build the clients of ``services`` in ``regions`` in a background thread.
+
+        botocore's set-up of a client is CPU work (tens of milliseconds each, the same
+        for every region); a save needs an SSM and an EC2 client in every region it
+        touches, while its first calls (regions, instance, lock) leave the CPU idle
+        waiting on AWS. :meth:`client` hands out a client built here, or waits for the
+        one being built; a build that fails here is done again (and raises) there.
+        """
+        wanted = [(s, r) for r in dict.fromkeys(regions) for s in dict.fromkeys(services)]
+        with self._lock:
+            todo = [k for k in wanted if k not in self._clients and k not in self._pending]
+            for key in todo:
+                self._pending[key] = threading.Event()
+        if not todo:
+            return
+
+        def build() -> None:
+            for key in todo:
+                try:
+                    self._build(key, key[0], key[1], self._max_attempts)
+                except Exception:  # noqa: BLE001 - client() builds it again and reports
+                    pass
+                finally:
+                    with self._lock:
+                        event = self._pending.pop(key, None)
+                    if event is not None:
+                        event.set()
+
+        threading.Thread(target=build, name="prism-clients", daemon=True).start()
 
     def ec2(self, region: str | None = None) -> Any:
         """Shorthand for ``client("ec2", region)``."""

@@ -300,7 +300,8 @@ class PrismApp(App):
 
     def _plugin_config(self) -> dict[str, dict[str, Any]]:
         """Every non-``prism`` section, with declared defaults applied and schemas checked."""
-        from prism_core.settings import section_typos, validate_section
+        from prism_core.config_schema import validate_section
+        from prism_core.settings import section_typos
 
         sections = {
             name: self.config_locks.strip(self.config.get_section_dict(name))

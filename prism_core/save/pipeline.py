@@ -49,7 +49,6 @@ from prism_core.save.guard import InstanceGuard
 from prism_core.save.journal import NO_ROOM, Journal, this_process, write_failure
 from prism_core.save.options import SaveOptions, config_flags
 from prism_core.save.phase_providers import check_providers
-from prism_core.save.plan import plan_lines  # noqa: F401  (kept importable from here)
 from prism_core.save.request import SaveRequest
 from prism_core.save.state import FAILED, PENDING, RegionImage, SaveState
 from prism_core.save.template_doc import instance_facts
@@ -136,6 +135,11 @@ def next_version(settings: Settings, aws: AwsClients, template: str, regions: li
     return version
 
 
+#: The clients pre-flight uses in every region of the save (the registry's versions and
+#: the EC2 checks), built ahead by :meth:`AwsClients.prewarm`.
+PREFLIGHT_SERVICES = ("ssm", "ec2")
+
+
 def check_regions_enabled(aws: AwsClients, regions: list[str]) -> None:
     """Refuse regions that do not exist or are not enabled for this account."""
     enabled = set(aws.available_regions())
@@ -194,6 +198,8 @@ def plan_save(
         if options.copy_to_regions is None
         else validation.copy_regions(options.copy_to_regions, region)
     )
+    # every region's clients are built in the background while the checks below wait on AWS
+    aws.prewarm(PREFLIGHT_SERVICES, [region, *(asked_copies or [])])
     tags = validation.tags(options.tags)
     shares = None if options.share_with is None else validation.share_targets(options.share_with)
     accounts = validation.account_targets(options.copy_to_accounts, settings.account_role)
@@ -226,6 +232,7 @@ def plan_save(
         if values.description is not None
         else default_description(options.instance, started[:10])
     )
+    aws.prewarm(PREFLIGHT_SERVICES, copy_regions)
     mode = image_mode.resolve(options.image_mode, options.no_reboot, settings.image_mode)
     refuse_locked_overrides(options, settings, mode, copy_regions, region)
     check_regions_enabled(aws, [region, *copy_regions])

@@ -36,3 +36,37 @@ def test_a_sessions_classes_are_freed_with_it() -> None:
     gc.collect()
     assert emitter() is None
     assert client_class() is None
+
+
+def test_prewarmed_clients_are_built_once_in_the_background(monkeypatch) -> None:
+    """``AwsClients.prewarm`` builds clients in a thread; ``client()`` hands out those (or
+    waits for them), never a second one, and builds one itself if the thread failed."""
+    import threading
+
+    from prism_core.aws.clients import AwsClients
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    aws = AwsClients("us-east-1")
+    aws._session = _session()
+    built: list[tuple[str, str, str]] = []
+    real = aws._session.client
+
+    def counting(service, region_name=None, **kwargs):  # type: ignore[no-untyped-def]
+        built.append((service, region_name, threading.current_thread().name))
+        if region_name == "eu-north-1":
+            raise RuntimeError("no endpoint")
+        return real(service, region_name=region_name, **kwargs)
+
+    monkeypatch.setattr(aws._session, "client", counting)
+    aws.prewarm(("ssm", "ec2"), ["us-east-1", "eu-west-1", "eu-north-1"])
+    east = aws.client("ec2", "us-east-1")
+    assert aws.client("ssm", "eu-west-1").meta.region_name == "eu-west-1"
+    assert aws.client("ec2", "us-east-1") is east
+    try:
+        aws.client("ssm", "eu-north-1")
+    except RuntimeError:
+        pass
+    keys = [(service, region) for service, region, _ in built]
+    assert keys.count(("ec2", "us-east-1")) == 1 and keys.count(("ssm", "eu-west-1")) == 1
+    assert keys.count(("ssm", "eu-north-1")) == 2  # failed in the thread, tried again here
+    assert any(thread == "prism-clients" for _, _, thread in built)

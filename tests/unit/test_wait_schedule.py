@@ -117,20 +117,18 @@ def test_the_estimate_is_read_once_then_refined_near_the_end() -> None:
 
 
 def test_required_plugins_come_from_the_entry_point_cache(tmp_path, monkeypatch) -> None:
-    import importlib.metadata
+    from prism_core import entry_point_scan, plugin_manager
 
-    from prism_core import plugin_manager
+    scans: list[object] = []
+    real = entry_point_scan.entry_points
 
-    scans: list[str | None] = []
-    real = importlib.metadata.entry_points
+    def counting(groups):  # type: ignore[no-untyped-def]
+        scans.append(groups)
+        return real(groups)
 
-    def counting(group: str | None = None):  # type: ignore[no-untyped-def]
-        scans.append(group)
-        return real(group=group)
-
-    monkeypatch.setattr(importlib.metadata, "entry_points", counting)
+    monkeypatch.setattr(entry_point_scan, "entry_points", counting)
     first = plugin_manager.cached_scan(tmp_path)
-    assert scans  # the first run scans, once per group
+    assert scans  # the first run scans
     scans.clear()
     manager = plugin_manager.PrismPluginManager(disabled=set()).load(cache_dir=tmp_path)
     assert scans == []  # plugins and required plugins both from the cache

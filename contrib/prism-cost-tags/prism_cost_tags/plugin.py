@@ -1,4 +1,8 @@
-"""The prism hooks of prism-cost-tags."""
+"""The prism hooks of prism-cost-tags.
+
+prism imports this module on every run, so ``prism project costs`` (its threads and
+clients, :mod:`prism_cost_tags.project_costs`) is imported only when it runs.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ from prism_core.plugin_api import (
     hookimpl,
     tag_list,
 )
-from prism_cost_tags import project_costs
 from prism_cost_tags.pricing import PriceTable, image_snapshots, snapshot_sizes
 
 SECTION = "cost-tags"
@@ -186,6 +189,13 @@ def prism_template_render(ctx: Any) -> Any:
     return document
 
 
+def _project_costs(app: Any, args: Any) -> int:
+    """``prism project costs P`` (:func:`prism_cost_tags.project_costs.run`)."""
+    from prism_cost_tags import project_costs
+
+    return project_costs.run(app, args)
+
+
 @hookimpl
 def prism_add_commands() -> list[Command]:
     """``prism project costs P``."""
@@ -197,7 +207,7 @@ def prism_add_commands() -> list[Command]:
                 Command(
                     "costs",
                     "monthly storage cost of a project's AMIs and snapshots, by region",
-                    project_costs.run,
+                    _project_costs,
                     (
                         Option(("project",), "project id (the prism:project tag)"),
                         Option(

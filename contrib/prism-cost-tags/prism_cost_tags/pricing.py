@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from importlib import resources
 from typing import Any
-
-import yaml
 
 
 @lru_cache(maxsize=1)
 def shipped_prices() -> dict[str, float]:
     """The price table shipped with the plugin (USD per GB-month)."""
+    from importlib import resources
+
+    import yaml
+
     text = resources.files("prism_cost_tags").joinpath("data/prices.yaml").read_text()
     return {str(k): float(v) for k, v in yaml.safe_load(text).items()}
 

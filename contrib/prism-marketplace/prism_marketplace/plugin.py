@@ -1,7 +1,14 @@
-"""The prism hooks of prism-marketplace: ``--publish``, ``prism marketplace ...``, settings."""
+"""The prism hooks of prism-marketplace: ``--publish``, ``prism marketplace ...``, settings.
+
+prism imports this module on every run (``prism --help`` included), so it stays small:
+the commands' code (:mod:`prism_marketplace.commands`, the catalog, YAML, S3) is imported
+when a command runs or a save publishes, never at start-up.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 from prism_core.plugin_api import (
@@ -13,9 +20,25 @@ from prism_core.plugin_api import (
     error_message,
     hookimpl,
 )
-from prism_marketplace import commands
 
 SECTION = "marketplace"
+
+
+def _commands() -> Any:
+    """:mod:`prism_marketplace.commands`, imported on first use."""
+    return importlib.import_module("prism_marketplace.commands")
+
+
+def _handler(name: str) -> Callable[[Any, Any], int | None]:
+    """The handler ``commands.<name>``; its module is imported when the command runs."""
+
+    def run(app: Any, args: Any) -> int | None:
+        result: int | None = getattr(_commands(), name)(app, args)
+        return result
+
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = f"``prism marketplace {name}`` (:func:`prism_marketplace.commands.{name}`)."
+    return run
 
 
 @hookimpl
@@ -62,7 +85,7 @@ def prism_add_commands() -> list[Command]:
                 Command(
                     "publish",
                     "publish a saved template ($PRISM_HOME/templates/NAME.yaml)",
-                    commands.publish,
+                    _handler("publish"),
                     (
                         Option(("template",), "name of a saved template"),
                         Option(
@@ -77,14 +100,14 @@ def prism_add_commands() -> list[Command]:
                 Command(
                     "search",
                     "find templates by name, description, project or tag",
-                    commands.search,
+                    _handler("search"),
                     (Option(("text",), "text to look for (empty: everything)", nargs="?"),),
                     aws=True,
                 ),
                 Command(
                     "show",
                     "show one template's catalog entry",
-                    commands.show,
+                    _handler("show"),
                     (name,),
                     aws=True,
                 ),
@@ -92,7 +115,7 @@ def prism_add_commands() -> list[Command]:
                     "install",
                     "check a template (checksum, schema, who owns its AMIs) and install it "
                     "into $PRISM_HOME/templates",
-                    commands.install,
+                    _handler("install"),
                     (
                         name,
                         Option(
@@ -114,7 +137,7 @@ def prism_add_commands() -> list[Command]:
                     "login",
                     "store an access key for the marketplace bucket in a secure keyring "
                     "(the secret is asked for, or read from stdin)",
-                    commands.login,
+                    _handler("login"),
                     (
                         Option(("--access-key-id",), "AWS access key id", metavar="ID"),
                         Option(
@@ -137,6 +160,7 @@ def prism_pre_stop(ctx: Any) -> str | None:
     ``--allow-secrets`` (the same rule as ``--public``)."""
     if not ctx.options.get("publish"):
         return None
+    commands = _commands()
     commands.check_secrets(
         ctx.state.inspection, getattr(ctx.request, "secrets_policy", ""), ctx.request.template_name
     )
@@ -151,6 +175,7 @@ def prism_template_render(ctx: Any) -> Any:
     document = yield
     if document is None or not ctx.options.get("publish"):
         return document
+    commands = _commands()
     try:
         config = commands.config_from(ctx.plugin_settings(SECTION))
         entry = commands.publish_document(config, document, ctx.aws.account_id())
@@ -174,7 +199,9 @@ def prism_iam_statements(config: Any) -> list[IamStatement] | None:
     section = dict(config.get(SECTION) or {})
     if not section.get("bucket"):
         return None
-    market = commands.config_from(section)
+    from prism_marketplace.catalog import MarketplaceConfig
+
+    market = MarketplaceConfig.from_section(section)
     bucket = f"arn:{{partition}}:s3:::{market.bucket}"
     return [
         IamStatement(

@@ -134,8 +134,8 @@ def run_demo(app: Any) -> int:
 
             wanted["PRISM_DISABLE_PLUGINS"] = ",".join(installed_plugin_names())
         with isolated_environ(wanted):
+            from prism_core.cli.sandbox_seed import publish_public_images
             from prism_sandbox import Sandbox, Timings
-            from prism_sandbox.seed import seed
 
             sandbox = Sandbox(Timings.fast() if fast else Timings.demo())
             sandbox.start()
@@ -147,7 +147,7 @@ def run_demo(app: Any) -> int:
                     "network; your AWS configuration and templates are not touched)"
                 )
                 sandbox.reset()
-                seed(sandbox)
+                publish_public_images(sandbox)
                 code = _run_steps(app.run_nested, demo_steps(), extra, narrator)
             finally:
                 sandbox.stop()

@@ -170,8 +170,8 @@ def launch_text(doc: dict[str, Any]) -> str:
 
 def run_launch(app: Any) -> int:
     """The ``prism launch`` command body; returns the exit code."""
-    from prism_core.cli.commands.save import confirm
     from prism_core.cli.progress import Progress
+    from prism_core.cli.prompts import confirm
     from prism_core.templates import launch_access, launch_plan, readiness
     from prism_core.templates import store as template_store
     from prism_core.validation import init_rate

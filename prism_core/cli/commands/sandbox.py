@@ -6,6 +6,7 @@ import json
 import os
 import re
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from prism_core.cli.cement_api import Controller, ex
@@ -97,7 +98,12 @@ class SandboxController(Controller):
         if not 0 <= pargs.port <= 65535:
             raise InputError(f"invalid port {pargs.port}", "use 1-65535, or 0 for any free port")
         require_sandbox()
-        info = daemon.start(pargs.port, pargs.timings, pargs.with_instances)
+        from prism_core.files import ensure_private_dir
+        from prism_core.cli.sandbox_seed import prism_seed
+
+        folder = ensure_private_dir(sandbox_folder())
+        seed = prism_seed(with_workstations=pargs.with_instances)
+        info = daemon.start(folder, seed, pargs.port, pargs.timings)
         lines = [
             f"Sandbox cloud running at {info.endpoint} (pid {info.pid}, {info.timings} timings)"
         ]
@@ -118,9 +124,10 @@ class SandboxController(Controller):
         """``prism sandbox stop``."""
         from prism_sandbox import daemon
 
-        info = daemon.stop()
+        folder = sandbox_folder()
+        info = daemon.stop(folder)
         if info is None:
-            raise _not_running(daemon.sandbox_dir())
+            raise _not_running(folder)
         emit(
             {"stopped": True, "pid": info.pid},
             self.app.pargs.output,
@@ -135,7 +142,7 @@ class SandboxController(Controller):
         """``prism sandbox status``."""
         from prism_sandbox import daemon
 
-        info = daemon.running()
+        info = daemon.running(sandbox_folder())
         if info is None:
             emit(
                 {"running": False},
@@ -172,7 +179,7 @@ class SandboxController(Controller):
         from prism_sandbox import daemon
         from prism_sandbox.environment import changes, sandbox_variables, shell_lines
 
-        folder = daemon.sandbox_dir()
+        folder = sandbox_folder()
         info = daemon.running(folder)
         if info is None:
             raise _not_running(folder)
@@ -205,7 +212,7 @@ class SandboxController(Controller):
         from prism_sandbox.trees import add_file
 
         pargs = self.app.pargs
-        folder = daemon.sandbox_dir()
+        folder = sandbox_folder()
         info = daemon.running(folder)
         if info is None:
             raise _not_running(folder)
@@ -276,6 +283,14 @@ def duration_seconds(text: str) -> int:
     return seconds
 
 
+def sandbox_folder() -> Path:
+    """The background sandbox's files: ``$PRISM_SANDBOX_DIR``, else ``$PRISM_HOME/sandbox``."""
+    from prism_core.settings import prism_home
+
+    override = os.environ.get("PRISM_SANDBOX_DIR")
+    return Path(override).expanduser() if override else prism_home() / "sandbox"
+
+
 def sandbox_endpoint() -> str:
     """The sandbox this shell talks to (``AWS_ENDPOINT_URL`` on loopback), else the one
     ``prism sandbox start`` runs."""
@@ -286,7 +301,7 @@ def sandbox_endpoint() -> str:
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
     if urlparse(endpoint).hostname in ("127.0.0.1", "localhost", "::1"):
         return endpoint.rstrip("/")
-    folder = daemon.sandbox_dir()
+    folder = sandbox_folder()
     info = daemon.running(folder)
     if info is None:
         raise _not_running(folder)

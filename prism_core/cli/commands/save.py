@@ -12,10 +12,9 @@ from prism_core.cli.aws_options import PROFILE_ARGUMENT
 from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.layout import ListingHelpFormatter
 from prism_core.cli.output import DEBUG_ARGUMENT, OUTPUT_ARGUMENT
-from prism_core.cli.prompts import confirm
 from prism_core.save.options import PROFILE_AFTER, SAVE_OPTIONS
 
-__all__ = ["Ami", "Save", "confirm", "reserved_save_names", "save_controllers"]
+__all__ = ["Ami", "Save", "reserved_save_names", "save_controllers"]
 
 SAVE_EPILOG = """examples:
   keep your own environment:

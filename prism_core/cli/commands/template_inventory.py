@@ -3,15 +3,17 @@ is installed in a version (its SBOM in the account's store) and what changed."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prism_core.cli.aws_options import PROFILE_ARGUMENT, command_clients
 from prism_core.cli.cement_api import Controller, ex
 from prism_core.cli.commands.templates import REGION_ARGUMENT, warn
 from prism_core.cli.output import DEBUG_ARGUMENT, FORMATS, emit
 from prism_core.exceptions import InputError
-from prism_core.inspection.findings import KINDS, Report, shown_path
 from prism_core.validation import printable
+
+if TYPE_CHECKING:  # the inspection's modules load when a command runs, not at start-up
+    from prism_core.inspection.findings import Report
 
 PACKAGES_OUTPUT = (
     ["-o", "--output"],
@@ -136,6 +138,8 @@ def diff_lines(a: str, b: str, changes: dict[str, Any]) -> list[str]:
         )
     if not changes["packages"]:
         lines.append("   no package changes")
+    from prism_core.inspection.findings import KINDS, shown_path
+
     lines.append("Secrets found:")
     for mark, key in (("+", "secrets_added"), ("-", "secrets_removed")):
         for item in changes[key]:

@@ -459,7 +459,7 @@ class Templates(Controller):
     )
     def delete(self) -> None:
         """``prism templates delete NAME [--purge] [--yes]``."""
-        from prism_core.cli.commands.save import confirm
+        from prism_core.cli.prompts import confirm
         from prism_core.templates import delete_plan, store
         from prism_core.templates.cleanup import inventory, owned_images
 
@@ -521,7 +521,7 @@ class Templates(Controller):
     )
     def prune(self) -> None:
         """``prism templates prune NAME --keep K``."""
-        from prism_core.cli.commands.save import confirm
+        from prism_core.cli.prompts import confirm
         from prism_core.templates import prune_plan
         from prism_core.templates.cleanup import inventory, owned_images
 
