@@ -229,7 +229,7 @@ def plan_save(
         raise locks.refusal(instance.name, holder, settings, region, instance.instance_id)
     request = SaveRequest(
         **{
-            **fields,
+            **fields,  # then the Decided fields, and the inherited ones completed
             "instance_id": instance.instance_id,
             "instance_name": instance.name,
             "description": description,
