@@ -9,19 +9,23 @@ One row per option (flags, help, kind, scope, group, config key). Derived from i
   ``--batch`` applies to every entry, and a key in an entry overrides it (for a
   :attr:`~SaveOption.group` such as the image mode, any key of the group overrides the
   whole group) -- :func:`merge_batch`;
-- the :class:`SaveOptions` of one save (:func:`build`), which ``plan_save`` validates
-  into the :class:`~prism_core.save.request.SaveRequest` (``field`` names the options
-  attribute each row fills, ``request`` the request fields it ends in;
-  ``tests/unit/test_save_options.py`` checks every field of both has a row).
+- the :class:`SaveOptions` of one save (:func:`build`; ``field`` names the attribute
+  each row fills);
+- the :class:`~prism_core.save.request.SaveRequest` fields (``request``): each row
+  declares the fields it ends in and how each is checked from its value
+  (:mod:`~prism_core.save.request_fields`); ``plan_save`` takes them from
+  :func:`request_fields` and decides only what needs the cloud or the previous version
+  (the :class:`Decided` fields, and completing the ``inherited`` ones).
+  ``tests/unit/test_save_options.py`` checks every field of both has a row.
 
 Options plugins add (``prism_add_options``) get the same representation
 (:func:`from_plugin`): they are batch keys and batch-wide flags too, and reach the
 request as ``ctx.options[dest]``.
 
 Adding a built-in option is one row here, plus a field in :class:`SaveOptions` and in
-``SaveRequest`` (validated in ``plan_save``) when the pipeline reads it; the unit tests
-say which is missing. ``--help``, ``--batch`` entries, batch-wide flags and the names
-plugins may not take follow from the row. Use
+``SaveRequest`` when the pipeline reads it (the row's ``request`` says how the value is
+checked into it); the unit tests say which is missing. ``--help``, ``--batch`` entries,
+batch-wide flags and the names plugins may not take follow from the row. Use
 ``scope=SAVE`` for anything that describes one save (it then works in batch entries and
 as a batch-wide flag), ``scope=COMMAND`` for how the command runs (``--yes``). Rows keep
 the order ``prism save --help`` lists them in; ``--profile``, ``-o`` and ``--debug`` are
@@ -34,8 +38,27 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from prism_core import validation
 from prism_core.exceptions import InputError
 from prism_core.save import image_mode
+from prism_core.save.request_fields import (
+    AFTER_LOCKS,
+    AFTER_REGIONS,
+    ASKED,
+    PLUGIN_OPTIONS,
+    STAGES,
+    Checked,
+    Decided,
+    Given,
+    as_given,
+    asked_by,
+    by,
+    copy_accounts,
+    copy_regions,
+    deprecation_days,
+    fast_restore_zones,
+    region,
+)
 
 # -- kinds: how a value is written on the command line and in a batch entry ------------
 TEXT = "text"  #: one value (``--project ID``)
@@ -75,9 +98,10 @@ class SaveOption:
     group: str | None = None
     #: The ``prism:`` config key that supplies the default when the option is not given.
     config_key: str | None = None
-    #: The :class:`~prism_core.save.request.SaveRequest` fields ``plan_save`` fills from
-    #: it once validated (what plugins read as ``ctx.request``; journaled).
-    request: tuple[str, ...] = ()
+    #: The :class:`~prism_core.save.request.SaveRequest` fields it ends in (what plugins
+    #: read as ``ctx.request``; journaled): each :class:`Checked` from the value by
+    #: :func:`request_fields`, or :class:`Decided` by ``plan_save``.
+    request: tuple[Checked | Decided, ...] = ()
     #: Whether an empty value in a batch entry ("", [], {}) is a value; otherwise it
     #: counts as not given (write ``none`` for no copy regions).
     empty_is_value: bool = False
@@ -187,91 +211,99 @@ def from_plugin(option: Any) -> SaveOption:
         scope=SAVE,
         metavar=option.metavar,
         plugin=option,
+        request=(PLUGIN_OPTIONS,),
     )
+
+
+#: What decides the request fields ``plan_save`` fills itself (:class:`Decided`).
+INHERITANCE = "the template's previous version (version_inheritance.merge)"
+RESOLVED_MODE = "image_mode.resolve against prism.image_mode"
+IMAGE_MODE = Decided("image_mode", RESOLVED_MODE)
+#: ``--allow-secrets``/``--scrub``/``--no-inspect``: one field, made by their group.
+SECRETS_POLICY = Checked("secrets_policy", as_given)
 
 
 SAVE_OPTIONS: tuple[SaveOption, ...] = (
     SaveOption(("instance",), "the instance's Name tag or its id (i-...)", scope=TARGET,
                field="instance",
-               request=("instance_id", "instance_name")),
+               request=(Decided("instance_id", "the instance lookup"),
+                        Decided("instance_name", "the instance lookup"))),
     SaveOption(("template",), "name of the template to create", scope=TARGET, field="template",
-               request=("template_name",)),
+               request=(Checked("template_name", by(validation.template_name), order=1),)),
     SaveOption(("--description",), "what the template is for (at most 255 characters)",
                field="description", empty_is_value=True,
-               request=("description",)),
+               request=(Checked("description", asked_by(validation.description), order=8,
+                                inherited=True),)),
     SaveOption(("--copy-to-regions",), "also copy the AMI to these regions (none: no copies)",
                LIST, metavar="R1,R2", field="copy_to_regions",
                config_key="default_copy_regions",
-               request=("copy_to_regions",)),
+               request=(Checked("copy_to_regions", copy_regions, order=3, inherited=True),)),
     SaveOption(("--project",), "project the template and its costs belong to", metavar="ID",
                field="project",
-               request=("project_id",)),
+               request=(Checked("project_id", by(validation.project_id), order=7,
+                                inherited=True),)),
     SaveOption(("--public",), "make the AMI launchable by every AWS account", FLAG,
                field="public",
-               request=("public",)),
+               request=(Checked("public", as_given, inherited=True),)),
     SaveOption(("--share-with",), "account ids, organization or OU ARNs", LIST,
                metavar="ID[,ID]", field="share_with",
-               request=("share_with",)),
+               request=(Checked("share_with", asked_by(validation.share_targets), order=5,
+                                inherited=True),)),
     SaveOption(("--copy-to-accounts",),
                "copy the AMI into these accounts (assuming ROLE there, default "
                "prism.account_role), in every region the save has an image in",
                LIST, metavar="ACCOUNT[:ROLE],...", field="copy_to_accounts",
                config_key="account_role",
-               request=("copy_to_accounts",)),
+               request=(Checked("copy_to_accounts", copy_accounts, order=6),)),
     SaveOption(("--fast-restore",),
                "enable fast snapshot restore of the image's snapshots in these zones "
                "(each zone for the image in its region; billed per snapshot, zone and hour "
                "until disabled: the plan shows the cost)",
                LIST, metavar="AZ[,AZ]", field="fast_restore",
-               request=("fast_restore",)),
+               request=(Checked("fast_restore", fast_restore_zones, stage=AFTER_REGIONS),)),
     SaveOption(("--allow-secrets",),
                "share the image (--public, --share-with) although the inspection found "
                "secrets in it; asks on a terminal even with --yes",
-               FLAG, group="secrets_policy",
-               request=("secrets_policy",)),
+               FLAG, group="secrets_policy", request=(SECRETS_POLICY,)),
     SaveOption(("--scrub",),
                "share (--public, --share-with) a scrubbed derivative: a short-lived "
                "helper removes the secrets found from a copy; the team image stays complete "
                "and private",
-               FLAG, group="secrets_policy",
-               request=("secrets_policy",)),
+               FLAG, group="secrets_policy", request=(SECRETS_POLICY,)),
     SaveOption(("--no-inspect",),
                "do not look inside the instance (Run Command) before imaging; a share "
                "then prints the checklist of what to remove by hand",
-               FLAG, group="secrets_policy",
-               request=("secrets_policy",)),
+               FLAG, group="secrets_policy", request=(SECRETS_POLICY,)),
     SaveOption(("--tag",), "tag for the AMI, its snapshots and copies (repeatable)", TAGS,
                metavar="KEY=VALUE", field="tags",
-               request=("tags",)),
+               request=(Checked("tags", by(validation.tags), order=4, inherited=True),)),
     SaveOption(("--region",), "region of the instance (default: your AWS configuration)",
-               request=("region",)),
+               request=(Checked("region", region, order=2),)),
     SaveOption(("--reboot",),
                "EC2 reboots the instance once during CreateImage (the default unless "
                "prism.image_mode says otherwise)",
-               FLAG, group="image_mode", config_key="image_mode",
-               request=("image_mode",)),
+               FLAG, group="image_mode", config_key="image_mode", request=(IMAGE_MODE,)),
     SaveOption(("--stop",),
                "stop -> image -> start, a watchdog holding the restart (public IP "
                "changes, instance store erased)",
-               FLAG, group="image_mode", config_key="image_mode",
-               request=("image_mode",)),
+               FLAG, group="image_mode", config_key="image_mode", request=(IMAGE_MODE,)),
     SaveOption(("--no-reboot",), "image the running instance without stopping or rebooting it",
                FLAG, group="image_mode", config_key="image_mode",
-               request=("image_mode", "no_reboot")),
+               request=(IMAGE_MODE, Decided("no_reboot", RESOLVED_MODE))),
     SaveOption(("--allow-instance-store-loss",),
                "with --stop: go ahead although the stop erases instance-store volumes",
                FLAG, field="allow_instance_store_loss",
-               request=("allow_instance_store_loss",)),
+               request=(Checked("allow_instance_store_loss", as_given),)),
     SaveOption(("--validate",),
                "boot a throwaway instance from the new AMI and register the "
                "template only if it runs and passes its status checks",
                FLAG, field="validate",
-               request=("validate",)),
+               request=(Checked("validate", as_given),)),
     SaveOption(("--deprecate-after",),
                "EC2 deprecation of the AMI and every copy after DAYS days "
                "(default: prism.deprecate_after_days in config)",
                DAYS, metavar="DAYS", field="deprecate_after", config_key="deprecate_after_days",
-               request=("deprecate_after_days",)),
+               request=(Checked("deprecate_after_days", deprecation_days, stage=AFTER_LOCKS),)),
     SaveOption(("--batch",),
                "save several instances: a YAML list of mappings with instance, template "
                "and any save option by its long name (copy_to_regions, stop, ...); save "
@@ -291,7 +323,8 @@ SAVE_OPTIONS: tuple[SaveOption, ...] = (
                "take nothing from the template's previous version (description, "
                "project, tags, sharing, copy regions)",
                FLAG, field="no_inherit",
-               request=("inherited_from", "inherited", "changed")),
+               request=(Decided("inherited_from", INHERITANCE), Decided("inherited", INHERITANCE),
+                        Decided("changed", INHERITANCE))),
     SaveOption(("--resume",), "finish the save(s) interrupted on this machine (or only SAVE_ID)",
                OPTIONAL, scope=COMMAND, metavar="SAVE_ID"),
     SaveOption(("--abort",),
@@ -413,6 +446,35 @@ def build(
     for group in sorted(groups):
         kwargs.update(GROUPS[group](values))
     return SaveOptions(**kwargs)
+
+
+def request_checks() -> list[tuple[str, Checked]]:
+    """Every :class:`Checked` request field of the table once (a group's rows share one),
+    with the :class:`SaveOptions` attribute it reads, in the order they run: by stage,
+    then by ``order``, then as the rows come."""
+    found: dict[str, tuple[str, Checked]] = {}
+    for row in SAVE_OPTIONS:
+        for item in row.request:
+            if isinstance(item, Checked) and item.field not in found:
+                found[item.field] = (item.source or row.field or item.field, item)
+    found.setdefault(PLUGIN_OPTIONS.field, (PLUGIN_OPTIONS.source or "", PLUGIN_OPTIONS))
+    return sorted(found.values(), key=lambda pair: (STAGES.index(pair[1].stage), pair[1].order))
+
+
+def request_fields(options: SaveOptions, given: Given, stage: str = ASKED) -> dict[str, Any]:
+    """The request fields the rows check at ``stage`` of ``plan_save``, from ``options``
+    (:class:`InputError` for the first refused; nothing here reads the cloud but
+    ``given.account``). Each is also kept in ``given.checked`` for the later checks.
+
+    A check reads the attribute :attr:`Checked.source`, else the row's ``field``, else
+    the one named as the request field (a group's ``secrets_policy``); ``--region`` has
+    none and reads ``None`` (its value is :attr:`Given.region`)."""
+    fields: dict[str, Any] = {}
+    for source, item in request_checks():
+        if item.stage == stage:
+            raw = getattr(options, source, None)
+            fields[item.field] = given.checked[item.field] = item.check(raw, given)
+    return fields
 
 
 def entry_values(

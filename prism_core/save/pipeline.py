@@ -47,9 +47,10 @@ from prism_core.save import image_mode, locks, phases
 from prism_core.save.context import SaveContext
 from prism_core.save.guard import InstanceGuard
 from prism_core.save.journal import NO_ROOM, Journal, this_process, write_failure
-from prism_core.save.options import SaveOptions, config_flags
+from prism_core.save.options import SaveOptions, config_flags, request_fields
 from prism_core.save.phase_providers import check_providers
 from prism_core.save.request import SaveRequest
+from prism_core.save.request_fields import AFTER_LOCKS, AFTER_REGIONS, Given
 from prism_core.save.state import FAILED, PENDING, RegionImage, SaveState
 from prism_core.save.template_doc import instance_facts
 from prism_core.save.version_inheritance import merge, previous_version
@@ -164,10 +165,11 @@ def default_description(instance: str, day: str) -> str:
 
 
 def refuse_locked_overrides(
-    options: SaveOptions, settings: Settings, mode: str, copy_regions: list[str], region: str
+    settings: Settings, mode: str, copy_regions: list[str], region: str
 ) -> None:
     """Refuse a save option that would change a key the installation locked (image mode,
-    default copy regions, deprecation), naming the lock; restating the locked value is fine."""
+    default copy regions), naming the lock; restating the locked value is fine. (A locked
+    ``deprecate_after_days`` is the ``--deprecate-after`` row's own check.)"""
     settings.refuse_override(
         "image_mode", f"image mode {mode!r} ({config_flags('image_mode')})",
         mode != settings.image_mode,
@@ -178,51 +180,34 @@ def refuse_locked_overrides(
         config_flags("default_copy_regions"),
         set(copy_regions) != default_regions - {"", region},
     )
-    if options.deprecate_after not in (None, "", 0):
-        days = validation.positive_days(options.deprecate_after, "--deprecate-after")
-        settings.refuse_override(
-            "deprecate_after_days",
-            config_flags("deprecate_after_days"),
-            days != settings.deprecate_after_days,
-        )
 
 
 def plan_save(
     options: SaveOptions, settings: Settings, aws: AwsClients, progress: ProgressReporter
 ) -> SaveContext:
-    """Validate the options and resolve the instance; nothing changes in the cloud."""
-    template = validation.template_name(options.template)
-    region = validation.region_name(aws.region)
-    asked_copies = (
-        None
-        if options.copy_to_regions is None
-        else validation.copy_regions(options.copy_to_regions, region)
-    )
+    """Validate the options and resolve the instance; nothing changes in the cloud.
+
+    The request fields the options give are checked by the option table
+    (:func:`~prism_core.save.options.request_fields`, at three points); what is decided
+    here needs the cloud or the previous version: the inheritance, the copy regions and
+    description it completes, the image mode, the regions and zones, the instance, the
+    save lock."""
+    given = Given(settings, aws.region, account=lambda: aws.identity()["Account"])
+    fields = request_fields(options, given)
+    template, region = fields["template_name"], fields["region"]
     # every region's clients are built in the background while the checks below wait on AWS
-    aws.prewarm(PREFLIGHT_SERVICES, [region, *(asked_copies or [])])
-    tags = validation.tags(options.tags)
-    shares = None if options.share_with is None else validation.share_targets(options.share_with)
-    accounts = validation.account_targets(options.copy_to_accounts, settings.account_role)
-    own = aws.identity()["Account"] if accounts else None
-    if own is not None and any(a.startswith(f"{own}:") for a in accounts):
-        raise InputError(
-            f"--copy-to-accounts names this account ({own})", "list other accounts only"
-        )
-    project = validation.project_id(options.project)
-    if options.description is not None:
-        validation.description(options.description)
+    aws.prewarm(PREFLIGHT_SERVICES, [region, *(fields["copy_to_regions"] or [])])
     started = utc_now()
     previous = None if options.no_inherit else previous_version(settings, aws, template, region)
     values = merge(
         previous,
-        description=options.description,
-        project=project,
-        tags=tags,
-        public=options.public,
-        share_with=shares,
-        copy_regions=asked_copies,
+        description=fields["description"],
+        project=fields["project_id"],
+        tags=fields["tags"],
+        public=fields["public"],
+        share_with=fields["share_with"],
+        copy_regions=fields["copy_to_regions"],
     )
-    tags, shares, project = values.tags, values.share_with, values.project
     copy_regions = validation.copy_regions(
         values.copy_regions if values.copy_regions is not None else options.default_copy_regions,
         region,
@@ -234,10 +219,11 @@ def plan_save(
     )
     aws.prewarm(PREFLIGHT_SERVICES, copy_regions)
     mode = image_mode.resolve(options.image_mode, options.no_reboot, settings.image_mode)
-    refuse_locked_overrides(options, settings, mode, copy_regions, region)
+    refuse_locked_overrides(settings, mode, copy_regions, region)
+    fields.update(request_fields(options, given, AFTER_LOCKS))
     check_regions_enabled(aws, [region, *copy_regions])
-    zones = fast_restore.parse_zones(options.fast_restore)
-    fast_restore.check_zones(aws, zones, [region, *copy_regions])
+    fields.update(request_fields(options, given, AFTER_REGIONS))
+    fast_restore.check_zones(aws, fields["fast_restore"], [region, *copy_regions])
     refuse_case_twin(template, settings.templates_dir, aws, settings.registry_prefix, region)
     instance = find_instance(aws.ec2(region), options.instance, region)
     if instance.state == "pending":
@@ -249,32 +235,22 @@ def plan_save(
     if holder is not None and not locks.stale(holder, settings):
         raise locks.refusal(instance.name, holder, settings, region, instance.instance_id)
     request = SaveRequest(
-        instance_id=instance.instance_id,
-        instance_name=instance.name,
-        template_name=template,
-        region=region,
-        description=description,
-        copy_to_regions=copy_regions,
-        tags=tags,
-        project_id=project,
-        public=values.public,
-        share_with=shares,
-        copy_to_accounts=accounts,
-        fast_restore=zones,
-        inherited_from=previous.version if previous is not None else None,
-        inherited=values.inherited,
-        changed=values.changed,
-        no_reboot=mode == image_mode.NO_REBOOT,
-        image_mode=mode,
-        allow_instance_store_loss=options.allow_instance_store_loss,
-        validate=options.validate,
-        deprecate_after_days=(
-            validation.positive_days(options.deprecate_after, "--deprecate-after")
-            if options.deprecate_after not in (None, "", 0)
-            else settings.deprecate_after_days
-        ),
-        secrets_policy=options.secrets_policy,
-        options=dict(options.plugin_options),
+        **{
+            **fields,  # then the Decided fields, and the inherited ones completed
+            "instance_id": instance.instance_id,
+            "instance_name": instance.name,
+            "description": description,
+            "copy_to_regions": copy_regions,
+            "tags": values.tags,
+            "project_id": values.project,
+            "public": values.public,
+            "share_with": values.share_with,
+            "inherited_from": previous.version if previous is not None else None,
+            "inherited": values.inherited,
+            "changed": values.changed,
+            "no_reboot": mode == image_mode.NO_REBOOT,
+            "image_mode": mode,
+        }
     )
     version = next_version(settings, aws, template, [region, *copy_regions])
     stamp = started.replace("-", "").replace(":", "")

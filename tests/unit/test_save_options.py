@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -35,12 +36,41 @@ def test_every_options_field_comes_from_a_row_or_a_group() -> None:
     assert len(dests) == len(set(dests))
 
 
-def test_every_request_field_is_filled_from_a_row() -> None:
+def test_every_request_field_is_declared_by_a_row() -> None:
+    """Each SaveRequest field is declared by the rows (a plugin's row declares
+    ``options``), the same way by every row of a group, and each checked one is checked
+    by ``request_fields`` from an attribute of SaveOptions."""
     from prism_core.save.request import SaveRequest
+    from prism_core.save.request_fields import STAGES, Checked, Given
+    from prism_core.settings import Settings
 
-    named = {name for row in SAVE_OPTIONS for name in row.request}
-    plugins = {"options"}  # ctx.options: the plugin rows' values, by dest
-    assert named | plugins == {f.name for f in dataclasses.fields(SaveRequest)}
+    plugin_row = table.from_plugin(Option(("--publish",), help="x", action="store_true"))
+    declared: dict[str, object] = {}
+    for row in (*SAVE_OPTIONS, plugin_row):
+        for item in row.request:
+            assert declared.setdefault(item.field, item) == item, item.field
+    assert set(declared) == {f.name for f in dataclasses.fields(SaveRequest)}
+    checked = {name for name, item in declared.items() if isinstance(item, Checked)}
+    runs = table.request_checks()
+    assert sorted(item.field for _, item in runs) == sorted(checked)  # each once
+    attributes = {f.name for f in dataclasses.fields(SaveOptions)}
+    for source, item in runs:
+        assert item.stage in STAGES
+        assert source in attributes or item.field == "region", (source, item.field)
+    given = Given(Settings(home=Path("/nonexistent")), "us-east-1", account=lambda: "")
+    filled: set[str] = set()
+    for stage in STAGES:
+        filled |= set(table.request_fields(SaveOptions("box", "env"), given, stage))
+    assert filled == checked
+
+
+def test_the_checks_of_a_stage_have_distinct_places() -> None:
+    from prism_core.save.request_fields import STAGES
+
+    runs = table.request_checks()
+    for stage in STAGES:
+        orders = [item.order for _, item in runs if item.stage == stage and item.order]
+        assert len(orders) == len(set(orders)), stage
 
 
 def test_parsed_command_line_builds_the_options() -> None:

@@ -98,8 +98,8 @@ class SandboxController(Controller):
         if not 0 <= pargs.port <= 65535:
             raise InputError(f"invalid port {pargs.port}", "use 1-65535, or 0 for any free port")
         require_sandbox()
-        from prism_core.files import ensure_private_dir
         from prism_core.cli.sandbox_seed import prism_seed
+        from prism_core.files import ensure_private_dir
 
         folder = ensure_private_dir(sandbox_folder())
         seed = prism_seed(with_workstations=pargs.with_instances)
