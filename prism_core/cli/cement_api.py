@@ -56,7 +56,9 @@ def _skip_missing_argparse_catalog() -> None:
 
     domain = gettext.textdomain()
     if gettext.find(domain, gettext.bindtextdomain(domain)) is None:
-        argparse._ = str  # type: ignore[attr-defined]
+        # the message itself, as gettext answers (None included: argparse passes a
+        # missing description through it)
+        argparse._ = lambda message: message  # type: ignore[attr-defined]
         argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural  # type: ignore[attr-defined]
 
 
