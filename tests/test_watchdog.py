@@ -13,6 +13,7 @@ import time
 import pytest
 from helpers import PrismProcess
 
+from prism_core.save import watchdog_lease
 from prism_core.testing import prism_argv
 from prism_sandbox import Timings
 
@@ -56,6 +57,10 @@ def test_kill_9_while_down_the_watchdog_starts_the_instance(slow_cloud, run_pris
         state = json.loads(path.read_text())
     assert state["status"] == "interrupted" and state["pid"] is None
     assert any("its watchdog started it again" in note for note in state["summary"])
+    # the watchdog records the start, then sees the instance run and exits; a resume
+    # before it exits is left alone on purpose ("run it again once it is done")
+    while watchdog_lease.holder(path.parent, state["save_id"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
     _resume_finishes(slow_cloud, run_prism, instance_id)
 
 

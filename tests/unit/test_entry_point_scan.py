@@ -18,22 +18,21 @@ def _distribution(site: Path, folder: str, name: str, version: str, entry_points
     (meta / "entry_points.txt").write_text(entry_points)
 
 
-def test_folder_scan_matches_importlib_metadata_here(monkeypatch):
-    """This environment's folders (what another test may have added to the import
-    machinery aside: a zip or a finder of its own is left to importlib.metadata)."""
-    import os
-    from importlib.machinery import PathFinder
+def test_folder_scan_matches_importlib_metadata_here():
+    """This environment's folders, in a fresh interpreter: other tests of the same
+    process add zips, finders and fake distributions to the import machinery (those are
+    left to importlib.metadata, as ``_needs_importlib`` says)."""
+    import subprocess
 
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if not (p and os.path.isfile(p))])
-    monkeypatch.setattr(
-        sys,
-        "meta_path",
-        [f for f in sys.meta_path if f is PathFinder or not hasattr(f, "find_distributions")],
+    script = (
+        "from prism_core import entry_point_scan as s\n"
+        f"groups = frozenset({sorted(GROUPS)!r})\n"
+        "assert not s._needs_importlib()\n"
+        "folders, metadata = sorted(s._scan_folders(groups)), sorted(s._scan_importlib(groups))\n"
+        "assert folders and folders == metadata, (folders, metadata)\n"
     )
-    assert not entry_point_scan._needs_importlib()
-    assert sorted(entry_point_scan._scan_folders(GROUPS)) == sorted(
-        entry_point_scan._scan_importlib(GROUPS)
-    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_first_distribution_of_a_name_wins_and_removal_is_seen(tmp_path, monkeypatch):
