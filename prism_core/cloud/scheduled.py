@@ -14,7 +14,7 @@ import copy
 import json
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,10 @@ class FactoryClients(AwsClients):
             if key not in self._clients:
                 self._clients[key] = self._factory(*key)
             return self._clients[key]
+
+    def prewarm(self, services: Iterable[str], regions: Iterable[str]) -> None:
+        """Nothing: every client comes from the factory, when first asked for (a client
+        built ahead by :class:`AwsClients` would bypass it)."""
 
 
 def _settings(schedule: dict[str, Any]) -> Any:
