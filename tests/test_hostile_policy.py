@@ -114,7 +114,7 @@ def test_a_plugin_sections_locked_key_holds_in_every_spelling():
             assert locks.is_locked("policy", spelled)
 
 
-@pytest.mark.parametrize("key", [1, 2.5, None, True])
+@pytest.mark.parametrize("key", [2.5])  # 1, None, True: tests/unit/test_settings_refusals.py
 def test_a_config_key_that_is_not_text_is_refused(prism_sandbox, box, key):
     prism_sandbox.write_config(f"prism:\n  {json.dumps(key)}: stop\n")
     _refused(run_prism_child("save", "box", "env1", "--yes"), "is not a name")
