@@ -97,7 +97,9 @@ def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Settings:
     return Settings.load({})
 
 
-def _options(argv: list[str]) -> tuple[save_options.SaveOptions, str]:
+def options_of(
+    argv: list[str], default_copy_regions: str | None = None
+) -> tuple[save_options.SaveOptions, str]:
     """The options ``prism save ARGV`` builds, and its ``--region`` (us-east-1 if none)."""
     rows = save_options.table()
     parser = argparse.ArgumentParser()
@@ -105,7 +107,8 @@ def _options(argv: list[str]) -> tuple[save_options.SaveOptions, str]:
         flags, kwargs = row.argparse()
         parser.add_argument(*flags, **kwargs)
     pargs = parser.parse_args(argv)
-    built = save_options.build(save_options.save_values(pargs, rows), rows, None)
+    values = save_options.save_values(pargs, rows)
+    built = save_options.build(values, rows, default_copy_regions)
     return built, pargs.region or "us-east-1"
 
 
@@ -113,7 +116,7 @@ def _options(argv: list[str]) -> tuple[save_options.SaveOptions, str]:
 def test_bad_arguments_are_refused_before_any_aws_call(
     settings: Settings, argv: list[str], expected: str
 ) -> None:
-    options, region = _options(argv)
+    options, region = options_of(argv)
     with pytest.raises(InputError) as refused:
         plan_save(options, settings, NoCloud(region), progress=None)  # type: ignore[arg-type]
     message = str(refused.value)
@@ -126,6 +129,6 @@ def test_good_arguments_get_past_the_checks_to_the_cloud(settings: Settings) -> 
     above are refused by their values, not by the test's clients)."""
     argv = ["box", "env1", "--copy-to-regions", "us-east-2", "--tag", "team=geo",
             "--share-with", ORG, "--project", "p-1", "--description", "fine"]  # fmt: skip
-    options, region = _options(argv)
+    options, region = options_of(argv)
     with pytest.raises(AssertionError, match="used the clients"):
         plan_save(options, settings, NoCloud(region), progress=None)  # type: ignore[arg-type]
