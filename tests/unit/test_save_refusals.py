@@ -79,10 +79,14 @@ CASES = [
 
 
 class NoCloud:
-    """Clients for ``region`` that fail the test on any AWS use."""
+    """Clients for ``region`` that fail the test on any AWS use (building clients ahead,
+    ``prewarm``, sends no request: allowed)."""
 
     def __init__(self, region: str) -> None:
         self.region = region
+
+    def prewarm(self, services: Any, regions: Any) -> None:
+        """Nothing to build: no request would be sent."""
 
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"plan_save used the clients ({name}) before refusing")

@@ -123,7 +123,7 @@ BAD_CONFIG = [
     ("prism:\n  registry_prefix: '/pri sm/'\n", "not a valid SSM parameter path"),
     ("prism:\n  registry_prefix: prism\n", "must start with '/'"),
     ("prism:\n  kms_keys: {us-east-2: \"\\e[31mkey\"}\n", "not a KMS key id"),
-    ("prism:\n  kms_keys: {us-east-2: [alias/x]}\n", "not a KMS key id"),
+    ("prism:\n  kms_keys: {us-east-2: [alias/x]}\n", "kms_keys.us-east-2"),
     ("prism:\n  kms_keys: {'../eu': alias/images}\n", "is not a region name"),
     ("prism:\n  checkip_url: \"http://\\e[2Jevil\"\n", "must be an http(s) URL"),
     ("prism:\n  checkip_url: 'https://a b/'\n", "must be an http(s) URL"),
