@@ -127,8 +127,8 @@ def test_tags_too_big_for_the_registry_entry_are_refused_up_front(prism_sandbox,
 
 @pytest.mark.parametrize(
     "content",
-    ["name: env1\nversion: '1'\n  bad: [indent\n", "\x00\x01binary", "name: [unclosed\n"],
-    ids=["yaml-error", "binary", "unclosed"],
+    ["name: env1\nversion: '1'\n  bad: [indent\n"],  # binary, unclosed and this: tests/unit
+    ids=["yaml-error"],
 )
 def test_a_local_template_with_an_error_is_archived_before_a_save_replaces_it(
     prism_sandbox, saved_template, content

@@ -11,6 +11,7 @@ driven through the real commands against the sandbox, for a few values each, in
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,23 @@ def test_a_name_that_starts_like_an_id_is_a_name(name: str) -> None:
 @pytest.mark.parametrize("ref", ["i-0123abcd", "i-0123456789abcdef0"])
 def test_instance_ids_are_ids(ref: str) -> None:
     assert is_instance_id(ref)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["name: env1\nversion: '1'\n  bad: [indent\n", "\x00\x01binary", "name: [unclosed\n"],
+    ids=["yaml-error", "binary", "unclosed"],
+)
+def test_a_local_template_with_an_error_is_archived_before_a_new_version_replaces_it(
+    tmp_path: Path, content: str
+) -> None:
+    from prism_core.templates.document import write
+
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    path = templates / "env1.yaml"
+    path.write_text(content)
+    assert write(templates, dict(V1, version="2")) == path
+    kept = list((tmp_path / "archive" / "env1").glob("unreadable-*.yaml"))
+    assert [p.read_text() for p in kept] == [content]
+    assert "version: '2'" in path.read_text()
