@@ -28,16 +28,11 @@ def _ami(saved: dict) -> str:
     return saved["amis"]["us-east-1"]
 
 
-#: Revocation records that cannot be read, by class.
+#: Revocation records that cannot be read, two classes through the commands (every class,
+#: and the launch plan's refusal of each: tests/unit/test_hostile_records_units.py).
 UNREADABLE = {
-    "not-json": "revoked!",
     "truncated": '{"reason": "x"',
-    "not-an-object": '["revoked"]',
-    "text-field-not-text": '{"reason": {"a": 1}}',
     "nested-lists": "[" * 3000 + "]" * 3000,
-    "nested-objects": '{"a":' * 1500 + "1" + "}" * 1500,
-    "deep-under-the-bound": '{"deprecation": {"a": {"b": {"c": {"d": 1}}}}}',
-    "not-utf8-surrogate": '{"reason": "\\ud800"}',
 }
 
 
@@ -58,11 +53,13 @@ def test_an_unreadable_revocation_still_revokes(prism_sandbox, saved_template, v
     assert allowed.exit_code == 0, allowed.stderr
 
 
-NESTED = ["[" * 3000 + "]" * 3000, '{"a":' * 1500 + "1" + "}" * 1500]
+#: One nested record through the commands (lists and objects, in a channel and in a
+#: version: tests/unit/test_hostile_records_units.py).
+NESTED = ['{"a":' * 1500 + "1" + "}" * 1500]
 
 
-@pytest.mark.parametrize("where", ["channels/stable", "versions/2"])
-@pytest.mark.parametrize("value", NESTED, ids=["lists", "objects"])
+@pytest.mark.parametrize("where", ["versions/2"])
+@pytest.mark.parametrize("value", NESTED, ids=["objects"])
 def test_deeply_nested_records_are_refused_not_recursed(
     prism_sandbox, saved_template, where, value
 ):
@@ -130,8 +127,8 @@ def test_tags_too_big_for_the_registry_entry_are_refused_up_front(prism_sandbox,
 
 @pytest.mark.parametrize(
     "content",
-    ["name: env1\nversion: '1'\n  bad: [indent\n", "\x00\x01binary", "name: [unclosed\n"],
-    ids=["yaml-error", "binary", "unclosed"],
+    ["name: env1\nversion: '1'\n  bad: [indent\n"],  # binary, unclosed and this: tests/unit
+    ids=["yaml-error"],
 )
 def test_a_local_template_with_an_error_is_archived_before_a_save_replaces_it(
     prism_sandbox, saved_template, content
@@ -145,7 +142,7 @@ def test_a_local_template_with_an_error_is_archived_before_a_save_replaces_it(
     assert "version: '2'" in path.read_text()
 
 
-@pytest.mark.parametrize("length", [200, 240, 255])
+@pytest.mark.parametrize("length", [255])  # 200, 240 and more: tests/unit
 def test_a_long_instance_name_never_makes_the_default_description_too_long(
     prism_sandbox, length
 ):
@@ -158,7 +155,7 @@ def test_a_long_instance_name_never_makes_the_default_description_too_long(
 
 
 @pytest.mark.parametrize(
-    "name", ["i-love-data", "i-12345678x", "i-0123456789abcdef", "i-ABCDEF12", "i-"]
+    "name", ["i-love-data", "i-0123456789abcdef"]  # every look-alike: tests/unit
 )
 def test_a_name_that_starts_like_an_id_is_a_name(prism_sandbox, name):
     instance_id = prism_sandbox.create_instance(name)

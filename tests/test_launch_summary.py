@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pexpect
-import pytest
 from helpers import spawn_prism_in_pty
 from test_launch_access import ssh_key
 
@@ -20,9 +19,14 @@ def _launch_in_pty(columns: int, name: str) -> list[str]:
     return child.before.replace("\r\n", "\n").splitlines()
 
 
-@pytest.mark.parametrize("columns", [80, 120])
-def test_without_a_key_pair_the_summary_gives_session_manager(saved_template, columns):
-    lines = _launch_in_pty(columns, "no-key-box")
+def test_without_a_key_pair_the_summary_gives_session_manager(saved_template):
+    """At 80 and 120 columns, two launches from one saved template."""
+    for columns in (80, 120):
+        _session_manager_summary(columns, f"no-key-box-{columns}")
+
+
+def _session_manager_summary(columns: int, name: str) -> None:
+    lines = _launch_in_pty(columns, name)
     text = "\n".join(lines)
     assert "ssh ec2-user@" not in text and "No key pair, so no SSH" in text
     command = [

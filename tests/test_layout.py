@@ -150,8 +150,17 @@ def _fits(lines: list[str], columns: int) -> None:
     assert not any("\u2026" in line for line in lines), lines  # nothing cut with an ellipsis
 
 
-@pytest.mark.parametrize("columns", [80, 120])
-def test_templates_commands_fit_the_terminal(columns: int, many_versions, run_prism) -> None:
+def test_templates_commands_fit_the_terminal_and_keep_lines_in_a_pipe(
+    many_versions, run_prism
+) -> None:
+    """One build of the many versions (about twenty seconds of saves and copies), laid
+    out at 80 and 120 columns in a terminal and read through a pipe."""
+    for columns in (80, 120):
+        _templates_commands_fit(columns, many_versions)
+    _templates_text_without_a_terminal_keeps_whole_lines(many_versions, run_prism)
+
+
+def _templates_commands_fit(columns: int, many_versions: dict[str, str]) -> None:
     # list: names whole (on a line of their own when wider than the column), titles wrapped
     lines = _prism_in_pty(columns, "templates", "list", "--local")
     _fits(lines, columns)
@@ -211,7 +220,7 @@ def many_versions_description() -> str:
     return "Seismic analysis: " + "aftershock forecasting with notebooks " * 4
 
 
-def test_templates_text_without_a_terminal_keeps_whole_lines(many_versions, run_prism) -> None:
+def _templates_text_without_a_terminal_keeps_whole_lines(many_versions, run_prism) -> None:
     """Piped (no terminal, no COLUMNS): one line per row, whatever its length; -o json as
     before."""
     listed = run_prism("templates", "list", "--local")
