@@ -64,11 +64,19 @@ def test_the_first_read_writes_the_template_an_attached_save_would(engine, run_p
     assert written == registered
     assert written["save_id"] == save_id
     assert list(written["ami_config"]["amis"]) == ["us-east-1", "us-east-2"]
-    # the attached save's layout: the same fields in the same order (the engine's document
-    # has no `inventory`: an attached save stores the SBOM in its register phase, which
-    # the engine does not run)
-    assert set(expected) - set(written) <= {"inventory"} and set(written) <= set(expected)
-    assert list(written) == [k for k in expected if k in written]
+    # the attached save's layout: the same fields in the same order, `inventory` too (the
+    # laptop stored the SBOM once the image was requested, before the hand-over)
+    assert list(written) == list(expected)
+    assert list(written["inventory"]) == list(expected["inventory"])
+    assert written["inventory"]["packages"] == expected["inventory"]["packages"]
+    sbom = written["inventory"]["sbom"]
+    assert sbom.endswith("/inventory/env/1.cdx.json")
+    bucket, _, key = sbom[len("s3://"):].partition("/")
+    s3 = engine.client("s3")
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+    assert tags == {"prism:template": "env", "prism:version": "1", "prism:save-id": save_id}
+    packages = run_prism("templates", "packages", "env", "-o", "json")
+    assert packages.exit_code == 0, packages.stderr  # read back, its checksum checked
     assert list(written["ami_config"]) == list(expected["ami_config"])
     assert list(written["instance_defaults"]) == list(expected["instance_defaults"])
     assert oct(path.stat().st_mode & 0o777) == oct(0o600)

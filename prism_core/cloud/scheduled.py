@@ -117,6 +117,7 @@ def _undo(ctx: Any, clients: ClientFactory) -> list[str]:
     """After a failed ``prepare``: this save's image and snapshots (proven by the
     ``prism:save-id`` tag), its version claim and its lock go; what was removed."""
     from prism_core.cloud import region_handler
+    from prism_core.inspection.store import remove_saved
     from prism_core.templates import registry
 
     state, region = ctx.state, ctx.source_region
@@ -128,6 +129,8 @@ def _undo(ctx: Any, clients: ClientFactory) -> list[str]:
                                       int(state.template_version or 1))
     if registry.release_claim(clients("ssm", region), name, state.save_id):
         removed.append(f"{region}:{name}")
+    # the SBOM stored once the image was requested (its tags name this save)
+    removed.extend(remove_saved(ctx.aws, state.inventory, state.save_id, region)[0])
     return removed
 
 

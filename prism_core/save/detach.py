@@ -63,6 +63,8 @@ def save_input(ctx: Any, image_tags: dict[str, str], poll_seconds: float) -> dic
     document = build_document(ctx)
     arch = source.architecture or ctx.instance.architecture
     document["ami_config"]["amis"] = {ctx.source_region: {arch: source.image_id}}
+    if state.inventory is not None:  # stored (or given up) once the image was requested
+        document["inventory"] = dict(state.inventory)
     prefix = ctx.settings.registry_prefix
     version = int(state.template_version or 1)
     lock_region, _, lock = (state.lock or "").partition(":")
@@ -118,6 +120,7 @@ def execute_detached(
     guard = InstanceGuard(ctx)
     hand_over = guard.will_stop  # --stop on a running instance: the engine restarts it
     ctx.engine_restarts = hand_over
+    ctx.detached = True
     ctx.renderer = hooks.template_render
     set_lock(ctx)
     try:
