@@ -118,3 +118,28 @@ def test_a_registry_entry_not_made_by_the_save_is_not_written(engine, run_prism)
     assert "was not written here" in line and "another save's version" in line
     assert not (home / "templates" / "env.yaml").exists()
     assert not (home / "detached" / f"{save_id}.json").exists()
+
+
+def test_delete_purge_removes_each_versions_sbom(engine, run_prism):
+    """An attached and a detached version of one template: `templates delete --purge`
+    deletes both SBOMs (each proven by its object's save-id tag), and leaves an object
+    whose tags name another save."""
+    engine.create_instance("box")
+    assert run_prism("save", "box", "env", "--yes").exit_code == 0
+    save_id = _detach(run_prism)["save_id"]
+    assert run_prism("saves", "follow", save_id).exit_code == 0
+    s3 = engine.client("s3")
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"]
+                 if b["Name"].startswith("prism-inventory-")]
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == ["inventory/env/1.cdx.json", "inventory/env/2.cdx.json"]
+    # a stranger's object where version 1's SBOM was: not this template's save
+    s3.put_object_tagging(Bucket=bucket, Key=keys[0], Tagging={"TagSet": [
+        {"Key": "prism:save-id", "Value": "someone-else"}]})
+    deleted = run_prism("templates", "delete", "env", "--purge", "--yes", "-o", "json")
+    assert deleted.exit_code == 3, deleted.stderr  # one thing was left alone
+    removed = deleted.json()["removed"]
+    assert removed["inventories"] == [f"inventory s3://{bucket}/{keys[1]}"]
+    assert any("not this save's" in line for line in removed["kept"])
+    left = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert left == [keys[0]]
