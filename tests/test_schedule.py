@@ -11,6 +11,7 @@ from helpers import refused
 
 from prism_core.aws.tags import TEMPLATE_VERSION_TAG, VERSION_TAG, tags_of
 from prism_core.cloud.scheduled import SCHEDULE_TAG
+from prism_core.cloud.schedules import STOP_TAG
 from prism_sandbox.iam_evaluator import denied
 
 
@@ -102,6 +103,76 @@ def test_rate_schedule_keeps_two_versions_and_moves_the_channel(engine, run_pris
     assert {"ec2:CreateImage", "ec2:DeregisterImage", "ssm:PutParameter",
             "s3:PutObject"} <= set(sandbox_engine.ENGINE_ACTIONS)
     assert denied(_function_role(), list(sandbox_engine.ENGINE_AUTHORIZATIONS)) == []
+
+
+def test_a_stop_schedule_stops_images_and_starts_the_instance(engine, run_prism):
+    from prism_core.aws.tags import LOCK_TAG
+    from prism_sandbox import engine as sandbox_engine
+
+    sandbox_engine.ENGINE_AUTHORIZATIONS.clear()
+    instance_id = engine.create_instance("box")
+    added = _add(run_prism, "--rate", "1d", "--stop")
+    assert added["request"]["image_mode"] == "stop"
+    # the mark that lets the engine's role stop this instance (and no other)
+    assert tags_of(engine.instance(instance_id))[STOP_TAG] == "env-box"
+    engine.create_instance("other")
+    refused(run_prism("schedule", "add", "box", "env2", "--rate", "1d", "--stop", "--yes"),
+            "stopped by schedule 'env-box' already")
+
+    fired = _advance(run_prism, "1d")
+    assert [f["status"] for f in fired] == ["SUCCEEDED"], fired
+    assert engine.instance_state(instance_id) == "running"
+    shown = run_prism("saves", "show", "-o", "json").json()
+    assert shown["status"] == "done"
+    assert shown["instance"]["restart"] is True and shown["instance"]["started"] is True
+    assert LOCK_TAG not in tags_of(engine.instance(instance_id))
+    sent = list(sandbox_engine.ENGINE_AUTHORIZATIONS)
+    assert {"ec2:StopInstances", "ec2:StartInstances"} <= {a.action for a in sent}
+    assert denied(_function_role(), sent) == []
+
+    # a failure after the stop: the instance runs again, the save is failed
+    engine.faults.inject("CreateImage", region="us-east-1", code="UnauthorizedOperation",
+                         message="images refused here", status=403)
+    fired = _advance(run_prism, "1d")
+    assert [f["status"] for f in fired] == ["FAILED"], fired
+    assert engine.instance_state(instance_id) == "running"
+    assert LOCK_TAG not in tags_of(engine.instance(instance_id))
+
+    # without the mark (taken off by hand) the engine does not stop it
+    engine.ec2().delete_tags(Resources=[instance_id], Tags=[{"Key": STOP_TAG}])
+    fired = _advance(run_prism, "1d")
+    assert [f["status"] for f in fired] == ["FAILED"], fired
+    failed = run_prism("saves", "show", "-o", "json").json()
+    assert f"does not carry {STOP_TAG}=env-box" in failed["error"]
+    assert engine.instance_state(instance_id) == "running"
+
+    engine.ec2().create_tags(Resources=[instance_id], Tags=[{"Key": STOP_TAG,
+                                                             "Value": "env-box"}])
+    removed = run_prism("schedule", "remove", "env-box", "--yes", "-o", "json")
+    assert removed.exit_code == 0, removed.stderr
+    assert f"tag {STOP_TAG} of {instance_id}" in removed.json()["removed"]
+    assert STOP_TAG not in tags_of(engine.instance(instance_id))
+
+
+def test_a_stop_schedule_whose_prepare_could_not_restart_is_recovered(engine, run_prism):
+    """The function's own failure path could not start the instance (its starts were
+    refused): the state machine's ``UnprepareStep`` does, proven by this save's lock."""
+    from prism_core.aws.tags import LOCK_TAG
+
+    instance_id = engine.create_instance("box")
+    _add(run_prism, "--rate", "1d", "--stop")
+    engine.faults.inject("CreateImage", region="us-east-1", code="UnauthorizedOperation",
+                         message="images refused here", status=403)
+    # both starts of the function's own failure path (the image phase's, then the
+    # hand-over's) are refused
+    engine.faults.inject("StartInstances", times=2, code="UnauthorizedOperation",
+                         message="starts refused", status=400)
+    fired = _advance(run_prism, "1d")
+    assert [f["status"] for f in fired] == ["FAILED"], fired
+    assert engine.instance_state(instance_id) == "running"
+    shown = run_prism("saves", "show", "-o", "json").json()
+    assert shown["instance"]["started"] is True, shown["instance"]
+    assert LOCK_TAG not in tags_of(engine.instance(instance_id))
 
 
 def _queue_on(sandbox, topic_arn):
@@ -212,7 +283,7 @@ def test_bad_input_is_refused_before_anything_changes(prism_sandbox, run_prism):
         (["--rate", "1d", "--cron", "0 3 * * ? *"], "exactly one of --cron"),
         ([], "exactly one of --cron"),
         (["--rate", "1d", "--keep", "0"], "--keep must be from 1"),
-        (["--rate", "1d", "--stop"], "--stop does not work with schedules"),
+        (["--rate", "1d", "--stop", "--no-reboot"], "--reboot, --stop, --no-reboot exclude"),
         (["--rate", "1d", "--notify", "ops"], "neither an email address"),
         (["--cron", "0 3 * * ? *", "--time-zone", "Mars/Base"], "not a time zone"),
         (["--rate", "1d", "--channel", "Bad Channel"], "invalid channel name"),

@@ -87,6 +87,7 @@ def prepare(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
     hooks = _hooks()
     ctx = plan_save(save_options(schedule["request"]), settings, aws, NullReporter())
     ctx.state.save_id = execution
+    _check_stoppable(ctx, schedule)
     preflight(ctx, hooks)
     captured: dict[str, Any] = {}
 
@@ -111,6 +112,61 @@ def prepare(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
 
 class ScheduledSaveFailed(Exception):
     """A scheduled save failed before the engine took it over (nothing is left held)."""
+
+
+def _check_stoppable(ctx: Any, schedule: dict[str, Any]) -> None:
+    """``--stop``: the instance must still carry the tag ``schedule add --stop`` put (the
+    function's role may stop no other); refused before anything changes."""
+    from prism_core.cloud.schedules import STOP_TAG
+
+    if ctx.request.image_mode != "stop":
+        return
+    if ctx.instance.tags.get(STOP_TAG) != schedule["name"]:
+        raise ScheduledSaveFailed(
+            f"instance {ctx.request.instance_id} does not carry {STOP_TAG}={schedule['name']} "
+            "(put by `prism schedule add --stop`), so this schedule may not stop it; nothing "
+            "was changed")
+
+
+def unprepare(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
+    """After a failed ``Prepare`` of a ``--stop`` schedule (even one cut off by the
+    function's timeout): one step of bringing the instance back, as the engine's
+    ``restart`` step does; only an instance stopped with this save's ``prism:save-lock``
+    tag (the execution's name is the save id) is started, after the snapshots of this
+    save's image (proven by its ``prism:save-id`` tag), if any, are listed."""
+    from prism_core.aws.tags import LOCK_TAG, SAVE_ID_TAG, locked_by
+    from prism_core.cloud import region_handler
+    from prism_core.settings import DEFAULT_TIMEOUTS
+
+    schedule, execution = event["schedule"], str(event["execution"])
+    request = schedule.get("request") or {}
+    instance_id = request.get("stop_instance_id")
+    answer: dict[str, Any] = {"instance_id": instance_id, "restart": False, "state": None,
+                              "started": False, "duty": "done", "note": ""}
+    if request.get("image_mode") != "stop" or not instance_id:
+        return {**answer, "note": "the schedule does not stop the instance"}
+    region = str(request.get("stop_region") or schedule["region"])
+    ec2 = clients("ec2", region)
+    try:
+        found = [i for r in ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+                 for i in r.get("Instances", [])]
+    except Exception as exc:
+        if "InvalidInstanceID" not in str(exc):
+            raise
+        found = []
+    tags = {t["Key"]: t["Value"] for i in found for t in i.get("Tags") or []}
+    if not found or not locked_by(tags, execution):
+        return {**answer, "note": "not locked by this save: left as it is"}
+    images = ec2.describe_images(Owners=["self"], Filters=[
+        {"Name": f"tag:{SAVE_ID_TAG}", "Values": [execution]}])["Images"]
+    save = {"save_id": execution, "instance_id": instance_id, "source_region": region,
+            "restart_instance": True, "lock_tag_value": tags[LOCK_TAG],
+            "image_id": images[0]["ImageId"] if images else None,
+            "snapshots_timeout": float(DEFAULT_TIMEOUTS["snapshots"])}
+    answer = region_handler.restart({"save": save}, clients)
+    if answer["duty"] == "done" and answer["state"] == "running":  # its job is done
+        ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": LOCK_TAG, "Value": tags[LOCK_TAG]}])
+    return answer
 
 
 def _undo(ctx: Any, clients: ClientFactory) -> list[str]:

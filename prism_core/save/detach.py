@@ -155,7 +155,10 @@ def execute_detached(
             ctx.progress.line("warn", "The save engine did not take the save over; "
                                       "starting the instance here")
             guard.restart_after_failure()
-        release_lock(ctx)
+        if not (state.stopped_by_prism and not state.instance_restarted):
+            release_lock(ctx)
+        # else: no start was sent: the instance keeps this save's lock tag, which the
+        # watchdog, `--resume` and a scheduled save's `unprepare` step start it by
         ctx.record(status="interrupted")
         if ctx.source_image() is None:
             raise
