@@ -299,9 +299,15 @@ def test_bad_input_is_refused_before_anything_changes(prism_sandbox, run_prism):
     refused(run_prism("sandbox", "advance", "4 days"), "is not a duration")
 
     # teardown takes the engine's schedules (and the topics prism made) with it
-    _add(run_prism, "--rate", "7d", "--name", "weekly", "--notify", "ops@example.org")
+    _add(run_prism, "--rate", "7d", "--name", "weekly", "--notify", "ops@example.org",
+         "--stop")
+    (instance,) = [i for r in prism_sandbox.ec2().describe_instances()["Reservations"]
+                   for i in r["Instances"]]
+    assert {"Key": STOP_TAG, "Value": "weekly"} in instance["Tags"]
     down = run_prism("cloud", "teardown", "--yes", "-o", "json")
     assert down.exit_code == 0, down.stderr
+    # and the mark of its --stop schedule
+    assert STOP_TAG not in tags_of(prism_sandbox.instance(instance["InstanceId"]))
     assert {("schedule", "prism-save-env-box"), ("schedule", "prism-save-weekly")} <= {
         (r["kind"], r["name"]) for r in down.json()["deleted"]}
     _nothing_scheduled(prism_sandbox)
