@@ -175,6 +175,34 @@ def test_a_stop_schedule_whose_prepare_could_not_restart_is_recovered(engine, ru
     assert LOCK_TAG not in tags_of(engine.instance(instance_id))
 
 
+def test_unprepare_starts_only_an_instance_that_was_running(engine):
+    """The Catch of a cut-off Prepare: an instance stopped with this save's lock tag is
+    started only if ObserveInstance saw it running when the execution began."""
+    from prism_core.aws.tags import LOCK_TAG
+    from prism_core.cloud.scheduled import unprepare
+
+    instance_id = engine.create_instance("box")
+    ec2 = engine.ec2()
+    ec2.stop_instances(InstanceIds=[instance_id])
+    ec2.create_tags(Resources=[instance_id], Tags=[{"Key": LOCK_TAG, "Value": "run-1@host"}])
+    schedule = {"name": "env-box", "region": "us-east-1", "request": {
+        "image_mode": "stop", "stop_instance_id": instance_id, "stop_region": "us-east-1"}}
+
+    def step(execution, state):
+        return unprepare({"schedule": schedule, "execution": execution,
+                          "at_start": {"instance_id": instance_id, "state": state}},
+                         engine.client)
+
+    assert "not running when the save began" in step("run-1", "stopped")["note"]
+    assert "not locked by this save" in step("run-2", "running")["note"]
+    assert engine.instance_state(instance_id) == "stopped"
+    assert step("run-1", "running")["note"] == "start requested"
+    assert engine.wait_running(instance_id) == "running"
+    done = step("run-1", "running")
+    assert done["duty"] == "done" and done["started"] is True
+    assert LOCK_TAG not in tags_of(engine.instance(instance_id))
+
+
 def _queue_on(sandbox, topic_arn):
     """An SQS queue subscribed to ``topic_arn`` (to read what is published)."""
     sqs = sandbox.client("sqs")

@@ -137,7 +137,8 @@ def _unprepare_loop(function_arn: str) -> dict[str, dict[str, Any]]:
     """``UnprepareStep``: the ``unprepare`` step, repeated while it answers ``waiting``;
     then ``InstanceUnprepared`` (``$.instance``) and the failure notice."""
     task = _invoke(function_arn, "unprepare",
-                   {"schedule.$": "$.schedule", "execution.$": "$$.Execution.Name"},
+                   {"schedule.$": "$.schedule", "execution.$": "$$.Execution.Name",
+                    "at_start.$": "$.at_start.value"},
                    "$.restart", "UnprepareCheck", "FailureNotice", "$.recover_error")
     task["Retry"].append({"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5,
                           "MaxAttempts": 4, "BackoffRate": 2.0})
@@ -187,7 +188,8 @@ def definition(function_arn: str) -> dict[str, Any]:
         "States": {
             "Kind": {
                 "Type": "Choice",
-                "Choices": [{"Variable": "$.schedule", "IsPresent": True, "Next": "Prepare"}],
+                "Choices": [{"Variable": "$.schedule", "IsPresent": True,
+                             "Next": "ObserveInstance"}],
                 "Default": "RestartWanted",
             },
             **_restart_wanted("RestartWanted", "RestartStep", "InstanceUntouched"),
@@ -200,10 +202,16 @@ def definition(function_arn: str) -> dict[str, Any]:
                 "ResultPath": "$.instance",
                 "Next": "ImageState",
             },
+            # a --stop schedule's instance state before anything changes: Prepare stops
+            # only an instance that was running then, UnprepareStep starts only such a one
+            "ObserveInstance": _invoke(
+                function_arn, "observe", {"schedule.$": "$.schedule"}, "$.at_start",
+                "Prepare", "FailureNotice",
+            ),
             "Prepare": _invoke(
                 function_arn, "prepare",
                 {"schedule.$": "$.schedule", "execution.$": "$$.Execution.Name",
-                 "execution_arn.$": "$$.Execution.Id"},
+                 "execution_arn.$": "$$.Execution.Id", "at_start.$": "$.at_start.value"},
                 "$.prepared", "Prepared", "UnprepareWanted",
             ),
             # a failed Prepare of a --stop schedule (its function may have been cut off by
