@@ -89,7 +89,11 @@ def prism_image(ctx: SaveContext) -> Any:
     """Before the image is requested (the save is confirmed and journaled, its version
     claimed): keep the inventory beside the journal, so a save killed before
     ``prism_register`` stores the very inventory of the instance that was imaged when
-    it is resumed (the instance may have changed since)."""
+    it is resumed (the instance may have changed since).
+
+    A detached save (``ctx.detached``): the save engine runs the later phases without
+    plugins, so the SBOM is stored here, once the image is requested and before the
+    hand-over; the execution's template document carries ``ctx.state.inventory``."""
     from prism_core import toolkit
 
     report = ctx.plugin_data.get(DATA_KEY)
@@ -99,7 +103,10 @@ def prism_image(ctx: SaveContext) -> Any:
         if not ctx.attach(SBOM_ATTACHMENT, sbom):
             ctx.progress.line("warn", "The inventory could not be kept beside the journal; "
                               "a resumed save would lack it")
-    return (yield)
+    image = yield
+    if ctx.detached:
+        store_inventory(ctx)
+    return image
 
 
 def _inventory_sbom(ctx: SaveContext) -> tuple[Any, str] | str:
@@ -128,7 +135,13 @@ def _inventory_sbom(ctx: SaveContext) -> tuple[Any, str] | str:
 
 @api.hookimpl(tryfirst=True)
 def prism_register(ctx: SaveContext) -> list[str] | None:
-    """Store the version's SBOM before the registry entry that references it is written.
+    """Store the version's SBOM before the registry entry that references it is written."""
+    store_inventory(ctx)
+    return None
+
+
+def store_inventory(ctx: SaveContext) -> None:
+    """Store the version's SBOM once (``ctx.state.inventory`` records where, or why not).
 
     The object's location is journaled (``pending``) before it is uploaded, so
     ``--abort`` removes an upload that a kill cut off from its reference (the object's
@@ -137,11 +150,11 @@ def prism_register(ctx: SaveContext) -> list[str] | None:
 
     inventory = ctx.state.inventory
     if inventory is not None and not inventory.get("pending"):
-        return None  # stored (or given up) already: a resumed save
+        return  # stored (or given up) already: a resumed or detached save
     found = _inventory_sbom(ctx)
     if isinstance(found, str):
         ctx.record(inventory={"available": False, "reason": found})
-        return None
+        return
     report, sbom = found
     request = ctx.request
     version = int(ctx.state.template_version or 1)
@@ -157,7 +170,7 @@ def prism_register(ctx: SaveContext) -> list[str] | None:
         attempted = {"attempted": location["sbom"]} if location else {}
         ctx.record(inventory={"available": False, "reason": reason, **attempted})
         ctx.summary_note(reason)
-        return None
+        return
     summary = report.summary()
     ctx.record(
         inventory={
@@ -168,7 +181,6 @@ def prism_register(ctx: SaveContext) -> list[str] | None:
         }
     )
     ctx.summary_note(f"Inventory: {sum(summary['packages'].values())} packages in {ref['sbom']}")
-    return None
 
 
 @api.hookimpl(wrapper=True)

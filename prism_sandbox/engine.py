@@ -156,7 +156,12 @@ def _authorizations(service: str, action: str, request: dict[str, Any], region: 
 
     body = request.get("body")
     try:
-        if isinstance(body, dict):  # query protocol (EC2): the form's fields
+        if service == "s3":  # REST: the bucket and key are in the path, options in headers
+            from urllib.parse import urlsplit
+
+            path = urlsplit(str(request.get("url") or "")).path  # path-style here
+            params: Any = {"Path": path, "Headers": dict(request.get("headers") or {})}
+        elif isinstance(body, dict):  # query protocol (EC2): the form's fields
             params: Any = {k: [str(v)] for k, v in body.items()}
         else:  # JSON protocols (SSM, KMS): the document
             params = json.loads(body or b"{}")

@@ -104,8 +104,18 @@ def test_abort_mid_copy_removes_the_copies_and_the_image(engine, run_prism):
         engine.own_images(r) for r in ("us-east-2", "eu-west-1")
     ):
         time.sleep(0.1)  # the copies have been requested
+    described = engine.client("stepfunctions").describe_execution(
+        executionArn=engine.client("stepfunctions").list_executions(
+            stateMachineArn=engine.client("stepfunctions").list_state_machines()[
+                "stateMachines"][0]["stateMachineArn"])["executions"][0]["executionArn"])
+    sbom = json.loads(described["input"])["save"]["document"]["inventory"]["sbom"]
+    bucket, _, key = sbom[len("s3://"):].partition("/")
+    s3 = engine.client("s3")
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 1  # stored before the hand-over
     aborted = run_prism("saves", "abort", save_id, "--yes", "-o", "json")
     assert aborted.exit_code == 0, aborted.stderr
+    assert f"inventory {sbom}" in aborted.json()["removed"]
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0  # its tags named this save
     for region in REGIONS:
         assert engine.own_images(region) == [], region
         snapshots = engine.ec2(region).describe_snapshots(

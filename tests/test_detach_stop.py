@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+import yaml
 
 from prism_core.aws.tags import LOCK_TAG, tags_of
 from prism_core.cloud.state_machine import definition
@@ -189,11 +190,30 @@ def test_a_refused_hand_over_restarts_the_instance_here(engine, run_prism):
     journal = json.loads(path.read_text())
     assert journal["restart_duty"] == "local" and journal["engine_execution"] is None
     assert journal["instance_restarted"] is True
-    # this machine finishes it
+    sbom = journal["inventory"]["sbom"]  # stored before the hand-over, not pending
+    assert not journal["inventory"].get("pending")
+    # this machine finishes it (the SBOM is not stored twice)
     resumed = run_prism("save", "--resume", "--yes")
     assert resumed.exit_code == 0, resumed.stderr
     assert engine.instance_state(instance_id) == "running"
-    assert (engine.prism_home / "templates" / "env.yaml").exists()
+    written = yaml.safe_load((engine.prism_home / "templates" / "env.yaml").read_text())
+    assert written["inventory"]["sbom"] == sbom
+
+
+def test_abort_of_a_refused_hand_over_removes_the_sbom(engine, run_prism):
+    engine.create_instance("box")
+    engine.faults.inject("StartExecution", code="AccessDeniedException",
+                         message="not allowed to start executions", status=400)
+    assert run_prism("save", "box", "env", "--detach", "--yes").exit_code == 1
+    (path,) = engine.journals()
+    sbom = json.loads(path.read_text())["inventory"]["sbom"]
+    bucket, _, key = sbom[len("s3://"):].partition("/")
+    s3 = engine.client("s3")
+    assert s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    aborted = run_prism("save", "--abort", "--yes")
+    assert aborted.exit_code == 0, aborted.stderr
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    assert not engine.own_images()
 
 
 def test_resume_leaves_a_save_the_engine_holds_alone(engine, run_prism):

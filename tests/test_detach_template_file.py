@@ -64,11 +64,19 @@ def test_the_first_read_writes_the_template_an_attached_save_would(engine, run_p
     assert written == registered
     assert written["save_id"] == save_id
     assert list(written["ami_config"]["amis"]) == ["us-east-1", "us-east-2"]
-    # the attached save's layout: the same fields in the same order (the engine's document
-    # has no `inventory`: an attached save stores the SBOM in its register phase, which
-    # the engine does not run)
-    assert set(expected) - set(written) <= {"inventory"} and set(written) <= set(expected)
-    assert list(written) == [k for k in expected if k in written]
+    # the attached save's layout: the same fields in the same order, `inventory` too (the
+    # laptop stored the SBOM once the image was requested, before the hand-over)
+    assert list(written) == list(expected)
+    assert list(written["inventory"]) == list(expected["inventory"])
+    assert written["inventory"]["packages"] == expected["inventory"]["packages"]
+    sbom = written["inventory"]["sbom"]
+    assert sbom.endswith("/inventory/env/1.cdx.json")
+    bucket, _, key = sbom[len("s3://"):].partition("/")
+    s3 = engine.client("s3")
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+    assert tags == {"prism:template": "env", "prism:version": "1", "prism:save-id": save_id}
+    packages = run_prism("templates", "packages", "env", "-o", "json")
+    assert packages.exit_code == 0, packages.stderr  # read back, its checksum checked
     assert list(written["ami_config"]) == list(expected["ami_config"])
     assert list(written["instance_defaults"]) == list(expected["instance_defaults"])
     assert oct(path.stat().st_mode & 0o777) == oct(0o600)
@@ -110,3 +118,28 @@ def test_a_registry_entry_not_made_by_the_save_is_not_written(engine, run_prism)
     assert "was not written here" in line and "another save's version" in line
     assert not (home / "templates" / "env.yaml").exists()
     assert not (home / "detached" / f"{save_id}.json").exists()
+
+
+def test_delete_purge_removes_each_versions_sbom(engine, run_prism):
+    """An attached and a detached version of one template: `templates delete --purge`
+    deletes both SBOMs (each proven by its object's save-id tag), and leaves an object
+    whose tags name another save."""
+    engine.create_instance("box")
+    assert run_prism("save", "box", "env", "--yes").exit_code == 0
+    save_id = _detach(run_prism)["save_id"]
+    assert run_prism("saves", "follow", save_id).exit_code == 0
+    s3 = engine.client("s3")
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"]
+                 if b["Name"].startswith("prism-inventory-")]
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == ["inventory/env/1.cdx.json", "inventory/env/2.cdx.json"]
+    # a stranger's object where version 1's SBOM was: not this template's save
+    s3.put_object_tagging(Bucket=bucket, Key=keys[0], Tagging={"TagSet": [
+        {"Key": "prism:save-id", "Value": "someone-else"}]})
+    deleted = run_prism("templates", "delete", "env", "--purge", "--yes", "-o", "json")
+    assert deleted.exit_code == 3, deleted.stderr  # one thing was left alone
+    removed = deleted.json()["removed"]
+    assert removed["inventories"] == [f"inventory s3://{bucket}/{keys[1]}"]
+    assert any("not this save's" in line for line in removed["kept"])
+    left = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert left == [keys[0]]

@@ -502,4 +502,13 @@ def test_the_engine_function_role_allows_what_the_engine_sent(prism_sandbox, run
     assert not denied(role, [Authorization(
         "ec2:StartInstances", "ec2:StartInstances", instance, "us-east-1",
         {"aws:ResourceTag/prism:save-lock": "save-1@host"})])
-    assert not any("StopInstances" in str(s["Action"]) for s in role["Statement"])
+    # stops: only an instance `prism schedule add --stop` marked (this role cannot mark)
+    assert denied(role, [Authorization("ec2:StopInstances", "ec2:StopInstances", instance,
+                                       "us-east-1",
+                                       {"aws:ResourceTag/prism:save-lock": "save-1@host"})])
+    assert not denied(role, [Authorization(
+        "ec2:StopInstances", "ec2:StopInstances", instance, "us-east-1",
+        {"aws:ResourceTag/prism:schedule-stop": "nightly"})])
+    assert denied(role, [Authorization(
+        "ec2:CreateTags", "ec2:CreateTags", instance, "us-east-1",
+        {"aws:TagKeys": ["prism:schedule-stop"]})])

@@ -112,6 +112,12 @@ def test_every_change_of_an_existing_resource_needs_prisms_tag(options):
                 assert condition["Null"]["aws:TagKeys"] == "false", sid
                 assert ownership_keys(statement) == {"prism:save-id"}, sid
                 assert as_list(statement["Resource"]) == ["arn:aws:ec2:*::image/*"], sid
+            elif action in ("ec2:CreateTags", "ec2:DeleteTags") and sid == "PrismScheduleStopTag":
+                # `schedule add --stop` marks the instance the engine may stop: that key only
+                keys = condition["ForAllValues:StringEquals"]
+                assert keys == {"aws:TagKeys": ["prism:schedule-stop"]}, sid
+                assert condition["Null"] == {"aws:TagKeys": "false"}, sid
+                assert as_list(statement["Resource"]) == ["arn:aws:ec2:*:*:instance/*"], sid
             elif action in ("ec2:CreateTags", "ec2:DeleteTags"):
                 # the save lock on the source instance: that tag key only, never none
                 assert condition["ForAllValues:StringEquals"] == {"aws:TagKeys": [LOCK_TAG]}, sid

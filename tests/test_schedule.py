@@ -11,6 +11,8 @@ from helpers import refused
 
 from prism_core.aws.tags import TEMPLATE_VERSION_TAG, VERSION_TAG, tags_of
 from prism_core.cloud.scheduled import SCHEDULE_TAG
+from prism_core.cloud.schedules import STOP_TAG
+from prism_sandbox.iam_evaluator import denied
 
 
 @pytest.fixture
@@ -50,6 +52,12 @@ def _registry_versions(sandbox, region="us-east-1"):
                   if p["Name"].rsplit("/", 1)[-1].isdigit())
 
 
+def _function_role():
+    from prism_core.cloud.deploy import FUNCTION_ROLE, Engine
+
+    return Engine("us-east-1", "123456789012").policies()[FUNCTION_ROLE]
+
+
 def _function_grants():
     from prism_core.cloud.deploy import FUNCTION_ROLE, Engine
 
@@ -62,6 +70,7 @@ def test_rate_schedule_keeps_two_versions_and_moves_the_channel(engine, run_pris
     from prism_sandbox import engine as sandbox_engine
 
     sandbox_engine.ENGINE_ACTIONS.clear()
+    sandbox_engine.ENGINE_AUTHORIZATIONS.clear()
     engine.create_instance("box")
     added = _add(run_prism, "--rate", "1d", "--keep", "2", "--channel", "nightly")
     assert added["name"] == "env-box" and added["expression"] == "rate(1 day)"
@@ -88,10 +97,110 @@ def test_rate_schedule_keeps_two_versions_and_moves_the_channel(engine, run_pris
     assert _registry_versions(engine) == [4, 5, 6]
     show = run_prism("saves", "show", "-o", "json").json()  # the newest
     assert show["status"] == "done" and "Retain" in {p["state"] for p in show["phases"]}
-    # the function's role grants every call the scheduled saves made in the account
-    sent = set(sandbox_engine.ENGINE_ACTIONS)
-    assert {"ec2:CreateImage", "ec2:DeregisterImage", "ssm:PutParameter"} <= sent
-    assert sent <= _function_grants(), sorted(sent - _function_grants())
+    # the function's role grants every call the scheduled saves made in the account, as
+    # IAM checks it (its action, resource and conditions: S3's HeadBucket needs
+    # s3:ListBucket); the SBOM is stored by Prepare, once the image is requested
+    assert {"ec2:CreateImage", "ec2:DeregisterImage", "ssm:PutParameter",
+            "s3:PutObject"} <= set(sandbox_engine.ENGINE_ACTIONS)
+    assert denied(_function_role(), list(sandbox_engine.ENGINE_AUTHORIZATIONS)) == []
+
+
+def test_a_stop_schedule_stops_images_and_starts_the_instance(engine, run_prism):
+    from prism_core.aws.tags import LOCK_TAG
+    from prism_sandbox import engine as sandbox_engine
+
+    sandbox_engine.ENGINE_AUTHORIZATIONS.clear()
+    instance_id = engine.create_instance("box")
+    added = _add(run_prism, "--rate", "1d", "--stop")
+    assert added["request"]["image_mode"] == "stop"
+    # the mark that lets the engine's role stop this instance (and no other)
+    assert tags_of(engine.instance(instance_id))[STOP_TAG] == "env-box"
+    engine.create_instance("other")
+    refused(run_prism("schedule", "add", "box", "env2", "--rate", "1d", "--stop", "--yes"),
+            "stopped by schedule 'env-box' already")
+
+    fired = _advance(run_prism, "1d")
+    assert [f["status"] for f in fired] == ["SUCCEEDED"], fired
+    assert engine.instance_state(instance_id) == "running"
+    shown = run_prism("saves", "show", "-o", "json").json()
+    assert shown["status"] == "done"
+    assert shown["instance"]["restart"] is True and shown["instance"]["started"] is True
+    assert LOCK_TAG not in tags_of(engine.instance(instance_id))
+    sent = list(sandbox_engine.ENGINE_AUTHORIZATIONS)
+    assert {"ec2:StopInstances", "ec2:StartInstances"} <= {a.action for a in sent}
+    assert denied(_function_role(), sent) == []
+
+    # a failure after the stop: the instance runs again, the save is failed
+    engine.faults.inject("CreateImage", region="us-east-1", code="UnauthorizedOperation",
+                         message="images refused here", status=403)
+    fired = _advance(run_prism, "1d")
+    assert [f["status"] for f in fired] == ["FAILED"], fired
+    assert engine.instance_state(instance_id) == "running"
+    assert LOCK_TAG not in tags_of(engine.instance(instance_id))
+
+    # without the mark (taken off by hand) the engine does not stop it
+    engine.ec2().delete_tags(Resources=[instance_id], Tags=[{"Key": STOP_TAG}])
+    fired = _advance(run_prism, "1d")
+    assert [f["status"] for f in fired] == ["FAILED"], fired
+    failed = run_prism("saves", "show", "-o", "json").json()
+    assert f"does not carry {STOP_TAG}=env-box" in failed["error"]
+    assert engine.instance_state(instance_id) == "running"
+
+    engine.ec2().create_tags(Resources=[instance_id], Tags=[{"Key": STOP_TAG,
+                                                             "Value": "env-box"}])
+    removed = run_prism("schedule", "remove", "env-box", "--yes", "-o", "json")
+    assert removed.exit_code == 0, removed.stderr
+    assert f"tag {STOP_TAG} of {instance_id}" in removed.json()["removed"]
+    assert STOP_TAG not in tags_of(engine.instance(instance_id))
+
+
+def test_a_stop_schedule_whose_prepare_could_not_restart_is_recovered(engine, run_prism):
+    """The function's own failure path could not start the instance (its starts were
+    refused): the state machine's ``UnprepareStep`` does, proven by this save's lock."""
+    from prism_core.aws.tags import LOCK_TAG
+
+    instance_id = engine.create_instance("box")
+    _add(run_prism, "--rate", "1d", "--stop")
+    engine.faults.inject("CreateImage", region="us-east-1", code="UnauthorizedOperation",
+                         message="images refused here", status=403)
+    # both starts of the function's own failure path (the image phase's, then the
+    # hand-over's) are refused
+    engine.faults.inject("StartInstances", times=2, code="UnauthorizedOperation",
+                         message="starts refused", status=400)
+    fired = _advance(run_prism, "1d")
+    assert [f["status"] for f in fired] == ["FAILED"], fired
+    assert engine.instance_state(instance_id) == "running"
+    shown = run_prism("saves", "show", "-o", "json").json()
+    assert shown["instance"]["started"] is True, shown["instance"]
+    assert LOCK_TAG not in tags_of(engine.instance(instance_id))
+
+
+def test_unprepare_starts_only_an_instance_that_was_running(engine):
+    """The Catch of a cut-off Prepare: an instance stopped with this save's lock tag is
+    started only if ObserveInstance saw it running when the execution began."""
+    from prism_core.aws.tags import LOCK_TAG
+    from prism_core.cloud.scheduled import unprepare
+
+    instance_id = engine.create_instance("box")
+    ec2 = engine.ec2()
+    ec2.stop_instances(InstanceIds=[instance_id])
+    ec2.create_tags(Resources=[instance_id], Tags=[{"Key": LOCK_TAG, "Value": "run-1@host"}])
+    schedule = {"name": "env-box", "region": "us-east-1", "request": {
+        "image_mode": "stop", "stop_instance_id": instance_id, "stop_region": "us-east-1"}}
+
+    def step(execution, state):
+        return unprepare({"schedule": schedule, "execution": execution,
+                          "at_start": {"instance_id": instance_id, "state": state}},
+                         engine.client)
+
+    assert "not running when the save began" in step("run-1", "stopped")["note"]
+    assert "not locked by this save" in step("run-2", "running")["note"]
+    assert engine.instance_state(instance_id) == "stopped"
+    assert step("run-1", "running")["note"] == "start requested"
+    assert engine.wait_running(instance_id) == "running"
+    done = step("run-1", "running")
+    assert done["duty"] == "done" and done["started"] is True
+    assert LOCK_TAG not in tags_of(engine.instance(instance_id))
 
 
 def _queue_on(sandbox, topic_arn):
@@ -202,7 +311,7 @@ def test_bad_input_is_refused_before_anything_changes(prism_sandbox, run_prism):
         (["--rate", "1d", "--cron", "0 3 * * ? *"], "exactly one of --cron"),
         ([], "exactly one of --cron"),
         (["--rate", "1d", "--keep", "0"], "--keep must be from 1"),
-        (["--rate", "1d", "--stop"], "--stop does not work with schedules"),
+        (["--rate", "1d", "--stop", "--no-reboot"], "--reboot, --stop, --no-reboot exclude"),
         (["--rate", "1d", "--notify", "ops"], "neither an email address"),
         (["--cron", "0 3 * * ? *", "--time-zone", "Mars/Base"], "not a time zone"),
         (["--rate", "1d", "--channel", "Bad Channel"], "invalid channel name"),
@@ -218,9 +327,15 @@ def test_bad_input_is_refused_before_anything_changes(prism_sandbox, run_prism):
     refused(run_prism("sandbox", "advance", "4 days"), "is not a duration")
 
     # teardown takes the engine's schedules (and the topics prism made) with it
-    _add(run_prism, "--rate", "7d", "--name", "weekly", "--notify", "ops@example.org")
+    _add(run_prism, "--rate", "7d", "--name", "weekly", "--notify", "ops@example.org",
+         "--stop")
+    (instance,) = [i for r in prism_sandbox.ec2().describe_instances()["Reservations"]
+                   for i in r["Instances"]]
+    assert {"Key": STOP_TAG, "Value": "weekly"} in instance["Tags"]
     down = run_prism("cloud", "teardown", "--yes", "-o", "json")
     assert down.exit_code == 0, down.stderr
+    # and the mark of its --stop schedule
+    assert STOP_TAG not in tags_of(prism_sandbox.instance(instance["InstanceId"]))
     assert {("schedule", "prism-save-env-box"), ("schedule", "prism-save-weekly")} <= {
         (r["kind"], r["name"]) for r in down.json()["deleted"]}
     _nothing_scheduled(prism_sandbox)

@@ -65,8 +65,10 @@ def scheduler_policy(partition: str, region: str, account: str) -> dict[str, Any
     }
 
 
-#: What a scheduled save never does (it images in reboot or no-reboot mode): the engine's
-#: only start is the restart duty of a detached ``--stop`` save (``RestartLockedInstance``).
+#: Left out of what a scheduled save gets from ``prism iam-policy --for save`` (there they
+#: are on any instance): the function stops only instances a ``--stop`` schedule marked
+#: (``StopMarkedInstance``) and starts only instances a prism save has locked
+#: (``RestartLockedInstance``).
 SCHEDULED_NEVER = frozenset({"ec2:StopInstances", "ec2:StartInstances"})
 
 
@@ -127,6 +129,12 @@ def function_policy(partition: str, region: str, account: str, prefix: str) -> d
              "Resource": f"arn:{partition}:ec2:*:{account}:instance/*",
              "Action": "ec2:StartInstances",
              "Condition": {"Null": {"aws:ResourceTag/prism:save-lock": "false"}}},
+            # a --stop schedule's Prepare: only an instance `prism schedule add --stop` marked
+            # with the caller's credentials (this role cannot put that tag)
+            {"Sid": "StopMarkedInstance", "Effect": "Allow",
+             "Resource": f"arn:{partition}:ec2:*:{account}:instance/*",
+             "Action": "ec2:StopInstances",
+             "Condition": {"Null": {"aws:ResourceTag/prism:schedule-stop": "false"}}},
             {"Sid": "CopiesAndSharing", "Effect": "Allow", "Resource": images,
              "Action": ["ec2:CopyImage", "ec2:ModifyImageAttribute",
                         "ec2:EnableImageDeprecation"]},
@@ -450,8 +458,11 @@ def teardown(aws: Any, engine: Engine, rows: list[Resource]) -> list[Resource]:
             continue
         try:
             if row.kind == "schedule":
-                aws.client("scheduler", engine.region).delete_schedule(
-                    Name=row.name, GroupName=schedules.GROUP)
+                scheduler = aws.client("scheduler", engine.region)
+                answer = scheduler.get_schedule(Name=row.name, GroupName=schedules.GROUP)
+                scheduler.delete_schedule(Name=row.name, GroupName=schedules.GROUP)
+                schedules.release_stop(aws, schedules.from_answer(answer).request,
+                                       row.name[len(schedules.PREFIX):], engine.region)
                 if row.detail:  # the topic prism made for its --notify EMAIL
                     schedules.remove_topic(aws, row.detail,
                                            row.name[len(schedules.PREFIX):])

@@ -1,6 +1,7 @@
 """The entry point of the engine's Lambda function ``prism-engine-region``: the per-region
 operations of :mod:`prism_core.cloud.region_handler` and the scheduled-save operations
-of :mod:`prism_core.cloud.scheduled` (``prepare``, ``retain``, ``notify``)."""
+of :mod:`prism_core.cloud.scheduled` (``observe``, ``prepare``, ``unprepare``,
+``retain``, ``notify``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from prism_core.cloud import region_handler
 
 #: Operations of scheduled saves (prism's save and retention code).
-SCHEDULED_OPERATIONS = ("prepare", "retain", "notify")
+SCHEDULED_OPERATIONS = ("observe", "prepare", "unprepare", "retain", "notify")
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

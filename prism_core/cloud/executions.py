@@ -217,6 +217,7 @@ def abort(aws: Any, sfn: Any, arn: str, poll_seconds: float = 5.0,
     by its tags or its claim: images and snapshots tagged with the save id, the version
     claims (or this save's version entries) in the registry, the lock."""
     from prism_core.cloud import region_handler
+    from prism_core.inspection.store import remove_saved
     from prism_core.templates import registry
 
     described = sfn.describe_execution(executionArn=arn)
@@ -246,6 +247,13 @@ def abort(aws: Any, sfn: Any, arn: str, poll_seconds: float = 5.0,
     result = region_handler.abort({"save": save, "regions": regions}, clients)
     if instance is not None:
         result["instance"] = instance
+    # the SBOM stored before the hand-over (the document references it), if its tags
+    # name this save
+    gone, kept = remove_saved(aws, (save.get("document") or {}).get("inventory"),
+                              save["save_id"], save["source_region"])
+    result["removed"].extend(gone)
+    if kept:
+        result["problems"] = kept
     name = save["registry"]["version_parameter"]
     for region in regions:
         ssm = aws.client("ssm", region)

@@ -292,7 +292,7 @@ def restart(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
         return answer
     answer["restart"] = True
     ec2 = clients("ec2", save["source_region"])
-    if _snapshots_pending(ec2, save):
+    if save.get("image_id") and _snapshots_pending(ec2, save):
         return {**answer, "state": "stopped", "duty": "waiting",
                 "note": "waiting for EC2 to list the image's snapshots"}
     try:

@@ -91,6 +91,7 @@ def prepare(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
     hooks = _hooks()
     ctx = plan_save(save_options(schedule["request"]), settings, aws, NullReporter())
     ctx.state.save_id = execution
+    _check_stoppable(ctx, schedule, event.get("at_start"))
     preflight(ctx, hooks)
     captured: dict[str, Any] = {}
 
@@ -117,10 +118,95 @@ class ScheduledSaveFailed(Exception):
     """A scheduled save failed before the engine took it over (nothing is left held)."""
 
 
+def _check_stoppable(ctx: Any, schedule: dict[str, Any],
+                     at_start: dict[str, Any] | None) -> None:
+    """``--stop``: the instance must still carry the tag ``schedule add --stop`` put (the
+    function's role may stop no other), and be running only if it was when the execution
+    began (``ObserveInstance``: what ``unprepare`` trusts); refused before anything
+    changes."""
+    from prism_core.cloud.schedules import STOP_TAG
+
+    if ctx.request.image_mode != "stop":
+        return
+    instance_id = ctx.request.instance_id
+    if ctx.instance.tags.get(STOP_TAG) != schedule["name"]:
+        raise ScheduledSaveFailed(
+            f"instance {instance_id} does not carry {STOP_TAG}={schedule['name']} "
+            "(put by `prism schedule add --stop`), so this schedule may not stop it; nothing "
+            "was changed")
+    if ctx.instance.state == "running" and (at_start or {}).get("state") != "running":
+        raise ScheduledSaveFailed(
+            f"instance {instance_id} was {(at_start or {}).get('state') or 'not seen'} when "
+            "the save began and runs now; nothing was changed (the next firing saves it)")
+
+
+def observe(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
+    """A ``--stop`` schedule's instance state when the execution begins (``{}`` for other
+    schedules): ``unprepare`` starts the instance only if it was ``running`` then."""
+    request = event["schedule"].get("request") or {}
+    instance_id = request.get("stop_instance_id")
+    if request.get("image_mode") != "stop" or not instance_id:
+        return {}
+    region = str(request.get("stop_region") or event["schedule"]["region"])
+    found = _instances(clients("ec2", region), str(instance_id))
+    state = str((found[0].get("State") or {}).get("Name")) if found else "gone"
+    return {"instance_id": instance_id, "state": state}
+
+
+def _instances(ec2: Any, instance_id: str) -> list[dict[str, Any]]:
+    """DescribeInstances of one instance (``[]`` when EC2 does not know it)."""
+    try:
+        return [i for r in ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+                for i in r.get("Instances", [])]
+    except Exception as exc:
+        if "InvalidInstanceID" not in str(exc):
+            raise
+        return []
+
+
+def unprepare(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
+    """After a failed ``Prepare`` of a ``--stop`` schedule (even one cut off by the
+    function's timeout): one step of bringing the instance back, as the engine's
+    ``restart`` step does; only an instance stopped with this save's ``prism:save-lock``
+    tag (the execution's name is the save id) that was running when the execution began
+    (``at_start``, from ``observe``) is started, after the snapshots of this save's image
+    (proven by its ``prism:save-id`` tag), if any, are listed."""
+    from prism_core.aws.tags import LOCK_TAG, SAVE_ID_TAG, locked_by
+    from prism_core.cloud import region_handler
+    from prism_core.settings import DEFAULT_TIMEOUTS
+
+    schedule, execution = event["schedule"], str(event["execution"])
+    request = schedule.get("request") or {}
+    instance_id = request.get("stop_instance_id")
+    answer: dict[str, Any] = {"instance_id": instance_id, "restart": False, "state": None,
+                              "started": False, "duty": "done", "note": ""}
+    if request.get("image_mode") != "stop" or not instance_id:
+        return {**answer, "note": "the schedule does not stop the instance"}
+    if (event.get("at_start") or {}).get("state") != "running":
+        return {**answer, "note": "not running when the save began: left as it is"}
+    region = str(request.get("stop_region") or schedule["region"])
+    ec2 = clients("ec2", region)
+    found = _instances(ec2, str(instance_id))
+    tags = {t["Key"]: t["Value"] for i in found for t in i.get("Tags") or []}
+    if not found or not locked_by(tags, execution):
+        return {**answer, "note": "not locked by this save: left as it is"}
+    images = ec2.describe_images(Owners=["self"], Filters=[
+        {"Name": f"tag:{SAVE_ID_TAG}", "Values": [execution]}])["Images"]
+    save = {"save_id": execution, "instance_id": instance_id, "source_region": region,
+            "restart_instance": True, "lock_tag_value": tags[LOCK_TAG],
+            "image_id": images[0]["ImageId"] if images else None,
+            "snapshots_timeout": float(DEFAULT_TIMEOUTS["snapshots"])}
+    answer = region_handler.restart({"save": save}, clients)
+    if answer["duty"] == "done" and answer["state"] == "running":  # its job is done
+        ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": LOCK_TAG, "Value": tags[LOCK_TAG]}])
+    return answer
+
+
 def _undo(ctx: Any, clients: ClientFactory) -> list[str]:
     """After a failed ``prepare``: this save's image and snapshots (proven by the
     ``prism:save-id`` tag), its version claim and its lock go; what was removed."""
     from prism_core.cloud import region_handler
+    from prism_core.inspection.store import remove_saved
     from prism_core.templates import registry
 
     state, region = ctx.state, ctx.source_region
@@ -132,6 +218,8 @@ def _undo(ctx: Any, clients: ClientFactory) -> list[str]:
                                       int(state.template_version or 1))
     if registry.release_claim(clients("ssm", region), name, state.save_id):
         removed.append(f"{region}:{name}")
+    # the SBOM stored once the image was requested (its tags name this save)
+    removed.extend(remove_saved(ctx.aws, state.inventory, state.save_id, region)[0])
     return removed
 
 

@@ -67,6 +67,55 @@ def topic_name(name: str) -> str:
     return f"{PREFIX}{name}"[:256]
 
 
+#: On an instance a ``--stop`` schedule may stop: the schedule's name. ``prism schedule add
+#: --stop`` puts it with the caller's credentials, ``schedule remove`` takes it off; the
+#: engine's function role may stop only an instance that carries it, and cannot put it.
+STOP_TAG = "prism:schedule-stop"
+
+
+def check_stoppable(tags: dict[str, str], instance: str, name: str) -> None:
+    """Refuse a second ``--stop`` schedule of one instance (the tag names one schedule)."""
+    other = tags.get(STOP_TAG)
+    if other and other != name:
+        raise InputError(
+            f"{instance} is stopped by schedule {other!r} already (its {STOP_TAG} tag); "
+            "nothing was changed",
+            f"one --stop schedule per instance: remove {other!r} first, or schedule this one "
+            "without --stop",
+        )
+
+
+def mark_stoppable(ec2: Any, instance_id: str, name: str) -> None:
+    """Let the engine stop ``instance_id`` for schedule ``name`` (the :data:`STOP_TAG`)."""
+    ec2.create_tags(Resources=[instance_id], Tags=[{"Key": STOP_TAG, "Value": name}])
+
+
+def unmark_stoppable(ec2: Any, instance_id: str, name: str) -> list[str]:
+    """Take :data:`STOP_TAG` off ``instance_id`` if it names schedule ``name``; what went."""
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    except Exception as exc:
+        if "InvalidInstanceID" in str(exc):
+            return []  # the instance is gone, and its tag with it
+        raise
+    for reservation in reservations:
+        for instance in reservation.get("Instances", []):
+            tags = {t["Key"]: t["Value"] for t in instance.get("Tags") or []}
+            if tags.get(STOP_TAG) == name:
+                ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": STOP_TAG, "Value": name}])
+                return [f"tag {STOP_TAG} of {instance_id}"]
+    return []
+
+
+def release_stop(aws: Any, request: dict[str, Any], name: str, region: str) -> list[str]:
+    """The mark of a ``--stop`` schedule's instance, taken off once the schedule goes."""
+    instance_id = request.get("stop_instance_id")
+    if not instance_id:
+        return []
+    ec2 = aws.ec2(str(request.get("stop_region") or region))
+    return unmark_stoppable(ec2, str(instance_id), name)
+
+
 @dataclass
 class Schedule:
     """One schedule as the scheduler has it."""

@@ -11,9 +11,10 @@ A detached ``--stop`` save hands its restart duty over with ``save.restart_insta
 ``RestartInstance`` (the ``restart`` operation, repeated while it answers ``waiting``)
 starts the instance once the image's snapshots are listed, before anything else; every
 failure path passes ``RecoverInstance`` (the same operation) before it releases the lock,
-so a failed execution still leaves the instance running. ``$.instance`` records what
-became of it (``InstanceStarted`` / ``InstanceRecovered``; ``InstanceUntouched`` when the
-save did not stop it).
+so a failed execution still leaves the instance running. A ``--stop`` schedule's failed
+``Prepare`` passes ``UnprepareStep`` (the ``unprepare`` operation) first. ``$.instance``
+records what became of it (``InstanceStarted`` / ``InstanceRecovered`` /
+``InstanceUnprepared``; ``InstanceUntouched`` when the save did not stop it).
 Output: ``{"status": "done"|"partial", "regions": [...], "registry": {...},
 "instance": {...}}``; a failed execution's error and cause say why.
 """
@@ -91,7 +92,8 @@ def _region_branch(function_arn: str) -> dict[str, Any]:
 
 
 #: The states that record ``$.instance`` (read back by ``prism saves show``).
-INSTANCE_STATES = ("InstanceStarted", "InstanceRecovered", "InstanceUntouched")
+INSTANCE_STATES = ("InstanceStarted", "InstanceRecovered", "InstanceUntouched",
+                   "InstanceUnprepared")
 
 
 def _restart_loop(function_arn: str, prefix: str, done: str, failed: str,
@@ -131,6 +133,41 @@ def _restart_loop(function_arn: str, prefix: str, done: str, failed: str,
     }
 
 
+def _unprepare_loop(function_arn: str) -> dict[str, dict[str, Any]]:
+    """``UnprepareStep``: the ``unprepare`` step, repeated while it answers ``waiting``;
+    then ``InstanceUnprepared`` (``$.instance``) and the failure notice."""
+    task = _invoke(function_arn, "unprepare",
+                   {"schedule.$": "$.schedule", "execution.$": "$$.Execution.Name",
+                    "at_start.$": "$.at_start.value"},
+                   "$.restart", "UnprepareCheck", "FailureNotice", "$.recover_error")
+    task["Retry"].append({"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5,
+                          "MaxAttempts": 4, "BackoffRate": 2.0})
+    return {
+        "UnprepareStep": task,
+        "UnprepareCheck": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.restart.value.duty", "StringEquals": "waiting",
+                         "Next": "UnprepareWait"}],
+            "Default": "InstanceUnprepared",
+        },
+        "UnprepareWait": {"Type": "Wait", "SecondsPath": "$.schedule.poll_seconds",
+                          "Next": "UnprepareStep"},
+        "InstanceUnprepared": {
+            "Type": "Pass",
+            "Parameters": {
+                "instance_id.$": "$.restart.value.instance_id",
+                "restart.$": "$.restart.value.restart",
+                "state.$": "$.restart.value.state",
+                "started.$": "$.restart.value.started",
+                "note.$": "$.restart.value.note",
+                "by": "save-engine",
+            },
+            "ResultPath": "$.instance",
+            "Next": "FailureNotice",
+        },
+    }
+
+
 def _restart_wanted(name: str, yes: str, no: str) -> dict[str, dict[str, Any]]:
     """A Choice: ``save.restart_instance`` true -> ``yes``, else ``no``."""
     return {name: {
@@ -151,7 +188,8 @@ def definition(function_arn: str) -> dict[str, Any]:
         "States": {
             "Kind": {
                 "Type": "Choice",
-                "Choices": [{"Variable": "$.schedule", "IsPresent": True, "Next": "Prepare"}],
+                "Choices": [{"Variable": "$.schedule", "IsPresent": True,
+                             "Next": "ObserveInstance"}],
                 "Default": "RestartWanted",
             },
             **_restart_wanted("RestartWanted", "RestartStep", "InstanceUntouched"),
@@ -164,12 +202,27 @@ def definition(function_arn: str) -> dict[str, Any]:
                 "ResultPath": "$.instance",
                 "Next": "ImageState",
             },
+            # a --stop schedule's instance state before anything changes: Prepare stops
+            # only an instance that was running then, UnprepareStep starts only such a one
+            "ObserveInstance": _invoke(
+                function_arn, "observe", {"schedule.$": "$.schedule"}, "$.at_start",
+                "Prepare", "FailureNotice",
+            ),
             "Prepare": _invoke(
                 function_arn, "prepare",
                 {"schedule.$": "$.schedule", "execution.$": "$$.Execution.Name",
-                 "execution_arn.$": "$$.Execution.Id"},
-                "$.prepared", "Prepared", "FailureNotice",
+                 "execution_arn.$": "$$.Execution.Id", "at_start.$": "$.at_start.value"},
+                "$.prepared", "Prepared", "UnprepareWanted",
             ),
+            # a failed Prepare of a --stop schedule (its function may have been cut off by
+            # its timeout): the instance runs again before the failure is reported
+            "UnprepareWanted": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.schedule.request.stop_instance_id",
+                             "IsPresent": True, "Next": "UnprepareStep"}],
+                "Default": "FailureNotice",
+            },
+            **_unprepare_loop(function_arn),
             "Prepared": {
                 "Type": "Pass",
                 "Parameters": {"save.$": "$.prepared.value.save",

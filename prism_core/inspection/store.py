@@ -15,7 +15,7 @@ import hashlib
 from typing import Any
 from urllib.parse import urlencode
 
-from prism_core.aws.clients import AwsClients, error_code
+from prism_core.aws.clients import AwsClients, error_code, error_message
 from prism_core.exceptions import InputError, OperationFailed
 from prism_core.inspection.sbom import MEDIA_TYPE
 
@@ -160,6 +160,29 @@ class InventoryStore:
             return False
         self.s3.delete_object(Bucket=bucket, Key=key, ExpectedBucketOwner=self.account)
         return True
+
+
+def remove_saved(
+    aws: AwsClients, inventory: dict[str, Any] | None, save_id: str, region: str
+) -> tuple[list[str], list[str]]:
+    """Delete the SBOM a save's ``inventory`` record names (the stored one, or an upload
+    journaled ``pending`` or ``attempted`` that may have reached the store), if its own
+    tags name ``save_id``; ``region``: where it is when the record does not say.
+    ``(removed, problems)`` as lines for the abort's report."""
+    inventory = inventory or {}
+    location = inventory.get("sbom") or inventory.get("attempted")
+    if not location:
+        return [], []
+    try:
+        store = InventoryStore(aws, str(inventory.get("region") or region))
+        deleted = store.delete({"sbom": location}, save_id)
+    except Exception as exc:  # noqa: BLE001 - reported; the rest of the abort goes on
+        return [], [f"inventory {location}: could not remove it: {error_message(exc)}"]
+    if deleted:
+        return [f"inventory {location}"], []
+    if deleted is False:
+        return [], [f"inventory {location}: not this save's (its tags), kept"]
+    return [], []
 
 
 def _split(ref: dict[str, Any]) -> tuple[str, str]:

@@ -232,22 +232,12 @@ def _remove_inventory(ctx: SaveContext, removed: list[str], problems: list[str])
     """Delete this save's SBOM, if its own tags name this save: the one the version
     references, or one whose upload was journaled (``pending``, or ``attempted`` when
     the upload failed) and may have reached the store before a kill or an error."""
-    inventory = ctx.state.inventory or {}
-    location = inventory.get("sbom") or inventory.get("attempted")
-    if not location:
-        return
-    from prism_core.inspection.store import InventoryStore
+    from prism_core.inspection.store import remove_saved
 
-    ref = {"sbom": location}
-    try:
-        store = InventoryStore(ctx.aws, str(inventory.get("region") or ctx.source_region))
-        deleted = store.delete(ref, ctx.state.save_id)
-        if deleted:
-            removed.append(f"inventory {location}")
-        elif deleted is False:
-            problems.append(f"inventory {location}: not this save's (its tags), kept")
-    except Exception as exc:  # noqa: BLE001
-        problems.append(f"inventory {location}: could not remove it: {error_message(exc)}")
+    gone, kept = remove_saved(ctx.aws, ctx.state.inventory, ctx.state.save_id,
+                              ctx.source_region)
+    removed.extend(gone)
+    problems.extend(kept)
 
 
 def _current_values(ssm: Any, keys: list[str]) -> dict[str, str]:

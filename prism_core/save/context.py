@@ -60,6 +60,11 @@ class SaveContext:
     #: phase returns once EC2 gave the image's id (the engine waits for the snapshots and
     #: starts the instance).
     engine_restarts: bool = False
+    #: ``prism save --detach`` (and a scheduled save's Prepare): the save engine runs every
+    #: phase after the image request, without this process's plugins. A built-in plugin
+    #: whose later phase must happen on this side does it in its ``prism_image`` wrapper,
+    #: once the image is requested (ssm_inspect stores the SBOM there).
+    detached: bool = False
 
     @property
     def state(self) -> SaveState:

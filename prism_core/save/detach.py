@@ -63,6 +63,8 @@ def save_input(ctx: Any, image_tags: dict[str, str], poll_seconds: float) -> dic
     document = build_document(ctx)
     arch = source.architecture or ctx.instance.architecture
     document["ami_config"]["amis"] = {ctx.source_region: {arch: source.image_id}}
+    if state.inventory is not None:  # stored (or given up) once the image was requested
+        document["inventory"] = dict(state.inventory)
     prefix = ctx.settings.registry_prefix
     version = int(state.template_version or 1)
     lock_region, _, lock = (state.lock or "").partition(":")
@@ -118,6 +120,7 @@ def execute_detached(
     guard = InstanceGuard(ctx)
     hand_over = guard.will_stop  # --stop on a running instance: the engine restarts it
     ctx.engine_restarts = hand_over
+    ctx.detached = True
     ctx.renderer = hooks.template_render
     set_lock(ctx)
     try:
@@ -152,7 +155,10 @@ def execute_detached(
             ctx.progress.line("warn", "The save engine did not take the save over; "
                                       "starting the instance here")
             guard.restart_after_failure()
-        release_lock(ctx)
+        if not (state.stopped_by_prism and not state.instance_restarted):
+            release_lock(ctx)
+        # else: no start was sent: the instance keeps this save's lock tag, which the
+        # watchdog, `--resume` and a scheduled save's `unprepare` step start it by
         ctx.record(status="interrupted")
         if ctx.source_image() is None:
             raise

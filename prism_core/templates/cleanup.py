@@ -246,6 +246,8 @@ class Removal:
     failures: list[str] = field(default_factory=list)
     #: Images listed by a document or tag that the cloud does not prove are ours.
     kept: list[str] = field(default_factory=list)
+    #: SBOMs of the versions removed (``templates delete --purge``), proven by their tags.
+    inventories: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, list[str]]:
         """The ``-o json`` form."""
@@ -255,6 +257,7 @@ class Removal:
             "snapshots": self.snapshots,
             "registry": self.registry,
             "files": self.files,
+            "inventories": self.inventories,
             "failures": self.failures,
         }
 

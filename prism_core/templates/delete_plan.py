@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prism_core.aws.clients import AwsClients
 from prism_core.exceptions import InputError
@@ -86,6 +87,9 @@ class DeletePlan:
     #: One line per image a version lists that the cloud does not prove ours: left alone.
     kept: tuple[str, ...]
     parameter_regions: tuple[str, ...]
+    #: ``(inventory reference, save id)`` of each version's SBOM (``--purge`` only): a
+    #: version's document names it, the object's own tags must name that save
+    inventories: tuple[tuple[Mapping[str, Any], str], ...] = ()
 
     @property
     def summary(self) -> str:
@@ -98,6 +102,8 @@ class DeletePlan:
         if self.purge:
             count = sum(len(v) for v in self.images.values())
             what += f", and deregister {count} AMI(s) with their snapshots"
+            if self.inventories:
+                what += f" and delete {len(self.inventories)} inventory SBOM(s)"
         return what
 
     @property
@@ -157,8 +163,14 @@ def plan_delete(
             entries.setdefault(region, []).extend(names)
     images: dict[str, set[str]] = {}
     kept: list[str] = []
+    inventories: list[tuple[Mapping[str, Any], str]] = []
     if purge:
         images, kept = owned(found, sorted(found.versions), frozenset())
+        for number in sorted(found.versions):
+            document = found.versions[number].document or {}
+            inventory = document.get("inventory")
+            if isinstance(inventory, dict) and inventory.get("sbom") and document.get("save_id"):
+                inventories.append((dict(inventory), str(document["save_id"])))
     return DeletePlan(
         name=name,
         purge=purge,
@@ -167,6 +179,7 @@ def plan_delete(
         images={r: frozenset(ids) for r, ids in images.items()},
         kept=tuple(kept),
         parameter_regions=parameter_regions(found),
+        inventories=tuple(inventories),
     )
 
 
@@ -182,6 +195,13 @@ def carry_out(plan: DeletePlan, aws: AwsClients, prefix: str, templates_dir: Pat
         files=list(plan.files),
     )
     done.kept = list(plan.kept)
+    if plan.inventories:
+        from prism_core.inspection.store import remove_saved
+
+        for inventory, save_id in plan.inventories:
+            gone, kept = remove_saved(aws, dict(inventory), save_id, aws.region)
+            done.inventories.extend(gone)
+            done.kept.extend(kept)
     sync_parameters(aws, prefix, plan.name, plan.parameter_regions, done)
     folder = archive.folder(templates_dir, plan.name)
     if folder.is_dir() and not any(folder.iterdir()):

@@ -162,5 +162,7 @@ class Saves(Controller):
         removed = result["removed"]
         text = f"Aborted save {run.save_id}; removed: " + (", ".join(removed) or "nothing")
         instance = _instance_text(result.get("instance"))
+        for line in result.get("problems") or []:
+            print(f"prism: {line}", file=sys.stderr)
         emit({"save_id": run.save_id, "aborted": True, **result}, self.app.pargs.output,
              text + (f"\nInstance {instance}" if instance else ""))

@@ -20,7 +20,8 @@ SAVE_FLAGS = ("--description", "--copy-to-regions", "--project", "--public", "--
 NAME_ARGUMENT = (["name"], {"metavar": "NAME", "help": "the schedule's name"})
 
 SCHEDULE_EPILOG = """Each firing runs the whole save in your account (`prism cloud setup`),
-CreateImage included, in reboot mode unless --no-reboot; see `prism saves`.
+CreateImage included, in reboot mode unless --no-reboot or --stop (the engine stops the
+instance, images it and starts it again); see `prism saves`.
 
 examples:
   prism schedule add box env --rate 1d --keep 7 --channel nightly
@@ -69,21 +70,17 @@ def _request(pargs: Any) -> dict[str, Any]:
     """The stored save request (checked as `prism save --detach` checks it)."""
     from prism_core.save.options import GROUPS
 
-    if pargs.stop:
-        raise InputError(
-            "--stop does not work with schedules: no one would be there to start the "
-            "instance again if the engine stopped",
-            "use the default reboot mode or --no-reboot",
-        )
-    if pargs.reboot and pargs.no_reboot:
-        raise InputError("--reboot, --no-reboot exclude each other", "choose one image mode")
+    if sum(bool(f) for f in (pargs.reboot, pargs.no_reboot, pargs.stop)) > 1:
+        raise InputError("--reboot, --stop, --no-reboot exclude each other",
+                         "choose one image mode")
+    mode = "stop" if pargs.stop else "no-reboot" if pargs.no_reboot else "reboot"
     return {
         "instance": pargs.instance, "template": pargs.template,
         "description": pargs.description, "copy_to_regions": pargs.copy_to_regions,
         "project": pargs.project, "public": bool(pargs.public),
         "share_with": pargs.share_with, "tags": list(pargs.tag or []),
         "no_reboot": bool(pargs.no_reboot),
-        "image_mode": "no-reboot" if pargs.no_reboot else "reboot",
+        "image_mode": mode,
         "allow_instance_store_loss": bool(pargs.allow_instance_store_loss),
         "deprecate_after": pargs.deprecate_after,
         "secrets_policy": GROUPS["secrets_policy"](vars(pargs))["secrets_policy"],
@@ -174,7 +171,12 @@ class Schedule(Controller):
         refuse_cloud_plugins(self.app.plugin_manager, "a scheduled save")
         aws, region, machine, role = _context(self.app)
         _check_engine(aws, region, machine)
-        self._check_save(aws, request)
+        planned = self._check_save(aws, request)
+        stop = None  # --stop: (EC2 client, instance id) the schedule may stop
+        if request["image_mode"] == "stop":
+            schedules.check_stoppable(planned.instance.tags, pargs.instance, name)
+            stop = (aws.ec2(planned.source_region), planned.request.instance_id)
+            request["stop_instance_id"], request["stop_region"] = stop[1], planned.source_region
         scheduler = aws.client("scheduler", region)
         try:
             scheduler.get_schedule(Name=schedules.PREFIX + name, GroupName=schedules.GROUP)
@@ -191,6 +193,9 @@ class Schedule(Controller):
         if request["public"]:
             confirm("Make every scheduled AMI PUBLIC (any AWS account can launch it)?",
                     pargs.yes)
+        if stop:
+            confirm(f"Stop {pargs.instance} for each save (1-3 minutes down; the engine "
+                    "starts it again)?", pargs.yes)
         self.app.changes_started = True
         topic = notify[1] if notify and notify[0] == "topic" else None
         if notify and notify[0] == "email":
@@ -209,15 +214,22 @@ class Schedule(Controller):
         kwargs: dict[str, Any] = {}
         if pargs.cron is not None:
             kwargs["ScheduleExpressionTimezone"] = zone
-        scheduler.create_schedule(
-            Name=schedules.PREFIX + name, GroupName=schedules.GROUP,
-            ScheduleExpression=expression.text, FlexibleTimeWindow={"Mode": "OFF"},
-            Description=f"prism: save {pargs.instance} as {pargs.template}"[:512],
-            Target={"Arn": machine, "RoleArn": role,
-                    "Input": json.dumps(data, sort_keys=True),
-                    "RetryPolicy": {"MaximumRetryAttempts": 0}},
-            State="ENABLED", **kwargs,
-        )
+        if stop:  # the engine's role stops only an instance that carries this tag
+            schedules.mark_stoppable(stop[0], stop[1], name)
+        try:
+            scheduler.create_schedule(
+                Name=schedules.PREFIX + name, GroupName=schedules.GROUP,
+                ScheduleExpression=expression.text, FlexibleTimeWindow={"Mode": "OFF"},
+                Description=f"prism: save {pargs.instance} as {pargs.template}"[:512],
+                Target={"Arn": machine, "RoleArn": role,
+                        "Input": json.dumps(data, sort_keys=True),
+                        "RetryPolicy": {"MaximumRetryAttempts": 0}},
+                State="ENABLED", **kwargs,
+            )
+        except BaseException:
+            if stop:
+                schedules.unmark_stoppable(stop[0], stop[1], name)
+            raise
         answer = schedules.get(scheduler, name, machine)
         found = schedules.from_answer(answer)
         note = (f"\nConfirm the subscription mailed to {notify[1]} to get failures."
@@ -226,15 +238,16 @@ class Schedule(Controller):
              f"Scheduled saves of {what}: schedule {name}, next run {found.next_run}."
              + note)
 
-    def _check_save(self, aws: Any, request: dict[str, Any]) -> None:
-        """What `prism save --dry-run` checks of the request, nothing changed."""
+    def _check_save(self, aws: Any, request: dict[str, Any]) -> Any:
+        """What `prism save --dry-run` checks of the request, nothing changed; the plan."""
         import io
 
         from prism_core.cli.progress import Progress
         from prism_core.cloud.scheduled import save_options
         from prism_core.save.pipeline import plan_save
 
-        plan_save(save_options(request), self.app.settings, aws, Progress(io.StringIO()))
+        return plan_save(save_options(request), self.app.settings, aws,
+                         Progress(io.StringIO()))
 
     def _email_topic(self, aws: Any, region: str, name: str, address: str) -> str:
         """The schedule's own SNS topic (tagged), the address subscribed to it."""
@@ -327,6 +340,7 @@ class Schedule(Controller):
         self.app.changes_started = True
         scheduler.delete_schedule(Name=schedules.PREFIX + name, GroupName=schedules.GROUP)
         removed = [f"schedule {name}"]
+        removed += schedules.release_stop(aws, found.request, name, region)  # --stop
         topic = found.notify_topic
         if topic and found.notify and not found.notify.startswith("arn:"):
             removed += schedules.remove_topic(aws, topic, name)

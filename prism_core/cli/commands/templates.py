@@ -563,6 +563,8 @@ class Templates(Controller):
             f"   AMIs deregistered: {len(done.images)}   snapshots deleted: {len(done.snapshots)}",
             f"   registry entries deleted: {len(done.registry)}   files removed: {len(done.files)}",
         ]
+        if done.inventories:
+            lines.append(f"   inventory SBOMs deleted: {len(done.inventories)}")
         lines += [f"   FAILED: {failure}" for failure in done.failures]
         lines += [f"   KEPT: {item}" for item in done.kept]
         emit(document, self.app.pargs.output, "\n".join(lines))
