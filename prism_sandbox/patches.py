@@ -31,7 +31,7 @@ from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import random_ami_id, random_snapshot_id, random_spot_request_id
 from moto.ssm.responses import SimpleSystemManagerResponse
 
-from . import fast_restore, run_command, trees
+from . import fast_restore, moto_caches, run_command, trees
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Sandbox
@@ -884,4 +884,5 @@ def install() -> None:
         SimpleSystemManagerResponse.describe_parameters = _patched_describe_parameters  # type: ignore[method-assign]
         fast_restore.install(runtime)
         run_command.install(runtime)
+        moto_caches.install()
         _installed = True

@@ -177,6 +177,10 @@ def check_local_endpoint(timeout: float = 2.0) -> None:
 _CLASSES_LOCK = threading.Lock()
 #: Where :func:`share_client_classes` keeps a session's client classes: on its emitter.
 _CLASSES_ATTRIBUTE = "_prism_client_classes"
+#: Client methods of each (process-wide loader, service, API version): see
+#: :func:`share_client_classes`.
+_METHODS: dict[tuple[int, str, str], dict[str, Any]] = {}
+_METHODS_LOCK = threading.Lock()
 
 
 def share_client_classes() -> None:
@@ -192,12 +196,34 @@ def share_client_classes() -> None:
     The classes are kept on the emitter itself, so they go with their session: a
     table keyed by emitter would keep every session alive (each class refers back to
     its emitter), about 20 MB per session in a process that makes many.
+
+    A class's methods (one function and docstring per operation, most of the class's
+    cost) depend on the service model alone: for sessions that read the process-wide
+    botocore data (:func:`new_session`), they are built once per process and service
+    and each session's class is made from a copy of them (its own
+    ``creating-client-class`` handlers still run). Their docstrings keep the first such
+    session's emitter for ``help()``: one session per service, not one per session.
     """
     from botocore.client import ClientCreator
 
     original = ClientCreator._create_client_class
     if getattr(original, "_prism_shared", False):
         return
+    original_methods = ClientCreator._create_methods
+
+    def create_methods(self: Any, service_model: Any) -> dict[str, Any]:
+        from prism_core.aws.botocore_data import is_shared
+
+        if not is_shared(self._loader):
+            return original_methods(self, service_model)  # type: ignore[no-any-return]
+        key = (id(self._loader), service_model.service_name, str(service_model.api_version))
+        with _METHODS_LOCK:  # (create_client_class holds _CLASSES_LOCK here)
+            methods = _METHODS.get(key)
+        if methods is None:
+            methods = original_methods(self, service_model)
+            with _METHODS_LOCK:
+                methods = _METHODS.setdefault(key, methods)
+        return dict(methods)
 
     def create_client_class(self: Any, service_name: str, service_model: Any) -> type:
         key = (service_name, str(service_model.api_version))
@@ -216,6 +242,7 @@ def share_client_classes() -> None:
 
     create_client_class._prism_shared = True  # type: ignore[attr-defined]
     ClientCreator._create_client_class = create_client_class  # type: ignore[method-assign]
+    ClientCreator._create_methods = create_methods  # type: ignore[method-assign]
 
 
 def new_session(**kwargs: Any) -> Any:

@@ -36,3 +36,22 @@ def test_a_sessions_classes_are_freed_with_it() -> None:
     gc.collect()
     assert emitter() is None
     assert client_class() is None
+
+
+def test_sessions_of_the_shared_data_build_the_methods_once() -> None:
+    """Sessions reading the process-wide botocore data get their own classes, made from
+    one set of methods (the costly part), and those methods still call their own client."""
+    from prism_core.aws.clients import new_session
+
+    share_client_classes()
+
+    def client(region: str) -> object:
+        return new_session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+        ).client("ec2")
+
+    east, west = client("us-east-1"), client("us-west-2")
+    assert type(east) is not type(west)
+    assert type(east).describe_instances is type(west).describe_instances
+    assert east.meta.region_name == "us-east-1" and west.meta.region_name == "us-west-2"
+    assert east.describe_instances.__self__ is east  # type: ignore[attr-defined]
