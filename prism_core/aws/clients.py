@@ -181,6 +181,9 @@ _CLASSES_ATTRIBUTE = "_prism_client_classes"
 #: :func:`share_client_classes`.
 _METHODS: dict[tuple[int, str, str], dict[str, Any]] = {}
 _METHODS_LOCK = threading.Lock()
+#: The service model of each (process-wide loader, service, API version): read-only once
+#: built, it memoizes its operations and shapes, which every client then shares.
+_MODELS: dict[tuple[int, str, str], Any] = {}
 
 
 def share_client_classes() -> None:
@@ -201,7 +204,10 @@ def share_client_classes() -> None:
     cost) depend on the service model alone: for sessions that read the process-wide
     botocore data (:func:`new_session`), they are built once per process and service
     and each session's class is made from a copy of them (its own
-    ``creating-client-class`` handlers still run). Their docstrings keep the first such
+    ``creating-client-class`` handlers still run). Their clients share one service model
+    too (botocore builds one per client, then each memoizes the operation and error
+    shapes it resolves: hundreds of EC2 operations looked at for endpoint discovery
+    alone). Their docstrings keep the first such
     session's emitter for ``help()``: one session per service, not one per session.
     """
     from botocore.client import ClientCreator
@@ -210,6 +216,21 @@ def share_client_classes() -> None:
     if getattr(original, "_prism_shared", False):
         return
     original_methods = ClientCreator._create_methods
+    original_model = ClientCreator._load_service_model
+
+    def load_service_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
+        from prism_core.aws.botocore_data import is_shared
+
+        if not is_shared(self._loader):
+            return original_model(self, service_name, api_version)
+        key = (id(self._loader), service_name, str(api_version))
+        with _METHODS_LOCK:
+            model = _MODELS.get(key)
+        if model is None:
+            model = original_model(self, service_name, api_version)
+            with _METHODS_LOCK:
+                model = _MODELS.setdefault(key, model)
+        return model
 
     def create_methods(self: Any, service_model: Any) -> dict[str, Any]:
         from prism_core.aws.botocore_data import is_shared
@@ -243,6 +264,7 @@ def share_client_classes() -> None:
     create_client_class._prism_shared = True  # type: ignore[attr-defined]
     ClientCreator._create_client_class = create_client_class  # type: ignore[method-assign]
     ClientCreator._create_methods = create_methods  # type: ignore[method-assign]
+    ClientCreator._load_service_model = load_service_model  # type: ignore[method-assign]
 
 
 def new_session(**kwargs: Any) -> Any:

@@ -53,5 +53,6 @@ def test_sessions_of_the_shared_data_build_the_methods_once() -> None:
     east, west = client("us-east-1"), client("us-west-2")
     assert type(east) is not type(west)
     assert type(east).describe_instances is type(west).describe_instances
+    assert east.meta.service_model is west.meta.service_model  # type: ignore[attr-defined]
     assert east.meta.region_name == "us-east-1" and west.meta.region_name == "us-west-2"
     assert east.describe_instances.__self__ is east  # type: ignore[attr-defined]
