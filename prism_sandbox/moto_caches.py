@@ -5,7 +5,9 @@ moto finds the backend of a request by listing its own package directory
 hundred, twice a request) and finds the method of an action by walking the response
 class with ``inspect.getmembers`` (``core.utils.method_names_from_class``). Both are
 about a tenth of the CPU a sandbox request costs; the answers are kept here instead.
-Nothing else of moto's behaviour changes.
+The regions of a service's backends (``AccountSpecificBackend._generate_regions``,
+botocore's endpoint data) are kept per service rather than per backend, which a reset
+replaces. Nothing else of moto's behaviour changes.
 """
 
 from __future__ import annotations
@@ -49,6 +51,21 @@ def _method_names(original: Callable[[object], list[str]]) -> Callable[[object],
     return method_names_from_class
 
 
+def _regions_per_service(original: Callable[[Any, str], list[str]]) -> Callable[..., list[str]]:
+    """``_generate_regions`` per service name: its answer depends on nothing else."""
+    found: dict[str, list[str]] = {}
+
+    def _generate_regions(self: Any, service_name: str) -> list[str]:
+        regions = found.get(service_name)
+        if regions is None:
+            regions = original(self, service_name)
+            with _LOCK:
+                found[service_name] = regions
+        return regions
+
+    return _generate_regions
+
+
 def install() -> None:
     """Put the caches in front of moto's functions (idempotent)."""
     global _installed
@@ -57,8 +74,13 @@ def install() -> None:
             return
         import moto.backends
         import moto.core.responses
+        from moto.core.base_backend import AccountSpecificBackend
 
         moto.backends.list_of_moto_modules = _moto_modules(moto.backends.list_of_moto_modules)
         responses: Any = moto.core.responses
         responses.method_names_from_class = _method_names(responses.method_names_from_class)
+        generate = AccountSpecificBackend._generate_regions
+        AccountSpecificBackend._generate_regions = _regions_per_service(  # type: ignore[method-assign]
+            getattr(generate, "__wrapped__", generate)
+        )
         _installed = True
