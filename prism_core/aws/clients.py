@@ -267,6 +267,43 @@ def share_client_classes() -> None:
     ClientCreator._load_service_model = load_service_model  # type: ignore[method-assign]
 
 
+#: botocore's event name -> its aliased name, for emitters using botocore's own aliases.
+_ALIASED: dict[str, str] = {}
+
+
+def share_event_aliases() -> None:
+    """Alias each botocore event name once per process, not once per session and client.
+
+    botocore's ``EventAliaser`` rewrites every event name it registers or emits with its
+    table of renamed services (``EVENT_ALIASES``) and keeps the result per aliaser; each
+    session and each client has a new one, so the several hundred handlers a session
+    registers are aliased again every time (about a fifth of a session's set-up). The
+    result depends only on the name and that table: aliasers using botocore's table
+    share one cache; any other table is aliased by botocore as before.
+    """
+    from botocore.hooks import EventAliaser
+    from botocore.utils import EVENT_ALIASES
+
+    original = EventAliaser._alias_event_name
+    if getattr(original, "_prism_shared", False):
+        return
+
+    def alias_event_name(self: Any, event_name: str) -> str:
+        default = self.__dict__.get("_prism_default_aliases")
+        if default is None:
+            default = self._prism_default_aliases = self._event_aliases == EVENT_ALIASES
+        if not default:
+            return original(self, event_name)  # type: ignore[no-any-return]
+        aliased = _ALIASED.get(event_name)
+        if aliased is None:
+            aliased = _ALIASED[event_name] = original(self, event_name)
+        return aliased
+
+    alias_event_name._prism_shared = True  # type: ignore[attr-defined]
+    alias_event_name.__wrapped__ = original  # type: ignore[attr-defined]
+    EventAliaser._alias_event_name = alias_event_name  # type: ignore[method-assign]
+
+
 def new_session(**kwargs: Any) -> Any:
     """A boto3 session that reads botocore's data once per process
     (:mod:`prism_core.aws.botocore_data`)."""
@@ -304,6 +341,7 @@ class AwsClients:
                 from botocore.exceptions import ProfileNotFound
 
                 share_client_classes()
+                share_event_aliases()
                 check_local_endpoint()
                 try:
                     self._session = new_session(profile_name=self.profile)

@@ -56,3 +56,28 @@ def test_sessions_of_the_shared_data_build_the_methods_once() -> None:
     assert east.meta.service_model is west.meta.service_model  # type: ignore[attr-defined]
     assert east.meta.region_name == "us-east-1" and west.meta.region_name == "us-west-2"
     assert east.describe_instances.__self__ is east  # type: ignore[attr-defined]
+
+
+def test_event_names_are_aliased_as_botocore_does() -> None:
+    """The process-wide alias cache gives botocore's own answer; another alias table is
+    not served from it."""
+    from botocore.hooks import EventAliaser, HierarchicalEmitter
+    from botocore.utils import EVENT_ALIASES
+
+    from prism_core.aws.clients import share_event_aliases
+
+    share_event_aliases()
+    botocores = EventAliaser._alias_event_name.__wrapped__  # type: ignore[attr-defined]
+    names = [
+        "before-parameter-build.api.sagemaker.CreateModel",
+        "creating-client-class.ec2",
+        "before-call.s3.PutObject",
+    ]
+    for _ in range(2):  # the second time from the cache
+        for name in names:
+            fresh = EventAliaser(HierarchicalEmitter(), dict(EVENT_ALIASES))
+            assert fresh._alias_event_name(name) == botocores(fresh, name)
+    other = EventAliaser(HierarchicalEmitter(), {"ec2": "elastic-compute"})
+    assert other._alias_event_name("creating-client-class.ec2") == (
+        "creating-client-class.elastic-compute"
+    )
