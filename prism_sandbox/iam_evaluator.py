@@ -162,7 +162,13 @@ def denied(
     waived = list(waived)
     lines = []
     seen = set()
+    checked: set[tuple[str, str, str, str]] = set()  # a test repeats many requests
     for request in requests:
+        key = (request.call, request.action, request.resource,
+               repr(sorted(request.context.items())))
+        if key in checked:
+            continue
+        checked.add(key)
         if allowing_statement(policy, request.action, request.resource, request.context, waived):
             continue
         line = (

@@ -31,7 +31,7 @@ from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import random_ami_id, random_snapshot_id, random_spot_request_id
 from moto.ssm.responses import SimpleSystemManagerResponse
 
-from . import fast_restore, run_command, trees
+from . import fast_restore, moto_caches, run_command, trees
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Sandbox
@@ -824,25 +824,43 @@ def _patched_describe_parameters(self: SimpleSystemManagerResponse) -> ActionRes
     return ActionResult(response)
 
 
+#: The ``cache_clear`` of each moto module's per-instance caches, found once per module.
+_CACHE_CLEARS: dict[str, list[Callable[[], None]]] = {}
+
+
+def _instance_caches(name: str, module: Any) -> list[Callable[[], None]]:
+    """The ``cache_clear`` of the cached methods of ``module``'s classes. Class and static
+    methods are left out: their keys hold no backend (moto's botocore session)."""
+    found = []
+    for value in list(vars(module).values()):
+        if isinstance(value, type) and value.__module__ == name:
+            for attribute in vars(value).values():
+                if isinstance(attribute, classmethod | staticmethod):
+                    continue
+                clear = getattr(attribute, "cache_clear", None)
+                if callable(clear):
+                    found.append(clear)
+    return found
+
+
 def forget_old_backends() -> None:
     """Let the backends of earlier resets be freed.
 
     A few moto methods are cached with ``functools.lru_cache`` on their class
-    (``AccountSpecificBackend._generate_regions``, ``Subnet._base_avail_ip_iterator``):
-    ``self`` is part of the cache key, so every backend a reset replaces stays
-    reachable, about 27 MB per reset of a sandbox that has served a save.
+    (``Subnet._base_avail_ip_iterator``, ...): ``self`` is part of the cache key, so every
+    backend a reset replaces stays reachable, about 27 MB per reset of a sandbox that has
+    served a save. Each module's classes are looked at once (they do not change).
     """
     import sys
 
     for name, module in list(sys.modules.items()):
         if module is None or not (name == "moto" or name.startswith("moto.")):
             continue
-        for value in list(vars(module).values()):
-            if isinstance(value, type) and value.__module__ == name:
-                for attribute in vars(value).values():
-                    clear = getattr(attribute, "cache_clear", None)
-                    if callable(clear):
-                        clear()
+        clears = _CACHE_CLEARS.get(name)
+        if clears is None:
+            clears = _CACHE_CLEARS[name] = _instance_caches(name, module)
+        for clear in clears:
+            clear()
 
 
 _installed = False
@@ -884,4 +902,5 @@ def install() -> None:
         SimpleSystemManagerResponse.describe_parameters = _patched_describe_parameters  # type: ignore[method-assign]
         fast_restore.install(runtime)
         run_command.install(runtime)
+        moto_caches.install()
         _installed = True

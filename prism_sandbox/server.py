@@ -333,7 +333,9 @@ class _SandboxApp:
                 body = json.loads(req.body or b"{}") if req.body else {}
                 group = (req.params.get("groupName") or [body.get("GroupName") or "default"])
                 params = {"Name": parts[1] if len(parts) > 1 else None, "GroupName": group[0]}
-            with runtime.LOCK:
+            # as this sandbox: a region's backends made here for the first time are its
+            # own (moto's default AMIs left out, as for any request it serves)
+            with self.sandbox._serving():
                 found = authorizations(
                     req.service, req.action, params, Sandbox._account_id(), req.region
                 )

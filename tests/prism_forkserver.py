@@ -67,8 +67,12 @@ def _run_child(request: dict[str, Any], limit: int, protocol: list[int]) -> None
 def _read_service_models() -> None:
     """Parse the botocore data prism's commands read (service models, endpoint rules)
     once, into the process-wide loader the children inherit: each child would otherwise
-    parse EC2's model again. No request is sent."""
-    from prism_core.aws.clients import new_session
+    parse EC2's model again. The client classes' methods, service models and event
+    aliases prism shares between sessions are built here too. No request is sent."""
+    from prism_core.aws.clients import new_session, share_client_classes, share_event_aliases
+
+    share_client_classes()
+    share_event_aliases()
 
     session = new_session(
         region_name="us-east-1", aws_access_key_id="warm-up", aws_secret_access_key="warm-up"

@@ -29,6 +29,12 @@ def share_loader(session: Any) -> Any:
     return session
 
 
+def is_shared(loader: Any) -> bool:
+    """Whether ``loader`` is one of the process-wide loaders (what it reads stays)."""
+    with _LOCK:
+        return any(loader is known for known in _LOADERS.values())
+
+
 def botocore_session() -> Any:
     """A new botocore session that reads the process-wide data."""
     import botocore.session

@@ -182,6 +182,13 @@ def check_local_endpoint(timeout: float = 2.0) -> None:
 _CLASSES_LOCK = threading.Lock()
 #: Where :func:`share_client_classes` keeps a session's client classes: on its emitter.
 _CLASSES_ATTRIBUTE = "_prism_client_classes"
+#: Client methods of each (process-wide loader, service, API version): see
+#: :func:`share_client_classes`.
+_METHODS: dict[tuple[int, str, str], dict[str, Any]] = {}
+_METHODS_LOCK = threading.Lock()
+#: The service model of each (process-wide loader, service, API version): read-only once
+#: built, it memoizes its operations and shapes, which every client then shares.
+_MODELS: dict[tuple[int, str, str], Any] = {}
 
 
 def share_client_classes() -> None:
@@ -197,12 +204,52 @@ def share_client_classes() -> None:
     The classes are kept on the emitter itself, so they go with their session: a
     table keyed by emitter would keep every session alive (each class refers back to
     its emitter), about 20 MB per session in a process that makes many.
+
+    A class's methods (one function and docstring per operation, most of the class's
+    cost) depend on the service model alone: for sessions that read the process-wide
+    botocore data (:func:`new_session`), they are built once per process and service
+    and each session's class is made from a copy of them (its own
+    ``creating-client-class`` handlers still run). Their clients share one service model
+    too (botocore builds one per client, then each memoizes the operation and error
+    shapes it resolves: hundreds of EC2 operations looked at for endpoint discovery
+    alone). Their docstrings keep the first such
+    session's emitter for ``help()``: one session per service, not one per session.
     """
     from botocore.client import ClientCreator
 
     original = ClientCreator._create_client_class
     if getattr(original, "_prism_shared", False):
         return
+    original_methods = ClientCreator._create_methods
+    original_model = ClientCreator._load_service_model
+
+    def load_service_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
+        from prism_core.aws.botocore_data import is_shared
+
+        if not is_shared(self._loader):
+            return original_model(self, service_name, api_version)
+        key = (id(self._loader), service_name, str(api_version))
+        with _METHODS_LOCK:
+            model = _MODELS.get(key)
+        if model is None:
+            model = original_model(self, service_name, api_version)
+            with _METHODS_LOCK:
+                model = _MODELS.setdefault(key, model)
+        return model
+
+    def create_methods(self: Any, service_model: Any) -> dict[str, Any]:
+        from prism_core.aws.botocore_data import is_shared
+
+        if not is_shared(self._loader):
+            return original_methods(self, service_model)  # type: ignore[no-any-return]
+        key = (id(self._loader), service_model.service_name, str(service_model.api_version))
+        with _METHODS_LOCK:  # (create_client_class holds _CLASSES_LOCK here)
+            methods = _METHODS.get(key)
+        if methods is None:
+            methods = original_methods(self, service_model)
+            with _METHODS_LOCK:
+                methods = _METHODS.setdefault(key, methods)
+        return dict(methods)
 
     def create_client_class(self: Any, service_name: str, service_model: Any) -> type:
         key = (service_name, str(service_model.api_version))
@@ -221,6 +268,45 @@ def share_client_classes() -> None:
 
     create_client_class._prism_shared = True  # type: ignore[attr-defined]
     ClientCreator._create_client_class = create_client_class  # type: ignore[method-assign]
+    ClientCreator._create_methods = create_methods  # type: ignore[method-assign]
+    ClientCreator._load_service_model = load_service_model  # type: ignore[method-assign]
+
+
+#: botocore's event name -> its aliased name, for emitters using botocore's own aliases.
+_ALIASED: dict[str, str] = {}
+
+
+def share_event_aliases() -> None:
+    """Alias each botocore event name once per process, not once per session and client.
+
+    botocore's ``EventAliaser`` rewrites every event name it registers or emits with its
+    table of renamed services (``EVENT_ALIASES``) and keeps the result per aliaser; each
+    session and each client has a new one, so the several hundred handlers a session
+    registers are aliased again every time (about a fifth of a session's set-up). The
+    result depends only on the name and that table: aliasers using botocore's table
+    share one cache; any other table is aliased by botocore as before.
+    """
+    from botocore.hooks import EventAliaser
+    from botocore.utils import EVENT_ALIASES
+
+    original = EventAliaser._alias_event_name
+    if getattr(original, "_prism_shared", False):
+        return
+
+    def alias_event_name(self: Any, event_name: str) -> str:
+        default = self.__dict__.get("_prism_default_aliases")
+        if default is None:
+            default = self._prism_default_aliases = self._event_aliases == EVENT_ALIASES
+        if not default:
+            return original(self, event_name)  # type: ignore[no-any-return]
+        aliased = _ALIASED.get(event_name)
+        if aliased is None:
+            aliased = _ALIASED[event_name] = original(self, event_name)
+        return aliased
+
+    alias_event_name._prism_shared = True  # type: ignore[attr-defined]
+    alias_event_name.__wrapped__ = original  # type: ignore[attr-defined]
+    EventAliaser._alias_event_name = alias_event_name  # type: ignore[method-assign]
 
 
 def new_session(**kwargs: Any) -> Any:
@@ -264,6 +350,7 @@ class AwsClients:
                 from botocore.exceptions import ProfileNotFound
 
                 share_client_classes()
+                share_event_aliases()
                 check_local_endpoint()
                 try:
                     self._session = new_session(profile_name=self.profile)

@@ -407,8 +407,11 @@ def main(
     (the names of the installed plugins to load; ``None``: all).
     Nothing else (no variable, file or flag) chooses or releases plugins.
     """
+    from prism_core.cli.argparse_messages import remember_argparse_messages
+
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    remember_argparse_messages()
     pin_prism_home()
     app = PrismApp(argv=args, config_files=[system_config_path(), str(user_config_path())])
     app.plugin_selection = PluginSelection(

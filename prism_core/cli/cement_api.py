@@ -45,25 +45,6 @@ def _install_lazy_package() -> None:
 
 _install_lazy_package()
 
-
-def _skip_missing_argparse_catalog() -> None:
-    """argparse asks gettext for a translation of every message it builds (some 200 at
-    each prism start, each a few file-system lookups: about 5 ms). When no catalog of
-    gettext's current domain exists for the user's languages (Python ships none), each
-    answer is the message itself: say so once instead."""
-    import argparse
-    import gettext
-
-    domain = gettext.textdomain()
-    if gettext.find(domain, gettext.bindtextdomain(domain)) is None:
-        # the message itself, as gettext answers (None included: argparse passes a
-        # missing description through it)
-        argparse._ = lambda message: message  # type: ignore[attr-defined]
-        argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural  # type: ignore[attr-defined]
-
-
-_skip_missing_argparse_catalog()
-
 from cement.core.foundation import App  # noqa: E402
 from cement.core.log import LogHandler  # noqa: E402
 from cement.ext.ext_argparse import ArgparseArgumentHandler  # noqa: E402

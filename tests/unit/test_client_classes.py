@@ -70,3 +70,48 @@ def test_prewarmed_clients_are_built_once_in_the_background(monkeypatch) -> None
     assert keys.count(("ec2", "us-east-1")) == 1 and keys.count(("ssm", "eu-west-1")) == 1
     assert keys.count(("ssm", "eu-north-1")) == 2  # failed in the thread, tried again here
     assert any(thread == "prism-clients" for _, _, thread in built)
+
+
+def test_sessions_of_the_shared_data_build_the_methods_once() -> None:
+    """Sessions reading the process-wide botocore data get their own classes, made from
+    one set of methods (the costly part), and those methods still call their own client."""
+    from prism_core.aws.clients import new_session
+
+    share_client_classes()
+
+    def client(region: str) -> object:
+        return new_session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+        ).client("ec2")
+
+    east, west = client("us-east-1"), client("us-west-2")
+    assert type(east) is not type(west)
+    assert type(east).describe_instances is type(west).describe_instances
+    assert east.meta.service_model is west.meta.service_model  # type: ignore[attr-defined]
+    assert east.meta.region_name == "us-east-1" and west.meta.region_name == "us-west-2"
+    assert east.describe_instances.__self__ is east  # type: ignore[attr-defined]
+
+
+def test_event_names_are_aliased_as_botocore_does() -> None:
+    """The process-wide alias cache gives botocore's own answer; another alias table is
+    not served from it."""
+    from botocore.hooks import EventAliaser, HierarchicalEmitter
+    from botocore.utils import EVENT_ALIASES
+
+    from prism_core.aws.clients import share_event_aliases
+
+    share_event_aliases()
+    botocores = EventAliaser._alias_event_name.__wrapped__  # type: ignore[attr-defined]
+    names = [
+        "before-parameter-build.api.sagemaker.CreateModel",
+        "creating-client-class.ec2",
+        "before-call.s3.PutObject",
+    ]
+    for _ in range(2):  # the second time from the cache
+        for name in names:
+            fresh = EventAliaser(HierarchicalEmitter(), dict(EVENT_ALIASES))
+            assert fresh._alias_event_name(name) == botocores(fresh, name)
+    other = EventAliaser(HierarchicalEmitter(), {"ec2": "elastic-compute"})
+    assert other._alias_event_name("creating-client-class.ec2") == (
+        "creating-client-class.elastic-compute"
+    )
