@@ -53,3 +53,15 @@ def test_messages_follow_the_locale(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     finally:
         gettext.textdomain(domain)
         gettext.bindtextdomain(domain, folder)
+
+
+def test_without_a_catalog_the_answer_is_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No catalog for the locale (Python ships none for argparse): the message itself,
+    ``None`` included (argparse passes a missing description through gettext)."""
+    remember_argparse_messages()
+    monkeypatch.setenv("LANGUAGE", "zz")
+    assert argparse._("options") == "options"  # type: ignore[attr-defined]
+    assert argparse._(None) is None  # type: ignore[attr-defined]
+    parser = argparse.ArgumentParser(prog="p")
+    parser.add_subparsers(title="sub-commands", metavar="COMMAND").add_parser("one")
+    assert "None" not in parser.format_help()
