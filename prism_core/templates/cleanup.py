@@ -270,16 +270,16 @@ Sbom = tuple[Mapping[str, Any], str]
 
 
 def version_sboms(found: Inventory, versions: Iterable[int]) -> tuple[Sbom, ...]:
-    """The SBOMs the documents of ``versions`` name, for removal with them; one that a
-    version not removed also names (the same location) is left out."""
+    """The SBOMs the documents of ``versions`` name, each once, for removal with them;
+    one that a version not removed also names (the same location) is left out."""
     removed = set(versions)
     refs = {number: _sbom_of(parts.document) for number, parts in found.versions.items()}
     staying = {ref[0]["sbom"] for number, ref in refs.items() if ref and number not in removed}
-    return tuple(
-        ref
-        for number, ref in sorted(refs.items())
-        if ref and number in removed and ref[0]["sbom"] not in staying
-    )
+    chosen: dict[tuple[str, str], Sbom] = {}
+    for number, ref in sorted(refs.items()):
+        if ref and number in removed and ref[0]["sbom"] not in staying:
+            chosen.setdefault((str(ref[0]["sbom"]), ref[1]), ref)
+    return tuple(chosen.values())
 
 
 def _sbom_of(document: Mapping[str, Any] | None) -> Sbom | None:
