@@ -78,6 +78,14 @@ def test_policy_ages_versions_out_except_held_ones(prism_sandbox, run_prism):
     sixth = ok(run_prism("save", "box", "env1", "--yes", "-o", "json")).json()
     assert sixth["lifecycle"]["failures"] == []
     assert image(prism_sandbox, amis[1]) is None  # deleted with its snapshots
+    # and with its inventory SBOM (its object's tags name v1's save); the others' stay
+    s3 = prism_sandbox.client("s3")
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"]
+                 if b["Name"].startswith("prism-inventory-")]
+    left = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert left == [f"inventory/env1/{v}.cdx.json" for v in range(2, 7)]
+    assert f"v1: inventory s3://{bucket}/inventory/env1/1.cdx.json removed" in sixth[
+        "lifecycle"]["changed"]
     assert image(prism_sandbox, amis[2])["State"] == "disabled"
     for version in (3, 5):
         assert image(prism_sandbox, amis[version]).get("DeprecationTime"), version

@@ -52,6 +52,13 @@ def _registry_versions(sandbox, region="us-east-1"):
                   if p["Name"].rsplit("/", 1)[-1].isdigit())
 
 
+def _sboms(sandbox, region="us-east-1"):
+    """The keys of the SBOMs stored in the account's inventory bucket of ``region``."""
+    s3 = sandbox.client("s3", region)
+    bucket = f"prism-inventory-123456789012-{region}"
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
 def _function_role():
     from prism_core.cloud.deploy import FUNCTION_ROLE, Engine
 
@@ -87,6 +94,8 @@ def test_rate_schedule_keeps_two_versions_and_moves_the_channel(engine, run_pris
     channel = json.loads(engine.client("ssm").get_parameter(
         Name="/prism/templates/env/channels/nightly")["Parameter"]["Value"])
     assert int(channel["version"]) == 4
+    # the pruned versions' SBOMs went with them (proven by their tags), the kept ones' stay
+    assert _sboms(engine) == ["inventory/env/3.cdx.json", "inventory/env/4.cdx.json"]
 
     # a version an instance runs from is kept beyond --keep; the others go
     engine.ec2().run_instances(ImageId=_versions(engine)[4], MinCount=1, MaxCount=1,
@@ -95,13 +104,14 @@ def test_rate_schedule_keeps_two_versions_and_moves_the_channel(engine, run_pris
     assert [f["status"] for f in fired] == ["SUCCEEDED"] * 2, fired
     assert sorted(_versions(engine)) == [4, 5, 6]
     assert _registry_versions(engine) == [4, 5, 6]
+    assert _sboms(engine) == [f"inventory/env/{v}.cdx.json" for v in (4, 5, 6)]
     show = run_prism("saves", "show", "-o", "json").json()  # the newest
     assert show["status"] == "done" and "Retain" in {p["state"] for p in show["phases"]}
     # the function's role grants every call the scheduled saves made in the account, as
     # IAM checks it (its action, resource and conditions: S3's HeadBucket needs
     # s3:ListBucket); the SBOM is stored by Prepare, once the image is requested
     assert {"ec2:CreateImage", "ec2:DeregisterImage", "ssm:PutParameter",
-            "s3:PutObject"} <= set(sandbox_engine.ENGINE_ACTIONS)
+            "s3:PutObject", "s3:DeleteObject"} <= set(sandbox_engine.ENGINE_ACTIONS)
     assert denied(_function_role(), list(sandbox_engine.ENGINE_AUTHORIZATIONS)) == []
 
 

@@ -164,6 +164,41 @@ def test_prune_keeps_newest(prism_sandbox, run_prism):
     assert run_prism("templates", "prune", "env1", "--keep", "0", "--yes").exit_code == 2
 
 
+def test_prune_removes_the_pruned_versions_sboms(prism_sandbox, run_prism):
+    """Each version's SBOM goes with it, as with `templates delete --purge`: the dry run
+    lists them, the kept version's stays, and an object whose tags name another save is
+    left alone and reported (exit 3)."""
+    prism_sandbox.create_instance("my-box")
+    for _ in range(3):
+        assert run_prism("save", "my-box", "env1", "--yes").exit_code == 0
+    s3 = prism_sandbox.client("s3")
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"]
+                 if b["Name"].startswith("prism-inventory-")]
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == [f"inventory/env1/{v}.cdx.json" for v in (1, 2, 3)]
+    dry = run_prism("templates", "prune", "env1", "--keep", "1", "--dry-run", "-o", "json")
+    assert dry.exit_code == 0, dry.stderr
+    assert "and 2 inventory SBOM(s)" in dry.stderr
+    plan = dry.json()["plan"]
+    for key in keys[:2]:
+        assert f"   inventory SBOM s3://{bucket}/{key} (save " in dry.stderr
+        assert any(line.startswith(f"inventory SBOM s3://{bucket}/{key} ") for line in plan)
+    assert keys[2] not in dry.stderr + json.dumps(plan)
+    # a stranger's object where version 1's SBOM was: not that version's save
+    s3.put_object_tagging(Bucket=bucket, Key=keys[0], Tagging={"TagSet": [
+        {"Key": "prism:save-id", "Value": "someone-else"}]})
+    result = run_prism("templates", "prune", "env1", "--keep", "1", "--yes", "-o", "json")
+    assert result.exit_code == 3, result.stderr  # one thing was left alone
+    removed = result.json()["removed"]
+    assert result.json()["removed_versions"] == [2, 1]
+    assert removed["inventories"] == [f"inventory s3://{bucket}/{keys[1]}"]
+    assert any(keys[0] in line and "not this save's" in line for line in removed["kept"])
+    left = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert left == [keys[0], keys[2]]
+    packages = run_prism("templates", "packages", "env1", "-o", "json")
+    assert packages.exit_code == 0, packages.stderr
+
+
 def test_save_validate_success(prism_sandbox, run_prism):
     prism_sandbox.create_instance("my-box")
     result = run_prism("save", "my-box", "env1", "--validate", "--yes", "-o", "json")

@@ -238,7 +238,8 @@ def _schedule_versions(found: Any, name: str) -> Any:
 
 def retain(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
     """After a success: prune the schedule's versions beyond ``keep`` (never a channel
-    target, a protected version or one instances use: retention's own decisions), then
+    target, a protected version or one instances use: retention's own decisions; their
+    SBOMs go with them, proven by their tags as `templates delete --purge` does), then
     point ``channel`` at the new version. Failures are reported, not raised."""
     from prism_core.templates import lifecycle, retention
     from prism_core.templates.cleanup import inventory
@@ -248,7 +249,8 @@ def retain(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
     settings = _settings(schedule)
     name, version = str(save["document"]["name"]), int(save["document"]["version"])
     who = f"prism schedule {schedule['name']}"
-    report: dict[str, Any] = {"pruned": [], "held": {}, "channel": None, "failures": []}
+    report: dict[str, Any] = {"pruned": [], "held": {}, "channel": None, "failures": [],
+                              "removed": [], "kept": []}
     keep = int(schedule.get("keep") or 0)
     channel = schedule.get("channel") or ""
     if channel:
@@ -268,6 +270,8 @@ def retain(event: dict[str, Any], clients: ClientFactory) -> dict[str, Any]:
             outcome = retention.apply(aws, settings.registry_prefix, found, due, who)
             report["pruned"] = [s.version for s in due.steps]
             report["held"] = {str(v): why for v, why in due.held.items()}
+            # what went with them (images, snapshots, entries, SBOMs) and what was not ours
+            report["removed"], report["kept"] = outcome.changed, outcome.kept
             report["failures"] += outcome.failures
         except Exception as exc:  # noqa: BLE001 - reported: the save itself succeeded
             report["failures"].append(f"keep {keep}: {error_message(exc)}")

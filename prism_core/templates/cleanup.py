@@ -9,6 +9,7 @@ local files, and reports each failure instead of stopping at the first.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,7 +247,8 @@ class Removal:
     failures: list[str] = field(default_factory=list)
     #: Images listed by a document or tag that the cloud does not prove are ours.
     kept: list[str] = field(default_factory=list)
-    #: SBOMs of the versions removed (``templates delete --purge``), proven by their tags.
+    #: SBOMs of the versions removed (``delete --purge``, ``prune``, a policy's or a
+    #: schedule's deletion), proven by their tags.
     inventories: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, list[str]]:
@@ -262,14 +264,59 @@ class Removal:
         }
 
 
+#: A version's SBOM: ``(the inventory reference its document holds, its save id)``; the
+#: stored object's own tags must name that save for it to be deleted.
+Sbom = tuple[Mapping[str, Any], str]
+
+
+def version_sboms(found: Inventory, versions: Iterable[int]) -> tuple[Sbom, ...]:
+    """The SBOMs the documents of ``versions`` name, each once, for removal with them;
+    one that a version not removed also names (the same location) is left out."""
+    removed = set(versions)
+    refs = {number: _sbom_of(parts.document) for number, parts in found.versions.items()}
+    staying = {ref[0]["sbom"] for number, ref in refs.items() if ref and number not in removed}
+    chosen: dict[tuple[str, str], Sbom] = {}
+    for number, ref in sorted(refs.items()):
+        if ref and number in removed and ref[0]["sbom"] not in staying:
+            chosen.setdefault((str(ref[0]["sbom"]), ref[1]), ref)
+    return tuple(chosen.values())
+
+
+def _sbom_of(document: Mapping[str, Any] | None) -> Sbom | None:
+    document = document or {}
+    inventory = document.get("inventory")
+    if isinstance(inventory, dict) and inventory.get("sbom") and document.get("save_id"):
+        return dict(inventory), str(document["save_id"])
+    return None
+
+
+def sbom_lines(sboms: Iterable[Sbom]) -> list[str]:
+    """One line per SBOM a plan will delete (``--dry-run``)."""
+    return [f"inventory SBOM {ref['sbom']} (save {save_id})" for ref, save_id in sboms]
+
+
+def remove_sboms(aws: AwsClients, sboms: Iterable[Sbom], done: Removal) -> None:
+    """Delete each SBOM whose object's own tags name its save (into ``done.inventories``);
+    one whose tags name another save, or that cannot be removed, is kept and reported
+    (``done.kept``)."""
+    from prism_core.inspection.store import remove_saved
+
+    for ref, save_id in sboms:
+        gone, kept = remove_saved(aws, dict(ref), save_id, aws.region)
+        done.inventories.extend(gone)
+        done.kept.extend(kept)
+
+
 def remove(
     aws: AwsClients,
     *,
     images: dict[str, set[str]] | None = None,
     registry_entries: dict[str, list[str]] | None = None,
     files: list[Path] | None = None,
+    sboms: Iterable[Sbom] = (),
 ) -> Removal:
-    """Deregister ``images`` and delete their snapshots, then registry entries, then files."""
+    """Deregister ``images`` and delete their snapshots, then registry entries, then files,
+    then the versions' SBOMs (:func:`remove_sboms`)."""
     done = Removal()
     for region, image_ids in sorted((images or {}).items()):
         ec2 = aws.ec2(region)
@@ -300,4 +347,5 @@ def remove(
             continue
         except OSError as exc:
             done.failures.append(f"{path}: {exc.strerror}")
+    remove_sboms(aws, sboms, done)
     return done

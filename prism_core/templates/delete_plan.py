@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from prism_core.aws.clients import AwsClients
 from prism_core.exceptions import InputError
-from prism_core.templates.cleanup import Inventory, Removal, remove
+from prism_core.templates.cleanup import Inventory, Removal, Sbom, remove, sbom_lines, version_sboms
 
 #: The images of some versions that the cloud proves this template's saves made:
 #: ``(inventory, versions, images never to remove) -> (region -> image ids, one line
@@ -89,7 +88,7 @@ class DeletePlan:
     parameter_regions: tuple[str, ...]
     #: ``(inventory reference, save id)`` of each version's SBOM (``--purge`` only): a
     #: version's document names it, the object's own tags must name that save
-    inventories: tuple[tuple[Mapping[str, Any], str], ...] = ()
+    inventories: tuple[Sbom, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -118,7 +117,7 @@ class DeletePlan:
 
     def dry_run_lines(self) -> list[str]:
         """The plan as ``--dry-run`` reports it."""
-        return [self.headline, *self.kept]
+        return [self.headline, *sbom_lines(self.inventories), *self.kept]
 
 
 def plan_delete(
@@ -163,14 +162,10 @@ def plan_delete(
             entries.setdefault(region, []).extend(names)
     images: dict[str, set[str]] = {}
     kept: list[str] = []
-    inventories: list[tuple[Mapping[str, Any], str]] = []
+    inventories: tuple[Sbom, ...] = ()
     if purge:
         images, kept = owned(found, sorted(found.versions), frozenset())
-        for number in sorted(found.versions):
-            document = found.versions[number].document or {}
-            inventory = document.get("inventory")
-            if isinstance(inventory, dict) and inventory.get("sbom") and document.get("save_id"):
-                inventories.append((dict(inventory), str(document["save_id"])))
+        inventories = version_sboms(found, found.versions)
     return DeletePlan(
         name=name,
         purge=purge,
@@ -179,7 +174,7 @@ def plan_delete(
         images={r: frozenset(ids) for r, ids in images.items()},
         kept=tuple(kept),
         parameter_regions=parameter_regions(found),
-        inventories=tuple(inventories),
+        inventories=inventories,
     )
 
 
@@ -193,15 +188,9 @@ def carry_out(plan: DeletePlan, aws: AwsClients, prefix: str, templates_dir: Pat
         images={r: set(ids) for r, ids in plan.images.items()},
         registry_entries={r: list(n) for r, n in plan.registry_entries.items()},
         files=list(plan.files),
+        sboms=plan.inventories,
     )
-    done.kept = list(plan.kept)
-    if plan.inventories:
-        from prism_core.inspection.store import remove_saved
-
-        for inventory, save_id in plan.inventories:
-            gone, kept = remove_saved(aws, dict(inventory), save_id, aws.region)
-            done.inventories.extend(gone)
-            done.kept.extend(kept)
+    done.kept[:0] = plan.kept
     sync_parameters(aws, prefix, plan.name, plan.parameter_regions, done)
     folder = archive.folder(templates_dir, plan.name)
     if folder.is_dir() and not any(folder.iterdir()):

@@ -19,7 +19,14 @@ from typing import Any
 
 from prism_core.aws.clients import AwsClients
 from prism_core.exceptions import InputError
-from prism_core.templates.cleanup import Inventory, Removal, remove
+from prism_core.templates.cleanup import (
+    Inventory,
+    Removal,
+    Sbom,
+    remove,
+    sbom_lines,
+    version_sboms,
+)
 from prism_core.templates.delete_plan import (
     OwnedImages,
     kept_for_life,
@@ -90,6 +97,9 @@ class PrunePlan:
     registry_entries: Mapping[str, tuple[str, ...]]
     files: tuple[Path, ...]
     parameter_regions: tuple[str, ...]
+    #: The removed versions' SBOMs (``(inventory reference, save id)``), deleted when the
+    #: object's own tags name that save, as ``delete --purge`` does.
+    inventories: tuple[Sbom, ...] = ()
 
     @property
     def nothing_to_do(self) -> bool:
@@ -111,9 +121,10 @@ class PrunePlan:
     def headline(self) -> str:
         """The plan in one line."""
         count = sum(len(v) for v in self.images.values())
+        sboms = f" and {len(self.inventories)} inventory SBOM(s)" if self.inventories else ""
         return (
             f"Prune {self.name}: keep version(s) {_csv(self.kept)}; remove "
-            f"{_csv(self.removed)} with {count} AMI(s)"
+            f"{_csv(self.removed)} with {count} AMI(s){sboms}"
         )
 
     @property
@@ -128,7 +139,7 @@ class PrunePlan:
 
     def dry_run_lines(self) -> list[str]:
         """The plan as ``--dry-run`` reports it."""
-        return [self.headline, *self.notes, *self.not_ours]
+        return [self.headline, *sbom_lines(self.inventories), *self.notes, *self.not_ours]
 
 
 def _unproven_note(version: int) -> str:
@@ -218,6 +229,7 @@ def plan_prune(
         registry_entries={r: tuple(n) for r, n in entries.items()},
         files=tuple(files),
         parameter_regions=parameter_regions(found),
+        inventories=version_sboms(found, old),
     )
 
 
@@ -228,8 +240,9 @@ def carry_out(plan: PrunePlan, aws: AwsClients, prefix: str) -> Removal:
         images={r: set(ids) for r, ids in plan.images.items()},
         registry_entries={r: list(n) for r, n in plan.registry_entries.items()},
         files=list(plan.files),
+        sboms=plan.inventories,
     )
-    done.kept = list(plan.not_ours)
+    done.kept[:0] = plan.not_ours
     sync_parameters(aws, prefix, plan.name, plan.parameter_regions, done)
     return done
 

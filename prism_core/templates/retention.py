@@ -236,10 +236,13 @@ class Step:
     version: int
     action: str
     age_days: int
+    #: Where the version's SBOM is, deleted with it (a deletion only).
+    sboms: tuple[str, ...] = ()
 
     def text(self) -> str:
-        """``v1 (400 days old): delete``."""
-        return f"v{self.version} ({self.age_days} days old): {self.action}"
+        """``v1 (400 days old): delete`` (``, with inventory SBOM s3://...``)."""
+        with_sboms = "".join(f", with inventory SBOM {where}" for where in self.sboms)
+        return f"v{self.version} ({self.age_days} days old): {self.action}{with_sboms}"
 
 
 @dataclass
@@ -297,6 +300,8 @@ def plan(
 
     ``users`` is version -> why instances use it (those versions are held).
     """
+    from prism_core.templates.cleanup import version_sboms
+
     now = now or datetime.now(UTC)
     due = Enforcement(found.name, policy)
     ordered = sorted(
@@ -315,7 +320,8 @@ def plan(
         if why:
             due.held[version] = f"{action} due ({age} days old), not done: {why}"
             continue
-        due.steps.append(Step(version, action, age))
+        sboms = version_sboms(found, [version]) if action == DELETE else ()
+        due.steps.append(Step(version, action, age, tuple(str(r["sbom"]) for r, _ in sboms)))
     return due
 
 
@@ -349,7 +355,7 @@ def apply(aws: AwsClients, prefix: str, found: Any, due: Enforcement, who: str) 
     listed as kept); a deletion removes the version's images with their snapshots, its
     registry entries and its files. Then the AMI parameters follow.
     """
-    from prism_core.templates.cleanup import owned_images, remove
+    from prism_core.templates.cleanup import owned_images, remove, version_sboms
     from prism_core.templates.lifecycle import Outcome, deprecation_time, follow_parameters
 
     done = Outcome()
@@ -363,12 +369,15 @@ def apply(aws: AwsClients, prefix: str, found: Any, due: Enforcement, who: str) 
         done.kept.extend(kept)
         changed = False
         if step.action == DELETE:
-            removal = remove(aws, images=owned, registry_entries=parts.registry, files=parts.files)
+            removal = remove(aws, images=owned, registry_entries=parts.registry, files=parts.files,
+                             sboms=version_sboms(found, [step.version]))
             done.changed.extend(
                 f"v{step.version}: {item} removed"
-                for item in [*removal.images, *removal.snapshots, *removal.registry, *removal.files]
+                for item in [*removal.images, *removal.snapshots, *removal.registry,
+                             *removal.files, *removal.inventories]
             )
             done.failures.extend(f"v{step.version}: {f}" for f in removal.failures)
+            done.kept.extend(f"v{step.version}: {k}" for k in removal.kept)
             changed = bool(removal.images or removal.registry or removal.files)
         for region, ids in sorted(owned.items()) if step.action != DELETE else []:
             ec2 = aws.ec2(region)

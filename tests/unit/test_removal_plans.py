@@ -156,6 +156,29 @@ def test_an_unproven_version_is_not_counted_and_is_pruned() -> None:
     assert plan.dry_run_lines()[-1] == plan.not_ours[0]
 
 
+def sbom(version: int) -> str:
+    return f"s3://prism-inventory-1-{REGION}/inventory/lab/{version}.cdx.json"
+
+
+def test_the_removed_versions_sboms_go_and_one_a_kept_version_names_stays() -> None:
+    found = inventory(1, 2, 3, 4)
+    for version in (1, 3, 4):  # v2 was saved without an inventory
+        found.versions[version].document["inventory"] = {"sbom": sbom(version)}
+    forged = found.version(5)  # an unproven entry naming the kept v4's SBOM and save
+    forged.registry[REGION] = ["/prism/templates/lab/versions/5"]
+    forged.document = {"name": "lab", "version": "5", "save_id": "save-4",
+                       "inventory": {"sbom": sbom(4)}}
+    plan = prune(found, 2, Cloud())
+    assert plan.removed == (5, 2, 1)
+    assert plan.inventories == (({"sbom": sbom(1)}, "save-1"),)
+    assert plan.headline.endswith("with 2 AMI(s) and 1 inventory SBOM(s)")
+    assert f"inventory SBOM {sbom(1)} (save save-1)" in plan.dry_run_lines()
+    deleted = plan_delete(found, templates_dir=Path("/t"), purge=True, owned=Cloud().owned)
+    assert [ref["sbom"] for ref, _ in deleted.inventories] == [sbom(1), sbom(3), sbom(4)]
+    kept = plan_delete(found, templates_dir=Path("/t"), purge=False, owned=Cloud().owned)
+    assert kept.inventories == ()
+
+
 def test_nothing_to_prune_asks_no_ownership_and_says_why() -> None:
     cloud = Cloud()
     plan = prune(inventory(1, 2), 5, cloud)

@@ -54,6 +54,14 @@ def dry_run_done(output: str, plan: list[str]) -> None:
     emit({"dry_run": True, "plan": plan}, output, "Dry run: nothing was changed.")
 
 
+def _sbom_plan(sboms: Any) -> None:
+    """The SBOMs a removal's plan deletes, one line each on stderr."""
+    from prism_core.templates.cleanup import sbom_lines
+
+    for line in sbom_lines(sboms):
+        print(f"   {line}", file=sys.stderr)
+
+
 def warn(problems: list[str]) -> None:
     """One warning line on stderr per malformed template."""
     for problem in problems:
@@ -476,6 +484,7 @@ class Templates(Controller):
             builtin=found.empty and store.builtin(name) is not None,
         )
         print(plan.headline, file=sys.stderr)
+        _sbom_plan(plan.inventories)
         warn(list(plan.kept))
         if pargs.dry_run:
             dry_run_done(pargs.output, plan.dry_run_lines())
@@ -544,6 +553,7 @@ class Templates(Controller):
             emit(prune_plan.result_document(plan), pargs.output, plan.nothing_text)
             return
         print(plan.headline, file=sys.stderr)
+        _sbom_plan(plan.inventories)
         warn(list(plan.not_ours))
         if pargs.dry_run:
             dry_run_done(pargs.output, plan.dry_run_lines())
