@@ -4,11 +4,11 @@ whose pauses only move its time forward, so a wait of minutes runs in microsecon
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import boto3
 from botocore.stub import Stubber
+from pipeline_fakes import FakeClock  # noqa: F401  (the unit tests share one fake clock)
 
 from prism_core.save.restart import RestartTimings
 
@@ -30,22 +30,6 @@ def _client() -> Any:
         )
         _clients.append(session.client("ec2", region_name=REGION))
     return _clients[0]
-
-
-class FakeClock:
-    """Monotonic time that moves only when something pauses; every pause is kept."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.pauses: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def pause(self, seconds: float, cancel: threading.Event | None = None) -> bool:
-        self.pauses.append(seconds)
-        self.now += seconds
-        return cancel is not None and cancel.is_set()
 
 
 class Cloud:
