@@ -11,11 +11,12 @@ import tempfile
 import pytest
 import yaml
 from helpers import run_prism_child
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from prism_core.aws.tags import tags_of
 from prism_core.templates.document import load_file
+from prism_core.validation import copy_regions
 
 EXAMPLES = settings(
     max_examples=12,
@@ -82,6 +83,7 @@ regions = st.one_of(
 
 @EXAMPLES
 @given(region=regions)
+@example(region="us-east-2,us-west-1")
 def test_copy_regions(prop_sandbox, region):
     instance_id = _fresh(prop_sandbox)
     result = run_prism_child(
@@ -91,10 +93,14 @@ def test_copy_regions(prop_sandbox, region):
         _refused_cleanly(prop_sandbox, result, instance_id)
         return
     assert result.exit_code == 0, result.stderr
-    assert set(result.json()["amis"]) == {"us-east-1", region}
-    assert len(prop_sandbox.own_images(region)) == 1
+    # the value is a comma-separated list ("us-east-2,us-west-1" is one draw): the
+    # regions it names, as prism reads them, each get one image
+    named = copy_regions(region, "us-east-1")
+    assert named and set(result.json()["amis"]) == {"us-east-1", *named}
+    for each in named:
+        assert len(prop_sandbox.own_images(each)) == 1
     path = prop_sandbox.prism_home / "templates" / "env1.yaml"
-    assert set(load_file(path)["ami_config"]["amis"]) == {"us-east-1", region}
+    assert set(load_file(path)["ami_config"]["amis"]) == {"us-east-1", *named}
 
 
 numbers = st.one_of(
