@@ -113,7 +113,10 @@ class DeletePlan:
     @property
     def question(self) -> str:
         """What the user is asked before anything is removed."""
-        return f"Delete template {self.name}{' and its AMIs' if self.purge else ''}?"
+        if not self.purge:
+            return f"Delete template {self.name}?"
+        what = "its AMIs and inventory SBOMs" if self.inventories else "its AMIs"
+        return f"Delete template {self.name} and {what}?"
 
     def dry_run_lines(self) -> list[str]:
         """The plan as ``--dry-run`` reports it."""

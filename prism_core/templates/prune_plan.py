@@ -130,7 +130,8 @@ class PrunePlan:
     @property
     def question(self) -> str:
         """What the user is asked before anything is removed."""
-        return f"Remove {len(self.removed)} old version(s) of {self.name} and their AMIs?"
+        what = "their AMIs and inventory SBOMs" if self.inventories else "their AMIs"
+        return f"Remove {len(self.removed)} old version(s) of {self.name} and {what}?"
 
     @property
     def done_headline(self) -> str:

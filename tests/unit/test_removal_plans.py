@@ -173,10 +173,13 @@ def test_the_removed_versions_sboms_go_and_one_a_kept_version_names_stays() -> N
     assert plan.inventories == (({"sbom": sbom(1)}, "save-1"),)
     assert plan.headline.endswith("with 2 AMI(s) and 1 inventory SBOM(s)")
     assert f"inventory SBOM {sbom(1)} (save save-1)" in plan.dry_run_lines()
+    assert plan.question == "Remove 3 old version(s) of lab and their AMIs and inventory SBOMs?"
     deleted = plan_delete(found, templates_dir=Path("/t"), purge=True, owned=Cloud().owned)
     assert [ref["sbom"] for ref, _ in deleted.inventories] == [sbom(1), sbom(3), sbom(4)]
+    assert deleted.question == "Delete template lab and its AMIs and inventory SBOMs?"
     kept = plan_delete(found, templates_dir=Path("/t"), purge=False, owned=Cloud().owned)
     assert kept.inventories == ()
+    assert kept.question == "Delete template lab?"
 
 
 def test_nothing_to_prune_asks_no_ownership_and_says_why() -> None:
