@@ -65,7 +65,10 @@ KNOWN_MERGE_FAILURES = os.path.join(os.path.dirname(__file__), "known_merge_fail
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    """Mark the tests listed in ``known_merge_failures.txt`` (``node id  # reason``)."""
+    """Run the tests marked ``long`` first, so that pytest-xdist's workers start them at
+    once instead of ending the run on them; mark the tests listed in
+    ``known_merge_failures.txt`` (``node id  # reason``)."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable
     try:
         with open(KNOWN_MERGE_FAILURES, encoding="utf-8") as listing:
             lines = [line.strip() for line in listing if line.strip()]

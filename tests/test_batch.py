@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 import yaml
 
 
@@ -167,6 +168,7 @@ def _image_of(sandbox, template: str, region: str = "us-east-1") -> dict:
     return image
 
 
+@pytest.mark.long
 def test_every_save_option_in_entries_and_as_batch_wide_flags(
     prism_sandbox, run_prism, tmp_path
 ):

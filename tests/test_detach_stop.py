@@ -37,6 +37,7 @@ def _entered(run):
     return [p["state"] for p in run["phases"] if p["event"] == "entered"]
 
 
+@pytest.mark.long
 def test_the_engine_starts_the_instance_first(engine, run_prism):
     instance_id = engine.create_instance("box")
     engine.timings.snapshot = 8.0  # EC2 lists the snapshots 8 s after CreateImage

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from helpers import help_subcommands
 
 import prism_core
@@ -29,6 +30,7 @@ def _paths(run_prism, monkeypatch) -> list[list[str]]:
     return paths
 
 
+@pytest.mark.long
 def test_every_help_fits(run_prism, monkeypatch):
     """Every command's help at 80 and 120 columns (the commands found once)."""
     paths = _paths(run_prism, monkeypatch)

@@ -328,6 +328,7 @@ FULL_HOME_COMMANDS = [
 ]
 
 
+@pytest.mark.long
 def test_commands_on_a_full_prism_home(box, small_home):
     """Caches and key files are extras: on a full PRISM_HOME the reading commands still
     answer, and the writing ones refuse or report in one line, never a traceback. One

@@ -15,6 +15,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 import yaml
 from test_launch_access import ssh_key
 from test_plugins import _raiser
@@ -136,6 +137,7 @@ def test_policy_follows_the_configured_registry_prefix(prism_sandbox, run_prism)
     assert registry["Resource"] == "arn:aws-us-gov:ssm:*:*:parameter/research/prism/*"
 
 
+@pytest.mark.long
 def test_policy_grants_exactly_what_prism_calls(prism_sandbox, run_prism, monkeypatch):
     import boto3
 
@@ -464,6 +466,7 @@ def test_a_policy_too_big_for_one_managed_policy_is_flagged(prism_sandbox, run_p
     }
 
 
+@pytest.mark.long
 def test_the_engine_function_role_allows_what_the_engine_sent(prism_sandbox, run_prism):
     """Every request the save engine's region function sent (resource ARNs, tags and
     request values, as for prism's own calls) in detached saves: one with copies,

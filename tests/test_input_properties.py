@@ -56,6 +56,7 @@ def prop_sandbox(prism_sandbox, monkeypatch):
     return prism_sandbox
 
 
+@pytest.mark.long
 @EXAMPLES
 @given(name=names, key=keys, value=values)
 def test_template_names_and_tags(prop_sandbox, name, key, value):
@@ -81,6 +82,7 @@ regions = st.one_of(
 )
 
 
+@pytest.mark.long
 @EXAMPLES
 @given(region=regions)
 @example(region="us-east-2,us-west-1")

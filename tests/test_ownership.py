@@ -184,6 +184,7 @@ def slow_cloud(prism_sandbox, monkeypatch):
     return prism_sandbox
 
 
+@pytest.mark.long
 @pytest.mark.parametrize(
     ("moment", "regions"),
     [("AMI creation started", ["us-east-1"]), ("Copying AMI to", ["us-east-1", "us-east-2"])],

@@ -73,6 +73,7 @@ def _function_grants():
             for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
 
 
+@pytest.mark.long
 def test_rate_schedule_keeps_two_versions_and_moves_the_channel(engine, run_prism):
     from prism_sandbox import engine as sandbox_engine
 

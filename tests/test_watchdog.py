@@ -111,6 +111,7 @@ def test_closed_output_pipe_never_skips_the_restart(slow_cloud, tmp_path):
     )
 
 
+@pytest.mark.long
 @pytest.mark.parametrize(
     ("moment", "action"),
     [("Stopping instance", "DescribeInstances"), ("AMI creation started", "StartInstances")],
